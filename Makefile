@@ -1,0 +1,153 @@
+# relog: relogd (daemon/), librelog (shim/), their wire contract (proto/).
+#
+#   make               build everything into build/
+#   make run           build, then run relogd on local defaults (build/run/)
+#   make check         every test: the ABI check, the Check suite, and the
+#                      suite again under AddressSanitizer and UBSan
+#   make test          the Check suite once (SANITIZE=1: under the sanitizers)
+#   make install       PREFIX=/usr/local DESTDIR= ...
+#
+# Missing Debian packages are installed first (scripts/deps.sh); set
+# NO_DEPS=1 to skip that. V=1 shows every command.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+BUILD ?= build
+SAN_FLAGS =
+endif
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
+# Recursive (=) on purpose: expanded when a recipe runs, after deps.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags msgpack libevent libsystemd inih)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
+	$(CFLAGS) $(SAN_FLAGS) -Iproto -Ishim $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libsystemd inih)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
+
+PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
+PROTO_DECODE_SRC = proto/proto-decode.c
+SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
+DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/server.c \
+	daemon/plugin.c daemon/sink.c daemon/config.c daemon/log.c
+TEST_SRC = tests/main.c tests/harness.c tests/test-ring.c \
+	tests/test-codec.c tests/test-daemon.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
+PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
+SHIM_OBJ = $(call obj,$(SHIM_SRC))
+DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
+TEST_OBJ = $(call obj,$(TEST_SRC))
+
+LIBRELOG_SO = $(BUILD)/librelog.so.1
+LIBRELOG_A = $(BUILD)/librelog.a
+RELOGD = $(BUILD)/relogd
+TESTS = $(BUILD)/relog-tests
+TEST_RUNNER = $(BUILD)/test-runner
+
+all: $(RELOGD) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A) \
+	$(BUILD)/relog.pc
+
+deps:
+ifneq ($(NO_DEPS),1)
+	$(Q)scripts/deps.sh
+endif
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(RELOGD): $(DAEMON_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+# The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
+# header-only packer, so neither libmsgpackc nor libevent at run time.
+$(LIBRELOG_SO): $(SHIM_OBJ) $(PROTO_PACK_OBJ) shim/relog.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,librelog.so.1 \
+		-Wl,--version-script=shim/relog.map -Wl,-z,defs -o $@ \
+		$(SHIM_OBJ) $(PROTO_PACK_OBJ) -pthread
+
+$(BUILD)/librelog.so: $(LIBRELOG_SO)
+	$(Q)ln -sf librelog.so.1 $@
+
+$(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/relog.pc: relog.pc.in Makefile
+	@mkdir -p $(BUILD)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' relog.pc.in > $@
+
+# Runners in the tests link the shared library, as real runners do.
+$(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
+		-Wl,-rpath,'$$ORIGIN'
+
+$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_DECODE_OBJ) \
+		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+
+test: all $(TESTS) $(TEST_RUNNER)
+	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
+	$(Q)RELOG_BUILD=$(BUILD) $(TESTS)
+
+check:
+	$(Q)$(MAKE) --no-print-directory test SANITIZE=0
+	$(Q)$(MAKE) --no-print-directory test SANITIZE=1
+
+run: all
+	$(Q)mkdir -p $(BUILD)/run
+	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
+		--stderr
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 755 $(RELOGD) $(DESTDIR)$(SBINDIR)/relogd
+	install -m 755 $(LIBRELOG_SO) $(DESTDIR)$(LIBDIR)/librelog.so.1
+	ln -sf librelog.so.1 $(DESTDIR)$(LIBDIR)/librelog.so
+	install -m 644 $(LIBRELOG_A) $(DESTDIR)$(LIBDIR)/librelog.a
+	install -m 644 shim/relog.h $(DESTDIR)$(INCLUDEDIR)/relog.h
+	install -m 644 $(BUILD)/relog.pc $(DESTDIR)$(PKGCONFIGDIR)/relog.pc
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/relogd.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/relogd.service
+	install -m 644 systemd/relogd.socket \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/relogd.socket
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps test check run install clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,190 @@
+/*
+ * relogd: accept plugin runners on a Unix socket and replay their log
+ * records into per-plugin loggers. Runs in the foreground, systemd style.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "relogd.h"
+
+struct event_base *relogd_base;
+struct config relogd_config;
+
+/* Print usage to f. */
+static void
+relogd_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: relogd [--socket PATH] [--log-dir DIR] [--config FILE]\n"
+	    "              [--max-frame BYTES] [--stderr] [-v]\n"
+	    "  --socket PATH      listen here (default %s)\n"
+	    "  --log-dir DIR      write DIR/<plugin>.log (default %s)\n"
+	    "  --config FILE      read settings from an INI file first\n"
+	    "  --max-frame BYTES  largest frame accepted (default %u, at most "
+	    "%u)\n"
+	    "  --stderr           also write every record to stderr with a\n"
+	    "                     <N> priority prefix, for journald\n"
+	    "  -v, --verbose      log debug messages\n"
+	    "  --version          print the version\n",
+	    RELOGD_SOCKET_DEFAULT, RELOGD_LOG_DIR_DEFAULT,
+	    RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MAX_LIMIT);
+}
+
+/* Make a directory and its parents (mode 0755). Returns 0 or -1. */
+static int
+relogd_mkdirs(const char *path)
+{
+	char *copy, *p;
+	int ret = 0;
+
+	copy = strdup(path);
+	if (copy == NULL)
+		return (-1);
+	for (p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+			ret = -1;
+		*p = '/';
+	}
+	if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+		ret = -1;
+	free(copy);
+	return (ret);
+}
+
+/* SIGTERM or SIGINT: stop accepting, replay what was received, exit. */
+static void
+relogd_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping on signal %d", (int)sig);
+	server_stop();
+	client_drain_all();
+	event_base_loopbreak(relogd_base);
+}
+
+/* SIGHUP: reopen the log files (after logrotate). */
+static void
+relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	plugin_reopen_all();
+	log_info("log files reopened");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "log-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "max-frame", required_argument, NULL, 'm' },
+		{ "stderr", no_argument, NULL, 'e' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *socket_path = NULL, *log_dir = NULL, *config_path = NULL;
+	const char *max_frame = NULL;
+	struct event *ev_term, *ev_int, *ev_hup;
+	int opt, to_stderr = 0, verbose = 0;
+	char *cause;
+
+	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': socket_path = optarg; break;
+		case 'd': log_dir = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 'm': max_frame = optarg; break;
+		case 'e': to_stderr = 1; break;
+		case 'v': verbose = 1; break;
+		case 'V':
+			printf("relogd %s (protocol %s)\n", RELOGD_VERSION,
+			    RELOG_PROTOCOL_VERSION);
+			return (0);
+		case 'h':
+			relogd_usage(stdout);
+			return (0);
+		default:
+			relogd_usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		relogd_usage(stderr);
+		return (2);
+	}
+
+	config_defaults(&relogd_config);
+	if (config_path != NULL &&
+	    config_load(&relogd_config, config_path, &cause) != 0)
+		fatalx("%s", cause != NULL ? cause : "cannot read config");
+	if (socket_path != NULL) {
+		free(relogd_config.socket_path);
+		relogd_config.socket_path = strdup(socket_path);
+	}
+	if (log_dir != NULL) {
+		free(relogd_config.log_dir);
+		relogd_config.log_dir = strdup(log_dir);
+	}
+	if (relogd_config.socket_path == NULL || relogd_config.log_dir == NULL)
+		fatal("strdup");
+	if (max_frame != NULL && config_parse_frame_size(max_frame,
+	    &relogd_config.max_frame) != 0)
+		fatalx("--max-frame takes a number of bytes from 1024 to %u",
+		    RELOG_FRAME_MAX_LIMIT);
+	relogd_config.to_stderr |= to_stderr;
+	relogd_config.verbose |= verbose;
+	log_open(relogd_config.verbose);
+
+	if (relogd_mkdirs(relogd_config.log_dir) != 0)
+		fatal("cannot create log directory %s", relogd_config.log_dir);
+	if (access(relogd_config.log_dir, W_OK) != 0)
+		fatal("cannot write to log directory %s",
+		    relogd_config.log_dir);
+
+	signal(SIGPIPE, SIG_IGN);
+	relogd_base = event_base_new();
+	if (relogd_base == NULL)
+		fatalx("cannot create the event loop");
+	ev_term = evsignal_new(relogd_base, SIGTERM, relogd_stop_cb, NULL);
+	ev_int = evsignal_new(relogd_base, SIGINT, relogd_stop_cb, NULL);
+	ev_hup = evsignal_new(relogd_base, SIGHUP, relogd_hup_cb, NULL);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL)
+		fatalx("cannot set up signals");
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+
+	server_start();
+	log_info("relogd %s listening on %s, logging to %s",
+	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
+	sd_notify(0, "READY=1");
+
+	event_base_dispatch(relogd_base);
+
+	client_free_all();
+	plugin_free_all();
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(relogd_base);
+	log_info("stopped");
+	config_free(&relogd_config);
+	return (0);
+}

@@ -1,0 +1,168 @@
+/*
+ * The listening socket: bound by relogd, or handed over by systemd (socket
+ * activation). On EMFILE/ENFILE accepting pauses on a timer instead of
+ * spinning on a socket that stays readable.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "relogd.h"
+
+/* Connections accepted per callback, so one loop turn stays short. */
+#define SERVER_ACCEPT_BATCH 64
+/* Pause after running out of file descriptors. */
+#define SERVER_EMFILE_PAUSE_MS 500
+
+static int server_fd = -1;
+static int server_bound;	/* we made the socket file: unlink at exit */
+static struct event *server_ev;
+static struct event *server_pause_ev;
+
+/* Is some process accepting on this socket path already? */
+static int
+server_in_use(const struct sockaddr_un *sun)
+{
+	int fd, used;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (0);
+	used = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+	close(fd);
+	return (used);
+}
+
+/* Bind and listen on a Unix socket path. Fatal on failure. */
+static int
+server_bind(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t mask;
+	int fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		/* Unlink only a stale socket, never another file. */
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("%s exists and is not a socket", path);
+		if (server_in_use(&sun))
+			fatalx("%s is in use by another process", path);
+		if (unlink(path) != 0)
+			fatal("unlink %s", path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket");
+	mask = umask(0777 & ~RELOGD_SOCKET_MODE);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		fatal("bind %s", path);
+	umask(mask);
+	if (listen(fd, SOMAXCONN) != 0)
+		fatal("listen %s", path);
+	server_bound = 1;
+	return (fd);
+}
+
+/* Take the socket systemd passed (LISTEN_FDS), or -1 if none. */
+static int
+server_adopt(void)
+{
+	int n, fd, flags;
+
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		errno = -n;
+		fatal("sd_listen_fds");
+	}
+	if (n == 0)
+		return (-1);
+	if (n > 1)
+		fatalx("systemd passed %d sockets, expected one", n);
+	fd = SD_LISTEN_FDS_START;
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+		fatalx("the socket systemd passed is not a listening Unix "
+		    "stream socket");
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		fatal("fcntl");
+	return (fd);
+}
+
+/* Accepting resumes after a pause. */
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_add(server_ev, NULL);
+}
+
+/* New connections are waiting. */
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct timeval pause = { 0, SERVER_EMFILE_PAUSE_MS * 1000 };
+	int fd, i;
+
+	(void)what;
+	(void)arg;
+	for (i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			client_create(fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("out of file descriptors: not accepting for "
+			    "%d ms", SERVER_EMFILE_PAUSE_MS);
+			event_del(server_ev);
+			evtimer_add(server_pause_ev, &pause);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_error("accept: %s", strerror(errno));
+		break;
+	}
+}
+
+/* Start listening (fatal on failure). */
+void
+server_start(void)
+{
+	server_fd = server_adopt();
+	if (server_fd < 0)
+		server_fd = server_bind(relogd_config.socket_path);
+	server_ev = event_new(relogd_base, server_fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, NULL);
+	server_pause_ev = evtimer_new(relogd_base, server_resume_cb, NULL);
+	if (server_ev == NULL || server_pause_ev == NULL)
+		fatalx("out of memory");
+	event_add(server_ev, NULL);
+}
+
+/* Stop accepting and close the socket (removing a socket file we made). */
+void
+server_stop(void)
+{
+	if (server_fd < 0)
+		return;
+	event_free(server_ev);
+	event_free(server_pause_ev);
+	close(server_fd);
+	server_fd = -1;
+	if (server_bound)
+		unlink(relogd_config.socket_path);
+}

@@ -1,0 +1,181 @@
+/*
+ * Packing relog frames. Only msgpack-c's header-only packer is used here:
+ * keep it that way, librelog links this file and must not need libmsgpackc.
+ */
+#include <string.h>
+
+#include "proto.h"
+
+/* Wrap a C string (NULL stays nil). */
+struct proto_str
+proto_cstr(const char *s)
+{
+	struct proto_str str = { s, s != NULL ? strlen(s) : 0 };
+
+	return (str);
+}
+
+/* Is this wire string equal to a C string? */
+int
+proto_str_eq(struct proto_str s, const char *c)
+{
+	size_t len = strlen(c);
+
+	return (s.ptr != NULL && s.len == len && memcmp(s.ptr, c, len) == 0);
+}
+
+/* Start a frame at the end of the buffer; returns where it starts. */
+size_t
+proto_frame_begin(msgpack_sbuffer *sb)
+{
+	static const char placeholder[RELOG_FRAME_HEADER_SIZE];
+	size_t start = sb->size;
+
+	msgpack_sbuffer_write(sb, placeholder, sizeof placeholder);
+	return (start);
+}
+
+/*
+ * Finish the frame begun at start: write its big-endian length. Returns -1
+ * if the body is larger than max (the caller must not send it).
+ */
+int
+proto_frame_end(msgpack_sbuffer *sb, size_t start, size_t max)
+{
+	size_t len = sb->size - start - RELOG_FRAME_HEADER_SIZE;
+	unsigned char *p = (unsigned char *)sb->data + start;
+
+	if (len > max)
+		return (-1);
+	p[0] = (unsigned char)(len >> 24);
+	p[1] = (unsigned char)(len >> 16);
+	p[2] = (unsigned char)(len >> 8);
+	p[3] = (unsigned char)len;
+	return (0);
+}
+
+/* Pack a string, or nil when its pointer is NULL. */
+void
+proto_pack_str(msgpack_packer *pk, struct proto_str s)
+{
+	if (s.ptr == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_str(pk, s.len);
+	msgpack_pack_str_body(pk, s.ptr, s.len);
+}
+
+/* Pack a map key. */
+void
+proto_pack_key(msgpack_packer *pk, const char *key)
+{
+	proto_pack_str(pk, proto_cstr(key));
+}
+
+/*
+ * Pack an envelope map up to and including the "payload" key: the caller
+ * packs the payload, then proto_pack_no_error or proto_pack_error.
+ */
+void
+proto_pack_header(msgpack_packer *pk, const struct proto_header *h)
+{
+	struct proto_str plugin_id = h->plugin_id;
+
+	if (plugin_id.ptr == NULL)
+		plugin_id = proto_cstr("");
+	msgpack_pack_map(pk, 9);
+	proto_pack_key(pk, "protocol_version");
+	proto_pack_key(pk, RELOG_PROTOCOL_VERSION);
+	proto_pack_key(pk, "request_id");
+	msgpack_pack_int64(pk, h->request_id);
+	proto_pack_key(pk, "message_type");
+	proto_pack_key(pk, h->message_type);
+	proto_pack_key(pk, "method");
+	proto_pack_str(pk, h->method);
+	proto_pack_key(pk, "plugin_id");
+	proto_pack_str(pk, plugin_id);
+	proto_pack_key(pk, "timestamp_ms");
+	msgpack_pack_int64(pk, h->timestamp_ms);
+	proto_pack_key(pk, "timeout_ms");
+	msgpack_pack_int64(pk, h->timeout_ms);
+	proto_pack_key(pk, "payload");
+}
+
+/* Close an envelope with "error": nil. */
+void
+proto_pack_no_error(msgpack_packer *pk)
+{
+	proto_pack_key(pk, "error");
+	msgpack_pack_nil(pk);
+}
+
+/* Close an envelope with "error": {code, message, details}. */
+void
+proto_pack_error(msgpack_packer *pk, const char *code, const char *message)
+{
+	proto_pack_key(pk, "error");
+	msgpack_pack_map(pk, 3);
+	proto_pack_key(pk, "code");
+	proto_pack_key(pk, code);
+	proto_pack_key(pk, "message");
+	proto_pack_key(pk, message);
+	proto_pack_key(pk, "details");
+	msgpack_pack_map(pk, 0);
+}
+
+/* Pack one log entry. */
+void
+proto_pack_entry(msgpack_packer *pk, const struct proto_entry *e)
+{
+	struct proto_str exc = e->exception_text;
+
+	if (exc.ptr == NULL)
+		exc = proto_cstr("");
+	msgpack_pack_map(pk, 6);
+	proto_pack_key(pk, "timestamp_ms");
+	msgpack_pack_int64(pk, e->timestamp_ms);
+	proto_pack_key(pk, "level");
+	msgpack_pack_int64(pk, e->level);
+	proto_pack_key(pk, "logger_name");
+	proto_pack_str(pk, e->logger_name);
+	proto_pack_key(pk, "message");
+	proto_pack_str(pk, e->message);
+	proto_pack_key(pk, "exception_text");
+	proto_pack_str(pk, exc);
+	proto_pack_key(pk, "log_color_in_hex");
+	proto_pack_str(pk, e->color);
+}
+
+/* Pack a runner.hello payload; plugin_id is left out when nil. */
+void
+proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
+{
+	msgpack_pack_map(pk, h->plugin_id.ptr != NULL ? 4 : 3);
+	proto_pack_key(pk, "runner_id");
+	proto_pack_str(pk, h->runner_id);
+	proto_pack_key(pk, "sdk_version");
+	proto_pack_str(pk, h->sdk_version);
+	proto_pack_key(pk, "session_token");
+	proto_pack_str(pk, h->session_token);
+	if (h->plugin_id.ptr != NULL) {
+		proto_pack_key(pk, "plugin_id");
+		proto_pack_str(pk, h->plugin_id);
+	}
+}
+
+/* Pack the payload of the reply to runner.hello. */
+void
+proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason)
+{
+	msgpack_pack_map(pk, 3);
+	proto_pack_key(pk, "accepted");
+	if (accepted)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	proto_pack_key(pk, "host_version");
+	proto_pack_key(pk, RELOG_PROTOCOL_VERSION);
+	proto_pack_key(pk, "reason");
+	proto_pack_key(pk, reason != NULL ? reason : "");
+}

@@ -1,0 +1,261 @@
+/*
+ * Reading raw msgpack bytes without allocating: the safety scan relogd runs
+ * before msgpack-c's unpacker, and a small cursor reader that lets librelog
+ * read relogd's replies without libmsgpackc.
+ *
+ * msgpack-c's unpacker has no limits: a container header is trusted and
+ * allocated for at once. proto_scan refuses any container that claims more
+ * elements than there are bytes left, any nesting deeper than RELOG_NEST_MAX
+ * and any truncated object, so that what the unpacker later allocates is
+ * bounded by the frame's size.
+ */
+#include <string.h>
+
+#include "proto.h"
+
+/* Read a big-endian length header. */
+uint32_t
+proto_frame_length(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+/* Read an n-byte big-endian unsigned number. */
+static uint64_t
+proto_be(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return (v);
+}
+
+/*
+ * Describe the head of the object at p[0]: how many bytes its length field
+ * has, how many payload bytes follow it besides that length, and whether it
+ * is a container (1 element per count for arrays, 2 for maps). Returns -1
+ * for the unused type byte 0xc1.
+ */
+static int
+proto_head(unsigned char b, size_t *lensize, uint64_t *skip, uint64_t *count,
+    int *elements)
+{
+	*lensize = 0;
+	*skip = *count = 0;
+	*elements = 0;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return (0);
+	if (b <= 0x8f) {
+		*count = b & 0x0f;
+		*elements = 2;
+		return (0);
+	}
+	if (b <= 0x9f) {
+		*count = b & 0x0f;
+		*elements = 1;
+		return (0);
+	}
+	if (b <= 0xbf) {
+		*skip = b & 0x1f;
+		return (0);
+	}
+	switch (b) {
+	case 0xc4: case 0xd9: *lensize = 1; break;
+	case 0xc5: case 0xda: *lensize = 2; break;
+	case 0xc6: case 0xdb: *lensize = 4; break;
+	case 0xc7: *lensize = 1; *skip = 1; break;	/* ext: + type byte */
+	case 0xc8: *lensize = 2; *skip = 1; break;
+	case 0xc9: *lensize = 4; *skip = 1; break;
+	case 0xcc: case 0xd0: *skip = 1; break;
+	case 0xcd: case 0xd1: *skip = 2; break;
+	case 0xca: case 0xce: case 0xd2: *skip = 4; break;
+	case 0xcb: case 0xcf: case 0xd3: *skip = 8; break;
+	case 0xd4: *skip = 2; break;
+	case 0xd5: *skip = 3; break;
+	case 0xd6: *skip = 5; break;
+	case 0xd7: *skip = 9; break;
+	case 0xd8: *skip = 17; break;
+	case 0xdc: *lensize = 2; *elements = 1; break;
+	case 0xdd: *lensize = 4; *elements = 1; break;
+	case 0xde: *lensize = 2; *elements = 2; break;
+	case 0xdf: *lensize = 4; *elements = 2; break;
+	default:
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Walk one object starting at *off, leaving *off just past it. Returns 0, or
+ * -1 with a static *cause.
+ */
+static int
+proto_scan_object(const unsigned char *p, size_t len, size_t *off,
+    const char **cause)
+{
+	uint64_t pending[RELOG_NEST_MAX + 1], skip, count;
+	size_t lensize;
+	int depth = 0, elements;
+
+	pending[0] = 1;
+	while (depth >= 0) {
+		if (pending[depth] == 0) {
+			depth--;
+			continue;
+		}
+		pending[depth]--;
+		if (*off >= len)
+			goto truncated;
+		if (proto_head(p[(*off)++], &lensize, &skip, &count,
+		    &elements) != 0) {
+			*cause = "invalid msgpack type byte";
+			return (-1);
+		}
+		if (lensize != 0) {
+			if (len - *off < lensize)
+				goto truncated;
+			count = proto_be(p + *off, lensize);
+			*off += lensize;
+			if (elements == 0) {
+				skip += count;
+				count = 0;
+			}
+		}
+		if (skip > len - *off)
+			goto truncated;
+		*off += skip;
+		if (count == 0)
+			continue;
+		/* Every element takes at least one byte. */
+		if (count > (len - *off) / (uint64_t)elements) {
+			*cause = "container count exceeds the frame";
+			return (-1);
+		}
+		if (depth == RELOG_NEST_MAX) {
+			*cause = "nesting too deep";
+			return (-1);
+		}
+		pending[++depth] = count * (uint64_t)elements;
+	}
+	return (0);
+
+truncated:
+	*cause = "truncated msgpack object";
+	return (-1);
+}
+
+/*
+ * Check that buf holds exactly one well-formed msgpack object whose
+ * containers fit in it. Returns 0, or -1 with a static *cause.
+ */
+int
+proto_scan(const char *buf, size_t len, const char **cause)
+{
+	size_t off = 0;
+
+	if (proto_scan_object((const unsigned char *)buf, len, &off,
+	    cause) != 0)
+		return (-1);
+	if (off != len) {
+		*cause = "trailing bytes after the envelope";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Start reading len bytes at buf. */
+void
+proto_reader_init(struct proto_reader *r, const char *buf, size_t len)
+{
+	r->p = (const unsigned char *)buf;
+	r->len = len;
+	r->off = 0;
+}
+
+/* Skip one object. Returns 0 or -1. */
+int
+proto_read_skip(struct proto_reader *r)
+{
+	const char *cause;
+
+	return (proto_scan_object(r->p, r->len, &r->off, &cause));
+}
+
+/* Read a map header. Returns 0, or -1 (nothing consumed) if not a map. */
+int
+proto_read_map(struct proto_reader *r, uint32_t *n)
+{
+	unsigned char b;
+
+	if (r->off >= r->len)
+		return (-1);
+	b = r->p[r->off];
+	if (b >= 0x80 && b <= 0x8f) {
+		*n = b & 0x0f;
+		r->off++;
+		return (0);
+	}
+	if (b == 0xde && r->len - r->off >= 3) {
+		*n = (uint32_t)proto_be(r->p + r->off + 1, 2);
+		r->off += 3;
+		return (0);
+	}
+	if (b == 0xdf && r->len - r->off >= 5) {
+		*n = (uint32_t)proto_be(r->p + r->off + 1, 4);
+		r->off += 5;
+		return (0);
+	}
+	return (-1);
+}
+
+/* Read a str or bin. Returns 0, or -1 (nothing consumed) for other types. */
+int
+proto_read_str(struct proto_reader *r, struct proto_str *s)
+{
+	size_t lensize = 0, start = r->off;
+	uint64_t len;
+	unsigned char b;
+
+	if (r->off >= r->len)
+		return (-1);
+	b = r->p[r->off++];
+	if (b >= 0xa0 && b <= 0xbf)
+		len = b & 0x1f;
+	else {
+		switch (b) {
+		case 0xc4: case 0xd9: lensize = 1; break;
+		case 0xc5: case 0xda: lensize = 2; break;
+		case 0xc6: case 0xdb: lensize = 4; break;
+		default:
+			r->off = start;
+			return (-1);
+		}
+		if (r->len - r->off < lensize) {
+			r->off = start;
+			return (-1);
+		}
+		len = proto_be(r->p + r->off, lensize);
+		r->off += lensize;
+	}
+	if (len > r->len - r->off) {
+		r->off = start;
+		return (-1);
+	}
+	s->ptr = (const char *)r->p + r->off;
+	s->len = (size_t)len;
+	r->off += (size_t)len;
+	return (0);
+}
+
+/* Read a boolean. Returns 0, or -1 (nothing consumed) for other types. */
+int
+proto_read_bool(struct proto_reader *r, int *v)
+{
+	if (r->off >= r->len ||
+	    (r->p[r->off] != 0xc2 && r->p[r->off] != 0xc3))
+		return (-1);
+	*v = r->p[r->off++] == 0xc3;
+	return (0);
+}

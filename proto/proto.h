@@ -1,0 +1,114 @@
+/*
+ * Encoding and decoding of relog frames (see relog-protocol.h, PROTOCOL.md).
+ *
+ * proto-pack.c and proto-scan.c only use msgpack-c's header-only parts, so
+ * librelog links them without needing libmsgpackc at run time.
+ * proto-decode.c works on unpacked msgpack-c objects: relogd only.
+ */
+#ifndef RELOG_PROTO_H
+#define RELOG_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "relog-protocol.h"
+
+/* A string on the wire: not NUL-terminated. ptr == NULL means nil. */
+struct proto_str {
+	const char *ptr;
+	size_t len;
+};
+
+/* The envelope keys other than payload and error. */
+struct proto_header {
+	const char *message_type;
+	int64_t request_id;
+	struct proto_str method;
+	struct proto_str plugin_id;
+	int64_t timestamp_ms;
+	int64_t timeout_ms;
+};
+
+/* One log entry of a runner.log_batch payload. */
+struct proto_entry {
+	int64_t timestamp_ms;
+	int64_t level;
+	struct proto_str logger_name;
+	struct proto_str message;
+	struct proto_str exception_text;	/* len 0 when none */
+	struct proto_str color;		/* ptr NULL when nil */
+};
+
+enum proto_type {
+	PROTO_REQUEST,
+	PROTO_RESPONSE,
+	PROTO_BROADCAST,
+};
+
+/*
+ * A decoded envelope. Every pointer borrows from the msgpack object it was
+ * decoded from, which itself borrows from the frame bytes: both must outlive
+ * it.
+ */
+struct proto_envelope {
+	enum proto_type type;
+	int64_t request_id;
+	struct proto_str method;
+	struct proto_str plugin_id;
+	int64_t timestamp_ms;
+	int64_t timeout_ms;
+	const msgpack_object *payload;	/* a map, never NULL after decode */
+	const msgpack_object *error;	/* NULL when absent or nil */
+};
+
+/* The runner.hello payload. */
+struct proto_hello {
+	struct proto_str runner_id;
+	struct proto_str sdk_version;
+	struct proto_str session_token;
+	struct proto_str plugin_id;	/* relog's extension; ptr NULL if absent */
+};
+
+/* A cursor over raw msgpack bytes (proto-scan.c). */
+struct proto_reader {
+	const unsigned char *p;
+	size_t len;
+	size_t off;
+};
+
+/* proto-pack.c */
+struct proto_str proto_cstr(const char *);
+int	proto_str_eq(struct proto_str, const char *);
+size_t	proto_frame_begin(msgpack_sbuffer *);
+int	proto_frame_end(msgpack_sbuffer *, size_t, size_t);
+void	proto_pack_str(msgpack_packer *, struct proto_str);
+void	proto_pack_key(msgpack_packer *, const char *);
+void	proto_pack_header(msgpack_packer *, const struct proto_header *);
+void	proto_pack_no_error(msgpack_packer *);
+void	proto_pack_error(msgpack_packer *, const char *, const char *);
+void	proto_pack_entry(msgpack_packer *, const struct proto_entry *);
+void	proto_pack_hello(msgpack_packer *, const struct proto_hello *);
+void	proto_pack_hello_reply(msgpack_packer *, int, const char *);
+
+/* proto-scan.c */
+uint32_t proto_frame_length(const unsigned char *);
+int	proto_scan(const char *, size_t, const char **);
+void	proto_reader_init(struct proto_reader *, const char *, size_t);
+int	proto_read_skip(struct proto_reader *);
+int	proto_read_map(struct proto_reader *, uint32_t *);
+int	proto_read_str(struct proto_reader *, struct proto_str *);
+int	proto_read_bool(struct proto_reader *, int *);
+
+/* proto-decode.c */
+int	proto_decode_envelope(const msgpack_object *, struct proto_envelope *,
+	    const char **);
+int	proto_decode_hello(const msgpack_object *, struct proto_hello *,
+	    const char **);
+int	proto_decode_batch(const msgpack_object *, const msgpack_object **,
+	    uint32_t *, const char **);
+int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
+	    const char **);
+
+#endif

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages relog needs to build and test, if any is
+# missing. Cheap when nothing is: one dpkg-query.
+set -eu
+
+PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
+libinih-dev check python3 python3-msgpack"
+
+missing=
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "relog: installing missing packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO=sudo
+else
+	echo "relog: run as root: apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,405 @@
+/*
+ * librelog's public API: opening a handle, queueing records, flushing and
+ * closing. The sending happens in flusher.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static const char *const relog_default_prefixes[] = {
+	"plugin.", "plugin_runtime.", "_maibot_plugin_", NULL
+};
+
+/* Monotonic clock in ms. */
+int64_t
+shim_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Wall clock in ms since the epoch. */
+int64_t
+shim_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* An option string: the given one, else the environment, else def. */
+static char *
+relog_opt_str(const char *given, const char *env, const char *def)
+{
+	const char *v = given;
+
+	if (v == NULL)
+		v = getenv(env);
+	if (v == NULL)
+		v = def;
+	return (v != NULL ? strdup(v) : NULL);
+}
+
+/*
+ * An option number: the given one if not 0, else the environment, else def.
+ * Returns -1 if the environment holds no number in [1, max].
+ */
+static int
+relog_opt_num(size_t given, const char *env, size_t def, size_t max,
+    size_t *out)
+{
+	const char *v;
+	char *end;
+	unsigned long long n;
+
+	if (given != 0) {
+		*out = given;
+		return (given <= max ? 0 : -1);
+	}
+	v = getenv(env);
+	if (v == NULL || *v == '\0') {
+		*out = def;
+		return (0);
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0 || n > max)
+		return (-1);
+	*out = (size_t)n;
+	return (0);
+}
+
+/* Copy the prefix list. Returns 0 or -1. */
+static int
+relog_set_prefixes(struct relog *h, const char *const *prefixes)
+{
+	size_t n = 0, i;
+
+	if (prefixes == NULL)
+		prefixes = relog_default_prefixes;
+	while (prefixes[n] != NULL)
+		n++;
+	h->prefixes = calloc(n + 1, sizeof *h->prefixes);
+	h->prefix_lens = calloc(n + 1, sizeof *h->prefix_lens);
+	if (h->prefixes == NULL || h->prefix_lens == NULL)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		h->prefixes[i] = strdup(prefixes[i]);
+		if (h->prefixes[i] == NULL)
+			return (-1);
+		h->prefix_lens[i] = strlen(prefixes[i]);
+	}
+	return (0);
+}
+
+/* Free a handle's memory (the thread is not running). */
+static void
+relog_free(struct relog *h)
+{
+	size_t i;
+
+	if (h->prefixes != NULL) {
+		for (i = 0; h->prefixes[i] != NULL; i++)
+			free(h->prefixes[i]);
+	}
+	free(h->prefixes);
+	free(h->prefix_lens);
+	free(h->socket_path);
+	free(h->plugin_id);
+	free(h->session_token);
+	free(h->runner_id);
+	ring_free(&h->ring);
+	if (h->batch_slots != NULL)
+		ring_slots_free(h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
+	free(h->batch_slots);
+	msgpack_sbuffer_destroy(&h->out);
+	free(h);
+}
+
+/* A condition variable timed on the monotonic clock. */
+static void
+relog_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* Open a handle and start its flusher. */
+RELOG_API relog_t *
+relog_open(const struct relog_opts *opts)
+{
+	struct relog_opts o;
+	struct relog *h;
+	char runner[64];
+	size_t queue_max, interval, batch;
+	int error;
+
+	memset(&o, 0, sizeof o);
+	if (opts != NULL) {
+		if (opts->sz == 0 || opts->sz > sizeof o) {
+			errno = EINVAL;
+			return (NULL);
+		}
+		memcpy(&o, opts, opts->sz);
+	}
+	if (relog_opt_num(o.queue_max, "RELOG_QUEUE_MAX",
+	    SHIM_QUEUE_MAX_DEFAULT, 1u << 24, &queue_max) != 0 ||
+	    relog_opt_num(o.flush_interval_ms, "RELOG_FLUSH_INTERVAL_MS",
+	    SHIM_FLUSH_INTERVAL_DEFAULT, 3600 * 1000, &interval) != 0 ||
+	    relog_opt_num(o.flush_batch, "RELOG_FLUSH_BATCH",
+	    SHIM_FLUSH_BATCH_DEFAULT, 4096, &batch) != 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+
+	h = calloc(1, sizeof *h);
+	if (h == NULL)
+		return (NULL);
+	h->fd = -1;
+	h->batch = batch;
+	h->interval_ms = (unsigned)interval;
+	h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
+	msgpack_sbuffer_init(&h->out);
+	snprintf(runner, sizeof runner, "runner-%ld", (long)getpid());
+	h->socket_path = relog_opt_str(o.socket_path, "RELOG_SOCKET",
+	    SHIM_SOCKET_DEFAULT);
+	h->plugin_id = relog_opt_str(o.plugin_id, "RELOG_PLUGIN", NULL);
+	h->session_token = relog_opt_str(o.session_token, "RELOG_TOKEN", "");
+	h->runner_id = relog_opt_str(o.runner_id, "RELOG_RUNNER_ID", runner);
+	h->batch_slots = calloc(batch * SHIM_FRAMES_PER_SEND,
+	    sizeof *h->batch_slots);
+	if (h->socket_path == NULL || h->session_token == NULL ||
+	    h->runner_id == NULL || h->batch_slots == NULL ||
+	    relog_set_prefixes(h, o.prefixes) != 0 ||
+	    ring_init(&h->ring, queue_max) != 0) {
+		relog_free(h);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	if (h->plugin_id != NULL && *h->plugin_id == '\0') {
+		free(h->plugin_id);
+		h->plugin_id = NULL;
+	}
+
+	pthread_mutex_init(&h->lock, NULL);
+	relog_cond_init(&h->wake);
+	relog_cond_init(&h->sent_cond);
+	error = pthread_create(&h->thread, NULL, flusher_main, h);
+	if (error != 0) {
+		pthread_cond_destroy(&h->sent_cond);
+		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->lock);
+		relog_free(h);
+		errno = error;
+		return (NULL);
+	}
+	return (h);
+}
+
+/* Is this logger name forwarded? */
+static int
+relog_wanted(const struct relog *h, const char *name)
+{
+	size_t i;
+
+	if (h->prefixes[0] == NULL)
+		return (1);
+	for (i = 0; h->prefixes[i] != NULL; i++) {
+		if (strncmp(name, h->prefixes[i], h->prefix_lens[i]) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Queue a record whose logger passed the filter; msg need not end in NUL.
+ * This and the ring's copy are all the caller's thread pays for.
+ */
+static int
+relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
+    size_t msg_len)
+{
+	struct ring_record rec;
+	const char *exc = e->exception_text != NULL ? e->exception_text : "";
+
+	rec.timestamp_ms = e->timestamp_ms != 0 ? e->timestamp_ms :
+	    shim_wall_ms();
+	rec.level = e->level;
+	rec.name = e->logger_name;
+	rec.name_len = strlen(e->logger_name);
+	rec.msg = msg;
+	rec.msg_len = msg_len;
+	rec.exc = exc;
+	rec.exc_len = strlen(exc);
+	rec.color = e->color;
+	rec.color_len = e->color != NULL ? strlen(e->color) : 0;
+
+	pthread_mutex_lock(&h->lock);
+	ring_push(&h->ring, &rec);
+	h->pushed++;
+	/* Wake the flusher once per batch, and only when it sleeps. */
+	if (h->flusher_idle && h->ring.count >= h->batch) {
+		h->flusher_idle = 0;
+		pthread_cond_signal(&h->wake);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return (0);
+}
+
+/* Queue a record. */
+RELOG_API int
+relog_emit(relog_t *h, const struct relog_entry *entry)
+{
+	struct relog_entry e;
+
+	if (h == NULL || entry == NULL || entry->sz == 0 ||
+	    entry->sz > sizeof e)
+		return (-EINVAL);
+	memset(&e, 0, sizeof e);
+	memcpy(&e, entry, entry->sz);
+	if (e.logger_name == NULL)
+		e.logger_name = "";
+	if (e.message == NULL)
+		e.message = "";
+	if (!relog_wanted(h, e.logger_name))
+		return (1);
+	return (relog_push(h, &e, e.message, strlen(e.message)));
+}
+
+/* Queue a record with a printf-style message. */
+RELOG_API int
+relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
+    ...)
+{
+	struct relog_entry e = { .sz = sizeof e, .level = level };
+	char small[1024], *msg = small;
+	va_list ap;
+	int len, ret;
+
+	if (h == NULL || fmt == NULL)
+		return (-EINVAL);
+	e.logger_name = logger_name != NULL ? logger_name : "";
+	if (!relog_wanted(h, e.logger_name))
+		return (1);
+	va_start(ap, fmt);
+	len = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return (-EINVAL);
+	if ((size_t)len >= sizeof small) {
+		/* Rare: a long message costs one allocation. */
+		if ((size_t)len > RING_TEXT_MAX)
+			len = RING_TEXT_MAX;
+		msg = malloc((size_t)len + 1);
+		if (msg == NULL) {
+			msg = small;
+			len = sizeof small - 1;
+		} else {
+			va_start(ap, fmt);
+			vsnprintf(msg, (size_t)len + 1, fmt, ap);
+			va_end(ap);
+		}
+	}
+	ret = relog_push(h, &e, msg, (size_t)len);
+	if (msg != small)
+		free(msg);
+	return (ret);
+}
+
+/* Absolute CLOCK_MONOTONIC time for pthread_cond_timedwait, ms from now. */
+static struct timespec
+relog_abstime(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return (ts);
+}
+
+/* Wait until everything queued before the call is sent. */
+RELOG_API int
+relog_flush(relog_t *h, int timeout_ms)
+{
+	struct timespec until;
+	uint64_t target;
+	int ret = 0;
+
+	if (h == NULL)
+		return (-EINVAL);
+	until = relog_abstime(timeout_ms > 0 ? timeout_ms : 0);
+	pthread_mutex_lock(&h->lock);
+	target = h->pushed;
+	h->flush_wanted = 1;
+	pthread_cond_signal(&h->wake);
+	/* Overwritten records will never be sent: they count as done. */
+	while (h->retired + h->ring.dropped < target) {
+		if (pthread_cond_timedwait(&h->sent_cond, &h->lock,
+		    &until) == ETIMEDOUT) {
+			if (h->retired + h->ring.dropped < target)
+				ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return (ret);
+}
+
+/* Stop the flusher, send what is left within the timeout, free. */
+RELOG_API int
+relog_close(relog_t *h, int timeout_ms)
+{
+	int ret;
+
+	if (h == NULL)
+		return (-EINVAL);
+	pthread_mutex_lock(&h->lock);
+	/* Atomic: the flusher also reads these in the middle of I/O. */
+	__atomic_store_n(&h->close_deadline,
+	    shim_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), __ATOMIC_RELEASE);
+	__atomic_store_n(&h->closing, 1, __ATOMIC_RELEASE);
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+
+	/* The flusher bounds all its waits by close_deadline. */
+	pthread_join(h->thread, NULL);
+	ret = h->close_fallback ? -ETIMEDOUT : 0;
+	pthread_cond_destroy(&h->sent_cond);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	relog_free(h);
+	return (ret);
+}
+
+/* Records overwritten so far. */
+RELOG_API uint64_t
+relog_dropped(const relog_t *h)
+{
+	uint64_t n;
+
+	if (h == NULL)
+		return (0);
+	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
+	n = h->ring.dropped;
+	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
+	return (n);
+}

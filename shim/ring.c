@@ -1,0 +1,126 @@
+/*
+ * The record ring: a fixed array of slots, oldest at head. When full, a push
+ * overwrites the oldest record and counts it as dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+
+/* Allocate a ring of cap slots (cap > 0). Returns 0 or -ENOMEM. */
+int
+ring_init(struct ring *r, size_t cap)
+{
+	memset(r, 0, sizeof *r);
+	r->slots = calloc(cap, sizeof *r->slots);
+	if (r->slots == NULL)
+		return (-ENOMEM);
+	r->cap = cap;
+	return (0);
+}
+
+/* Free n slots' buffers. */
+void
+ring_slots_free(struct ring_slot *slots, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(slots[i].buf);
+		slots[i].buf = NULL;
+		slots[i].cap = 0;
+	}
+}
+
+/* Free the ring and everything in it. */
+void
+ring_free(struct ring *r)
+{
+	if (r->slots != NULL)
+		ring_slots_free(r->slots, r->cap);
+	free(r->slots);
+	memset(r, 0, sizeof *r);
+}
+
+/* Cut a length to RING_TEXT_MAX. */
+static size_t
+ring_clamp(size_t len)
+{
+	return (len > RING_TEXT_MAX ? RING_TEXT_MAX : len);
+}
+
+/*
+ * Copy a record in, overwriting the oldest one when full. Returns 0, or
+ * -ENOMEM when a slot could not grow (the record is then dropped and
+ * counted).
+ */
+int
+ring_push(struct ring *r, const struct ring_record *rec)
+{
+	struct ring_slot *s;
+	size_t name_len = ring_clamp(rec->name_len);
+	size_t msg_len = ring_clamp(rec->msg_len);
+	size_t exc_len = ring_clamp(rec->exc_len);
+	size_t color_len = rec->color != NULL ? ring_clamp(rec->color_len) : 0;
+	size_t need = name_len + msg_len + exc_len + color_len, cap;
+	char *buf;
+
+	if (r->count == r->cap) {
+		s = &r->slots[r->head];
+		r->head = (r->head + 1) % r->cap;
+		r->count--;
+		r->dropped++;
+	} else
+		s = &r->slots[(r->head + r->count) % r->cap];
+
+	if (need > s->cap) {
+		cap = need < 128 ? 128 : need;
+		buf = realloc(s->buf, cap);
+		if (buf == NULL) {
+			r->dropped++;
+			return (-ENOMEM);
+		}
+		s->buf = buf;
+		s->cap = cap;
+	}
+	s->timestamp_ms = rec->timestamp_ms;
+	s->level = rec->level;
+	s->name_len = (uint32_t)name_len;
+	s->msg_len = (uint32_t)msg_len;
+	s->exc_len = (uint32_t)exc_len;
+	s->color_len = (uint32_t)color_len;
+	s->has_color = rec->color != NULL;
+	if (need != 0) {
+		memcpy(s->buf, rec->name, name_len);
+		memcpy(s->buf + name_len, rec->msg, msg_len);
+		memcpy(s->buf + name_len + msg_len, rec->exc, exc_len);
+		if (color_len != 0)
+			memcpy(s->buf + name_len + msg_len + exc_len,
+			    rec->color, color_len);
+	}
+	r->count++;
+	return (0);
+}
+
+/*
+ * Take up to n oldest records into out. Slots are swapped, not copied: out's
+ * previous buffers go back into the ring for reuse, and the caller owns the
+ * ones it receives (free them with ring_slots_free).
+ */
+size_t
+ring_pop(struct ring *r, struct ring_slot *out, size_t n)
+{
+	struct ring_slot tmp;
+	size_t i;
+
+	for (i = 0; i < n && r->count > 0; i++) {
+		tmp = r->slots[r->head];
+		r->slots[r->head].buf = out[i].buf;
+		r->slots[r->head].cap = out[i].cap;
+		out[i] = tmp;
+		r->head = (r->head + 1) % r->cap;
+		r->count--;
+	}
+	return (i);
+}
