@@ -119,7 +119,7 @@ $(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
-	$(Q)RELOG_BUILD=$(BUILD) $(TESTS)
+	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=0

@@ -421,6 +421,8 @@ client_drain_all(void)
 	TAILQ_FOREACH(c, &clients, entry) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		in = bufferevent_get_input(c->bev);
+		/* bufferevent keeps the end of its input frozen to others. */
+		evbuffer_unfreeze(in, 0);
 		while (c->state != CLIENT_CLOSING &&
 		    evbuffer_read(in, c->fd, 65536) > 0)
 			client_process(c);

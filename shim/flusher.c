@@ -154,10 +154,14 @@ flusher_hello_accepted(const char *buf, size_t len, struct proto_str *reason)
 	if (proto_read_map(&r, &n) != 0)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		if (proto_read_str(&r, &key) != 0 || !(proto_str_eq(key,
-		    "payload") || proto_str_eq(key, "error"))) {
-			if (proto_read_skip(&r) != 0 ||
-			    proto_read_skip(&r) != 0)
+		if (proto_read_str(&r, &key) != 0) {
+			if (proto_read_skip(&r) != 0)	/* an odd key */
+				return (-1);
+			key = proto_cstr("");
+		}
+		if (!proto_str_eq(key, "payload") &&
+		    !proto_str_eq(key, "error")) {
+			if (proto_read_skip(&r) != 0)
 				return (-1);
 			continue;
 		}

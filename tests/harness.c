@@ -1,0 +1,433 @@
+/*
+ * The integration harness: a temporary directory per test, a real relogd
+ * started in it (ready when it says READY=1 on the notify socket, as under
+ * systemd), real child processes, and waits on conditions with pidfds and
+ * poll, never sleeps.
+ */
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+/* How long relogd may take to start or stop (sanitizers are slow). */
+#define HARNESS_DAEMON_TIMEOUT_MS 30000
+
+/* Path of a file in the build folder (RELOG_BUILD, else build/). */
+const char *
+harness_build_path(const char *name)
+{
+	static char paths[4][512];
+	static int next;
+	const char *build = getenv("RELOG_BUILD");
+	char *p = paths[next++ % 4];
+
+	snprintf(p, sizeof paths[0], "%s/%s", build != NULL ? build : "build",
+	    name);
+	return (p);
+}
+
+/* Make a temporary directory for one test. */
+void
+harness_init(struct harness *h)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(h, 0, sizeof *h);
+	h->daemon = -1;
+	snprintf(h->dir, sizeof h->dir, "%s/relog.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(h->dir));
+	snprintf(h->socket, sizeof h->socket, "%s/relogd.sock", h->dir);
+	snprintf(h->log_dir, sizeof h->log_dir, "%s/log", h->dir);
+	snprintf(h->stderr_path, sizeof h->stderr_path, "%s/relogd.stderr",
+	    h->dir);
+}
+
+/* nftw callback: remove one entry. */
+static int
+harness_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+/* Stop anything still running and remove the directory. */
+void
+harness_cleanup(struct harness *h)
+{
+	if (h->daemon > 0) {
+		kill(h->daemon, SIGKILL);
+		waitpid(h->daemon, NULL, 0);
+		h->daemon = -1;
+	}
+	if (h->dir[0] != '\0')
+		nftw(h->dir, harness_rm, 16, FTW_DEPTH | FTW_PHYS);
+	h->dir[0] = '\0';
+}
+
+/* A pidfd for a child, to poll for its exit. */
+static int
+harness_pidfd(pid_t pid)
+{
+	return ((int)syscall(SYS_pidfd_open, pid, 0));
+}
+
+/*
+ * Wait for a child to exit, up to timeout_ms; kill it if it does not.
+ * Returns its exit status, 128 + signal if killed by one, -1 on timeout.
+ */
+int
+harness_wait(pid_t pid, int timeout_ms)
+{
+	struct pollfd pfd;
+	int status, n;
+
+	pfd.fd = harness_pidfd(pid);
+	pfd.events = POLLIN;
+	ck_assert_int_ge(pfd.fd, 0);
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	close(pfd.fd);
+	if (n == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return (-1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return (128 + WTERMSIG(status));
+	return (WEXITSTATUS(status));
+}
+
+/*
+ * Start a program with extra environment entries ("K=V", NULL-terminated,
+ * may be NULL). With out non-NULL, *out reads the child's stdout and
+ * stderr.
+ */
+pid_t
+harness_spawn(const char *const *argv, const char *const *env, int *out)
+{
+	int pipefd[2] = { -1, -1 };
+	pid_t pid;
+	size_t i;
+
+	if (out != NULL)
+		ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		if (out != NULL) {
+			dup2(pipefd[1], STDOUT_FILENO);
+			dup2(pipefd[1], STDERR_FILENO);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (out != NULL) {
+		close(pipefd[1]);
+		*out = pipefd[0];
+	}
+	return (pid);
+}
+
+/*
+ * Start relogd on the test's socket and log directory, with extra arguments
+ * (NULL-terminated, may be NULL), and wait for its READY=1.
+ */
+void
+harness_daemon_start(struct harness *h, const char *const *extra)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *argv[32];
+	char env_notify[sizeof sun.sun_path + 16], buf[256], *log;
+	struct pollfd pfd[2];
+	ssize_t n;
+	size_t argc = 0, i;
+	int nfd, errfd;
+
+	ck_assert_uint_lt(strlen(h->dir) + 8, sizeof sun.sun_path);
+	memcpy(sun.sun_path, h->dir, strlen(h->dir));
+	memcpy(sun.sun_path + strlen(h->dir), "/notify", 8);
+	unlink(sun.sun_path);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(nfd, 0);
+	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	snprintf(env_notify, sizeof env_notify, "NOTIFY_SOCKET=%s",
+	    sun.sun_path);
+
+	argv[argc++] = harness_build_path("relogd");
+	argv[argc++] = "--socket";
+	argv[argc++] = h->socket;
+	argv[argc++] = "--log-dir";
+	argv[argc++] = h->log_dir;
+	for (i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+
+	errfd = open(h->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644);
+	ck_assert_int_ge(errfd, 0);
+	h->daemon = fork();
+	ck_assert_int_ge(h->daemon, 0);
+	if (h->daemon == 0) {
+		dup2(errfd, STDERR_FILENO);
+		putenv(env_notify);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(errfd);
+
+	/* Ready, or dead: whichever comes first. */
+	pfd[0].fd = nfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = harness_pidfd(h->daemon);
+	pfd[1].events = POLLIN;
+	ck_assert_int_ge(pfd[1].fd, 0);
+	for (;;) {
+		n = poll(pfd, 2, HARNESS_DAEMON_TIMEOUT_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "relogd did not get ready in time");
+		if (pfd[1].revents != 0) {
+			log = harness_read_file(h->stderr_path, NULL);
+			ck_abort_msg("relogd exited at start: %s",
+			    log != NULL ? log : "");
+		}
+		n = recv(nfd, buf, sizeof buf - 1, 0);
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		if (strstr(buf, "READY=1") != NULL)
+			break;
+	}
+	close(pfd[1].fd);
+	close(nfd);
+}
+
+/* SIGTERM relogd and wait for it. Returns its exit status. */
+int
+harness_daemon_stop(struct harness *h)
+{
+	int status;
+
+	ck_assert_int_gt(h->daemon, 0);
+	ck_assert_int_eq(kill(h->daemon, SIGTERM), 0);
+	status = harness_wait(h->daemon, HARNESS_DAEMON_TIMEOUT_MS);
+	h->daemon = -1;
+	return (status);
+}
+
+/* Connect to relogd's socket. */
+int
+harness_connect(const struct harness *h)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	ck_assert_uint_lt(strlen(h->socket), sizeof sun.sun_path);
+	memcpy(sun.sun_path, h->socket, strlen(h->socket) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	return (fd);
+}
+
+/* Read a whole file, NUL-terminated (free it). NULL if it cannot. */
+char *
+harness_read_file(const char *path, size_t *lenp)
+{
+	char *buf = NULL, *p;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (NULL);
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap != 0 ? cap * 2 : 131072;
+			p = realloc(buf, cap);
+			ck_assert_ptr_nonnull(p);
+			buf = p;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (buf);
+}
+
+/* The contents of a plugin's log file (free it), or NULL. */
+char *
+harness_plugin_log(const struct harness *h, const char *plugin)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s.log", h->log_dir, plugin);
+	return (harness_read_file(path, NULL));
+}
+
+/* How often needle occurs in text. */
+size_t
+harness_count(const char *text, const char *needle)
+{
+	size_t n = 0, len = strlen(needle);
+
+	while (text != NULL && (text = strstr(text, needle)) != NULL) {
+		n++;
+		text += len;
+	}
+	return (n);
+}
+
+/* Write all of buf (blocking). */
+static void
+harness_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_gt(n, 0);
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Send one frame: the big-endian length, then the body. */
+void
+harness_send_frame(int fd, const char *body, size_t len)
+{
+	unsigned char head[4] = {
+		(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+		(unsigned char)(len >> 8), (unsigned char)len
+	};
+
+	harness_write_all(fd, (const char *)head, sizeof head);
+	harness_write_all(fd, body, len);
+}
+
+/* Read exactly len bytes within the deadline. Returns 0 or -1. */
+static int
+harness_read_all(int fd, char *buf, size_t len, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec ts;
+	int64_t left;
+	ssize_t n;
+
+	while (len > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = deadline - ((int64_t)ts.tv_sec * 1000 +
+		    ts.tv_nsec / 1000000);
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return (-1);
+		n = read(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (-1);
+		buf += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/*
+ * Receive one frame's body (free it) within timeout_ms. Returns 0, or -1 on
+ * end of file or timeout.
+ */
+int
+harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
+{
+	unsigned char head[4];
+	struct timespec ts;
+	int64_t deadline;
+	size_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    timeout_ms;
+	if (harness_read_all(fd, (char *)head, 4, deadline) != 0)
+		return (-1);
+	n = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
+	*body = malloc(n + 1);
+	ck_assert_ptr_nonnull(*body);
+	if (harness_read_all(fd, *body, n, deadline) != 0) {
+		free(*body);
+		return (-1);
+	}
+	*len = n;
+	return (0);
+}
+
+/*
+ * Wait until relogd's stderr holds needle at least n times, watching the
+ * file with inotify. Returns 0, or -1 on timeout.
+ */
+int
+harness_daemon_await(const struct harness *h, const char *needle, size_t n,
+    int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char events[4096], *text;
+	struct timespec ts;
+	int64_t deadline, now;
+	size_t found;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    timeout_ms;
+	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	ck_assert_int_ge(pfd.fd, 0);
+	ck_assert_int_ge(inotify_add_watch(pfd.fd, h->stderr_path, IN_MODIFY),
+	    0);
+	for (;;) {
+		text = harness_read_file(h->stderr_path, NULL);
+		found = harness_count(text, needle);
+		free(text);
+		if (found >= n)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0) {
+			close(pfd.fd);
+			return (-1);
+		}
+		while (read(pfd.fd, events, sizeof events) > 0)
+			;
+	}
+	close(pfd.fd);
+	return (0);
+}

@@ -1,0 +1,103 @@
+/*
+ * A plugin runner for the integration tests, linked with librelog.so as a
+ * real one is. Everything about the connection comes from the environment
+ * (relog_open(NULL)), as a supervisor would set it.
+ *
+ * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-a] [-x]
+ *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
+ *       seq=<i>", i from 0
+ *   -l  logger name (default plugin.test)
+ *   -t  producer threads (default 1)
+ *   -a  after emitting, print "emitted" on stdout, then relog_flush
+ *   -x  attach an exception text to every record
+ * Exits 0 when every record was handed over and none was dropped.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relog.h"
+
+#define RUNNER_TIMEOUT_MS 60000
+
+static relog_t *runner_h;
+static const char *runner_logger = "plugin.test";
+static const char *runner_id;
+static long runner_count;
+static int runner_exception;
+
+/* One producer thread. */
+static void *
+runner_produce(void *arg)
+{
+	long thread = (long)arg, i;
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
+	char msg[128];
+
+	e.logger_name = runner_logger;
+	e.message = msg;
+	if (runner_exception)
+		e.exception_text = "Traceback (most recent call last):\n"
+		    "  File \"x.py\", line 1\nValueError: boom";
+	for (i = 0; i < runner_count; i++) {
+		snprintf(msg, sizeof msg, "runner=%s thread=%ld seq=%ld",
+		    runner_id, thread, i);
+		e.level = i % 5 == 4 ? RELOG_WARNING : RELOG_INFO;
+		if (relog_emit(runner_h, &e) != 0)
+			return ((void *)1);
+	}
+	return (NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	pthread_t threads[64];
+	long nthreads = 1, t;
+	int opt, announce = 0, status = 0;
+	void *ret;
+
+	while ((opt = getopt(argc, argv, "n:l:t:ax")) != -1) {
+		switch (opt) {
+		case 'n': runner_count = atol(optarg); break;
+		case 'l': runner_logger = optarg; break;
+		case 't': nthreads = atol(optarg); break;
+		case 'a': announce = 1; break;
+		case 'x': runner_exception = 1; break;
+		default: return (2);
+		}
+	}
+	if (nthreads < 1 || nthreads > 64)
+		return (2);
+	runner_id = getenv("RELOG_RUNNER_ID");
+	if (runner_id == NULL)
+		runner_id = "none";
+	runner_h = relog_open(NULL);
+	if (runner_h == NULL) {
+		perror("relog_open");
+		return (1);
+	}
+	for (t = 0; t < nthreads; t++)
+		pthread_create(&threads[t], NULL, runner_produce, (void *)t);
+	for (t = 0; t < nthreads; t++) {
+		pthread_join(threads[t], &ret);
+		if (ret != NULL)
+			status = 6;
+	}
+	if (announce) {
+		printf("emitted\n");
+		fflush(stdout);
+		if (relog_flush(runner_h, RUNNER_TIMEOUT_MS) != 0)
+			status = 3;
+	}
+	if (relog_dropped(runner_h) != 0) {
+		fprintf(stderr, "runner %s dropped %llu\n", runner_id,
+		    (unsigned long long)relog_dropped(runner_h));
+		status = 5;
+	}
+	if (relog_close(runner_h, RUNNER_TIMEOUT_MS) != 0 && status == 0)
+		status = 4;
+	return (status);
+}

@@ -1,0 +1,494 @@
+/*
+ * The wire codec: frames, envelopes and entries packed by proto-pack.c and
+ * read back by the scan and decoder relogd uses; every limit of the scan.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "tests.h"
+
+static msgpack_sbuffer sb;
+static msgpack_packer pk;
+static msgpack_unpacked un;
+
+static void
+codec_setup(void)
+{
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_unpacked_init(&un);
+}
+
+static void
+codec_teardown(void)
+{
+	msgpack_unpacked_destroy(&un);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Scan and unpack sb's bytes from off; the object is un.data. */
+static void
+unpack_from(size_t off)
+{
+	const char *cause = NULL;
+	size_t used = 0;
+
+	ck_assert_msg(proto_scan(sb.data + off, sb.size - off, &cause) == 0,
+	    "scan: %s", cause);
+	ck_assert_int_eq(msgpack_unpack_next(&un, sb.data + off,
+	    sb.size - off, &used), MSGPACK_UNPACK_SUCCESS);
+	ck_assert_uint_eq(used, sb.size - off);
+}
+
+/* Does a wire string hold this C string? */
+static int
+str_is(struct proto_str s, const char *c)
+{
+	return (proto_str_eq(s, c));
+}
+
+/* Pack a log batch envelope with the given entries. */
+static size_t
+pack_batch(const struct proto_entry *entries, uint32_t n)
+{
+	struct proto_header hd = {
+		.message_type = RELOG_TYPE_BROADCAST,
+		.request_id = 7,
+		.method = proto_cstr(RELOG_METHOD_LOG_BATCH),
+		.plugin_id = proto_cstr("weather"),
+		.timestamp_ms = 1764300000123,
+		.timeout_ms = 30000,
+	};
+	size_t start = proto_frame_begin(&sb);
+	uint32_t i;
+
+	proto_pack_header(&pk, &hd);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "entries");
+	msgpack_pack_array(&pk, n);
+	for (i = 0; i < n; i++)
+		proto_pack_entry(&pk, &entries[i]);
+	proto_pack_no_error(&pk);
+	ck_assert_int_eq(proto_frame_end(&sb, start, RELOG_FRAME_MAX_DEFAULT),
+	    0);
+	return (start);
+}
+
+START_TEST(test_codec_frame_header)
+{
+	static const unsigned char be[4] = { 0x01, 0x02, 0x03, 0x04 };
+	size_t start;
+
+	msgpack_pack_nil(&pk);	/* something before: frames can follow */
+	start = proto_frame_begin(&sb);
+	ck_assert_uint_eq(start, 1);
+	proto_pack_key(&pk, "abc");	/* 4 bytes: a3 61 62 63 */
+	ck_assert_int_eq(proto_frame_end(&sb, start, 1024), 0);
+	ck_assert_uint_eq(sb.size, 1 + 4 + 4);
+	ck_assert_uint_eq(proto_frame_length((unsigned char *)sb.data + 1),
+	    4);
+	ck_assert_int_eq(memcmp(sb.data + 1, "\0\0\0\4\xa3" "abc", 8), 0);
+	/* A body over the limit is refused. */
+	ck_assert_int_eq(proto_frame_end(&sb, start, 3), -1);
+	ck_assert_uint_eq(proto_frame_length(be), 0x01020304u);
+}
+END_TEST
+
+START_TEST(test_codec_batch_round_trip)
+{
+	struct proto_entry in[3] = {
+		{ 1764300000001, 20, proto_cstr("plugin.weather.api"),
+		    proto_cstr("fetched 3 cities"), proto_cstr(""),
+		    proto_cstr("#00ff00") },
+		{ 1764300000002, 40, proto_cstr("plugin.weather"),
+		    proto_cstr("failed: ünïcode ✓"),
+		    proto_cstr("Traceback:\n  line 1\nKeyError"),
+		    { NULL, 0 } },
+		{ 5, 35, proto_cstr(""), proto_cstr(""), { NULL, 0 },
+		    { NULL, 0 } },
+	};
+	struct proto_envelope env;
+	struct proto_entry out;
+	const msgpack_object *entries;
+	const char *cause = NULL;
+	uint32_t n, i;
+	size_t start;
+
+	start = pack_batch(in, 3);
+	ck_assert_uint_eq(proto_frame_length((unsigned char *)sb.data +
+	    start), sb.size - start - 4);
+	unpack_from(start + 4);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
+	ck_assert_int_eq(env.type, PROTO_BROADCAST);
+	ck_assert_int_eq(env.request_id, 7);
+	ck_assert(str_is(env.method, RELOG_METHOD_LOG_BATCH));
+	ck_assert(str_is(env.plugin_id, "weather"));
+	ck_assert_int_eq(env.timestamp_ms, 1764300000123);
+	ck_assert_int_eq(env.timeout_ms, 30000);
+	ck_assert_ptr_null(env.error);
+	ck_assert_int_eq(proto_decode_batch(env.payload, &entries, &n,
+	    &cause), 0);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(proto_decode_entry(&entries[i], &out,
+		    &cause), 0);
+		ck_assert_int_eq(out.timestamp_ms, in[i].timestamp_ms);
+		ck_assert_int_eq(out.level, in[i].level);
+		ck_assert_uint_eq(out.logger_name.len, in[i].logger_name.len);
+		ck_assert_int_eq(memcmp(out.logger_name.ptr,
+		    in[i].logger_name.ptr, out.logger_name.len), 0);
+		ck_assert_uint_eq(out.message.len, in[i].message.len);
+		ck_assert_int_eq(memcmp(out.message.ptr, in[i].message.ptr,
+		    out.message.len), 0);
+		ck_assert_uint_eq(out.exception_text.len,
+		    in[i].exception_text.len);
+		ck_assert_int_eq(memcmp(out.exception_text.ptr,
+		    in[i].exception_text.ptr != NULL ?
+		    in[i].exception_text.ptr : "", out.exception_text.len), 0);
+		ck_assert_int_eq(out.color.ptr == NULL, in[i].color.ptr == NULL);
+	}
+	ck_assert(str_is(out.exception_text, ""));
+}
+END_TEST
+
+START_TEST(test_codec_hello_round_trip)
+{
+	struct proto_hello in = {
+		proto_cstr("runner-1"), proto_cstr("sdk/2"), proto_cstr("tok"),
+		proto_cstr("weather"),
+	}, out;
+	struct proto_header hd = {
+		.message_type = RELOG_TYPE_REQUEST,
+		.request_id = 1,
+		.method = proto_cstr(RELOG_METHOD_HELLO),
+	};
+	struct proto_envelope env;
+	const char *cause;
+
+	proto_pack_header(&pk, &hd);
+	proto_pack_hello(&pk, &in);
+	proto_pack_no_error(&pk);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
+	ck_assert_int_eq(env.type, PROTO_REQUEST);
+	ck_assert(str_is(env.plugin_id, ""));	/* nil plugin packs as "" */
+	ck_assert_int_eq(proto_decode_hello(env.payload, &out, &cause), 0);
+	ck_assert(str_is(out.runner_id, "runner-1"));
+	ck_assert(str_is(out.sdk_version, "sdk/2"));
+	ck_assert(str_is(out.session_token, "tok"));
+	ck_assert(str_is(out.plugin_id, "weather"));
+
+	/* Without relog's extension the plugin is absent. */
+	msgpack_sbuffer_clear(&sb);
+	in.plugin_id.ptr = NULL;
+	proto_pack_hello(&pk, &in);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), 0);
+	ck_assert_ptr_null(out.plugin_id.ptr);
+}
+END_TEST
+
+/* The reply to hello, read back with the shim's cursor reader. */
+START_TEST(test_codec_reader_hello_reply)
+{
+	struct proto_header hd = {
+		.message_type = RELOG_TYPE_RESPONSE,
+		.request_id = 1,
+		.method = proto_cstr(RELOG_METHOD_HELLO),
+	};
+	struct proto_reader r;
+	struct proto_str key, reason = { NULL, 0 };
+	uint32_t n, m, i, j;
+	int accepted = -1;
+
+	proto_pack_header(&pk, &hd);
+	proto_pack_hello_reply(&pk, 0, "plugin_id is not a safe name");
+	proto_pack_no_error(&pk);
+	proto_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(proto_read_map(&r, &n), 0);
+	ck_assert_uint_eq(n, 9);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(proto_read_str(&r, &key), 0);
+		if (!proto_str_eq(key, "payload")) {
+			ck_assert_int_eq(proto_read_skip(&r), 0);
+			continue;
+		}
+		ck_assert_int_eq(proto_read_map(&r, &m), 0);
+		for (j = 0; j < m; j++) {
+			ck_assert_int_eq(proto_read_str(&r, &key), 0);
+			if (proto_str_eq(key, "accepted"))
+				ck_assert_int_eq(proto_read_bool(&r,
+				    &accepted), 0);
+			else if (proto_str_eq(key, "reason"))
+				ck_assert_int_eq(proto_read_str(&r, &reason),
+				    0);
+			else
+				ck_assert_int_eq(proto_read_skip(&r), 0);
+		}
+	}
+	ck_assert_uint_eq(r.off, sb.size);
+	ck_assert_int_eq(accepted, 0);
+	ck_assert(str_is(reason, "plugin_id is not a safe name"));
+	/* Type mismatches consume nothing. */
+	proto_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(proto_read_bool(&r, &accepted), -1);
+	ck_assert_int_eq(proto_read_str(&r, &key), -1);
+	ck_assert_uint_eq(r.off, 0);
+}
+END_TEST
+
+/* Strings as bin, ext 42/43 where strings go, unknown keys ignored. */
+START_TEST(test_codec_python_types)
+{
+	static const char iso[] = "2026-11-28T05:08:39.123456";
+	struct proto_envelope env;
+	struct proto_entry e;
+	const char *cause;
+
+	msgpack_pack_map(&pk, 5);
+	proto_pack_key(&pk, "message_type");
+	msgpack_pack_bin(&pk, 9);
+	msgpack_pack_bin_body(&pk, "broadcast", 9);
+	proto_pack_key(&pk, "method");
+	proto_pack_key(&pk, RELOG_METHOD_LOG_BATCH);
+	proto_pack_key(&pk, "sent_at");		/* unknown, an ext */
+	msgpack_pack_ext(&pk, sizeof iso - 1, RELOG_EXT_DATETIME);
+	msgpack_pack_ext_body(&pk, iso, sizeof iso - 1);
+	proto_pack_key(&pk, "timeout_ms");
+	msgpack_pack_double(&pk, 15000.0);
+	proto_pack_key(&pk, "payload");
+	msgpack_pack_map(&pk, 0);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
+	ck_assert_int_eq(env.type, PROTO_BROADCAST);
+	ck_assert_int_eq(env.timeout_ms, 15000);
+
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 4);
+	proto_pack_key(&pk, "level");
+	msgpack_pack_int(&pk, 20);
+	proto_pack_key(&pk, "message");
+	msgpack_pack_ext(&pk, 10, RELOG_EXT_DATE);
+	msgpack_pack_ext_body(&pk, "2026-11-28", 10);
+	proto_pack_key(&pk, "logger_name");
+	msgpack_pack_bin(&pk, 8);
+	msgpack_pack_bin_body(&pk, "plugin.x", 8);
+	proto_pack_key(&pk, "extra");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_nil(&pk);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_entry(&un.data, &e, &cause), 0);
+	ck_assert(str_is(e.message, "2026-11-28"));
+	ck_assert(str_is(e.logger_name, "plugin.x"));
+	ck_assert(str_is(e.exception_text, ""));
+	ck_assert_ptr_null(e.color.ptr);
+}
+END_TEST
+
+/* Each entry field, in turn, given a value of the wrong type. */
+START_TEST(test_codec_entry_wrong_types)
+{
+	static const char *const fields[] = {
+		"timestamp_ms", "level", "logger_name", "message",
+		"exception_text", "log_color_in_hex"
+	};
+	struct proto_entry e;
+	const char *cause;
+	size_t f, g;
+
+	for (f = 0; f < 6; f++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, 6);
+		for (g = 0; g < 6; g++) {
+			proto_pack_key(&pk, fields[g]);
+			if (g == f)
+				msgpack_pack_array(&pk, 0);
+			else if (g < 2)
+				msgpack_pack_int(&pk, 20);
+			else
+				proto_pack_key(&pk, "text");
+		}
+		unpack_from(0);
+		cause = NULL;
+		ck_assert_msg(proto_decode_entry(&un.data, &e, &cause) == -1,
+		    "wrong %s accepted", fields[f]);
+		ck_assert_ptr_nonnull(cause);
+	}
+	/* An ext that is not a date is no string. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "level");
+	msgpack_pack_int(&pk, 20);
+	proto_pack_key(&pk, "message");
+	msgpack_pack_ext(&pk, 1, 7);
+	msgpack_pack_ext_body(&pk, "x", 1);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_entry(&un.data, &e, &cause), -1);
+	/* Level and message are required; a level must fit in int64. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "message");
+	proto_pack_key(&pk, "m");
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_entry(&un.data, &e, &cause), -1);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "level");
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	proto_pack_key(&pk, "message");
+	proto_pack_key(&pk, "m");
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_entry(&un.data, &e, &cause), -1);
+	/* Not a map at all. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_int(&pk, 1);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_entry(&un.data, &e, &cause), -1);
+}
+END_TEST
+
+START_TEST(test_codec_envelope_rejects)
+{
+	struct proto_envelope env;
+	const msgpack_object *entries;
+	const char *cause;
+	uint32_t n;
+
+	/* No method. */
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "message_type");
+	proto_pack_key(&pk, "request");
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), -1);
+	/* Unknown message_type. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "message_type");
+	proto_pack_key(&pk, "shout");
+	proto_pack_key(&pk, "method");
+	proto_pack_key(&pk, "x");
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), -1);
+	/* request_id of the wrong type. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	proto_pack_key(&pk, "message_type");
+	proto_pack_key(&pk, "request");
+	proto_pack_key(&pk, "method");
+	proto_pack_key(&pk, "x");
+	proto_pack_key(&pk, "request_id");
+	proto_pack_key(&pk, "1");
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), -1);
+	/* Not a map. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 0);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), -1);
+	/* A batch without entries, and entries that are no array. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "entries");
+	msgpack_pack_int(&pk, 3);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_batch(&un.data, &entries, &n, &cause),
+	    -1);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 0);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_batch(&un.data, &entries, &n, &cause),
+	    -1);
+}
+END_TEST
+
+/* A container header claiming 4 billion elements is refused unallocated. */
+START_TEST(test_codec_scan_huge_counts)
+{
+	static const char array32[] = "\x81\xa7payload\xdd\xff\xff\xff\xff\x01";
+	static const char map32[] = "\xdf\xff\xff\xff\xff\x01\x02";
+	static const char str32[] = "\xdb\xff\xff\xff\xff" "abc";
+	static const char bin32[] = "\xc6\x7f\xff\xff\xff" "abc";
+	static const char ext32[] = "\xc9\x00\x01\x00\x00\x2a" "abc";
+	const char *cause = NULL;
+
+	ck_assert_int_eq(proto_scan(array32, sizeof array32 - 1, &cause), -1);
+	ck_assert_str_eq(cause, "container count exceeds the frame");
+	ck_assert_int_eq(proto_scan(map32, sizeof map32 - 1, &cause), -1);
+	ck_assert_str_eq(cause, "container count exceeds the frame");
+	ck_assert_int_eq(proto_scan(str32, sizeof str32 - 1, &cause), -1);
+	ck_assert_str_eq(cause, "truncated msgpack object");
+	ck_assert_int_eq(proto_scan(bin32, sizeof bin32 - 1, &cause), -1);
+	ck_assert_int_eq(proto_scan(ext32, sizeof ext32 - 1, &cause), -1);
+	/* An array of 3 nils in 3 bytes is fine; claiming 4 is not. */
+	ck_assert_int_eq(proto_scan("\x93\xc0\xc0\xc0", 4, &cause), 0);
+	ck_assert_int_eq(proto_scan("\x94\xc0\xc0\xc0", 4, &cause), -1);
+}
+END_TEST
+
+START_TEST(test_codec_scan_nesting)
+{
+	char buf[RELOG_NEST_MAX + 2];
+	const char *cause = NULL;
+	size_t off = 0;
+
+	/* RELOG_NEST_MAX arrays around a nil: fine. One more: refused. */
+	memset(buf, 0x91, sizeof buf);
+	buf[RELOG_NEST_MAX] = (char)0xc0;
+	ck_assert_int_eq(proto_scan(buf, RELOG_NEST_MAX + 1, &cause), 0);
+	memset(buf, 0x91, sizeof buf);
+	buf[RELOG_NEST_MAX + 1] = (char)0xc0;
+	ck_assert_int_eq(proto_scan(buf, RELOG_NEST_MAX + 2, &cause), -1);
+	ck_assert_str_eq(cause, "nesting too deep");
+	/* And msgpack-c takes what the scan passed. */
+	buf[RELOG_NEST_MAX] = (char)0xc0;
+	ck_assert_int_eq(msgpack_unpack_next(&un, buf, RELOG_NEST_MAX + 1,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	ck_assert_uint_eq(off, RELOG_NEST_MAX + 1);
+}
+END_TEST
+
+/* Every cut of a valid frame is refused, as is a byte too many. */
+START_TEST(test_codec_scan_truncation)
+{
+	struct proto_entry e = { 1, 20, proto_cstr("plugin.a"),
+	    proto_cstr("hello"), proto_cstr("exc"), proto_cstr("#fff") };
+	const char *cause;
+	size_t start, body, len;
+
+	start = pack_batch(&e, 1);
+	body = start + 4;
+	for (len = 0; len < sb.size - body; len++)
+		ck_assert_msg(proto_scan(sb.data + body, len, &cause) == -1,
+		    "a cut at %zu passed", len);
+	ck_assert_int_eq(proto_scan(sb.data + body, sb.size - body, &cause),
+	    0);
+	msgpack_pack_nil(&pk);
+	ck_assert_int_eq(proto_scan(sb.data + body, sb.size - body, &cause),
+	    -1);
+	ck_assert_str_eq(cause, "trailing bytes after the envelope");
+	ck_assert_int_eq(proto_scan("\xc1", 1, &cause), -1);
+	ck_assert_str_eq(cause, "invalid msgpack type byte");
+}
+END_TEST
+
+Suite *
+suite_codec(void)
+{
+	Suite *s = suite_create("codec");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_checked_fixture(tc, codec_setup, codec_teardown);
+	tcase_add_test(tc, test_codec_frame_header);
+	tcase_add_test(tc, test_codec_batch_round_trip);
+	tcase_add_test(tc, test_codec_hello_round_trip);
+	tcase_add_test(tc, test_codec_reader_hello_reply);
+	tcase_add_test(tc, test_codec_python_types);
+	tcase_add_test(tc, test_codec_entry_wrong_types);
+	tcase_add_test(tc, test_codec_envelope_rejects);
+	tcase_add_test(tc, test_codec_scan_huge_counts);
+	tcase_add_test(tc, test_codec_scan_nesting);
+	tcase_add_test(tc, test_codec_scan_truncation);
+	suite_add_tcase(s, tc);
+	return (s);
+}

@@ -1,0 +1,665 @@
+/*
+ * relogd end to end: the real daemon, real runner processes linked with
+ * librelog, a Python runner, and raw clients that misbehave.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tests.h"
+
+/* Child processes may take this long (sanitizers are slow). */
+#define DAEMON_CHILD_TIMEOUT_MS 120000
+#define DAEMON_REPLY_TIMEOUT_MS 20000
+
+static struct harness H;
+
+static void
+daemon_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+daemon_teardown(void)
+{
+	harness_cleanup(&H);
+}
+
+/*
+ * Start test-runner with RELOG_RUNNER_ID=runner, RELOG_PLUGIN=plugin (if
+ * not NULL) and the given arguments (NULL-terminated).
+ */
+static pid_t
+spawn_runner(const char *runner, const char *plugin, const char *const *args,
+    int *out)
+{
+	static char env[4][4][320];
+	static int slot;
+	char (*e)[320] = env[slot++ % 4];
+	const char *envp[5], *argv[16];
+	size_t n = 0, i;
+
+	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", H.socket);
+	snprintf(e[1], sizeof e[1], "RELOG_RUNNER_ID=%s", runner);
+	snprintf(e[2], sizeof e[2], "RELOG_QUEUE_MAX=16384");
+	snprintf(e[3], sizeof e[3], "RELOG_PLUGIN=%s",
+	    plugin != NULL ? plugin : "");
+	for (i = 0; i < 4; i++)
+		envp[i] = e[i];
+	envp[4] = NULL;
+	argv[n++] = harness_build_path("test-runner");
+	for (i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return (harness_spawn(argv, envp, out));
+}
+
+/*
+ * Check that text holds exactly count records of runner's thread, with seq
+ * 0 .. count-1 in that order.
+ */
+static void
+check_sequence(const char *text, const char *runner, int thread, long count)
+{
+	char tag[128];
+	const char *p = text;
+	long expect = 0, seq;
+	size_t taglen;
+
+	ck_assert_ptr_nonnull(text);
+	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=%d seq=",
+	    runner, thread);
+	while ((p = strstr(p, tag)) != NULL) {
+		p += taglen;
+		seq = strtol(p, NULL, 10);
+		ck_assert_msg(seq == expect, "runner %s: seq %ld where %ld "
+		    "was due", runner, seq, expect);
+		expect++;
+	}
+	ck_assert_msg(expect == count, "runner %s: %ld records, not %ld",
+	    runner, expect, count);
+}
+
+/* Count the lines of a text. */
+static size_t
+count_lines(const char *text)
+{
+	return (harness_count(text, "\n"));
+}
+
+/* Pack an envelope header into sb; the caller packs the payload. */
+static size_t
+raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, const char *type,
+    int64_t id, const char *method)
+{
+	struct proto_header hd = {
+		.message_type = type,
+		.request_id = id,
+		.method = proto_cstr(method),
+		.plugin_id = proto_cstr(""),
+		.timestamp_ms = 1764306519123,
+		.timeout_ms = 30000,
+	};
+	size_t start;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+	start = proto_frame_begin(sb);
+	proto_pack_header(pk, &hd);
+	return (start);
+}
+
+/* Finish the frame begun by raw_begin and send it, n bytes per write. */
+static void
+raw_send(int fd, msgpack_sbuffer *sb, msgpack_packer *pk, size_t start,
+    size_t chunk)
+{
+	size_t off;
+
+	proto_pack_no_error(pk);
+	ck_assert_int_eq(proto_frame_end(sb, start, RELOG_FRAME_MAX_LIMIT), 0);
+	for (off = 0; off < sb->size; off += chunk)
+		ck_assert_int_eq(send(fd, sb->data + off, sb->size - off < chunk ?
+		    sb->size - off : chunk, MSG_NOSIGNAL) > 0, 1);
+	msgpack_sbuffer_destroy(sb);
+}
+
+/* Say hello as runner (plugin may be NULL), chunk bytes per write. */
+static void
+raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
+{
+	struct proto_hello hello = {
+		proto_cstr(runner), proto_cstr("test/1"), proto_cstr(""),
+		proto_cstr(plugin)
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+
+	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
+	proto_pack_hello(&pk, &hello);
+	raw_send(fd, &sb, &pk, start, chunk);
+}
+
+/* Send a log batch of n records "raw seq=<i>" for logger. */
+static void
+raw_batch(int fd, const char *logger, int n, size_t chunk)
+{
+	struct proto_entry e = { .level = 20, .logger_name =
+	    proto_cstr(logger), .exception_text = proto_cstr("") };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char msg[64];
+	size_t start;
+	int i;
+
+	start = raw_begin(&sb, &pk, RELOG_TYPE_BROADCAST, 2,
+	    RELOG_METHOD_LOG_BATCH);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "entries");
+	msgpack_pack_array(&pk, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		snprintf(msg, sizeof msg, "raw seq=%d", i);
+		e.timestamp_ms = 1764306519000 + i;
+		e.message = proto_cstr(msg);
+		proto_pack_entry(&pk, &e);
+	}
+	raw_send(fd, &sb, &pk, start, chunk);
+}
+
+/*
+ * Receive a response. Returns the error code (static) if it has one, or
+ * "accepted"/"refused" for a hello reply. *eof tells whether relogd closed
+ * the connection right after.
+ */
+static const char *
+raw_reply(int fd, int check_eof, int *eof)
+{
+	static char result[64];
+	struct proto_envelope env;
+	msgpack_unpacked un;
+	const msgpack_object_kv *kv;
+	const char *cause;
+	char *body, c;
+	size_t len, off = 0;
+	uint32_t i;
+
+	ck_assert_int_eq(harness_recv_frame(fd, &body, &len,
+	    DAEMON_REPLY_TIMEOUT_MS), 0);
+	ck_assert_int_eq(proto_scan(body, len, &cause), 0);
+	msgpack_unpacked_init(&un);
+	ck_assert_int_eq(msgpack_unpack_next(&un, body, len, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
+	ck_assert_int_eq(env.type, PROTO_RESPONSE);
+	snprintf(result, sizeof result, "none");
+	if (env.error != NULL) {
+		for (i = 0; i < env.error->via.map.size; i++) {
+			kv = &env.error->via.map.ptr[i];
+			if (kv->key.via.str.size == 4 &&
+			    memcmp(kv->key.via.str.ptr, "code", 4) == 0)
+				snprintf(result, sizeof result, "%.*s",
+				    (int)kv->val.via.str.size,
+				    kv->val.via.str.ptr);
+		}
+	} else {
+		for (i = 0; i < env.payload->via.map.size; i++) {
+			kv = &env.payload->via.map.ptr[i];
+			if (kv->key.via.str.size == 8 &&
+			    memcmp(kv->key.via.str.ptr, "accepted", 8) == 0)
+				snprintf(result, sizeof result, "%s",
+				    kv->val.via.boolean ? "accepted" :
+				    "refused");
+		}
+	}
+	msgpack_unpacked_destroy(&un);
+	free(body);
+	if (check_eof) {
+		/* relogd closes after a fatal error: read gives 0. */
+		*eof = recv(fd, &c, 1, 0) == 0;
+	}
+	return (result);
+}
+
+/* 8 runners of 4 plugins, 10,000 records each: all there, in order. */
+START_TEST(test_daemon_many_runners)
+{
+	static const char *const by_hello[] = {
+		"-n", "10000", "-l", "plugin_runtime.worker", NULL
+	};
+	char runner[8][16], plugin[16], logger[64];
+	const char *by_name[] = { "-n", "10000", "-l", logger, NULL };
+	pid_t pids[8];
+	char *text;
+	int i;
+
+	harness_daemon_start(&H, NULL);
+	for (i = 0; i < 8; i++) {
+		snprintf(runner[i], sizeof runner[i], "r%d", i);
+		snprintf(plugin, sizeof plugin, "p%d", i % 4);
+		if (i < 4) {
+			/* Plugin named in the hello. */
+			pids[i] = spawn_runner(runner[i], plugin, by_hello,
+			    NULL);
+		} else {
+			/* Plugin named by the logger: plugin.<id>.worker. */
+			snprintf(logger, sizeof logger, "plugin.%s.worker",
+			    plugin);
+			pids[i] = spawn_runner(runner[i], NULL, by_name, NULL);
+		}
+	}
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(harness_wait(pids[i],
+		    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	for (i = 0; i < 4; i++) {
+		snprintf(plugin, sizeof plugin, "p%d", i);
+		text = harness_plugin_log(&H, plugin);
+		ck_assert_msg(text != NULL, "no log file for %s", plugin);
+		ck_assert_uint_eq(count_lines(text), 20000);
+		check_sequence(text, runner[i], 0, 10000);
+		check_sequence(text, runner[i + 4], 0, 10000);
+		free(text);
+	}
+	/* The line format, with the record's level and logger. */
+	text = harness_plugin_log(&H, "p1");
+	ck_assert_ptr_nonnull(strstr(text, "Z WARNING [plugin.p1.worker] "
+	    "runner=r5 thread=0 seq=4\n"));
+	ck_assert_ptr_nonnull(strstr(text, "Z INFO [plugin_runtime.worker] "
+	    "runner=r1 thread=0 seq=0\n"));
+	free(text);
+}
+END_TEST
+
+/* Many producer threads in one runner: every record arrives. */
+START_TEST(test_daemon_threads)
+{
+	static const char *const args[] = {
+		"-n", "3000", "-t", "4", "-l", "plugin.mt", NULL
+	};
+	char *text;
+	int t;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(spawn_runner("mt", NULL, args, NULL),
+	    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "mt");
+	ck_assert_uint_eq(count_lines(text), 12000);
+	for (t = 0; t < 4; t++)
+		check_sequence(text, "mt", t, 3000);
+	free(text);
+}
+END_TEST
+
+/* An unmodified Python runner (Debian's python3-msgpack) is served. */
+START_TEST(test_daemon_python_runner)
+{
+	const char *src = getenv("RELOG_SRC");
+	char script[512], *text;
+	const char *argv[5];
+	const char *p;
+	long expect = 0;
+
+	snprintf(script, sizeof script, "%s/tests/pyclient.py",
+	    src != NULL ? src : ".");
+	argv[0] = "/usr/bin/python3";
+	argv[1] = script;
+	argv[2] = H.socket;
+	argv[3] = "500";
+	argv[4] = NULL;
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, NULL),
+	    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "py");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(count_lines(text), 500);
+	for (p = text; (p = strstr(p, "py seq=")) != NULL; p += 7)
+		ck_assert_int_eq(strtol(p + 7, NULL, 10), expect++);
+	ck_assert_int_eq(expect, 500);
+	ck_assert_ptr_nonnull(strstr(text, " WARNING [plugin.py.client] "
+	    "py seq=0\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.py.client] "
+	    "py seq=3\n"));
+	free(text);
+}
+END_TEST
+
+/* A runner that starts before relogd delivers once relogd is up. */
+START_TEST(test_daemon_runner_first)
+{
+	static const char *const args[] = {
+		"-n", "300", "-l", "plugin.early", "-a", NULL
+	};
+	char line[16] = "";
+	char *text;
+	pid_t pid;
+	int out;
+
+	pid = spawn_runner("early", NULL, args, &out);
+	/* All 300 are in its ring, with nobody listening. */
+	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
+	ck_assert_str_eq(line, "emitted\n");
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "early");
+	check_sequence(text, "early", 0, 300);
+	free(text);
+}
+END_TEST
+
+/* A hello and a batch written one byte at a time still make it. */
+START_TEST(test_daemon_split_frames)
+{
+	char *text;
+	int fd, eof;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello(fd, "slow", NULL, 1);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch(fd, "plugin.split", 5, 1);
+	raw_batch(fd, "plugin.split", 5, 7);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "split");
+	ck_assert_uint_eq(count_lines(text), 10);
+	ck_assert_uint_eq(harness_count(text, "[plugin.split] raw seq=4\n"), 2);
+	ck_assert_ptr_nonnull(strstr(text, "2025-11-28T05:08:39.000Z INFO "
+	    "[plugin.split] raw seq=0\n"));
+	free(text);
+}
+END_TEST
+
+/* Anything but hello first: E_PROTOCOL_MISMATCH, then closed. */
+START_TEST(test_daemon_hello_required)
+{
+	int fd, eof = 0;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_batch(fd, "plugin.sneaky", 3, 4096);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_ptr_null(harness_plugin_log(&H, "sneaky"));
+}
+END_TEST
+
+/*
+ * A length prefix over the limit is refused before anything is buffered;
+ * relogd goes on serving others.
+ */
+START_TEST(test_daemon_frame_too_large)
+{
+	static const char *const args[] = {
+		"-n", "100", "-l", "plugin.after", NULL
+	};
+	char *text;
+	int fd, eof = 0;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	ck_assert_int_eq(send(fd, "\xff\xff\xff\xff", 4, MSG_NOSIGNAL), 4);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	/* Just over the 1 MiB default, after a good hello. */
+	fd = harness_connect(&H);
+	raw_hello(fd, "big", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	ck_assert_int_eq(send(fd, "\x00\x10\x00\x01", 4, MSG_NOSIGNAL), 4);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(harness_wait(spawn_runner("after", NULL, args, NULL),
+	    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "after");
+	check_sequence(text, "after", 0, 100);
+	free(text);
+}
+END_TEST
+
+/* --max-frame raises the limit. */
+START_TEST(test_daemon_max_frame)
+{
+	static const char *const args[] = { "--max-frame", "4194304", NULL };
+	char *text;
+	int fd, eof;
+
+	harness_daemon_start(&H, args);
+	fd = harness_connect(&H);
+	raw_hello(fd, "big", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	/* About 3 MiB in one frame. */
+	raw_batch(fd, "plugin.big", 30000, 65536);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "big");
+	ck_assert_uint_eq(count_lines(text), 30000);
+	free(text);
+}
+END_TEST
+
+/* Ids that are not safe file names never leave the log directory. */
+START_TEST(test_daemon_unsafe_ids)
+{
+	static const char *const bad[] = {
+		"../evil", "/tmp/evil", ".hidden", "a/b", "", NULL
+	};
+	struct stat st;
+	struct dirent *de;
+	char path[512], *text;
+	DIR *dir;
+	int fd, eof, i;
+
+	harness_daemon_start(&H, NULL);
+	for (i = 0; bad[i] != NULL; i++) {
+		fd = harness_connect(&H);
+		raw_hello(fd, bad[i][0] != '\0' ? "ok" : bad[i],
+		    bad[i][0] != '\0' ? bad[i] : NULL, 4096);
+		ck_assert_str_eq(raw_reply(fd, 1, &eof), "refused");
+		ck_assert_int_eq(eof, 1);
+		close(fd);
+	}
+	/* A logger name naming an unsafe plugin goes to the runner's file. */
+	fd = harness_connect(&H);
+	raw_hello(fd, "fallback", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch(fd, "plugin.../../evil", 2, 4096);
+	raw_batch(fd, "_maibot_plugin_/etc/x", 2, 4096);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fallback");
+	ck_assert_uint_eq(count_lines(text), 4);
+	free(text);
+	snprintf(path, sizeof path, "%s/evil.log", H.dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	/* Nothing but the runner's file was made. */
+	dir = opendir(H.log_dir);
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			ck_assert_str_eq(de->d_name, "fallback.log");
+	}
+	closedir(dir);
+}
+END_TEST
+
+/* SIGTERM: what was received is written, then exit 0. */
+START_TEST(test_daemon_sigterm_finishes)
+{
+	char *text;
+	int fd, eof;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello(fd, "term", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch(fd, "plugin.term", 50, 4096);
+	/* Still connected: relogd must read what is waiting, then stop. */
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(fd);
+	text = harness_plugin_log(&H, "term");
+	ck_assert_uint_eq(count_lines(text), 50);
+	free(text);
+	/* The socket file is gone. */
+	ck_assert_int_ne(access(H.socket, F_OK), 0);
+}
+END_TEST
+
+/* SIGHUP reopens the files, for logrotate. */
+START_TEST(test_daemon_sighup_reopens)
+{
+	char path[512], moved[512], *text;
+	int fd, eof;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello(fd, "rot", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch(fd, "plugin.rot", 3, 4096);
+	ck_assert_int_eq(harness_daemon_await(&H, "runner rot connected", 1,
+	    DAEMON_REPLY_TIMEOUT_MS), 0);
+	snprintf(path, sizeof path, "%s/rot.log", H.log_dir);
+	snprintf(moved, sizeof moved, "%s/rot.log.1", H.log_dir);
+	/* The first batch is in the file before it is moved. */
+	close(fd);
+	ck_assert_int_eq(harness_daemon_await(&H,
+	    "runner rot disconnected after 3 records", 1,
+	    DAEMON_REPLY_TIMEOUT_MS), 0);
+	ck_assert_int_eq(rename(path, moved), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "log files reopened", 1,
+	    DAEMON_REPLY_TIMEOUT_MS), 0);
+	fd = harness_connect(&H);
+	raw_hello(fd, "rot", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch(fd, "plugin.rot", 2, 4096);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(moved, NULL);
+	ck_assert_uint_eq(count_lines(text), 3);
+	free(text);
+	text = harness_read_file(path, NULL);
+	ck_assert_uint_eq(count_lines(text), 2);
+	free(text);
+}
+END_TEST
+
+/* --stderr: one line per record with its <N> priority, for journald. */
+START_TEST(test_daemon_stderr_priorities)
+{
+	static const char *const dargs[] = { "--stderr", NULL };
+	static const char *const args[] = {
+		"-n", "5", "-l", "plugin.jd", "-x", NULL
+	};
+	char *text;
+
+	harness_daemon_start(&H, dargs);
+	ck_assert_int_eq(harness_wait(spawn_runner("jd", NULL, args, NULL),
+	    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "<6>relogd: relogd "));
+	ck_assert_uint_eq(harness_count(text, "<6>jd: "), 4 * 4);
+	ck_assert_uint_eq(harness_count(text, "<4>jd: "), 1 * 4);
+	/* Every line of an exception text keeps the prefix. */
+	ck_assert_ptr_nonnull(strstr(text, "WARNING [plugin.jd] runner=jd "
+	    "thread=0 seq=4\n<4>jd: Traceback (most recent call last):\n"
+	    "<4>jd:   File \"x.py\", line 1\n<4>jd: ValueError: boom\n"));
+	free(text);
+	/* The file has the traceback without prefixes. */
+	text = harness_plugin_log(&H, "jd");
+	ck_assert_ptr_nonnull(strstr(text, "seq=4\nTraceback (most recent "
+	    "call last):\n  File \"x.py\", line 1\nValueError: boom\n"));
+	free(text);
+}
+END_TEST
+
+/* The config file is read; a bad one is refused with file and line. */
+START_TEST(test_daemon_config)
+{
+	char conf[512], other[512], out[512] = "";
+	const char *args[] = { "--config", conf, NULL };
+	const char *argv[4];
+	FILE *f;
+	ssize_t n;
+	int fd, eof, outfd;
+
+	snprintf(conf, sizeof conf, "%s/relogd.conf", H.dir);
+	snprintf(other, sizeof other, "%s/other", H.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "; relogd\n[relogd]\nlog_dir = %s\nmax_frame = 2048\n",
+	    other);
+	fclose(f);
+	harness_daemon_start(&H, args);
+	/* max_frame came from the file. */
+	fd = harness_connect(&H);
+	ck_assert_int_eq(send(fd, "\x00\x00\x08\x01", 4, MSG_NOSIGNAL), 4);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	/* --log-dir on the command line won over the file's. */
+	ck_assert_int_eq(access(H.log_dir, F_OK), 0);
+	ck_assert_int_ne(access(other, F_OK), 0);
+
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[relogd]\n\nmax_frame = 12\n");
+	fclose(f);
+	argv[0] = harness_build_path("relogd");
+	argv[1] = "--config";
+	argv[2] = conf;
+	argv[3] = NULL;
+	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, &outfd),
+	    DAEMON_CHILD_TIMEOUT_MS), 1);
+	n = read(outfd, out, sizeof out - 1);
+	close(outfd);
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(out, "relogd.conf:3: [relogd] max_frame") != NULL,
+	    "unexpected: %s", out);
+}
+END_TEST
+
+Suite *
+suite_daemon(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("daemon");
+
+	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_daemon_many_runners);
+	tcase_add_test(tc, test_daemon_threads);
+	tcase_add_test(tc, test_daemon_python_runner);
+	tcase_add_test(tc, test_daemon_runner_first);
+	tcase_add_test(tc, test_daemon_split_frames);
+	tcase_add_test(tc, test_daemon_hello_required);
+	tcase_add_test(tc, test_daemon_frame_too_large);
+	tcase_add_test(tc, test_daemon_max_frame);
+	tcase_add_test(tc, test_daemon_unsafe_ids);
+	tcase_add_test(tc, test_daemon_sigterm_finishes);
+	tcase_add_test(tc, test_daemon_sighup_reopens);
+	tcase_add_test(tc, test_daemon_stderr_priorities);
+	tcase_add_test(tc, test_daemon_config);
+	suite_add_tcase(s, tc);
+	return (s);
+}

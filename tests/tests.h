@@ -1,0 +1,42 @@
+/* relog's Check test suites and the harness they share. */
+#ifndef RELOG_TESTS_H
+#define RELOG_TESTS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#include <check.h>
+
+/* Suites, one per module (main.c runs them all). */
+Suite  *suite_ring(void);
+Suite  *suite_codec(void);
+Suite  *suite_daemon(void);
+
+/* A relogd started for one test, in its own temporary directory. */
+struct harness {
+	char dir[256];		/* removed by harness_cleanup */
+	char socket[300];
+	char log_dir[300];
+	char stderr_path[300];
+	pid_t daemon;		/* -1: not running */
+};
+
+/* harness.c */
+const char *harness_build_path(const char *);
+void	harness_init(struct harness *);
+void	harness_cleanup(struct harness *);
+void	harness_daemon_start(struct harness *, const char *const *);
+int	harness_daemon_stop(struct harness *);
+int	harness_daemon_await(const struct harness *, const char *, size_t,
+	    int);
+pid_t	harness_spawn(const char *const *, const char *const *, int *);
+int	harness_wait(pid_t, int);
+int	harness_connect(const struct harness *);
+char   *harness_read_file(const char *, size_t *);
+char   *harness_plugin_log(const struct harness *, const char *);
+size_t	harness_count(const char *, const char *);
+void	harness_send_frame(int, const char *, size_t);
+int	harness_recv_frame(int, char **, size_t *, int);
+
+#endif
