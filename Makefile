@@ -20,6 +20,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR ?=
 
 SANITIZE ?= 0
@@ -69,8 +70,7 @@ RELOGD = $(BUILD)/relogd
 TESTS = $(BUILD)/relog-tests
 TEST_RUNNER = $(BUILD)/test-runner
 
-all: $(RELOGD) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A) \
-	$(BUILD)/relog.pc
+all: $(RELOGD) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A)
 
 deps:
 ifneq ($(NO_DEPS),1)
@@ -101,11 +101,6 @@ $(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/relog.pc: relog.pc.in Makefile
-	@mkdir -p $(BUILD)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' relog.pc.in > $@
-
 # Runners in the tests link the shared library, as real runners do.
 $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	@$(if $(Q),echo "  LD      $@")
@@ -119,6 +114,7 @@ $(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
+	$(Q)scripts/check-install.sh $(BUILD)
 	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
@@ -133,17 +129,20 @@ run: all
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(SYSTEMDUNITDIR)
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(RELOGD) $(DESTDIR)$(SBINDIR)/relogd
 	install -m 755 $(LIBRELOG_SO) $(DESTDIR)$(LIBDIR)/librelog.so.1
 	ln -sf librelog.so.1 $(DESTDIR)$(LIBDIR)/librelog.so
 	install -m 644 $(LIBRELOG_A) $(DESTDIR)$(LIBDIR)/librelog.a
 	install -m 644 shim/relog.h $(DESTDIR)$(INCLUDEDIR)/relog.h
-	install -m 644 $(BUILD)/relog.pc $(DESTDIR)$(PKGCONFIGDIR)/relog.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' relog.pc.in \
+		> $(DESTDIR)$(PKGCONFIGDIR)/relog.pc
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/relogd.service.in \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/relogd.service
 	install -m 644 systemd/relogd.socket \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/relogd.socket
+	install -m 644 systemd/relog.sysusers $(DESTDIR)$(SYSUSERSDIR)/relog.conf
 
 clean:
 	rm -rf build build-asan

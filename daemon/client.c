@@ -102,13 +102,19 @@ client_name(const struct client *c)
 	return (name);
 }
 
+/* A response being packed. */
+struct client_reply {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+};
+
 /*
- * Queue a response. With code set it carries an error and an empty payload,
- * else the hello reply payload (accepted, reason).
+ * Start a response to req (NULL: to a frame that could not be read). The
+ * caller packs the payload, then calls client_reply_send.
  */
 static void
-client_respond(struct client *c, const struct proto_envelope *req,
-    const char *code, const char *message, int accepted)
+client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 {
 	struct proto_header hd = {
 		.message_type = RELOG_TYPE_RESPONSE,
@@ -118,24 +124,49 @@ client_respond(struct client *c, const struct proto_envelope *req,
 		.timestamp_ms = client_now_ms(),
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(&sb);
-	proto_pack_header(&pk, &hd);
-	if (code != NULL) {
-		msgpack_pack_map(&pk, 0);
-		proto_pack_error(&pk, code, message);
-	} else {
-		proto_pack_hello_reply(&pk, accepted, message);
-		proto_pack_no_error(&pk);
-	}
-	if (proto_frame_end(&sb, start, RELOG_FRAME_MAX_LIMIT) == 0)
-		bufferevent_write(c->bev, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_init(&r->sb);
+	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
+	r->start = proto_frame_begin(&r->sb);
+	proto_pack_header(&r->pk, &hd);
+}
+
+/* Close the response with an error (code NULL: none) and queue it. */
+static void
+client_reply_send(struct client *c, struct client_reply *r, const char *code,
+    const char *message)
+{
+	if (code != NULL)
+		proto_pack_error(&r->pk, code, message);
+	else
+		proto_pack_no_error(&r->pk);
+	if (proto_frame_end(&r->sb, r->start, RELOG_FRAME_MAX_LIMIT) == 0)
+		bufferevent_write(c->bev, r->sb.data, r->sb.size);
+	msgpack_sbuffer_destroy(&r->sb);
+}
+
+/* Respond with an error and an empty payload. */
+static void
+client_error(struct client *c, const struct proto_envelope *req,
+    const char *code, const char *message)
+{
+	struct client_reply r;
+
+	client_reply_begin(&r, req);
+	msgpack_pack_map(&r.pk, 0);
+	client_reply_send(c, &r, code, message);
+}
+
+/* Answer runner.hello. */
+static void
+client_hello_reply(struct client *c, const struct proto_envelope *req,
+    int accepted, const char *reason)
+{
+	struct client_reply r;
+
+	client_reply_begin(&r, req);
+	proto_pack_hello_reply(&r.pk, accepted, reason);
+	client_reply_send(c, &r, NULL, NULL);
 }
 
 /* The last reply was not taken in time, or there was none: free. */
@@ -172,7 +203,10 @@ client_fail(struct client *c, const struct proto_envelope *req,
     const char *code, const char *why)
 {
 	log_warn("%s dropped: %s", client_name(c), why);
-	client_respond(c, req, code, why, 0);
+	/* Before a hello, every failure is a protocol mismatch. */
+	if (c->state == CLIENT_HELLO)
+		code = RELOG_E_PROTOCOL_MISMATCH;
+	client_error(c, req, code, why);
 	client_close(c);
 	return (-1);
 }
@@ -202,7 +236,7 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	}
 	if (cause != NULL) {
 		log_warn("%s refused: %s", client_name(c), cause);
-		client_respond(c, env, NULL, cause, 0);
+		client_hello_reply(c, env, 0, cause);
 		client_close(c);
 		return (-1);
 	}
@@ -210,7 +244,7 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	c->runner_id[hello.runner_id.len] = '\0';
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
-	client_respond(c, env, NULL, "", 1);
+	client_hello_reply(c, env, 1, "");
 	log_info("runner %s connected (pid %ld, uid %ld, plugin %s)",
 	    c->runner_id, (long)c->pid, (long)c->uid,
 	    c->plugin != NULL ? c->plugin->id : "by logger name");
@@ -240,6 +274,7 @@ static int
 client_batch(struct client *c, const struct proto_envelope *env)
 {
 	const msgpack_object *entries;
+	struct client_reply r;
 	struct proto_entry e;
 	const char *cause = NULL, *first_cause = NULL;
 	uint32_t n, i, bad = 0;
@@ -247,7 +282,7 @@ client_batch(struct client *c, const struct proto_envelope *env)
 	if (proto_decode_batch(env->payload, &entries, &n, &cause) != 0) {
 		log_warn("%s: bad log batch: %s", client_name(c), cause);
 		if (env->type == PROTO_REQUEST)
-			client_respond(c, env, RELOG_E_BAD_PAYLOAD, cause, 0);
+			client_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
 		return (0);
 	}
 	for (i = 0; i < n; i++) {
@@ -267,9 +302,17 @@ client_batch(struct client *c, const struct proto_envelope *env)
 		c->bad_entries += bad;
 		log_warn("%s: skipped %u malformed entries of %u: %s",
 		    client_name(c), bad, n, first_cause);
-		if (env->type == PROTO_REQUEST)
-			client_respond(c, env, RELOG_E_BAD_PAYLOAD,
-			    first_cause, 0);
+	}
+	/* A request is answered; Python runners send broadcasts. */
+	if (env->type == PROTO_REQUEST) {
+		client_reply_begin(&r, env);
+		msgpack_pack_map(&r.pk, 2);
+		proto_pack_key(&r.pk, "written");
+		msgpack_pack_uint32(&r.pk, n - bad);
+		proto_pack_key(&r.pk, "rejected");
+		msgpack_pack_uint32(&r.pk, bad);
+		client_reply_send(c, &r, bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL,
+		    first_cause);
 	}
 	return (0);
 }
@@ -306,8 +349,8 @@ client_frame(struct client *c, const char *data, size_t len)
 		    "runner.hello sent twice");
 	else {
 		if (env.type == PROTO_REQUEST)
-			client_respond(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
-			    "relogd only takes runner.log_batch", 0);
+			client_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
+			    "relogd only takes runner.log_batch");
 		ret = 0;
 	}
 	msgpack_unpacked_destroy(&u);

@@ -42,7 +42,7 @@ proto_get_str(const msgpack_object *o, struct proto_str *s)
 	return (1);
 }
 
-/* Take an integer (a whole float in range is accepted). Returns 0 or -1. */
+/* Take an integer (a finite float in range is truncated). Returns 0 or -1. */
 static int
 proto_get_int(const msgpack_object *o, int64_t *v)
 {

@@ -301,9 +301,12 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 	if (len < 0)
 		return (-EINVAL);
 	if ((size_t)len >= sizeof small) {
-		/* Rare: a long message costs one allocation. */
-		if ((size_t)len > RING_TEXT_MAX)
-			len = RING_TEXT_MAX;
+		/*
+		 * Rare: a long message costs one allocation. A few bytes over
+		 * the ring's limit let it cut at a character boundary.
+		 */
+		if ((size_t)len > RING_TEXT_MAX + 4)
+			len = RING_TEXT_MAX + 4;
 		msg = malloc((size_t)len + 1);
 		if (msg == NULL) {
 			msg = small;

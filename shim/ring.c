@@ -43,11 +43,16 @@ ring_free(struct ring *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Cut a length to RING_TEXT_MAX. */
+/* Cut a text to RING_TEXT_MAX bytes, not inside a UTF-8 sequence. */
 static size_t
-ring_clamp(size_t len)
+ring_clamp(const char *text, size_t len)
 {
-	return (len > RING_TEXT_MAX ? RING_TEXT_MAX : len);
+	if (len <= RING_TEXT_MAX)
+		return (len);
+	len = RING_TEXT_MAX;
+	while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+		len--;
+	return (len);
 }
 
 /*
@@ -59,10 +64,11 @@ int
 ring_push(struct ring *r, const struct ring_record *rec)
 {
 	struct ring_slot *s;
-	size_t name_len = ring_clamp(rec->name_len);
-	size_t msg_len = ring_clamp(rec->msg_len);
-	size_t exc_len = ring_clamp(rec->exc_len);
-	size_t color_len = rec->color != NULL ? ring_clamp(rec->color_len) : 0;
+	size_t name_len = ring_clamp(rec->name, rec->name_len);
+	size_t msg_len = ring_clamp(rec->msg, rec->msg_len);
+	size_t exc_len = ring_clamp(rec->exc, rec->exc_len);
+	size_t color_len = rec->color != NULL ?
+	    ring_clamp(rec->color, rec->color_len) : 0;
 	size_t need = name_len + msg_len + exc_len + color_len, cap;
 	char *buf;
 

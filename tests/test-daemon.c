@@ -132,6 +132,32 @@ raw_send(int fd, msgpack_sbuffer *sb, msgpack_packer *pk, size_t start,
 	msgpack_sbuffer_destroy(sb);
 }
 
+/* Send a log batch of n records "raw seq=<i>" as the given message_type. */
+static void
+raw_batch_as(int fd, const char *type, const char *logger, int n,
+    size_t chunk)
+{
+	struct proto_entry e = { .level = 20, .logger_name =
+	    proto_cstr(logger), .exception_text = proto_cstr("") };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char msg[64];
+	size_t start;
+	int i;
+
+	start = raw_begin(&sb, &pk, type, 2, RELOG_METHOD_LOG_BATCH);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "entries");
+	msgpack_pack_array(&pk, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		snprintf(msg, sizeof msg, "raw seq=%d", i);
+		e.timestamp_ms = 1764306519000 + i;
+		e.message = proto_cstr(msg);
+		proto_pack_entry(&pk, &e);
+	}
+	raw_send(fd, &sb, &pk, start, chunk);
+}
+
 /* Say hello as runner (plugin may be NULL), chunk bytes per write. */
 static void
 raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
@@ -149,35 +175,16 @@ raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
 	raw_send(fd, &sb, &pk, start, chunk);
 }
 
-/* Send a log batch of n records "raw seq=<i>" for logger. */
+/* Send a log batch (a broadcast) of n records "raw seq=<i>" for logger. */
 static void
 raw_batch(int fd, const char *logger, int n, size_t chunk)
 {
-	struct proto_entry e = { .level = 20, .logger_name =
-	    proto_cstr(logger), .exception_text = proto_cstr("") };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	char msg[64];
-	size_t start;
-	int i;
-
-	start = raw_begin(&sb, &pk, RELOG_TYPE_BROADCAST, 2,
-	    RELOG_METHOD_LOG_BATCH);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "entries");
-	msgpack_pack_array(&pk, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		snprintf(msg, sizeof msg, "raw seq=%d", i);
-		e.timestamp_ms = 1764306519000 + i;
-		e.message = proto_cstr(msg);
-		proto_pack_entry(&pk, &e);
-	}
-	raw_send(fd, &sb, &pk, start, chunk);
+	raw_batch_as(fd, RELOG_TYPE_BROADCAST, logger, n, chunk);
 }
 
 /*
- * Receive a response. Returns the error code (static) if it has one, or
- * "accepted"/"refused" for a hello reply. *eof tells whether relogd closed
+ * Receive a response. Returns the error code (static) if it has one,
+ * "accepted"/"refused" for a hello reply, "written=N" for a batch's. *eof tells whether relogd closed
  * the connection right after.
  */
 static const char *
@@ -218,6 +225,10 @@ raw_reply(int fd, int check_eof, int *eof)
 				snprintf(result, sizeof result, "%s",
 				    kv->val.via.boolean ? "accepted" :
 				    "refused");
+			if (kv->key.via.str.size == 7 &&
+			    memcmp(kv->key.via.str.ptr, "written", 7) == 0)
+				snprintf(result, sizeof result, "written=%llu",
+				    (unsigned long long)kv->val.via.u64);
 		}
 	}
 	msgpack_unpacked_destroy(&un);
@@ -383,6 +394,40 @@ START_TEST(test_daemon_split_frames)
 }
 END_TEST
 
+/* Requests are answered; a method relogd does not take is refused. */
+START_TEST(test_daemon_requests_answered)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char *text;
+	size_t start;
+	int fd, eof = 0;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello(fd, "req", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch_as(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
+	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3, "runner.ping");
+	msgpack_pack_map(&pk, 0);
+	raw_send(fd, &sb, &pk, start, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), RELOG_E_METHOD_NOT_ALLOWED);
+	/* The connection goes on. */
+	raw_batch_as(fd, RELOG_TYPE_REQUEST, "plugin.req", 3, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=3");
+	/* A second hello is a protocol error. */
+	raw_hello(fd, "req", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "req");
+	ck_assert_uint_eq(count_lines(text), 8);
+	free(text);
+}
+END_TEST
+
 /* Anything but hello first: E_PROTOCOL_MISMATCH, then closed. */
 START_TEST(test_daemon_hello_required)
 {
@@ -414,7 +459,7 @@ START_TEST(test_daemon_frame_too_large)
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
 	ck_assert_int_eq(send(fd, "\xff\xff\xff\xff", 4, MSG_NOSIGNAL), 4);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
 	/* Just over the 1 MiB default, after a good hello. */
@@ -613,6 +658,8 @@ START_TEST(test_daemon_config)
 	harness_daemon_start(&H, args);
 	/* max_frame came from the file. */
 	fd = harness_connect(&H);
+	raw_hello(fd, "conf", NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
 	ck_assert_int_eq(send(fd, "\x00\x00\x08\x01", 4, MSG_NOSIGNAL), 4);
 	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
@@ -652,6 +699,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_split_frames);
+	tcase_add_test(tc, test_daemon_requests_answered);
 	tcase_add_test(tc, test_daemon_hello_required);
 	tcase_add_test(tc, test_daemon_frame_too_large);
 	tcase_add_test(tc, test_daemon_max_frame);

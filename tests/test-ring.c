@@ -181,6 +181,12 @@ START_TEST(test_ring_cuts_long_text)
 	ck_assert_int_eq(push(&r, big, 20), 0);
 	ck_assert_uint_eq(ring_pop(&r, out, 1), 1);
 	ck_assert_uint_eq(out[0].msg_len, RING_TEXT_MAX);
+	/* A two-byte character across the limit is left out whole. */
+	memcpy(big + RING_TEXT_MAX - 1, "\xc3\xa9", 2);
+	ck_assert_int_eq(push(&r, big, 20), 0);
+	ck_assert_uint_eq(ring_pop(&r, out, 1), 1);
+	ck_assert_uint_eq(out[0].msg_len, RING_TEXT_MAX - 1);
+	ck_assert_int_eq(ring_slot_msg(&out[0])[RING_TEXT_MAX - 2], 'x');
 	ring_slots_free(out, 1);
 	ring_free(&r);
 	free(big);
