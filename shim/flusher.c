@@ -58,15 +58,21 @@ flusher_wait_fd(struct relog *h, short events, int64_t deadline)
 	}
 }
 
-/* Send all of buf before the deadline. Returns 0 or -1. */
+/*
+ * Send all of buf (sending) or receive exactly len bytes into it before the
+ * deadline. Returns 0 or -1.
+ */
 static int
-flusher_send_all(struct relog *h, const char *buf, size_t len,
+flusher_io(struct relog *h, int sending, char *buf, size_t len,
     int64_t deadline)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		n = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sending)
+			n = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			n = recv(h->fd, buf, len, MSG_DONTWAIT);
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
@@ -75,30 +81,8 @@ flusher_send_all(struct relog *h, const char *buf, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    flusher_wait_fd(h, POLLOUT, deadline) == 0)
-			continue;
-		return (-1);
-	}
-	return (0);
-}
-
-/* Receive exactly len bytes before the deadline. Returns 0 or -1. */
-static int
-flusher_recv_all(struct relog *h, char *buf, size_t len, int64_t deadline)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = recv(h->fd, buf, len, MSG_DONTWAIT);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    flusher_wait_fd(h, POLLIN, deadline) == 0)
+		    flusher_wait_fd(h, sending ? POLLOUT : POLLIN,
+		    deadline) == 0)
 			continue;
 		return (-1);
 	}
@@ -211,14 +195,14 @@ flusher_hello(struct relog *h, int64_t deadline)
 	proto_pack_hello(&pk, &hello);
 	proto_pack_no_error(&pk);
 	if (proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT) != 0 ||
-	    flusher_send_all(h, h->out.data, h->out.size, deadline) != 0)
+	    flusher_io(h, 1, h->out.data, h->out.size, deadline) != 0)
 		return (-1);
 
-	if (flusher_recv_all(h, (char *)head, sizeof head, deadline) != 0)
+	if (flusher_io(h, 0, (char *)head, sizeof head, deadline) != 0)
 		return (-1);
 	len = proto_frame_length(head);
 	if (len > sizeof reply ||
-	    flusher_recv_all(h, reply, len, deadline) != 0)
+	    flusher_io(h, 0, reply, len, deadline) != 0)
 		return (-1);
 	if (flusher_hello_accepted(reply, len, &reason) != 0) {
 		dprintf(STDERR_FILENO, "relog: relogd refused runner %s: "
@@ -358,7 +342,7 @@ flusher_send_some(struct relog *h, int *failed)
 		flusher_pack_batch(h, h->batch_slots + first, i - first);
 	}
 
-	*failed = flusher_peer_gone(h) || flusher_send_all(h, h->out.data,
+	*failed = flusher_peer_gone(h) || flusher_io(h, 1, h->out.data,
 	    h->out.size, shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0;
 	if (*failed) {
 		flusher_fallback(h->batch_slots, n);

@@ -240,6 +240,18 @@ raw_reply(int fd, int check_eof, int *eof)
 	return (result);
 }
 
+/* Connect and say hello as runner; relogd must accept. */
+static int
+raw_open(const char *runner)
+{
+	int fd, eof;
+
+	fd = harness_connect(&H);
+	raw_hello(fd, runner, NULL, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	return (fd);
+}
+
 /* 8 runners of 4 plugins, 10,000 records each: all there, in order. */
 START_TEST(test_daemon_many_runners)
 {
@@ -404,9 +416,7 @@ START_TEST(test_daemon_requests_answered)
 	int fd, eof = 0;
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	raw_hello(fd, "req", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("req");
 	raw_batch_as(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 4096);
 	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
 	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3, "runner.ping");
@@ -463,9 +473,7 @@ START_TEST(test_daemon_frame_too_large)
 	ck_assert_int_eq(eof, 1);
 	close(fd);
 	/* Just over the 1 MiB default, after a good hello. */
-	fd = harness_connect(&H);
-	raw_hello(fd, "big", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("big");
 	ck_assert_int_eq(send(fd, "\x00\x10\x00\x01", 4, MSG_NOSIGNAL), 4);
 	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	ck_assert_int_eq(eof, 1);
@@ -484,12 +492,10 @@ START_TEST(test_daemon_max_frame)
 {
 	static const char *const args[] = { "--max-frame", "4194304", NULL };
 	char *text;
-	int fd, eof;
+	int fd;
 
 	harness_daemon_start(&H, args);
-	fd = harness_connect(&H);
-	raw_hello(fd, "big", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("big");
 	/* About 3 MiB in one frame. */
 	raw_batch(fd, "plugin.big", 30000, 65536);
 	close(fd);
@@ -522,9 +528,7 @@ START_TEST(test_daemon_unsafe_ids)
 		close(fd);
 	}
 	/* A logger name naming an unsafe plugin goes to the runner's file. */
-	fd = harness_connect(&H);
-	raw_hello(fd, "fallback", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("fallback");
 	raw_batch(fd, "plugin.../../evil", 2, 4096);
 	raw_batch(fd, "_maibot_plugin_/etc/x", 2, 4096);
 	close(fd);
@@ -550,12 +554,10 @@ END_TEST
 START_TEST(test_daemon_sigterm_finishes)
 {
 	char *text;
-	int fd, eof;
+	int fd;
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	raw_hello(fd, "term", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("term");
 	raw_batch(fd, "plugin.term", 50, 4096);
 	/* Still connected: relogd must read what is waiting, then stop. */
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -572,12 +574,10 @@ END_TEST
 START_TEST(test_daemon_sighup_reopens)
 {
 	char path[512], moved[512], *text;
-	int fd, eof;
+	int fd;
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	raw_hello(fd, "rot", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("rot");
 	raw_batch(fd, "plugin.rot", 3, 4096);
 	ck_assert_int_eq(harness_daemon_await(&H, "runner rot connected", 1,
 	    DAEMON_REPLY_TIMEOUT_MS), 0);
@@ -592,9 +592,7 @@ START_TEST(test_daemon_sighup_reopens)
 	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
 	ck_assert_int_eq(harness_daemon_await(&H, "log files reopened", 1,
 	    DAEMON_REPLY_TIMEOUT_MS), 0);
-	fd = harness_connect(&H);
-	raw_hello(fd, "rot", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("rot");
 	raw_batch(fd, "plugin.rot", 2, 4096);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -657,9 +655,7 @@ START_TEST(test_daemon_config)
 	fclose(f);
 	harness_daemon_start(&H, args);
 	/* max_frame came from the file. */
-	fd = harness_connect(&H);
-	raw_hello(fd, "conf", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	fd = raw_open("conf");
 	ck_assert_int_eq(send(fd, "\x00\x00\x08\x01", 4, MSG_NOSIGNAL), 4);
 	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
