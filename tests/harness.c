@@ -49,6 +49,7 @@ harness_init(struct harness *h)
 
 	memset(h, 0, sizeof *h);
 	h->daemon = -1;
+	h->listen_fd = -1;
 	snprintf(h->dir, sizeof h->dir, "%s/relog.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(h->dir));
@@ -192,6 +193,13 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	if (h->daemon == 0) {
 		dup2(errfd, STDERR_FILENO);
 		putenv(env_notify);
+		if (h->listen_fd >= 0) {
+			/* Socket activation: fd 3, LISTEN_PID, LISTEN_FDS. */
+			snprintf(buf, sizeof buf, "%ld", (long)getpid());
+			setenv("LISTEN_PID", buf, 1);
+			setenv("LISTEN_FDS", "1", 1);
+			dup2(h->listen_fd, 3);
+		}
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

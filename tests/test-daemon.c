@@ -4,6 +4,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <dirent.h>
 #include <signal.h>
@@ -550,6 +551,39 @@ START_TEST(test_daemon_unsafe_ids)
 }
 END_TEST
 
+/* Socket activation: relogd serves the socket systemd hands it. */
+START_TEST(test_daemon_socket_activation)
+{
+	static const char *const args[] = {
+		"-n", "100", "-l", "plugin.act", NULL
+	};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char *text;
+
+	memcpy(sun.sun_path, H.socket, strlen(H.socket) + 1);
+	H.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(H.listen_fd, 0);
+	ck_assert_int_eq(bind(H.listen_fd, (struct sockaddr *)&sun,
+	    sizeof sun), 0);
+	ck_assert_int_eq(listen(H.listen_fd, 16), 0);
+	/* relogd must not bind this path itself: give it another one. */
+	snprintf(H.socket, sizeof H.socket, "%s/unused.sock", H.dir);
+	harness_daemon_start(&H, NULL);
+	close(H.listen_fd);
+	memcpy(H.socket, sun.sun_path, strlen(sun.sun_path) + 1);
+	ck_assert_int_eq(harness_wait(spawn_runner("act", NULL, args, NULL),
+	    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "act");
+	check_sequence(text, "act", 0, 100);
+	free(text);
+	/* systemd's socket is left where it is; none was made at the other. */
+	ck_assert_int_eq(access(H.socket, F_OK), 0);
+	snprintf(H.socket, sizeof H.socket, "%s/unused.sock", H.dir);
+	ck_assert_int_ne(access(H.socket, F_OK), 0);
+}
+END_TEST
+
 /* SIGTERM: what was received is written, then exit 0. */
 START_TEST(test_daemon_sigterm_finishes)
 {
@@ -700,6 +734,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_frame_too_large);
 	tcase_add_test(tc, test_daemon_max_frame);
 	tcase_add_test(tc, test_daemon_unsafe_ids);
+	tcase_add_test(tc, test_daemon_socket_activation);
 	tcase_add_test(tc, test_daemon_sigterm_finishes);
 	tcase_add_test(tc, test_daemon_sighup_reopens);
 	tcase_add_test(tc, test_daemon_stderr_priorities);

@@ -20,6 +20,7 @@ struct harness {
 	char log_dir[300];
 	char stderr_path[300];
 	pid_t daemon;		/* -1: not running */
+	int listen_fd;		/* >= 0: hand it over as systemd would */
 };
 
 /* harness.c */
