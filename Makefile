@@ -53,7 +53,8 @@ PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
 DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/server.c \
-	daemon/plugin.c daemon/sink.c daemon/config.c daemon/log.c
+	daemon/plugin.c daemon/sink.c daemon/state.c daemon/config.c \
+	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/test-ring.c \
 	tests/test-codec.c tests/test-daemon.c
 
@@ -124,7 +125,7 @@ check:
 run: all
 	$(Q)mkdir -p $(BUILD)/run
 	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
-		--stderr
+		--state-dir $(BUILD)/run/state --stderr
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \

@@ -22,7 +22,11 @@
 /* How long a closing client may take to read its last reply. */
 #define CLIENT_CLOSE_TIMEOUT_S 5
 
+/* Every connection; those owed acks (dead ones too); those not read. */
 static struct clients clients = TAILQ_HEAD_INITIALIZER(clients);
+static struct clients client_owing = TAILQ_HEAD_INITIALIZER(client_owing);
+static struct clients client_congested =
+    TAILQ_HEAD_INITIALIZER(client_congested);
 static uint64_t client_next_id = 1;
 
 static void client_read_cb(struct bufferevent *, void *);
@@ -56,6 +60,8 @@ client_create(int fd)
 	c->id = client_next_id++;
 	c->fd = fd;
 	c->state = CLIENT_HELLO;
+	c->state_slot = -1;
+	TAILQ_INIT(&c->acks);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
 	c->gid = (gid_t)-1;
@@ -80,13 +86,30 @@ client_create(int fd)
 	    (unsigned long long)c->id, (long)c->pid, (long)c->uid);
 }
 
-/* Free a client and close its socket. */
+/*
+ * Close a client's connection and free it, or, while acks it was owed wait
+ * for sinks, keep it as CLIENT_DEAD until they are done (client_acks_try).
+ */
 static void
 client_free(struct client *c)
 {
-	TAILQ_REMOVE(&clients, c, entry);
-	event_free(c->timer);
-	bufferevent_free(c->bev);
+	if (c->state != CLIENT_DEAD) {
+		TAILQ_REMOVE(&clients, c, entry);
+		if (c->congested)
+			TAILQ_REMOVE(&client_congested, c, congested_entry);
+		c->congested = 0;
+		event_free(c->timer);
+		bufferevent_free(c->bev);
+		c->timer = NULL;
+		c->bev = NULL;
+		c->state = CLIENT_DEAD;
+	}
+	if (!TAILQ_EMPTY(&c->acks))
+		return;
+	if (c->owing)
+		TAILQ_REMOVE(&client_owing, c, owing_entry);
+	state_release(c->state_slot);
+	free(c->touched);
 	free(c);
 }
 
@@ -242,6 +265,7 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	}
 	memcpy(c->runner_id, hello.runner_id.ptr, hello.runner_id.len);
 	c->runner_id[hello.runner_id.len] = '\0';
+	c->state_slot = state_lookup(hello.runner_id, hello.instance);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
 	client_hello_reply(c, env, 1, "");
@@ -269,24 +293,222 @@ client_route(struct client *c, const struct proto_entry *e)
 	return (plugin_get(c->runner_id, strlen(c->runner_id)));
 }
 
-/* Replay a runner.log_batch. Returns 0. */
+/* Note that the current read fed a sink (for acks and backpressure). */
+void
+client_touched(struct client *c, struct sink *sink)
+{
+	struct sink_mark *m;
+	size_t i;
+
+	for (i = 0; i < c->ntouched; i++) {
+		if (c->touched[i].sink == sink)
+			return;
+	}
+	if (c->ntouched == c->touched_cap) {
+		c->touched_cap = c->touched_cap != 0 ? c->touched_cap * 2 : 4;
+		m = reallocarray(c->touched, c->touched_cap, sizeof *m);
+		if (m == NULL)
+			fatal("reallocarray");
+		c->touched = m;
+	}
+	c->touched[c->ntouched++].sink = sink;
+}
+
+/*
+ * Owe a response (reply) and/or a seq to record once the sinks this read
+ * fed have written what they hold now.
+ */
+static void
+client_ack_add(struct client *c, const struct proto_envelope *env,
+    int reply, uint64_t seq, uint32_t written, uint32_t rejected,
+    const char *cause)
+{
+	struct ack *a;
+	size_t i;
+
+	a = calloc(1, sizeof *a);
+	if (a == NULL)
+		fatal("calloc");
+	a->request_id = reply ? env->request_id : -1;
+	snprintf(a->plugin_id, sizeof a->plugin_id, "%.*s",
+	    (int)env->plugin_id.len, env->plugin_id.ptr != NULL ?
+	    env->plugin_id.ptr : "");
+	a->seq = seq;
+	a->written = written;
+	a->rejected = rejected;
+	a->cause = cause;
+	if (c->ntouched != 0) {
+		a->marks = calloc(c->ntouched, sizeof *a->marks);
+		if (a->marks == NULL)
+			fatal("calloc");
+	}
+	for (i = 0; i < c->ntouched; i++) {
+		a->marks[i].sink = c->touched[i].sink;
+		a->marks[i].mark = c->touched[i].sink->queued;
+	}
+	a->nmarks = c->ntouched;
+	TAILQ_INSERT_TAIL(&c->acks, a, entry);
+	if (!c->owing) {
+		c->owing = 1;
+		TAILQ_INSERT_TAIL(&client_owing, c, owing_entry);
+	}
+}
+
+/* Send an ack's response: {written, rejected}, with an error if any. */
+static void
+client_ack_send(struct client *c, const struct ack *a)
+{
+	struct proto_envelope req;
+	struct client_reply r;
+
+	memset(&req, 0, sizeof req);
+	req.request_id = a->request_id;
+	req.method = proto_cstr(RELOG_METHOD_LOG_BATCH);
+	req.plugin_id = proto_cstr(a->plugin_id);
+	client_reply_begin(&r, &req);
+	msgpack_pack_map(&r.pk, 2);
+	proto_pack_key(&r.pk, "written");
+	msgpack_pack_uint32(&r.pk, a->written);
+	proto_pack_key(&r.pk, "rejected");
+	msgpack_pack_uint32(&r.pk, a->rejected);
+	client_reply_send(c, &r, a->cause != NULL ? RELOG_E_BAD_PAYLOAD : NULL,
+	    a->cause);
+}
+
+/*
+ * Settle the client's acks whose sinks have written their records, oldest
+ * first: record the seq (only now, so a restart never skips an unwritten
+ * batch), then answer. Frees a dead client once it is owed nothing.
+ */
+static void
+client_acks_try(struct client *c)
+{
+	struct ack *a;
+	size_t i;
+
+	while ((a = TAILQ_FIRST(&c->acks)) != NULL) {
+		for (i = 0; i < a->nmarks; i++) {
+			if (a->marks[i].sink->written < a->marks[i].mark)
+				return;
+		}
+		if (a->seq != 0 && c->state_slot >= 0)
+			state_record(c->state_slot, a->seq);
+		if (a->request_id >= 0 && c->state != CLIENT_DEAD)
+			client_ack_send(c, a);
+		TAILQ_REMOVE(&c->acks, a, entry);
+		free(a->marks);
+		free(a);
+	}
+	TAILQ_REMOVE(&client_owing, c, owing_entry);
+	c->owing = 0;
+	if (c->state == CLIENT_DEAD)
+		client_free(c);
+}
+
+/* Does a sink this client fed hold more than it may (or, low: any)? */
+static int
+client_feeds_full(const struct client *c, size_t limit)
+{
+	size_t i;
+
+	for (i = 0; i < c->ntouched; i++) {
+		if (sink_pending(c->touched[i].sink) > limit)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Sinks wrote something: settle acks, and read again from clients whose
+ * sinks drained below the low watermark.
+ */
+void
+client_sinks_progressed(void)
+{
+	struct client *c, *next;
+
+	for (c = TAILQ_FIRST(&client_owing); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, owing_entry);
+		client_acks_try(c);
+	}
+	for (c = TAILQ_FIRST(&client_congested); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, congested_entry);
+		if (client_feeds_full(c, SINK_LOW_WATER))
+			continue;
+		TAILQ_REMOVE(&client_congested, c, congested_entry);
+		c->congested = 0;
+		log_debug("%s: sinks drained, reading again", client_name(c));
+		bufferevent_enable(c->bev, EV_READ);
+		/* Frames may already wait in its buffer. */
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+/* A sink this client fed is full: stop reading it until it drains. */
+static void
+client_throttle(struct client *c)
+{
+	if (c->congested || c->state != CLIENT_READY ||
+	    !client_feeds_full(c, SINK_HIGH_WATER))
+		return;
+	c->congested = 1;
+	TAILQ_INSERT_TAIL(&client_congested, c, congested_entry);
+	bufferevent_disable(c->bev, EV_READ);
+	log_debug("%s: a sink is full, not reading", client_name(c));
+}
+
+/* Write the record saying how many records the runner's ring dropped. */
+static void
+client_report_drops(struct client *c, uint64_t dropped, int64_t when)
+{
+	struct plugin *p = c->plugin;
+	struct proto_entry e;
+	char msg[160];
+
+	if (p == NULL)
+		p = plugin_get(c->runner_id, strlen(c->runner_id));
+	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
+	    "was full", c->runner_id, (unsigned long long)dropped);
+	memset(&e, 0, sizeof e);
+	e.timestamp_ms = when > 0 ? when : client_now_ms();
+	e.level = RELOG_LEVEL_WARNING;
+	e.logger_name = proto_cstr("relog");
+	e.message = proto_cstr(msg);
+	e.exception_text = proto_cstr("");
+	plugin_write(p, &e, c);
+	p->dropped_by_runners += dropped;
+}
+
+/*
+ * Replay a runner.log_batch. A batch whose seq this runner instance sent
+ * before is not written again, only acknowledged. Returns 0.
+ */
 static int
 client_batch(struct client *c, const struct proto_envelope *env)
 {
-	const msgpack_object *entries;
-	struct client_reply r;
+	struct proto_batch b;
 	struct proto_entry e;
 	const char *cause = NULL, *first_cause = NULL;
-	uint32_t n, i, bad = 0;
+	int reply = env->type == PROTO_REQUEST;
+	uint32_t i, bad = 0;
 
-	if (proto_decode_batch(env->payload, &entries, &n, &cause) != 0) {
+	if (proto_decode_batch(env->payload, &b, &cause) != 0) {
 		log_warn("%s: bad log batch: %s", client_name(c), cause);
-		if (env->type == PROTO_REQUEST)
-			client_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
+		if (reply)
+			client_ack_add(c, env, 1, 0, 0, 0, cause);
 		return (0);
 	}
-	for (i = 0; i < n; i++) {
-		if (proto_decode_entry(&entries[i], &e, &cause) != 0) {
+	if (b.seq != 0 && c->state_slot >= 0 &&
+	    b.seq <= state_accepted(c->state_slot)) {
+		c->duplicates += b.n;
+		log_debug("%s: batch %llu was written before",
+		    client_name(c), (unsigned long long)b.seq);
+		if (reply)
+			client_ack_add(c, env, 1, 0, 0, 0, NULL);
+		return (0);
+	}
+	for (i = 0; i < b.n; i++) {
+		if (proto_decode_entry(&b.entries[i], &e, &cause) != 0) {
 			if (first_cause == NULL)
 				first_cause = cause;
 			bad++;
@@ -295,25 +517,23 @@ client_batch(struct client *c, const struct proto_envelope *env)
 		if (e.timestamp_ms <= 0)
 			e.timestamp_ms = env->timestamp_ms > 0 ?
 			    env->timestamp_ms : client_now_ms();
-		plugin_write(client_route(c, &e), &e);
+		plugin_write(client_route(c, &e), &e, c);
 	}
-	c->records += n - bad;
+	if (b.dropped != 0)
+		client_report_drops(c, b.dropped, env->timestamp_ms);
+	c->records += b.n - bad;
 	if (bad != 0) {
 		c->bad_entries += bad;
 		log_warn("%s: skipped %u malformed entries of %u: %s",
-		    client_name(c), bad, n, first_cause);
+		    client_name(c), bad, b.n, first_cause);
 	}
-	/* A request is answered; Python runners send broadcasts. */
-	if (env->type == PROTO_REQUEST) {
-		client_reply_begin(&r, env);
-		msgpack_pack_map(&r.pk, 2);
-		proto_pack_key(&r.pk, "written");
-		msgpack_pack_uint32(&r.pk, n - bad);
-		proto_pack_key(&r.pk, "rejected");
-		msgpack_pack_uint32(&r.pk, bad);
-		client_reply_send(c, &r, bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL,
+	if (b.seq != 0 && c->state_slot >= 0)
+		state_accept(c->state_slot, b.seq);
+	else
+		b.seq = 0;
+	if (reply || b.seq != 0)
+		client_ack_add(c, env, reply, b.seq, b.n - bad, bad,
 		    first_cause);
-	}
 	return (0);
 }
 
@@ -396,16 +616,22 @@ client_process(struct client *c)
 	return (0);
 }
 
-/* Data arrived. */
+/*
+ * Data arrived: replay every whole frame, write the sinks once for all of
+ * them, settle acks, and stop reading this client if a sink it feeds is
+ * full.
+ */
 static void
 client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
 	(void)bev;
+	c->ntouched = 0;
 	client_process(c);
-	/* One write(2) per plugin file for all the frames of this read. */
-	plugin_flush_all();
+	sink_flush_all();
+	client_sinks_progressed();
+	client_throttle(c);
 }
 
 /* All output written: a closing client can go now. */
@@ -470,15 +696,28 @@ client_drain_all(void)
 		    evbuffer_read(in, c->fd, 65536) > 0)
 			client_process(c);
 	}
-	plugin_flush_all();
+	sink_flush_all();
 }
 
-/* Free every client (at exit). */
+/*
+ * Free every client (at exit, after the sinks were drained): settle what
+ * acks can be, so their seqs are recorded, and drop the rest.
+ */
 void
 client_free_all(void)
 {
 	struct client *c;
+	struct ack *a;
 
+	client_sinks_progressed();
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);
+	while ((c = TAILQ_FIRST(&client_owing)) != NULL) {
+		while ((a = TAILQ_FIRST(&c->acks)) != NULL) {
+			TAILQ_REMOVE(&c->acks, a, entry);
+			free(a->marks);
+			free(a);
+		}
+		client_free(c);
+	}
 }

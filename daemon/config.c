@@ -24,8 +24,10 @@ config_defaults(struct config *config)
 	memset(config, 0, sizeof *config);
 	config->socket_path = strdup(RELOGD_SOCKET_DEFAULT);
 	config->log_dir = strdup(RELOGD_LOG_DIR_DEFAULT);
+	config->state_dir = strdup(RELOGD_STATE_DIR_DEFAULT);
 	config->max_frame = RELOG_FRAME_MAX_DEFAULT;
-	if (config->socket_path == NULL || config->log_dir == NULL)
+	if (config->socket_path == NULL || config->log_dir == NULL ||
+	    config->state_dir == NULL)
 		fatal("strdup");
 }
 
@@ -35,6 +37,7 @@ config_free(struct config *config)
 {
 	free(config->socket_path);
 	free(config->log_dir);
+	free(config->state_dir);
 	memset(config, 0, sizeof *config);
 }
 
@@ -97,6 +100,9 @@ config_handler(void *arg, const char *section, const char *name,
 		return (1);
 	} else if (strcmp(name, "log_dir") == 0) {
 		config_set_str(&c->log_dir, value);
+		return (1);
+	} else if (strcmp(name, "state_dir") == 0) {
+		config_set_str(&c->state_dir, value);
 		return (1);
 	} else if (strcmp(name, "max_frame") == 0) {
 		if (config_parse_frame_size(value, &c->max_frame) == 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relogd.h"
@@ -15,8 +16,11 @@
 #define PLUGIN_BUCKETS 256
 
 static struct plugin *plugin_table[PLUGIN_BUCKETS];
-static TAILQ_HEAD(, plugin) plugin_dirty = TAILQ_HEAD_INITIALIZER(plugin_dirty);
-static struct outbuf plugin_stderr;	/* records bound for stderr */
+static struct sink plugin_stderr;	/* with --stderr, every record */
+static int plugin_stderr_on;
+
+/* How long the sinks may take to take their last bytes at exit. */
+#define PLUGIN_DRAIN_MS 5000
 
 /*
  * Is this a safe plugin id: 1 to RELOG_ID_MAX of [A-Za-z0-9_.-], not
@@ -51,18 +55,14 @@ plugin_hash(const char *id, size_t len)
 	return (h % PLUGIN_BUCKETS);
 }
 
-/* Open (or reopen) a plugin's file. Says once if it cannot. */
-static void
-plugin_open(struct plugin *p)
+/* Set up what all plugins share: the stderr sink, with --stderr. */
+void
+plugin_init(void)
 {
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = open(p->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (p->fd < 0 && !p->open_failed) {
-		log_error("cannot open %s: %s", p->path, strerror(errno));
-		p->open_failed = 1;
-	} else if (p->fd >= 0)
-		p->open_failed = 0;
+	if (relogd_config.to_stderr) {
+		sink_init_stderr(&plugin_stderr);
+		plugin_stderr_on = 1;
+	}
 }
 
 /* Find or create the logger of a plugin id. NULL if the id is not safe. */
@@ -71,6 +71,7 @@ plugin_get(const char *id, size_t len)
 {
 	unsigned bucket;
 	struct plugin *p;
+	char *path;
 
 	if (!plugin_id_valid(id, len))
 		return (NULL);
@@ -83,14 +84,13 @@ plugin_get(const char *id, size_t len)
 	if (p == NULL)
 		fatal("calloc");
 	memcpy(p->id, id, len);
-	if (asprintf(&p->path, "%s/%s.log", relogd_config.log_dir,
-	    p->id) < 0)
+	if (asprintf(&path, "%s/%s.log", relogd_config.log_dir, p->id) < 0)
 		fatal("asprintf");
-	p->fd = -1;
-	plugin_open(p);
+	sink_init_file(&p->file, path);
+	free(path);
 	p->hash_next = plugin_table[bucket];
 	plugin_table[bucket] = p;
-	log_debug("plugin %s logs to %s", p->id, p->path);
+	log_debug("plugin %s logs to %s", p->id, p->file.name);
 	return (p);
 }
 
@@ -119,44 +119,23 @@ plugin_for_logger(struct proto_str name)
 	return (NULL);
 }
 
-/* Format a record into the plugin's pending output (and stderr's). */
+/*
+ * Format a record into the plugin's sinks; they are written after the batch
+ * (sink_flush_all). The client learns which sinks it fed.
+ */
 void
-plugin_write(struct plugin *p, const struct proto_entry *e)
+plugin_write(struct plugin *p, const struct proto_entry *e, struct client *c)
 {
-	size_t before = p->out.len;
+	uint64_t before = p->file.queued;
 
-	sink_format(&p->out, p, e, 0);
-	p->bytes += p->out.len - before;
+	sink_format(&p->file, p->id, e, 0);
+	p->bytes += p->file.queued - before;
 	p->records++;
-	if (relogd_config.to_stderr)
-		sink_format(&plugin_stderr, p, e, 1);
-	if (!p->dirty) {
-		p->dirty = 1;
-		TAILQ_INSERT_TAIL(&plugin_dirty, p, dirty_entry);
+	client_touched(c, &p->file);
+	if (plugin_stderr_on) {
+		sink_format(&plugin_stderr, p->id, e, 1);
+		client_touched(c, &plugin_stderr);
 	}
-}
-
-/* Write every plugin's pending output: one write(2) per file. */
-void
-plugin_flush_all(void)
-{
-	struct plugin *p;
-
-	while ((p = TAILQ_FIRST(&plugin_dirty)) != NULL) {
-		TAILQ_REMOVE(&plugin_dirty, p, dirty_entry);
-		p->dirty = 0;
-		if (p->fd < 0)
-			plugin_open(p);
-		if (p->fd < 0) {
-			p->out.len = 0;
-			continue;
-		}
-		if (outbuf_write(&p->out, p->fd) != 0)
-			log_error("cannot write %s: %s", p->path,
-			    strerror(errno));
-	}
-	if (plugin_stderr.len != 0)
-		outbuf_write(&plugin_stderr, STDERR_FILENO);
 }
 
 /* Reopen every log file (after logrotate moved them). */
@@ -166,31 +145,49 @@ plugin_reopen_all(void)
 	struct plugin *p;
 	unsigned i;
 
-	plugin_flush_all();
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
 		for (p = plugin_table[i]; p != NULL; p = p->hash_next)
-			plugin_open(p);
+			sink_reopen(&p->file);
 	}
 }
 
-/* Flush, close and free every logger. */
+/* At exit: write what the sinks hold, waiting a bounded time for them. */
+void
+plugin_drain_all(void)
+{
+	struct plugin *p;
+	struct timespec ts;
+	int64_t deadline;
+	unsigned i;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    PLUGIN_DRAIN_MS;
+	for (i = 0; i < PLUGIN_BUCKETS; i++) {
+		for (p = plugin_table[i]; p != NULL; p = p->hash_next)
+			sink_drain(&p->file, deadline);
+	}
+	if (plugin_stderr_on)
+		sink_drain(&plugin_stderr, deadline);
+}
+
+/* Close and free every logger (drained already). */
 void
 plugin_free_all(void)
 {
 	struct plugin *p, *next;
 	unsigned i;
 
-	plugin_flush_all();
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
 		for (p = plugin_table[i]; p != NULL; p = next) {
 			next = p->hash_next;
-			if (p->fd >= 0)
-				close(p->fd);
-			outbuf_free(&p->out);
-			free(p->path);
+			sink_free(&p->file);
 			free(p);
 		}
 		plugin_table[i] = NULL;
 	}
-	outbuf_free(&plugin_stderr);
+	if (plugin_stderr_on) {
+		sink_free(&plugin_stderr);
+		plugin_stderr_on = 0;
+	}
 }

@@ -24,10 +24,12 @@ static void
 relogd_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: relogd [--socket PATH] [--log-dir DIR] [--config FILE]\n"
-	    "              [--max-frame BYTES] [--stderr] [-v]\n"
+	    "usage: relogd [--socket PATH] [--log-dir DIR] [--state-dir DIR]\n"
+	    "              [--config FILE] [--max-frame BYTES] [--stderr] [-v]\n"
 	    "  --socket PATH      listen here (default %s)\n"
 	    "  --log-dir DIR      write DIR/<plugin>.log (default %s)\n"
+	    "  --state-dir DIR    keep which batches were written here\n"
+	    "                     (default %s)\n"
 	    "  --config FILE      read settings from an INI file first\n"
 	    "  --max-frame BYTES  largest frame accepted (default %u, at most "
 	    "%u)\n"
@@ -36,7 +38,7 @@ relogd_usage(FILE *f)
 	    "  -v, --verbose      log debug messages\n"
 	    "  --version          print the version\n",
 	    RELOGD_SOCKET_DEFAULT, RELOGD_LOG_DIR_DEFAULT,
-	    RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MAX_LIMIT);
+	    RELOGD_STATE_DIR_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MAX_LIMIT);
 }
 
 /* Make a directory and its parents (mode 0755). Returns 0 or -1. */
@@ -91,6 +93,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-dir", required_argument, NULL, 'd' },
+		{ "state-dir", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "max-frame", required_argument, NULL, 'm' },
 		{ "stderr", no_argument, NULL, 'e' },
@@ -100,6 +103,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *socket_path = NULL, *log_dir = NULL, *config_path = NULL;
+	const char *state_dir = NULL;
 	const char *max_frame = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
 	int opt, to_stderr = 0, verbose = 0;
@@ -109,6 +113,7 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 's': socket_path = optarg; break;
 		case 'd': log_dir = optarg; break;
+		case 't': state_dir = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'm': max_frame = optarg; break;
 		case 'e': to_stderr = 1; break;
@@ -142,7 +147,12 @@ main(int argc, char **argv)
 		free(relogd_config.log_dir);
 		relogd_config.log_dir = strdup(log_dir);
 	}
-	if (relogd_config.socket_path == NULL || relogd_config.log_dir == NULL)
+	if (state_dir != NULL) {
+		free(relogd_config.state_dir);
+		relogd_config.state_dir = strdup(state_dir);
+	}
+	if (relogd_config.socket_path == NULL ||
+	    relogd_config.log_dir == NULL || relogd_config.state_dir == NULL)
 		fatal("strdup");
 	if (max_frame != NULL && config_parse_frame_size(max_frame,
 	    &relogd_config.max_frame) != 0)
@@ -157,6 +167,10 @@ main(int argc, char **argv)
 	if (access(relogd_config.log_dir, W_OK) != 0)
 		fatal("cannot write to log directory %s",
 		    relogd_config.log_dir);
+	if (relogd_mkdirs(relogd_config.state_dir) != 0)
+		fatal("cannot create state directory %s",
+		    relogd_config.state_dir);
+	state_open(relogd_config.state_dir);
 
 	signal(SIGPIPE, SIG_IGN);
 	relogd_base = event_base_new();
@@ -171,6 +185,7 @@ main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
 
+	plugin_init();
 	server_start();
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
@@ -178,8 +193,11 @@ main(int argc, char **argv)
 
 	event_base_dispatch(relogd_base);
 
+	/* Write what was received, then record what was written. */
+	plugin_drain_all();
 	client_free_all();
 	plugin_free_all();
+	state_close();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

@@ -1,14 +1,22 @@
 /*
- * Formatting records into lines, and the buffers they wait in until a batch
- * is written out with one write(2) per sink.
+ * Sinks: where formatted records go (a plugin's file, or stderr). Records of
+ * a batch are formatted into the sink's buffer and written out together;
+ * writes never block the loop: what the kernel does not take waits for
+ * EV_WRITE, and a sink holding more than SINK_HIGH_WATER bytes is
+ * congested, which makes the clients feeding it stop being read.
  *
  * A line: "2026-11-28T05:08:39.123Z WARNING [plugin.foo.db] message", the
  * record's own timestamp in UTC, then the exception text, if any, on the
  * lines after it. On stderr every line starts with "<N>" (the syslog
  * priority, for journald) and the plugin id.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,31 +54,6 @@ outbuf_free(struct outbuf *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof *b);
-}
-
-/*
- * Write the buffer to fd and empty it. Returns 0, or -1 with errno set (the
- * buffer is emptied all the same: a sink that fails must not grow forever).
- */
-int
-outbuf_write(struct outbuf *b, int fd)
-{
-	size_t off = 0;
-	ssize_t n;
-	int ret = 0;
-
-	while (off < b->len) {
-		n = write(fd, b->data + off, b->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = -1;
-			break;
-		}
-		off += (size_t)n;
-	}
-	b->len = 0;
-	return (ret);
 }
 
 /* The syslog priority of a level. */
@@ -153,19 +136,20 @@ sink_add_text(struct outbuf *b, struct proto_str text, const char *prefix,
 }
 
 /*
- * Format one record as a line (and its exception text) into b. For stderr,
- * for_stderr adds the "<N>plugin: " prefix to each line.
+ * Format one record as a line (and its exception text) into a sink. For
+ * stderr, for_stderr adds the "<N>plugin: " prefix to each line.
  */
 void
-sink_format(struct outbuf *b, const struct plugin *plugin,
+sink_format(struct sink *s, const char *plugin_id,
     const struct proto_entry *e, int for_stderr)
 {
+	struct outbuf *b = &s->out;
 	char prefix[RELOG_ID_MAX + 16];
 	size_t prefix_len = 0;
 
 	if (for_stderr) {
 		prefix_len = (size_t)snprintf(prefix, sizeof prefix, "<%d>%s: ",
-		    sink_priority(e->level), plugin->id);
+		    sink_priority(e->level), plugin_id);
 		outbuf_add(b, prefix, prefix_len);
 	}
 	sink_add_time(b, e->timestamp_ms);
@@ -183,4 +167,230 @@ sink_format(struct outbuf *b, const struct plugin *plugin,
 		    prefix_len);
 	}
 	outbuf_add(b, "\n", 1);
+	sink_touch(s);
+}
+
+static TAILQ_HEAD(, sink) sink_dirty = TAILQ_HEAD_INITIALIZER(sink_dirty);
+
+static void sink_write_cb(evutil_socket_t, short, void *);
+
+/* Open a file sink's file (again). Says once if it cannot. */
+static void
+sink_open_file(struct sink *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	/* O_NONBLOCK: a FIFO with a slow reader must not stall relogd. */
+	s->fd = open(s->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NONBLOCK, 0640);
+	if (s->fd < 0 && !s->broken) {
+		log_error("cannot open %s: %s", s->name, strerror(errno));
+		s->broken = 1;
+	} else if (s->fd >= 0)
+		s->broken = 0;
+	if (s->wev != NULL) {
+		event_free(s->wev);
+		s->wev = NULL;
+	}
+	if (s->fd >= 0)
+		s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb,
+		    s);
+}
+
+/* Set up a sink writing to a file (path is copied). */
+void
+sink_init_file(struct sink *s, const char *path)
+{
+	memset(s, 0, sizeof *s);
+	s->name = strdup(path);
+	if (s->name == NULL)
+		fatal("strdup");
+	s->fd = -1;
+	s->is_file = 1;
+	sink_open_file(s);
+}
+
+/*
+ * Set up the stderr sink. A socket (journald's stream) is written with
+ * MSG_DONTWAIT; a pipe or terminal is reopened as a new, non-blocking open
+ * file, leaving the one relogd shares with its parent as it was.
+ */
+void
+sink_init_stderr(struct sink *s)
+{
+	struct stat st;
+	int fd = STDERR_FILENO;
+
+	memset(s, 0, sizeof *s);
+	s->name = strdup("stderr");
+	if (s->name == NULL)
+		fatal("strdup");
+	if (fstat(STDERR_FILENO, &st) == 0 && S_ISSOCK(st.st_mode))
+		s->is_socket = 1;
+	else if (fstat(STDERR_FILENO, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			fd = STDERR_FILENO;
+	}
+	s->fd = fd;
+	s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb, s);
+}
+
+/* Reopen a file sink (after logrotate moved its file). */
+void
+sink_reopen(struct sink *s)
+{
+	if (s->is_file) {
+		sink_flush(s);
+		sink_open_file(s);
+	}
+}
+
+/* Bytes waiting to be written. */
+size_t
+sink_pending(const struct sink *s)
+{
+	return (s->out.len - s->off);
+}
+
+/* Is the sink too far behind to take more from its clients? */
+int
+sink_congested(const struct sink *s)
+{
+	return (sink_pending(s) > SINK_HIGH_WATER);
+}
+
+/* Note that a sink has new bytes to write. */
+void
+sink_touch(struct sink *s)
+{
+	s->queued = s->written + sink_pending(s);
+	if (!s->dirty) {
+		s->dirty = 1;
+		TAILQ_INSERT_TAIL(&sink_dirty, s, dirty_entry);
+	}
+}
+
+/* Give up on what the sink holds (it cannot be written): count it. */
+static void
+sink_discard(struct sink *s)
+{
+	s->lost += sink_pending(s);
+	s->written += sink_pending(s);
+	s->out.len = s->off = 0;
+}
+
+/*
+ * Write what the kernel takes now. Returns 1 if the sink went from
+ * congested to below SINK_LOW_WATER (its clients may be read again).
+ */
+int
+sink_flush(struct sink *s)
+{
+	int was_congested = sink_congested(s);
+	size_t left;
+	ssize_t n;
+
+	if (s->is_file && s->fd < 0)
+		sink_open_file(s);
+	if (s->fd < 0)
+		sink_discard(s);
+	while ((left = sink_pending(s)) > 0) {
+		if (s->is_socket)
+			n = send(s->fd, s->out.data + s->off, left,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = write(s->fd, s->out.data + s->off, left);
+		if (n > 0) {
+			s->off += (size_t)n;
+			s->written += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (s->wev != NULL)
+				event_add(s->wev, NULL);
+			break;
+		}
+		if (!s->broken)
+			log_error("cannot write %s: %s", s->name,
+			    n < 0 ? strerror(errno) : "short write");
+		s->broken = 1;
+		sink_discard(s);
+	}
+	if (s->off == s->out.len)
+		s->out.len = s->off = 0;
+	else if (s->off > s->out.len / 2) {
+		memmove(s->out.data, s->out.data + s->off, s->out.len - s->off);
+		s->out.len -= s->off;
+		s->off = 0;
+	}
+	return (was_congested && sink_pending(s) < SINK_LOW_WATER);
+}
+
+/* The kernel takes more: write, and tell the clients if it drained. */
+static void
+sink_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sink_flush(arg);
+	client_sinks_progressed();
+}
+
+/* Write every sink that has new bytes. */
+void
+sink_flush_all(void)
+{
+	struct sink *s;
+
+	while ((s = TAILQ_FIRST(&sink_dirty)) != NULL) {
+		TAILQ_REMOVE(&sink_dirty, s, dirty_entry);
+		s->dirty = 0;
+		sink_flush(s);
+	}
+}
+
+/*
+ * At exit: write what is left, waiting for a slow reader up to the deadline
+ * (CLOCK_MONOTONIC ms), then give up on the rest.
+ */
+void
+sink_drain(struct sink *s, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+	struct timespec ts;
+	int64_t now;
+
+	for (;;) {
+		sink_flush(s);
+		if (sink_pending(s) == 0 || s->fd < 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+	}
+	if (sink_pending(s) != 0) {
+		log_error("%s: %zu bytes not written at exit", s->name,
+		    sink_pending(s));
+		sink_discard(s);
+	}
+}
+
+/* Free a sink (it is written or given up on already). */
+void
+sink_free(struct sink *s)
+{
+	if (s->dirty)
+		TAILQ_REMOVE(&sink_dirty, s, dirty_entry);
+	if (s->wev != NULL)
+		event_free(s->wev);
+	if (s->fd >= 0 && s->fd != STDERR_FILENO)
+		close(s->fd);
+	outbuf_free(&s->out);
+	free(s->name);
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
 }

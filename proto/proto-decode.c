@@ -165,6 +165,8 @@ proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
 			bad |= proto_get_str(&kv->val, &h->session_token) < 0;
 		else if (proto_key_is(&kv->key, "plugin_id"))
 			bad |= proto_get_str(&kv->val, &h->plugin_id) < 0;
+		else if (proto_key_is(&kv->key, "instance"))
+			bad |= proto_get_str(&kv->val, &h->instance) < 0;
 	}
 	if (bad) {
 		*cause = "hello field of the wrong type";
@@ -177,28 +179,55 @@ proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
 	return (0);
 }
 
-/* Find the entries array of a runner.log_batch payload. */
+/* Take a count that cannot be negative. Returns 0 or -1. */
+static int
+proto_get_count(const msgpack_object *o, uint64_t *v)
+{
+	int64_t n;
+
+	if (proto_get_int(o, &n) != 0 || n < 0)
+		return (-1);
+	*v = (uint64_t)n;
+	return (0);
+}
+
+/* Decode a runner.log_batch payload. Returns 0, or -1 with *cause. */
 int
-proto_decode_batch(const msgpack_object *payload,
-    const msgpack_object **entries, uint32_t *n, const char **cause)
+proto_decode_batch(const msgpack_object *payload, struct proto_batch *b,
+    const char **cause)
 {
 	const msgpack_object_kv *kv;
 	uint32_t i;
+	int have_entries = 0;
 
+	memset(b, 0, sizeof *b);
 	for (i = 0; i < payload->via.map.size; i++) {
 		kv = &payload->via.map.ptr[i];
-		if (!proto_key_is(&kv->key, "entries"))
-			continue;
-		if (kv->val.type != MSGPACK_OBJECT_ARRAY) {
-			*cause = "entries is not an array";
-			return (-1);
+		if (proto_key_is(&kv->key, "entries")) {
+			if (kv->val.type != MSGPACK_OBJECT_ARRAY) {
+				*cause = "entries is not an array";
+				return (-1);
+			}
+			b->entries = kv->val.via.array.ptr;
+			b->n = kv->val.via.array.size;
+			have_entries = 1;
+		} else if (proto_key_is(&kv->key, "seq")) {
+			if (proto_get_count(&kv->val, &b->seq) != 0) {
+				*cause = "seq is not a count";
+				return (-1);
+			}
+		} else if (proto_key_is(&kv->key, "dropped")) {
+			if (proto_get_count(&kv->val, &b->dropped) != 0) {
+				*cause = "dropped is not a count";
+				return (-1);
+			}
 		}
-		*entries = kv->val.via.array.ptr;
-		*n = kv->val.via.array.size;
-		return (0);
 	}
-	*cause = "log batch lacks entries";
-	return (-1);
+	if (!have_entries) {
+		*cause = "log batch lacks entries";
+		return (-1);
+	}
+	return (0);
 }
 
 /* Decode one entry. Returns 0, or -1 with a static *cause. */

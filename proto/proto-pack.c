@@ -147,11 +147,12 @@ proto_pack_entry(msgpack_packer *pk, const struct proto_entry *e)
 	proto_pack_str(pk, e->color);
 }
 
-/* Pack a runner.hello payload; plugin_id is left out when nil. */
+/* Pack a runner.hello payload; plugin_id and instance are left out if nil. */
 void
 proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 {
-	msgpack_pack_map(pk, h->plugin_id.ptr != NULL ? 4 : 3);
+	msgpack_pack_map(pk, 3 + (h->plugin_id.ptr != NULL) +
+	    (h->instance.ptr != NULL));
 	proto_pack_key(pk, "runner_id");
 	proto_pack_str(pk, h->runner_id);
 	proto_pack_key(pk, "sdk_version");
@@ -162,6 +163,29 @@ proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 		proto_pack_key(pk, "plugin_id");
 		proto_pack_str(pk, h->plugin_id);
 	}
+	if (h->instance.ptr != NULL) {
+		proto_pack_key(pk, "instance");
+		proto_pack_str(pk, h->instance);
+	}
+}
+
+/*
+ * Pack a runner.log_batch payload up to its entries array's header: the
+ * caller packs the n entries. seq 0 is left out (no deduplication).
+ */
+void
+proto_pack_batch_head(msgpack_packer *pk, uint32_t n, uint64_t seq,
+    uint64_t dropped)
+{
+	msgpack_pack_map(pk, seq != 0 ? 3 : 2);
+	if (seq != 0) {
+		proto_pack_key(pk, "seq");
+		msgpack_pack_uint64(pk, seq);
+	}
+	proto_pack_key(pk, "dropped");
+	msgpack_pack_uint64(pk, dropped);
+	proto_pack_key(pk, "entries");
+	msgpack_pack_array(pk, n);
 }
 
 /* Pack the payload of the reply to runner.hello. */

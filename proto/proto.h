@@ -69,6 +69,15 @@ struct proto_hello {
 	struct proto_str sdk_version;
 	struct proto_str session_token;
 	struct proto_str plugin_id;	/* relog's extension; ptr NULL if absent */
+	struct proto_str instance;	/* relog's extension; ptr NULL if absent */
+};
+
+/* A runner.log_batch payload. entries borrows like an envelope. */
+struct proto_batch {
+	const msgpack_object *entries;
+	uint32_t n;
+	uint64_t seq;		/* relog's extension; 0 if absent */
+	uint64_t dropped;	/* relog's extension; 0 if absent */
 };
 
 /* A cursor over raw msgpack bytes (proto-scan.c). */
@@ -90,6 +99,7 @@ void	proto_pack_no_error(msgpack_packer *);
 void	proto_pack_error(msgpack_packer *, const char *, const char *);
 void	proto_pack_entry(msgpack_packer *, const struct proto_entry *);
 void	proto_pack_hello(msgpack_packer *, const struct proto_hello *);
+void	proto_pack_batch_head(msgpack_packer *, uint32_t, uint64_t, uint64_t);
 void	proto_pack_hello_reply(msgpack_packer *, int, const char *);
 
 /* proto-scan.c */
@@ -106,8 +116,8 @@ int	proto_decode_envelope(const msgpack_object *, struct proto_envelope *,
 	    const char **);
 int	proto_decode_hello(const msgpack_object *, struct proto_hello *,
 	    const char **);
-int	proto_decode_batch(const msgpack_object *, const msgpack_object **,
-	    uint32_t *, const char **);
+int	proto_decode_batch(const msgpack_object *, struct proto_batch *,
+	    const char **);
 int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
 	    const char **);
 

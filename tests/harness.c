@@ -55,6 +55,7 @@ harness_init(struct harness *h)
 	ck_assert_ptr_nonnull(mkdtemp(h->dir));
 	snprintf(h->socket, sizeof h->socket, "%s/relogd.sock", h->dir);
 	snprintf(h->log_dir, sizeof h->log_dir, "%s/log", h->dir);
+	snprintf(h->state_dir, sizeof h->state_dir, "%s/state", h->dir);
 	snprintf(h->stderr_path, sizeof h->stderr_path, "%s/relogd.stderr",
 	    h->dir);
 }
@@ -181,6 +182,8 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	argv[argc++] = h->socket;
 	argv[argc++] = "--log-dir";
 	argv[argc++] = h->log_dir;
+	argv[argc++] = "--state-dir";
+	argv[argc++] = h->state_dir;
 	for (i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;

@@ -64,9 +64,7 @@ pack_batch(const struct proto_entry *entries, uint32_t n)
 	uint32_t i;
 
 	proto_pack_header(&pk, &hd);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "entries");
-	msgpack_pack_array(&pk, n);
+	proto_pack_batch_head(&pk, n, 12, 4);
 	for (i = 0; i < n; i++)
 		proto_pack_entry(&pk, &entries[i]);
 	proto_pack_no_error(&pk);
@@ -110,9 +108,9 @@ START_TEST(test_codec_batch_round_trip)
 	};
 	struct proto_envelope env;
 	struct proto_entry out;
-	const msgpack_object *entries;
+	struct proto_batch b;
 	const char *cause = NULL;
-	uint32_t n, i;
+	uint32_t i;
 	size_t start;
 
 	start = pack_batch(in, 3);
@@ -127,11 +125,12 @@ START_TEST(test_codec_batch_round_trip)
 	ck_assert_int_eq(env.timestamp_ms, 1764300000123);
 	ck_assert_int_eq(env.timeout_ms, 30000);
 	ck_assert_ptr_null(env.error);
-	ck_assert_int_eq(proto_decode_batch(env.payload, &entries, &n,
-	    &cause), 0);
-	ck_assert_uint_eq(n, 3);
-	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(proto_decode_entry(&entries[i], &out,
+	ck_assert_int_eq(proto_decode_batch(env.payload, &b, &cause), 0);
+	ck_assert_uint_eq(b.n, 3);
+	ck_assert_uint_eq(b.seq, 12);
+	ck_assert_uint_eq(b.dropped, 4);
+	for (i = 0; i < b.n; i++) {
+		ck_assert_int_eq(proto_decode_entry(&b.entries[i], &out,
 		    &cause), 0);
 		ck_assert_int_eq(out.timestamp_ms, in[i].timestamp_ms);
 		ck_assert_int_eq(out.level, in[i].level);
@@ -156,7 +155,7 @@ START_TEST(test_codec_hello_round_trip)
 {
 	struct proto_hello in = {
 		proto_cstr("runner-1"), proto_cstr("sdk/2"), proto_cstr("tok"),
-		proto_cstr("weather"),
+		proto_cstr("weather"), proto_cstr("5f3a9c"),
 	}, out;
 	struct proto_header hd = {
 		.message_type = RELOG_TYPE_REQUEST,
@@ -178,14 +177,17 @@ START_TEST(test_codec_hello_round_trip)
 	ck_assert(str_is(out.sdk_version, "sdk/2"));
 	ck_assert(str_is(out.session_token, "tok"));
 	ck_assert(str_is(out.plugin_id, "weather"));
+	ck_assert(str_is(out.instance, "5f3a9c"));
 
-	/* Without relog's extension the plugin is absent. */
+	/* Without relog's extensions plugin and instance are absent. */
 	msgpack_sbuffer_clear(&sb);
 	in.plugin_id.ptr = NULL;
+	in.instance.ptr = NULL;
 	proto_pack_hello(&pk, &in);
 	unpack_from(0);
 	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), 0);
 	ck_assert_ptr_null(out.plugin_id.ptr);
+	ck_assert_ptr_null(out.instance.ptr);
 }
 END_TEST
 
@@ -351,9 +353,8 @@ END_TEST
 START_TEST(test_codec_envelope_rejects)
 {
 	struct proto_envelope env;
-	const msgpack_object *entries;
+	struct proto_batch b;
 	const char *cause;
-	uint32_t n;
 
 	/* No method. */
 	msgpack_pack_map(&pk, 1);
@@ -392,13 +393,21 @@ START_TEST(test_codec_envelope_rejects)
 	proto_pack_key(&pk, "entries");
 	msgpack_pack_int(&pk, 3);
 	unpack_from(0);
-	ck_assert_int_eq(proto_decode_batch(&un.data, &entries, &n, &cause),
-	    -1);
+	ck_assert_int_eq(proto_decode_batch(&un.data, &b, &cause), -1);
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_map(&pk, 0);
 	unpack_from(0);
-	ck_assert_int_eq(proto_decode_batch(&un.data, &entries, &n, &cause),
-	    -1);
+	ck_assert_int_eq(proto_decode_batch(&un.data, &b, &cause), -1);
+	/* A negative seq. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "entries");
+	msgpack_pack_array(&pk, 0);
+	proto_pack_key(&pk, "seq");
+	msgpack_pack_int(&pk, -3);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_batch(&un.data, &b, &cause), -1);
+	ck_assert_str_eq(cause, "seq is not a count");
 }
 END_TEST
 

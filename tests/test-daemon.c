@@ -164,8 +164,10 @@ static void
 raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
 {
 	struct proto_hello hello = {
-		proto_cstr(runner), proto_cstr("test/1"), proto_cstr(""),
-		proto_cstr(plugin)
+		.runner_id = proto_cstr(runner),
+		.sdk_version = proto_cstr("test/1"),
+		.session_token = proto_cstr(""),
+		.plugin_id = proto_cstr(plugin),
 	};
 	msgpack_sbuffer sb;
 	msgpack_packer pk;

@@ -18,6 +18,7 @@ struct harness {
 	char dir[256];		/* removed by harness_cleanup */
 	char socket[300];
 	char log_dir[300];
+	char state_dir[300];
 	char stderr_path[300];
 	pid_t daemon;		/* -1: not running */
 	int listen_fd;		/* >= 0: hand it over as systemd would */
