@@ -259,3 +259,43 @@ proto_read_bool(struct proto_reader *r, int *v)
 	*v = r->p[r->off++] == 0xc3;
 	return (0);
 }
+
+/* Read an integer that fits in int64. Returns 0, or -1 (nothing consumed). */
+int
+proto_read_int(struct proto_reader *r, int64_t *v)
+{
+	static const size_t sizes[] = { 1, 2, 4, 8 };
+	const unsigned char *p = r->p + r->off;
+	size_t left = r->len - r->off, n;
+	uint64_t u;
+	unsigned char b;
+
+	if (left == 0)
+		return (-1);
+	b = p[0];
+	if (b <= 0x7f || b >= 0xe0) {
+		*v = (int8_t)b;
+		r->off++;
+		return (0);
+	}
+	if (b < 0xcc || b > 0xd3)
+		return (-1);
+	n = sizes[(b - 0xcc) % 4];
+	if (left < 1 + n)
+		return (-1);
+	u = proto_be(p + 1, n);
+	if (b <= 0xcf) {		/* unsigned */
+		if (u > INT64_MAX)
+			return (-1);
+		*v = (int64_t)u;
+	} else if (n == 1)
+		*v = (int8_t)u;
+	else if (n == 2)
+		*v = (int16_t)u;
+	else if (n == 4)
+		*v = (int32_t)u;
+	else
+		*v = (int64_t)u;
+	r->off += 1 + n;
+	return (0);
+}

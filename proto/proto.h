@@ -110,6 +110,7 @@ int	proto_read_skip(struct proto_reader *);
 int	proto_read_map(struct proto_reader *, uint32_t *);
 int	proto_read_str(struct proto_reader *, struct proto_str *);
 int	proto_read_bool(struct proto_reader *, int *);
+int	proto_read_int(struct proto_reader *, int64_t *);
 
 /* proto-decode.c */
 int	proto_decode_envelope(const msgpack_object *, struct proto_envelope *,

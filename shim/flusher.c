@@ -1,24 +1,49 @@
 /*
- * The flusher thread: connects to relogd (and reconnects with backoff), says
- * hello, and drains the ring in batches every flush interval or as soon as a
- * batch is waiting. All its I/O is non-blocking with poll, and every wait is
- * bounded by the close deadline once relog_close has been called.
+ * The flusher thread: connects to relogd (and reconnects with backoff),
+ * says hello, and drains the ring every flush interval or as soon as a
+ * batch is waiting.
+ *
+ * Delivery is acknowledged. Records taken from the ring go into up to
+ * SHIM_FRAMES_PER_SEND batches, each a runner.log_batch request with a seq
+ * that only grows in this process; they stay in batch_slots until relogd
+ * has answered every one of them (after its sinks wrote them). On a broken
+ * connection they are sent again after the reconnect with the same seqs,
+ * and relogd skips those it wrote already. Meanwhile new records wait in
+ * the ring, which overwrites its oldest when full and counts them; that
+ * count travels with the next batch.
+ *
+ * All I/O is non-blocking with poll, and every wait is bounded by the close
+ * deadline once relog_close has been called.
  */
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "shim.h"
 
-/* Largest reply relogd sends to the shim. */
-#define FLUSHER_REPLY_MAX (64u * 1024)
 /* Frames are cut below this size, well under relogd's 1 MiB default. */
 #define FLUSHER_FRAME_SOFT_MAX (256u * 1024)
+
+/* Pick a new instance id: relogd tells this process's seqs by it. */
+void
+flusher_new_instance(struct relog *h)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+		v = (uint64_t)shim_wall_ms() ^ (uint64_t)getpid() << 32 ^
+		    (uint64_t)(uintptr_t)h;
+	snprintf(h->instance, sizeof h->instance, "%016llx",
+	    (unsigned long long)v);
+}
 
 /* The earlier of a deadline and, once closing, the close deadline. */
 static int64_t
@@ -58,21 +83,14 @@ flusher_wait_fd(struct relog *h, short events, int64_t deadline)
 	}
 }
 
-/*
- * Send all of buf (sending) or receive exactly len bytes into it before the
- * deadline. Returns 0 or -1.
- */
+/* Send all of buf before the deadline. Returns 0 or -1. */
 static int
-flusher_io(struct relog *h, int sending, char *buf, size_t len,
-    int64_t deadline)
+flusher_send(struct relog *h, const char *buf, size_t len, int64_t deadline)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		if (sending)
-			n = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		else
-			n = recv(h->fd, buf, len, MSG_DONTWAIT);
+		n = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
@@ -81,12 +99,55 @@ flusher_io(struct relog *h, int sending, char *buf, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    flusher_wait_fd(h, sending ? POLLOUT : POLLIN,
-		    deadline) == 0)
+		    flusher_wait_fd(h, POLLOUT, deadline) == 0)
 			continue;
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Read the next reply frame into h->in (body at h->in + 4) before the
+ * deadline. Returns its length, or -1 on error, end of file or time out.
+ * Call flusher_reply_done after using it.
+ */
+static ssize_t
+flusher_reply(struct relog *h, int64_t deadline)
+{
+	uint32_t len;
+	ssize_t n;
+
+	for (;;) {
+		if (h->in_len >= RELOG_FRAME_HEADER_SIZE) {
+			len = proto_frame_length((unsigned char *)h->in);
+			if (len > SHIM_REPLY_MAX)
+				return (-1);
+			if (h->in_len >= RELOG_FRAME_HEADER_SIZE + len)
+				return ((ssize_t)len);
+		}
+		n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len,
+		    MSG_DONTWAIT);
+		if (n > 0) {
+			h->in_len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    flusher_wait_fd(h, POLLIN, deadline) == 0)
+			continue;
+		return (-1);
+	}
+}
+
+/* Drop the reply frame of len bytes from the input buffer. */
+static void
+flusher_reply_done(struct relog *h, size_t len)
+{
+	size_t used = RELOG_FRAME_HEADER_SIZE + len;
+
+	memmove(h->in, h->in + used, h->in_len - used);
+	h->in_len -= used;
 }
 
 /* Drop the connection and schedule the next attempt. */
@@ -96,19 +157,20 @@ flusher_disconnect(struct relog *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
+	h->in_len = 0;
 	h->next_connect = shim_now_ms() + h->backoff_ms;
 	h->backoff_ms *= 2;
 	if (h->backoff_ms > SHIM_BACKOFF_MAX_MS)
 		h->backoff_ms = SHIM_BACKOFF_MAX_MS;
 }
 
-/* Write one frame header for a message to the output buffer. */
+/* Start a request frame in the output buffer; returns where it starts. */
 static size_t
-flusher_begin_frame(struct relog *h, msgpack_packer *pk, const char *type,
-    const char *method)
+flusher_begin_frame(struct relog *h, msgpack_packer *pk, const char *method,
+    int64_t *request_id)
 {
 	struct proto_header hd = {
-		.message_type = type,
+		.message_type = RELOG_TYPE_REQUEST,
 		.request_id = ++h->request_id,
 		.method = proto_cstr(method),
 		.plugin_id = proto_cstr(h->plugin_id),
@@ -117,22 +179,25 @@ flusher_begin_frame(struct relog *h, msgpack_packer *pk, const char *type,
 	};
 	size_t start = proto_frame_begin(&h->out);
 
+	*request_id = hd.request_id;
 	proto_pack_header(pk, &hd);
 	return (start);
 }
 
 /*
- * Read the reply to hello: was the runner accepted? Returns 0 if so, else -1
- * with the reason (borrowed from buf) in *reason.
+ * Read a reply: its request_id, and, in its payload, accepted and reason
+ * (for hello). Returns 0, or -1 if it is no readable response.
  */
 static int
-flusher_hello_accepted(const char *buf, size_t len, struct proto_str *reason)
+flusher_parse_reply(const char *buf, size_t len, int64_t *request_id,
+    int *accepted, struct proto_str *reason)
 {
 	struct proto_reader r;
 	struct proto_str key;
 	uint32_t n, m, i, j;
-	int accepted = 0;
 
+	*request_id = -1;
+	*accepted = 0;
 	*reason = proto_cstr("malformed reply");
 	proto_reader_init(&r, buf, len);
 	if (proto_read_map(&r, &n) != 0)
@@ -143,13 +208,12 @@ flusher_hello_accepted(const char *buf, size_t len, struct proto_str *reason)
 				return (-1);
 			key = proto_cstr("");
 		}
-		if (!proto_str_eq(key, "payload") &&
-		    !proto_str_eq(key, "error")) {
-			if (proto_read_skip(&r) != 0)
-				return (-1);
+		if (proto_str_eq(key, "request_id") &&
+		    proto_read_int(&r, request_id) == 0)
 			continue;
-		}
-		if (proto_read_map(&r, &m) != 0) {
+		if ((!proto_str_eq(key, "payload") &&
+		    !proto_str_eq(key, "error")) ||
+		    proto_read_map(&r, &m) != 0) {
 			if (proto_read_skip(&r) != 0)
 				return (-1);
 			continue;
@@ -162,13 +226,13 @@ flusher_hello_accepted(const char *buf, size_t len, struct proto_str *reason)
 			    proto_read_str(&r, reason) == 0)
 				continue;
 			if (proto_str_eq(key, "accepted") &&
-			    proto_read_bool(&r, &accepted) == 0)
+			    proto_read_bool(&r, accepted) == 0)
 				continue;
 			if (proto_read_skip(&r) != 0)
 				return (-1);
 		}
 	}
-	return (accepted ? 0 : -1);
+	return (0);
 }
 
 /* Say hello and wait for relogd to accept. Returns 0 or -1. */
@@ -180,35 +244,33 @@ flusher_hello(struct relog *h, int64_t deadline)
 		.sdk_version = proto_cstr(SHIM_SDK_VERSION),
 		.session_token = proto_cstr(h->session_token),
 		.plugin_id = proto_cstr(h->plugin_id),
+		.instance = proto_cstr(h->instance),
 	};
 	msgpack_packer pk;
 	struct proto_str reason;
-	unsigned char head[RELOG_FRAME_HEADER_SIZE];
-	char reply[FLUSHER_REPLY_MAX];
-	uint32_t len;
+	int64_t id, got;
+	ssize_t len;
 	size_t start;
+	int accepted;
 
 	msgpack_sbuffer_clear(&h->out);
 	msgpack_packer_init(&pk, &h->out, msgpack_sbuffer_write);
-	start = flusher_begin_frame(h, &pk, RELOG_TYPE_REQUEST,
-	    RELOG_METHOD_HELLO);
+	start = flusher_begin_frame(h, &pk, RELOG_METHOD_HELLO, &id);
 	proto_pack_hello(&pk, &hello);
 	proto_pack_no_error(&pk);
 	if (proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT) != 0 ||
-	    flusher_io(h, 1, h->out.data, h->out.size, deadline) != 0)
+	    flusher_send(h, h->out.data, h->out.size, deadline) != 0)
 		return (-1);
-
-	if (flusher_io(h, 0, (char *)head, sizeof head, deadline) != 0)
+	len = flusher_reply(h, deadline);
+	if (len < 0)
 		return (-1);
-	len = proto_frame_length(head);
-	if (len > sizeof reply ||
-	    flusher_io(h, 0, reply, len, deadline) != 0)
-		return (-1);
-	if (flusher_hello_accepted(reply, len, &reason) != 0) {
+	if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
+	    &got, &accepted, &reason) != 0 || got != id || !accepted) {
 		dprintf(STDERR_FILENO, "relog: relogd refused runner %s: "
 		    "%.*s\n", h->runner_id, (int)reason.len, reason.ptr);
 		return (-1);
 	}
+	flusher_reply_done(h, (size_t)len);
 	return (0);
 }
 
@@ -246,19 +308,9 @@ fail:
 	return (-1);
 }
 
-/* Has relogd closed its end? (Checked before each send, not to lose more.) */
-static int
-flusher_peer_gone(struct relog *h)
-{
-	char c;
-	ssize_t n;
-
-	n = recv(h->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	return (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR));
-}
-
-/* Write records that could not be sent to stderr, so they are not lost. */
+/*
+ * Write records that would otherwise vanish unseen to stderr (at close).
+ */
 static void
 flusher_fallback(const struct ring_slot *slots, size_t n)
 {
@@ -282,32 +334,73 @@ flusher_slot_size(const struct ring_slot *s)
 	return (128 + s->name_len + s->msg_len + s->exc_len + s->color_len);
 }
 
-/* Pack slots[0..n) as one runner.log_batch frame. */
-static void
-flusher_pack_batch(struct relog *h, const struct ring_slot *slots, size_t n)
+/*
+ * Take what the ring holds (up to SHIM_FRAMES_PER_SEND batches) into
+ * batch_slots and cut it into frames, each with the next seq. Overflows
+ * the ring counted since the last batch go with the first. Returns how
+ * many frames (0 if there is nothing to send).
+ */
+static size_t
+flusher_take(struct relog *h)
 {
+	struct shim_frame *f;
+	size_t n, i, first, bytes;
+	uint64_t dropped;
+
+	pthread_mutex_lock(&h->lock);
+	n = ring_pop(&h->ring, h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
+	dropped = h->ring.dropped - h->dropped_sent;
+	h->dropped_sent = h->ring.dropped;
+	pthread_mutex_unlock(&h->lock);
+	if (n == 0 && dropped == 0)
+		return (0);
+
+	h->nframes = 0;
+	first = 0;
+	do {
+		bytes = 0;
+		for (i = first; i < n && i - first < h->batch; i++) {
+			bytes += flusher_slot_size(&h->batch_slots[i]);
+			if (bytes > FLUSHER_FRAME_SOFT_MAX && i > first)
+				break;
+		}
+		f = &h->frames[h->nframes++];
+		memset(f, 0, sizeof *f);
+		f->seq = ++h->seq;
+		f->first = first;
+		f->n = i - first;
+		first = i;
+	} while (first < n);
+	h->frames[0].dropped = dropped;
+	h->inflight = n;
+	return (h->nframes);
+}
+
+/* Pack one batch as a runner.log_batch request. */
+static void
+flusher_pack(struct relog *h, struct shim_frame *f)
+{
+	const struct ring_slot *s;
 	msgpack_packer pk;
 	struct proto_entry e;
 	size_t start, i;
 
 	msgpack_packer_init(&pk, &h->out, msgpack_sbuffer_write);
-	start = flusher_begin_frame(h, &pk, RELOG_TYPE_BROADCAST,
-	    RELOG_METHOD_LOG_BATCH);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "entries");
-	msgpack_pack_array(&pk, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		e.timestamp_ms = slots[i].timestamp_ms;
-		e.level = slots[i].level;
-		e.logger_name.ptr = ring_slot_name(&slots[i]);
-		e.logger_name.len = slots[i].name_len;
-		e.message.ptr = ring_slot_msg(&slots[i]);
-		e.message.len = slots[i].msg_len;
-		e.exception_text.ptr = ring_slot_exc(&slots[i]);
-		e.exception_text.len = slots[i].exc_len;
-		e.color.ptr = slots[i].has_color ? ring_slot_color(&slots[i]) :
-		    NULL;
-		e.color.len = slots[i].color_len;
+	start = flusher_begin_frame(h, &pk, RELOG_METHOD_LOG_BATCH,
+	    &f->request_id);
+	proto_pack_batch_head(&pk, (uint32_t)f->n, f->seq, f->dropped);
+	for (i = f->first; i < f->first + f->n; i++) {
+		s = &h->batch_slots[i];
+		e.timestamp_ms = s->timestamp_ms;
+		e.level = s->level;
+		e.logger_name.ptr = ring_slot_name(s);
+		e.logger_name.len = s->name_len;
+		e.message.ptr = ring_slot_msg(s);
+		e.message.len = s->msg_len;
+		e.exception_text.ptr = ring_slot_exc(s);
+		e.exception_text.len = s->exc_len;
+		e.color.ptr = s->has_color ? ring_slot_color(s) : NULL;
+		e.color.len = s->color_len;
 		proto_pack_entry(&pk, &e);
 	}
 	proto_pack_no_error(&pk);
@@ -315,83 +408,133 @@ flusher_pack_batch(struct relog *h, const struct ring_slot *slots, size_t n)
 	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
 }
 
-/*
- * Take what the ring holds (up to SHIM_FRAMES_PER_SEND batches), send it,
- * and account for it. Returns how many records were taken; *failed is set
- * if they had to go to stderr.
- */
-static size_t
-flusher_send_some(struct relog *h, int *failed)
+/* Account for records that left the shim; wake relog_flush. */
+static void
+flusher_retire(struct relog *h, size_t n)
 {
-	size_t n, i, first, bytes;
-
-	pthread_mutex_lock(&h->lock);
-	n = ring_pop(&h->ring, h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
-	pthread_mutex_unlock(&h->lock);
-	if (n == 0)
-		return (0);
-
-	msgpack_sbuffer_clear(&h->out);
-	for (first = 0; first < n; first = i) {
-		bytes = 0;
-		for (i = first; i < n && i - first < h->batch; i++) {
-			bytes += flusher_slot_size(&h->batch_slots[i]);
-			if (bytes > FLUSHER_FRAME_SOFT_MAX && i > first)
-				break;
-		}
-		flusher_pack_batch(h, h->batch_slots + first, i - first);
-	}
-
-	*failed = flusher_peer_gone(h) || flusher_io(h, 1, h->out.data,
-	    h->out.size, shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0;
-	if (*failed) {
-		flusher_fallback(h->batch_slots, n);
-		flusher_disconnect(h);
-	}
-
 	pthread_mutex_lock(&h->lock);
 	h->retired += n;
 	pthread_cond_broadcast(&h->sent_cond);
 	pthread_mutex_unlock(&h->lock);
-	return (n);
+}
+
+/*
+ * Send the unacknowledged frames and wait for relogd to acknowledge them
+ * all. Returns 0, or -1 with the connection dropped (the frames are kept).
+ */
+static int
+flusher_deliver(struct relog *h)
+{
+	struct proto_str reason;
+	int64_t deadline, id;
+	size_t i, left = 0;
+	ssize_t len;
+	int accepted;
+
+	msgpack_sbuffer_clear(&h->out);
+	for (i = 0; i < h->nframes; i++) {
+		if (!h->frames[i].acked) {
+			flusher_pack(h, &h->frames[i]);
+			left++;
+		}
+	}
+	if (flusher_send(h, h->out.data, h->out.size,
+	    shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0)
+		goto fail;
+	deadline = shim_now_ms() + SHIM_ACK_TIMEOUT_MS;
+	while (left > 0) {
+		len = flusher_reply(h, deadline);
+		if (len < 0)
+			goto fail;
+		if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE,
+		    (size_t)len, &id, &accepted, &reason) != 0)
+			goto fail;
+		flusher_reply_done(h, (size_t)len);
+		/* An error reply acknowledges too: relogd took the batch. */
+		for (i = 0; i < h->nframes; i++) {
+			if (!h->frames[i].acked && h->frames[i].request_id ==
+			    id) {
+				h->frames[i].acked = 1;
+				left--;
+			}
+		}
+	}
+	h->nframes = 0;
+	flusher_retire(h, h->inflight);
+	h->inflight = 0;
+	return (0);
+
+fail:
+	flusher_disconnect(h);
+	return (-1);
+}
+
+/*
+ * While relogd cannot be reached, say once per attempt how many records the
+ * ring had to drop meanwhile (emit never writes anything).
+ */
+static void
+flusher_tell_drops(struct relog *h)
+{
+	uint64_t dropped;
+
+	pthread_mutex_lock(&h->lock);
+	dropped = h->ring.dropped;
+	pthread_mutex_unlock(&h->lock);
+	if (dropped == h->dropped_told)
+		return;
+	dprintf(STDERR_FILENO, "[LOG-FALLBACK] relog: relogd unreachable at "
+	    "%s; %llu records dropped so far\n", h->socket_path,
+	    (unsigned long long)dropped);
+	h->dropped_told = dropped;
 }
 
 /* Send until the ring is empty or the connection fails. */
 static void
 flusher_drain(struct relog *h, int closing)
 {
-	int failed = 0;
-
 	if (h->fd < 0) {
 		if (!closing && shim_now_ms() < h->next_connect)
 			return;
-		if (flusher_connect(h) != 0)
+		if (flusher_connect(h) != 0) {
+			flusher_tell_drops(h);
+			return;
+		}
+	}
+	for (;;) {
+		if (h->nframes == 0 && flusher_take(h) == 0)
+			return;
+		if (flusher_deliver(h) != 0)
 			return;
 	}
-	while (!failed && flusher_send_some(h, &failed) > 0)
-		;
 }
 
-/* Write what is left in the ring to stderr (at close). */
+/*
+ * At the close deadline: write what was not delivered to stderr, the
+ * unacknowledged batches first, then the ring.
+ */
 static void
 flusher_give_up(struct relog *h)
 {
 	size_t n;
 
+	if (h->nframes != 0) {
+		flusher_fallback(h->batch_slots, h->inflight);
+		h->close_fallback = 1;
+		flusher_retire(h, h->inflight);
+		h->nframes = 0;
+		h->inflight = 0;
+	}
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
 		n = ring_pop(&h->ring, h->batch_slots,
 		    h->batch * SHIM_FRAMES_PER_SEND);
-		if (n > 0)
-			h->close_fallback = 1;
 		pthread_mutex_unlock(&h->lock);
 		if (n == 0)
 			break;
+		h->close_fallback = 1;
 		flusher_fallback(h->batch_slots, n);
-		pthread_mutex_lock(&h->lock);
-		h->retired += n;
-		pthread_cond_broadcast(&h->sent_cond);
-		pthread_mutex_unlock(&h->lock);
+		flusher_retire(h, n);
 	}
 }
 
@@ -407,6 +550,14 @@ flusher_abstime(int64_t mono_ms)
 	return (ts);
 }
 
+/* Is there anything left to deliver? (Under lock.) */
+static int
+flusher_pending(const struct relog *h)
+{
+	return (h->nframes != 0 || h->ring.count != 0 ||
+	    h->ring.dropped != h->dropped_sent);
+}
+
 /* The flusher thread. */
 void *
 flusher_main(void *arg)
@@ -418,12 +569,17 @@ flusher_main(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		wake_at = shim_now_ms() + h->interval_ms;
-		if (h->fd < 0)
-			wake_at = h->next_connect;
+		if (h->closing && (!flusher_pending(h) ||
+		    shim_now_ms() >= h->close_deadline))
+			break;
+		/* Connected: the timer. Not: the next attempt. */
+		wake_at = h->fd < 0 ? h->next_connect :
+		    shim_now_ms() + h->interval_ms;
+		if (h->closing && h->close_deadline < wake_at)
+			wake_at = h->close_deadline;
 		until = flusher_abstime(wake_at);
-		while (!h->closing && !h->flush_wanted &&
-		    (h->fd < 0 || h->ring.count < h->batch)) {
+		while (!h->flush_wanted && (h->fd < 0 ||
+		    (!h->closing && h->ring.count < h->batch))) {
 			h->flusher_idle = 1;
 			if (pthread_cond_timedwait(&h->wake, &h->lock,
 			    &until) == ETIMEDOUT)
@@ -433,14 +589,11 @@ flusher_main(void *arg)
 		h->flush_wanted = 0;
 		closing = h->closing;
 		pthread_mutex_unlock(&h->lock);
-
 		flusher_drain(h, closing);
-		if (closing) {
-			flusher_give_up(h);
-			break;
-		}
 		pthread_mutex_lock(&h->lock);
 	}
+	pthread_mutex_unlock(&h->lock);
+	flusher_give_up(h);
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;

@@ -17,6 +17,17 @@ static const char *const relog_default_prefixes[] = {
 	"plugin.", "plugin_runtime.", "_maibot_plugin_", NULL
 };
 
+/*
+ * Every open handle, for fork(): the child starts each with an empty ring,
+ * no connection, and no flusher until it next uses the handle (it never
+ * touches the parent's thread). relog_fork_gen counts forks in this line
+ * of processes; a handle whose fork_gen differs has no flusher here.
+ */
+int relog_fork_gen;
+static pthread_mutex_t relog_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, relog) relog_all = LIST_HEAD_INITIALIZER(relog_all);
+static pthread_once_t relog_atfork_once = PTHREAD_ONCE_INIT;
+
 /* Monotonic clock in ms. */
 int64_t
 shim_now_ms(void)
@@ -138,6 +149,100 @@ relog_cond_init(pthread_cond_t *cond)
 	pthread_condattr_destroy(&attr);
 }
 
+/* Before fork(): hold every handle so none is half-changed in the child. */
+static void
+relog_atfork_prepare(void)
+{
+	struct relog *h;
+
+	pthread_mutex_lock(&relog_all_lock);
+	LIST_FOREACH(h, &relog_all, all_entry)
+		pthread_mutex_lock(&h->lock);
+}
+
+/* After fork(), in the parent. */
+static void
+relog_atfork_parent(void)
+{
+	struct relog *h;
+
+	LIST_FOREACH(h, &relog_all, all_entry)
+		pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&relog_all_lock);
+}
+
+/*
+ * After fork(), in the child, the only thread: empty every handle. The
+ * flusher's own state may have been mid-change in the parent: its buffer is
+ * left behind (not freed) and its records dropped; they are the parent's.
+ */
+static void
+relog_atfork_child(void)
+{
+	struct relog *h;
+
+	relog_fork_gen++;
+	LIST_FOREACH(h, &relog_all, all_entry) {
+		if (h->fd >= 0)
+			close(h->fd);
+		h->fd = -1;
+		h->running = 0;
+		h->ring.head = h->ring.count = 0;
+		h->ring.dropped = 0;
+		h->pushed = h->retired = 0;
+		h->flusher_idle = h->flush_wanted = 0;
+		h->seq = 0;
+		h->dropped_sent = h->dropped_told = 0;
+		h->nframes = h->inflight = h->in_len = 0;
+		h->next_connect = 0;
+		h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
+		msgpack_sbuffer_init(&h->out);
+		flusher_new_instance(h);
+		relog_cond_init(&h->wake);
+		relog_cond_init(&h->sent_cond);
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&relog_all_lock);
+}
+
+/* Register the fork handlers, once per process. */
+static void
+relog_atfork_register(void)
+{
+	pthread_atfork(relog_atfork_prepare, relog_atfork_parent,
+	    relog_atfork_child);
+}
+
+/*
+ * In a forked child, start the handle's own flusher the first time it is
+ * used. Returns 0 or an errno.
+ */
+static int
+relog_after_fork(struct relog *h)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->fork_gen != relog_fork_gen) {
+		error = pthread_create(&h->thread, NULL, flusher_main, h);
+		if (error == 0) {
+			h->running = 1;
+			__atomic_store_n(&h->fork_gen, relog_fork_gen,
+			    __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return (error);
+}
+
+/* Has this process forked since the handle's flusher started? */
+static inline int
+relog_forked(const struct relog *h)
+{
+	return (__atomic_load_n(&h->fork_gen, __ATOMIC_ACQUIRE) !=
+	    relog_fork_gen);
+}
+
 /* Open a handle and start its flusher. */
 RELOG_API relog_t *
 relog_open(const struct relog_opts *opts)
@@ -195,10 +300,19 @@ relog_open(const struct relog_opts *opts)
 		h->plugin_id = NULL;
 	}
 
+	flusher_new_instance(h);
 	pthread_mutex_init(&h->lock, NULL);
 	relog_cond_init(&h->wake);
 	relog_cond_init(&h->sent_cond);
+	pthread_once(&relog_atfork_once, relog_atfork_register);
+	pthread_mutex_lock(&relog_all_lock);
+	h->fork_gen = relog_fork_gen;
 	error = pthread_create(&h->thread, NULL, flusher_main, h);
+	if (error == 0) {
+		h->running = 1;
+		LIST_INSERT_HEAD(&relog_all, h, all_entry);
+	}
+	pthread_mutex_unlock(&relog_all_lock);
 	if (error != 0) {
 		pthread_cond_destroy(&h->sent_cond);
 		pthread_cond_destroy(&h->wake);
@@ -248,6 +362,8 @@ relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
 	rec.color = e->color;
 	rec.color_len = e->color != NULL ? strlen(e->color) : 0;
 
+	if (relog_forked(h) && relog_after_fork(h) != 0)
+		return (-EAGAIN);
 	pthread_mutex_lock(&h->lock);
 	ring_push(&h->ring, &rec);
 	h->pushed++;
@@ -349,6 +465,8 @@ relog_flush(relog_t *h, int timeout_ms)
 
 	if (h == NULL)
 		return (-EINVAL);
+	if (relog_forked(h) && relog_after_fork(h) != 0)
+		return (-EAGAIN);
 	until = relog_abstime(timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&h->lock);
 	target = h->pushed;
@@ -375,16 +493,21 @@ relog_close(relog_t *h, int timeout_ms)
 
 	if (h == NULL)
 		return (-EINVAL);
+	pthread_mutex_lock(&relog_all_lock);
+	LIST_REMOVE(h, all_entry);
+	pthread_mutex_unlock(&relog_all_lock);
 	pthread_mutex_lock(&h->lock);
 	/* Atomic: the flusher also reads these in the middle of I/O. */
 	__atomic_store_n(&h->close_deadline,
 	    shim_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), __ATOMIC_RELEASE);
 	__atomic_store_n(&h->closing, 1, __ATOMIC_RELEASE);
+	h->flush_wanted = 1;
 	pthread_cond_signal(&h->wake);
 	pthread_mutex_unlock(&h->lock);
 
 	/* The flusher bounds all its waits by close_deadline. */
-	pthread_join(h->thread, NULL);
+	if (h->running && !relog_forked(h))
+		pthread_join(h->thread, NULL);
 	ret = h->close_fallback ? -ETIMEDOUT : 0;
 	pthread_cond_destroy(&h->sent_cond);
 	pthread_cond_destroy(&h->wake);

@@ -2,11 +2,14 @@
 #ifndef RELOG_SHIM_H
 #define RELOG_SHIM_H
 
+#include <sys/queue.h>
+
 #include <pthread.h>
 #include <stdint.h>
 
 #include <msgpack.h>
 
+#include "relog-protocol.h"
 #include "relog.h"
 #include "ring.h"
 
@@ -18,13 +21,27 @@
 #define SHIM_FLUSH_BATCH_DEFAULT 20
 #define SHIM_SDK_VERSION "relog-c/0.1.0"
 
-/* Frames the flusher packs into one send. */
+/* Frames the flusher sends before it waits for their acknowledgements. */
 #define SHIM_FRAMES_PER_SEND 8
 /* Reconnect backoff, doubling from the first to the cap. */
 #define SHIM_BACKOFF_FIRST_MS 50
 #define SHIM_BACKOFF_MAX_MS 1000
-/* How long one connect, hello or send may take outside of close. */
+/* How long a connect, a hello or a send may take (outside of close). */
 #define SHIM_IO_TIMEOUT_MS 5000
+/* How long relogd may take to acknowledge a batch (a slow sink). */
+#define SHIM_ACK_TIMEOUT_MS 30000
+/* Largest reply relogd sends to the shim. */
+#define SHIM_REPLY_MAX (64u * 1024)
+
+/* One batch sent and not yet acknowledged: slots [first, first + n). */
+struct shim_frame {
+	uint64_t seq;
+	int64_t request_id;
+	size_t first;
+	size_t n;
+	uint64_t dropped;	/* ring overflows reported with it */
+	int acked;
+};
 
 struct relog {
 	/* Set by relog_open, then read-only. */
@@ -40,31 +57,45 @@ struct relog {
 	/* Under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the flusher: work, flush or close */
-	pthread_cond_t sent_cond;	/* relog_flush: sent moved on */
+	pthread_cond_t sent_cond;	/* relog_flush: retired moved on */
 	struct ring ring;
 	uint64_t pushed;	/* records accepted, ever */
-	uint64_t retired;	/* records sent, or written to stderr */
+	uint64_t retired;	/* records acknowledged, or written to stderr */
 	int flusher_idle;	/* the flusher waits on wake */
 	int flush_wanted;
 	int closing;
 	int64_t close_deadline;	/* monotonic ms, when closing */
 	int close_fallback;	/* close had to write records to stderr */
+	int fork_gen;		/* relog_fork_gen when the flusher started */
+	int running;		/* a flusher thread runs in this process */
 
 	/* The flusher thread's own. */
 	pthread_t thread;
+	LIST_ENTRY(relog) all_entry;	/* under relog_all_lock */
+	char instance[17];	/* this process's instance id, hex */
 	int fd;			/* -1: not connected */
 	int64_t next_connect;	/* monotonic ms */
 	unsigned backoff_ms;
 	int64_t request_id;
+	uint64_t seq;		/* of the last batch made */
+	uint64_t dropped_sent;	/* ring.dropped reported in batches */
+	uint64_t dropped_told;	/* ring.dropped said on stderr */
 	msgpack_sbuffer out;
+	char in[SHIM_REPLY_MAX + RELOG_FRAME_HEADER_SIZE];
+	size_t in_len;
 	struct ring_slot *batch_slots;	/* batch * SHIM_FRAMES_PER_SEND */
+	struct shim_frame frames[SHIM_FRAMES_PER_SEND];
+	size_t nframes;		/* unacknowledged, kept for resending */
+	size_t inflight;	/* records in them */
 };
 
 /* relog.c */
+extern int relog_fork_gen;
 int64_t	shim_now_ms(void);
 int64_t	shim_wall_ms(void);
 
 /* flusher.c */
+void	flusher_new_instance(struct relog *);
 void   *flusher_main(void *);
 
 #endif
