@@ -122,32 +122,41 @@ harness_wait(pid_t pid, int timeout_ms)
 /*
  * Start a program with extra environment entries ("K=V", NULL-terminated,
  * may be NULL). With out non-NULL, *out reads the child's stdout and
- * stderr.
+ * stderr; with in non-NULL, *in writes its stdin.
  */
 pid_t
-harness_spawn(const char *const *argv, const char *const *env, int *out)
+harness_spawn(const char *const *argv, const char *const *env, int *out,
+    int *in)
 {
-	int pipefd[2] = { -1, -1 };
+	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	pid_t pid;
 	size_t i;
 
 	if (out != NULL)
-		ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+		ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
+	if (in != NULL)
+		ck_assert_int_eq(pipe2(inp, O_CLOEXEC), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		for (i = 0; env != NULL && env[i] != NULL; i++)
 			putenv((char *)env[i]);
 		if (out != NULL) {
-			dup2(pipefd[1], STDOUT_FILENO);
-			dup2(pipefd[1], STDERR_FILENO);
+			dup2(outp[1], STDOUT_FILENO);
+			dup2(outp[1], STDERR_FILENO);
 		}
+		if (in != NULL)
+			dup2(inp[0], STDIN_FILENO);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (out != NULL) {
-		close(pipefd[1]);
-		*out = pipefd[0];
+		close(outp[1]);
+		*out = outp[0];
+	}
+	if (in != NULL) {
+		close(inp[0]);
+		*in = inp[1];
 	}
 	return (pid);
 }
@@ -403,16 +412,24 @@ harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
 	return (0);
 }
 
-/*
- * Wait until relogd's stderr holds needle at least n times, watching the
- * file with inotify. Returns 0, or -1 on timeout.
- */
+/* Wait until relogd's stderr holds needle at least n times (see below). */
 int
 harness_daemon_await(const struct harness *h, const char *needle, size_t n,
     int timeout_ms)
 {
+	return (harness_await_file(h->stderr_path, needle, n, timeout_ms));
+}
+
+/*
+ * Wait until a file holds needle at least n times, watching its folder
+ * with inotify. Returns 0, or -1 on timeout.
+ */
+int
+harness_await_file(const char *path, const char *needle, size_t n,
+    int timeout_ms)
+{
 	struct pollfd pfd = { .events = POLLIN };
-	char events[4096], *text;
+	char events[4096], dir[512], *text, *slash;
 	struct timespec ts;
 	int64_t deadline, now;
 	size_t found;
@@ -422,10 +439,15 @@ harness_daemon_await(const struct harness *h, const char *needle, size_t n,
 	    timeout_ms;
 	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	ck_assert_int_ge(pfd.fd, 0);
-	ck_assert_int_ge(inotify_add_watch(pfd.fd, h->stderr_path, IN_MODIFY),
-	    0);
+	/* The folder: the file may not exist yet. */
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	ck_assert_int_ge(inotify_add_watch(pfd.fd, slash != NULL ? dir : ".",
+	    IN_MODIFY | IN_CREATE | IN_MOVED_TO), 0);
 	for (;;) {
-		text = harness_read_file(h->stderr_path, NULL);
+		text = harness_read_file(path, NULL);
 		found = harness_count(text, needle);
 		free(text);
 		if (found >= n)

@@ -3,19 +3,25 @@
  * real one is. Everything about the connection comes from the environment
  * (relog_open(NULL)), as a supervisor would set it.
  *
- * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-a] [-x]
+ * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-r RATE] [-a] [-w]
+ *     [-x] [-d]
  *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
  *       seq=<i>", i from 0
  *   -l  logger name (default plugin.test)
  *   -t  producer threads (default 1)
+ *   -r  emit at most RATE records per second per thread
  *   -a  after emitting, print "emitted" on stdout, then relog_flush
+ *   -w  after emitting, print "emitted" on stdout, then wait for stdin to
+ *       close
  *   -x  attach an exception text to every record
+ *   -d  dropped records are expected: do not fail on them
  * Exits 0 when every record was handed over and none was dropped.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relog.h"
@@ -26,6 +32,7 @@ static relog_t *runner_h;
 static const char *runner_logger = "plugin.test";
 static const char *runner_id;
 static long runner_count;
+static long runner_rate;
 static int runner_exception;
 
 /* One producer thread. */
@@ -41,7 +48,20 @@ runner_produce(void *arg)
 	if (runner_exception)
 		e.exception_text = "Traceback (most recent call last):\n"
 		    "  File \"x.py\", line 1\nValueError: boom";
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (i = 0; i < runner_count; i++) {
+		if (runner_rate > 0) {
+			/* Pace the plugin: this is its behaviour, not a sync. */
+			next.tv_nsec += 1000000000L / runner_rate;
+			if (next.tv_nsec >= 1000000000L) {
+				next.tv_sec++;
+				next.tv_nsec -= 1000000000L;
+			}
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+			    NULL);
+		}
 		snprintf(msg, sizeof msg, "runner=%s thread=%ld seq=%ld",
 		    runner_id, thread, i);
 		e.level = i % 5 == 4 ? RELOG_WARNING : RELOG_INFO;
@@ -56,15 +76,19 @@ main(int argc, char **argv)
 {
 	pthread_t threads[64];
 	long nthreads = 1, t;
-	int opt, announce = 0, status = 0;
+	int opt, announce = 0, wait_stdin = 0, drops_ok = 0, status = 0;
+	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:ax")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:awxd")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
 		case 't': nthreads = atol(optarg); break;
+		case 'r': runner_rate = atol(optarg); break;
 		case 'a': announce = 1; break;
+		case 'w': wait_stdin = 1; break;
+		case 'd': drops_ok = 1; break;
 		case 'x': runner_exception = 1; break;
 		default: return (2);
 		}
@@ -86,13 +110,15 @@ main(int argc, char **argv)
 		if (ret != NULL)
 			status = 6;
 	}
-	if (announce) {
+	if (announce || wait_stdin) {
 		printf("emitted\n");
 		fflush(stdout);
-		if (relog_flush(runner_h, RUNNER_TIMEOUT_MS) != 0)
-			status = 3;
 	}
-	if (relog_dropped(runner_h) != 0) {
+	if (announce && relog_flush(runner_h, RUNNER_TIMEOUT_MS) != 0)
+		status = 3;
+	while (wait_stdin && read(STDIN_FILENO, &c, 1) > 0)
+		;
+	if (relog_dropped(runner_h) != 0 && !drops_ok) {
 		fprintf(stderr, "runner %s dropped %llu\n", runner_id,
 		    (unsigned long long)relog_dropped(runner_h));
 		status = 5;

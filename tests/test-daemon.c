@@ -36,11 +36,12 @@ daemon_teardown(void)
 
 /*
  * Start test-runner with RELOG_RUNNER_ID=runner, RELOG_PLUGIN=plugin (if
- * not NULL) and the given arguments (NULL-terminated).
+ * not NULL), a ring of queue records and the given arguments
+ * (NULL-terminated). out and in, if not NULL, get its stdout and stdin.
  */
 static pid_t
-spawn_runner(const char *runner, const char *plugin, const char *const *args,
-    int *out)
+spawn_runner_env(const char *runner, const char *plugin, const char *queue,
+    const char *const *args, int *out, int *in)
 {
 	static char env[4][4][320];
 	static int slot;
@@ -50,7 +51,7 @@ spawn_runner(const char *runner, const char *plugin, const char *const *args,
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", H.socket);
 	snprintf(e[1], sizeof e[1], "RELOG_RUNNER_ID=%s", runner);
-	snprintf(e[2], sizeof e[2], "RELOG_QUEUE_MAX=16384");
+	snprintf(e[2], sizeof e[2], "RELOG_QUEUE_MAX=%s", queue);
 	snprintf(e[3], sizeof e[3], "RELOG_PLUGIN=%s",
 	    plugin != NULL ? plugin : "");
 	for (i = 0; i < 4; i++)
@@ -60,7 +61,15 @@ spawn_runner(const char *runner, const char *plugin, const char *const *args,
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return (harness_spawn(argv, envp, out));
+	return (harness_spawn(argv, envp, out, in));
+}
+
+/* Start test-runner with a ring of 16384 records (see spawn_runner_env). */
+static pid_t
+spawn_runner(const char *runner, const char *plugin, const char *const *args,
+    int *out)
+{
+	return (spawn_runner_env(runner, plugin, "16384", args, out, NULL));
 }
 
 /*
@@ -87,6 +96,40 @@ check_sequence(const char *text, const char *runner, int thread, long count)
 	}
 	ck_assert_msg(expect == count, "runner %s: %ld records, not %ld",
 	    runner, expect, count);
+}
+
+/*
+ * Check that every record 0 .. count-1 of runner's thread 0 is in text, the
+ * first time each appears in order, and that at most max_dups appear again
+ * (batches resent around a relogd that was killed).
+ */
+static void
+check_delivered(const char *text, const char *runner, long count,
+    long max_dups)
+{
+	char tag[128];
+	const char *p = text;
+	long next = 0, seq, dups = 0;
+	size_t taglen;
+
+	ck_assert_ptr_nonnull(text);
+	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=0 seq=",
+	    runner);
+	while ((p = strstr(p, tag)) != NULL) {
+		p += taglen;
+		seq = strtol(p, NULL, 10);
+		if (seq < next) {
+			dups++;
+			continue;
+		}
+		ck_assert_msg(seq == next, "runner %s: seq %ld where %ld was "
+		    "due", runner, seq, next);
+		next++;
+	}
+	ck_assert_msg(next == count, "runner %s: %ld records, not %ld",
+	    runner, next, count);
+	ck_assert_msg(dups <= max_dups, "runner %s: %ld duplicates, more "
+	    "than %ld", runner, dups, max_dups);
 }
 
 /* Count the lines of a text. */
@@ -133,10 +176,13 @@ raw_send(int fd, msgpack_sbuffer *sb, msgpack_packer *pk, size_t start,
 	msgpack_sbuffer_destroy(sb);
 }
 
-/* Send a log batch of n records "raw seq=<i>" as the given message_type. */
+/*
+ * Send a log batch of n records "raw seq=<i>" as the given message_type,
+ * with relog's seq (0: none) and dropped count.
+ */
 static void
-raw_batch_as(int fd, const char *type, const char *logger, int n,
-    size_t chunk)
+raw_batch_seq(int fd, const char *type, const char *logger, int n,
+    uint64_t seq, uint64_t dropped, size_t chunk)
 {
 	struct proto_entry e = { .level = 20, .logger_name =
 	    proto_cstr(logger), .exception_text = proto_cstr("") };
@@ -147,9 +193,7 @@ raw_batch_as(int fd, const char *type, const char *logger, int n,
 	int i;
 
 	start = raw_begin(&sb, &pk, type, 2, RELOG_METHOD_LOG_BATCH);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "entries");
-	msgpack_pack_array(&pk, (uint32_t)n);
+	proto_pack_batch_head(&pk, (uint32_t)n, seq, dropped);
 	for (i = 0; i < n; i++) {
 		snprintf(msg, sizeof msg, "raw seq=%d", i);
 		e.timestamp_ms = 1764306519000 + i;
@@ -159,15 +203,20 @@ raw_batch_as(int fd, const char *type, const char *logger, int n,
 	raw_send(fd, &sb, &pk, start, chunk);
 }
 
-/* Say hello as runner (plugin may be NULL), chunk bytes per write. */
+/*
+ * Say hello as runner (plugin and instance may be NULL), chunk bytes per
+ * write.
+ */
 static void
-raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
+raw_hello_as(int fd, const char *runner, const char *plugin,
+    const char *instance, size_t chunk)
 {
 	struct proto_hello hello = {
 		.runner_id = proto_cstr(runner),
 		.sdk_version = proto_cstr("test/1"),
 		.session_token = proto_cstr(""),
 		.plugin_id = proto_cstr(plugin),
+		.instance = proto_cstr(instance),
 	};
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -178,11 +227,18 @@ raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
 	raw_send(fd, &sb, &pk, start, chunk);
 }
 
+/* Say hello as runner (plugin may be NULL), chunk bytes per write. */
+static void
+raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
+{
+	raw_hello_as(fd, runner, plugin, NULL, chunk);
+}
+
 /* Send a log batch (a broadcast) of n records "raw seq=<i>" for logger. */
 static void
 raw_batch(int fd, const char *logger, int n, size_t chunk)
 {
-	raw_batch_as(fd, RELOG_TYPE_BROADCAST, logger, n, chunk);
+	raw_batch_seq(fd, RELOG_TYPE_BROADCAST, logger, n, 0, 0, chunk);
 }
 
 /*
@@ -344,7 +400,7 @@ START_TEST(test_daemon_python_runner)
 	argv[3] = "500";
 	argv[4] = NULL;
 	harness_daemon_start(&H, NULL);
-	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, NULL),
+	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, NULL, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "py");
@@ -420,14 +476,14 @@ START_TEST(test_daemon_requests_answered)
 
 	harness_daemon_start(&H, NULL);
 	fd = raw_open("req");
-	raw_batch_as(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 4096);
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 0, 0, 4096);
 	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
 	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3, "runner.ping");
 	msgpack_pack_map(&pk, 0);
 	raw_send(fd, &sb, &pk, start, 4096);
 	ck_assert_str_eq(raw_reply(fd, 0, &eof), RELOG_E_METHOD_NOT_ALLOWED);
 	/* The connection goes on. */
-	raw_batch_as(fd, RELOG_TYPE_REQUEST, "plugin.req", 3, 4096);
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 3, 0, 0, 4096);
 	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=3");
 	/* A second hello is a protocol error. */
 	raw_hello(fd, "req", NULL, 4096);
@@ -437,6 +493,132 @@ START_TEST(test_daemon_requests_answered)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "req");
 	ck_assert_uint_eq(count_lines(text), 8);
+	free(text);
+}
+END_TEST
+
+/*
+ * A batch is written once per runner instance and seq, across a restart of
+ * relogd; another instance of the same runner starts afresh.
+ */
+START_TEST(test_daemon_dedup)
+{
+	char *text;
+	int fd, eof;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=3");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=0");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=2");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	raw_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=0");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 4, 3, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=4");
+	close(fd);
+	/* A new process of the same runner. */
+	fd = harness_connect(&H);
+	raw_hello_as(fd, "dd", NULL, "ffff0001", 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 5, 1, 0, 4096);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "dd");
+	ck_assert_uint_eq(count_lines(text), 3 + 2 + 4 + 5);
+	free(text);
+}
+END_TEST
+
+/*
+ * relogd killed twice with SIGKILL under a steady stream from four runners,
+ * and started again: every record arrives, in order per runner; only
+ * batches relogd wrote but had not recorded may arrive twice (one send of
+ * SHIM_FRAMES_PER_SEND batches of 20, per kill).
+ */
+START_TEST(test_daemon_sigkill_restart)
+{
+	static const char *const args[] = {
+		"-n", "3000", "-r", "1500", "-l", "plugin.kill", NULL
+	};
+	char runner[4][8], path[512], *text;
+	pid_t pids[4];
+	int i, kill_round;
+
+	snprintf(path, sizeof path, "%s/kill.log", H.log_dir);
+	harness_daemon_start(&H, NULL);
+	for (i = 0; i < 4; i++) {
+		snprintf(runner[i], sizeof runner[i], "k%d", i);
+		pids[i] = spawn_runner(runner[i], NULL, args, NULL);
+	}
+	for (kill_round = 1; kill_round <= 2; kill_round++) {
+		/* Mid-stream: some thousands of the 12,000 are in. */
+		ck_assert_int_eq(harness_await_file(path, "\n",
+		    (size_t)kill_round * 2500, DAEMON_CHILD_TIMEOUT_MS), 0);
+		ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+		ck_assert_int_eq(harness_wait(H.daemon, DAEMON_CHILD_TIMEOUT_MS),
+		    128 + SIGKILL);
+		H.daemon = -1;
+		harness_daemon_start(&H, NULL);
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(harness_wait(pids[i],
+		    DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "kill");
+	for (i = 0; i < 4; i++)
+		check_delivered(text, runner[i], 3000, 2 * 8 * 20);
+	free(text);
+}
+END_TEST
+
+/*
+ * A runner whose ring overflows says how many records it dropped, while it
+ * is idle; what arrived and what was reported dropped add up.
+ */
+START_TEST(test_daemon_drops_reported)
+{
+	static const char *const args[] = {
+		"-n", "2000", "-l", "plugin.dr", "-w", "-d", NULL
+	};
+	char path[512], line[16] = "", *text;
+	const char *p;
+	long reported = 0;
+	int out, in;
+	pid_t pid;
+
+	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
+	harness_daemon_start(&H, NULL);
+	pid = spawn_runner_env("dr", NULL, "8", args, &out, &in);
+	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
+	ck_assert_str_eq(line, "emitted\n");
+	/* It waits on stdin now: the count must come without new records. */
+	ck_assert_int_eq(harness_await_file(path, "records: its queue was "
+	    "full", 1, DAEMON_REPLY_TIMEOUT_MS), 0);
+	close(in);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "dr");
+	for (p = text; (p = strstr(p, "runner dr dropped ")) != NULL; p++)
+		reported += strtol(p + strlen("runner dr dropped "), NULL, 10);
+	ck_assert_int_gt(reported, 0);
+	ck_assert_int_eq(reported + (long)harness_count(text, "runner=dr "),
+	    2000);
+	ck_assert_ptr_nonnull(strstr(text, " WARNING [relog] runner dr "
+	    "dropped "));
 	free(text);
 }
 END_TEST
@@ -708,7 +890,7 @@ START_TEST(test_daemon_config)
 	argv[1] = "--config";
 	argv[2] = conf;
 	argv[3] = NULL;
-	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, &outfd),
+	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, &outfd, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 1);
 	n = read(outfd, out, sizeof out - 1);
 	close(outfd);
@@ -732,6 +914,9 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_split_frames);
 	tcase_add_test(tc, test_daemon_requests_answered);
+	tcase_add_test(tc, test_daemon_dedup);
+	tcase_add_test(tc, test_daemon_sigkill_restart);
+	tcase_add_test(tc, test_daemon_drops_reported);
 	tcase_add_test(tc, test_daemon_hello_required);
 	tcase_add_test(tc, test_daemon_frame_too_large);
 	tcase_add_test(tc, test_daemon_max_frame);

@@ -32,7 +32,8 @@ void	harness_daemon_start(struct harness *, const char *const *);
 int	harness_daemon_stop(struct harness *);
 int	harness_daemon_await(const struct harness *, const char *, size_t,
 	    int);
-pid_t	harness_spawn(const char *const *, const char *const *, int *);
+int	harness_await_file(const char *, const char *, size_t, int);
+pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
 int	harness_wait(pid_t, int);
 int	harness_connect(const struct harness *);
 char   *harness_read_file(const char *, size_t *);
