@@ -7,6 +7,7 @@
  * before they are buffered (the read high-watermark is one whole frame),
  * and msgpack is scanned for sane container sizes before it is unpacked.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -21,12 +22,15 @@
 
 /* How long a closing client may take to read its last reply. */
 #define CLIENT_CLOSE_TIMEOUT_S 5
+/* Replies a client leaves unread before relogd stops reading it. */
+#define CLIENT_OUTPUT_MAX (1024u * 1024)
 
 /* Every connection; those owed acks (dead ones too); those not read. */
 static struct clients clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct clients client_owing = TAILQ_HEAD_INITIALIZER(client_owing);
 static struct clients client_congested =
     TAILQ_HEAD_INITIALIZER(client_congested);
+static size_t client_total;
 static uint64_t client_next_id = 1;
 
 static void client_read_cb(struct bufferevent *, void *);
@@ -48,8 +52,7 @@ client_now_ms(void)
 void
 client_create(int fd)
 {
-	struct timeval tv = { RELOGD_HELLO_TIMEOUT_MS / 1000,
-	    (RELOGD_HELLO_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = { (time_t)relogd_config.hello_timeout_s, 0 };
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct client *c;
@@ -79,9 +82,12 @@ client_create(int fd)
 	/* Never buffer more than one whole frame: the length is checked. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    relogd_config.max_frame + RELOG_FRAME_HEADER_SIZE);
+	/* The write callback says when unread replies fell below half. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_OUTPUT_MAX / 2, 0);
 	bufferevent_enable(c->bev, EV_READ);
 	evtimer_add(c->timer, &tv);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
+	client_total++;
 	log_debug("connection %llu from pid %ld uid %ld",
 	    (unsigned long long)c->id, (long)c->pid, (long)c->uid);
 }
@@ -95,6 +101,8 @@ client_free(struct client *c)
 {
 	if (c->state != CLIENT_DEAD) {
 		TAILQ_REMOVE(&clients, c, entry);
+		client_total--;
+		server_client_gone();
 		if (c->congested)
 			TAILQ_REMOVE(&client_congested, c, congested_entry);
 		c->congested = 0;
@@ -148,6 +156,12 @@ client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
 
+	/* Echo no more of a peer's strings than an id's worth. */
+	if (hd.method.len > RELOG_ID_MAX)
+		hd.method.len = RELOG_ID_MAX;
+	if (hd.plugin_id.ptr == NULL || hd.plugin_id.len > RELOG_ID_MAX)
+		hd.plugin_id = proto_cstr("");
+
 	msgpack_sbuffer_init(&r->sb);
 	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
 	r->start = proto_frame_begin(&r->sb);
@@ -180,16 +194,41 @@ client_error(struct client *c, const struct proto_envelope *req,
 	client_reply_send(c, &r, code, message);
 }
 
-/* Answer runner.hello. */
+/* Answer runner.hello; a refusal may carry an error code too. */
 static void
 client_hello_reply(struct client *c, const struct proto_envelope *req,
-    int accepted, const char *reason)
+    int accepted, const char *reason, const char *code)
 {
 	struct client_reply r;
 
 	client_reply_begin(&r, req);
 	proto_pack_hello_reply(&r.pk, accepted, reason);
-	client_reply_send(c, &r, NULL, NULL);
+	client_reply_send(c, &r, code, reason);
+}
+
+/* Does the session token match relogd's? In constant time. */
+static int
+client_token_ok(struct proto_str token)
+{
+	const unsigned char *want = (const unsigned char *)relogd_config.token;
+	const unsigned char *got = (const unsigned char *)token.ptr;
+	size_t len = relogd_config.token_len, i;
+	unsigned char diff;
+
+	diff = token.ptr == NULL || token.len != len;
+	for (i = 0; i < len; i++)
+		diff |= want[i] ^ (i < token.len ? got[i] : 0);
+	return (diff == 0);
+}
+
+/* After the hello: drop the connection if it sends nothing for this long. */
+static void
+client_set_idle_timeout(struct client *c)
+{
+	struct timeval tv = { (time_t)relogd_config.idle_timeout_s, 0 };
+
+	if (relogd_config.idle_timeout_s != 0)
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
 /* The last reply was not taken in time, or there was none: free. */
@@ -239,7 +278,8 @@ static int
 client_hello(struct client *c, const struct proto_envelope *env)
 {
 	struct proto_hello hello;
-	const char *cause;
+	const char *cause, *code = NULL;
+	size_t i;
 
 	if (env->type != PROTO_REQUEST ||
 	    !proto_str_eq(env->method, RELOG_METHOD_HELLO))
@@ -249,17 +289,32 @@ client_hello(struct client *c, const struct proto_envelope *env)
 		return (client_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
 
 	cause = NULL;
-	if (!plugin_id_valid(hello.runner_id.ptr, hello.runner_id.len))
-		cause = "runner_id is not a safe name";
-	else if (hello.plugin_id.len != 0) {
-		c->plugin = plugin_get(hello.plugin_id.ptr,
-		    hello.plugin_id.len);
-		if (c->plugin == NULL)
-			cause = "plugin_id is not a safe name";
+	if (relogd_config.allow_uids != NULL) {
+		for (i = 0; i < relogd_config.nallow_uids; i++) {
+			if (relogd_config.allow_uids[i] == c->uid)
+				break;
+		}
+		if (i == relogd_config.nallow_uids)
+			cause = "this uid may not connect";
 	}
+	if (cause == NULL && relogd_config.token != NULL &&
+	    !client_token_ok(hello.session_token))
+		cause = "wrong session token";
+	if (cause != NULL)
+		code = RELOG_E_UNAUTHORIZED;
+	else if (!plugin_id_valid(hello.runner_id.ptr, hello.runner_id.len))
+		cause = "runner_id is not a safe name";
+	else if (hello.plugin_id.len != 0 &&
+	    !plugin_id_valid(hello.plugin_id.ptr, hello.plugin_id.len))
+		cause = "plugin_id is not a safe name";
+	else if ((hello.plugin_id.len != 0 && (c->plugin = plugin_get(
+	    hello.plugin_id.ptr, hello.plugin_id.len)) == NULL) ||
+	    (c->own = plugin_get(hello.runner_id.ptr,
+	    hello.runner_id.len)) == NULL)
+		cause = "relogd has too many plugins";
 	if (cause != NULL) {
 		log_warn("%s refused: %s", client_name(c), cause);
-		client_hello_reply(c, env, 0, cause);
+		client_hello_reply(c, env, 0, cause, code);
 		client_close(c);
 		return (-1);
 	}
@@ -268,7 +323,8 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	c->state_slot = state_lookup(hello.runner_id, hello.instance);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
-	client_hello_reply(c, env, 1, "");
+	client_set_idle_timeout(c);
+	client_hello_reply(c, env, 1, "", NULL);
 	log_info("runner %s connected (pid %ld, uid %ld, plugin %s)",
 	    c->runner_id, (long)c->pid, (long)c->uid,
 	    c->plugin != NULL ? c->plugin->id : "by logger name");
@@ -287,10 +343,7 @@ client_route(struct client *c, const struct proto_entry *e)
 	if (c->plugin != NULL)
 		return (c->plugin);
 	p = plugin_for_logger(e->logger_name);
-	if (p != NULL)
-		return (p);
-	/* runner_id was checked at hello: this cannot fail. */
-	return (plugin_get(c->runner_id, strlen(c->runner_id)));
+	return (p != NULL ? p : c->own);
 }
 
 /* Note that the current read fed a sink (for acks and backpressure). */
@@ -438,6 +491,8 @@ client_sinks_progressed(void)
 		TAILQ_REMOVE(&client_congested, c, congested_entry);
 		c->congested = 0;
 		log_debug("%s: sinks drained, reading again", client_name(c));
+		if (c->output_full)
+			continue;
 		bufferevent_enable(c->bev, EV_READ);
 		/* Frames may already wait in its buffer. */
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
@@ -459,24 +514,58 @@ client_throttle(struct client *c)
 
 /* Write the record saying how many records the runner's ring dropped. */
 static void
-client_report_drops(struct client *c, uint64_t dropped, int64_t when)
+client_report_drops(struct client *c, uint64_t dropped)
 {
-	struct plugin *p = c->plugin;
-	struct proto_entry e;
+	struct plugin *p = c->plugin != NULL ? c->plugin : c->own;
 	char msg[160];
 
-	if (p == NULL)
-		p = plugin_get(c->runner_id, strlen(c->runner_id));
 	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
 	    "was full", c->runner_id, (unsigned long long)dropped);
-	memset(&e, 0, sizeof e);
-	e.timestamp_ms = when > 0 ? when : client_now_ms();
-	e.level = RELOG_LEVEL_WARNING;
-	e.logger_name = proto_cstr("relog");
-	e.message = proto_cstr(msg);
-	e.exception_text = proto_cstr("");
-	plugin_write(p, &e, c);
+	plugin_notice(p, msg, c);
 	p->dropped_by_runners += dropped;
+}
+
+/* Cut a text to max bytes (not inside a UTF-8 sequence); returns the cut. */
+static size_t
+client_cut(struct proto_str *text, size_t max)
+{
+	size_t keep = proto_utf8_cut(text->ptr, text->len, max);
+	size_t cut = text->len - keep;
+
+	text->len = keep;
+	return (cut);
+}
+
+/*
+ * Make a record of an entry: cut to the limits, and, for a plugin in strict
+ * mode, a logger name outside plugin.<id> put under it.
+ */
+static void
+client_record(struct client *c, const struct proto_envelope *env,
+    struct record *r)
+{
+	static char prefix[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX + 1];
+	struct proto_str name = r->e.logger_name;
+	size_t plen;
+
+	r->logger_prefix = proto_cstr("");
+	if (r->e.timestamp_ms <= 0)
+		r->e.timestamp_ms = env->timestamp_ms > 0 ? env->timestamp_ms :
+		    client_now_ms();
+	r->name_cut = client_cut(&r->e.logger_name, relogd_config.max_logger);
+	r->msg_cut = client_cut(&r->e.message, relogd_config.max_message);
+	r->exc_cut = client_cut(&r->e.exception_text,
+	    relogd_config.max_exception);
+	if (c->plugin == NULL || !c->plugin->strict)
+		return;
+	plen = (size_t)snprintf(prefix, sizeof prefix, "%s%s",
+	    RELOG_PLUGIN_PREFIX, c->plugin->id);
+	if (name.len >= plen && memcmp(name.ptr, prefix, plen) == 0 &&
+	    (name.len == plen || name.ptr[plen] == '.'))
+		return;
+	prefix[plen] = '.';
+	r->logger_prefix.ptr = prefix;
+	r->logger_prefix.len = plen + 1;
 }
 
 /*
@@ -487,10 +576,10 @@ static int
 client_batch(struct client *c, const struct proto_envelope *env)
 {
 	struct proto_batch b;
-	struct proto_entry e;
+	struct record r;
 	const char *cause = NULL, *first_cause = NULL;
 	int reply = env->type == PROTO_REQUEST;
-	uint32_t i, bad = 0;
+	uint32_t i, n, bad = 0;
 
 	if (proto_decode_batch(env->payload, &b, &cause) != 0) {
 		log_warn("%s: bad log batch: %s", client_name(c), cause);
@@ -507,20 +596,26 @@ client_batch(struct client *c, const struct proto_envelope *env)
 			client_ack_add(c, env, 1, 0, 0, 0, NULL);
 		return (0);
 	}
-	for (i = 0; i < b.n; i++) {
-		if (proto_decode_entry(&b.entries[i], &e, &cause) != 0) {
+	/* Past max_entries, entries are rejected. */
+	n = b.n;
+	if (n > relogd_config.max_entries) {
+		first_cause = "more entries than max_entries";
+		bad = n - (uint32_t)relogd_config.max_entries;
+		n = (uint32_t)relogd_config.max_entries;
+	}
+	for (i = 0; i < n; i++) {
+		memset(&r, 0, sizeof r);
+		if (proto_decode_entry(&b.entries[i], &r.e, &cause) != 0) {
 			if (first_cause == NULL)
 				first_cause = cause;
 			bad++;
 			continue;
 		}
-		if (e.timestamp_ms <= 0)
-			e.timestamp_ms = env->timestamp_ms > 0 ?
-			    env->timestamp_ms : client_now_ms();
-		plugin_write(client_route(c, &e), &e, c);
+		client_record(c, env, &r);
+		plugin_write(client_route(c, &r.e), &r, c);
 	}
 	if (b.dropped != 0)
-		client_report_drops(c, b.dropped, env->timestamp_ms);
+		client_report_drops(c, b.dropped);
 	c->records += b.n - bad;
 	if (bad != 0) {
 		c->bad_entries += bad;
@@ -626,12 +721,19 @@ client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
-	(void)bev;
 	c->ntouched = 0;
 	client_process(c);
 	sink_flush_all();
 	client_sinks_progressed();
 	client_throttle(c);
+	/* A peer that does not read its replies is not read either. */
+	if (c->state != CLIENT_CLOSING && !c->output_full &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) >
+	    CLIENT_OUTPUT_MAX) {
+		c->output_full = 1;
+		bufferevent_disable(bev, EV_READ);
+		log_debug("%s: replies unread, not reading", client_name(c));
+	}
 }
 
 /* All output written: a closing client can go now. */
@@ -640,9 +742,17 @@ client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
-	(void)bev;
-	if (c->state == CLIENT_CLOSING)
-		client_free(c);
+	if (c->state == CLIENT_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			client_free(c);
+		return;
+	}
+	/* Below half of CLIENT_OUTPUT_MAX (the write low watermark). */
+	if (c->output_full) {
+		c->output_full = 0;
+		if (!c->congested)
+			bufferevent_enable(bev, EV_READ);
+	}
 }
 
 /* End of file, an error, or a write timeout while closing. */
@@ -653,7 +763,10 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	size_t left;
 
 	left = evbuffer_get_length(bufferevent_get_input(bev));
-	if (what & BEV_EVENT_ERROR)
+	if (what & BEV_EVENT_TIMEOUT)
+		log_warn("%s sent nothing for %zu s: dropped", client_name(c),
+		    relogd_config.idle_timeout_s);
+	else if (what & BEV_EVENT_ERROR)
 		log_warn("%s: %s", client_name(c),
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	else if (c->state != CLIENT_CLOSING && left != 0)
@@ -686,17 +799,31 @@ client_drain_all(void)
 {
 	struct client *c;
 	struct evbuffer *in;
+	int queued, n;
 
 	TAILQ_FOREACH(c, &clients, entry) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		in = bufferevent_get_input(c->bev);
 		/* bufferevent keeps the end of its input frozen to others. */
 		evbuffer_unfreeze(in, 0);
-		while (c->state != CLIENT_CLOSING &&
-		    evbuffer_read(in, c->fd, 65536) > 0)
+		/* What was sent by now, not what a fast peer sends next. */
+		if (ioctl(c->fd, FIONREAD, &queued) != 0)
+			queued = 0;
+		while (c->state != CLIENT_CLOSING && queued > 0 &&
+		    (n = evbuffer_read(in, c->fd, queued < 65536 ? queued :
+		    65536)) > 0) {
+			queued -= n;
 			client_process(c);
+		}
+		sink_flush_all();
 	}
-	sink_flush_all();
+}
+
+/* How many connections there are. */
+size_t
+client_count(void)
+{
+	return (client_total);
 }
 
 /*

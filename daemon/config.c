@@ -1,8 +1,16 @@
 /*
  * relogd's settings: built-in defaults, then the INI file (parsed with
- * libinih), then the command line.
+ * libinih), then the command line, whose flags go through the same setter
+ * as the file's keys.
+ *
+ *   [relogd]          the daemon (config_keys below)
+ *   [plugin.NAME]     one plugin: strict, rate_limit
+ *   [plugin.*]        every plugin without a section of its own
  */
 #include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +19,66 @@
 
 #include "relogd.h"
 
-/* What the INI handler carries. */
-struct config_parse {
-	struct config *config;
-	char *cause;
+enum config_type {
+	CONFIG_STR,
+	CONFIG_SIZE,		/* a number in [min, max] */
+	CONFIG_BOOL,
+	CONFIG_MODE,		/* octal file mode */
+	CONFIG_RATE,		/* "BURST/SECONDS", or "off" */
+	CONFIG_UIDS,		/* comma-separated uids */
 };
+
+/* Where a key may stand. */
+#define CONFIG_RELOGD 1
+#define CONFIG_PLUGIN 2
+
+/*
+ * A key: the sections it may stand in, where it goes in struct config (for
+ * [relogd]; plugin sections fill struct plugin_config), and its range.
+ */
+struct config_key {
+	const char *name;
+	enum config_type type;
+	int where;
+	size_t offset;
+	unsigned long long min;
+	unsigned long long max;
+};
+
+#define CONFIG_AT(field) offsetof(struct config, field)
+#define R CONFIG_RELOGD
+#define P CONFIG_PLUGIN
+
+static const struct config_key config_keys[] = {
+	{ "socket", CONFIG_STR, R, CONFIG_AT(socket_path), 0, 0 },
+	{ "socket_mode", CONFIG_MODE, R, CONFIG_AT(socket_mode), 0, 0777 },
+	{ "socket_group", CONFIG_STR, R, CONFIG_AT(socket_group), 0, 0 },
+	{ "log_dir", CONFIG_STR, R, CONFIG_AT(log_dir), 0, 0 },
+	{ "state_dir", CONFIG_STR, R, CONFIG_AT(state_dir), 0, 0 },
+	{ "stderr", CONFIG_BOOL, R, CONFIG_AT(to_stderr), 0, 1 },
+	{ "verbose", CONFIG_BOOL, R, CONFIG_AT(verbose), 0, 1 },
+	{ "token_file", CONFIG_STR, R, CONFIG_AT(token_file), 0, 0 },
+	{ "allow_uids", CONFIG_UIDS, R, 0, 0, 0 },
+	{ "max_frame", CONFIG_SIZE, R, CONFIG_AT(max_frame), 1024,
+	    RELOG_FRAME_MAX_LIMIT },
+	{ "max_entries", CONFIG_SIZE, R, CONFIG_AT(max_entries), 1, 1000000 },
+	{ "max_message", CONFIG_SIZE, R, CONFIG_AT(max_message), 64,
+	    RELOG_FRAME_MAX_LIMIT },
+	{ "max_exception", CONFIG_SIZE, R, CONFIG_AT(max_exception), 64,
+	    RELOG_FRAME_MAX_LIMIT },
+	{ "max_logger_name", CONFIG_SIZE, R, CONFIG_AT(max_logger), 16, 4096 },
+	{ "max_connections", CONFIG_SIZE, R, CONFIG_AT(max_connections), 1,
+	    1000000 },
+	{ "max_plugins", CONFIG_SIZE, R, CONFIG_AT(max_plugins), 1, 100000 },
+	{ "hello_timeout", CONFIG_SIZE, R, CONFIG_AT(hello_timeout_s), 1, 3600 },
+	{ "idle_timeout", CONFIG_SIZE, R, CONFIG_AT(idle_timeout_s), 0,
+	    86400 * 7 },
+	{ "rate_limit", CONFIG_RATE, R | P, CONFIG_AT(rate), 0, 0 },
+	{ "strict", CONFIG_BOOL, P, 0, 0, 1 },
+};
+
+#undef R
+#undef P
 
 /* Fill in the built-in defaults. */
 void
@@ -25,64 +88,252 @@ config_defaults(struct config *config)
 	config->socket_path = strdup(RELOGD_SOCKET_DEFAULT);
 	config->log_dir = strdup(RELOGD_LOG_DIR_DEFAULT);
 	config->state_dir = strdup(RELOGD_STATE_DIR_DEFAULT);
-	config->max_frame = RELOG_FRAME_MAX_DEFAULT;
 	if (config->socket_path == NULL || config->log_dir == NULL ||
 	    config->state_dir == NULL)
 		fatal("strdup");
+	config->socket_mode = 0660;
+	config->max_frame = RELOG_FRAME_MAX_DEFAULT;
+	config->max_entries = 10000;
+	config->max_message = 64 * 1024;
+	config->max_exception = 256 * 1024;
+	config->max_logger = 256;
+	config->max_connections = 4096;
+	config->max_plugins = 1024;
+	config->hello_timeout_s = 10;
+	config->idle_timeout_s = 3600;
+	/* journald's default: 10,000 records per 30 s. */
+	config->rate.burst = 10000;
+	config->rate.interval_s = 30;
 }
 
-/* Free a config's strings. */
+/* Free a config's allocations. */
 void
 config_free(struct config *config)
 {
+	struct plugin_config *pc;
+
 	free(config->socket_path);
+	free(config->socket_group);
 	free(config->log_dir);
 	free(config->state_dir);
+	free(config->token_file);
+	free(config->token);
+	free(config->allow_uids);
+	while ((pc = config->plugins) != NULL) {
+		config->plugins = pc->next;
+		free(pc->name);
+		free(pc);
+	}
 	memset(config, 0, sizeof *config);
 }
 
-/* Parse a frame size limit (the INI key and --max-frame). Returns 0 or -1. */
-int
-config_parse_frame_size(const char *value, size_t *out)
+/* Parse an unsigned number in [min, max], in the given base. */
+static int
+config_number(const char *value, int base, unsigned long long min,
+    unsigned long long max, unsigned long long *out)
 {
 	unsigned long long n;
 	char *end;
 
 	errno = 0;
-	n = strtoull(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || n < 1024 ||
-	    n > RELOG_FRAME_MAX_LIMIT)
+	n = strtoull(value, &end, base);
+	if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+	    n < min || n > max)
 		return (-1);
-	*out = (size_t)n;
+	*out = n;
 	return (0);
 }
 
-/* Parse a boolean. Returns 0 or -1. */
+/* Parse "yes"/"no" and friends. */
 static int
 config_bool(const char *value, int *out)
 {
 	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
-	    strcmp(value, "1") == 0)
+	    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
 		*out = 1;
 	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
-	    strcmp(value, "0") == 0)
+	    strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
 		*out = 0;
 	else
 		return (-1);
 	return (0);
 }
 
-/* Replace a string setting. */
-static void
-config_set_str(char **field, const char *value)
+/* Parse "BURST/SECONDS" (or "off", "0"). */
+static int
+config_rate(const char *value, struct config_rate *rate)
 {
-	char *copy = strdup(value);
+	unsigned long long burst, interval;
+	char copy[64], *slash;
 
+	if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+		rate->burst = 0;
+		rate->interval_s = 0;
+		return (0);
+	}
+	if (strlen(value) >= sizeof copy)
+		return (-1);
+	strcpy(copy, value);
+	slash = strchr(copy, '/');
+	if (slash == NULL)
+		return (-1);
+	*slash = '\0';
+	if (config_number(copy, 10, 1, 100000000, &burst) != 0 ||
+	    config_number(slash + 1, 10, 1, 86400, &interval) != 0)
+		return (-1);
+	rate->burst = (uint32_t)burst;
+	rate->interval_s = (uint32_t)interval;
+	return (0);
+}
+
+/* Parse "0, 1000,1001". */
+static int
+config_uids(const char *value, struct config *c)
+{
+	unsigned long long uid;
+	char *copy, *word, *save = NULL;
+	uid_t *uids;
+	int ret = 0;
+
+	copy = strdup(value);
 	if (copy == NULL)
 		fatal("strdup");
-	free(*field);
-	*field = copy;
+	free(c->allow_uids);
+	c->allow_uids = NULL;
+	c->nallow_uids = 0;
+	for (word = strtok_r(copy, ", ", &save); word != NULL;
+	    word = strtok_r(NULL, ", ", &save)) {
+		if (config_number(word, 10, 0, (uid_t)-2, &uid) != 0) {
+			ret = -1;
+			break;
+		}
+		uids = reallocarray(c->allow_uids, c->nallow_uids + 1,
+		    sizeof *uids);
+		if (uids == NULL)
+			fatal("reallocarray");
+		c->allow_uids = uids;
+		c->allow_uids[c->nallow_uids++] = (uid_t)uid;
+	}
+	free(copy);
+	return (ret);
 }
+
+/* Find or add the section of a plugin ("*": the default). */
+static struct plugin_config *
+config_plugin_section(struct config *c, const char *name)
+{
+	struct plugin_config *pc;
+
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, name) == 0)
+			return (pc);
+	}
+	pc = calloc(1, sizeof *pc);
+	if (pc == NULL || (pc->name = strdup(name)) == NULL)
+		fatal("calloc");
+	pc->strict = -1;
+	pc->has_rate = 0;
+	pc->next = c->plugins;
+	c->plugins = pc;
+	return (pc);
+}
+
+/* Make *cause from a format. Returns -1. */
+static int __attribute__((format(printf, 2, 3)))
+config_error(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) < 0)
+		*cause = NULL;
+	va_end(ap);
+	return (-1);
+}
+
+/*
+ * Set one key of a section. Returns 0, or -1 with an allocated *cause
+ * saying what is wrong.
+ */
+int
+config_set(struct config *c, const char *section, const char *name,
+    const char *value, char **cause)
+{
+	const struct config_key *k = NULL;
+	struct plugin_config *pc = NULL;
+	unsigned long long n;
+	char *p = (char *)c;
+	size_t i;
+	int b;
+
+	if (strncmp(section, "plugin.", 7) == 0) {
+		if (strcmp(section + 7, "*") != 0 &&
+		    !plugin_id_valid(section + 7, strlen(section + 7)))
+			return (config_error(cause, "[%s]: %s is not a safe "
+			    "plugin id", section, section + 7));
+		pc = config_plugin_section(c, section + 7);
+	} else if (strcmp(section, "relogd") != 0)
+		return (config_error(cause, "[%s] is an unknown section",
+		    section));
+	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			k = &config_keys[i];
+	}
+	if (k == NULL || !(k->where & (pc != NULL ? CONFIG_PLUGIN :
+	    CONFIG_RELOGD)))
+		return (config_error(cause, "[%s] %s is an unknown key",
+		    section, name));
+
+	switch (k->type) {
+	case CONFIG_STR:
+		free(*(char **)(p + k->offset));
+		*(char **)(p + k->offset) = strdup(value);
+		if (*(char **)(p + k->offset) == NULL)
+			fatal("strdup");
+		return (0);
+	case CONFIG_SIZE:
+	case CONFIG_MODE:
+		if (config_number(value, k->type == CONFIG_MODE ? 8 : 10,
+		    k->min, k->max, &n) != 0)
+			return (config_error(cause, "[%s] %s must be a number "
+			    "from %llu to %llu%s", section, name, k->min,
+			    k->max, k->type == CONFIG_MODE ? " (octal)" : ""));
+		if (k->type == CONFIG_MODE)
+			*(mode_t *)(p + k->offset) = (mode_t)n;
+		else
+			*(size_t *)(p + k->offset) = (size_t)n;
+		return (0);
+	case CONFIG_BOOL:
+		if (config_bool(value, &b) != 0)
+			return (config_error(cause, "[%s] %s must be yes or no",
+			    section, name));
+		if (pc != NULL)
+			pc->strict = b;
+		else
+			*(int *)(p + k->offset) = b;
+		return (0);
+	case CONFIG_RATE:
+		if (config_rate(value, pc != NULL ? &pc->rate :
+		    (struct config_rate *)(p + k->offset)) != 0)
+			return (config_error(cause, "[%s] %s must be "
+			    "BURST/SECONDS or off", section, name));
+		if (pc != NULL)
+			pc->has_rate = 1;
+		return (0);
+	case CONFIG_UIDS:
+		if (config_uids(value, c) != 0)
+			return (config_error(cause, "[%s] %s must be a list "
+			    "of uids", section, name));
+		return (0);
+	}
+	return (config_error(cause, "[%s] %s: unhandled", section, name));
+}
+
+/* What the INI handler carries. */
+struct config_parse {
+	struct config *config;
+	char *cause;
+};
 
 /* libinih's handler: one key. Returns 1 to go on, 0 for an error. */
 static int
@@ -90,33 +341,47 @@ config_handler(void *arg, const char *section, const char *name,
     const char *value)
 {
 	struct config_parse *p = arg;
-	struct config *c = p->config;
-	const char *what = "unknown key";
+	char *cause = NULL;
 
-	if (strcmp(section, "relogd") != 0)
-		what = "unknown section";
-	else if (strcmp(name, "socket") == 0) {
-		config_set_str(&c->socket_path, value);
+	if (config_set(p->config, section, name, value, &cause) == 0)
 		return (1);
-	} else if (strcmp(name, "log_dir") == 0) {
-		config_set_str(&c->log_dir, value);
-		return (1);
-	} else if (strcmp(name, "state_dir") == 0) {
-		config_set_str(&c->state_dir, value);
-		return (1);
-	} else if (strcmp(name, "max_frame") == 0) {
-		if (config_parse_frame_size(value, &c->max_frame) == 0)
-			return (1);
-		what = "max_frame must be a number of bytes from 1024 to "
-		    "16777216";
-	} else if (strcmp(name, "stderr") == 0) {
-		if (config_bool(value, &c->to_stderr) == 0)
-			return (1);
-		what = "stderr must be yes or no";
+	if (p->cause == NULL)
+		p->cause = cause;
+	else
+		free(cause);
+	return (0);
+}
+
+/* Read the session token from its file: the first line. */
+static int
+config_read_token(struct config *c, char **cause)
+{
+	char line[1024];
+	size_t len;
+	FILE *f;
+
+	f = fopen(c->token_file, "re");
+	if (f == NULL) {
+		if (asprintf(cause, "%s: %s", c->token_file,
+		    strerror(errno)) < 0)
+			*cause = NULL;
+		return (-1);
 	}
-	if (p->cause == NULL &&
-	    asprintf(&p->cause, "[%s] %s: %s", section, name, what) < 0)
-		p->cause = NULL;
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	if (len == 0) {
+		if (asprintf(cause, "%s: no token in it", c->token_file) < 0)
+			*cause = NULL;
+		return (-1);
+	}
+	free(c->token);
+	c->token = strndup(line, len);
+	if (c->token == NULL)
+		fatal("strndup");
+	c->token_len = len;
+	explicit_bzero(line, sizeof line);
 	return (0);
 }
 
@@ -142,4 +407,48 @@ config_load(struct config *config, const char *path, char **cause)
 		*cause = NULL;
 	free(p.cause);
 	return (-1);
+}
+
+/*
+ * Check what can only be checked once everything is set, and load the
+ * token. Returns 0, or -1 with an allocated *cause.
+ */
+int
+config_finish(struct config *c, char **cause)
+{
+	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
+	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
+		if (asprintf(cause, "socket_group %s: no such group",
+		    c->socket_group) < 0)
+			*cause = NULL;
+		return (-1);
+	}
+	if (c->token_file != NULL)
+		return (config_read_token(c, cause));
+	return (0);
+}
+
+/* The settings of a plugin: its section, else [plugin.*], else [relogd]. */
+void
+config_plugin(const struct config *c, const char *id, int *strict,
+    struct config_rate *rate)
+{
+	const struct plugin_config *pc, *own = NULL, *any = NULL;
+
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, id) == 0)
+			own = pc;
+		else if (strcmp(pc->name, "*") == 0)
+			any = pc;
+	}
+	*strict = 0;
+	*rate = c->rate;
+	if (any != NULL && any->strict >= 0)
+		*strict = any->strict;
+	if (any != NULL && any->has_rate)
+		*rate = any->rate;
+	if (own != NULL && own->strict >= 0)
+		*strict = own->strict;
+	if (own != NULL && own->has_rate)
+		*rate = own->rate;
 }

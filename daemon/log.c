@@ -23,6 +23,7 @@ log_open(int verbose)
 static void
 log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 {
+	struct sink *err;
 	char line[1024];
 	int n, m;
 
@@ -37,7 +38,10 @@ log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 	if ((size_t)n >= sizeof line - 1)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	/* Through the non-blocking stderr sink once the loop runs. */
+	if (pri > RELOGD_PRI_CRIT && (err = sink_stderr()) != NULL)
+		sink_write_line(err, line, (size_t)n);
+	else if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
 }
 

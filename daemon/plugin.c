@@ -1,10 +1,11 @@
 /*
- * Per-plugin loggers: a table from plugin id to its log file and pending
- * output. A plugin id is used as a file name, so only safe names are
- * accepted: a peer can never make relogd write outside the log directory.
+ * Per-plugin loggers: a table from plugin id to its log file, its settings
+ * and its rate limit. A plugin id is used as a file name, so only safe names
+ * are accepted: a peer can never make relogd write outside the log
+ * directory. Their number is capped (max_plugins): a peer naming ever new
+ * plugins cannot use up relogd's file descriptors.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,26 @@
 
 #include "relogd.h"
 
-#define PLUGIN_BUCKETS 256
-
-static struct plugin *plugin_table[PLUGIN_BUCKETS];
-static struct sink plugin_stderr;	/* with --stderr, every record */
-static int plugin_stderr_on;
+#define PLUGIN_BUCKETS 1024
 
 /* How long the sinks may take to take their last bytes at exit. */
 #define PLUGIN_DRAIN_MS 5000
+
+static struct plugin *plugin_table[PLUGIN_BUCKETS];
+static size_t plugin_total;
+static int plugin_full_said;
+
+static void plugin_rate_cb(evutil_socket_t, short, void *);
+
+/* Monotonic clock in ms. */
+static int64_t
+plugin_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
 
 /*
  * Is this a safe plugin id: 1 to RELOG_ID_MAX of [A-Za-z0-9_.-], not
@@ -55,17 +68,17 @@ plugin_hash(const char *id, size_t len)
 	return (h % PLUGIN_BUCKETS);
 }
 
-/* Set up what all plugins share: the stderr sink, with --stderr. */
-void
-plugin_init(void)
+/* How many plugin loggers there are. */
+size_t
+plugin_count(void)
 {
-	if (relogd_config.to_stderr) {
-		sink_init_stderr(&plugin_stderr);
-		plugin_stderr_on = 1;
-	}
+	return (plugin_total);
 }
 
-/* Find or create the logger of a plugin id. NULL if the id is not safe. */
+/*
+ * Find or create the logger of a plugin id. NULL if the id is not safe, or
+ * there are max_plugins already.
+ */
 struct plugin *
 plugin_get(const char *id, size_t len)
 {
@@ -80,6 +93,13 @@ plugin_get(const char *id, size_t len)
 		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
 			return (p);
 	}
+	if (plugin_total >= relogd_config.max_plugins) {
+		if (!plugin_full_said)
+			log_warn("%zu plugins already: no more log files",
+			    plugin_total);
+		plugin_full_said = 1;
+		return (NULL);
+	}
 	p = calloc(1, sizeof *p);
 	if (p == NULL)
 		fatal("calloc");
@@ -88,8 +108,13 @@ plugin_get(const char *id, size_t len)
 		fatal("asprintf");
 	sink_init_file(&p->file, path);
 	free(path);
+	config_plugin(&relogd_config, p->id, &p->strict, &p->rate);
+	p->rate_ev = evtimer_new(relogd_base, plugin_rate_cb, p);
+	if (p->rate_ev == NULL)
+		fatalx("out of memory");
 	p->hash_next = plugin_table[bucket];
 	plugin_table[bucket] = p;
+	plugin_total++;
 	log_debug("plugin %s logs to %s", p->id, p->file.name);
 	return (p);
 }
@@ -119,23 +144,136 @@ plugin_for_logger(struct proto_str name)
 	return (NULL);
 }
 
-/*
- * Format a record into the plugin's sinks; they are written after the batch
- * (sink_flush_all). The client learns which sinks it fed.
- */
-void
-plugin_write(struct plugin *p, const struct proto_entry *e, struct client *c)
+/* Format a record into the plugin's file, and stderr with --stderr. */
+static void
+plugin_format(struct plugin *p, const struct record *r, struct client *c)
 {
 	uint64_t before = p->file.queued;
+	struct sink *err;
 
-	sink_format(&p->file, p->id, e, 0);
+	sink_format(&p->file, p->id, r, 0);
 	p->bytes += p->file.queued - before;
-	p->records++;
-	client_touched(c, &p->file);
-	if (plugin_stderr_on) {
-		sink_format(&plugin_stderr, p->id, e, 1);
-		client_touched(c, &plugin_stderr);
+	if (c != NULL)
+		client_touched(c, &p->file);
+	if (relogd_config.to_stderr && (err = sink_stderr()) != NULL) {
+		sink_format(err, p->id, r, 1);
+		if (c != NULL)
+			client_touched(c, err);
 	}
+}
+
+/* Write one of relogd's own records (WARNING, logger "relog"). */
+void
+plugin_notice(struct plugin *p, const char *msg, struct client *c)
+{
+	struct timespec ts;
+	struct record r;
+
+	memset(&r, 0, sizeof r);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.e.timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	r.e.level = RELOG_LEVEL_WARNING;
+	r.e.logger_name = proto_cstr("relog");
+	r.e.message = proto_cstr(msg);
+	r.e.exception_text = proto_cstr("");
+	plugin_format(p, &r, c);
+}
+
+/* Say how many records a budget suppressed in its window, and reset it. */
+static void
+plugin_rate_report(struct plugin *p, int high)
+{
+	struct rate_budget *b = &p->budgets[high];
+	char msg[160];
+
+	if (b->suppressed == 0)
+		return;
+	snprintf(msg, sizeof msg, "suppressed %llu records %s (rate limit: "
+	    "%u per %u s)", (unsigned long long)b->suppressed, high ?
+	    "at ERROR and above" : "below ERROR", p->rate.burst,
+	    p->rate.interval_s);
+	plugin_notice(p, msg, NULL);
+	b->suppressed = 0;
+}
+
+/*
+ * May a record of this level pass the plugin's rate limit? Two budgets,
+ * so that a flood of DEBUG cannot starve ERROR. When a window ends with
+ * records suppressed, one record says how many (plugin_rate_cb, or here if
+ * a record comes first).
+ */
+static int
+plugin_rate_allow(struct plugin *p, int64_t level)
+{
+	int high = level >= RELOG_LEVEL_ERROR;
+	struct rate_budget *b = &p->budgets[high];
+	int64_t now, interval = (int64_t)p->rate.interval_s * 1000;
+	struct timeval tv;
+
+	if (p->rate.burst == 0)
+		return (1);
+	now = plugin_now_ms();
+	if (now - b->window_start >= interval) {
+		plugin_rate_report(p, high);
+		b->window_start = now;
+		b->used = 0;
+	}
+	if (b->used < p->rate.burst) {
+		b->used++;
+		return (1);
+	}
+	if (b->suppressed++ == 0 && !evtimer_pending(p->rate_ev, NULL)) {
+		interval = b->window_start + interval - now;
+		tv.tv_sec = interval / 1000;
+		tv.tv_usec = (interval % 1000) * 1000;
+		evtimer_add(p->rate_ev, &tv);
+	}
+	p->suppressed++;
+	return (0);
+}
+
+/* A rate-limit window ended: report what it suppressed. */
+static void
+plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct plugin *p = arg;
+	int64_t now = plugin_now_ms(), interval, left, next = -1;
+	struct timeval tv;
+	int high;
+
+	(void)fd;
+	(void)what;
+	interval = (int64_t)p->rate.interval_s * 1000;
+	for (high = 0; high < 2; high++) {
+		if (p->budgets[high].suppressed == 0)
+			continue;
+		left = p->budgets[high].window_start + interval - now;
+		if (left <= 0)
+			plugin_rate_report(p, high);
+		else if (next < 0 || left < next)
+			next = left;
+	}
+	if (next > 0) {
+		tv.tv_sec = next / 1000;
+		tv.tv_usec = (next % 1000) * 1000;
+		evtimer_add(p->rate_ev, &tv);
+	}
+	sink_flush_all();
+	client_sinks_progressed();
+}
+
+/*
+ * Take a record into the plugin's sinks, unless its rate limit suppresses
+ * it; the sinks are written after the batch (sink_flush_all). The client
+ * learns which sinks it fed.
+ */
+void
+plugin_write(struct plugin *p, const struct record *r, struct client *c)
+{
+	if (!plugin_rate_allow(p, r->e.level))
+		return;
+	p->records++;
+	plugin_format(p, r, c);
 }
 
 /* Reopen every log file (after logrotate moved them). */
@@ -151,24 +289,26 @@ plugin_reopen_all(void)
 	}
 }
 
-/* At exit: write what the sinks hold, waiting a bounded time for them. */
+/*
+ * At exit: say what the rate limits suppressed so far, then write what the
+ * sinks hold, waiting a bounded time for them.
+ */
 void
 plugin_drain_all(void)
 {
 	struct plugin *p;
-	struct timespec ts;
-	int64_t deadline;
+	int64_t deadline = plugin_now_ms() + PLUGIN_DRAIN_MS;
 	unsigned i;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    PLUGIN_DRAIN_MS;
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
-		for (p = plugin_table[i]; p != NULL; p = p->hash_next)
+		for (p = plugin_table[i]; p != NULL; p = p->hash_next) {
+			plugin_rate_report(p, 0);
+			plugin_rate_report(p, 1);
 			sink_drain(&p->file, deadline);
+		}
 	}
-	if (plugin_stderr_on)
-		sink_drain(&plugin_stderr, deadline);
+	if (sink_stderr() != NULL)
+		sink_drain(sink_stderr(), deadline);
 }
 
 /* Close and free every logger (drained already). */
@@ -181,13 +321,11 @@ plugin_free_all(void)
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
 		for (p = plugin_table[i]; p != NULL; p = next) {
 			next = p->hash_next;
+			event_free(p->rate_ev);
 			sink_free(&p->file);
 			free(p);
 		}
 		plugin_table[i] = NULL;
 	}
-	if (plugin_stderr_on) {
-		sink_free(&plugin_stderr);
-		plugin_stderr_on = 0;
-	}
+	plugin_total = 0;
 }

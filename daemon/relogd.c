@@ -2,6 +2,7 @@
  * relogd: accept plugin runners on a Unix socket and replay their log
  * records into per-plugin loggers. Runs in the foreground, systemd style.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -25,7 +26,9 @@ relogd_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: relogd [--socket PATH] [--log-dir DIR] [--state-dir DIR]\n"
-	    "              [--config FILE] [--max-frame BYTES] [--stderr] [-v]\n"
+	    "              [--config FILE] [--max-frame BYTES]\n"
+	    "              [--rate-limit BURST/SECONDS|off] [--stderr] [-v]\n"
+	    "       relogd --check-config [--config FILE]\n"
 	    "  --socket PATH      listen here (default %s)\n"
 	    "  --log-dir DIR      write DIR/<plugin>.log (default %s)\n"
 	    "  --state-dir DIR    keep which batches were written here\n"
@@ -33,6 +36,9 @@ relogd_usage(FILE *f)
 	    "  --config FILE      read settings from an INI file first\n"
 	    "  --max-frame BYTES  largest frame accepted (default %u, at most "
 	    "%u)\n"
+	    "  --rate-limit R     records per plugin and window, e.g.\n"
+	    "                     10000/30 (the default), or off\n"
+	    "  --check-config     check the settings, print errors, exit\n"
 	    "  --stderr           also write every record to stderr with a\n"
 	    "                     <N> priority prefix, for journald\n"
 	    "  -v, --verbose      log debug messages\n"
@@ -87,6 +93,21 @@ relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("log files reopened");
 }
 
+/*
+ * Use as many file descriptors as we may: every runner is a connection, and
+ * every plugin a file.
+ */
+static void
+relogd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -96,28 +117,35 @@ main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "max-frame", required_argument, NULL, 'm' },
+		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "stderr", no_argument, NULL, 'e' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *socket_path = NULL, *log_dir = NULL, *config_path = NULL;
-	const char *state_dir = NULL;
-	const char *max_frame = NULL;
+	/* Flags are config keys of [relogd], set after the file. */
+	struct { const char *key, *value; } flags[16];
+	const char *config_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
-	int opt, to_stderr = 0, verbose = 0;
-	char *cause;
+	size_t nflags = 0, i;
+	int opt, check_only = 0;
+	char *cause = NULL;
 
 	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		if (nflags == sizeof flags / sizeof flags[0])
+			fatalx("too many options");
 		switch (opt) {
-		case 's': socket_path = optarg; break;
-		case 'd': log_dir = optarg; break;
-		case 't': state_dir = optarg; break;
-		case 'c': config_path = optarg; break;
-		case 'm': max_frame = optarg; break;
-		case 'e': to_stderr = 1; break;
-		case 'v': verbose = 1; break;
+		case 's': flags[nflags].key = "socket"; break;
+		case 'd': flags[nflags].key = "log_dir"; break;
+		case 't': flags[nflags].key = "state_dir"; break;
+		case 'm': flags[nflags].key = "max_frame"; break;
+		case 'r': flags[nflags].key = "rate_limit"; break;
+		case 'e': flags[nflags].key = "stderr"; break;
+		case 'v': flags[nflags].key = "verbose"; break;
+		case 'c': config_path = optarg; continue;
+		case 'C': check_only = 1; continue;
 		case 'V':
 			printf("relogd %s (protocol %s)\n", RELOGD_VERSION,
 			    RELOG_PROTOCOL_VERSION);
@@ -129,6 +157,7 @@ main(int argc, char **argv)
 			relogd_usage(stderr);
 			return (2);
 		}
+		flags[nflags++].value = optarg != NULL ? optarg : "yes";
 	}
 	if (optind != argc) {
 		relogd_usage(stderr);
@@ -139,28 +168,22 @@ main(int argc, char **argv)
 	if (config_path != NULL &&
 	    config_load(&relogd_config, config_path, &cause) != 0)
 		fatalx("%s", cause != NULL ? cause : "cannot read config");
-	if (socket_path != NULL) {
-		free(relogd_config.socket_path);
-		relogd_config.socket_path = strdup(socket_path);
+	for (i = 0; i < nflags; i++) {
+		if (config_set(&relogd_config, "relogd", flags[i].key,
+		    flags[i].value, &cause) != 0)
+			fatalx("command line: %s", cause != NULL ? cause :
+			    "bad option");
 	}
-	if (log_dir != NULL) {
-		free(relogd_config.log_dir);
-		relogd_config.log_dir = strdup(log_dir);
+	if (config_finish(&relogd_config, &cause) != 0)
+		fatalx("%s", cause != NULL ? cause : "bad config");
+	if (check_only) {
+		printf("%s: ok\n", config_path != NULL ? config_path :
+		    "defaults");
+		config_free(&relogd_config);
+		return (0);
 	}
-	if (state_dir != NULL) {
-		free(relogd_config.state_dir);
-		relogd_config.state_dir = strdup(state_dir);
-	}
-	if (relogd_config.socket_path == NULL ||
-	    relogd_config.log_dir == NULL || relogd_config.state_dir == NULL)
-		fatal("strdup");
-	if (max_frame != NULL && config_parse_frame_size(max_frame,
-	    &relogd_config.max_frame) != 0)
-		fatalx("--max-frame takes a number of bytes from 1024 to %u",
-		    RELOG_FRAME_MAX_LIMIT);
-	relogd_config.to_stderr |= to_stderr;
-	relogd_config.verbose |= verbose;
 	log_open(relogd_config.verbose);
+	relogd_raise_nofile();
 
 	if (relogd_mkdirs(relogd_config.log_dir) != 0)
 		fatal("cannot create log directory %s", relogd_config.log_dir);
@@ -185,7 +208,6 @@ main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
 
-	plugin_init();
 	server_start();
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
@@ -198,11 +220,13 @@ main(int argc, char **argv)
 	client_free_all();
 	plugin_free_all();
 	state_close();
+	log_info("stopped");
+	sink_stderr_close();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
 	event_base_free(relogd_base);
-	log_info("stopped");
+	relogd_base = NULL;
 	config_free(&relogd_config);
 	return (0);
 }

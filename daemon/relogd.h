@@ -18,8 +18,6 @@
 #define RELOGD_SOCKET_DEFAULT "/run/relogd/relogd.sock"
 #define RELOGD_LOG_DIR_DEFAULT "/var/log/relogd"
 #define RELOGD_STATE_DIR_DEFAULT "/var/lib/relogd"
-#define RELOGD_HELLO_TIMEOUT_MS 10000
-#define RELOGD_SOCKET_MODE 0660
 
 /* syslog priorities, for the <N> prefix journald reads. */
 #define RELOGD_PRI_CRIT 2
@@ -29,14 +27,46 @@
 #define RELOGD_PRI_INFO 6
 #define RELOGD_PRI_DEBUG 7
 
+/* A rate limit: burst records per interval; burst 0 is off. */
+struct config_rate {
+	uint32_t burst;
+	uint32_t interval_s;
+};
+
+/* A [plugin.NAME] or [plugin.*] section. */
+struct plugin_config {
+	char *name;
+	int strict;		/* -1: not set */
+	int has_rate;
+	struct config_rate rate;
+	struct plugin_config *next;
+};
+
 /* Settings: defaults, then the config file, then the command line. */
 struct config {
 	char *socket_path;
+	mode_t socket_mode;
+	char *socket_group;	/* NULL: the process's */
 	char *log_dir;
 	char *state_dir;
-	size_t max_frame;
 	int to_stderr;		/* records also go to stderr */
 	int verbose;
+	char *token_file;
+	char *token;		/* read from token_file; NULL: none */
+	size_t token_len;
+	uid_t *allow_uids;	/* NULL: any uid */
+	size_t nallow_uids;
+	size_t max_frame;
+	size_t max_entries;	/* per batch; the rest are rejected */
+	size_t max_message;	/* longer texts are cut and marked */
+	size_t max_exception;
+	size_t max_logger;
+	size_t max_connections;
+	size_t max_plugins;
+	size_t hello_timeout_s;
+	size_t idle_timeout_s;	/* 0: none */
+	struct config_rate rate;	/* for plugins without their own */
+	struct plugin_config *plugins;
 };
 
 /*
@@ -52,6 +82,8 @@ struct outbuf {
 /* Bytes a sink may hold before its clients stop being read, and resume. */
 #define SINK_HIGH_WATER (1024u * 1024)
 #define SINK_LOW_WATER (256u * 1024)
+/* Past this, relogd's own messages to stderr are dropped, and counted. */
+#define SINK_OWN_MAX (4u * 1024 * 1024)
 
 /*
  * An output: a plugin's file, or stderr. Formatted records wait in out from
@@ -69,15 +101,36 @@ struct sink {
 	uint64_t queued;
 	uint64_t written;
 	uint64_t lost;		/* bytes given up on after write errors */
+	uint64_t own_dropped;	/* relogd's own lines not written */
 	struct event *wev;	/* EV_WRITE once the kernel said EAGAIN */
 	int dirty;		/* on the list of sinks to flush */
 	TAILQ_ENTRY(sink) dirty_entry;
+};
+
+/*
+ * A record on its way into the sinks: the entry as decoded (borrowing from
+ * the frame), cut to relogd's limits, with what was cut and, under strict,
+ * the prefix its untrusted logger name is put under.
+ */
+struct record {
+	struct proto_entry e;
+	struct proto_str logger_prefix;	/* "plugin.<id>." or empty */
+	size_t name_cut;	/* bytes cut off the logger name */
+	size_t msg_cut;
+	size_t exc_cut;
 };
 
 /* The sinks a batch wrote to, each with how far it had queued then. */
 struct sink_mark {
 	struct sink *sink;
 	uint64_t mark;
+};
+
+/* One rate-limit window of a plugin (journald's scheme). */
+struct rate_budget {
+	int64_t window_start;	/* monotonic ms */
+	uint32_t used;
+	uint64_t suppressed;	/* in this window */
 };
 
 /*
@@ -87,9 +140,14 @@ struct sink_mark {
 struct plugin {
 	char id[RELOG_ID_MAX + 1];
 	struct sink file;	/* DIR/<id>.log */
+	int strict;		/* logger names kept under plugin.<id> */
+	struct config_rate rate;
+	struct rate_budget budgets[2];	/* below ERROR; ERROR and above */
+	struct event *rate_ev;	/* writes "suppressed" at window end */
 	uint64_t records;
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
+	uint64_t suppressed;	/* by the rate limit */
 
 	struct plugin *hash_next;
 };
@@ -141,6 +199,7 @@ struct client {
 
 	char runner_id[RELOG_ID_MAX + 1];
 	struct plugin *plugin;	/* from hello; NULL: route by logger name */
+	struct plugin *own;	/* named after the runner: the fallback */
 	int state_slot;		/* runner's dedup state; -1: none */
 	uint64_t records;
 	uint64_t duplicates;	/* resent records not written again */
@@ -151,6 +210,7 @@ struct client {
 	size_t ntouched;
 	size_t touched_cap;
 	int congested;		/* a sink it feeds is full: not reading */
+	int output_full;	/* it does not read its replies: not reading */
 	int owing;		/* on client_owing: acks wait */
 
 	TAILQ_ENTRY(client) entry;
@@ -176,13 +236,18 @@ void	fatalx(const char *, ...);
 
 /* config.c */
 void	config_defaults(struct config *);
+int	config_set(struct config *, const char *, const char *, const char *,
+	    char **);
 int	config_load(struct config *, const char *, char **);
-int	config_parse_frame_size(const char *, size_t *);
+int	config_finish(struct config *, char **);
+void	config_plugin(const struct config *, const char *, int *,
+	    struct config_rate *);
 void	config_free(struct config *);
 
 /* server.c */
 void	server_start(void);
 void	server_stop(void);
+void	server_client_gone(void);
 
 /* client.c */
 void	client_create(int);
@@ -190,14 +255,15 @@ void	client_drain_all(void);
 void	client_free_all(void);
 void	client_sinks_progressed(void);
 void	client_touched(struct client *, struct sink *);
+size_t	client_count(void);
 
 /* plugin.c */
 int	plugin_id_valid(const char *, size_t);
-void	plugin_init(void);
 struct plugin *plugin_get(const char *, size_t);
 struct plugin *plugin_for_logger(struct proto_str);
-void	plugin_write(struct plugin *, const struct proto_entry *,
-	    struct client *);
+void	plugin_write(struct plugin *, const struct record *, struct client *);
+void	plugin_notice(struct plugin *, const char *, struct client *);
+size_t	plugin_count(void);
 void	plugin_reopen_all(void);
 void	plugin_drain_all(void);
 void	plugin_free_all(void);
@@ -206,10 +272,11 @@ void	plugin_free_all(void);
 void	outbuf_add(struct outbuf *, const void *, size_t);
 void	outbuf_free(struct outbuf *);
 int	sink_priority(int64_t);
-void	sink_format(struct sink *, const char *, const struct proto_entry *,
-	    int);
+void	sink_format(struct sink *, const char *, const struct record *, int);
+struct sink *sink_stderr(void);
+void	sink_stderr_close(void);
+void	sink_write_line(struct sink *, const char *, size_t);
 void	sink_init_file(struct sink *, const char *);
-void	sink_init_stderr(struct sink *);
 void	sink_reopen(struct sink *);
 size_t	sink_pending(const struct sink *);
 int	sink_congested(const struct sink *);

@@ -1,7 +1,8 @@
 /*
- * The listening socket: bound by relogd, or handed over by systemd (socket
- * activation). On EMFILE/ENFILE accepting pauses on a timer instead of
- * spinning on a socket that stays readable.
+ * The listening socket: bound by relogd (mode and group from the config),
+ * or handed over by systemd (socket activation). On EMFILE/ENFILE accepting
+ * pauses on a timer instead of spinning on a socket that stays readable;
+ * at max_connections it pauses until a connection goes.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@ static int server_fd = -1;
 static int server_bound;	/* we made the socket file: unlink at exit */
 static struct event *server_ev;
 static struct event *server_pause_ev;
+static int server_full;		/* at max_connections: not accepting */
 
 /* Is some process accepting on this socket path already? */
 static int
@@ -46,7 +50,9 @@ server_bind(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
+	struct group *gr;
 	mode_t mask;
+	gid_t gid;
 	int fd;
 
 	if (strlen(path) >= sizeof sun.sun_path)
@@ -64,10 +70,19 @@ server_bind(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fatal("socket");
-	mask = umask(0777 & ~RELOGD_SOCKET_MODE);
+	/* The mode is right from the start: no window with a wider one. */
+	mask = umask(0777 & ~relogd_config.socket_mode);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
 		fatal("bind %s", path);
 	umask(mask);
+	if (relogd_config.socket_group != NULL) {
+		gr = getgrnam(relogd_config.socket_group);
+		gid = gr != NULL ? gr->gr_gid :
+		    (gid_t)strtoul(relogd_config.socket_group, NULL, 10);
+		if (chown(path, (uid_t)-1, gid) != 0)
+			fatal("chown %s to group %s", path,
+			    relogd_config.socket_group);
+	}
 	if (listen(fd, SOMAXCONN) != 0)
 		fatal("listen %s", path);
 	server_bound = 1;
@@ -120,6 +135,13 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	for (i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+		if (client_count() >= relogd_config.max_connections) {
+			log_warn("%zu connections: not accepting more until "
+			    "one goes", client_count());
+			event_del(server_ev);
+			server_full = 1;
+			break;
+		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			client_create(fd);
@@ -151,6 +173,16 @@ server_start(void)
 	if (server_ev == NULL || server_pause_ev == NULL)
 		fatalx("out of memory");
 	event_add(server_ev, NULL);
+}
+
+/* A connection went: accept again if the limit held us back. */
+void
+server_client_gone(void)
+{
+	if (server_full && server_fd >= 0) {
+		server_full = 0;
+		event_add(server_ev, NULL);
+	}
 }
 
 /* Stop accepting and close the socket (removing a socket file we made). */

@@ -119,15 +119,14 @@ sink_add_time(struct outbuf *b, int64_t ms)
 	outbuf_add(b, frac, 5);
 }
 
-/* Append text; with a prefix, every line after the first starts with it. */
+/* Append text; every line after its first starts with the prefix. */
 static void
 sink_add_text(struct outbuf *b, struct proto_str text, const char *prefix,
     size_t prefix_len)
 {
 	const char *p = text.ptr, *end = text.ptr + text.len, *nl;
 
-	while (prefix != NULL && (nl = memchr(p, '\n', (size_t)(end - p))) !=
-	    NULL) {
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		outbuf_add(b, p, (size_t)(nl - p) + 1);
 		outbuf_add(b, prefix, prefix_len);
 		p = nl + 1;
@@ -135,14 +134,30 @@ sink_add_text(struct outbuf *b, struct proto_str text, const char *prefix,
 	outbuf_add(b, p, (size_t)(end - p));
 }
 
+/* Append " [truncated N bytes]" when something was cut. */
+static void
+sink_add_cut(struct outbuf *b, size_t cut)
+{
+	char mark[48];
+	int n;
+
+	if (cut == 0)
+		return;
+	n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
+	outbuf_add(b, mark, (size_t)n);
+}
+
 /*
- * Format one record as a line (and its exception text) into a sink. For
- * stderr, for_stderr adds the "<N>plugin: " prefix to each line.
+ * Format one record into a sink: a line, and its exception text on the
+ * lines after it. Every line after the first starts with a tab, so that a
+ * message cannot pass for a record of its own; for stderr, every line also
+ * starts with "<N>plugin: " (for journald).
  */
 void
-sink_format(struct sink *s, const char *plugin_id,
-    const struct proto_entry *e, int for_stderr)
+sink_format(struct sink *s, const char *plugin_id, const struct record *r,
+    int for_stderr)
 {
+	const struct proto_entry *e = &r->e;
 	struct outbuf *b = &s->out;
 	char prefix[RELOG_ID_MAX + 16];
 	size_t prefix_len = 0;
@@ -152,25 +167,31 @@ sink_format(struct sink *s, const char *plugin_id,
 		    sink_priority(e->level), plugin_id);
 		outbuf_add(b, prefix, prefix_len);
 	}
+	prefix[prefix_len++] = '\t';
 	sink_add_time(b, e->timestamp_ms);
 	outbuf_add(b, " ", 1);
 	sink_add_level(b, e->level);
 	outbuf_add(b, " [", 2);
-	outbuf_add(b, e->logger_name.ptr, e->logger_name.len);
+	outbuf_add(b, r->logger_prefix.ptr, r->logger_prefix.len);
+	sink_add_text(b, e->logger_name, prefix, prefix_len);
+	if (r->name_cut != 0)
+		outbuf_add(b, "...", 3);
 	outbuf_add(b, "] ", 2);
-	sink_add_text(b, e->message, for_stderr ? prefix : NULL, prefix_len);
+	sink_add_text(b, e->message, prefix, prefix_len);
+	sink_add_cut(b, r->msg_cut);
 	if (e->exception_text.len != 0) {
 		outbuf_add(b, "\n", 1);
-		if (for_stderr)
-			outbuf_add(b, prefix, prefix_len);
-		sink_add_text(b, e->exception_text, for_stderr ? prefix : NULL,
-		    prefix_len);
+		outbuf_add(b, prefix, prefix_len);
+		sink_add_text(b, e->exception_text, prefix, prefix_len);
+		sink_add_cut(b, r->exc_cut);
 	}
 	outbuf_add(b, "\n", 1);
 	sink_touch(s);
 }
 
 static TAILQ_HEAD(, sink) sink_dirty = TAILQ_HEAD_INITIALIZER(sink_dirty);
+static struct sink sink_stderr_sink;
+static int sink_stderr_made;
 
 static void sink_write_cb(evutil_socket_t, short, void *);
 
@@ -215,7 +236,7 @@ sink_init_file(struct sink *s, const char *path)
  * MSG_DONTWAIT; a pipe or terminal is reopened as a new, non-blocking open
  * file, leaving the one relogd shares with its parent as it was.
  */
-void
+static void
 sink_init_stderr(struct sink *s)
 {
 	struct stat st;
@@ -234,6 +255,51 @@ sink_init_stderr(struct sink *s)
 	}
 	s->fd = fd;
 	s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb, s);
+}
+
+/*
+ * The stderr sink, shared by records (with --stderr) and relogd's own
+ * messages; made on first use, once the event loop exists.
+ */
+struct sink *
+sink_stderr(void)
+{
+	if (!sink_stderr_made && relogd_base != NULL) {
+		sink_init_stderr(&sink_stderr_sink);
+		sink_stderr_made = 1;
+	}
+	return (sink_stderr_made ? &sink_stderr_sink : NULL);
+}
+
+/* Free the stderr sink (at exit, drained): messages go out directly now. */
+void
+sink_stderr_close(void)
+{
+	if (!sink_stderr_made)
+		return;
+	if (sink_stderr_sink.own_dropped != 0)
+		dprintf(STDERR_FILENO, "<4>relogd: %llu of its own messages "
+		    "were dropped: stderr was full\n",
+		    (unsigned long long)sink_stderr_sink.own_dropped);
+	sink_free(&sink_stderr_sink);
+	sink_stderr_made = 0;
+}
+
+/*
+ * Queue one of relogd's own lines and write what the kernel takes now.
+ * When stderr is this far behind, the line is dropped (and counted): the
+ * daemon must not stall, nor grow, on a stuck journal.
+ */
+void
+sink_write_line(struct sink *s, const char *line, size_t len)
+{
+	if (sink_pending(s) > SINK_OWN_MAX) {
+		s->own_dropped++;
+		return;
+	}
+	outbuf_add(&s->out, line, len);
+	sink_touch(s);
+	sink_flush(s);
 }
 
 /* Reopen a file sink (after logrotate moved its file). */
@@ -313,11 +379,13 @@ sink_flush(struct sink *s)
 				event_add(s->wev, NULL);
 			break;
 		}
-		if (!s->broken)
+		sink_discard(s);
+		if (!s->broken) {
+			/* Broken first: the message may go to this sink. */
+			s->broken = 1;
 			log_error("cannot write %s: %s", s->name,
 			    n < 0 ? strerror(errno) : "short write");
-		s->broken = 1;
-		sink_discard(s);
+		}
 	}
 	if (s->off == s->out.len)
 		s->out.len = s->off = 0;

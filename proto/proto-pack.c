@@ -24,6 +24,20 @@ proto_str_eq(struct proto_str s, const char *c)
 	return (s.ptr != NULL && s.len == len && memcmp(s.ptr, c, len) == 0);
 }
 
+/*
+ * How much of a text of len bytes to keep so that it is at most max bytes
+ * and does not end inside a UTF-8 sequence.
+ */
+size_t
+proto_utf8_cut(const char *text, size_t len, size_t max)
+{
+	if (len <= max)
+		return (len);
+	while (max > 0 && ((unsigned char)text[max] & 0xc0) == 0x80)
+		max--;
+	return (max);
+}
+
 /* Start a frame at the end of the buffer; returns where it starts. */
 size_t
 proto_frame_begin(msgpack_sbuffer *sb)

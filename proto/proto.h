@@ -90,6 +90,7 @@ struct proto_reader {
 /* proto-pack.c */
 struct proto_str proto_cstr(const char *);
 int	proto_str_eq(struct proto_str, const char *);
+size_t	proto_utf8_cut(const char *, size_t, size_t);
 size_t	proto_frame_begin(msgpack_sbuffer *);
 int	proto_frame_end(msgpack_sbuffer *, size_t, size_t);
 void	proto_pack_str(msgpack_packer *, struct proto_str);

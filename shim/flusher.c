@@ -20,7 +20,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +45,34 @@ flusher_new_instance(struct relog *h)
 		    (uint64_t)(uintptr_t)h;
 	snprintf(h->instance, sizeof h->instance, "%016llx",
 	    (unsigned long long)v);
+}
+
+/*
+ * Write one line to stderr if it takes it before the deadline: the line is
+ * cut to PIPE_BUF bytes and written once poll says there is room, so a
+ * reader that is stuck can never hold the flusher (or relog_close).
+ * Returns 0, or -1 if stderr did not take it.
+ */
+static int __attribute__((format(printf, 2, 3)))
+flusher_say(int64_t deadline, const char *fmt, ...)
+{
+	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	char line[PIPE_BUF];
+	int64_t left = deadline - shim_now_ms();
+	va_list ap;
+	size_t len;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return (-1);
+	len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+	line[len - 1] = '\n';
+	if (poll(&pfd, 1, left > 0 ? (int)left : 0) != 1)
+		return (-1);
+	return (write(STDERR_FILENO, line, len) == (ssize_t)len ? 0 : -1);
 }
 
 /* The earlier of a deadline and, once closing, the close deadline. */
@@ -266,7 +296,7 @@ flusher_hello(struct relog *h, int64_t deadline)
 		return (-1);
 	if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
 	    &got, &accepted, &reason) != 0 || got != id || !accepted) {
-		dprintf(STDERR_FILENO, "relog: relogd refused runner %s: "
+		flusher_say(shim_now_ms(), "relog: relogd refused runner %s: "
 		    "%.*s\n", h->runner_id, (int)reason.len, reason.ptr);
 		return (-1);
 	}
@@ -309,22 +339,17 @@ fail:
 }
 
 /*
- * Write records that would otherwise vanish unseen to stderr (at close).
+ * Write a record that would otherwise vanish unseen to stderr, as
+ * "[LOG-FALLBACK] [logger] message". Returns 0, or -1 if stderr did not
+ * take it before the deadline.
  */
-static void
-flusher_fallback(const struct ring_slot *slots, size_t n)
+static int
+flusher_fallback(const struct ring_slot *s, int64_t deadline)
 {
-	const struct ring_slot *s;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		s = &slots[i];
-		dprintf(STDERR_FILENO, "[LOG-FALLBACK] [%.*s] %.*s%s%.*s\n",
-		    (int)s->name_len, ring_slot_name(s),
-		    (int)s->msg_len, ring_slot_msg(s),
-		    s->exc_len != 0 ? "\n" : "",
-		    (int)s->exc_len, ring_slot_exc(s));
-	}
+	return (flusher_say(deadline, "[LOG-FALLBACK] [%.*s] %.*s%s%.*s\n",
+	    (int)s->name_len, ring_slot_name(s), (int)s->msg_len,
+	    ring_slot_msg(s), s->exc_len != 0 ? "\n" : "", (int)s->exc_len,
+	    ring_slot_exc(s)));
 }
 
 /* Bytes a slot will take on the wire, roughly (for cutting frames). */
@@ -348,7 +373,10 @@ flusher_take(struct relog *h)
 	uint64_t dropped;
 
 	pthread_mutex_lock(&h->lock);
+	h->flight_first = h->taken + h->ring.evicted;
 	n = ring_pop(&h->ring, h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
+	h->taken += n;
+	h->flight_n = n;
 	dropped = h->ring.dropped - h->dropped_sent;
 	h->dropped_sent = h->ring.dropped;
 	pthread_mutex_unlock(&h->lock);
@@ -408,12 +436,12 @@ flusher_pack(struct relog *h, struct shim_frame *f)
 	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
 }
 
-/* Account for records that left the shim; wake relog_flush. */
+/* The records in flight left the shim; wake relog_flush. */
 static void
-flusher_retire(struct relog *h, size_t n)
+flusher_retire(struct relog *h)
 {
 	pthread_mutex_lock(&h->lock);
-	h->retired += n;
+	h->flight_n = 0;
 	pthread_cond_broadcast(&h->sent_cond);
 	pthread_mutex_unlock(&h->lock);
 }
@@ -460,8 +488,8 @@ flusher_deliver(struct relog *h)
 		}
 	}
 	h->nframes = 0;
-	flusher_retire(h, h->inflight);
 	h->inflight = 0;
+	flusher_retire(h);
 	return (0);
 
 fail:
@@ -483,8 +511,8 @@ flusher_tell_drops(struct relog *h)
 	pthread_mutex_unlock(&h->lock);
 	if (dropped == h->dropped_told)
 		return;
-	dprintf(STDERR_FILENO, "[LOG-FALLBACK] relog: relogd unreachable at "
-	    "%s; %llu records dropped so far\n", h->socket_path,
+	flusher_say(shim_now_ms(), "[LOG-FALLBACK] relog: relogd unreachable "
+	    "at %s; %llu records dropped so far\n", h->socket_path,
 	    (unsigned long long)dropped);
 	h->dropped_told = dropped;
 }
@@ -511,31 +539,44 @@ flusher_drain(struct relog *h, int closing)
 
 /*
  * At the close deadline: write what was not delivered to stderr, the
- * unacknowledged batches first, then the ring.
+ * batches in flight first, then the ring, for at most SHIM_FALLBACK_MS
+ * more; what stderr does not take by then is counted in one last line.
  */
 static void
 flusher_give_up(struct relog *h)
 {
-	size_t n;
+	int64_t deadline = shim_now_ms() + SHIM_FALLBACK_MS;
+	uint64_t lost = 0;
+	size_t n, i;
 
-	if (h->nframes != 0) {
-		flusher_fallback(h->batch_slots, h->inflight);
+	for (i = 0; i < h->inflight; i++) {
+		if (lost != 0 || flusher_fallback(&h->batch_slots[i],
+		    deadline) != 0)
+			lost++;
 		h->close_fallback = 1;
-		flusher_retire(h, h->inflight);
-		h->nframes = 0;
-		h->inflight = 0;
 	}
+	h->nframes = 0;
+	h->inflight = 0;
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
 		n = ring_pop(&h->ring, h->batch_slots,
 		    h->batch * SHIM_FRAMES_PER_SEND);
+		h->taken += n;
 		pthread_mutex_unlock(&h->lock);
 		if (n == 0)
 			break;
 		h->close_fallback = 1;
-		flusher_fallback(h->batch_slots, n);
-		flusher_retire(h, n);
+		for (i = 0; i < n; i++) {
+			if (lost != 0 || flusher_fallback(&h->batch_slots[i],
+			    deadline) != 0)
+				lost++;
+		}
 	}
+	if (lost != 0)
+		flusher_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "
+		    "lost at close: stderr did not take them\n",
+		    (unsigned long long)lost);
+	flusher_retire(h);
 }
 
 /* Absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */

@@ -189,7 +189,10 @@ relog_atfork_child(void)
 		h->running = 0;
 		h->ring.head = h->ring.count = 0;
 		h->ring.dropped = 0;
-		h->pushed = h->retired = 0;
+		h->pushed = h->taken = 0;
+		h->flight_first = h->flight_n = 0;
+		h->ring.evicted = 0;
+		h->flush_waiters = 0;
 		h->flusher_idle = h->flush_wanted = 0;
 		h->seq = 0;
 		h->dropped_sent = h->dropped_told = 0;
@@ -365,8 +368,11 @@ relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
 	if (relog_forked(h) && relog_after_fork(h) != 0)
 		return (-EAGAIN);
 	pthread_mutex_lock(&h->lock);
-	ring_push(&h->ring, &rec);
-	h->pushed++;
+	if (ring_push(&h->ring, &rec) == 0)
+		h->pushed++;
+	/* An eviction may be what a relog_flush waits for. */
+	if (h->flush_waiters != 0 && h->ring.count == h->ring.cap)
+		pthread_cond_broadcast(&h->sent_cond);
 	/* Wake the flusher once per batch, and only when it sleeps. */
 	if (h->flusher_idle && h->ring.count >= h->batch) {
 		h->flusher_idle = 0;
@@ -455,7 +461,18 @@ relog_abstime(int64_t ms)
 	return (ts);
 }
 
-/* Wait until everything queued before the call is sent. */
+/*
+ * Has every record numbered below target left the shim: delivered, written
+ * to stderr, or evicted? (Under lock.)
+ */
+static int
+relog_flushed(const struct relog *h, uint64_t target)
+{
+	return (h->taken + h->ring.evicted >= target &&
+	    (h->flight_n == 0 || h->flight_first >= target));
+}
+
+/* Wait until everything queued before the call is delivered. */
 RELOG_API int
 relog_flush(relog_t *h, int timeout_ms)
 {
@@ -472,15 +489,16 @@ relog_flush(relog_t *h, int timeout_ms)
 	target = h->pushed;
 	h->flush_wanted = 1;
 	pthread_cond_signal(&h->wake);
-	/* Overwritten records will never be sent: they count as done. */
-	while (h->retired + h->ring.dropped < target) {
+	h->flush_waiters++;
+	while (!relog_flushed(h, target)) {
 		if (pthread_cond_timedwait(&h->sent_cond, &h->lock,
 		    &until) == ETIMEDOUT) {
-			if (h->retired + h->ring.dropped < target)
+			if (!relog_flushed(h, target))
 				ret = -ETIMEDOUT;
 			break;
 		}
 	}
+	h->flush_waiters--;
 	pthread_mutex_unlock(&h->lock);
 	return (ret);
 }

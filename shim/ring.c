@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto.h"
 #include "ring.h"
 
 /* Allocate a ring of cap slots (cap > 0). Returns 0 or -ENOMEM. */
@@ -43,18 +44,6 @@ ring_free(struct ring *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Cut a text to RING_TEXT_MAX bytes, not inside a UTF-8 sequence. */
-static size_t
-ring_clamp(const char *text, size_t len)
-{
-	if (len <= RING_TEXT_MAX)
-		return (len);
-	len = RING_TEXT_MAX;
-	while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
-		len--;
-	return (len);
-}
-
 /*
  * Copy a record in, overwriting the oldest one when full. Returns 0, or
  * -ENOMEM when a slot could not grow (the record is then dropped and
@@ -64,11 +53,12 @@ int
 ring_push(struct ring *r, const struct ring_record *rec)
 {
 	struct ring_slot *s;
-	size_t name_len = ring_clamp(rec->name, rec->name_len);
-	size_t msg_len = ring_clamp(rec->msg, rec->msg_len);
-	size_t exc_len = ring_clamp(rec->exc, rec->exc_len);
+	size_t name_len = proto_utf8_cut(rec->name, rec->name_len,
+	    RING_TEXT_MAX);
+	size_t msg_len = proto_utf8_cut(rec->msg, rec->msg_len, RING_TEXT_MAX);
+	size_t exc_len = proto_utf8_cut(rec->exc, rec->exc_len, RING_TEXT_MAX);
 	size_t color_len = rec->color != NULL ?
-	    ring_clamp(rec->color, rec->color_len) : 0;
+	    proto_utf8_cut(rec->color, rec->color_len, RING_TEXT_MAX) : 0;
 	size_t need = name_len + msg_len + exc_len + color_len, cap;
 	char *buf;
 
@@ -77,6 +67,7 @@ ring_push(struct ring *r, const struct ring_record *rec)
 		r->head = (r->head + 1) % r->cap;
 		r->count--;
 		r->dropped++;
+		r->evicted++;
 	} else
 		s = &r->slots[(r->head + r->count) % r->cap];
 

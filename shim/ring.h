@@ -47,7 +47,8 @@ struct ring {
 	size_t cap;
 	size_t head;		/* oldest record */
 	size_t count;
-	uint64_t dropped;	/* records overwritten, ever */
+	uint64_t dropped;	/* records lost, ever: overwritten or no memory */
+	uint64_t evicted;	/* of those, overwritten: they left the head */
 };
 
 int	ring_init(struct ring *, size_t);

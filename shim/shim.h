@@ -30,6 +30,8 @@
 #define SHIM_IO_TIMEOUT_MS 5000
 /* How long relogd may take to acknowledge a batch (a slow sink). */
 #define SHIM_ACK_TIMEOUT_MS 30000
+/* How long relog_close may write undelivered records to stderr. */
+#define SHIM_FALLBACK_MS 500
 /* Largest reply relogd sends to the shim. */
 #define SHIM_REPLY_MAX (64u * 1024)
 
@@ -57,10 +59,19 @@ struct relog {
 	/* Under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the flusher: work, flush or close */
-	pthread_cond_t sent_cond;	/* relog_flush: retired moved on */
+	pthread_cond_t sent_cond;	/* relog_flush: records left */
 	struct ring ring;
-	uint64_t pushed;	/* records accepted, ever */
-	uint64_t retired;	/* records acknowledged, or written to stderr */
+	/*
+	 * Records are numbered as pushed. They leave the ring in that order,
+	 * taken by the flusher or evicted, so the ring's head is record
+	 * taken + ring.evicted; taken ones stay in flight, [flight_first,
+	 * flight_first + flight_n), until acknowledged or written to stderr.
+	 */
+	uint64_t pushed;
+	uint64_t taken;
+	uint64_t flight_first;
+	size_t flight_n;
+	int flush_waiters;
 	int flusher_idle;	/* the flusher waits on wake */
 	int flush_wanted;
 	int closing;

@@ -22,6 +22,9 @@
 
 static struct harness H;
 
+/* For tests that send more than the default rate limit lets through. */
+static const char *const no_rate_limit[] = { "--rate-limit", "off", NULL };
+
 static void
 daemon_setup(void)
 {
@@ -323,7 +326,7 @@ START_TEST(test_daemon_many_runners)
 	char *text;
 	int i;
 
-	harness_daemon_start(&H, NULL);
+	harness_daemon_start(&H, no_rate_limit);
 	for (i = 0; i < 8; i++) {
 		snprintf(runner[i], sizeof runner[i], "r%d", i);
 		snprintf(plugin, sizeof plugin, "p%d", i % 4);
@@ -371,7 +374,7 @@ START_TEST(test_daemon_threads)
 	char *text;
 	int t;
 
-	harness_daemon_start(&H, NULL);
+	harness_daemon_start(&H, no_rate_limit);
 	ck_assert_int_eq(harness_wait(spawn_runner("mt", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -558,7 +561,7 @@ START_TEST(test_daemon_sigkill_restart)
 	int i, kill_round;
 
 	snprintf(path, sizeof path, "%s/kill.log", H.log_dir);
-	harness_daemon_start(&H, NULL);
+	harness_daemon_start(&H, no_rate_limit);
 	for (i = 0; i < 4; i++) {
 		snprintf(runner[i], sizeof runner[i], "k%d", i);
 		pids[i] = spawn_runner(runner[i], NULL, args, NULL);
@@ -571,7 +574,7 @@ START_TEST(test_daemon_sigkill_restart)
 		ck_assert_int_eq(harness_wait(H.daemon, DAEMON_CHILD_TIMEOUT_MS),
 		    128 + SIGKILL);
 		H.daemon = -1;
-		harness_daemon_start(&H, NULL);
+		harness_daemon_start(&H, no_rate_limit);
 	}
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(harness_wait(pids[i],
@@ -672,21 +675,29 @@ START_TEST(test_daemon_frame_too_large)
 }
 END_TEST
 
-/* --max-frame raises the limit. */
+/*
+ * --max-frame raises the frame limit; max_entries (10,000) still holds:
+ * the entries past it are rejected, the others written.
+ */
 START_TEST(test_daemon_max_frame)
 {
-	static const char *const args[] = { "--max-frame", "4194304", NULL };
+	static const char *const args[] = {
+		"--max-frame", "4194304", "--rate-limit", "off", NULL
+	};
 	char *text;
-	int fd;
+	int fd, eof;
 
 	harness_daemon_start(&H, args);
 	fd = raw_open("big");
 	/* About 3 MiB in one frame. */
-	raw_batch(fd, "plugin.big", 30000, 65536);
+	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.big", 30000, 0, 0,
+	    65536);
+	ck_assert_str_eq(raw_reply(fd, 0, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "big");
-	ck_assert_uint_eq(count_lines(text), 30000);
+	ck_assert_uint_eq(count_lines(text), 10000);
+	ck_assert_ptr_nonnull(strstr(text, "raw seq=9999\n"));
 	free(text);
 }
 END_TEST
@@ -843,13 +854,13 @@ START_TEST(test_daemon_stderr_priorities)
 	ck_assert_uint_eq(harness_count(text, "<4>jd: "), 1 * 4);
 	/* Every line of an exception text keeps the prefix. */
 	ck_assert_ptr_nonnull(strstr(text, "WARNING [plugin.jd] runner=jd "
-	    "thread=0 seq=4\n<4>jd: Traceback (most recent call last):\n"
-	    "<4>jd:   File \"x.py\", line 1\n<4>jd: ValueError: boom\n"));
+	    "thread=0 seq=4\n<4>jd: \tTraceback (most recent call last):\n"
+	    "<4>jd: \t  File \"x.py\", line 1\n<4>jd: \tValueError: boom\n"));
 	free(text);
-	/* The file has the traceback without prefixes. */
+	/* The file has the traceback on lines that start with a tab. */
 	text = harness_plugin_log(&H, "jd");
-	ck_assert_ptr_nonnull(strstr(text, "seq=4\nTraceback (most recent "
-	    "call last):\n  File \"x.py\", line 1\nValueError: boom\n"));
+	ck_assert_ptr_nonnull(strstr(text, "seq=4\n\tTraceback (most recent "
+	    "call last):\n\t  File \"x.py\", line 1\n\tValueError: boom\n"));
 	free(text);
 }
 END_TEST
