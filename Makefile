@@ -55,8 +55,8 @@ SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
 DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/state.c daemon/config.c \
 	daemon/log.c
-TEST_SRC = tests/main.c tests/harness.c tests/test-ring.c \
-	tests/test-codec.c tests/test-daemon.c
+TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
+	tests/test-codec.c tests/test-daemon.c tests/test-limits.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

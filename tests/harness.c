@@ -5,6 +5,7 @@
  * poll, never sleeps.
  */
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -205,6 +206,11 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	if (h->daemon == 0) {
 		dup2(errfd, STDERR_FILENO);
 		putenv(env_notify);
+		if (h->nofile != 0) {
+			struct rlimit rl = { h->nofile, h->nofile };
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		if (h->listen_fd >= 0) {
 			/* Socket activation: fd 3, LISTEN_PID, LISTEN_FDS. */
 			snprintf(buf, sizeof buf, "%ld", (long)getpid());
@@ -463,4 +469,144 @@ harness_await_file(const char *path, const char *needle, size_t n,
 	}
 	close(pfd.fd);
 	return (0);
+}
+
+/*
+ * Start test-runner with RELOG_RUNNER_ID=runner, RELOG_PLUGIN=plugin (if
+ * not NULL), a ring of queue records and the given arguments
+ * (NULL-terminated). out and in, if not NULL, get its stdout and stdin.
+ */
+pid_t
+harness_runner_env(const struct harness *h, const char *runner,
+    const char *plugin, const char *queue, const char *const *args,
+    int *out, int *in)
+{
+	static char env[4][4][320];
+	static int slot;
+	char (*e)[320] = env[slot++ % 4];
+	const char *envp[5], *argv[16];
+	size_t n = 0, i;
+
+	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
+	snprintf(e[1], sizeof e[1], "RELOG_RUNNER_ID=%s", runner);
+	snprintf(e[2], sizeof e[2], "RELOG_QUEUE_MAX=%s", queue);
+	snprintf(e[3], sizeof e[3], "RELOG_PLUGIN=%s",
+	    plugin != NULL ? plugin : "");
+	for (i = 0; i < 4; i++)
+		envp[i] = e[i];
+	envp[4] = NULL;
+	argv[n++] = harness_build_path("test-runner");
+	for (i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return (harness_spawn(argv, envp, out, in));
+}
+
+/* Start test-runner with a ring of 16384 records (see spawn_runner_env). */
+pid_t
+harness_runner(const struct harness *h, const char *runner,
+    const char *plugin, const char *const *args, int *out)
+{
+	return (harness_runner_env(h, runner, plugin, "16384", args, out, NULL));
+}
+
+/*
+ * Check that text holds exactly count records of runner's thread, with seq
+ * 0 .. count-1 in that order.
+ */
+void
+harness_check_sequence(const char *text, const char *runner, int thread,
+    long count)
+{
+	char tag[128];
+	const char *p = text;
+	long expect = 0, seq;
+	size_t taglen;
+
+	ck_assert_ptr_nonnull(text);
+	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=%d seq=",
+	    runner, thread);
+	while ((p = strstr(p, tag)) != NULL) {
+		p += taglen;
+		seq = strtol(p, NULL, 10);
+		ck_assert_msg(seq == expect, "runner %s: seq %ld where %ld "
+		    "was due", runner, seq, expect);
+		expect++;
+	}
+	ck_assert_msg(expect == count, "runner %s: %ld records, not %ld",
+	    runner, expect, count);
+}
+
+/*
+ * Check that every record 0 .. count-1 of runner's thread 0 is in text, the
+ * first time each appears in order, and that at most max_dups appear again
+ * (batches resent around a relogd that was killed).
+ */
+void
+harness_check_delivered(const char *text, const char *runner, long count,
+    long max_dups)
+{
+	char tag[128];
+	const char *p = text;
+	long next = 0, seq, dups = 0;
+	size_t taglen;
+
+	ck_assert_ptr_nonnull(text);
+	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=0 seq=",
+	    runner);
+	while ((p = strstr(p, tag)) != NULL) {
+		p += taglen;
+		seq = strtol(p, NULL, 10);
+		if (seq < next) {
+			dups++;
+			continue;
+		}
+		ck_assert_msg(seq == next, "runner %s: seq %ld where %ld was "
+		    "due", runner, seq, next);
+		next++;
+	}
+	ck_assert_msg(next == count, "runner %s: %ld records, not %ld",
+	    runner, next, count);
+	ck_assert_msg(dups <= max_dups, "runner %s: %ld duplicates, more "
+	    "than %ld", runner, dups, max_dups);
+}
+
+/* Count the lines of a text. */
+size_t
+harness_lines(const char *text)
+{
+	return (harness_count(text, "\n"));
+}
+
+/* relogd's resident memory in KiB (VmRSS), or -1. */
+long
+harness_rss_kb(const struct harness *h)
+{
+	char path[64], *text, *p;
+	long kb = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)h->daemon);
+	text = harness_read_file(path, NULL);
+	if (text != NULL && (p = strstr(text, "VmRSS:")) != NULL)
+		kb = strtol(p + 6, NULL, 10);
+	free(text);
+	return (kb);
+}
+
+/*
+ * Write a config file in the test's folder; returns its path (static,
+ * valid until the next call).
+ */
+const char *
+harness_config(const struct harness *h, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/relogd.conf", h->dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	return (path);
 }

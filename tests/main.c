@@ -15,6 +15,7 @@ main(void)
 	sr = srunner_create(suite_ring());
 	srunner_add_suite(sr, suite_codec());
 	srunner_add_suite(sr, suite_daemon());
+	srunner_add_suite(sr, suite_limits());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

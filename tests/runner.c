@@ -15,8 +15,12 @@
  *       close
  *   -x  attach an exception text to every record
  *   -d  dropped records are expected: do not fail on them
+ *   -f  then fork: the child emits COUNT records as thread 1 and closes;
+ *       once it exited, the parent emits COUNT more as thread 0
  * Exits 0 when every record was handed over and none was dropped.
  */
+#include <sys/wait.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@ static relog_t *runner_h;
 static const char *runner_logger = "plugin.test";
 static const char *runner_id;
 static long runner_count;
+static long runner_first;	/* seq of thread 0's first record */
 static long runner_rate;
 static int runner_exception;
 
@@ -51,7 +56,7 @@ runner_produce(void *arg)
 	struct timespec next;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	for (i = 0; i < runner_count; i++) {
+	for (i = runner_first; i < runner_first + runner_count; i++) {
 		if (runner_rate > 0) {
 			/* Pace the plugin: this is its behaviour, not a sync. */
 			next.tv_nsec += 1000000000L / runner_rate;
@@ -71,16 +76,45 @@ runner_produce(void *arg)
 	return (NULL);
 }
 
+/*
+ * The child emits as thread 1 through the handle it inherited, and closes
+ * it; then the parent goes on as thread 0. Returns the child's status.
+ */
+static int
+runner_fork(void)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid < 0)
+		return (7);
+	if (pid == 0) {
+		if (runner_produce((void *)1) != NULL)
+			_exit(6);
+		if (relog_dropped(runner_h) != 0)
+			_exit(5);
+		_exit(relog_close(runner_h, RUNNER_TIMEOUT_MS) == 0 ? 0 : 4);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return (8);
+	runner_first = runner_count;
+	if (runner_produce((void *)0) != NULL)
+		return (6);
+	return (WEXITSTATUS(status));
+}
+
 int
 main(int argc, char **argv)
 {
 	pthread_t threads[64];
 	long nthreads = 1, t;
 	int opt, announce = 0, wait_stdin = 0, drops_ok = 0, status = 0;
+	int do_fork = 0;
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:awxd")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:awxdf")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
@@ -89,6 +123,7 @@ main(int argc, char **argv)
 		case 'a': announce = 1; break;
 		case 'w': wait_stdin = 1; break;
 		case 'd': drops_ok = 1; break;
+		case 'f': do_fork = 1; break;
 		case 'x': runner_exception = 1; break;
 		default: return (2);
 		}
@@ -110,6 +145,8 @@ main(int argc, char **argv)
 		if (ret != NULL)
 			status = 6;
 	}
+	if (do_fork)
+		status = runner_fork();
 	if (announce || wait_stdin) {
 		printf("emitted\n");
 		fflush(stdout);

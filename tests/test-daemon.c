@@ -37,283 +37,6 @@ daemon_teardown(void)
 	harness_cleanup(&H);
 }
 
-/*
- * Start test-runner with RELOG_RUNNER_ID=runner, RELOG_PLUGIN=plugin (if
- * not NULL), a ring of queue records and the given arguments
- * (NULL-terminated). out and in, if not NULL, get its stdout and stdin.
- */
-static pid_t
-spawn_runner_env(const char *runner, const char *plugin, const char *queue,
-    const char *const *args, int *out, int *in)
-{
-	static char env[4][4][320];
-	static int slot;
-	char (*e)[320] = env[slot++ % 4];
-	const char *envp[5], *argv[16];
-	size_t n = 0, i;
-
-	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", H.socket);
-	snprintf(e[1], sizeof e[1], "RELOG_RUNNER_ID=%s", runner);
-	snprintf(e[2], sizeof e[2], "RELOG_QUEUE_MAX=%s", queue);
-	snprintf(e[3], sizeof e[3], "RELOG_PLUGIN=%s",
-	    plugin != NULL ? plugin : "");
-	for (i = 0; i < 4; i++)
-		envp[i] = e[i];
-	envp[4] = NULL;
-	argv[n++] = harness_build_path("test-runner");
-	for (i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return (harness_spawn(argv, envp, out, in));
-}
-
-/* Start test-runner with a ring of 16384 records (see spawn_runner_env). */
-static pid_t
-spawn_runner(const char *runner, const char *plugin, const char *const *args,
-    int *out)
-{
-	return (spawn_runner_env(runner, plugin, "16384", args, out, NULL));
-}
-
-/*
- * Check that text holds exactly count records of runner's thread, with seq
- * 0 .. count-1 in that order.
- */
-static void
-check_sequence(const char *text, const char *runner, int thread, long count)
-{
-	char tag[128];
-	const char *p = text;
-	long expect = 0, seq;
-	size_t taglen;
-
-	ck_assert_ptr_nonnull(text);
-	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=%d seq=",
-	    runner, thread);
-	while ((p = strstr(p, tag)) != NULL) {
-		p += taglen;
-		seq = strtol(p, NULL, 10);
-		ck_assert_msg(seq == expect, "runner %s: seq %ld where %ld "
-		    "was due", runner, seq, expect);
-		expect++;
-	}
-	ck_assert_msg(expect == count, "runner %s: %ld records, not %ld",
-	    runner, expect, count);
-}
-
-/*
- * Check that every record 0 .. count-1 of runner's thread 0 is in text, the
- * first time each appears in order, and that at most max_dups appear again
- * (batches resent around a relogd that was killed).
- */
-static void
-check_delivered(const char *text, const char *runner, long count,
-    long max_dups)
-{
-	char tag[128];
-	const char *p = text;
-	long next = 0, seq, dups = 0;
-	size_t taglen;
-
-	ck_assert_ptr_nonnull(text);
-	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=0 seq=",
-	    runner);
-	while ((p = strstr(p, tag)) != NULL) {
-		p += taglen;
-		seq = strtol(p, NULL, 10);
-		if (seq < next) {
-			dups++;
-			continue;
-		}
-		ck_assert_msg(seq == next, "runner %s: seq %ld where %ld was "
-		    "due", runner, seq, next);
-		next++;
-	}
-	ck_assert_msg(next == count, "runner %s: %ld records, not %ld",
-	    runner, next, count);
-	ck_assert_msg(dups <= max_dups, "runner %s: %ld duplicates, more "
-	    "than %ld", runner, dups, max_dups);
-}
-
-/* Count the lines of a text. */
-static size_t
-count_lines(const char *text)
-{
-	return (harness_count(text, "\n"));
-}
-
-/* Pack an envelope header into sb; the caller packs the payload. */
-static size_t
-raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, const char *type,
-    int64_t id, const char *method)
-{
-	struct proto_header hd = {
-		.message_type = type,
-		.request_id = id,
-		.method = proto_cstr(method),
-		.plugin_id = proto_cstr(""),
-		.timestamp_ms = 1764306519123,
-		.timeout_ms = 30000,
-	};
-	size_t start;
-
-	msgpack_sbuffer_init(sb);
-	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(sb);
-	proto_pack_header(pk, &hd);
-	return (start);
-}
-
-/* Finish the frame begun by raw_begin and send it, n bytes per write. */
-static void
-raw_send(int fd, msgpack_sbuffer *sb, msgpack_packer *pk, size_t start,
-    size_t chunk)
-{
-	size_t off;
-
-	proto_pack_no_error(pk);
-	ck_assert_int_eq(proto_frame_end(sb, start, RELOG_FRAME_MAX_LIMIT), 0);
-	for (off = 0; off < sb->size; off += chunk)
-		ck_assert_int_eq(send(fd, sb->data + off, sb->size - off < chunk ?
-		    sb->size - off : chunk, MSG_NOSIGNAL) > 0, 1);
-	msgpack_sbuffer_destroy(sb);
-}
-
-/*
- * Send a log batch of n records "raw seq=<i>" as the given message_type,
- * with relog's seq (0: none) and dropped count.
- */
-static void
-raw_batch_seq(int fd, const char *type, const char *logger, int n,
-    uint64_t seq, uint64_t dropped, size_t chunk)
-{
-	struct proto_entry e = { .level = 20, .logger_name =
-	    proto_cstr(logger), .exception_text = proto_cstr("") };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	char msg[64];
-	size_t start;
-	int i;
-
-	start = raw_begin(&sb, &pk, type, 2, RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, (uint32_t)n, seq, dropped);
-	for (i = 0; i < n; i++) {
-		snprintf(msg, sizeof msg, "raw seq=%d", i);
-		e.timestamp_ms = 1764306519000 + i;
-		e.message = proto_cstr(msg);
-		proto_pack_entry(&pk, &e);
-	}
-	raw_send(fd, &sb, &pk, start, chunk);
-}
-
-/*
- * Say hello as runner (plugin and instance may be NULL), chunk bytes per
- * write.
- */
-static void
-raw_hello_as(int fd, const char *runner, const char *plugin,
-    const char *instance, size_t chunk)
-{
-	struct proto_hello hello = {
-		.runner_id = proto_cstr(runner),
-		.sdk_version = proto_cstr("test/1"),
-		.session_token = proto_cstr(""),
-		.plugin_id = proto_cstr(plugin),
-		.instance = proto_cstr(instance),
-	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
-
-	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
-	proto_pack_hello(&pk, &hello);
-	raw_send(fd, &sb, &pk, start, chunk);
-}
-
-/* Say hello as runner (plugin may be NULL), chunk bytes per write. */
-static void
-raw_hello(int fd, const char *runner, const char *plugin, size_t chunk)
-{
-	raw_hello_as(fd, runner, plugin, NULL, chunk);
-}
-
-/* Send a log batch (a broadcast) of n records "raw seq=<i>" for logger. */
-static void
-raw_batch(int fd, const char *logger, int n, size_t chunk)
-{
-	raw_batch_seq(fd, RELOG_TYPE_BROADCAST, logger, n, 0, 0, chunk);
-}
-
-/*
- * Receive a response. Returns the error code (static) if it has one,
- * "accepted"/"refused" for a hello reply, "written=N" for a batch's. *eof tells whether relogd closed
- * the connection right after.
- */
-static const char *
-raw_reply(int fd, int check_eof, int *eof)
-{
-	static char result[64];
-	struct proto_envelope env;
-	msgpack_unpacked un;
-	const msgpack_object_kv *kv;
-	const char *cause;
-	char *body, c;
-	size_t len, off = 0;
-	uint32_t i;
-
-	ck_assert_int_eq(harness_recv_frame(fd, &body, &len,
-	    DAEMON_REPLY_TIMEOUT_MS), 0);
-	ck_assert_int_eq(proto_scan(body, len, &cause), 0);
-	msgpack_unpacked_init(&un);
-	ck_assert_int_eq(msgpack_unpack_next(&un, body, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
-	ck_assert_int_eq(env.type, PROTO_RESPONSE);
-	snprintf(result, sizeof result, "none");
-	if (env.error != NULL) {
-		for (i = 0; i < env.error->via.map.size; i++) {
-			kv = &env.error->via.map.ptr[i];
-			if (kv->key.via.str.size == 4 &&
-			    memcmp(kv->key.via.str.ptr, "code", 4) == 0)
-				snprintf(result, sizeof result, "%.*s",
-				    (int)kv->val.via.str.size,
-				    kv->val.via.str.ptr);
-		}
-	} else {
-		for (i = 0; i < env.payload->via.map.size; i++) {
-			kv = &env.payload->via.map.ptr[i];
-			if (kv->key.via.str.size == 8 &&
-			    memcmp(kv->key.via.str.ptr, "accepted", 8) == 0)
-				snprintf(result, sizeof result, "%s",
-				    kv->val.via.boolean ? "accepted" :
-				    "refused");
-			if (kv->key.via.str.size == 7 &&
-			    memcmp(kv->key.via.str.ptr, "written", 7) == 0)
-				snprintf(result, sizeof result, "written=%llu",
-				    (unsigned long long)kv->val.via.u64);
-		}
-	}
-	msgpack_unpacked_destroy(&un);
-	free(body);
-	if (check_eof) {
-		/* relogd closes after a fatal error: read gives 0. */
-		*eof = recv(fd, &c, 1, 0) == 0;
-	}
-	return (result);
-}
-
-/* Connect and say hello as runner; relogd must accept. */
-static int
-raw_open(const char *runner)
-{
-	int fd, eof;
-
-	fd = harness_connect(&H);
-	raw_hello(fd, runner, NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
-	return (fd);
-}
-
 /* 8 runners of 4 plugins, 10,000 records each: all there, in order. */
 START_TEST(test_daemon_many_runners)
 {
@@ -332,13 +55,13 @@ START_TEST(test_daemon_many_runners)
 		snprintf(plugin, sizeof plugin, "p%d", i % 4);
 		if (i < 4) {
 			/* Plugin named in the hello. */
-			pids[i] = spawn_runner(runner[i], plugin, by_hello,
+			pids[i] = harness_runner(&H, runner[i], plugin, by_hello,
 			    NULL);
 		} else {
 			/* Plugin named by the logger: plugin.<id>.worker. */
 			snprintf(logger, sizeof logger, "plugin.%s.worker",
 			    plugin);
-			pids[i] = spawn_runner(runner[i], NULL, by_name, NULL);
+			pids[i] = harness_runner(&H, runner[i], NULL, by_name, NULL);
 		}
 	}
 	for (i = 0; i < 8; i++)
@@ -350,9 +73,9 @@ START_TEST(test_daemon_many_runners)
 		snprintf(plugin, sizeof plugin, "p%d", i);
 		text = harness_plugin_log(&H, plugin);
 		ck_assert_msg(text != NULL, "no log file for %s", plugin);
-		ck_assert_uint_eq(count_lines(text), 20000);
-		check_sequence(text, runner[i], 0, 10000);
-		check_sequence(text, runner[i + 4], 0, 10000);
+		ck_assert_uint_eq(harness_lines(text), 20000);
+		harness_check_sequence(text, runner[i], 0, 10000);
+		harness_check_sequence(text, runner[i + 4], 0, 10000);
 		free(text);
 	}
 	/* The line format, with the record's level and logger. */
@@ -375,13 +98,39 @@ START_TEST(test_daemon_threads)
 	int t;
 
 	harness_daemon_start(&H, no_rate_limit);
-	ck_assert_int_eq(harness_wait(spawn_runner("mt", NULL, args, NULL),
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "mt", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "mt");
-	ck_assert_uint_eq(count_lines(text), 12000);
+	ck_assert_uint_eq(harness_lines(text), 12000);
 	for (t = 0; t < 4; t++)
-		check_sequence(text, "mt", t, 3000);
+		harness_check_sequence(text, "mt", t, 3000);
+	free(text);
+}
+END_TEST
+
+/*
+ * fork(): the child logs through the handle it inherited, with its own
+ * connection and an empty ring (nothing of the parent's sent twice); the
+ * parent goes on undisturbed.
+ */
+START_TEST(test_daemon_fork)
+{
+	static const char *const args[] = {
+		"-n", "500", "-l", "plugin.fk", "-f", NULL
+	};
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "fk", NULL, args,
+	    NULL), DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fk");
+	harness_check_sequence(text, "fk", 0, 1000);
+	harness_check_sequence(text, "fk", 1, 500);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner fk connected"), 2);
 	free(text);
 }
 END_TEST
@@ -408,7 +157,7 @@ START_TEST(test_daemon_python_runner)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "py");
 	ck_assert_ptr_nonnull(text);
-	ck_assert_uint_eq(count_lines(text), 500);
+	ck_assert_uint_eq(harness_lines(text), 500);
 	for (p = text; (p = strstr(p, "py seq=")) != NULL; p += 7)
 		ck_assert_int_eq(strtol(p + 7, NULL, 10), expect++);
 	ck_assert_int_eq(expect, 500);
@@ -431,7 +180,7 @@ START_TEST(test_daemon_runner_first)
 	pid_t pid;
 	int out;
 
-	pid = spawn_runner("early", NULL, args, &out);
+	pid = harness_runner(&H, "early", NULL, args, &out);
 	/* All 300 are in its ring, with nobody listening. */
 	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
 	ck_assert_str_eq(line, "emitted\n");
@@ -440,7 +189,7 @@ START_TEST(test_daemon_runner_first)
 	close(out);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "early");
-	check_sequence(text, "early", 0, 300);
+	harness_check_sequence(text, "early", 0, 300);
 	free(text);
 }
 END_TEST
@@ -453,14 +202,14 @@ START_TEST(test_daemon_split_frames)
 
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
-	raw_hello(fd, "slow", NULL, 1);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
-	raw_batch(fd, "plugin.split", 5, 1);
-	raw_batch(fd, "plugin.split", 5, 7);
+	wire_hello(fd, "slow", NULL, 1);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	wire_batch(fd, "plugin.split", 5, 1);
+	wire_batch(fd, "plugin.split", 5, 7);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "split");
-	ck_assert_uint_eq(count_lines(text), 10);
+	ck_assert_uint_eq(harness_lines(text), 10);
 	ck_assert_uint_eq(harness_count(text, "[plugin.split] raw seq=4\n"), 2);
 	ck_assert_ptr_nonnull(strstr(text, "2025-11-28T05:08:39.000Z INFO "
 	    "[plugin.split] raw seq=0\n"));
@@ -478,24 +227,24 @@ START_TEST(test_daemon_requests_answered)
 	int fd, eof = 0;
 
 	harness_daemon_start(&H, NULL);
-	fd = raw_open("req");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 0, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
-	start = raw_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3, "runner.ping");
+	fd = wire_open(&H, "req");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 5, 0, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=5");
+	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3, "runner.ping");
 	msgpack_pack_map(&pk, 0);
-	raw_send(fd, &sb, &pk, start, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), RELOG_E_METHOD_NOT_ALLOWED);
+	wire_send(fd, &sb, &pk, start, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), RELOG_E_METHOD_NOT_ALLOWED);
 	/* The connection goes on. */
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 3, 0, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=3");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.req", 3, 0, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=3");
 	/* A second hello is a protocol error. */
-	raw_hello(fd, "req", NULL, 4096);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	wire_hello(fd, "req", NULL, 4096);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "req");
-	ck_assert_uint_eq(count_lines(text), 8);
+	ck_assert_uint_eq(harness_lines(text), 8);
 	free(text);
 }
 END_TEST
@@ -511,36 +260,36 @@ START_TEST(test_daemon_dedup)
 
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
-	raw_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=3");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=0");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=2");
+	wire_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=3");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=0");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
-	raw_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=0");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 4, 3, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=4");
+	wire_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=0");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 4, 3, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=4");
 	close(fd);
 	/* A new process of the same runner. */
 	fd = harness_connect(&H);
-	raw_hello_as(fd, "dd", NULL, "ffff0001", 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "accepted");
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 5, 1, 0, 4096);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), "written=5");
+	wire_hello_as(fd, "dd", NULL, "ffff0001", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 5, 1, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=5");
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "dd");
-	ck_assert_uint_eq(count_lines(text), 3 + 2 + 4 + 5);
+	ck_assert_uint_eq(harness_lines(text), 3 + 2 + 4 + 5);
 	free(text);
 }
 END_TEST
@@ -564,7 +313,7 @@ START_TEST(test_daemon_sigkill_restart)
 	harness_daemon_start(&H, no_rate_limit);
 	for (i = 0; i < 4; i++) {
 		snprintf(runner[i], sizeof runner[i], "k%d", i);
-		pids[i] = spawn_runner(runner[i], NULL, args, NULL);
+		pids[i] = harness_runner(&H, runner[i], NULL, args, NULL);
 	}
 	for (kill_round = 1; kill_round <= 2; kill_round++) {
 		/* Mid-stream: some thousands of the 12,000 are in. */
@@ -582,7 +331,7 @@ START_TEST(test_daemon_sigkill_restart)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "kill");
 	for (i = 0; i < 4; i++)
-		check_delivered(text, runner[i], 3000, 2 * 8 * 20);
+		harness_check_delivered(text, runner[i], 3000, 2 * 8 * 20);
 	free(text);
 }
 END_TEST
@@ -604,7 +353,7 @@ START_TEST(test_daemon_drops_reported)
 
 	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
 	harness_daemon_start(&H, NULL);
-	pid = spawn_runner_env("dr", NULL, "8", args, &out, &in);
+	pid = harness_runner_env(&H, "dr", NULL, "8", args, &out, &in);
 	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
 	ck_assert_str_eq(line, "emitted\n");
 	/* It waits on stdin now: the count must come without new records. */
@@ -633,8 +382,8 @@ START_TEST(test_daemon_hello_required)
 
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
-	raw_batch(fd, "plugin.sneaky", 3, 4096);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	wire_batch(fd, "plugin.sneaky", 3, 4096);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -657,20 +406,20 @@ START_TEST(test_daemon_frame_too_large)
 	harness_daemon_start(&H, NULL);
 	fd = harness_connect(&H);
 	ck_assert_int_eq(send(fd, "\xff\xff\xff\xff", 4, MSG_NOSIGNAL), 4);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
 	/* Just over the 1 MiB default, after a good hello. */
-	fd = raw_open("big");
+	fd = wire_open(&H, "big");
 	ck_assert_int_eq(send(fd, "\x00\x10\x00\x01", 4, MSG_NOSIGNAL), 4);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
-	ck_assert_int_eq(harness_wait(spawn_runner("after", NULL, args, NULL),
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "after", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "after");
-	check_sequence(text, "after", 0, 100);
+	harness_check_sequence(text, "after", 0, 100);
 	free(text);
 }
 END_TEST
@@ -688,15 +437,15 @@ START_TEST(test_daemon_max_frame)
 	int fd, eof;
 
 	harness_daemon_start(&H, args);
-	fd = raw_open("big");
+	fd = wire_open(&H, "big");
 	/* About 3 MiB in one frame. */
-	raw_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.big", 30000, 0, 0,
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.big", 30000, 0, 0,
 	    65536);
-	ck_assert_str_eq(raw_reply(fd, 0, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "big");
-	ck_assert_uint_eq(count_lines(text), 10000);
+	ck_assert_uint_eq(harness_lines(text), 10000);
 	ck_assert_ptr_nonnull(strstr(text, "raw seq=9999\n"));
 	free(text);
 }
@@ -717,20 +466,20 @@ START_TEST(test_daemon_unsafe_ids)
 	harness_daemon_start(&H, NULL);
 	for (i = 0; bad[i] != NULL; i++) {
 		fd = harness_connect(&H);
-		raw_hello(fd, bad[i][0] != '\0' ? "ok" : bad[i],
+		wire_hello(fd, bad[i][0] != '\0' ? "ok" : bad[i],
 		    bad[i][0] != '\0' ? bad[i] : NULL, 4096);
-		ck_assert_str_eq(raw_reply(fd, 1, &eof), "refused");
+		ck_assert_str_eq(wire_reply(fd, 1, &eof), "refused");
 		ck_assert_int_eq(eof, 1);
 		close(fd);
 	}
 	/* A logger name naming an unsafe plugin goes to the runner's file. */
-	fd = raw_open("fallback");
-	raw_batch(fd, "plugin.../../evil", 2, 4096);
-	raw_batch(fd, "_maibot_plugin_/etc/x", 2, 4096);
+	fd = wire_open(&H, "fallback");
+	wire_batch(fd, "plugin.../../evil", 2, 4096);
+	wire_batch(fd, "_maibot_plugin_/etc/x", 2, 4096);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "fallback");
-	ck_assert_uint_eq(count_lines(text), 4);
+	ck_assert_uint_eq(harness_lines(text), 4);
 	free(text);
 	snprintf(path, sizeof path, "%s/evil.log", H.dir);
 	ck_assert_int_ne(stat(path, &st), 0);
@@ -766,11 +515,11 @@ START_TEST(test_daemon_socket_activation)
 	harness_daemon_start(&H, NULL);
 	close(H.listen_fd);
 	memcpy(H.socket, sun.sun_path, strlen(sun.sun_path) + 1);
-	ck_assert_int_eq(harness_wait(spawn_runner("act", NULL, args, NULL),
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "act", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "act");
-	check_sequence(text, "act", 0, 100);
+	harness_check_sequence(text, "act", 0, 100);
 	free(text);
 	/* systemd's socket is left where it is; none was made at the other. */
 	ck_assert_int_eq(access(H.socket, F_OK), 0);
@@ -786,13 +535,13 @@ START_TEST(test_daemon_sigterm_finishes)
 	int fd;
 
 	harness_daemon_start(&H, NULL);
-	fd = raw_open("term");
-	raw_batch(fd, "plugin.term", 50, 4096);
+	fd = wire_open(&H, "term");
+	wire_batch(fd, "plugin.term", 50, 4096);
 	/* Still connected: relogd must read what is waiting, then stop. */
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	close(fd);
 	text = harness_plugin_log(&H, "term");
-	ck_assert_uint_eq(count_lines(text), 50);
+	ck_assert_uint_eq(harness_lines(text), 50);
 	free(text);
 	/* The socket file is gone. */
 	ck_assert_int_ne(access(H.socket, F_OK), 0);
@@ -806,8 +555,8 @@ START_TEST(test_daemon_sighup_reopens)
 	int fd;
 
 	harness_daemon_start(&H, NULL);
-	fd = raw_open("rot");
-	raw_batch(fd, "plugin.rot", 3, 4096);
+	fd = wire_open(&H, "rot");
+	wire_batch(fd, "plugin.rot", 3, 4096);
 	ck_assert_int_eq(harness_daemon_await(&H, "runner rot connected", 1,
 	    DAEMON_REPLY_TIMEOUT_MS), 0);
 	snprintf(path, sizeof path, "%s/rot.log", H.log_dir);
@@ -821,15 +570,15 @@ START_TEST(test_daemon_sighup_reopens)
 	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
 	ck_assert_int_eq(harness_daemon_await(&H, "log files reopened", 1,
 	    DAEMON_REPLY_TIMEOUT_MS), 0);
-	fd = raw_open("rot");
-	raw_batch(fd, "plugin.rot", 2, 4096);
+	fd = wire_open(&H, "rot");
+	wire_batch(fd, "plugin.rot", 2, 4096);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_read_file(moved, NULL);
-	ck_assert_uint_eq(count_lines(text), 3);
+	ck_assert_uint_eq(harness_lines(text), 3);
 	free(text);
 	text = harness_read_file(path, NULL);
-	ck_assert_uint_eq(count_lines(text), 2);
+	ck_assert_uint_eq(harness_lines(text), 2);
 	free(text);
 }
 END_TEST
@@ -844,7 +593,7 @@ START_TEST(test_daemon_stderr_priorities)
 	char *text;
 
 	harness_daemon_start(&H, dargs);
-	ck_assert_int_eq(harness_wait(spawn_runner("jd", NULL, args, NULL),
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "jd", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_read_file(H.stderr_path, NULL);
@@ -884,9 +633,9 @@ START_TEST(test_daemon_config)
 	fclose(f);
 	harness_daemon_start(&H, args);
 	/* max_frame came from the file. */
-	fd = raw_open("conf");
+	fd = wire_open(&H, "conf");
 	ck_assert_int_eq(send(fd, "\x00\x00\x08\x01", 4, MSG_NOSIGNAL), 4);
-	ck_assert_str_eq(raw_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	/* --log-dir on the command line won over the file's. */
@@ -921,6 +670,7 @@ suite_daemon(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_daemon_many_runners);
 	tcase_add_test(tc, test_daemon_threads);
+	tcase_add_test(tc, test_daemon_fork);
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_split_frames);

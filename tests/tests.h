@@ -5,13 +5,16 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <check.h>
+#include <msgpack.h>
 
 /* Suites, one per module (main.c runs them all). */
 Suite  *suite_ring(void);
 Suite  *suite_codec(void);
 Suite  *suite_daemon(void);
+Suite  *suite_limits(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {
@@ -22,6 +25,7 @@ struct harness {
 	char stderr_path[300];
 	pid_t daemon;		/* -1: not running */
 	int listen_fd;		/* >= 0: hand it over as systemd would */
+	int nofile;		/* != 0: relogd's RLIMIT_NOFILE */
 };
 
 /* harness.c */
@@ -41,5 +45,26 @@ char   *harness_plugin_log(const struct harness *, const char *);
 size_t	harness_count(const char *, const char *);
 void	harness_send_frame(int, const char *, size_t);
 int	harness_recv_frame(int, char **, size_t *, int);
+pid_t	harness_runner_env(const struct harness *, const char *, const char *,
+	    const char *, const char *const *, int *, int *);
+pid_t	harness_runner(const struct harness *, const char *, const char *,
+	    const char *const *, int *);
+void	harness_check_sequence(const char *, const char *, int, long);
+void	harness_check_delivered(const char *, const char *, long, long);
+size_t	harness_lines(const char *);
+long	harness_rss_kb(const struct harness *);
+const char *harness_config(const struct harness *, const char *);
+
+/* wire.c: a raw protocol client. */
+size_t	wire_begin(msgpack_sbuffer *, msgpack_packer *, const char *, int64_t,
+	    const char *);
+void	wire_send(int, msgpack_sbuffer *, msgpack_packer *, size_t, size_t);
+void	wire_batch_seq(int, const char *, const char *, int, uint64_t,
+	    uint64_t, size_t);
+void	wire_batch(int, const char *, int, size_t);
+void	wire_hello_as(int, const char *, const char *, const char *, size_t);
+void	wire_hello(int, const char *, const char *, size_t);
+const char *wire_reply(int, int, int *);
+int	wire_open(const struct harness *, const char *);
 
 #endif

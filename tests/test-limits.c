@@ -1,0 +1,602 @@
+/*
+ * relogd against peers it must not trust: limits, identity, strict
+ * namespaces, rate limits, hostile frames, floods of connections, running
+ * out of file descriptors, and a sink that cannot keep up.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tests.h"
+
+#define LIMITS_CHILD_TIMEOUT_MS 120000
+#define LIMITS_WAIT_MS 20000
+
+static struct harness H;
+
+static void
+limits_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+limits_teardown(void)
+{
+	harness_cleanup(&H);
+}
+
+/* Start relogd with a config file of this text. */
+static void
+start_with_config(const char *conf, const char *extra)
+{
+	const char *args[] = { "--config", harness_config(&H, conf), extra,
+	    NULL };
+
+	harness_daemon_start(&H, args);
+}
+
+/* Send one batch entry with the given logger and message (a request). */
+static void
+send_entry(int fd, int level, struct proto_str logger, struct proto_str msg)
+{
+	struct proto_entry e = {
+		.timestamp_ms = 1764306519000, .level = level,
+		.logger_name = logger, .message = msg,
+		.exception_text = proto_cstr("")
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+
+	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 5,
+	    RELOG_METHOD_LOG_BATCH);
+	proto_pack_batch_head(&pk, 1, 0, 0);
+	proto_pack_entry(&pk, &e);
+	wire_send(fd, &sb, &pk, start, 65536);
+}
+
+/* Can this fd be read before the timeout, and does it say end of file? */
+static int
+await_eof(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			return (0);
+		n = read(fd, buf, sizeof buf);
+		if (n == 0)
+			return (1);
+		if (n < 0 && errno != EINTR)
+			return (errno == ECONNRESET);
+	}
+}
+
+/* Strict: a runner of plugin st cannot write outside plugin.st. */
+START_TEST(test_limits_strict)
+{
+	static const char *const args[] = {
+		"-n", "3", "-l", "plugin.other.sneaky", NULL
+	};
+	char *text;
+	int fd;
+
+	start_with_config("[plugin.st]\nstrict = yes\n", NULL);
+	fd = harness_connect(&H);
+	wire_hello(fd, "str", "st", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
+	send_entry(fd, 20, proto_cstr("plugin.st.db"), proto_cstr("own"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	send_entry(fd, 20, proto_cstr("plugin.stx"), proto_cstr("near"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	send_entry(fd, 20, proto_cstr("root"), proto_cstr("outside"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	close(fd);
+	/* A plugin without strict: its runner names any logger. */
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "lax", "lx", args,
+	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	text = harness_plugin_log(&H, "st");
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.db] own\n"));
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.plugin.stx] near\n"));
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.root] outside\n"));
+	free(text);
+	text = harness_plugin_log(&H, "lx");
+	ck_assert_uint_eq(harness_count(text, " [plugin.other.sneaky] "), 3);
+	free(text);
+	ck_assert_ptr_null(harness_plugin_log(&H, "other"));
+}
+END_TEST
+
+/*
+ * Rate limit, 50 records per second per budget: a flood of INFO is cut at
+ * 50, ERROR has its own 50, and when the window ends one record says how
+ * many were suppressed.
+ */
+START_TEST(test_limits_rate)
+{
+	static const char *const args[] = { "--rate-limit", "50/1", NULL };
+	char path[512], *text;
+	int fd, i;
+
+	snprintf(path, sizeof path, "%s/rl.log", H.log_dir);
+	harness_daemon_start(&H, args);
+	fd = wire_open(&H, "rl");
+	wire_batch(fd, "plugin.rl", 200, 65536);
+	for (i = 0; i < 20; i++) {
+		send_entry(fd, 40, proto_cstr("plugin.rl"),
+		    proto_cstr("an error"));
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	}
+	ck_assert_int_eq(harness_await_file(path, "suppressed 150 records "
+	    "below ERROR", 1, LIMITS_WAIT_MS), 0);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "rl");
+	ck_assert_uint_eq(harness_count(text, " INFO [plugin.rl] raw seq="),
+	    50);
+	ck_assert_uint_eq(harness_count(text, " ERROR [plugin.rl] an error"),
+	    20);
+	ck_assert_ptr_nonnull(strstr(text, " WARNING [relog] suppressed 150 "
+	    "records below ERROR (rate limit: 50 per 1 s)\n"));
+	ck_assert_uint_eq(harness_count(text, "suppressed"), 1);
+	free(text);
+}
+END_TEST
+
+/* A session token, when set, must match: E_UNAUTHORIZED otherwise. */
+START_TEST(test_limits_token)
+{
+	char conf[600], tokfile[300], *text;
+	int fd, eof = 0;
+	FILE *f;
+
+	snprintf(tokfile, sizeof tokfile, "%s/token", H.dir);
+	f = fopen(tokfile, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("s3cret-t0ken\n", f);
+	fclose(f);
+	snprintf(conf, sizeof conf, "[relogd]\ntoken_file = %s\n", tokfile);
+	start_with_config(conf, NULL);
+	fd = harness_connect(&H);
+	wire_hello(fd, "tk", NULL, 4096);	/* token "" */
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_UNAUTHORIZED);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_await(&H, "wrong session token", 1,
+	    LIMITS_WAIT_MS), 0);
+	/* The runner from the environment, with the right token. */
+	{
+		static const char *const args[] = {
+			"-n", "10", "-l", "plugin.tk", NULL
+		};
+		char env_token[] = "RELOG_TOKEN=s3cret-t0ken";
+
+		putenv(env_token);
+		ck_assert_int_eq(harness_wait(harness_runner(&H, "tk", NULL,
+		    args, NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+		unsetenv("RELOG_TOKEN");
+	}
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "tk");
+	ck_assert_uint_eq(harness_lines(text), 10);
+	free(text);
+}
+END_TEST
+
+/* Only the listed uids may connect. */
+START_TEST(test_limits_allow_uids)
+{
+	char conf[128];
+	int fd, eof = 0;
+
+	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = %ld, 4242\n",
+	    (long)getuid() + 1);
+	start_with_config(conf, NULL);
+	fd = harness_connect(&H);
+	wire_hello(fd, "uid", NULL, 4096);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_UNAUTHORIZED);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = 4242,%ld\n",
+	    (long)getuid());
+	start_with_config(conf, NULL);
+	fd = wire_open(&H, "uid");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Long texts are cut at a character boundary and marked, not dropped. */
+START_TEST(test_limits_truncation)
+{
+	char msg[300], name[100], *text;
+	int fd;
+
+	start_with_config("[relogd]\nmax_message = 100\n"
+	    "max_logger_name = 20\n", NULL);
+	fd = wire_open(&H, "tr");
+	/* 99 bytes, then a two-byte character across the limit. */
+	memset(msg, 'm', sizeof msg);
+	memcpy(msg + 99, "\xc3\xa9", 2);
+	memset(name, 'n', sizeof name);
+	memcpy(name, "plugin.tr.", 10);
+	send_entry(fd, 20, (struct proto_str){ name, 30 },
+	    (struct proto_str){ msg, 250 });
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "tr");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.tr.nnnnnnnnnn...] "));
+	ck_assert_ptr_nonnull(strstr(text, "m [truncated 151 bytes]\n"));
+	ck_assert_ptr_null(strstr(text, "\xc3"));
+	free(text);
+}
+END_TEST
+
+/* Silent peers are dropped: before the hello, and idle after it. */
+START_TEST(test_limits_timeouts)
+{
+	int fd, idle, eof = 0;
+
+	start_with_config("[relogd]\nhello_timeout = 1\nidle_timeout = 1\n",
+	    NULL);
+	fd = harness_connect(&H);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_PROTOCOL_MISMATCH);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	idle = wire_open(&H, "idle");
+	ck_assert_int_eq(await_eof(idle, LIMITS_WAIT_MS), 1);
+	close(idle);
+	ck_assert_int_eq(harness_daemon_await(&H, "sent nothing for 1 s", 1,
+	    LIMITS_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Send a frame body after a hello; expect E_BAD_PAYLOAD and a close. */
+static void
+expect_refused(const char *body, size_t len)
+{
+	int fd, eof = 0;
+
+	fd = wire_open(&H, "bad");
+	harness_send_frame(fd, body, len);
+	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+}
+
+/* An envelope with one field of the wrong type. */
+static void
+expect_wrong_type(const char *field)
+{
+	static const char *const keys[] = {
+		"message_type", "method", "request_id", "plugin_id",
+		"timestamp_ms", "timeout_ms", "payload", "error"
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 8);
+	for (i = 0; i < 8; i++) {
+		proto_pack_key(&pk, keys[i]);
+		if (strcmp(keys[i], field) == 0)
+			msgpack_pack_array(&pk, 0);
+		else if (i == 0)
+			proto_pack_key(&pk, "request");
+		else if (i == 1)
+			proto_pack_key(&pk, RELOG_METHOD_LOG_BATCH);
+		else if (i == 3)
+			proto_pack_key(&pk, "");
+		else if (i < 6)
+			msgpack_pack_int(&pk, 7);
+		else if (i == 6) {
+			msgpack_pack_map(&pk, 1);
+			proto_pack_key(&pk, "entries");
+			msgpack_pack_array(&pk, 0);
+		} else
+			msgpack_pack_nil(&pk);
+	}
+	expect_refused(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * Hostile frames: each gets its error and its connection closed, relogd
+ * stays up with bounded memory, and a good runner gets every record
+ * through afterwards.
+ */
+START_TEST(test_limits_hostile_frames)
+{
+	static const char *const args[] = {
+		"-n", "1000", "-l", "plugin.good", NULL
+	};
+	static const char *const fields[] = {
+		"message_type", "method", "request_id", "plugin_id",
+		"timestamp_ms", "timeout_ms", "payload", "error"
+	};
+	char deep[200], big[64], *text;
+	size_t i, len;
+	int fd;
+
+	harness_daemon_start(&H, NULL);
+	/* Garbage: not msgpack at all. */
+	expect_refused("\xc1\xc1\xc1\xc1\xff\x00garbage", 13);
+	/* A 4-billion-element array inside a valid frame. */
+	len = (size_t)snprintf(big, sizeof big, "%s", "\x81\xa7payload");
+	memcpy(big + len, "\x81\xa7" "entries\xdd\xff\xff\xff\xff\xc0", 14);
+	expect_refused(big, len + 14);
+	/* Nesting 100 deep. */
+	memset(deep, 0x91, sizeof deep);
+	deep[150] = (char)0xc0;
+	expect_refused(deep, 151);
+	/* A map claiming more pairs than bytes follow, and trailing bytes. */
+	expect_refused("\xdf\x00\x01\x00\x00\xc0\xc0", 7);
+	expect_refused("\x80\xc0", 2);
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		expect_wrong_type(fields[i]);
+	/* A frame cut short, then the connection closed. */
+	fd = wire_open(&H, "cut");
+	ck_assert_int_eq(send(fd, "\x00\x00\x01\x00\x81\xa7", 6,
+	    MSG_NOSIGNAL), 6);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_await(&H, "closed in the middle of a "
+	    "frame", 1, LIMITS_WAIT_MS), 0);
+	/* Invalid UTF-8 is not an error: the bytes are kept. */
+	fd = wire_open(&H, "utf");
+	send_entry(fd, 20, proto_cstr("plugin.utf.\xff"),
+	    proto_cstr("bad \xc3\x28 and \xed\xa0\x80 and \xff"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	close(fd);
+
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "good", NULL, args,
+	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "good");
+	harness_check_sequence(text, "good", 0, 1000);
+	free(text);
+	text = harness_plugin_log(&H, "utf");
+	ck_assert_ptr_nonnull(strstr(text, "[plugin.utf.\xff] bad \xc3\x28 "));
+	free(text);
+}
+END_TEST
+
+/* Raise this process's descriptor limit to what the test needs. */
+static void
+raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (rl.rlim_max < want)
+			rl.rlim_max = want;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+}
+
+/*
+ * 1,000 connections that never say hello: relogd stays up, its memory
+ * stays bounded, and a well-behaved runner still gets every record
+ * through.
+ */
+START_TEST(test_limits_silent_crowd)
+{
+	static const char *const args[] = {
+		"-n", "2000", "-l", "plugin.crowd", NULL
+	};
+	int fds[1000], i;
+	char *text;
+
+	raise_nofile(4096);
+	harness_daemon_start(&H, NULL);
+	for (i = 0; i < 1000; i++)
+		fds[i] = harness_connect(&H);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "crowd", NULL, args,
+	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+	for (i = 0; i < 1000; i++)
+		close(fds[i]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "crowd");
+	harness_check_sequence(text, "crowd", 0, 2000);
+	free(text);
+}
+END_TEST
+
+/* At max_connections relogd stops accepting until one goes. */
+START_TEST(test_limits_max_connections)
+{
+	int a, b, c;
+
+	start_with_config("[relogd]\nmax_connections = 2\n", NULL);
+	a = wire_open(&H, "a");
+	b = wire_open(&H, "b");
+	/* The kernel queues the third; relogd does not take it. */
+	c = harness_connect(&H);
+	wire_hello(c, "c", NULL, 4096);
+	ck_assert_int_eq(harness_daemon_await(&H, "2 connections: not "
+	    "accepting more", 1, LIMITS_WAIT_MS), 0);
+	close(a);
+	ck_assert_str_eq(wire_reply(c, 0, NULL), "accepted");
+	close(b);
+	close(c);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Monotonic ms. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Out of file descriptors: relogd pauses accepting on a timer instead of
+ * spinning, and serves again once descriptors are free.
+ */
+START_TEST(test_limits_emfile)
+{
+	static const char *const args[] = {
+		"-n", "100", "-l", "plugin.em", NULL
+	};
+	int fds[60], i;
+	int64_t start;
+	size_t said;
+	char *text;
+
+	H.nofile = 32;
+	harness_daemon_start(&H, NULL);
+	start = now_ms();
+	for (i = 0; i < 60; i++)
+		fds[i] = harness_connect(&H);
+	ck_assert_int_eq(harness_daemon_await(&H, "out of file descriptors",
+	    1, LIMITS_WAIT_MS), 0);
+	for (i = 0; i < 60; i++)
+		close(fds[i]);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "em", NULL, args,
+	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+	/* One message per pause of 500 ms, not a busy loop. */
+	text = harness_read_file(H.stderr_path, NULL);
+	said = harness_count(text, "out of file descriptors");
+	free(text);
+	ck_assert_uint_le(said, (size_t)((now_ms() - start) / 500 + 2));
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "em");
+	harness_check_sequence(text, "em", 0, 100);
+	free(text);
+}
+END_TEST
+
+/*
+ * Flood relogd with broadcasts (no acknowledgements hold it back, as from
+ * a Python runner) in a child process: 300 batches of 100 records.
+ */
+static pid_t
+flood(const char *runner, const char *logger)
+{
+	pid_t pid;
+	int fd, i;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid != 0)
+		return (pid);
+	fd = wire_open(&H, runner);
+	for (i = 0; i < 300; i++)
+		wire_batch(fd, logger, 100, 65536);
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * A slow sink (a FIFO nobody reads) makes relogd stop reading the runner
+ * that floods it, not the others, and its memory stays bounded; once the
+ * reader catches up everything arrives.
+ */
+START_TEST(test_limits_backpressure)
+{
+	static const char *const fast_args[] = {
+		"-n", "5000", "-l", "plugin.fast", NULL
+	};
+	static const char *const dargs[] = { "--rate-limit", "off", "-v",
+	    NULL };
+	char fifo[512], *data = NULL, *text, *p;
+	size_t len = 0, cap = 0;
+	struct pollfd pfd;
+	pid_t slow;
+	ssize_t n;
+
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	snprintf(fifo, sizeof fifo, "%s/slow.log", H.log_dir);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	pfd.fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	pfd.events = POLLIN;
+	ck_assert_int_ge(pfd.fd, 0);
+	harness_daemon_start(&H, dargs);
+	slow = flood("slow", "plugin.slow");
+	ck_assert_int_eq(harness_daemon_await(&H, "a sink is full, not "
+	    "reading", 1, LIMITS_CHILD_TIMEOUT_MS), 0);
+	/* Another runner is not held up by it. */
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "fast", NULL,
+	    fast_args, NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+	text = harness_plugin_log(&H, "fast");
+	harness_check_sequence(text, "fast", 0, 5000);
+	free(text);
+	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+
+	/* Now read the FIFO until all 30,000 are there. */
+	while (harness_count(data, "\n") < 30000) {
+		ck_assert_int_eq(poll(&pfd, 1, LIMITS_CHILD_TIMEOUT_MS), 1);
+		if (cap - len < 65537) {
+			cap = cap != 0 ? cap * 2 : 1 << 20;
+			p = realloc(data, cap);
+			ck_assert_ptr_nonnull(p);
+			data = p;
+		}
+		n = read(pfd.fd, data + len, cap - len - 1);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+		data[len] = '\0';
+	}
+	ck_assert_int_eq(harness_wait(slow, LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_uint_eq(harness_count(data, " [plugin.slow] raw seq=99\n"),
+	    300);
+	ck_assert_int_eq(harness_daemon_await(&H, "sinks drained, reading "
+	    "again", 1, LIMITS_WAIT_MS), 0);
+	free(data);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(pfd.fd);
+}
+END_TEST
+
+Suite *
+suite_limits(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *tc = tcase_create("limits");
+
+	tcase_add_checked_fixture(tc, limits_setup, limits_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_limits_strict);
+	tcase_add_test(tc, test_limits_rate);
+	tcase_add_test(tc, test_limits_token);
+	tcase_add_test(tc, test_limits_allow_uids);
+	tcase_add_test(tc, test_limits_truncation);
+	tcase_add_test(tc, test_limits_timeouts);
+	tcase_add_test(tc, test_limits_hostile_frames);
+	tcase_add_test(tc, test_limits_silent_crowd);
+	tcase_add_test(tc, test_limits_max_connections);
+	tcase_add_test(tc, test_limits_emfile);
+	tcase_add_test(tc, test_limits_backpressure);
+	suite_add_tcase(s, tc);
+	return (s);
+}
