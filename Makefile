@@ -2,9 +2,12 @@
 #
 #   make               build everything into build/
 #   make run           build, then run relogd on local defaults (build/run/)
-#   make check         every test: the ABI check, the Check suite, and the
-#                      suite again under AddressSanitizer and UBSan
+#   make check         every test: the ABI and install checks, the Check
+#                      suite, the suite under AddressSanitizer and UBSan,
+#                      and the suite under valgrind
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
+#   make valgrind      the Check suite with relogd and runners under memcheck
+#   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #
 # Missing Debian packages are installed first (scripts/deps.sh); set
@@ -56,7 +59,8 @@ DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/state.c daemon/config.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
-	tests/test-codec.c tests/test-daemon.c tests/test-limits.c
+	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
+	tests/test-limits.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -118,14 +122,46 @@ test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-install.sh $(BUILD)
 	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
 
+# The suite again with relogd and every runner under memcheck (the harness
+# starts them so when RELOG_VALGRIND is set; any error or leak fails them).
+valgrind: all $(TESTS) $(TEST_RUNNER)
+	$(Q)RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
+
 check:
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=0
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=1
+	$(Q)$(MAKE) --no-print-directory valgrind SANITIZE=0
 
 run: all
 	$(Q)mkdir -p $(BUILD)/run
 	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
 		--state-dir $(BUILD)/run/state --stderr
+
+# The fuzzer: clang's libFuzzer with ASan and UBSan, on relogd's decoder.
+CLANG ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = build-fuzz
+FUZZ_SRC = tests/fuzz/fuzz-frames.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+
+$(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
+	@mkdir -p $(FUZZ_BUILD)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iproto $(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
+		$(FUZZ_SRC) $(shell $(PKG_CONFIG) --libs msgpack)
+
+fuzz: fuzz-deps $(FUZZ_BUILD)/fuzz-frames
+	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
+	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
+	$(Q)$(FUZZ_BUILD)/fuzz-frames -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		$(FUZZ_BUILD)/corpus
+
+fuzz-deps:
+ifneq ($(NO_DEPS),1)
+	$(Q)scripts/deps.sh fuzz
+endif
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
@@ -146,8 +182,8 @@ install: all
 	install -m 644 systemd/relog.sysusers $(DESTDIR)$(SYSUSERSDIR)/relog.conf
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps test check run install clean
+.PHONY: all deps fuzz fuzz-deps test valgrind check run install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

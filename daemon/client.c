@@ -639,22 +639,12 @@ client_frame(struct client *c, const char *data, size_t len)
 	struct proto_envelope env;
 	msgpack_unpacked u;
 	const char *cause;
-	size_t off = 0;
 	int ret;
 
-	if (proto_scan(data, len, &cause) != 0)
-		return (client_fail(c, NULL, RELOG_E_BAD_PAYLOAD, cause));
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, data, len, &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&u);
-		return (client_fail(c, NULL, RELOG_E_BAD_PAYLOAD,
-		    "undecodable msgpack"));
-	}
 	/* env borrows from u, which borrows from data: both live till here. */
-	if (proto_decode_envelope(&u.data, &env, &cause) != 0)
-		ret = client_fail(c, NULL, c->state == CLIENT_HELLO ?
-		    RELOG_E_PROTOCOL_MISMATCH : RELOG_E_BAD_PAYLOAD, cause);
+	if (proto_decode_frame(data, len, &u, &env, &cause) != 0)
+		ret = client_fail(c, NULL, RELOG_E_BAD_PAYLOAD, cause);
 	else if (c->state == CLIENT_HELLO)
 		ret = client_hello(c, &env);
 	else if (proto_str_eq(env.method, RELOG_METHOD_LOG_BATCH))

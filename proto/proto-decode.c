@@ -76,6 +76,28 @@ proto_key_is(const msgpack_object *key, const char *name)
 	return (proto_get_str(key, &s) == 1 && proto_str_eq(s, name));
 }
 
+/*
+ * Decode one frame's body: check it with proto_scan, unpack it into u
+ * (initialised by the caller, who destroys it after using env), and decode
+ * its envelope. env borrows from u, which borrows from data. Returns 0, or
+ * -1 with a static *cause.
+ */
+int
+proto_decode_frame(const char *data, size_t len, msgpack_unpacked *u,
+    struct proto_envelope *env, const char **cause)
+{
+	size_t off = 0;
+
+	if (proto_scan(data, len, cause) != 0)
+		return (-1);
+	if (msgpack_unpack_next(u, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		*cause = "undecodable msgpack";
+		return (-1);
+	}
+	return (proto_decode_envelope(&u->data, env, cause));
+}
+
 /* Decode an envelope map. Returns 0, or -1 with a static *cause. */
 int
 proto_decode_envelope(const msgpack_object *o, struct proto_envelope *env,

@@ -114,6 +114,8 @@ int	proto_read_bool(struct proto_reader *, int *);
 int	proto_read_int(struct proto_reader *, int64_t *);
 
 /* proto-decode.c */
+int	proto_decode_frame(const char *, size_t, msgpack_unpacked *,
+	    struct proto_envelope *, const char **);
 int	proto_decode_envelope(const msgpack_object *, struct proto_envelope *,
 	    const char **);
 int	proto_decode_hello(const msgpack_object *, struct proto_hello *,

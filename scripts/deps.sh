@@ -1,10 +1,16 @@
 #!/bin/sh
-# Install the Debian packages relog needs to build and test, if any is
-# missing. Cheap when nothing is: one dpkg-query.
+# Install the Debian packages relog needs, if any is missing. Cheap when
+# nothing is: one dpkg-query a package.
+# usage: deps.sh [fuzz|bench|all]  (default: what building and testing need)
 set -eu
 
 PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
-libinih-dev check python3 python3-msgpack"
+libinih-dev check python3 python3-msgpack valgrind"
+FUZZ="clang libclang-rt-14-dev"
+case "${1:-}" in
+fuzz) PACKAGES="$PACKAGES $FUZZ" ;;
+all) PACKAGES="$PACKAGES $FUZZ" ;;
+esac
 
 missing=
 for p in $PACKAGES; do
@@ -27,4 +33,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

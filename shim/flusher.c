@@ -283,13 +283,15 @@ flusher_hello(struct relog *h, int64_t deadline)
 	size_t start;
 	int accepted;
 
+	pthread_mutex_lock(&h->pack_lock);
 	msgpack_sbuffer_clear(&h->out);
 	msgpack_packer_init(&pk, &h->out, msgpack_sbuffer_write);
 	start = flusher_begin_frame(h, &pk, RELOG_METHOD_HELLO, &id);
 	proto_pack_hello(&pk, &hello);
 	proto_pack_no_error(&pk);
-	if (proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT) != 0 ||
-	    flusher_send(h, h->out.data, h->out.size, deadline) != 0)
+	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
+	pthread_mutex_unlock(&h->pack_lock);
+	if (flusher_send(h, h->out.data, h->out.size, deadline) != 0)
 		return (-1);
 	len = flusher_reply(h, deadline);
 	if (len < 0)
@@ -459,6 +461,7 @@ flusher_deliver(struct relog *h)
 	ssize_t len;
 	int accepted;
 
+	pthread_mutex_lock(&h->pack_lock);
 	msgpack_sbuffer_clear(&h->out);
 	for (i = 0; i < h->nframes; i++) {
 		if (!h->frames[i].acked) {
@@ -466,6 +469,7 @@ flusher_deliver(struct relog *h)
 			left++;
 		}
 	}
+	pthread_mutex_unlock(&h->pack_lock);
 	if (flusher_send(h, h->out.data, h->out.size,
 	    shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0)
 		goto fail;

@@ -156,8 +156,10 @@ relog_atfork_prepare(void)
 	struct relog *h;
 
 	pthread_mutex_lock(&relog_all_lock);
-	LIST_FOREACH(h, &relog_all, all_entry)
+	LIST_FOREACH(h, &relog_all, all_entry) {
+		pthread_mutex_lock(&h->pack_lock);
 		pthread_mutex_lock(&h->lock);
+	}
 }
 
 /* After fork(), in the parent. */
@@ -166,15 +168,17 @@ relog_atfork_parent(void)
 {
 	struct relog *h;
 
-	LIST_FOREACH(h, &relog_all, all_entry)
+	LIST_FOREACH(h, &relog_all, all_entry) {
 		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->pack_lock);
+	}
 	pthread_mutex_unlock(&relog_all_lock);
 }
 
 /*
- * After fork(), in the child, the only thread: empty every handle. The
- * flusher's own state may have been mid-change in the parent: its buffer is
- * left behind (not freed) and its records dropped; they are the parent's.
+ * After fork(), in the child, the only thread: empty every handle. Its
+ * records in flight are the parent's and are dropped here; the flusher's
+ * buffer was not being changed (pack_lock), so it is simply emptied.
  */
 static void
 relog_atfork_child(void)
@@ -199,11 +203,12 @@ relog_atfork_child(void)
 		h->nframes = h->inflight = h->in_len = 0;
 		h->next_connect = 0;
 		h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
-		msgpack_sbuffer_init(&h->out);
+		msgpack_sbuffer_clear(&h->out);
 		flusher_new_instance(h);
 		relog_cond_init(&h->wake);
 		relog_cond_init(&h->sent_cond);
 		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->pack_lock);
 	}
 	pthread_mutex_unlock(&relog_all_lock);
 }
@@ -305,6 +310,7 @@ relog_open(const struct relog_opts *opts)
 
 	flusher_new_instance(h);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->pack_lock, NULL);
 	relog_cond_init(&h->wake);
 	relog_cond_init(&h->sent_cond);
 	pthread_once(&relog_atfork_once, relog_atfork_register);
@@ -319,6 +325,7 @@ relog_open(const struct relog_opts *opts)
 	if (error != 0) {
 		pthread_cond_destroy(&h->sent_cond);
 		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->pack_lock);
 		pthread_mutex_destroy(&h->lock);
 		relog_free(h);
 		errno = error;
@@ -529,6 +536,7 @@ relog_close(relog_t *h, int timeout_ms)
 	ret = h->close_fallback ? -ETIMEDOUT : 0;
 	pthread_cond_destroy(&h->sent_cond);
 	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->pack_lock);
 	pthread_mutex_destroy(&h->lock);
 	relog_free(h);
 	return (ret);

@@ -28,6 +28,38 @@
 /* How long relogd may take to start or stop (sanitizers are slow). */
 #define HARNESS_DAEMON_TIMEOUT_MS 30000
 
+/*
+ * With RELOG_VALGRIND set, relogd and the runners run under valgrind's
+ * memcheck, which fails them (exit 99) on any error or leak.
+ */
+static const char *const harness_valgrind[] = {
+	"/usr/bin/valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+	"--errors-for-leak-kinds=definite,indirect",
+	"--show-leak-kinds=definite,indirect", NULL
+};
+
+/* Put argv behind valgrind's arguments when RELOG_VALGRIND is set. */
+static void
+harness_argv(const char **out, size_t max, const char *const *argv)
+{
+	size_t n = 0, i;
+
+	if (getenv("RELOG_VALGRIND") != NULL) {
+		for (i = 0; harness_valgrind[i] != NULL; i++)
+			out[n++] = harness_valgrind[i];
+	}
+	for (i = 0; argv[i] != NULL && n < max - 1; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+}
+
+/* Is relogd's memory measured (not under valgrind, which adds its own)? */
+int
+harness_rss_measured(void)
+{
+	return (getenv("RELOG_VALGRIND") == NULL);
+}
+
 /* Path of a file in the build folder (RELOG_BUILD, else build/). */
 const char *
 harness_build_path(const char *name)
@@ -170,7 +202,7 @@ void
 harness_daemon_start(struct harness *h, const char *const *extra)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *argv[32];
+	const char *argv[32], *full[48];
 	char env_notify[sizeof sun.sun_path + 16], buf[256], *log;
 	struct pollfd pfd[2];
 	ssize_t n;
@@ -197,6 +229,7 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	for (i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
+	harness_argv(full, sizeof full / sizeof full[0], argv);
 
 	errfd = open(h->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644);
@@ -218,7 +251,7 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 			setenv("LISTEN_FDS", "1", 1);
 			dup2(h->listen_fd, 3);
 		}
-		execv(argv[0], (char *const *)argv);
+		execv(full[0], (char *const *)full);
 		_exit(127);
 	}
 	close(errfd);
@@ -484,7 +517,7 @@ harness_runner_env(const struct harness *h, const char *runner,
 	static char env[4][4][320];
 	static int slot;
 	char (*e)[320] = env[slot++ % 4];
-	const char *envp[5], *argv[16];
+	const char *envp[5], *argv[16], *full[32];
 	size_t n = 0, i;
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
@@ -499,7 +532,8 @@ harness_runner_env(const struct harness *h, const char *runner,
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return (harness_spawn(argv, envp, out, in));
+	harness_argv(full, sizeof full / sizeof full[0], argv);
+	return (harness_spawn(full, envp, out, in));
 }
 
 /* Start test-runner with a ring of 16384 records (see spawn_runner_env). */
@@ -578,7 +612,7 @@ harness_lines(const char *text)
 	return (harness_count(text, "\n"));
 }
 
-/* relogd's resident memory in KiB (VmRSS), or -1. */
+/* relogd's resident memory in KiB (VmRSS). */
 long
 harness_rss_kb(const struct harness *h)
 {
@@ -590,6 +624,7 @@ harness_rss_kb(const struct harness *h)
 	if (text != NULL && (p = strstr(text, "VmRSS:")) != NULL)
 		kb = strtol(p + 6, NULL, 10);
 	free(text);
+	ck_assert_int_gt(kb, 0);
 	return (kb);
 }
 

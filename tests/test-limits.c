@@ -373,7 +373,8 @@ START_TEST(test_limits_hostile_frames)
 
 	ck_assert_int_eq(harness_wait(harness_runner(&H, "good", NULL, args,
 	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
-	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+	if (harness_rss_measured())
+		ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "good");
 	harness_check_sequence(text, "good", 0, 1000);
@@ -418,7 +419,8 @@ START_TEST(test_limits_silent_crowd)
 		fds[i] = harness_connect(&H);
 	ck_assert_int_eq(harness_wait(harness_runner(&H, "crowd", NULL, args,
 	    NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
-	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+	if (harness_rss_measured())
+		ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
 	for (i = 0; i < 1000; i++)
 		close(fds[i]);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -551,7 +553,8 @@ START_TEST(test_limits_backpressure)
 	text = harness_plugin_log(&H, "fast");
 	harness_check_sequence(text, "fast", 0, 5000);
 	free(text);
-	ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
+	if (harness_rss_measured())
+		ck_assert_int_lt(harness_rss_kb(&H), 64 * 1024);
 
 	/* Now read the FIFO until all 30,000 are there. */
 	while (harness_count(data, "\n") < 30000) {

@@ -13,6 +13,7 @@
 /* Suites, one per module (main.c runs them all). */
 Suite  *suite_ring(void);
 Suite  *suite_codec(void);
+Suite  *suite_shim(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 
@@ -53,6 +54,7 @@ void	harness_check_sequence(const char *, const char *, int, long);
 void	harness_check_delivered(const char *, const char *, long, long);
 size_t	harness_lines(const char *);
 long	harness_rss_kb(const struct harness *);
+int	harness_rss_measured(void);
 const char *harness_config(const struct harness *, const char *);
 
 /* wire.c: a raw protocol client. */

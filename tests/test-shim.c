@@ -1,0 +1,264 @@
+/*
+ * librelog's API in this process: options, the logger filter, drops,
+ * relog_flush meaning "written by relogd", and relog_close staying within
+ * its bound whatever relogd or stderr do.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relog.h"
+#include "tests.h"
+
+/* What relog_close may take past its timeout: the stderr fallback. */
+#define SHIM_CLOSE_SLACK_MS 1500
+
+static struct harness H;
+static int saved_stderr = -1;
+
+static void
+shim_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+shim_teardown(void)
+{
+	if (saved_stderr >= 0) {
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	harness_cleanup(&H);
+}
+
+/* Monotonic ms. */
+static int64_t
+shim_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Point stderr at a pipe; returns its read end (non-blocking). */
+static int
+capture_stderr(void)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+	close(p[1]);
+	return (p[0]);
+}
+
+/* Listen on the test's socket path but never accept: a hung relogd. */
+static int
+listen_deaf(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	memcpy(sun.sun_path, H.socket, strlen(H.socket) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	return (fd);
+}
+
+/* Open a handle on the test's socket. */
+static relog_t *
+open_handle(size_t queue_max)
+{
+	struct relog_opts o = {
+		.sz = sizeof o,
+		.socket_path = H.socket,
+		.runner_id = "shim",
+		.queue_max = queue_max,
+	};
+	relog_t *h = relog_open(&o);
+
+	ck_assert_ptr_nonnull(h);
+	return (h);
+}
+
+START_TEST(test_shim_bad_options)
+{
+	struct relog_opts o = { .sz = sizeof o + 64 };
+	char bad[] = "RELOG_QUEUE_MAX=lots";
+
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	putenv(bad);
+	errno = 0;
+	ck_assert_ptr_null(relog_open(NULL));
+	ck_assert_int_eq(errno, EINVAL);
+	unsetenv("RELOG_QUEUE_MAX");
+	ck_assert_int_eq(relog_emit(NULL, NULL), -EINVAL);
+}
+END_TEST
+
+/* Only the allowed logger prefixes are queued. */
+START_TEST(test_shim_filter)
+{
+	static const char *const prefixes[] = { "app.", NULL };
+	struct relog_opts o = {
+		.sz = sizeof o, .socket_path = H.socket, .queue_max = 2,
+		.prefixes = prefixes,
+	};
+	struct relog_entry e = { .sz = sizeof e, .message = "m" };
+	relog_t *h;
+
+	h = open_handle(2);
+	e.logger_name = "plugin.x";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	e.logger_name = "plugin_runtime.core";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	e.logger_name = "_maibot_plugin_y.z";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	e.logger_name = "asyncio";
+	ck_assert_int_eq(relog_emit(h, &e), 1);
+	ck_assert_int_eq(relog_log(h, RELOG_INFO, "urllib3", "%d", 1), 1);
+	/* Three kept in a ring of two: one dropped; the filtered are not. */
+	ck_assert_uint_eq(relog_dropped(h), 1);
+	capture_stderr();
+	relog_close(h, 0);
+
+	h = relog_open(&o);
+	ck_assert_ptr_nonnull(h);
+	e.logger_name = "plugin.x";
+	ck_assert_int_eq(relog_emit(h, &e), 1);
+	e.logger_name = "app.web";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	relog_close(h, 0);
+}
+END_TEST
+
+/* A full ring overwrites its oldest records and counts them. */
+START_TEST(test_shim_drops_counted)
+{
+	relog_t *h;
+	int i;
+
+	capture_stderr();	/* it says it cannot reach relogd */
+	h = open_handle(4);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(relog_log(h, RELOG_INFO, "plugin.d", "%d", i),
+		    0);
+	ck_assert_uint_eq(relog_dropped(h), 6);
+	ck_assert_int_eq(relog_flush(h, 50), -ETIMEDOUT);
+	ck_assert_int_eq(relog_close(h, 0), -ETIMEDOUT);
+}
+END_TEST
+
+/*
+ * relog_flush returns once relogd has written the records: they are in the
+ * file when it returns, relogd still running.
+ */
+START_TEST(test_shim_flush_means_written)
+{
+	relog_t *h;
+	char *text;
+	int i;
+
+	harness_daemon_start(&H, NULL);
+	h = open_handle(1000);
+	for (i = 0; i < 500; i++)
+		relog_log(h, RELOG_INFO, "plugin.fl", "flushed %d", i);
+	ck_assert_int_eq(relog_flush(h, 30000), 0);
+	text = harness_plugin_log(&H, "fl");
+	ck_assert_uint_eq(harness_lines(text), 500);
+	ck_assert_ptr_nonnull(strstr(text, "] flushed 499\n"));
+	free(text);
+	ck_assert_int_eq(relog_close(h, 30000), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * relogd hangs (its socket accepts nothing): relog_close gives up at its
+ * timeout and writes the records to stderr.
+ */
+START_TEST(test_shim_close_hung_relogd)
+{
+	char buf[8192];
+	relog_t *h;
+	int64_t start;
+	ssize_t n;
+	int deaf, err, i;
+
+	deaf = listen_deaf();
+	h = open_handle(100);
+	for (i = 0; i < 5; i++)
+		relog_log(h, RELOG_ERROR, "plugin.hung", "lost %d", i);
+	err = capture_stderr();
+	start = shim_now();
+	ck_assert_int_eq(relog_close(h, 300), -ETIMEDOUT);
+	ck_assert_int_lt(shim_now() - start, 300 + SHIM_CLOSE_SLACK_MS);
+	n = read(err, buf, sizeof buf - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_uint_eq(harness_count(buf, "[LOG-FALLBACK] [plugin.hung] "
+	    "lost "), 5);
+	ck_assert_ptr_nonnull(strstr(buf, "lost 4\n"));
+	close(err);
+	close(deaf);
+}
+END_TEST
+
+/* stderr is a pipe nobody reads, and full: relog_close still returns. */
+START_TEST(test_shim_close_stuck_stderr)
+{
+	char fill[4096];
+	relog_t *h;
+	int64_t start;
+	int err, i;
+
+	h = open_handle(100);
+	for (i = 0; i < 50; i++)
+		relog_log(h, RELOG_ERROR, "plugin.stuck", "lost %d", i);
+	err = capture_stderr();
+	memset(fill, 'x', sizeof fill);
+	fcntl(STDERR_FILENO, F_SETFL, O_NONBLOCK);
+	while (write(STDERR_FILENO, fill, sizeof fill) > 0)
+		;
+	fcntl(STDERR_FILENO, F_SETFL, 0);
+	start = shim_now();
+	ck_assert_int_eq(relog_close(h, 200), -ETIMEDOUT);
+	ck_assert_int_lt(shim_now() - start, 200 + SHIM_CLOSE_SLACK_MS);
+	close(err);
+}
+END_TEST
+
+Suite *
+suite_shim(void)
+{
+	Suite *s = suite_create("shim");
+	TCase *tc = tcase_create("shim");
+
+	tcase_add_checked_fixture(tc, shim_setup, shim_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_shim_bad_options);
+	tcase_add_test(tc, test_shim_filter);
+	tcase_add_test(tc, test_shim_drops_counted);
+	tcase_add_test(tc, test_shim_flush_means_written);
+	tcase_add_test(tc, test_shim_close_hung_relogd);
+	tcase_add_test(tc, test_shim_close_stuck_stderr);
+	suite_add_tcase(s, tc);
+	return (s);
+}
