@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +86,29 @@ await_eof(int fd, int timeout_ms)
 			return (errno == ECONNRESET);
 	}
 }
+
+/* The socket is made with the configured mode and group. */
+START_TEST(test_limits_socket_mode)
+{
+	struct group *gr = getgrnam("daemon");
+	struct stat st;
+	char conf[128];
+
+	ck_assert_ptr_nonnull(gr);
+	snprintf(conf, sizeof conf, "[relogd]\nsocket_mode = 0620\n"
+	    "socket_group = daemon\n");
+	start_with_config(conf, NULL);
+	ck_assert_int_eq(stat(H.socket, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0620);
+	ck_assert_int_eq(st.st_gid, gr->gr_gid);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	/* A group that does not exist is a config error. */
+	ck_assert_int_ne(harness_wait(harness_spawn((const char *[]){
+	    harness_build_path("relogd"), "--check-config", "--config",
+	    harness_config(&H, "[relogd]\nsocket_group = no-such-group\n"),
+	    NULL }, NULL, NULL, NULL), LIMITS_CHILD_TIMEOUT_MS), 0);
+}
+END_TEST
 
 /* Strict: a runner of plugin st cannot write outside plugin.st. */
 START_TEST(test_limits_strict)
@@ -589,6 +613,7 @@ suite_limits(void)
 
 	tcase_add_checked_fixture(tc, limits_setup, limits_teardown);
 	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_limits_socket_mode);
 	tcase_add_test(tc, test_limits_strict);
 	tcase_add_test(tc, test_limits_rate);
 	tcase_add_test(tc, test_limits_token);
