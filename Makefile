@@ -7,6 +7,7 @@
 #                      and the suite under valgrind
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
 #   make valgrind      the Check suite with relogd and runners under memcheck
+#   make bench         measure relog, and rsyslog beside it (bench/README.md)
 #   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #
@@ -137,6 +138,22 @@ run: all
 	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
 		--state-dir $(BUILD)/run/state --stderr
 
+# The benchmark (bench/README.md): not a test, it asserts nothing.
+BENCH = $(BUILD)/relog-bench
+$(BENCH): $(BUILD)/obj/bench/bench.o $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+bench: bench-deps all $(BENCH)
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)$(BENCH) $(BENCH_FLAGS) $(RELOGD) $(BUILD)/bench
+
+bench-deps:
+ifneq ($(NO_DEPS),1)
+	$(Q)scripts/deps.sh bench
+endif
+
 # The fuzzer: clang's libFuzzer with ASan and UBSan, on relogd's decoder.
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
@@ -184,6 +201,7 @@ install: all
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps fuzz fuzz-deps test valgrind check run install clean
+.PHONY: all deps bench bench-deps fuzz fuzz-deps test valgrind check run \
+	install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -228,7 +228,7 @@ sink_init_file(struct sink *s, const char *path)
 		fatal("strdup");
 	s->fd = -1;
 	s->is_file = 1;
-	sink_open_file(s);
+	/* Opened at its first write: no empty files for unused loggers. */
 }
 
 /*

@@ -7,9 +7,11 @@ set -eu
 PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
 libinih-dev check python3 python3-msgpack valgrind"
 FUZZ="clang libclang-rt-14-dev"
+BENCH="rsyslog strace"
 case "${1:-}" in
 fuzz) PACKAGES="$PACKAGES $FUZZ" ;;
-all) PACKAGES="$PACKAGES $FUZZ" ;;
+bench) PACKAGES="$PACKAGES $BENCH" ;;
+all) PACKAGES="$PACKAGES $FUZZ $BENCH" ;;
 esac
 
 missing=

@@ -1,0 +1,1273 @@
+/*
+ * relog-bench: measures relog on this machine, in one run, and rsyslog
+ * beside it under the same load. It asserts nothing: it prints a table and
+ * writes it as JSON (see bench/README.md). Every process it starts, it
+ * stops.
+ *
+ *   relog-bench [--quick] RELOGD OUTDIR     the whole run
+ *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE
+ *   relog-bench probe SOCKET COUNT          emits for strace to count
+ *   relog-bench syslog-sender SOCKET COUNT
+ */
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "proto.h"
+#include "relog.h"
+
+#define BENCH_MSG_SIZE 100		/* bytes of message per record */
+#define BENCH_EMITS 100000		/* per latency run and thread */
+#define BENCH_TIMEOUT_MS 120000		/* for any one step */
+
+/* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
+static __thread uint64_t bench_mallocs;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__wrap_malloc(size_t);
+void *__wrap_calloc(size_t, size_t);
+void *__wrap_realloc(void *, size_t);
+
+void *
+__wrap_malloc(size_t n)
+{
+	bench_mallocs++;
+	return (__real_malloc(n));
+}
+
+void *
+__wrap_calloc(size_t n, size_t m)
+{
+	bench_mallocs++;
+	return (__real_calloc(n, m));
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	bench_mallocs++;
+	return (__real_realloc(p, n));
+}
+
+/* Say what went wrong and stop (the caller's children are killed first). */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+bench_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("relog-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	kill(0, SIGTERM);
+	exit(1);
+}
+
+/* Format a path; one that does not fit is fatal. */
+static void __attribute__((format(printf, 3, 4)))
+bench_path(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		bench_fatal("path too long: %s", out);
+}
+
+/* Monotonic clock in ns. */
+static uint64_t
+bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+/* Wall clock in ns. */
+static uint64_t
+bench_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+/* The TSC: cheap enough to time a single emit. */
+static inline uint64_t
+bench_tsc(void)
+{
+	uint64_t t;
+
+	_mm_lfence();
+	t = __rdtsc();
+	_mm_lfence();
+	return (t);
+}
+
+static double bench_ns_per_tick;	/* calibrated against the clock */
+static uint64_t bench_tsc_overhead;	/* ticks of an empty measurement */
+
+/* How many ns a TSC tick is, and what timing nothing costs. */
+static void
+bench_calibrate(void)
+{
+	uint64_t t0, c0, t1, c1, v[1001];
+	struct timespec pause = { 0, 200000000 };
+	size_t i;
+
+	t0 = bench_now_ns();
+	c0 = bench_tsc();
+	nanosleep(&pause, NULL);
+	t1 = bench_now_ns();
+	c1 = bench_tsc();
+	bench_ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
+	for (i = 0; i < 1001; i++) {
+		c0 = bench_tsc();
+		v[i] = bench_tsc() - c0;
+	}
+	bench_tsc_overhead = v[0];
+	for (i = 1; i < 1001; i++) {
+		if (v[i] < bench_tsc_overhead)
+			bench_tsc_overhead = v[i];
+	}
+}
+
+static int
+bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The p-th percentile (0..1) of n sorted values. */
+static uint64_t
+bench_pct(const uint64_t *v, size_t n, double p)
+{
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+
+	return (v[i < n ? i : n - 1]);
+}
+
+/* Ticks to ns, less the cost of measuring. */
+static uint64_t
+bench_ticks_ns(uint64_t ticks)
+{
+	ticks = ticks > bench_tsc_overhead ? ticks - bench_tsc_overhead : 0;
+	return ((uint64_t)((double)ticks * bench_ns_per_tick + 0.5));
+}
+
+/* A value from /proc/PID/status, in KiB ("VmRSS", "VmHWM"). */
+static long
+bench_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t len = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	bench_path(path, sizeof path, "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, field, len) == 0 && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	}
+	fclose(f);
+	return (kb);
+}
+
+/* Count the newlines of a file. */
+static uint64_t
+bench_lines(const char *path)
+{
+	char buf[1 << 16];
+	uint64_t n = 0;
+	ssize_t got, i;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (0);
+	while ((got = read(fd, buf, sizeof buf)) > 0) {
+		for (i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	}
+	close(fd);
+	return (n);
+}
+
+/* Wait for a child, up to timeout_ms; kill it if it does not end. */
+static int
+bench_wait(pid_t pid, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int status;
+
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd >= 0) {
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			kill(pid, SIGKILL);
+		close(pfd.fd);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return (-1);
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
+	    WTERMSIG(status));
+}
+
+/* Start a program; with out, its stdout comes through a pipe. */
+static pid_t
+bench_spawn(const char *const *argv, const char *const *env, int *out,
+    const char *errpath)
+{
+	int p[2] = { -1, -1 }, fd;
+	pid_t pid;
+	size_t i;
+
+	if (out != NULL && pipe2(p, O_CLOEXEC) != 0)
+		bench_fatal("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bench_fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		if (out != NULL)
+			dup2(p[1], STDOUT_FILENO);
+		if (errpath != NULL) {
+			fd = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if (fd >= 0)
+				dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (out != NULL) {
+		close(p[1]);
+		*out = p[0];
+	}
+	return (pid);
+}
+
+/*
+ * Start a daemon that says READY=1 on NOTIFY_SOCKET (relogd, rsyslogd), and
+ * wait for it.
+ */
+static pid_t
+bench_start_notify(const char *dir, const char *const *argv,
+    const char *errpath)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char env[sizeof sun.sun_path + 16], buf[512];
+	const char *envp[2] = { env, NULL };
+	struct pollfd pfd;
+	pid_t pid;
+	ssize_t n;
+
+	bench_path(sun.sun_path, sizeof sun.sun_path, "%s/notify", dir);
+	unlink(sun.sun_path);
+	pfd.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	pfd.events = POLLIN;
+	if (pfd.fd < 0 || bind(pfd.fd, (struct sockaddr *)&sun,
+	    sizeof sun) != 0)
+		bench_fatal("notify socket %s: %s", sun.sun_path,
+		    strerror(errno));
+	snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sun.sun_path);
+	pid = bench_spawn(argv, envp, NULL, errpath);
+	for (;;) {
+		if (poll(&pfd, 1, BENCH_TIMEOUT_MS) != 1)
+			bench_fatal("%s did not get ready (see %s)", argv[0],
+			    errpath);
+		n = recv(pfd.fd, buf, sizeof buf - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "READY=1") != NULL)
+			break;
+	}
+	close(pfd.fd);
+	return (pid);
+}
+
+/* Remove the files in a folder (the logs a part of the run made). */
+static void
+bench_remove_logs(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		bench_path(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+/* Sum the lines of every file in a folder. */
+static uint64_t
+bench_dir_lines(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		bench_path(path, sizeof path, "%s/%s", dir, de->d_name);
+		n += bench_lines(path);
+	}
+	closedir(d);
+	return (n);
+}
+
+/* A relogd started for one part of the run. */
+struct bench_relogd {
+	pid_t pid;
+	char dir[PATH_MAX];
+	char socket[PATH_MAX];
+	char log_dir[PATH_MAX];
+};
+
+static const char *bench_relogd_path;
+static const char *bench_out;
+static const char *bench_self;
+
+/* Start a relogd in OUTDIR/NAME (its own socket, logs and state). */
+static void
+bench_relogd_start(struct bench_relogd *d, const char *name)
+{
+	char state[PATH_MAX + 8], err[PATH_MAX + 16];
+	const char *argv[12];
+
+	bench_path(d->dir, sizeof d->dir, "%s/%s", bench_out, name);
+	bench_path(d->socket, sizeof d->socket, "%s/s", d->dir);
+	bench_path(d->log_dir, sizeof d->log_dir, "%s/log", d->dir);
+	bench_path(state, sizeof state, "%s/state", d->dir);
+	bench_path(err, sizeof err, "%s/relogd.err", d->dir);
+	mkdir(d->dir, 0755);
+	argv[0] = bench_relogd_path;
+	argv[1] = "--socket";
+	argv[2] = d->socket;
+	argv[3] = "--log-dir";
+	argv[4] = d->log_dir;
+	argv[5] = "--state-dir";
+	argv[6] = state;
+	argv[7] = "--rate-limit";
+	argv[8] = "off";
+	argv[9] = NULL;
+	d->pid = bench_start_notify(d->dir, argv, err);
+}
+
+/* Stop it (SIGTERM, it writes everything), and remove its log files. */
+static void
+bench_relogd_stop(struct bench_relogd *d)
+{
+	kill(d->pid, SIGTERM);
+	if (bench_wait(d->pid, BENCH_TIMEOUT_MS) != 0)
+		bench_fatal("relogd in %s did not stop cleanly", d->dir);
+	/* The logs can be large: keep nothing but relogd.err. */
+	bench_remove_logs(d->log_dir);
+}
+
+/* Fill a message of BENCH_MSG_SIZE bytes: "seq=NNNNNNNNNN " and padding. */
+static void
+bench_message(char *msg, uint64_t seq)
+{
+	int i;
+
+	memcpy(msg, "seq=", 4);
+	for (i = 13; i >= 4; i--) {
+		msg[i] = (char)('0' + seq % 10);
+		seq /= 10;
+	}
+	msg[14] = ' ';
+	memset(msg + 15, 'x', BENCH_MSG_SIZE - 15);
+	msg[BENCH_MSG_SIZE] = '\0';
+}
+
+/* Open a handle on a socket; queue 0 takes the default. */
+static relog_t *
+bench_open(const char *socket, const char *runner, size_t queue)
+{
+	struct relog_opts o = {
+		.sz = sizeof o,
+		.socket_path = socket,
+		.runner_id = runner,
+		.queue_max = queue,
+	};
+	relog_t *h = relog_open(&o);
+
+	if (h == NULL)
+		bench_fatal("relog_open: %s", strerror(errno));
+	return (h);
+}
+
+/*
+ * A runner process: emit COUNT records of about 100 bytes into a ring of
+ * QUEUE, as one burst, then close (which returns once relogd has written
+ * them all). Prints how many the ring dropped.
+ */
+static int
+bench_emitter(char **argv)
+{
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
+	char logger[128], msg[BENCH_MSG_SIZE + 1];
+	uint64_t count = strtoull(argv[3], NULL, 10), i, dropped;
+	relog_t *h;
+	int ret;
+
+	h = bench_open(argv[0], argv[1], strtoull(argv[4], NULL, 10));
+	snprintf(logger, sizeof logger, "plugin.%s.bench", argv[2]);
+	e.logger_name = logger;
+	e.message = msg;
+	for (i = 0; i < count; i++) {
+		bench_message(msg, i);
+		relog_emit(h, &e);
+	}
+	dropped = relog_dropped(h);
+	ret = relog_close(h, BENCH_TIMEOUT_MS);
+	printf("dropped=%llu\n", (unsigned long long)dropped);
+	return (ret == 0 ? 0 : 1);
+}
+
+/*
+ * For strace: the main thread emits COUNT records between two getppid()
+ * calls, which mark where to count; then prints its thread id and how many
+ * mallocs the emits made.
+ */
+static int
+bench_probe(char **argv)
+{
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
+	char msg[BENCH_MSG_SIZE + 1];
+	uint64_t count = strtoull(argv[1], NULL, 10), i, mallocs;
+	relog_t *h;
+
+	h = bench_open(argv[0], "bench-probe", 0);
+	e.logger_name = "plugin.bench.probe";
+	e.message = msg;
+	bench_message(msg, 0);
+	/* Warm up: every slot of the ring used once. */
+	for (i = 0; i < 1000; i++)
+		relog_emit(h, &e);
+	mallocs = bench_mallocs;
+	getppid();
+	for (i = 0; i < count; i++)
+		relog_emit(h, &e);
+	getppid();
+	mallocs = bench_mallocs - mallocs;
+	relog_close(h, 5000);
+	printf("tid=%ld mallocs=%llu\n", (long)syscall(SYS_gettid),
+	    (unsigned long long)mallocs);
+	return (0);
+}
+
+/* A syslog(3)-style sender: one datagram per record, as glibc does. */
+static int
+bench_syslog_sender(char **argv)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uint64_t count = strtoull(argv[1], NULL, 10), i;
+	char dgram[BENCH_MSG_SIZE + 64];
+	int fd, head;
+
+	bench_path(sun.sun_path, sizeof sun.sun_path, "%s", argv[0]);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		return (1);
+	head = snprintf(dgram, sizeof dgram, "<14>bench: ");
+	for (i = 0; i < count; i++) {
+		bench_message(dgram + head, i);
+		if (send(fd, dgram, (size_t)head + BENCH_MSG_SIZE, 0) < 0)
+			return (1);
+	}
+	close(fd);
+	return (0);
+}
+
+/* Results of one latency run. */
+struct bench_lat {
+	uint64_t p50, p99, p999, max;
+	uint64_t n;
+};
+
+/* Sort samples (ticks) and take their percentiles in ns. */
+static void
+bench_lat_from(struct bench_lat *l, uint64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = bench_ticks_ns(v[i]);
+	qsort(v, n, sizeof *v, bench_cmp_u64);
+	l->p50 = bench_pct(v, n, 0.50);
+	l->p99 = bench_pct(v, n, 0.99);
+	l->p999 = bench_pct(v, n, 0.999);
+	l->max = v[n - 1];
+	l->n = n;
+}
+
+/* One producer thread of the emit latency run. */
+struct bench_producer {
+	relog_t *h;
+	uint64_t *ticks;
+	int id;
+};
+
+static void *
+bench_produce(void *arg)
+{
+	struct bench_producer *p = arg;
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
+	char msg[BENCH_MSG_SIZE + 1];
+	uint64_t t0, i;
+
+	e.logger_name = "plugin.bench.emit";
+	e.message = msg;
+	bench_message(msg, 0);
+	for (i = 0; i < BENCH_EMITS; i++) {
+		t0 = bench_tsc();
+		relog_emit(p->h, &e);
+		p->ticks[i] = bench_tsc() - t0;
+	}
+	return (NULL);
+}
+
+/*
+ * relog_emit's latency with threads producers, the daemon connected and
+ * draining, default settings (a ring of 200).
+ */
+static void
+bench_emit_latency(struct bench_lat *l, const char *socket, int threads)
+{
+	struct bench_producer p[4];
+	pthread_t t[4];
+	uint64_t *all;
+	relog_t *h;
+	int i;
+
+	h = bench_open(socket, "bench-emit", 0);
+	/* Connected before timing starts. */
+	relog_log(h, RELOG_INFO, "plugin.bench.emit", "hello");
+	if (relog_flush(h, BENCH_TIMEOUT_MS) != 0)
+		bench_fatal("relogd did not take the first record");
+	all = calloc((size_t)threads * BENCH_EMITS, sizeof *all);
+	if (all == NULL)
+		bench_fatal("out of memory");
+	for (i = 0; i < threads; i++) {
+		p[i].h = h;
+		p[i].ticks = all + (size_t)i * BENCH_EMITS;
+		p[i].id = i;
+		pthread_create(&t[i], NULL, bench_produce, &p[i]);
+	}
+	for (i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	relog_close(h, BENCH_TIMEOUT_MS);
+	bench_lat_from(l, all, (size_t)threads * BENCH_EMITS);
+	free(all);
+}
+
+/* System calls and mallocs per 1,000 emits, counted by strace. */
+struct bench_calls {
+	double syscalls;
+	double mallocs;
+	int available;
+};
+
+static void
+bench_count_calls(struct bench_calls *c, const char *socket)
+{
+	char trace[PATH_MAX], line[512], out[256] = "";
+	const char *argv[16];
+	long tid = -1, lines_tid;
+	unsigned long long mallocs = 0;
+	int fd, marks = 0, status;
+	uint64_t count = 100000, calls = 0;
+	ssize_t n;
+	FILE *f;
+	char countbuf[32];
+	pid_t pid;
+
+	c->available = access("/usr/bin/strace", X_OK) == 0;
+	if (!c->available)
+		return;
+	bench_path(trace, sizeof trace, "%s/strace.out", bench_out);
+	snprintf(countbuf, sizeof countbuf, "%llu", (unsigned long long)count);
+	argv[0] = "/usr/bin/strace";
+	argv[1] = "-f";
+	argv[2] = "-qq";
+	argv[3] = "-o";
+	argv[4] = trace;
+	argv[5] = bench_self;
+	argv[6] = "probe";
+	argv[7] = socket;
+	argv[8] = countbuf;
+	argv[9] = NULL;
+	pid = bench_spawn(argv, NULL, &fd, NULL);
+	n = read(fd, out, sizeof out - 1);
+	close(fd);
+	status = bench_wait(pid, BENCH_TIMEOUT_MS);
+	if (n <= 0 || status != 0 ||
+	    sscanf(out, "tid=%ld mallocs=%llu", &tid, &mallocs) != 2)
+		bench_fatal("the strace probe failed");
+	/* Count the main thread's calls between its two getppid()s. */
+	f = fopen(trace, "re");
+	if (f == NULL)
+		bench_fatal("%s: %s", trace, strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL) {
+		lines_tid = strtol(line, NULL, 10);
+		if (lines_tid != tid)
+			continue;
+		if (strstr(line, "getppid()") != NULL) {
+			marks++;
+			continue;
+		}
+		if (marks == 1 && strstr(line, "resumed>") == NULL)
+			calls++;
+	}
+	fclose(f);
+	unlink(trace);
+	c->syscalls = (double)calls * 1000.0 / (double)count;
+	c->mallocs = (double)mallocs * 1000.0 / (double)count;
+}
+
+/* End-to-end throughput with some runner processes. */
+struct bench_tput {
+	int runners;
+	uint64_t records;
+	double per_second;
+	uint64_t dropped;
+	uint64_t arrived;
+	long rss_peak_kb;
+};
+
+static void
+bench_throughput(struct bench_tput *r, struct bench_relogd *d, int runners,
+    uint64_t per_runner)
+{
+	char runner[64][16], plugin[64][16], count[32], queue[32], out[64];
+	const char *argv[64][8];
+	int fds[64], i;
+	pid_t pids[64];
+	uint64_t start, dropped;
+	ssize_t n;
+
+	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
+	snprintf(queue, sizeof queue, "%llu", (unsigned long long)per_runner);
+	r->runners = runners;
+	r->records = per_runner * (uint64_t)runners;
+	r->dropped = 0;
+	start = bench_now_ns();
+	for (i = 0; i < runners; i++) {
+		snprintf(runner[i], sizeof runner[i], "r%d", i);
+		snprintf(plugin[i], sizeof plugin[i], "p%d", i % 8);
+		argv[i][0] = bench_self;
+		argv[i][1] = "emitter";
+		argv[i][2] = d->socket;
+		argv[i][3] = runner[i];
+		argv[i][4] = plugin[i];
+		argv[i][5] = count;
+		argv[i][6] = queue;
+		argv[i][7] = NULL;
+		pids[i] = bench_spawn(argv[i], NULL, &fds[i], NULL);
+	}
+	for (i = 0; i < runners; i++) {
+		n = read(fds[i], out, sizeof out - 1);
+		close(fds[i]);
+		out[n > 0 ? n : 0] = '\0';
+		if (bench_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
+		    sscanf(out, "dropped=%llu",
+		    (unsigned long long *)&dropped) != 1)
+			bench_fatal("runner %d failed", i);
+		r->dropped += dropped;
+	}
+	/* Every runner's close returned: relogd has written it all. */
+	r->per_second = (double)r->records * 1e9 /
+	    (double)(bench_now_ns() - start);
+	r->rss_peak_kb = bench_status_kb(d->pid, "VmHWM");
+	r->arrived = bench_dir_lines(d->log_dir);
+}
+
+/* The tail of a log file, read as lines appear (inotify). */
+struct bench_tail {
+	const char *dir;
+	const char *file;
+	uint64_t want;
+	uint64_t *lat_ns;
+	uint64_t got;
+};
+
+static void *
+bench_tail_run(void *arg)
+{
+	struct bench_tail *t = arg;
+	char path[PATH_MAX + 64], buf[1 << 16], ev[4096], *nl, *p;
+	struct pollfd pfd = { .events = POLLIN };
+	size_t have = 0;
+	ssize_t n;
+	uint64_t now;
+	int fd = -1;
+
+	bench_path(path, sizeof path, "%s/%s", t->dir, t->file);
+	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	inotify_add_watch(pfd.fd, t->dir, IN_MODIFY | IN_CREATE);
+	while (t->got < t->want) {
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		while (fd >= 0 && (n = read(fd, buf + have,
+		    sizeof buf - have - 1)) > 0) {
+			now = bench_wall_ns();
+			have += (size_t)n;
+			buf[have] = '\0';
+			p = buf;
+			while ((nl = strchr(p, '\n')) != NULL) {
+				char *ts = strstr(p, " t=");
+
+				if (ts != NULL && ts < nl && t->got < t->want)
+					t->lat_ns[t->got++] = now -
+					    strtoull(ts + 3, NULL, 10);
+				p = nl + 1;
+			}
+			have -= (size_t)(p - buf);
+			memmove(buf, p, have);
+		}
+		if (t->got >= t->want)
+			break;
+		if (poll(&pfd, 1, BENCH_TIMEOUT_MS) != 1)
+			break;
+		while (read(pfd.fd, ev, sizeof ev) > 0)
+			;
+	}
+	if (fd >= 0)
+		close(fd);
+	close(pfd.fd);
+	return (NULL);
+}
+
+/*
+ * Delivery latency: records emitted at 40 a second (so the flush timer,
+ * not the batch size, sends them), each carrying its emit time, timed when
+ * its line is read from the file.
+ */
+static void
+bench_delivery(struct bench_lat *l, struct bench_relogd *d)
+{
+	struct bench_tail t = {
+		.dir = d->log_dir, .file = "lat.log", .want = 200,
+	};
+	struct timespec gap = { 0, 25000000 };
+	pthread_t tail;
+	relog_t *h;
+	uint64_t i;
+
+	mkdir(d->log_dir, 0755);
+	t.lat_ns = calloc(t.want, sizeof *t.lat_ns);
+	if (t.lat_ns == NULL)
+		bench_fatal("out of memory");
+	h = bench_open(d->socket, "bench-lat", 0);
+	pthread_create(&tail, NULL, bench_tail_run, &t);
+	for (i = 0; i < t.want; i++) {
+		relog_log(h, RELOG_INFO, "plugin.lat", "t=%llu",
+		    (unsigned long long)bench_wall_ns());
+		nanosleep(&gap, NULL);
+	}
+	pthread_join(tail, NULL);
+	relog_close(h, BENCH_TIMEOUT_MS);
+	if (t.got < t.want)
+		bench_fatal("only %llu of %llu records came back",
+		    (unsigned long long)t.got, (unsigned long long)t.want);
+	qsort(t.lat_ns, t.got, sizeof *t.lat_ns, bench_cmp_u64);
+	l->p50 = bench_pct(t.lat_ns, t.got, 0.50);
+	l->p99 = bench_pct(t.lat_ns, t.got, 0.99);
+	l->p999 = bench_pct(t.lat_ns, t.got, 0.999);
+	l->max = t.lat_ns[t.got - 1];
+	l->n = t.got;
+	free(t.lat_ns);
+}
+
+/* relogd's RSS with 1,000 runners connected (said hello) and idle. */
+static long
+bench_idle_runners(struct bench_relogd *d, int count)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct proto_hello hello = {
+		.sdk_version = proto_cstr("bench"),
+		.session_token = proto_cstr(""),
+	};
+	struct proto_header hd = {
+		.message_type = RELOG_TYPE_REQUEST,
+		.request_id = 1,
+		.method = proto_cstr(RELOG_METHOD_HELLO),
+		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
+	};
+	struct rlimit rl = { 8192, 8192 };
+	char runner[32], reply[4096];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int *fds, i;
+	size_t start;
+	long kb;
+
+	setrlimit(RLIMIT_NOFILE, &rl);
+	fds = calloc((size_t)count, sizeof *fds);
+	if (fds == NULL)
+		bench_fatal("out of memory");
+	bench_path(sun.sun_path, sizeof sun.sun_path, "%s", d->socket);
+	for (i = 0; i < count; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sun,
+		    sizeof sun) != 0)
+			bench_fatal("connect %d: %s", i, strerror(errno));
+		snprintf(runner, sizeof runner, "idle%d", i);
+		hello.runner_id = proto_cstr(runner);
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		start = proto_frame_begin(&sb);
+		proto_pack_header(&pk, &hd);
+		proto_pack_hello(&pk, &hello);
+		proto_pack_no_error(&pk);
+		proto_frame_end(&sb, start, RELOG_FRAME_MAX_DEFAULT);
+		if (send(fds[i], sb.data, sb.size, MSG_NOSIGNAL) !=
+		    (ssize_t)sb.size || recv(fds[i], reply, sizeof reply, 0) <= 0)
+			bench_fatal("hello %d failed", i);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	kb = bench_status_kb(d->pid, "VmRSS");
+	for (i = 0; i < count; i++)
+		close(fds[i]);
+	free(fds);
+	return (kb);
+}
+
+/* rsyslogd, started by the bench on its own socket and config. */
+struct bench_rsyslog {
+	pid_t pid;
+	char dir[PATH_MAX];
+	char socket[PATH_MAX + 16];
+	char file[PATH_MAX + 16];
+	int available;
+};
+
+static void
+bench_rsyslog_start(struct bench_rsyslog *r)
+{
+	char conf[PATH_MAX + 16], pidfile[PATH_MAX + 16], err[PATH_MAX + 16];
+	const char *argv[8];
+	FILE *f;
+
+	r->available = access("/usr/sbin/rsyslogd", X_OK) == 0;
+	if (!r->available)
+		return;
+	bench_path(r->dir, sizeof r->dir, "%s/rsyslog", bench_out);
+	mkdir(r->dir, 0755);
+	bench_path(r->socket, sizeof r->socket, "%s/s", r->dir);
+	bench_path(r->file, sizeof r->file, "%s/out.log", r->dir);
+	bench_path(conf, sizeof conf, "%s/rsyslog.conf", r->dir);
+	bench_path(pidfile, sizeof pidfile, "%s/rsyslogd.pid", r->dir);
+	bench_path(err, sizeof err, "%s/rsyslogd.err", r->dir);
+	unlink(r->file);
+	f = fopen(conf, "w");
+	if (f == NULL)
+		bench_fatal("%s: %s", conf, strerror(errno));
+	/* imuxsock without rate limiting, one file, as relogd writes. */
+	fprintf(f,
+	    "global(workDirectory=\"%s\")\n"
+	    "module(load=\"imuxsock\" SysSock.Use=\"off\")\n"
+	    "input(type=\"imuxsock\" Socket=\"%s\" RateLimit.Interval=\"0\")\n"
+	    "template(name=\"line\" type=\"string\" string=\"%%timegenerated:::"
+	    "date-rfc3339%% %%syslogseverity-text%% [%%programname%%]"
+	    "%%msg%%\\n\")\n"
+	    "if $programname == 'bench' then {\n"
+	    "  action(type=\"omfile\" file=\"%s\" template=\"line\")\n"
+	    "}\n", r->dir, r->socket, r->file);
+	fclose(f);
+	argv[0] = "/usr/sbin/rsyslogd";
+	argv[1] = "-n";
+	argv[2] = "-f";
+	argv[3] = conf;
+	argv[4] = "-i";
+	argv[5] = pidfile;
+	argv[6] = NULL;
+	r->pid = bench_start_notify(r->dir, argv, err);
+}
+
+static void
+bench_rsyslog_stop(struct bench_rsyslog *r)
+{
+	if (!r->available)
+		return;
+	kill(r->pid, SIGTERM);
+	bench_wait(r->pid, BENCH_TIMEOUT_MS);
+	unlink(r->file);
+}
+
+/* syslog(3)'s cost: one send per record, on a connected datagram socket. */
+static void
+bench_rsyslog_latency(struct bench_lat *l, struct bench_rsyslog *r)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dgram[BENCH_MSG_SIZE + 64];
+	uint64_t *v, t0, i;
+	int fd, head;
+
+	v = calloc(BENCH_EMITS, sizeof *v);
+	bench_path(sun.sun_path, sizeof sun.sun_path, "%s", r->socket);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (v == NULL || fd < 0 || connect(fd, (struct sockaddr *)&sun,
+	    sizeof sun) != 0)
+		bench_fatal("rsyslog socket: %s", strerror(errno));
+	head = snprintf(dgram, sizeof dgram, "<14>bench: ");
+	bench_message(dgram + head, 0);
+	for (i = 0; i < BENCH_EMITS; i++) {
+		t0 = bench_tsc();
+		send(fd, dgram, (size_t)head + BENCH_MSG_SIZE, 0);
+		v[i] = bench_tsc() - t0;
+	}
+	close(fd);
+	bench_lat_from(l, v, BENCH_EMITS);
+	free(v);
+}
+
+/*
+ * rsyslog's end-to-end throughput: senders processes, per_sender records
+ * each, timed until the lines are in its file (or it stops growing).
+ */
+static void
+bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
+    int senders, uint64_t per_sender)
+{
+	const char *argv[8][6];
+	char count[32];
+	pid_t pids[8];
+	uint64_t start, base, now_lines, last_lines = 0, last_change;
+	struct timespec tick = { 0, 20000000 };
+	int i;
+
+	base = bench_lines(r->file);
+	snprintf(count, sizeof count, "%llu", (unsigned long long)per_sender);
+	t->runners = senders;
+	t->records = per_sender * (uint64_t)senders;
+	t->dropped = 0;
+	start = bench_now_ns();
+	for (i = 0; i < senders; i++) {
+		argv[i][0] = bench_self;
+		argv[i][1] = "syslog-sender";
+		argv[i][2] = r->socket;
+		argv[i][3] = count;
+		argv[i][4] = NULL;
+		pids[i] = bench_spawn(argv[i], NULL, NULL, NULL);
+	}
+	for (i = 0; i < senders; i++)
+		if (bench_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
+			bench_fatal("syslog sender %d failed", i);
+	/* Until every line is written; a second without growth ends it. */
+	last_change = bench_now_ns();
+	for (;;) {
+		now_lines = bench_lines(r->file) - base;
+		if (now_lines >= t->records)
+			break;
+		if (now_lines != last_lines) {
+			last_lines = now_lines;
+			last_change = bench_now_ns();
+		} else if (bench_now_ns() - last_change > 1000000000u)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	t->arrived = now_lines;
+	t->per_second = (double)t->arrived * 1e9 /
+	    (double)(last_lines == now_lines && now_lines < t->records ?
+	    last_change - start : bench_now_ns() - start);
+	t->rss_peak_kb = bench_status_kb(r->pid, "VmHWM");
+}
+
+/* Everything measured in one run. */
+struct bench_results {
+	struct bench_lat emit1, emit4, delivery, syslog_send;
+	struct bench_calls calls;
+	struct bench_tput tput[3], rsyslog;
+	long rss_idle_kb, rss_1000_kb;
+	char cpu[128];
+	int cores;
+};
+
+/* The processor's name, from /proc/cpuinfo. */
+static void
+bench_cpu(char *out, size_t len)
+{
+	char line[256], *p;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	snprintf(out, len, "unknown");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "model name", 10) == 0 &&
+		    (p = strchr(line, ':')) != NULL) {
+			snprintf(out, len, "%s", p + 2);
+			out[strcspn(out, "\n")] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* A ratio, or 0 when it has no meaning. */
+static double
+bench_ratio(double a, double b)
+{
+	return (b > 0 ? a / b : 0);
+}
+
+/* Print the table. */
+static void
+bench_print(FILE *f, const struct bench_results *r)
+{
+	const struct bench_tput *t;
+	int i;
+
+	fprintf(f, "relog benchmark on %s, %d cores\n\n", r->cpu, r->cores);
+	fprintf(f, "%-44s %10s %10s %10s\n", "emit latency (ns)", "p50", "p99",
+	    "p99.9");
+	fprintf(f, "%-44s %10llu %10llu %10llu\n", "  relog_emit, 1 producer",
+	    (unsigned long long)r->emit1.p50, (unsigned long long)r->emit1.p99,
+	    (unsigned long long)r->emit1.p999);
+	fprintf(f, "%-44s %10llu %10llu %10llu\n", "  relog_emit, 4 producers",
+	    (unsigned long long)r->emit4.p50, (unsigned long long)r->emit4.p99,
+	    (unsigned long long)r->emit4.p999);
+	if (r->syslog_send.n != 0)
+		fprintf(f, "%-44s %10llu %10llu %10llu\n",
+		    "  rsyslog: send(2) to imuxsock, 1 sender",
+		    (unsigned long long)r->syslog_send.p50,
+		    (unsigned long long)r->syslog_send.p99,
+		    (unsigned long long)r->syslog_send.p999);
+	if (r->calls.available)
+		fprintf(f, "%-44s %10.2f\n%-44s %10.2f\n",
+		    "  system calls per 1,000 emits (strace)", r->calls.syscalls,
+		    "  mallocs per 1,000 emits", r->calls.mallocs);
+	fprintf(f, "\n%-44s %10s %10s %10s\n", "end to end, ~100-byte records",
+	    "records/s", "dropped", "arrived");
+	for (i = 0; i < 3; i++) {
+		t = &r->tput[i];
+		fprintf(f, "  relog, %2d runner%s%*s %10.0f %10llu %10llu\n",
+		    t->runners, t->runners == 1 ? " " : "s", 27, "",
+		    t->per_second, (unsigned long long)t->dropped,
+		    (unsigned long long)t->arrived);
+	}
+	if (r->rsyslog.records != 0)
+		fprintf(f, "  rsyslog, %d senders%*s %10.0f %10llu %10llu\n",
+		    r->rsyslog.runners, 26, "", r->rsyslog.per_second,
+		    (unsigned long long)(r->rsyslog.records -
+		    r->rsyslog.arrived), (unsigned long long)r->rsyslog.arrived);
+	fprintf(f, "\n%-44s %10s %10s\n", "delivery latency, emit to file (ms)",
+	    "p50", "p99");
+	fprintf(f, "%-44s %10.1f %10.1f\n", "  relog, 40 records/s",
+	    (double)r->delivery.p50 / 1e6, (double)r->delivery.p99 / 1e6);
+	fprintf(f, "\n%-44s %10s\n", "relogd memory (RSS)", "MiB");
+	fprintf(f, "%-44s %10.1f\n", "  idle", (double)r->rss_idle_kb / 1024);
+	fprintf(f, "%-44s %10.1f\n", "  1,000 connected idle runners",
+	    (double)r->rss_1000_kb / 1024);
+	fprintf(f, "%-44s %10.1f\n", "  peak under the 64-runner load",
+	    (double)r->tput[2].rss_peak_kb / 1024);
+	if (r->rsyslog.records != 0) {
+		fprintf(f, "\n%-44s %10s\n", "relog / rsyslog", "ratio");
+		fprintf(f, "%-44s %10.1f\n", "  throughput, 8 runners vs 8 "
+		    "senders", bench_ratio(r->tput[1].per_second,
+		    r->rsyslog.per_second));
+		fprintf(f, "%-44s %10.1f\n", "  rsyslog send p50 / relog emit p50",
+		    bench_ratio((double)r->syslog_send.p50,
+		    (double)r->emit1.p50));
+	}
+}
+
+/* Print one latency as JSON. */
+static void
+bench_json_lat(FILE *f, const char *name, const struct bench_lat *l,
+    const char *end)
+{
+	fprintf(f, "  \"%s\": {\"p50_ns\": %llu, \"p99_ns\": %llu, "
+	    "\"p999_ns\": %llu, \"max_ns\": %llu, \"samples\": %llu}%s\n", name,
+	    (unsigned long long)l->p50, (unsigned long long)l->p99,
+	    (unsigned long long)l->p999, (unsigned long long)l->max,
+	    (unsigned long long)l->n, end);
+}
+
+/* Print one throughput as JSON. */
+static void
+bench_json_tput(FILE *f, const struct bench_tput *t, const char *end)
+{
+	fprintf(f, "    {\"runners\": %d, \"records\": %llu, "
+	    "\"records_per_s\": %.0f, \"dropped\": %llu, \"arrived\": %llu, "
+	    "\"rss_peak_kib\": %ld}%s\n", t->runners,
+	    (unsigned long long)t->records, t->per_second,
+	    (unsigned long long)t->dropped, (unsigned long long)t->arrived,
+	    t->rss_peak_kb, end);
+}
+
+/* Write the results as JSON. */
+static void
+bench_json(FILE *f, const struct bench_results *r)
+{
+	fprintf(f, "{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d},\n",
+	    r->cpu, r->cores);
+	bench_json_lat(f, "emit_1_producer", &r->emit1, ",");
+	bench_json_lat(f, "emit_4_producers", &r->emit4, ",");
+	bench_json_lat(f, "delivery", &r->delivery, ",");
+	bench_json_lat(f, "rsyslog_send", &r->syslog_send, ",");
+	fprintf(f, "  \"syscalls_per_1000_emits\": %.2f,\n"
+	    "  \"mallocs_per_1000_emits\": %.2f,\n", r->calls.syscalls,
+	    r->calls.mallocs);
+	fprintf(f, "  \"throughput\": [\n");
+	bench_json_tput(f, &r->tput[0], ",");
+	bench_json_tput(f, &r->tput[1], ",");
+	bench_json_tput(f, &r->tput[2], "");
+	fprintf(f, "  ],\n  \"rsyslog_throughput\": [\n");
+	bench_json_tput(f, &r->rsyslog, "");
+	fprintf(f, "  ],\n  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
+	    "%ld, \"peak_64_runners\": %ld},\n", r->rss_idle_kb, r->rss_1000_kb,
+	    r->tput[2].rss_peak_kb);
+	fprintf(f, "  \"ratios\": {\"throughput_relog_over_rsyslog\": %.2f, "
+	    "\"send_latency_rsyslog_over_relog\": %.2f}\n}\n",
+	    bench_ratio(r->tput[1].per_second, r->rsyslog.per_second),
+	    bench_ratio((double)r->syslog_send.p50, (double)r->emit1.p50));
+}
+
+/* The whole run. */
+static int
+bench_run(int quick)
+{
+	static const int runners[3] = { 1, 8, 64 };
+	struct bench_results r;
+	struct bench_relogd d;
+	struct bench_rsyslog rs;
+	char path[PATH_MAX + 32], name[16];
+	uint64_t total = quick ? 200000 : 2000000;
+	FILE *f;
+	int i;
+
+	memset(&r, 0, sizeof r);
+	bench_cpu(r.cpu, sizeof r.cpu);
+	r.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	bench_calibrate();
+	/* Our children die with us, whatever happens. */
+	setpgid(0, 0);
+
+	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
+	bench_relogd_start(&d, "main");
+	r.rss_idle_kb = bench_status_kb(d.pid, "VmRSS");
+	bench_emit_latency(&r.emit1, d.socket, 1);
+	bench_emit_latency(&r.emit4, d.socket, 4);
+	bench_count_calls(&r.calls, d.socket);
+	bench_delivery(&r.delivery, &d);
+	bench_relogd_stop(&d);
+
+	for (i = 0; i < 3; i++) {
+		fprintf(stderr, "relog-bench: throughput, %d runners\n",
+		    runners[i]);
+		snprintf(name, sizeof name, "t%d", runners[i]);
+		bench_relogd_start(&d, name);
+		bench_throughput(&r.tput[i], &d, runners[i],
+		    total / (uint64_t)runners[i]);
+		bench_relogd_stop(&d);
+	}
+
+	fprintf(stderr, "relog-bench: 1,000 idle runners\n");
+	bench_relogd_start(&d, "idle");
+	r.rss_1000_kb = bench_idle_runners(&d, 1000);
+	bench_relogd_stop(&d);
+
+	bench_rsyslog_start(&rs);
+	if (rs.available) {
+		fprintf(stderr, "relog-bench: rsyslog\n");
+		bench_rsyslog_latency(&r.syslog_send, &rs);
+		bench_rsyslog_throughput(&r.rsyslog, &rs, 8, total / 8);
+		bench_rsyslog_stop(&rs);
+	} else
+		fprintf(stderr, "relog-bench: no rsyslogd: skipped\n");
+
+	bench_print(stdout, &r);
+	bench_path(path, sizeof path, "%s/results.json", bench_out);
+	f = fopen(path, "w");
+	if (f == NULL)
+		bench_fatal("%s: %s", path, strerror(errno));
+	bench_json(f, &r);
+	fclose(f);
+	printf("\n(written to %s)\n", path);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static char self[PATH_MAX];
+	ssize_t n;
+	int quick = 0;
+
+	/* Children and strace start this same program. */
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		bench_fatal("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	bench_self = self;
+	if (argc >= 2 && strcmp(argv[1], "emitter") == 0 && argc == 7)
+		return (bench_emitter(argv + 2));
+	if (argc >= 2 && strcmp(argv[1], "probe") == 0 && argc == 4)
+		return (bench_probe(argv + 2));
+	if (argc >= 2 && strcmp(argv[1], "syslog-sender") == 0 && argc == 4)
+		return (bench_syslog_sender(argv + 2));
+	if (argc >= 2 && strcmp(argv[1], "--quick") == 0) {
+		quick = 1;
+		argc--;
+		argv++;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "usage: relog-bench [--quick] RELOGD OUTDIR\n");
+		return (2);
+	}
+	bench_relogd_path = argv[1];
+	mkdir(argv[2], 0755);
+	/* Absolute: NOTIFY_SOCKET must be. */
+	bench_out = realpath(argv[2], NULL);
+	if (bench_out == NULL)
+		bench_fatal("%s: %s", argv[2], strerror(errno));
+	return (bench_run(quick));
+}
