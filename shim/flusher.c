@@ -354,29 +354,33 @@ flusher_fallback(const struct ring_slot *s, int64_t deadline)
 	    ring_slot_exc(s)));
 }
 
-/* Bytes a slot will take on the wire, roughly (for cutting frames). */
-static size_t
-flusher_slot_size(const struct ring_slot *s)
-{
-	return (128 + s->name_len + s->msg_len + s->exc_len + s->color_len);
-}
-
 /*
- * Take what the ring holds (up to SHIM_FRAMES_PER_SEND batches) into
- * batch_slots and cut it into frames, each with the next seq. Overflows
- * the ring counted since the last batch go with the first. Returns how
- * many frames (0 if there is nothing to send).
+ * Take what the ring holds into batch_slots, as up to SHIM_FRAMES_PER_SEND
+ * batches of at most `batch` records and about FLUSHER_FRAME_SOFT_MAX
+ * bytes, each with the next seq. Overflows of the ring counted since the
+ * last batch go with the first (alone, in an empty batch, if nothing
+ * waits). Returns how many frames (0 if there is nothing to send).
  */
 static size_t
 flusher_take(struct relog *h)
 {
 	struct shim_frame *f;
-	size_t n, i, first, bytes;
+	size_t n = 0, k, nframes = 0;
 	uint64_t dropped;
 
 	pthread_mutex_lock(&h->lock);
 	h->flight_first = h->taken + h->ring.evicted;
-	n = ring_pop(&h->ring, h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
+	while (nframes < SHIM_FRAMES_PER_SEND) {
+		k = ring_pop_bytes(&h->ring, h->batch_slots + n, h->batch,
+		    FLUSHER_FRAME_SOFT_MAX);
+		if (k == 0)
+			break;
+		f = &h->frames[nframes++];
+		memset(f, 0, sizeof *f);
+		f->first = n;
+		f->n = k;
+		n += k;
+	}
 	h->taken += n;
 	h->flight_n = n;
 	dropped = h->ring.dropped - h->dropped_sent;
@@ -384,26 +388,16 @@ flusher_take(struct relog *h)
 	pthread_mutex_unlock(&h->lock);
 	if (n == 0 && dropped == 0)
 		return (0);
-
-	h->nframes = 0;
-	first = 0;
-	do {
-		bytes = 0;
-		for (i = first; i < n && i - first < h->batch; i++) {
-			bytes += flusher_slot_size(&h->batch_slots[i]);
-			if (bytes > FLUSHER_FRAME_SOFT_MAX && i > first)
-				break;
-		}
-		f = &h->frames[h->nframes++];
+	if (nframes == 0) {
+		f = &h->frames[nframes++];
 		memset(f, 0, sizeof *f);
-		f->seq = ++h->seq;
-		f->first = first;
-		f->n = i - first;
-		first = i;
-	} while (first < n);
+	}
+	for (k = 0; k < nframes; k++)
+		h->frames[k].seq = ++h->seq;
 	h->frames[0].dropped = dropped;
+	h->nframes = nframes;
 	h->inflight = n;
-	return (h->nframes);
+	return (nframes);
 }
 
 /* Pack one batch as a runner.log_batch request. */
@@ -551,13 +545,19 @@ flusher_give_up(struct relog *h)
 {
 	int64_t deadline = shim_now_ms() + SHIM_FALLBACK_MS;
 	uint64_t lost = 0;
-	size_t n, i;
+	size_t n, i, f;
 
-	for (i = 0; i < h->inflight; i++) {
-		if (lost != 0 || flusher_fallback(&h->batch_slots[i],
-		    deadline) != 0)
-			lost++;
-		h->close_fallback = 1;
+	/* Batches relogd acknowledged are delivered: not those. */
+	for (f = 0; f < h->nframes; f++) {
+		if (h->frames[f].acked)
+			continue;
+		for (i = h->frames[f].first; i < h->frames[f].first +
+		    h->frames[f].n; i++) {
+			if (lost != 0 || flusher_fallback(&h->batch_slots[i],
+			    deadline) != 0)
+				lost++;
+			h->close_fallback = 1;
+		}
 	}
 	h->nframes = 0;
 	h->inflight = 0;

@@ -101,6 +101,24 @@ ring_push(struct ring *r, const struct ring_record *rec)
 }
 
 /*
+ * Like ring_pop, but stop before the records taken pass max_bytes on the
+ * wire (ring_slot_size); one record is taken whatever its size.
+ */
+size_t
+ring_pop_bytes(struct ring *r, struct ring_slot *out, size_t n,
+    size_t max_bytes)
+{
+	size_t i, bytes = 0;
+
+	for (i = 0; i < n && i < r->count; i++) {
+		bytes += ring_slot_size(&r->slots[(r->head + i) % r->cap]);
+		if (bytes > max_bytes && i > 0)
+			break;
+	}
+	return (ring_pop(r, out, i));
+}
+
+/*
  * Take up to n oldest records into out. Slots are swapped, not copied: out's
  * previous buffers go back into the ring for reuse, and the caller owns the
  * ones it receives (free them with ring_slots_free).

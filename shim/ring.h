@@ -55,7 +55,14 @@ int	ring_init(struct ring *, size_t);
 void	ring_free(struct ring *);
 int	ring_push(struct ring *, const struct ring_record *);
 size_t	ring_pop(struct ring *, struct ring_slot *, size_t);
+size_t	ring_pop_bytes(struct ring *, struct ring_slot *, size_t, size_t);
 void	ring_slots_free(struct ring_slot *, size_t);
+
+/* About how many bytes a record takes on the wire. */
+static inline size_t ring_slot_size(const struct ring_slot *s)
+{
+	return (128 + s->name_len + s->msg_len + s->exc_len + s->color_len);
+}
 
 /* Where each field of a popped slot starts. */
 static inline const char *ring_slot_name(const struct ring_slot *s)

@@ -14,6 +14,7 @@
  *   -w  after emitting, print "emitted" on stdout, then wait for stdin to
  *       close
  *   -x  attach an exception text to every record
+ *   -s  pad every message to SIZE bytes
  *   -d  dropped records are expected: do not fail on them
  *   -f  then fork: the child emits COUNT records as thread 1 and closes;
  *       once it exited, the parent emits COUNT more as thread 0
@@ -38,6 +39,7 @@ static const char *runner_id;
 static long runner_count;
 static long runner_first;	/* seq of thread 0's first record */
 static long runner_rate;
+static size_t runner_size;
 static int runner_exception;
 
 /* One producer thread. */
@@ -46,8 +48,13 @@ runner_produce(void *arg)
 {
 	long thread = (long)arg, i;
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
-	char msg[128];
+	char *msg;
+	size_t cap = runner_size > 128 ? runner_size + 1 : 128;
+	int len;
 
+	msg = malloc(cap);
+	if (msg == NULL)
+		return ((void *)1);
 	e.logger_name = runner_logger;
 	e.message = msg;
 	if (runner_exception)
@@ -67,12 +74,20 @@ runner_produce(void *arg)
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
 			    NULL);
 		}
-		snprintf(msg, sizeof msg, "runner=%s thread=%ld seq=%ld",
+		len = snprintf(msg, cap, "runner=%s thread=%ld seq=%ld",
 		    runner_id, thread, i);
+		if ((size_t)len + 1 < runner_size) {
+			msg[len] = ' ';
+			memset(msg + len + 1, 'p', runner_size - (size_t)len - 1);
+			msg[runner_size] = '\0';
+		}
 		e.level = i % 5 == 4 ? RELOG_WARNING : RELOG_INFO;
-		if (relog_emit(runner_h, &e) != 0)
+		if (relog_emit(runner_h, &e) != 0) {
+			free(msg);
 			return ((void *)1);
+		}
 	}
+	free(msg);
 	return (NULL);
 }
 
@@ -114,12 +129,13 @@ main(int argc, char **argv)
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:awxdf")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdf")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
 		case 't': nthreads = atol(optarg); break;
 		case 'r': runner_rate = atol(optarg); break;
+		case 's': runner_size = (size_t)atol(optarg); break;
 		case 'a': announce = 1; break;
 		case 'w': wait_stdin = 1; break;
 		case 'd': drops_ok = 1; break;

@@ -194,6 +194,32 @@ START_TEST(test_daemon_runner_first)
 }
 END_TEST
 
+/*
+ * Large records, many waiting when relogd comes: batches are cut by size
+ * as well as count, each well under relogd's frame limit.
+ */
+START_TEST(test_daemon_large_records)
+{
+	static const char *const args[] = {
+		"-n", "300", "-s", "15000", "-l", "plugin.large", "-a", NULL
+	};
+	char line[16] = "", *text;
+	pid_t pid;
+	int out;
+
+	pid = harness_runner(&H, "large", NULL, args, &out);
+	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
+	ck_assert_str_eq(line, "emitted\n");
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "large");
+	harness_check_sequence(text, "large", 0, 300);
+	free(text);
+}
+END_TEST
+
 /* A hello and a batch written one byte at a time still make it. */
 START_TEST(test_daemon_split_frames)
 {
@@ -673,6 +699,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_fork);
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_runner_first);
+	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
 	tcase_add_test(tc, test_daemon_requests_answered);
 	tcase_add_test(tc, test_daemon_dedup);
