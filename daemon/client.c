@@ -159,8 +159,10 @@ client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 	/* Echo no more of a peer's strings than an id's worth. */
 	if (hd.method.len > RELOG_ID_MAX)
 		hd.method.len = RELOG_ID_MAX;
-	if (hd.plugin_id.ptr == NULL || hd.plugin_id.len > RELOG_ID_MAX)
+	if (hd.plugin_id.ptr == NULL)
 		hd.plugin_id = proto_cstr("");
+	if (hd.plugin_id.len > RELOG_ID_MAX)
+		hd.plugin_id.len = RELOG_ID_MAX;
 
 	msgpack_sbuffer_init(&r->sb);
 	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
@@ -307,11 +309,6 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	else if (hello.plugin_id.len != 0 &&
 	    !plugin_id_valid(hello.plugin_id.ptr, hello.plugin_id.len))
 		cause = "plugin_id is not a safe name";
-	else if ((hello.plugin_id.len != 0 && (c->plugin = plugin_get(
-	    hello.plugin_id.ptr, hello.plugin_id.len)) == NULL) ||
-	    (c->own = plugin_get(hello.runner_id.ptr,
-	    hello.runner_id.len)) == NULL)
-		cause = "relogd has too many plugins";
 	if (cause != NULL) {
 		log_warn("%s refused: %s", client_name(c), cause);
 		client_hello_reply(c, env, 0, cause, code);
@@ -320,6 +317,10 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	}
 	memcpy(c->runner_id, hello.runner_id.ptr, hello.runner_id.len);
 	c->runner_id[hello.runner_id.len] = '\0';
+	/* NULL past max_plugins: its records are routed like anyone's. */
+	if (hello.plugin_id.len != 0)
+		c->plugin = plugin_get(hello.plugin_id.ptr,
+		    hello.plugin_id.len);
 	c->state_slot = state_lookup(hello.runner_id, hello.instance);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
@@ -329,6 +330,18 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	    c->runner_id, (long)c->pid, (long)c->uid,
 	    c->plugin != NULL ? c->plugin->id : "by logger name");
 	return (0);
+}
+
+/*
+ * The logger named after the runner, made when first needed; past
+ * max_plugins, the one for unrouted records.
+ */
+static struct plugin *
+client_own(struct client *c)
+{
+	if (c->own == NULL)
+		c->own = plugin_get(c->runner_id, strlen(c->runner_id));
+	return (c->own != NULL ? c->own : plugin_unrouted());
 }
 
 /*
@@ -343,7 +356,7 @@ client_route(struct client *c, const struct proto_entry *e)
 	if (c->plugin != NULL)
 		return (c->plugin);
 	p = plugin_for_logger(e->logger_name);
-	return (p != NULL ? p : c->own);
+	return (p != NULL ? p : client_own(c));
 }
 
 /* Note that the current read fed a sink (for acks and backpressure). */
@@ -367,39 +380,54 @@ client_touched(struct client *c, struct sink *sink)
 	c->touched[c->ntouched++].sink = sink;
 }
 
-/*
- * Owe a response (reply) and/or a seq to record once the sinks this read
- * fed have written what they hold now.
- */
-static void
-client_ack_add(struct client *c, const struct proto_envelope *env,
-    int reply, uint64_t seq, uint32_t written, uint32_t rejected,
-    const char *cause)
+/* Copy up to an id's length of a peer's string, for echoing. */
+static size_t
+client_echo(char *out, struct proto_str s)
+{
+	size_t len = s.ptr != NULL ? s.len : 0;
+
+	if (len > RELOG_ID_MAX)
+		len = RELOG_ID_MAX;
+	if (len != 0)
+		memcpy(out, s.ptr, len);
+	out[len] = '\0';
+	return (len);
+}
+
+/* A new ack answering env (reply: 1) or only recording (0). */
+static struct ack *
+client_ack_new(const struct proto_envelope *env, int reply)
 {
 	struct ack *a;
-	size_t i;
 
 	a = calloc(1, sizeof *a);
 	if (a == NULL)
 		fatal("calloc");
 	a->request_id = reply ? env->request_id : -1;
-	snprintf(a->plugin_id, sizeof a->plugin_id, "%.*s",
-	    (int)env->plugin_id.len, env->plugin_id.ptr != NULL ?
-	    env->plugin_id.ptr : "");
-	a->seq = seq;
-	a->written = written;
-	a->rejected = rejected;
-	a->cause = cause;
-	if (c->ntouched != 0) {
+	a->method_len = client_echo(a->method, env->method);
+	a->plugin_id_len = client_echo(a->plugin_id, env->plugin_id);
+	return (a);
+}
+
+/*
+ * Queue an ack. With marks, it waits for the sinks this read fed to write
+ * what they hold now.
+ */
+static void
+client_ack_queue(struct client *c, struct ack *a, int marks)
+{
+	size_t i;
+
+	if (marks && c->ntouched != 0) {
 		a->marks = calloc(c->ntouched, sizeof *a->marks);
 		if (a->marks == NULL)
 			fatal("calloc");
+		for (i = 0; i < c->ntouched; i++) {
+			a->marks[i].sink = c->touched[i].sink;
+			a->marks[i].mark = c->touched[i].sink->queued;
+		}
+		a->nmarks = c->ntouched;
 	}
-	for (i = 0; i < c->ntouched; i++) {
-		a->marks[i].sink = c->touched[i].sink;
-		a->marks[i].mark = c->touched[i].sink->queued;
-	}
-	a->nmarks = c->ntouched;
 	TAILQ_INSERT_TAIL(&c->acks, a, entry);
 	if (!c->owing) {
 		c->owing = 1;
@@ -407,7 +435,19 @@ client_ack_add(struct client *c, const struct proto_envelope *env,
 	}
 }
 
-/* Send an ack's response: {written, rejected}, with an error if any. */
+/* Owe an error reply, in turn with the others. */
+static void
+client_ack_error(struct client *c, const struct proto_envelope *env,
+    const char *code, const char *message)
+{
+	struct ack *a = client_ack_new(env, 1);
+
+	a->code = code;
+	a->message = message;
+	client_ack_queue(c, a, 0);
+}
+
+/* Send an ack's reply. */
 static void
 client_ack_send(struct client *c, const struct ack *a)
 {
@@ -416,34 +456,43 @@ client_ack_send(struct client *c, const struct ack *a)
 
 	memset(&req, 0, sizeof req);
 	req.request_id = a->request_id;
-	req.method = proto_cstr(RELOG_METHOD_LOG_BATCH);
-	req.plugin_id = proto_cstr(a->plugin_id);
+	req.method.ptr = a->method;
+	req.method.len = a->method_len;
+	req.plugin_id.ptr = a->plugin_id;
+	req.plugin_id.len = a->plugin_id_len;
 	client_reply_begin(&r, &req);
-	msgpack_pack_map(&r.pk, 2);
-	proto_pack_key(&r.pk, "written");
-	msgpack_pack_uint32(&r.pk, a->written);
-	proto_pack_key(&r.pk, "rejected");
-	msgpack_pack_uint32(&r.pk, a->rejected);
-	client_reply_send(c, &r, a->cause != NULL ? RELOG_E_BAD_PAYLOAD : NULL,
-	    a->cause);
+	if (a->batch) {
+		msgpack_pack_map(&r.pk, 2);
+		proto_pack_key(&r.pk, "written");
+		msgpack_pack_uint32(&r.pk, a->written);
+		proto_pack_key(&r.pk, "rejected");
+		msgpack_pack_uint32(&r.pk, a->rejected);
+	} else
+		msgpack_pack_map(&r.pk, 0);
+	client_reply_send(c, &r, a->code, a->message);
 }
 
 /*
- * Settle the client's acks whose sinks have written their records, oldest
- * first: record the seq (only now, so a restart never skips an unwritten
- * batch), then answer. Frees a dead client once it is owed nothing.
+ * Settle the client's acks that are due, oldest first: record the seq
+ * (only now, so a restart never skips an unwritten batch), then answer.
+ * Frees a dead client once it is owed nothing. Returns whether any was
+ * settled.
  */
-static void
+static int
 client_acks_try(struct client *c)
 {
 	struct ack *a;
 	size_t i;
+	int settled = 0;
 
 	while ((a = TAILQ_FIRST(&c->acks)) != NULL) {
 		for (i = 0; i < a->nmarks; i++) {
 			if (a->marks[i].sink->written < a->marks[i].mark)
-				return;
+				return (settled);
 		}
+		if (a->after_seq != 0 && c->state_slot >= 0 &&
+		    state_recorded(c->state_slot) < a->after_seq)
+			return (settled);
 		if (a->seq != 0 && c->state_slot >= 0)
 			state_record(c->state_slot, a->seq);
 		if (a->request_id >= 0 && c->state != CLIENT_DEAD)
@@ -451,11 +500,13 @@ client_acks_try(struct client *c)
 		TAILQ_REMOVE(&c->acks, a, entry);
 		free(a->marks);
 		free(a);
+		settled = 1;
 	}
 	TAILQ_REMOVE(&client_owing, c, owing_entry);
 	c->owing = 0;
 	if (c->state == CLIENT_DEAD)
 		client_free(c);
+	return (1);
 }
 
 /* Does a sink this client fed hold more than it may (or, low: any)? */
@@ -479,11 +530,16 @@ void
 client_sinks_progressed(void)
 {
 	struct client *c, *next;
+	int settled;
 
-	for (c = TAILQ_FIRST(&client_owing); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, owing_entry);
-		client_acks_try(c);
-	}
+	/* Again while any settles: a resend may wait on another's record. */
+	do {
+		settled = 0;
+		for (c = TAILQ_FIRST(&client_owing); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, owing_entry);
+			settled |= client_acks_try(c);
+		}
+	} while (settled);
 	for (c = TAILQ_FIRST(&client_congested); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, congested_entry);
 		if (client_feeds_full(c, SINK_LOW_WATER))
@@ -516,13 +572,21 @@ client_throttle(struct client *c)
 static void
 client_report_drops(struct client *c, uint64_t dropped)
 {
-	struct plugin *p = c->plugin != NULL ? c->plugin : c->own;
+	struct plugin *p = c->plugin != NULL ? c->plugin : client_own(c);
 	char msg[160];
 
 	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
 	    "was full", c->runner_id, (unsigned long long)dropped);
 	plugin_notice(p, msg, c);
 	p->dropped_by_runners += dropped;
+}
+
+/* Drop one trailing newline. */
+static void
+client_chomp(struct proto_str *text)
+{
+	if (text->len != 0 && text->ptr[text->len - 1] == '\n')
+		text->len--;
 }
 
 /* Cut a text to max bytes (not inside a UTF-8 sequence); returns the cut. */
@@ -552,6 +616,9 @@ client_record(struct client *c, const struct proto_envelope *env,
 	if (r->e.timestamp_ms <= 0)
 		r->e.timestamp_ms = env->timestamp_ms > 0 ? env->timestamp_ms :
 		    client_now_ms();
+	/* A traceback's last newline would leave an empty line. */
+	client_chomp(&r->e.message);
+	client_chomp(&r->e.exception_text);
 	r->name_cut = client_cut(&r->e.logger_name, relogd_config.max_logger);
 	r->msg_cut = client_cut(&r->e.message, relogd_config.max_message);
 	r->exc_cut = client_cut(&r->e.exception_text,
@@ -563,9 +630,11 @@ client_record(struct client *c, const struct proto_envelope *env,
 	if (name.len >= plen && memcmp(name.ptr, prefix, plen) == 0 &&
 	    (name.len == plen || name.ptr[plen] == '.'))
 		return;
-	prefix[plen] = '.';
+	/* Under plugin.<id>: "plugin.<id>.<name>", or the plugin's own. */
+	if (name.len != 0)
+		prefix[plen++] = '.';
 	r->logger_prefix.ptr = prefix;
-	r->logger_prefix.len = plen + 1;
+	r->logger_prefix.len = plen;
 }
 
 /*
@@ -577,6 +646,7 @@ client_batch(struct client *c, const struct proto_envelope *env)
 {
 	struct proto_batch b;
 	struct record r;
+	struct ack *a;
 	const char *cause = NULL, *first_cause = NULL;
 	int reply = env->type == PROTO_REQUEST;
 	uint32_t i, n, bad = 0;
@@ -584,16 +654,21 @@ client_batch(struct client *c, const struct proto_envelope *env)
 	if (proto_decode_batch(env->payload, &b, &cause) != 0) {
 		log_warn("%s: bad log batch: %s", client_name(c), cause);
 		if (reply)
-			client_ack_add(c, env, 1, 0, 0, 0, cause);
+			client_ack_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
 		return (0);
 	}
 	if (b.seq != 0 && c->state_slot >= 0 &&
 	    b.seq <= state_accepted(c->state_slot)) {
+		/* Sent before: answered once its first copy is recorded. */
 		c->duplicates += b.n;
 		log_debug("%s: batch %llu was written before",
 		    client_name(c), (unsigned long long)b.seq);
-		if (reply)
-			client_ack_add(c, env, 1, 0, 0, 0, NULL);
+		if (reply) {
+			a = client_ack_new(env, 1);
+			a->batch = 1;
+			a->after_seq = b.seq;
+			client_ack_queue(c, a, 0);
+		}
 		return (0);
 	}
 	/* Past max_entries, entries are rejected. */
@@ -626,9 +701,16 @@ client_batch(struct client *c, const struct proto_envelope *env)
 		state_accept(c->state_slot, b.seq);
 	else
 		b.seq = 0;
-	if (reply || b.seq != 0)
-		client_ack_add(c, env, reply, b.seq, b.n - bad, bad,
-		    first_cause);
+	if (reply || b.seq != 0) {
+		a = client_ack_new(env, reply);
+		a->batch = 1;
+		a->written = b.n - bad;
+		a->rejected = bad;
+		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
+		a->message = first_cause;
+		a->seq = b.seq;
+		client_ack_queue(c, a, 1);
+	}
 	return (0);
 }
 
@@ -654,7 +736,7 @@ client_frame(struct client *c, const char *data, size_t len)
 		    "runner.hello sent twice");
 	else {
 		if (env.type == PROTO_REQUEST)
-			client_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
+			client_ack_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
 			    "relogd only takes runner.log_batch");
 		ret = 0;
 	}

@@ -59,7 +59,8 @@ static const struct config_key config_keys[] = {
 	{ "verbose", CONFIG_BOOL, R, CONFIG_AT(verbose), 0, 1 },
 	{ "token_file", CONFIG_STR, R, CONFIG_AT(token_file), 0, 0 },
 	{ "allow_uids", CONFIG_UIDS, R, 0, 0, 0 },
-	{ "max_frame", CONFIG_SIZE, R, CONFIG_AT(max_frame), 1024,
+	/* At least what librelog's batches may take (relog-protocol.h). */
+	{ "max_frame", CONFIG_SIZE, R, CONFIG_AT(max_frame), RELOG_FRAME_MIN,
 	    RELOG_FRAME_MAX_LIMIT },
 	{ "max_entries", CONFIG_SIZE, R, CONFIG_AT(max_entries), 1, 1000000 },
 	{ "max_message", CONFIG_SIZE, R, CONFIG_AT(max_message), 64,
@@ -356,32 +357,32 @@ config_handler(void *arg, const char *section, const char *name,
 static int
 config_read_token(struct config *c, char **cause)
 {
-	char line[1024];
-	size_t len;
+	char *line = NULL;
+	size_t cap = 0, len;
 	FILE *f;
 
 	f = fopen(c->token_file, "re");
-	if (f == NULL) {
-		if (asprintf(cause, "%s: %s", c->token_file,
-		    strerror(errno)) < 0)
-			*cause = NULL;
-		return (-1);
+	if (f == NULL)
+		return (config_error(cause, "%s: %s", c->token_file,
+		    strerror(errno)));
+	if (getline(&line, &cap, f) < 0) {
+		free(line);
+		line = NULL;
 	}
-	if (fgets(line, sizeof line, f) == NULL)
-		line[0] = '\0';
 	fclose(f);
-	len = strcspn(line, "\r\n");
+	len = line != NULL ? strcspn(line, "\r\n") : 0;
 	if (len == 0) {
-		if (asprintf(cause, "%s: no token in it", c->token_file) < 0)
-			*cause = NULL;
-		return (-1);
+		free(line);
+		return (config_error(cause, "%s: no token in it",
+		    c->token_file));
 	}
 	free(c->token);
 	c->token = strndup(line, len);
 	if (c->token == NULL)
 		fatal("strndup");
 	c->token_len = len;
-	explicit_bzero(line, sizeof line);
+	explicit_bzero(line, cap);
+	free(line);
 	return (0);
 }
 

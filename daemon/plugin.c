@@ -15,6 +15,8 @@
 #include "relogd.h"
 
 #define PLUGIN_BUCKETS 1024
+/* Where records go once max_plugins loggers exist. */
+#define PLUGIN_UNROUTED "_unrouted"
 
 /* How long the sinks may take to take their last bytes at exit. */
 #define PLUGIN_DRAIN_MS 5000
@@ -75,6 +77,37 @@ plugin_count(void)
 	return (plugin_total);
 }
 
+/* Make the logger of a (checked) id. */
+static struct plugin *
+plugin_create(const char *id, size_t len, unsigned bucket)
+{
+	struct plugin *p;
+	char *path;
+	int i;
+
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		fatal("calloc");
+	memcpy(p->id, id, len);
+	if (asprintf(&path, "%s/%s.log", relogd_config.log_dir, p->id) < 0)
+		fatal("asprintf");
+	sink_init_file(&p->file, path);
+	free(path);
+	config_plugin(&relogd_config, p->id, &p->strict, &p->rate);
+	for (i = 0; i < 2; i++) {
+		p->budgets[i].owner = p;
+		p->budgets[i].high = i;
+		p->budgets[i].ev = evtimer_new(relogd_base, plugin_rate_cb,
+		    &p->budgets[i]);
+		if (p->budgets[i].ev == NULL)
+			fatalx("out of memory");
+	}
+	p->hash_next = plugin_table[bucket];
+	plugin_table[bucket] = p;
+	log_debug("plugin %s logs to %s", p->id, p->file.name);
+	return (p);
+}
+
 /*
  * Find or create the logger of a plugin id. NULL if the id is not safe, or
  * there are max_plugins already.
@@ -84,7 +117,6 @@ plugin_get(const char *id, size_t len)
 {
 	unsigned bucket;
 	struct plugin *p;
-	char *path;
 
 	if (!plugin_id_valid(id, len))
 		return (NULL);
@@ -95,28 +127,31 @@ plugin_get(const char *id, size_t len)
 	}
 	if (plugin_total >= relogd_config.max_plugins) {
 		if (!plugin_full_said)
-			log_warn("%zu plugins already: no more log files",
-			    plugin_total);
+			log_warn("%zu plugins already: records of new ones go "
+			    "to %s.log", plugin_total, PLUGIN_UNROUTED);
 		plugin_full_said = 1;
 		return (NULL);
 	}
-	p = calloc(1, sizeof *p);
-	if (p == NULL)
-		fatal("calloc");
-	memcpy(p->id, id, len);
-	if (asprintf(&path, "%s/%s.log", relogd_config.log_dir, p->id) < 0)
-		fatal("asprintf");
-	sink_init_file(&p->file, path);
-	free(path);
-	config_plugin(&relogd_config, p->id, &p->strict, &p->rate);
-	p->rate_ev = evtimer_new(relogd_base, plugin_rate_cb, p);
-	if (p->rate_ev == NULL)
-		fatalx("out of memory");
-	p->hash_next = plugin_table[bucket];
-	plugin_table[bucket] = p;
 	plugin_total++;
-	log_debug("plugin %s logs to %s", p->id, p->file.name);
-	return (p);
+	return (plugin_create(id, len, bucket));
+}
+
+/*
+ * The logger for records no other logger takes (past max_plugins); it does
+ * not count against the limit.
+ */
+struct plugin *
+plugin_unrouted(void)
+{
+	size_t len = strlen(PLUGIN_UNROUTED);
+	unsigned bucket = plugin_hash(PLUGIN_UNROUTED, len);
+	struct plugin *p;
+
+	for (p = plugin_table[bucket]; p != NULL; p = p->hash_next) {
+		if (strcmp(p->id, PLUGIN_UNROUTED) == 0)
+			return (p);
+	}
+	return (plugin_create(PLUGIN_UNROUTED, len, bucket));
 }
 
 /*
@@ -199,15 +234,15 @@ plugin_rate_report(struct plugin *p, int high)
 /*
  * May a record of this level pass the plugin's rate limit? Two budgets,
  * so that a flood of DEBUG cannot starve ERROR. When a window ends with
- * records suppressed, one record says how many (plugin_rate_cb, or here if
- * a record comes first).
+ * records suppressed, one record says how many: from the budget's timer,
+ * or here if a record comes first.
  */
 static int
 plugin_rate_allow(struct plugin *p, int64_t level)
 {
 	int high = level >= RELOG_LEVEL_ERROR;
 	struct rate_budget *b = &p->budgets[high];
-	int64_t now, interval = (int64_t)p->rate.interval_s * 1000;
+	int64_t now, interval = (int64_t)p->rate.interval_s * 1000, left;
 	struct timeval tv;
 
 	if (p->rate.burst == 0)
@@ -222,42 +257,25 @@ plugin_rate_allow(struct plugin *p, int64_t level)
 		b->used++;
 		return (1);
 	}
-	if (b->suppressed++ == 0 && !evtimer_pending(p->rate_ev, NULL)) {
-		interval = b->window_start + interval - now;
-		tv.tv_sec = interval / 1000;
-		tv.tv_usec = (interval % 1000) * 1000;
-		evtimer_add(p->rate_ev, &tv);
+	if (b->suppressed++ == 0) {
+		left = b->window_start + interval - now;
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(b->ev, &tv);
 	}
 	p->suppressed++;
 	return (0);
 }
 
-/* A rate-limit window ended: report what it suppressed. */
+/* A budget's window ended with records suppressed: say how many. */
 static void
 plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct plugin *p = arg;
-	int64_t now = plugin_now_ms(), interval, left, next = -1;
-	struct timeval tv;
-	int high;
+	struct rate_budget *b = arg;
 
 	(void)fd;
 	(void)what;
-	interval = (int64_t)p->rate.interval_s * 1000;
-	for (high = 0; high < 2; high++) {
-		if (p->budgets[high].suppressed == 0)
-			continue;
-		left = p->budgets[high].window_start + interval - now;
-		if (left <= 0)
-			plugin_rate_report(p, high);
-		else if (next < 0 || left < next)
-			next = left;
-	}
-	if (next > 0) {
-		tv.tv_sec = next / 1000;
-		tv.tv_usec = (next % 1000) * 1000;
-		evtimer_add(p->rate_ev, &tv);
-	}
+	plugin_rate_report(b->owner, b->high);
 	sink_flush_all();
 	client_sinks_progressed();
 }
@@ -321,7 +339,8 @@ plugin_free_all(void)
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
 		for (p = plugin_table[i]; p != NULL; p = next) {
 			next = p->hash_next;
-			event_free(p->rate_ev);
+			event_free(p->budgets[0].ev);
+			event_free(p->budgets[1].ev);
 			sink_free(&p->file);
 			free(p);
 		}

@@ -34,7 +34,7 @@ relogd_usage(FILE *f)
 	    "  --state-dir DIR    keep which batches were written here\n"
 	    "                     (default %s)\n"
 	    "  --config FILE      read settings from an INI file first\n"
-	    "  --max-frame BYTES  largest frame accepted (default %u, at most "
+	    "  --max-frame BYTES  largest frame accepted (default %u, %u to "
 	    "%u)\n"
 	    "  --rate-limit R     records per plugin and window, e.g.\n"
 	    "                     10000/30 (the default), or off\n"
@@ -44,7 +44,8 @@ relogd_usage(FILE *f)
 	    "  -v, --verbose      log debug messages\n"
 	    "  --version          print the version\n",
 	    RELOGD_SOCKET_DEFAULT, RELOGD_LOG_DIR_DEFAULT,
-	    RELOGD_STATE_DIR_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MAX_LIMIT);
+	    RELOGD_STATE_DIR_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MIN,
+	    RELOG_FRAME_MAX_LIMIT);
 }
 
 /* Make a directory and its parents (mode 0755). Returns 0 or -1. */

@@ -131,6 +131,9 @@ struct rate_budget {
 	int64_t window_start;	/* monotonic ms */
 	uint32_t used;
 	uint64_t suppressed;	/* in this window */
+	struct event *ev;	/* at window end, with some suppressed */
+	struct plugin *owner;
+	int high;		/* ERROR and above */
 };
 
 /*
@@ -143,7 +146,6 @@ struct plugin {
 	int strict;		/* logger names kept under plugin.<id> */
 	struct config_rate rate;
 	struct rate_budget budgets[2];	/* below ERROR; ERROR and above */
-	struct event *rate_ev;	/* writes "suppressed" at window end */
 	uint64_t records;
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
@@ -153,17 +155,24 @@ struct plugin {
 };
 
 /*
- * A runner.log_batch request whose records are not all written yet: it is
- * answered, and its seq recorded, once every sink it touched has written
- * past its mark. Kept in order per connection.
+ * A reply owed to a peer, or a batch's seq to record: settled once every
+ * sink the batch fed has written past its mark (and, for a resent batch,
+ * once its first copy is recorded). Every reply after the hello goes
+ * through here, so replies keep the order of their requests.
  */
 struct ack {
-	int64_t request_id;
-	char plugin_id[RELOG_ID_MAX + 1];	/* echoed, cut if longer */
-	uint64_t seq;		/* 0: none */
+	int64_t request_id;	/* -1: nothing to answer (a broadcast) */
+	char method[RELOG_ID_MAX + 1];	/* echoed, cut to an id's length */
+	size_t method_len;
+	char plugin_id[RELOG_ID_MAX + 1];
+	size_t plugin_id_len;
+	int batch;		/* payload {written, rejected}; else {} */
 	uint32_t written;
 	uint32_t rejected;
-	const char *cause;	/* static; for rejected entries */
+	const char *code;	/* error code, or NULL */
+	const char *message;	/* static */
+	uint64_t seq;		/* record once written; 0: none */
+	uint64_t after_seq;	/* a resend: wait until this is recorded */
 	size_t nmarks;
 	struct sink_mark *marks;
 	TAILQ_ENTRY(ack) entry;
@@ -261,6 +270,7 @@ size_t	client_count(void);
 int	plugin_id_valid(const char *, size_t);
 struct plugin *plugin_get(const char *, size_t);
 struct plugin *plugin_for_logger(struct proto_str);
+struct plugin *plugin_unrouted(void);
 void	plugin_write(struct plugin *, const struct record *, struct client *);
 void	plugin_notice(struct plugin *, const char *, struct client *);
 size_t	plugin_count(void);
@@ -292,6 +302,7 @@ void	state_close(void);
 int	state_lookup(struct proto_str, struct proto_str);
 void	state_release(int);
 uint64_t state_accepted(int);
+uint64_t state_recorded(int);
 void	state_accept(int, uint64_t);
 void	state_record(int, uint64_t);
 

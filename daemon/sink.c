@@ -25,6 +25,8 @@
 
 #include "relogd.h"
 
+#define SINK_TIME_MAX_MS 253402300799999LL	/* 9999-12-31T23:59:59.999 */
+
 /* Append bytes, growing the buffer. */
 void
 outbuf_add(struct outbuf *b, const void *data, size_t len)
@@ -104,8 +106,11 @@ sink_add_time(struct outbuf *b, int64_t ms)
 	time_t sec;
 	struct tm tm;
 
+	/* What strftime can print: year 1970 to 9999. */
 	if (ms < 0)
 		ms = 0;
+	if (ms > SINK_TIME_MAX_MS)
+		ms = SINK_TIME_MAX_MS;
 	sec = (time_t)(ms / 1000);
 	if (sec != cached_sec) {
 		if (gmtime_r(&sec, &tm) == NULL)

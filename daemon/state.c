@@ -172,6 +172,13 @@ state_accepted(int slot)
 	return (state_accepted_seq[slot]);
 }
 
+/* The highest seq whose records were all written. */
+uint64_t
+state_recorded(int slot)
+{
+	return (state_slots[slot].recorded);
+}
+
 /* A batch was taken into the sinks. */
 void
 state_accept(int slot, uint64_t seq)

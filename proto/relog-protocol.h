@@ -16,6 +16,11 @@
 #define RELOG_FRAME_HEADER_SIZE 4
 #define RELOG_FRAME_MAX_DEFAULT (1u << 20)	/* relogd's default limit */
 #define RELOG_FRAME_MAX_LIMIT (16u << 20)	/* the Python runtime's cap */
+/*
+ * The least relogd may be set to accept: librelog cuts batches at 256 KiB
+ * of records, and one record may pass that by up to three 64 KiB texts.
+ */
+#define RELOG_FRAME_MIN (512u << 10)
 
 /* Deepest msgpack nesting relogd decodes (msgpack-c's own stack is 32). */
 #define RELOG_NEST_MAX 32

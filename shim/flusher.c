@@ -298,8 +298,14 @@ flusher_hello(struct relog *h, int64_t deadline)
 		return (-1);
 	if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
 	    &got, &accepted, &reason) != 0 || got != id || !accepted) {
-		flusher_say(shim_now_ms(), "relog: relogd refused runner %s: "
-		    "%.*s\n", h->runner_id, (int)reason.len, reason.ptr);
+		/* Once a minute, not at every retry. */
+		if (h->refused_told == 0 ||
+		    shim_now_ms() - h->refused_told >= 60000) {
+			h->refused_told = shim_now_ms();
+			flusher_say(h->refused_told, "relog: relogd refused "
+			    "runner %s: %.*s\n", h->runner_id,
+			    (int)reason.len, reason.ptr);
+		}
 		return (-1);
 	}
 	flusher_reply_done(h, (size_t)len);

@@ -91,6 +91,7 @@ struct relog {
 	uint64_t seq;		/* of the last batch made */
 	uint64_t dropped_sent;	/* ring.dropped reported in batches */
 	uint64_t dropped_told;	/* ring.dropped said on stderr */
+	int64_t refused_told;	/* when a refusal was said on stderr */
 	pthread_mutex_t pack_lock;	/* out changes: fork() waits it out */
 	msgpack_sbuffer out;
 	char in[SHIM_REPLY_MAX + RELOG_FRAME_HEADER_SIZE];

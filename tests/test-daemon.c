@@ -654,13 +654,13 @@ START_TEST(test_daemon_config)
 	snprintf(other, sizeof other, "%s/other", H.dir);
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "; relogd\n[relogd]\nlog_dir = %s\nmax_frame = 2048\n",
+	fprintf(f, "; relogd\n[relogd]\nlog_dir = %s\nmax_frame = 524288\n",
 	    other);
 	fclose(f);
 	harness_daemon_start(&H, args);
 	/* max_frame came from the file. */
 	fd = wire_open(&H, "conf");
-	ck_assert_int_eq(send(fd, "\x00\x00\x08\x01", 4, MSG_NOSIGNAL), 4);
+	ck_assert_int_eq(send(fd, "\x00\x08\x00\x01", 4, MSG_NOSIGNAL), 4);
 	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);

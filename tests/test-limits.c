@@ -523,6 +523,60 @@ START_TEST(test_limits_emfile)
 END_TEST
 
 /*
+ * A resent batch is answered only once its first copy is written and
+ * recorded: while that copy waits in a slow sink (a FIFO not read yet),
+ * the answer to the resend, and the replies after it, wait too.
+ */
+START_TEST(test_limits_resend_waits)
+{
+	static const char *const dargs[] = { "-v", NULL };
+	char fifo[512], buf[65536];
+	struct pollfd pfd[2];
+	int a, b, rfd;
+
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	snprintf(fifo, sizeof fifo, "%s/dw.log", H.log_dir);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ck_assert_int_ge(rfd, 0);
+	harness_daemon_start(&H, dargs);
+	a = harness_connect(&H);
+	wire_hello_as(a, "dw", "dw", "0123abcd", 4096);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "accepted");
+	/* More than a pipe holds: the first copy waits in the sink. */
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
+	b = harness_connect(&H);
+	wire_hello_as(b, "dw", "dw", "0123abcd", 4096);
+	ck_assert_str_eq(wire_reply(b, 0, NULL), "accepted");
+	wire_batch_seq(b, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
+	ck_assert_int_eq(harness_daemon_await(&H, "batch 1 was written before",
+	    1, LIMITS_WAIT_MS), 0);
+	/* The resend was handled; a round trip lets relogd write any reply. */
+	close(wire_open(&H, "sync"));
+	/* Its answer must still wait. */
+	pfd[0].fd = b;
+	pfd[0].events = POLLIN;
+	ck_assert_int_eq(poll(pfd, 1, 0), 0);
+	/* Read the FIFO until the first copy is acknowledged. */
+	pfd[0].fd = rfd;
+	pfd[1].fd = a;
+	pfd[1].events = POLLIN;
+	pfd[1].revents = 0;
+	while (pfd[1].revents == 0) {
+		ck_assert_int_gt(poll(pfd, 2, LIMITS_WAIT_MS), 0);
+		if (pfd[0].revents & POLLIN)
+			ck_assert_int_gt(read(rfd, buf, sizeof buf), 0);
+	}
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=3000");
+	ck_assert_str_eq(wire_reply(b, 0, NULL), "written=0");
+	close(a);
+	close(b);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(rfd);
+}
+END_TEST
+
+/*
  * Flood relogd with broadcasts (no acknowledgements hold it back, as from
  * a Python runner) in a child process: 300 batches of 100 records.
  */
@@ -625,6 +679,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_max_connections);
 	tcase_add_test(tc, test_limits_emfile);
 	tcase_add_test(tc, test_limits_backpressure);
+	tcase_add_test(tc, test_limits_resend_waits);
 	suite_add_tcase(s, tc);
 	return (s);
 }
