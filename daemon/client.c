@@ -22,6 +22,8 @@
 
 /* How long a closing client may take to read its last reply. */
 #define CLIENT_CLOSE_TIMEOUT_S 5
+/* The most read from a connection at once. */
+#define CLIENT_READ_MAX (256u * 1024)
 /* Replies a client leaves unread before relogd stops reading it. */
 #define CLIENT_OUTPUT_MAX (1024u * 1024)
 
@@ -33,9 +35,11 @@ static struct clients client_congested =
 static size_t client_total;
 static uint64_t client_next_id = 1;
 
-static void client_read_cb(struct bufferevent *, void *);
+static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
 static void client_event_cb(struct bufferevent *, short, void *);
+static void client_lost(struct client *, int);
+static void client_reading(struct client *, int);
 static void client_hello_timeout(evutil_socket_t, short, void *);
 
 /* Wall clock in ms. */
@@ -46,6 +50,24 @@ client_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Read this client, or stop (while a sink it feeds is full, its replies go
+ * unread, or it is closing). Reading has the idle timeout once the hello
+ * is done.
+ */
+static void
+client_reading(struct client *c, int on)
+{
+	struct timeval tv = { (time_t)relogd_config.idle_timeout_s, 0 };
+
+	if (!on) {
+		event_del(c->read_ev);
+		return;
+	}
+	event_add(c->read_ev, c->state == CLIENT_READY &&
+	    relogd_config.idle_timeout_s != 0 ? &tv : NULL);
 }
 
 /* Start serving an accepted connection (non-blocking, close-on-exec). */
@@ -73,18 +95,24 @@ client_create(int fd)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 	}
+	/*
+	 * Reading is relogd's own (bufferevent reads 4 KiB at a time): up to
+	 * CLIENT_READ_MAX per wakeup, so one callback, one write per sink and
+	 * one reply go for everything a runner sent at once.
+	 */
+	c->read_ev = event_new(relogd_base, fd, EV_READ | EV_PERSIST,
+	    client_read_cb, c);
+	c->in = evbuffer_new();
 	c->bev = bufferevent_socket_new(relogd_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(relogd_base, client_hello_timeout, c);
-	if (c->bev == NULL || c->timer == NULL)
+	if (c->read_ev == NULL || c->in == NULL || c->bev == NULL ||
+	    c->timer == NULL)
 		fatalx("out of memory for a connection");
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
-	    client_event_cb, c);
-	/* Never buffer more than one whole frame: the length is checked. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    relogd_config.max_frame + RELOG_FRAME_HEADER_SIZE);
+	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
 	/* The write callback says when unread replies fell below half. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_OUTPUT_MAX / 2, 0);
-	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+	client_reading(c, 1);
 	evtimer_add(c->timer, &tv);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	client_total++;
@@ -107,8 +135,12 @@ client_free(struct client *c)
 			TAILQ_REMOVE(&client_congested, c, congested_entry);
 		c->congested = 0;
 		event_free(c->timer);
+		event_free(c->read_ev);
+		evbuffer_free(c->in);
 		bufferevent_free(c->bev);
 		c->timer = NULL;
+		c->read_ev = NULL;
+		c->in = NULL;
 		c->bev = NULL;
 		c->state = CLIENT_DEAD;
 	}
@@ -223,16 +255,6 @@ client_token_ok(struct proto_str token)
 	return (diff == 0);
 }
 
-/* After the hello: drop the connection if it sends nothing for this long. */
-static void
-client_set_idle_timeout(struct client *c)
-{
-	struct timeval tv = { (time_t)relogd_config.idle_timeout_s, 0 };
-
-	if (relogd_config.idle_timeout_s != 0)
-		bufferevent_set_timeouts(c->bev, &tv, NULL);
-}
-
 /* The last reply was not taken in time, or there was none: free. */
 static void
 client_closed_cb(evutil_socket_t fd, short what, void *arg)
@@ -253,7 +275,7 @@ client_close(struct client *c)
 	struct timeval tv = { 0, 0 };
 
 	c->state = CLIENT_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	client_reading(c, 0);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
 		tv.tv_sec = CLIENT_CLOSE_TIMEOUT_S;
 	evtimer_del(c->timer);
@@ -324,7 +346,7 @@ client_hello(struct client *c, const struct proto_envelope *env)
 	c->state_slot = state_lookup(hello.runner_id, hello.instance);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
-	client_set_idle_timeout(c);
+	client_reading(c, 1);	/* now with the idle timeout */
 	client_hello_reply(c, env, 1, "", NULL);
 	log_info("runner %s connected (pid %ld, uid %ld, plugin %s)",
 	    c->runner_id, (long)c->pid, (long)c->uid,
@@ -549,9 +571,9 @@ client_sinks_progressed(void)
 		log_debug("%s: sinks drained, reading again", client_name(c));
 		if (c->output_full)
 			continue;
-		bufferevent_enable(c->bev, EV_READ);
+		client_reading(c, 1);
 		/* Frames may already wait in its buffer. */
-		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+		event_active(c->read_ev, EV_READ, 0);
 	}
 }
 
@@ -564,7 +586,7 @@ client_throttle(struct client *c)
 		return;
 	c->congested = 1;
 	TAILQ_INSERT_TAIL(&client_congested, c, congested_entry);
-	bufferevent_disable(c->bev, EV_READ);
+	client_reading(c, 0);
 	log_debug("%s: a sink is full, not reading", client_name(c));
 }
 
@@ -751,7 +773,7 @@ client_frame(struct client *c, const char *data, size_t len)
 static int
 client_process(struct client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	unsigned char head[RELOG_FRAME_HEADER_SIZE];
 	size_t have, total;
 	uint32_t len;
@@ -784,26 +806,66 @@ client_process(struct client *c)
 }
 
 /*
- * Data arrived: replay every whole frame, write the sinks once for all of
- * them, settle acks, and stop reading this client if a sink it feeds is
- * full.
+ * Read up to max bytes into the client's buffer. Returns how many, 0 at end
+ * of file, or -1 (errno set; EAGAIN when nothing waits).
+ */
+static ssize_t
+client_fill(struct client *c, size_t max)
+{
+	struct evbuffer_iovec vec;
+	ssize_t n;
+
+	if (evbuffer_reserve_space(c->in, (ev_ssize_t)max, &vec, 1) < 1)
+		fatalx("out of memory for a connection");
+	do
+		n = recv(c->fd, vec.iov_base, max < vec.iov_len ? max :
+		    vec.iov_len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	vec.iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(c->in, &vec, 1);
+	return (n);
+}
+
+/*
+ * Data arrived (or the idle timeout): read what is there, replay every
+ * whole frame, write the sinks once for all of them, settle acks, and stop
+ * reading this client if a sink it feeds is full or it leaves its replies
+ * unread. At end of file, what came before it is replayed first.
  */
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
+	ssize_t n = 1;
+	int error = 0;
 
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		log_warn("%s sent nothing for %zu s: dropped", client_name(c),
+		    relogd_config.idle_timeout_s);
+		client_free(c);
+		return;
+	}
+	if (what & EV_READ) {
+		n = client_fill(c, CLIENT_READ_MAX);
+		error = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+		if (error)
+			error = errno;
+	}
 	c->ntouched = 0;
 	client_process(c);
 	sink_flush_all();
 	client_sinks_progressed();
+	if (n == 0 || error != 0) {
+		client_lost(c, error);
+		return;
+	}
 	client_throttle(c);
-	/* A peer that does not read its replies is not read either. */
 	if (c->state != CLIENT_CLOSING && !c->output_full &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) >
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
 	    CLIENT_OUTPUT_MAX) {
 		c->output_full = 1;
-		bufferevent_disable(bev, EV_READ);
+		client_reading(c, 0);
 		log_debug("%s: replies unread, not reading", client_name(c));
 	}
 }
@@ -823,24 +885,21 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if (c->output_full) {
 		c->output_full = 0;
 		if (!c->congested)
-			bufferevent_enable(bev, EV_READ);
+			client_reading(c, 1);
 	}
 }
 
-/* End of file, an error, or a write timeout while closing. */
+/*
+ * The peer is gone (end of file, or error): say so, unless it was expected,
+ * and free it.
+ */
 static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
+client_lost(struct client *c, int error)
 {
-	struct client *c = arg;
-	size_t left;
+	size_t left = evbuffer_get_length(c->in);
 
-	left = evbuffer_get_length(bufferevent_get_input(bev));
-	if (what & BEV_EVENT_TIMEOUT)
-		log_warn("%s sent nothing for %zu s: dropped", client_name(c),
-		    relogd_config.idle_timeout_s);
-	else if (what & BEV_EVENT_ERROR)
-		log_warn("%s: %s", client_name(c),
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (error != 0)
+		log_warn("%s: %s", client_name(c), strerror(error));
 	else if (c->state != CLIENT_CLOSING && left != 0)
 		log_warn("%s closed in the middle of a frame (%zu bytes lost)",
 		    client_name(c), left);
@@ -848,6 +907,16 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_info("runner %s disconnected after %llu records",
 		    c->runner_id, (unsigned long long)c->records);
 	client_free(c);
+}
+
+/* Writing a reply failed. */
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	client_lost(arg, EVUTIL_SOCKET_ERROR() != 0 ? EVUTIL_SOCKET_ERROR() :
+	    EPIPE);
 }
 
 /* No hello in time. */
@@ -870,21 +939,19 @@ void
 client_drain_all(void)
 {
 	struct client *c;
-	struct evbuffer *in;
-	int queued, n;
+	ssize_t n;
+	int queued;
 
 	TAILQ_FOREACH(c, &clients, entry) {
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		in = bufferevent_get_input(c->bev);
-		/* bufferevent keeps the end of its input frozen to others. */
-		evbuffer_unfreeze(in, 0);
+		client_reading(c, 0);
+		bufferevent_disable(c->bev, EV_WRITE);
 		/* What was sent by now, not what a fast peer sends next. */
 		if (ioctl(c->fd, FIONREAD, &queued) != 0)
 			queued = 0;
 		while (c->state != CLIENT_CLOSING && queued > 0 &&
-		    (n = evbuffer_read(in, c->fd, queued < 65536 ? queued :
-		    65536)) > 0) {
-			queued -= n;
+		    (n = client_fill(c, (size_t)queued < CLIENT_READ_MAX ?
+		    (size_t)queued : CLIENT_READ_MAX)) > 0) {
+			queued -= (int)n;
 			client_process(c);
 		}
 		sink_flush_all();

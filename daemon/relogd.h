@@ -198,7 +198,9 @@ enum client_state {
 struct client {
 	uint64_t id;		/* for relogd's own messages */
 	int fd;
-	struct bufferevent *bev;
+	struct event *read_ev;	/* readable, or idle too long */
+	struct evbuffer *in;	/* read, not yet handled: one frame at most */
+	struct bufferevent *bev;	/* replies (it owns and closes fd) */
 	struct event *timer;	/* hello timeout */
 	enum client_state state;
 

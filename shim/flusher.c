@@ -180,10 +180,17 @@ flusher_reply_done(struct relog *h, size_t len)
 	h->in_len -= used;
 }
 
-/* Drop the connection and schedule the next attempt. */
+/*
+ * Drop the connection and schedule the next attempt. The batches in the
+ * window will be sent again on the next one.
+ */
 static void
 flusher_disconnect(struct relog *h)
 {
+	size_t i;
+
+	for (i = 0; i < SHIM_WINDOW; i++)
+		h->frames[i].sent = h->frames[i].acked = 0;
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
@@ -361,55 +368,58 @@ flusher_fallback(const struct ring_slot *s, int64_t deadline)
 }
 
 /*
- * Take what the ring holds into batch_slots, as up to SHIM_FRAMES_PER_SEND
- * batches of at most `batch` records and about FLUSHER_FRAME_SOFT_MAX
- * bytes, each with the next seq. Overflows of the ring counted since the
- * last batch go with the first (alone, in an empty batch, if nothing
- * waits). Returns how many frames (0 if there is nothing to send).
+ * Take one batch from the ring into the window: at most `batch` records
+ * and about FLUSHER_FRAME_SOFT_MAX bytes, with the next seq. Overflows of
+ * the ring counted since the last batch go with it (alone, in an empty
+ * batch, if no record waits). Returns 1, or 0 if there was nothing to take
+ * (or the window is full).
  */
-static size_t
+static int
 flusher_take(struct relog *h)
 {
-	struct shim_frame *f;
-	size_t n = 0, k, nframes = 0;
-	uint64_t dropped;
+	size_t pos = (h->fhead + h->fcount) % SHIM_WINDOW, k;
+	struct shim_frame *f = &h->frames[pos];
+	uint64_t first, dropped;
 
-	pthread_mutex_lock(&h->lock);
-	h->flight_first = h->taken + h->ring.evicted;
-	while (nframes < SHIM_FRAMES_PER_SEND) {
-		k = ring_pop_bytes(&h->ring, h->batch_slots + n, h->batch,
-		    FLUSHER_FRAME_SOFT_MAX);
-		if (k == 0)
-			break;
-		f = &h->frames[nframes++];
-		memset(f, 0, sizeof *f);
-		f->first = n;
-		f->n = k;
-		n += k;
-	}
-	h->taken += n;
-	h->flight_n = n;
-	dropped = h->ring.dropped - h->dropped_sent;
-	h->dropped_sent = h->ring.dropped;
-	pthread_mutex_unlock(&h->lock);
-	if (n == 0 && dropped == 0)
+	if (h->fcount == SHIM_WINDOW)
 		return (0);
-	if (nframes == 0) {
-		f = &h->frames[nframes++];
-		memset(f, 0, sizeof *f);
+	pthread_mutex_lock(&h->lock);
+	first = h->taken + h->ring.evicted;
+	k = ring_pop_bytes(&h->ring, h->win_slots + pos * h->batch, h->batch,
+	    FLUSHER_FRAME_SOFT_MAX);
+	dropped = h->ring.dropped - h->dropped_sent;
+	if (k == 0 && dropped == 0) {
+		pthread_mutex_unlock(&h->lock);
+		return (0);
 	}
-	for (k = 0; k < nframes; k++)
-		h->frames[k].seq = ++h->seq;
-	h->frames[0].dropped = dropped;
-	h->nframes = nframes;
-	h->inflight = n;
-	return (nframes);
+	h->dropped_sent = h->ring.dropped;
+	h->taken += k;
+	if (h->fcount == 0)
+		h->flight_first = first;
+	h->flight_n += k;
+	h->fcount++;
+	pthread_mutex_unlock(&h->lock);
+
+	memset(f, 0, sizeof *f);
+	f->seq = ++h->seq;
+	f->first_index = first;
+	f->n = k;
+	f->dropped = dropped;
+	return (1);
 }
 
-/* Pack one batch as a runner.log_batch request. */
-static void
-flusher_pack(struct relog *h, struct shim_frame *f)
+/* The records of the batch at window position pos. */
+static struct ring_slot *
+flusher_slots(struct relog *h, size_t pos)
 {
+	return (h->win_slots + pos * h->batch);
+}
+
+/* Pack the batch at window position pos as a runner.log_batch request. */
+static void
+flusher_pack(struct relog *h, size_t pos)
+{
+	struct shim_frame *f = &h->frames[pos];
 	const struct ring_slot *s;
 	msgpack_packer pk;
 	struct proto_entry e;
@@ -419,8 +429,8 @@ flusher_pack(struct relog *h, struct shim_frame *f)
 	start = flusher_begin_frame(h, &pk, RELOG_METHOD_LOG_BATCH,
 	    &f->request_id);
 	proto_pack_batch_head(&pk, (uint32_t)f->n, f->seq, f->dropped);
-	for (i = f->first; i < f->first + f->n; i++) {
-		s = &h->batch_slots[i];
+	for (i = 0; i < f->n; i++) {
+		s = &flusher_slots(h, pos)[i];
 		e.timestamp_ms = s->timestamp_ms;
 		e.level = s->level;
 		e.logger_name.ptr = ring_slot_name(s);
@@ -438,63 +448,136 @@ flusher_pack(struct relog *h, struct shim_frame *f)
 	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
 }
 
-/* The records in flight left the shim; wake relog_flush. */
+/* The oldest batch in the window left the shim; wake relog_flush. */
 static void
 flusher_retire(struct relog *h)
 {
+	struct shim_frame *f = &h->frames[h->fhead];
+
 	pthread_mutex_lock(&h->lock);
-	h->flight_n = 0;
+	h->flight_n -= f->n;
+	h->fhead = (h->fhead + 1) % SHIM_WINDOW;
+	h->fcount--;
+	if (h->fcount != 0)
+		h->flight_first = h->frames[h->fhead].first_index;
 	pthread_cond_broadcast(&h->sent_cond);
 	pthread_mutex_unlock(&h->lock);
 }
 
 /*
- * Send the unacknowledged frames and wait for relogd to acknowledge them
- * all. Returns 0, or -1 with the connection dropped (the frames are kept).
+ * Take a reply that is here already, without waiting. Returns its length,
+ * 0 if none is complete yet, or -1 if the connection is gone.
+ */
+static ssize_t
+flusher_reply_now(struct relog *h)
+{
+	uint32_t len;
+	ssize_t n;
+
+	for (;;) {
+		if (h->in_len >= RELOG_FRAME_HEADER_SIZE) {
+			len = proto_frame_length((unsigned char *)h->in);
+			if (len > SHIM_REPLY_MAX)
+				return (-1);
+			if (h->in_len >= RELOG_FRAME_HEADER_SIZE + len)
+				return ((ssize_t)len);
+		}
+		n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len,
+		    MSG_DONTWAIT);
+		if (n > 0) {
+			h->in_len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return (0);
+		return (-1);
+	}
+}
+
+/*
+ * Take replies: all that are here, and, with wait set, at least one (up to
+ * SHIM_ACK_TIMEOUT_MS). Each acknowledges its batch; the oldest batches are
+ * retired once acknowledged (relogd answers in order). Returns 0 or -1.
+ */
+static int
+flusher_acks(struct relog *h, int wait)
+{
+	struct proto_str reason;
+	int64_t id;
+	ssize_t len;
+	size_t i, pos;
+	int accepted;
+
+	for (;;) {
+		len = flusher_reply_now(h);
+		if (len == 0 && wait)
+			len = flusher_reply(h, shim_now_ms() +
+			    SHIM_ACK_TIMEOUT_MS);
+		if (len <= 0)
+			return ((int)len);
+		wait = 0;
+		if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE,
+		    (size_t)len, &id, &accepted, &reason) != 0)
+			return (-1);
+		flusher_reply_done(h, (size_t)len);
+		/* An error reply acknowledges too: relogd took the batch. */
+		for (i = 0; i < h->fcount; i++) {
+			pos = (h->fhead + i) % SHIM_WINDOW;
+			if (h->frames[pos].sent &&
+			    h->frames[pos].request_id == id)
+				h->frames[pos].acked = 1;
+		}
+		while (h->fcount != 0 && h->frames[h->fhead].acked)
+			flusher_retire(h);
+	}
+}
+
+/* Is a record waiting in the ring, or an overflow count? (Under lock.) */
+static int
+flusher_ring_waiting(const struct relog *h)
+{
+	return (h->ring.count != 0 || h->ring.dropped != h->dropped_sent);
+}
+
+/*
+ * Deliver until the ring is empty and every batch acknowledged: keep the
+ * window full, send what it has not sent on this connection, and take the
+ * acknowledgements as they come, waiting for them only when the window is
+ * full or nothing else is left to send. Returns 0, or -1 with the
+ * connection dropped (the window kept, to be sent again).
  */
 static int
 flusher_deliver(struct relog *h)
 {
-	struct proto_str reason;
-	int64_t deadline, id;
-	size_t i, left = 0;
-	ssize_t len;
-	int accepted;
+	size_t i, pos;
+	int waiting;
 
-	pthread_mutex_lock(&h->pack_lock);
-	msgpack_sbuffer_clear(&h->out);
-	for (i = 0; i < h->nframes; i++) {
-		if (!h->frames[i].acked) {
-			flusher_pack(h, &h->frames[i]);
-			left++;
-		}
-	}
-	pthread_mutex_unlock(&h->pack_lock);
-	if (flusher_send(h, h->out.data, h->out.size,
-	    shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0)
-		goto fail;
-	deadline = shim_now_ms() + SHIM_ACK_TIMEOUT_MS;
-	while (left > 0) {
-		len = flusher_reply(h, deadline);
-		if (len < 0)
-			goto fail;
-		if (flusher_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE,
-		    (size_t)len, &id, &accepted, &reason) != 0)
-			goto fail;
-		flusher_reply_done(h, (size_t)len);
-		/* An error reply acknowledges too: relogd took the batch. */
-		for (i = 0; i < h->nframes; i++) {
-			if (!h->frames[i].acked && h->frames[i].request_id ==
-			    id) {
-				h->frames[i].acked = 1;
-				left--;
+	for (;;) {
+		while (flusher_take(h))
+			;
+		pthread_mutex_lock(&h->pack_lock);
+		msgpack_sbuffer_clear(&h->out);
+		for (i = 0; i < h->fcount; i++) {
+			pos = (h->fhead + i) % SHIM_WINDOW;
+			if (!h->frames[pos].sent) {
+				flusher_pack(h, pos);
+				h->frames[pos].sent = 1;
 			}
 		}
+		pthread_mutex_unlock(&h->pack_lock);
+		if (h->out.size != 0 && flusher_send(h, h->out.data,
+		    h->out.size, shim_now_ms() + SHIM_IO_TIMEOUT_MS) != 0)
+			goto fail;
+		if (h->fcount == 0)
+			return (0);
+		pthread_mutex_lock(&h->lock);
+		waiting = flusher_ring_waiting(h);
+		pthread_mutex_unlock(&h->lock);
+		if (flusher_acks(h, h->fcount == SHIM_WINDOW || !waiting) != 0)
+			goto fail;
 	}
-	h->nframes = 0;
-	h->inflight = 0;
-	flusher_retire(h);
-	return (0);
 
 fail:
 	flusher_disconnect(h);
@@ -533,51 +616,45 @@ flusher_drain(struct relog *h, int closing)
 			return;
 		}
 	}
-	for (;;) {
-		if (h->nframes == 0 && flusher_take(h) == 0)
-			return;
-		if (flusher_deliver(h) != 0)
-			return;
-	}
+	flusher_deliver(h);
 }
 
 /*
  * At the close deadline: write what was not delivered to stderr, the
- * batches in flight first, then the ring, for at most SHIM_FALLBACK_MS
+ * batches in the window first, then the ring, for at most SHIM_FALLBACK_MS
  * more; what stderr does not take by then is counted in one last line.
  */
 static void
 flusher_give_up(struct relog *h)
 {
 	int64_t deadline = shim_now_ms() + SHIM_FALLBACK_MS;
+	struct ring_slot *slots;
 	uint64_t lost = 0;
-	size_t n, i, f;
+	size_t n, i;
 
-	/* Batches relogd acknowledged are delivered: not those. */
-	for (f = 0; f < h->nframes; f++) {
-		if (h->frames[f].acked)
-			continue;
-		for (i = h->frames[f].first; i < h->frames[f].first +
-		    h->frames[f].n; i++) {
-			if (lost != 0 || flusher_fallback(&h->batch_slots[i],
+	while (h->fcount != 0) {
+		/* Batches relogd acknowledged are delivered: not those. */
+		slots = flusher_slots(h, h->fhead);
+		for (i = 0; !h->frames[h->fhead].acked &&
+		    i < h->frames[h->fhead].n; i++) {
+			if (lost != 0 || flusher_fallback(&slots[i],
 			    deadline) != 0)
 				lost++;
 			h->close_fallback = 1;
 		}
+		flusher_retire(h);
 	}
-	h->nframes = 0;
-	h->inflight = 0;
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
-		n = ring_pop(&h->ring, h->batch_slots,
-		    h->batch * SHIM_FRAMES_PER_SEND);
+		n = ring_pop(&h->ring, h->win_slots, h->batch * SHIM_WINDOW);
 		h->taken += n;
+		pthread_cond_broadcast(&h->sent_cond);
 		pthread_mutex_unlock(&h->lock);
 		if (n == 0)
 			break;
 		h->close_fallback = 1;
 		for (i = 0; i < n; i++) {
-			if (lost != 0 || flusher_fallback(&h->batch_slots[i],
+			if (lost != 0 || flusher_fallback(&h->win_slots[i],
 			    deadline) != 0)
 				lost++;
 		}
@@ -586,7 +663,6 @@ flusher_give_up(struct relog *h)
 		flusher_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "
 		    "lost at close: stderr did not take them\n",
 		    (unsigned long long)lost);
-	flusher_retire(h);
 }
 
 /* Absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
@@ -605,8 +681,7 @@ flusher_abstime(int64_t mono_ms)
 static int
 flusher_pending(const struct relog *h)
 {
-	return (h->nframes != 0 || h->ring.count != 0 ||
-	    h->ring.dropped != h->dropped_sent);
+	return (h->fcount != 0 || flusher_ring_waiting(h));
 }
 
 /* The flusher thread. */

@@ -130,9 +130,9 @@ relog_free(struct relog *h)
 	free(h->session_token);
 	free(h->runner_id);
 	ring_free(&h->ring);
-	if (h->batch_slots != NULL)
-		ring_slots_free(h->batch_slots, h->batch * SHIM_FRAMES_PER_SEND);
-	free(h->batch_slots);
+	if (h->win_slots != NULL)
+		ring_slots_free(h->win_slots, h->batch * SHIM_WINDOW);
+	free(h->win_slots);
 	msgpack_sbuffer_destroy(&h->out);
 	free(h);
 }
@@ -200,7 +200,7 @@ relog_atfork_child(void)
 		h->flusher_idle = h->flush_wanted = 0;
 		h->seq = 0;
 		h->dropped_sent = h->dropped_told = 0;
-		h->nframes = h->inflight = h->in_len = 0;
+		h->fhead = h->fcount = h->in_len = 0;
 		h->next_connect = 0;
 		h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
 		msgpack_sbuffer_clear(&h->out);
@@ -293,10 +293,9 @@ relog_open(const struct relog_opts *opts)
 	h->plugin_id = relog_opt_str(o.plugin_id, "RELOG_PLUGIN", NULL);
 	h->session_token = relog_opt_str(o.session_token, "RELOG_TOKEN", "");
 	h->runner_id = relog_opt_str(o.runner_id, "RELOG_RUNNER_ID", runner);
-	h->batch_slots = calloc(batch * SHIM_FRAMES_PER_SEND,
-	    sizeof *h->batch_slots);
+	h->win_slots = calloc(batch * SHIM_WINDOW, sizeof *h->win_slots);
 	if (h->socket_path == NULL || h->session_token == NULL ||
-	    h->runner_id == NULL || h->batch_slots == NULL ||
+	    h->runner_id == NULL || h->win_slots == NULL ||
 	    relog_set_prefixes(h, o.prefixes) != 0 ||
 	    ring_init(&h->ring, queue_max) != 0) {
 		relog_free(h);

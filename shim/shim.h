@@ -21,8 +21,11 @@
 #define SHIM_FLUSH_BATCH_DEFAULT 20
 #define SHIM_SDK_VERSION "relog-c/0.1.0"
 
-/* Frames the flusher sends before it waits for their acknowledgements. */
-#define SHIM_FRAMES_PER_SEND 8
+/*
+ * Batches in flight at once: sent and not yet acknowledged. The flusher
+ * keeps sending while relogd acknowledges, so the two work in parallel.
+ */
+#define SHIM_WINDOW 32
 /* Reconnect backoff, doubling from the first to the cap. */
 #define SHIM_BACKOFF_FIRST_MS 50
 #define SHIM_BACKOFF_MAX_MS 1000
@@ -35,13 +38,17 @@
 /* Largest reply relogd sends to the shim. */
 #define SHIM_REPLY_MAX (64u * 1024)
 
-/* One batch sent and not yet acknowledged: slots [first, first + n). */
+/*
+ * A batch in the window. The one at position p holds its n records in
+ * win_slots[p * batch] onwards.
+ */
 struct shim_frame {
 	uint64_t seq;
 	int64_t request_id;
-	size_t first;
+	uint64_t first_index;	/* number of its first record */
 	size_t n;
 	uint64_t dropped;	/* ring overflows reported with it */
+	int sent;		/* on the current connection */
 	int acked;
 };
 
@@ -69,8 +76,8 @@ struct relog {
 	 */
 	uint64_t pushed;
 	uint64_t taken;
-	uint64_t flight_first;
-	size_t flight_n;
+	uint64_t flight_first;	/* the oldest batch's first record */
+	size_t flight_n;	/* records in the window */
 	int flush_waiters;
 	int flusher_idle;	/* the flusher waits on wake */
 	int flush_wanted;
@@ -96,10 +103,10 @@ struct relog {
 	msgpack_sbuffer out;
 	char in[SHIM_REPLY_MAX + RELOG_FRAME_HEADER_SIZE];
 	size_t in_len;
-	struct ring_slot *batch_slots;	/* batch * SHIM_FRAMES_PER_SEND */
-	struct shim_frame frames[SHIM_FRAMES_PER_SEND];
-	size_t nframes;		/* unacknowledged, kept for resending */
-	size_t inflight;	/* records in them */
+	struct ring_slot *win_slots;	/* batch * SHIM_WINDOW */
+	struct shim_frame frames[SHIM_WINDOW];	/* a circle */
+	size_t fhead;		/* the oldest batch not acknowledged */
+	size_t fcount;		/* batches in the window */
 };
 
 /* relog.c */
