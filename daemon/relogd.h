@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -119,6 +120,20 @@ struct record {
 	size_t msg_cut;
 	size_t exc_cut;
 };
+
+void	outbuf_grow(struct outbuf *, size_t);
+
+/* Append bytes to a buffer (inline: it runs several times per record). */
+static inline void
+outbuf_add(struct outbuf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	if (len > b->cap - b->len)
+		outbuf_grow(b, len);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
 
 /* The sinks a batch wrote to, each with how far it had queued then. */
 struct sink_mark {
@@ -280,8 +295,7 @@ void	plugin_reopen_all(void);
 void	plugin_drain_all(void);
 void	plugin_free_all(void);
 
-/* sink.c */
-void	outbuf_add(struct outbuf *, const void *, size_t);
+/* sink.c (and outbuf_grow above) */
 void	outbuf_free(struct outbuf *);
 int	sink_priority(int64_t);
 void	sink_format(struct sink *, const char *, const struct record *, int);

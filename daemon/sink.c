@@ -27,27 +27,20 @@
 
 #define SINK_TIME_MAX_MS 253402300799999LL	/* 9999-12-31T23:59:59.999 */
 
-/* Append bytes, growing the buffer. */
+/* Make room for len more bytes (outbuf_add's slow path). */
 void
-outbuf_add(struct outbuf *b, const void *data, size_t len)
+outbuf_grow(struct outbuf *b, size_t len)
 {
-	size_t cap;
+	size_t cap = b->cap != 0 ? b->cap : 4096;
 	char *p;
 
-	if (len == 0)
-		return;
-	if (len > b->cap - b->len) {
-		cap = b->cap != 0 ? b->cap : 4096;
-		while (cap - b->len < len)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
-			fatal("realloc");
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
+	while (cap - b->len < len)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		fatal("realloc");
+	b->data = p;
+	b->cap = cap;
 }
 
 /* Free a buffer's memory. */
@@ -102,7 +95,8 @@ sink_add_time(struct outbuf *b, int64_t ms)
 	static time_t cached_sec = -1;
 	static char cached[24];
 	static size_t cached_len;
-	char frac[8];
+	char frac[5] = { '.', 0, 0, 0, 'Z' };
+	unsigned milli;
 	time_t sec;
 	struct tm tm;
 
@@ -120,8 +114,11 @@ sink_add_time(struct outbuf *b, int64_t ms)
 		cached_sec = sec;
 	}
 	outbuf_add(b, cached, cached_len);
-	snprintf(frac, sizeof frac, ".%03dZ", (int)(ms % 1000));
-	outbuf_add(b, frac, 5);
+	milli = (unsigned)(ms % 1000);
+	frac[1] = (char)('0' + milli / 100);
+	frac[2] = (char)('0' + milli / 10 % 10);
+	frac[3] = (char)('0' + milli % 10);
+	outbuf_add(b, frac, sizeof frac);
 }
 
 /* Append text; every line after its first starts with the prefix. */

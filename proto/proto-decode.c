@@ -67,13 +67,83 @@ proto_get_int(const msgpack_object *o, int64_t *v)
 	}
 }
 
-/* Is this map key the given name? */
-static int
-proto_key_is(const msgpack_object *key, const char *name)
-{
-	struct proto_str s;
+/* The map keys relog reads. */
+enum proto_key {
+	KEY_OTHER,
+	KEY_DROPPED, KEY_ENTRIES, KEY_ERROR, KEY_EXCEPTION_TEXT, KEY_INSTANCE,
+	KEY_LEVEL, KEY_LOG_COLOR, KEY_LOGGER_NAME, KEY_MESSAGE,
+	KEY_MESSAGE_TYPE, KEY_METHOD, KEY_PAYLOAD, KEY_PLUGIN_ID,
+	KEY_REQUEST_ID, KEY_RUNNER_ID, KEY_SDK_VERSION, KEY_SEQ,
+	KEY_SESSION_TOKEN, KEY_TIMEOUT_MS, KEY_TIMESTAMP_MS,
+};
 
-	return (proto_get_str(key, &s) == 1 && proto_str_eq(s, name));
+/* Does s hold exactly the literal l? */
+#define PROTO_IS(s, l) (memcmp((s), (l), sizeof (l) - 1) == 0)
+
+/*
+ * Which key this is: by length first, so that a record's six keys cost a
+ * comparison or two each (this runs for every field of every record).
+ */
+static enum proto_key
+proto_key(const msgpack_object *key)
+{
+	const char *p;
+
+	if (key->type == MSGPACK_OBJECT_STR)
+		p = key->via.str.ptr;
+	else if (key->type == MSGPACK_OBJECT_BIN)
+		p = key->via.bin.ptr;
+	else
+		return (KEY_OTHER);
+	switch (key->type == MSGPACK_OBJECT_STR ? key->via.str.size :
+	    key->via.bin.size) {
+	case 3:
+		return (PROTO_IS(p, "seq") ? KEY_SEQ : KEY_OTHER);
+	case 5:
+		if (PROTO_IS(p, "level"))
+			return (KEY_LEVEL);
+		return (PROTO_IS(p, "error") ? KEY_ERROR : KEY_OTHER);
+	case 6:
+		return (PROTO_IS(p, "method") ? KEY_METHOD : KEY_OTHER);
+	case 7:
+		if (PROTO_IS(p, "message"))
+			return (KEY_MESSAGE);
+		if (PROTO_IS(p, "payload"))
+			return (KEY_PAYLOAD);
+		if (PROTO_IS(p, "entries"))
+			return (KEY_ENTRIES);
+		return (PROTO_IS(p, "dropped") ? KEY_DROPPED : KEY_OTHER);
+	case 8:
+		return (PROTO_IS(p, "instance") ? KEY_INSTANCE : KEY_OTHER);
+	case 9:
+		if (PROTO_IS(p, "plugin_id"))
+			return (KEY_PLUGIN_ID);
+		return (PROTO_IS(p, "runner_id") ? KEY_RUNNER_ID : KEY_OTHER);
+	case 10:
+		if (PROTO_IS(p, "request_id"))
+			return (KEY_REQUEST_ID);
+		return (PROTO_IS(p, "timeout_ms") ? KEY_TIMEOUT_MS : KEY_OTHER);
+	case 11:
+		if (PROTO_IS(p, "logger_name"))
+			return (KEY_LOGGER_NAME);
+		return (PROTO_IS(p, "sdk_version") ? KEY_SDK_VERSION :
+		    KEY_OTHER);
+	case 12:
+		if (PROTO_IS(p, "timestamp_ms"))
+			return (KEY_TIMESTAMP_MS);
+		return (PROTO_IS(p, "message_type") ? KEY_MESSAGE_TYPE :
+		    KEY_OTHER);
+	case 13:
+		return (PROTO_IS(p, "session_token") ? KEY_SESSION_TOKEN :
+		    KEY_OTHER);
+	case 14:
+		return (PROTO_IS(p, "exception_text") ? KEY_EXCEPTION_TEXT :
+		    KEY_OTHER);
+	case 16:
+		return (PROTO_IS(p, "log_color_in_hex") ? KEY_LOG_COLOR :
+		    KEY_OTHER);
+	}
+	return (KEY_OTHER);
 }
 
 /*
@@ -116,28 +186,39 @@ proto_decode_envelope(const msgpack_object *o, struct proto_envelope *env,
 	}
 	for (i = 0; i < o->via.map.size; i++) {
 		kv = &o->via.map.ptr[i];
-		if (proto_key_is(&kv->key, "message_type"))
+		switch (proto_key(&kv->key)) {
+		case KEY_MESSAGE_TYPE:
 			bad |= proto_get_str(&kv->val, &type) != 1;
-		else if (proto_key_is(&kv->key, "request_id"))
+			break;
+		case KEY_REQUEST_ID:
 			bad |= proto_get_int(&kv->val, &env->request_id);
-		else if (proto_key_is(&kv->key, "method"))
+			break;
+		case KEY_METHOD:
 			bad |= proto_get_str(&kv->val, &env->method) != 1;
-		else if (proto_key_is(&kv->key, "plugin_id"))
+			break;
+		case KEY_PLUGIN_ID:
 			bad |= proto_get_str(&kv->val, &env->plugin_id) < 0;
-		else if (proto_key_is(&kv->key, "timestamp_ms"))
+			break;
+		case KEY_TIMESTAMP_MS:
 			bad |= proto_get_int(&kv->val, &env->timestamp_ms);
-		else if (proto_key_is(&kv->key, "timeout_ms"))
+			break;
+		case KEY_TIMEOUT_MS:
 			bad |= proto_get_int(&kv->val, &env->timeout_ms);
-		else if (proto_key_is(&kv->key, "payload")) {
+			break;
+		case KEY_PAYLOAD:
 			if (kv->val.type == MSGPACK_OBJECT_MAP)
 				env->payload = &kv->val;
 			else
 				bad |= kv->val.type != MSGPACK_OBJECT_NIL;
-		} else if (proto_key_is(&kv->key, "error")) {
+			break;
+		case KEY_ERROR:
 			if (kv->val.type == MSGPACK_OBJECT_MAP)
 				env->error = &kv->val;
 			else
 				bad |= kv->val.type != MSGPACK_OBJECT_NIL;
+			break;
+		default:
+			break;
 		}
 		if (bad) {
 			*cause = "envelope field of the wrong type";
@@ -179,16 +260,25 @@ proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
 	memset(h, 0, sizeof *h);
 	for (i = 0; i < payload->via.map.size; i++) {
 		kv = &payload->via.map.ptr[i];
-		if (proto_key_is(&kv->key, "runner_id"))
+		switch (proto_key(&kv->key)) {
+		case KEY_RUNNER_ID:
 			bad |= proto_get_str(&kv->val, &h->runner_id) < 0;
-		else if (proto_key_is(&kv->key, "sdk_version"))
+			break;
+		case KEY_SDK_VERSION:
 			bad |= proto_get_str(&kv->val, &h->sdk_version) < 0;
-		else if (proto_key_is(&kv->key, "session_token"))
+			break;
+		case KEY_SESSION_TOKEN:
 			bad |= proto_get_str(&kv->val, &h->session_token) < 0;
-		else if (proto_key_is(&kv->key, "plugin_id"))
+			break;
+		case KEY_PLUGIN_ID:
 			bad |= proto_get_str(&kv->val, &h->plugin_id) < 0;
-		else if (proto_key_is(&kv->key, "instance"))
+			break;
+		case KEY_INSTANCE:
 			bad |= proto_get_str(&kv->val, &h->instance) < 0;
+			break;
+		default:
+			break;
+		}
 	}
 	if (bad) {
 		*cause = "hello field of the wrong type";
@@ -225,7 +315,8 @@ proto_decode_batch(const msgpack_object *payload, struct proto_batch *b,
 	memset(b, 0, sizeof *b);
 	for (i = 0; i < payload->via.map.size; i++) {
 		kv = &payload->via.map.ptr[i];
-		if (proto_key_is(&kv->key, "entries")) {
+		switch (proto_key(&kv->key)) {
+		case KEY_ENTRIES:
 			if (kv->val.type != MSGPACK_OBJECT_ARRAY) {
 				*cause = "entries is not an array";
 				return (-1);
@@ -233,16 +324,21 @@ proto_decode_batch(const msgpack_object *payload, struct proto_batch *b,
 			b->entries = kv->val.via.array.ptr;
 			b->n = kv->val.via.array.size;
 			have_entries = 1;
-		} else if (proto_key_is(&kv->key, "seq")) {
+			break;
+		case KEY_SEQ:
 			if (proto_get_count(&kv->val, &b->seq) != 0) {
 				*cause = "seq is not a count";
 				return (-1);
 			}
-		} else if (proto_key_is(&kv->key, "dropped")) {
+			break;
+		case KEY_DROPPED:
 			if (proto_get_count(&kv->val, &b->dropped) != 0) {
 				*cause = "dropped is not a count";
 				return (-1);
 			}
+			break;
+		default:
+			break;
 		}
 	}
 	if (!have_entries) {
@@ -268,19 +364,29 @@ proto_decode_entry(const msgpack_object *o, struct proto_entry *e,
 	}
 	for (i = 0; i < o->via.map.size; i++) {
 		kv = &o->via.map.ptr[i];
-		if (proto_key_is(&kv->key, "timestamp_ms"))
+		switch (proto_key(&kv->key)) {
+		case KEY_TIMESTAMP_MS:
 			bad |= proto_get_int(&kv->val, &e->timestamp_ms);
-		else if (proto_key_is(&kv->key, "level")) {
+			break;
+		case KEY_LEVEL:
 			bad |= proto_get_int(&kv->val, &e->level);
 			have_level = 1;
-		} else if (proto_key_is(&kv->key, "logger_name"))
+			break;
+		case KEY_LOGGER_NAME:
 			bad |= proto_get_str(&kv->val, &e->logger_name) < 0;
-		else if (proto_key_is(&kv->key, "message"))
+			break;
+		case KEY_MESSAGE:
 			bad |= proto_get_str(&kv->val, &e->message) < 0;
-		else if (proto_key_is(&kv->key, "exception_text"))
+			break;
+		case KEY_EXCEPTION_TEXT:
 			bad |= proto_get_str(&kv->val, &e->exception_text) < 0;
-		else if (proto_key_is(&kv->key, "log_color_in_hex"))
+			break;
+		case KEY_LOG_COLOR:
 			bad |= proto_get_str(&kv->val, &e->color) < 0;
+			break;
+		default:
+			break;
+		}
 	}
 	if (bad) {
 		*cause = "entry field of the wrong type";
