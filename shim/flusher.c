@@ -137,9 +137,10 @@ flusher_send(struct relog *h, const char *buf, size_t len, int64_t deadline)
 }
 
 /*
- * Read the next reply frame into h->in (body at h->in + 4) before the
- * deadline. Returns its length, or -1 on error, end of file or time out.
- * Call flusher_reply_done after using it.
+ * Read the next reply frame into h->in (body at h->in + 4), waiting for it
+ * until the deadline, or not at all with deadline 0. Returns its length, 0
+ * if none is complete and it may not wait, or -1 on error, end of file or
+ * time out. Call flusher_reply_done after using it.
  */
 static ssize_t
 flusher_reply(struct relog *h, int64_t deadline)
@@ -150,7 +151,7 @@ flusher_reply(struct relog *h, int64_t deadline)
 	for (;;) {
 		if (h->in_len >= RELOG_FRAME_HEADER_SIZE) {
 			len = proto_frame_length((unsigned char *)h->in);
-			if (len > SHIM_REPLY_MAX)
+			if (len == 0 || len > SHIM_REPLY_MAX)
 				return (-1);
 			if (h->in_len >= RELOG_FRAME_HEADER_SIZE + len)
 				return ((ssize_t)len);
@@ -163,9 +164,12 @@ flusher_reply(struct relog *h, int64_t deadline)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    flusher_wait_fd(h, POLLIN, deadline) == 0)
-			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (deadline == 0)
+				return (0);
+			if (flusher_wait_fd(h, POLLIN, deadline) == 0)
+				continue;
+		}
 		return (-1);
 	}
 }
@@ -465,38 +469,6 @@ flusher_retire(struct relog *h)
 }
 
 /*
- * Take a reply that is here already, without waiting. Returns its length,
- * 0 if none is complete yet, or -1 if the connection is gone.
- */
-static ssize_t
-flusher_reply_now(struct relog *h)
-{
-	uint32_t len;
-	ssize_t n;
-
-	for (;;) {
-		if (h->in_len >= RELOG_FRAME_HEADER_SIZE) {
-			len = proto_frame_length((unsigned char *)h->in);
-			if (len > SHIM_REPLY_MAX)
-				return (-1);
-			if (h->in_len >= RELOG_FRAME_HEADER_SIZE + len)
-				return ((ssize_t)len);
-		}
-		n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len,
-		    MSG_DONTWAIT);
-		if (n > 0) {
-			h->in_len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return (0);
-		return (-1);
-	}
-}
-
-/*
  * Take replies: all that are here, and, with wait set, at least one (up to
  * SHIM_ACK_TIMEOUT_MS). Each acknowledges its batch; the oldest batches are
  * retired once acknowledged (relogd answers in order). Returns 0 or -1.
@@ -511,10 +483,8 @@ flusher_acks(struct relog *h, int wait)
 	int accepted;
 
 	for (;;) {
-		len = flusher_reply_now(h);
-		if (len == 0 && wait)
-			len = flusher_reply(h, shim_now_ms() +
-			    SHIM_ACK_TIMEOUT_MS);
+		len = flusher_reply(h, wait ? shim_now_ms() +
+		    SHIM_ACK_TIMEOUT_MS : 0);
 		if (len <= 0)
 			return ((int)len);
 		wait = 0;

@@ -169,28 +169,39 @@ START_TEST(test_daemon_python_runner)
 }
 END_TEST
 
-/* A runner that starts before relogd delivers once relogd is up. */
-START_TEST(test_daemon_runner_first)
+/*
+ * Start a runner that emits everything (args has -a) before relogd is up,
+ * then relogd: all of it arrives, in order.
+ */
+static void
+deliver_after_start(const char *runner, const char *plugin,
+    const char *const *args, long count)
 {
-	static const char *const args[] = {
-		"-n", "300", "-l", "plugin.early", "-a", NULL
-	};
-	char line[16] = "";
-	char *text;
+	char line[16] = "", *text;
 	pid_t pid;
 	int out;
 
-	pid = harness_runner(&H, "early", NULL, args, &out);
-	/* All 300 are in its ring, with nobody listening. */
+	pid = harness_runner(&H, runner, NULL, args, &out);
+	/* All are in its ring, with nobody listening. */
 	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
 	ck_assert_str_eq(line, "emitted\n");
 	harness_daemon_start(&H, NULL);
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
 	close(out);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "early");
-	harness_check_sequence(text, "early", 0, 300);
+	text = harness_plugin_log(&H, plugin);
+	harness_check_sequence(text, runner, 0, count);
 	free(text);
+}
+
+/* A runner that starts before relogd delivers once relogd is up. */
+START_TEST(test_daemon_runner_first)
+{
+	static const char *const args[] = {
+		"-n", "300", "-l", "plugin.early", "-a", NULL
+	};
+
+	deliver_after_start("early", "early", args, 300);
 }
 END_TEST
 
@@ -203,20 +214,8 @@ START_TEST(test_daemon_large_records)
 	static const char *const args[] = {
 		"-n", "300", "-s", "15000", "-l", "plugin.large", "-a", NULL
 	};
-	char line[16] = "", *text;
-	pid_t pid;
-	int out;
 
-	pid = harness_runner(&H, "large", NULL, args, &out);
-	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
-	ck_assert_str_eq(line, "emitted\n");
-	harness_daemon_start(&H, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
-	close(out);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "large");
-	harness_check_sequence(text, "large", 0, 300);
-	free(text);
+	deliver_after_start("large", "large", args, 300);
 }
 END_TEST
 
