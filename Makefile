@@ -25,6 +25,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 SANITIZE ?= 0
@@ -32,6 +33,9 @@ ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
+# For programs the tests load librelog into (python3): runtimes first.
+SAN_RUNTIMES = $(shell $(CC) -print-file-name=libasan.so):$(shell \
+	$(CC) -print-file-name=libubsan.so)
 else
 BUILD ?= build
 SAN_FLAGS =
@@ -56,12 +60,12 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
-DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/server.c \
+DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/state.c daemon/config.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c
+	tests/test-limits.c tests/test-ctl.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -73,10 +77,12 @@ TEST_OBJ = $(call obj,$(TEST_SRC))
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a
 RELOGD = $(BUILD)/relogd
+RELOGCTL = $(BUILD)/relogctl
 TESTS = $(BUILD)/relog-tests
 TEST_RUNNER = $(BUILD)/test-runner
 
-all: $(RELOGD) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A)
+all: $(RELOGD) $(RELOGCTL) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A) \
+	$(BUILD)/example-runner
 
 deps:
 ifneq ($(NO_DEPS),1)
@@ -91,6 +97,11 @@ $(BUILD)/obj/%.o: %.c | deps
 $(RELOGD): $(DAEMON_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+$(RELOGCTL): $(BUILD)/obj/relogctl/relogctl.o $(PROTO_DECODE_OBJ) $(LIBRELOG_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack) \
+		-pthread
 
 # The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
 # header-only packer, so neither libmsgpackc nor libevent at run time.
@@ -107,6 +118,12 @@ $(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# examples/runner.c, the runner a newcomer copies.
+$(BUILD)/example-runner: $(BUILD)/obj/examples/runner.o $(LIBRELOG_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
+		-Wl,-rpath,'$$ORIGIN'
+
 # Runners in the tests link the shared library, as real runners do.
 $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	@$(if $(Q),echo "  LD      $@")
@@ -121,7 +138,9 @@ $(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
 	$(Q)scripts/check-install.sh $(BUILD)
-	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
+	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) \
+		$(if $(SAN_RUNTIMES),RELOG_SANITIZE_RUNTIMES=$(SAN_RUNTIMES)) \
+		$(TESTS)
 
 # The suite again with relogd and every runner under memcheck (the harness
 # starts them so when RELOG_VALGRIND is set; any error or leak fails them).
@@ -181,10 +200,11 @@ ifneq ($(NO_DEPS),1)
 endif
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(RELOGD) $(DESTDIR)$(SBINDIR)/relogd
+	install -m 755 $(RELOGCTL) $(DESTDIR)$(BINDIR)/relogctl
 	install -m 755 $(LIBRELOG_SO) $(DESTDIR)$(LIBDIR)/librelog.so.1
 	ln -sf librelog.so.1 $(DESTDIR)$(LIBDIR)/librelog.so
 	install -m 644 $(LIBRELOG_A) $(DESTDIR)$(LIBDIR)/librelog.a

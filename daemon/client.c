@@ -144,6 +144,7 @@ client_free(struct client *c)
 		c->bev = NULL;
 		c->state = CLIENT_DEAD;
 	}
+	control_client_gone(c);
 	if (!TAILQ_EMPTY(&c->acks))
 		return;
 	if (c->owing)
@@ -165,18 +166,11 @@ client_name(const struct client *c)
 	return (name);
 }
 
-/* A response being packed. */
-struct client_reply {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
-};
-
 /*
  * Start a response to req (NULL: to a frame that could not be read). The
  * caller packs the payload, then calls client_reply_send.
  */
-static void
+void
 client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 {
 	struct proto_header hd = {
@@ -203,7 +197,7 @@ client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 }
 
 /* Close the response with an error (code NULL: none) and queue it. */
-static void
+void
 client_reply_send(struct client *c, struct client_reply *r, const char *code,
     const char *message)
 {
@@ -217,7 +211,7 @@ client_reply_send(struct client *c, struct client_reply *r, const char *code,
 }
 
 /* Respond with an error and an empty payload. */
-static void
+void
 client_error(struct client *c, const struct proto_envelope *req,
     const char *code, const char *message)
 {
@@ -313,12 +307,12 @@ client_hello(struct client *c, const struct proto_envelope *env)
 		return (client_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
 
 	cause = NULL;
-	if (relogd_config.allow_uids != NULL) {
-		for (i = 0; i < relogd_config.nallow_uids; i++) {
-			if (relogd_config.allow_uids[i] == c->uid)
+	if (relogd_config.allow_uids.uids != NULL) {
+		for (i = 0; i < relogd_config.allow_uids.n; i++) {
+			if (relogd_config.allow_uids.uids[i] == c->uid)
 				break;
 		}
-		if (i == relogd_config.nallow_uids)
+		if (i == relogd_config.allow_uids.n)
 			cause = "this uid may not connect";
 	}
 	if (cause == NULL && relogd_config.token != NULL &&
@@ -756,6 +750,10 @@ client_frame(struct client *c, const char *data, size_t len)
 	else if (proto_str_eq(env.method, RELOG_METHOD_HELLO))
 		ret = client_fail(c, &env, RELOG_E_PROTOCOL_MISMATCH,
 		    "runner.hello sent twice");
+	else if (env.type == PROTO_REQUEST && control_method(env.method)) {
+		control_request(c, &env);
+		ret = 0;
+	}
 	else {
 		if (env.type == PROTO_REQUEST)
 			client_ack_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
@@ -882,6 +880,7 @@ client_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* Below half of CLIENT_OUTPUT_MAX (the write low watermark). */
+	control_drained(c);
 	if (c->output_full) {
 		c->output_full = 0;
 		if (!c->congested)
@@ -956,6 +955,31 @@ client_drain_all(void)
 		}
 		sink_flush_all();
 	}
+}
+
+/* Call fn for every connection. */
+void
+client_foreach(void (*fn)(struct client *, void *), void *arg)
+{
+	struct client *c;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		fn(c, arg);
+}
+
+/* Do the client's unread replies stay under limit bytes? */
+int
+client_writable(const struct client *c, size_t limit)
+{
+	return (c->state == CLIENT_READY && evbuffer_get_length(
+	    bufferevent_get_output(c->bev)) < limit);
+}
+
+/* Queue bytes (a whole frame) to the client. */
+void
+client_send(struct client *c, const char *data, size_t len)
+{
+	bufferevent_write(c->bev, data, len);
 }
 
 /* How many connections there are. */

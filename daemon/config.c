@@ -58,7 +58,8 @@ static const struct config_key config_keys[] = {
 	{ "stderr", CONFIG_BOOL, R, CONFIG_AT(to_stderr), 0, 1 },
 	{ "verbose", CONFIG_BOOL, R, CONFIG_AT(verbose), 0, 1 },
 	{ "token_file", CONFIG_STR, R, CONFIG_AT(token_file), 0, 0 },
-	{ "allow_uids", CONFIG_UIDS, R, 0, 0, 0 },
+	{ "allow_uids", CONFIG_UIDS, R, CONFIG_AT(allow_uids), 0, 0 },
+	{ "admin_uids", CONFIG_UIDS, R, CONFIG_AT(admin_uids), 0, 0 },
 	/* At least what librelog's batches may take (relog-protocol.h). */
 	{ "max_frame", CONFIG_SIZE, R, CONFIG_AT(max_frame), RELOG_FRAME_MIN,
 	    RELOG_FRAME_MAX_LIMIT },
@@ -119,7 +120,8 @@ config_free(struct config *config)
 	free(config->state_dir);
 	free(config->token_file);
 	free(config->token);
-	free(config->allow_uids);
+	free(config->allow_uids.uids);
+	free(config->admin_uids.uids);
 	while ((pc = config->plugins) != NULL) {
 		config->plugins = pc->next;
 		free(pc->name);
@@ -189,7 +191,7 @@ config_rate(const char *value, struct config_rate *rate)
 
 /* Parse "0, 1000,1001". */
 static int
-config_uids(const char *value, struct config *c)
+config_uids(const char *value, struct uid_list *list)
 {
 	unsigned long long uid;
 	char *copy, *word, *save = NULL;
@@ -199,21 +201,20 @@ config_uids(const char *value, struct config *c)
 	copy = strdup(value);
 	if (copy == NULL)
 		fatal("strdup");
-	free(c->allow_uids);
-	c->allow_uids = NULL;
-	c->nallow_uids = 0;
+	free(list->uids);
+	list->uids = NULL;
+	list->n = 0;
 	for (word = strtok_r(copy, ", ", &save); word != NULL;
 	    word = strtok_r(NULL, ", ", &save)) {
 		if (config_number(word, 10, 0, (uid_t)-2, &uid) != 0) {
 			ret = -1;
 			break;
 		}
-		uids = reallocarray(c->allow_uids, c->nallow_uids + 1,
-		    sizeof *uids);
+		uids = reallocarray(list->uids, list->n + 1, sizeof *uids);
 		if (uids == NULL)
 			fatal("reallocarray");
-		c->allow_uids = uids;
-		c->allow_uids[c->nallow_uids++] = (uid_t)uid;
+		list->uids = uids;
+		list->uids[list->n++] = (uid_t)uid;
 	}
 	free(copy);
 	return (ret);
@@ -322,7 +323,7 @@ config_set(struct config *c, const char *section, const char *name,
 			pc->has_rate = 1;
 		return (0);
 	case CONFIG_UIDS:
-		if (config_uids(value, c) != 0)
+		if (config_uids(value, (struct uid_list *)(p + k->offset)) != 0)
 			return (config_error(cause, "[%s] %s must be a list "
 			    "of uids", section, name));
 		return (0);

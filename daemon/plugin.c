@@ -292,6 +292,20 @@ plugin_write(struct plugin *p, const struct record *r, struct client *c)
 		return;
 	p->records++;
 	plugin_format(p, r, c);
+	control_record(p, r);
+}
+
+/* Call fn for every plugin logger. */
+void
+plugin_foreach(void (*fn)(struct plugin *, void *), void *arg)
+{
+	struct plugin *p;
+	unsigned i;
+
+	for (i = 0; i < PLUGIN_BUCKETS; i++) {
+		for (p = plugin_table[i]; p != NULL; p = p->hash_next)
+			fn(p, arg);
+	}
 }
 
 /* Reopen every log file (after logrotate moved them). */

@@ -18,6 +18,7 @@
 #include "relogd.h"
 
 struct event_base *relogd_base;
+time_t relogd_started;
 struct config relogd_config;
 
 /* Print usage to f. */
@@ -210,6 +211,7 @@ main(int argc, char **argv)
 	evsignal_add(ev_hup, NULL);
 
 	server_start();
+	relogd_started = time(NULL);
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
 	sd_notify(0, "READY=1");
@@ -220,6 +222,7 @@ main(int argc, char **argv)
 	plugin_drain_all();
 	client_free_all();
 	plugin_free_all();
+	control_free();
 	state_close();
 	log_info("stopped");
 	sink_stderr_close();

@@ -28,6 +28,12 @@
 #define RELOGD_PRI_INFO 6
 #define RELOGD_PRI_DEBUG 7
 
+/* A list of uids (allow_uids, admin_uids). */
+struct uid_list {
+	uid_t *uids;		/* NULL: not set */
+	size_t n;
+};
+
 /* A rate limit: burst records per interval; burst 0 is off. */
 struct config_rate {
 	uint32_t burst;
@@ -55,8 +61,8 @@ struct config {
 	char *token_file;
 	char *token;		/* read from token_file; NULL: none */
 	size_t token_len;
-	uid_t *allow_uids;	/* NULL: any uid */
-	size_t nallow_uids;
+	struct uid_list allow_uids;	/* not set: any uid */
+	struct uid_list admin_uids;	/* besides root and relogd's own */
 	size_t max_frame;
 	size_t max_entries;	/* per batch; the rest are rejected */
 	size_t max_message;	/* longer texts are cut and marked */
@@ -78,6 +84,23 @@ struct outbuf {
 	char *data;
 	size_t len;
 	size_t cap;
+};
+
+/* A reply being packed (client.c): the caller packs the payload. */
+struct client_reply {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+};
+
+/* A relogctl tail: which records it wants, and how many it missed. */
+struct control_tail {
+	char plugins[8][RELOG_ID_MAX + 1];
+	size_t nplugins;	/* 0: every plugin */
+	int64_t level;		/* the least level */
+	uint64_t dropped;	/* not sent: it read too slowly */
+	uint64_t told;		/* dropped, as last told */
+	int follow;
 };
 
 /* Bytes a sink may hold before its clients stop being read, and resume. */
@@ -238,6 +261,7 @@ struct client {
 	int congested;		/* a sink it feeds is full: not reading */
 	int output_full;	/* it does not read its replies: not reading */
 	int owing;		/* on client_owing: acks wait */
+	struct control_tail *tail;	/* relogctl tail -f; NULL: none */
 
 	TAILQ_ENTRY(client) entry;
 	TAILQ_ENTRY(client) owing_entry;
@@ -247,6 +271,7 @@ TAILQ_HEAD(clients, client);
 
 /* relogd.c */
 extern struct event_base *relogd_base;
+extern time_t relogd_started;
 extern struct config relogd_config;
 
 /* log.c */
@@ -282,6 +307,23 @@ void	client_free_all(void);
 void	client_sinks_progressed(void);
 void	client_touched(struct client *, struct sink *);
 size_t	client_count(void);
+void	client_foreach(void (*)(struct client *, void *), void *);
+void	client_reply_begin(struct client_reply *,
+	    const struct proto_envelope *);
+void	client_reply_send(struct client *, struct client_reply *,
+	    const char *, const char *);
+void	client_error(struct client *, const struct proto_envelope *,
+	    const char *, const char *);
+int	client_writable(const struct client *, size_t);
+void	client_send(struct client *, const char *, size_t);
+
+/* control.c */
+int	control_method(struct proto_str);
+void	control_request(struct client *, const struct proto_envelope *);
+void	control_record(const struct plugin *, const struct record *);
+void	control_client_gone(struct client *);
+void	control_drained(struct client *);
+void	control_free(void);
 
 /* plugin.c */
 int	plugin_id_valid(const char *, size_t);
@@ -294,6 +336,7 @@ size_t	plugin_count(void);
 void	plugin_reopen_all(void);
 void	plugin_drain_all(void);
 void	plugin_free_all(void);
+void	plugin_foreach(void (*)(struct plugin *, void *), void *);
 
 /* sink.c (and outbuf_grow above) */
 void	outbuf_free(struct outbuf *);

@@ -28,6 +28,12 @@
 /* Methods. */
 #define RELOG_METHOD_HELLO "runner.hello"
 #define RELOG_METHOD_LOG_BATCH "runner.log_batch"
+/* relogd's admin methods, for relogctl (relog's own). */
+#define RELOG_METHOD_STATS "relogd.stats"
+#define RELOG_METHOD_TAIL "relogd.tail"
+#define RELOG_METHOD_REOPEN "relogd.reopen"
+#define RELOG_METHOD_RECORD "relogd.record"	/* a tailed record */
+#define RELOG_METHOD_DROPPED "relogd.dropped"	/* records a tail missed */
 
 /* message_type values. */
 #define RELOG_TYPE_REQUEST "request"

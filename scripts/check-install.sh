@@ -11,7 +11,8 @@ trap 'rm -rf "$stage"' EXIT
 make --no-print-directory -s install BUILD="$build" PREFIX=/usr \
 	DESTDIR="$stage" >/dev/null
 status=0
-for f in usr/sbin/relogd usr/lib/librelog.so.1 usr/lib/librelog.so \
+for f in usr/sbin/relogd usr/bin/relogctl usr/lib/librelog.so.1 \
+    usr/lib/librelog.so \
     usr/lib/librelog.a usr/include/relog.h usr/lib/pkgconfig/relog.pc \
     usr/lib/systemd/system/relogd.service \
     usr/lib/systemd/system/relogd.socket usr/lib/sysusers.d/relog.conf; do

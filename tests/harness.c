@@ -645,3 +645,30 @@ harness_config(const struct harness *h, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 	return (path);
 }
+
+/* Read an fd to its end (free it; the fd is closed). */
+char *
+harness_read_fd(int fd)
+{
+	char *buf = NULL, *p;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap != 0 ? cap * 2 : 8192;
+			p = realloc(buf, cap);
+			ck_assert_ptr_nonnull(p);
+			buf = p;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return (buf);
+}

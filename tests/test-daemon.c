@@ -135,6 +135,42 @@ START_TEST(test_daemon_fork)
 }
 END_TEST
 
+/*
+ * The Python logging handler (shim/python/relog.py) through librelog, with
+ * Debian's python3 and python3-structlog: tests/python/handler_check.py
+ * says what it checks. With the sanitizers, their runtimes are preloaded
+ * into python (they must come first).
+ */
+START_TEST(test_daemon_python_handler)
+{
+	const char *src = getenv("RELOG_SRC");
+	const char *build = getenv("RELOG_BUILD");
+	char script[512], preload[1024];
+	const char *argv[4], *env[3] = { NULL, NULL, NULL };
+	int out, status;
+	pid_t pid;
+	char *text;
+
+	snprintf(script, sizeof script, "%s/tests/python/handler_check.py",
+	    src != NULL ? src : ".");
+	argv[0] = "/usr/bin/python3";
+	argv[1] = script;
+	argv[2] = build != NULL ? build : "build";
+	argv[3] = NULL;
+	if (getenv("RELOG_SANITIZE_RUNTIMES") != NULL) {
+		snprintf(preload, sizeof preload, "LD_PRELOAD=%s",
+		    getenv("RELOG_SANITIZE_RUNTIMES"));
+		env[0] = preload;
+		env[1] = "ASAN_OPTIONS=detect_leaks=0";
+	}
+	pid = harness_spawn(argv, env, &out, NULL);
+	text = harness_read_fd(out);
+	status = harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS);
+	ck_assert_msg(status == 0, "handler_check.py: %d: %s", status, text);
+	free(text);
+}
+END_TEST
+
 /* An unmodified Python runner (Debian's python3-msgpack) is served. */
 START_TEST(test_daemon_python_runner)
 {
@@ -697,6 +733,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_threads);
 	tcase_add_test(tc, test_daemon_fork);
 	tcase_add_test(tc, test_daemon_python_runner);
+	tcase_add_test(tc, test_daemon_python_handler);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);

@@ -16,6 +16,7 @@ Suite  *suite_codec(void);
 Suite  *suite_shim(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
+Suite  *suite_ctl(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {
@@ -42,6 +43,7 @@ pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
 int	harness_wait(pid_t, int);
 int	harness_connect(const struct harness *);
 char   *harness_read_file(const char *, size_t *);
+char   *harness_read_fd(int);
 char   *harness_plugin_log(const struct harness *, const char *);
 size_t	harness_count(const char *, const char *);
 void	harness_send_frame(int, const char *, size_t);

@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""End-to-end check of shim/python/relog.py (RelogHandler) against relogd.
+
+usage (from the repository root): /usr/bin/python3 tests/python/handler_check.py BUILD_DIR
+
+Starts BUILD_DIR/relogd in a temporary directory, logs through RelogHandler
+(loaded from BUILD_DIR/librelog.so.1), stops relogd and checks what it wrote
+into pyh.log. Exits 0 on success, 1 on failure, 77 (skip) without structlog.
+"""
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import structlog
+except ImportError:
+    print("handler_check: structlog missing (apt-get install "
+          "python3-structlog); skipped", file=sys.stderr)
+    sys.exit(77)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "shim", "python"))
+
+RUNNER_ID = "pyh-runner"
+LINE_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) "
+                     r"\[([^\]]*)\] (.*)$")
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def utc_ms(created):
+    """relogd's timestamp for a record's created time."""
+    ms = int(created * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+        ".%03dZ" % (ms % 1000)
+
+
+def start_relogd(build, tmp):
+    """Start relogd; return (process, socket path, stderr path)."""
+    sock_path = os.path.join(tmp, "relogd.sock")
+    notify_path = os.path.join(tmp, "notify.sock")
+    err_path = os.path.join(tmp, "relogd.err")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            [os.path.join(build, "relogd"), "--socket", sock_path,
+             "--log-dir", os.path.join(tmp, "log"),
+             "--state-dir", os.path.join(tmp, "state"),
+             "--rate-limit", "off"],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        notify.settimeout(0.2)
+        while True:
+            try:
+                data = notify.recv(4096)
+                if b"READY=1" in data.split(b"\n"):
+                    return proc, sock_path, err_path
+            except socket.timeout:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("relogd exited with %d before it was "
+                                   "ready:\n%s" % (proc.returncode,
+                                                   read(err_path)))
+            if time.monotonic() > deadline:
+                raise RuntimeError("relogd not ready after 10 s:\n%s" %
+                                   read(err_path))
+    except BaseException:
+        stop_relogd(proc)
+        raise
+    finally:
+        notify.close()
+
+
+def stop_relogd(proc):
+    """SIGTERM, wait 20 s, then SIGKILL. Returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        failures.append("relogd did not exit within 20 s of SIGTERM")
+        return None
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return "(no %s)" % path
+
+
+def parse(text):
+    """Records of a relogd log: (first line, [continuation lines])."""
+    records = []
+    for line in text.split("\n"):
+        if line == "":
+            continue
+        if line.startswith("\t"):
+            if records:
+                records[-1][1].append(line)
+            else:
+                failures.append("continuation line before any record: %r"
+                                % line)
+        else:
+            records.append((line, []))
+    return records
+
+
+class Capture(logging.Filter):
+    """Remember the records passing through a logger."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def filter(self, record):
+        self.records.append(record)
+        return True
+
+
+class Spy:
+    """An argument that notes whether it was ever formatted."""
+    formatted = False
+
+    def __str__(self):
+        Spy.formatted = True
+        return "spy"
+
+
+def structlog_setup(capture_logger):
+    """Configure structlog so that record.msg is the event dict: with
+    render_to_log_kwargs if this structlog version does that, else with
+    ProcessorFormatter.wrap_for_formatter. Returns the processor used."""
+    for last in (structlog.stdlib.render_to_log_kwargs,
+                 structlog.stdlib.ProcessorFormatter.wrap_for_formatter):
+        structlog.reset_defaults()
+        structlog.configure(
+            processors=[structlog.stdlib.add_log_level, last],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=False)
+        cap = Capture()
+        probe = logging.getLogger(capture_logger)
+        probe.propagate = False
+        probe.setLevel(logging.DEBUG)
+        probe.addFilter(cap)
+        probe.addHandler(logging.NullHandler())
+        structlog.get_logger(capture_logger).info("probe", k=1)
+        probe.removeFilter(cap)
+        if cap.records and isinstance(cap.records[0].msg, dict):
+            return last
+    raise RuntimeError("no structlog processor puts the event dict into "
+                       "record.msg")
+
+
+def run(build, tmp):
+    import relog
+
+    proc, sock_path, err_path = start_relogd(build, tmp)
+    handlers = []
+    try:
+        os.environ["RELOG_SOCKET"] = sock_path
+        os.environ["RELOG_RUNNER_ID"] = RUNNER_ID
+        os.environ["RELOG_LIBRARY"] = os.path.join(build, "librelog.so.1")
+
+        handler_errors = []
+
+        class Handler(relog.RelogHandler):
+            def handleError(self, record):
+                handler_errors.append("%s: %r" % (record.name,
+                                                  sys.exc_info()[1]))
+
+        root = logging.getLogger()
+        root.setLevel(logging.DEBUG)
+        h1 = Handler()
+        handlers.append(h1)
+        root.addHandler(h1)
+        # Only "pyhx." (in librelog too): it must drop plugin.* records.
+        h3 = Handler(prefixes=["pyhx."])
+        handlers.append(h3)
+        root.addHandler(h3)
+
+        # (a) plain records, %-style arguments.
+        core = logging.getLogger("plugin.pyh.core")
+        cap = Capture()
+        core.addFilter(cap)
+        core.info("hello %s #%d", "ann", 1)
+        core.warning("disk at %d%%", 93)
+        core.debug("unicode: na\u00efve \u2713 lone \udcff nul \0 end")
+        # (b) not a plugin logger: ignored, not even formatted.
+        logging.getLogger("asyncio").error("asyncio noise %s", Spy())
+        check(not Spy.formatted, "(b) the asyncio record was formatted")
+        # (c) a traceback.
+        try:
+            raise ValueError("bad value 42")
+        except ValueError:
+            core.exception("boom happened")
+        core.removeFilter(cap)
+        # Custom prefixes, through librelog's options.
+        logging.getLogger("pyhx.custom").info("custom prefix")
+
+        # (d) a formatter on a second handler.
+        h2 = Handler()
+        handlers.append(h2)
+        h2.setFormatter(logging.Formatter("%(name)s|%(message)s"))
+        fmt = logging.getLogger("plugin.pyh.fmt")
+        fmt.propagate = False
+        fmt.addHandler(h2)
+        fmt.info("formatted %d", 7)
+        try:
+            {}["missing"]
+        except KeyError:
+            fmt.exception("fmt failure")
+
+        # (e) structlog event dicts.
+        last = structlog_setup("plugin.pyh.probe")
+        print("handler_check: structlog %s: record.msg is the event dict "
+              "with %s" % (structlog_version(), last.__qualname__))
+        log = structlog.get_logger("plugin.pyh.sl")
+        log.info("user login", user="ann", roles=["a", "b"], meta={"x": 1})
+        structlog.get_logger("plugin.pyh.fmt.sl").warning(
+            "user login", user="bob", roles=[], meta={"y": "\u00e9"})
+        try:
+            raise RuntimeError("structlog failure")
+        except RuntimeError:
+            log.exception("sl failed", n=3)
+
+        check(h1.flush(5000), "h1.flush() timed out")
+        check(h1.dropped == 0, "h1 dropped %d records" % h1.dropped)
+        for h in handlers:
+            h.close()
+            check(h.close_result == 0, "relog_close returned %r" %
+                  h.close_result)
+        check(not handler_errors, "handleError was called: %s" %
+              handler_errors)
+        check(h1.flush() is True, "flush() after close()")
+    finally:
+        for h in handlers:
+            h.close()
+            logging.getLogger().removeHandler(h)
+        status = stop_relogd(proc)
+    check(status == 0, "relogd exited with %r" % status)
+
+    log_dir = os.path.join(tmp, "log")
+    text = read(os.path.join(log_dir, "pyh.log"))
+    verify(text, cap.records)
+    custom = parse(read(os.path.join(log_dir, RUNNER_ID + ".log")))
+    check([r[0].split(" ", 2)[2] for r in custom] ==
+          ["[pyhx.custom] custom prefix"],
+          "the pyhx.custom record did not arrive alone in %s.log: %r" %
+          (RUNNER_ID, custom))
+    if failures:
+        print("--- pyh.log ---\n%s--- %s.log ---\n%s--- relogd stderr ---\n"
+              "%s---" % (text, RUNNER_ID, read(os.path.join(
+                  log_dir, RUNNER_ID + ".log")), read(err_path)))
+    for name in sorted(os.listdir(log_dir)):
+        check(name in ("pyh.log", RUNNER_ID + ".log"),
+              "unexpected log file %s" % name)
+
+
+def structlog_version():
+    try:
+        from importlib.metadata import version
+        return version("structlog")
+    except Exception:
+        return "?"
+
+
+def verify(text, core_records):
+    records = parse(text)
+    heads = []
+    for line, cont in records:
+        m = LINE_RE.match(line)
+        if check(m, "malformed line: %r" % line):
+            heads.append((m.groups(), cont))
+
+    def find(level, logger, message):
+        found = [(g, c) for g, c in heads
+                 if g[1] == level and g[2] == logger and g[3] == message]
+        check(len(found) == 1, "expected one line %s [%s] %s, found %d" %
+              (level, logger, message, len(found)))
+        return found[0] if found else (None, [])
+
+    # (a)
+    g, cont = find("INFO", "plugin.pyh.core", "hello ann #1")
+    check(not cont, "(a) INFO record has continuation lines: %r" % cont)
+    if g and core_records:
+        check(g[0] == utc_ms(core_records[0].created),
+              "(a) timestamp %s, record created at %s" %
+              (g[0], utc_ms(core_records[0].created)))
+    find("WARNING", "plugin.pyh.core", "disk at 93%")
+    find("DEBUG", "plugin.pyh.core",
+         "unicode: na\u00efve \u2713 lone ? nul \ufffd end")
+    # (b)
+    check("asyncio" not in text and "spy" not in text,
+          "(b) the asyncio record arrived")
+    # (c)
+    g, cont = find("ERROR", "plugin.pyh.core", "boom happened")
+    if check(cont, "(c) no traceback lines after 'boom happened'"):
+        check(cont[0] == "\tTraceback (most recent call last):",
+              "(c) first continuation is %r" % cont[0])
+        check(any(c.startswith('\t  File "') and "handler_check.py" in c
+                  for c in cont), "(c) no File line in the traceback")
+        check(cont[-1] == "\tValueError: bad value 42",
+              "(c) last continuation is %r" % cont[-1])
+    # (d)
+    g, cont = find("INFO", "plugin.pyh.fmt", "plugin.pyh.fmt|formatted 7")
+    check(not cont, "(d) continuation lines: %r" % cont)
+    g, cont = find("ERROR", "plugin.pyh.fmt", "plugin.pyh.fmt|fmt failure")
+    if check(cont, "(d) no traceback after 'fmt failure'"):
+        check(cont[0] == "\tTraceback (most recent call last):" and
+              cont[-1] == "\tKeyError: 'missing'",
+              "(d) traceback is %r" % cont)
+        check(sum("Traceback" in c for c in cont) == 1,
+              "(d) traceback appears twice")
+    # (e)
+    sl = [(g, c) for g, c in heads if g[2] == "plugin.pyh.sl"]
+    g, cont = find("INFO", "plugin.pyh.sl",
+                   'user login user=ann roles=["a","b"] meta={"x":1}')
+    check(any(line.endswith(' user login user=ann roles=["a","b"] '
+                            'meta={"x":1}') for line, _ in records),
+          "(e) no line ends with the structlog rendering")
+    check(len(sl) == 2, "(e) %d records of plugin.pyh.sl, expected 2" %
+          len(sl))
+    g, cont = find("ERROR", "plugin.pyh.sl", "sl failed n=3")
+    if check(cont, "(e) no traceback after 'sl failed'"):
+        check(cont[-1] == "\tRuntimeError: structlog failure",
+              "(e) traceback ends with %r" % cont[-1])
+    find("WARNING", "plugin.pyh.fmt.sl",
+         'plugin.pyh.fmt.sl|user login user=bob roles=[] meta={"y":"\u00e9"}')
+    check("_record" not in text, "(e) _record in the output")
+    check("_from_structlog" not in text, "(e) _from_structlog in the output")
+    # Nothing else: 4 (core), 2 (fmt), 2 + 1 (structlog).
+    check(len(heads) == 9, "%d records in pyh.log, expected 9" %
+          len(heads))
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: %s BUILD_DIR" % sys.argv[0], file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    for name in ("relogd", "librelog.so.1"):
+        if not os.path.exists(os.path.join(build, name)):
+            print("handler_check: no %s in %s" % (name, build),
+                  file=sys.stderr)
+            return 1
+    tmp = tempfile.mkdtemp(prefix="relog-pyh.")
+    try:
+        run(build, tmp)
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        failures.append("error: %s" % e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        for f in failures:
+            print("FAIL: %s" % f, file=sys.stderr)
+        return 1
+    print("handler_check: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

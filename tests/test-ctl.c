@@ -1,0 +1,372 @@
+/*
+ * relogctl against a real relogd: send and exec log like runners; stats,
+ * tail and reopen are admin methods; errors have their own exit status.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+#define CTL_TIMEOUT_MS 60000
+
+static struct harness H;
+
+static void
+ctl_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+ctl_teardown(void)
+{
+	harness_cleanup(&H);
+}
+
+/* Start relogctl with these arguments; *out reads its output. */
+static pid_t
+ctl_start(const char *const *args, int *out, int *in)
+{
+	const char *argv[24];
+	size_t n = 0, i;
+
+	argv[n++] = harness_build_path("relogctl");
+	argv[n++] = "-s";
+	argv[n++] = H.socket;
+	for (i = 0; args[i] != NULL && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return (harness_spawn(argv, NULL, out, in));
+}
+
+/* Run relogctl to its end: its exit status, and its output in *text. */
+static int
+ctl_run(const char *const *args, char **text)
+{
+	int out, status;
+	pid_t pid;
+	char *s;
+
+	pid = ctl_start(args, &out, NULL);
+	s = harness_read_fd(out);
+	status = harness_wait(pid, CTL_TIMEOUT_MS);
+	if (text != NULL)
+		*text = s;
+	else
+		free(s);
+	return (status);
+}
+
+/* send: its arguments as one record, or stdin a line each. */
+START_TEST(test_ctl_send)
+{
+	static const char *const one[] = {
+		"send", "-p", "cs", "-l", "error", "disk", "is", "full", NULL
+	};
+	static const char *const lines[] = {
+		"send", "-p", "cs", "-n", "plugin.cs.cron", NULL
+	};
+	char *text;
+	pid_t pid;
+	int in, out;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(ctl_run(one, NULL), 0);
+	pid = ctl_start(lines, &out, &in);
+	ck_assert_int_eq(write(in, "first\nsecond\nno newline", 23), 23);
+	close(in);
+	free(harness_read_fd(out));
+	ck_assert_int_eq(harness_wait(pid, CTL_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "cs");
+	ck_assert_ptr_nonnull(strstr(text, " ERROR [plugin.cs] disk is full\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cs.cron] first\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cs.cron] second\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cs.cron] no "
+	    "newline\n"));
+	free(text);
+}
+END_TEST
+
+/* exec: stdout as INFO, stderr as WARNING, and the command's status. */
+START_TEST(test_ctl_exec)
+{
+	static const char *const args[] = {
+		"exec", "-p", "ce", "--", "/bin/sh", "-c",
+		"echo to stdout; echo to stderr >&2; echo again; exit 7", NULL
+	};
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(ctl_run(args, NULL), 7);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "ce");
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.ce] to stdout\n"));
+	ck_assert_ptr_nonnull(strstr(text, " WARNING [plugin.ce] to stderr\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.ce] again\n"));
+	free(text);
+}
+END_TEST
+
+/* stats: connections and per-plugin counters, as a table or JSON. */
+START_TEST(test_ctl_stats)
+{
+	static const char *const runner[] = {
+		"-n", "120", "-l", "plugin.st", NULL
+	};
+	static const char *const stats[] = { "stats", NULL };
+	static const char *const json[] = { "stats", "--json", NULL };
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "str", NULL, runner,
+	    NULL), CTL_TIMEOUT_MS), 0);
+	ck_assert_int_eq(ctl_run(stats, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "relogd 0.1.0, up "));
+	ck_assert_ptr_nonnull(strstr(text, "st                              "
+	    "120        120          0          0"));
+	ck_assert_ptr_nonnull(strstr(text, " relogctl-"));
+	free(text);
+	ck_assert_int_eq(ctl_run(json, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "{\"plugin\":\"st\",\"received\":120,"
+	    "\"written\":120,\"dropped_by_runners\":0,\"suppressed\":0,"));
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Read a child's output until it holds needle (poll: no sleeps). */
+static char *
+ctl_read_until(int fd, const char *needle)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char *buf = NULL, *p;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap != 0 ? cap * 2 : 8192;
+			p = realloc(buf, cap);
+			ck_assert_ptr_nonnull(p);
+			buf = p;
+		}
+		buf[len] = '\0';
+		if (strstr(buf, needle) != NULL)
+			return (buf);
+		ck_assert_msg(poll(&pfd, 1, CTL_TIMEOUT_MS) == 1,
+		    "waited for \"%s\", got: %.200s", needle, buf);
+		n = read(fd, buf + len, cap - len - 1);
+		ck_assert_msg(n > 0, "ended without \"%s\": %.200s", needle,
+		    buf);
+		len += (size_t)n;
+	}
+}
+
+/* Run relogctl send for a plugin at a level; it must succeed. */
+static void
+ctl_say(const char *plugin, const char *level, const char *msg)
+{
+	const char *args[] = { "send", "-p", plugin, "-l", level, msg, NULL };
+
+	ck_assert_int_eq(ctl_run(args, NULL), 0);
+}
+
+/*
+ * tail -f: the last record, then new ones, filtered in relogd by plugin
+ * and level.
+ */
+START_TEST(test_ctl_tail_follow)
+{
+	static const char *const tail[] = {
+		"tail", "-f", "-n", "1", "-p", "tf", "-l", "warning", NULL
+	};
+	char *text;
+	pid_t pid;
+	int out;
+
+	harness_daemon_start(&H, NULL);
+	ctl_say("tf", "warning", "older");
+	ctl_say("tf", "warning", "before");
+	pid = ctl_start(tail, &out, NULL);
+	/* The last record came: the tail follows from now on. */
+	free(ctl_read_until(out, "] before\n"));
+	ctl_say("tf", "info", "filtered-info");
+	ctl_say("other", "error", "other-plugin");
+	ctl_say("tf", "error", "wanted");
+	text = ctl_read_until(out, "] wanted\n");
+	ck_assert_ptr_nonnull(strstr(text, "tf: "));
+	ck_assert_ptr_nonnull(strstr(text, " ERROR [plugin.tf] wanted\n"));
+	ck_assert_ptr_null(strstr(text, "older"));
+	ck_assert_ptr_null(strstr(text, "filtered-info"));
+	ck_assert_ptr_null(strstr(text, "other-plugin"));
+	free(text);
+	kill(pid, SIGTERM);
+	harness_wait(pid, CTL_TIMEOUT_MS);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A tail that does not read loses records, and says how many; the runners
+ * and relogd go on at their pace.
+ */
+START_TEST(test_ctl_tail_slow)
+{
+	static const char *const tail[] = {
+		"tail", "-f", "-n", "1", "-p", "sl", NULL
+	};
+	static const char *const flood[] = {
+		"-n", "60000", "-s", "200", "-l", "plugin.sl", NULL
+	};
+	static const char *const dargs[] = { "--rate-limit", "off", NULL };
+	char *text;
+	pid_t pid;
+	int out;
+
+	harness_daemon_start(&H, dargs);
+	ctl_say("sl", "info", "start");
+	pid = ctl_start(tail, &out, NULL);
+	/* The last record came: the tail follows from now on. */
+	free(ctl_read_until(out, "] start\n"));
+	ck_assert_int_eq(harness_wait(harness_runner_env(&H, "fl", NULL,
+	    "65536", flood, NULL, NULL), CTL_TIMEOUT_MS), 0);
+	/* Reading its backlog, it learns how much it missed. */
+	free(ctl_read_until(out, "records not shown: read too slowly"));
+	kill(pid, SIGTERM);
+	harness_wait(pid, CTL_TIMEOUT_MS);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "sl");
+	ck_assert_uint_eq(harness_lines(text), 60001);
+	free(text);
+}
+END_TEST
+
+/* reopen: the same as SIGHUP. */
+START_TEST(test_ctl_reopen)
+{
+	static const char *const reopen[] = { "reopen", NULL };
+	char path[512], moved[512], *text;
+
+	harness_daemon_start(&H, NULL);
+	ctl_say("ro", "info", "one");
+	snprintf(path, sizeof path, "%s/ro.log", H.log_dir);
+	snprintf(moved, sizeof moved, "%s/ro.log.1", H.log_dir);
+	ck_assert_int_eq(rename(path, moved), 0);
+	ck_assert_int_eq(ctl_run(reopen, NULL), 0);
+	ctl_say("ro", "info", "two");
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(path, NULL);
+	ck_assert_uint_eq(harness_lines(text), 1);
+	ck_assert_ptr_nonnull(strstr(text, "] two\n"));
+	free(text);
+}
+END_TEST
+
+/* Run relogctl stats as user nobody. Returns its exit status. */
+static int
+ctl_stats_as_nobody(char **text)
+{
+	const char *argv[] = {
+		harness_build_path("relogctl"), "-s", H.socket, "stats", NULL
+	};
+	struct passwd *pw = getpwnam("nobody");
+	int p[2], status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			_exit(99);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*text = harness_read_fd(p[0]);
+	status = harness_wait(pid, CTL_TIMEOUT_MS);
+	return (status);
+}
+
+/* Admin methods: only root, relogd's uid and admin_uids. */
+START_TEST(test_ctl_admin_only)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	struct passwd *pw = getpwnam("nobody");
+	char conf[128], *text;
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_int_eq(chmod(H.dir, 0755), 0);
+	args[1] = harness_config(&H, "[relogd]\nsocket_mode = 0666\n");
+	harness_daemon_start(&H, args);
+	ck_assert_int_eq(ctl_stats_as_nobody(&text), 4);
+	ck_assert_ptr_nonnull(strstr(text, "E_UNAUTHORIZED"));
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	snprintf(conf, sizeof conf, "[relogd]\nsocket_mode = 0666\n"
+	    "admin_uids = %ld\n", (long)pw->pw_uid);
+	args[1] = harness_config(&H, conf);
+	harness_daemon_start(&H, args);
+	ck_assert_int_eq(ctl_stats_as_nobody(&text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "relogd 0.1.0"));
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Clear errors with their own status: not running, bad arguments. */
+START_TEST(test_ctl_errors)
+{
+	static const char *const stats[] = { "stats", NULL };
+	static const char *const bad[] = { "frobnicate", NULL };
+	static const char *const nolevel[] = {
+		"send", "-p", "x", "-l", "loud", "m", NULL
+	};
+	char *text;
+
+	ck_assert_int_eq(ctl_run(stats, &text), 3);
+	ck_assert_ptr_nonnull(strstr(text, "relogd is not running at "));
+	free(text);
+	ck_assert_int_eq(ctl_run(bad, &text), 2);
+	ck_assert_ptr_nonnull(strstr(text, "usage: relogctl"));
+	free(text);
+	ck_assert_int_eq(ctl_run(nolevel, &text), 2);
+	ck_assert_ptr_nonnull(strstr(text, "loud: not a level"));
+	free(text);
+}
+END_TEST
+
+Suite *
+suite_ctl(void)
+{
+	Suite *s = suite_create("ctl");
+	TCase *tc = tcase_create("ctl");
+
+	tcase_add_checked_fixture(tc, ctl_setup, ctl_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ctl_send);
+	tcase_add_test(tc, test_ctl_exec);
+	tcase_add_test(tc, test_ctl_stats);
+	tcase_add_test(tc, test_ctl_tail_follow);
+	tcase_add_test(tc, test_ctl_tail_slow);
+	tcase_add_test(tc, test_ctl_reopen);
+	tcase_add_test(tc, test_ctl_admin_only);
+	tcase_add_test(tc, test_ctl_errors);
+	suite_add_tcase(s, tc);
+	return (s);
+}
