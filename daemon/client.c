@@ -639,7 +639,7 @@ client_record(struct client *c, const struct proto_envelope *env,
 	r->msg_cut = client_cut(&r->e.message, relogd_config.max_message);
 	r->exc_cut = client_cut(&r->e.exception_text,
 	    relogd_config.max_exception);
-	if (c->plugin == NULL || !c->plugin->strict)
+	if (c->plugin == NULL || !c->plugin->set.strict)
 		return;
 	plen = (size_t)snprintf(prefix, sizeof prefix, "%s%s",
 	    RELOG_PLUGIN_PREFIX, c->plugin->id);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
@@ -26,6 +27,9 @@ enum config_type {
 	CONFIG_MODE,		/* octal file mode */
 	CONFIG_RATE,		/* "BURST/SECONDS", or "off" */
 	CONFIG_UIDS,		/* comma-separated uids */
+	CONFIG_LEVEL,		/* a level name or number (plugins) */
+	CONFIG_FILE,		/* a safe file name (plugins) */
+	CONFIG_SINKS,		/* file, stderr, json (plugins) */
 };
 
 /* Where a key may stand. */
@@ -77,6 +81,11 @@ static const struct config_key config_keys[] = {
 	    86400 * 7 },
 	{ "rate_limit", CONFIG_RATE, R | P, CONFIG_AT(rate), 0, 0 },
 	{ "strict", CONFIG_BOOL, P, 0, 0, 1 },
+	{ "level", CONFIG_LEVEL, P, 0, 0, 1000 },
+	{ "file", CONFIG_FILE, P, 0, 0, 0 },
+	{ "sinks", CONFIG_SINKS, P, 0, 0, 0 },
+	{ "max_size", CONFIG_SIZE, P, 0, 0, (size_t)1 << 40 },
+	{ "keep", CONFIG_SIZE, P, 0, 1, 100 },
 };
 
 #undef R
@@ -220,6 +229,54 @@ config_uids(const char *value, struct uid_list *list)
 	return (ret);
 }
 
+/* Parse a level: a name (any case) or a number. */
+static int
+config_level(const char *value, int64_t *out)
+{
+	static const char *const names[] = {
+		"debug", "info", "warning", "error", "critical"
+	};
+	unsigned long long n;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*out = (i + 1) * 10;
+			return (0);
+		}
+	}
+	if (config_number(value, 10, 0, 1000, &n) != 0)
+		return (-1);
+	*out = (int64_t)n;
+	return (0);
+}
+
+/* Parse "file, stderr, json". */
+static int
+config_sinks(const char *value, int *out)
+{
+	char *copy, *word, *save = NULL;
+	int ret = 0;
+
+	copy = strdup(value);
+	if (copy == NULL)
+		fatal("strdup");
+	*out = 0;
+	for (word = strtok_r(copy, ", ", &save); word != NULL;
+	    word = strtok_r(NULL, ", ", &save)) {
+		if (strcmp(word, "file") == 0)
+			*out |= SINK_TO_FILE;
+		else if (strcmp(word, "stderr") == 0)
+			*out |= SINK_TO_STDERR;
+		else if (strcmp(word, "json") == 0)
+			*out |= SINK_TO_JSON;
+		else
+			ret = -1;
+	}
+	free(copy);
+	return (*out == 0 ? -1 : ret);
+}
+
 /* Find or add the section of a plugin ("*": the default). */
 static struct plugin_config *
 config_plugin_section(struct config *c, const char *name)
@@ -233,8 +290,6 @@ config_plugin_section(struct config *c, const char *name)
 	pc = calloc(1, sizeof *pc);
 	if (pc == NULL || (pc->name = strdup(name)) == NULL)
 		fatal("calloc");
-	pc->strict = -1;
-	pc->has_rate = 0;
 	pc->next = c->plugins;
 	c->plugins = pc;
 	return (pc);
@@ -302,20 +357,48 @@ config_set(struct config *c, const char *section, const char *name,
 			    k->max, k->type == CONFIG_MODE ? " (octal)" : ""));
 		if (k->type == CONFIG_MODE)
 			*(mode_t *)(p + k->offset) = (mode_t)n;
-		else
+		else if (pc != NULL && strcmp(name, "keep") == 0) {
+			pc->set.keep = (size_t)n;
+			pc->has_keep = 1;
+		} else if (pc != NULL) {
+			pc->set.max_size = (size_t)n;
+			pc->has_max_size = 1;
+		} else
 			*(size_t *)(p + k->offset) = (size_t)n;
 		return (0);
 	case CONFIG_BOOL:
 		if (config_bool(value, &b) != 0)
 			return (config_error(cause, "[%s] %s must be yes or no",
 			    section, name));
-		if (pc != NULL)
-			pc->strict = b;
-		else
+		if (pc != NULL) {
+			pc->set.strict = b;
+			pc->has_strict = 1;
+		} else
 			*(int *)(p + k->offset) = b;
 		return (0);
+	case CONFIG_LEVEL:
+		if (config_level(value, &pc->set.level) != 0)
+			return (config_error(cause, "[%s] %s must be DEBUG, "
+			    "INFO, WARNING, ERROR, CRITICAL or a number",
+			    section, name));
+		pc->has_level = 1;
+		return (0);
+	case CONFIG_FILE:
+		if (!plugin_id_valid(value, strlen(value)))
+			return (config_error(cause, "[%s] %s must be a file "
+			    "name of [A-Za-z0-9_.-], not starting with a dot",
+			    section, name));
+		snprintf(pc->set.file, sizeof pc->set.file, "%s", value);
+		pc->has_file = 1;
+		return (0);
+	case CONFIG_SINKS:
+		if (config_sinks(value, &pc->set.sinks) != 0)
+			return (config_error(cause, "[%s] %s must list file, "
+			    "stderr or json", section, name));
+		pc->has_sinks = 1;
+		return (0);
 	case CONFIG_RATE:
-		if (config_rate(value, pc != NULL ? &pc->rate :
+		if (config_rate(value, pc != NULL ? &pc->set.rate :
 		    (struct config_rate *)(p + k->offset)) != 0)
 			return (config_error(cause, "[%s] %s must be "
 			    "BURST/SECONDS or off", section, name));
@@ -430,10 +513,32 @@ config_finish(struct config *c, char **cause)
 	return (0);
 }
 
+/* Take what a section sets over the settings so far. */
+static void
+config_plugin_over(struct plugin_settings *s, const struct plugin_config *pc)
+{
+	if (pc == NULL)
+		return;
+	if (pc->has_strict)
+		s->strict = pc->set.strict;
+	if (pc->has_rate)
+		s->rate = pc->set.rate;
+	if (pc->has_level)
+		s->level = pc->set.level;
+	if (pc->has_file)
+		memcpy(s->file, pc->set.file, sizeof s->file);
+	if (pc->has_sinks)
+		s->sinks = pc->set.sinks;
+	if (pc->has_max_size)
+		s->max_size = pc->set.max_size;
+	if (pc->has_keep)
+		s->keep = pc->set.keep;
+}
+
 /* The settings of a plugin: its section, else [plugin.*], else [relogd]. */
 void
-config_plugin(const struct config *c, const char *id, int *strict,
-    struct config_rate *rate)
+config_plugin(const struct config *c, const char *id,
+    struct plugin_settings *s)
 {
 	const struct plugin_config *pc, *own = NULL, *any = NULL;
 
@@ -443,14 +548,12 @@ config_plugin(const struct config *c, const char *id, int *strict,
 		else if (strcmp(pc->name, "*") == 0)
 			any = pc;
 	}
-	*strict = 0;
-	*rate = c->rate;
-	if (any != NULL && any->strict >= 0)
-		*strict = any->strict;
-	if (any != NULL && any->has_rate)
-		*rate = any->rate;
-	if (own != NULL && own->strict >= 0)
-		*strict = own->strict;
-	if (own != NULL && own->has_rate)
-		*rate = own->rate;
+	memset(s, 0, sizeof *s);
+	s->rate = c->rate;
+	s->level = INT64_MIN;
+	s->keep = 5;
+	config_plugin_over(s, any);
+	config_plugin_over(s, own);
+	if (s->sinks == 0)
+		s->sinks = SINK_TO_FILE | (c->to_stderr ? SINK_TO_STDERR : 0);
 }

@@ -77,6 +77,18 @@ plugin_count(void)
 	return (plugin_total);
 }
 
+/* A path in the log directory (allocated). */
+static char *
+plugin_path(const char *name, const char *suffix)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s%s", relogd_config.log_dir, name,
+	    suffix) < 0)
+		fatal("asprintf");
+	return (path);
+}
+
 /* Make the logger of a (checked) id. */
 static struct plugin *
 plugin_create(const char *id, size_t len, unsigned bucket)
@@ -89,11 +101,18 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	if (p == NULL)
 		fatal("calloc");
 	memcpy(p->id, id, len);
-	if (asprintf(&path, "%s/%s.log", relogd_config.log_dir, p->id) < 0)
-		fatal("asprintf");
-	sink_init_file(&p->file, path);
+	config_plugin(&relogd_config, p->id, &p->set);
+	if (p->set.file[0] != '\0')
+		path = plugin_path(p->set.file, "");
+	else
+		path = plugin_path(p->id, ".log");
+	sink_init_file(&p->file, path, p->set.max_size, p->set.keep);
 	free(path);
-	config_plugin(&relogd_config, p->id, &p->strict, &p->rate);
+	if (p->set.sinks & SINK_TO_JSON) {
+		path = plugin_path(p->id, ".json");
+		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
+		free(path);
+	}
 	for (i = 0; i < 2; i++) {
 		p->budgets[i].owner = p;
 		p->budgets[i].high = i;
@@ -186,11 +205,18 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 	uint64_t before = p->file.queued;
 	struct sink *err;
 
-	sink_format(&p->file, p->id, r, 0);
-	p->bytes += p->file.queued - before;
-	if (c != NULL)
-		client_touched(c, &p->file);
-	if (relogd_config.to_stderr && (err = sink_stderr()) != NULL) {
+	if (p->set.sinks & SINK_TO_FILE) {
+		sink_format(&p->file, p->id, r, 0);
+		p->bytes += p->file.queued - before;
+		if (c != NULL)
+			client_touched(c, &p->file);
+	}
+	if ((p->set.sinks & SINK_TO_JSON) && p->json.name != NULL) {
+		sink_format_json(&p->json, p->id, r);
+		if (c != NULL)
+			client_touched(c, &p->json);
+	}
+	if ((p->set.sinks & SINK_TO_STDERR) && (err = sink_stderr()) != NULL) {
 		sink_format(err, p->id, r, 1);
 		if (c != NULL)
 			client_touched(c, err);
@@ -225,8 +251,8 @@ plugin_rate_report(struct plugin *p, int high)
 		return;
 	snprintf(msg, sizeof msg, "suppressed %llu records %s (rate limit: "
 	    "%u per %u s)", (unsigned long long)b->suppressed, high ?
-	    "at ERROR and above" : "below ERROR", p->rate.burst,
-	    p->rate.interval_s);
+	    "at ERROR and above" : "below ERROR", p->set.rate.burst,
+	    p->set.rate.interval_s);
 	plugin_notice(p, msg, NULL);
 	b->suppressed = 0;
 }
@@ -242,10 +268,10 @@ plugin_rate_allow(struct plugin *p, int64_t level)
 {
 	int high = level >= RELOG_LEVEL_ERROR;
 	struct rate_budget *b = &p->budgets[high];
-	int64_t now, interval = (int64_t)p->rate.interval_s * 1000, left;
+	int64_t now, interval = (int64_t)p->set.rate.interval_s * 1000, left;
 	struct timeval tv;
 
-	if (p->rate.burst == 0)
+	if (p->set.rate.burst == 0)
 		return (1);
 	now = plugin_now_ms();
 	if (now - b->window_start >= interval) {
@@ -253,7 +279,7 @@ plugin_rate_allow(struct plugin *p, int64_t level)
 		b->window_start = now;
 		b->used = 0;
 	}
-	if (b->used < p->rate.burst) {
+	if (b->used < p->set.rate.burst) {
 		b->used++;
 		return (1);
 	}
@@ -288,6 +314,10 @@ plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
 void
 plugin_write(struct plugin *p, const struct record *r, struct client *c)
 {
+	if (r->e.level < p->set.level) {
+		p->below_level++;
+		return;
+	}
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
@@ -308,6 +338,36 @@ plugin_foreach(void (*fn)(struct plugin *, void *), void *arg)
 	}
 }
 
+/*
+ * Take a plugin's settings again (after the config was reloaded). Its
+ * sinks stay the same objects (acks point at them): a file sink only
+ * changes its name and rotation; a JSON sink, once made, stays.
+ */
+static void
+plugin_reconfigure(struct plugin *p, void *arg)
+{
+	char *path;
+
+	(void)arg;
+	config_plugin(&relogd_config, p->id, &p->set);
+	path = p->set.file[0] != '\0' ? plugin_path(p->set.file, "") :
+	    plugin_path(p->id, ".log");
+	sink_set_file(&p->file, path, p->set.max_size, p->set.keep);
+	free(path);
+	if ((p->set.sinks & SINK_TO_JSON) && p->json.name == NULL) {
+		path = plugin_path(p->id, ".json");
+		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
+		free(path);
+	}
+}
+
+/* Take every plugin's settings again. */
+void
+plugin_reconfigure_all(void)
+{
+	plugin_foreach(plugin_reconfigure, NULL);
+}
+
 /* Reopen every log file (after logrotate moved them). */
 void
 plugin_reopen_all(void)
@@ -316,8 +376,11 @@ plugin_reopen_all(void)
 	unsigned i;
 
 	for (i = 0; i < PLUGIN_BUCKETS; i++) {
-		for (p = plugin_table[i]; p != NULL; p = p->hash_next)
+		for (p = plugin_table[i]; p != NULL; p = p->hash_next) {
 			sink_reopen(&p->file);
+			if (p->json.name != NULL)
+				sink_reopen(&p->json);
+		}
 	}
 }
 
@@ -337,6 +400,8 @@ plugin_drain_all(void)
 			plugin_rate_report(p, 0);
 			plugin_rate_report(p, 1);
 			sink_drain(&p->file, deadline);
+			if (p->json.name != NULL)
+				sink_drain(&p->json, deadline);
 		}
 	}
 	if (sink_stderr() != NULL)
@@ -356,6 +421,8 @@ plugin_free_all(void)
 			event_free(p->budgets[0].ev);
 			event_free(p->budgets[1].ev);
 			sink_free(&p->file);
+			if (p->json.name != NULL)
+				sink_free(&p->json);
 			free(p);
 		}
 		plugin_table[i] = NULL;

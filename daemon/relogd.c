@@ -19,6 +19,11 @@
 
 struct event_base *relogd_base;
 time_t relogd_started;
+
+/* The config file and the flags, read again at SIGHUP. */
+static const char *relogd_config_path;
+static struct { const char *key, *value; } relogd_flags[16];
+static size_t relogd_nflags;
 struct config relogd_config;
 
 /* Print usage to f. */
@@ -84,13 +89,70 @@ relogd_stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(relogd_base);
 }
 
-/* SIGHUP: reopen the log files (after logrotate). */
+/*
+ * Read the settings: defaults, the file, the flags. Returns 0, or -1 with
+ * an allocated *cause.
+ */
+static int
+relogd_read_config(struct config *c, char **cause)
+{
+	size_t i;
+
+	*cause = NULL;
+	config_defaults(c);
+	if (relogd_config_path != NULL &&
+	    config_load(c, relogd_config_path, cause) != 0)
+		return (-1);
+	for (i = 0; i < relogd_nflags; i++) {
+		if (config_set(c, "relogd", relogd_flags[i].key,
+		    relogd_flags[i].value, cause) != 0)
+			return (-1);
+	}
+	return (config_finish(c, cause));
+}
+
+/* Keep a setting that only a restart may change. */
+static void
+relogd_keep(char **fresh, char **now, const char *what)
+{
+	if (strcmp(*fresh, *now) != 0)
+		log_warn("%s changes at the next start, not now", what);
+	free(*fresh);
+	*fresh = *now;
+	*now = NULL;
+}
+
+/*
+ * SIGHUP: read the config file again (a bad one is refused and the old
+ * settings kept) and reopen the log files (after logrotate).
+ */
 static void
 relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct config fresh;
+	char *cause;
+
 	(void)sig;
 	(void)what;
 	(void)arg;
+	if (relogd_read_config(&fresh, &cause) != 0) {
+		log_error("configuration not reloaded, the old one stays: %s",
+		    cause != NULL ? cause : "bad settings");
+		free(cause);
+		config_free(&fresh);
+	} else {
+		relogd_keep(&fresh.socket_path, &relogd_config.socket_path,
+		    "socket");
+		relogd_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
+		relogd_keep(&fresh.state_dir, &relogd_config.state_dir,
+		    "state_dir");
+		fresh.max_frame = relogd_config.max_frame;
+		config_free(&relogd_config);
+		relogd_config = fresh;
+		log_open(relogd_config.verbose);
+		plugin_reconfigure_all();
+		log_info("configuration reloaded");
+	}
 	plugin_reopen_all();
 	log_info("log files reopened");
 }
@@ -127,26 +189,24 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	/* Flags are config keys of [relogd], set after the file. */
-	struct { const char *key, *value; } flags[16];
-	const char *config_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
-	size_t nflags = 0, i;
 	int opt, check_only = 0;
 	char *cause = NULL;
 
 	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		if (nflags == sizeof flags / sizeof flags[0])
+		/* Flags are config keys of [relogd], set after the file. */
+		if (relogd_nflags == sizeof relogd_flags /
+		    sizeof relogd_flags[0])
 			fatalx("too many options");
 		switch (opt) {
-		case 's': flags[nflags].key = "socket"; break;
-		case 'd': flags[nflags].key = "log_dir"; break;
-		case 't': flags[nflags].key = "state_dir"; break;
-		case 'm': flags[nflags].key = "max_frame"; break;
-		case 'r': flags[nflags].key = "rate_limit"; break;
-		case 'e': flags[nflags].key = "stderr"; break;
-		case 'v': flags[nflags].key = "verbose"; break;
-		case 'c': config_path = optarg; continue;
+		case 's': relogd_flags[relogd_nflags].key = "socket"; break;
+		case 'd': relogd_flags[relogd_nflags].key = "log_dir"; break;
+		case 't': relogd_flags[relogd_nflags].key = "state_dir"; break;
+		case 'm': relogd_flags[relogd_nflags].key = "max_frame"; break;
+		case 'r': relogd_flags[relogd_nflags].key = "rate_limit"; break;
+		case 'e': relogd_flags[relogd_nflags].key = "stderr"; break;
+		case 'v': relogd_flags[relogd_nflags].key = "verbose"; break;
+		case 'c': relogd_config_path = optarg; continue;
 		case 'C': check_only = 1; continue;
 		case 'V':
 			printf("relogd %s (protocol %s)\n", RELOGD_VERSION,
@@ -159,28 +219,19 @@ main(int argc, char **argv)
 			relogd_usage(stderr);
 			return (2);
 		}
-		flags[nflags++].value = optarg != NULL ? optarg : "yes";
+		relogd_flags[relogd_nflags++].value = optarg != NULL ? optarg :
+		    "yes";
 	}
 	if (optind != argc) {
 		relogd_usage(stderr);
 		return (2);
 	}
 
-	config_defaults(&relogd_config);
-	if (config_path != NULL &&
-	    config_load(&relogd_config, config_path, &cause) != 0)
-		fatalx("%s", cause != NULL ? cause : "cannot read config");
-	for (i = 0; i < nflags; i++) {
-		if (config_set(&relogd_config, "relogd", flags[i].key,
-		    flags[i].value, &cause) != 0)
-			fatalx("command line: %s", cause != NULL ? cause :
-			    "bad option");
-	}
-	if (config_finish(&relogd_config, &cause) != 0)
-		fatalx("%s", cause != NULL ? cause : "bad config");
+	if (relogd_read_config(&relogd_config, &cause) != 0)
+		fatalx("%s", cause != NULL ? cause : "bad settings");
 	if (check_only) {
-		printf("%s: ok\n", config_path != NULL ? config_path :
-		    "defaults");
+		printf("%s: ok\n", relogd_config_path != NULL ?
+		    relogd_config_path : "defaults");
 		config_free(&relogd_config);
 		return (0);
 	}

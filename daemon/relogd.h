@@ -40,12 +40,28 @@ struct config_rate {
 	uint32_t interval_s;
 };
 
-/* A [plugin.NAME] or [plugin.*] section. */
+/* Where a plugin's records go (sinks = file, stderr, json). */
+#define SINK_TO_FILE 0x1
+#define SINK_TO_STDERR 0x2
+#define SINK_TO_JSON 0x4
+
+/* A plugin's settings: its section, else [plugin.*], else the defaults. */
+struct plugin_settings {
+	int strict;		/* logger names kept under plugin.<id> */
+	struct config_rate rate;
+	int64_t level;		/* records below it are not written */
+	char file[RELOG_ID_MAX + 1];	/* under log_dir; "": <id>.log */
+	int sinks;		/* SINK_TO_*; 0: file, and stderr if set */
+	size_t max_size;	/* rotate the file past it; 0: never */
+	size_t keep;		/* rotated files kept */
+};
+
+/* A [plugin.NAME] or [plugin.*] section: what it sets. */
 struct plugin_config {
 	char *name;
-	int strict;		/* -1: not set */
-	int has_rate;
-	struct config_rate rate;
+	struct plugin_settings set;
+	int has_strict, has_rate, has_level, has_file, has_sinks;
+	int has_max_size, has_keep;
 	struct plugin_config *next;
 };
 
@@ -125,6 +141,9 @@ struct sink {
 	uint64_t queued;
 	uint64_t written;
 	uint64_t lost;		/* bytes given up on after write errors */
+	size_t max_size;	/* a file rotated past this; 0: never */
+	size_t keep;		/* rotated files kept: name.1 .. name.keep */
+	uint64_t size;		/* the file's, as written */
 	uint64_t own_dropped;	/* relogd's own lines not written */
 	struct event *wev;	/* EV_WRITE once the kernel said EAGAIN */
 	int dirty;		/* on the list of sinks to flush */
@@ -180,14 +199,15 @@ struct rate_budget {
  */
 struct plugin {
 	char id[RELOG_ID_MAX + 1];
-	struct sink file;	/* DIR/<id>.log */
-	int strict;		/* logger names kept under plugin.<id> */
-	struct config_rate rate;
+	struct sink file;	/* DIR/<id>.log, or the file setting */
+	struct sink json;	/* DIR/<id>.json, with sinks = json */
+	struct plugin_settings set;
 	struct rate_budget budgets[2];	/* below ERROR; ERROR and above */
 	uint64_t records;
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
+	uint64_t below_level;	/* under its least level: not written */
 
 	struct plugin *hash_next;
 };
@@ -291,8 +311,8 @@ int	config_set(struct config *, const char *, const char *, const char *,
 	    char **);
 int	config_load(struct config *, const char *, char **);
 int	config_finish(struct config *, char **);
-void	config_plugin(const struct config *, const char *, int *,
-	    struct config_rate *);
+void	config_plugin(const struct config *, const char *,
+	    struct plugin_settings *);
 void	config_free(struct config *);
 
 /* server.c */
@@ -334,6 +354,7 @@ void	plugin_write(struct plugin *, const struct record *, struct client *);
 void	plugin_notice(struct plugin *, const char *, struct client *);
 size_t	plugin_count(void);
 void	plugin_reopen_all(void);
+void	plugin_reconfigure_all(void);
 void	plugin_drain_all(void);
 void	plugin_free_all(void);
 void	plugin_foreach(void (*)(struct plugin *, void *), void *);
@@ -345,8 +366,10 @@ void	sink_format(struct sink *, const char *, const struct record *, int);
 struct sink *sink_stderr(void);
 void	sink_stderr_close(void);
 void	sink_write_line(struct sink *, const char *, size_t);
-void	sink_init_file(struct sink *, const char *);
+void	sink_init_file(struct sink *, const char *, size_t, size_t);
+void	sink_format_json(struct sink *, const char *, const struct record *);
 void	sink_reopen(struct sink *);
+void	sink_set_file(struct sink *, const char *, size_t, size_t);
 size_t	sink_pending(const struct sink *);
 int	sink_congested(const struct sink *);
 void	sink_touch(struct sink *);

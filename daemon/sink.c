@@ -191,6 +191,122 @@ sink_format(struct sink *s, const char *plugin_id, const struct record *r,
 	sink_touch(s);
 }
 
+/* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
+static size_t
+sink_utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return (1);
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07;
+	else
+		return (0);
+	if (n > left)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates, or past U+10FFFF. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+	    (n == 4 && c < 0x10000) || (c >= 0xd800 && c <= 0xdfff) ||
+	    c > 0x10ffff)
+		return (0);
+	return (n);
+}
+
+/*
+ * Append a JSON string: quotes, backslashes and control characters
+ * escaped, and bytes that are not UTF-8 as U+FFFD.
+ */
+static void
+sink_add_json_str(struct outbuf *b, struct proto_str text)
+{
+	const unsigned char *p = (const unsigned char *)text.ptr;
+	size_t i = 0, n, run;
+	char esc[8];
+
+	outbuf_add(b, "\"", 1);
+	while (i < text.len) {
+		for (run = i; run < text.len && p[run] >= 0x20 &&
+		    p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
+			;
+		outbuf_add(b, p + i, run - i);
+		if ((i = run) == text.len)
+			break;
+		if (p[i] == '"' || p[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)p[i];
+			outbuf_add(b, esc, 2);
+			i++;
+		} else if (p[i] < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+			outbuf_add(b, esc, 6);
+			i++;
+		} else if ((n = sink_utf8_len(p + i, text.len - i)) != 0) {
+			outbuf_add(b, p + i, n);
+			i += n;
+		} else {
+			outbuf_add(b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	outbuf_add(b, "\"", 1);
+}
+
+/*
+ * Format one record as a line of JSON: {"time", "timestamp_ms", "level",
+ * "levelno", "plugin", "logger", "message", "exception"}.
+ */
+void
+sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
+{
+	const struct proto_entry *e = &r->e;
+	struct outbuf *b = &s->out;
+	struct outbuf level = { 0 };
+	char num[64];
+	int n;
+
+	outbuf_add(b, "{\"time\":\"", 9);
+	sink_add_time(b, e->timestamp_ms);
+	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
+	    ",\"level\":\"", e->timestamp_ms);
+	outbuf_add(b, num, (size_t)n);
+	sink_add_level(&level, e->level);
+	outbuf_add(b, level.data, level.len);
+	outbuf_free(&level);
+	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
+	    ",\"plugin\":", e->level);
+	outbuf_add(b, num, (size_t)n);
+	sink_add_json_str(b, proto_cstr(plugin_id));
+	outbuf_add(b, ",\"logger\":", 10);
+	if (r->logger_prefix.len != 0) {
+		/* Under strict: the name as written in the text files. */
+		struct outbuf name = { 0 };
+
+		outbuf_add(&name, r->logger_prefix.ptr, r->logger_prefix.len);
+		outbuf_add(&name, e->logger_name.ptr, e->logger_name.len);
+		sink_add_json_str(b, (struct proto_str){ name.data,
+		    name.len });
+		outbuf_free(&name);
+	} else
+		sink_add_json_str(b, e->logger_name);
+	outbuf_add(b, ",\"message\":", 11);
+	sink_add_json_str(b, e->message);
+	outbuf_add(b, ",\"exception\":", 13);
+	sink_add_json_str(b, e->exception_text);
+	outbuf_add(b, "}\n", 2);
+	sink_touch(s);
+}
+
 static TAILQ_HEAD(, sink) sink_dirty = TAILQ_HEAD_INITIALIZER(sink_dirty);
 static struct sink sink_stderr_sink;
 static int sink_stderr_made;
@@ -201,6 +317,8 @@ static void sink_write_cb(evutil_socket_t, short, void *);
 static void
 sink_open_file(struct sink *s)
 {
+	struct stat st;
+
 	if (s->fd >= 0)
 		close(s->fd);
 	/* O_NONBLOCK: a FIFO with a slow reader must not stall relogd. */
@@ -218,11 +336,41 @@ sink_open_file(struct sink *s)
 	if (s->fd >= 0)
 		s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb,
 		    s);
+	s->size = s->fd >= 0 && fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size :
+	    0;
 }
 
-/* Set up a sink writing to a file (path is copied). */
+/*
+ * Rotate a file that would pass its max_size: name.1 becomes name.2 and so
+ * on up to name.keep, name becomes name.1, and a new name is opened.
+ */
+static void
+sink_rotate(struct sink *s)
+{
+	char *from = NULL, *to = NULL;
+	size_t i;
+
+	for (i = s->keep; i > 0; i--) {
+		if (asprintf(&to, "%s.%zu", s->name, i) < 0 ||
+		    (i > 1 && asprintf(&from, "%s.%zu", s->name, i - 1) < 0))
+			fatal("asprintf");
+		if (rename(i > 1 ? from : s->name, to) != 0 && errno != ENOENT)
+			log_error("cannot rename %s: %s", i > 1 ? from : s->name,
+			    strerror(errno));
+		free(from);
+		free(to);
+		from = to = NULL;
+	}
+	sink_open_file(s);
+}
+
+/*
+ * Set up a sink writing to a file (path is copied); past max_size bytes
+ * (0: never) the file is rotated, keeping keep of them.
+ */
 void
-sink_init_file(struct sink *s, const char *path)
+sink_init_file(struct sink *s, const char *path, size_t max_size,
+    size_t keep)
 {
 	memset(s, 0, sizeof *s);
 	s->name = strdup(path);
@@ -230,6 +378,8 @@ sink_init_file(struct sink *s, const char *path)
 		fatal("strdup");
 	s->fd = -1;
 	s->is_file = 1;
+	s->max_size = max_size;
+	s->keep = keep;
 	/* Opened at its first write: no empty files for unused loggers. */
 }
 
@@ -304,6 +454,31 @@ sink_write_line(struct sink *s, const char *line, size_t len)
 	sink_flush(s);
 }
 
+/*
+ * Point a file sink at a path and rotation (config reloaded); it opens the
+ * new file at its next write.
+ */
+void
+sink_set_file(struct sink *s, const char *path, size_t max_size,
+    size_t keep)
+{
+	s->max_size = max_size;
+	s->keep = keep;
+	if (strcmp(s->name, path) == 0)
+		return;
+	sink_flush(s);
+	free(s->name);
+	s->name = strdup(path);
+	if (s->name == NULL)
+		fatal("strdup");
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->wev != NULL)
+		event_free(s->wev);
+	s->wev = NULL;
+}
+
 /* Reopen a file sink (after logrotate moved its file). */
 void
 sink_reopen(struct sink *s)
@@ -363,6 +538,9 @@ sink_flush(struct sink *s)
 		sink_open_file(s);
 	if (s->fd < 0)
 		sink_discard(s);
+	if (s->max_size != 0 && s->size != 0 &&
+	    s->size + sink_pending(s) > s->max_size)
+		sink_rotate(s);
 	while ((left = sink_pending(s)) > 0) {
 		if (s->is_socket)
 			n = send(s->fd, s->out.data + s->off, left,
@@ -372,6 +550,7 @@ sink_flush(struct sink *s)
 		if (n > 0) {
 			s->off += (size_t)n;
 			s->written += (uint64_t)n;
+			s->size += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

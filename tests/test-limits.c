@@ -110,6 +110,108 @@ START_TEST(test_limits_socket_mode)
 }
 END_TEST
 
+/*
+ * Per-plugin settings: a least level, another file name, a JSON sink
+ * (valid JSON, whatever the bytes), size rotation keeping N files.
+ */
+START_TEST(test_limits_plugin_settings)
+{
+	const char *check[] = { "/usr/bin/python3", "-c",
+	    "import json, sys\n"
+	    "lines = [json.loads(l) for l in open(sys.argv[1], 'rb')]\n"
+	    "assert len(lines) == 3, lines\n"
+	    "assert lines[0]['level'] == 'INFO' and lines[0]['levelno'] == 20\n"
+	    "assert lines[0]['plugin'] == 'js'\n"
+	    "assert lines[0]['logger'] == 'plugin.js.app'\n"
+	    "assert lines[1]['message'] == 'say \"hi\"\\n\\tand \\ bye'\n"
+	    "assert lines[2]['message'] == 'bad \\ufffd end', lines[2]\n",
+	    NULL, NULL };
+	char path[512], *text;
+	struct stat st;
+	int fd, i;
+
+	start_with_config("[plugin.*]\nlevel = info\n"
+	    "[plugin.js]\nsinks = file, json\nfile = javascript.log\n"
+	    "[plugin.rot]\nmax_size = 2000\nkeep = 2\n", NULL);
+	fd = wire_open(&H, "js");
+	send_entry(fd, 10, proto_cstr("plugin.js.app"), proto_cstr("debug"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	send_entry(fd, 20, proto_cstr("plugin.js.app"), proto_cstr("info"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	send_entry(fd, 30, proto_cstr("plugin.js.app"),
+	    proto_cstr("say \"hi\"\n\tand \\ bye"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	send_entry(fd, 40, proto_cstr("plugin.js.app"),
+	    proto_cstr("bad \xff end"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	/* Each batch its own write: 100 lines, rotated at 2000 bytes. */
+	for (i = 0; i < 100; i++) {
+		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.rot", 1, 0, 0,
+		    4096);
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	}
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	text = harness_plugin_log(&H, "javascript");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(harness_lines(text), 4);
+	ck_assert_ptr_null(strstr(text, "] debug\n"));
+	free(text);
+	ck_assert_ptr_null(harness_plugin_log(&H, "js"));
+	snprintf(path, sizeof path, "%s/js.json", H.log_dir);
+	check[3] = path;
+	ck_assert_int_eq(harness_wait(harness_spawn(check, NULL, NULL, NULL),
+	    LIMITS_CHILD_TIMEOUT_MS), 0);
+	snprintf(path, sizeof path, "%s/rot.log", H.log_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_le(st.st_size, 2000);
+	snprintf(path, sizeof path, "%s/rot.log.1", H.log_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_gt(st.st_size, 1900);
+	snprintf(path, sizeof path, "%s/rot.log.2", H.log_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	snprintf(path, sizeof path, "%s/rot.log.3", H.log_dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+}
+END_TEST
+
+/*
+ * SIGHUP reads the config file again; a bad file is refused and the old
+ * settings stay.
+ */
+START_TEST(test_limits_reload)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	char *text;
+	int fd;
+
+	args[1] = harness_config(&H, "[plugin.rl]\nlevel = error\n");
+	harness_daemon_start(&H, args);
+	fd = wire_open(&H, "rl");
+	send_entry(fd, 20, proto_cstr("plugin.rl"), proto_cstr("dropped"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	harness_config(&H, "[plugin.rl]\nlevel = bogus\n");
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration not "
+	    "reloaded", 1, LIMITS_WAIT_MS), 0);
+	send_entry(fd, 20, proto_cstr("plugin.rl"), proto_cstr("still"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	harness_config(&H, "[plugin.rl]\nlevel = info\n");
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration reloaded",
+	    1, LIMITS_WAIT_MS), 0);
+	send_entry(fd, 20, proto_cstr("plugin.rl"), proto_cstr("kept"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "rl");
+	ck_assert_uint_eq(harness_lines(text), 1);
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.rl] kept\n"));
+	free(text);
+}
+END_TEST
+
 /* Strict: a runner of plugin st cannot write outside plugin.st. */
 START_TEST(test_limits_strict)
 {
@@ -669,6 +771,8 @@ suite_limits(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_limits_socket_mode);
 	tcase_add_test(tc, test_limits_strict);
+	tcase_add_test(tc, test_limits_plugin_settings);
+	tcase_add_test(tc, test_limits_reload);
 	tcase_add_test(tc, test_limits_rate);
 	tcase_add_test(tc, test_limits_token);
 	tcase_add_test(tc, test_limits_allow_uids);
