@@ -61,7 +61,8 @@ PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
 DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c daemon/server.c \
-	daemon/plugin.c daemon/sink.c daemon/state.c daemon/config.c \
+	daemon/plugin.c daemon/sink.c daemon/journal.c daemon/state.c \
+	daemon/config.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
@@ -217,6 +218,12 @@ install: all
 	install -m 644 systemd/relogd.socket \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/relogd.socket
 	install -m 644 systemd/relog.sysusers $(DESTDIR)$(SYSUSERSDIR)/relog.conf
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 man/relogctl.1 $(DESTDIR)$(MANDIR)/man1/relogctl.1
+	install -m 644 man/librelog.3 $(DESTDIR)$(MANDIR)/man3/librelog.3
+	install -m 644 man/relogd.conf.5 $(DESTDIR)$(MANDIR)/man5/relogd.conf.5
+	install -m 644 man/relogd.8 $(DESTDIR)$(MANDIR)/man8/relogd.8
 
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)

@@ -39,7 +39,7 @@ static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
 static void client_event_cb(struct bufferevent *, short, void *);
 static void client_lost(struct client *, int);
-static void client_reading(struct client *, int);
+
 static void client_hello_timeout(evutil_socket_t, short, void *);
 
 /* Wall clock in ms. */
@@ -55,9 +55,9 @@ client_now_ms(void)
 /*
  * Read this client, or stop (while a sink it feeds is full, its replies go
  * unread, or it is closing). Reading has the idle timeout once the hello
- * is done.
+ * is done, but for a tail, which only listens.
  */
-static void
+void
 client_reading(struct client *c, int on)
 {
 	struct timeval tv = { (time_t)relogd_config.idle_timeout_s, 0 };
@@ -66,7 +66,7 @@ client_reading(struct client *c, int on)
 		event_del(c->read_ev);
 		return;
 	}
-	event_add(c->read_ev, c->state == CLIENT_READY &&
+	event_add(c->read_ev, c->state == CLIENT_READY && c->tail == NULL &&
 	    relogd_config.idle_timeout_s != 0 ? &tv : NULL);
 }
 

@@ -251,7 +251,7 @@ config_level(const char *value, int64_t *out)
 	return (0);
 }
 
-/* Parse "file, stderr, json". */
+/* Parse "file, stderr, json, journald". */
 static int
 config_sinks(const char *value, int *out)
 {
@@ -270,6 +270,8 @@ config_sinks(const char *value, int *out)
 			*out |= SINK_TO_STDERR;
 		else if (strcmp(word, "json") == 0)
 			*out |= SINK_TO_JSON;
+		else if (strcmp(word, "journald") == 0)
+			*out |= SINK_TO_JOURNALD;
 		else
 			ret = -1;
 	}
@@ -394,7 +396,7 @@ config_set(struct config *c, const char *section, const char *name,
 	case CONFIG_SINKS:
 		if (config_sinks(value, &pc->set.sinks) != 0)
 			return (config_error(cause, "[%s] %s must list file, "
-			    "stderr or json", section, name));
+			    "stderr, json or journald", section, name));
 		pc->has_sinks = 1;
 		return (0);
 	case CONFIG_RATE:

@@ -308,6 +308,7 @@ control_tail_args(const msgpack_object *payload, struct control_tail *t,
 			if (o->type != MSGPACK_OBJECT_ARRAY ||
 			    o->via.array.size > 8)
 				return (-1);
+			memset(t->plugins, 0, sizeof t->plugins);
 			for (j = 0; j < o->via.array.size; j++) {
 				if (o->via.array.ptr[j].type !=
 				    MSGPACK_OBJECT_STR ||
@@ -322,7 +323,9 @@ control_tail_args(const msgpack_object *payload, struct control_tail *t,
 		    memcmp(kv->key.via.str.ptr, "level", 5) == 0) {
 			if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 				t->level = (int64_t)o->via.u64;
-			else if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+				t->level = o->via.i64;
+			else
 				return (-1);
 		} else if (kv->key.via.str.size == 6 &&
 		    memcmp(kv->key.via.str.ptr, "follow", 6) == 0) {
@@ -393,6 +396,8 @@ control_tail(struct client *c, const struct proto_envelope *env)
 	proto_pack_hello_reply(&r.pk, 1, "");
 	client_reply_send(c, &r, NULL, NULL);
 	control_set_follow(c, t.follow);
+	/* A tail only listens: no idle timeout for it. */
+	client_reading(c, 1);
 }
 
 /* Handle an admin request (after the hello). */
@@ -441,6 +446,7 @@ control_drained(struct client *c)
 	if (c->tail == NULL || c->tail->dropped == c->tail->told)
 		return;
 	c->tail->told = c->tail->dropped;
+	hd.timestamp_ms = (int64_t)time(NULL) * 1000;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	start = proto_frame_begin(&sb);

@@ -216,6 +216,9 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 		if (c != NULL)
 			client_touched(c, &p->json);
 	}
+	if ((p->set.sinks & SINK_TO_JOURNALD) &&
+	    journal_send(p->id, r, c != NULL ? c->pid : 0) < 0)
+		p->journal_lost++;
 	if ((p->set.sinks & SINK_TO_STDERR) && (err = sink_stderr()) != NULL) {
 		sink_format(err, p->id, r, 1);
 		if (c != NULL)

@@ -274,6 +274,7 @@ main(int argc, char **argv)
 	client_free_all();
 	plugin_free_all();
 	control_free();
+	journal_free();
 	state_close();
 	log_info("stopped");
 	sink_stderr_close();

@@ -44,6 +44,7 @@ struct config_rate {
 #define SINK_TO_FILE 0x1
 #define SINK_TO_STDERR 0x2
 #define SINK_TO_JSON 0x4
+#define SINK_TO_JOURNALD 0x8
 
 /* A plugin's settings: its section, else [plugin.*], else the defaults. */
 struct plugin_settings {
@@ -208,6 +209,7 @@ struct plugin {
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
 	uint64_t below_level;	/* under its least level: not written */
+	uint64_t journal_lost;	/* journald did not take them */
 
 	struct plugin *hash_next;
 };
@@ -326,6 +328,7 @@ void	client_drain_all(void);
 void	client_free_all(void);
 void	client_sinks_progressed(void);
 void	client_touched(struct client *, struct sink *);
+void	client_reading(struct client *, int);
 size_t	client_count(void);
 void	client_foreach(void (*)(struct client *, void *), void *);
 void	client_reply_begin(struct client_reply *,
@@ -368,6 +371,8 @@ void	sink_stderr_close(void);
 void	sink_write_line(struct sink *, const char *, size_t);
 void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_format_json(struct sink *, const char *, const struct record *);
+void	sink_format_level(struct outbuf *, int64_t);
+void	sink_format_time(struct outbuf *, int64_t);
 void	sink_reopen(struct sink *);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 size_t	sink_pending(const struct sink *);
@@ -377,6 +382,10 @@ int	sink_flush(struct sink *);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
+
+/* journal.c */
+int	journal_send(const char *, const struct record *, pid_t);
+void	journal_free(void);
 
 /* state.c */
 void	state_open(const char *);

@@ -67,8 +67,8 @@ sink_priority(int64_t level)
 }
 
 /* Append a level's name: Python's, or "LEVEL<n>" for other numbers. */
-static void
-sink_add_level(struct outbuf *b, int64_t level)
+void
+sink_format_level(struct outbuf *b, int64_t level)
 {
 	static const char *const names[] = {
 		"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
@@ -89,8 +89,8 @@ sink_add_level(struct outbuf *b, int64_t level)
  * Append "YYYY-MM-DDTHH:MM:SS.mmmZ". The part up to the seconds is cached:
  * records of one batch mostly share their second.
  */
-static void
-sink_add_time(struct outbuf *b, int64_t ms)
+void
+sink_format_time(struct outbuf *b, int64_t ms)
 {
 	static time_t cached_sec = -1;
 	static char cached[24];
@@ -170,9 +170,9 @@ sink_format(struct sink *s, const char *plugin_id, const struct record *r,
 		outbuf_add(b, prefix, prefix_len);
 	}
 	prefix[prefix_len++] = '\t';
-	sink_add_time(b, e->timestamp_ms);
+	sink_format_time(b, e->timestamp_ms);
 	outbuf_add(b, " ", 1);
-	sink_add_level(b, e->level);
+	sink_format_level(b, e->level);
 	outbuf_add(b, " [", 2);
 	outbuf_add(b, r->logger_prefix.ptr, r->logger_prefix.len);
 	sink_add_text(b, e->logger_name, prefix, prefix_len);
@@ -276,11 +276,11 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 	int n;
 
 	outbuf_add(b, "{\"time\":\"", 9);
-	sink_add_time(b, e->timestamp_ms);
+	sink_format_time(b, e->timestamp_ms);
 	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
 	    ",\"level\":\"", e->timestamp_ms);
 	outbuf_add(b, num, (size_t)n);
-	sink_add_level(&level, e->level);
+	sink_format_level(&level, e->level);
 	outbuf_add(b, level.data, level.len);
 	outbuf_free(&level);
 	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64

@@ -424,7 +424,7 @@ ctl_stats(void)
 	conns = ctl_array(env.payload, "connections");
 	plugins = ctl_array(env.payload, "plugins");
 	s = ctl_field(env.payload, "version");
-	printf("relogd %.*s, up %lld s, %u connections\n\n", (int)s.len,
+	printf("relogd %.*s, up %lld s, connections: %u\n\n", (int)s.len,
 	    s.ptr, (long long)ctl_int(env.payload, "uptime_s"),
 	    conns != NULL ? conns->via.array.size : 0);
 	printf("%-6s %-8s %-6s %-24s %-16s %-8s %10s\n", "CONN", "PID", "UID",
@@ -521,8 +521,14 @@ ctl_print_record(const msgpack_object *p)
 		fputs(names[level / 10 - 1], stdout);
 	else
 		printf("LEVEL%lld", (long long)level);
-	printf(" [%.*s] %.*s\n", (int)logger.len, logger.ptr, (int)msg.len,
-	    msg.ptr);
+	printf(" [%.*s] ", (int)logger.len, logger.ptr);
+	/* As relogd writes: later lines of a record start with a tab. */
+	for (i = 0; i < msg.len; i++) {
+		putchar(msg.ptr[i]);
+		if (msg.ptr[i] == '\n')
+			putchar('\t');
+	}
+	putchar('\n');
 	if (exc.len != 0) {
 		putchar('\t');
 		for (i = 0; i < exc.len; i++) {
@@ -613,7 +619,12 @@ ctl_relog(const char *plugin)
 	};
 	relog_t *h;
 
-	close(ctl_connect());
+	/* A safe id, and a hello relogd accepts: clear errors at once. */
+	if (strlen(plugin) == 0 || strlen(plugin) > RELOG_ID_MAX ||
+	    plugin[0] == '.' || strspn(plugin, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(plugin))
+		ctl_fail(CTL_USAGE, "%s: not a plugin id", plugin);
+	close(ctl_open());
 	snprintf(runner, sizeof runner, "relogctl-%ld", (long)getpid());
 	h = relog_open(&o);
 	if (h == NULL)
@@ -736,6 +747,8 @@ ctl_exec(const char *logger, char **argv, relog_t *h)
 	if (pid == 0) {
 		dup2(po[1], STDOUT_FILENO);
 		dup2(pe[1], STDERR_FILENO);
+		/* relogctl ignores it; the command should not. */
+		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], argv);
 		dprintf(pe[1], "relogctl: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

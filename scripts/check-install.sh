@@ -15,7 +15,9 @@ for f in usr/sbin/relogd usr/bin/relogctl usr/lib/librelog.so.1 \
     usr/lib/librelog.so \
     usr/lib/librelog.a usr/include/relog.h usr/lib/pkgconfig/relog.pc \
     usr/lib/systemd/system/relogd.service \
-    usr/lib/systemd/system/relogd.socket usr/lib/sysusers.d/relog.conf; do
+    usr/lib/systemd/system/relogd.socket usr/lib/sysusers.d/relog.conf \
+    usr/share/man/man1/relogctl.1 usr/share/man/man3/librelog.3 \
+    usr/share/man/man5/relogd.conf.5 usr/share/man/man8/relogd.8; do
 	if [ ! -e "$stage/$f" ]; then
 		echo "check-install: /$f was not installed" >&2
 		status=1

@@ -3,14 +3,15 @@
  * says hello, and drains the ring every flush interval or as soon as a
  * batch is waiting.
  *
- * Delivery is acknowledged. Records taken from the ring go into up to
- * SHIM_FRAMES_PER_SEND batches, each a runner.log_batch request with a seq
- * that only grows in this process; they stay in batch_slots until relogd
- * has answered every one of them (after its sinks wrote them). On a broken
- * connection they are sent again after the reconnect with the same seqs,
- * and relogd skips those it wrote already. Meanwhile new records wait in
- * the ring, which overwrites its oldest when full and counts them; that
- * count travels with the next batch.
+ * Delivery is acknowledged and pipelined. Records taken from the ring go
+ * into a window of up to SHIM_WINDOW batches (runner.log_batch requests,
+ * each with a seq that only grows in this process); the flusher keeps the
+ * window full and sends while relogd answers, and retires the oldest batch
+ * once it is acknowledged (after relogd's sinks wrote it). On a broken
+ * connection the window is sent again after the reconnect with the same
+ * seqs, and relogd skips what it wrote. Meanwhile new records wait in the
+ * ring, which overwrites its oldest when full and counts them; that count
+ * travels with the next batch.
  *
  * All I/O is non-blocking with poll, and every wait is bounded by the close
  * deadline once relog_close has been called.

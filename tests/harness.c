@@ -672,3 +672,37 @@ harness_read_fd(int fd)
 	close(fd);
 	return (buf);
 }
+
+/* Wait until a path exists, watching its folder with inotify. */
+int
+harness_await_path(const char *path, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char events[4096], dir[512], *slash;
+	struct timespec ts;
+	int64_t deadline, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    timeout_ms;
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	ck_assert_ptr_nonnull(slash);
+	*slash = '\0';
+	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	ck_assert_int_ge(pfd.fd, 0);
+	ck_assert_int_ge(inotify_add_watch(pfd.fd, dir, IN_CREATE |
+	    IN_MOVED_TO), 0);
+	while (access(path, F_OK) != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0) {
+			close(pfd.fd);
+			return (-1);
+		}
+		while (read(pfd.fd, events, sizeof events) > 0)
+			;
+	}
+	close(pfd.fd);
+	return (0);
+}

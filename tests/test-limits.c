@@ -3,11 +3,13 @@
  * namespaces, rate limits, hostile frames, floods of connections, running
  * out of file descriptors, and a sink that cannot keep up.
  */
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -208,6 +210,88 @@ START_TEST(test_limits_reload)
 	text = harness_plugin_log(&H, "rl");
 	ck_assert_uint_eq(harness_lines(text), 1);
 	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.rl] kept\n"));
+	free(text);
+}
+END_TEST
+
+/*
+ * Give this test process (and what it starts) its own /run/systemd/journal
+ * and /run/log, and start Debian's systemd-journald there: the test's own,
+ * whether or not the machine runs one.
+ */
+static pid_t
+start_journald(void)
+{
+	static const char *const argv[] = {
+		"/lib/systemd/systemd-journald", NULL
+	};
+	pid_t pid;
+
+	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s (the journald "
+	    "test needs root)", strerror(errno));
+	ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	    0);
+	mkdir("/run/systemd", 0755);
+	mkdir("/run/systemd/journal", 0755);
+	mkdir("/run/log", 0755);
+	ck_assert_int_eq(mount("tmpfs", "/run/systemd/journal", "tmpfs", 0,
+	    "mode=0755"), 0);
+	ck_assert_int_eq(mount("tmpfs", "/run/log", "tmpfs", 0, "mode=0755"),
+	    0);
+	pid = harness_spawn(argv, NULL, NULL, NULL);
+	ck_assert_int_eq(harness_await_path("/run/systemd/journal/socket",
+	    LIMITS_WAIT_MS), 0);
+	return (pid);
+}
+
+/*
+ * The journald sink, against a real systemd-journald, read back with
+ * journalctl -o json: every field, the record's own time, the exception.
+ */
+START_TEST(test_limits_journald)
+{
+	static const char *const args[] = {
+		"-n", "3", "-l", "plugin.jd.db", "-x", NULL
+	};
+	const char *sync[] = { "/usr/bin/journalctl", "--sync", NULL };
+	const char *query[] = {
+		"/usr/bin/journalctl", "-D", "/run/log/journal", "-o", "json",
+		"--no-pager", "RELOG_PLUGIN=jd", NULL
+	};
+	pid_t journald, runner, pid;
+	char *text;
+	int out;
+
+	journald = start_journald();
+	start_with_config("[plugin.jd]\nsinks = journald, file\n", NULL);
+	runner = harness_runner(&H, "jdr", NULL, args, NULL);
+	ck_assert_int_eq(harness_wait(runner, LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_wait(harness_spawn(sync, NULL, NULL, NULL),
+	    LIMITS_CHILD_TIMEOUT_MS), 0);
+	pid = harness_spawn(query, NULL, &out, NULL);
+	text = harness_read_fd(out);
+	ck_assert_int_eq(harness_wait(pid, LIMITS_CHILD_TIMEOUT_MS), 0);
+	kill(journald, SIGTERM);
+	harness_wait(journald, LIMITS_CHILD_TIMEOUT_MS);
+	ck_assert_uint_eq(harness_count(text, "\"RELOG_PLUGIN\":\"jd\""), 3);
+	ck_assert_uint_eq(harness_count(text, "\"SYSLOG_IDENTIFIER\":\"jd\""),
+	    3);
+	ck_assert_ptr_nonnull(strstr(text, "\"MESSAGE\":\"runner=jdr thread=0 "
+	    "seq=2\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"RELOG_LOGGER\":\"plugin.jd.db\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"RELOG_LEVEL\":\"INFO\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"PRIORITY\":\"6\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"RELOG_RUNNER_PID\":\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"RELOG_TIMESTAMP\":\"20"));
+	ck_assert_ptr_nonnull(strstr(text, "\"RELOG_EXCEPTION\":\"Traceback "
+	    "(most recent call last):\\n  File \\\"x.py\\\", line 1\\n"
+	    "ValueError: boom\""));
+	free(text);
+	/* And the file sink alongside. */
+	text = harness_plugin_log(&H, "jd");
+	ck_assert_uint_eq(harness_count(text, " [plugin.jd.db] runner=jdr "),
+	    3);
 	free(text);
 }
 END_TEST
@@ -773,6 +857,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_strict);
 	tcase_add_test(tc, test_limits_plugin_settings);
 	tcase_add_test(tc, test_limits_reload);
+	tcase_add_test(tc, test_limits_journald);
 	tcase_add_test(tc, test_limits_rate);
 	tcase_add_test(tc, test_limits_token);
 	tcase_add_test(tc, test_limits_allow_uids);

@@ -39,6 +39,7 @@ int	harness_daemon_stop(struct harness *);
 int	harness_daemon_await(const struct harness *, const char *, size_t,
 	    int);
 int	harness_await_file(const char *, const char *, size_t, int);
+int	harness_await_path(const char *, int);
 pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
 int	harness_wait(pid_t, int);
 int	harness_connect(const struct harness *);
