@@ -60,7 +60,8 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
-DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c daemon/server.c \
+DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
+	daemon/forward.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/journal.c daemon/state.c \
 	daemon/config.c \
 	daemon/log.c

@@ -70,9 +70,12 @@ client_reading(struct client *c, int on)
 	    relogd_config.idle_timeout_s != 0 ? &tv : NULL);
 }
 
-/* Start serving an accepted connection (non-blocking, close-on-exec). */
+/*
+ * Start serving an accepted connection (non-blocking, close-on-exec): a
+ * runner, or (forward) a Fluent Forward client, which says no hello.
+ */
 void
-client_create(int fd)
+client_create(int fd, int forward)
 {
 	struct timeval tv = { (time_t)relogd_config.hello_timeout_s, 0 };
 	struct ucred cred;
@@ -84,7 +87,11 @@ client_create(int fd)
 		fatal("calloc");
 	c->id = client_next_id++;
 	c->fd = fd;
-	c->state = CLIENT_HELLO;
+	c->forward = forward;
+	c->state = forward ? CLIENT_READY : CLIENT_HELLO;
+	if (forward)
+		snprintf(c->runner_id, sizeof c->runner_id, "fluent-%llu",
+		    (unsigned long long)c->id);
 	c->state_slot = -1;
 	TAILQ_INIT(&c->acks);
 	c->pid = -1;
@@ -113,7 +120,8 @@ client_create(int fd)
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_OUTPUT_MAX / 2, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
 	client_reading(c, 1);
-	evtimer_add(c->timer, &tv);
+	if (!forward)
+		evtimer_add(c->timer, &tv);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	client_total++;
 	log_debug("connection %llu from pid %ld uid %ld",
@@ -277,8 +285,11 @@ client_close(struct client *c)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Answer with an error, log why, and drop the client. Returns -1. */
-static int
+/*
+ * Answer with an error (not a Fluent client: its protocol has none), log
+ * why, and drop the client. Returns -1.
+ */
+int
 client_fail(struct client *c, const struct proto_envelope *req,
     const char *code, const char *why)
 {
@@ -286,7 +297,8 @@ client_fail(struct client *c, const struct proto_envelope *req,
 	/* Before a hello, every failure is a protocol mismatch. */
 	if (c->state == CLIENT_HELLO)
 		code = RELOG_E_PROTOCOL_MISMATCH;
-	client_error(c, req, code, why);
+	if (!c->forward)
+		client_error(c, req, code, why);
 	client_close(c);
 	return (-1);
 }
@@ -364,7 +376,7 @@ client_own(struct client *c)
  * The logger of a record: the hello's plugin, else the one its logger name
  * names, else one named after the runner.
  */
-static struct plugin *
+struct plugin *
 client_route(struct client *c, const struct proto_entry *e)
 {
 	struct plugin *p;
@@ -410,8 +422,8 @@ client_echo(char *out, struct proto_str s)
 	return (len);
 }
 
-/* A new ack answering env (reply: 1) or only recording (0). */
-static struct ack *
+/* A new ack answering env (reply: 1) or only recording (0); env may be NULL. */
+struct ack *
 client_ack_new(const struct proto_envelope *env, int reply)
 {
 	struct ack *a;
@@ -419,9 +431,11 @@ client_ack_new(const struct proto_envelope *env, int reply)
 	a = calloc(1, sizeof *a);
 	if (a == NULL)
 		fatal("calloc");
-	a->request_id = reply ? env->request_id : -1;
-	a->method_len = client_echo(a->method, env->method);
-	a->plugin_id_len = client_echo(a->plugin_id, env->plugin_id);
+	a->request_id = reply && env != NULL ? env->request_id : -1;
+	if (env != NULL) {
+		a->method_len = client_echo(a->method, env->method);
+		a->plugin_id_len = client_echo(a->plugin_id, env->plugin_id);
+	}
 	return (a);
 }
 
@@ -429,7 +443,7 @@ client_ack_new(const struct proto_envelope *env, int reply)
  * Queue an ack. With marks, it waits for the sinks this read fed to write
  * what they hold now.
  */
-static void
+void
 client_ack_queue(struct client *c, struct ack *a, int marks)
 {
 	size_t i;
@@ -469,7 +483,21 @@ client_ack_send(struct client *c, const struct ack *a)
 {
 	struct proto_envelope req;
 	struct client_reply r;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
 
+	if (c->forward) {
+		/* Fluent's ack: a bare map, no envelope and no length. */
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 1);
+		proto_pack_key(&pk, "ack");
+		proto_pack_str(&pk, (struct proto_str){ a->chunk,
+		    a->chunk_len });
+		client_send(c, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+		return;
+	}
 	memset(&req, 0, sizeof req);
 	req.request_id = a->request_id;
 	req.method.ptr = a->method;
@@ -617,12 +645,12 @@ client_cut(struct proto_str *text, size_t max)
 }
 
 /*
- * Make a record of an entry: cut to the limits, and, for a plugin in strict
- * mode, a logger name outside plugin.<id> put under it.
+ * Make a record of an entry: cut to the limits, with `when` (else now)
+ * if it has no time, and, for a plugin in strict mode, a logger name
+ * outside plugin.<id> put under it.
  */
-static void
-client_record(struct client *c, const struct proto_envelope *env,
-    struct record *r)
+void
+client_record(struct client *c, int64_t when, struct record *r)
 {
 	static char prefix[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX + 1];
 	struct proto_str name = r->e.logger_name;
@@ -630,8 +658,7 @@ client_record(struct client *c, const struct proto_envelope *env,
 
 	r->logger_prefix = proto_cstr("");
 	if (r->e.timestamp_ms <= 0)
-		r->e.timestamp_ms = env->timestamp_ms > 0 ? env->timestamp_ms :
-		    client_now_ms();
+		r->e.timestamp_ms = when > 0 ? when : client_now_ms();
 	/* A traceback's last newline would leave an empty line. */
 	client_chomp(&r->e.message);
 	client_chomp(&r->e.exception_text);
@@ -702,7 +729,7 @@ client_batch(struct client *c, const struct proto_envelope *env)
 			bad++;
 			continue;
 		}
-		client_record(c, env, &r);
+		client_record(c, env->timestamp_ms, &r);
 		plugin_write(client_route(c, &r.e), &r, c);
 	}
 	if (b.dropped != 0)
@@ -777,6 +804,9 @@ client_process(struct client *c)
 	uint32_t len;
 	char why[96];
 	unsigned char *frame;
+
+	if (c->forward)
+		return (forward_process(c));
 
 	while (c->state != CLIENT_CLOSING) {
 		have = evbuffer_get_length(in);

@@ -55,6 +55,7 @@ struct config_key {
 
 static const struct config_key config_keys[] = {
 	{ "socket", CONFIG_STR, R, CONFIG_AT(socket_path), 0, 0 },
+	{ "forward_socket", CONFIG_STR, R, CONFIG_AT(forward_socket), 0, 0 },
 	{ "socket_mode", CONFIG_MODE, R, CONFIG_AT(socket_mode), 0, 0777 },
 	{ "socket_group", CONFIG_STR, R, CONFIG_AT(socket_group), 0, 0 },
 	{ "log_dir", CONFIG_STR, R, CONFIG_AT(log_dir), 0, 0 },
@@ -124,6 +125,7 @@ config_free(struct config *config)
 	struct plugin_config *pc;
 
 	free(config->socket_path);
+	free(config->forward_socket);
 	free(config->socket_group);
 	free(config->log_dir);
 	free(config->state_dir);

@@ -36,6 +36,7 @@ relogd_usage(FILE *f)
 	    "              [--rate-limit BURST/SECONDS|off] [--stderr] [-v]\n"
 	    "       relogd --check-config [--config FILE]\n"
 	    "  --socket PATH      listen here (default %s)\n"
+	    "  --forward-socket P also take Fluent's Forward protocol here\n"
 	    "  --log-dir DIR      write DIR/<plugin>.log (default %s)\n"
 	    "  --state-dir DIR    keep which batches were written here\n"
 	    "                     (default %s)\n"
@@ -143,6 +144,19 @@ relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 	} else {
 		relogd_keep(&fresh.socket_path, &relogd_config.socket_path,
 		    "socket");
+		if (fresh.forward_socket != NULL ||
+		    relogd_config.forward_socket != NULL) {
+			if (fresh.forward_socket == NULL)
+				fresh.forward_socket = strdup("");
+			if (relogd_config.forward_socket == NULL)
+				relogd_config.forward_socket = strdup("");
+			relogd_keep(&fresh.forward_socket,
+			    &relogd_config.forward_socket, "forward_socket");
+			if (*fresh.forward_socket == '\0') {
+				free(fresh.forward_socket);
+				fresh.forward_socket = NULL;
+			}
+		}
 		relogd_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
 		relogd_keep(&fresh.state_dir, &relogd_config.state_dir,
 		    "state_dir");
@@ -177,6 +191,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "forward-socket", required_argument, NULL, 'F' },
 		{ "log-dir", required_argument, NULL, 'd' },
 		{ "state-dir", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' },
@@ -200,6 +215,9 @@ main(int argc, char **argv)
 			fatalx("too many options");
 		switch (opt) {
 		case 's': relogd_flags[relogd_nflags].key = "socket"; break;
+		case 'F':
+			relogd_flags[relogd_nflags].key = "forward_socket";
+			break;
 		case 'd': relogd_flags[relogd_nflags].key = "log_dir"; break;
 		case 't': relogd_flags[relogd_nflags].key = "state_dir"; break;
 		case 'm': relogd_flags[relogd_nflags].key = "max_frame"; break;
@@ -275,6 +293,7 @@ main(int argc, char **argv)
 	plugin_free_all();
 	control_free();
 	journal_free();
+	forward_free();
 	state_close();
 	log_info("stopped");
 	sink_stderr_close();

@@ -69,6 +69,7 @@ struct plugin_config {
 /* Settings: defaults, then the config file, then the command line. */
 struct config {
 	char *socket_path;
+	char *forward_socket;	/* Fluent's Forward protocol; NULL: none */
 	mode_t socket_mode;
 	char *socket_group;	/* NULL: the process's */
 	char *log_dir;
@@ -230,6 +231,8 @@ struct ack {
 	uint32_t written;
 	uint32_t rejected;
 	const char *code;	/* error code, or NULL */
+	char chunk[RELOG_ID_MAX + 1];	/* Fluent: answered {"ack": chunk} */
+	size_t chunk_len;
 	const char *message;	/* static */
 	uint64_t seq;		/* record once written; 0: none */
 	uint64_t after_seq;	/* a resend: wait until this is recorded */
@@ -258,6 +261,7 @@ enum client_state {
 struct client {
 	uint64_t id;		/* for relogd's own messages */
 	int fd;
+	int forward;		/* a Fluent Forward client: no hello, no frames */
 	struct event *read_ev;	/* readable, or idle too long */
 	struct evbuffer *in;	/* read, not yet handled: one frame at most */
 	struct bufferevent *bev;	/* replies (it owns and closes fd) */
@@ -323,11 +327,17 @@ void	server_stop(void);
 void	server_client_gone(void);
 
 /* client.c */
-void	client_create(int);
+void	client_create(int, int);
 void	client_drain_all(void);
 void	client_free_all(void);
 void	client_sinks_progressed(void);
 void	client_touched(struct client *, struct sink *);
+int	client_fail(struct client *, const struct proto_envelope *,
+	    const char *, const char *);
+void	client_record(struct client *, int64_t, struct record *);
+struct plugin *client_route(struct client *, const struct proto_entry *);
+struct ack *client_ack_new(const struct proto_envelope *, int);
+void	client_ack_queue(struct client *, struct ack *, int);
 void	client_reading(struct client *, int);
 size_t	client_count(void);
 void	client_foreach(void (*)(struct client *, void *), void *);
@@ -382,6 +392,10 @@ int	sink_flush(struct sink *);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
+
+/* forward.c */
+int	forward_process(struct client *);
+void	forward_free(void);
 
 /* journal.c */
 int	journal_send(const char *, const struct record *, pid_t);

@@ -24,9 +24,15 @@
 /* Pause after running out of file descriptors. */
 #define SERVER_EMFILE_PAUSE_MS 500
 
-static int server_fd = -1;
-static int server_bound;	/* we made the socket file: unlink at exit */
-static struct event *server_ev;
+/* A listening socket: relogd's own protocol, or Fluent's Forward. */
+struct listener {
+	int fd;			/* -1: none */
+	int forward;
+	char *path;		/* the file we made (unlinked at exit), or NULL */
+	struct event *ev;
+};
+
+static struct listener server_listeners[2] = { { .fd = -1 }, { .fd = -1 } };
 static struct event *server_pause_ev;
 static int server_full;		/* at max_connections: not accepting */
 
@@ -85,7 +91,6 @@ server_bind(const char *path)
 	}
 	if (listen(fd, SOMAXCONN) != 0)
 		fatal("listen %s", path);
-	server_bound = 1;
 	return (fd);
 }
 
@@ -115,6 +120,8 @@ server_adopt(void)
 	return (fd);
 }
 
+static void server_listen(int);
+
 /* Accepting resumes after a pause. */
 static void
 server_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -122,7 +129,23 @@ server_resume_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	event_add(server_ev, NULL);
+	server_listen(1);
+}
+
+/* Accept on every listener, or on none. */
+static void
+server_listen(int on)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (server_listeners[i].ev == NULL)
+			continue;
+		if (on)
+			event_add(server_listeners[i].ev, NULL);
+		else
+			event_del(server_listeners[i].ev);
+	}
 }
 
 /* New connections are waiting. */
@@ -130,21 +153,21 @@ static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct timeval pause = { 0, SERVER_EMFILE_PAUSE_MS * 1000 };
+	struct listener *l = arg;
 	int fd, i;
 
 	(void)what;
-	(void)arg;
 	for (i = 0; i < SERVER_ACCEPT_BATCH; i++) {
 		if (client_count() >= relogd_config.max_connections) {
 			log_warn("%zu connections: not accepting more until "
 			    "one goes", client_count());
-			event_del(server_ev);
+			server_listen(0);
 			server_full = 1;
 			break;
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			client_create(fd);
+			client_create(fd, l->forward);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -152,7 +175,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (errno == EMFILE || errno == ENFILE) {
 			log_warn("out of file descriptors: not accepting for "
 			    "%d ms", SERVER_EMFILE_PAUSE_MS);
-			event_del(server_ev);
+			server_listen(0);
 			evtimer_add(server_pause_ev, &pause);
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			log_error("accept: %s", strerror(errno));
@@ -160,41 +183,77 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* Start listening (fatal on failure). */
+/* Set up one listener on an fd; bound: the path we made. */
+static void
+server_add(struct listener *l, int fd, int forward, const char *bound)
+{
+	l->fd = fd;
+	l->forward = forward;
+	if (bound != NULL && (l->path = strdup(bound)) == NULL)
+		fatal("strdup");
+	l->ev = event_new(relogd_base, fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, l);
+	if (l->ev == NULL)
+		fatalx("out of memory");
+}
+
+/*
+ * Start listening (fatal on failure): relogd's socket, from systemd or
+ * bound here, and Fluent's Forward socket if one is set.
+ */
 void
 server_start(void)
 {
-	server_fd = server_adopt();
-	if (server_fd < 0)
-		server_fd = server_bind(relogd_config.socket_path);
-	server_ev = event_new(relogd_base, server_fd, EV_READ | EV_PERSIST,
-	    server_accept_cb, NULL);
+	int fd;
+
+	fd = server_adopt();
+	if (fd >= 0)
+		server_add(&server_listeners[0], fd, 0, NULL);
+	else
+		server_add(&server_listeners[0],
+		    server_bind(relogd_config.socket_path), 0,
+		    relogd_config.socket_path);
+	if (relogd_config.forward_socket != NULL)
+		server_add(&server_listeners[1],
+		    server_bind(relogd_config.forward_socket), 1,
+		    relogd_config.forward_socket);
 	server_pause_ev = evtimer_new(relogd_base, server_resume_cb, NULL);
-	if (server_ev == NULL || server_pause_ev == NULL)
+	if (server_pause_ev == NULL)
 		fatalx("out of memory");
-	event_add(server_ev, NULL);
+	server_listen(1);
 }
 
 /* A connection went: accept again if the limit held us back. */
 void
 server_client_gone(void)
 {
-	if (server_full && server_fd >= 0) {
+	if (server_full && server_listeners[0].fd >= 0) {
 		server_full = 0;
-		event_add(server_ev, NULL);
+		server_listen(1);
 	}
 }
 
-/* Stop accepting and close the socket (removing a socket file we made). */
+/* Stop accepting and close the sockets (removing socket files we made). */
 void
 server_stop(void)
 {
-	if (server_fd < 0)
+	struct listener *l;
+	int i;
+
+	if (server_pause_ev == NULL)
 		return;
-	event_free(server_ev);
+	for (i = 0; i < 2; i++) {
+		l = &server_listeners[i];
+		if (l->fd < 0)
+			continue;
+		event_free(l->ev);
+		close(l->fd);
+		if (l->path != NULL)
+			unlink(l->path);
+		free(l->path);
+		memset(l, 0, sizeof *l);
+		l->fd = -1;
+	}
 	event_free(server_pause_ev);
-	close(server_fd);
-	server_fd = -1;
-	if (server_bound)
-		unlink(relogd_config.socket_path);
+	server_pause_ev = NULL;
 }

@@ -88,8 +88,8 @@ proto_head(unsigned char b, size_t *lensize, uint64_t *skip, uint64_t *count,
 }
 
 /*
- * Walk one object starting at *off, leaving *off just past it. Returns 0, or
- * -1 with a static *cause.
+ * Walk one object starting at *off, leaving *off just past it. Returns 0,
+ * -2 if the bytes end before it does, or -1 with a static *cause.
  */
 static int
 proto_scan_object(const unsigned char *p, size_t len, size_t *off,
@@ -143,7 +143,7 @@ proto_scan_object(const unsigned char *p, size_t len, size_t *off,
 
 truncated:
 	*cause = "truncated msgpack object";
-	return (-1);
+	return (-2);
 }
 
 /*
@@ -165,6 +165,27 @@ proto_scan(const char *buf, size_t len, const char **cause)
 	return (0);
 }
 
+/*
+ * Check the object at the start of a stream of msgpack objects (Fluent's
+ * Forward protocol has no length prefix). Returns 1 with its length in
+ * *used, 0 if more bytes are needed, or -1 with a static *cause.
+ */
+int
+proto_scan_prefix(const char *buf, size_t len, size_t *used,
+    const char **cause)
+{
+	size_t off = 0;
+	int ret;
+
+	ret = proto_scan_object((const unsigned char *)buf, len, &off, cause);
+	if (ret == -2)
+		return (0);
+	if (ret != 0)
+		return (-1);
+	*used = off;
+	return (1);
+}
+
 /* Start reading len bytes at buf. */
 void
 proto_reader_init(struct proto_reader *r, const char *buf, size_t len)
@@ -180,7 +201,8 @@ proto_read_skip(struct proto_reader *r)
 {
 	const char *cause;
 
-	return (proto_scan_object(r->p, r->len, &r->off, &cause));
+	return (proto_scan_object(r->p, r->len, &r->off, &cause) == 0 ? 0 :
+	    -1);
 }
 
 /* Read a map header. Returns 0, or -1 (nothing consumed) if not a map. */

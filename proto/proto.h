@@ -106,6 +106,7 @@ void	proto_pack_hello_reply(msgpack_packer *, int, const char *);
 /* proto-scan.c */
 uint32_t proto_frame_length(const unsigned char *);
 int	proto_scan(const char *, size_t, const char **);
+int	proto_scan_prefix(const char *, size_t, size_t *, const char **);
 void	proto_reader_init(struct proto_reader *, const char *, size_t);
 int	proto_read_skip(struct proto_reader *);
 int	proto_read_map(struct proto_reader *, uint32_t *);

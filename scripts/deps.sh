@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
-libinih-dev check python3 python3-msgpack python3-structlog valgrind"
+libinih-dev check python3 python3-msgpack python3-structlog python3-fluent-logger valgrind"
 FUZZ="clang libclang-rt-14-dev"
 BENCH="rsyslog strace"
 case "${1:-}" in

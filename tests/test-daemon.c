@@ -171,6 +171,58 @@ START_TEST(test_daemon_python_handler)
 }
 END_TEST
 
+/*
+ * Fluent clients on the Forward socket: Debian's python3-fluent-logger,
+ * then Forward and PackedForward with acks (tests/python/forward_check.py);
+ * garbage there is dropped like anywhere else.
+ */
+START_TEST(test_daemon_fluent_forward)
+{
+	const char *src = getenv("RELOG_SRC");
+	char script[512], fwd[300], *text;
+	const char *dargs[] = { "--forward-socket", fwd, NULL };
+	const char *argv[] = { "/usr/bin/python3", script, fwd, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int out, status, fd;
+	pid_t pid;
+
+	snprintf(script, sizeof script, "%s/tests/python/forward_check.py",
+	    src != NULL ? src : ".");
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
+	harness_daemon_start(&H, dargs);
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out);
+	status = harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS);
+	ck_assert_msg(status == 0, "forward_check.py: %d: %s", status, text);
+	free(text);
+	/* Not msgpack: the connection is dropped, relogd goes on. */
+	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(send(fd, "\xc1garbage", 8, MSG_NOSIGNAL), 8);
+	ck_assert_int_eq(harness_daemon_await(&H, "invalid msgpack type byte",
+	    1, DAEMON_REPLY_TIMEOUT_MS), 0);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fw");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(harness_lines(text), 7);
+	ck_assert_ptr_nonnull(strstr(text, " DEBUG [plugin.fw.app] cold start "
+	    "n=0\n"));
+	ck_assert_ptr_nonnull(strstr(text, " WARNING [plugin.fw.app] disk 91% "
+	    "n=1\n"));
+	ck_assert_ptr_nonnull(strstr(text, " ERROR [plugin.fw.app] lost the "
+	    "cache n=2\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.fw.batch] forward "
+	    "one user=ann\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.fw.batch] forward "
+	    "two tags=[\"a\",\"b\"]\n"));
+	ck_assert_uint_eq(harness_count(text, " ERROR [plugin.fw.packed] "
+	    "packed "), 2);
+	free(text);
+}
+END_TEST
+
 /* An unmodified Python runner (Debian's python3-msgpack) is served. */
 START_TEST(test_daemon_python_runner)
 {
@@ -734,6 +786,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_fork);
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_python_handler);
+	tcase_add_test(tc, test_daemon_fluent_forward);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
