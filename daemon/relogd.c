@@ -31,7 +31,8 @@ static void
 relogd_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: relogd [--socket PATH] [--log-dir DIR] [--state-dir DIR]\n"
+	    "usage: relogd [--socket PATH] [--forward-socket PATH]\n"
+	    "              [--log-dir DIR] [--state-dir DIR]\n"
 	    "              [--config FILE] [--max-frame BYTES]\n"
 	    "              [--rate-limit BURST/SECONDS|off] [--stderr] [-v]\n"
 	    "       relogd --check-config [--config FILE]\n"
@@ -41,6 +42,7 @@ relogd_usage(FILE *f)
 	    "  --state-dir DIR    keep which batches were written here\n"
 	    "                     (default %s)\n"
 	    "  --config FILE      read settings from an INI file first\n"
+	    "                     (default %s, if it is there)\n"
 	    "  --max-frame BYTES  largest frame accepted (default %u, %u to "
 	    "%u)\n"
 	    "  --rate-limit R     records per plugin and window, e.g.\n"
@@ -51,7 +53,7 @@ relogd_usage(FILE *f)
 	    "  -v, --verbose      log debug messages\n"
 	    "  --version          print the version\n",
 	    RELOGD_SOCKET_DEFAULT, RELOGD_LOG_DIR_DEFAULT,
-	    RELOGD_STATE_DIR_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MIN,
+	    RELOGD_STATE_DIR_DEFAULT, RELOGD_CONFIG_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MIN,
 	    RELOG_FRAME_MAX_LIMIT);
 }
 
@@ -101,8 +103,13 @@ relogd_read_config(struct config *c, char **cause)
 
 	*cause = NULL;
 	config_defaults(c);
+	/* The default file is read if it is there; a --config one must be. */
 	if (relogd_config_path != NULL &&
 	    config_load(c, relogd_config_path, cause) != 0)
+		return (-1);
+	if (relogd_config_path == NULL &&
+	    access(RELOGD_CONFIG_DEFAULT, F_OK) == 0 &&
+	    config_load(c, RELOGD_CONFIG_DEFAULT, cause) != 0)
 		return (-1);
 	for (i = 0; i < relogd_nflags; i++) {
 		if (config_set(c, "relogd", relogd_flags[i].key,
@@ -249,7 +256,8 @@ main(int argc, char **argv)
 		fatalx("%s", cause != NULL ? cause : "bad settings");
 	if (check_only) {
 		printf("%s: ok\n", relogd_config_path != NULL ?
-		    relogd_config_path : "defaults");
+		    relogd_config_path : access(RELOGD_CONFIG_DEFAULT, F_OK) == 0 ?
+		    RELOGD_CONFIG_DEFAULT : "defaults");
 		config_free(&relogd_config);
 		return (0);
 	}

@@ -19,6 +19,7 @@
 #define RELOGD_SOCKET_DEFAULT "/run/relogd/relogd.sock"
 #define RELOGD_LOG_DIR_DEFAULT "/var/log/relogd"
 #define RELOGD_STATE_DIR_DEFAULT "/var/lib/relogd"
+#define RELOGD_CONFIG_DEFAULT "/etc/relogd/relogd.conf"
 
 /* syslog priorities, for the <N> prefix journald reads. */
 #define RELOGD_PRI_CRIT 2

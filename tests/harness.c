@@ -220,6 +220,9 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	    sun.sun_path);
 
 	argv[argc++] = harness_build_path("relogd");
+	/* Not the machine's /etc/relogd/relogd.conf (a test's own wins). */
+	argv[argc++] = "--config";
+	argv[argc++] = "/dev/null";
 	argv[argc++] = "--socket";
 	argv[argc++] = h->socket;
 	argv[argc++] = "--log-dir";
