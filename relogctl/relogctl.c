@@ -203,43 +203,46 @@ ctl_frame(int fd, char **body, msgpack_unpacked *u,
 	return (0);
 }
 
-/* A string field of an error or payload map, or "". */
+/* A field of a map, or NULL. */
+static const msgpack_object *
+ctl_get(const msgpack_object *map, const char *key)
+{
+	const msgpack_object_kv *kv;
+	size_t len = strlen(key);
+	uint32_t i;
+
+	for (i = 0; map != NULL && map->type == MSGPACK_OBJECT_MAP &&
+	    i < map->via.map.size; i++) {
+		kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR &&
+		    kv->key.via.str.size == len &&
+		    memcmp(kv->key.via.str.ptr, key, len) == 0)
+			return (&kv->val);
+	}
+	return (NULL);
+}
+
+/* A string field of a map, or "". */
 static struct proto_str
 ctl_field(const msgpack_object *map, const char *key)
 {
-	const msgpack_object_kv *kv;
-	uint32_t i;
+	const msgpack_object *o = ctl_get(map, key);
 
-	for (i = 0; map != NULL && i < map->via.map.size; i++) {
-		kv = &map->via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR &&
-		    kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_STR)
-			return ((struct proto_str){ kv->val.via.str.ptr,
-			    kv->val.via.str.size });
-	}
-	return (proto_cstr(""));
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return (proto_cstr(""));
+	return ((struct proto_str){ o->via.str.ptr, o->via.str.size });
 }
 
 /* An integer field of a map, or 0. */
 static int64_t
 ctl_int(const msgpack_object *map, const char *key)
 {
-	const msgpack_object_kv *kv;
-	uint32_t i;
+	const msgpack_object *o = ctl_get(map, key);
 
-	for (i = 0; map != NULL && i < map->via.map.size; i++) {
-		kv = &map->via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR &&
-		    kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0) {
-			if (kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				return ((int64_t)kv->val.via.u64);
-			if (kv->val.type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-				return (kv->val.via.i64);
-		}
-	}
+	if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return ((int64_t)o->via.u64);
+	if (o != NULL && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return (o->via.i64);
 	return (0);
 }
 
@@ -377,18 +380,9 @@ ctl_json_object(const msgpack_object *o)
 static const msgpack_object *
 ctl_array(const msgpack_object *map, const char *key)
 {
-	const msgpack_object_kv *kv;
-	uint32_t i;
+	const msgpack_object *o = ctl_get(map, key);
 
-	for (i = 0; i < map->via.map.size; i++) {
-		kv = &map->via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR &&
-		    kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_ARRAY)
-			return (&kv->val);
-	}
-	return (NULL);
+	return (o != NULL && o->type == MSGPACK_OBJECT_ARRAY ? o : NULL);
 }
 
 /* Pack an empty payload. */

@@ -454,6 +454,27 @@ harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
 	return (0);
 }
 
+/*
+ * Wait for an inotify event until the deadline (CLOCK_MONOTONIC ms), and
+ * take all that came. Returns 0, or -1 on timeout.
+ */
+static int
+harness_inotify_wait(int fd, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char events[4096];
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+		return (-1);
+	while (read(fd, events, sizeof events) > 0)
+		;
+	return (0);
+}
+
 /* Wait until relogd's stderr holds needle at least n times (see below). */
 int
 harness_daemon_await(const struct harness *h, const char *needle, size_t n,
@@ -471,9 +492,9 @@ harness_await_file(const char *path, const char *needle, size_t n,
     int timeout_ms)
 {
 	struct pollfd pfd = { .events = POLLIN };
-	char events[4096], dir[512], *text, *slash;
+	char dir[512], *text, *slash;
 	struct timespec ts;
-	int64_t deadline, now;
+	int64_t deadline;
 	size_t found;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -494,14 +515,10 @@ harness_await_file(const char *path, const char *needle, size_t n,
 		free(text);
 		if (found >= n)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0) {
+		if (harness_inotify_wait(pfd.fd, deadline) != 0) {
 			close(pfd.fd);
 			return (-1);
 		}
-		while (read(pfd.fd, events, sizeof events) > 0)
-			;
 	}
 	close(pfd.fd);
 	return (0);
@@ -681,9 +698,9 @@ int
 harness_await_path(const char *path, int timeout_ms)
 {
 	struct pollfd pfd = { .events = POLLIN };
-	char events[4096], dir[512], *slash;
+	char dir[512], *slash;
 	struct timespec ts;
-	int64_t deadline, now;
+	int64_t deadline;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
@@ -697,14 +714,10 @@ harness_await_path(const char *path, int timeout_ms)
 	ck_assert_int_ge(inotify_add_watch(pfd.fd, dir, IN_CREATE |
 	    IN_MOVED_TO), 0);
 	while (access(path, F_OK) != 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0) {
+		if (harness_inotify_wait(pfd.fd, deadline) != 0) {
 			close(pfd.fd);
 			return (-1);
 		}
-		while (read(pfd.fd, events, sizeof events) > 0)
-			;
 	}
 	close(pfd.fd);
 	return (0);
