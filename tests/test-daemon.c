@@ -730,7 +730,12 @@ END_TEST
 /* The config file is read; a bad one is refused with file and line. */
 START_TEST(test_daemon_config)
 {
-	char conf[512], other[512], out[512] = "";
+	char conf[512], other[512], out[512] = "", *text;
+	const char *check[] = {
+		harness_build_path("relogd"), "--check-config", "--config", NULL,
+		NULL
+	};
+	pid_t pid;
 	const char *args[] = { "--config", conf, NULL };
 	const char *argv[4];
 	FILE *f;
@@ -770,6 +775,23 @@ START_TEST(test_daemon_config)
 	ck_assert_int_gt(n, 0);
 	ck_assert_msg(strstr(out, "relogd.conf:3: [relogd] max_frame") != NULL,
 	    "unexpected: %s", out);
+	/* --check-config says the same, and ok for a good file. */
+	check[3] = conf;
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	ck_assert_ptr_nonnull(strstr(text, "relogd.conf:3: [relogd] max_frame "
+	    "must be a number from 524288 to 16777216"));
+	free(text);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[relogd]\nmax_frame = 600000\n[plugin.x]\nlevel = warning\n");
+	fclose(f);
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
+	free(text);
 }
 END_TEST
 
