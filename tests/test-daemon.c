@@ -411,7 +411,7 @@ END_TEST
  * relogd killed twice with SIGKILL under a steady stream from four runners,
  * and started again: every record arrives, in order per runner; only
  * batches relogd wrote but had not recorded may arrive twice (one send of
- * SHIM_FRAMES_PER_SEND batches of 20, per kill).
+ * SHIM_WINDOW batches of 20, what one read may hold, per kill).
  */
 START_TEST(test_daemon_sigkill_restart)
 {
@@ -444,7 +444,7 @@ START_TEST(test_daemon_sigkill_restart)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "kill");
 	for (i = 0; i < 4; i++)
-		harness_check_delivered(text, runner[i], 3000, 2 * 8 * 20);
+		harness_check_delivered(text, runner[i], 3000, 2 * 32 * 20);
 	free(text);
 }
 END_TEST
