@@ -39,6 +39,7 @@ static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
 static void client_event_cb(struct bufferevent *, short, void *);
 static void client_lost(struct client *, int);
+static int client_uid_allowed(const struct client *);
 
 static void client_hello_timeout(evutil_socket_t, short, void *);
 
@@ -62,10 +63,10 @@ client_reading(struct client *c, int on)
 {
 	struct timeval tv = { (time_t)relogd_config.idle_timeout_s, 0 };
 
-	if (!on) {
-		event_del(c->read_ev);
+	/* Deleted first: event_add keeps an old timeout it is not given. */
+	event_del(c->read_ev);
+	if (!on)
 		return;
-	}
 	event_add(c->read_ev, c->state == CLIENT_READY && c->tail == NULL &&
 	    relogd_config.idle_timeout_s != 0 ? &tv : NULL);
 }
@@ -89,9 +90,11 @@ client_create(int fd, int forward)
 	c->fd = fd;
 	c->forward = forward;
 	c->state = forward ? CLIENT_READY : CLIENT_HELLO;
-	if (forward)
-		snprintf(c->runner_id, sizeof c->runner_id, "fluent-%llu",
-		    (unsigned long long)c->id);
+	if (forward) {
+		/* Untagged records of every Fluent client: one logger. */
+		snprintf(c->runner_id, sizeof c->runner_id, "fluent");
+		proto_scanner_init(&c->scan, 1);
+	}
 	c->state_slot = -1;
 	TAILQ_INIT(&c->acks);
 	c->pid = -1;
@@ -124,6 +127,9 @@ client_create(int fd, int forward)
 		evtimer_add(c->timer, &tv);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	client_total++;
+	/* Fluent clients say no hello: their uid is checked now. */
+	if (forward && !client_uid_allowed(c))
+		client_fail(c, NULL, NULL, "this uid may not connect");
 	log_debug("connection %llu from pid %ld uid %ld",
 	    (unsigned long long)c->id, (long)c->pid, (long)c->uid);
 }
@@ -230,6 +236,21 @@ client_error(struct client *c, const struct proto_envelope *req,
 	client_reply_send(c, &r, code, message);
 }
 
+/* May this peer connect (allow_uids)? */
+static int
+client_uid_allowed(const struct client *c)
+{
+	size_t i;
+
+	if (relogd_config.allow_uids.uids == NULL)
+		return (1);
+	for (i = 0; i < relogd_config.allow_uids.n; i++) {
+		if (relogd_config.allow_uids.uids[i] == c->uid)
+			return (1);
+	}
+	return (0);
+}
+
 /* Answer runner.hello; a refusal may carry an error code too. */
 static void
 client_hello_reply(struct client *c, const struct proto_envelope *req,
@@ -309,7 +330,6 @@ client_hello(struct client *c, const struct proto_envelope *env)
 {
 	struct proto_hello hello;
 	const char *cause, *code = NULL;
-	size_t i;
 
 	if (env->type != PROTO_REQUEST ||
 	    !proto_str_eq(env->method, RELOG_METHOD_HELLO))
@@ -319,14 +339,8 @@ client_hello(struct client *c, const struct proto_envelope *env)
 		return (client_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
 
 	cause = NULL;
-	if (relogd_config.allow_uids.uids != NULL) {
-		for (i = 0; i < relogd_config.allow_uids.n; i++) {
-			if (relogd_config.allow_uids.uids[i] == c->uid)
-				break;
-		}
-		if (i == relogd_config.allow_uids.n)
-			cause = "this uid may not connect";
-	}
+	if (!client_uid_allowed(c))
+		cause = "this uid may not connect";
 	if (cause == NULL && relogd_config.token != NULL &&
 	    !client_token_ok(hello.session_token))
 		cause = "wrong session token";

@@ -388,6 +388,9 @@ config_set(struct config *c, const char *section, const char *name,
 		pc->has_level = 1;
 		return (0);
 	case CONFIG_FILE:
+		if (strcmp(pc->name, "*") == 0)
+			return (config_error(cause, "[%s] %s: plugins cannot "
+			    "share a file", section, name));
 		if (!plugin_id_valid(value, strlen(value)))
 			return (config_error(cause, "[%s] %s must be a file "
 			    "name of [A-Za-z0-9_.-], not starting with a dot",
@@ -505,6 +508,17 @@ config_load(struct config *config, const char *path, char **cause)
 int
 config_finish(struct config *c, char **cause)
 {
+	const struct plugin_config *a, *b;
+
+	/* One file, one plugin: each tracks its size and rotates it. */
+	for (a = c->plugins; a != NULL; a = a->next) {
+		for (b = a->next; a->has_file && b != NULL; b = b->next) {
+			if (b->has_file && strcmp(a->set.file, b->set.file) == 0)
+				return (config_error(cause, "[plugin.%s] and "
+				    "[plugin.%s] both write %s", a->name,
+				    b->name, a->set.file));
+		}
+	}
 	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
 	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
 		if (asprintf(cause, "socket_group %s: no such group",

@@ -119,11 +119,11 @@ forward_add_value(struct outbuf *b, const msgpack_object *o, int quote)
 	int n = 0;
 
 	if (forward_str(o, &s) == 0) {
+		/* Inside an array or map: a JSON string. */
 		if (quote)
-			outbuf_add(b, "\"", 1);
-		outbuf_add(b, s.ptr, s.len);
-		if (quote)
-			outbuf_add(b, "\"", 1);
+			sink_json_str(b, s);
+		else
+			outbuf_add(b, s.ptr, s.len);
 		return;
 	}
 	switch (o->type) {
@@ -227,6 +227,7 @@ forward_event(struct client *c, struct proto_str tag, int64_t ms,
 static int
 forward_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 {
+	struct proto_scanner sc;
 	msgpack_unpacked u;
 	const char *cause;
 	size_t off = 0, used, pos;
@@ -234,11 +235,13 @@ forward_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 
 	msgpack_unpacked_init(&u);
 	while (ret == 0 && off < blob.len) {
-		if (proto_scan_prefix(blob.ptr + off, blob.len - off, &used,
-		    &cause) != 1) {
+		proto_scanner_init(&sc, 0);
+		if (proto_scanner_run(&sc, (const unsigned char *)blob.ptr + off,
+		    blob.len - off, &cause) != 1) {
 			ret = -1;
 			break;
 		}
+		used = sc.off;
 		pos = 0;
 		if (msgpack_unpack_next(&u, blob.ptr + off, used, &pos) !=
 		    MSGPACK_UNPACK_SUCCESS || u.data.type != MSGPACK_OBJECT_ARRAY ||
@@ -305,15 +308,20 @@ forward_message(struct client *c, const msgpack_object *o, const char **cause)
 		    c->runner_id);
 	for (i = 0; opt != NULL && opt->type == MSGPACK_OBJECT_MAP &&
 	    i < opt->via.map.size; i++) {
-		if (forward_is(&opt->via.map.ptr[i].key, "chunk"))
-			forward_str(&opt->via.map.ptr[i].val, &chunk);
+		if (!forward_is(&opt->via.map.ptr[i].key, "chunk"))
+			continue;
+		/* An id we could not echo whole would never be acked. */
+		if (forward_str(&opt->via.map.ptr[i].val, &chunk) != 0 ||
+		    chunk.len > RELOG_ID_MAX) {
+			*cause = "chunk is not a string of 64 bytes at most";
+			return (-1);
+		}
 	}
 	if (chunk.ptr != NULL) {
 		/* Answered once the records are written. */
 		ack = client_ack_new(NULL, 0);
-		ack->chunk_len = chunk.len < RELOG_ID_MAX ? chunk.len :
-		    RELOG_ID_MAX;
-		memcpy(ack->chunk, chunk.ptr, ack->chunk_len);
+		ack->chunk_len = chunk.len;
+		memcpy(ack->chunk, chunk.ptr, chunk.len);
 		ack->request_id = 0;
 		client_ack_queue(c, ack, 1);
 	}
@@ -345,7 +353,9 @@ forward_process(struct client *c)
 		data = (char *)evbuffer_pullup(c->in, (ev_ssize_t)have);
 		if (data == NULL)
 			fatalx("out of memory for a connection");
-		ret = proto_scan_prefix(data, have, &used, &cause);
+		/* Resumed where the last read left it: nothing twice. */
+		ret = proto_scanner_run(&c->scan, (unsigned char *)data, have,
+		    &cause);
 		if (ret == 0 && have > relogd_config.max_frame)
 			return (client_fail(c, NULL, NULL,
 			    "a Forward message over max_frame"));
@@ -353,6 +363,8 @@ forward_process(struct client *c)
 			break;
 		if (ret < 0)
 			return (client_fail(c, NULL, NULL, cause));
+		used = c->scan.off;
+		proto_scanner_init(&c->scan, 1);
 		msgpack_unpacked_init(&u);
 		off = 0;
 		if (msgpack_unpack_next(&u, data, used, &off) !=

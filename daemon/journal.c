@@ -1,45 +1,120 @@
 /*
- * The journald sink: each record sent with sd_journal_sendv (journald's
- * native protocol), with its fields, so that `journalctl RELOG_PLUGIN=foo`
- * finds a plugin's records:
+ * The journald sink: each record sent to journald's native socket, with its
+ * fields, so that `journalctl RELOG_PLUGIN=foo` finds a plugin's records:
  *   MESSAGE, PRIORITY (from the level), SYSLOG_IDENTIFIER (the plugin),
  *   RELOG_PLUGIN, RELOG_LOGGER, RELOG_LEVEL, RELOG_RUNNER_PID,
  *   RELOG_TIMESTAMP (the record's own time), RELOG_EXCEPTION.
- * The call is synchronous: when it returns, journald has the record.
+ *
+ * The datagram is sent without blocking: a journald that falls behind
+ * loses records (counted per plugin, said once) but never stalls relogd.
+ * Only a record too large for one datagram goes through libsystemd's
+ * sd_journal_sendv, which passes it in a memfd.
  */
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION	/* relogd's source is no field */
 #include <systemd/sd-journal.h>
 
 #include "relogd.h"
 
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define JOURNAL_FIELDS 10
 
-static struct outbuf journal_buf;
-static int journal_failed;
-
-/* Where the fields of one record stand in journal_buf. */
+/* A record's fields. */
 struct journal_fields {
-	size_t at[JOURNAL_FIELDS];
-	size_t len[JOURNAL_FIELDS];
+	const char *key[JOURNAL_FIELDS];
+	struct proto_str value[JOURNAL_FIELDS];
 	int n;
 };
 
-/* Append "KEY=value" to the buffer, noting where it stands. */
+static struct outbuf journal_buf;
+static int journal_fd = -1;
+static int journal_failed;
+
+/* Add a field. */
 static void
 journal_field(struct journal_fields *f, const char *key, struct proto_str v)
 {
-	size_t start = journal_buf.len;
+	f->key[f->n] = key;
+	f->value[f->n++] = v;
+}
 
-	outbuf_add(&journal_buf, key, strlen(key));
-	outbuf_add(&journal_buf, "=", 1);
-	outbuf_add(&journal_buf, v.ptr, v.len);
-	f->at[f->n] = start;
-	f->len[f->n++] = journal_buf.len - start;
+/*
+ * Encode the fields in journald's native protocol: KEY=value lines, and a
+ * value with a newline as KEY, its 64-bit little-endian length, the bytes.
+ */
+static void
+journal_encode(const struct journal_fields *f)
+{
+	unsigned char le[8];
+	uint64_t len;
+	int i, k;
+
+	journal_buf.len = 0;
+	for (i = 0; i < f->n; i++) {
+		outbuf_add(&journal_buf, f->key[i], strlen(f->key[i]));
+		if (memchr(f->value[i].ptr, '\n', f->value[i].len) == NULL)
+			outbuf_add(&journal_buf, "=", 1);
+		else {
+			outbuf_add(&journal_buf, "\n", 1);
+			len = f->value[i].len;
+			for (k = 0; k < 8; k++)
+				le[k] = (unsigned char)(len >> (8 * k));
+			outbuf_add(&journal_buf, le, sizeof le);
+		}
+		outbuf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
+		outbuf_add(&journal_buf, "\n", 1);
+	}
+}
+
+/* Send a record too large for a datagram through libsystemd (a memfd). */
+static int
+journal_send_large(const struct journal_fields *f)
+{
+	struct iovec iov[JOURNAL_FIELDS];
+	size_t at[JOURNAL_FIELDS];
+	int i;
+
+	journal_buf.len = 0;
+	for (i = 0; i < f->n; i++) {
+		at[i] = journal_buf.len;
+		outbuf_add(&journal_buf, f->key[i], strlen(f->key[i]));
+		outbuf_add(&journal_buf, "=", 1);
+		outbuf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
+	}
+	for (i = 0; i < f->n; i++) {
+		iov[i].iov_base = journal_buf.data + at[i];
+		iov[i].iov_len = (i + 1 < f->n ? at[i + 1] : journal_buf.len) -
+		    at[i];
+	}
+	return (sd_journal_sendv(iov, f->n));
+}
+
+/* Send the encoded datagram, without waiting. Returns 0 or -errno. */
+static int
+journal_send_now(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (journal_fd < 0) {
+		journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+		if (journal_fd < 0)
+			return (-errno);
+	}
+	memcpy(sun.sun_path, JOURNAL_SOCKET, sizeof JOURNAL_SOCKET);
+	if (sendto(journal_fd, journal_buf.data, journal_buf.len,
+	    MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    sizeof sun) < 0)
+		return (-errno);
+	return (0);
 }
 
 /* Send one record of a plugin to journald. Returns 0 or a negative errno. */
@@ -48,53 +123,54 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 {
 	const struct proto_entry *e = &r->e;
 	struct journal_fields f = { .n = 0 };
-	struct iovec iov[JOURNAL_FIELDS];
-	struct outbuf text = { 0 };
-	char num[32];
-	int i, ret;
+	struct outbuf logger = { 0 }, level = { 0 }, when = { 0 };
+	char prio[8], pidstr[24];
+	int ret;
 
-	journal_buf.len = 0;
 	journal_field(&f, "MESSAGE", e->message);
-	snprintf(num, sizeof num, "%d", sink_priority(e->level));
-	journal_field(&f, "PRIORITY", proto_cstr(num));
+	snprintf(prio, sizeof prio, "%d", sink_priority(e->level));
+	journal_field(&f, "PRIORITY", proto_cstr(prio));
 	journal_field(&f, "SYSLOG_IDENTIFIER", proto_cstr(plugin_id));
 	journal_field(&f, "RELOG_PLUGIN", proto_cstr(plugin_id));
-	outbuf_add(&text, r->logger_prefix.ptr, r->logger_prefix.len);
-	outbuf_add(&text, e->logger_name.ptr, e->logger_name.len);
+	outbuf_add(&logger, r->logger_prefix.ptr, r->logger_prefix.len);
+	outbuf_add(&logger, e->logger_name.ptr, e->logger_name.len);
 	journal_field(&f, "RELOG_LOGGER", (struct proto_str){
-	    text.len != 0 ? text.data : "", text.len });
-	text.len = 0;
-	sink_format_level(&text, e->level);
-	journal_field(&f, "RELOG_LEVEL", (struct proto_str){ text.data,
-	    text.len });
-	text.len = 0;
-	sink_format_time(&text, e->timestamp_ms);
-	journal_field(&f, "RELOG_TIMESTAMP", (struct proto_str){ text.data,
-	    text.len });
+	    logger.len != 0 ? logger.data : "", logger.len });
+	sink_format_level(&level, e->level);
+	journal_field(&f, "RELOG_LEVEL", (struct proto_str){ level.data,
+	    level.len });
+	sink_format_time(&when, e->timestamp_ms);
+	journal_field(&f, "RELOG_TIMESTAMP", (struct proto_str){ when.data,
+	    when.len });
 	if (pid > 0) {
-		snprintf(num, sizeof num, "%ld", (long)pid);
-		journal_field(&f, "RELOG_RUNNER_PID", proto_cstr(num));
+		snprintf(pidstr, sizeof pidstr, "%ld", (long)pid);
+		journal_field(&f, "RELOG_RUNNER_PID", proto_cstr(pidstr));
 	}
 	if (e->exception_text.len != 0)
 		journal_field(&f, "RELOG_EXCEPTION", e->exception_text);
-	outbuf_free(&text);
-	/* The buffer may have moved while it grew: point into it now. */
-	for (i = 0; i < f.n; i++) {
-		iov[i].iov_base = journal_buf.data + f.at[i];
-		iov[i].iov_len = f.len[i];
-	}
-	ret = sd_journal_sendv(iov, f.n);
+
+	journal_encode(&f);
+	ret = journal_send_now();
+	if (ret == -EMSGSIZE || ret == -ENOBUFS)
+		ret = journal_send_large(&f);
+	outbuf_free(&logger);
+	outbuf_free(&level);
+	outbuf_free(&when);
 	if (ret < 0 && !journal_failed) {
 		journal_failed = 1;
-		log_error("cannot send to journald: %s", strerror(-ret));
+		log_error("journald did not take a record (%s): records are "
+		    "lost while it does not", strerror(-ret));
 	} else if (ret >= 0)
 		journal_failed = 0;
 	return (ret);
 }
 
-/* Free the buffer (at exit). */
+/* Close the socket and free the buffer (at exit). */
 void
 journal_free(void)
 {
+	if (journal_fd >= 0)
+		close(journal_fd);
+	journal_fd = -1;
 	outbuf_free(&journal_buf);
 }

@@ -361,6 +361,12 @@ plugin_reconfigure(struct plugin *p, void *arg)
 		path = plugin_path(p->id, ".json");
 		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
 		free(path);
+	} else if (p->json.name != NULL) {
+		path = strdup(p->json.name);
+		if (path == NULL)
+			fatal("strdup");
+		sink_set_file(&p->json, path, p->set.max_size, p->set.keep);
+		free(path);
 	}
 }
 

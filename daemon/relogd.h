@@ -263,6 +263,7 @@ struct client {
 	uint64_t id;		/* for relogd's own messages */
 	int fd;
 	int forward;		/* a Fluent Forward client: no hello, no frames */
+	struct proto_scanner scan;	/* Forward: the message being read */
 	struct event *read_ev;	/* readable, or idle too long */
 	struct evbuffer *in;	/* read, not yet handled: one frame at most */
 	struct bufferevent *bev;	/* replies (it owns and closes fd) */
@@ -383,6 +384,7 @@ void	sink_write_line(struct sink *, const char *, size_t);
 void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_format_json(struct sink *, const char *, const struct record *);
 void	sink_format_level(struct outbuf *, int64_t);
+void	sink_json_str(struct outbuf *, struct proto_str);
 void	sink_format_time(struct outbuf *, int64_t);
 void	sink_reopen(struct sink *);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);

@@ -227,8 +227,8 @@ sink_utf8_len(const unsigned char *p, size_t left)
  * Append a JSON string: quotes, backslashes and control characters
  * escaped, and bytes that are not UTF-8 as U+FFFD.
  */
-static void
-sink_add_json_str(struct outbuf *b, struct proto_str text)
+void
+sink_json_str(struct outbuf *b, struct proto_str text)
 {
 	const unsigned char *p = (const unsigned char *)text.ptr;
 	size_t i = 0, n, run;
@@ -286,7 +286,7 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
 	    ",\"plugin\":", e->level);
 	outbuf_add(b, num, (size_t)n);
-	sink_add_json_str(b, proto_cstr(plugin_id));
+	sink_json_str(b, proto_cstr(plugin_id));
 	outbuf_add(b, ",\"logger\":", 10);
 	if (r->logger_prefix.len != 0) {
 		/* Under strict: the name as written in the text files. */
@@ -294,15 +294,15 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 
 		outbuf_add(&name, r->logger_prefix.ptr, r->logger_prefix.len);
 		outbuf_add(&name, e->logger_name.ptr, e->logger_name.len);
-		sink_add_json_str(b, (struct proto_str){ name.data,
+		sink_json_str(b, (struct proto_str){ name.data,
 		    name.len });
 		outbuf_free(&name);
 	} else
-		sink_add_json_str(b, e->logger_name);
+		sink_json_str(b, e->logger_name);
 	outbuf_add(b, ",\"message\":", 11);
-	sink_add_json_str(b, e->message);
+	sink_json_str(b, e->message);
 	outbuf_add(b, ",\"exception\":", 13);
-	sink_add_json_str(b, e->exception_text);
+	sink_json_str(b, e->exception_text);
 	outbuf_add(b, "}\n", 2);
 	sink_touch(s);
 }

@@ -87,63 +87,99 @@ proto_head(unsigned char b, size_t *lensize, uint64_t *skip, uint64_t *count,
 	return (0);
 }
 
-/*
- * Walk one object starting at *off, leaving *off just past it. Returns 0,
- * -2 if the bytes end before it does, or -1 with a static *cause.
- */
-static int
-proto_scan_object(const unsigned char *p, size_t len, size_t *off,
-    const char **cause)
+/* Start scanning an object (stream: counts are not held to bytes so far). */
+void
+proto_scanner_init(struct proto_scanner *sc, int stream)
 {
-	uint64_t pending[RELOG_NEST_MAX + 1], skip, count;
-	size_t lensize;
-	int depth = 0, elements;
+	sc->pending[0] = 1;
+	sc->depth = 0;
+	sc->off = 0;
+	sc->stream = stream;
+}
 
-	pending[0] = 1;
-	while (depth >= 0) {
-		if (pending[depth] == 0) {
-			depth--;
+/*
+ * Walk the object at p (len bytes so far), from where the last call
+ * stopped. Returns 1 when it is whole (its length in sc->off), 0 if more
+ * bytes are needed (call again with them: nothing is scanned twice), or -1
+ * with a static *cause.
+ *
+ * Every element takes at least one byte, so a container claiming more
+ * elements than its frame has bytes is refused at once; in a stream, whose
+ * end is not known yet, the caller bounds the object's size instead.
+ */
+int
+proto_scanner_run(struct proto_scanner *sc, const unsigned char *p,
+    size_t len, const char **cause)
+{
+	uint64_t skip, count;
+	size_t lensize, off;
+	int elements;
+
+	while (sc->depth >= 0) {
+		if (sc->pending[sc->depth] == 0) {
+			sc->depth--;
 			continue;
 		}
-		pending[depth]--;
-		if (*off >= len)
-			goto truncated;
-		if (proto_head(p[(*off)++], &lensize, &skip, &count,
+		/* Parse one element's head; commit only once it is all here. */
+		off = sc->off;
+		if (off >= len)
+			return (0);
+		if (proto_head(p[off++], &lensize, &skip, &count,
 		    &elements) != 0) {
 			*cause = "invalid msgpack type byte";
 			return (-1);
 		}
 		if (lensize != 0) {
-			if (len - *off < lensize)
-				goto truncated;
-			count = proto_be(p + *off, lensize);
-			*off += lensize;
+			if (len - off < lensize)
+				return (0);
+			count = proto_be(p + off, lensize);
+			off += lensize;
 			if (elements == 0) {
 				skip += count;
 				count = 0;
 			}
 		}
-		if (skip > len - *off)
-			goto truncated;
-		*off += skip;
-		if (count == 0)
-			continue;
-		/* Every element takes at least one byte. */
-		if (count > (len - *off) / (uint64_t)elements) {
-			*cause = "container count exceeds the frame";
-			return (-1);
+		if (skip > len - off)
+			return (0);
+		off += skip;
+		if (count != 0) {
+			if (!sc->stream &&
+			    count > (len - off) / (uint64_t)elements) {
+				*cause = "container count exceeds the frame";
+				return (-1);
+			}
+			if (sc->depth == RELOG_NEST_MAX) {
+				*cause = "nesting too deep";
+				return (-1);
+			}
 		}
-		if (depth == RELOG_NEST_MAX) {
-			*cause = "nesting too deep";
-			return (-1);
-		}
-		pending[++depth] = count * (uint64_t)elements;
+		sc->pending[sc->depth]--;
+		sc->off = off;
+		if (count != 0)
+			sc->pending[++sc->depth] = count * (uint64_t)elements;
 	}
-	return (0);
+	return (1);
+}
 
-truncated:
-	*cause = "truncated msgpack object";
-	return (-2);
+/*
+ * Walk one object starting at *off, leaving *off just past it. Returns 0,
+ * or -1 with a static *cause.
+ */
+static int
+proto_scan_object(const unsigned char *p, size_t len, size_t *off,
+    const char **cause)
+{
+	struct proto_scanner sc;
+	int ret;
+
+	proto_scanner_init(&sc, 0);
+	ret = proto_scanner_run(&sc, p + *off, len - *off, cause);
+	if (ret == 0)
+		*cause = "truncated msgpack object";
+	if (ret != 1)
+		return (-1);
+	*off += sc.off;
+	return (0);
 }
 
 /*
@@ -165,27 +201,6 @@ proto_scan(const char *buf, size_t len, const char **cause)
 	return (0);
 }
 
-/*
- * Check the object at the start of a stream of msgpack objects (Fluent's
- * Forward protocol has no length prefix). Returns 1 with its length in
- * *used, 0 if more bytes are needed, or -1 with a static *cause.
- */
-int
-proto_scan_prefix(const char *buf, size_t len, size_t *used,
-    const char **cause)
-{
-	size_t off = 0;
-	int ret;
-
-	ret = proto_scan_object((const unsigned char *)buf, len, &off, cause);
-	if (ret == -2)
-		return (0);
-	if (ret != 0)
-		return (-1);
-	*used = off;
-	return (1);
-}
-
 /* Start reading len bytes at buf. */
 void
 proto_reader_init(struct proto_reader *r, const char *buf, size_t len)
@@ -201,8 +216,7 @@ proto_read_skip(struct proto_reader *r)
 {
 	const char *cause;
 
-	return (proto_scan_object(r->p, r->len, &r->off, &cause) == 0 ? 0 :
-	    -1);
+	return (proto_scan_object(r->p, r->len, &r->off, &cause));
 }
 
 /* Read a map header. Returns 0, or -1 (nothing consumed) if not a map. */

@@ -80,6 +80,14 @@ struct proto_batch {
 	uint64_t dropped;	/* relog's extension; 0 if absent */
 };
 
+/* Where a scan of a streamed object stands (proto-scan.c). */
+struct proto_scanner {
+	uint64_t pending[RELOG_NEST_MAX + 1];	/* elements left per level */
+	int depth;		/* -1: done */
+	size_t off;		/* where the next element starts */
+	int stream;
+};
+
 /* A cursor over raw msgpack bytes (proto-scan.c). */
 struct proto_reader {
 	const unsigned char *p;
@@ -106,7 +114,9 @@ void	proto_pack_hello_reply(msgpack_packer *, int, const char *);
 /* proto-scan.c */
 uint32_t proto_frame_length(const unsigned char *);
 int	proto_scan(const char *, size_t, const char **);
-int	proto_scan_prefix(const char *, size_t, size_t *, const char **);
+void	proto_scanner_init(struct proto_scanner *, int);
+int	proto_scanner_run(struct proto_scanner *, const unsigned char *, size_t,
+	    const char **);
 void	proto_reader_init(struct proto_reader *, const char *, size_t);
 int	proto_read_skip(struct proto_reader *);
 int	proto_read_map(struct proto_reader *, uint32_t *);

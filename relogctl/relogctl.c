@@ -790,6 +790,7 @@ main(int argc, char **argv)
 	};
 	struct ctl_tail t = { .level = 0, .lines = 10 };
 	const char *cmd, *plugin = NULL, *logger = NULL;
+	char *end;
 	char logger_buf[RELOG_ID_MAX + 16];
 	int opt, level = RELOG_INFO;
 
@@ -813,8 +814,12 @@ main(int argc, char **argv)
 		case 'j': ctl_json = 1; break;
 		case 'f': t.follow = 1; break;
 		case 'n':
+			/* tail: how many lines; send, exec: the logger. */
 			logger = optarg;
-			t.lines = atoi(optarg);
+			t.lines = (int)strtol(optarg, &end, 10);
+			if (strcmp(cmd, "tail") == 0 && (*optarg == '\0' ||
+			    *end != '\0' || t.lines < 0 || t.lines > 256))
+				ctl_fail(CTL_USAGE, "-n takes 0 to 256 lines");
 			break;
 		case 'p':
 			plugin = optarg;

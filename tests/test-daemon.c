@@ -206,7 +206,9 @@ START_TEST(test_daemon_fluent_forward)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "fw");
 	ck_assert_ptr_nonnull(text);
-	ck_assert_uint_eq(harness_lines(text), 7);
+	ck_assert_uint_eq(harness_lines(text), 8);
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.fw.split] split k00=0 "
+	    "k01=1 "));
 	ck_assert_ptr_nonnull(strstr(text, " DEBUG [plugin.fw.app] cold start "
 	    "n=0\n"));
 	ck_assert_ptr_nonnull(strstr(text, " WARNING [plugin.fw.app] disk 91% "
@@ -791,6 +793,16 @@ START_TEST(test_daemon_config)
 	text = harness_read_fd(outfd);
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
+	free(text);
+	/* Two plugins may not write one file. */
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[plugin.a]\nfile = x.log\n[plugin.b]\nfile = x.log\n");
+	fclose(f);
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	ck_assert_ptr_nonnull(strstr(text, "both write x.log"));
 	free(text);
 }
 END_TEST

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -412,7 +413,8 @@ END_TEST
 /* Only the listed uids may connect. */
 START_TEST(test_limits_allow_uids)
 {
-	char conf[128];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char conf[512];
 	int fd, eof = 0;
 
 	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = %ld, 4242\n",
@@ -423,6 +425,21 @@ START_TEST(test_limits_allow_uids)
 	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_UNAUTHORIZED);
 	ck_assert_int_eq(eof, 1);
 	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	/* Fluent clients say no hello: their uid is checked at once. */
+	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = 4242\n"
+	    "forward_socket = %s/fwd.sock\n", H.dir);
+	start_with_config(conf, NULL);
+	ck_assert_uint_lt(strlen(H.dir) + 10, sizeof sun.sun_path);
+	memcpy(sun.sun_path, H.dir, strlen(H.dir));
+	memcpy(sun.sun_path + strlen(H.dir), "/fwd.sock", 10);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(await_eof(fd, LIMITS_WAIT_MS), 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_await(&H, "this uid may not connect",
+	    1, LIMITS_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = 4242,%ld\n",

@@ -68,6 +68,20 @@ def main():
     if ack != {"ack": "cGFja2Vk"}:
         print("packed ack: %r" % (ack,), file=sys.stderr)
         return 1
+    # A message cut just after its record's map header, the rest later:
+    # relogd must wait for it, not refuse a map "larger than the bytes".
+    record = {"message": "split"}
+    record.update({"k%02d" % i: i for i in range(20)})
+    data = msgpack.packb(["plugin.fw.split", int(now), record,
+                          {"chunk": "c3BsaXQ="}], use_bin_type=True)
+    cut = data.index(b"\xde") + 3 if b"\xde" in data else len(data) // 2
+    sock.sendall(data[:cut])
+    time.sleep(0.2)  # makes the cut likely to be read on its own
+    sock.sendall(data[cut:])
+    ack = read_ack(sock)
+    if ack != {"ack": "c3BsaXQ="}:
+        print("split ack: %r" % (ack,), file=sys.stderr)
+        return 1
     sock.close()
     return 0
 
