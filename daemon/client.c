@@ -43,16 +43,6 @@ static int client_uid_allowed(const struct client *);
 
 static void client_hello_timeout(evutil_socket_t, short, void *);
 
-/* Wall clock in ms. */
-static int64_t
-client_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Read this client, or stop (while a sink it feeds is full, its replies go
  * unread, or it is closing). Reading has the idle timeout once the hello
@@ -99,11 +89,9 @@ client_create(int fd, int forward)
 	TAILQ_INIT(&c->acks);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
-	c->gid = (gid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		c->pid = cred.pid;
 		c->uid = cred.uid;
-		c->gid = cred.gid;
 	}
 	/*
 	 * Reading is relogd's own (bufferevent reads 4 KiB at a time): up to
@@ -180,6 +168,16 @@ client_name(const struct client *c)
 	return (name);
 }
 
+/* Start a frame with this header; the caller packs its payload. */
+static void
+client_frame_begin(struct client_reply *r, const struct proto_header *hd)
+{
+	msgpack_sbuffer_init(&r->sb);
+	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
+	r->start = proto_frame_begin(&r->sb);
+	proto_pack_header(&r->pk, hd);
+}
+
 /*
  * Start a response to req (NULL: to a frame that could not be read). The
  * caller packs the payload, then calls client_reply_send.
@@ -192,7 +190,7 @@ client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 		.request_id = req != NULL ? req->request_id : 0,
 		.method = req != NULL ? req->method : proto_cstr(""),
 		.plugin_id = req != NULL ? req->plugin_id : proto_cstr(""),
-		.timestamp_ms = client_now_ms(),
+		.timestamp_ms = relogd_now_ms(CLOCK_REALTIME),
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
 
@@ -204,10 +202,25 @@ client_reply_begin(struct client_reply *r, const struct proto_envelope *req)
 	if (hd.plugin_id.len > RELOG_ID_MAX)
 		hd.plugin_id.len = RELOG_ID_MAX;
 
-	msgpack_sbuffer_init(&r->sb);
-	msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
-	r->start = proto_frame_begin(&r->sb);
-	proto_pack_header(&r->pk, &hd);
+	client_frame_begin(r, &hd);
+}
+
+/*
+ * Start a broadcast (a record or a drop count for a tail); the caller packs
+ * the payload, then calls client_reply_send.
+ */
+void
+client_broadcast_begin(struct client_reply *r, const char *method,
+    int64_t timestamp_ms)
+{
+	struct proto_header hd = {
+		.message_type = RELOG_TYPE_BROADCAST,
+		.method = proto_cstr(method),
+		.timestamp_ms = timestamp_ms,
+		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
+	};
+
+	client_frame_begin(r, &hd);
 }
 
 /* Close the response with an error (code NULL: none) and queue it. */
@@ -240,15 +253,8 @@ client_error(struct client *c, const struct proto_envelope *req,
 static int
 client_uid_allowed(const struct client *c)
 {
-	size_t i;
-
-	if (relogd_config.allow_uids.uids == NULL)
-		return (1);
-	for (i = 0; i < relogd_config.allow_uids.n; i++) {
-		if (relogd_config.allow_uids.uids[i] == c->uid)
-			return (1);
-	}
-	return (0);
+	return (relogd_config.allow_uids.uids == NULL ||
+	    config_uid_listed(&relogd_config.allow_uids, c->uid));
 }
 
 /* Answer runner.hello; a refusal may carry an error code too. */
@@ -666,13 +672,14 @@ client_cut(struct proto_str *text, size_t max)
 void
 client_record(struct client *c, int64_t when, struct record *r)
 {
-	static char prefix[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX + 1];
+	const struct plugin *p = c->plugin;
 	struct proto_str name = r->e.logger_name;
 	size_t plen;
 
 	r->logger_prefix = proto_cstr("");
 	if (r->e.timestamp_ms <= 0)
-		r->e.timestamp_ms = when > 0 ? when : client_now_ms();
+		r->e.timestamp_ms = when > 0 ? when :
+		    relogd_now_ms(CLOCK_REALTIME);
 	/* A traceback's last newline would leave an empty line. */
 	client_chomp(&r->e.message);
 	client_chomp(&r->e.exception_text);
@@ -680,18 +687,15 @@ client_record(struct client *c, int64_t when, struct record *r)
 	r->msg_cut = client_cut(&r->e.message, relogd_config.max_message);
 	r->exc_cut = client_cut(&r->e.exception_text,
 	    relogd_config.max_exception);
-	if (c->plugin == NULL || !c->plugin->set.strict)
+	if (p == NULL || !p->set.strict)
 		return;
-	plen = (size_t)snprintf(prefix, sizeof prefix, "%s%s",
-	    RELOG_PLUGIN_PREFIX, c->plugin->id);
-	if (name.len >= plen && memcmp(name.ptr, prefix, plen) == 0 &&
+	plen = p->logger_len;
+	if (name.len >= plen && memcmp(name.ptr, p->logger, plen) == 0 &&
 	    (name.len == plen || name.ptr[plen] == '.'))
 		return;
 	/* Under plugin.<id>: "plugin.<id>.<name>", or the plugin's own. */
-	if (name.len != 0)
-		prefix[plen++] = '.';
-	r->logger_prefix.ptr = prefix;
-	r->logger_prefix.len = plen;
+	r->logger_prefix.ptr = p->logger;
+	r->logger_prefix.len = name.len != 0 ? plen + 1 : plen;
 }
 
 /*
@@ -750,7 +754,6 @@ client_batch(struct client *c, const struct proto_envelope *env)
 		client_report_drops(c, b.dropped);
 	c->records += b.n - bad;
 	if (bad != 0) {
-		c->bad_entries += bad;
 		log_warn("%s: skipped %u malformed entries of %u: %s",
 		    client_name(c), bad, b.n, first_cause);
 	}

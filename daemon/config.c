@@ -231,6 +231,19 @@ config_uids(const char *value, struct uid_list *list)
 	return (ret);
 }
 
+/* Is uid in the list? */
+int
+config_uid_listed(const struct uid_list *list, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++) {
+		if (list->uids[i] == uid)
+			return (1);
+	}
+	return (0);
+}
+
 /* Parse a level: a name (any case) or a number. */
 static int
 config_level(const char *value, int64_t *out)

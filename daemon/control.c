@@ -52,15 +52,8 @@ control_method(struct proto_str method)
 static int
 control_allowed(const struct client *c)
 {
-	size_t i;
-
-	if (c->uid == 0 || c->uid == geteuid())
-		return (1);
-	for (i = 0; i < relogd_config.admin_uids.n; i++) {
-		if (relogd_config.admin_uids.uids[i] == c->uid)
-			return (1);
-	}
-	return (0);
+	return (c->uid == 0 || c->uid == geteuid() ||
+	    config_uid_listed(&relogd_config.admin_uids, c->uid));
 }
 
 /* Pack a C string. */
@@ -98,14 +91,7 @@ control_stats_client(struct client *c, void *arg)
 	msgpack_pack_uint64(pk, c->duplicates);
 }
 
-/* Count connections and plugins (for the array headers). */
-static void
-control_count_client(struct client *c, void *arg)
-{
-	(void)c;
-	(*(size_t *)arg)++;
-}
-
+/* Count plugins, _unrouted too (for the array header). */
 static void
 control_count_plugin(struct plugin *p, void *arg)
 {
@@ -141,9 +127,8 @@ static void
 control_stats(struct client *c, const struct proto_envelope *env)
 {
 	struct client_reply r;
-	size_t nclients = 0, nplugins = 0;
+	size_t nclients = client_count(), nplugins = 0;
 
-	client_foreach(control_count_client, &nclients);
 	plugin_foreach(control_count_plugin, &nplugins);
 	client_reply_begin(&r, env);
 	msgpack_pack_map(&r.pk, 4);
@@ -184,44 +169,30 @@ control_send_record(struct client *c, const char *plugin,
     const struct proto_entry *e)
 {
 	struct control_tail *t = c->tail;
-	struct proto_header hd = {
-		.message_type = RELOG_TYPE_BROADCAST,
-		.method = proto_cstr(RELOG_METHOD_RECORD),
-		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
-	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
+	struct client_reply r;
 
 	if (!client_writable(c, CONTROL_TAIL_MAX)) {
 		t->dropped++;
 		return;
 	}
-	hd.timestamp_ms = e->timestamp_ms;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(&sb);
-	proto_pack_header(&pk, &hd);
-	msgpack_pack_map(&pk, 7);
-	proto_pack_key(&pk, "plugin");
-	control_str(&pk, plugin);
-	proto_pack_key(&pk, "timestamp_ms");
-	msgpack_pack_int64(&pk, e->timestamp_ms);
-	proto_pack_key(&pk, "level");
-	msgpack_pack_int64(&pk, e->level);
-	proto_pack_key(&pk, "logger_name");
-	proto_pack_str(&pk, e->logger_name);
-	proto_pack_key(&pk, "message");
-	proto_pack_str(&pk, e->message);
-	proto_pack_key(&pk, "exception_text");
-	proto_pack_str(&pk, e->exception_text);
-	proto_pack_key(&pk, "dropped");
-	msgpack_pack_uint64(&pk, t->dropped);
+	client_broadcast_begin(&r, RELOG_METHOD_RECORD, e->timestamp_ms);
+	msgpack_pack_map(&r.pk, 7);
+	proto_pack_key(&r.pk, "plugin");
+	control_str(&r.pk, plugin);
+	proto_pack_key(&r.pk, "timestamp_ms");
+	msgpack_pack_int64(&r.pk, e->timestamp_ms);
+	proto_pack_key(&r.pk, "level");
+	msgpack_pack_int64(&r.pk, e->level);
+	proto_pack_key(&r.pk, "logger_name");
+	proto_pack_str(&r.pk, e->logger_name);
+	proto_pack_key(&r.pk, "message");
+	proto_pack_str(&r.pk, e->message);
+	proto_pack_key(&r.pk, "exception_text");
+	proto_pack_str(&r.pk, e->exception_text);
+	proto_pack_key(&r.pk, "dropped");
+	msgpack_pack_uint64(&r.pk, t->dropped);
 	t->told = t->dropped;
-	proto_pack_no_error(&pk);
-	if (proto_frame_end(&sb, start, RELOG_FRAME_MAX_LIMIT) == 0)
-		client_send(c, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	client_reply_send(c, &r, NULL, NULL);
 }
 
 /* Start or stop sending new records to a tail. */
@@ -434,30 +405,17 @@ control_request(struct client *c, const struct proto_envelope *env)
 void
 control_drained(struct client *c)
 {
-	struct proto_header hd = {
-		.message_type = RELOG_TYPE_BROADCAST,
-		.method = proto_cstr(RELOG_METHOD_DROPPED),
-		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
-	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
+	struct client_reply r;
 
 	if (c->tail == NULL || c->tail->dropped == c->tail->told)
 		return;
 	c->tail->told = c->tail->dropped;
-	hd.timestamp_ms = (int64_t)time(NULL) * 1000;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(&sb);
-	proto_pack_header(&pk, &hd);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "dropped");
-	msgpack_pack_uint64(&pk, c->tail->dropped);
-	proto_pack_no_error(&pk);
-	proto_frame_end(&sb, start, RELOG_FRAME_MAX_LIMIT);
-	client_send(c, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	client_broadcast_begin(&r, RELOG_METHOD_DROPPED,
+	    relogd_now_ms(CLOCK_REALTIME));
+	msgpack_pack_map(&r.pk, 1);
+	proto_pack_key(&r.pk, "dropped");
+	msgpack_pack_uint64(&r.pk, c->tail->dropped);
+	client_reply_send(c, &r, NULL, NULL);
 }
 
 /* A connection goes: forget its tail. */

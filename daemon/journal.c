@@ -6,7 +6,7 @@
  *   RELOG_TIMESTAMP (the record's own time), RELOG_EXCEPTION.
  *
  * The datagram is sent without blocking: a journald that falls behind
- * loses records (counted per plugin, said once) but never stalls relogd.
+ * loses records (relogd says so once) but never stalls relogd.
  * Only a record too large for one datagram goes through libsystemd's
  * sd_journal_sendv, which passes it in a memfd.
  */
@@ -35,6 +35,8 @@ struct journal_fields {
 };
 
 static struct outbuf journal_buf;
+/* Fields made for each record, kept to be reused. */
+static struct outbuf journal_logger, journal_level, journal_when;
 static int journal_fd = -1;
 static int journal_failed;
 
@@ -117,13 +119,12 @@ journal_send_now(void)
 	return (0);
 }
 
-/* Send one record of a plugin to journald. Returns 0 or a negative errno. */
-int
+/* Send one record of a plugin to journald; if it cannot, say so once. */
+void
 journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 {
 	const struct proto_entry *e = &r->e;
 	struct journal_fields f = { .n = 0 };
-	struct outbuf logger = { 0 }, level = { 0 }, when = { 0 };
 	char prio[8], pidstr[24];
 	int ret;
 
@@ -132,16 +133,18 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 	journal_field(&f, "PRIORITY", proto_cstr(prio));
 	journal_field(&f, "SYSLOG_IDENTIFIER", proto_cstr(plugin_id));
 	journal_field(&f, "RELOG_PLUGIN", proto_cstr(plugin_id));
-	outbuf_add(&logger, r->logger_prefix.ptr, r->logger_prefix.len);
-	outbuf_add(&logger, e->logger_name.ptr, e->logger_name.len);
+	journal_logger.len = journal_level.len = journal_when.len = 0;
+	outbuf_add(&journal_logger, r->logger_prefix.ptr, r->logger_prefix.len);
+	outbuf_add(&journal_logger, e->logger_name.ptr, e->logger_name.len);
 	journal_field(&f, "RELOG_LOGGER", (struct proto_str){
-	    logger.len != 0 ? logger.data : "", logger.len });
-	sink_format_level(&level, e->level);
-	journal_field(&f, "RELOG_LEVEL", (struct proto_str){ level.data,
-	    level.len });
-	sink_format_time(&when, e->timestamp_ms);
-	journal_field(&f, "RELOG_TIMESTAMP", (struct proto_str){ when.data,
-	    when.len });
+	    journal_logger.len != 0 ? journal_logger.data : "",
+	    journal_logger.len });
+	sink_format_level(&journal_level, e->level);
+	journal_field(&f, "RELOG_LEVEL", (struct proto_str){
+	    journal_level.data, journal_level.len });
+	sink_format_time(&journal_when, e->timestamp_ms);
+	journal_field(&f, "RELOG_TIMESTAMP", (struct proto_str){
+	    journal_when.data, journal_when.len });
 	if (pid > 0) {
 		snprintf(pidstr, sizeof pidstr, "%ld", (long)pid);
 		journal_field(&f, "RELOG_RUNNER_PID", proto_cstr(pidstr));
@@ -153,16 +156,12 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 	ret = journal_send_now();
 	if (ret == -EMSGSIZE || ret == -ENOBUFS)
 		ret = journal_send_large(&f);
-	outbuf_free(&logger);
-	outbuf_free(&level);
-	outbuf_free(&when);
 	if (ret < 0 && !journal_failed) {
 		journal_failed = 1;
 		log_error("journald did not take a record (%s): records are "
 		    "lost while it does not", strerror(-ret));
 	} else if (ret >= 0)
 		journal_failed = 0;
-	return (ret);
 }
 
 /* Close the socket and free the buffer (at exit). */
@@ -173,4 +172,7 @@ journal_free(void)
 		close(journal_fd);
 	journal_fd = -1;
 	outbuf_free(&journal_buf);
+	outbuf_free(&journal_logger);
+	outbuf_free(&journal_level);
+	outbuf_free(&journal_when);
 }

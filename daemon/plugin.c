@@ -27,16 +27,6 @@ static int plugin_full_said;
 
 static void plugin_rate_cb(evutil_socket_t, short, void *);
 
-/* Monotonic clock in ms. */
-static int64_t
-plugin_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Is this a safe plugin id: 1 to RELOG_ID_MAX of [A-Za-z0-9_.-], not
  * starting with a dot (so neither "." nor ".." nor a hidden file)?
@@ -70,13 +60,6 @@ plugin_hash(const char *id, size_t len)
 	return (h % PLUGIN_BUCKETS);
 }
 
-/* How many plugin loggers there are. */
-size_t
-plugin_count(void)
-{
-	return (plugin_total);
-}
-
 /* A path in the log directory (allocated). */
 static char *
 plugin_path(const char *name, const char *suffix)
@@ -89,30 +72,49 @@ plugin_path(const char *name, const char *suffix)
 	return (path);
 }
 
+/*
+ * Point a plugin's file sinks where its settings say, at its creation and
+ * after a reload. The sinks stay the same objects (acks point at them): a
+ * file sink only changes its name and rotation; a JSON sink, once made,
+ * stays.
+ */
+static void
+plugin_set_sinks(struct plugin *p)
+{
+	char *path;
+
+	path = p->set.file[0] != '\0' ? plugin_path(p->set.file, "") :
+	    plugin_path(p->id, ".log");
+	if (p->file.name == NULL)
+		sink_init_file(&p->file, path, p->set.max_size, p->set.keep);
+	else
+		sink_set_file(&p->file, path, p->set.max_size, p->set.keep);
+	free(path);
+	if (p->json.name != NULL)
+		sink_set_file(&p->json, p->json.name, p->set.max_size,
+		    p->set.keep);
+	else if (p->set.sinks & SINK_TO_JSON) {
+		path = plugin_path(p->id, ".json");
+		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
+		free(path);
+	}
+}
+
 /* Make the logger of a (checked) id. */
 static struct plugin *
 plugin_create(const char *id, size_t len, unsigned bucket)
 {
 	struct plugin *p;
-	char *path;
 	int i;
 
 	p = calloc(1, sizeof *p);
 	if (p == NULL)
 		fatal("calloc");
 	memcpy(p->id, id, len);
+	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
+	    RELOG_PLUGIN_PREFIX, p->id) - 1;
 	config_plugin(&relogd_config, p->id, &p->set);
-	if (p->set.file[0] != '\0')
-		path = plugin_path(p->set.file, "");
-	else
-		path = plugin_path(p->id, ".log");
-	sink_init_file(&p->file, path, p->set.max_size, p->set.keep);
-	free(path);
-	if (p->set.sinks & SINK_TO_JSON) {
-		path = plugin_path(p->id, ".json");
-		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
-		free(path);
-	}
+	plugin_set_sinks(p);
 	for (i = 0; i < 2; i++) {
 		p->budgets[i].owner = p;
 		p->budgets[i].high = i;
@@ -216,9 +218,8 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 		if (c != NULL)
 			client_touched(c, &p->json);
 	}
-	if ((p->set.sinks & SINK_TO_JOURNALD) &&
-	    journal_send(p->id, r, c != NULL ? c->pid : 0) < 0)
-		p->journal_lost++;
+	if (p->set.sinks & SINK_TO_JOURNALD)
+		journal_send(p->id, r, c != NULL ? c->pid : 0);
 	if ((p->set.sinks & SINK_TO_STDERR) && (err = sink_stderr()) != NULL) {
 		sink_format(err, p->id, r, 1);
 		if (c != NULL)
@@ -230,12 +231,10 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 void
 plugin_notice(struct plugin *p, const char *msg, struct client *c)
 {
-	struct timespec ts;
 	struct record r;
 
 	memset(&r, 0, sizeof r);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	r.e.timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	r.e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
 	r.e.level = RELOG_LEVEL_WARNING;
 	r.e.logger_name = proto_cstr("relog");
 	r.e.message = proto_cstr(msg);
@@ -276,7 +275,7 @@ plugin_rate_allow(struct plugin *p, int64_t level)
 
 	if (p->set.rate.burst == 0)
 		return (1);
-	now = plugin_now_ms();
+	now = relogd_now_ms(CLOCK_MONOTONIC);
 	if (now - b->window_start >= interval) {
 		plugin_rate_report(p, high);
 		b->window_start = now;
@@ -317,10 +316,8 @@ plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
 void
 plugin_write(struct plugin *p, const struct record *r, struct client *c)
 {
-	if (r->e.level < p->set.level) {
-		p->below_level++;
+	if (r->e.level < p->set.level)
 		return;
-	}
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
@@ -341,33 +338,13 @@ plugin_foreach(void (*fn)(struct plugin *, void *), void *arg)
 	}
 }
 
-/*
- * Take a plugin's settings again (after the config was reloaded). Its
- * sinks stay the same objects (acks point at them): a file sink only
- * changes its name and rotation; a JSON sink, once made, stays.
- */
+/* Take a plugin's settings again (after the config was reloaded). */
 static void
 plugin_reconfigure(struct plugin *p, void *arg)
 {
-	char *path;
-
 	(void)arg;
 	config_plugin(&relogd_config, p->id, &p->set);
-	path = p->set.file[0] != '\0' ? plugin_path(p->set.file, "") :
-	    plugin_path(p->id, ".log");
-	sink_set_file(&p->file, path, p->set.max_size, p->set.keep);
-	free(path);
-	if ((p->set.sinks & SINK_TO_JSON) && p->json.name == NULL) {
-		path = plugin_path(p->id, ".json");
-		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
-		free(path);
-	} else if (p->json.name != NULL) {
-		path = strdup(p->json.name);
-		if (path == NULL)
-			fatal("strdup");
-		sink_set_file(&p->json, path, p->set.max_size, p->set.keep);
-		free(path);
-	}
+	plugin_set_sinks(p);
 }
 
 /* Take every plugin's settings again. */
@@ -377,20 +354,34 @@ plugin_reconfigure_all(void)
 	plugin_foreach(plugin_reconfigure, NULL);
 }
 
-/* Reopen every log file (after logrotate moved them). */
+/* Reopen a plugin's log files (after logrotate moved them). */
+static void
+plugin_reopen(struct plugin *p, void *arg)
+{
+	(void)arg;
+	sink_reopen(&p->file);
+	if (p->json.name != NULL)
+		sink_reopen(&p->json);
+}
+
+/* Reopen every log file. */
 void
 plugin_reopen_all(void)
 {
-	struct plugin *p;
-	unsigned i;
+	plugin_foreach(plugin_reopen, NULL);
+}
 
-	for (i = 0; i < PLUGIN_BUCKETS; i++) {
-		for (p = plugin_table[i]; p != NULL; p = p->hash_next) {
-			sink_reopen(&p->file);
-			if (p->json.name != NULL)
-				sink_reopen(&p->json);
-		}
-	}
+/* Say what a plugin's rate limits suppressed, and write what it holds. */
+static void
+plugin_drain(struct plugin *p, void *arg)
+{
+	int64_t deadline = *(const int64_t *)arg;
+
+	plugin_rate_report(p, 0);
+	plugin_rate_report(p, 1);
+	sink_drain(&p->file, deadline);
+	if (p->json.name != NULL)
+		sink_drain(&p->json, deadline);
 }
 
 /*
@@ -400,19 +391,9 @@ plugin_reopen_all(void)
 void
 plugin_drain_all(void)
 {
-	struct plugin *p;
-	int64_t deadline = plugin_now_ms() + PLUGIN_DRAIN_MS;
-	unsigned i;
+	int64_t deadline = relogd_now_ms(CLOCK_MONOTONIC) + PLUGIN_DRAIN_MS;
 
-	for (i = 0; i < PLUGIN_BUCKETS; i++) {
-		for (p = plugin_table[i]; p != NULL; p = p->hash_next) {
-			plugin_rate_report(p, 0);
-			plugin_rate_report(p, 1);
-			sink_drain(&p->file, deadline);
-			if (p->json.name != NULL)
-				sink_drain(&p->json, deadline);
-		}
-	}
+	plugin_foreach(plugin_drain, &deadline);
 	if (sink_stderr() != NULL)
 		sink_drain(sink_stderr(), deadline);
 }

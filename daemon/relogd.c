@@ -26,6 +26,16 @@ static struct { const char *key, *value; } relogd_flags[16];
 static size_t relogd_nflags;
 struct config relogd_config;
 
+/* The time by a clock, in ms. */
+int64_t
+relogd_now_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /* Print usage to f. */
 static void
 relogd_usage(FILE *f)
@@ -119,11 +129,12 @@ relogd_read_config(struct config *c, char **cause)
 	return (config_finish(c, cause));
 }
 
-/* Keep a setting that only a restart may change. */
+/* Keep a setting that only a restart may change (NULL: not set). */
 static void
 relogd_keep(char **fresh, char **now, const char *what)
 {
-	if (strcmp(*fresh, *now) != 0)
+	if ((*fresh == NULL) != (*now == NULL) ||
+	    (*fresh != NULL && strcmp(*fresh, *now) != 0))
 		log_warn("%s changes at the next start, not now", what);
 	free(*fresh);
 	*fresh = *now;
@@ -151,19 +162,8 @@ relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 	} else {
 		relogd_keep(&fresh.socket_path, &relogd_config.socket_path,
 		    "socket");
-		if (fresh.forward_socket != NULL ||
-		    relogd_config.forward_socket != NULL) {
-			if (fresh.forward_socket == NULL)
-				fresh.forward_socket = strdup("");
-			if (relogd_config.forward_socket == NULL)
-				relogd_config.forward_socket = strdup("");
-			relogd_keep(&fresh.forward_socket,
-			    &relogd_config.forward_socket, "forward_socket");
-			if (*fresh.forward_socket == '\0') {
-				free(fresh.forward_socket);
-				fresh.forward_socket = NULL;
-			}
-		}
+		relogd_keep(&fresh.forward_socket,
+		    &relogd_config.forward_socket, "forward_socket");
 		relogd_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
 		relogd_keep(&fresh.state_dir, &relogd_config.state_dir,
 		    "state_dir");

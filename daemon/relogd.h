@@ -202,6 +202,9 @@ struct rate_budget {
  */
 struct plugin {
 	char id[RELOG_ID_MAX + 1];
+	/* "plugin.<id>." for strict mode; logger_len leaves out the dot. */
+	char logger[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX + 1];
+	size_t logger_len;
 	struct sink file;	/* DIR/<id>.log, or the file setting */
 	struct sink json;	/* DIR/<id>.json, with sinks = json */
 	struct plugin_settings set;
@@ -210,8 +213,6 @@ struct plugin {
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
-	uint64_t below_level;	/* under its least level: not written */
-	uint64_t journal_lost;	/* journald did not take them */
 
 	struct plugin *hash_next;
 };
@@ -272,7 +273,6 @@ struct client {
 
 	pid_t pid;		/* SO_PEERCRED at accept */
 	uid_t uid;
-	gid_t gid;
 
 	char runner_id[RELOG_ID_MAX + 1];
 	struct plugin *plugin;	/* from hello; NULL: route by logger name */
@@ -280,7 +280,6 @@ struct client {
 	int state_slot;		/* runner's dedup state; -1: none */
 	uint64_t records;
 	uint64_t duplicates;	/* resent records not written again */
-	uint64_t bad_entries;
 
 	struct acks acks;	/* owed, oldest first */
 	struct sink_mark *touched;	/* sinks the current frame wrote to */
@@ -301,6 +300,7 @@ TAILQ_HEAD(clients, client);
 extern struct event_base *relogd_base;
 extern time_t relogd_started;
 extern struct config relogd_config;
+int64_t	relogd_now_ms(clockid_t);
 
 /* log.c */
 void	log_open(int);
@@ -322,6 +322,7 @@ int	config_finish(struct config *, char **);
 void	config_plugin(const struct config *, const char *,
 	    struct plugin_settings *);
 void	config_free(struct config *);
+int	config_uid_listed(const struct uid_list *, uid_t);
 
 /* server.c */
 void	server_start(void);
@@ -345,6 +346,8 @@ size_t	client_count(void);
 void	client_foreach(void (*)(struct client *, void *), void *);
 void	client_reply_begin(struct client_reply *,
 	    const struct proto_envelope *);
+void	client_broadcast_begin(struct client_reply *, const char *,
+	    int64_t);
 void	client_reply_send(struct client *, struct client_reply *,
 	    const char *, const char *);
 void	client_error(struct client *, const struct proto_envelope *,
@@ -367,7 +370,6 @@ struct plugin *plugin_for_logger(struct proto_str);
 struct plugin *plugin_unrouted(void);
 void	plugin_write(struct plugin *, const struct record *, struct client *);
 void	plugin_notice(struct plugin *, const char *, struct client *);
-size_t	plugin_count(void);
 void	plugin_reopen_all(void);
 void	plugin_reconfigure_all(void);
 void	plugin_drain_all(void);
@@ -389,9 +391,8 @@ void	sink_format_time(struct outbuf *, int64_t);
 void	sink_reopen(struct sink *);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 size_t	sink_pending(const struct sink *);
-int	sink_congested(const struct sink *);
 void	sink_touch(struct sink *);
-int	sink_flush(struct sink *);
+void	sink_flush(struct sink *);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
@@ -401,7 +402,7 @@ int	forward_process(struct client *);
 void	forward_free(void);
 
 /* journal.c */
-int	journal_send(const char *, const struct record *, pid_t);
+void	journal_send(const char *, const struct record *, pid_t);
 void	journal_free(void);
 
 /* state.c */

@@ -224,17 +224,16 @@ sink_utf8_len(const unsigned char *p, size_t left)
 }
 
 /*
- * Append a JSON string: quotes, backslashes and control characters
- * escaped, and bytes that are not UTF-8 as U+FFFD.
+ * Append text inside a JSON string: quotes, backslashes and control
+ * characters escaped, and bytes that are not UTF-8 as U+FFFD.
  */
-void
-sink_json_str(struct outbuf *b, struct proto_str text)
+static void
+sink_json_text(struct outbuf *b, struct proto_str text)
 {
 	const unsigned char *p = (const unsigned char *)text.ptr;
 	size_t i = 0, n, run;
 	char esc[8];
 
-	outbuf_add(b, "\"", 1);
 	while (i < text.len) {
 		for (run = i; run < text.len && p[run] >= 0x20 &&
 		    p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
@@ -259,6 +258,14 @@ sink_json_str(struct outbuf *b, struct proto_str text)
 			i++;
 		}
 	}
+}
+
+/* Append a JSON string (see sink_json_text). */
+void
+sink_json_str(struct outbuf *b, struct proto_str text)
+{
+	outbuf_add(b, "\"", 1);
+	sink_json_text(b, text);
 	outbuf_add(b, "\"", 1);
 }
 
@@ -271,7 +278,6 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 {
 	const struct proto_entry *e = &r->e;
 	struct outbuf *b = &s->out;
-	struct outbuf level = { 0 };
 	char num[64];
 	int n;
 
@@ -280,25 +286,17 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
 	    ",\"level\":\"", e->timestamp_ms);
 	outbuf_add(b, num, (size_t)n);
-	sink_format_level(&level, e->level);
-	outbuf_add(b, level.data, level.len);
-	outbuf_free(&level);
+	sink_format_level(b, e->level);		/* ASCII: nothing to escape */
 	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
 	    ",\"plugin\":", e->level);
 	outbuf_add(b, num, (size_t)n);
 	sink_json_str(b, proto_cstr(plugin_id));
 	outbuf_add(b, ",\"logger\":", 10);
-	if (r->logger_prefix.len != 0) {
-		/* Under strict: the name as written in the text files. */
-		struct outbuf name = { 0 };
-
-		outbuf_add(&name, r->logger_prefix.ptr, r->logger_prefix.len);
-		outbuf_add(&name, e->logger_name.ptr, e->logger_name.len);
-		sink_json_str(b, (struct proto_str){ name.data,
-		    name.len });
-		outbuf_free(&name);
-	} else
-		sink_json_str(b, e->logger_name);
+	/* Under strict, the name as the text files have it: prefixed. */
+	outbuf_add(b, "\"", 1);
+	sink_json_text(b, r->logger_prefix);
+	sink_json_text(b, e->logger_name);
+	outbuf_add(b, "\"", 1);
 	outbuf_add(b, ",\"message\":", 11);
 	sink_json_str(b, e->message);
 	outbuf_add(b, ",\"exception\":", 13);
@@ -496,13 +494,6 @@ sink_pending(const struct sink *s)
 	return (s->out.len - s->off);
 }
 
-/* Is the sink too far behind to take more from its clients? */
-int
-sink_congested(const struct sink *s)
-{
-	return (sink_pending(s) > SINK_HIGH_WATER);
-}
-
 /* Note that a sink has new bytes to write. */
 void
 sink_touch(struct sink *s)
@@ -523,14 +514,10 @@ sink_discard(struct sink *s)
 	s->out.len = s->off = 0;
 }
 
-/*
- * Write what the kernel takes now. Returns 1 if the sink went from
- * congested to below SINK_LOW_WATER (its clients may be read again).
- */
-int
+/* Write what the kernel takes now. */
+void
 sink_flush(struct sink *s)
 {
-	int was_congested = sink_congested(s);
 	size_t left;
 	ssize_t n;
 
@@ -575,7 +562,6 @@ sink_flush(struct sink *s)
 		s->out.len -= s->off;
 		s->off = 0;
 	}
-	return (was_congested && sink_pending(s) < SINK_LOW_WATER);
 }
 
 /* The kernel takes more: write, and tell the clients if it drained. */
@@ -609,15 +595,13 @@ void
 sink_drain(struct sink *s, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
-	struct timespec ts;
 	int64_t now;
 
 	for (;;) {
 		sink_flush(s);
 		if (sink_pending(s) == 0 || s->fd < 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		now = relogd_now_ms(CLOCK_MONOTONIC);
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			break;
 	}

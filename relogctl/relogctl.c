@@ -261,6 +261,35 @@ ctl_check(const struct proto_envelope *env)
 	    (int)code.len, code.ptr);
 }
 
+/* A reply read: its frame's memory and its envelope. */
+struct ctl_reply {
+	char *body;
+	msgpack_unpacked u;
+	struct proto_envelope env;
+};
+
+/*
+ * Send a request and read its reply, which must not be an error; free it
+ * with ctl_reply_free.
+ */
+static void
+ctl_call(int fd, int64_t id, const char *method,
+    void (*pack_payload)(msgpack_packer *, void *), void *arg,
+    struct ctl_reply *r)
+{
+	ctl_request(fd, id, method, pack_payload, arg);
+	if (ctl_frame(fd, &r->body, &r->u, &r->env, CTL_TIMEOUT_MS) != 0)
+		ctl_fail(CTL_FAILED, "relogd closed the connection");
+	ctl_check(&r->env);
+}
+
+static void
+ctl_reply_free(struct ctl_reply *r)
+{
+	msgpack_unpacked_destroy(&r->u);
+	free(r->body);
+}
+
 /* Pack a hello payload. */
 static void
 ctl_pack_hello(msgpack_packer *pk, void *arg)
@@ -280,20 +309,14 @@ ctl_pack_hello(msgpack_packer *pk, void *arg)
 static int
 ctl_open(void)
 {
-	struct proto_envelope env;
-	msgpack_unpacked u;
 	const char *token = getenv("RELOG_TOKEN");
-	char *body;
+	struct ctl_reply r;
 	int fd;
 
 	fd = ctl_connect();
-	ctl_request(fd, 1, RELOG_METHOD_HELLO, ctl_pack_hello,
-	    (void *)(token != NULL ? token : ""));
-	if (ctl_frame(fd, &body, &u, &env, CTL_TIMEOUT_MS) != 0)
-		ctl_fail(CTL_FAILED, "relogd closed the connection");
-	ctl_check(&env);
-	msgpack_unpacked_destroy(&u);
-	free(body);
+	ctl_call(fd, 1, RELOG_METHOD_HELLO, ctl_pack_hello,
+	    (void *)(token != NULL ? token : ""), &r);
+	ctl_reply_free(&r);
 	return (fd);
 }
 
@@ -397,29 +420,25 @@ ctl_pack_empty(msgpack_packer *pk, void *arg)
 static int
 ctl_stats(void)
 {
-	const msgpack_object *conns, *plugins, *o;
-	struct proto_envelope env;
-	struct proto_str s, t;
-	msgpack_unpacked u;
-	char *body;
+	const msgpack_object *conns, *plugins, *o, *payload;
+	struct proto_str s, t, state;
+	struct ctl_reply r;
 	uint32_t i;
 	int fd;
 
 	fd = ctl_open();
-	ctl_request(fd, 2, RELOG_METHOD_STATS, ctl_pack_empty, NULL);
-	if (ctl_frame(fd, &body, &u, &env, CTL_TIMEOUT_MS) != 0)
-		ctl_fail(CTL_FAILED, "relogd closed the connection");
-	ctl_check(&env);
+	ctl_call(fd, 2, RELOG_METHOD_STATS, ctl_pack_empty, NULL, &r);
+	payload = r.env.payload;
 	if (ctl_json) {
-		ctl_json_object(env.payload);
+		ctl_json_object(payload);
 		putchar('\n');
 		goto done;
 	}
-	conns = ctl_array(env.payload, "connections");
-	plugins = ctl_array(env.payload, "plugins");
-	s = ctl_field(env.payload, "version");
+	conns = ctl_array(payload, "connections");
+	plugins = ctl_array(payload, "plugins");
+	s = ctl_field(payload, "version");
 	printf("relogd %.*s, up %lld s, connections: %u\n\n", (int)s.len,
-	    s.ptr, (long long)ctl_int(env.payload, "uptime_s"),
+	    s.ptr, (long long)ctl_int(payload, "uptime_s"),
 	    conns != NULL ? conns->via.array.size : 0);
 	printf("%-6s %-8s %-6s %-24s %-16s %-8s %10s\n", "CONN", "PID", "UID",
 	    "RUNNER", "PLUGIN", "STATE", "RECORDS");
@@ -427,11 +446,11 @@ ctl_stats(void)
 		o = &conns->via.array.ptr[i];
 		s = ctl_field(o, "runner_id");
 		t = ctl_field(o, "plugin");
+		state = ctl_field(o, "state");
 		printf("%-6lld %-8lld %-6lld %-24.*s %-16.*s %-8.*s %10lld\n",
 		    (long long)ctl_int(o, "id"), (long long)ctl_int(o, "pid"),
 		    (long long)ctl_int(o, "uid"), (int)s.len, s.ptr,
-		    (int)t.len, t.ptr, (int)ctl_field(o, "state").len,
-		    ctl_field(o, "state").ptr,
+		    (int)t.len, t.ptr, (int)state.len, state.ptr,
 		    (long long)ctl_int(o, "records"));
 	}
 	printf("\n%-24s %10s %10s %10s %10s %12s\n", "PLUGIN", "RECEIVED",
@@ -447,8 +466,7 @@ ctl_stats(void)
 		    (long long)ctl_int(o, "bytes"));
 	}
 done:
-	msgpack_unpacked_destroy(&u);
-	free(body);
+	ctl_reply_free(&r);
 	close(fd);
 	return (0);
 }
@@ -485,6 +503,20 @@ ctl_pack_tail(msgpack_packer *pk, void *arg)
 	msgpack_pack_int(pk, t->lines);
 }
 
+/* Print text as relogd writes it: later lines start with a tab. */
+static void
+ctl_print_text(struct proto_str text)
+{
+	size_t i;
+
+	for (i = 0; i < text.len; i++) {
+		putchar(text.ptr[i]);
+		if (text.ptr[i] == '\n')
+			putchar('\t');
+	}
+	putchar('\n');
+}
+
 /* Print a tailed record as relogd writes it, after its plugin. */
 static void
 ctl_print_record(const msgpack_object *p)
@@ -500,7 +532,6 @@ ctl_print_record(const msgpack_object *p)
 	char when[32];
 	time_t sec = (time_t)(ms / 1000);
 	struct tm tm;
-	size_t i;
 
 	if (ctl_json) {
 		ctl_json_object(p);
@@ -516,21 +547,10 @@ ctl_print_record(const msgpack_object *p)
 	else
 		printf("LEVEL%lld", (long long)level);
 	printf(" [%.*s] ", (int)logger.len, logger.ptr);
-	/* As relogd writes: later lines of a record start with a tab. */
-	for (i = 0; i < msg.len; i++) {
-		putchar(msg.ptr[i]);
-		if (msg.ptr[i] == '\n')
-			putchar('\t');
-	}
-	putchar('\n');
+	ctl_print_text(msg);
 	if (exc.len != 0) {
 		putchar('\t');
-		for (i = 0; i < exc.len; i++) {
-			putchar(exc.ptr[i]);
-			if (exc.ptr[i] == '\n')
-				putchar('\t');
-		}
-		putchar('\n');
+		ctl_print_text(exc);
 	}
 }
 
@@ -578,18 +598,12 @@ ctl_tail(struct ctl_tail *t)
 static int
 ctl_reopen(void)
 {
-	struct proto_envelope env;
-	msgpack_unpacked u;
-	char *body;
+	struct ctl_reply r;
 	int fd;
 
 	fd = ctl_open();
-	ctl_request(fd, 2, RELOG_METHOD_REOPEN, ctl_pack_empty, NULL);
-	if (ctl_frame(fd, &body, &u, &env, CTL_TIMEOUT_MS) != 0)
-		ctl_fail(CTL_FAILED, "relogd closed the connection");
-	ctl_check(&env);
-	msgpack_unpacked_destroy(&u);
-	free(body);
+	ctl_call(fd, 2, RELOG_METHOD_REOPEN, ctl_pack_empty, NULL, &r);
+	ctl_reply_free(&r);
 	close(fd);
 	return (0);
 }

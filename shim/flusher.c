@@ -36,7 +36,7 @@
 #define FLUSHER_FRAME_SOFT_MAX (256u * 1024)
 
 /* Pick a new instance id: relogd tells this process's seqs by it. */
-void
+static void
 flusher_new_instance(struct relog *h)
 {
 	uint64_t v;
@@ -46,6 +46,25 @@ flusher_new_instance(struct relog *h)
 		    (uint64_t)(uintptr_t)h;
 	snprintf(h->instance, sizeof h->instance, "%016llx",
 	    (unsigned long long)v);
+}
+
+/*
+ * Start as a new instance with no connection and nothing sent (at open,
+ * and in a forked child, where what was sent is the parent's).
+ */
+void
+flusher_reset(struct relog *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	h->seq = 0;
+	h->dropped_sent = h->dropped_told = 0;
+	h->fhead = h->fcount = h->in_len = 0;
+	h->next_connect = 0;
+	h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
+	msgpack_sbuffer_clear(&h->out);
+	flusher_new_instance(h);
 }
 
 /*
@@ -591,6 +610,24 @@ flusher_drain(struct relog *h, int closing)
 }
 
 /*
+ * Write n records to stderr by the deadline. Once one is not taken, the
+ * rest are not tried: they are counted in *lost.
+ */
+static void
+flusher_fallback_n(struct relog *h, struct ring_slot *slots, size_t n,
+    int64_t deadline, uint64_t *lost)
+{
+	size_t i;
+
+	if (n != 0)
+		h->close_fallback = 1;
+	for (i = 0; i < n; i++) {
+		if (*lost != 0 || flusher_fallback(&slots[i], deadline) != 0)
+			(*lost)++;
+	}
+}
+
+/*
  * At the close deadline: write what was not delivered to stderr, the
  * batches in the window first, then the ring, for at most SHIM_FALLBACK_MS
  * more; what stderr does not take by then is counted in one last line.
@@ -599,20 +636,14 @@ static void
 flusher_give_up(struct relog *h)
 {
 	int64_t deadline = shim_now_ms() + SHIM_FALLBACK_MS;
-	struct ring_slot *slots;
 	uint64_t lost = 0;
-	size_t n, i;
+	size_t n;
 
 	while (h->fcount != 0) {
 		/* Batches relogd acknowledged are delivered: not those. */
-		slots = flusher_slots(h, h->fhead);
-		for (i = 0; !h->frames[h->fhead].acked &&
-		    i < h->frames[h->fhead].n; i++) {
-			if (lost != 0 || flusher_fallback(&slots[i],
-			    deadline) != 0)
-				lost++;
-			h->close_fallback = 1;
-		}
+		flusher_fallback_n(h, flusher_slots(h, h->fhead),
+		    h->frames[h->fhead].acked ? 0 : h->frames[h->fhead].n,
+		    deadline, &lost);
 		flusher_retire(h);
 	}
 	for (;;) {
@@ -623,29 +654,12 @@ flusher_give_up(struct relog *h)
 		pthread_mutex_unlock(&h->lock);
 		if (n == 0)
 			break;
-		h->close_fallback = 1;
-		for (i = 0; i < n; i++) {
-			if (lost != 0 || flusher_fallback(&h->win_slots[i],
-			    deadline) != 0)
-				lost++;
-		}
+		flusher_fallback_n(h, h->win_slots, n, deadline, &lost);
 	}
 	if (lost != 0)
 		flusher_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "
 		    "lost at close: stderr did not take them\n",
 		    (unsigned long long)lost);
-}
-
-/* Absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
-static struct timespec
-flusher_abstime(int64_t mono_ms)
-{
-	struct timespec ts = {
-		.tv_sec = mono_ms / 1000,
-		.tv_nsec = (mono_ms % 1000) * 1000000,
-	};
-
-	return (ts);
 }
 
 /* Is there anything left to deliver? (Under lock.) */
@@ -674,7 +688,7 @@ flusher_main(void *arg)
 		    shim_now_ms() + h->interval_ms;
 		if (h->closing && h->close_deadline < wake_at)
 			wake_at = h->close_deadline;
-		until = flusher_abstime(wake_at);
+		until = shim_abstime(wake_at);
 		while (!h->flush_wanted && (h->fd < 0 ||
 		    (!h->closing && h->ring.count < h->batch))) {
 			h->flusher_idle = 1;

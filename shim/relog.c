@@ -23,7 +23,7 @@ static const char *const relog_default_prefixes[] = {
  * touches the parent's thread). relog_fork_gen counts forks in this line
  * of processes; a handle whose fork_gen differs has no flusher here.
  */
-int relog_fork_gen;
+static int relog_fork_gen;
 static pthread_mutex_t relog_all_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(, relog) relog_all = LIST_HEAD_INITIALIZER(relog_all);
 static pthread_once_t relog_atfork_once = PTHREAD_ONCE_INIT;
@@ -36,6 +36,18 @@ shim_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* A CLOCK_MONOTONIC time in ms, for pthread_cond_timedwait. */
+struct timespec
+shim_abstime(int64_t mono_ms)
+{
+	struct timespec ts = {
+		.tv_sec = mono_ms / 1000,
+		.tv_nsec = (mono_ms % 1000) * 1000000,
+	};
+
+	return (ts);
 }
 
 /* Wall clock in ms since the epoch. */
@@ -187,24 +199,12 @@ relog_atfork_child(void)
 
 	relog_fork_gen++;
 	LIST_FOREACH(h, &relog_all, all_entry) {
-		if (h->fd >= 0)
-			close(h->fd);
-		h->fd = -1;
-		h->running = 0;
-		h->ring.head = h->ring.count = 0;
-		h->ring.dropped = 0;
+		ring_clear(&h->ring);
 		h->pushed = h->taken = 0;
 		h->flight_first = h->flight_n = 0;
-		h->ring.evicted = 0;
 		h->flush_waiters = 0;
 		h->flusher_idle = h->flush_wanted = 0;
-		h->seq = 0;
-		h->dropped_sent = h->dropped_told = 0;
-		h->fhead = h->fcount = h->in_len = 0;
-		h->next_connect = 0;
-		h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
-		msgpack_sbuffer_clear(&h->out);
-		flusher_new_instance(h);
+		flusher_reset(h);
 		relog_cond_init(&h->wake);
 		relog_cond_init(&h->sent_cond);
 		pthread_mutex_unlock(&h->lock);
@@ -233,11 +233,9 @@ relog_after_fork(struct relog *h)
 	pthread_mutex_lock(&h->lock);
 	if (h->fork_gen != relog_fork_gen) {
 		error = pthread_create(&h->thread, NULL, flusher_main, h);
-		if (error == 0) {
-			h->running = 1;
+		if (error == 0)
 			__atomic_store_n(&h->fork_gen, relog_fork_gen,
 			    __ATOMIC_RELEASE);
-		}
 	}
 	pthread_mutex_unlock(&h->lock);
 	return (error);
@@ -285,7 +283,6 @@ relog_open(const struct relog_opts *opts)
 	h->fd = -1;
 	h->batch = batch;
 	h->interval_ms = (unsigned)interval;
-	h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
 	msgpack_sbuffer_init(&h->out);
 	snprintf(runner, sizeof runner, "runner-%ld", (long)getpid());
 	h->socket_path = relog_opt_str(o.socket_path, "RELOG_SOCKET",
@@ -307,7 +304,7 @@ relog_open(const struct relog_opts *opts)
 		h->plugin_id = NULL;
 	}
 
-	flusher_new_instance(h);
+	flusher_reset(h);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->pack_lock, NULL);
 	relog_cond_init(&h->wake);
@@ -316,10 +313,8 @@ relog_open(const struct relog_opts *opts)
 	pthread_mutex_lock(&relog_all_lock);
 	h->fork_gen = relog_fork_gen;
 	error = pthread_create(&h->thread, NULL, flusher_main, h);
-	if (error == 0) {
-		h->running = 1;
+	if (error == 0)
 		LIST_INSERT_HEAD(&relog_all, h, all_entry);
-	}
 	pthread_mutex_unlock(&relog_all_lock);
 	if (error != 0) {
 		pthread_cond_destroy(&h->sent_cond);
@@ -451,22 +446,6 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 	return (ret);
 }
 
-/* Absolute CLOCK_MONOTONIC time for pthread_cond_timedwait, ms from now. */
-static struct timespec
-relog_abstime(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return (ts);
-}
-
 /*
  * Has every record numbered below target left the shim: delivered, written
  * to stderr, or evicted? (Under lock.)
@@ -490,7 +469,8 @@ relog_flush(relog_t *h, int timeout_ms)
 		return (-EINVAL);
 	if (relog_forked(h) && relog_after_fork(h) != 0)
 		return (-EAGAIN);
-	until = relog_abstime(timeout_ms > 0 ? timeout_ms : 0);
+	until = shim_abstime(shim_now_ms() +
+	    (timeout_ms > 0 ? timeout_ms : 0));
 	pthread_mutex_lock(&h->lock);
 	target = h->pushed;
 	h->flush_wanted = 1;
@@ -530,7 +510,7 @@ relog_close(relog_t *h, int timeout_ms)
 	pthread_mutex_unlock(&h->lock);
 
 	/* The flusher bounds all its waits by close_deadline. */
-	if (h->running && !relog_forked(h))
+	if (!relog_forked(h))
 		pthread_join(h->thread, NULL);
 	ret = h->close_fallback ? -ETIMEDOUT : 0;
 	pthread_cond_destroy(&h->sent_cond);

@@ -35,6 +35,14 @@ ring_slots_free(struct ring_slot *slots, size_t n)
 }
 
 /* Free the ring and everything in it. */
+/* Forget every record and count (the slots keep their buffers). */
+void
+ring_clear(struct ring *r)
+{
+	r->head = r->count = 0;
+	r->dropped = r->evicted = 0;
+}
+
 void
 ring_free(struct ring *r)
 {

@@ -53,6 +53,7 @@ struct ring {
 
 int	ring_init(struct ring *, size_t);
 void	ring_free(struct ring *);
+void	ring_clear(struct ring *);
 int	ring_push(struct ring *, const struct ring_record *);
 size_t	ring_pop(struct ring *, struct ring_slot *, size_t);
 size_t	ring_pop_bytes(struct ring *, struct ring_slot *, size_t, size_t);

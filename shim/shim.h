@@ -85,7 +85,6 @@ struct relog {
 	int64_t close_deadline;	/* monotonic ms, when closing */
 	int close_fallback;	/* close had to write records to stderr */
 	int fork_gen;		/* relog_fork_gen when the flusher started */
-	int running;		/* a flusher thread runs in this process */
 
 	/* The flusher thread's own. */
 	pthread_t thread;
@@ -110,12 +109,12 @@ struct relog {
 };
 
 /* relog.c */
-extern int relog_fork_gen;
 int64_t	shim_now_ms(void);
+struct timespec shim_abstime(int64_t);
 int64_t	shim_wall_ms(void);
 
 /* flusher.c */
-void	flusher_new_instance(struct relog *);
+void	flusher_reset(struct relog *);
 void   *flusher_main(void *);
 
 #endif

@@ -317,34 +317,12 @@ harness_connect(const struct harness *h)
 char *
 harness_read_file(const char *path, size_t *lenp)
 {
-	char *buf = NULL, *p;
-	size_t len = 0, cap = 0;
-	ssize_t n;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return (NULL);
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap != 0 ? cap * 2 : 131072;
-			p = realloc(buf, cap);
-			ck_assert_ptr_nonnull(p);
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_ge(n, 0);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return (buf);
+	return (harness_read_fd(fd, lenp));
 }
 
 /* The contents of a plugin's log file (free it), or NULL. */
@@ -666,17 +644,17 @@ harness_config(const struct harness *h, const char *text)
 	return (path);
 }
 
-/* Read an fd to its end (free it; the fd is closed). */
+/* Read an fd to its end, NUL-terminated (free it; the fd is closed). */
 char *
-harness_read_fd(int fd)
+harness_read_fd(int fd, size_t *lenp)
 {
 	char *buf = NULL, *p;
 	size_t len = 0, cap = 0;
 	ssize_t n;
 
 	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap != 0 ? cap * 2 : 8192;
+		if (cap - len < 65536) {
+			cap = cap != 0 ? cap * 2 : 131072;
 			p = realloc(buf, cap);
 			ck_assert_ptr_nonnull(p);
 			buf = p;
@@ -684,12 +662,15 @@ harness_read_fd(int fd)
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	buf[len] = '\0';
 	close(fd);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
 	return (buf);
 }
 

@@ -57,7 +57,7 @@ ctl_run(const char *const *args, char **text)
 	char *s;
 
 	pid = ctl_start(args, &out, NULL);
-	s = harness_read_fd(out);
+	s = harness_read_fd(out, NULL);
 	status = harness_wait(pid, CTL_TIMEOUT_MS);
 	if (text != NULL)
 		*text = s;
@@ -84,7 +84,7 @@ START_TEST(test_ctl_send)
 	pid = ctl_start(lines, &out, &in);
 	ck_assert_int_eq(write(in, "first\nsecond\nno newline", 23), 23);
 	close(in);
-	free(harness_read_fd(out));
+	free(harness_read_fd(out, NULL));
 	ck_assert_int_eq(harness_wait(pid, CTL_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "cs");
@@ -299,7 +299,7 @@ ctl_stats_as_nobody(char **text)
 		_exit(127);
 	}
 	close(p[1]);
-	*text = harness_read_fd(p[0]);
+	*text = harness_read_fd(p[0], NULL);
 	status = harness_wait(pid, CTL_TIMEOUT_MS);
 	return (status);
 }

@@ -164,7 +164,7 @@ START_TEST(test_daemon_python_handler)
 		env[1] = "ASAN_OPTIONS=detect_leaks=0";
 	}
 	pid = harness_spawn(argv, env, &out, NULL);
-	text = harness_read_fd(out);
+	text = harness_read_fd(out, NULL);
 	status = harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS);
 	ck_assert_msg(status == 0, "handler_check.py: %d: %s", status, text);
 	free(text);
@@ -191,7 +191,7 @@ START_TEST(test_daemon_fluent_forward)
 	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
 	harness_daemon_start(&H, dargs);
 	pid = harness_spawn(argv, NULL, &out, NULL);
-	text = harness_read_fd(out);
+	text = harness_read_fd(out, NULL);
 	status = harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS);
 	ck_assert_msg(status == 0, "forward_check.py: %d: %s", status, text);
 	free(text);
@@ -780,7 +780,7 @@ START_TEST(test_daemon_config)
 	/* --check-config says the same, and ok for a good file. */
 	check[3] = conf;
 	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd);
+	text = harness_read_fd(outfd, NULL);
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf:3: [relogd] max_frame "
 	    "must be a number from 524288 to 16777216"));
@@ -790,7 +790,7 @@ START_TEST(test_daemon_config)
 	fprintf(f, "[relogd]\nmax_frame = 600000\n[plugin.x]\nlevel = warning\n");
 	fclose(f);
 	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd);
+	text = harness_read_fd(outfd, NULL);
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
 	free(text);
@@ -800,7 +800,7 @@ START_TEST(test_daemon_config)
 	fprintf(f, "[plugin.a]\nfile = x.log\n[plugin.b]\nfile = x.log\n");
 	fclose(f);
 	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd);
+	text = harness_read_fd(outfd, NULL);
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
 	ck_assert_ptr_nonnull(strstr(text, "both write x.log"));
 	free(text);

@@ -271,7 +271,7 @@ START_TEST(test_limits_journald)
 	ck_assert_int_eq(harness_wait(harness_spawn(sync, NULL, NULL, NULL),
 	    LIMITS_CHILD_TIMEOUT_MS), 0);
 	pid = harness_spawn(query, NULL, &out, NULL);
-	text = harness_read_fd(out);
+	text = harness_read_fd(out, NULL);
 	ck_assert_int_eq(harness_wait(pid, LIMITS_CHILD_TIMEOUT_MS), 0);
 	kill(journald, SIGTERM);
 	harness_wait(journald, LIMITS_CHILD_TIMEOUT_MS);
