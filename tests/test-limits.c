@@ -303,10 +303,11 @@ START_TEST(test_limits_strict)
 	static const char *const args[] = {
 		"-n", "3", "-l", "plugin.other.sneaky", NULL
 	};
-	char *text;
+	char path[512], *text;
 	int fd;
 
-	start_with_config("[plugin.st]\nstrict = yes\n", NULL);
+	start_with_config("[plugin.st]\nstrict = yes\nsinks = file, json\n",
+	    NULL);
 	fd = harness_connect(&H);
 	wire_hello(fd, "str", "st", 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
@@ -326,6 +327,15 @@ START_TEST(test_limits_strict)
 	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.db] own\n"));
 	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.plugin.stx] near\n"));
 	ck_assert_ptr_nonnull(strstr(text, " [plugin.st.root] outside\n"));
+	free(text);
+	/* The JSON sink names the loggers as the text file does. */
+	snprintf(path, sizeof path, "%s/st.json", H.log_dir);
+	text = harness_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "\"logger\":\"plugin.st.db\""));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\"logger\":\"plugin.st.plugin.stx\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"logger\":\"plugin.st.root\""));
 	free(text);
 	text = harness_plugin_log(&H, "lx");
 	ck_assert_uint_eq(harness_count(text, " [plugin.other.sneaky] "), 3);

@@ -152,10 +152,12 @@ END_TEST
 /* A full ring overwrites its oldest records and counts them. */
 START_TEST(test_shim_drops_counted)
 {
+	char buf[8192];
 	relog_t *h;
-	int i;
+	ssize_t n;
+	int err, i;
 
-	capture_stderr();	/* it says it cannot reach relogd */
+	err = capture_stderr();
 	h = open_handle(4);
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(relog_log(h, RELOG_INFO, "plugin.d", "%d", i),
@@ -163,6 +165,14 @@ START_TEST(test_shim_drops_counted)
 	ck_assert_uint_eq(relog_dropped(h), 6);
 	ck_assert_int_eq(relog_flush(h, 50), -ETIMEDOUT);
 	ck_assert_int_eq(relog_close(h, 0), -ETIMEDOUT);
+	/* The flusher (not emit) said it cannot reach relogd, and the drops. */
+	n = read(err, buf, sizeof buf - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "relog: relogd unreachable at ") != NULL &&
+	    strstr(buf, "; 6 records dropped so far\n") != NULL,
+	    "stderr: %s", buf);
+	close(err);
 }
 END_TEST
 
