@@ -345,6 +345,81 @@ START_TEST(test_limits_strict)
 END_TEST
 
 /*
+ * Past max_plugins, new plugins get no logger of their own: their records
+ * go to _unrouted.log, and relogd says so once.
+ */
+START_TEST(test_limits_max_plugins)
+{
+	static const char *const names[] = {
+		"plugin.p1", "plugin.p2", "plugin.p3", "plugin.p4"
+	};
+	char *text;
+	int fd, i;
+
+	start_with_config("[relogd]\nmax_plugins = 2\n", NULL);
+	fd = wire_open(&H, "many");
+	for (i = 0; i < 4; i++) {
+		send_entry(fd, 20, proto_cstr(names[i]), proto_cstr(names[i]));
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	}
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	for (i = 0; i < 2; i++) {
+		text = harness_plugin_log(&H, names[i] + 7);
+		ck_assert_ptr_nonnull(text);
+		ck_assert_uint_eq(harness_count(text, names[i]), 2);
+		free(text);
+	}
+	ck_assert_ptr_null(harness_plugin_log(&H, "p3"));
+	ck_assert_ptr_null(harness_plugin_log(&H, "p4"));
+	text = harness_plugin_log(&H, "_unrouted");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(harness_lines(text), 2);
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.p3] plugin.p3\n"));
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.p4] plugin.p4\n"));
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "2 plugins already: records "
+	    "of new ones go to _unrouted.log"), 1);
+	free(text);
+}
+END_TEST
+
+/*
+ * A log file that cannot be opened (here a folder stands in its place):
+ * its records are lost, relogd says so once, and other plugins go on.
+ */
+START_TEST(test_limits_sink_unwritable)
+{
+	char path[512], *text;
+	int fd, i;
+
+	harness_daemon_start(&H, NULL);
+	snprintf(path, sizeof path, "%s/bad.log", H.log_dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	fd = wire_open(&H, "unw");
+	for (i = 0; i < 3; i++) {
+		send_entry(fd, 20, proto_cstr("plugin.bad"), proto_cstr("lost"));
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	}
+	send_entry(fd, 20, proto_cstr("plugin.good"), proto_cstr("kept"));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	text = harness_plugin_log(&H, "good");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, " [plugin.good] kept\n"));
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "cannot open "), 1);
+	ck_assert_ptr_nonnull(strstr(text, "bad.log: Is a directory"));
+	free(text);
+}
+END_TEST
+
+/*
  * Rate limit, 50 records per second per budget: a flood of INFO is cut at
  * 50, ERROR has its own 50, and when the window ends one record says how
  * many were suppressed.
@@ -882,6 +957,8 @@ suite_limits(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_limits_socket_mode);
 	tcase_add_test(tc, test_limits_strict);
+	tcase_add_test(tc, test_limits_max_plugins);
+	tcase_add_test(tc, test_limits_sink_unwritable);
 	tcase_add_test(tc, test_limits_plugin_settings);
 	tcase_add_test(tc, test_limits_reload);
 	tcase_add_test(tc, test_limits_journald);
