@@ -50,11 +50,13 @@ endif
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
 # Recursive (=) on purpose: expanded when a recipe runs, after deps.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags msgpack libevent libsystemd inih)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags msgpack libevent libevent_openssl \
+	libssl libsystemd inih)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 	$(CFLAGS) $(SAN_FLAGS) -Iproto -Ishim $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
-DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libsystemd inih)
+DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
+	libssl libcrypto libsystemd inih)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
@@ -63,6 +65,7 @@ SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
 DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
 	daemon/forward.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/journal.c daemon/state.c \
+	daemon/remote.c daemon/spool.c \
 	daemon/config.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \

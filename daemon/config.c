@@ -6,6 +6,9 @@
  *   [relogd]          the daemon (config_keys below)
  *   [plugin.NAME]     one plugin: strict, rate_limit
  *   [plugin.*]        every plugin without a section of its own
+ *
+ * A plugin key in [relogd] (rate_limit, forward) is the default for every
+ * plugin.
  */
 #include <errno.h>
 #include <grp.h>
@@ -30,6 +33,7 @@ enum config_type {
 	CONFIG_LEVEL,		/* a level name or number (plugins) */
 	CONFIG_FILE,		/* a safe file name (plugins) */
 	CONFIG_SINKS,		/* file, stderr, json (plugins) */
+	CONFIG_FORWARD,		/* forward sinks' URIs */
 };
 
 /* Where a key may stand. */
@@ -87,6 +91,17 @@ static const struct config_key config_keys[] = {
 	{ "sinks", CONFIG_SINKS, P, 0, 0, 0 },
 	{ "max_size", CONFIG_SIZE, P, 0, 0, (size_t)1 << 40 },
 	{ "keep", CONFIG_SIZE, P, 0, 1, 100 },
+	{ "forward", CONFIG_FORWARD, R | P, CONFIG_AT(forward), 0, 0 },
+	{ "forward_memory", CONFIG_SIZE, R, CONFIG_AT(forward_memory),
+	    64 * 1024, (size_t)1 << 32 },
+	{ "forward_disk", CONFIG_SIZE, R, CONFIG_AT(forward_disk), 64 * 1024,
+	    (size_t)1 << 40 },
+	{ "forward_retry_max", CONFIG_SIZE, R, CONFIG_AT(forward_retry_max_s),
+	    1, 3600 },
+	{ "forward_tls_ca", CONFIG_STR, R, CONFIG_AT(forward_tls_ca), 0, 0 },
+	{ "forward_tls_cert", CONFIG_STR, R, CONFIG_AT(forward_tls_cert), 0,
+	    0 },
+	{ "forward_tls_key", CONFIG_STR, R, CONFIG_AT(forward_tls_key), 0, 0 },
 };
 
 #undef R
@@ -116,6 +131,9 @@ config_defaults(struct config *config)
 	/* journald's default: 10,000 records per 30 s. */
 	config->rate.burst = 10000;
 	config->rate.interval_s = 30;
+	config->forward_memory = 4 * 1024 * 1024;
+	config->forward_disk = 256 * 1024 * 1024;
+	config->forward_retry_max_s = 30;
 }
 
 /* Free a config's allocations. */
@@ -133,6 +151,10 @@ config_free(struct config *config)
 	free(config->token);
 	free(config->allow_uids.uids);
 	free(config->admin_uids.uids);
+	free(config->forward);
+	free(config->forward_tls_ca);
+	free(config->forward_tls_cert);
+	free(config->forward_tls_key);
 	while ((pc = config->plugins) != NULL) {
 		config->plugins = pc->next;
 		free(pc->name);
@@ -425,6 +447,22 @@ config_set(struct config *c, const char *section, const char *name,
 		if (pc != NULL)
 			pc->has_rate = 1;
 		return (0);
+	case CONFIG_FORWARD:
+		if (strlen(value) >= RELOGD_FORWARD_LIST_MAX)
+			return (config_error(cause, "[%s] %s is too long",
+			    section, name));
+		if (remote_list_check(value, cause) != 0)
+			return (-1);
+		if (pc != NULL) {
+			snprintf(pc->set.forward, sizeof pc->set.forward, "%s",
+			    value);
+			pc->has_forward = 1;
+			return (0);
+		}
+		free(c->forward);
+		if ((c->forward = strdup(value)) == NULL)
+			fatal("strdup");
+		return (0);
 	case CONFIG_UIDS:
 		if (config_uids(value, (struct uid_list *)(p + k->offset)) != 0)
 			return (config_error(cause, "[%s] %s must be a list "
@@ -564,6 +602,8 @@ config_plugin_over(struct plugin_settings *s, const struct plugin_config *pc)
 		s->max_size = pc->set.max_size;
 	if (pc->has_keep)
 		s->keep = pc->set.keep;
+	if (pc->has_forward)
+		memcpy(s->forward, pc->set.forward, sizeof s->forward);
 }
 
 /* The settings of a plugin: its section, else [plugin.*], else [relogd]. */
@@ -583,6 +623,8 @@ config_plugin(const struct config *c, const char *id,
 	s->rate = c->rate;
 	s->level = INT64_MIN;
 	s->keep = 5;
+	if (c->forward != NULL)
+		snprintf(s->forward, sizeof s->forward, "%s", c->forward);
 	config_plugin_over(s, any);
 	config_plugin_over(s, own);
 	if (s->sinks == 0)

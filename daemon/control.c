@@ -1,6 +1,7 @@
 /*
  * Admin methods on relogd's socket, for relogctl, after a runner.hello:
- *   relogd.stats    uptime, connections, per-plugin counters
+ *   relogd.stats    uptime, connections, per-plugin and per-forward-sink
+ *                   counters
  *   relogd.tail     the last records (from a small ring), then, with
  *                   follow, every new one as a relogd.record broadcast;
  *                   filtered here, by plugin and least level
@@ -122,16 +123,50 @@ control_stats_plugin(struct plugin *p, void *arg)
 	msgpack_pack_uint64(pk, p->file.lost);
 }
 
+static void
+control_count_remote(struct remote *rm, void *arg)
+{
+	(void)rm;
+	(*(size_t *)arg)++;
+}
+
+/* Pack one forward sink of stats (records, not bytes). */
+static void
+control_stats_remote(struct remote *rm, void *arg)
+{
+	msgpack_packer *pk = arg;
+
+	msgpack_pack_map(pk, 7);
+	proto_pack_key(pk, "uri");
+	control_str(pk, rm->uri);
+	proto_pack_key(pk, "connected");
+	if (rm->state == REMOTE_UP || rm->state == REMOTE_CLOSING)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	proto_pack_key(pk, "queued_memory");
+	msgpack_pack_uint64(pk, rm->mem_records);
+	proto_pack_key(pk, "queued_disk");
+	msgpack_pack_uint64(pk, rm->spool.records);
+	proto_pack_key(pk, "sent");
+	msgpack_pack_uint64(pk, rm->sent);
+	proto_pack_key(pk, "acked");
+	msgpack_pack_uint64(pk, rm->acked);
+	proto_pack_key(pk, "dropped");
+	msgpack_pack_uint64(pk, rm->dropped);
+}
+
 /* relogd.stats */
 static void
 control_stats(struct client *c, const struct proto_envelope *env)
 {
 	struct client_reply r;
-	size_t nclients = client_count(), nplugins = 0;
+	size_t nclients = client_count(), nplugins = 0, nremotes = 0;
 
 	plugin_foreach(control_count_plugin, &nplugins);
+	remote_foreach(control_count_remote, &nremotes);
 	client_reply_begin(&r, env);
-	msgpack_pack_map(&r.pk, 4);
+	msgpack_pack_map(&r.pk, 5);
 	proto_pack_key(&r.pk, "version");
 	control_str(&r.pk, RELOGD_VERSION);
 	proto_pack_key(&r.pk, "uptime_s");
@@ -142,6 +177,9 @@ control_stats(struct client *c, const struct proto_envelope *env)
 	proto_pack_key(&r.pk, "plugins");
 	msgpack_pack_array(&r.pk, (uint32_t)nplugins);
 	plugin_foreach(control_stats_plugin, &r.pk);
+	proto_pack_key(&r.pk, "forward");
+	msgpack_pack_array(&r.pk, (uint32_t)nremotes);
+	remote_foreach(control_stats_remote, &r.pk);
 	client_reply_send(c, &r, NULL, NULL);
 }
 

@@ -98,6 +98,7 @@ plugin_set_sinks(struct plugin *p)
 		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
 		free(path);
 	}
+	p->nforward = remote_resolve(p->set.forward, p->forward);
 }
 
 /* Make the logger of a (checked) id. */
@@ -206,6 +207,7 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 {
 	uint64_t before = p->file.queued;
 	struct sink *err;
+	size_t i;
 
 	if (p->set.sinks & SINK_TO_FILE) {
 		sink_format(&p->file, p->id, r, 0);
@@ -220,6 +222,8 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 	}
 	if (p->set.sinks & SINK_TO_JOURNALD)
 		journal_send(p->id, r, c != NULL ? c->pid : 0);
+	for (i = 0; i < p->nforward; i++)
+		remote_enqueue(p->forward[i], p->id, r, c != NULL ? c->pid : 0);
 	if ((p->set.sinks & SINK_TO_STDERR) && (err = sink_stderr()) != NULL) {
 		sink_format(err, p->id, r, 1);
 		if (c != NULL)

@@ -172,6 +172,7 @@ relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 		relogd_config = fresh;
 		log_open(relogd_config.verbose);
 		plugin_reconfigure_all();
+		remote_start_all();
 		log_info("configuration reloaded");
 	}
 	plugin_reopen_all();
@@ -288,6 +289,8 @@ main(int argc, char **argv)
 	evsignal_add(ev_hup, NULL);
 
 	server_start();
+	remote_init();
+	remote_start_all();
 	relogd_started = time(NULL);
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
@@ -297,6 +300,7 @@ main(int argc, char **argv)
 
 	/* Write what was received, then record what was written. */
 	plugin_drain_all();
+	remote_free_all();
 	client_free_all();
 	plugin_free_all();
 	control_free();

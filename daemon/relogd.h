@@ -47,6 +47,10 @@ struct config_rate {
 #define SINK_TO_JSON 0x4
 #define SINK_TO_JOURNALD 0x8
 
+/* Forward sinks a plugin may have, and their list's length in settings. */
+#define RELOGD_FORWARD_MAX 4
+#define RELOGD_FORWARD_LIST_MAX 1024
+
 /* A plugin's settings: its section, else [plugin.*], else the defaults. */
 struct plugin_settings {
 	int strict;		/* logger names kept under plugin.<id> */
@@ -56,6 +60,7 @@ struct plugin_settings {
 	int sinks;		/* SINK_TO_*; 0: file, and stderr if set */
 	size_t max_size;	/* rotate the file past it; 0: never */
 	size_t keep;		/* rotated files kept */
+	char forward[RELOGD_FORWARD_LIST_MAX];	/* URIs; "": none */
 };
 
 /* A [plugin.NAME] or [plugin.*] section: what it sets. */
@@ -63,7 +68,7 @@ struct plugin_config {
 	char *name;
 	struct plugin_settings set;
 	int has_strict, has_rate, has_level, has_file, has_sinks;
-	int has_max_size, has_keep;
+	int has_max_size, has_keep, has_forward;
 	struct plugin_config *next;
 };
 
@@ -92,6 +97,13 @@ struct config {
 	size_t hello_timeout_s;
 	size_t idle_timeout_s;	/* 0: none */
 	struct config_rate rate;	/* for plugins without their own */
+	char *forward;		/* for plugins without their own; NULL: none */
+	size_t forward_memory;	/* bytes each forward sink holds in memory */
+	size_t forward_disk;	/* and in its file queue */
+	size_t forward_retry_max_s;	/* reconnect backoff's cap */
+	char *forward_tls_ca;	/* NULL: the system's CAs */
+	char *forward_tls_cert;	/* a client certificate; NULL: none */
+	char *forward_tls_key;
 	struct plugin_config *plugins;
 };
 
@@ -197,6 +209,115 @@ struct rate_budget {
 };
 
 /*
+ * A record queued for a forward sink, after its u32 length (which counts
+ * this header and the texts after it: plugin id, logger name, message,
+ * exception). The same bytes are held in memory and in the file queue.
+ */
+struct remote_rec {
+	int64_t timestamp_ms;
+	int64_t level;
+	uint32_t pid;		/* the runner's; 0: unknown */
+	uint32_t message_len;
+	uint32_t exception_len;
+	uint16_t plugin_len;
+	uint16_t logger_len;
+};
+#define REMOTE_REC_MAX (16u * 1024 * 1024)
+#define SPOOL_SEGMENT_MAX (4u * 1024 * 1024)
+
+/* A place in a file queue: a segment and an offset in it. */
+struct spool_pos {
+	uint64_t seg;
+	uint64_t off;
+};
+
+/* A forward sink's file queue (spool.c). */
+struct spool {
+	char *dir;
+	uint64_t max_bytes;	/* all segments */
+	uint64_t seg_max;	/* one segment */
+	uint64_t head;		/* the oldest segment */
+	uint64_t tail;		/* the one appended to */
+	uint64_t tail_size;	/* its size, with wbuf */
+	uint64_t bytes;		/* every segment's */
+	uint64_t records;	/* from ack to the end */
+	struct spool_pos ack;	/* the first record not acked */
+	struct spool_pos read;	/* the next record to send */
+	int wfd;
+	struct outbuf wbuf;	/* appended, not written yet */
+	int rfd;		/* the segment being read */
+	uint64_t rseg;
+	struct outbuf rbuf;	/* bytes of it, from offset rbase */
+	uint64_t rbase;
+	int cursor_fd;
+	int broken;		/* an error was said */
+};
+
+/* A batch sent to a collector, not acked yet. */
+struct remote_batch {
+	int on_disk;		/* its records are in the file queue */
+	struct spool_pos end;	/* on disk: where its last record ends */
+	uint64_t mem_end;	/* in memory: the same, as a stream offset */
+	uint32_t records;
+	uint32_t chunk;		/* Fluent: the number in its chunk id */
+	int acked;
+};
+
+enum remote_kind {
+	REMOTE_SYSLOG,		/* RFC 5424, RFC 6587 octet counting */
+	REMOTE_FLUENT,		/* Fluent Forward, PackedForward */
+};
+
+enum remote_state {
+	REMOTE_DOWN,		/* waiting to connect (or to retry) */
+	REMOTE_CONNECTING,
+	REMOTE_UP,
+	REMOTE_CLOSING,		/* syslog: sent all, waiting for its EOF */
+};
+
+/*
+ * A forward sink: a collector relogd sends records to, shared by every
+ * plugin naming its URI. Records wait in memory (mem, from mem_head; those
+ * before mem_sent are sent), or in the file queue, which holds older
+ * records than memory does.
+ */
+struct remote {
+	char *uri;
+	enum remote_kind kind;
+	int tls;
+	char *host;		/* NULL: a Unix socket at path */
+	char *port;
+	char *path;
+	enum remote_state state;
+	struct bufferevent *bev;
+	struct event *timer;	/* retry, or syslog's idle close */
+	unsigned failures;	/* in a row */
+	int said_down;
+	msgpack_unpacker *acks;	/* Fluent's answers */
+
+	struct outbuf mem;	/* records; mem.data[0] is offset mem_base */
+	uint64_t mem_base;
+	uint64_t mem_head;	/* the first record not acked */
+	uint64_t mem_sent;	/* the first not sent */
+	uint64_t mem_records;	/* from mem_head on */
+	struct spool spool;
+
+	struct remote_batch *batches;	/* in flight, oldest first */
+	size_t nbatches;
+	size_t batches_cap;
+	uint64_t since_close;	/* syslog: bytes sent on this connection */
+	uint32_t next_chunk;
+
+	uint64_t sent;
+	uint64_t acked;
+	uint64_t dropped;
+	uint64_t dropped_unsaid;
+	int64_t said_dropped_at;	/* monotonic ms */
+	int dirty;
+	struct remote *next;
+};
+
+/*
  * A plugin's logger: where its records end up. Created on first use, kept
  * until exit.
  */
@@ -209,6 +330,8 @@ struct plugin {
 	struct sink json;	/* DIR/<id>.json, with sinks = json */
 	struct plugin_settings set;
 	struct rate_budget budgets[2];	/* below ERROR; ERROR and above */
+	struct remote *forward[RELOGD_FORWARD_MAX];
+	size_t nforward;
 	uint64_t records;
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
@@ -400,6 +523,33 @@ void	sink_free(struct sink *);
 /* forward.c */
 int	forward_process(struct client *);
 void	forward_free(void);
+
+/* remote.c */
+int	remote_parse(const char *, struct remote *, char **);
+int	remote_list_check(const char *, char **);
+struct remote *remote_get(const char *);
+size_t	remote_resolve(const char *, struct remote **);
+void	remote_init(void);
+void	remote_start_all(void);
+void	remote_enqueue(struct remote *, const char *, const struct record *,
+	    pid_t);
+void	remote_flush_all(void);
+void	remote_foreach(void (*)(struct remote *, void *), void *);
+void	remote_free_all(void);
+
+/* spool.c */
+void	spool_open(struct spool *, const char *, uint64_t);
+uint64_t spool_append(struct spool *, const char *, size_t);
+void	spool_flush(struct spool *);
+struct spool_pos spool_end(const struct spool *);
+int	spool_unread(const struct spool *);
+const char *spool_peek(struct spool *, size_t *);
+void	spool_consume(struct spool *, size_t);
+struct spool_pos spool_tell(const struct spool *);
+void	spool_rewind(struct spool *);
+void	spool_skip_all(struct spool *);
+void	spool_ack(struct spool *, struct spool_pos, uint64_t);
+void	spool_close(struct spool *);
 
 /* journal.c */
 void	journal_send(const char *, const struct record *, pid_t);

@@ -585,6 +585,7 @@ sink_flush_all(void)
 		s->dirty = 0;
 		sink_flush(s);
 	}
+	remote_flush_all();
 }
 
 /*

@@ -420,7 +420,7 @@ ctl_pack_empty(msgpack_packer *pk, void *arg)
 static int
 ctl_stats(void)
 {
-	const msgpack_object *conns, *plugins, *o, *payload;
+	const msgpack_object *conns, *plugins, *fwd, *o, *payload, *up;
 	struct proto_str s, t, state;
 	struct ctl_reply r;
 	uint32_t i;
@@ -464,6 +464,23 @@ ctl_stats(void)
 		    (long long)ctl_int(o, "dropped_by_runners"),
 		    (long long)ctl_int(o, "suppressed"),
 		    (long long)ctl_int(o, "bytes"));
+	}
+	fwd = ctl_array(payload, "forward");
+	if (fwd != NULL && fwd->via.array.size != 0)
+		printf("\n%-32s %-4s %10s %10s %10s %10s %10s\n", "FORWARD",
+		    "UP", "MEMORY", "DISK", "SENT", "ACKED", "DROPPED");
+	for (i = 0; fwd != NULL && i < fwd->via.array.size; i++) {
+		o = &fwd->via.array.ptr[i];
+		s = ctl_field(o, "uri");
+		up = ctl_get(o, "connected");
+		printf("%-32.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
+		    (int)s.len, s.ptr, up != NULL && up->type ==
+		    MSGPACK_OBJECT_BOOLEAN && up->via.boolean ? "yes" : "no",
+		    (long long)ctl_int(o, "queued_memory"),
+		    (long long)ctl_int(o, "queued_disk"),
+		    (long long)ctl_int(o, "sent"),
+		    (long long)ctl_int(o, "acked"),
+		    (long long)ctl_int(o, "dropped"));
 	}
 done:
 	ctl_reply_free(&r);

@@ -5,9 +5,10 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
-libinih-dev check python3 python3-msgpack python3-structlog python3-fluent-logger valgrind"
+libinih-dev libssl-dev check python3 python3-msgpack python3-structlog
+python3-fluent-logger valgrind rsyslog"
 FUZZ="clang libclang-rt-14-dev"
-BENCH="rsyslog strace"
+BENCH="strace"
 case "${1:-}" in
 fuzz) PACKAGES="$PACKAGES $FUZZ" ;;
 bench) PACKAGES="$PACKAGES $BENCH" ;;

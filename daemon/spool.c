@@ -1,0 +1,493 @@
+/*
+ * A forward sink's file queue: records waiting for a collector, kept in
+ * order in numbered segment files under state_dir/forward/<sink>/, so that
+ * they survive a restart, SIGKILL included.
+ *
+ *   0000000000000001.q   "RELOGQ1\n", then records: u32 length, body
+ *   cursor               "<segment> <offset>\n": the first record not acked
+ *
+ * Records are appended to the last segment; a full one is closed and the
+ * next begun. They are read from the cursor on, and the cursor moves once
+ * the collector has them. Segments wholly before the cursor are deleted.
+ * Past the disk budget the oldest segment is deleted, and its records are
+ * counted as dropped. The cursor is written without fsync: after a crash of
+ * the machine, records may be sent twice, but a SIGKILL loses nothing (the
+ * kernel has the bytes).
+ *
+ * Lengths are in the machine's byte order: a queue is not moved between
+ * machines. A record cut short by a kill (the last of the last segment) is
+ * cut off when the queue is opened again.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relogd.h"
+
+#define SPOOL_MAGIC "RELOGQ1\n"
+#define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)
+#define SPOOL_READ_CHUNK (64u * 1024)
+
+static int
+spool_pos_before(struct spool_pos a, struct spool_pos b)
+{
+	return (a.seg < b.seg || (a.seg == b.seg && a.off < b.off));
+}
+
+static void
+spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%016" PRIx64 ".q", sp->dir, seg);
+}
+
+/* Write the cursor; a failure is said once. */
+static void
+spool_write_cursor(struct spool *sp)
+{
+	char line[64];
+	int n;
+
+	n = snprintf(line, sizeof line, "%016" PRIx64 " %016" PRIx64 "\n",
+	    sp->ack.seg, sp->ack.off);
+	if (pwrite(sp->cursor_fd, line, (size_t)n, 0) != n && !sp->broken) {
+		log_error("%s: cannot write the queue's cursor: %s", sp->dir,
+		    strerror(errno));
+		sp->broken = 1;
+	}
+}
+
+/*
+ * The length of the record at p (with left bytes there), its 4-byte length
+ * included: 0 if it is not all there, -1 if the length is not a record's.
+ */
+static int64_t
+spool_record_len(const char *p, size_t left)
+{
+	uint32_t len;
+
+	if (left < 4)
+		return (0);
+	memcpy(&len, p, 4);
+	if (len < sizeof(struct remote_rec) || len > REMOTE_REC_MAX)
+		return (-1);
+	if (left - 4 < len)
+		return (0);
+	return ((int64_t)len + 4);
+}
+
+/*
+ * Count the records of a segment file from off on. Returns the offset
+ * after the last whole record; *bad is set when garbage follows it.
+ */
+static uint64_t
+spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
+{
+	struct outbuf b = { 0 };
+	uint64_t base = off;
+	size_t at = 0;
+	ssize_t n;
+	int64_t len;
+
+	*count = 0;
+	*bad = 0;
+	for (;;) {
+		len = spool_record_len(b.data + at, b.len - at);
+		if (len > 0) {
+			at += (size_t)len;
+			(*count)++;
+			continue;
+		}
+		if (len < 0) {
+			*bad = 1;
+			break;
+		}
+		/* Keep what is not used yet, and read more. */
+		memmove(b.data, b.data + at, b.len - at);
+		b.len -= at;
+		base += at;
+		at = 0;
+		outbuf_grow(&b, SPOOL_READ_CHUNK);
+		n = pread(fd, b.data + b.len, b.cap - b.len,
+		    (off_t)(base + b.len));
+		if (n <= 0) {
+			*bad = b.len != 0;
+			break;
+		}
+		b.len += (size_t)n;
+	}
+	outbuf_free(&b);
+	return (base + at);
+}
+
+/* Begin a segment file after the last one. */
+static void
+spool_new_segment(struct spool *sp)
+{
+	char path[PATH_MAX];
+
+	if (sp->wfd >= 0)
+		close(sp->wfd);
+	sp->tail++;
+	spool_path(sp, sp->tail, path, sizeof path);
+	sp->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+	    O_CLOEXEC, 0600);
+	if (sp->wfd < 0 || write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR) !=
+	    (ssize_t)SPOOL_HDR) {
+		if (!sp->broken)
+			log_error("%s: cannot write the queue: %s", path,
+			    strerror(errno));
+		sp->broken = 1;
+	}
+	sp->tail_size = SPOOL_HDR;
+	sp->bytes += SPOOL_HDR;
+}
+
+/*
+ * Open (or create) the queue in dir; segments hold about seg_max bytes,
+ * all of them about max_bytes. Startup errors are fatal.
+ */
+void
+spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
+{
+	char path[PATH_MAX], line[64];
+	uint64_t seg, first = UINT64_MAX, last = 0, count, end;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, bad;
+	ssize_t n;
+
+	memset(sp, 0, sizeof *sp);
+	sp->wfd = sp->rfd = -1;
+	sp->max_bytes = max_bytes;
+	sp->seg_max = max_bytes / 8 < SPOOL_SEGMENT_MAX ? max_bytes / 8 :
+	    SPOOL_SEGMENT_MAX;
+	if ((sp->dir = strdup(dir)) == NULL)
+		fatal("strdup");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fatal("cannot create queue directory %s", dir);
+	if ((d = opendir(dir)) == NULL)
+		fatal("cannot open queue directory %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 18 ||
+		    strcmp(de->d_name + 16, ".q") != 0 ||
+		    sscanf(de->d_name, "%16" SCNx64, &seg) != 1)
+			continue;
+		if (seg < first)
+			first = seg;
+		if (seg > last)
+			last = seg;
+	}
+	closedir(d);
+
+	snprintf(path, sizeof path, "%s/cursor", dir);
+	sp->cursor_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->cursor_fd < 0)
+		fatal("cannot open %s", path);
+	n = pread(sp->cursor_fd, line, sizeof line - 1, 0);
+	line[n > 0 ? n : 0] = '\0';
+	if (sscanf(line, "%" SCNx64 " %" SCNx64, &sp->ack.seg,
+	    &sp->ack.off) != 2)
+		sp->ack.seg = sp->ack.off = 0;
+
+	if (first == UINT64_MAX) {
+		/* Empty: begin after where the cursor was. */
+		sp->head = sp->tail = sp->ack.seg;
+		spool_new_segment(sp);
+		sp->head = sp->tail;
+		sp->ack.seg = sp->tail;
+		sp->ack.off = SPOOL_HDR;
+	} else {
+		sp->head = first;
+		sp->tail = last;
+		if (spool_pos_before(sp->ack, (struct spool_pos){ first,
+		    SPOOL_HDR })) {
+			sp->ack.seg = first;
+			sp->ack.off = SPOOL_HDR;
+		}
+		for (seg = first; seg <= last; seg++) {
+			spool_path(sp, seg, path, sizeof path);
+			if (seg < sp->ack.seg && seg < last) {
+				/* Acked, but a kill came before the unlink. */
+				unlink(path);
+				sp->head = seg + 1;
+				continue;
+			}
+			if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+				continue;
+			if (fstat(fd, &st) == 0)
+				sp->bytes += (uint64_t)st.st_size;
+			end = spool_scan(fd, seg == sp->ack.seg ? sp->ack.off :
+			    SPOOL_HDR, &count, &bad);
+			if (seg >= sp->ack.seg)
+				sp->records += count;
+			if (seg == last) {
+				/* A record cut short by a kill: cut it off. */
+				if (bad && ftruncate(fd, (off_t)end) == 0) {
+					log_warn("%s: cut off %" PRIu64 " bytes"
+					    " of a record written in part", path,
+					    (uint64_t)st.st_size - end);
+					sp->bytes -= (uint64_t)st.st_size - end;
+				}
+				sp->tail_size = end;
+			} else if (bad)
+				log_warn("%s: garbage after %" PRIu64 " bytes;"
+				    " the rest of it is skipped", path, end);
+			close(fd);
+		}
+		if (spool_pos_before(spool_end(sp), sp->ack))
+			sp->ack = spool_end(sp);
+		spool_path(sp, last, path, sizeof path);
+		sp->wfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (sp->wfd < 0)
+			fatal("cannot open %s", path);
+	}
+	sp->read = sp->ack;
+	spool_write_cursor(sp);
+}
+
+/* Write what was appended. */
+void
+spool_flush(struct spool *sp)
+{
+	ssize_t n;
+	size_t off = 0;
+
+	while (off < sp->wbuf.len) {
+		n = write(sp->wfd, sp->wbuf.data + off, sp->wbuf.len - off);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (!sp->broken)
+				log_error("%s: cannot write the queue: %s",
+				    sp->dir, strerror(errno));
+			sp->broken = 1;
+			break;
+		}
+		off += (size_t)n;
+	}
+	sp->wbuf.len = 0;
+}
+
+/* Where the next record appended will go. */
+struct spool_pos
+spool_end(const struct spool *sp)
+{
+	return ((struct spool_pos){ sp->tail, sp->tail_size });
+}
+
+/* Forget the reader's file and buffer. */
+static void
+spool_read_reset(struct spool *sp)
+{
+	if (sp->rfd >= 0)
+		close(sp->rfd);
+	sp->rfd = -1;
+	sp->rbuf.len = 0;
+	sp->rbase = 0;
+}
+
+/* Delete the oldest segment; returns how many unacked records it held. */
+static uint64_t
+spool_drop_head(struct spool *sp)
+{
+	char path[PATH_MAX];
+	uint64_t count = 0;
+	struct stat st;
+	int fd, bad;
+
+	spool_path(sp, sp->head, path, sizeof path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (sp->ack.seg == sp->head)
+			spool_scan(fd, sp->ack.off, &count, &bad);
+		if (fstat(fd, &st) == 0)
+			sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
+			    (uint64_t)st.st_size : sp->bytes;
+		close(fd);
+	}
+	unlink(path);
+	if (sp->rfd >= 0 && sp->rseg == sp->head)
+		spool_read_reset(sp);
+	sp->head++;
+	if (sp->ack.seg < sp->head) {
+		sp->ack.seg = sp->head;
+		sp->ack.off = SPOOL_HDR;
+		spool_write_cursor(sp);
+	}
+	if (spool_pos_before(sp->read, sp->ack))
+		sp->read = sp->ack;
+	sp->records -= count < sp->records ? count : sp->records;
+	return (count);
+}
+
+/*
+ * Append a record (its u32 length first). Returns how many of the oldest
+ * records were dropped to keep to the disk budget.
+ */
+uint64_t
+spool_append(struct spool *sp, const char *rec, size_t len)
+{
+	uint64_t dropped = 0;
+
+	if (sp->tail_size + len > sp->seg_max && sp->tail_size > SPOOL_HDR) {
+		spool_flush(sp);
+		spool_new_segment(sp);
+	}
+	outbuf_add(&sp->wbuf, rec, len);
+	sp->tail_size += len;
+	sp->bytes += len;
+	sp->records++;
+	while (sp->bytes > sp->max_bytes && sp->head < sp->tail)
+		dropped += spool_drop_head(sp);
+	return (dropped);
+}
+
+/* Are there records not read yet? */
+int
+spool_unread(const struct spool *sp)
+{
+	return (spool_pos_before(sp->read, spool_end(sp)));
+}
+
+/*
+ * The next record to read, not consumed (spool_consume does), or NULL when
+ * all are read. It lives until the next call.
+ */
+const char *
+spool_peek(struct spool *sp, size_t *lenp)
+{
+	char path[PATH_MAX];
+	size_t at;
+	int64_t len;
+	ssize_t n;
+
+	while (spool_unread(sp)) {
+		if (sp->read.seg == sp->tail)
+			spool_flush(sp);
+		if (sp->rfd < 0 || sp->rseg != sp->read.seg) {
+			spool_read_reset(sp);
+			spool_path(sp, sp->read.seg, path, sizeof path);
+			sp->rfd = open(path, O_RDONLY | O_CLOEXEC);
+			sp->rseg = sp->read.seg;
+			sp->rbase = sp->read.off;
+			if (sp->rfd < 0)
+				goto next_segment;
+		}
+		if (sp->read.off < sp->rbase ||
+		    sp->read.off > sp->rbase + sp->rbuf.len) {
+			sp->rbuf.len = 0;
+			sp->rbase = sp->read.off;
+		}
+		at = (size_t)(sp->read.off - sp->rbase);
+		len = spool_record_len(sp->rbuf.data + at, sp->rbuf.len - at);
+		if (len > 0) {
+			*lenp = (size_t)len;
+			return (sp->rbuf.data + at);
+		}
+		if (len == 0) {
+			memmove(sp->rbuf.data, sp->rbuf.data + at,
+			    sp->rbuf.len - at);
+			sp->rbuf.len -= at;
+			sp->rbase += at;
+			outbuf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
+			n = pread(sp->rfd, sp->rbuf.data + sp->rbuf.len,
+			    sp->rbuf.cap - sp->rbuf.len,
+			    (off_t)(sp->rbase + sp->rbuf.len));
+			if (n > 0) {
+				sp->rbuf.len += (size_t)n;
+				continue;
+			}
+		}
+		/* Past the end of a segment: fine, unless bytes are left. */
+		if (len < 0 || sp->rbuf.len != 0 || sp->read.seg == sp->tail)
+			log_warn("%s: a record cannot be read; the rest of "
+			    "segment %" PRIu64 " is skipped", sp->dir,
+			    sp->read.seg);
+next_segment:
+		/* The end of a segment (or what cannot be read of it). */
+		if (sp->read.seg == sp->tail) {
+			sp->read = spool_end(sp);
+			break;
+		}
+		sp->read.seg++;
+		sp->read.off = SPOOL_HDR;
+	}
+	return (NULL);
+}
+
+/* Move past the record spool_peek returned. */
+void
+spool_consume(struct spool *sp, size_t len)
+{
+	sp->read.off += len;
+}
+
+/* Where the reader is: after the records read so far. */
+struct spool_pos
+spool_tell(const struct spool *sp)
+{
+	return (sp->read);
+}
+
+/* Read again from the first record not acked. */
+void
+spool_rewind(struct spool *sp)
+{
+	sp->read = sp->ack;
+}
+
+/* The reader is past every record (they were sent from memory). */
+void
+spool_skip_all(struct spool *sp)
+{
+	sp->read = spool_end(sp);
+}
+
+/* The collector has every record before pos, n of them since the last. */
+void
+spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!spool_pos_before(sp->ack, pos))
+		return;
+	sp->ack = pos;
+	sp->records -= n < sp->records ? n : sp->records;
+	while (sp->head < sp->ack.seg) {
+		spool_path(sp, sp->head, path, sizeof path);
+		if (sp->rfd >= 0 && sp->rseg == sp->head)
+			spool_read_reset(sp);
+		if (stat(path, &st) == 0)
+			sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
+			    (uint64_t)st.st_size : sp->bytes;
+		unlink(path);
+		sp->head++;
+	}
+	spool_write_cursor(sp);
+}
+
+/* Write what is buffered and close the files. */
+void
+spool_close(struct spool *sp)
+{
+	spool_flush(sp);
+	spool_write_cursor(sp);
+	spool_read_reset(sp);
+	if (sp->wfd >= 0)
+		close(sp->wfd);
+	close(sp->cursor_fd);
+	outbuf_free(&sp->wbuf);
+	outbuf_free(&sp->rbuf);
+	free(sp->dir);
+	memset(sp, 0, sizeof *sp);
+	sp->wfd = sp->rfd = sp->cursor_fd = -1;
+}
