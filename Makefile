@@ -70,7 +70,7 @@ DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c
+	tests/test-limits.c tests/test-ctl.c tests/test-remote.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

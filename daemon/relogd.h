@@ -313,6 +313,7 @@ struct remote {
 	uint64_t dropped;
 	uint64_t dropped_unsaid;
 	int64_t said_dropped_at;	/* monotonic ms */
+	struct event *say_timer;	/* to say more dropped, later */
 	int dirty;
 	struct remote *next;
 };

@@ -73,6 +73,7 @@ static void remote_connect(struct remote *);
 static void remote_pump(struct remote *);
 static void remote_write_cb(struct bufferevent *, void *);
 static void remote_syslog_close(struct remote *);
+static void remote_say_cb(evutil_socket_t, short, void *);
 
 /*
  * Parse a forward URI into rm's kind, tls, host, port and path:
@@ -341,7 +342,8 @@ remote_get(const char *uri)
 	if (rm->tls)
 		remote_tls_ctx();
 	rm->timer = evtimer_new(relogd_base, remote_timer_cb, rm);
-	if (rm->timer == NULL)
+	rm->say_timer = evtimer_new(relogd_base, remote_say_cb, rm);
+	if (rm->timer == NULL || rm->say_timer == NULL)
 		fatalx("cannot create a timer");
 	if (rm->kind == REMOTE_FLUENT &&
 	    (rm->acks = msgpack_unpacker_new(1024)) == NULL)
@@ -574,6 +576,8 @@ remote_settle(struct remote *rm)
 
 	while (n < rm->nbatches && rm->batches[n].acked)
 		remote_batch_done(rm, &rm->batches[n++]);
+	if (n == 0)
+		return;
 	memmove(rm->batches, rm->batches + n,
 	    (rm->nbatches - n) * sizeof *rm->batches);
 	rm->nbatches -= n;
@@ -800,6 +804,7 @@ remote_connect(struct remote *rm)
 	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
 	struct sockaddr_un sun;
 	SSL *ssl;
+	int ret;
 
 	if (rm->state != REMOTE_DOWN)
 		return;
@@ -829,21 +834,26 @@ remote_connect(struct remote *rm)
 	bufferevent_set_timeouts(rm->bev, &tv, &tv);
 	bufferevent_enable(rm->bev, EV_READ | EV_WRITE);
 	rm->state = REMOTE_CONNECTING;
-	/* Failures come to remote_event_cb (callbacks are deferred). */
+	/*
+	 * Later failures come to remote_event_cb (deferred); one at once
+	 * (no such socket file, say) is returned here.
+	 */
 	if (rm->path != NULL) {
 		memset(&sun, 0, sizeof sun);
 		sun.sun_family = AF_UNIX;
 		memcpy(sun.sun_path, rm->path, strlen(rm->path));
-		bufferevent_socket_connect(rm->bev, (struct sockaddr *)&sun,
-		    sizeof sun);
+		ret = bufferevent_socket_connect(rm->bev,
+		    (struct sockaddr *)&sun, sizeof sun);
 	} else {
 		if (remote_dns == NULL)
 			remote_dns = evdns_base_new(relogd_base,
 			    EVDNS_BASE_INITIALIZE_NAMESERVERS |
 			    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		bufferevent_socket_connect_hostname(rm->bev, remote_dns,
+		ret = bufferevent_socket_connect_hostname(rm->bev, remote_dns,
 		    AF_UNSPEC, rm->host, atoi(rm->port));
 	}
+	if (ret != 0)
+		remote_lost(rm, strerror(errno));
 }
 
 /* Append a PRINTUSASCII field of RFC 5424 (others become '_'), or "-". */
@@ -863,24 +873,20 @@ remote_syslog_field(struct outbuf *b, struct proto_str s, size_t max)
 	}
 }
 
-/* Append an SD-PARAM value: '"', '\' and ']' escaped (RFC 5424 6.3.3). */
+/* Append an SD-PARAM value: '"', '\\' and ']' escaped (RFC 5424 6.3.3). */
 static void
 remote_syslog_value(struct outbuf *b, struct proto_str s)
 {
-	const char *p = s.ptr, *end = s.ptr + s.len;
-	size_t n;
+	size_t i, from = 0;
 
-	while (p < end) {
-		n = strcspn(p, "\"\\]");
-		if (n > (size_t)(end - p))
-			n = (size_t)(end - p);
-		outbuf_add(b, p, n);
-		p += n;
-		if (p < end) {
-			outbuf_add(b, "\\", 1);
-			outbuf_add(b, p++, 1);
-		}
+	for (i = 0; i < s.len; i++) {
+		if (s.ptr[i] != '"' && s.ptr[i] != '\\' && s.ptr[i] != ']')
+			continue;
+		outbuf_add(b, s.ptr + from, i - from);
+		outbuf_add(b, "\\", 1);
+		from = i;
 	}
+	outbuf_add(b, s.ptr + from, s.len - from);
 }
 
 /*
@@ -1145,19 +1151,33 @@ remote_pump(struct remote *rm)
 	}
 }
 
-/* Say, once a second at most, what a full disk budget dropped. */
+/*
+ * Say what a full disk budget dropped, once a second at most: in relogd's
+ * log, and in a record to the collector (which may itself be dropped, if
+ * more are; the next one counts them all).
+ */
 static void
 remote_say_dropped(struct remote *rm)
 {
-	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
+	int64_t now = relogd_now_ms(CLOCK_MONOTONIC), wait;
+	struct timeval tv;
 	struct record r;
 	char msg[PATH_MAX + 200];
 
-	if (rm->dropped_unsaid == 0 || now - rm->said_dropped_at < 1000)
+	if (rm->dropped_unsaid == 0)
 		return;
+	if ((wait = rm->said_dropped_at + 1000 - now) > 0) {
+		if (!evtimer_pending(rm->say_timer, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)wait * 1000;
+			evtimer_add(rm->say_timer, &tv);
+		}
+		return;
+	}
 	snprintf(msg, sizeof msg, "forward %s: the file queue was full "
 	    "(forward_disk = %zu bytes): dropped the %" PRIu64 " oldest "
-	    "records", rm->uri, relogd_config.forward_disk, rm->dropped_unsaid);
+	    "records (%" PRIu64 " since relogd started)", rm->uri,
+	    relogd_config.forward_disk, rm->dropped_unsaid, rm->dropped);
 	log_warn("%s", msg);
 	memset(&r, 0, sizeof r);
 	r.e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
@@ -1168,6 +1188,18 @@ remote_say_dropped(struct remote *rm)
 	rm->dropped_unsaid = 0;
 	rm->said_dropped_at = now;
 	remote_enqueue(rm, "relogd", &r, getpid());
+}
+
+/* A second after the last notice, more were dropped: say so. */
+static void
+remote_say_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *rm = arg;
+
+	(void)fd;
+	(void)what;
+	rm->dirty = 1;
+	remote_flush_all();
 }
 
 /*
@@ -1228,6 +1260,7 @@ remote_free_all(void)
 			    rm->uri, rm->spool.records);
 		spool_close(&rm->spool);
 		event_free(rm->timer);
+		event_free(rm->say_timer);
 		if (rm->acks != NULL)
 			msgpack_unpacker_free(rm->acks);
 		outbuf_free(&rm->mem);

@@ -98,6 +98,7 @@ spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
 
 	*count = 0;
 	*bad = 0;
+	outbuf_grow(&b, SPOOL_READ_CHUNK);
 	for (;;) {
 		len = spool_record_len(b.data + at, b.len - at);
 		if (len > 0) {
@@ -369,6 +370,8 @@ spool_peek(struct spool *sp, size_t *lenp)
 	int64_t len;
 	ssize_t n;
 
+	if (sp->rbuf.data == NULL)
+		outbuf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
 	while (spool_unread(sp)) {
 		if (sp->read.seg == sp->tail)
 			spool_flush(sp);

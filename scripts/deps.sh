@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
 libinih-dev libssl-dev check python3 python3-msgpack python3-structlog
-python3-fluent-logger valgrind rsyslog"
+python3-fluent-logger valgrind rsyslog rsyslog-openssl openssl"
 FUZZ="clang libclang-rt-14-dev"
 BENCH="strace"
 case "${1:-}" in

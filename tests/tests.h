@@ -17,6 +17,7 @@ Suite  *suite_shim(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
+Suite  *suite_remote(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {

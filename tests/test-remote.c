@@ -1,0 +1,697 @@
+/*
+ * Forward sinks against real peers: Debian's rsyslogd (imtcp on a loopback
+ * port, writing a file), relogd's own Forward input, and the test itself as
+ * a Fluent collector checking the bytes against the Forward protocol spec
+ * v1. The collector goes away, relogd is killed: nothing is lost.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tests.h"
+
+#define REMOTE_TIMEOUT_MS 60000
+#define REMOTE_RSYSLOGD "/usr/sbin/rsyslogd"
+
+/* An rsyslogd started by a test, in its own folder. */
+struct rsyslog {
+	char dir[300];
+	char out[340];		/* what it received, one record a line */
+	pid_t pid;
+	int port;
+};
+
+static struct harness H;	/* the relogd forwarding */
+static struct harness B;	/* a second one, collecting */
+static struct rsyslog RS;
+
+static void
+remote_setup(void)
+{
+	harness_init(&H);
+	harness_init(&B);
+	memset(&RS, 0, sizeof RS);
+	RS.pid = -1;
+}
+
+static void
+remote_teardown(void)
+{
+	if (RS.pid > 0) {
+		kill(RS.pid, SIGKILL);
+		waitpid(RS.pid, NULL, 0);
+	}
+	harness_cleanup(&H);
+	harness_cleanup(&B);
+}
+
+/* Where a plugin's log file of relogd h is. */
+static const char *
+remote_log_path(const struct harness *h, const char *plugin)
+{
+	static char path[400];
+
+	snprintf(path, sizeof path, "%s/%s.log", h->log_dir, plugin);
+	return (path);
+}
+
+static int64_t
+remote_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Wait a little between two looks at a condition that has no event. */
+static void
+remote_poll_pause(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Can a TCP connection to 127.0.0.1:port be made? */
+static int
+remote_port_open(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd, ok;
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+	close(fd);
+	return (ok);
+}
+
+/*
+ * Start rsyslogd: imtcp on 127.0.0.1:port (0: any, read back from its port
+ * file), each record written as one line: APP-NAME|PROCID|MSGID|TIMESTAMP|
+ * PRI|STRUCTURED-DATA|MSG (MSG JSON-escaped, so newlines stay in it).
+ */
+static void
+rsyslog_start(struct rsyslog *rs, const char *dir, int port)
+{
+	char conf[400], portfile[340], pidfile[340], *text;
+	const char *argv[] = { REMOTE_RSYSLOGD, "-n", "-f", conf, "-i",
+	    pidfile, NULL };
+	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	FILE *f;
+
+	snprintf(rs->dir, sizeof rs->dir, "%s", dir);
+	snprintf(rs->out, sizeof rs->out, "%s/rsyslog.out", dir);
+	snprintf(conf, sizeof conf, "%s/rsyslog.conf", dir);
+	snprintf(portfile, sizeof portfile, "%s/rsyslog.port", dir);
+	snprintf(pidfile, sizeof pidfile, "%s/rsyslog.pid", dir);
+	unlink(portfile);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "global(workDirectory=\"%s\" maxMessageSize=\"256k\"\n"
+	    "    parser.escapeControlCharactersOnReceive=\"off\")\n"
+	    "main_queue(queue.timeoutShutdown=\"30000\")\n"
+	    "module(load=\"imtcp\")\n"
+	    "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\"\n"
+	    "    listenPortFileName=\"%s\")\n"
+	    "template(name=\"line\" type=\"string\" string=\"%%app-name%%|"
+	    "%%procid%%|%%msgid%%|%%timereported:::date-rfc3339%%|%%pri%%|"
+	    "%%structured-data%%|%%msg:::json%%\\n\")\n"
+	    "*.* action(type=\"omfile\" file=\"%s\" template=\"line\")\n",
+	    dir, port, portfile, rs->out);
+	ck_assert_int_eq(fclose(f), 0);
+	rs->pid = harness_spawn(argv, NULL, NULL, NULL);
+	rs->port = port;
+	/* Listening: its port file says so (port 0), or it takes connections. */
+	while (rs->port == 0) {
+		text = harness_read_file(portfile, NULL);
+		if (text != NULL)
+			rs->port = atoi(text);
+		free(text);
+		ck_assert_msg(remote_now_ms() < deadline, "rsyslogd did not "
+		    "start");
+		if (rs->port == 0)
+			remote_poll_pause();
+	}
+	while (!remote_port_open(rs->port)) {
+		ck_assert_msg(remote_now_ms() < deadline, "rsyslogd does not "
+		    "listen on %d", rs->port);
+		remote_poll_pause();
+	}
+}
+
+/* Stop rsyslogd (it writes what it read, then exits). */
+static void
+rsyslog_stop(struct rsyslog *rs)
+{
+	if (rs->pid <= 0)
+		return;
+	ck_assert_int_eq(kill(rs->pid, SIGTERM), 0);
+	ck_assert_int_eq(harness_wait(rs->pid, REMOTE_TIMEOUT_MS), 0);
+	rs->pid = -1;
+}
+
+/*
+ * A field of relogd's first forward sink, from relogctl stats --json:
+ * numbers as they are, true 1 and false 0.
+ */
+static long long
+remote_stat(const struct harness *h, const char *key)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
+	    "stats", "--json", NULL };
+	char needle[64], *text, *p;
+	long long v = -1;
+	int out;
+	pid_t pid;
+
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out, NULL);
+	ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+	snprintf(needle, sizeof needle, "\"%s\":", key);
+	p = strstr(text, "\"forward\":[{");
+	ck_assert_msg(p != NULL, "no forward sink in stats: %s", text);
+	p = strstr(p, needle);
+	ck_assert_ptr_nonnull(p);
+	p += strlen(needle);
+	if (strncmp(p, "true", 4) == 0)
+		v = 1;
+	else if (strncmp(p, "false", 5) == 0)
+		v = 0;
+	else
+		v = strtoll(p, NULL, 10);
+	free(text);
+	return (v);
+}
+
+/* Wait until a stat is at least (or, with at_most, at most) value. */
+static void
+remote_await_stat(const struct harness *h, const char *key, long long value,
+    int at_most)
+{
+	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	long long v;
+
+	for (;;) {
+		v = remote_stat(h, key);
+		if (at_most ? v <= value : v >= value)
+			return;
+		ck_assert_msg(remote_now_ms() < deadline, "stats %s is %lld, "
+		    "waited for %s %lld", key, v, at_most ? "<=" : ">=",
+		    value);
+		remote_poll_pause();
+	}
+}
+
+/* Start relogd h with a config that forwards every plugin to uri. */
+static void
+remote_start(struct harness *h, const char *uri, const char *more)
+{
+	char text[1024];
+	const char *argv[] = { "--config", NULL, NULL };
+
+	/* Retry within a second, not the default 30 s: tests wait less. */
+	snprintf(text, sizeof text, "[relogd]\nforward = %s\n"
+	    "forward_retry_max = 1\nrate_limit = off\n%s", uri,
+	    more != NULL ? more : "");
+	argv[1] = harness_config(h, text);
+	harness_daemon_start(h, argv);
+}
+
+/* Start the collecting relogd, Fluent's Forward protocol on fwd. */
+static void
+remote_collector_start(const char *fwd)
+{
+	const char *argv[] = { "--forward-socket", fwd, NULL };
+
+	harness_daemon_start(&B, argv);
+}
+
+/* Run a test-runner to its end (it exits 0 when nothing was dropped). */
+static void
+remote_run(const char *runner, const char *plugin, const char *const *args)
+{
+	pid_t pid = harness_runner(&H, runner, plugin, args, NULL);
+
+	ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+}
+
+/*
+ * RFC 5424 over TCP to rsyslogd: APP-NAME the plugin, PROCID the runner's
+ * pid, MSGID the logger, the structured data escaped, the record's own
+ * time to the millisecond, the exception text in the same message.
+ */
+START_TEST(test_remote_syslog_fields)
+{
+	struct proto_entry e[2] = {
+		{ .timestamp_ms = 981173106789, .level = 30,
+		  .logger_name = proto_cstr("plugin.alpha.we\"ird]"),
+		  .message = proto_cstr("quote \" back \\ bracket ] done"),
+		  .exception_text = proto_cstr("Traceback (most recent call "
+		  "last):\n  File \"x.py\"\nValueError: boom") },
+		{ .timestamp_ms = 1764306519123, .level = 40,
+		  .logger_name = proto_cstr("plugin.alpha"),
+		  .message = proto_cstr("second"),
+		  .exception_text = proto_cstr("") },
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char uri[64], expect[1024], *text;
+	size_t start;
+	int fd, eof, i;
+
+	rsyslog_start(&RS, H.dir, 0);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
+	remote_start(&H, uri, NULL);
+	fd = wire_open(&H, "r1");
+	start = wire_begin(&sb, &pk, "request", 2, RELOG_METHOD_LOG_BATCH);
+	proto_pack_batch_head(&pk, 2, 0, 0);
+	for (i = 0; i < 2; i++)
+		proto_pack_entry(&pk, &e[i]);
+	wire_send(fd, &sb, &pk, start, 65536);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
+	close(fd);
+
+	ck_assert_int_eq(harness_await_file(RS.out, "\n", 2,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(RS.out, NULL);
+	snprintf(expect, sizeof expect, "alpha|%ld|plugin.alpha.we\"ird]|"
+	    "2001-02-03T04:05:06.789Z|12|[relog@32473 plugin=\"alpha\" "
+	    "logger=\"plugin.alpha.we\\\"ird\\]\" level=\"WARNING\"]|"
+	    "quote \\\" back \\\\ bracket ] done\\nTraceback (most recent "
+	    "call last):\\n  File \\\"x.py\\\"\\nValueError: boom\n"
+	    "alpha|%ld|plugin.alpha|2025-11-28T05:08:39.123Z|11|"
+	    "[relog@32473 plugin=\"alpha\" logger=\"plugin.alpha\" "
+	    "level=\"ERROR\"]|second\n", (long)getpid(), (long)getpid());
+	ck_assert_str_eq(text, expect);
+	free(text);
+	/* A second without records: the connection is closed, all acked. */
+	remote_await_stat(&H, "acked", 2, 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_disk"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
+ * rsyslogd stopped for a while under load, then started again: the records
+ * wait on disk meanwhile, and every one arrives, in order (some twice: those
+ * of the connection that broke).
+ */
+START_TEST(test_remote_syslog_restart)
+{
+	const char *args[] = { "-n", "20000", "-r", "4000", NULL };
+	char uri[64], *text;
+	pid_t runner;
+
+	rsyslog_start(&RS, H.dir, 0);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
+	remote_start(&H, uri, NULL);
+	runner = harness_runner(&H, "r1", "alpha", args, NULL);
+	ck_assert_int_eq(harness_await_file(RS.out, "runner=r1 thread=0 seq=",
+	    1000, REMOTE_TIMEOUT_MS), 0);
+	rsyslog_stop(&RS);
+	remote_await_stat(&H, "connected", 0, 1);
+	remote_await_stat(&H, "queued_disk", 1000, 0);
+	rsyslog_start(&RS, H.dir, RS.port);
+	ck_assert_int_eq(harness_wait(runner, REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_await_file(RS.out, "seq=19999\n", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(RS.out, NULL);
+	/* At most what one connection carries comes twice. */
+	harness_check_delivered(text, "r1", 20000, 10000);
+	free(text);
+	remote_await_stat(&H, "acked", 20000, 0);
+	ck_assert_int_eq(remote_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
+ * relogd killed (SIGKILL) while the collector is down and records wait on
+ * disk: started again, it delivers them, once each.
+ */
+START_TEST(test_remote_sigkill)
+{
+	const char *args[] = { "-n", "500", NULL };
+	char uri[64], *text;
+	int port;
+
+	/* A port rsyslogd will listen on, free meanwhile. */
+	rsyslog_start(&RS, H.dir, 0);
+	port = RS.port;
+	rsyslog_stop(&RS);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	remote_await_stat(&H, "queued_disk", 500, 0);
+	ck_assert_int_eq(remote_stat(&H, "connected"), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, REMOTE_TIMEOUT_MS), 128 +
+	    SIGKILL);
+	H.daemon = -1;
+
+	rsyslog_start(&RS, H.dir, port);
+	remote_start(&H, uri, NULL);
+	ck_assert_int_eq(harness_await_file(RS.out, "seq=499\n", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(RS.out, NULL);
+	harness_check_sequence(text, "r1", 0, 500);
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
+ * Fluent Forward to relogd's own Forward input; the collector stopped and
+ * started again in between: each record arrives once, in order.
+ */
+START_TEST(test_remote_fluent_relogd)
+{
+	const char *args[] = { "-n", "2000", NULL };
+	const char *args2[] = { "-n", "500", NULL };
+	char fwd[300], uri[320], *text;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", fwd);
+	remote_collector_start(fwd);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	remote_await_stat(&H, "acked", 2000, 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+
+	remote_run("r2", "alpha", args2);
+	remote_await_stat(&H, "queued_disk", 500, 0);
+	ck_assert_int_eq(remote_stat(&H, "connected"), 0);
+	remote_collector_start(fwd);
+	remote_await_stat(&H, "acked", 2500, 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_disk"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+
+	/* Tagged plugin.alpha: B writes them as plugin alpha's. */
+	text = harness_plugin_log(&B, "alpha");
+	harness_check_sequence(text, "r1", 0, 2000);
+	harness_check_sequence(text, "r2", 0, 500);
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.alpha] runner=r1 "
+	    "thread=0 seq=0 levelno=20 logger=plugin.test plugin=alpha "));
+	free(text);
+}
+END_TEST
+
+/* Listen on a Unix socket. */
+static int
+remote_listen(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	return (fd);
+}
+
+/* Accept relogd's connection, and read one msgpack object from it. */
+static int
+remote_accept_message(int lfd, msgpack_unpacker *up, msgpack_unpacked *res)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	ssize_t n;
+	int fd;
+
+	ck_assert_int_eq(poll(&pfd, 1, REMOTE_TIMEOUT_MS), 1);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	msgpack_unpacker_reset(up);
+	pfd.fd = fd;
+	while (msgpack_unpacker_next(up, res) != MSGPACK_UNPACK_SUCCESS) {
+		ck_assert_int_eq(poll(&pfd, 1, REMOTE_TIMEOUT_MS), 1);
+		ck_assert(msgpack_unpacker_reserve_buffer(up, 65536));
+		n = read(fd, msgpack_unpacker_buffer(up), 65536);
+		ck_assert_int_gt(n, 0);
+		msgpack_unpacker_buffer_consumed(up, (size_t)n);
+	}
+	return (fd);
+}
+
+/* A map's value for a key, or NULL. */
+static const msgpack_object *
+remote_map_get(const msgpack_object *map, const char *key)
+{
+	uint32_t i;
+
+	ck_assert_int_eq(map->type, MSGPACK_OBJECT_MAP);
+	for (i = 0; i < map->via.map.size; i++) {
+		if (map->via.map.ptr[i].key.type == MSGPACK_OBJECT_STR &&
+		    map->via.map.ptr[i].key.via.str.size == strlen(key) &&
+		    memcmp(map->via.map.ptr[i].key.via.str.ptr, key,
+		    strlen(key)) == 0)
+			return (&map->via.map.ptr[i].val);
+	}
+	return (NULL);
+}
+
+static void
+remote_assert_str(const msgpack_object *o, const char *s)
+{
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o->type, MSGPACK_OBJECT_STR);
+	ck_assert_int_eq(o->via.str.size, strlen(s));
+	ck_assert(memcmp(o->via.str.ptr, s, strlen(s)) == 0);
+}
+
+/*
+ * One PackedForward message as the Forward protocol spec v1 lays it out:
+ * [tag, bin of [EventTime, record] entries, {"chunk", "size"}], EventTime
+ * being fixext 8 of type 0 (d7 00), seconds and nanoseconds big-endian.
+ * Returns the chunk id (free it).
+ */
+static char *
+remote_check_packed(const msgpack_object *o)
+{
+	const msgpack_object *opt, *chunk, *entries, *rec;
+	static const unsigned char head[] = { 0xd7, 0x00 };
+	msgpack_unpacked ent;
+	size_t off = 0, start;
+	uint32_t sec, nsec;
+	char msg[64];
+	int i;
+
+	ck_assert_int_eq(o->type, MSGPACK_OBJECT_ARRAY);
+	ck_assert_int_eq(o->via.array.size, 3);
+	remote_assert_str(&o->via.array.ptr[0], "plugin.alpha");
+	entries = &o->via.array.ptr[1];
+	ck_assert_int_eq(entries->type, MSGPACK_OBJECT_BIN);
+	opt = &o->via.array.ptr[2];
+	chunk = remote_map_get(opt, "chunk");
+	ck_assert_ptr_nonnull(chunk);
+	ck_assert_int_eq(chunk->type, MSGPACK_OBJECT_STR);
+	ck_assert_ptr_nonnull(remote_map_get(opt, "size"));
+	ck_assert_int_eq(remote_map_get(opt, "size")->via.u64, 3);
+
+	msgpack_unpacked_init(&ent);
+	for (i = 0; i < 3; i++) {
+		start = off;
+		ck_assert_int_eq(msgpack_unpack_next(&ent, entries->via.bin.ptr,
+		    entries->via.bin.size, &off), MSGPACK_UNPACK_SUCCESS);
+		/* The bytes: fixarray 2, then EventTime. */
+		ck_assert_int_eq((unsigned char)entries->via.bin.ptr[start],
+		    0x92);
+		ck_assert(memcmp(entries->via.bin.ptr + start + 1, head, 2) ==
+		    0);
+		memcpy(&sec, entries->via.bin.ptr + start + 3, 4);
+		memcpy(&nsec, entries->via.bin.ptr + start + 7, 4);
+		/* wire_batch's record i: 1764306519000 + i ms. */
+		ck_assert_uint_eq(ntohl(sec), 1764306519u);
+		ck_assert_uint_eq(ntohl(nsec), (uint32_t)i * 1000000u);
+		rec = &ent.data.via.array.ptr[1];
+		snprintf(msg, sizeof msg, "raw seq=%d", i);
+		remote_assert_str(remote_map_get(rec, "message"), msg);
+		remote_assert_str(remote_map_get(rec, "level"), "INFO");
+		ck_assert_int_eq(remote_map_get(rec, "levelno")->via.u64, 20);
+		remote_assert_str(remote_map_get(rec, "logger"),
+		    "plugin.alpha.db");
+		remote_assert_str(remote_map_get(rec, "plugin"), "alpha");
+		ck_assert_int_eq(remote_map_get(rec, "pid")->via.u64,
+		    (uint64_t)getpid());
+	}
+	ck_assert_uint_eq(off, entries->via.bin.size);
+	msgpack_unpacked_destroy(&ent);
+	return (strndup(chunk->via.str.ptr, chunk->via.str.size));
+}
+
+/*
+ * The test as the Fluent collector: the bytes are the spec's, and a batch
+ * is held until its chunk is acked: without the ack it comes again.
+ */
+START_TEST(test_remote_fluent_layout)
+{
+	msgpack_unpacker up;
+	msgpack_unpacked res;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char path[300], uri[320], *chunk;
+	int lfd, cfd, fd;
+
+	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", path);
+	lfd = remote_listen(path);
+	remote_start(&H, uri, NULL);
+	fd = wire_open(&H, "r1");
+	wire_batch(fd, "plugin.alpha.db", 3, 65536);
+
+	ck_assert(msgpack_unpacker_init(&up, 65536));
+	msgpack_unpacked_init(&res);
+	cfd = remote_accept_message(lfd, &up, &res);
+	chunk = remote_check_packed(&res.data);
+	free(chunk);
+	/* No ack: the connection closes, the batch is sent again. */
+	close(cfd);
+	cfd = remote_accept_message(lfd, &up, &res);
+	chunk = remote_check_packed(&res.data);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_memory") +
+	    remote_stat(&H, "queued_disk"), 3);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "ack");
+	proto_pack_key(&pk, chunk);
+	ck_assert_int_eq(write(cfd, sb.data, sb.size), (ssize_t)sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	remote_await_stat(&H, "acked", 3, 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_memory") +
+	    remote_stat(&H, "queued_disk"), 0);
+	free(chunk);
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&up);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(fd);
+	close(cfd);
+	close(lfd);
+}
+END_TEST
+
+/*
+ * Past the disk budget the oldest records are dropped and counted, and a
+ * record tells the collector so; the newest arrive.
+ */
+START_TEST(test_remote_disk_full)
+{
+	const char *args[] = { "-n", "3000", "-s", "200", NULL };
+	char fwd[300], uri[320], *text, *notice;
+	long long dropped;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", fwd);
+	remote_start(&H, uri, "forward_disk = 65536\n");
+	remote_run("r1", "alpha", args);
+	remote_await_stat(&H, "dropped", 1, 0);
+	dropped = remote_stat(&H, "dropped");
+	ck_assert_int_le(remote_stat(&H, "queued_disk"), 3000 - dropped + 10);
+
+	remote_collector_start(fwd);
+	ck_assert_int_eq(harness_await_file(remote_log_path(&B,
+	    "alpha"), "seq=2999 ", 1, REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_await_file(remote_log_path(&B,
+	    "relogd"), "oldest records", 1, REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	text = harness_plugin_log(&B, "alpha");
+	notice = harness_plugin_log(&B, "relogd");
+	ck_assert_ptr_null(strstr(text, "seq=0 "));
+	ck_assert_ptr_nonnull(strstr(notice, "the file queue was full "
+	    "(forward_disk = 65536 bytes): dropped the "));
+	/* Every record is there or counted as dropped (notices may be too). */
+	ck_assert_int_ge((long long)harness_lines(text) + dropped, 3000);
+	free(text);
+	free(notice);
+}
+END_TEST
+
+/* Bad forward URIs are refused with a clear error. */
+START_TEST(test_remote_config)
+{
+	static const char *const bad[] = {
+		"syslog:/host:514", "http://host", "syslog://", "syslog://h:0",
+		"syslog://h:99999", "fluent://[::1", "fluent+unix:relative",
+		"syslog://a fluent://b syslog://c fluent://d syslog://e",
+	};
+	const char *argv[] = { harness_build_path("relogd"), "--check-config",
+	    "--config", NULL, NULL };
+	char text[512], *out;
+	size_t i;
+	int fd;
+	pid_t pid;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "[plugin.alpha]\nforward = %s\n",
+		    bad[i]);
+		argv[3] = harness_config(&H, text);
+		pid = harness_spawn(argv, NULL, &fd, NULL);
+		out = harness_read_fd(fd, NULL);
+		ck_assert_int_ne(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+		ck_assert_msg(strstr(out, "relogd.conf:2: forward: ") != NULL,
+		    "%s: %s", bad[i], out);
+		free(out);
+	}
+	argv[3] = harness_config(&H, "[relogd]\nforward = syslog://h:514, "
+	    "fluent+tls://[::1]:24224\n[plugin.alpha]\nforward = none\n");
+	pid = harness_spawn(argv, NULL, &fd, NULL);
+	out = harness_read_fd(fd, NULL);
+	ck_assert_msg(harness_wait(pid, REMOTE_TIMEOUT_MS) == 0, "%s", out);
+	free(out);
+}
+END_TEST
+
+/* A test case of the suite, with its fixture. */
+static TCase *
+remote_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, remote_setup, remote_teardown);
+	tcase_set_timeout(tc, 240);
+	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+Suite *
+suite_remote(void)
+{
+	Suite *s = suite_create("remote");
+	TCase *tc;
+
+	tc = remote_tcase(s, "syslog");
+	tcase_add_test(tc, test_remote_syslog_fields);
+	tcase_add_test(tc, test_remote_syslog_restart);
+	tcase_add_test(tc, test_remote_sigkill);
+	tc = remote_tcase(s, "fluent");
+	tcase_add_test(tc, test_remote_fluent_relogd);
+	tcase_add_test(tc, test_remote_fluent_layout);
+	tcase_add_test(tc, test_remote_disk_full);
+	tc = remote_tcase(s, "config");
+	tcase_add_test(tc, test_remote_config);
+	return (s);
+}
