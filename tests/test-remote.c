@@ -107,7 +107,7 @@ remote_port_open(int port)
  * PRI|STRUCTURED-DATA|MSG (MSG JSON-escaped, so newlines stay in it).
  */
 static void
-rsyslog_start(struct rsyslog *rs, const char *dir, int port)
+rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
 {
 	char conf[400], portfile[340], pidfile[340], *text;
 	const char *argv[] = { REMOTE_RSYSLOGD, "-n", "-f", conf, "-i",
@@ -124,16 +124,24 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port)
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "global(workDirectory=\"%s\" maxMessageSize=\"256k\"\n"
-	    "    parser.escapeControlCharactersOnReceive=\"off\")\n"
+	    "    parser.escapeControlCharactersOnReceive=\"off\"", dir);
+	if (tls)
+		fprintf(f, " DefaultNetstreamDriver=\"ossl\"\n"
+		    "    DefaultNetstreamDriverCAFile=\"%s/ca.pem\"\n"
+		    "    DefaultNetstreamDriverCertFile=\"%s/cert.pem\"\n"
+		    "    DefaultNetstreamDriverKeyFile=\"%s/key.pem\"", dir, dir,
+		    dir);
+	fprintf(f, ")\n"
 	    "main_queue(queue.timeoutShutdown=\"30000\")\n"
-	    "module(load=\"imtcp\")\n"
+	    "module(load=\"imtcp\"%s)\n"
 	    "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\"\n"
 	    "    listenPortFileName=\"%s\")\n"
 	    "template(name=\"line\" type=\"string\" string=\"%%app-name%%|"
 	    "%%procid%%|%%msgid%%|%%timereported:::date-rfc3339%%|%%pri%%|"
 	    "%%structured-data%%|%%msg:::json%%\\n\")\n"
 	    "*.* action(type=\"omfile\" file=\"%s\" template=\"line\")\n",
-	    dir, port, portfile, rs->out);
+	    tls ? " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\"\n"
+	    "    StreamDriver.AuthMode=\"anon\"" : "", port, portfile, rs->out);
 	ck_assert_int_eq(fclose(f), 0);
 	rs->pid = harness_spawn(argv, NULL, NULL, NULL);
 	rs->port = port;
@@ -153,6 +161,65 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port)
 		    "listen on %d", rs->port);
 		remote_poll_pause();
 	}
+}
+
+/* Run a program to its end; it must succeed. */
+static void
+remote_run_program(const char *const *argv)
+{
+	char *text;
+	int out;
+	pid_t pid;
+
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out, NULL);
+	ck_assert_msg(harness_wait(pid, REMOTE_TIMEOUT_MS) == 0, "%s: %s",
+	    argv[0], text);
+	free(text);
+}
+
+/*
+ * Make certificates in dir with openssl(1): ca.pem (and ca.key), a server
+ * certificate cert.pem (key.pem) for IP 127.0.0.1 signed by it, and
+ * other.pem, a CA that signed nothing.
+ */
+static void
+remote_make_certs(const char *dir)
+{
+	char ca[340], cakey[340], key[340], req[340], cert[340], ext[340];
+	char other[340], otherkey[340];
+	const char *mkca[] = { "/usr/bin/openssl", "req", "-x509", "-newkey",
+	    "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+	    cakey, "-out", ca, "-subj", "/CN=relog test CA", "-days", "2",
+	    NULL };
+	const char *mkother[] = { "/usr/bin/openssl", "req", "-x509",
+	    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+	    "-keyout", otherkey, "-out", other, "-subj", "/CN=other CA",
+	    "-days", "2", NULL };
+	const char *mkreq[] = { "/usr/bin/openssl", "req", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+	    "-out", req, "-subj", "/CN=127.0.0.1", NULL };
+	const char *sign[] = { "/usr/bin/openssl", "x509", "-req", "-in", req,
+	    "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", cert,
+	    "-days", "2", "-extfile", ext, NULL };
+	FILE *f;
+
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
+	snprintf(other, sizeof other, "%s/other.pem", dir);
+	snprintf(otherkey, sizeof otherkey, "%s/other.key", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	snprintf(req, sizeof req, "%s/req.csr", dir);
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(ext, sizeof ext, "%s/ext.cnf", dir);
+	f = fopen(ext, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("subjectAltName = IP:127.0.0.1\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	remote_run_program(mkca);
+	remote_run_program(mkother);
+	remote_run_program(mkreq);
+	remote_run_program(sign);
 }
 
 /* Stop rsyslogd (it writes what it read, then exits). */
@@ -275,7 +342,7 @@ START_TEST(test_remote_syslog_fields)
 	size_t start;
 	int fd, eof, i;
 
-	rsyslog_start(&RS, H.dir, 0);
+	rsyslog_start(&RS, H.dir, 0, 0);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	fd = wire_open(&H, "r1");
@@ -320,7 +387,7 @@ START_TEST(test_remote_syslog_restart)
 	char uri[64], *text;
 	pid_t runner;
 
-	rsyslog_start(&RS, H.dir, 0);
+	rsyslog_start(&RS, H.dir, 0, 0);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	runner = harness_runner(&H, "r1", "alpha", args, NULL);
@@ -329,7 +396,7 @@ START_TEST(test_remote_syslog_restart)
 	rsyslog_stop(&RS);
 	remote_await_stat(&H, "connected", 0, 1);
 	remote_await_stat(&H, "queued_disk", 1000, 0);
-	rsyslog_start(&RS, H.dir, RS.port);
+	rsyslog_start(&RS, H.dir, RS.port, 0);
 	ck_assert_int_eq(harness_wait(runner, REMOTE_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_await_file(RS.out, "seq=19999\n", 1,
 	    REMOTE_TIMEOUT_MS), 0);
@@ -355,7 +422,7 @@ START_TEST(test_remote_sigkill)
 	int port;
 
 	/* A port rsyslogd will listen on, free meanwhile. */
-	rsyslog_start(&RS, H.dir, 0);
+	rsyslog_start(&RS, H.dir, 0, 0);
 	port = RS.port;
 	rsyslog_stop(&RS);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
@@ -368,12 +435,47 @@ START_TEST(test_remote_sigkill)
 	    SIGKILL);
 	H.daemon = -1;
 
-	rsyslog_start(&RS, H.dir, port);
+	rsyslog_start(&RS, H.dir, port, 0);
 	remote_start(&H, uri, NULL);
 	ck_assert_int_eq(harness_await_file(RS.out, "seq=499\n", 1,
 	    REMOTE_TIMEOUT_MS), 0);
 	text = harness_read_file(RS.out, NULL);
 	harness_check_sequence(text, "r1", 0, 500);
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
+ * syslog over TLS to rsyslogd's ossl driver: a collector whose certificate
+ * the CA does not vouch for gets nothing (records wait, across a restart);
+ * with the right CA they arrive.
+ */
+START_TEST(test_remote_syslog_tls)
+{
+	const char *args[] = { "-n", "200", NULL };
+	char uri[64], more[400], *text;
+
+	remote_make_certs(H.dir);
+	rsyslog_start(&RS, H.dir, 0, 1);
+	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	snprintf(more, sizeof more, "forward_tls_ca = %s/other.pem\n", H.dir);
+	remote_start(&H, uri, more);
+	remote_run("r1", "alpha", args);
+	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
+	    "failed; records wait on disk", 1, REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "queued_disk", 200, 0);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
+	remote_start(&H, uri, more);
+	remote_await_stat(&H, "acked", 200, 0);
+	ck_assert_int_eq(harness_await_file(RS.out, "seq=199\n", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(RS.out, NULL);
+	harness_check_sequence(text, "r1", 0, 200);
 	free(text);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	rsyslog_stop(&RS);
@@ -687,6 +789,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_syslog_fields);
 	tcase_add_test(tc, test_remote_syslog_restart);
 	tcase_add_test(tc, test_remote_sigkill);
+	tcase_add_test(tc, test_remote_syslog_tls);
 	tc = remote_tcase(s, "fluent");
 	tcase_add_test(tc, test_remote_fluent_relogd);
 	tcase_add_test(tc, test_remote_fluent_layout);
