@@ -300,8 +300,16 @@ main(int argc, char **argv)
 
 	/* Write what was received, then record what was written. */
 	plugin_drain_all();
-	remote_free_all();
 	client_free_all();
+	/* Only the forward sinks' events are left to run; signals wait. */
+	evsignal_del(ev_term);
+	evsignal_del(ev_int);
+	evsignal_del(ev_hup);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	remote_drain_all();
+	remote_free_all();
 	plugin_free_all();
 	control_free();
 	journal_free();

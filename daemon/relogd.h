@@ -535,6 +535,7 @@ void	remote_start_all(void);
 void	remote_enqueue(struct remote *, const char *, const struct record *,
 	    pid_t);
 void	remote_flush_all(void);
+void	remote_drain_all(void);
 void	remote_foreach(void (*)(struct remote *, void *), void *);
 void	remote_free_all(void);
 

@@ -54,6 +54,7 @@
 #define REMOTE_RETRY_MIN_MS 100
 #define REMOTE_ANSWER_MAX (64u * 1024)	/* one of Fluent's answers */
 #define REMOTE_SYSLOG_FACILITY 1	/* user */
+#define REMOTE_DRAIN_MS 2000		/* at exit, for acks */
 
 static struct remote *remote_list;
 static struct evdns_base *remote_dns;
@@ -61,6 +62,7 @@ static SSL_CTX *remote_tls;
 static char remote_host[256];		/* HOSTNAME, for syslog */
 static char remote_chunk_prefix[24];	/* this process's chunk ids */
 static struct outbuf remote_buf;	/* a batch being formatted */
+static int remote_draining;		/* exiting: send nothing new */
 
 /* A queued record, its texts borrowed from the queue. */
 struct remote_view {
@@ -774,7 +776,7 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 			rm->batches[i].acked = 1;
 		remote_settle(rm);
 		remote_disconnect(rm);
-		if (remote_pending(rm))
+		if (remote_pending(rm) && !remote_draining)
 			remote_connect(rm);
 		return;
 	}
@@ -1123,7 +1125,7 @@ remote_pump(struct remote *rm)
 	struct evbuffer *out;
 	int sent = 0;
 
-	if (rm->state != REMOTE_UP)
+	if (rm->state != REMOTE_UP || remote_draining)
 		return;
 	out = bufferevent_get_output(rm->bev);
 	while (evbuffer_get_length(out) < REMOTE_OUT_LOW) {
@@ -1242,9 +1244,61 @@ remote_foreach(void (*fn)(struct remote *, void *), void *arg)
 		fn(rm, arg);
 }
 
+/* Has a sink batches in flight that may yet be acked? */
+static int
+remote_in_flight(void)
+{
+	struct remote *rm;
+
+	for (rm = remote_list; rm != NULL; rm = rm->next) {
+		if (rm->nbatches != 0 && (rm->state == REMOTE_UP ||
+		    rm->state == REMOTE_CLOSING))
+			return (1);
+	}
+	return (0);
+}
+
+static void
+remote_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/*
+ * At exit, with no runner left: give the batches in flight a bounded time
+ * to be acked (syslog connections are closed for it), so that they are not
+ * sent again after the restart. Nothing new is sent.
+ */
+void
+remote_drain_all(void)
+{
+	int64_t deadline = relogd_now_ms(CLOCK_MONOTONIC) + REMOTE_DRAIN_MS;
+	struct timeval tv = { REMOTE_DRAIN_MS / 1000,
+	    REMOTE_DRAIN_MS % 1000 * 1000 };
+	struct remote *rm;
+	struct event *ev;
+
+	remote_draining = 1;
+	for (rm = remote_list; rm != NULL; rm = rm->next) {
+		if (rm->kind == REMOTE_SYSLOG && rm->state == REMOTE_UP &&
+		    rm->nbatches != 0)
+			remote_syslog_close(rm);
+	}
+	if ((ev = evtimer_new(relogd_base, remote_drain_cb, NULL)) == NULL)
+		fatalx("cannot create a timer");
+	evtimer_add(ev, &tv);
+	while (remote_in_flight() &&
+	    relogd_now_ms(CLOCK_MONOTONIC) < deadline)
+		event_base_loop(relogd_base, EVLOOP_ONCE);
+	event_free(ev);
+}
+
 /*
  * At exit: what is not acked goes to the file queue, to be sent after the
- * restart (what was in flight may then arrive twice).
+ * restart (what was in flight and not acked by remote_drain_all may then
+ * arrive twice).
  */
 void
 remote_free_all(void)

@@ -448,6 +448,33 @@ START_TEST(test_remote_sigkill)
 END_TEST
 
 /*
+ * relogd stopped (SIGTERM) while sending: what was in flight is acked
+ * before it exits (the connection closed, and the collector's end-of-file
+ * awaited), the rest waits on disk and goes after the restart: each record
+ * arrives once.
+ */
+START_TEST(test_remote_syslog_sigterm)
+{
+	const char *args[] = { "-n", "15000", NULL };
+	char uri[64], *text;
+
+	rsyslog_start(&RS, H.dir, 0, 0);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	remote_start(&H, uri, NULL);
+	ck_assert_int_eq(harness_await_file(RS.out, "seq=14999\n", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(RS.out, NULL);
+	harness_check_sequence(text, "r1", 0, 15000);
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
  * syslog over TLS to rsyslogd's ossl driver: a collector whose certificate
  * the CA does not vouch for gets nothing (records wait, across a restart);
  * with the right CA they arrive.
@@ -789,6 +816,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_syslog_fields);
 	tcase_add_test(tc, test_remote_syslog_restart);
 	tcase_add_test(tc, test_remote_sigkill);
+	tcase_add_test(tc, test_remote_syslog_sigterm);
 	tcase_add_test(tc, test_remote_syslog_tls);
 	tc = remote_tcase(s, "fluent");
 	tcase_add_test(tc, test_remote_fluent_relogd);
