@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -759,6 +761,99 @@ START_TEST(test_remote_disk_full)
 }
 END_TEST
 
+/* The file queue's segment being appended to (the only one, here). */
+static void
+remote_segment_path(const struct harness *h, char *buf, size_t size)
+{
+	char dir[400];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "%s/forward", h->state_dir);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			break;
+	}
+	ck_assert_ptr_nonnull(de);
+	snprintf(buf, size, "%s/%s/0000000000000001.q", dir, de->d_name);
+	closedir(d);
+}
+
+/*
+ * A record cut short in the file queue (a kill in the middle of a write):
+ * relogd cuts it off when it opens the queue, says so, and delivers the
+ * whole ones.
+ */
+START_TEST(test_remote_torn_record)
+{
+	const char *args[] = { "-n", "100", NULL };
+	static const char torn[] = { 0x00, 0x10, 0x00, 0x00, 'p', 'a', 'r' };
+	char fwd[300], uri[320], seg[1024], *text;
+	int fd;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", fwd);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	remote_await_stat(&H, "queued_disk", 100, 0);
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, REMOTE_TIMEOUT_MS), 128 +
+	    SIGKILL);
+	H.daemon = -1;
+	remote_segment_path(&H, seg, sizeof seg);
+	fd = open(seg, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
+	close(fd);
+
+	remote_collector_start(fwd);
+	remote_start(&H, uri, NULL);
+	ck_assert_int_eq(harness_daemon_await(&H, "cut off 7 bytes of a "
+	    "record written in part", 1, REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "acked", 100, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	text = harness_plugin_log(&B, "alpha");
+	harness_check_sequence(text, "r1", 0, 100);
+	free(text);
+}
+END_TEST
+
+/*
+ * SIGHUP with a forward sink added: records from then on go to it, those
+ * before do not.
+ */
+START_TEST(test_remote_reload)
+{
+	const char *args[] = { "-n", "5", NULL };
+	const char *args2[] = { "-n", "10", NULL };
+	const char *argv[] = { "--config", NULL, NULL };
+	char fwd[300], text[512], *log;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	remote_collector_start(fwd);
+	argv[1] = harness_config(&H, "[relogd]\nrate_limit = off\n");
+	harness_daemon_start(&H, argv);
+	remote_run("r1", "alpha", args);
+	snprintf(text, sizeof text, "[relogd]\nrate_limit = off\n"
+	    "[plugin.alpha]\nforward = fluent+unix:%s\n", fwd);
+	harness_config(&H, text);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration reloaded", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_run("r2", "alpha", args2);
+	remote_await_stat(&H, "acked", 10, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	log = harness_plugin_log(&B, "alpha");
+	harness_check_sequence(log, "r2", 0, 10);
+	harness_check_sequence(log, "r1", 0, 0);
+	free(log);
+}
+END_TEST
+
 /* Bad forward URIs are refused with a clear error. */
 START_TEST(test_remote_config)
 {
@@ -822,7 +917,9 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_fluent_relogd);
 	tcase_add_test(tc, test_remote_fluent_layout);
 	tcase_add_test(tc, test_remote_disk_full);
+	tcase_add_test(tc, test_remote_torn_record);
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
+	tcase_add_test(tc, test_remote_reload);
 	return (s);
 }
