@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -338,6 +339,23 @@ bench_remove_logs(const char *dir)
 	closedir(d);
 }
 
+static int
+bench_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+/* Remove a folder and all in it (a previous run's state). */
+static void
+bench_remove_tree(const char *dir)
+{
+	nftw(dir, bench_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Sum the lines of every file in a folder. */
 static uint64_t
 bench_dir_lines(const char *dir)
@@ -372,12 +390,19 @@ static const char *bench_relogd_path;
 static const char *bench_out;
 static const char *bench_self;
 
-/* Start a relogd in OUTDIR/NAME (its own socket, logs and state). */
+/*
+ * Start a relogd in OUTDIR/NAME (its own socket, logs and state), with
+ * these settings (an INI text, or NULL) and a Fluent Forward socket
+ * OUTDIR/NAME/fwd.
+ */
 static void
-bench_relogd_start(struct bench_relogd *d, const char *name)
+bench_relogd_start(struct bench_relogd *d, const char *name,
+    const char *config)
 {
-	char state[PATH_MAX + 8], err[PATH_MAX + 16];
-	const char *argv[12];
+	char state[PATH_MAX + 8], err[PATH_MAX + 16], conf[PATH_MAX + 16];
+	char fwd[PATH_MAX + 8];
+	const char *argv[16];
+	FILE *f;
 
 	bench_path(d->dir, sizeof d->dir, "%s/%s", bench_out, name);
 	bench_path(d->socket, sizeof d->socket, "%s/s", d->dir);
@@ -385,6 +410,8 @@ bench_relogd_start(struct bench_relogd *d, const char *name)
 	bench_path(state, sizeof state, "%s/state", d->dir);
 	bench_path(err, sizeof err, "%s/relogd.err", d->dir);
 	mkdir(d->dir, 0755);
+	/* Fresh: no dedup state, no forward queue left by a previous run. */
+	bench_remove_tree(state);
 	argv[0] = bench_relogd_path;
 	argv[1] = "--socket";
 	argv[2] = d->socket;
@@ -394,17 +421,33 @@ bench_relogd_start(struct bench_relogd *d, const char *name)
 	argv[6] = state;
 	argv[7] = "--rate-limit";
 	argv[8] = "off";
-	argv[9] = NULL;
+	argv[9] = "--forward-socket";
+	bench_path(fwd, sizeof fwd, "%s/fwd", d->dir);
+	argv[10] = fwd;
+	argv[11] = "--config";
+	bench_path(conf, sizeof conf, "%s/relogd.conf", d->dir);
+	argv[12] = conf;
+	argv[13] = NULL;
+	if ((f = fopen(conf, "w")) == NULL ||
+	    fputs(config != NULL ? config : "", f) < 0 || fclose(f) != 0)
+		bench_fatal("%s: %s", conf, strerror(errno));
 	d->pid = bench_start_notify(d->dir, argv, err);
 }
 
-/* Stop it (SIGTERM, it writes everything), and remove its log files. */
+/* Stop it (SIGTERM, it writes everything). */
 static void
-bench_relogd_stop(struct bench_relogd *d)
+bench_relogd_stop_keep(struct bench_relogd *d)
 {
 	kill(d->pid, SIGTERM);
 	if (bench_wait(d->pid, BENCH_TIMEOUT_MS) != 0)
 		bench_fatal("relogd in %s did not stop cleanly", d->dir);
+}
+
+/* Stop it, and remove its log files. */
+static void
+bench_relogd_stop(struct bench_relogd *d)
+{
+	bench_relogd_stop_keep(d);
 	/* The logs can be large: keep nothing but relogd.err. */
 	bench_remove_logs(d->log_dir);
 }
@@ -487,9 +530,16 @@ bench_probe(char **argv)
 	e.logger_name = "plugin.bench.probe";
 	e.message = msg;
 	bench_message(msg, 0);
-	/* Warm up: every slot of the ring used once. */
-	for (i = 0; i < 1000; i++)
+	/*
+	 * Warm up until every record buffer has been used once: the ring's,
+	 * and those the flusher swaps in for the batches it holds until they
+	 * are acknowledged (its window), which come back empty at first.
+	 */
+	for (i = 0; i < 20000; i++) {
 		relog_emit(h, &e);
+		if (i % 1000 == 999)
+			relog_flush(h, 5000);
+	}
 	mallocs = bench_mallocs;
 	getppid();
 	for (i = 0; i < count; i++)
@@ -1025,6 +1075,9 @@ struct bench_results {
 	struct bench_lat emit1, emit4, delivery, syslog_send;
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
+	struct bench_tput fwd_down, fwd_up;	/* 8 runners, a forward sink */
+	uint64_t fwd_arrived;	/* at the collector, of fwd_up */
+	double fwd_per_second;	/* from start to the last arrived */
 	long rss_idle_kb, rss_1000_kb;
 	char cpu[128];
 	int cores;
@@ -1093,6 +1146,18 @@ bench_print(FILE *f, const struct bench_results *r)
 		    t->per_second, (unsigned long long)t->dropped,
 		    (unsigned long long)t->arrived);
 	}
+	fprintf(f, "  relog, 8 runners, forward sink down%*s %10.0f %10llu "
+	    "%10llu\n", 8, "", r->fwd_down.per_second,
+	    (unsigned long long)r->fwd_down.dropped,
+	    (unsigned long long)r->fwd_down.arrived);
+	fprintf(f, "  relog, 8 runners, forward sink up%*s %10.0f %10llu "
+	    "%10llu\n", 10, "", r->fwd_up.per_second,
+	    (unsigned long long)r->fwd_up.dropped,
+	    (unsigned long long)r->fwd_up.arrived);
+	fprintf(f, "    forwarded to the collector (a relogd)%*s %10.0f %10llu "
+	    "%10llu\n", 7, "", r->fwd_per_second, (unsigned long long)
+	    (r->fwd_up.records - r->fwd_arrived),
+	    (unsigned long long)r->fwd_arrived);
 	if (r->rsyslog.records != 0)
 		fprintf(f, "  rsyslog, %d senders%*s %10.0f %10llu %10llu\n",
 		    r->rsyslog.runners, 26, "", r->rsyslog.per_second,
@@ -1108,6 +1173,11 @@ bench_print(FILE *f, const struct bench_results *r)
 	    (double)r->rss_1000_kb / 1024);
 	fprintf(f, "%-44s %10.1f\n", "  peak under the 64-runner load",
 	    (double)r->tput[2].rss_peak_kb / 1024);
+	fprintf(f, "\n%-44s %10s\n", "with a forward sink / without", "ratio");
+	fprintf(f, "%-44s %10.2f\n", "  throughput, 8 runners, sink down",
+	    bench_ratio(r->fwd_down.per_second, r->tput[1].per_second));
+	fprintf(f, "%-44s %10.2f\n", "  throughput, 8 runners, sink up",
+	    bench_ratio(r->fwd_up.per_second, r->tput[1].per_second));
 	if (r->rsyslog.records != 0) {
 		fprintf(f, "\n%-44s %10s\n", "relog / rsyslog", "ratio");
 		fprintf(f, "%-44s %10.1f\n", "  throughput, 8 runners vs 8 "
@@ -1160,7 +1230,13 @@ bench_json(FILE *f, const struct bench_results *r)
 	bench_json_tput(f, &r->tput[0], ",");
 	bench_json_tput(f, &r->tput[1], ",");
 	bench_json_tput(f, &r->tput[2], "");
-	fprintf(f, "  ],\n  \"rsyslog_throughput\": [\n");
+	fprintf(f, "  ],\n  \"forward_throughput\": {\"sink_down\":\n");
+	bench_json_tput(f, &r->fwd_down, ",");
+	fprintf(f, "  \"sink_up\":\n");
+	bench_json_tput(f, &r->fwd_up, ",");
+	fprintf(f, "  \"sink_up_arrived\": %llu, \"sink_up_forwarded_per_s\": "
+	    "%.0f},\n", (unsigned long long)r->fwd_arrived, r->fwd_per_second);
+	fprintf(f, "  \"rsyslog_throughput\": [\n");
 	bench_json_tput(f, &r->rsyslog, "");
 	fprintf(f, "  ],\n  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
 	    "%ld, \"peak_64_runners\": %ld},\n", r->rss_idle_kb, r->rss_1000_kb,
@@ -1177,10 +1253,10 @@ bench_run(int quick)
 {
 	static const int runners[3] = { 1, 8, 64 };
 	struct bench_results r;
-	struct bench_relogd d;
+	struct bench_relogd d, collector;
 	struct bench_rsyslog rs;
-	char path[PATH_MAX + 32], name[16];
-	uint64_t total = quick ? 200000 : 2000000;
+	char path[PATH_MAX + 32], name[16], config[2 * PATH_MAX + 128];
+	uint64_t total = quick ? 200000 : 2000000, start;
 	FILE *f;
 	int i;
 
@@ -1192,7 +1268,7 @@ bench_run(int quick)
 	setpgid(0, 0);
 
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
-	bench_relogd_start(&d, "main");
+	bench_relogd_start(&d, "main", NULL);
 	r.rss_idle_kb = bench_status_kb(d.pid, "VmRSS");
 	bench_emit_latency(&r.emit1, d.socket, 1);
 	bench_emit_latency(&r.emit4, d.socket, 4);
@@ -1204,14 +1280,42 @@ bench_run(int quick)
 		fprintf(stderr, "relog-bench: throughput, %d runners\n",
 		    runners[i]);
 		snprintf(name, sizeof name, "t%d", runners[i]);
-		bench_relogd_start(&d, name);
+		bench_relogd_start(&d, name, NULL);
 		bench_throughput(&r.tput[i], &d, runners[i],
 		    total / (uint64_t)runners[i]);
 		bench_relogd_stop(&d);
 	}
 
+	/*
+	 * The same 8 runners, every record also forwarded: to a collector
+	 * that is down (so all of it goes to the file queue), then to a
+	 * second relogd's Forward input.
+	 */
+	fprintf(stderr, "relog-bench: throughput, forward sink down\n");
+	bench_path(path, sizeof path, "%s/fwd-down/nobody", bench_out);
+	snprintf(config, sizeof config, "[relogd]\nforward = fluent+unix:%s\n"
+	    "forward_disk = 4294967296\n", path);
+	bench_relogd_start(&d, "fwd-down", config);
+	bench_throughput(&r.fwd_down, &d, 8, total / 8);
+	bench_relogd_stop(&d);
+	fprintf(stderr, "relog-bench: throughput, forward sink up\n");
+	bench_relogd_start(&collector, "collector", NULL);
+	snprintf(config, sizeof config, "[relogd]\nforward = fluent+unix:%s/"
+	    "fwd\nforward_disk = 4294967296\n", collector.dir);
+	bench_relogd_start(&d, "fwd-up", config);
+	start = bench_now_ns();
+	bench_throughput(&r.fwd_up, &d, 8, total / 8);
+	/* Until the collector wrote them all (or two minutes passed). */
+	while ((r.fwd_arrived = bench_dir_lines(collector.log_dir)) < total &&
+	    bench_now_ns() - start < 120 * 1000000000ull)
+		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+	r.fwd_per_second = (double)r.fwd_arrived * 1e9 /
+	    (double)(bench_now_ns() - start);
+	bench_relogd_stop(&d);
+	bench_relogd_stop(&collector);
+
 	fprintf(stderr, "relog-bench: 1,000 idle runners\n");
-	bench_relogd_start(&d, "idle");
+	bench_relogd_start(&d, "idle", NULL);
 	r.rss_1000_kb = bench_idle_runners(&d, 1000);
 	bench_relogd_stop(&d);
 

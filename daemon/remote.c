@@ -47,7 +47,7 @@
 #define REMOTE_OUT_LOW (64u * 1024)	/* refill the socket below it */
 #define REMOTE_BATCH_RECORDS 1000
 #define REMOTE_BATCH_BYTES (256u * 1024)
-#define REMOTE_FLUENT_WINDOW 8		/* chunks not acked yet */
+#define REMOTE_FLUENT_WINDOW 128	/* chunks not acked yet */
 #define REMOTE_SYSLOG_CLOSE_BYTES (1024u * 1024)
 #define REMOTE_SYSLOG_IDLE_MS 1000
 #define REMOTE_TIMEOUT_S 30		/* for a connect, an ack, an EOF */
