@@ -222,7 +222,8 @@ struct remote_rec {
 	uint16_t plugin_len;
 	uint16_t logger_len;
 };
-#define REMOTE_REC_MAX (16u * 1024 * 1024)
+/* A record comes from one frame: its texts fit in one, and some marks. */
+#define REMOTE_REC_MAX (RELOG_FRAME_MAX_LIMIT + 64u * 1024)
 #define SPOOL_SEGMENT_MAX (4u * 1024 * 1024)
 
 /* A place in a file queue: a segment and an offset in it. */
@@ -245,6 +246,8 @@ struct spool {
 	struct spool_pos read;	/* the next record to send */
 	int wfd;
 	struct outbuf wbuf;	/* appended, not written yet */
+	uint64_t wbuf_records;
+	uint64_t lost;		/* could not be written (taken by remote.c) */
 	int rfd;		/* the segment being read */
 	uint64_t rseg;
 	struct outbuf rbuf;	/* bytes of it, from offset rbase */

@@ -1176,10 +1176,11 @@ remote_say_dropped(struct remote *rm)
 		}
 		return;
 	}
-	snprintf(msg, sizeof msg, "forward %s: the file queue was full "
-	    "(forward_disk = %zu bytes): dropped the %" PRIu64 " oldest "
-	    "records (%" PRIu64 " since relogd started)", rm->uri,
-	    relogd_config.forward_disk, rm->dropped_unsaid, rm->dropped);
+	snprintf(msg, sizeof msg, "forward %s: dropped %" PRIu64 " records "
+	    "(%" PRIu64 " since relogd started): the oldest, as the file "
+	    "queue was full (forward_disk = %zu bytes), or those the disk "
+	    "did not take", rm->uri, rm->dropped_unsaid, rm->dropped,
+	    relogd_config.forward_disk);
 	log_warn("%s", msg);
 	memset(&r, 0, sizeof r);
 	r.e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
@@ -1226,6 +1227,8 @@ remote_flush_all(void)
 		    held > relogd_config.forward_memory)
 			remote_spill(rm);
 		spool_flush(&rm->spool);
+		remote_dropped(rm, rm->spool.lost);
+		rm->spool.lost = 0;
 		if (rm->state == REMOTE_DOWN && !evtimer_pending(rm->timer,
 		    NULL))
 			remote_connect(rm);

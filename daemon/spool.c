@@ -255,27 +255,46 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 	spool_write_cursor(sp);
 }
 
-/* Write what was appended. */
+/*
+ * Write what was appended. If it cannot be written (a full disk), the file
+ * is cut back to where it was, and those records are counted in lost.
+ */
 void
 spool_flush(struct spool *sp)
 {
+	uint64_t before = sp->tail_size - sp->wbuf.len;
 	ssize_t n;
 	size_t off = 0;
 
 	while (off < sp->wbuf.len) {
 		n = write(sp->wfd, sp->wbuf.data + off, sp->wbuf.len - off);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (!sp->broken)
-				log_error("%s: cannot write the queue: %s",
-				    sp->dir, strerror(errno));
-			sp->broken = 1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		}
 		off += (size_t)n;
 	}
+	if (off < sp->wbuf.len) {
+		if (!sp->broken)
+			log_error("%s: cannot write the queue: %s; %" PRIu64
+			    " records lost", sp->dir, strerror(errno),
+			    sp->wbuf_records);
+		sp->broken = 1;
+		if (ftruncate(sp->wfd, (off_t)before) != 0)
+			log_error("%s: cannot cut the queue back: %s", sp->dir,
+			    strerror(errno));
+		sp->tail_size = before;
+		sp->bytes -= sp->wbuf.len < sp->bytes ? sp->wbuf.len :
+		    sp->bytes;
+		sp->records -= sp->wbuf_records < sp->records ?
+		    sp->wbuf_records : sp->records;
+		sp->lost += sp->wbuf_records;
+		if (spool_pos_before(spool_end(sp), sp->read))
+			sp->read = spool_end(sp);
+	} else if (off != 0)
+		sp->broken = 0;
 	sp->wbuf.len = 0;
+	sp->wbuf_records = 0;
 }
 
 /* Where the next record appended will go. */
@@ -343,6 +362,7 @@ spool_append(struct spool *sp, const char *rec, size_t len)
 		spool_new_segment(sp);
 	}
 	outbuf_add(&sp->wbuf, rec, len);
+	sp->wbuf_records++;
 	sp->tail_size += len;
 	sp->bytes += len;
 	sp->records++;
@@ -461,6 +481,9 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 	char path[PATH_MAX];
 	struct stat st;
 
+	/* Past the end: records that could not be written. */
+	if (spool_pos_before(spool_end(sp), pos))
+		pos = spool_end(sp);
 	if (!spool_pos_before(sp->ack, pos))
 		return;
 	sp->ack = pos;

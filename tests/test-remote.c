@@ -746,14 +746,15 @@ START_TEST(test_remote_disk_full)
 	ck_assert_int_eq(harness_await_file(remote_log_path(&B,
 	    "alpha"), "seq=2999 ", 1, REMOTE_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_await_file(remote_log_path(&B,
-	    "relogd"), "oldest records", 1, REMOTE_TIMEOUT_MS), 0);
+	    "relogd"), "the oldest, as the file queue was full", 1,
+	    REMOTE_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	ck_assert_int_eq(harness_daemon_stop(&B), 0);
 	text = harness_plugin_log(&B, "alpha");
 	notice = harness_plugin_log(&B, "relogd");
 	ck_assert_ptr_null(strstr(text, "seq=0 "));
-	ck_assert_ptr_nonnull(strstr(notice, "the file queue was full "
-	    "(forward_disk = 65536 bytes): dropped the "));
+	ck_assert_ptr_nonnull(strstr(notice, " since relogd started): the "
+	    "oldest, as the file queue was full (forward_disk = 65536 bytes)"));
 	/* Every record is there or counted as dropped (notices may be too). */
 	ck_assert_int_ge((long long)harness_lines(text) + dropped, 3000);
 	free(text);
