@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -98,6 +99,8 @@ static const struct config_key config_keys[] = {
 	    (size_t)1 << 40 },
 	{ "forward_retry_max", CONFIG_SIZE, R, CONFIG_AT(forward_retry_max_s),
 	    1, 3600 },
+	{ "forward_timeout", CONFIG_SIZE, R, CONFIG_AT(forward_timeout_s), 1,
+	    3600 },
 	{ "forward_tls_ca", CONFIG_STR, R, CONFIG_AT(forward_tls_ca), 0, 0 },
 	{ "forward_tls_cert", CONFIG_STR, R, CONFIG_AT(forward_tls_cert), 0,
 	    0 },
@@ -134,6 +137,7 @@ config_defaults(struct config *config)
 	config->forward_memory = 4 * 1024 * 1024;
 	config->forward_disk = 256 * 1024 * 1024;
 	config->forward_retry_max_s = 30;
+	config->forward_timeout_s = 30;
 }
 
 /* Free a config's allocations. */
@@ -577,6 +581,17 @@ config_finish(struct config *c, char **cause)
 			*cause = NULL;
 		return (-1);
 	}
+	/* Checked here, so that a reload cannot take a sink's TLS away. */
+	if (c->forward_tls_ca != NULL && access(c->forward_tls_ca, R_OK) != 0)
+		return (config_error(cause, "forward_tls_ca %s: %s",
+		    c->forward_tls_ca, strerror(errno)));
+	if (c->forward_tls_cert != NULL &&
+	    access(c->forward_tls_cert, R_OK) != 0)
+		return (config_error(cause, "forward_tls_cert %s: %s",
+		    c->forward_tls_cert, strerror(errno)));
+	if (c->forward_tls_key != NULL && access(c->forward_tls_key, R_OK) != 0)
+		return (config_error(cause, "forward_tls_key %s: %s",
+		    c->forward_tls_key, strerror(errno)));
 	if (c->token_file != NULL)
 		return (config_read_token(c, cause));
 	return (0);

@@ -136,9 +136,16 @@ control_stats_remote(struct remote *rm, void *arg)
 {
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 7);
+	static const char *const states[] = {
+		[REMOTE_DOWN] = "down", [REMOTE_CONNECTING] = "connecting",
+		[REMOTE_UP] = "up", [REMOTE_CLOSING] = "closing",
+	};
+
+	msgpack_pack_map(pk, 8);
 	proto_pack_key(pk, "uri");
 	control_str(pk, rm->uri);
+	proto_pack_key(pk, "state");
+	control_str(pk, states[rm->state]);
 	proto_pack_key(pk, "connected");
 	if (rm->state == REMOTE_UP || rm->state == REMOTE_CLOSING)
 		msgpack_pack_true(pk);

@@ -172,7 +172,7 @@ relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
 		relogd_config = fresh;
 		log_open(relogd_config.verbose);
 		plugin_reconfigure_all();
-		remote_start_all();
+		remote_start_all(0);
 		log_info("configuration reloaded");
 	}
 	plugin_reopen_all();
@@ -290,7 +290,7 @@ main(int argc, char **argv)
 
 	server_start();
 	remote_init();
-	remote_start_all();
+	remote_start_all(1);
 	relogd_started = time(NULL);
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);

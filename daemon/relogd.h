@@ -101,6 +101,7 @@ struct config {
 	size_t forward_memory;	/* bytes each forward sink holds in memory */
 	size_t forward_disk;	/* and in its file queue */
 	size_t forward_retry_max_s;	/* reconnect backoff's cap */
+	size_t forward_timeout_s;	/* for a connect, an ack */
 	char *forward_tls_ca;	/* NULL: the system's CAs */
 	char *forward_tls_cert;	/* a client certificate; NULL: none */
 	char *forward_tls_key;
@@ -225,6 +226,7 @@ struct remote_rec {
 /* A record comes from one frame: its texts fit in one, and some marks. */
 #define REMOTE_REC_MAX (RELOG_FRAME_MAX_LIMIT + 64u * 1024)
 #define SPOOL_SEGMENT_MAX (4u * 1024 * 1024)
+#define SPOOL_SEGMENT_LAST ((uint64_t)1 << 48)	/* numbers past it: renumber */
 
 /* A place in a file queue: a segment and an offset in it. */
 struct spool_pos {
@@ -294,8 +296,10 @@ struct remote {
 	enum remote_state state;
 	struct bufferevent *bev;
 	struct event *timer;	/* retry, or syslog's idle close */
-	unsigned failures;	/* in a row */
+	unsigned failures;	/* in a row, without an ack in between */
 	int said_down;
+	int half_closed;	/* syslog: SHUT_WR sent */
+	int resync;		/* batches in flight lost records on disk */
 	msgpack_unpacker *acks;	/* Fluent's answers */
 
 	struct outbuf mem;	/* records; mem.data[0] is offset mem_base */
@@ -534,7 +538,7 @@ int	remote_list_check(const char *, char **);
 struct remote *remote_get(const char *);
 size_t	remote_resolve(const char *, struct remote **);
 void	remote_init(void);
-void	remote_start_all(void);
+void	remote_start_all(int);
 void	remote_enqueue(struct remote *, const char *, const struct record *,
 	    pid_t);
 void	remote_flush_all(void);
@@ -543,7 +547,8 @@ void	remote_foreach(void (*)(struct remote *, void *), void *);
 void	remote_free_all(void);
 
 /* spool.c */
-void	spool_open(struct spool *, const char *, uint64_t);
+int	spool_open(struct spool *, const char *, uint64_t);
+int	spool_pending(const struct spool *);
 uint64_t spool_append(struct spool *, const char *, size_t);
 void	spool_flush(struct spool *);
 struct spool_pos spool_end(const struct spool *);

@@ -19,12 +19,14 @@
  * budget overflows: then the oldest are dropped, counted, and a record says
  * so.
  */
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +52,8 @@
 #define REMOTE_FLUENT_WINDOW 128	/* chunks not acked yet */
 #define REMOTE_SYSLOG_CLOSE_BYTES (1024u * 1024)
 #define REMOTE_SYSLOG_IDLE_MS 1000
-#define REMOTE_TIMEOUT_S 30		/* for a connect, an ack, an EOF */
+/* For a connect, an ack, an end-of-file: forward_timeout seconds. */
+#define REMOTE_TIMEOUT_S ((time_t)relogd_config.forward_timeout_s)
 #define REMOTE_RETRY_MIN_MS 100
 #define REMOTE_ANSWER_MAX (64u * 1024)	/* one of Fluent's answers */
 #define REMOTE_SYSLOG_FACILITY 1	/* user */
@@ -76,6 +79,7 @@ static void remote_pump(struct remote *);
 static void remote_write_cb(struct bufferevent *, void *);
 static void remote_syslog_close(struct remote *);
 static void remote_say_cb(evutil_socket_t, short, void *);
+static void remote_lost(struct remote *, const char *);
 
 /*
  * Parse a forward URI into rm's kind, tls, host, port and path:
@@ -232,6 +236,7 @@ remote_list_check(const char *list, char **cause)
 struct remote_resolving {
 	struct remote **out;
 	size_t n;
+	int at_start;		/* a sink that cannot start is fatal */
 };
 
 static int
@@ -240,7 +245,11 @@ remote_resolve_one(const char *uri, void *arg)
 	struct remote_resolving *r = arg;
 	size_t i;
 
-	r->out[r->n] = remote_get(uri);
+	if ((r->out[r->n] = remote_get(uri)) == NULL) {
+		if (r->at_start)
+			fatalx("forward %s: cannot start", uri);
+		return (0);
+	}
 	for (i = 0; i < r->n; i++) {
 		if (r->out[i] == r->out[r->n])
 			return (0);	/* named twice */
@@ -253,13 +262,19 @@ remote_resolve_one(const char *uri, void *arg)
  * The sinks of a (checked) forward list, into out (RELOGD_FORWARD_MAX of
  * them at most). Returns how many.
  */
-size_t
-remote_resolve(const char *list, struct remote **out)
+static size_t
+remote_resolve_list(const char *list, struct remote **out, int at_start)
 {
-	struct remote_resolving r = { out, 0 };
+	struct remote_resolving r = { out, 0, at_start };
 
 	remote_list_foreach(list, remote_resolve_one, &r);
 	return (r.n);
+}
+
+size_t
+remote_resolve(const char *list, struct remote **out)
+{
+	return (remote_resolve_list(list, out, 0));
 }
 
 /* The file queue's folder: the URI made safe, and a hash of it. */
@@ -280,11 +295,15 @@ remote_spool_dir(const char *uri, char *buf, size_t size)
 	    relogd_config.state_dir, name, hash);
 }
 
-/* The TLS settings every TLS sink shares; startup errors are fatal. */
+/*
+ * The TLS settings every TLS sink shares, made at the first connection
+ * (again after a reload). NULL if they cannot be loaded (said in the log).
+ */
 static SSL_CTX *
 remote_tls_ctx(void)
 {
 	const struct config *c = &relogd_config;
+	const char *what = "the system's CA certificates";
 
 	if (remote_tls != NULL)
 		return (remote_tls);
@@ -292,17 +311,27 @@ remote_tls_ctx(void)
 		fatalx("cannot set up TLS");
 	SSL_CTX_set_min_proto_version(remote_tls, TLS1_2_VERSION);
 	SSL_CTX_set_verify(remote_tls, SSL_VERIFY_PEER, NULL);
-	if (c->forward_tls_ca != NULL ?
-	    SSL_CTX_load_verify_locations(remote_tls, c->forward_tls_ca,
-	    NULL) != 1 : SSL_CTX_set_default_verify_paths(remote_tls) != 1)
-		fatalx("forward_tls_ca: cannot load %s", c->forward_tls_ca ?
-		    c->forward_tls_ca : "the system's CA certificates");
+	if (c->forward_tls_ca != NULL)
+		what = c->forward_tls_ca;
+	if ((c->forward_tls_ca != NULL ? SSL_CTX_load_verify_locations(
+	    remote_tls, c->forward_tls_ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(remote_tls)) != 1)
+		goto fail;
+	what = c->forward_tls_cert;
 	if (c->forward_tls_cert != NULL && (SSL_CTX_use_certificate_chain_file(
 	    remote_tls, c->forward_tls_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(remote_tls, c->forward_tls_key != NULL ?
 	    c->forward_tls_key : c->forward_tls_cert, SSL_FILETYPE_PEM) != 1))
-		fatalx("forward_tls_cert: cannot load %s", c->forward_tls_cert);
+		goto fail;
 	return (remote_tls);
+fail:
+	log_error("forward TLS: cannot load %s: %s", what,
+	    ERR_reason_error_string(ERR_get_error()) != NULL ?
+	    ERR_reason_error_string(ERR_peek_last_error()) : "error");
+	ERR_clear_error();
+	SSL_CTX_free(remote_tls);
+	remote_tls = NULL;
+	return (NULL);
 }
 
 static void
@@ -312,16 +341,30 @@ remote_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (rm->state == REMOTE_DOWN)
+	switch (rm->state) {
+	case REMOTE_DOWN:
 		remote_connect(rm);
-	else if (rm->state == REMOTE_UP && rm->kind == REMOTE_SYSLOG &&
-	    rm->nbatches != 0)
-		remote_syslog_close(rm);	/* a second without records */
+		break;
+	case REMOTE_CONNECTING:
+		break;
+	case REMOTE_UP:
+		if (rm->nbatches == 0)
+			break;
+		if (rm->kind == REMOTE_SYSLOG)
+			remote_syslog_close(rm);  /* a second without records */
+		else
+			remote_lost(rm, "no ack in time (forward_timeout)");
+		break;
+	case REMOTE_CLOSING:
+		remote_lost(rm, "no end-of-file in time (forward_timeout)");
+		break;
+	}
 }
 
 /*
  * The forward sink for a URI (valid: remote_list_check said so), created
- * on first use with its file queue, whose records it sends at once.
+ * on first use with its file queue, whose records it sends at once. NULL
+ * if its file queue cannot be opened (said in the log).
  */
 struct remote *
 remote_get(const char *uri)
@@ -341,8 +384,6 @@ remote_get(const char *uri)
 		fatalx("%s", cause);
 	if ((rm->uri = strdup(uri)) == NULL)
 		fatal("strdup");
-	if (rm->tls)
-		remote_tls_ctx();
 	rm->timer = evtimer_new(relogd_base, remote_timer_cb, rm);
 	rm->say_timer = evtimer_new(relogd_base, remote_say_cb, rm);
 	if (rm->timer == NULL || rm->say_timer == NULL)
@@ -352,15 +393,21 @@ remote_get(const char *uri)
 		fatal("msgpack_unpacker_new");
 
 	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		fatal("cannot create %s", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
 	remote_spool_dir(uri, dir, sizeof dir);
-	spool_open(&rm->spool, dir, relogd_config.forward_disk);
+	if (spool_open(&rm->spool, dir, relogd_config.forward_disk) != 0)
+		goto fail;
 	/* Say whose queue it is, for a restart with other settings. */
 	snprintf(path, sizeof path, "%s/uri", dir);
 	if ((f = fopen(path, "we")) == NULL || fprintf(f, "%s\n", uri) < 0 ||
-	    fclose(f) != 0)
-		fatal("cannot write %s", path);
+	    fclose(f) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		spool_close(&rm->spool);
+		goto fail;
+	}
 	rm->next = remote_list;
 	remote_list = rm;
 	if (rm->spool.records != 0) {
@@ -369,6 +416,16 @@ remote_get(const char *uri)
 		remote_connect(rm);
 	}
 	return (rm);
+fail:
+	log_error("forward %s: not used", uri);
+	event_free(rm->timer);
+	event_free(rm->say_timer);
+	if (rm->acks != NULL)
+		msgpack_unpacker_free(rm->acks);
+	free(rm->uri);
+	remote_parse_free(rm);
+	free(rm);
+	return (NULL);
 }
 
 /*
@@ -376,7 +433,7 @@ remote_get(const char *uri)
  * queue left with records by sinks no longer configured.
  */
 void
-remote_start_all(void)
+remote_start_all(int at_start)
 {
 	const struct plugin_config *pc;
 	char dir[PATH_MAX], path[PATH_MAX + 300], uri[RELOGD_FORWARD_LIST_MAX];
@@ -388,10 +445,14 @@ remote_start_all(void)
 	struct remote *some[RELOGD_FORWARD_MAX];
 	char *cause;
 
+	/* TLS settings may have changed (connections keep theirs). */
+	if (remote_tls != NULL)
+		SSL_CTX_free(remote_tls);
+	remote_tls = NULL;
 	if (relogd_config.forward != NULL)
-		remote_resolve(relogd_config.forward, some);
+		remote_resolve_list(relogd_config.forward, some, at_start);
 	for (pc = relogd_config.plugins; pc != NULL; pc = pc->next)
-		remote_resolve(pc->set.forward, some);
+		remote_resolve_list(pc->set.forward, some, at_start);
 
 	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
 	if ((d = opendir(dir)) == NULL)
@@ -507,6 +568,9 @@ remote_dropped(struct remote *rm, uint64_t n)
 {
 	rm->dropped += n;
 	rm->dropped_unsaid += n;
+	/* Batches in flight may have lost records: send again from disk. */
+	if (n != 0 && rm->nbatches != 0)
+		rm->resync = 1;
 }
 
 /*
@@ -576,6 +640,8 @@ remote_settle(struct remote *rm)
 {
 	size_t n = 0;
 
+	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
+
 	while (n < rm->nbatches && rm->batches[n].acked)
 		remote_batch_done(rm, &rm->batches[n++]);
 	if (n == 0)
@@ -583,13 +649,25 @@ remote_settle(struct remote *rm)
 	memmove(rm->batches, rm->batches + n,
 	    (rm->nbatches - n) * sizeof *rm->batches);
 	rm->nbatches -= n;
+	/* The collector takes records: the backoff starts over. */
+	if (rm->said_down)
+		log_info("forward %s: delivering again", rm->uri);
+	rm->said_down = 0;
+	rm->failures = 0;
+	/* Fluent: the next ack is due within the timeout. */
+	if (rm->kind == REMOTE_FLUENT && rm->state == REMOTE_UP) {
+		if (rm->nbatches != 0)
+			evtimer_add(rm->timer, &tv);
+		else
+			evtimer_del(rm->timer);
+	}
 }
 
 /* Has the sink records waiting? */
 static int
 remote_pending(const struct remote *rm)
 {
-	return (rm->mem_records != 0 || rm->spool.records != 0);
+	return (rm->mem_records != 0 || spool_pending(&rm->spool));
 }
 
 /* Close the connection; what was sent and not acked is sent again. */
@@ -606,6 +684,8 @@ remote_disconnect(struct remote *rm)
 	if (rm->acks != NULL)
 		msgpack_unpacker_reset(rm->acks);
 	rm->state = REMOTE_DOWN;
+	rm->half_closed = 0;
+	rm->resync = 0;
 	evtimer_del(rm->timer);
 }
 
@@ -654,8 +734,10 @@ remote_lost(struct remote *rm, const char *why)
 static void
 remote_syslog_close(struct remote *rm)
 {
+	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
+
 	rm->state = REMOTE_CLOSING;
-	evtimer_del(rm->timer);
+	evtimer_add(rm->timer, &tv);
 	bufferevent_setwatermark(rm->bev, EV_WRITE, 0, 0);
 	remote_write_cb(rm->bev, rm);
 }
@@ -682,8 +764,10 @@ remote_fluent_answer(struct remote *rm, const msgpack_object *o)
 		memcpy(id, kv->val.via.str.ptr, kv->val.via.str.size);
 		id[kv->val.via.str.size] = '\0';
 		if (strncmp(id, remote_chunk_prefix, plen) != 0 ||
-		    sscanf(id + plen, "%" SCNu32, &k) != 1)
+		    id[plen] == '\0' || strspn(id + plen, "0123456789") !=
+		    strlen(id + plen) || strlen(id + plen) > 9)
 			continue;
+		k = (uint32_t)strtoul(id + plen, NULL, 10);
 		for (j = 0; j < rm->nbatches; j++) {
 			if (rm->batches[j].chunk == k)
 				rm->batches[j].acked = 1;
@@ -741,15 +825,36 @@ remote_write_cb(struct bufferevent *bev, void *arg)
 	struct remote *rm = arg;
 
 	if (rm->state == REMOTE_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		if (evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+		    rm->half_closed)
 			return;
+		/*
+		 * TLS's close_notify is a courtesy (the collector may take a
+		 * bare end-of-file); the TCP half-close is what it answers.
+		 */
 		if (rm->tls)
 			SSL_shutdown(bufferevent_openssl_get_ssl(bev));
-		else
-			shutdown(bufferevent_getfd(bev), SHUT_WR);
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		rm->half_closed = 1;
 		return;
 	}
 	remote_pump(rm);
+}
+
+/*
+ * Has the collector every byte sent? Our output is empty, and the kernel's
+ * too (acknowledged by the peer's TCP, or read from a Unix socket).
+ */
+static int
+remote_sent_all(struct remote *rm)
+{
+	int queued = 0;
+
+	if (evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0)
+		return (0);
+	if (ioctl(bufferevent_getfd(rm->bev), SIOCOUTQ, &queued) != 0)
+		queued = 0;
+	return (queued == 0);
 }
 
 static void
@@ -762,15 +867,12 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		rm->state = REMOTE_UP;
-		if (rm->said_down)
-			log_info("forward %s: connected", rm->uri);
-		rm->said_down = 0;
-		rm->failures = 0;
-		bufferevent_set_timeouts(bev, NULL, NULL);
+		log_debug("forward %s: connected", rm->uri);
 		remote_pump(rm);
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && rm->state == REMOTE_CLOSING) {
+	if ((what & BEV_EVENT_EOF) && rm->state == REMOTE_CLOSING &&
+	    rm->half_closed && remote_sent_all(rm)) {
 		/* It read all we sent. */
 		for (i = 0; i < rm->nbatches; i++)
 			rm->batches[i].acked = 1;
@@ -781,8 +883,8 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		snprintf(why, sizeof why, "no answer in %d s",
-		    REMOTE_TIMEOUT_S);
+		snprintf(why, sizeof why, "no progress in %lld s",
+		    (long long)REMOTE_TIMEOUT_S);
 	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof why, "the collector closed the "
 		    "connection");
@@ -805,13 +907,18 @@ remote_connect(struct remote *rm)
 {
 	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
 	struct sockaddr_un sun;
+	SSL_CTX *ctx;
 	SSL *ssl;
 	int ret;
 
-	if (rm->state != REMOTE_DOWN)
+	if (rm->state != REMOTE_DOWN || remote_draining)
 		return;
 	if (rm->tls) {
-		if ((ssl = SSL_new(remote_tls_ctx())) == NULL)
+		if ((ctx = remote_tls_ctx()) == NULL) {
+			remote_lost(rm, "TLS settings cannot be loaded");
+			return;
+		}
+		if ((ssl = SSL_new(ctx)) == NULL)
 			fatalx("SSL_new");
 		SSL_set_tlsext_host_name(ssl, rm->host);
 		if (inet_pton(AF_INET, rm->host, &sun) == 1 ||
@@ -833,7 +940,8 @@ remote_connect(struct remote *rm)
 	bufferevent_setcb(rm->bev, remote_read_cb, remote_write_cb,
 	    remote_event_cb, rm);
 	bufferevent_setwatermark(rm->bev, EV_WRITE, REMOTE_OUT_LOW, 0);
-	bufferevent_set_timeouts(rm->bev, &tv, &tv);
+	/* Connecting, and writing: no progress in the timeout is a failure. */
+	bufferevent_set_timeouts(rm->bev, NULL, &tv);
 	bufferevent_enable(rm->bev, EV_READ | EV_WRITE);
 	rm->state = REMOTE_CONNECTING;
 	/*
@@ -1059,7 +1167,7 @@ remote_send_batch(struct remote *rm, struct evbuffer *out)
 			p = NULL;
 		if (p == NULL)
 			break;
-		if (remote_view(p, &v) != 0) {
+		if (remote_view(p, &v) != 0 && from_disk) {
 			/* Only a damaged file queue has such a record. */
 			log_warn("forward %s: a damaged record on disk was "
 			    "dropped", rm->uri);
@@ -1139,11 +1247,14 @@ remote_pump(struct remote *rm)
 			break;
 		sent = 1;
 	}
-	/* An answer is owed: wait for it a bounded time. */
-	bufferevent_set_timeouts(rm->bev, rm->nbatches != 0 ? &tv : NULL,
-	    &tv);
-	if (rm->kind != REMOTE_SYSLOG || rm->nbatches == 0)
+	if (rm->nbatches == 0)
 		return;
+	/* Fluent: an ack is owed within the timeout (remote_timer_cb). */
+	if (rm->kind == REMOTE_FLUENT) {
+		if (!evtimer_pending(rm->timer, NULL))
+			evtimer_add(rm->timer, &tv);
+		return;
+	}
 	if (rm->since_close >= REMOTE_SYSLOG_CLOSE_BYTES)
 		remote_syslog_close(rm);
 	else if (sent) {
@@ -1229,6 +1340,13 @@ remote_flush_all(void)
 		spool_flush(&rm->spool);
 		remote_dropped(rm, rm->spool.lost);
 		rm->spool.lost = 0;
+		/* In flight, but no longer (all) on disk: start over. */
+		if (rm->resync && rm->state != REMOTE_DOWN) {
+			log_warn("forward %s: records in flight were dropped "
+			    "from the file queue; sending again from the "
+			    "oldest kept", rm->uri);
+			remote_disconnect(rm);
+		}
 		if (rm->state == REMOTE_DOWN && !evtimer_pending(rm->timer,
 		    NULL))
 			remote_connect(rm);

@@ -151,55 +151,107 @@ spool_new_segment(struct spool *sp)
 	sp->bytes += SPOOL_HDR;
 }
 
+static int
+spool_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
 /*
- * Open (or create) the queue in dir; segments hold about seg_max bytes,
- * all of them about max_bytes. Startup errors are fatal.
+ * The numbers of the segment files in dir, sorted (free them). Numbers
+ * with gaps, or too large to count on from (files put there by hand), are
+ * made 0.. or first.. in a row again, and the cursor's segment with them.
+ * Returns -1 if the folder cannot be read.
  */
-void
+static int
+spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	uint64_t *segs = NULL, seg, base, ack = UINT64_MAX;
+	size_t n = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(sp->dir)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 18 ||
+		    strcmp(de->d_name + 16, ".q") != 0 ||
+		    strspn(de->d_name, "0123456789abcdef") != 16 ||
+		    sscanf(de->d_name, "%16" SCNx64, &seg) != 1)
+			continue;
+		if ((segs = reallocarray(segs, n + 1, sizeof *segs)) == NULL)
+			fatal("reallocarray");
+		segs[n++] = seg;
+	}
+	closedir(d);
+	if (n != 0)
+		qsort(segs, n, sizeof *segs, spool_cmp_u64);
+	if (n != 0 && (segs[n - 1] - segs[0] + 1 != n ||
+	    segs[n - 1] > SPOOL_SEGMENT_LAST)) {
+		/* new[i] <= old[i]: renaming in order overwrites nothing. */
+		base = segs[0] == 0 || segs[n - 1] <= SPOOL_SEGMENT_LAST ?
+		    segs[0] : 1;
+		log_warn("%s: segment files renumbered from %" PRIu64, sp->dir,
+		    base);
+		for (i = 0; i < n; i++) {
+			if (ack == UINT64_MAX && segs[i] >= sp->ack.seg) {
+				ack = base + i;
+				if (segs[i] != sp->ack.seg)
+					sp->ack.off = SPOOL_HDR;
+			}
+			spool_path(sp, segs[i], from, sizeof from);
+			segs[i] = base + i;
+			spool_path(sp, segs[i], to, sizeof to);
+			if (strcmp(from, to) != 0 && rename(from, to) != 0)
+				log_error("%s: cannot rename to %s: %s", from,
+				    to, strerror(errno));
+		}
+		sp->ack.seg = ack != UINT64_MAX ? ack : segs[n - 1] + 1;
+	}
+	*segsp = segs;
+	*np = n;
+	return (0);
+}
+
+/*
+ * Open (or create) the queue in dir; all its segments hold about max_bytes.
+ * Returns 0, or -1 (said in relogd's log).
+ */
+int
 spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 {
 	char path[PATH_MAX], line[64];
-	uint64_t seg, first = UINT64_MAX, last = 0, count, end;
-	struct dirent *de;
+	uint64_t *segs, first, last, count, end;
+	size_t nsegs, i;
 	struct stat st;
-	DIR *d;
 	int fd, bad;
 	ssize_t n;
 
 	memset(sp, 0, sizeof *sp);
-	sp->wfd = sp->rfd = -1;
+	sp->wfd = sp->rfd = sp->cursor_fd = -1;
 	sp->max_bytes = max_bytes;
 	sp->seg_max = max_bytes / 8 < SPOOL_SEGMENT_MAX ? max_bytes / 8 :
 	    SPOOL_SEGMENT_MAX;
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		fatal("cannot create queue directory %s", dir);
-	if ((d = opendir(dir)) == NULL)
-		fatal("cannot open queue directory %s", dir);
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 18 ||
-		    strcmp(de->d_name + 16, ".q") != 0 ||
-		    sscanf(de->d_name, "%16" SCNx64, &seg) != 1)
-			continue;
-		if (seg < first)
-			first = seg;
-		if (seg > last)
-			last = seg;
-	}
-	closedir(d);
-
+		goto fail;
 	snprintf(path, sizeof path, "%s/cursor", dir);
 	sp->cursor_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->cursor_fd < 0)
-		fatal("cannot open %s", path);
+		goto fail;
 	n = pread(sp->cursor_fd, line, sizeof line - 1, 0);
 	line[n > 0 ? n : 0] = '\0';
 	if (sscanf(line, "%" SCNx64 " %" SCNx64, &sp->ack.seg,
-	    &sp->ack.off) != 2)
+	    &sp->ack.off) != 2 || sp->ack.seg > SPOOL_SEGMENT_LAST)
 		sp->ack.seg = sp->ack.off = 0;
+	if (spool_segments(sp, &segs, &nsegs) != 0)
+		goto fail;
 
-	if (first == UINT64_MAX) {
+	if (nsegs == 0) {
 		/* Empty: begin after where the cursor was. */
 		sp->head = sp->tail = sp->ack.seg;
 		spool_new_segment(sp);
@@ -207,6 +259,8 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 		sp->ack.seg = sp->tail;
 		sp->ack.off = SPOOL_HDR;
 	} else {
+		first = segs[0];
+		last = segs[nsegs - 1];
 		sp->head = first;
 		sp->tail = last;
 		if (spool_pos_before(sp->ack, (struct spool_pos){ first,
@@ -214,23 +268,23 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 			sp->ack.seg = first;
 			sp->ack.off = SPOOL_HDR;
 		}
-		for (seg = first; seg <= last; seg++) {
-			spool_path(sp, seg, path, sizeof path);
-			if (seg < sp->ack.seg && seg < last) {
+		for (i = 0; i < nsegs; i++) {
+			spool_path(sp, segs[i], path, sizeof path);
+			if (segs[i] < sp->ack.seg && segs[i] < last) {
 				/* Acked, but a kill came before the unlink. */
 				unlink(path);
-				sp->head = seg + 1;
+				sp->head = segs[i] + 1;
 				continue;
 			}
 			if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 				continue;
 			if (fstat(fd, &st) == 0)
 				sp->bytes += (uint64_t)st.st_size;
-			end = spool_scan(fd, seg == sp->ack.seg ? sp->ack.off :
-			    SPOOL_HDR, &count, &bad);
-			if (seg >= sp->ack.seg)
+			end = spool_scan(fd, segs[i] == sp->ack.seg ?
+			    sp->ack.off : SPOOL_HDR, &count, &bad);
+			if (segs[i] >= sp->ack.seg)
 				sp->records += count;
-			if (seg == last) {
+			if (segs[i] == last) {
 				/* A record cut short by a kill: cut it off. */
 				if (bad && ftruncate(fd, (off_t)end) == 0) {
 					log_warn("%s: cut off %" PRIu64 " bytes"
@@ -248,11 +302,17 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 			sp->ack = spool_end(sp);
 		spool_path(sp, last, path, sizeof path);
 		sp->wfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (sp->wfd < 0)
-			fatal("cannot open %s", path);
 	}
+	free(segs);
+	if (sp->wfd < 0)
+		goto fail;
 	sp->read = sp->ack;
 	spool_write_cursor(sp);
+	return (0);
+fail:
+	log_error("forward queue %s: %s", dir, strerror(errno));
+	spool_close(sp);
+	return (-1);
 }
 
 /*
@@ -369,6 +429,13 @@ spool_append(struct spool *sp, const char *rec, size_t len)
 	while (sp->bytes > sp->max_bytes && sp->head < sp->tail)
 		dropped += spool_drop_head(sp);
 	return (dropped);
+}
+
+/* Are there records not acked yet? */
+int
+spool_pending(const struct spool *sp)
+{
+	return (spool_pos_before(sp->ack, spool_end(sp)));
 }
 
 /* Are there records not read yet? */
@@ -488,6 +555,8 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 		return;
 	sp->ack = pos;
 	sp->records -= n < sp->records ? n : sp->records;
+	if (!spool_pending(sp))
+		sp->records = 0;
 	while (sp->head < sp->ack.seg) {
 		spool_path(sp, sp->head, path, sizeof path);
 		if (sp->rfd >= 0 && sp->rseg == sp->head)
@@ -505,12 +574,15 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 void
 spool_close(struct spool *sp)
 {
-	spool_flush(sp);
-	spool_write_cursor(sp);
+	if (sp->wfd >= 0)
+		spool_flush(sp);
+	if (sp->cursor_fd >= 0) {
+		spool_write_cursor(sp);
+		close(sp->cursor_fd);
+	}
 	spool_read_reset(sp);
 	if (sp->wfd >= 0)
 		close(sp->wfd);
-	close(sp->cursor_fd);
 	outbuf_free(&sp->wbuf);
 	outbuf_free(&sp->rbuf);
 	free(sp->dir);

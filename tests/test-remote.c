@@ -268,6 +268,31 @@ remote_stat(const struct harness *h, const char *key)
 	return (v);
 }
 
+/* Wait until relogd's first forward sink is in a state. */
+static void
+remote_await_state(const struct harness *h, const char *state)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
+	    "stats", "--json", NULL };
+	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	char needle[64], *text;
+	int out, found;
+	pid_t pid;
+
+	snprintf(needle, sizeof needle, "\"state\":\"%s\"", state);
+	for (;;) {
+		pid = harness_spawn(argv, NULL, &out, NULL);
+		text = harness_read_fd(out, NULL);
+		ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+		found = strstr(text, needle) != NULL;
+		free(text);
+		if (found)
+			return;
+		ck_assert_msg(remote_now_ms() < deadline, "no %s", needle);
+		remote_poll_pause();
+	}
+}
+
 /* Wait until a stat is at least (or, with at_most, at most) value. */
 static void
 remote_await_stat(const struct harness *h, const char *key, long long value,
@@ -762,6 +787,196 @@ START_TEST(test_remote_disk_full)
 }
 END_TEST
 
+/* Listen on 127.0.0.1, any port; *port says which. */
+static int
+remote_listen_tcp(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/* Accept relogd's next connection, waiting up to timeout_ms; -1 if none. */
+static int
+remote_accept(int lfd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return (-1);
+	return (accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
+}
+
+/* Mark in seen[] each "runner=r1 thread=0 seq=N" of a text. */
+static void
+remote_mark_seen(const char *text, size_t len, char *seen, long count)
+{
+	static const char tag[] = "runner=r1 thread=0 seq=";
+	const char *p = text, *end = text + len;
+	long seq;
+
+	while ((p = memmem(p, (size_t)(end - p), tag, sizeof tag - 1)) !=
+	    NULL) {
+		p += sizeof tag - 1;
+		seq = strtol(p, NULL, 10);
+		if (seq >= 0 && seq < count)
+			seen[seq] = 1;
+	}
+}
+
+/* Read a connection to its end (or an error), into a growing buffer. */
+static void
+remote_read_all(int fd, struct msgpack_sbuffer *buf)
+{
+	char chunk[65536];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	for (;;) {
+		ck_assert_int_eq(poll(&pfd, 1, REMOTE_TIMEOUT_MS), 1);
+		n = read(fd, chunk, sizeof chunk);
+		if (n <= 0)
+			return;
+		msgpack_sbuffer_write(buf, chunk, (size_t)n);
+	}
+}
+
+/*
+ * A syslog collector that reads some of a connection and closes it: what
+ * it did not read is sent again on the next one (its end-of-file is an
+ * ack only after relogd half-closed and the collector had every byte).
+ */
+START_TEST(test_remote_syslog_peer_closes)
+{
+	const char *args[] = { "-n", "3000", "-s", "500", NULL };
+	char uri[64], seen[3000];
+	msgpack_sbuffer all;
+	int lfd, fd, port;
+	long i, missing = 0;
+
+	lfd = remote_listen_tcp(&port);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	msgpack_sbuffer_init(&all);
+	/*
+	 * The first connection: nothing read. Once relogd means to close it
+	 * (past 1 MiB, or a second without records), the collector closes
+	 * its side first, and goes without reading what it was sent: relogd
+	 * takes that for a broken connection, not an ack.
+	 */
+	fd = remote_accept(lfd, REMOTE_TIMEOUT_MS);
+	ck_assert_int_ge(fd, 0);
+	remote_await_state(&H, "closing");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
+	    "connection; records wait on disk", 1, REMOTE_TIMEOUT_MS), 0);
+	close(fd);
+	/* Then every connection read to its end, until all 3000 came. */
+	memset(seen, 0, sizeof seen);
+	do {
+		fd = remote_accept(lfd, REMOTE_TIMEOUT_MS);
+		ck_assert_msg(fd >= 0, "relogd did not send the rest");
+		remote_read_all(fd, &all);
+		close(fd);
+		remote_mark_seen(all.data, all.size, seen, 3000);
+		for (i = 0, missing = 0; i < 3000; i++)
+			missing += !seen[i];
+	} while (missing != 0);
+	remote_await_stat(&H, "acked", 3000, 0);
+	ck_assert_int_eq(remote_stat(&H, "dropped"), 0);
+	msgpack_sbuffer_destroy(&all);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(lfd);
+}
+END_TEST
+
+/*
+ * A Fluent collector that never acks: within forward_timeout of the first
+ * batch relogd gives up on the connection, though records keep coming.
+ */
+START_TEST(test_remote_fluent_no_ack)
+{
+	msgpack_unpacker up;
+	msgpack_unpacked res;
+	char path[300], uri[320];
+	int lfd, cfd, cfd2, fd;
+	struct pollfd pfd;
+	int64_t deadline;
+
+	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", path);
+	lfd = remote_listen(path);
+	remote_start(&H, uri, "forward_timeout = 2\n");
+	fd = wire_open(&H, "r1");
+	wire_batch(fd, "plugin.alpha.db", 3, 65536);
+	ck_assert(msgpack_unpacker_init(&up, 65536));
+	msgpack_unpacked_init(&res);
+	cfd = remote_accept_message(lfd, &up, &res);
+	/* Records every 100 ms, no ack: a second connection comes. */
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	while (poll(&pfd, 1, 100) == 0) {
+		ck_assert_msg(remote_now_ms() < deadline, "no reconnection");
+		wire_batch(fd, "plugin.alpha.db", 3, 65536);
+		ck_assert_int_lt(remote_stat(&H, "acked"), 1);
+	}
+	cfd2 = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(cfd2, 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "no ack in time "
+	    "(forward_timeout)", 1, REMOTE_TIMEOUT_MS), 0);
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&up);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(cfd2);
+	close(cfd);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/*
+ * A collector that takes connections and closes them at once is retried
+ * with backoff (0.1 s doubling, here up to 1 s), not as fast as it closes.
+ */
+START_TEST(test_remote_backoff)
+{
+	const char *args[] = { "-n", "10", NULL };
+	char uri[64];
+	int lfd, fd, port, accepted = 0;
+	int64_t end;
+
+	lfd = remote_listen_tcp(&port);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	end = remote_now_ms() + 3000;
+	while (remote_now_ms() < end) {
+		fd = remote_accept(lfd, (int)(end - remote_now_ms()));
+		if (fd < 0)
+			break;
+		close(fd);
+		accepted++;
+	}
+	/* Delays from 0.05-0.1 s doubling: about 7 in 3 s; without, 30+. */
+	ck_assert_int_ge(accepted, 3);
+	ck_assert_int_le(accepted, 12);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(lfd);
+}
+END_TEST
+
 /* The file queue's segment being appended to (the only one, here). */
 static void
 remote_segment_path(const struct harness *h, char *buf, size_t size)
@@ -783,9 +998,9 @@ remote_segment_path(const struct harness *h, char *buf, size_t size)
 }
 
 /*
- * A record cut short in the file queue (a kill in the middle of a write):
- * relogd cuts it off when it opens the queue, says so, and delivers the
- * whole ones.
+ * A record cut short in the file queue (a kill in the middle of a write),
+ * then a stray segment numbered past all others: relogd opens the queue
+ * all the same, renumbers the segments, and delivers the whole records.
  */
 START_TEST(test_remote_torn_record)
 {
@@ -808,11 +1023,17 @@ START_TEST(test_remote_torn_record)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
 	close(fd);
+	/* And an empty segment put there by hand, numbered at the very end. */
+	strcpy(strrchr(seg, '/') + 1, "ffffffffffffffff.q");
+	fd = open(seg, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "RELOGQ1\n", 8), 8);
+	close(fd);
 
 	remote_collector_start(fwd);
 	remote_start(&H, uri, NULL);
-	ck_assert_int_eq(harness_daemon_await(&H, "cut off 7 bytes of a "
-	    "record written in part", 1, REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "segment files renumbered",
+	    1, REMOTE_TIMEOUT_MS), 0);
 	remote_await_stat(&H, "acked", 100, 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	ck_assert_int_eq(harness_daemon_stop(&B), 0);
@@ -914,11 +1135,14 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_sigkill);
 	tcase_add_test(tc, test_remote_syslog_sigterm);
 	tcase_add_test(tc, test_remote_syslog_tls);
+	tcase_add_test(tc, test_remote_syslog_peer_closes);
+	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "fluent");
 	tcase_add_test(tc, test_remote_fluent_relogd);
 	tcase_add_test(tc, test_remote_fluent_layout);
 	tcase_add_test(tc, test_remote_disk_full);
 	tcase_add_test(tc, test_remote_torn_record);
+	tcase_add_test(tc, test_remote_fluent_no_ack);
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
 	tcase_add_test(tc, test_remote_reload);
