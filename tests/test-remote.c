@@ -588,6 +588,24 @@ remote_listen(const char *path)
 	return (fd);
 }
 
+/* Listen on 127.0.0.1, any port; *port says which. */
+static int
+remote_listen_tcp(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
 /* Accept relogd's connection, and read one msgpack object from it. */
 static int
 remote_accept_message(int lfd, msgpack_unpacker *up, msgpack_unpacked *res)
@@ -698,8 +716,9 @@ remote_check_packed(const msgpack_object *o)
 }
 
 /*
- * The test as the Fluent collector: the bytes are the spec's, and a batch
- * is held until its chunk is acked: without the ack it comes again.
+ * The test as the Fluent collector, over TCP: the bytes are the spec's,
+ * and a batch is held until its chunk is acked: without the ack it comes
+ * again.
  */
 START_TEST(test_remote_fluent_layout)
 {
@@ -707,12 +726,11 @@ START_TEST(test_remote_fluent_layout)
 	msgpack_unpacked res;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	char path[300], uri[320], *chunk;
-	int lfd, cfd, fd;
+	char uri[64], *chunk;
+	int lfd, cfd, fd, port;
 
-	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
-	snprintf(uri, sizeof uri, "fluent+unix:%s", path);
-	lfd = remote_listen(path);
+	lfd = remote_listen_tcp(&port);
+	snprintf(uri, sizeof uri, "fluent://127.0.0.1:%d", port);
 	remote_start(&H, uri, NULL);
 	fd = wire_open(&H, "r1");
 	wire_batch(fd, "plugin.alpha.db", 3, 65536);
@@ -786,24 +804,6 @@ START_TEST(test_remote_disk_full)
 	free(notice);
 }
 END_TEST
-
-/* Listen on 127.0.0.1, any port; *port says which. */
-static int
-remote_listen_tcp(int *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof sin;
-	int fd;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
-}
 
 /* Accept relogd's next connection, waiting up to timeout_ms; -1 if none. */
 static int
