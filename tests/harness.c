@@ -5,6 +5,7 @@
  * poll, never sleeps.
  */
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -103,6 +104,19 @@ harness_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return (remove(path));
 }
 
+/*
+ * In a child, before exec: die with the test. A failed check ends the
+ * test's process without its teardown (Check's fork mode); this way the
+ * processes it started (relogd, runners, rsyslogd) go with it.
+ */
+static void
+harness_die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);	/* it died before prctl */
+}
+
 /* Stop anything still running and remove the directory. */
 void
 harness_cleanup(struct harness *h)
@@ -162,16 +176,18 @@ harness_spawn(const char *const *argv, const char *const *env, int *out,
     int *in)
 {
 	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 };
-	pid_t pid;
+	pid_t pid, parent;
 	size_t i;
 
 	if (out != NULL)
 		ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
 	if (in != NULL)
 		ck_assert_int_eq(pipe2(inp, O_CLOEXEC), 0);
+	parent = getpid();
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		harness_die_with_parent(parent);
 		for (i = 0; env != NULL && env[i] != NULL; i++)
 			putenv((char *)env[i]);
 		if (out != NULL) {
@@ -208,6 +224,7 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	ssize_t n;
 	size_t argc = 0, i;
 	int nfd, errfd;
+	pid_t parent;
 
 	ck_assert_uint_lt(strlen(h->dir) + 8, sizeof sun.sun_path);
 	memcpy(sun.sun_path, h->dir, strlen(h->dir));
@@ -237,9 +254,11 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	errfd = open(h->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644);
 	ck_assert_int_ge(errfd, 0);
+	parent = getpid();
 	h->daemon = fork();
 	ck_assert_int_ge(h->daemon, 0);
 	if (h->daemon == 0) {
+		harness_die_with_parent(parent);
 		dup2(errfd, STDERR_FILENO);
 		putenv(env_notify);
 		if (h->nofile != 0) {
