@@ -1045,14 +1045,15 @@ END_TEST
 
 /*
  * SIGHUP with a forward sink added: records from then on go to it, those
- * before do not.
+ * before do not. A reload naming a TLS file that is not there is refused
+ * (relogd goes on, with the sink).
  */
 START_TEST(test_remote_reload)
 {
 	const char *args[] = { "-n", "5", NULL };
 	const char *args2[] = { "-n", "10", NULL };
 	const char *argv[] = { "--config", NULL, NULL };
-	char fwd[300], text[512], *log;
+	char fwd[300], text[1024], *log;
 
 	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
 	remote_collector_start(fwd);
@@ -1067,10 +1068,22 @@ START_TEST(test_remote_reload)
 	    REMOTE_TIMEOUT_MS), 0);
 	remote_run("r2", "alpha", args2);
 	remote_await_stat(&H, "acked", 10, 0);
+	/* A TLS file that is not there: refused, and the sink goes on. */
+	snprintf(text, sizeof text, "[relogd]\nrate_limit = off\n"
+	    "forward_tls_ca = %s/no-such-ca.pem\n"
+	    "[plugin.alpha]\nforward = fluent+unix:%s\n", H.dir, fwd);
+	harness_config(&H, text);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration not "
+	    "reloaded, the old one stays: forward_tls_ca ", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_run("r3", "alpha", args);
+	remote_await_stat(&H, "acked", 15, 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	ck_assert_int_eq(harness_daemon_stop(&B), 0);
 	log = harness_plugin_log(&B, "alpha");
 	harness_check_sequence(log, "r2", 0, 10);
+	harness_check_sequence(log, "r3", 0, 5);
 	harness_check_sequence(log, "r1", 0, 0);
 	free(log);
 }
