@@ -231,18 +231,25 @@ plugin_format(struct plugin *p, const struct record *r, struct client *c)
 	}
 }
 
-/* Write one of relogd's own records (WARNING, logger "relog"). */
+/* Make one of relogd's own records: now, WARNING, logger "relog". */
+void
+plugin_notice_record(struct record *r, const char *msg)
+{
+	memset(r, 0, sizeof *r);
+	r->e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
+	r->e.level = RELOG_LEVEL_WARNING;
+	r->e.logger_name = proto_cstr("relog");
+	r->e.message = proto_cstr(msg);
+	r->e.exception_text = proto_cstr("");
+}
+
+/* Write one of relogd's own records into a plugin's sinks. */
 void
 plugin_notice(struct plugin *p, const char *msg, struct client *c)
 {
 	struct record r;
 
-	memset(&r, 0, sizeof r);
-	r.e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
-	r.e.level = RELOG_LEVEL_WARNING;
-	r.e.logger_name = proto_cstr("relog");
-	r.e.message = proto_cstr(msg);
-	r.e.exception_text = proto_cstr("");
+	plugin_notice_record(&r, msg);
 	plugin_format(p, &r, c);
 }
 

@@ -500,6 +500,7 @@ struct plugin *plugin_get(const char *, size_t);
 struct plugin *plugin_for_logger(struct proto_str);
 struct plugin *plugin_unrouted(void);
 void	plugin_write(struct plugin *, const struct record *, struct client *);
+void	plugin_notice_record(struct record *, const char *);
 void	plugin_notice(struct plugin *, const char *, struct client *);
 void	plugin_reopen_all(void);
 void	plugin_reconfigure_all(void);

@@ -438,7 +438,6 @@ remote_start_all(int at_start)
 	const struct plugin_config *pc;
 	char dir[PATH_MAX], path[PATH_MAX + 300], uri[RELOGD_FORWARD_LIST_MAX];
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	FILE *f;
 
@@ -461,7 +460,7 @@ remote_start_all(int at_start)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s/uri", dir, de->d_name);
-		if (stat(path, &st) != 0 || (f = fopen(path, "re")) == NULL)
+		if ((f = fopen(path, "re")) == NULL)
 			continue;
 		if (fgets(uri, sizeof uri, f) != NULL) {
 			uri[strcspn(uri, "\n")] = '\0';
@@ -1116,8 +1115,8 @@ remote_evbuffer_write(void *data, const char *buf, size_t len)
  * ["plugin.<id>", entries as bin, {"chunk": id, "size": n}].
  */
 static void
-remote_send_fluent(struct remote *rm, struct evbuffer *out,
-    struct proto_str plugin, uint32_t n, uint32_t chunk)
+remote_send_fluent(struct evbuffer *out, struct proto_str plugin, uint32_t n,
+    uint32_t chunk)
 {
 	msgpack_packer pk;
 	char id[64];
@@ -1138,7 +1137,6 @@ remote_send_fluent(struct remote *rm, struct evbuffer *out,
 	msgpack_pack_str_body(&pk, id, (size_t)len);
 	proto_pack_key(&pk, "size");
 	msgpack_pack_uint32(&pk, n);
-	(void)rm;
 }
 
 /*
@@ -1167,8 +1165,8 @@ remote_send_batch(struct remote *rm, struct evbuffer *out)
 			p = NULL;
 		if (p == NULL)
 			break;
+		/* remote_enqueue wrote those in memory: only disk can lie. */
 		if (remote_view(p, &v) != 0 && from_disk) {
-			/* Only a damaged file queue has such a record. */
 			log_warn("forward %s: a damaged record on disk was "
 			    "dropped", rm->uri);
 			spool_consume(&rm->spool, len);
@@ -1202,8 +1200,8 @@ remote_send_batch(struct remote *rm, struct evbuffer *out)
 	b.mem_end = rm->mem_sent;
 	if (rm->kind == REMOTE_FLUENT) {
 		b.chunk = rm->next_chunk++;
-		remote_send_fluent(rm, out, (struct proto_str){ plugin,
-		    plugin_len }, b.records, b.chunk);
+		remote_send_fluent(out, (struct proto_str){ plugin, plugin_len },
+		    b.records, b.chunk);
 	} else {
 		evbuffer_add(out, remote_buf.data, remote_buf.len);
 		rm->since_close += remote_buf.len;
@@ -1293,12 +1291,7 @@ remote_say_dropped(struct remote *rm)
 	    "did not take", rm->uri, rm->dropped_unsaid, rm->dropped,
 	    relogd_config.forward_disk);
 	log_warn("%s", msg);
-	memset(&r, 0, sizeof r);
-	r.e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
-	r.e.level = RELOG_LEVEL_WARNING;
-	r.e.logger_name = proto_cstr("relog");
-	r.e.message = proto_cstr(msg);
-	r.e.exception_text = proto_cstr("");
+	plugin_notice_record(&r, msg);
 	rm->dropped_unsaid = 0;
 	rm->said_dropped_at = now;
 	remote_enqueue(rm, "relogd", &r, getpid());

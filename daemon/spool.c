@@ -375,28 +375,38 @@ spool_read_reset(struct spool *sp)
 	sp->rbase = 0;
 }
 
-/* Delete the oldest segment; returns how many unacked records it held. */
+/* Delete the oldest segment file, and take its bytes off the count. */
+static void
+spool_unlink_head(struct spool *sp)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	spool_path(sp, sp->head, path, sizeof path);
+	if (stat(path, &st) == 0)
+		sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
+		    (uint64_t)st.st_size : sp->bytes;
+	if (sp->rfd >= 0 && sp->rseg == sp->head)
+		spool_read_reset(sp);
+	unlink(path);
+	sp->head++;
+}
+
+/* Drop the oldest segment; returns how many unacked records it held. */
 static uint64_t
 spool_drop_head(struct spool *sp)
 {
 	char path[PATH_MAX];
 	uint64_t count = 0;
-	struct stat st;
 	int fd, bad;
 
 	spool_path(sp, sp->head, path, sizeof path);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		if (sp->ack.seg == sp->head)
-			spool_scan(fd, sp->ack.off, &count, &bad);
-		if (fstat(fd, &st) == 0)
-			sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
-			    (uint64_t)st.st_size : sp->bytes;
+	if (sp->ack.seg == sp->head &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		spool_scan(fd, sp->ack.off, &count, &bad);
 		close(fd);
 	}
-	unlink(path);
-	if (sp->rfd >= 0 && sp->rseg == sp->head)
-		spool_read_reset(sp);
-	sp->head++;
+	spool_unlink_head(sp);
 	if (sp->ack.seg < sp->head) {
 		sp->ack.seg = sp->head;
 		sp->ack.off = SPOOL_HDR;
@@ -545,9 +555,6 @@ spool_skip_all(struct spool *sp)
 void
 spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 {
-	char path[PATH_MAX];
-	struct stat st;
-
 	/* Past the end: records that could not be written. */
 	if (spool_pos_before(spool_end(sp), pos))
 		pos = spool_end(sp);
@@ -557,16 +564,8 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 	sp->records -= n < sp->records ? n : sp->records;
 	if (!spool_pending(sp))
 		sp->records = 0;
-	while (sp->head < sp->ack.seg) {
-		spool_path(sp, sp->head, path, sizeof path);
-		if (sp->rfd >= 0 && sp->rseg == sp->head)
-			spool_read_reset(sp);
-		if (stat(path, &st) == 0)
-			sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
-			    (uint64_t)st.st_size : sp->bytes;
-		unlink(path);
-		sp->head++;
-	}
+	while (sp->head < sp->ack.seg)
+		spool_unlink_head(sp);
 	spool_write_cursor(sp);
 }
 

@@ -117,6 +117,16 @@ harness_die_with_parent(pid_t parent)
 		_exit(127);	/* it died before prctl */
 }
 
+/* Monotonic milliseconds, for deadlines. */
+int64_t
+harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /* Stop anything still running and remove the directory. */
 void
 harness_cleanup(struct harness *h)
@@ -401,14 +411,11 @@ static int
 harness_read_all(int fd, char *buf, size_t len, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec ts;
 	int64_t left;
 	ssize_t n;
 
 	while (len > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		left = deadline - ((int64_t)ts.tv_sec * 1000 +
-		    ts.tv_nsec / 1000000);
+		left = deadline - harness_now_ms();
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return (-1);
 		n = read(fd, buf, len);
@@ -430,13 +437,9 @@ int
 harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
 {
 	unsigned char head[4];
-	struct timespec ts;
-	int64_t deadline;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 	size_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    timeout_ms;
 	if (harness_read_all(fd, (char *)head, 4, deadline) != 0)
 		return (-1);
 	n = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
@@ -460,11 +463,8 @@ harness_inotify_wait(int fd, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char events[4096];
-	struct timespec ts;
-	int64_t now;
+	int64_t now = harness_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
 		return (-1);
 	while (read(fd, events, sizeof events) > 0)
@@ -490,13 +490,9 @@ harness_await_file(const char *path, const char *needle, size_t n,
 {
 	struct pollfd pfd = { .events = POLLIN };
 	char dir[512], *text, *slash;
-	struct timespec ts;
-	int64_t deadline;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 	size_t found;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    timeout_ms;
 	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	ck_assert_int_ge(pfd.fd, 0);
 	/* The folder: the file may not exist yet. */
@@ -699,12 +695,8 @@ harness_await_path(const char *path, int timeout_ms)
 {
 	struct pollfd pfd = { .events = POLLIN };
 	char dir[512], *slash;
-	struct timespec ts;
-	int64_t deadline;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    timeout_ms;
 	snprintf(dir, sizeof dir, "%s", path);
 	slash = strrchr(dir, '/');
 	ck_assert_ptr_nonnull(slash);

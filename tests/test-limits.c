@@ -763,16 +763,6 @@ START_TEST(test_limits_max_connections)
 }
 END_TEST
 
-/* Monotonic ms. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Out of file descriptors: relogd pauses accepting on a timer instead of
  * spinning, and serves again once descriptors are free.
@@ -789,7 +779,7 @@ START_TEST(test_limits_emfile)
 
 	H.nofile = 32;
 	harness_daemon_start(&H, NULL);
-	start = now_ms();
+	start = harness_now_ms();
 	for (i = 0; i < 60; i++)
 		fds[i] = harness_connect(&H);
 	ck_assert_int_eq(harness_daemon_await(&H, "out of file descriptors",
@@ -802,7 +792,7 @@ START_TEST(test_limits_emfile)
 	text = harness_read_file(H.stderr_path, NULL);
 	said = harness_count(text, "out of file descriptors");
 	free(text);
-	ck_assert_uint_le(said, (size_t)((now_ms() - start) / 500 + 2));
+	ck_assert_uint_le(said, (size_t)((harness_now_ms() - start) / 500 + 2));
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "em");
 	harness_check_sequence(text, "em", 0, 100);

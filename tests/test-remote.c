@@ -69,15 +69,6 @@ remote_log_path(const struct harness *h, const char *plugin)
 	return (path);
 }
 
-static int64_t
-remote_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Wait a little between two looks at a condition that has no event. */
 static void
 remote_poll_pause(void)
@@ -114,7 +105,7 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
 	char conf[400], portfile[340], pidfile[340], *text;
 	const char *argv[] = { REMOTE_RSYSLOGD, "-n", "-f", conf, "-i",
 	    pidfile, NULL };
-	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	int64_t deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
 	FILE *f;
 
 	snprintf(rs->dir, sizeof rs->dir, "%s", dir);
@@ -153,13 +144,13 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
 		if (text != NULL)
 			rs->port = atoi(text);
 		free(text);
-		ck_assert_msg(remote_now_ms() < deadline, "rsyslogd did not "
+		ck_assert_msg(harness_now_ms() < deadline, "rsyslogd did not "
 		    "start");
 		if (rs->port == 0)
 			remote_poll_pause();
 	}
 	while (!remote_port_open(rs->port)) {
-		ck_assert_msg(remote_now_ms() < deadline, "rsyslogd does not "
+		ck_assert_msg(harness_now_ms() < deadline, "rsyslogd does not "
 		    "listen on %d", rs->port);
 		remote_poll_pause();
 	}
@@ -236,22 +227,49 @@ rsyslog_stop(struct rsyslog *rs)
 }
 
 /*
- * A field of relogd's first forward sink, from relogctl stats --json:
- * numbers as they are, true 1 and false 0.
+ * Wait until rsyslogd wrote runner r1's record count-1, then check that
+ * records 0 .. count-1 are there, each once, in order.
  */
-static long long
-remote_stat(const struct harness *h, const char *key)
+static void
+rsyslog_check_sequence(const struct rsyslog *rs, long count)
+{
+	char last[32], *text;
+
+	snprintf(last, sizeof last, "seq=%ld\n", count - 1);
+	ck_assert_int_eq(harness_await_file(rs->out, last, 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	text = harness_read_file(rs->out, NULL);
+	harness_check_sequence(text, "r1", 0, count);
+	free(text);
+}
+
+/* relogd's stats, as relogctl stats --json prints them (free them). */
+static char *
+remote_stats_json(const struct harness *h)
 {
 	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
 	    "stats", "--json", NULL };
-	char needle[64], *text, *p;
-	long long v = -1;
+	char *text;
 	int out;
 	pid_t pid;
 
 	pid = harness_spawn(argv, NULL, &out, NULL);
 	text = harness_read_fd(out, NULL);
 	ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+	return (text);
+}
+
+/*
+ * A field of relogd's first forward sink, from its stats: numbers as they
+ * are, true 1 and false 0.
+ */
+static long long
+remote_stat(const struct harness *h, const char *key)
+{
+	char needle[64], *text, *p;
+	long long v;
+
+	text = remote_stats_json(h);
 	snprintf(needle, sizeof needle, "\"%s\":", key);
 	p = strstr(text, "\"forward\":[{");
 	ck_assert_msg(p != NULL, "no forward sink in stats: %s", text);
@@ -272,23 +290,18 @@ remote_stat(const struct harness *h, const char *key)
 static void
 remote_await_state(const struct harness *h, const char *state)
 {
-	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
-	    "stats", "--json", NULL };
-	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	int64_t deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
 	char needle[64], *text;
-	int out, found;
-	pid_t pid;
+	int found;
 
 	snprintf(needle, sizeof needle, "\"state\":\"%s\"", state);
 	for (;;) {
-		pid = harness_spawn(argv, NULL, &out, NULL);
-		text = harness_read_fd(out, NULL);
-		ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
+		text = remote_stats_json(h);
 		found = strstr(text, needle) != NULL;
 		free(text);
 		if (found)
 			return;
-		ck_assert_msg(remote_now_ms() < deadline, "no %s", needle);
+		ck_assert_msg(harness_now_ms() < deadline, "no %s", needle);
 		remote_poll_pause();
 	}
 }
@@ -298,14 +311,14 @@ static void
 remote_await_stat(const struct harness *h, const char *key, long long value,
     int at_most)
 {
-	int64_t deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	int64_t deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
 	long long v;
 
 	for (;;) {
 		v = remote_stat(h, key);
 		if (at_most ? v <= value : v >= value)
 			return;
-		ck_assert_msg(remote_now_ms() < deadline, "stats %s is %lld, "
+		ck_assert_msg(harness_now_ms() < deadline, "stats %s is %lld, "
 		    "waited for %s %lld", key, v, at_most ? "<=" : ">=",
 		    value);
 		remote_poll_pause();
@@ -445,7 +458,7 @@ END_TEST
 START_TEST(test_remote_sigkill)
 {
 	const char *args[] = { "-n", "500", NULL };
-	char uri[64], *text;
+	char uri[64];
 	int port;
 
 	/* A port rsyslogd will listen on, free meanwhile. */
@@ -464,11 +477,7 @@ START_TEST(test_remote_sigkill)
 
 	rsyslog_start(&RS, H.dir, port, 0);
 	remote_start(&H, uri, NULL);
-	ck_assert_int_eq(harness_await_file(RS.out, "seq=499\n", 1,
-	    REMOTE_TIMEOUT_MS), 0);
-	text = harness_read_file(RS.out, NULL);
-	harness_check_sequence(text, "r1", 0, 500);
-	free(text);
+	rsyslog_check_sequence(&RS, 500);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	rsyslog_stop(&RS);
 }
@@ -483,7 +492,7 @@ END_TEST
 START_TEST(test_remote_syslog_sigterm)
 {
 	const char *args[] = { "-n", "15000", NULL };
-	char uri[64], *text;
+	char uri[64];
 
 	rsyslog_start(&RS, H.dir, 0, 0);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
@@ -491,11 +500,7 @@ START_TEST(test_remote_syslog_sigterm)
 	remote_run("r1", "alpha", args);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	remote_start(&H, uri, NULL);
-	ck_assert_int_eq(harness_await_file(RS.out, "seq=14999\n", 1,
-	    REMOTE_TIMEOUT_MS), 0);
-	text = harness_read_file(RS.out, NULL);
-	harness_check_sequence(text, "r1", 0, 15000);
-	free(text);
+	rsyslog_check_sequence(&RS, 15000);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	rsyslog_stop(&RS);
 }
@@ -509,7 +514,7 @@ END_TEST
 START_TEST(test_remote_syslog_tls)
 {
 	const char *args[] = { "-n", "200", NULL };
-	char uri[64], more[400], *text;
+	char uri[64], more[400];
 
 	remote_make_certs(H.dir);
 	rsyslog_start(&RS, H.dir, 0, 1);
@@ -526,11 +531,7 @@ START_TEST(test_remote_syslog_tls)
 	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
 	remote_start(&H, uri, more);
 	remote_await_stat(&H, "acked", 200, 0);
-	ck_assert_int_eq(harness_await_file(RS.out, "seq=199\n", 1,
-	    REMOTE_TIMEOUT_MS), 0);
-	text = harness_read_file(RS.out, NULL);
-	harness_check_sequence(text, "r1", 0, 200);
-	free(text);
+	rsyslog_check_sequence(&RS, 200);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	rsyslog_stop(&RS);
 }
@@ -925,9 +926,9 @@ START_TEST(test_remote_fluent_no_ack)
 	/* Records every 100 ms, no ack: a second connection comes. */
 	pfd.fd = lfd;
 	pfd.events = POLLIN;
-	deadline = remote_now_ms() + REMOTE_TIMEOUT_MS;
+	deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
 	while (poll(&pfd, 1, 100) == 0) {
-		ck_assert_msg(remote_now_ms() < deadline, "no reconnection");
+		ck_assert_msg(harness_now_ms() < deadline, "no reconnection");
 		wire_batch(fd, "plugin.alpha.db", 3, 65536);
 		ck_assert_int_lt(remote_stat(&H, "acked"), 1);
 	}
@@ -960,9 +961,9 @@ START_TEST(test_remote_backoff)
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
 	remote_start(&H, uri, NULL);
 	remote_run("r1", "alpha", args);
-	end = remote_now_ms() + 3000;
-	while (remote_now_ms() < end) {
-		fd = remote_accept(lfd, (int)(end - remote_now_ms()));
+	end = harness_now_ms() + 3000;
+	while (harness_now_ms() < end) {
+		fd = remote_accept(lfd, (int)(end - harness_now_ms()));
 		if (fd < 0)
 			break;
 		close(fd);
@@ -999,13 +1000,16 @@ remote_segment_path(const struct harness *h, char *buf, size_t size)
 
 /*
  * A record cut short in the file queue (a kill in the middle of a write),
- * then a stray segment numbered past all others: relogd opens the queue
- * all the same, renumbers the segments, and delivers the whole records.
+ * then a stray segment numbered past all others: relogd, started again
+ * without that sink in its settings, opens the queue all the same (its
+ * folder names the sink), renumbers the segments, and delivers the whole
+ * records.
  */
 START_TEST(test_remote_torn_record)
 {
 	const char *args[] = { "-n", "100", NULL };
 	static const char torn[] = { 0x00, 0x10, 0x00, 0x00, 'p', 'a', 'r' };
+	const char *argv[] = { "--config", NULL, NULL };
 	char fwd[300], uri[320], seg[1024], *text;
 	int fd;
 
@@ -1030,8 +1034,10 @@ START_TEST(test_remote_torn_record)
 	ck_assert_int_eq(write(fd, "RELOGQ1\n", 8), 8);
 	close(fd);
 
+	/* Started again with no forward sink configured: the queue names it. */
 	remote_collector_start(fwd);
-	remote_start(&H, uri, NULL);
+	argv[1] = harness_config(&H, "[relogd]\nforward_retry_max = 1\n");
+	harness_daemon_start(&H, argv);
 	ck_assert_int_eq(harness_daemon_await(&H, "segment files renumbered",
 	    1, REMOTE_TIMEOUT_MS), 0);
 	remote_await_stat(&H, "acked", 100, 0);

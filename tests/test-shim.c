@@ -41,16 +41,6 @@ shim_teardown(void)
 	harness_cleanup(&H);
 }
 
-/* Monotonic ms. */
-static int64_t
-shim_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Point stderr at a pipe; returns its read end (non-blocking). */
 static int
 capture_stderr(void)
@@ -217,9 +207,9 @@ START_TEST(test_shim_close_hung_relogd)
 	for (i = 0; i < 5; i++)
 		relog_log(h, RELOG_ERROR, "plugin.hung", "lost %d", i);
 	err = capture_stderr();
-	start = shim_now();
+	start = harness_now_ms();
 	ck_assert_int_eq(relog_close(h, 300), -ETIMEDOUT);
-	ck_assert_int_lt(shim_now() - start, 300 + SHIM_CLOSE_SLACK_MS);
+	ck_assert_int_lt(harness_now_ms() - start, 300 + SHIM_CLOSE_SLACK_MS);
 	n = read(err, buf, sizeof buf - 1);
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
@@ -248,9 +238,9 @@ START_TEST(test_shim_close_stuck_stderr)
 	while (write(STDERR_FILENO, fill, sizeof fill) > 0)
 		;
 	fcntl(STDERR_FILENO, F_SETFL, 0);
-	start = shim_now();
+	start = harness_now_ms();
 	ck_assert_int_eq(relog_close(h, 200), -ETIMEDOUT);
-	ck_assert_int_lt(shim_now() - start, 200 + SHIM_CLOSE_SLACK_MS);
+	ck_assert_int_lt(harness_now_ms() - start, 200 + SHIM_CLOSE_SLACK_MS);
 	close(err);
 }
 END_TEST

@@ -33,6 +33,7 @@ struct harness {
 
 /* harness.c */
 const char *harness_build_path(const char *);
+int64_t	harness_now_ms(void);
 void	harness_init(struct harness *);
 void	harness_cleanup(struct harness *);
 void	harness_daemon_start(struct harness *, const char *const *);
