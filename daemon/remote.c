@@ -1437,6 +1437,12 @@ remote_free_all(void)
 		remote_parse_free(rm);
 		free(rm);
 	}
+	/*
+	 * A connection freed while one of its deferred callbacks waits to run
+	 * stays referenced until that callback runs: run it now, or the
+	 * connection (and its TLS session) outlives the event base.
+	 */
+	event_base_loop(relogd_base, EVLOOP_NONBLOCK);
 	if (remote_dns != NULL)
 		evdns_base_free(remote_dns, 0);
 	remote_dns = NULL;
