@@ -862,6 +862,7 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct remote *rm = arg;
 	char why[160];
 	unsigned long e;
+	long vr;
 	size_t i;
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -890,11 +891,16 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (bufferevent_socket_get_dns_error(bev) != 0)
 		snprintf(why, sizeof why, "cannot resolve %s: %s", rm->host,
 		    evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)));
-	else if (rm->tls && (e = bufferevent_get_openssl_error(bev)) != 0)
+	else if (rm->tls && (e = bufferevent_get_openssl_error(bev)) != 0) {
 		snprintf(why, sizeof why, "TLS: %s",
 		    ERR_reason_error_string(e) != NULL ?
 		    ERR_reason_error_string(e) : "error");
-	else
+		/* A refused certificate says why: its issuer, host, dates. */
+		vr = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
+		if (vr != X509_V_OK)
+			snprintf(why + strlen(why), sizeof why - strlen(why),
+			    " (%s)", X509_verify_cert_error_string(vr));
+	} else
 		snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
 	remote_lost(rm, why);

@@ -649,14 +649,22 @@ const char *
 harness_config(const struct harness *h, const char *text)
 {
 	static char path[512];
-	FILE *f;
 
 	snprintf(path, sizeof path, "%s/relogd.conf", h->dir);
+	harness_write_file(path, text);
+	return (path);
+}
+
+/* Write text to a file, replacing it. */
+void
+harness_write_file(const char *path, const char *text)
+{
+	FILE *f;
+
 	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
 	ck_assert_int_ge(fputs(text, f), 0);
 	ck_assert_int_eq(fclose(f), 0);
-	return (path);
 }
 
 /* Read an fd to its end, NUL-terminated (free it; the fd is closed). */

@@ -97,10 +97,12 @@ remote_port_open(int port)
 /*
  * Start rsyslogd: imtcp on 127.0.0.1:port (0: any, read back from its port
  * file), each record written as one line: APP-NAME|PROCID|MSGID|TIMESTAMP|
- * PRI|STRUCTURED-DATA|MSG (MSG JSON-escaped, so newlines stay in it).
+ * PRI|STRUCTURED-DATA|MSG (MSG JSON-escaped, so newlines stay in it). With
+ * cert non-NULL, over TLS, showing dir/cert (see remote_make_certs).
  */
 static void
-rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
+rsyslog_start(struct rsyslog *rs, const char *dir, int port,
+    const char *cert)
 {
 	char conf[400], portfile[340], pidfile[340], *text;
 	const char *argv[] = { REMOTE_RSYSLOGD, "-n", "-f", conf, "-i",
@@ -118,12 +120,12 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "global(workDirectory=\"%s\" maxMessageSize=\"256k\"\n"
 	    "    parser.escapeControlCharactersOnReceive=\"off\"", dir);
-	if (tls)
+	if (cert != NULL)
 		fprintf(f, " DefaultNetstreamDriver=\"ossl\"\n"
 		    "    DefaultNetstreamDriverCAFile=\"%s/ca.pem\"\n"
-		    "    DefaultNetstreamDriverCertFile=\"%s/cert.pem\"\n"
+		    "    DefaultNetstreamDriverCertFile=\"%s/%s\"\n"
 		    "    DefaultNetstreamDriverKeyFile=\"%s/key.pem\"", dir, dir,
-		    dir);
+		    cert, dir);
 	fprintf(f, ")\n"
 	    "main_queue(queue.timeoutShutdown=\"30000\")\n"
 	    "module(load=\"imtcp\"%s)\n"
@@ -133,7 +135,7 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port, int tls)
 	    "%%procid%%|%%msgid%%|%%timereported:::date-rfc3339%%|%%pri%%|"
 	    "%%structured-data%%|%%msg:::json%%\\n\")\n"
 	    "*.* action(type=\"omfile\" file=\"%s\" template=\"line\")\n",
-	    tls ? " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\"\n"
+	    cert != NULL ? " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\"\n"
 	    "    StreamDriver.AuthMode=\"anon\"" : "", port, portfile, rs->out);
 	ck_assert_int_eq(fclose(f), 0);
 	rs->pid = harness_spawn(argv, NULL, NULL, NULL);
@@ -172,15 +174,16 @@ remote_run_program(const char *const *argv)
 }
 
 /*
- * Make certificates in dir with openssl(1): ca.pem (and ca.key), a server
- * certificate cert.pem (key.pem) for IP 127.0.0.1 signed by it, and
- * other.pem, a CA that signed nothing.
+ * Make certificates in dir with openssl(1): ca.pem (and ca.key); server
+ * certificates signed by it, with the one key key.pem, cert.pem for IP
+ * 127.0.0.1 and far.pem for IP 192.0.2.1 (another host); and other.pem, a
+ * CA that signed nothing.
  */
 static void
 remote_make_certs(const char *dir)
 {
 	char ca[340], cakey[340], key[340], req[340], cert[340], ext[340];
-	char other[340], otherkey[340];
+	char other[340], otherkey[340], far[340], farext[340];
 	const char *mkca[] = { "/usr/bin/openssl", "req", "-x509", "-newkey",
 	    "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
 	    cakey, "-out", ca, "-subj", "/CN=relog test CA", "-days", "2",
@@ -195,7 +198,9 @@ remote_make_certs(const char *dir)
 	const char *sign[] = { "/usr/bin/openssl", "x509", "-req", "-in", req,
 	    "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", cert,
 	    "-days", "2", "-extfile", ext, NULL };
-	FILE *f;
+	const char *signfar[] = { "/usr/bin/openssl", "x509", "-req", "-in",
+	    req, "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", far,
+	    "-days", "2", "-extfile", farext, NULL };
 
 	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
 	snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
@@ -205,14 +210,15 @@ remote_make_certs(const char *dir)
 	snprintf(req, sizeof req, "%s/req.csr", dir);
 	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
 	snprintf(ext, sizeof ext, "%s/ext.cnf", dir);
-	f = fopen(ext, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("subjectAltName = IP:127.0.0.1\n", f);
-	ck_assert_int_eq(fclose(f), 0);
+	snprintf(far, sizeof far, "%s/far.pem", dir);
+	snprintf(farext, sizeof farext, "%s/far.cnf", dir);
+	harness_write_file(ext, "subjectAltName = IP:127.0.0.1\n");
+	harness_write_file(farext, "subjectAltName = IP:192.0.2.1\n");
 	remote_run_program(mkca);
 	remote_run_program(mkother);
 	remote_run_program(mkreq);
 	remote_run_program(sign);
+	remote_run_program(signfar);
 }
 
 /* Stop rsyslogd (it writes what it read, then exits). */
@@ -382,7 +388,7 @@ START_TEST(test_remote_syslog_fields)
 	size_t start;
 	int fd, eof, i;
 
-	rsyslog_start(&RS, H.dir, 0, 0);
+	rsyslog_start(&RS, H.dir, 0, NULL);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	fd = wire_open(&H, "r1");
@@ -427,7 +433,7 @@ START_TEST(test_remote_syslog_restart)
 	char uri[64], *text;
 	pid_t runner;
 
-	rsyslog_start(&RS, H.dir, 0, 0);
+	rsyslog_start(&RS, H.dir, 0, NULL);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	runner = harness_runner(&H, "r1", "alpha", args, NULL);
@@ -436,7 +442,7 @@ START_TEST(test_remote_syslog_restart)
 	rsyslog_stop(&RS);
 	remote_await_stat(&H, "connected", 0, 1);
 	remote_await_stat(&H, "queued_disk", 1000, 0);
-	rsyslog_start(&RS, H.dir, RS.port, 0);
+	rsyslog_start(&RS, H.dir, RS.port, NULL);
 	ck_assert_int_eq(harness_wait(runner, REMOTE_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_await_file(RS.out, "seq=19999\n", 1,
 	    REMOTE_TIMEOUT_MS), 0);
@@ -462,7 +468,7 @@ START_TEST(test_remote_sigkill)
 	int port;
 
 	/* A port rsyslogd will listen on, free meanwhile. */
-	rsyslog_start(&RS, H.dir, 0, 0);
+	rsyslog_start(&RS, H.dir, 0, NULL);
 	port = RS.port;
 	rsyslog_stop(&RS);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
@@ -475,7 +481,7 @@ START_TEST(test_remote_sigkill)
 	    SIGKILL);
 	H.daemon = -1;
 
-	rsyslog_start(&RS, H.dir, port, 0);
+	rsyslog_start(&RS, H.dir, port, NULL);
 	remote_start(&H, uri, NULL);
 	rsyslog_check_sequence(&RS, 500);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -494,7 +500,7 @@ START_TEST(test_remote_syslog_sigterm)
 	const char *args[] = { "-n", "15000", NULL };
 	char uri[64];
 
-	rsyslog_start(&RS, H.dir, 0, 0);
+	rsyslog_start(&RS, H.dir, 0, NULL);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	remote_run("r1", "alpha", args);
@@ -507,28 +513,45 @@ START_TEST(test_remote_syslog_sigterm)
 END_TEST
 
 /*
- * syslog over TLS to rsyslogd's ossl driver: a collector whose certificate
- * the CA does not vouch for gets nothing (records wait, across a restart);
- * with the right CA they arrive.
+ * syslog over TLS to rsyslogd's ossl driver: a certificate the CA does not
+ * vouch for, or one made for another host, gets nothing (the records wait,
+ * across restarts, and the log says why); the right one gets them all.
  */
 START_TEST(test_remote_syslog_tls)
 {
 	const char *args[] = { "-n", "200", NULL };
 	char uri[64], more[400];
+	int port;
 
 	remote_make_certs(H.dir);
-	rsyslog_start(&RS, H.dir, 0, 1);
-	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	rsyslog_start(&RS, H.dir, 0, "cert.pem");
+	port = RS.port;
+	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", port);
 	snprintf(more, sizeof more, "forward_tls_ca = %s/other.pem\n", H.dir);
 	remote_start(&H, uri, more);
 	remote_run("r1", "alpha", args);
+	/* rsyslogd sends its CA along: one the given CA does not know. */
 	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
-	    "failed; records wait on disk", 1, REMOTE_TIMEOUT_MS), 0);
+	    "failed (self-signed certificate in certificate chain); records "
+	    "wait on disk", 1, REMOTE_TIMEOUT_MS), 0);
 	remote_await_stat(&H, "queued_disk", 200, 0);
 	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
+	/* The right CA, but the collector's certificate names another host. */
+	rsyslog_stop(&RS);
+	rsyslog_start(&RS, H.dir, port, "far.pem");
 	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
+	remote_start(&H, uri, more);
+	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
+	    "failed (IP address mismatch); records wait on disk", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_disk"), 200);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	rsyslog_stop(&RS);
+	rsyslog_start(&RS, H.dir, port, "cert.pem");
 	remote_start(&H, uri, more);
 	remote_await_stat(&H, "acked", 200, 0);
 	rsyslog_check_sequence(&RS, 200);

@@ -46,6 +46,7 @@ pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
 int	harness_wait(pid_t, int);
 int	harness_connect(const struct harness *);
 char   *harness_read_file(const char *, size_t *);
+void	harness_write_file(const char *, const char *);
 char   *harness_read_fd(int, size_t *);
 char   *harness_plugin_log(const struct harness *, const char *);
 size_t	harness_count(const char *, const char *);
