@@ -969,6 +969,201 @@ START_TEST(test_remote_fluent_no_ack)
 }
 END_TEST
 
+/* A Fluent collector's connection, as the test reads it. */
+struct remote_conn {
+	int		fd;
+	msgpack_unpacker up;
+	long		last;		/* r1's last sequence number on it */
+	char	       *chunks[1024];	/* the chunks read, not acked yet */
+	size_t		nchunks;
+};
+
+static void
+remote_conn_open(struct remote_conn *c, int fd)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = fd;
+	c->last = -1;
+	ck_assert(msgpack_unpacker_init(&c->up, 65536));
+}
+
+/* Ack the chunks read; the connection may have been closed by relogd. */
+static void
+remote_conn_ack(struct remote_conn *c)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; i < c->nchunks; i++) {
+		msgpack_pack_map(&pk, 1);
+		proto_pack_key(&pk, "ack");
+		proto_pack_key(&pk, c->chunks[i]);
+		free(c->chunks[i]);
+	}
+	c->nchunks = 0;
+	(void)send(c->fd, sb.data, sb.size, MSG_NOSIGNAL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+remote_conn_close(struct remote_conn *c)
+{
+	remote_conn_ack(c);
+	msgpack_unpacker_destroy(&c->up);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/*
+ * Read what a connection has (one read, waiting up to timeout_ms): keep
+ * each PackedForward message's chunk id, check r1's sequence numbers in it
+ * rise, and mark them in seen[]. Returns 1, 0 if nothing came in time, or
+ * -1 at the connection's end.
+ */
+static int
+remote_conn_read(struct remote_conn *c, int timeout_ms, char *seen,
+    long count)
+{
+	static const char tag[] = "runner=r1 thread=0 seq=";
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	const msgpack_object *o, *entries, *chunk;
+	msgpack_unpacked res;
+	const char *p, *end;
+	ssize_t n;
+	long seq;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return (0);
+	ck_assert(msgpack_unpacker_reserve_buffer(&c->up, 65536));
+	n = read(c->fd, msgpack_unpacker_buffer(&c->up), 65536);
+	if (n <= 0)
+		return (-1);
+	msgpack_unpacker_buffer_consumed(&c->up, (size_t)n);
+	msgpack_unpacked_init(&res);
+	while (msgpack_unpacker_next(&c->up, &res) == MSGPACK_UNPACK_SUCCESS) {
+		o = &res.data;
+		ck_assert_int_eq(o->type, MSGPACK_OBJECT_ARRAY);
+		ck_assert_int_eq(o->via.array.size, 3);
+		entries = &o->via.array.ptr[1];
+		ck_assert_int_eq(entries->type, MSGPACK_OBJECT_BIN);
+		p = entries->via.bin.ptr;
+		end = p + entries->via.bin.size;
+		while ((p = memmem(p, (size_t)(end - p), tag,
+		    sizeof tag - 1)) != NULL) {
+			p += sizeof tag - 1;
+			seq = strtol(p, NULL, 10);
+			ck_assert_int_gt(seq, c->last);
+			ck_assert_int_lt(seq, count);
+			seen[seq] = 1;
+			c->last = seq;
+		}
+		chunk = remote_map_get(&o->via.array.ptr[2], "chunk");
+		ck_assert_ptr_nonnull(chunk);
+		ck_assert_uint_lt(c->nchunks, sizeof c->chunks /
+		    sizeof c->chunks[0]);
+		c->chunks[c->nchunks++] = strndup(chunk->via.str.ptr,
+		    chunk->via.str.size);
+	}
+	msgpack_unpacked_destroy(&res);
+	return (1);
+}
+
+/* The total relogd's last notice of drops gives, or -1 if none. */
+static long long
+remote_said_dropped(const struct harness *h, size_t *notices)
+{
+	static const char said[] = " since relogd started): the oldest";
+	char *text, *p, *q;
+	long long total = -1;
+
+	text = harness_read_file(h->stderr_path, NULL);
+	ck_assert_ptr_nonnull(text);
+	*notices = harness_count(text, said);
+	for (p = text; (p = strstr(p, said)) != NULL; p++) {
+		for (q = p; q > text && q[-1] != '('; q--)
+			continue;
+		total = strtoll(q, NULL, 10);
+	}
+	free(text);
+	return (total);
+}
+
+/*
+ * Records dropped from a full file queue while batches holding them are in
+ * flight (sent, not acked): relogd says so, closes the connection (an ack
+ * for them would count records that were also dropped) and sends again
+ * from the oldest record kept. The collector reads all but acks nothing
+ * until the runner is done; then it acks what it holds, and all after. In
+ * the end each record (relogd's notices of drops among them) was acked or
+ * dropped, once.
+ */
+START_TEST(test_remote_dropped_in_flight)
+{
+	const char *args[] = { "-n", "5000", "-s", "200", NULL };
+	struct remote_conn c = { .fd = -1 };
+	char uri[64], seen[5000];
+	int lfd, fd, n, port, status, acking = 0;
+	int64_t deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
+	size_t notices;
+	pid_t runner;
+
+	lfd = remote_listen_tcp(&port);
+	snprintf(uri, sizeof uri, "fluent://127.0.0.1:%d", port);
+	remote_start(&H, uri, "forward_memory = 65536\n"
+	    "forward_disk = 65536\n");
+	memset(seen, 0, sizeof seen);
+	runner = harness_runner(&H, "r1", "alpha", args, NULL);
+	for (;;) {
+		if ((fd = remote_accept(lfd, c.fd < 0 ? 100 : 0)) >= 0) {
+			/* relogd gave the last one up: acks come too late. */
+			if (c.fd >= 0)
+				remote_conn_close(&c);
+			remote_conn_open(&c, fd);
+		}
+		ck_assert_msg(harness_now_ms() < deadline, "records still "
+		    "queued");
+		n = c.fd >= 0 ? remote_conn_read(&c, 100, seen, 5000) : 0;
+		if (n < 0)
+			remote_conn_close(&c);
+		if (n != 0) {
+			if (n > 0 && acking)
+				remote_conn_ack(&c);
+			continue;
+		}
+		if (!acking && runner > 0 && waitpid(runner, &status,
+		    WNOHANG) == runner) {
+			ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			runner = -1;
+		}
+		if (!acking) {
+			if (runner > 0 || harness_daemon_await(&H, "records in "
+			    "flight were dropped from the file queue; sending "
+			    "again from the oldest kept", 1, 0) != 0)
+				continue;
+			acking = 1;
+			if (c.fd >= 0)
+				remote_conn_ack(&c);
+		}
+		if (remote_stat(&H, "queued_memory") == 0 &&
+		    remote_stat(&H, "queued_disk") == 0 &&
+		    remote_said_dropped(&H, &notices) ==
+		    remote_stat(&H, "dropped"))
+			break;
+	}
+	if (c.fd >= 0)
+		remote_conn_close(&c);
+	ck_assert_int_eq(seen[4999], 1);
+	ck_assert_int_gt(remote_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(remote_stat(&H, "acked") + remote_stat(&H, "dropped"),
+	    5000 + (long long)notices);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(lfd);
+}
+END_TEST
+
 /*
  * A collector that takes connections and closes them at once is retried
  * with backoff (0.1 s doubling, here up to 1 s), not as fast as it closes.
@@ -1185,6 +1380,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_disk_full);
 	tcase_add_test(tc, test_remote_torn_record);
 	tcase_add_test(tc, test_remote_fluent_no_ack);
+	tcase_add_test(tc, test_remote_dropped_in_flight);
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
 	tcase_add_test(tc, test_remote_reload);
