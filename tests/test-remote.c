@@ -1313,6 +1313,44 @@ START_TEST(test_remote_reload)
 }
 END_TEST
 
+/*
+ * A sink taken out of the configuration by SIGHUP still sends what it
+ * holds, and nothing more: records that waited on disk for the collector
+ * arrive once it is up, those after the reload do not go to it.
+ */
+START_TEST(test_remote_reload_removed)
+{
+	const char *args[] = { "-n", "300", NULL };
+	const char *args2[] = { "-n", "10", NULL };
+	char fwd[300], uri[320], *log;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", fwd);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	remote_await_stat(&H, "queued_disk", 300, 0);
+	harness_config(&H, "[relogd]\nrate_limit = off\n");
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration reloaded", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_run("r2", "alpha", args2);
+	remote_collector_start(fwd);
+	remote_await_stat(&H, "acked", 300, 0);
+	ck_assert_int_eq(remote_stat(&H, "queued_disk") +
+	    remote_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	log = harness_plugin_log(&B, "alpha");
+	harness_check_sequence(log, "r1", 0, 300);
+	harness_check_sequence(log, "r2", 0, 0);
+	free(log);
+	/* And the records after the reload were written here all the same. */
+	log = harness_plugin_log(&H, "alpha");
+	harness_check_sequence(log, "r2", 0, 10);
+	free(log);
+}
+END_TEST
+
 /* Bad forward URIs are refused with a clear error. */
 START_TEST(test_remote_config)
 {
@@ -1384,5 +1422,6 @@ suite_remote(void)
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
 	tcase_add_test(tc, test_remote_reload);
+	tcase_add_test(tc, test_remote_reload_removed);
 	return (s);
 }
