@@ -925,6 +925,62 @@ START_TEST(test_remote_syslog_peer_closes)
 END_TEST
 
 /*
+ * syslog over a Unix stream socket, the test as collector: RFC 6587 octet
+ * counting frames every message exactly ("LEN SP MSG", MSG starting with
+ * its PRI), in order; relogd half-closes the connection a second after the
+ * last record, and the collector's close acks them all.
+ */
+START_TEST(test_remote_syslog_unix)
+{
+	const char *args[] = { "-n", "500", NULL };
+	char path[300], uri[320];
+	msgpack_sbuffer all, lines;
+	const char *p, *end;
+	unsigned long len;
+	long frames = 0;
+	char *num;
+	int lfd, fd;
+
+	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
+	snprintf(uri, sizeof uri, "syslog+unix:%s", path);
+	lfd = remote_listen(path);
+	remote_start(&H, uri, NULL);
+	remote_run("r1", "alpha", args);
+	fd = remote_accept(lfd, REMOTE_TIMEOUT_MS);
+	ck_assert_int_ge(fd, 0);
+	msgpack_sbuffer_init(&all);
+	remote_read_all(fd, &all);
+	close(fd);
+	remote_await_stat(&H, "acked", 500, 0);
+
+	/* Each message, a line each, for the sequence check. */
+	msgpack_sbuffer_init(&lines);
+	msgpack_sbuffer_write(&all, "", 1);	/* strtoul stops there */
+	p = all.data;
+	end = p + all.size - 1;
+	while (p < end) {
+		len = strtoul(p, &num, 10);
+		ck_assert_ptr_ne(num, p);
+		ck_assert_int_eq(*num, ' ');
+		p = num + 1;
+		ck_assert_uint_le(len, (unsigned long)(end - p));
+		ck_assert_int_eq(*p, '<');
+		msgpack_sbuffer_write(&lines, p, len);
+		msgpack_sbuffer_write(&lines, "\n", 1);
+		p += len;
+		frames++;
+	}
+	ck_assert_int_eq(frames, 500);
+	msgpack_sbuffer_write(&lines, "", 1);
+	harness_check_sequence(lines.data, "r1", 0, 500);
+	msgpack_sbuffer_destroy(&lines);
+	msgpack_sbuffer_destroy(&all);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	close(lfd);
+}
+END_TEST
+
+/*
  * A Fluent collector that never acks: within forward_timeout of the first
  * batch relogd gives up on the connection, though records keep coming.
  */
@@ -1411,6 +1467,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_syslog_sigterm);
 	tcase_add_test(tc, test_remote_syslog_tls);
 	tcase_add_test(tc, test_remote_syslog_peer_closes);
+	tcase_add_test(tc, test_remote_syslog_unix);
 	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "fluent");
 	tcase_add_test(tc, test_remote_fluent_relogd);
