@@ -326,7 +326,7 @@ remote_tls_ctx(void)
 	return (remote_tls);
 fail:
 	log_error("forward TLS: cannot load %s: %s", what,
-	    ERR_reason_error_string(ERR_get_error()) != NULL ?
+	    ERR_reason_error_string(ERR_peek_last_error()) != NULL ?
 	    ERR_reason_error_string(ERR_peek_last_error()) : "error");
 	ERR_clear_error();
 	SSL_CTX_free(remote_tls);
