@@ -33,6 +33,7 @@ struct rsyslog {
 	char out[340];		/* what it received, one record a line */
 	pid_t pid;
 	int port;
+	int client_auth;	/* TLS: ask for a client certificate */
 };
 
 static struct harness H;	/* the relogd forwarding */
@@ -128,7 +129,7 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port,
 		    cert, dir);
 	fprintf(f, ")\n"
 	    "main_queue(queue.timeoutShutdown=\"30000\")\n"
-	    "module(load=\"imtcp\"%s)\n"
+	    "module(load=\"imtcp\"%s%s%s)\n"
 	    "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\"\n"
 	    "    listenPortFileName=\"%s\")\n"
 	    "template(name=\"line\" type=\"string\" string=\"%%app-name%%|"
@@ -136,7 +137,9 @@ rsyslog_start(struct rsyslog *rs, const char *dir, int port,
 	    "%%structured-data%%|%%msg:::json%%\\n\")\n"
 	    "*.* action(type=\"omfile\" file=\"%s\" template=\"line\")\n",
 	    cert != NULL ? " StreamDriver.Name=\"ossl\" StreamDriver.Mode=\"1\"\n"
-	    "    StreamDriver.AuthMode=\"anon\"" : "", port, portfile, rs->out);
+	    "    StreamDriver.AuthMode=\"" : "", cert == NULL ? "" :
+	    rs->client_auth ? "x509/certvalid" : "anon", cert != NULL ? "\"" : "",
+	    port, portfile, rs->out);
 	ck_assert_int_eq(fclose(f), 0);
 	rs->pid = harness_spawn(argv, NULL, NULL, NULL);
 	rs->port = port;
@@ -335,7 +338,7 @@ remote_await_stat(const struct harness *h, const char *key, long long value,
 static void
 remote_start(struct harness *h, const char *uri, const char *more)
 {
-	char text[1024];
+	char text[2048];
 	const char *argv[] = { "--config", NULL, NULL };
 
 	/* Retry within a second, not the default 30 s: tests wait less. */
@@ -925,6 +928,41 @@ START_TEST(test_remote_syslog_peer_closes)
 END_TEST
 
 /*
+ * A collector that asks for a client certificate (rsyslogd, x509/certvalid)
+ * gets nothing without one, the records waiting; with forward_tls_cert and
+ * forward_tls_key they arrive.
+ */
+START_TEST(test_remote_syslog_tls_client)
+{
+	const char *args[] = { "-n", "200", NULL };
+	char uri[64], more[1024];
+
+	remote_make_certs(H.dir);
+	RS.client_auth = 1;
+	rsyslog_start(&RS, H.dir, 0, "cert.pem");
+	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
+	remote_start(&H, uri, more);
+	remote_run("r1", "alpha", args);
+	ck_assert_int_eq(harness_daemon_await(&H, "; records wait on disk", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "queued_disk", 200, 0);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	/* The server's certificate serves as the client's: the CA signed it. */
+	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n"
+	    "forward_tls_cert = %s/cert.pem\nforward_tls_key = %s/key.pem\n",
+	    H.dir, H.dir, H.dir);
+	remote_start(&H, uri, more);
+	remote_await_stat(&H, "acked", 200, 0);
+	rsyslog_check_sequence(&RS, 200);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
  * syslog over a Unix stream socket, the test as collector: RFC 6587 octet
  * counting frames every message exactly ("LEN SP MSG", MSG starting with
  * its PRI), in order; relogd half-closes the connection a second after the
@@ -1466,6 +1504,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_sigkill);
 	tcase_add_test(tc, test_remote_syslog_sigterm);
 	tcase_add_test(tc, test_remote_syslog_tls);
+	tcase_add_test(tc, test_remote_syslog_tls_client);
 	tcase_add_test(tc, test_remote_syslog_peer_closes);
 	tcase_add_test(tc, test_remote_syslog_unix);
 	tcase_add_test(tc, test_remote_backoff);
