@@ -928,6 +928,48 @@ START_TEST(test_remote_syslog_peer_closes)
 END_TEST
 
 /*
+ * A CA file replaced in place (a certificate rotated) takes effect at
+ * SIGHUP: the sink's next connection verifies with it, and the records
+ * that waited arrive.
+ */
+START_TEST(test_remote_syslog_tls_reload)
+{
+	const char *args[] = { "-n", "200", NULL };
+	char uri[64], more[400], ca[340], path[340], *text;
+
+	remote_make_certs(H.dir);
+	rsyslog_start(&RS, H.dir, 0, "cert.pem");
+	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	snprintf(path, sizeof path, "%s/other.pem", H.dir);
+	text = harness_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	snprintf(ca, sizeof ca, "%s/ca-in-use.pem", H.dir);
+	harness_write_file(ca, text);
+	free(text);
+	snprintf(more, sizeof more, "forward_tls_ca = %s\n", ca);
+	remote_start(&H, uri, more);
+	remote_run("r1", "alpha", args);
+	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
+	    "failed", 1, REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "queued_disk", 200, 0);
+
+	/* The right CA, at the same path. */
+	snprintf(path, sizeof path, "%s/ca.pem", H.dir);
+	text = harness_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	harness_write_file(ca, text);
+	free(text);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "configuration reloaded", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "acked", 200, 0);
+	rsyslog_check_sequence(&RS, 200);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
  * A collector that asks for a client certificate (rsyslogd, x509/certvalid)
  * gets nothing without one, the records waiting; with forward_tls_cert and
  * forward_tls_key they arrive.
@@ -1505,6 +1547,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_syslog_sigterm);
 	tcase_add_test(tc, test_remote_syslog_tls);
 	tcase_add_test(tc, test_remote_syslog_tls_client);
+	tcase_add_test(tc, test_remote_syslog_tls_reload);
 	tcase_add_test(tc, test_remote_syslog_peer_closes);
 	tcase_add_test(tc, test_remote_syslog_unix);
 	tcase_add_test(tc, test_remote_backoff);
