@@ -1487,6 +1487,54 @@ START_TEST(test_remote_reload_removed)
 }
 END_TEST
 
+/*
+ * A forward sink whose file queue cannot be made: added by SIGHUP it is
+ * not used, said so, and relogd goes on writing; at startup relogd refuses
+ * to start without it.
+ */
+START_TEST(test_remote_queue_unusable)
+{
+	const char *args[] = { "-n", "5", NULL };
+	const char *argv[] = { "--config", NULL, NULL };
+	const char *start[] = { harness_build_path("relogd"), "--config", NULL,
+	    "--socket", NULL, "--log-dir", NULL, "--state-dir", NULL, NULL };
+	char path[400], text[400], *log;
+	pid_t pid;
+	int fd;
+
+	argv[1] = harness_config(&H, "[relogd]\nrate_limit = off\n");
+	harness_daemon_start(&H, argv);
+	/* A file where the queues' folder goes. */
+	snprintf(path, sizeof path, "%s/forward", H.state_dir);
+	harness_write_file(path, "not a folder\n");
+	snprintf(text, sizeof text, "[relogd]\nrate_limit = off\n"
+	    "forward = fluent+unix:%s/fwd.sock\n", B.dir);
+	harness_config(&H, text);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "/fwd.sock: not used", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "Not a directory", 1,
+	    REMOTE_TIMEOUT_MS), 0);
+	remote_run("r1", "alpha", args);
+	log = harness_plugin_log(&H, "alpha");
+	harness_check_sequence(log, "r1", 0, 5);
+	free(log);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	/* Started so, relogd says why and exits. */
+	start[2] = argv[1];
+	start[4] = H.socket;
+	start[6] = H.log_dir;
+	start[8] = H.state_dir;
+	pid = harness_spawn(start, NULL, &fd, NULL);
+	log = harness_read_fd(fd, NULL);
+	ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 1);
+	ck_assert_msg(strstr(log, "/fwd.sock: cannot start") != NULL, "%s",
+	    log);
+	free(log);
+}
+END_TEST
+
 /* Bad forward URIs are refused with a clear error. */
 START_TEST(test_remote_config)
 {
@@ -1562,5 +1610,6 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_config);
 	tcase_add_test(tc, test_remote_reload);
 	tcase_add_test(tc, test_remote_reload_removed);
+	tcase_add_test(tc, test_remote_queue_unusable);
 	return (s);
 }
