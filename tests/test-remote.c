@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1005,25 +1006,22 @@ START_TEST(test_remote_syslog_tls_client)
 END_TEST
 
 /*
- * syslog over a Unix stream socket, the test as collector: RFC 6587 octet
- * counting frames every message exactly ("LEN SP MSG", MSG starting with
- * its PRI), in order; relogd half-closes the connection a second after the
- * last record, and the collector's close acks them all.
+ * Be the syslog collector on lfd, relogd forwarding to uri: 500 records
+ * arrive as exactly 500 RFC 6587 octet-counted frames ("LEN SP MSG", MSG
+ * starting with its PRI), in order; relogd half-closes the connection a
+ * second after the last record, and the collector's close acks them all.
  */
-START_TEST(test_remote_syslog_unix)
+static void
+remote_syslog_collect(int lfd, const char *uri)
 {
 	const char *args[] = { "-n", "500", NULL };
-	char path[300], uri[320];
 	msgpack_sbuffer all, lines;
 	const char *p, *end;
 	unsigned long len;
 	long frames = 0;
 	char *num;
-	int lfd, fd;
+	int fd;
 
-	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
-	snprintf(uri, sizeof uri, "syslog+unix:%s", path);
-	lfd = remote_listen(path);
 	remote_start(&H, uri, NULL);
 	remote_run("r1", "alpha", args);
 	fd = remote_accept(lfd, REMOTE_TIMEOUT_MS);
@@ -1056,6 +1054,44 @@ START_TEST(test_remote_syslog_unix)
 	msgpack_sbuffer_destroy(&lines);
 	msgpack_sbuffer_destroy(&all);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+
+/* syslog over a Unix stream socket (syslog+unix:). */
+START_TEST(test_remote_syslog_unix)
+{
+	char path[300], uri[320];
+	int lfd;
+
+	snprintf(path, sizeof path, "%s/collector.sock", H.dir);
+	snprintf(uri, sizeof uri, "syslog+unix:%s", path);
+	lfd = remote_listen(path);
+	remote_syslog_collect(lfd, uri);
+	close(lfd);
+}
+END_TEST
+
+/* syslog over TCP to an IPv6 address ([::1]). */
+START_TEST(test_remote_syslog_ipv6)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	socklen_t len = sizeof sin6;
+	char uri[64];
+	int lfd;
+
+	sin6.sin6_addr = in6addr_loopback;
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin6, sizeof sin6) != 0) {
+		/* Containers may run without IPv6: nothing to test there. */
+		fprintf(stderr, "test_remote_syslog_ipv6: no [::1] here (%s); "
+		    "skipped\n", strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return;
+	}
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin6, &len), 0);
+	snprintf(uri, sizeof uri, "syslog://[::1]:%d", ntohs(sin6.sin6_port));
+	remote_syslog_collect(lfd, uri);
 	close(lfd);
 }
 END_TEST
@@ -1598,6 +1634,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_syslog_tls_reload);
 	tcase_add_test(tc, test_remote_syslog_peer_closes);
 	tcase_add_test(tc, test_remote_syslog_unix);
+	tcase_add_test(tc, test_remote_syslog_ipv6);
 	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "fluent");
 	tcase_add_test(tc, test_remote_fluent_relogd);
