@@ -276,6 +276,8 @@ main(int argc, char **argv)
 	state_open(relogd_config.state_dir);
 
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (LimitFSIZE=) fails writes, as a full disk does. */
+	signal(SIGXFSZ, SIG_IGN);
 	relogd_base = event_base_new();
 	if (relogd_base == NULL)
 		fatalx("cannot create the event loop");

@@ -276,6 +276,12 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
+		if (h->fsize != 0) {
+			struct rlimit rl = { (rlim_t)h->fsize,
+			    (rlim_t)h->fsize };
+
+			setrlimit(RLIMIT_FSIZE, &rl);
+		}
 		if (h->listen_fd >= 0) {
 			/* Socket activation: fd 3, LISTEN_PID, LISTEN_FDS. */
 			snprintf(buf, sizeof buf, "%ld", (long)getpid());

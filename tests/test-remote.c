@@ -1337,6 +1337,63 @@ START_TEST(test_remote_dropped_in_flight)
 END_TEST
 
 /*
+ * The disk refuses the file queue's writes (here a 1 MiB file size limit,
+ * as LimitFSIZE= would set): relogd says so, counts those records as
+ * dropped, and goes on; what reached the disk is delivered, in order, once
+ * the collector is up.
+ */
+START_TEST(test_remote_disk_refuses)
+{
+	const char *args[] = { "-n", "5000", "-s", "300", NULL };
+	char fwd[300], uri[320], *text, *notice;
+	static const char tag[] = "runner=r1 thread=0 seq=";
+	int64_t deadline = harness_now_ms() + REMOTE_TIMEOUT_MS;
+	long long acked, dropped, n = 0;
+	size_t notices, delivered;
+	long seq, last = -1;
+	const char *p;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", B.dir);
+	snprintf(uri, sizeof uri, "fluent+unix:%s", fwd);
+	H.fsize = 1 << 20;
+	remote_start(&H, uri, "forward_disk = 67108864\n");
+	remote_run("r1", "alpha", args);
+	ck_assert_int_eq(harness_daemon_await(&H, ": cannot write the queue: "
+	    "File too large;", 1, REMOTE_TIMEOUT_MS), 0);
+	remote_await_stat(&H, "dropped", 1, 0);
+
+	remote_collector_start(fwd);
+	while (remote_stat(&H, "queued_memory") != 0 ||
+	    remote_stat(&H, "queued_disk") != 0 ||
+	    remote_said_dropped(&H, &notices) != remote_stat(&H, "dropped")) {
+		ck_assert_msg(harness_now_ms() < deadline, "records still "
+		    "queued");
+		remote_poll_pause();
+	}
+	acked = remote_stat(&H, "acked");
+	dropped = remote_stat(&H, "dropped");
+	ck_assert_int_gt(dropped, 0);
+	ck_assert_int_gt(acked, 0);
+	ck_assert_int_eq(acked + dropped, 5000 + (long long)notices);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	/* The collector has what was acked, in order, once each. */
+	text = harness_plugin_log(&B, "alpha");
+	notice = harness_plugin_log(&B, "relogd");
+	delivered = notice != NULL ? harness_count(notice, "dropped ") : 0;
+	for (p = text; (p = strstr(p, tag)) != NULL; n++) {
+		p += sizeof tag - 1;
+		seq = strtol(p, NULL, 10);
+		ck_assert_int_gt(seq, last);
+		last = seq;
+	}
+	ck_assert_int_eq(n + (long long)delivered, acked);
+	free(text);
+	free(notice);
+}
+END_TEST
+
+/*
  * A collector that takes connections and closes them at once is retried
  * with backoff (0.1 s doubling, here up to 1 s), not as fast as it closes.
  */
@@ -1640,6 +1697,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_fluent_relogd);
 	tcase_add_test(tc, test_remote_fluent_layout);
 	tcase_add_test(tc, test_remote_disk_full);
+	tcase_add_test(tc, test_remote_disk_refuses);
 	tcase_add_test(tc, test_remote_torn_record);
 	tcase_add_test(tc, test_remote_fluent_no_ack);
 	tcase_add_test(tc, test_remote_dropped_in_flight);

@@ -29,6 +29,7 @@ struct harness {
 	pid_t daemon;		/* -1: not running */
 	int listen_fd;		/* >= 0: hand it over as systemd would */
 	int nofile;		/* != 0: relogd's RLIMIT_NOFILE */
+	long fsize;		/* != 0: relogd's RLIMIT_FSIZE, bytes */
 };
 
 /* harness.c */
