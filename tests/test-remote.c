@@ -517,6 +517,38 @@ START_TEST(test_remote_syslog_sigterm)
 END_TEST
 
 /*
+ * The TLS tests' collector: certificates made, rsyslogd over TLS showing
+ * cert; uri (64 bytes) names it.
+ */
+static void
+remote_tls_start(const char *cert, char *uri)
+{
+	remote_make_certs(H.dir);
+	rsyslog_start(&RS, H.dir, 0, cert);
+	snprintf(uri, 64, "syslog+tls://127.0.0.1:%d", RS.port);
+}
+
+/* relogd was refused (its log says why): the 200 records wait on disk. */
+static void
+remote_tls_refused(const char *why)
+{
+	ck_assert_int_eq(harness_daemon_await(&H, why, 1, REMOTE_TIMEOUT_MS),
+	    0);
+	remote_await_stat(&H, "queued_disk", 200, 0);
+	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+}
+
+/* The 200 records arrive, once each; then both stop. */
+static void
+remote_tls_delivered(void)
+{
+	remote_await_stat(&H, "acked", 200, 0);
+	rsyslog_check_sequence(&RS, 200);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rsyslog_stop(&RS);
+}
+
+/*
  * syslog over TLS to rsyslogd's ossl driver: a certificate the CA does not
  * vouch for, or one made for another host, gets nothing (the records wait,
  * across restarts, and the log says why); the right one gets them all.
@@ -527,19 +559,14 @@ START_TEST(test_remote_syslog_tls)
 	char uri[64], more[400];
 	int port;
 
-	remote_make_certs(H.dir);
-	rsyslog_start(&RS, H.dir, 0, "cert.pem");
+	remote_tls_start("cert.pem", uri);
 	port = RS.port;
-	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", port);
 	snprintf(more, sizeof more, "forward_tls_ca = %s/other.pem\n", H.dir);
 	remote_start(&H, uri, more);
 	remote_run("r1", "alpha", args);
 	/* rsyslogd sends its CA along: one the given CA does not know. */
-	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
-	    "failed (self-signed certificate in certificate chain); records "
-	    "wait on disk", 1, REMOTE_TIMEOUT_MS), 0);
-	remote_await_stat(&H, "queued_disk", 200, 0);
-	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	remote_tls_refused("TLS: certificate verify failed (self-signed "
+	    "certificate in certificate chain); records wait on disk");
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	/* The right CA, but the collector's certificate names another host. */
@@ -547,20 +574,14 @@ START_TEST(test_remote_syslog_tls)
 	rsyslog_start(&RS, H.dir, port, "far.pem");
 	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
 	remote_start(&H, uri, more);
-	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
-	    "failed (IP address mismatch); records wait on disk", 1,
-	    REMOTE_TIMEOUT_MS), 0);
-	ck_assert_int_eq(remote_stat(&H, "queued_disk"), 200);
-	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	remote_tls_refused("TLS: certificate verify failed (IP address "
+	    "mismatch); records wait on disk");
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	rsyslog_stop(&RS);
 	rsyslog_start(&RS, H.dir, port, "cert.pem");
 	remote_start(&H, uri, more);
-	remote_await_stat(&H, "acked", 200, 0);
-	rsyslog_check_sequence(&RS, 200);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	rsyslog_stop(&RS);
+	remote_tls_delivered();
 }
 END_TEST
 
@@ -938,9 +959,7 @@ START_TEST(test_remote_syslog_tls_reload)
 	const char *args[] = { "-n", "200", NULL };
 	char uri[64], more[400], ca[340], path[340], *text;
 
-	remote_make_certs(H.dir);
-	rsyslog_start(&RS, H.dir, 0, "cert.pem");
-	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	remote_tls_start("cert.pem", uri);
 	snprintf(path, sizeof path, "%s/other.pem", H.dir);
 	text = harness_read_file(path, NULL);
 	ck_assert_ptr_nonnull(text);
@@ -950,9 +969,7 @@ START_TEST(test_remote_syslog_tls_reload)
 	snprintf(more, sizeof more, "forward_tls_ca = %s\n", ca);
 	remote_start(&H, uri, more);
 	remote_run("r1", "alpha", args);
-	ck_assert_int_eq(harness_daemon_await(&H, "TLS: certificate verify "
-	    "failed", 1, REMOTE_TIMEOUT_MS), 0);
-	remote_await_stat(&H, "queued_disk", 200, 0);
+	remote_tls_refused("TLS: certificate verify failed");
 
 	/* The right CA, at the same path. */
 	snprintf(path, sizeof path, "%s/ca.pem", H.dir);
@@ -963,10 +980,7 @@ START_TEST(test_remote_syslog_tls_reload)
 	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
 	ck_assert_int_eq(harness_daemon_await(&H, "configuration reloaded", 1,
 	    REMOTE_TIMEOUT_MS), 0);
-	remote_await_stat(&H, "acked", 200, 0);
-	rsyslog_check_sequence(&RS, 200);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	rsyslog_stop(&RS);
+	remote_tls_delivered();
 }
 END_TEST
 
@@ -980,17 +994,12 @@ START_TEST(test_remote_syslog_tls_client)
 	const char *args[] = { "-n", "200", NULL };
 	char uri[64], more[1024];
 
-	remote_make_certs(H.dir);
 	RS.client_auth = 1;
-	rsyslog_start(&RS, H.dir, 0, "cert.pem");
-	snprintf(uri, sizeof uri, "syslog+tls://127.0.0.1:%d", RS.port);
+	remote_tls_start("cert.pem", uri);
 	snprintf(more, sizeof more, "forward_tls_ca = %s/ca.pem\n", H.dir);
 	remote_start(&H, uri, more);
 	remote_run("r1", "alpha", args);
-	ck_assert_int_eq(harness_daemon_await(&H, "; records wait on disk", 1,
-	    REMOTE_TIMEOUT_MS), 0);
-	remote_await_stat(&H, "queued_disk", 200, 0);
-	ck_assert_int_eq(remote_stat(&H, "acked"), 0);
+	remote_tls_refused("; records wait on disk");
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	/* The server's certificate serves as the client's: the CA signed it. */
@@ -998,10 +1007,7 @@ START_TEST(test_remote_syslog_tls_client)
 	    "forward_tls_cert = %s/cert.pem\nforward_tls_key = %s/key.pem\n",
 	    H.dir, H.dir, H.dir);
 	remote_start(&H, uri, more);
-	remote_await_stat(&H, "acked", 200, 0);
-	rsyslog_check_sequence(&RS, 200);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	rsyslog_stop(&RS);
+	remote_tls_delivered();
 }
 END_TEST
 
