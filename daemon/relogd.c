@@ -264,6 +264,9 @@ main(int argc, char **argv)
 	}
 	log_open(relogd_config.verbose);
 	relogd_raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (LimitFSIZE=) fails writes, as a full disk does. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (relogd_mkdirs(relogd_config.log_dir) != 0)
 		fatal("cannot create log directory %s", relogd_config.log_dir);
@@ -275,9 +278,6 @@ main(int argc, char **argv)
 		    relogd_config.state_dir);
 	state_open(relogd_config.state_dir);
 
-	signal(SIGPIPE, SIG_IGN);
-	/* A file size limit (LimitFSIZE=) fails writes, as a full disk does. */
-	signal(SIGXFSZ, SIG_IGN);
 	relogd_base = event_base_new();
 	if (relogd_base == NULL)
 		fatalx("cannot create the event loop");

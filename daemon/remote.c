@@ -304,9 +304,11 @@ remote_tls_ctx(void)
 {
 	const struct config *c = &relogd_config;
 	const char *what = "the system's CA certificates";
+	unsigned long e;
 
 	if (remote_tls != NULL)
 		return (remote_tls);
+	ERR_clear_error();
 	if ((remote_tls = SSL_CTX_new(TLS_client_method())) == NULL)
 		fatalx("cannot set up TLS");
 	SSL_CTX_set_min_proto_version(remote_tls, TLS1_2_VERSION);
@@ -318,16 +320,22 @@ remote_tls_ctx(void)
 	    SSL_CTX_set_default_verify_paths(remote_tls)) != 1)
 		goto fail;
 	what = c->forward_tls_cert;
-	if (c->forward_tls_cert != NULL && (SSL_CTX_use_certificate_chain_file(
-	    remote_tls, c->forward_tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(remote_tls, c->forward_tls_key != NULL ?
-	    c->forward_tls_key : c->forward_tls_cert, SSL_FILETYPE_PEM) != 1))
+	if (c->forward_tls_cert != NULL && SSL_CTX_use_certificate_chain_file(
+	    remote_tls, c->forward_tls_cert) != 1)
+		goto fail;
+	if (c->forward_tls_key != NULL)
+		what = c->forward_tls_key;
+	if (c->forward_tls_cert != NULL && SSL_CTX_use_PrivateKey_file(
+	    remote_tls, what, SSL_FILETYPE_PEM) != 1)
 		goto fail;
 	return (remote_tls);
 fail:
+	/* The first error is the cause; those after it wrap it. */
+	e = ERR_peek_error();
 	log_error("forward TLS: cannot load %s: %s", what,
-	    ERR_reason_error_string(ERR_peek_last_error()) != NULL ?
-	    ERR_reason_error_string(ERR_peek_last_error()) : "error");
+	    ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e)) :
+	    ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) :
+	    "error");
 	ERR_clear_error();
 	SSL_CTX_free(remote_tls);
 	remote_tls = NULL;
@@ -1445,8 +1453,9 @@ remote_free_all(void)
 	}
 	/*
 	 * A connection freed while one of its deferred callbacks waits to run
-	 * stays referenced until that callback runs: run it now, or the
-	 * connection (and its TLS session) outlives the event base.
+	 * stays referenced until that callback runs: run what is ready (the
+	 * loop goes on until nothing is), or the connection and its TLS
+	 * session outlive the event base.
 	 */
 	event_base_loop(relogd_base, EVLOOP_NONBLOCK);
 	if (remote_dns != NULL)

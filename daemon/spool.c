@@ -18,6 +18,7 @@
  * machines. A record cut short by a kill (the last of the last segment) is
  * cut off when the queue is opened again.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -226,6 +227,7 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 	char path[PATH_MAX], line[64];
 	uint64_t *segs, first, last, count, end;
 	size_t nsegs, i;
+	struct rlimit rl;
 	struct stat st;
 	int fd, bad;
 	ssize_t n;
@@ -235,6 +237,10 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 	sp->max_bytes = max_bytes;
 	sp->seg_max = max_bytes / 8 < SPOOL_SEGMENT_MAX ? max_bytes / 8 :
 	    SPOOL_SEGMENT_MAX;
+	/* Under a file size limit (LimitFSIZE=), segments end before it. */
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < sp->seg_max)
+		sp->seg_max = rl.rlim_cur;
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
