@@ -249,7 +249,7 @@ struct spool {
 	int wfd;
 	struct outbuf wbuf;	/* appended, not written yet */
 	uint64_t wbuf_records;
-	uint64_t lost;		/* could not be written (taken by remote.c) */
+	uint64_t lost;		/* could not be written (spool_take_lost) */
 	int rfd;		/* the segment being read */
 	uint64_t rseg;
 	struct outbuf rbuf;	/* bytes of it, from offset rbase */
@@ -534,9 +534,7 @@ int	forward_process(struct client *);
 void	forward_free(void);
 
 /* remote.c */
-int	remote_parse(const char *, struct remote *, char **);
 int	remote_list_check(const char *, char **);
-struct remote *remote_get(const char *);
 size_t	remote_resolve(const char *, struct remote **);
 void	remote_init(void);
 void	remote_start_all(int);
@@ -556,6 +554,8 @@ struct spool_pos spool_end(const struct spool *);
 int	spool_unread(const struct spool *);
 const char *spool_peek(struct spool *, size_t *);
 void	spool_consume(struct spool *, size_t);
+void	spool_drop_read(struct spool *, size_t);
+uint64_t spool_take_lost(struct spool *);
 struct spool_pos spool_tell(const struct spool *);
 void	spool_rewind(struct spool *);
 void	spool_skip_all(struct spool *);

@@ -74,6 +74,7 @@ struct remote_view {
 	size_t len;		/* in the queue, its length field included */
 };
 
+static struct remote *remote_get(const char *);
 static void remote_connect(struct remote *);
 static void remote_pump(struct remote *);
 static void remote_write_cb(struct bufferevent *, void *);
@@ -87,7 +88,7 @@ static void remote_lost(struct remote *, const char *);
  *   fluent://HOST[:PORT]   fluent+tls://HOST[:PORT]   fluent+unix:/PATH
  * HOST may be [IPv6]. Returns 0, or -1 with an allocated *cause.
  */
-int
+static int
 remote_parse(const char *uri, struct remote *rm, char **cause)
 {
 	static const struct {
@@ -369,12 +370,27 @@ remote_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Free a sink (its file queue closed, its connection gone). */
+static void
+remote_free(struct remote *rm)
+{
+	event_free(rm->timer);
+	event_free(rm->say_timer);
+	if (rm->acks != NULL)
+		msgpack_unpacker_free(rm->acks);
+	outbuf_free(&rm->mem);
+	free(rm->batches);
+	free(rm->uri);
+	remote_parse_free(rm);
+	free(rm);
+}
+
 /*
  * The forward sink for a URI (valid: remote_list_check said so), created
  * on first use with its file queue, whose records it sends at once. NULL
  * if its file queue cannot be opened (said in the log).
  */
-struct remote *
+static struct remote *
 remote_get(const char *uri)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 8];
@@ -426,13 +442,7 @@ remote_get(const char *uri)
 	return (rm);
 fail:
 	log_error("forward %s: not used", uri);
-	event_free(rm->timer);
-	event_free(rm->say_timer);
-	if (rm->acks != NULL)
-		msgpack_unpacker_free(rm->acks);
-	free(rm->uri);
-	remote_parse_free(rm);
-	free(rm);
+	remote_free(rm);
 	return (NULL);
 }
 
@@ -763,8 +773,8 @@ remote_fluent_answer(struct remote *rm, const msgpack_object *o)
 	for (i = 0; i < o->via.map.size; i++) {
 		kv = &o->via.map.ptr[i];
 		if (kv->key.type != MSGPACK_OBJECT_STR ||
-		    kv->key.via.str.size != 3 ||
-		    memcmp(kv->key.via.str.ptr, "ack", 3) != 0 ||
+		    !proto_str_eq((struct proto_str){ kv->key.via.str.ptr,
+		    kv->key.via.str.size }, "ack") ||
 		    kv->val.type != MSGPACK_OBJECT_STR ||
 		    kv->val.via.str.size >= sizeof id)
 			continue;
@@ -1065,13 +1075,6 @@ remote_outbuf_write(void *data, const char *buf, size_t len)
 	return (0);
 }
 
-static void
-remote_pack_str(msgpack_packer *pk, struct proto_str s)
-{
-	msgpack_pack_str(pk, s.len);
-	msgpack_pack_str_body(pk, s.ptr, s.len);
-}
-
 /*
  * One record as a Fluent entry: [EventTime, {message, level, levelno,
  * logger, plugin, pid, host, exception}], EventTime being ext type 0:
@@ -1095,26 +1098,26 @@ remote_format_fluent(struct outbuf *b, const struct remote_view *v)
 	msgpack_pack_ext_body(&pk, t, 8);
 	msgpack_pack_map(&pk, 6 + (v->h.pid != 0) + (v->exception.len != 0));
 	proto_pack_key(&pk, "message");
-	remote_pack_str(&pk, v->message);
+	proto_pack_str(&pk, v->message);
 	proto_pack_key(&pk, "level");
 	level.len = 0;
 	sink_format_level(&level, v->h.level);
-	remote_pack_str(&pk, (struct proto_str){ level.data, level.len });
+	proto_pack_str(&pk, (struct proto_str){ level.data, level.len });
 	proto_pack_key(&pk, "levelno");
 	msgpack_pack_int64(&pk, v->h.level);
 	proto_pack_key(&pk, "logger");
-	remote_pack_str(&pk, v->logger);
+	proto_pack_str(&pk, v->logger);
 	proto_pack_key(&pk, "plugin");
-	remote_pack_str(&pk, v->plugin);
+	proto_pack_str(&pk, v->plugin);
 	proto_pack_key(&pk, "host");
-	remote_pack_str(&pk, proto_cstr(remote_host));
+	proto_pack_str(&pk, proto_cstr(remote_host));
 	if (v->h.pid != 0) {
 		proto_pack_key(&pk, "pid");
 		msgpack_pack_uint32(&pk, v->h.pid);
 	}
 	if (v->exception.len != 0) {
 		proto_pack_key(&pk, "exception");
-		remote_pack_str(&pk, v->exception);
+		proto_pack_str(&pk, v->exception);
 	}
 }
 
@@ -1147,8 +1150,7 @@ remote_send_fluent(struct evbuffer *out, struct proto_str plugin, uint32_t n,
 	msgpack_pack_map(&pk, 2);
 	proto_pack_key(&pk, "chunk");
 	len = snprintf(id, sizeof id, "%s%" PRIu32, remote_chunk_prefix, chunk);
-	msgpack_pack_str(&pk, (size_t)len);
-	msgpack_pack_str_body(&pk, id, (size_t)len);
+	proto_pack_str(&pk, (struct proto_str){ id, (size_t)len });
 	proto_pack_key(&pk, "size");
 	msgpack_pack_uint32(&pk, n);
 }
@@ -1183,9 +1185,7 @@ remote_send_batch(struct remote *rm, struct evbuffer *out)
 		if (remote_view(p, &v) != 0 && from_disk) {
 			log_warn("forward %s: a damaged record on disk was "
 			    "dropped", rm->uri);
-			spool_consume(&rm->spool, len);
-			if (rm->spool.records != 0)
-				rm->spool.records--;
+			spool_drop_read(&rm->spool, len);
 			remote_dropped(rm, 1);
 			continue;
 		}
@@ -1345,8 +1345,7 @@ remote_flush_all(void)
 		    held > relogd_config.forward_memory)
 			remote_spill(rm);
 		spool_flush(&rm->spool);
-		remote_dropped(rm, rm->spool.lost);
-		rm->spool.lost = 0;
+		remote_dropped(rm, spool_take_lost(&rm->spool));
 		/* In flight, but no longer (all) on disk: start over. */
 		if (rm->resync && rm->state != REMOTE_DOWN) {
 			log_warn("forward %s: records in flight were dropped "
@@ -1441,15 +1440,7 @@ remote_free_all(void)
 			log_info("forward %s: %" PRIu64 " records left on disk",
 			    rm->uri, rm->spool.records);
 		spool_close(&rm->spool);
-		event_free(rm->timer);
-		event_free(rm->say_timer);
-		if (rm->acks != NULL)
-			msgpack_unpacker_free(rm->acks);
-		outbuf_free(&rm->mem);
-		free(rm->batches);
-		free(rm->uri);
-		remote_parse_free(rm);
-		free(rm);
+		remote_free(rm);
 	}
 	/*
 	 * A connection freed while one of its deferred callbacks waits to run

@@ -536,6 +536,25 @@ spool_consume(struct spool *sp, size_t len)
 	sp->read.off += len;
 }
 
+/* Move past the record spool_peek returned, giving it up (damaged). */
+void
+spool_drop_read(struct spool *sp, size_t len)
+{
+	spool_consume(sp, len);
+	if (sp->records != 0)
+		sp->records--;
+}
+
+/* The records that could not be written since the last call. */
+uint64_t
+spool_take_lost(struct spool *sp)
+{
+	uint64_t n = sp->lost;
+
+	sp->lost = 0;
+	return (n);
+}
+
 /* Where the reader is: after the records read so far. */
 struct spool_pos
 spool_tell(const struct spool *sp)
