@@ -60,8 +60,9 @@ DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
-PROTO_DECODE_SRC = proto/proto-decode.c
-SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c
+PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
+PROTO_CLIENT_SRC = proto/proto-client.c
+SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
 	daemon/forward.c daemon/server.c \
 	daemon/plugin.c daemon/sink.c daemon/journal.c daemon/state.c \
@@ -75,6 +76,7 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
+PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
@@ -103,7 +105,8 @@ $(RELOGD): $(DAEMON_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(RELOGCTL): $(BUILD)/obj/relogctl/relogctl.o $(PROTO_DECODE_OBJ) $(LIBRELOG_A)
+$(RELOGCTL): $(BUILD)/obj/relogctl/relogctl.o $(PROTO_CLIENT_OBJ) \
+	$(PROTO_DECODE_OBJ) $(LIBRELOG_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack) \
 		-pthread

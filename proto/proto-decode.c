@@ -402,3 +402,22 @@ proto_decode_entry(const msgpack_object *o, struct proto_entry *e,
 		e->exception_text = proto_cstr("");
 	return (0);
 }
+
+/* The value of a string key in a msgpack map, or NULL. */
+const msgpack_object *
+proto_map_get(const msgpack_object *map, const char *key)
+{
+	const msgpack_object_kv *kv;
+	size_t len = strlen(key);
+	uint32_t i;
+
+	for (i = 0; map != NULL && map->type == MSGPACK_OBJECT_MAP &&
+	    i < map->via.map.size; i++) {
+		kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR &&
+		    kv->key.via.str.size == len &&
+		    memcmp(kv->key.via.str.ptr, key, len) == 0)
+			return (&kv->val);
+	}
+	return (NULL);
+}

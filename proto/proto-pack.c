@@ -25,6 +25,28 @@ proto_str_eq(struct proto_str s, const char *c)
 }
 
 /*
+ * Is this a safe id (a plugin or runner id, which names a file): 1 to
+ * RELOG_ID_MAX of [A-Za-z0-9_.-], not starting with a dot (so neither "."
+ * nor ".." nor a hidden file)?
+ */
+int
+proto_id_valid(const char *id, size_t len)
+{
+	size_t i;
+	char c;
+
+	if (len == 0 || len > RELOG_ID_MAX || id[0] == '.')
+		return (0);
+	for (i = 0; i < len; i++) {
+		c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return (0);
+	}
+	return (1);
+}
+
+/*
  * How much of a text of len bytes to keep so that it is at most max bytes
  * and does not end inside a UTF-8 sequence.
  */

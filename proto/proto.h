@@ -3,7 +3,9 @@
  *
  * proto-pack.c and proto-scan.c only use msgpack-c's header-only parts, so
  * librelog links them without needing libmsgpackc at run time.
- * proto-decode.c works on unpacked msgpack-c objects: relogd only.
+ * proto-decode.c works on unpacked msgpack-c objects, proto-client.c is a
+ * blocking client (relogctl, the tests), proto-text.c writes records as
+ * text: relogd's and relogctl's, not librelog's.
  */
 #ifndef RELOG_PROTO_H
 #define RELOG_PROTO_H
@@ -13,6 +15,7 @@
 
 #include <msgpack.h>
 
+#include "proto-buf.h"
 #include "relog-protocol.h"
 
 /* A string on the wire: not NUL-terminated. ptr == NULL means nil. */
@@ -80,6 +83,34 @@ struct proto_batch {
 	uint64_t dropped;	/* relog's extension; 0 if absent */
 };
 
+/*
+ * A record to write as text (proto_format_line, proto_format_json). The
+ * strings are borrowed; a *_cut is how many bytes were cut off the text
+ * (0: none), which the line marks.
+ */
+struct proto_line {
+	int64_t timestamp_ms;
+	int64_t level;
+	struct proto_str logger_prefix;	/* before the name: a strict plugin's */
+	struct proto_str logger;
+	struct proto_str message;
+	struct proto_str exception;	/* len 0: none */
+	size_t logger_cut;
+	size_t message_cut;
+	size_t exception_cut;
+};
+
+/* Room for a level's name, "LEVEL-9223372036854775808" included. */
+#define PROTO_LEVEL_NAME_MAX 32
+
+/* A frame read by proto_client_recv: its body, and the envelope in it. */
+struct proto_msg {
+	char *body;
+	size_t len;
+	msgpack_unpacked u;
+	struct proto_envelope env;	/* borrows from u and body */
+};
+
 /* Where a scan of a streamed object stands (proto-scan.c). */
 struct proto_scanner {
 	uint64_t pending[RELOG_NEST_MAX + 1];	/* elements left per level */
@@ -98,6 +129,7 @@ struct proto_reader {
 /* proto-pack.c */
 struct proto_str proto_cstr(const char *);
 int	proto_str_eq(struct proto_str, const char *);
+int	proto_id_valid(const char *, size_t);
 size_t	proto_utf8_cut(const char *, size_t, size_t);
 size_t	proto_frame_begin(msgpack_sbuffer *);
 int	proto_frame_end(msgpack_sbuffer *, size_t, size_t);
@@ -135,5 +167,27 @@ int	proto_decode_batch(const msgpack_object *, struct proto_batch *,
 	    const char **);
 int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
 	    const char **);
+const msgpack_object *proto_map_get(const msgpack_object *, const char *);
+
+/* proto-client.c */
+int	proto_client_connect(const char *);
+void	proto_client_frame(msgpack_sbuffer *, const struct proto_header *,
+	    void (*)(msgpack_packer *, void *), void *);
+int	proto_client_send(int, const char *, size_t);
+int	proto_client_recv(int, int, struct proto_msg *, const char **);
+void	proto_msg_free(struct proto_msg *);
+
+/* proto-text.c */
+const char *proto_level_name(int64_t, char [PROTO_LEVEL_NAME_MAX]);
+int	proto_level_parse(struct proto_str, int64_t *);
+int	proto_level_priority(int64_t);
+void	proto_format_time(struct proto_buf *, int64_t);
+void	proto_format_line(struct proto_buf *, const struct proto_line *,
+	    struct proto_str, struct proto_str);
+size_t	proto_utf8_len(const unsigned char *, size_t);
+void	proto_json_text(struct proto_buf *, struct proto_str);
+void	proto_json_str(struct proto_buf *, struct proto_str);
+void	proto_format_json(struct proto_buf *, const struct proto_line *,
+	    struct proto_str);
 
 #endif

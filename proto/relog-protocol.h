@@ -12,6 +12,9 @@
 
 #define RELOG_PROTOCOL_VERSION "1.0.0"
 
+/* Where relogd listens unless told otherwise. */
+#define RELOG_SOCKET_DEFAULT "/run/relogd/relogd.sock"
+
 /* Framing. */
 #define RELOG_FRAME_HEADER_SIZE 4
 #define RELOG_FRAME_MAX_DEFAULT (1u << 20)	/* relogd's default limit */
@@ -60,6 +63,14 @@
 #define RELOG_LEVEL_WARNING 30
 #define RELOG_LEVEL_ERROR 40
 #define RELOG_LEVEL_CRITICAL 50
+#define RELOG_LEVEL_MAX 1000	/* the highest a level setting may name */
+
+/* syslog priorities of levels (the <N> prefix journald reads). */
+#define RELOG_PRI_CRIT 2	/* CRITICAL and above */
+#define RELOG_PRI_ERR 3		/* ERROR and above */
+#define RELOG_PRI_WARNING 4
+#define RELOG_PRI_INFO 6
+#define RELOG_PRI_DEBUG 7	/* below INFO */
 
 /* Logger-name prefixes that name a plugin: "plugin.<id>[.rest]". */
 #define RELOG_PLUGIN_PREFIX "plugin."
@@ -68,5 +79,9 @@
 
 /* A plugin or runner id: what relogd accepts as a log file name. */
 #define RELOG_ID_MAX 64
+
+/* relogd.tail: plugins one tail may name, and past records it may ask. */
+#define RELOG_TAIL_PLUGINS_MAX 8
+#define RELOG_TAIL_LINES_MAX 256
 
 #endif

@@ -32,7 +32,6 @@
 #include "proto.h"
 #include "relog.h"
 
-#define CTL_SOCKET_DEFAULT "/run/relogd/relogd.sock"
 #define CTL_FAILED 1
 #define CTL_USAGE 2
 #define CTL_NOT_RUNNING 3
@@ -73,48 +72,33 @@ ctl_fail(int status, const char *fmt, ...)
 	exit(status);
 }
 
-/* A level: a number, or debug, info, warning, error, critical. */
+/* A level: a name (debug, info, warning, error, critical) or a number. */
 static int
 ctl_level(const char *s)
 {
-	static const char *const names[] = {
-		"debug", "info", "warning", "error", "critical"
-	};
-	char *end;
-	long n;
-	int i;
+	int64_t level;
 
-	for (i = 0; i < 5; i++) {
-		if (strcasecmp(s, names[i]) == 0)
-			return ((i + 1) * 10);
-	}
-	n = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || n < 0 || n > 1000)
+	if (proto_level_parse(proto_cstr(s), &level) != 0)
 		ctl_fail(CTL_USAGE, "%s: not a level", s);
-	return ((int)n);
+	return ((int)level);
 }
 
 /* Connect to relogd; a clear error, and its own status, if it cannot. */
 static int
 ctl_connect(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = proto_client_connect(ctl_socket);
 
-	if (strlen(ctl_socket) >= sizeof sun.sun_path)
-		ctl_fail(CTL_USAGE, "%s: socket path too long", ctl_socket);
-	strcpy(sun.sun_path, ctl_socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		ctl_fail(CTL_FAILED, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+	if (fd >= 0)
 		return (fd);
-	if (errno == ENOENT || errno == ECONNREFUSED)
+	if (fd == -ENAMETOOLONG)
+		ctl_fail(CTL_USAGE, "%s: socket path too long", ctl_socket);
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
 		ctl_fail(CTL_NOT_RUNNING, "relogd is not running at %s",
 		    ctl_socket);
-	if (errno == EACCES || errno == EPERM)
+	if (fd == -EACCES || fd == -EPERM)
 		ctl_fail(CTL_DENIED, "%s: permission denied", ctl_socket);
-	ctl_fail(CTL_FAILED, "%s: %s", ctl_socket, strerror(errno));
+	ctl_fail(CTL_FAILED, "%s: %s", ctl_socket, strerror(-fd));
 }
 
 /* Send a request: the envelope, then what pack_payload packs. */
@@ -131,102 +115,41 @@ ctl_request(int fd, int64_t id, const char *method,
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start, off;
-	ssize_t n;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(&sb);
-	proto_pack_header(&pk, &hd);
-	pack_payload(&pk, arg);
-	proto_pack_no_error(&pk);
-	proto_frame_end(&sb, start, RELOG_FRAME_MAX_LIMIT);
-	for (off = 0; off < sb.size; off += (size_t)n) {
-		n = send(fd, sb.data + off, sb.size - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			ctl_fail(CTL_FAILED, "relogd closed the connection");
-	}
+	proto_client_frame(&sb, &hd, pack_payload, arg);
+	if (proto_client_send(fd, sb.data, sb.size) != 0)
+		ctl_fail(CTL_FAILED, "relogd closed the connection");
 	msgpack_sbuffer_destroy(&sb);
 }
 
-/* Read exactly len bytes, or fail. Returns 0, or -1 at end of file. */
-static int
-ctl_read(int fd, void *buf, size_t len, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if (timeout_ms >= 0 && poll(&pfd, 1, timeout_ms) != 1)
-			ctl_fail(CTL_FAILED, "relogd did not answer");
-		n = read(fd, p, len);
-		if (n == 0)
-			return (-1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ctl_fail(CTL_FAILED, "read: %s", strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
 /*
- * Read one frame and decode its envelope into env (borrowing from *body
- * and *u, which the caller frees). Returns 0, or -1 at end of file.
+ * Read one frame (free it with proto_msg_free). Returns 0, or -1 at end of
+ * file; anything else ends relogctl.
  */
 static int
-ctl_frame(int fd, char **body, msgpack_unpacked *u,
-    struct proto_envelope *env, int timeout_ms)
+ctl_frame(int fd, struct proto_msg *m, int timeout_ms)
 {
-	unsigned char head[4];
 	const char *cause;
-	uint32_t len;
+	int ret;
 
-	if (ctl_read(fd, head, 4, timeout_ms) != 0)
+	ret = proto_client_recv(fd, timeout_ms, m, &cause);
+	if (ret == 0)
+		return (0);
+	proto_msg_free(m);
+	if (ret == -ECONNRESET)
 		return (-1);
-	len = proto_frame_length(head);
-	if (len > RELOG_FRAME_MAX_LIMIT)
-		ctl_fail(CTL_FAILED, "a reply of %u bytes", len);
-	*body = malloc(len != 0 ? len : 1);
-	if (*body == NULL)
-		ctl_fail(CTL_FAILED, "out of memory");
-	if (ctl_read(fd, *body, len, timeout_ms) != 0)
-		ctl_fail(CTL_FAILED, "relogd closed the connection");
-	msgpack_unpacked_init(u);
-	if (proto_decode_frame(*body, len, u, env, &cause) != 0)
+	if (ret == -ETIMEDOUT)
+		ctl_fail(CTL_FAILED, "relogd did not answer");
+	if (ret == -EBADMSG)
 		ctl_fail(CTL_FAILED, "bad reply: %s", cause);
-	return (0);
-}
-
-/* A field of a map, or NULL. */
-static const msgpack_object *
-ctl_get(const msgpack_object *map, const char *key)
-{
-	const msgpack_object_kv *kv;
-	size_t len = strlen(key);
-	uint32_t i;
-
-	for (i = 0; map != NULL && map->type == MSGPACK_OBJECT_MAP &&
-	    i < map->via.map.size; i++) {
-		kv = &map->via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR &&
-		    kv->key.via.str.size == len &&
-		    memcmp(kv->key.via.str.ptr, key, len) == 0)
-			return (&kv->val);
-	}
-	return (NULL);
+	ctl_fail(CTL_FAILED, "read: %s", strerror(-ret));
 }
 
 /* A string field of a map, or "". */
 static struct proto_str
 ctl_field(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *o = ctl_get(map, key);
+	const msgpack_object *o = proto_map_get(map, key);
 
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
 		return (proto_cstr(""));
@@ -237,7 +160,7 @@ ctl_field(const msgpack_object *map, const char *key)
 static int64_t
 ctl_int(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *o = ctl_get(map, key);
+	const msgpack_object *o = proto_map_get(map, key);
 
 	if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return ((int64_t)o->via.u64);
@@ -261,33 +184,19 @@ ctl_check(const struct proto_envelope *env)
 	    (int)code.len, code.ptr);
 }
 
-/* A reply read: its frame's memory and its envelope. */
-struct ctl_reply {
-	char *body;
-	msgpack_unpacked u;
-	struct proto_envelope env;
-};
-
 /*
  * Send a request and read its reply, which must not be an error; free it
- * with ctl_reply_free.
+ * with proto_msg_free.
  */
 static void
 ctl_call(int fd, int64_t id, const char *method,
     void (*pack_payload)(msgpack_packer *, void *), void *arg,
-    struct ctl_reply *r)
+    struct proto_msg *r)
 {
 	ctl_request(fd, id, method, pack_payload, arg);
-	if (ctl_frame(fd, &r->body, &r->u, &r->env, CTL_TIMEOUT_MS) != 0)
+	if (ctl_frame(fd, r, CTL_TIMEOUT_MS) != 0)
 		ctl_fail(CTL_FAILED, "relogd closed the connection");
 	ctl_check(&r->env);
-}
-
-static void
-ctl_reply_free(struct ctl_reply *r)
-{
-	msgpack_unpacked_destroy(&r->u);
-	free(r->body);
 }
 
 /* Pack a hello payload. */
@@ -310,38 +219,25 @@ static int
 ctl_open(void)
 {
 	const char *token = getenv("RELOG_TOKEN");
-	struct ctl_reply r;
+	struct proto_msg r;
 	int fd;
 
 	fd = ctl_connect();
 	ctl_call(fd, 1, RELOG_METHOD_HELLO, ctl_pack_hello,
 	    (void *)(token != NULL ? token : ""), &r);
-	ctl_reply_free(&r);
+	proto_msg_free(&r);
 	return (fd);
 }
 
-/* Write a JSON string. */
+/* Write a JSON string (proto_json_str: bad UTF-8 as U+FFFD). */
 static void
 ctl_json_str(const char *p, size_t len)
 {
-	size_t i;
-	unsigned char c;
+	static struct proto_buf b;
 
-	putchar('"');
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)p[i];
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c == '\t')
-			fputs("\\t", stdout);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	b.len = 0;
+	proto_json_str(&b, (struct proto_str){ p, len });
+	fwrite(b.data, 1, b.len, stdout);
 }
 
 /* Write a msgpack object as JSON. */
@@ -403,7 +299,7 @@ ctl_json_object(const msgpack_object *o)
 static const msgpack_object *
 ctl_array(const msgpack_object *map, const char *key)
 {
-	const msgpack_object *o = ctl_get(map, key);
+	const msgpack_object *o = proto_map_get(map, key);
 
 	return (o != NULL && o->type == MSGPACK_OBJECT_ARRAY ? o : NULL);
 }
@@ -422,7 +318,7 @@ ctl_stats(void)
 {
 	const msgpack_object *conns, *plugins, *fwd, *o, *payload, *up;
 	struct proto_str s, t, state;
-	struct ctl_reply r;
+	struct proto_msg r;
 	uint32_t i;
 	int fd;
 
@@ -472,7 +368,7 @@ ctl_stats(void)
 	for (i = 0; fwd != NULL && i < fwd->via.array.size; i++) {
 		o = &fwd->via.array.ptr[i];
 		s = ctl_field(o, "uri");
-		up = ctl_get(o, "connected");
+		up = proto_map_get(o, "connected");
 		printf("%-32.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
 		    (int)s.len, s.ptr, up != NULL && up->type ==
 		    MSGPACK_OBJECT_BOOLEAN && up->via.boolean ? "yes" : "no",
@@ -483,14 +379,14 @@ ctl_stats(void)
 		    (long long)ctl_int(o, "dropped"));
 	}
 done:
-	ctl_reply_free(&r);
+	proto_msg_free(&r);
 	close(fd);
 	return (0);
 }
 
 /* What relogctl tail asks for. */
 struct ctl_tail {
-	const char *plugins[8];
+	const char *plugins[RELOG_TAIL_PLUGINS_MAX];
 	int nplugins;
 	int level;
 	int follow;
@@ -520,73 +416,51 @@ ctl_pack_tail(msgpack_packer *pk, void *arg)
 	msgpack_pack_int(pk, t->lines);
 }
 
-/* Print text as relogd writes it: later lines start with a tab. */
-static void
-ctl_print_text(struct proto_str text)
-{
-	size_t i;
-
-	for (i = 0; i < text.len; i++) {
-		putchar(text.ptr[i]);
-		if (text.ptr[i] == '\n')
-			putchar('\t');
-	}
-	putchar('\n');
-}
-
-/* Print a tailed record as relogd writes it, after its plugin. */
+/* Print a tailed record as relogd writes it (proto_format_line). */
 static void
 ctl_print_record(const msgpack_object *p)
 {
-	static const char *const names[] = {
-		"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
-	};
+	static struct proto_buf b;
 	struct proto_str plugin = ctl_field(p, "plugin");
-	struct proto_str logger = ctl_field(p, "logger_name");
-	struct proto_str msg = ctl_field(p, "message");
-	struct proto_str exc = ctl_field(p, "exception_text");
-	int64_t ms = ctl_int(p, "timestamp_ms"), level = ctl_int(p, "level");
-	char when[32];
-	time_t sec = (time_t)(ms / 1000);
-	struct tm tm;
+	struct proto_line l = {
+		.timestamp_ms = ctl_int(p, "timestamp_ms"),
+		.level = ctl_int(p, "level"),
+		.logger = ctl_field(p, "logger_name"),
+		.message = ctl_field(p, "message"),
+		.exception = ctl_field(p, "exception_text"),
+	};
+	char first[RELOG_ID_MAX + 3];
+	int n;
 
 	if (ctl_json) {
 		ctl_json_object(p);
 		putchar('\n');
 		return;
 	}
-	gmtime_r(&sec, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	printf("%.*s: %s.%03dZ ", (int)plugin.len, plugin.ptr, when,
-	    (int)(ms % 1000));
-	if (level % 10 == 0 && level >= 10 && level <= 50)
-		fputs(names[level / 10 - 1], stdout);
-	else
-		printf("LEVEL%lld", (long long)level);
-	printf(" [%.*s] ", (int)logger.len, logger.ptr);
-	ctl_print_text(msg);
-	if (exc.len != 0) {
-		putchar('\t');
-		ctl_print_text(exc);
-	}
+	n = snprintf(first, sizeof first, "%.*s: ", (int)(plugin.len <
+	    RELOG_ID_MAX ? plugin.len : RELOG_ID_MAX), plugin.ptr);
+	b.len = 0;
+	proto_format_line(&b, &l, (struct proto_str){ first, (size_t)n },
+	    proto_cstr("\t"));
+	fwrite(b.data, 1, b.len, stdout);
 }
 
 /* relogctl tail */
 static int
 ctl_tail(struct ctl_tail *t)
 {
+	struct proto_msg m;
 	struct proto_envelope env;
-	msgpack_unpacked u;
 	int64_t dropped = 0, d;
-	char *body;
 	int fd, answered = 0;
 
 	fd = ctl_open();
 	ctl_request(fd, 2, RELOG_METHOD_TAIL, ctl_pack_tail, t);
 	for (;;) {
-		if (ctl_frame(fd, &body, &u, &env, answered && t->follow ?
-		    -1 : CTL_TIMEOUT_MS) != 0)
+		if (ctl_frame(fd, &m, answered && t->follow ? -1 :
+		    CTL_TIMEOUT_MS) != 0)
 			break;
+		env = m.env;
 		ctl_check(&env);
 		if (env.type == PROTO_RESPONSE)
 			answered = 1;
@@ -601,8 +475,7 @@ ctl_tail(struct ctl_tail *t)
 			if (proto_str_eq(env.method, RELOG_METHOD_RECORD))
 				ctl_print_record(env.payload);
 		}
-		msgpack_unpacked_destroy(&u);
-		free(body);
+		proto_msg_free(&m);
 		fflush(stdout);
 		if (answered && !t->follow)
 			break;
@@ -615,12 +488,12 @@ ctl_tail(struct ctl_tail *t)
 static int
 ctl_reopen(void)
 {
-	struct ctl_reply r;
+	struct proto_msg r;
 	int fd;
 
 	fd = ctl_open();
 	ctl_call(fd, 2, RELOG_METHOD_REOPEN, ctl_pack_empty, NULL, &r);
-	ctl_reply_free(&r);
+	proto_msg_free(&r);
 	close(fd);
 	return (0);
 }
@@ -645,9 +518,7 @@ ctl_relog(const char *plugin)
 	relog_t *h;
 
 	/* A safe id, and a hello relogd accepts: clear errors at once. */
-	if (strlen(plugin) == 0 || strlen(plugin) > RELOG_ID_MAX ||
-	    plugin[0] == '.' || strspn(plugin, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(plugin))
+	if (!proto_id_valid(plugin, strlen(plugin)))
 		ctl_fail(CTL_USAGE, "%s: not a plugin id", plugin);
 	close(ctl_open());
 	snprintf(runner, sizeof runner, "relogctl-%ld", (long)getpid());
@@ -827,7 +698,7 @@ main(int argc, char **argv)
 
 	ctl_socket = getenv("RELOG_SOCKET");
 	if (ctl_socket == NULL || *ctl_socket == '\0')
-		ctl_socket = CTL_SOCKET_DEFAULT;
+		ctl_socket = RELOG_SOCKET_DEFAULT;
 	while ((opt = getopt_long(argc, argv, "+s:h", top, NULL)) != -1) {
 		if (opt == 's')
 			ctl_socket = optarg;
@@ -849,13 +720,16 @@ main(int argc, char **argv)
 			logger = optarg;
 			t.lines = (int)strtol(optarg, &end, 10);
 			if (strcmp(cmd, "tail") == 0 && (*optarg == '\0' ||
-			    *end != '\0' || t.lines < 0 || t.lines > 256))
-				ctl_fail(CTL_USAGE, "-n takes 0 to 256 lines");
+			    *end != '\0' || t.lines < 0 ||
+			    t.lines > RELOG_TAIL_LINES_MAX))
+				ctl_fail(CTL_USAGE, "-n takes 0 to %d lines",
+				    RELOG_TAIL_LINES_MAX);
 			break;
 		case 'p':
 			plugin = optarg;
-			if (t.nplugins == 8)
-				ctl_fail(CTL_USAGE, "8 plugins at most");
+			if (t.nplugins == RELOG_TAIL_PLUGINS_MAX)
+				ctl_fail(CTL_USAGE, "%d plugins at most",
+				    RELOG_TAIL_PLUGINS_MAX);
 			t.plugins[t.nplugins++] = optarg;
 			break;
 		case 'l':

@@ -14,7 +14,7 @@
 #include "shim.h"
 
 static const char *const relog_default_prefixes[] = {
-	"plugin.", "plugin_runtime.", "_maibot_plugin_", NULL
+	RELOG_PLUGIN_PREFIX, RELOG_RUNTIME_PREFIX, RELOG_MAIBOT_PREFIX, NULL
 };
 
 /*
@@ -27,38 +27,6 @@ static int relog_fork_gen;
 static pthread_mutex_t relog_all_lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(, relog) relog_all = LIST_HEAD_INITIALIZER(relog_all);
 static pthread_once_t relog_atfork_once = PTHREAD_ONCE_INIT;
-
-/* Monotonic clock in ms. */
-int64_t
-shim_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* A CLOCK_MONOTONIC time in ms, for pthread_cond_timedwait. */
-struct timespec
-shim_abstime(int64_t mono_ms)
-{
-	struct timespec ts = {
-		.tv_sec = mono_ms / 1000,
-		.tv_nsec = (mono_ms % 1000) * 1000000,
-	};
-
-	return (ts);
-}
-
-/* Wall clock in ms since the epoch. */
-int64_t
-shim_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* An option string: the given one, else the environment, else def. */
 static char *
@@ -286,7 +254,7 @@ relog_open(const struct relog_opts *opts)
 	msgpack_sbuffer_init(&h->out);
 	snprintf(runner, sizeof runner, "runner-%ld", (long)getpid());
 	h->socket_path = relog_opt_str(o.socket_path, "RELOG_SOCKET",
-	    SHIM_SOCKET_DEFAULT);
+	    RELOG_SOCKET_DEFAULT);
 	h->plugin_id = relog_opt_str(o.plugin_id, "RELOG_PLUGIN", NULL);
 	h->session_token = relog_opt_str(o.session_token, "RELOG_TOKEN", "");
 	h->runner_id = relog_opt_str(o.runner_id, "RELOG_RUNNER_ID", runner);

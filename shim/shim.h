@@ -15,7 +15,6 @@
 
 #define RELOG_API __attribute__((visibility("default")))
 
-#define SHIM_SOCKET_DEFAULT "/run/relogd/relogd.sock"
 #define SHIM_QUEUE_MAX_DEFAULT 200
 #define SHIM_FLUSH_INTERVAL_DEFAULT 100
 #define SHIM_FLUSH_BATCH_DEFAULT 20
@@ -108,7 +107,7 @@ struct relog {
 	size_t fcount;		/* batches in the window */
 };
 
-/* relog.c */
+/* shim.c */
 int64_t	shim_now_ms(void);
 struct timespec shim_abstime(int64_t);
 int64_t	shim_wall_ms(void);

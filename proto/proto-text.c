@@ -1,0 +1,305 @@
+/*
+ * Records as text, the way relogd writes them and relogctl shows them (see
+ * "Line format" in PROTOCOL.md): level names, syslog priorities, times, the
+ * record line, and JSON strings. One implementation, so that every output
+ * escapes and marks the same way.
+ *
+ * relogd and relogctl link this file; librelog does not (it allocates).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "proto.h"
+
+#define PROTO_TIME_MAX_MS 253402300799999LL	/* 9999-12-31T23:59:59.999 */
+
+/* Level names and what they mean: Python's, then Fluent's and syslog's. */
+static const struct {
+	const char *name;
+	int64_t level;
+} proto_levels[] = {
+	{ "DEBUG", RELOG_LEVEL_DEBUG }, { "INFO", RELOG_LEVEL_INFO },
+	{ "WARNING", RELOG_LEVEL_WARNING }, { "ERROR", RELOG_LEVEL_ERROR },
+	{ "CRITICAL", RELOG_LEVEL_CRITICAL },
+	{ "trace", 5 }, { "notice", 25 }, { "warn", RELOG_LEVEL_WARNING },
+	{ "err", RELOG_LEVEL_ERROR }, { "crit", RELOG_LEVEL_CRITICAL },
+	{ "fatal", RELOG_LEVEL_CRITICAL }, { "alert", RELOG_LEVEL_CRITICAL },
+	{ "emerg", RELOG_LEVEL_CRITICAL },
+};
+
+/* The name of a level: Python's five, else "LEVEL<n>" written into other. */
+const char *
+proto_level_name(int64_t level, char other[PROTO_LEVEL_NAME_MAX])
+{
+	if (level % 10 == 0 && level >= RELOG_LEVEL_DEBUG &&
+	    level <= RELOG_LEVEL_CRITICAL)
+		return (proto_levels[level / 10 - 1].name);
+	snprintf(other, PROTO_LEVEL_NAME_MAX, "LEVEL%" PRId64, level);
+	return (other);
+}
+
+/*
+ * Read a level: a name in any case (Python's, or trace, notice, warn, err,
+ * crit, fatal, alert, emerg), or a number from 0 to RELOG_LEVEL_MAX.
+ * Returns 0, or -1 if it is neither.
+ */
+int
+proto_level_parse(struct proto_str s, int64_t *level)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof proto_levels / sizeof proto_levels[0]; i++) {
+		if (strlen(proto_levels[i].name) == s.len &&
+		    strncasecmp(proto_levels[i].name, s.ptr, s.len) == 0) {
+			*level = proto_levels[i].level;
+			return (0);
+		}
+	}
+	if (s.len == 0)
+		return (-1);
+	for (i = 0; i < s.len; i++) {
+		if (s.ptr[i] < '0' || s.ptr[i] > '9')
+			return (-1);
+		n = n * 10 + (unsigned long)(s.ptr[i] - '0');
+		if (n > RELOG_LEVEL_MAX)
+			return (-1);
+	}
+	*level = (int64_t)n;
+	return (0);
+}
+
+/* The syslog priority of a level, as journald and collectors read it. */
+int
+proto_level_priority(int64_t level)
+{
+	if (level >= RELOG_LEVEL_CRITICAL)
+		return (RELOG_PRI_CRIT);
+	if (level >= RELOG_LEVEL_ERROR)
+		return (RELOG_PRI_ERR);
+	if (level >= RELOG_LEVEL_WARNING)
+		return (RELOG_PRI_WARNING);
+	if (level >= RELOG_LEVEL_INFO)
+		return (RELOG_PRI_INFO);
+	return (RELOG_PRI_DEBUG);
+}
+
+/*
+ * Append "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). The part up to the seconds is
+ * cached, as records of a batch mostly share their second: not thread-safe.
+ */
+void
+proto_format_time(struct proto_buf *b, int64_t ms)
+{
+	static time_t cached_sec = -1;
+	static char cached[24];
+	static size_t cached_len;
+	char frac[5] = { '.', 0, 0, 0, 'Z' };
+	unsigned milli;
+	time_t sec;
+	struct tm tm;
+
+	/* What strftime can print: year 1970 to 9999. */
+	if (ms < 0)
+		ms = 0;
+	if (ms > PROTO_TIME_MAX_MS)
+		ms = PROTO_TIME_MAX_MS;
+	sec = (time_t)(ms / 1000);
+	if (sec != cached_sec) {
+		if (gmtime_r(&sec, &tm) == NULL)
+			memset(&tm, 0, sizeof tm);
+		cached_len = strftime(cached, sizeof cached,
+		    "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	proto_buf_add(b, cached, cached_len);
+	milli = (unsigned)(ms % 1000);
+	frac[1] = (char)('0' + milli / 100);
+	frac[2] = (char)('0' + milli / 10 % 10);
+	frac[3] = (char)('0' + milli % 10);
+	proto_buf_add(b, frac, sizeof frac);
+}
+
+/* Append a level's name. */
+static void
+proto_format_level(struct proto_buf *b, int64_t level)
+{
+	char other[PROTO_LEVEL_NAME_MAX];
+	const char *name = proto_level_name(level, other);
+
+	proto_buf_add(b, name, strlen(name));
+}
+
+/* Append text; every line after its first starts with cont. */
+static void
+proto_format_text(struct proto_buf *b, struct proto_str text,
+    struct proto_str cont)
+{
+	const char *p = text.ptr, *end = text.ptr + text.len, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		proto_buf_add(b, p, (size_t)(nl - p) + 1);
+		proto_buf_add(b, cont.ptr, cont.len);
+		p = nl + 1;
+	}
+	proto_buf_add(b, p, (size_t)(end - p));
+}
+
+/* Append " [truncated N bytes]" when something was cut. */
+static void
+proto_format_cut(struct proto_buf *b, size_t cut)
+{
+	char mark[48];
+	int n;
+
+	if (cut == 0)
+		return;
+	n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
+	proto_buf_add(b, mark, (size_t)n);
+}
+
+/*
+ * Append a record as lines of text:
+ *     <first><time> <LEVEL> [<logger>] <message>
+ *     <cont><exception text, from its own line on>
+ * where every line after the first starts with cont, so that no text of a
+ * record can pass for a record of its own. A file has first "" and cont
+ * "\t"; stderr has "<N>plugin: " before both.
+ */
+void
+proto_format_line(struct proto_buf *b, const struct proto_line *l,
+    struct proto_str first, struct proto_str cont)
+{
+	proto_buf_add(b, first.ptr, first.len);
+	proto_format_time(b, l->timestamp_ms);
+	proto_buf_add(b, " ", 1);
+	proto_format_level(b, l->level);
+	proto_buf_add(b, " [", 2);
+	proto_buf_add(b, l->logger_prefix.ptr, l->logger_prefix.len);
+	proto_format_text(b, l->logger, cont);
+	if (l->logger_cut != 0)
+		proto_buf_add(b, "...", 3);
+	proto_buf_add(b, "] ", 2);
+	proto_format_text(b, l->message, cont);
+	proto_format_cut(b, l->message_cut);
+	if (l->exception.len != 0) {
+		proto_buf_add(b, "\n", 1);
+		proto_buf_add(b, cont.ptr, cont.len);
+		proto_format_text(b, l->exception, cont);
+		proto_format_cut(b, l->exception_cut);
+	}
+	proto_buf_add(b, "\n", 1);
+}
+
+/* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
+size_t
+proto_utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return (1);
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07;
+	else
+		return (0);
+	if (n > left)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates, or past U+10FFFF. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+	    (n == 4 && c < 0x10000) || (c >= 0xd800 && c <= 0xdfff) ||
+	    c > 0x10ffff)
+		return (0);
+	return (n);
+}
+
+/*
+ * Append text inside a JSON string: quotes, backslashes and control
+ * characters escaped, and bytes that are not UTF-8 as U+FFFD.
+ */
+void
+proto_json_text(struct proto_buf *b, struct proto_str text)
+{
+	const unsigned char *p = (const unsigned char *)text.ptr;
+	size_t i = 0, n, run;
+	char esc[8];
+
+	while (i < text.len) {
+		for (run = i; run < text.len && p[run] >= 0x20 &&
+		    p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
+			;
+		proto_buf_add(b, p + i, run - i);
+		if ((i = run) == text.len)
+			break;
+		if (p[i] == '"' || p[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)p[i];
+			proto_buf_add(b, esc, 2);
+			i++;
+		} else if (p[i] < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+			proto_buf_add(b, esc, 6);
+			i++;
+		} else if ((n = proto_utf8_len(p + i, text.len - i)) != 0) {
+			proto_buf_add(b, p + i, n);
+			i += n;
+		} else {
+			proto_buf_add(b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+}
+
+/* Append a JSON string (see proto_json_text). */
+void
+proto_json_str(struct proto_buf *b, struct proto_str text)
+{
+	proto_buf_add(b, "\"", 1);
+	proto_json_text(b, text);
+	proto_buf_add(b, "\"", 1);
+}
+
+/*
+ * Append a record as a line of JSON: {"time", "timestamp_ms", "level",
+ * "levelno", "plugin", "logger", "message", "exception"}. The logger is
+ * the prefixed name, as the text line has it; cut texts are not marked.
+ */
+void
+proto_format_json(struct proto_buf *b, const struct proto_line *l,
+    struct proto_str plugin)
+{
+	char num[64];
+	int n;
+
+	proto_buf_add(b, "{\"time\":\"", 9);
+	proto_format_time(b, l->timestamp_ms);
+	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
+	    ",\"level\":\"", l->timestamp_ms);
+	proto_buf_add(b, num, (size_t)n);
+	proto_format_level(b, l->level);	/* ASCII: nothing to escape */
+	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
+	    ",\"plugin\":", l->level);
+	proto_buf_add(b, num, (size_t)n);
+	proto_json_str(b, plugin);
+	proto_buf_add(b, ",\"logger\":\"", 11);
+	proto_json_text(b, l->logger_prefix);
+	proto_json_text(b, l->logger);
+	proto_buf_add(b, "\",\"message\":", 12);
+	proto_json_str(b, l->message);
+	proto_buf_add(b, ",\"exception\":", 13);
+	proto_json_str(b, l->exception);
+	proto_buf_add(b, "}\n", 2);
+}

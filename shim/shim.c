@@ -1,0 +1,38 @@
+/*
+ * What every part of librelog shares: its clocks.
+ */
+#include <time.h>
+
+#include "shim.h"
+
+/* Monotonic clock in ms. */
+int64_t
+shim_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* A CLOCK_MONOTONIC time in ms, for pthread_cond_timedwait. */
+struct timespec
+shim_abstime(int64_t mono_ms)
+{
+	struct timespec ts = {
+		.tv_sec = mono_ms / 1000,
+		.tv_nsec = (mono_ms % 1000) * 1000000,
+	};
+
+	return (ts);
+}
+
+/* Wall clock in ms since the epoch. */
+int64_t
+shim_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
