@@ -63,12 +63,18 @@ PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
-DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
-	daemon/forward.c daemon/server.c \
-	daemon/plugin.c daemon/sink.c daemon/journal.c daemon/state.c \
-	daemon/remote.c daemon/spool.c \
-	daemon/config.c \
-	daemon/log.c
+# relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
+# then the utilities every layer uses.
+DAEMON_MAIN_SRC = daemon/main.c
+DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
+	daemon/fluent.c daemon/reply.c daemon/client.c \
+	daemon/record.c \
+	daemon/plugin.c \
+	daemon/sink.c daemon/journal.c daemon/tail.c daemon/remote.c \
+	daemon/remote-syslog.c daemon/remote-fluent.c daemon/remote-conn.c \
+	daemon/remote-queue.c \
+	daemon/ack.c daemon/spool.c daemon/state.c daemon/config.c \
+	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
 	tests/test-limits.c tests/test-ctl.c tests/test-remote.c
@@ -77,6 +83,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
 PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
+DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
@@ -101,7 +108,8 @@ $(BUILD)/obj/%.o: %.c | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(RELOGD): $(DAEMON_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
+$(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
+	$(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 

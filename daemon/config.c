@@ -4,11 +4,11 @@
  * as the file's keys.
  *
  *   [relogd]          the daemon (config_keys below)
- *   [plugin.NAME]     one plugin: strict, rate_limit
+ *   [plugin.NAME]     one plugin: the keys with a plugin offset
  *   [plugin.*]        every plugin without a section of its own
  *
  * A plugin key in [relogd] (rate_limit, forward) is the default for every
- * plugin.
+ * plugin. Adding a key is one line of config_keys and a field.
  */
 #include <errno.h>
 #include <grp.h>
@@ -25,97 +25,128 @@
 #include "relogd.h"
 
 enum config_type {
-	CONFIG_STR,
-	CONFIG_SIZE,		/* a number in [min, max] */
-	CONFIG_BOOL,
-	CONFIG_MODE,		/* octal file mode */
-	CONFIG_RATE,		/* "BURST/SECONDS", or "off" */
-	CONFIG_UIDS,		/* comma-separated uids */
-	CONFIG_LEVEL,		/* a level name or number (plugins) */
-	CONFIG_FILE,		/* a safe file name (plugins) */
-	CONFIG_SINKS,		/* file, stderr, json (plugins) */
-	CONFIG_FORWARD,		/* forward sinks' URIs */
+	CONFIG_STR,		/* char *, allocated */
+	CONFIG_SIZE,		/* size_t in [min, max] */
+	CONFIG_BOOL,		/* int */
+	CONFIG_MODE,		/* mode_t, octal */
+	CONFIG_RATE,		/* struct config_rate: "BURST/SECONDS" or "off" */
+	CONFIG_UIDS,		/* struct uid_list: comma-separated uids */
+	CONFIG_LEVEL,		/* int64_t: a level name or number */
+	CONFIG_NAME,		/* char[RELOG_ID_MAX + 1]: a safe file name */
+	CONFIG_OUTPUTS,		/* int: file, stderr, json, journald */
+	CONFIG_REMOTES,		/* char[RELOGD_REMOTE_LIST_MAX]: URIs */
 };
 
-/* Where a key may stand. */
-#define CONFIG_RELOGD 1
-#define CONFIG_PLUGIN 2
+/* A key not allowed in a kind of section. */
+#define CONFIG_NONE ((size_t)-1)
 
 /*
- * A key: the sections it may stand in, where it goes in struct config (for
- * [relogd]; plugin sections fill struct plugin_config), and its range.
+ * A key: where it goes in [relogd] (an offset into struct config, which
+ * for a plugin key is the default every plugin gets) and in a plugin
+ * section (into struct plugin_settings), its type and range. A key's index
+ * is its bit in a section's "has".
  */
 struct config_key {
 	const char *name;
 	enum config_type type;
-	int where;
-	size_t offset;
+	size_t relogd;
+	size_t plugin;
 	unsigned long long min;
 	unsigned long long max;
 };
 
-#define CONFIG_AT(field) offsetof(struct config, field)
-#define R CONFIG_RELOGD
-#define P CONFIG_PLUGIN
+#define R(field) offsetof(struct config, field)
+#define P(field) offsetof(struct plugin_settings, field)
+#define RP(field) R(plugin_defaults.field), P(field)
+#define NONE CONFIG_NONE
 
 static const struct config_key config_keys[] = {
-	{ "socket", CONFIG_STR, R, CONFIG_AT(socket_path), 0, 0 },
-	{ "forward_socket", CONFIG_STR, R, CONFIG_AT(forward_socket), 0, 0 },
-	{ "socket_mode", CONFIG_MODE, R, CONFIG_AT(socket_mode), 0, 0777 },
-	{ "socket_group", CONFIG_STR, R, CONFIG_AT(socket_group), 0, 0 },
-	{ "log_dir", CONFIG_STR, R, CONFIG_AT(log_dir), 0, 0 },
-	{ "state_dir", CONFIG_STR, R, CONFIG_AT(state_dir), 0, 0 },
-	{ "stderr", CONFIG_BOOL, R, CONFIG_AT(to_stderr), 0, 1 },
-	{ "verbose", CONFIG_BOOL, R, CONFIG_AT(verbose), 0, 1 },
-	{ "token_file", CONFIG_STR, R, CONFIG_AT(token_file), 0, 0 },
-	{ "allow_uids", CONFIG_UIDS, R, CONFIG_AT(allow_uids), 0, 0 },
-	{ "admin_uids", CONFIG_UIDS, R, CONFIG_AT(admin_uids), 0, 0 },
+	{ "socket", CONFIG_STR, R(socket_path), NONE, 0, 0 },
+	{ "forward_socket", CONFIG_STR, R(fluent_socket), NONE, 0, 0 },
+	{ "fluent_socket", CONFIG_STR, R(fluent_socket), NONE, 0, 0 },
+	{ "socket_mode", CONFIG_MODE, R(socket_mode), NONE, 0, 0777 },
+	{ "socket_group", CONFIG_STR, R(socket_group), NONE, 0, 0 },
+	{ "log_dir", CONFIG_STR, R(log_dir), NONE, 0, 0 },
+	{ "state_dir", CONFIG_STR, R(state_dir), NONE, 0, 0 },
+	{ "stderr", CONFIG_BOOL, R(to_stderr), NONE, 0, 1 },
+	{ "verbose", CONFIG_BOOL, R(verbose), NONE, 0, 1 },
+	{ "token_file", CONFIG_STR, R(token_file), NONE, 0, 0 },
+	{ "allow_uids", CONFIG_UIDS, R(allow_uids), NONE, 0, 0 },
+	{ "admin_uids", CONFIG_UIDS, R(admin_uids), NONE, 0, 0 },
 	/* At least what librelog's batches may take (relog-protocol.h). */
-	{ "max_frame", CONFIG_SIZE, R, CONFIG_AT(max_frame), RELOG_FRAME_MIN,
+	{ "max_frame", CONFIG_SIZE, R(max_frame), NONE, RELOG_FRAME_MIN,
 	    RELOG_FRAME_MAX_LIMIT },
-	{ "max_entries", CONFIG_SIZE, R, CONFIG_AT(max_entries), 1, 1000000 },
-	{ "max_message", CONFIG_SIZE, R, CONFIG_AT(max_message), 64,
+	{ "max_entries", CONFIG_SIZE, R(max_entries), NONE, 1, 1000000 },
+	{ "max_message", CONFIG_SIZE, R(max_message), NONE, 64,
 	    RELOG_FRAME_MAX_LIMIT },
-	{ "max_exception", CONFIG_SIZE, R, CONFIG_AT(max_exception), 64,
+	{ "max_exception", CONFIG_SIZE, R(max_exception), NONE, 64,
 	    RELOG_FRAME_MAX_LIMIT },
-	{ "max_logger_name", CONFIG_SIZE, R, CONFIG_AT(max_logger), 16, 4096 },
-	{ "max_connections", CONFIG_SIZE, R, CONFIG_AT(max_connections), 1,
+	{ "max_logger_name", CONFIG_SIZE, R(max_logger), NONE, 16, 4096 },
+	{ "max_connections", CONFIG_SIZE, R(max_connections), NONE, 1,
 	    1000000 },
-	{ "max_plugins", CONFIG_SIZE, R, CONFIG_AT(max_plugins), 1, 100000 },
-	{ "hello_timeout", CONFIG_SIZE, R, CONFIG_AT(hello_timeout_s), 1, 3600 },
-	{ "idle_timeout", CONFIG_SIZE, R, CONFIG_AT(idle_timeout_s), 0,
-	    86400 * 7 },
-	{ "rate_limit", CONFIG_RATE, R | P, CONFIG_AT(rate), 0, 0 },
-	{ "strict", CONFIG_BOOL, P, 0, 0, 1 },
-	{ "level", CONFIG_LEVEL, P, 0, 0, 1000 },
-	{ "file", CONFIG_FILE, P, 0, 0, 0 },
-	{ "sinks", CONFIG_SINKS, P, 0, 0, 0 },
-	{ "max_size", CONFIG_SIZE, P, 0, 0, (size_t)1 << 40 },
-	{ "keep", CONFIG_SIZE, P, 0, 1, 100 },
-	{ "forward", CONFIG_FORWARD, R | P, CONFIG_AT(forward), 0, 0 },
-	{ "forward_memory", CONFIG_SIZE, R, CONFIG_AT(forward_memory),
-	    64 * 1024, (size_t)1 << 32 },
-	{ "forward_disk", CONFIG_SIZE, R, CONFIG_AT(forward_disk), 64 * 1024,
+	{ "max_plugins", CONFIG_SIZE, R(max_plugins), NONE, 1, 100000 },
+	{ "hello_timeout", CONFIG_SIZE, R(hello_timeout_s), NONE, 1, 3600 },
+	{ "idle_timeout", CONFIG_SIZE, R(idle_timeout_s), NONE, 0, 86400 * 7 },
+	{ "rate_limit", CONFIG_RATE, RP(rate), 0, 0 },
+	{ "strict", CONFIG_BOOL, NONE, P(strict), 0, 1 },
+	{ "level", CONFIG_LEVEL, NONE, P(level), 0, RELOG_LEVEL_MAX },
+	{ "file", CONFIG_NAME, NONE, P(file), 0, 0 },
+	{ "sinks", CONFIG_OUTPUTS, NONE, P(outputs), 0, 0 },
+	{ "max_size", CONFIG_SIZE, NONE, P(max_size), 0, (size_t)1 << 40 },
+	{ "keep", CONFIG_SIZE, NONE, P(keep), 1, 100 },
+	{ "forward", CONFIG_REMOTES, RP(remotes), 0, 0 },
+	{ "forward_memory", CONFIG_SIZE, R(remote_memory), NONE, 64 * 1024,
+	    (size_t)1 << 32 },
+	{ "forward_disk", CONFIG_SIZE, R(remote_disk), NONE, 64 * 1024,
 	    (size_t)1 << 40 },
-	{ "forward_retry_max", CONFIG_SIZE, R, CONFIG_AT(forward_retry_max_s),
-	    1, 3600 },
-	{ "forward_timeout", CONFIG_SIZE, R, CONFIG_AT(forward_timeout_s), 1,
+	{ "forward_retry_max", CONFIG_SIZE, R(remote_retry_max_s), NONE, 1,
 	    3600 },
-	{ "forward_tls_ca", CONFIG_STR, R, CONFIG_AT(forward_tls_ca), 0, 0 },
-	{ "forward_tls_cert", CONFIG_STR, R, CONFIG_AT(forward_tls_cert), 0,
-	    0 },
-	{ "forward_tls_key", CONFIG_STR, R, CONFIG_AT(forward_tls_key), 0, 0 },
+	{ "forward_timeout", CONFIG_SIZE, R(remote_timeout_s), NONE, 1, 3600 },
+	{ "forward_tls_ca", CONFIG_STR, R(remote_tls_ca), NONE, 0, 0 },
+	{ "forward_tls_cert", CONFIG_STR, R(remote_tls_cert), NONE, 0, 0 },
+	{ "forward_tls_key", CONFIG_STR, R(remote_tls_key), NONE, 0, 0 },
 };
 
 #undef R
 #undef P
+#undef RP
+#undef NONE
+
+#define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
+_Static_assert(CONFIG_NKEYS <= 64, "a section's has holds 64 keys");
+
+/* The bytes a key's value takes in struct plugin_settings. */
+static size_t
+config_type_size(enum config_type type)
+{
+	switch (type) {
+	case CONFIG_SIZE:
+		return (sizeof(size_t));
+	case CONFIG_BOOL:
+	case CONFIG_OUTPUTS:
+		return (sizeof(int));
+	case CONFIG_RATE:
+		return (sizeof(struct config_rate));
+	case CONFIG_LEVEL:
+		return (sizeof(int64_t));
+	case CONFIG_NAME:
+		return (RELOG_ID_MAX + 1);
+	case CONFIG_REMOTES:
+		return (RELOGD_REMOTE_LIST_MAX);
+	default:
+		/* Allocated types have no place in plugin settings. */
+		fatalx("config: a plugin key of type %d", (int)type);
+	}
+}
 
 /* Fill in the built-in defaults. */
 void
 config_defaults(struct config *config)
 {
+	struct plugin_settings *p = &config->plugin_defaults;
+
 	memset(config, 0, sizeof *config);
-	config->socket_path = strdup(RELOGD_SOCKET_DEFAULT);
+	config->socket_path = strdup(RELOG_SOCKET_DEFAULT);
 	config->log_dir = strdup(RELOGD_LOG_DIR_DEFAULT);
 	config->state_dir = strdup(RELOGD_STATE_DIR_DEFAULT);
 	if (config->socket_path == NULL || config->log_dir == NULL ||
@@ -131,13 +162,15 @@ config_defaults(struct config *config)
 	config->max_plugins = 1024;
 	config->hello_timeout_s = 10;
 	config->idle_timeout_s = 3600;
+	config->remote_memory = 4 * 1024 * 1024;
+	config->remote_disk = 256 * 1024 * 1024;
+	config->remote_retry_max_s = 30;
+	config->remote_timeout_s = 30;
 	/* journald's default: 10,000 records per 30 s. */
-	config->rate.burst = 10000;
-	config->rate.interval_s = 30;
-	config->forward_memory = 4 * 1024 * 1024;
-	config->forward_disk = 256 * 1024 * 1024;
-	config->forward_retry_max_s = 30;
-	config->forward_timeout_s = 30;
+	p->rate.burst = 10000;
+	p->rate.interval_s = 30;
+	p->level = INT64_MIN;
+	p->keep = 5;
 }
 
 /* Free a config's allocations. */
@@ -145,20 +178,23 @@ void
 config_free(struct config *config)
 {
 	struct plugin_config *pc;
+	size_t i;
+	char *base = (char *)config;
 
-	free(config->socket_path);
-	free(config->forward_socket);
-	free(config->socket_group);
-	free(config->log_dir);
-	free(config->state_dir);
-	free(config->token_file);
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (config_keys[i].relogd == CONFIG_NONE)
+			continue;
+		if (config_keys[i].type == CONFIG_STR) {
+			free(*(char **)(base + config_keys[i].relogd));
+			*(char **)(base + config_keys[i].relogd) = NULL;
+		} else if (config_keys[i].type == CONFIG_UIDS) {
+			free(((struct uid_list *)(base +
+			    config_keys[i].relogd))->uids);
+			memset(base + config_keys[i].relogd, 0,
+			    sizeof(struct uid_list));
+		}
+	}
 	free(config->token);
-	free(config->allow_uids.uids);
-	free(config->admin_uids.uids);
-	free(config->forward);
-	free(config->forward_tls_ca);
-	free(config->forward_tls_cert);
-	free(config->forward_tls_key);
 	while ((pc = config->plugins) != NULL) {
 		config->plugins = pc->next;
 		free(pc->name);
@@ -270,33 +306,19 @@ config_uid_listed(const struct uid_list *list, uid_t uid)
 	return (0);
 }
 
-/* Parse a level: a name (any case) or a number. */
-static int
-config_level(const char *value, int64_t *out)
-{
-	static const char *const names[] = {
-		"debug", "info", "warning", "error", "critical"
-	};
-	unsigned long long n;
-	int i;
-
-	for (i = 0; i < 5; i++) {
-		if (strcasecmp(value, names[i]) == 0) {
-			*out = (i + 1) * 10;
-			return (0);
-		}
-	}
-	if (config_number(value, 10, 0, 1000, &n) != 0)
-		return (-1);
-	*out = (int64_t)n;
-	return (0);
-}
-
 /* Parse "file, stderr, json, journald". */
 static int
-config_sinks(const char *value, int *out)
+config_outputs(const char *value, int *out)
 {
+	static const struct {
+		const char *name;
+		int bit;
+	} names[] = {
+		{ "file", OUTPUT_FILE }, { "stderr", OUTPUT_STDERR },
+		{ "json", OUTPUT_JSON }, { "journald", OUTPUT_JOURNALD },
+	};
 	char *copy, *word, *save = NULL;
+	size_t i;
 	int ret = 0;
 
 	copy = strdup(value);
@@ -305,16 +327,14 @@ config_sinks(const char *value, int *out)
 	*out = 0;
 	for (word = strtok_r(copy, ", ", &save); word != NULL;
 	    word = strtok_r(NULL, ", ", &save)) {
-		if (strcmp(word, "file") == 0)
-			*out |= SINK_TO_FILE;
-		else if (strcmp(word, "stderr") == 0)
-			*out |= SINK_TO_STDERR;
-		else if (strcmp(word, "json") == 0)
-			*out |= SINK_TO_JSON;
-		else if (strcmp(word, "journald") == 0)
-			*out |= SINK_TO_JOURNALD;
-		else
+		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+			if (strcmp(word, names[i].name) == 0)
+				break;
+		}
+		if (i == sizeof names / sizeof names[0])
 			ret = -1;
+		else
+			*out |= names[i].bit;
 	}
 	free(copy);
 	return (*out == 0 ? -1 : ret);
@@ -352,43 +372,21 @@ config_error(char **cause, const char *fmt, ...)
 }
 
 /*
- * Set one key of a section. Returns 0, or -1 with an allocated *cause
- * saying what is wrong.
+ * Parse a value of a key's type into the field at p. Returns 0, or -1 with
+ * *cause.
  */
-int
-config_set(struct config *c, const char *section, const char *name,
-    const char *value, char **cause)
+static int
+config_value(const struct config_key *k, const char *section,
+    const char *value, char *p, char **cause)
 {
-	const struct config_key *k = NULL;
-	struct plugin_config *pc = NULL;
 	unsigned long long n;
-	char *p = (char *)c;
-	size_t i;
+	int64_t level;
 	int b;
-
-	if (strncmp(section, "plugin.", 7) == 0) {
-		if (strcmp(section + 7, "*") != 0 &&
-		    !plugin_id_valid(section + 7, strlen(section + 7)))
-			return (config_error(cause, "[%s]: %s is not a safe "
-			    "plugin id", section, section + 7));
-		pc = config_plugin_section(c, section + 7);
-	} else if (strcmp(section, "relogd") != 0)
-		return (config_error(cause, "[%s] is an unknown section",
-		    section));
-	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
-			k = &config_keys[i];
-	}
-	if (k == NULL || !(k->where & (pc != NULL ? CONFIG_PLUGIN :
-	    CONFIG_RELOGD)))
-		return (config_error(cause, "[%s] %s is an unknown key",
-		    section, name));
 
 	switch (k->type) {
 	case CONFIG_STR:
-		free(*(char **)(p + k->offset));
-		*(char **)(p + k->offset) = strdup(value);
-		if (*(char **)(p + k->offset) == NULL)
+		free(*(char **)p);
+		if ((*(char **)p = strdup(value)) == NULL)
 			fatal("strdup");
 		return (0);
 	case CONFIG_SIZE:
@@ -396,84 +394,99 @@ config_set(struct config *c, const char *section, const char *name,
 		if (config_number(value, k->type == CONFIG_MODE ? 8 : 10,
 		    k->min, k->max, &n) != 0)
 			return (config_error(cause, "[%s] %s must be a number "
-			    "from %llu to %llu%s", section, name, k->min,
+			    "from %llu to %llu%s", section, k->name, k->min,
 			    k->max, k->type == CONFIG_MODE ? " (octal)" : ""));
 		if (k->type == CONFIG_MODE)
-			*(mode_t *)(p + k->offset) = (mode_t)n;
-		else if (pc != NULL && strcmp(name, "keep") == 0) {
-			pc->set.keep = (size_t)n;
-			pc->has_keep = 1;
-		} else if (pc != NULL) {
-			pc->set.max_size = (size_t)n;
-			pc->has_max_size = 1;
-		} else
-			*(size_t *)(p + k->offset) = (size_t)n;
+			*(mode_t *)p = (mode_t)n;
+		else
+			*(size_t *)p = (size_t)n;
 		return (0);
 	case CONFIG_BOOL:
 		if (config_bool(value, &b) != 0)
 			return (config_error(cause, "[%s] %s must be yes or no",
-			    section, name));
-		if (pc != NULL) {
-			pc->set.strict = b;
-			pc->has_strict = 1;
-		} else
-			*(int *)(p + k->offset) = b;
+			    section, k->name));
+		*(int *)p = b;
 		return (0);
 	case CONFIG_LEVEL:
-		if (config_level(value, &pc->set.level) != 0)
+		if (proto_level_parse(proto_cstr(value), &level) != 0)
 			return (config_error(cause, "[%s] %s must be DEBUG, "
 			    "INFO, WARNING, ERROR, CRITICAL or a number",
-			    section, name));
-		pc->has_level = 1;
+			    section, k->name));
+		*(int64_t *)p = level;
 		return (0);
-	case CONFIG_FILE:
-		if (strcmp(pc->name, "*") == 0)
-			return (config_error(cause, "[%s] %s: plugins cannot "
-			    "share a file", section, name));
-		if (!plugin_id_valid(value, strlen(value)))
+	case CONFIG_NAME:
+		if (!proto_id_valid(value, strlen(value)))
 			return (config_error(cause, "[%s] %s must be a file "
 			    "name of [A-Za-z0-9_.-], not starting with a dot",
-			    section, name));
-		snprintf(pc->set.file, sizeof pc->set.file, "%s", value);
-		pc->has_file = 1;
+			    section, k->name));
+		snprintf(p, RELOG_ID_MAX + 1, "%s", value);
 		return (0);
-	case CONFIG_SINKS:
-		if (config_sinks(value, &pc->set.sinks) != 0)
+	case CONFIG_OUTPUTS:
+		if (config_outputs(value, (int *)p) != 0)
 			return (config_error(cause, "[%s] %s must list file, "
-			    "stderr, json or journald", section, name));
-		pc->has_sinks = 1;
+			    "stderr, json or journald", section, k->name));
 		return (0);
 	case CONFIG_RATE:
-		if (config_rate(value, pc != NULL ? &pc->set.rate :
-		    (struct config_rate *)(p + k->offset)) != 0)
+		if (config_rate(value, (struct config_rate *)p) != 0)
 			return (config_error(cause, "[%s] %s must be "
-			    "BURST/SECONDS or off", section, name));
-		if (pc != NULL)
-			pc->has_rate = 1;
+			    "BURST/SECONDS or off", section, k->name));
 		return (0);
-	case CONFIG_FORWARD:
-		if (strlen(value) >= RELOGD_FORWARD_LIST_MAX)
+	case CONFIG_REMOTES:
+		if (strlen(value) >= RELOGD_REMOTE_LIST_MAX)
 			return (config_error(cause, "[%s] %s is too long",
-			    section, name));
-		if (remote_list_check(value, cause) != 0)
+			    section, k->name));
+		if (uri_list_check(value, cause) != 0)
 			return (-1);
-		if (pc != NULL) {
-			snprintf(pc->set.forward, sizeof pc->set.forward, "%s",
-			    value);
-			pc->has_forward = 1;
-			return (0);
-		}
-		free(c->forward);
-		if ((c->forward = strdup(value)) == NULL)
-			fatal("strdup");
+		snprintf(p, RELOGD_REMOTE_LIST_MAX, "%s", value);
 		return (0);
 	case CONFIG_UIDS:
-		if (config_uids(value, (struct uid_list *)(p + k->offset)) != 0)
+		if (config_uids(value, (struct uid_list *)p) != 0)
 			return (config_error(cause, "[%s] %s must be a list "
-			    "of uids", section, name));
+			    "of uids", section, k->name));
 		return (0);
 	}
-	return (config_error(cause, "[%s] %s: unhandled", section, name));
+	return (config_error(cause, "[%s] %s: unhandled", section, k->name));
+}
+
+/*
+ * Set one key of a section: [relogd], [plugin.NAME] or [plugin.*].
+ * Returns 0, or -1 with an allocated *cause saying what is wrong.
+ */
+int
+config_set(struct config *c, const char *section, const char *name,
+    const char *value, char **cause)
+{
+	const struct config_key *k = NULL;
+	struct plugin_config *pc = NULL;
+	size_t i;
+
+	if (strncmp(section, "plugin.", 7) == 0) {
+		if (strcmp(section + 7, "*") != 0 &&
+		    !proto_id_valid(section + 7, strlen(section + 7)))
+			return (config_error(cause, "[%s]: %s is not a safe "
+			    "plugin id", section, section + 7));
+		pc = config_plugin_section(c, section + 7);
+	} else if (strcmp(section, "relogd") != 0)
+		return (config_error(cause, "[%s] is an unknown section",
+		    section));
+	for (i = 0; i < CONFIG_NKEYS && k == NULL; i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			k = &config_keys[i];
+	}
+	if (k == NULL || (pc != NULL ? k->plugin : k->relogd) == CONFIG_NONE)
+		return (config_error(cause, "[%s] %s is an unknown key",
+		    section, name));
+	if (pc == NULL)
+		return (config_value(k, section, value, (char *)c + k->relogd,
+		    cause));
+	if (k->type == CONFIG_NAME && strcmp(pc->name, "*") == 0)
+		return (config_error(cause, "[%s] %s: plugins cannot share a "
+		    "file", section, name));
+	if (config_value(k, section, value, (char *)&pc->set + k->plugin,
+	    cause) != 0)
+		return (-1);
+	pc->has |= (uint64_t)1 << (k - config_keys);
+	return (0);
 }
 
 /* What the INI handler carries. */
@@ -567,8 +580,9 @@ config_finish(struct config *c, char **cause)
 
 	/* One file, one plugin: each tracks its size and rotates it. */
 	for (a = c->plugins; a != NULL; a = a->next) {
-		for (b = a->next; a->has_file && b != NULL; b = b->next) {
-			if (b->has_file && strcmp(a->set.file, b->set.file) == 0)
+		for (b = a->next; a->set.file[0] != '\0' && b != NULL;
+		    b = b->next) {
+			if (strcmp(a->set.file, b->set.file) == 0)
 				return (config_error(cause, "[plugin.%s] and "
 				    "[plugin.%s] both write %s", a->name,
 				    b->name, a->set.file));
@@ -582,16 +596,16 @@ config_finish(struct config *c, char **cause)
 		return (-1);
 	}
 	/* Checked here, so that a reload cannot take a sink's TLS away. */
-	if (c->forward_tls_ca != NULL && access(c->forward_tls_ca, R_OK) != 0)
+	if (c->remote_tls_ca != NULL && access(c->remote_tls_ca, R_OK) != 0)
 		return (config_error(cause, "forward_tls_ca %s: %s",
-		    c->forward_tls_ca, strerror(errno)));
-	if (c->forward_tls_cert != NULL &&
-	    access(c->forward_tls_cert, R_OK) != 0)
+		    c->remote_tls_ca, strerror(errno)));
+	if (c->remote_tls_cert != NULL &&
+	    access(c->remote_tls_cert, R_OK) != 0)
 		return (config_error(cause, "forward_tls_cert %s: %s",
-		    c->forward_tls_cert, strerror(errno)));
-	if (c->forward_tls_key != NULL && access(c->forward_tls_key, R_OK) != 0)
+		    c->remote_tls_cert, strerror(errno)));
+	if (c->remote_tls_key != NULL && access(c->remote_tls_key, R_OK) != 0)
 		return (config_error(cause, "forward_tls_key %s: %s",
-		    c->forward_tls_key, strerror(errno)));
+		    c->remote_tls_key, strerror(errno)));
 	if (c->token_file != NULL)
 		return (config_read_token(c, cause));
 	return (0);
@@ -601,24 +615,15 @@ config_finish(struct config *c, char **cause)
 static void
 config_plugin_over(struct plugin_settings *s, const struct plugin_config *pc)
 {
-	if (pc == NULL)
-		return;
-	if (pc->has_strict)
-		s->strict = pc->set.strict;
-	if (pc->has_rate)
-		s->rate = pc->set.rate;
-	if (pc->has_level)
-		s->level = pc->set.level;
-	if (pc->has_file)
-		memcpy(s->file, pc->set.file, sizeof s->file);
-	if (pc->has_sinks)
-		s->sinks = pc->set.sinks;
-	if (pc->has_max_size)
-		s->max_size = pc->set.max_size;
-	if (pc->has_keep)
-		s->keep = pc->set.keep;
-	if (pc->has_forward)
-		memcpy(s->forward, pc->set.forward, sizeof s->forward);
+	const struct config_key *k;
+	size_t i;
+
+	for (i = 0; pc != NULL && i < CONFIG_NKEYS; i++) {
+		k = &config_keys[i];
+		if (pc->has & ((uint64_t)1 << i))
+			memcpy((char *)s + k->plugin, (const char *)&pc->set +
+			    k->plugin, config_type_size(k->type));
+	}
 }
 
 /* The settings of a plugin: its section, else [plugin.*], else [relogd]. */
@@ -634,14 +639,9 @@ config_plugin(const struct config *c, const char *id,
 		else if (strcmp(pc->name, "*") == 0)
 			any = pc;
 	}
-	memset(s, 0, sizeof *s);
-	s->rate = c->rate;
-	s->level = INT64_MIN;
-	s->keep = 5;
-	if (c->forward != NULL)
-		snprintf(s->forward, sizeof s->forward, "%s", c->forward);
+	*s = c->plugin_defaults;
 	config_plugin_over(s, any);
 	config_plugin_over(s, own);
-	if (s->sinks == 0)
-		s->sinks = SINK_TO_FILE | (c->to_stderr ? SINK_TO_STDERR : 0);
+	if (s->outputs == 0)
+		s->outputs = OUTPUT_FILE | (c->to_stderr ? OUTPUT_STDERR : 0);
 }

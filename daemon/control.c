@@ -8,7 +8,7 @@
  *   relogd.reopen   the same as SIGHUP
  * Only root, relogd's own uid and admin_uids may call them. A tail that
  * reads too slowly loses records (counted, and shown with each record):
- * it never slows relogd.
+ * it never slows relogd. The records come from the tails' output (tail.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,28 +17,7 @@
 
 #include "relogd.h"
 
-#define CONTROL_RECENT 256		/* records kept for tail */
-#define CONTROL_LOGGER_MAX 128		/* of a kept record's logger name */
-#define CONTROL_TEXT_MAX 1024		/* of a kept record's message */
 #define CONTROL_TAIL_MAX (1024u * 1024)	/* a tail's unread replies */
-
-/* One of the last records written, cut to a small size. */
-struct control_recent {
-	char plugin[RELOG_ID_MAX + 1];
-	int64_t timestamp_ms;
-	int64_t level;
-	char logger[CONTROL_LOGGER_MAX];
-	size_t logger_len;
-	char message[CONTROL_TEXT_MAX];
-	size_t message_len;
-};
-
-static struct control_recent *control_ring;
-static size_t control_next;
-static size_t control_kept;
-static struct client **control_following;	/* tails that follow */
-static size_t control_nfollowing;
-static size_t control_following_cap;
 
 /* Is this one of the admin methods? */
 int
@@ -53,8 +32,10 @@ control_method(struct proto_str method)
 static int
 control_allowed(const struct client *c)
 {
-	return (c->uid == 0 || c->uid == geteuid() ||
-	    config_uid_listed(&relogd_config.admin_uids, c->uid));
+	uid_t uid = c->origin.uid;
+
+	return (uid == 0 || uid == geteuid() ||
+	    config_uid_listed(&relogd_config.admin_uids, uid));
 }
 
 /* Pack a C string. */
@@ -69,7 +50,7 @@ static void
 control_stats_client(struct client *c, void *arg)
 {
 	static const char *const states[] = {
-		"hello", "ready", "closing", "dead"
+		"hello", "ready", "closing"
 	};
 	msgpack_packer *pk = arg;
 
@@ -77,13 +58,14 @@ control_stats_client(struct client *c, void *arg)
 	proto_pack_key(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
 	proto_pack_key(pk, "pid");
-	msgpack_pack_int64(pk, c->pid);
+	msgpack_pack_int64(pk, c->origin.pid);
 	proto_pack_key(pk, "uid");
-	msgpack_pack_int64(pk, c->uid == (uid_t)-1 ? -1 : (int64_t)c->uid);
+	msgpack_pack_int64(pk, c->origin.uid == (uid_t)-1 ? -1 :
+	    (int64_t)c->origin.uid);
 	proto_pack_key(pk, "runner_id");
-	control_str(pk, c->runner_id);
+	control_str(pk, c->origin.runner_id);
 	proto_pack_key(pk, "plugin");
-	control_str(pk, c->plugin != NULL ? c->plugin->id : "");
+	control_str(pk, c->origin.plugin != NULL ? c->origin.plugin->id : "");
 	proto_pack_key(pk, "state");
 	control_str(pk, states[c->state]);
 	proto_pack_key(pk, "records");
@@ -123,6 +105,7 @@ control_stats_plugin(struct plugin *p, void *arg)
 	msgpack_pack_uint64(pk, p->file.lost);
 }
 
+/* Count remotes (for the array header). */
 static void
 control_count_remote(struct remote *rm, void *arg)
 {
@@ -130,7 +113,7 @@ control_count_remote(struct remote *rm, void *arg)
 	(*(size_t *)arg)++;
 }
 
-/* Pack one forward sink of stats (records, not bytes). */
+/* Pack one remote of stats (records, not bytes). */
 static void
 control_stats_remote(struct remote *rm, void *arg)
 {
@@ -167,12 +150,12 @@ control_stats_remote(struct remote *rm, void *arg)
 static void
 control_stats(struct client *c, const struct proto_envelope *env)
 {
-	struct client_reply r;
+	struct reply r;
 	size_t nclients = client_count(), nplugins = 0, nremotes = 0;
 
 	plugin_foreach(control_count_plugin, &nplugins);
 	remote_foreach(control_count_remote, &nremotes);
-	client_reply_begin(&r, env);
+	reply_begin(&r, env);
 	msgpack_pack_map(&r.pk, 5);
 	proto_pack_key(&r.pk, "version");
 	control_str(&r.pk, RELOGD_VERSION);
@@ -187,40 +170,25 @@ control_stats(struct client *c, const struct proto_envelope *env)
 	proto_pack_key(&r.pk, "forward");
 	msgpack_pack_array(&r.pk, (uint32_t)nremotes);
 	remote_foreach(control_stats_remote, &r.pk);
-	client_reply_send(c, &r, NULL, NULL);
+	reply_send(c, &r, NULL, NULL);
 }
 
-/* Does a tail want this record? */
-static int
-control_wanted(const struct control_tail *t, const char *plugin,
-    int64_t level)
-{
-	size_t i;
-
-	if (level < t->level)
-		return (0);
-	if (t->nplugins == 0)
-		return (1);
-	for (i = 0; i < t->nplugins; i++) {
-		if (strcmp(t->plugins[i], plugin) == 0)
-			return (1);
-	}
-	return (0);
-}
-
-/* Send one record to a tail, or count it dropped if it reads too slowly. */
+/*
+ * Send one record to a tail (tail.c's send callback), or count it dropped
+ * if the tail reads too slowly.
+ */
 static void
-control_send_record(struct client *c, const char *plugin,
+control_send_record(struct tail_follower *t, const char *plugin,
     const struct proto_entry *e)
 {
-	struct control_tail *t = c->tail;
-	struct client_reply r;
+	struct client *c = t->arg;
+	struct reply r;
 
 	if (!client_writable(c, CONTROL_TAIL_MAX)) {
 		t->dropped++;
 		return;
 	}
-	client_broadcast_begin(&r, RELOG_METHOD_RECORD, e->timestamp_ms);
+	reply_broadcast_begin(&r, RELOG_METHOD_RECORD, e->timestamp_ms);
 	msgpack_pack_map(&r.pk, 7);
 	proto_pack_key(&r.pk, "plugin");
 	control_str(&r.pk, plugin);
@@ -237,76 +205,12 @@ control_send_record(struct client *c, const char *plugin,
 	proto_pack_key(&r.pk, "dropped");
 	msgpack_pack_uint64(&r.pk, t->dropped);
 	t->told = t->dropped;
-	client_reply_send(c, &r, NULL, NULL);
-}
-
-/* Start or stop sending new records to a tail. */
-static void
-control_set_follow(struct client *c, int follow)
-{
-	struct client **v;
-	size_t i;
-
-	for (i = 0; i < control_nfollowing; i++) {
-		if (control_following[i] == c) {
-			if (!follow)
-				control_following[i] =
-				    control_following[--control_nfollowing];
-			return;
-		}
-	}
-	if (!follow)
-		return;
-	if (control_nfollowing == control_following_cap) {
-		control_following_cap = control_following_cap != 0 ?
-		    control_following_cap * 2 : 4;
-		v = reallocarray(control_following, control_following_cap,
-		    sizeof *v);
-		if (v == NULL)
-			fatal("reallocarray");
-		control_following = v;
-	}
-	control_following[control_nfollowing++] = c;
-}
-
-/*
- * A record was written: keep it in the ring of recent ones, and send it to
- * the tails that follow.
- */
-void
-control_record(const struct plugin *p, const struct record *r)
-{
-	struct control_recent *k;
-	size_t i;
-
-	if (control_ring == NULL) {
-		control_ring = calloc(CONTROL_RECENT, sizeof *control_ring);
-		if (control_ring == NULL)
-			fatal("calloc");
-	}
-	k = &control_ring[control_next];
-	control_next = (control_next + 1) % CONTROL_RECENT;
-	if (control_kept < CONTROL_RECENT)
-		control_kept++;
-	memcpy(k->plugin, p->id, sizeof k->plugin);
-	k->timestamp_ms = r->e.timestamp_ms;
-	k->level = r->e.level;
-	k->logger_len = proto_utf8_cut(r->e.logger_name.ptr,
-	    r->e.logger_name.len, sizeof k->logger);
-	memcpy(k->logger, r->e.logger_name.ptr, k->logger_len);
-	k->message_len = proto_utf8_cut(r->e.message.ptr, r->e.message.len,
-	    sizeof k->message);
-	memcpy(k->message, r->e.message.ptr, k->message_len);
-	for (i = 0; i < control_nfollowing; i++) {
-		if (control_wanted(control_following[i]->tail, p->id,
-		    r->e.level))
-			control_send_record(control_following[i], p->id, &r->e);
-	}
+	reply_send(c, &r, NULL, NULL);
 }
 
 /* Read relogd.tail's payload: {plugins: [str], level: int, follow, lines}. */
 static int
-control_tail_args(const msgpack_object *payload, struct control_tail *t,
+control_tail_args(const msgpack_object *payload, struct tail_follower *t,
     uint32_t *lines)
 {
 	const msgpack_object_kv *kv;
@@ -322,13 +226,13 @@ control_tail_args(const msgpack_object *payload, struct control_tail *t,
 		if (kv->key.via.str.size == 7 &&
 		    memcmp(kv->key.via.str.ptr, "plugins", 7) == 0) {
 			if (o->type != MSGPACK_OBJECT_ARRAY ||
-			    o->via.array.size > 8)
+			    o->via.array.size > RELOG_TAIL_PLUGINS_MAX)
 				return (-1);
 			memset(t->plugins, 0, sizeof t->plugins);
 			for (j = 0; j < o->via.array.size; j++) {
 				if (o->via.array.ptr[j].type !=
 				    MSGPACK_OBJECT_STR ||
-				    !plugin_id_valid(o->via.array.ptr[j].via.str.ptr,
+				    !proto_id_valid(o->via.array.ptr[j].via.str.ptr,
 				    o->via.array.ptr[j].via.str.size))
 					return (-1);
 				memcpy(t->plugins[j], o->via.array.ptr[j].via.str.ptr,
@@ -347,13 +251,13 @@ control_tail_args(const msgpack_object *payload, struct control_tail *t,
 		    memcmp(kv->key.via.str.ptr, "follow", 6) == 0) {
 			if (o->type != MSGPACK_OBJECT_BOOLEAN)
 				return (-1);
-			t->follow = o->via.boolean;
+			t->following = o->via.boolean;
 		} else if (kv->key.via.str.size == 5 &&
 		    memcmp(kv->key.via.str.ptr, "lines", 5) == 0) {
 			if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 				return (-1);
-			*lines = o->via.u64 > CONTROL_RECENT ? CONTROL_RECENT :
-			    (uint32_t)o->via.u64;
+			*lines = o->via.u64 > RELOG_TAIL_LINES_MAX ?
+			    RELOG_TAIL_LINES_MAX : (uint32_t)o->via.u64;
 		}
 	}
 	return (0);
@@ -366,53 +270,32 @@ control_tail_args(const msgpack_object *payload, struct control_tail *t,
 static void
 control_tail(struct client *c, const struct proto_envelope *env)
 {
-	struct control_tail t;
-	const struct control_recent *k;
-	struct proto_entry e;
-	struct client_reply r;
-	uint32_t lines, found = 0;
-	size_t i, from;
+	struct tail_follower t;
+	struct reply r;
+	uint32_t lines;
 
 	memset(&t, 0, sizeof t);
 	t.level = INT64_MIN;
 	if (control_tail_args(env->payload, &t, &lines) != 0) {
-		client_error(c, env, RELOG_E_BAD_PAYLOAD, "bad tail arguments");
+		reply_error(c, env, RELOG_E_BAD_PAYLOAD, "bad tail arguments");
 		return;
 	}
-	if (c->tail == NULL) {
-		c->tail = malloc(sizeof *c->tail);
-		if (c->tail == NULL)
-			fatal("malloc");
-	}
-	control_set_follow(c, 0);
-	*c->tail = t;
-	/* Walk back to the lines-th wanted record, then send forwards. */
-	for (i = 0; i < control_kept && found < lines; i++) {
-		k = &control_ring[(control_next + CONTROL_RECENT - 1 - i) %
-		    CONTROL_RECENT];
-		found += control_wanted(&t, k->plugin, k->level);
-	}
-	from = i;
-	memset(&e, 0, sizeof e);
-	for (i = from; i > 0; i--) {
-		k = &control_ring[(control_next + CONTROL_RECENT - i) %
-		    CONTROL_RECENT];
-		if (!control_wanted(&t, k->plugin, k->level))
-			continue;
-		e.timestamp_ms = k->timestamp_ms;
-		e.level = k->level;
-		e.logger_name.ptr = k->logger;
-		e.logger_name.len = k->logger_len;
-		e.message.ptr = k->message;
-		e.message.len = k->message_len;
-		e.exception_text = proto_cstr("");
-		control_send_record(c, k->plugin, &e);
-	}
-	client_reply_begin(&r, env);
+	if (c->tail == NULL && (c->tail = calloc(1, sizeof *c->tail)) == NULL)
+		fatal("calloc");
+	tail_follow(c->tail, 0);
+	memcpy(c->tail->plugins, t.plugins, sizeof t.plugins);
+	c->tail->nplugins = t.nplugins;
+	c->tail->level = t.level;
+	c->tail->dropped = c->tail->told = 0;
+	c->tail->send = control_send_record;
+	c->tail->arg = c;
+	tail_replay(c->tail, lines);
+	reply_begin(&r, env);
 	proto_pack_hello_reply(&r.pk, 1, "");
-	client_reply_send(c, &r, NULL, NULL);
-	control_set_follow(c, t.follow);
+	reply_send(c, &r, NULL, NULL);
+	tail_follow(c->tail, t.following);
 	/* A tail only listens: no idle timeout for it. */
+	c->listener = 1;
 	client_reading(c, 1);
 }
 
@@ -420,12 +303,12 @@ control_tail(struct client *c, const struct proto_envelope *env)
 void
 control_request(struct client *c, const struct proto_envelope *env)
 {
-	struct client_reply r;
+	struct reply r;
 
 	if (!control_allowed(c)) {
-		log_warn("uid %ld may not call %.*s", (long)c->uid,
+		log_warn("uid %ld may not call %.*s", (long)c->origin.uid,
 		    (int)env->method.len, env->method.ptr);
-		client_error(c, env, RELOG_E_UNAUTHORIZED,
+		reply_error(c, env, RELOG_E_UNAUTHORIZED,
 		    "only root, relogd's uid and admin_uids may");
 		return;
 	}
@@ -436,10 +319,10 @@ control_request(struct client *c, const struct proto_envelope *env)
 	else {
 		plugin_reopen_all();
 		log_info("log files reopened (asked by pid %ld)",
-		    (long)c->pid);
-		client_reply_begin(&r, env);
+		    (long)c->origin.pid);
+		reply_begin(&r, env);
 		msgpack_pack_map(&r.pk, 0);
-		client_reply_send(c, &r, NULL, NULL);
+		reply_send(c, &r, NULL, NULL);
 	}
 }
 
@@ -450,36 +333,26 @@ control_request(struct client *c, const struct proto_envelope *env)
 void
 control_drained(struct client *c)
 {
-	struct client_reply r;
+	struct reply r;
 
 	if (c->tail == NULL || c->tail->dropped == c->tail->told)
 		return;
 	c->tail->told = c->tail->dropped;
-	client_broadcast_begin(&r, RELOG_METHOD_DROPPED,
+	reply_broadcast_begin(&r, RELOG_METHOD_DROPPED,
 	    relogd_now_ms(CLOCK_REALTIME));
 	msgpack_pack_map(&r.pk, 1);
 	proto_pack_key(&r.pk, "dropped");
 	msgpack_pack_uint64(&r.pk, c->tail->dropped);
-	client_reply_send(c, &r, NULL, NULL);
+	reply_send(c, &r, NULL, NULL);
 }
 
 /* A connection goes: forget its tail. */
 void
 control_client_gone(struct client *c)
 {
-	control_set_follow(c, 0);
+	if (c->tail == NULL)
+		return;
+	tail_follow(c->tail, 0);
 	free(c->tail);
 	c->tail = NULL;
-}
-
-/* Free the ring (at exit). */
-void
-control_free(void)
-{
-	free(control_ring);
-	control_ring = NULL;
-	free(control_following);
-	control_following = NULL;
-	control_nfollowing = control_following_cap = 0;
-	control_kept = control_next = 0;
 }

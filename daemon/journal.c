@@ -34,9 +34,9 @@ struct journal_fields {
 	int n;
 };
 
-static struct outbuf journal_buf;
+static struct proto_buf journal_buf;
 /* Fields made for each record, kept to be reused. */
-static struct outbuf journal_logger, journal_level, journal_when;
+static struct proto_buf journal_logger, journal_when;
 static int journal_fd = -1;
 static int journal_failed;
 
@@ -61,18 +61,18 @@ journal_encode(const struct journal_fields *f)
 
 	journal_buf.len = 0;
 	for (i = 0; i < f->n; i++) {
-		outbuf_add(&journal_buf, f->key[i], strlen(f->key[i]));
+		proto_buf_add(&journal_buf, f->key[i], strlen(f->key[i]));
 		if (memchr(f->value[i].ptr, '\n', f->value[i].len) == NULL)
-			outbuf_add(&journal_buf, "=", 1);
+			proto_buf_add(&journal_buf, "=", 1);
 		else {
-			outbuf_add(&journal_buf, "\n", 1);
+			proto_buf_add(&journal_buf, "\n", 1);
 			len = f->value[i].len;
 			for (k = 0; k < 8; k++)
 				le[k] = (unsigned char)(len >> (8 * k));
-			outbuf_add(&journal_buf, le, sizeof le);
+			proto_buf_add(&journal_buf, le, sizeof le);
 		}
-		outbuf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
-		outbuf_add(&journal_buf, "\n", 1);
+		proto_buf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
+		proto_buf_add(&journal_buf, "\n", 1);
 	}
 }
 
@@ -87,9 +87,9 @@ journal_send_large(const struct journal_fields *f)
 	journal_buf.len = 0;
 	for (i = 0; i < f->n; i++) {
 		at[i] = journal_buf.len;
-		outbuf_add(&journal_buf, f->key[i], strlen(f->key[i]));
-		outbuf_add(&journal_buf, "=", 1);
-		outbuf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
+		proto_buf_add(&journal_buf, f->key[i], strlen(f->key[i]));
+		proto_buf_add(&journal_buf, "=", 1);
+		proto_buf_add(&journal_buf, f->value[i].ptr, f->value[i].len);
 	}
 	for (i = 0; i < f->n; i++) {
 		iov[i].iov_base = journal_buf.data + at[i];
@@ -125,24 +125,23 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 {
 	const struct proto_entry *e = &r->e;
 	struct journal_fields f = { .n = 0 };
-	char prio[8], pidstr[24];
+	char prio[8], pidstr[24], other[PROTO_LEVEL_NAME_MAX];
+	const char *level = proto_level_name(e->level, other);
 	int ret;
 
 	journal_field(&f, "MESSAGE", e->message);
-	snprintf(prio, sizeof prio, "%d", sink_priority(e->level));
+	snprintf(prio, sizeof prio, "%d", proto_level_priority(e->level));
 	journal_field(&f, "PRIORITY", proto_cstr(prio));
 	journal_field(&f, "SYSLOG_IDENTIFIER", proto_cstr(plugin_id));
 	journal_field(&f, "RELOG_PLUGIN", proto_cstr(plugin_id));
-	journal_logger.len = journal_level.len = journal_when.len = 0;
-	outbuf_add(&journal_logger, r->logger_prefix.ptr, r->logger_prefix.len);
-	outbuf_add(&journal_logger, e->logger_name.ptr, e->logger_name.len);
+	journal_logger.len = journal_when.len = 0;
+	proto_buf_add(&journal_logger, r->logger_prefix.ptr, r->logger_prefix.len);
+	proto_buf_add(&journal_logger, e->logger_name.ptr, e->logger_name.len);
 	journal_field(&f, "RELOG_LOGGER", (struct proto_str){
 	    journal_logger.len != 0 ? journal_logger.data : "",
 	    journal_logger.len });
-	sink_format_level(&journal_level, e->level);
-	journal_field(&f, "RELOG_LEVEL", (struct proto_str){
-	    journal_level.data, journal_level.len });
-	sink_format_time(&journal_when, e->timestamp_ms);
+	journal_field(&f, "RELOG_LEVEL", proto_cstr(level));
+	proto_format_time(&journal_when, e->timestamp_ms);
 	journal_field(&f, "RELOG_TIMESTAMP", (struct proto_str){
 	    journal_when.data, journal_when.len });
 	if (pid > 0) {
@@ -171,8 +170,7 @@ journal_free(void)
 	if (journal_fd >= 0)
 		close(journal_fd);
 	journal_fd = -1;
-	outbuf_free(&journal_buf);
-	outbuf_free(&journal_logger);
-	outbuf_free(&journal_level);
-	outbuf_free(&journal_when);
+	proto_buf_free(&journal_buf);
+	proto_buf_free(&journal_logger);
+	proto_buf_free(&journal_when);
 }

@@ -1,6 +1,8 @@
 /*
  * relogd's own messages. Each is one line on stderr with a <N> syslog
- * priority prefix, which journald turns into the entry's priority.
+ * priority prefix, which journald turns into the entry's priority. Once
+ * the loop runs, they go through the writer the stderr output installs
+ * (non-blocking); before that, and for fatal ones, straight to fd 2.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,8 @@
 #include "relogd.h"
 
 static int log_verbose;
+static void (*log_writer)(const char *, size_t, void *);
+static void *log_writer_arg;
 
 /* Set whether debug messages are shown. */
 void
@@ -19,11 +23,18 @@ log_open(int verbose)
 	log_verbose = verbose;
 }
 
+/* Send messages through fn (NULL: straight to stderr again). */
+void
+log_set_writer(void (*fn)(const char *, size_t, void *), void *arg)
+{
+	log_writer = fn;
+	log_writer_arg = arg;
+}
+
 /* Write one message with its priority; a failed write is not retried. */
 static void
 log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 {
-	struct sink *err;
 	char line[1024];
 	int n, m;
 
@@ -38,9 +49,8 @@ log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 	if ((size_t)n >= sizeof line - 1)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
-	/* Through the non-blocking stderr sink once the loop runs. */
-	if (pri > RELOGD_PRI_CRIT && (err = sink_stderr()) != NULL)
-		sink_write_line(err, line, (size_t)n);
+	if (pri > RELOG_PRI_CRIT && log_writer != NULL)
+		log_writer(line, (size_t)n, log_writer_arg);
 	else if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
 }
@@ -54,7 +64,7 @@ log_debug(const char *fmt, ...)
 	if (!log_verbose)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_DEBUG, NULL, fmt, ap);
+	log_vwrite(RELOG_PRI_DEBUG, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -65,7 +75,7 @@ log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_INFO, NULL, fmt, ap);
+	log_vwrite(RELOG_PRI_INFO, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -76,7 +86,7 @@ log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_WARNING, NULL, fmt, ap);
+	log_vwrite(RELOG_PRI_WARNING, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -87,7 +97,7 @@ log_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_ERR, NULL, fmt, ap);
+	log_vwrite(RELOG_PRI_ERR, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -99,7 +109,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_CRIT, cause, fmt, ap);
+	log_vwrite(RELOG_PRI_CRIT, cause, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -111,7 +121,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(RELOGD_PRI_CRIT, NULL, fmt, ap);
+	log_vwrite(RELOG_PRI_CRIT, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

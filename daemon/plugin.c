@@ -1,9 +1,10 @@
 /*
- * Per-plugin loggers: a table from plugin id to its log file, its settings
- * and its rate limit. A plugin id is used as a file name, so only safe names
- * are accepted: a peer can never make relogd write outside the log
- * directory. Their number is capped (max_plugins): a peer naming ever new
- * plugins cannot use up relogd's file descriptors.
+ * Per-plugin loggers: a table from plugin id to its outputs, its settings
+ * and its rate limit; a record taken by a plugin fans out to its outputs.
+ * A plugin id is used as a file name, so only safe names are accepted: a
+ * peer can never make relogd write outside the log directory. Their number
+ * is capped (max_plugins): a peer naming ever new plugins cannot use up
+ * relogd's file descriptors.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,27 +27,6 @@ static size_t plugin_total;
 static int plugin_full_said;
 
 static void plugin_rate_cb(evutil_socket_t, short, void *);
-
-/*
- * Is this a safe plugin id: 1 to RELOG_ID_MAX of [A-Za-z0-9_.-], not
- * starting with a dot (so neither "." nor ".." nor a hidden file)?
- */
-int
-plugin_id_valid(const char *id, size_t len)
-{
-	size_t i;
-	char c;
-
-	if (len == 0 || len > RELOG_ID_MAX || id[0] == '.')
-		return (0);
-	for (i = 0; i < len; i++) {
-		c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return (0);
-	}
-	return (1);
-}
 
 /* FNV-1a of an id, for the table. */
 static unsigned
@@ -93,12 +73,12 @@ plugin_set_sinks(struct plugin *p)
 	if (p->json.name != NULL)
 		sink_set_file(&p->json, p->json.name, p->set.max_size,
 		    p->set.keep);
-	else if (p->set.sinks & SINK_TO_JSON) {
+	else if (p->set.outputs & OUTPUT_JSON) {
 		path = plugin_path(p->id, ".json");
 		sink_init_file(&p->json, path, p->set.max_size, p->set.keep);
 		free(path);
 	}
-	p->nforward = remote_resolve(p->set.forward, p->forward);
+	p->nremotes = remote_resolve(p->set.remotes, p->remotes);
 }
 
 /* Make the logger of a (checked) id. */
@@ -140,7 +120,7 @@ plugin_get(const char *id, size_t len)
 	unsigned bucket;
 	struct plugin *p;
 
-	if (!plugin_id_valid(id, len))
+	if (!proto_id_valid(id, len))
 		return (NULL);
 	bucket = plugin_hash(id, len);
 	for (p = plugin_table[bucket]; p != NULL; p = p->hash_next) {
@@ -177,80 +157,50 @@ plugin_unrouted(void)
 }
 
 /*
- * The plugin a logger name belongs to: "plugin.<id>[.rest]" or
- * "_maibot_plugin_<id>[.rest]". NULL when it names none (or an unsafe one).
+ * Fan a record out to the plugin's outputs: its file, its JSON file,
+ * journald, its remotes, stderr with --stderr. The sender's ledger learns
+ * which sinks it fed.
  */
-struct plugin *
-plugin_for_logger(struct proto_str name)
-{
-	static const char *const prefixes[] = {
-		RELOG_PLUGIN_PREFIX, RELOG_MAIBOT_PREFIX
-	};
-	const char *id, *dot;
-	size_t i, plen;
-
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-		plen = strlen(prefixes[i]);
-		if (name.len <= plen || memcmp(name.ptr, prefixes[i], plen) != 0)
-			continue;
-		id = name.ptr + plen;
-		dot = memchr(id, '.', name.len - plen);
-		return (plugin_get(id, dot != NULL ? (size_t)(dot - id) :
-		    name.len - plen));
-	}
-	return (NULL);
-}
-
-/* Format a record into the plugin's file, and stderr with --stderr. */
 static void
-plugin_format(struct plugin *p, const struct record *r, struct client *c)
+plugin_fan_out(struct plugin *p, const struct record *r,
+    const struct origin *o)
 {
+	struct ack_owner *acks = o != NULL ? o->acks : NULL;
+	pid_t pid = o != NULL ? o->pid : 0;
 	uint64_t before = p->file.queued;
 	struct sink *err;
 	size_t i;
 
-	if (p->set.sinks & SINK_TO_FILE) {
+	if (p->set.outputs & OUTPUT_FILE) {
 		sink_format(&p->file, p->id, r, 0);
 		p->bytes += p->file.queued - before;
-		if (c != NULL)
-			client_touched(c, &p->file);
+		if (acks != NULL)
+			ack_touch(acks, &p->file);
 	}
-	if ((p->set.sinks & SINK_TO_JSON) && p->json.name != NULL) {
+	if ((p->set.outputs & OUTPUT_JSON) && p->json.name != NULL) {
 		sink_format_json(&p->json, p->id, r);
-		if (c != NULL)
-			client_touched(c, &p->json);
+		if (acks != NULL)
+			ack_touch(acks, &p->json);
 	}
-	if (p->set.sinks & SINK_TO_JOURNALD)
-		journal_send(p->id, r, c != NULL ? c->pid : 0);
-	for (i = 0; i < p->nforward; i++)
-		remote_enqueue(p->forward[i], p->id, r, c != NULL ? c->pid : 0);
-	if ((p->set.sinks & SINK_TO_STDERR) && (err = sink_stderr()) != NULL) {
+	if (p->set.outputs & OUTPUT_JOURNALD)
+		journal_send(p->id, r, pid);
+	for (i = 0; i < p->nremotes; i++)
+		remote_queue_add(p->remotes[i], p->id, r, pid);
+	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL) {
 		sink_format(err, p->id, r, 1);
-		if (c != NULL)
-			client_touched(c, err);
+		if (acks != NULL)
+			ack_touch(acks, err);
 	}
 }
 
-/* Make one of relogd's own records: now, WARNING, logger "relog". */
+/* Write one of relogd's own records into a plugin's outputs. */
 void
-plugin_notice_record(struct record *r, const char *msg)
-{
-	memset(r, 0, sizeof *r);
-	r->e.timestamp_ms = relogd_now_ms(CLOCK_REALTIME);
-	r->e.level = RELOG_LEVEL_WARNING;
-	r->e.logger_name = proto_cstr("relog");
-	r->e.message = proto_cstr(msg);
-	r->e.exception_text = proto_cstr("");
-}
-
-/* Write one of relogd's own records into a plugin's sinks. */
-void
-plugin_notice(struct plugin *p, const char *msg, struct client *c)
+plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 {
 	struct record r;
 
-	plugin_notice_record(&r, msg);
-	plugin_format(p, &r, c);
+	record_notice(&r, relogd_now_ms(CLOCK_REALTIME), msg);
+	plugin_fan_out(p, &r, o);
 }
 
 /* Say how many records a budget suppressed in its window, and reset it. */
@@ -315,25 +265,33 @@ plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	plugin_rate_report(b->owner, b->high);
-	sink_flush_all();
-	client_sinks_progressed();
+	plugin_flush_all();
+	ack_progress();
 }
 
 /*
- * Take a record into the plugin's sinks, unless its rate limit suppresses
- * it; the sinks are written after the batch (sink_flush_all). The client
- * learns which sinks it fed.
+ * Take a record into the plugin's outputs, unless its level or rate limit
+ * holds it back; the sinks are written after the batch (plugin_flush_all).
  */
 void
-plugin_write(struct plugin *p, const struct record *r, struct client *c)
+plugin_write(struct plugin *p, const struct record *r,
+    const struct origin *o)
 {
 	if (r->e.level < p->set.level)
 		return;
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
-	plugin_format(p, r, c);
-	control_record(p, r);
+	plugin_fan_out(p, r, o);
+	tail_record(p->id, r);
+}
+
+/* Have every output write what it was given (once per batch of input). */
+void
+plugin_flush_all(void)
+{
+	sink_flush_all();
+	remote_flush_all();
 }
 
 /* Call fn for every plugin logger. */

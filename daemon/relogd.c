@@ -1,29 +1,15 @@
 /*
- * relogd: accept plugin runners on a Unix socket and replay their log
- * records into per-plugin loggers. Runs in the foreground, systemd style.
+ * What every part of relogd shares: the event loop, the settings, the clock
+ * and the host's name. Set up by main.c; read by all.
  */
-#include <sys/resource.h>
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <getopt.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <systemd/sd-daemon.h>
 
 #include "relogd.h"
 
 struct event_base *relogd_base;
 time_t relogd_started;
-
-/* The config file and the flags, read again at SIGHUP. */
-static const char *relogd_config_path;
-static struct { const char *key, *value; } relogd_flags[16];
-static size_t relogd_nflags;
 struct config relogd_config;
 
 /* The time by a clock, in ms. */
@@ -36,294 +22,24 @@ relogd_now_ms(clockid_t clock)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Print usage to f. */
-static void
-relogd_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: relogd [--socket PATH] [--forward-socket PATH]\n"
-	    "              [--log-dir DIR] [--state-dir DIR]\n"
-	    "              [--config FILE] [--max-frame BYTES]\n"
-	    "              [--rate-limit BURST/SECONDS|off] [--stderr] [-v]\n"
-	    "       relogd --check-config [--config FILE]\n"
-	    "  --socket PATH      listen here (default %s)\n"
-	    "  --forward-socket P also take Fluent's Forward protocol here\n"
-	    "  --log-dir DIR      write DIR/<plugin>.log (default %s)\n"
-	    "  --state-dir DIR    keep which batches were written here\n"
-	    "                     (default %s)\n"
-	    "  --config FILE      read settings from an INI file first\n"
-	    "                     (default %s, if it is there)\n"
-	    "  --max-frame BYTES  largest frame accepted (default %u, %u to "
-	    "%u)\n"
-	    "  --rate-limit R     records per plugin and window, e.g.\n"
-	    "                     10000/30 (the default), or off\n"
-	    "  --check-config     check the settings, print errors, exit\n"
-	    "  --stderr           also write every record to stderr with a\n"
-	    "                     <N> priority prefix, for journald\n"
-	    "  -v, --verbose      log debug messages\n"
-	    "  --version          print the version\n",
-	    RELOGD_SOCKET_DEFAULT, RELOGD_LOG_DIR_DEFAULT,
-	    RELOGD_STATE_DIR_DEFAULT, RELOGD_CONFIG_DEFAULT, RELOG_FRAME_MAX_DEFAULT, RELOG_FRAME_MIN,
-	    RELOG_FRAME_MAX_LIMIT);
-}
-
-/* Make a directory and its parents (mode 0755). Returns 0 or -1. */
-static int
-relogd_mkdirs(const char *path)
-{
-	char *copy, *p;
-	int ret = 0;
-
-	copy = strdup(path);
-	if (copy == NULL)
-		return (-1);
-	for (p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
-			ret = -1;
-		*p = '/';
-	}
-	if (mkdir(copy, 0755) != 0 && errno != EEXIST)
-		ret = -1;
-	free(copy);
-	return (ret);
-}
-
-/* SIGTERM or SIGINT: stop accepting, replay what was received, exit. */
-static void
-relogd_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	(void)arg;
-	sd_notify(0, "STOPPING=1");
-	log_info("stopping on signal %d", (int)sig);
-	server_stop();
-	client_drain_all();
-	event_base_loopbreak(relogd_base);
-}
-
 /*
- * Read the settings: defaults, the file, the flags. Returns 0, or -1 with
- * an allocated *cause.
+ * This machine's name as records sent on carry it: printable ASCII, no
+ * spaces ("-" if it has none). Read once.
  */
-static int
-relogd_read_config(struct config *c, char **cause)
+const char *
+relogd_hostname(void)
 {
+	static char host[256];
 	size_t i;
 
-	*cause = NULL;
-	config_defaults(c);
-	/* The default file is read if it is there; a --config one must be. */
-	if (relogd_config_path != NULL &&
-	    config_load(c, relogd_config_path, cause) != 0)
-		return (-1);
-	if (relogd_config_path == NULL &&
-	    access(RELOGD_CONFIG_DEFAULT, F_OK) == 0 &&
-	    config_load(c, RELOGD_CONFIG_DEFAULT, cause) != 0)
-		return (-1);
-	for (i = 0; i < relogd_nflags; i++) {
-		if (config_set(c, "relogd", relogd_flags[i].key,
-		    relogd_flags[i].value, cause) != 0)
-			return (-1);
+	if (host[0] != '\0')
+		return (host);
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		strcpy(host, "-");
+	host[sizeof host - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++) {
+		if (host[i] <= 32 || host[i] >= 127)
+			host[i] = '_';
 	}
-	return (config_finish(c, cause));
-}
-
-/* Keep a setting that only a restart may change (NULL: not set). */
-static void
-relogd_keep(char **fresh, char **now, const char *what)
-{
-	if ((*fresh == NULL) != (*now == NULL) ||
-	    (*fresh != NULL && strcmp(*fresh, *now) != 0))
-		log_warn("%s changes at the next start, not now", what);
-	free(*fresh);
-	*fresh = *now;
-	*now = NULL;
-}
-
-/*
- * SIGHUP: read the config file again (a bad one is refused and the old
- * settings kept) and reopen the log files (after logrotate).
- */
-static void
-relogd_hup_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct config fresh;
-	char *cause;
-
-	(void)sig;
-	(void)what;
-	(void)arg;
-	if (relogd_read_config(&fresh, &cause) != 0) {
-		log_error("configuration not reloaded, the old one stays: %s",
-		    cause != NULL ? cause : "bad settings");
-		free(cause);
-		config_free(&fresh);
-	} else {
-		relogd_keep(&fresh.socket_path, &relogd_config.socket_path,
-		    "socket");
-		relogd_keep(&fresh.forward_socket,
-		    &relogd_config.forward_socket, "forward_socket");
-		relogd_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
-		relogd_keep(&fresh.state_dir, &relogd_config.state_dir,
-		    "state_dir");
-		fresh.max_frame = relogd_config.max_frame;
-		config_free(&relogd_config);
-		relogd_config = fresh;
-		log_open(relogd_config.verbose);
-		plugin_reconfigure_all();
-		remote_start_all(0);
-		log_info("configuration reloaded");
-	}
-	plugin_reopen_all();
-	log_info("log files reopened");
-}
-
-/*
- * Use as many file descriptors as we may: every runner is a connection, and
- * every plugin a file.
- */
-static void
-relogd_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-int
-main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "forward-socket", required_argument, NULL, 'F' },
-		{ "log-dir", required_argument, NULL, 'd' },
-		{ "state-dir", required_argument, NULL, 't' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "max-frame", required_argument, NULL, 'm' },
-		{ "rate-limit", required_argument, NULL, 'r' },
-		{ "stderr", no_argument, NULL, 'e' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct event *ev_term, *ev_int, *ev_hup;
-	int opt, check_only = 0;
-	char *cause = NULL;
-
-	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		/* Flags are config keys of [relogd], set after the file. */
-		if (relogd_nflags == sizeof relogd_flags /
-		    sizeof relogd_flags[0])
-			fatalx("too many options");
-		switch (opt) {
-		case 's': relogd_flags[relogd_nflags].key = "socket"; break;
-		case 'F':
-			relogd_flags[relogd_nflags].key = "forward_socket";
-			break;
-		case 'd': relogd_flags[relogd_nflags].key = "log_dir"; break;
-		case 't': relogd_flags[relogd_nflags].key = "state_dir"; break;
-		case 'm': relogd_flags[relogd_nflags].key = "max_frame"; break;
-		case 'r': relogd_flags[relogd_nflags].key = "rate_limit"; break;
-		case 'e': relogd_flags[relogd_nflags].key = "stderr"; break;
-		case 'v': relogd_flags[relogd_nflags].key = "verbose"; break;
-		case 'c': relogd_config_path = optarg; continue;
-		case 'C': check_only = 1; continue;
-		case 'V':
-			printf("relogd %s (protocol %s)\n", RELOGD_VERSION,
-			    RELOG_PROTOCOL_VERSION);
-			return (0);
-		case 'h':
-			relogd_usage(stdout);
-			return (0);
-		default:
-			relogd_usage(stderr);
-			return (2);
-		}
-		relogd_flags[relogd_nflags++].value = optarg != NULL ? optarg :
-		    "yes";
-	}
-	if (optind != argc) {
-		relogd_usage(stderr);
-		return (2);
-	}
-
-	if (relogd_read_config(&relogd_config, &cause) != 0)
-		fatalx("%s", cause != NULL ? cause : "bad settings");
-	if (check_only) {
-		printf("%s: ok\n", relogd_config_path != NULL ?
-		    relogd_config_path : access(RELOGD_CONFIG_DEFAULT, F_OK) == 0 ?
-		    RELOGD_CONFIG_DEFAULT : "defaults");
-		config_free(&relogd_config);
-		return (0);
-	}
-	log_open(relogd_config.verbose);
-	relogd_raise_nofile();
-	signal(SIGPIPE, SIG_IGN);
-	/* A file size limit (LimitFSIZE=) fails writes, as a full disk does. */
-	signal(SIGXFSZ, SIG_IGN);
-
-	if (relogd_mkdirs(relogd_config.log_dir) != 0)
-		fatal("cannot create log directory %s", relogd_config.log_dir);
-	if (access(relogd_config.log_dir, W_OK) != 0)
-		fatal("cannot write to log directory %s",
-		    relogd_config.log_dir);
-	if (relogd_mkdirs(relogd_config.state_dir) != 0)
-		fatal("cannot create state directory %s",
-		    relogd_config.state_dir);
-	state_open(relogd_config.state_dir);
-
-	relogd_base = event_base_new();
-	if (relogd_base == NULL)
-		fatalx("cannot create the event loop");
-	ev_term = evsignal_new(relogd_base, SIGTERM, relogd_stop_cb, NULL);
-	ev_int = evsignal_new(relogd_base, SIGINT, relogd_stop_cb, NULL);
-	ev_hup = evsignal_new(relogd_base, SIGHUP, relogd_hup_cb, NULL);
-	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL)
-		fatalx("cannot set up signals");
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_hup, NULL);
-
-	server_start();
-	remote_init();
-	remote_start_all(1);
-	relogd_started = time(NULL);
-	log_info("relogd %s listening on %s, logging to %s",
-	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);
-	sd_notify(0, "READY=1");
-
-	event_base_dispatch(relogd_base);
-
-	/* Write what was received, then record what was written. */
-	plugin_drain_all();
-	client_free_all();
-	/* Only the forward sinks' events are left to run; signals wait. */
-	evsignal_del(ev_term);
-	evsignal_del(ev_int);
-	evsignal_del(ev_hup);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	remote_drain_all();
-	remote_free_all();
-	plugin_free_all();
-	control_free();
-	journal_free();
-	forward_free();
-	state_close();
-	log_info("stopped");
-	sink_stderr_close();
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-	event_base_free(relogd_base);
-	relogd_base = NULL;
-	config_free(&relogd_config);
-	return (0);
+	return (host);
 }

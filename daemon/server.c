@@ -1,8 +1,10 @@
 /*
- * The listening socket: bound by relogd (mode and group from the config),
- * or handed over by systemd (socket activation). On EMFILE/ENFILE accepting
- * pauses on a timer instead of spinning on a socket that stays readable;
- * at max_connections it pauses until a connection goes.
+ * The listening sockets: relogd's (bound by relogd, mode and group from the
+ * config, or handed over by systemd: socket activation), and the Fluent
+ * input's. Each accepted connection gets its protocol (runner.c,
+ * fluent.c). On EMFILE/ENFILE accepting pauses on a timer instead of
+ * spinning on a socket that stays readable; at max_connections it pauses
+ * until a connection goes.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,7 +29,7 @@
 /* A listening socket: relogd's own protocol, or Fluent's Forward. */
 struct listener {
 	int fd;			/* -1: none */
-	int forward;
+	const struct client_ops *ops;	/* what its connections speak */
 	char *path;		/* the file we made (unlinked at exit), or NULL */
 	struct event *ev;
 };
@@ -121,6 +123,7 @@ server_adopt(void)
 }
 
 static void server_listen(int);
+static void server_client_gone(void);
 
 /* Accepting resumes after a pause. */
 static void
@@ -167,7 +170,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			client_create(fd, l->forward);
+			client_create(fd, l->ops);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -185,10 +188,11 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /* Set up one listener on an fd; bound: the path we made. */
 static void
-server_add(struct listener *l, int fd, int forward, const char *bound)
+server_add(struct listener *l, int fd, const struct client_ops *ops,
+    const char *bound)
 {
 	l->fd = fd;
-	l->forward = forward;
+	l->ops = ops;
 	if (bound != NULL && (l->path = strdup(bound)) == NULL)
 		fatal("strdup");
 	l->ev = event_new(relogd_base, fd, EV_READ | EV_PERSIST,
@@ -206,17 +210,18 @@ server_start(void)
 {
 	int fd;
 
+	client_init(server_client_gone);
 	fd = server_adopt();
 	if (fd >= 0)
-		server_add(&server_listeners[0], fd, 0, NULL);
+		server_add(&server_listeners[0], fd, &runner_ops, NULL);
 	else
 		server_add(&server_listeners[0],
-		    server_bind(relogd_config.socket_path), 0,
+		    server_bind(relogd_config.socket_path), &runner_ops,
 		    relogd_config.socket_path);
-	if (relogd_config.forward_socket != NULL)
+	if (relogd_config.fluent_socket != NULL)
 		server_add(&server_listeners[1],
-		    server_bind(relogd_config.forward_socket), 1,
-		    relogd_config.forward_socket);
+		    server_bind(relogd_config.fluent_socket), &fluent_ops,
+		    relogd_config.fluent_socket);
 	server_pause_ev = evtimer_new(relogd_base, server_resume_cb, NULL);
 	if (server_pause_ev == NULL)
 		fatalx("out of memory");
@@ -224,7 +229,7 @@ server_start(void)
 }
 
 /* A connection went: accept again if the limit held us back. */
-void
+static void
 server_client_gone(void)
 {
 	if (server_full && server_listeners[0].fd >= 0) {

@@ -1,9 +1,10 @@
 /*
- * Sinks: where formatted records go (a plugin's file, or stderr). Records of
- * a batch are formatted into the sink's buffer and written out together;
- * writes never block the loop: what the kernel does not take waits for
- * EV_WRITE, and a sink holding more than SINK_HIGH_WATER bytes is
- * congested, which makes the clients feeding it stop being read.
+ * Sinks: outputs to a file descriptor (a plugin's file, or stderr). Records
+ * of a batch are formatted into the sink's buffer (proto-text.c) and
+ * written out together; writes never block the loop: what the kernel does
+ * not take waits for EV_WRITE, and a sink holding more than
+ * SINK_HIGH_WATER bytes is congested, which makes the connections feeding
+ * it stop being read (ack.c). Every write is news for the ack ledger.
  *
  * A line: "2026-11-28T05:08:39.123Z WARNING [plugin.foo.db] message", the
  * record's own timestamp in UTC, then the exception text, if any, on the
@@ -25,291 +26,47 @@
 
 #include "relogd.h"
 
-#define SINK_TIME_MAX_MS 253402300799999LL	/* 9999-12-31T23:59:59.999 */
-
-/* Make room for len more bytes (outbuf_add's slow path). */
-void
-outbuf_grow(struct outbuf *b, size_t len)
-{
-	size_t cap = b->cap != 0 ? b->cap : 4096;
-	char *p;
-
-	while (cap - b->len < len)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (p == NULL)
-		fatal("realloc");
-	b->data = p;
-	b->cap = cap;
-}
-
-/* Free a buffer's memory. */
-void
-outbuf_free(struct outbuf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof *b);
-}
-
-/* The syslog priority of a level. */
-int
-sink_priority(int64_t level)
-{
-	if (level >= RELOG_LEVEL_CRITICAL)
-		return (RELOGD_PRI_CRIT);
-	if (level >= RELOG_LEVEL_ERROR)
-		return (RELOGD_PRI_ERR);
-	if (level >= RELOG_LEVEL_WARNING)
-		return (RELOGD_PRI_WARNING);
-	if (level >= RELOG_LEVEL_INFO)
-		return (RELOGD_PRI_INFO);
-	return (RELOGD_PRI_DEBUG);
-}
-
-/* Append a level's name: Python's, or "LEVEL<n>" for other numbers. */
-void
-sink_format_level(struct outbuf *b, int64_t level)
-{
-	static const char *const names[] = {
-		"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
-	};
-	char other[32];
-	int n;
-
-	if (level % 10 == 0 && level >= 10 && level <= 50) {
-		outbuf_add(b, names[level / 10 - 1],
-		    strlen(names[level / 10 - 1]));
-		return;
-	}
-	n = snprintf(other, sizeof other, "LEVEL%" PRId64, level);
-	outbuf_add(b, other, (size_t)n);
-}
-
-/*
- * Append "YYYY-MM-DDTHH:MM:SS.mmmZ". The part up to the seconds is cached:
- * records of one batch mostly share their second.
- */
-void
-sink_format_time(struct outbuf *b, int64_t ms)
-{
-	static time_t cached_sec = -1;
-	static char cached[24];
-	static size_t cached_len;
-	char frac[5] = { '.', 0, 0, 0, 'Z' };
-	unsigned milli;
-	time_t sec;
-	struct tm tm;
-
-	/* What strftime can print: year 1970 to 9999. */
-	if (ms < 0)
-		ms = 0;
-	if (ms > SINK_TIME_MAX_MS)
-		ms = SINK_TIME_MAX_MS;
-	sec = (time_t)(ms / 1000);
-	if (sec != cached_sec) {
-		if (gmtime_r(&sec, &tm) == NULL)
-			memset(&tm, 0, sizeof tm);
-		cached_len = strftime(cached, sizeof cached,
-		    "%Y-%m-%dT%H:%M:%S", &tm);
-		cached_sec = sec;
-	}
-	outbuf_add(b, cached, cached_len);
-	milli = (unsigned)(ms % 1000);
-	frac[1] = (char)('0' + milli / 100);
-	frac[2] = (char)('0' + milli / 10 % 10);
-	frac[3] = (char)('0' + milli % 10);
-	outbuf_add(b, frac, sizeof frac);
-}
-
-/* Append text; every line after its first starts with the prefix. */
-static void
-sink_add_text(struct outbuf *b, struct proto_str text, const char *prefix,
-    size_t prefix_len)
-{
-	const char *p = text.ptr, *end = text.ptr + text.len, *nl;
-
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		outbuf_add(b, p, (size_t)(nl - p) + 1);
-		outbuf_add(b, prefix, prefix_len);
-		p = nl + 1;
-	}
-	outbuf_add(b, p, (size_t)(end - p));
-}
-
-/* Append " [truncated N bytes]" when something was cut. */
-static void
-sink_add_cut(struct outbuf *b, size_t cut)
-{
-	char mark[48];
-	int n;
-
-	if (cut == 0)
-		return;
-	n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
-	outbuf_add(b, mark, (size_t)n);
-}
-
-/*
- * Format one record into a sink: a line, and its exception text on the
- * lines after it. Every line after the first starts with a tab, so that a
- * message cannot pass for a record of its own; for stderr, every line also
- * starts with "<N>plugin: " (for journald).
- */
-void
-sink_format(struct sink *s, const char *plugin_id, const struct record *r,
-    int for_stderr)
-{
-	const struct proto_entry *e = &r->e;
-	struct outbuf *b = &s->out;
-	char prefix[RELOG_ID_MAX + 16];
-	size_t prefix_len = 0;
-
-	if (for_stderr) {
-		prefix_len = (size_t)snprintf(prefix, sizeof prefix, "<%d>%s: ",
-		    sink_priority(e->level), plugin_id);
-		outbuf_add(b, prefix, prefix_len);
-	}
-	prefix[prefix_len++] = '\t';
-	sink_format_time(b, e->timestamp_ms);
-	outbuf_add(b, " ", 1);
-	sink_format_level(b, e->level);
-	outbuf_add(b, " [", 2);
-	outbuf_add(b, r->logger_prefix.ptr, r->logger_prefix.len);
-	sink_add_text(b, e->logger_name, prefix, prefix_len);
-	if (r->name_cut != 0)
-		outbuf_add(b, "...", 3);
-	outbuf_add(b, "] ", 2);
-	sink_add_text(b, e->message, prefix, prefix_len);
-	sink_add_cut(b, r->msg_cut);
-	if (e->exception_text.len != 0) {
-		outbuf_add(b, "\n", 1);
-		outbuf_add(b, prefix, prefix_len);
-		sink_add_text(b, e->exception_text, prefix, prefix_len);
-		sink_add_cut(b, r->exc_cut);
-	}
-	outbuf_add(b, "\n", 1);
-	sink_touch(s);
-}
-
-/* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
-static size_t
-sink_utf8_len(const unsigned char *p, size_t left)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (p[0] < 0x80)
-		return (1);
-	if ((p[0] & 0xe0) == 0xc0)
-		n = 2, c = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		n = 3, c = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		n = 4, c = p[0] & 0x07;
-	else
-		return (0);
-	if (n > left)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	/* No overlong forms, surrogates, or past U+10FFFF. */
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
-	    (n == 4 && c < 0x10000) || (c >= 0xd800 && c <= 0xdfff) ||
-	    c > 0x10ffff)
-		return (0);
-	return (n);
-}
-
-/*
- * Append text inside a JSON string: quotes, backslashes and control
- * characters escaped, and bytes that are not UTF-8 as U+FFFD.
- */
-static void
-sink_json_text(struct outbuf *b, struct proto_str text)
-{
-	const unsigned char *p = (const unsigned char *)text.ptr;
-	size_t i = 0, n, run;
-	char esc[8];
-
-	while (i < text.len) {
-		for (run = i; run < text.len && p[run] >= 0x20 &&
-		    p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
-			;
-		outbuf_add(b, p + i, run - i);
-		if ((i = run) == text.len)
-			break;
-		if (p[i] == '"' || p[i] == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)p[i];
-			outbuf_add(b, esc, 2);
-			i++;
-		} else if (p[i] < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", p[i]);
-			outbuf_add(b, esc, 6);
-			i++;
-		} else if ((n = sink_utf8_len(p + i, text.len - i)) != 0) {
-			outbuf_add(b, p + i, n);
-			i += n;
-		} else {
-			outbuf_add(b, "\xef\xbf\xbd", 3);
-			i++;
-		}
-	}
-}
-
-/* Append a JSON string (see sink_json_text). */
-void
-sink_json_str(struct outbuf *b, struct proto_str text)
-{
-	outbuf_add(b, "\"", 1);
-	sink_json_text(b, text);
-	outbuf_add(b, "\"", 1);
-}
-
-/*
- * Format one record as a line of JSON: {"time", "timestamp_ms", "level",
- * "levelno", "plugin", "logger", "message", "exception"}.
- */
-void
-sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
-{
-	const struct proto_entry *e = &r->e;
-	struct outbuf *b = &s->out;
-	char num[64];
-	int n;
-
-	outbuf_add(b, "{\"time\":\"", 9);
-	sink_format_time(b, e->timestamp_ms);
-	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
-	    ",\"level\":\"", e->timestamp_ms);
-	outbuf_add(b, num, (size_t)n);
-	sink_format_level(b, e->level);		/* ASCII: nothing to escape */
-	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
-	    ",\"plugin\":", e->level);
-	outbuf_add(b, num, (size_t)n);
-	sink_json_str(b, proto_cstr(plugin_id));
-	outbuf_add(b, ",\"logger\":", 10);
-	/* Under strict, the name as the text files have it: prefixed. */
-	outbuf_add(b, "\"", 1);
-	sink_json_text(b, r->logger_prefix);
-	sink_json_text(b, e->logger_name);
-	outbuf_add(b, "\"", 1);
-	outbuf_add(b, ",\"message\":", 11);
-	sink_json_str(b, e->message);
-	outbuf_add(b, ",\"exception\":", 13);
-	sink_json_str(b, e->exception_text);
-	outbuf_add(b, "}\n", 2);
-	sink_touch(s);
-}
-
 static TAILQ_HEAD(, sink) sink_dirty = TAILQ_HEAD_INITIALIZER(sink_dirty);
 static struct sink sink_stderr_sink;
 static int sink_stderr_made;
 
 static void sink_write_cb(evutil_socket_t, short, void *);
+static void sink_touch(struct sink *);
+static void sink_flush(struct sink *);
+static void sink_write_line(const char *, size_t, void *);
+
+/*
+ * Format one record into a sink (proto_format_line); for stderr, every
+ * line also starts with "<N>plugin: " (for journald).
+ */
+void
+sink_format(struct sink *s, const char *plugin_id, const struct record *r,
+    int for_stderr)
+{
+	char lead[RELOG_ID_MAX + 16];
+	struct proto_line l;
+	size_t n = 0;
+
+	if (for_stderr)
+		n = (size_t)snprintf(lead, sizeof lead, "<%d>%s: ",
+		    proto_level_priority(r->e.level), plugin_id);
+	lead[n] = '\t';
+	record_line(r, &l);
+	proto_format_line(&s->out, &l, (struct proto_str){ lead, n },
+	    (struct proto_str){ lead, n + 1 });
+	sink_touch(s);
+}
+
+/* Format one record into a sink as a line of JSON (proto_format_json). */
+void
+sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
+{
+	struct proto_line l;
+
+	record_line(r, &l);
+	proto_format_json(&s->out, &l, proto_cstr(plugin_id));
+	sink_touch(s);
+}
 
 /* Open a file sink's file (again). Says once if it cannot. */
 static void
@@ -409,7 +166,8 @@ sink_init_stderr(struct sink *s)
 
 /*
  * The stderr sink, shared by records (with --stderr) and relogd's own
- * messages; made on first use, once the event loop exists.
+ * messages (log.c writes through it); made on first use, once the event
+ * loop exists.
  */
 struct sink *
 sink_stderr(void)
@@ -417,6 +175,7 @@ sink_stderr(void)
 	if (!sink_stderr_made && relogd_base != NULL) {
 		sink_init_stderr(&sink_stderr_sink);
 		sink_stderr_made = 1;
+		log_set_writer(sink_write_line, &sink_stderr_sink);
 	}
 	return (sink_stderr_made ? &sink_stderr_sink : NULL);
 }
@@ -427,6 +186,7 @@ sink_stderr_close(void)
 {
 	if (!sink_stderr_made)
 		return;
+	log_set_writer(NULL, NULL);
 	if (sink_stderr_sink.own_dropped != 0)
 		dprintf(STDERR_FILENO, "<4>relogd: %llu of its own messages "
 		    "were dropped: stderr was full\n",
@@ -436,18 +196,20 @@ sink_stderr_close(void)
 }
 
 /*
- * Queue one of relogd's own lines and write what the kernel takes now.
- * When stderr is this far behind, the line is dropped (and counted): the
- * daemon must not stall, nor grow, on a stuck journal.
+ * Queue one of relogd's own lines (log.c's writer) and write what the
+ * kernel takes now. When stderr is this far behind, the line is dropped
+ * (and counted): the daemon must not stall, nor grow, on a stuck journal.
  */
-void
-sink_write_line(struct sink *s, const char *line, size_t len)
+static void
+sink_write_line(const char *line, size_t len, void *arg)
 {
+	struct sink *s = arg;
+
 	if (sink_pending(s) > SINK_OWN_MAX) {
 		s->own_dropped++;
 		return;
 	}
-	outbuf_add(&s->out, line, len);
+	proto_buf_add(&s->out, line, len);
 	sink_touch(s);
 	sink_flush(s);
 }
@@ -487,18 +249,18 @@ sink_reopen(struct sink *s)
 	}
 }
 
-/* Bytes waiting to be written. */
-size_t
-sink_pending(const struct sink *s)
+/* Bytes in the sink's buffer (sink_pending, once touched). */
+static size_t
+sink_buffered(const struct sink *s)
 {
 	return (s->out.len - s->off);
 }
 
 /* Note that a sink has new bytes to write. */
-void
+static void
 sink_touch(struct sink *s)
 {
-	s->queued = s->written + sink_pending(s);
+	s->queued = s->written + sink_buffered(s);
 	if (!s->dirty) {
 		s->dirty = 1;
 		TAILQ_INSERT_TAIL(&sink_dirty, s, dirty_entry);
@@ -509,13 +271,13 @@ sink_touch(struct sink *s)
 static void
 sink_discard(struct sink *s)
 {
-	s->lost += sink_pending(s);
-	s->written += sink_pending(s);
+	s->lost += sink_buffered(s);
+	s->written += sink_buffered(s);
 	s->out.len = s->off = 0;
 }
 
 /* Write what the kernel takes now. */
-void
+static void
 sink_flush(struct sink *s)
 {
 	size_t left;
@@ -564,14 +326,14 @@ sink_flush(struct sink *s)
 	}
 }
 
-/* The kernel takes more: write, and tell the clients if it drained. */
+/* The kernel takes more: write, and tell the ledger. */
 static void
 sink_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	sink_flush(arg);
-	client_sinks_progressed();
+	ack_progress();
 }
 
 /* Write every sink that has new bytes. */
@@ -585,7 +347,6 @@ sink_flush_all(void)
 		s->dirty = 0;
 		sink_flush(s);
 	}
-	remote_flush_all();
 }
 
 /*
@@ -623,7 +384,7 @@ sink_free(struct sink *s)
 		event_free(s->wev);
 	if (s->fd >= 0 && s->fd != STDERR_FILENO)
 		close(s->fd);
-	outbuf_free(&s->out);
+	proto_buf_free(&s->out);
 	free(s->name);
 	memset(s, 0, sizeof *s);
 	s->fd = -1;

@@ -1,7 +1,8 @@
 /*
- * A forward sink's file queue: records waiting for a collector, kept in
- * order in numbered segment files under state_dir/forward/<sink>/, so that
- * they survive a restart, SIGKILL included.
+ * A file queue: records waiting for a collector (a remote's), kept in
+ * order in numbered segment files in a folder of their own
+ * (state_dir/forward/<remote>/), so that they survive a restart, SIGKILL
+ * included.
  *
  *   0000000000000001.q   "RELOGQ1\n", then records: u32 length, body
  *   cursor               "<segment> <offset>\n": the first record not acked
@@ -70,14 +71,14 @@ spool_write_cursor(struct spool *sp)
  * included: 0 if it is not all there, -1 if the length is not a record's.
  */
 static int64_t
-spool_record_len(const char *p, size_t left)
+spool_record_len(const struct spool *sp, const char *p, size_t left)
 {
 	uint32_t len;
 
 	if (left < 4)
 		return (0);
 	memcpy(&len, p, 4);
-	if (len < sizeof(struct remote_rec) || len > REMOTE_REC_MAX)
+	if (len < sp->rec_min || len > sp->rec_max)
 		return (-1);
 	if (left - 4 < len)
 		return (0);
@@ -89,9 +90,10 @@ spool_record_len(const char *p, size_t left)
  * after the last whole record; *bad is set when garbage follows it.
  */
 static uint64_t
-spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
+spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
+    int *bad)
 {
-	struct outbuf b = { 0 };
+	struct proto_buf b = { 0 };
 	uint64_t base = off;
 	size_t at = 0;
 	ssize_t n;
@@ -99,9 +101,9 @@ spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
 
 	*count = 0;
 	*bad = 0;
-	outbuf_grow(&b, SPOOL_READ_CHUNK);
+	proto_buf_grow(&b, SPOOL_READ_CHUNK);
 	for (;;) {
-		len = spool_record_len(b.data + at, b.len - at);
+		len = spool_record_len(sp, b.data + at, b.len - at);
 		if (len > 0) {
 			at += (size_t)len;
 			(*count)++;
@@ -116,7 +118,7 @@ spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
 		b.len -= at;
 		base += at;
 		at = 0;
-		outbuf_grow(&b, SPOOL_READ_CHUNK);
+		proto_buf_grow(&b, SPOOL_READ_CHUNK);
 		n = pread(fd, b.data + b.len, b.cap - b.len,
 		    (off_t)(base + b.len));
 		if (n <= 0) {
@@ -125,7 +127,7 @@ spool_scan(int fd, uint64_t off, uint64_t *count, int *bad)
 		}
 		b.len += (size_t)n;
 	}
-	outbuf_free(&b);
+	proto_buf_free(&b);
 	return (base + at);
 }
 
@@ -218,11 +220,13 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 }
 
 /*
- * Open (or create) the queue in dir; all its segments hold about max_bytes.
- * Returns 0, or -1 (said in relogd's log).
+ * Open (or create) the queue in dir; all its segments hold about max_bytes;
+ * a record's length field (the bytes after it) is rec_min to rec_max, and
+ * anything else is damage. Returns 0, or -1 (said in relogd's log).
  */
 int
-spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
+spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
+    uint32_t rec_min, uint32_t rec_max)
 {
 	char path[PATH_MAX], line[64];
 	uint64_t *segs, first, last, count, end;
@@ -235,6 +239,8 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 	memset(sp, 0, sizeof *sp);
 	sp->wfd = sp->rfd = sp->cursor_fd = -1;
 	sp->max_bytes = max_bytes;
+	sp->rec_min = rec_min;
+	sp->rec_max = rec_max;
 	sp->seg_max = max_bytes / 8 < SPOOL_SEGMENT_MAX ? max_bytes / 8 :
 	    SPOOL_SEGMENT_MAX;
 	/* Under a file size limit (LimitFSIZE=), segments end before it. */
@@ -286,7 +292,7 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes)
 				continue;
 			if (fstat(fd, &st) == 0)
 				sp->bytes += (uint64_t)st.st_size;
-			end = spool_scan(fd, segs[i] == sp->ack.seg ?
+			end = spool_scan(sp, fd, segs[i] == sp->ack.seg ?
 			    sp->ack.off : SPOOL_HDR, &count, &bad);
 			if (segs[i] >= sp->ack.seg)
 				sp->records += count;
@@ -409,7 +415,7 @@ spool_drop_head(struct spool *sp)
 	spool_path(sp, sp->head, path, sizeof path);
 	if (sp->ack.seg == sp->head &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		spool_scan(fd, sp->ack.off, &count, &bad);
+		spool_scan(sp, fd, sp->ack.off, &count, &bad);
 		close(fd);
 	}
 	spool_unlink_head(sp);
@@ -437,7 +443,7 @@ spool_append(struct spool *sp, const char *rec, size_t len)
 		spool_flush(sp);
 		spool_new_segment(sp);
 	}
-	outbuf_add(&sp->wbuf, rec, len);
+	proto_buf_add(&sp->wbuf, rec, len);
 	sp->wbuf_records++;
 	sp->tail_size += len;
 	sp->bytes += len;
@@ -474,7 +480,7 @@ spool_peek(struct spool *sp, size_t *lenp)
 	ssize_t n;
 
 	if (sp->rbuf.data == NULL)
-		outbuf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
+		proto_buf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
 	while (spool_unread(sp)) {
 		if (sp->read.seg == sp->tail)
 			spool_flush(sp);
@@ -493,7 +499,8 @@ spool_peek(struct spool *sp, size_t *lenp)
 			sp->rbase = sp->read.off;
 		}
 		at = (size_t)(sp->read.off - sp->rbase);
-		len = spool_record_len(sp->rbuf.data + at, sp->rbuf.len - at);
+		len = spool_record_len(sp, sp->rbuf.data + at,
+		    sp->rbuf.len - at);
 		if (len > 0) {
 			*lenp = (size_t)len;
 			return (sp->rbuf.data + at);
@@ -503,7 +510,7 @@ spool_peek(struct spool *sp, size_t *lenp)
 			    sp->rbuf.len - at);
 			sp->rbuf.len -= at;
 			sp->rbase += at;
-			outbuf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
+			proto_buf_grow(&sp->rbuf, SPOOL_READ_CHUNK);
 			n = pread(sp->rfd, sp->rbuf.data + sp->rbuf.len,
 			    sp->rbuf.cap - sp->rbuf.len,
 			    (off_t)(sp->rbase + sp->rbuf.len));
@@ -607,8 +614,8 @@ spool_close(struct spool *sp)
 	spool_read_reset(sp);
 	if (sp->wfd >= 0)
 		close(sp->wfd);
-	outbuf_free(&sp->wbuf);
-	outbuf_free(&sp->rbuf);
+	proto_buf_free(&sp->wbuf);
+	proto_buf_free(&sp->rbuf);
 	free(sp->dir);
 	memset(sp, 0, sizeof *sp);
 	sp->wfd = sp->rfd = sp->cursor_fd = -1;

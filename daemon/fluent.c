@@ -1,6 +1,7 @@
 /*
- * Fluentd's Forward protocol (v1) on a second socket (--forward-socket), for
- * Fluent clients: a stream of msgpack arrays, no length prefix, no hello.
+ * The Fluent input: Fluentd's Forward protocol (v1) on a second socket
+ * (forward_socket), for Fluent clients: a stream of msgpack arrays, no
+ * length prefix, no hello.
  *   Message        [tag, time, record, option?]
  *   Forward        [tag, [[time, record], ...], option?]
  *   PackedForward  [tag, bin (msgpack [time, record] one after the other),
@@ -24,11 +25,11 @@
 #include "relogd.h"
 
 /* The message text being made for a record. */
-static struct outbuf forward_text;
+static struct proto_buf fluent_text;
 
 /* Is this msgpack string (str or bin) the given key? */
 static int
-forward_is(const msgpack_object *o, const char *key)
+fluent_is(const msgpack_object *o, const char *key)
 {
 	size_t len = strlen(key);
 
@@ -43,7 +44,7 @@ forward_is(const msgpack_object *o, const char *key)
 
 /* A str or bin's bytes. Returns 0, or -1 if it is neither. */
 static int
-forward_str(const msgpack_object *o, struct proto_str *s)
+fluent_str(const msgpack_object *o, struct proto_str *s)
 {
 	if (o->type == MSGPACK_OBJECT_STR) {
 		s->ptr = o->via.str.ptr != NULL ? o->via.str.ptr : "";
@@ -60,7 +61,7 @@ forward_str(const msgpack_object *o, struct proto_str *s)
 
 /* An event's time in ms: seconds, or an EventTime. -1 if neither. */
 static int64_t
-forward_time(const msgpack_object *o)
+fluent_time(const msgpack_object *o)
 {
 	const unsigned char *p;
 
@@ -80,58 +81,47 @@ forward_time(const msgpack_object *o)
 	return (-1);
 }
 
-/* A level: a number, or a name (debug, info, warn[ing], error, ...). */
+/* A level: a number, or a name (proto_level_parse's); INFO if neither. */
 static int64_t
-forward_level(const msgpack_object *o)
+fluent_level(const msgpack_object *o)
 {
-	static const struct {
-		const char *name;
-		int64_t level;
-	} names[] = {
-		{ "trace", 5 }, { "debug", 10 }, { "info", 20 },
-		{ "notice", 25 }, { "warn", 30 }, { "warning", 30 },
-		{ "error", 40 }, { "err", 40 }, { "critical", 50 },
-		{ "crit", 50 }, { "fatal", 50 }, { "alert", 50 },
-		{ "emerg", 50 },
-	};
 	struct proto_str s;
-	size_t i;
+	int64_t level;
 
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= 1000)
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= RELOG_LEVEL_MAX)
 		return ((int64_t)o->via.u64);
-	if (forward_str(o, &s) == 0) {
-		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-			if (strlen(names[i].name) == s.len &&
-			    strncasecmp(names[i].name, s.ptr, s.len) == 0)
-				return (names[i].level);
-		}
-	}
+	/* A name: "40" as a string is no level. */
+	if (fluent_str(o, &s) == 0 && s.len != 0 &&
+	    (s.ptr[0] < '0' || s.ptr[0] > '9') &&
+	    proto_level_parse(s, &level) == 0)
+		return (level);
 	return (RELOG_LEVEL_INFO);
 }
 
 /* Append a value as text: strings as they are, the rest as JSON. */
 static void
-forward_add_value(struct outbuf *b, const msgpack_object *o, int quote)
+fluent_add_value(struct proto_buf *b, const msgpack_object *o, int quote)
 {
 	struct proto_str s;
 	char num[64];
 	uint32_t i;
 	int n = 0;
 
-	if (forward_str(o, &s) == 0) {
+	if (fluent_str(o, &s) == 0) {
 		/* Inside an array or map: a JSON string. */
 		if (quote)
-			sink_json_str(b, s);
+			proto_json_str(b, s);
 		else
-			outbuf_add(b, s.ptr, s.len);
+			proto_buf_add(b, s.ptr, s.len);
 		return;
 	}
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
-		outbuf_add(b, "null", 4);
+		proto_buf_add(b, "null", 4);
 		return;
 	case MSGPACK_OBJECT_BOOLEAN:
-		outbuf_add(b, o->via.boolean ? "true" : "false",
+		proto_buf_add(b, o->via.boolean ? "true" : "false",
 		    o->via.boolean ? 4 : 5);
 		return;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
@@ -146,35 +136,35 @@ forward_add_value(struct outbuf *b, const msgpack_object *o, int quote)
 		n = snprintf(num, sizeof num, "%g", o->via.f64);
 		break;
 	case MSGPACK_OBJECT_ARRAY:
-		outbuf_add(b, "[", 1);
+		proto_buf_add(b, "[", 1);
 		for (i = 0; i < o->via.array.size; i++) {
 			if (i != 0)
-				outbuf_add(b, ",", 1);
-			forward_add_value(b, &o->via.array.ptr[i], 1);
+				proto_buf_add(b, ",", 1);
+			fluent_add_value(b, &o->via.array.ptr[i], 1);
 		}
-		outbuf_add(b, "]", 1);
+		proto_buf_add(b, "]", 1);
 		return;
 	case MSGPACK_OBJECT_MAP:
-		outbuf_add(b, "{", 1);
+		proto_buf_add(b, "{", 1);
 		for (i = 0; i < o->via.map.size; i++) {
 			if (i != 0)
-				outbuf_add(b, ",", 1);
-			forward_add_value(b, &o->via.map.ptr[i].key, 1);
-			outbuf_add(b, ":", 1);
-			forward_add_value(b, &o->via.map.ptr[i].val, 1);
+				proto_buf_add(b, ",", 1);
+			fluent_add_value(b, &o->via.map.ptr[i].key, 1);
+			proto_buf_add(b, ":", 1);
+			fluent_add_value(b, &o->via.map.ptr[i].val, 1);
 		}
-		outbuf_add(b, "}", 1);
+		proto_buf_add(b, "}", 1);
 		return;
 	default:
 		n = snprintf(num, sizeof num, "(ext)");
 		break;
 	}
-	outbuf_add(b, num, (size_t)n);
+	proto_buf_add(b, num, (size_t)n);
 }
 
 /* Take one event: its record becomes a relog record of the tag's plugin. */
 static int
-forward_event(struct client *c, struct proto_str tag, int64_t ms,
+fluent_event(struct client *c, struct proto_str tag, int64_t ms,
     const msgpack_object *rec)
 {
 	static const char *const message_keys[] = { "message", "log", "msg" };
@@ -188,44 +178,44 @@ forward_event(struct client *c, struct proto_str tag, int64_t ms,
 		return (-1);
 	for (k = 0; k < 3 && msg == NULL; k++) {
 		for (i = 0; i < rec->via.map.size; i++) {
-			if (forward_is(&rec->via.map.ptr[i].key,
+			if (fluent_is(&rec->via.map.ptr[i].key,
 			    message_keys[k]))
 				msg = &rec->via.map.ptr[i].val;
 		}
 	}
-	forward_text.len = 0;
+	fluent_text.len = 0;
 	if (msg != NULL)
-		forward_add_value(&forward_text, msg, 0);
+		fluent_add_value(&fluent_text, msg, 0);
 	for (i = 0; i < rec->via.map.size; i++) {
 		kv = &rec->via.map.ptr[i];
-		if (forward_is(&kv->key, "level")) {
+		if (fluent_is(&kv->key, "level")) {
 			level = &kv->val;
 			continue;
 		}
 		if (&kv->val == msg)
 			continue;
-		if (forward_text.len != 0)
-			outbuf_add(&forward_text, " ", 1);
-		forward_add_value(&forward_text, &kv->key, 0);
-		outbuf_add(&forward_text, "=", 1);
-		forward_add_value(&forward_text, &kv->val, 0);
+		if (fluent_text.len != 0)
+			proto_buf_add(&fluent_text, " ", 1);
+		fluent_add_value(&fluent_text, &kv->key, 0);
+		proto_buf_add(&fluent_text, "=", 1);
+		fluent_add_value(&fluent_text, &kv->val, 0);
 	}
 	memset(&r, 0, sizeof r);
 	r.e.timestamp_ms = ms;
-	r.e.level = level != NULL ? forward_level(level) : RELOG_LEVEL_INFO;
+	r.e.level = level != NULL ? fluent_level(level) : RELOG_LEVEL_INFO;
 	r.e.logger_name = tag;
-	r.e.message.ptr = forward_text.len != 0 ? forward_text.data : "";
-	r.e.message.len = forward_text.len;
+	r.e.message.ptr = fluent_text.len != 0 ? fluent_text.data : "";
+	r.e.message.len = fluent_text.len;
 	r.e.exception_text = proto_cstr("");
-	client_record(c, 0, &r);
-	plugin_write(client_route(c, &r.e), &r, c);
+	record_make(&r, &c->origin, 0);
+	record_write(&c->origin, &r);
 	c->records++;
 	return (0);
 }
 
 /* The events of a PackedForward blob: [time, record] after each other. */
 static int
-forward_packed(struct client *c, struct proto_str tag, struct proto_str blob)
+fluent_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 {
 	struct proto_scanner sc;
 	msgpack_unpacked u;
@@ -248,7 +238,7 @@ forward_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 		    u.data.via.array.size != 2)
 			ret = -1;
 		else
-			ret = forward_event(c, tag, forward_time(
+			ret = fluent_event(c, tag, fluent_time(
 			    &u.data.via.array.ptr[0]), &u.data.via.array.ptr[1]);
 		off += used;
 	}
@@ -258,7 +248,7 @@ forward_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 
 /* One Forward message. Returns 0, or -1 (with *cause) if it is malformed. */
 static int
-forward_message(struct client *c, const msgpack_object *o, const char **cause)
+fluent_message(struct client *c, const msgpack_object *o, const char **cause)
 {
 	const msgpack_object *a, *opt = NULL, *ev;
 	struct proto_str tag, blob, chunk = { NULL, 0 };
@@ -269,7 +259,7 @@ forward_message(struct client *c, const msgpack_object *o, const char **cause)
 	*cause = "not a Forward message";
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2 ||
 	    o->via.array.size > 4 ||
-	    forward_str(&o->via.array.ptr[0], &tag) != 0)
+	    fluent_str(&o->via.array.ptr[0], &tag) != 0)
 		return (-1);
 	a = o->via.array.ptr;
 	n = o->via.array.size;
@@ -279,16 +269,16 @@ forward_message(struct client *c, const msgpack_object *o, const char **cause)
 		for (i = 0; i < a[1].via.array.size; i++) {
 			ev = &a[1].via.array.ptr[i];
 			bad |= ev->type != MSGPACK_OBJECT_ARRAY ||
-			    ev->via.array.size != 2 || forward_event(c, tag,
-			    forward_time(&ev->via.array.ptr[0]),
+			    ev->via.array.size != 2 || fluent_event(c, tag,
+			    fluent_time(&ev->via.array.ptr[0]),
 			    &ev->via.array.ptr[1]) != 0;
 		}
-	} else if (forward_str(&a[1], &blob) == 0) {
+	} else if (fluent_str(&a[1], &blob) == 0) {
 		/* PackedForward: [tag, blob, option?] */
 		opt = n >= 3 ? &a[2] : NULL;
 		if (opt != NULL && opt->type == MSGPACK_OBJECT_MAP) {
 			for (i = 0; i < opt->via.map.size; i++) {
-				if (forward_is(&opt->via.map.ptr[i].key,
+				if (fluent_is(&opt->via.map.ptr[i].key,
 				    "compressed")) {
 					*cause = "compressed PackedForward "
 					    "is not supported";
@@ -296,22 +286,22 @@ forward_message(struct client *c, const msgpack_object *o, const char **cause)
 				}
 			}
 		}
-		bad = forward_packed(c, tag, blob) != 0;
+		bad = fluent_packed(c, tag, blob) != 0;
 	} else if (n >= 3) {
 		/* Message: [tag, time, record, option?] */
 		opt = n == 4 ? &a[3] : NULL;
-		bad = forward_event(c, tag, forward_time(&a[1]), &a[2]) != 0;
+		bad = fluent_event(c, tag, fluent_time(&a[1]), &a[2]) != 0;
 	} else
 		return (-1);
 	if (bad)
 		log_warn("%s: events that are not [time, record] skipped",
-		    c->runner_id);
+		    c->origin.runner_id);
 	for (i = 0; opt != NULL && opt->type == MSGPACK_OBJECT_MAP &&
 	    i < opt->via.map.size; i++) {
-		if (!forward_is(&opt->via.map.ptr[i].key, "chunk"))
+		if (!fluent_is(&opt->via.map.ptr[i].key, "chunk"))
 			continue;
 		/* An id we could not echo whole would never be acked. */
-		if (forward_str(&opt->via.map.ptr[i].val, &chunk) != 0 ||
+		if (fluent_str(&opt->via.map.ptr[i].val, &chunk) != 0 ||
 		    chunk.len > RELOG_ID_MAX) {
 			*cause = "chunk is not a string of 64 bytes at most";
 			return (-1);
@@ -319,28 +309,37 @@ forward_message(struct client *c, const msgpack_object *o, const char **cause)
 	}
 	if (chunk.ptr != NULL) {
 		/* Answered once the records are written. */
-		ack = client_ack_new(NULL, 0);
+		ack = ack_new(NULL, 0);
 		ack->chunk_len = chunk.len;
 		memcpy(ack->chunk, chunk.ptr, chunk.len);
 		ack->request_id = 0;
-		client_ack_queue(c, ack, 1);
+		ack_queue(c->origin.acks, ack, 1);
 	}
 	return (0);
 }
 
 /* Free the text buffer (at exit). */
 void
-forward_free(void)
+fluent_free(void)
 {
-	outbuf_free(&forward_text);
+	proto_buf_free(&fluent_text);
+}
+
+/* Log why, and drop the client: Fluent's protocol has no error replies. */
+static int
+fluent_fail(struct client *c, const char *why)
+{
+	log_warn("%s dropped: %s", client_name(c), why);
+	client_close(c);
+	return (-1);
 }
 
 /*
  * Handle every whole message in the client's buffer. Returns 0, or -1 if
  * the client is gone (a bad message, or one past max_frame).
  */
-int
-forward_process(struct client *c)
+static int
+fluent_process(struct client *c)
 {
 	msgpack_unpacked u;
 	const char *cause;
@@ -354,24 +353,24 @@ forward_process(struct client *c)
 		if (data == NULL)
 			fatalx("out of memory for a connection");
 		/* Resumed where the last read left it: nothing twice. */
-		ret = proto_scanner_run(&c->scan, (unsigned char *)data, have,
-		    &cause);
+		ret = proto_scanner_run(&c->fluent_scan, (unsigned char *)data,
+		    have, &cause);
 		if (ret == 0 && have > relogd_config.max_frame)
-			return (client_fail(c, NULL, NULL,
+			return (fluent_fail(c,
 			    "a Forward message over max_frame"));
 		if (ret == 0)
 			break;
 		if (ret < 0)
-			return (client_fail(c, NULL, NULL, cause));
-		used = c->scan.off;
-		proto_scanner_init(&c->scan, 1);
+			return (fluent_fail(c, cause));
+		used = c->fluent_scan.off;
+		proto_scanner_init(&c->fluent_scan, 1);
 		msgpack_unpacked_init(&u);
 		off = 0;
 		if (msgpack_unpack_next(&u, data, used, &off) !=
 		    MSGPACK_UNPACK_SUCCESS)
-			ret = client_fail(c, NULL, NULL, "undecodable msgpack");
-		else if (forward_message(c, &u.data, &cause) != 0)
-			ret = client_fail(c, NULL, NULL, cause);
+			ret = fluent_fail(c, "undecodable msgpack");
+		else if (fluent_message(c, &u.data, &cause) != 0)
+			ret = fluent_fail(c, cause);
 		else
 			ret = 0;
 		msgpack_unpacked_destroy(&u);
@@ -381,3 +380,51 @@ forward_process(struct client *c)
 	}
 	return (0);
 }
+
+/*
+ * A Fluent client connected: it says no hello, so its uid is checked now,
+ * and its untagged records all go to one logger.
+ */
+static void
+fluent_start(struct client *c)
+{
+	snprintf(c->origin.runner_id, sizeof c->origin.runner_id, "fluent");
+	proto_scanner_init(&c->fluent_scan, 1);
+	if (relogd_config.allow_uids.uids != NULL &&
+	    !config_uid_listed(&relogd_config.allow_uids, c->origin.uid))
+		fluent_fail(c, "this uid may not connect");
+}
+
+/* Fluent's ack: a bare map, no envelope and no length. */
+static void
+fluent_answer(struct client *c, const struct ack *a)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "ack");
+	proto_pack_str(&pk, (struct proto_str){ a->chunk, a->chunk_len });
+	client_send(c, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* What needs nothing of the Fluent input. */
+static void
+fluent_nothing(struct client *c)
+{
+	(void)c;
+}
+
+const struct client_ops fluent_ops = {
+	.name = "fluent",
+	.hello = 0,
+	.start = fluent_start,
+	.process = fluent_process,
+	.answer = fluent_answer,
+	.timeout = fluent_nothing,
+	.drained = fluent_nothing,
+	.gone = fluent_nothing,
+};

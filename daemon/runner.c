@@ -1,0 +1,334 @@
+/*
+ * The runner protocol on relogd's socket (PROTOCOL.md): length-prefixed
+ * frames, the runner.hello handshake, log batches replayed into the
+ * records layer, and relogctl's admin methods handed to control.c.
+ *
+ * A bad peer is answered where the protocol allows, logged in one line and
+ * dropped; nothing it sends can stop relogd. Frames are length-checked
+ * before they are buffered, and msgpack is scanned for sane container
+ * sizes before it is unpacked (proto_decode_frame).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relogd.h"
+
+/*
+ * Answer with an error, log why, and drop the client. Before a hello,
+ * every failure is a protocol mismatch. Returns -1.
+ */
+static int
+runner_fail(struct client *c, const struct proto_envelope *req,
+    const char *code, const char *why)
+{
+	log_warn("%s dropped: %s", client_name(c), why);
+	if (c->state == CLIENT_HELLO)
+		code = RELOG_E_PROTOCOL_MISMATCH;
+	reply_error(c, req, code, why);
+	client_close(c);
+	return (-1);
+}
+
+/* May this peer connect (allow_uids)? */
+static int
+runner_uid_allowed(const struct client *c)
+{
+	return (relogd_config.allow_uids.uids == NULL ||
+	    config_uid_listed(&relogd_config.allow_uids, c->origin.uid));
+}
+
+/* Does the session token match relogd's? In constant time. */
+static int
+runner_token_ok(struct proto_str token)
+{
+	const unsigned char *want = (const unsigned char *)relogd_config.token;
+	const unsigned char *got = (const unsigned char *)token.ptr;
+	size_t len = relogd_config.token_len, i;
+	unsigned char diff;
+
+	diff = token.ptr == NULL || token.len != len;
+	for (i = 0; i < len; i++)
+		diff |= want[i] ^ (i < token.len ? got[i] : 0);
+	return (diff == 0);
+}
+
+/* Answer runner.hello; a refusal may carry an error code too. */
+static void
+runner_hello_reply(struct client *c, const struct proto_envelope *req,
+    int accepted, const char *reason, const char *code)
+{
+	struct reply r;
+
+	reply_begin(&r, req);
+	proto_pack_hello_reply(&r.pk, accepted, reason);
+	reply_send(c, &r, code, reason);
+}
+
+/* Why a hello is refused (and its error code), or NULL. */
+static const char *
+runner_hello_refused(const struct client *c, const struct proto_hello *h,
+    const char **code)
+{
+	*code = RELOG_E_UNAUTHORIZED;
+	if (!runner_uid_allowed(c))
+		return ("this uid may not connect");
+	if (relogd_config.token != NULL && !runner_token_ok(h->session_token))
+		return ("wrong session token");
+	*code = NULL;
+	if (!proto_id_valid(h->runner_id.ptr, h->runner_id.len))
+		return ("runner_id is not a safe name");
+	if (h->plugin_id.len != 0 &&
+	    !proto_id_valid(h->plugin_id.ptr, h->plugin_id.len))
+		return ("plugin_id is not a safe name");
+	return (NULL);
+}
+
+/* Handle runner.hello. Returns 0, or -1 if the client is gone. */
+static int
+runner_hello(struct client *c, const struct proto_envelope *env)
+{
+	struct origin *o = &c->origin;
+	struct proto_hello hello;
+	const char *cause, *code;
+
+	if (env->type != PROTO_REQUEST ||
+	    !proto_str_eq(env->method, RELOG_METHOD_HELLO))
+		return (runner_fail(c, env, RELOG_E_PROTOCOL_MISMATCH,
+		    "the first message must be a runner.hello request"));
+	if (proto_decode_hello(env->payload, &hello, &cause) != 0)
+		return (runner_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
+	if ((cause = runner_hello_refused(c, &hello, &code)) != NULL) {
+		log_warn("%s refused: %s", client_name(c), cause);
+		runner_hello_reply(c, env, 0, cause, code);
+		client_close(c);
+		return (-1);
+	}
+	memcpy(o->runner_id, hello.runner_id.ptr, hello.runner_id.len);
+	o->runner_id[hello.runner_id.len] = '\0';
+	/* NULL past max_plugins: its records are routed like anyone's. */
+	if (hello.plugin_id.len != 0)
+		o->plugin = plugin_get(hello.plugin_id.ptr,
+		    hello.plugin_id.len);
+	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance);
+	c->state = CLIENT_READY;
+	evtimer_del(c->timer);
+	client_reading(c, 1);	/* now with the idle timeout */
+	runner_hello_reply(c, env, 1, "", NULL);
+	log_info("runner %s connected (pid %ld, uid %ld, plugin %s)",
+	    o->runner_id, (long)o->pid, (long)o->uid,
+	    o->plugin != NULL ? o->plugin->id : "by logger name");
+	return (0);
+}
+
+/* Owe an error reply, in turn with the others. */
+static void
+runner_ack_error(struct client *c, const struct proto_envelope *env,
+    const char *code, const char *message)
+{
+	struct ack *a = ack_new(env, 1);
+
+	a->code = code;
+	a->message = message;
+	ack_queue(c->origin.acks, a, 0);
+}
+
+/* Send an ack's reply: {written, rejected} for a batch, else {}. */
+static void
+runner_answer(struct client *c, const struct ack *a)
+{
+	struct proto_envelope req;
+	struct reply r;
+
+	memset(&req, 0, sizeof req);
+	req.request_id = a->request_id;
+	req.method = (struct proto_str){ a->method, a->method_len };
+	req.plugin_id = (struct proto_str){ a->plugin_id, a->plugin_id_len };
+	reply_begin(&r, &req);
+	if (a->batch) {
+		msgpack_pack_map(&r.pk, 2);
+		proto_pack_key(&r.pk, "written");
+		msgpack_pack_uint32(&r.pk, a->written);
+		proto_pack_key(&r.pk, "rejected");
+		msgpack_pack_uint32(&r.pk, a->rejected);
+	} else
+		msgpack_pack_map(&r.pk, 0);
+	reply_send(c, &r, a->code, a->message);
+}
+
+/*
+ * A batch this runner instance sent before (same seq): not written again,
+ * answered once its first copy is recorded. Returns whether it was one.
+ */
+static int
+runner_resent(struct client *c, const struct proto_envelope *env,
+    const struct proto_batch *b)
+{
+	int slot = c->origin.acks->state_slot;
+	struct ack *a;
+
+	if (b->seq == 0 || slot < 0 || b->seq > state_accepted(slot))
+		return (0);
+	c->duplicates += b->n;
+	log_debug("%s: batch %llu was written before", client_name(c),
+	    (unsigned long long)b->seq);
+	if (env->type == PROTO_REQUEST) {
+		a = ack_new(env, 1);
+		a->batch = 1;
+		a->after_seq = b->seq;
+		ack_queue(c->origin.acks, a, 0);
+	}
+	return (1);
+}
+
+/*
+ * Replay a runner.log_batch: its entries, then its drop count, each into
+ * the records layer; then owe its answer (and its seq's record) once the
+ * sinks it fed have written it. Returns 0.
+ */
+static int
+runner_batch(struct client *c, const struct proto_envelope *env)
+{
+	struct proto_batch b;
+	struct record r;
+	struct ack *a;
+	const char *cause = NULL, *first_cause = NULL;
+	int reply = env->type == PROTO_REQUEST, slot;
+	uint32_t i, n, bad = 0;
+
+	if (proto_decode_batch(env->payload, &b, &cause) != 0) {
+		log_warn("%s: bad log batch: %s", client_name(c), cause);
+		if (reply)
+			runner_ack_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
+		return (0);
+	}
+	if (runner_resent(c, env, &b))
+		return (0);
+	/* Past max_entries, entries are rejected. */
+	n = b.n;
+	if (n > relogd_config.max_entries) {
+		first_cause = "more entries than max_entries";
+		bad = n - (uint32_t)relogd_config.max_entries;
+		n = (uint32_t)relogd_config.max_entries;
+	}
+	for (i = 0; i < n; i++) {
+		memset(&r, 0, sizeof r);
+		if (proto_decode_entry(&b.entries[i], &r.e, &cause) != 0) {
+			if (first_cause == NULL)
+				first_cause = cause;
+			bad++;
+			continue;
+		}
+		record_make(&r, &c->origin, env->timestamp_ms);
+		record_write(&c->origin, &r);
+	}
+	if (b.dropped != 0)
+		record_drops(&c->origin, b.dropped);
+	c->records += b.n - bad;
+	if (bad != 0)
+		log_warn("%s: skipped %u malformed entries of %u: %s",
+		    client_name(c), bad, b.n, first_cause);
+	slot = c->origin.acks->state_slot;
+	if (b.seq != 0 && slot >= 0)
+		state_accept(slot, b.seq);
+	else
+		b.seq = 0;
+	if (reply || b.seq != 0) {
+		a = ack_new(env, reply);
+		a->batch = 1;
+		a->written = b.n - bad;
+		a->rejected = bad;
+		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
+		a->message = first_cause;
+		a->seq = b.seq;
+		ack_queue(c->origin.acks, a, 1);
+	}
+	return (0);
+}
+
+/* Handle one frame's bytes. Returns 0, or -1 if the client is gone. */
+static int
+runner_frame(struct client *c, const char *data, size_t len)
+{
+	struct proto_envelope env;
+	msgpack_unpacked u;
+	const char *cause;
+	int ret = 0;
+
+	msgpack_unpacked_init(&u);
+	/* env borrows from u, which borrows from data: both live till here. */
+	if (proto_decode_frame(data, len, &u, &env, &cause) != 0)
+		ret = runner_fail(c, NULL, RELOG_E_BAD_PAYLOAD, cause);
+	else if (c->state == CLIENT_HELLO)
+		ret = runner_hello(c, &env);
+	else if (proto_str_eq(env.method, RELOG_METHOD_LOG_BATCH))
+		ret = runner_batch(c, &env);
+	else if (proto_str_eq(env.method, RELOG_METHOD_HELLO))
+		ret = runner_fail(c, &env, RELOG_E_PROTOCOL_MISMATCH,
+		    "runner.hello sent twice");
+	else if (env.type == PROTO_REQUEST && control_method(env.method))
+		control_request(c, &env);
+	else if (env.type == PROTO_REQUEST)
+		runner_ack_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
+		    "relogd only takes runner.log_batch");
+	msgpack_unpacked_destroy(&u);
+	return (ret);
+}
+
+/*
+ * Handle every whole frame in the input buffer. Returns 0, or -1 if the
+ * client is gone.
+ */
+static int
+runner_process(struct client *c)
+{
+	struct evbuffer *in = c->in;
+	unsigned char head[RELOG_FRAME_HEADER_SIZE];
+	size_t have, total;
+	uint32_t len;
+	char why[96];
+	unsigned char *frame;
+
+	while (c->state != CLIENT_CLOSING) {
+		have = evbuffer_get_length(in);
+		if (have < sizeof head)
+			break;
+		evbuffer_copyout(in, head, sizeof head);
+		len = proto_frame_length(head);
+		if (len > relogd_config.max_frame) {
+			snprintf(why, sizeof why, "frame of %u bytes is over "
+			    "the limit of %zu", len, relogd_config.max_frame);
+			return (runner_fail(c, NULL, RELOG_E_BAD_PAYLOAD, why));
+		}
+		total = sizeof head + len;
+		if (have < total)
+			break;
+		frame = evbuffer_pullup(in, (ev_ssize_t)total);
+		if (frame == NULL)
+			fatalx("out of memory for a frame");
+		if (runner_frame(c, (const char *)frame + sizeof head,
+		    len) != 0)
+			return (-1);
+		evbuffer_drain(in, total);
+	}
+	return (0);
+}
+
+/* No hello in time. */
+static void
+runner_hello_timeout(struct client *c)
+{
+	runner_fail(c, NULL, RELOG_E_PROTOCOL_MISMATCH,
+	    "no runner.hello in time");
+}
+
+const struct client_ops runner_ops = {
+	.name = "runner",
+	.hello = 1,
+	.process = runner_process,
+	.answer = runner_answer,
+	.timeout = runner_hello_timeout,
+	.drained = control_drained,
+	.gone = control_client_gone,
+};
