@@ -319,6 +319,7 @@ main_shutdown(void)
 	config_free(&relogd_config);
 }
 
+/* relogd: read the settings, start the layers, run, stop. */
 int
 main(int argc, char **argv)
 {

@@ -38,12 +38,14 @@
 #define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)
 #define SPOOL_READ_CHUNK (64u * 1024)
 
+/* Is a before b in the queue? */
 static int
 spool_pos_before(struct spool_pos a, struct spool_pos b)
 {
 	return (a.seg < b.seg || (a.seg == b.seg && a.off < b.off));
 }
 
+/* The path of a segment file. */
 static void
 spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 {
@@ -154,6 +156,7 @@ spool_new_segment(struct spool *sp)
 	sp->bytes += SPOOL_HDR;
 }
 
+/* qsort's order of segment numbers. */
 static int
 spool_cmp_u64(const void *a, const void *b)
 {
@@ -220,6 +223,93 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 }
 
 /*
+ * Count the records of one segment file from where the cursor is (or its
+ * start), and cut off a record written in part at the end of the last.
+ */
+static void
+spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
+{
+	char path[PATH_MAX];
+	uint64_t count, end;
+	struct stat st;
+	int fd, bad;
+
+	spool_path(sp, seg, path, sizeof path);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) == 0)
+		sp->bytes += (uint64_t)st.st_size;
+	end = spool_scan(sp, fd, seg == sp->ack.seg ? sp->ack.off : SPOOL_HDR,
+	    &count, &bad);
+	if (seg >= sp->ack.seg)
+		sp->records += count;
+	if (seg == last) {
+		/* A record cut short by a kill: cut it off. */
+		if (bad && ftruncate(fd, (off_t)end) == 0) {
+			log_warn("%s: cut off %" PRIu64 " bytes of a record "
+			    "written in part", path, (uint64_t)st.st_size - end);
+			sp->bytes -= (uint64_t)st.st_size - end;
+		}
+		sp->tail_size = end;
+	} else if (bad)
+		log_warn("%s: garbage after %" PRIu64 " bytes; the rest of it "
+		    "is skipped", path, end);
+	close(fd);
+}
+
+/*
+ * Take the queue's segment files as they are: delete those acked before a
+ * kill, count the records of the others, and append to the last.
+ */
+static void
+spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
+{
+	char path[PATH_MAX];
+	uint64_t first = segs[0], last = segs[nsegs - 1];
+	size_t i;
+
+	sp->head = first;
+	sp->tail = last;
+	if (spool_pos_before(sp->ack, (struct spool_pos){ first, SPOOL_HDR })) {
+		sp->ack.seg = first;
+		sp->ack.off = SPOOL_HDR;
+	}
+	for (i = 0; i < nsegs; i++) {
+		if (segs[i] < sp->ack.seg && segs[i] < last) {
+			/* Acked, but a kill came before the unlink. */
+			spool_path(sp, segs[i], path, sizeof path);
+			unlink(path);
+			sp->head = segs[i] + 1;
+			continue;
+		}
+		spool_load_segment(sp, segs[i], last);
+	}
+	if (spool_pos_before(spool_end(sp), sp->ack))
+		sp->ack = spool_end(sp);
+	spool_path(sp, last, path, sizeof path);
+	sp->wfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+}
+
+/* Open the cursor file and read where the first record not acked is. */
+static int
+spool_read_cursor(struct spool *sp)
+{
+	char path[PATH_MAX], line[64];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/cursor", sp->dir);
+	sp->cursor_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->cursor_fd < 0)
+		return (-1);
+	n = pread(sp->cursor_fd, line, sizeof line - 1, 0);
+	line[n > 0 ? n : 0] = '\0';
+	if (sscanf(line, "%" SCNx64 " %" SCNx64, &sp->ack.seg,
+	    &sp->ack.off) != 2 || sp->ack.seg > SPOOL_SEGMENT_LAST)
+		sp->ack.seg = sp->ack.off = 0;
+	return (0);
+}
+
+/*
  * Open (or create) the queue in dir; all its segments hold about max_bytes;
  * a record's length field (the bytes after it) is rec_min to rec_max, and
  * anything else is damage. Returns 0, or -1 (said in relogd's log).
@@ -228,13 +318,9 @@ int
 spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
     uint32_t rec_min, uint32_t rec_max)
 {
-	char path[PATH_MAX], line[64];
-	uint64_t *segs, first, last, count, end;
-	size_t nsegs, i;
+	uint64_t *segs;
+	size_t nsegs;
 	struct rlimit rl;
-	struct stat st;
-	int fd, bad;
-	ssize_t n;
 
 	memset(sp, 0, sizeof *sp);
 	sp->wfd = sp->rfd = sp->cursor_fd = -1;
@@ -249,20 +335,10 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
 		sp->seg_max = rl.rlim_cur;
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+	    spool_read_cursor(sp) != 0 ||
+	    spool_segments(sp, &segs, &nsegs) != 0)
 		goto fail;
-	snprintf(path, sizeof path, "%s/cursor", dir);
-	sp->cursor_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (sp->cursor_fd < 0)
-		goto fail;
-	n = pread(sp->cursor_fd, line, sizeof line - 1, 0);
-	line[n > 0 ? n : 0] = '\0';
-	if (sscanf(line, "%" SCNx64 " %" SCNx64, &sp->ack.seg,
-	    &sp->ack.off) != 2 || sp->ack.seg > SPOOL_SEGMENT_LAST)
-		sp->ack.seg = sp->ack.off = 0;
-	if (spool_segments(sp, &segs, &nsegs) != 0)
-		goto fail;
-
 	if (nsegs == 0) {
 		/* Empty: begin after where the cursor was. */
 		sp->head = sp->tail = sp->ack.seg;
@@ -270,51 +346,8 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
 		sp->head = sp->tail;
 		sp->ack.seg = sp->tail;
 		sp->ack.off = SPOOL_HDR;
-	} else {
-		first = segs[0];
-		last = segs[nsegs - 1];
-		sp->head = first;
-		sp->tail = last;
-		if (spool_pos_before(sp->ack, (struct spool_pos){ first,
-		    SPOOL_HDR })) {
-			sp->ack.seg = first;
-			sp->ack.off = SPOOL_HDR;
-		}
-		for (i = 0; i < nsegs; i++) {
-			spool_path(sp, segs[i], path, sizeof path);
-			if (segs[i] < sp->ack.seg && segs[i] < last) {
-				/* Acked, but a kill came before the unlink. */
-				unlink(path);
-				sp->head = segs[i] + 1;
-				continue;
-			}
-			if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
-				continue;
-			if (fstat(fd, &st) == 0)
-				sp->bytes += (uint64_t)st.st_size;
-			end = spool_scan(sp, fd, segs[i] == sp->ack.seg ?
-			    sp->ack.off : SPOOL_HDR, &count, &bad);
-			if (segs[i] >= sp->ack.seg)
-				sp->records += count;
-			if (segs[i] == last) {
-				/* A record cut short by a kill: cut it off. */
-				if (bad && ftruncate(fd, (off_t)end) == 0) {
-					log_warn("%s: cut off %" PRIu64 " bytes"
-					    " of a record written in part", path,
-					    (uint64_t)st.st_size - end);
-					sp->bytes -= (uint64_t)st.st_size - end;
-				}
-				sp->tail_size = end;
-			} else if (bad)
-				log_warn("%s: garbage after %" PRIu64 " bytes;"
-				    " the rest of it is skipped", path, end);
-			close(fd);
-		}
-		if (spool_pos_before(spool_end(sp), sp->ack))
-			sp->ack = spool_end(sp);
-		spool_path(sp, last, path, sizeof path);
-		sp->wfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	}
+	} else
+		spool_load(sp, segs, nsegs);
 	free(segs);
 	if (sp->wfd < 0)
 		goto fail;

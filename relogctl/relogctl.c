@@ -678,6 +678,7 @@ ctl_exec(const char *logger, char **argv, relog_t *h)
 	return (WEXITSTATUS(status));
 }
 
+/* relogctl: the command line, then the command. */
 int
 main(int argc, char **argv)
 {

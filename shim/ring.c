@@ -43,6 +43,7 @@ ring_clear(struct ring *r)
 	r->dropped = r->evicted = 0;
 }
 
+/* Free a ring and its slots' buffers. */
 void
 ring_free(struct ring *r)
 {
