@@ -68,7 +68,7 @@ SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 DAEMON_MAIN_SRC = daemon/main.c
 DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/fluent.c daemon/reply.c daemon/client.c \
-	daemon/record.c \
+	daemon/record.c daemon/route.c \
 	daemon/plugin.c \
 	daemon/sink.c daemon/journal.c daemon/tail.c daemon/remote.c \
 	daemon/remote-syslog.c daemon/remote-fluent.c daemon/remote-conn.c \
@@ -77,7 +77,8 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c tests/test-remote.c
+	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
+	tests/test-ids.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

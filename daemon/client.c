@@ -125,6 +125,7 @@ client_free(struct client *c)
 	TAILQ_REMOVE(&clients, c, entry);
 	client_total--;
 	ack_owner_detach(c->origin.acks);
+	free(c->origin.hosted);
 	event_free(c->timer);
 	event_free(c->read_ev);
 	evbuffer_free(c->in);

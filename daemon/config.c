@@ -546,6 +546,37 @@ config_read_token(struct config *c, char **cause)
 }
 
 /*
+ * Take every [plugin.ID] section of the file, keys or none: a section
+ * alone declares its plugin's id (libinih calls the handler only for
+ * keys). Returns 0, or the line of a section that is not a plugin id.
+ */
+static int
+config_sections(struct config *c, FILE *f, char **cause)
+{
+	char line[1024], *p, *end;
+	int n = 0;
+
+	while (fgets(line, sizeof line, f) != NULL) {
+		n++;
+		p = line + strspn(line, " \t");
+		if (*p != '[' || (end = strchr(p, ']')) == NULL)
+			continue;
+		*end = '\0';
+		p++;
+		if (strncmp(p, "plugin.", 7) != 0)
+			continue;
+		if (strcmp(p + 7, "*") != 0 &&
+		    !proto_id_valid(p + 7, strlen(p + 7))) {
+			config_error(cause, "[%s]: %s is not a safe plugin id",
+			    p, p + 7);
+			return (n);
+		}
+		config_plugin_section(c, p + 7);
+	}
+	return (0);
+}
+
+/*
  * Read the INI file into config. Returns 0, or -1 with an allocated *cause
  * naming the file and line.
  */
@@ -553,8 +584,20 @@ int
 config_load(struct config *config, const char *path, char **cause)
 {
 	struct config_parse p = { .config = config };
+	FILE *f;
 	int line;
 
+	if ((f = fopen(path, "re")) != NULL) {
+		line = config_sections(config, f, &p.cause);
+		fclose(f);
+		if (line != 0) {
+			if (asprintf(cause, "%s:%d: %s", path, line,
+			    p.cause != NULL ? p.cause : "bad section") < 0)
+				*cause = NULL;
+			free(p.cause);
+			return (-1);
+		}
+	}
 	line = ini_parse(path, config_handler, &p);
 	if (line == 0)
 		return (0);

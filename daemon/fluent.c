@@ -382,13 +382,16 @@ fluent_process(struct client *c)
 }
 
 /*
- * A Fluent client connected: it says no hello, so its uid is checked now,
- * and its untagged records all go to one logger.
+ * A Fluent client connected: it says no hello, so its uid is checked now;
+ * records whose tag names no plugin go to the logger "fluent", and a tag
+ * of an unknown plugin names its first dot segment.
  */
 static void
 fluent_start(struct client *c)
 {
 	snprintf(c->origin.runner_id, sizeof c->origin.runner_id, "fluent");
+	c->origin.home = "fluent";
+	c->origin.learn = 0;
 	proto_scanner_init(&c->fluent_scan, 1);
 	if (relogd_config.allow_uids.uids != NULL &&
 	    !config_uid_listed(&relogd_config.allow_uids, c->origin.uid))

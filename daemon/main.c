@@ -160,6 +160,7 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 		relogd_config = fresh;
 		log_open(relogd_config.verbose);
 		plugin_reconfigure_all();
+		route_config();
 		remote_start_all(0);
 		log_info("configuration reloaded");
 	}
@@ -306,6 +307,7 @@ main_shutdown(void)
 	remote_drain_all();
 	remote_free_all();
 	plugin_free_all();
+	route_free();
 	tail_free();
 	journal_free();
 	fluent_free();
@@ -354,6 +356,7 @@ main(int argc, char **argv)
 	server_start();
 	remote_init();
 	remote_start_all(1);
+	route_config();
 	relogd_started = time(NULL);
 	log_info("relogd %s listening on %s, logging to %s",
 	    RELOGD_VERSION, relogd_config.socket_path, relogd_config.log_dir);

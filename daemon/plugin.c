@@ -16,8 +16,6 @@
 #include "relogd.h"
 
 #define PLUGIN_BUCKETS 1024
-/* Where records go once max_plugins loggers exist. */
-#define PLUGIN_UNROUTED "_unrouted"
 
 /* How long the sinks may take to take their last bytes at exit. */
 #define PLUGIN_DRAIN_MS 5000
@@ -110,6 +108,22 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	return (p);
 }
 
+/* The logger of a plugin id, if it exists. */
+struct plugin *
+plugin_find(const char *id, size_t len)
+{
+	struct plugin *p;
+
+	if (len == 0 || len > RELOG_ID_MAX)
+		return (NULL);
+	for (p = plugin_table[plugin_hash(id, len)]; p != NULL;
+	    p = p->hash_next) {
+		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
 /*
  * Find or create the logger of a plugin id. NULL if the id is not safe, or
  * there are max_plugins already.
@@ -117,16 +131,12 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 struct plugin *
 plugin_get(const char *id, size_t len)
 {
-	unsigned bucket;
 	struct plugin *p;
 
 	if (!proto_id_valid(id, len))
 		return (NULL);
-	bucket = plugin_hash(id, len);
-	for (p = plugin_table[bucket]; p != NULL; p = p->hash_next) {
-		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
-			return (p);
-	}
+	if ((p = plugin_find(id, len)) != NULL)
+		return (p);
 	if (plugin_total >= relogd_config.max_plugins) {
 		if (!plugin_full_said)
 			log_warn("%zu plugins already: records of new ones go "
@@ -135,25 +145,22 @@ plugin_get(const char *id, size_t len)
 		return (NULL);
 	}
 	plugin_total++;
-	return (plugin_create(id, len, bucket));
+	return (plugin_create(id, len, plugin_hash(id, len)));
 }
 
 /*
- * The logger for records no other logger takes (past max_plugins); it does
- * not count against the limit.
+ * One of relogd's own loggers (_runtime, _unrouted, fluent): it does not
+ * count against max_plugins.
  */
 struct plugin *
-plugin_unrouted(void)
+plugin_special(const char *id)
 {
-	size_t len = strlen(PLUGIN_UNROUTED);
-	unsigned bucket = plugin_hash(PLUGIN_UNROUTED, len);
 	struct plugin *p;
+	size_t len = strlen(id);
 
-	for (p = plugin_table[bucket]; p != NULL; p = p->hash_next) {
-		if (strcmp(p->id, PLUGIN_UNROUTED) == 0)
-			return (p);
-	}
-	return (plugin_create(PLUGIN_UNROUTED, len, bucket));
+	if ((p = plugin_find(id, len)) != NULL)
+		return (p);
+	return (plugin_create(id, len, plugin_hash(id, len)));
 }
 
 /*

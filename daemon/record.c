@@ -1,9 +1,8 @@
 /*
  * Records: an entry a peer sent becomes a record (cut to relogd's limits,
- * its time filled in, under strict its logger name kept under its plugin),
- * and is routed to the plugin it belongs to: the one its connection's
- * hello named, else the one its logger name names, else one named after
- * its runner.
+ * its time filled in, a traceback said once, under strict its logger name
+ * kept under its plugin), and is handed to the plugin route.c finds for
+ * it.
  */
 #include <string.h>
 #include <time.h>
@@ -16,6 +15,25 @@ record_chomp(struct proto_str *text)
 {
 	if (text->len != 0 && text->ptr[text->len - 1] == '\n')
 		text->len--;
+}
+
+/*
+ * A traceback in both fields (Python's formatter appends it to the
+ * message, and the handler sends it as the exception text too): keep it
+ * once, as the exception text.
+ */
+static void
+record_untwin(struct proto_str *message, struct proto_str exc)
+{
+	size_t keep;
+
+	if (exc.len == 0 || message->len < exc.len ||
+	    memcmp(message->ptr + message->len - exc.len, exc.ptr,
+	    exc.len) != 0)
+		return;
+	keep = message->len - exc.len;
+	if (keep == 0 || message->ptr[keep - 1] == '\n')
+		message->len = keep != 0 ? keep - 1 : 0;
 }
 
 /* Cut a text to max bytes (not inside a UTF-8 sequence); returns the cut. */
@@ -48,6 +66,7 @@ record_make(struct record *r, const struct origin *o, int64_t when)
 	/* A traceback's last newline would leave an empty line. */
 	record_chomp(&r->e.message);
 	record_chomp(&r->e.exception_text);
+	record_untwin(&r->e.message, r->e.exception_text);
 	r->name_cut = record_cut(&r->e.logger_name, relogd_config.max_logger);
 	r->msg_cut = record_cut(&r->e.message, relogd_config.max_message);
 	r->exc_cut = record_cut(&r->e.exception_text,
@@ -63,73 +82,21 @@ record_make(struct record *r, const struct origin *o, int64_t when)
 	r->logger_prefix.len = name.len != 0 ? plen + 1 : plen;
 }
 
-/*
- * The plugin a logger name belongs to: "plugin.<id>[.rest]" or
- * "_maibot_plugin_<id>[.rest]". NULL when it names none (or an unsafe one).
- */
-static struct plugin *
-record_named(struct proto_str name)
-{
-	static const char *const prefixes[] = {
-		RELOG_PLUGIN_PREFIX, RELOG_MAIBOT_PREFIX
-	};
-	const char *id, *dot;
-	size_t i, plen;
-
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-		plen = strlen(prefixes[i]);
-		if (name.len <= plen || memcmp(name.ptr, prefixes[i], plen) != 0)
-			continue;
-		id = name.ptr + plen;
-		dot = memchr(id, '.', name.len - plen);
-		return (plugin_get(id, dot != NULL ? (size_t)(dot - id) :
-		    name.len - plen));
-	}
-	return (NULL);
-}
-
-/*
- * The logger named after the runner, made when first needed; past
- * max_plugins, the one for unrouted records.
- */
-static struct plugin *
-record_own(struct origin *o)
-{
-	if (o->own == NULL)
-		o->own = plugin_get(o->runner_id, strlen(o->runner_id));
-	return (o->own != NULL ? o->own : plugin_unrouted());
-}
-
-/*
- * The plugin of a record: the hello's, else the one its logger name names,
- * else the one named after the runner.
- */
-struct plugin *
-record_route(struct origin *o, const struct proto_entry *e)
-{
-	struct plugin *p;
-
-	if (o->plugin != NULL)
-		return (o->plugin);
-	p = record_named(e->logger_name);
-	return (p != NULL ? p : record_own(o));
-}
-
-/* Route a record and hand it to its plugin. */
+/* Route a record (route.c) and hand it to its plugin. */
 void
 record_write(struct origin *o, const struct record *r)
 {
-	plugin_write(record_route(o, &r->e), r, o);
+	plugin_write(route_record(o, r->e.logger_name), r, o);
 }
 
 /*
  * Write the record saying how many records the runner's ring dropped, into
- * the hello's plugin, else the runner's own.
+ * the hello's plugin, else the connection's home.
  */
 void
 record_drops(struct origin *o, uint64_t dropped)
 {
-	struct plugin *p = o->plugin != NULL ? o->plugin : record_own(o);
+	struct plugin *p = o->plugin != NULL ? o->plugin : route_home(o);
 	char msg[160];
 
 	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "

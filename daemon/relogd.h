@@ -18,7 +18,7 @@
  * callbacks (README.md in this folder draws it):
  *
  *   intake     main.c server.c runner.c control.c fluent.c reply.c client.c
- *   records    record.c
+ *   records    record.c route.c
  *   plugins    plugin.c
  *   outputs    sink.c journal.c tail.c remote.c remote-syslog.c
  *              remote-fluent.c remote-conn.c remote-queue.c
@@ -165,9 +165,18 @@ struct origin {
 	uid_t uid;
 	char runner_id[RELOG_ID_MAX + 1];
 	struct plugin *plugin;	/* bound by its hello; NULL: by logger name */
-	struct plugin *own;	/* named after the runner, made when needed */
+	struct plugin **hosted;	/* the hello's plugin_ids, known */
+	size_t nhosted;
+	const char *home;	/* where records of no plugin go */
+	struct plugin *own;	/* home's plugin, made when needed */
+	int learn;		/* unknown ids: learned (runners), else the
+				   first dot segment (Fluent tags) */
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
 };
+
+/* Homes of records of no plugin: a runner's, and past max_plugins. */
+#define PLUGIN_RUNTIME "_runtime"
+#define PLUGIN_UNROUTED "_unrouted"
 
 /* Bytes a sink may hold before its clients stop being read, and resume. */
 #define SINK_HIGH_WATER (1024u * 1024)
@@ -361,6 +370,9 @@ struct plugin {
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
+	int learned;		/* its id was learned from a logger name */
+	int retired;		/* learned, then found another's logger */
+	int mangled_known;	/* route.c knows its mangled id */
 
 	struct plugin *hash_next;
 };
@@ -571,13 +583,20 @@ void	client_free_all(void);
 
 /* record.c */
 void	record_make(struct record *, const struct origin *, int64_t);
-struct plugin *record_route(struct origin *, const struct proto_entry *);
 void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
 
+/* route.c */
+struct plugin *route_declare(const char *, size_t);
+void	route_config(void);
+struct plugin *route_home(struct origin *);
+struct plugin *route_record(struct origin *, struct proto_str);
+void	route_free(void);
+
 /* plugin.c */
+struct plugin *plugin_find(const char *, size_t);
 struct plugin *plugin_get(const char *, size_t);
-struct plugin *plugin_unrouted(void);
+struct plugin *plugin_special(const char *);
 void	plugin_write(struct plugin *, const struct record *,
 	    const struct origin *);
 void	plugin_notice(struct plugin *, const char *, const struct origin *);

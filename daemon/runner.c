@@ -71,6 +71,9 @@ static const char *
 runner_hello_refused(const struct client *c, const struct proto_hello *h,
     const char **code)
 {
+	struct proto_str s;
+	uint32_t i;
+
 	*code = RELOG_E_UNAUTHORIZED;
 	if (!runner_uid_allowed(c))
 		return ("this uid may not connect");
@@ -82,7 +85,36 @@ runner_hello_refused(const struct client *c, const struct proto_hello *h,
 	if (h->plugin_id.len != 0 &&
 	    !proto_id_valid(h->plugin_id.ptr, h->plugin_id.len))
 		return ("plugin_id is not a safe name");
+	for (i = 0; i < proto_hello_nplugin_ids(h); i++) {
+		s = proto_hello_plugin_id(h, i);
+		if (!proto_id_valid(s.ptr, s.len))
+			return ("plugin_ids holds a name that is not safe");
+	}
 	return (NULL);
+}
+
+/*
+ * Make the plugins the hello names known: plugin_id binds the connection
+ * to its plugin; plugin_ids are the plugins the runner hosts.
+ */
+static void
+runner_hello_plugins(struct client *c, const struct proto_hello *h)
+{
+	struct origin *o = &c->origin;
+	uint32_t i, n = proto_hello_nplugin_ids(h);
+	struct proto_str s;
+	struct plugin *p;
+
+	/* NULL past max_plugins: its records are routed like anyone's. */
+	if (h->plugin_id.len != 0)
+		o->plugin = route_declare(h->plugin_id.ptr, h->plugin_id.len);
+	if (n != 0 && (o->hosted = calloc(n, sizeof *o->hosted)) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		s = proto_hello_plugin_id(h, i);
+		if ((p = route_declare(s.ptr, s.len)) != NULL)
+			o->hosted[o->nhosted++] = p;
+	}
 }
 
 /* Handle runner.hello. Returns 0, or -1 if the client is gone. */
@@ -107,10 +139,7 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 	}
 	memcpy(o->runner_id, hello.runner_id.ptr, hello.runner_id.len);
 	o->runner_id[hello.runner_id.len] = '\0';
-	/* NULL past max_plugins: its records are routed like anyone's. */
-	if (hello.plugin_id.len != 0)
-		o->plugin = plugin_get(hello.plugin_id.ptr,
-		    hello.plugin_id.len);
+	runner_hello_plugins(c, &hello);
 	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
@@ -315,6 +344,14 @@ runner_process(struct client *c)
 	return (0);
 }
 
+/* A runner connected: records of no plugin go to the runtime's home. */
+static void
+runner_start(struct client *c)
+{
+	c->origin.home = PLUGIN_RUNTIME;
+	c->origin.learn = 1;
+}
+
 /* No hello in time. */
 static void
 runner_hello_timeout(struct client *c)
@@ -326,6 +363,7 @@ runner_hello_timeout(struct client *c)
 const struct client_ops runner_ops = {
 	.name = "runner",
 	.hello = 1,
+	.start = runner_start,
 	.process = runner_process,
 	.answer = runner_answer,
 	.timeout = runner_hello_timeout,

@@ -239,11 +239,14 @@ sink_set_file(struct sink *s, const char *path, size_t max_size,
 	s->wev = NULL;
 }
 
-/* Reopen a file sink (after logrotate moved its file). */
+/*
+ * Reopen a file sink (after logrotate moved its file); one never opened
+ * opens at its first write.
+ */
 void
 sink_reopen(struct sink *s)
 {
-	if (s->is_file) {
+	if (s->is_file && s->fd >= 0) {
 		sink_flush(s);
 		sink_open_file(s);
 	}
@@ -283,7 +286,8 @@ sink_flush(struct sink *s)
 	size_t left;
 	ssize_t n;
 
-	if (s->is_file && s->fd < 0)
+	/* Opened at its first bytes: no empty files for unused loggers. */
+	if (s->is_file && s->fd < 0 && sink_buffered(s) != 0)
 		sink_open_file(s);
 	if (s->fd < 0)
 		sink_discard(s);

@@ -73,7 +73,7 @@ enum proto_key {
 	KEY_DROPPED, KEY_ENTRIES, KEY_ERROR, KEY_EXCEPTION_TEXT, KEY_INSTANCE,
 	KEY_LEVEL, KEY_LOG_COLOR, KEY_LOGGER_NAME, KEY_MESSAGE,
 	KEY_MESSAGE_TYPE, KEY_METHOD, KEY_PAYLOAD, KEY_PLUGIN_ID,
-	KEY_REQUEST_ID, KEY_RUNNER_ID, KEY_SDK_VERSION, KEY_SEQ,
+	KEY_PLUGIN_IDS, KEY_REQUEST_ID, KEY_RUNNER_ID, KEY_SDK_VERSION, KEY_SEQ,
 	KEY_SESSION_TOKEN, KEY_TIMEOUT_MS, KEY_TIMESTAMP_MS,
 };
 
@@ -122,6 +122,8 @@ proto_key(const msgpack_object *key)
 	case 10:
 		if (PROTO_IS(p, "request_id"))
 			return (KEY_REQUEST_ID);
+		if (PROTO_IS(p, "plugin_ids"))
+			return (KEY_PLUGIN_IDS);
 		return (PROTO_IS(p, "timeout_ms") ? KEY_TIMEOUT_MS : KEY_OTHER);
 	case 11:
 		if (PROTO_IS(p, "logger_name"))
@@ -248,6 +250,50 @@ proto_decode_envelope(const msgpack_object *o, struct proto_envelope *env,
 	return (0);
 }
 
+/*
+ * Take a hello's plugin_ids: an array of at most RELOG_HELLO_PLUGINS_MAX
+ * strings (nil: absent). Returns 0 or -1.
+ */
+static int
+proto_get_plugin_ids(const msgpack_object *o, struct proto_hello *h)
+{
+	struct proto_str s;
+	uint32_t i;
+
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	if (o->type != MSGPACK_OBJECT_ARRAY ||
+	    o->via.array.size > RELOG_HELLO_PLUGINS_MAX)
+		return (-1);
+	for (i = 0; i < o->via.array.size; i++) {
+		if (proto_get_str(&o->via.array.ptr[i], &s) != 1)
+			return (-1);
+	}
+	h->plugin_ids_array = o;
+	return (0);
+}
+
+/*
+ * The i-th id of a decoded hello's plugin_ids (i below
+ * proto_hello_nplugin_ids).
+ */
+struct proto_str
+proto_hello_plugin_id(const struct proto_hello *h, uint32_t i)
+{
+	struct proto_str s;
+
+	proto_get_str(&h->plugin_ids_array->via.array.ptr[i], &s);
+	return (s);
+}
+
+/* How many ids a decoded hello's plugin_ids has. */
+uint32_t
+proto_hello_nplugin_ids(const struct proto_hello *h)
+{
+	return (h->plugin_ids_array != NULL ?
+	    h->plugin_ids_array->via.array.size : 0);
+}
+
 /* Decode a runner.hello payload. Returns 0, or -1 with a static *cause. */
 int
 proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
@@ -275,6 +321,9 @@ proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
 			break;
 		case KEY_INSTANCE:
 			bad |= proto_get_str(&kv->val, &h->instance) < 0;
+			break;
+		case KEY_PLUGIN_IDS:
+			bad |= proto_get_plugin_ids(&kv->val, h);
 			break;
 		default:
 			break;

@@ -183,12 +183,17 @@ proto_pack_entry(msgpack_packer *pk, const struct proto_entry *e)
 	proto_pack_str(pk, e->color);
 }
 
-/* Pack a runner.hello payload; plugin_id and instance are left out if nil. */
+/*
+ * Pack a runner.hello payload; plugin_id and instance are left out if nil,
+ * plugin_ids if empty.
+ */
 void
 proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 {
+	uint32_t i;
+
 	msgpack_pack_map(pk, 3 + (h->plugin_id.ptr != NULL) +
-	    (h->instance.ptr != NULL));
+	    (h->instance.ptr != NULL) + (h->nplugin_ids != 0));
 	proto_pack_key(pk, "runner_id");
 	proto_pack_str(pk, h->runner_id);
 	proto_pack_key(pk, "sdk_version");
@@ -202,6 +207,12 @@ proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 	if (h->instance.ptr != NULL) {
 		proto_pack_key(pk, "instance");
 		proto_pack_str(pk, h->instance);
+	}
+	if (h->nplugin_ids != 0) {
+		proto_pack_key(pk, "plugin_ids");
+		msgpack_pack_array(pk, h->nplugin_ids);
+		for (i = 0; i < h->nplugin_ids; i++)
+			proto_pack_str(pk, h->plugin_ids[i]);
 	}
 }
 

@@ -66,13 +66,20 @@ struct proto_envelope {
 	const msgpack_object *error;	/* NULL when absent or nil */
 };
 
-/* The runner.hello payload. */
+/*
+ * The runner.hello payload. plugin_ids (relog's extension) is packed from
+ * the plugin_ids array, and decoded into plugin_ids_array (read it with
+ * proto_hello_plugin_id).
+ */
 struct proto_hello {
 	struct proto_str runner_id;
 	struct proto_str sdk_version;
 	struct proto_str session_token;
 	struct proto_str plugin_id;	/* relog's extension; ptr NULL if absent */
 	struct proto_str instance;	/* relog's extension; ptr NULL if absent */
+	const struct proto_str *plugin_ids;	/* packing; NULL: none */
+	uint32_t nplugin_ids;
+	const msgpack_object *plugin_ids_array;	/* decoded; NULL: absent */
 };
 
 /* A runner.log_batch payload. entries borrows like an envelope. */
@@ -163,6 +170,8 @@ int	proto_decode_envelope(const msgpack_object *, struct proto_envelope *,
 	    const char **);
 int	proto_decode_hello(const msgpack_object *, struct proto_hello *,
 	    const char **);
+uint32_t proto_hello_nplugin_ids(const struct proto_hello *);
+struct proto_str proto_hello_plugin_id(const struct proto_hello *, uint32_t);
 int	proto_decode_batch(const msgpack_object *, struct proto_batch *,
 	    const char **);
 int	proto_decode_entry(const msgpack_object *, struct proto_entry *,

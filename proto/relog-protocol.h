@@ -80,6 +80,9 @@
 /* A plugin or runner id: what relogd accepts as a log file name. */
 #define RELOG_ID_MAX 64
 
+/* Plugin ids a runner's hello may list (plugin_ids, relog's extension). */
+#define RELOG_HELLO_PLUGINS_MAX 256
+
 /* relogd.tail: plugins one tail may name, and past records it may ask. */
 #define RELOG_TAIL_PLUGINS_MAX 8
 #define RELOG_TAIL_LINES_MAX 256

@@ -306,6 +306,8 @@ flusher_hello(struct relog *h, int64_t deadline)
 		.session_token = proto_cstr(h->session_token),
 		.plugin_id = proto_cstr(h->plugin_id),
 		.instance = proto_cstr(h->instance),
+		.plugin_ids = h->plugin_ids,
+		.nplugin_ids = h->nplugin_ids,
 	};
 	msgpack_packer pk;
 	struct proto_str reason;

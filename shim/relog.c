@@ -93,6 +93,44 @@ relog_set_prefixes(struct relog *h, const char *const *prefixes)
 	return (0);
 }
 
+/*
+ * Copy the ids of the plugins the runner hosts (for its hello): the given
+ * NULL-terminated list, else RELOG_PLUGIN_IDS (separated by commas or
+ * spaces). Returns 0, or -1 when out of memory or a list is too long.
+ */
+static int
+relog_set_plugin_ids(struct relog *h, const char *const *ids)
+{
+	const char *env = getenv("RELOG_PLUGIN_IDS"), *p;
+	size_t n = 0, len;
+
+	h->plugin_ids = calloc(RELOG_HELLO_PLUGINS_MAX,
+	    sizeof *h->plugin_ids);
+	if (h->plugin_ids == NULL)
+		return (-1);
+	for (; ids != NULL && ids[n] != NULL; n++) {
+		if (n == RELOG_HELLO_PLUGINS_MAX)
+			return (-1);
+		h->plugin_ids[n].ptr = strdup(ids[n]);
+		if (h->plugin_ids[n].ptr == NULL)
+			return (-1);
+		h->plugin_ids[n].len = strlen(ids[n]);
+	}
+	for (p = ids == NULL ? env : NULL; p != NULL && *p != '\0';) {
+		p += strspn(p, ", ");
+		if ((len = strcspn(p, ", ")) == 0)
+			break;
+		if (n == RELOG_HELLO_PLUGINS_MAX)
+			return (-1);
+		if ((h->plugin_ids[n].ptr = strndup(p, len)) == NULL)
+			return (-1);
+		h->plugin_ids[n++].len = len;
+		p += len;
+	}
+	h->nplugin_ids = (uint32_t)n;
+	return (0);
+}
+
 /* Free a handle's memory (the thread is not running). */
 static void
 relog_free(struct relog *h)
@@ -105,6 +143,10 @@ relog_free(struct relog *h)
 	}
 	free(h->prefixes);
 	free(h->prefix_lens);
+	for (i = 0; h->plugin_ids != NULL && i < RELOG_HELLO_PLUGINS_MAX;
+	    i++)
+		free((char *)h->plugin_ids[i].ptr);
+	free(h->plugin_ids);
 	free(h->socket_path);
 	free(h->plugin_id);
 	free(h->session_token);
@@ -265,6 +307,11 @@ relog_open(const struct relog_opts *opts)
 	    ring_init(&h->ring, queue_max) != 0) {
 		relog_free(h);
 		errno = ENOMEM;
+		return (NULL);
+	}
+	if (relog_set_plugin_ids(h, o.plugin_ids) != 0) {
+		relog_free(h);
+		errno = h->plugin_ids == NULL ? ENOMEM : EINVAL;
 		return (NULL);
 	}
 	if (h->plugin_id != NULL && *h->plugin_id == '\0') {

@@ -49,6 +49,13 @@ struct relog_opts {
 	 * strings are copied.
 	 */
 	const char *const *prefixes;
+	/*
+	 * The plugins this runner hosts, NULL-terminated (at most 256), for
+	 * relogd to know their ids: a logger "plugin.<id>.<x>" is then id's
+	 * even when <id> holds dots. NULL: RELOG_PLUGIN_IDS, separated by
+	 * commas or spaces; else none. The strings are copied.
+	 */
+	const char *const *plugin_ids;
 };
 
 /* One record. Strings are copied by relog_emit; NULL is taken as "". */

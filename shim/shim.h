@@ -9,7 +9,7 @@
 
 #include <msgpack.h>
 
-#include "relog-protocol.h"
+#include "proto.h"
 #include "relog.h"
 #include "ring.h"
 
@@ -55,6 +55,8 @@ struct relog {
 	/* Set by relog_open, then read-only. */
 	char *socket_path;
 	char *plugin_id;	/* NULL: none */
+	struct proto_str *plugin_ids;	/* hosted, for the hello; copies */
+	uint32_t nplugin_ids;
 	char *session_token;
 	char *runner_id;
 	size_t batch;

@@ -153,9 +153,17 @@ END_TEST
 
 START_TEST(test_codec_hello_round_trip)
 {
+	static const struct proto_str ids[] = {
+		{ "builtin.emoji-manager", 21 }, { "maibot-team.hello", 17 },
+	};
 	struct proto_hello in = {
-		proto_cstr("runner-1"), proto_cstr("sdk/2"), proto_cstr("tok"),
-		proto_cstr("weather"), proto_cstr("5f3a9c"),
+		.runner_id = proto_cstr("runner-1"),
+		.sdk_version = proto_cstr("sdk/2"),
+		.session_token = proto_cstr("tok"),
+		.plugin_id = proto_cstr("weather"),
+		.instance = proto_cstr("5f3a9c"),
+		.plugin_ids = ids,
+		.nplugin_ids = 2,
 	}, out;
 	struct proto_header hd = {
 		.message_type = RELOG_TYPE_REQUEST,
@@ -178,16 +186,22 @@ START_TEST(test_codec_hello_round_trip)
 	ck_assert(str_is(out.session_token, "tok"));
 	ck_assert(str_is(out.plugin_id, "weather"));
 	ck_assert(str_is(out.instance, "5f3a9c"));
+	ck_assert_uint_eq(proto_hello_nplugin_ids(&out), 2);
+	ck_assert(str_is(proto_hello_plugin_id(&out, 0),
+	    "builtin.emoji-manager"));
+	ck_assert(str_is(proto_hello_plugin_id(&out, 1), "maibot-team.hello"));
 
-	/* Without relog's extensions plugin and instance are absent. */
+	/* Without relog's extensions they are absent. */
 	msgpack_sbuffer_clear(&sb);
 	in.plugin_id.ptr = NULL;
 	in.instance.ptr = NULL;
+	in.nplugin_ids = 0;
 	proto_pack_hello(&pk, &in);
 	unpack_from(0);
 	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), 0);
 	ck_assert_ptr_null(out.plugin_id.ptr);
 	ck_assert_ptr_null(out.instance.ptr);
+	ck_assert_uint_eq(proto_hello_nplugin_ids(&out), 0);
 }
 END_TEST
 
