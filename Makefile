@@ -10,6 +10,9 @@
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
 #   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
+#   make deb           the Debian packages, into build/deb/
+#   make check-packages  the packages, the Python package, the shipped
+#                      units and config files (make check runs it too)
 #   make deps          install the Debian packages building and testing need
 #
 # Building never installs packages. make run, make check and the tests
@@ -156,10 +159,26 @@ valgrind: all $(TESTS) $(TEST_RUNNER)
 	$(Q)RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
-	$(Q)$(call deps_install,build test)
+	$(Q)$(call deps_install,build test deb)
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=0
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=1
 	$(Q)$(MAKE) --no-print-directory valgrind SANITIZE=0
+	$(Q)$(MAKE) --no-print-directory check-packages NO_DEPS=1
+
+# What operators install: the example config, the units, the Python
+# package in a venv, and the Debian packages (installed on this machine,
+# then purged).
+check-packages:
+	$(Q)$(call deps_install,build test deb)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/pkg/check-etc.sh $(BUILD)
+	$(Q)tests/pkg/check-units.sh $(BUILD)
+	$(Q)tests/python/package_check.sh $(BUILD)
+	$(Q)tests/pkg/check-deb.sh
+
+# Builds in a copy of the tree; scripts/deps.sh deb installs what it needs.
+deb:
+	$(Q)scripts/make-deb.sh build/deb
 
 run:
 	$(Q)$(call deps_install,build)
@@ -238,6 +257,6 @@ clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
 .PHONY: all deps bench bench-deps fuzz fuzz-deps test valgrind check run \
-	install clean
+	install clean check-packages deb
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
