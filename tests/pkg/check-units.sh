@@ -139,8 +139,9 @@ if ! command -v strace >/dev/null 2>&1; then
 	echo "check-units: no strace; the traced run is skipped" >&2
 	exit $status
 fi
-strace -f -qq -o "$tmp/trace" -e trace=socket,bind,connect,open,openat,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2 \
-	"$build/relogd" --config "$tmp/forward.conf" --socket "$tmp/s" \
+calls=socket,bind,connect,open,openat,creat,mkdir,mkdirat,unlink,unlinkat
+calls=$calls,rename,renameat,renameat2
+strace -f -qq -o "$tmp/trace" -e trace=$calls "$build/relogd" --config "$tmp/forward.conf" --socket "$tmp/s" \
 	--log-dir "$logs" --state-dir "$state" >"$tmp/relogd.err" 2>&1 &
 tracer_pid=$!
 # strace writes "PID syscall(...)"; the first line is relogd's.
@@ -164,7 +165,8 @@ traced() {
 await traced ||
 	fail "relogd did not try every collector and bind $fwd within 10 s"
 kill -TERM "$relogd_pid"
-wait "$tracer_pid" || fail "relogd exited with $? on SIGTERM: $(cat "$tmp/relogd.err")"
+wait "$tracer_pid" ||
+	fail "relogd exited with $? on SIGTERM: $(cat "$tmp/relogd.err")"
 tracer_pid=
 relogd_pid=
 
@@ -177,7 +179,8 @@ for f in $made; do
 	esac
 done
 if grep -q 'bind([0-9]*, {sa_family=AF_INET' "$tmp/trace"; then
-	fail "relogd bound an IP socket, which SocketBindDeny=any refuses: $(grep 'bind(.*AF_INET' "$tmp/trace")"
+	fail "relogd bound an IP socket, which SocketBindDeny=any refuses:" \
+	    "$(grep 'bind(.*AF_INET' "$tmp/trace")"
 fi
 # Writes: only in the unit's writable folders. $tmp/s stands for the socket
 # relogd.socket passes, which relogd does not bind under systemd.
