@@ -10,8 +10,13 @@
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
 #   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
+#   make deb           the Debian packages, into build/deb/
+#   make check-packages  the packages, the Python package, the shipped
+#                      units and config files (make check runs it too)
+#   make deps          install the Debian packages building and testing need
 #
-# Missing Debian packages are installed first (scripts/deps.sh); set
+# Building never installs packages. make run, make check and the tests
+# install what they need that is missing first (scripts/deps.sh); set
 # NO_DEPS=1 to skip that. V=1 shows every command.
 
 CC ?= cc
@@ -99,12 +104,13 @@ TEST_RUNNER = $(BUILD)/test-runner
 all: $(RELOGD) $(RELOGCTL) $(LIBRELOG_SO) $(BUILD)/librelog.so $(LIBRELOG_A) \
 	$(BUILD)/example-runner
 
-deps:
-ifneq ($(NO_DEPS),1)
-	$(Q)scripts/deps.sh
-endif
+# Install the missing Debian packages of these sets, unless NO_DEPS=1.
+deps_install = $(if $(filter 1,$(NO_DEPS)),:,scripts/deps.sh $(1))
 
-$(BUILD)/obj/%.o: %.c | deps
+deps:
+	$(Q)$(call deps_install,build test)
+
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -165,11 +171,30 @@ valgrind: all $(TESTS) $(TEST_RUNNER)
 	$(Q)RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
+	$(Q)$(call deps_install,build test deb)
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=0
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=1
 	$(Q)$(MAKE) --no-print-directory valgrind SANITIZE=0
+	$(Q)$(MAKE) --no-print-directory check-packages NO_DEPS=1
 
-run: all
+# What operators install: the example config, the units, the Python
+# package in a venv, and the Debian packages (installed on this machine,
+# then purged).
+check-packages:
+	$(Q)$(call deps_install,build test deb)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/pkg/check-etc.sh $(BUILD)
+	$(Q)tests/pkg/check-units.sh $(BUILD)
+	$(Q)tests/python/package_check.sh $(BUILD)
+	$(Q)tests/pkg/check-deb.sh
+
+# Builds in a copy of the tree; scripts/deps.sh deb installs what it needs.
+deb:
+	$(Q)scripts/make-deb.sh build/deb
+
+run:
+	$(Q)$(call deps_install,build)
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)mkdir -p $(BUILD)/run
 	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
 		--state-dir $(BUILD)/run/state --stderr
@@ -181,14 +206,14 @@ $(BENCH): $(BUILD)/obj/bench/bench.o $(SHIM_OBJ) $(PROTO_PACK_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
 		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
-bench: bench-deps all $(BENCH)
+# Packages first, then the build: a prerequisite could build in parallel.
+bench: bench-deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)$(BENCH) $(BENCH_FLAGS) $(RELOGD) $(BUILD)/bench
 
 bench-deps:
-ifneq ($(NO_DEPS),1)
-	$(Q)scripts/deps.sh bench
-endif
+	$(Q)$(call deps_install,build test bench)
 
 # The fuzzer: clang's libFuzzer with ASan and UBSan, on relogd's decoder.
 CLANG ?= clang
@@ -204,7 +229,8 @@ $(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
 		-Iproto $(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
 		$(FUZZ_SRC) $(shell $(PKG_CONFIG) --libs msgpack)
 
-fuzz: fuzz-deps $(FUZZ_BUILD)/fuzz-frames
+fuzz: fuzz-deps
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz-frames
 	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
 	$(Q)$(FUZZ_BUILD)/fuzz-frames -max_total_time=$(FUZZ_SECONDS) \
@@ -212,9 +238,7 @@ fuzz: fuzz-deps $(FUZZ_BUILD)/fuzz-frames
 		$(FUZZ_BUILD)/corpus
 
 fuzz-deps:
-ifneq ($(NO_DEPS),1)
-	$(Q)scripts/deps.sh fuzz
-endif
+	$(Q)$(call deps_install,build test fuzz)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
@@ -245,6 +269,6 @@ clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
 .PHONY: all deps bench bench-deps fuzz fuzz-deps test valgrind check run \
-	install clean
+	install clean check-packages deb
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

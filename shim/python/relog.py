@@ -9,12 +9,17 @@ unless told otherwise).
 
 Usage::
 
-    import logging
-    from relog import RelogHandler
+    import logging, relog
 
+    # A RelogHandler on the root logger, which passes INFO and up.
     # RELOG_SOCKET, RELOG_RUNNER_ID, ... come from the environment, as for
     # relog_open(NULL); RELOG_LIBRARY may name the shared library.
-    handler = RelogHandler()
+    relog.install()
+    logging.getLogger("plugin.weather").info("fetched %d cities", 3)
+
+Or by hand::
+
+    handler = relog.RelogHandler()
     logging.getLogger().addHandler(handler)
 
     log = logging.getLogger("plugin.weather.api")
@@ -34,6 +39,10 @@ a loaded ctypes.CDLL), ``socket_path``, ``plugin_id``, ``runner_id``,
 logger), ``close_timeout_ms`` (default 2000) and ``flush_timeout_ms``
 (default 1000).
 
+librelog is loaded by its SONAME, librelog.so.1 (Debian: librelog1), unless
+RELOG_LIBRARY or ``library`` names it; when it cannot be loaded the handler
+raises LibraryNotFound.
+
 The message is the handler's formatter's output if one is set (without the
 traceback, which goes separately as the exception text), else
 record.getMessage(). A structlog event dict in record.msg (as left there by
@@ -47,7 +56,6 @@ Standard library only (Python 3.11; structlog is not needed).
 
 import copy
 import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -55,7 +63,11 @@ import sys
 import threading
 import weakref
 
-__all__ = ["RelogHandler", "DEFAULT_PREFIXES", "load_library"]
+__all__ = ["RelogHandler", "DEFAULT_PREFIXES", "LibraryNotFound", "install",
+           "load_library"]
+
+# librelog's SONAME: the ABI this module's structs and calls follow.
+SONAME = "librelog.so.1"
 
 DEFAULT_PREFIXES = ("plugin.", "plugin_runtime.", "_maibot_plugin_")
 
@@ -98,6 +110,10 @@ class _RelogEntry(ctypes.Structure):
     ]
 
 
+class LibraryNotFound(OSError):
+    """librelog could not be loaded."""
+
+
 _libs = {}
 _libs_lock = threading.Lock()
 
@@ -106,18 +122,28 @@ def load_library(library=None):
     """Load librelog and declare its functions.
 
     library: a ctypes.CDLL, a path or name for ctypes.CDLL, or None for
-    $RELOG_LIBRARY, else ctypes.util.find_library("relog"), else
-    "librelog.so.1".
+    $RELOG_LIBRARY, else librelog.so.1 (found as the dynamic linker finds
+    it). Raises LibraryNotFound if it cannot be loaded.
     """
     if isinstance(library, ctypes.CDLL):
         lib = library
     else:
-        name = library or os.environ.get("RELOG_LIBRARY") or \
-            ctypes.util.find_library("relog") or "librelog.so.1"
+        name = library or os.environ.get("RELOG_LIBRARY") or SONAME
         with _libs_lock:
             lib = _libs.get(name)
             if lib is None:
-                lib = ctypes.CDLL(name, use_errno=True)
+                try:
+                    lib = ctypes.CDLL(name, use_errno=True)
+                except OSError as e:
+                    if library:
+                        why = "%s: %s" % (name, e)
+                    elif name != SONAME:
+                        why = "RELOG_LIBRARY=%s: %s" % (name, e)
+                    else:
+                        why = ("%s not found: install librelog1 or set "
+                               "RELOG_LIBRARY" % SONAME)
+                    # One error, not ctypes' as well.
+                    raise LibraryNotFound(why) from None
                 _libs[name] = lib
     lib.relog_open.argtypes = [ctypes.POINTER(_RelogOpts)]
     lib.relog_open.restype = ctypes.c_void_p
@@ -214,6 +240,14 @@ class RelogHandler(logging.Handler):
                  session_token=None, queue_max=0, flush_interval_ms=0,
                  flush_batch=0, prefixes=None, close_timeout_ms=2000,
                  flush_timeout_ms=1000):
+        # Set before anything can fail: logging.shutdown() flushes and
+        # closes every handler that got as far as Handler.__init__.
+        self._handle = None
+        self._flushers = 0
+        self.close_result = None
+        # Before Handler.__init__, which registers the handler for
+        # logging.shutdown(): a handler without its library is never one.
+        self._lib = load_library(library)
         super().__init__(level)
         self.close_timeout_ms = int(close_timeout_ms)
         self.flush_timeout_ms = int(flush_timeout_ms)
@@ -221,11 +255,7 @@ class RelogHandler(logging.Handler):
             prefixes = (prefixes,)
         self.prefixes = tuple(DEFAULT_PREFIXES if prefixes is None
                               else prefixes)
-        self._lib = load_library(library)
-        self._handle = None
-        self._flushers = 0
         self._idle = threading.Condition(self.lock)
-        self.close_result = None
 
         given = (socket_path, plugin_id, runner_id, session_token)
         if (all(v is None for v in given) and not queue_max and
@@ -393,3 +423,29 @@ class RelogHandler(logging.Handler):
         return "<%s %s (%s)>" % (self.__class__.__name__,
                                  "closed" if self._handle is None else "open",
                                  level)
+
+
+_install_lock = threading.Lock()
+
+
+def install(level=logging.INFO, **opts):
+    """Attach a RelogHandler to the root logger and return it.
+
+    The root logger's level is set to level, as logging.basicConfig(level=)
+    would (None leaves it alone): the root logger passes only WARNING and
+    up until told otherwise. opts go to RelogHandler; records of loggers
+    without one of its prefixes (the plugin runtime's, by default) are not
+    sent. A second call returns the handler installed first, and changes
+    nothing.
+    """
+    root = logging.getLogger()
+    with _install_lock:
+        for handler in root.handlers:
+            if getattr(handler, "_relog_installed", False):
+                return handler
+        handler = RelogHandler(**opts)
+        handler._relog_installed = True
+        if level is not None:
+            root.setLevel(level)
+        root.addHandler(handler)
+        return handler
