@@ -45,11 +45,15 @@ START_TEST(test_daemon_many_runners)
 	};
 	char runner[8][16], plugin[16], logger[64];
 	const char *by_name[] = { "-n", "10000", "-l", logger, NULL };
+	const char *args[] = { "--rate-limit", "off", "--config", NULL, NULL };
 	pid_t pids[8];
 	char *text;
 	int i;
 
-	harness_daemon_start(&H, no_rate_limit);
+	/* Their ids known from the start, whoever speaks first. */
+	args[3] = harness_config(&H, "[plugin.p0]\n[plugin.p1]\n"
+	    "[plugin.p2]\n[plugin.p3]\n");
+	harness_daemon_start(&H, args);
 	for (i = 0; i < 8; i++) {
 		snprintf(runner[i], sizeof runner[i], "r%d", i);
 		snprintf(plugin, sizeof plugin, "p%d", i % 4);
@@ -245,7 +249,8 @@ START_TEST(test_daemon_python_runner)
 	ck_assert_int_eq(harness_wait(harness_spawn(argv, NULL, NULL, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "py");
+	/* No plugin known: plugin.py.client names one, py.client. */
+	text = harness_plugin_log(&H, "py.client");
 	ck_assert_ptr_nonnull(text);
 	ck_assert_uint_eq(harness_lines(text), 500);
 	for (p = text; (p = strstr(p, "py seq=")) != NULL; p += 7)
@@ -453,20 +458,21 @@ END_TEST
 
 /*
  * A runner whose ring overflows says how many records it dropped, while it
- * is idle; what arrived and what was reported dropped add up.
+ * is idle; what arrived and what was reported dropped add up. Its hello
+ * named no plugin: the count goes to _runtime.log.
  */
 START_TEST(test_daemon_drops_reported)
 {
 	static const char *const args[] = {
 		"-n", "2000", "-l", "plugin.dr", "-w", "-d", NULL
 	};
-	char path[512], line[16] = "", *text;
+	char path[512], line[16] = "", *text, *notices;
 	const char *p;
 	long reported = 0;
 	int out, in;
 	pid_t pid;
 
-	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
+	snprintf(path, sizeof path, "%s/_runtime.log", H.log_dir);
 	harness_daemon_start(&H, NULL);
 	pid = harness_runner_env(&H, "dr", NULL, "8", args, &out, &in);
 	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
@@ -479,13 +485,15 @@ START_TEST(test_daemon_drops_reported)
 	close(out);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "dr");
-	for (p = text; (p = strstr(p, "runner dr dropped ")) != NULL; p++)
+	notices = harness_plugin_log(&H, "_runtime");
+	for (p = notices; (p = strstr(p, "runner dr dropped ")) != NULL; p++)
 		reported += strtol(p + strlen("runner dr dropped "), NULL, 10);
 	ck_assert_int_gt(reported, 0);
 	ck_assert_int_eq(reported + (long)harness_count(text, "runner=dr "),
 	    2000);
-	ck_assert_ptr_nonnull(strstr(text, " WARNING [relog] runner dr "
+	ck_assert_ptr_nonnull(strstr(notices, " WARNING [relog] runner dr "
 	    "dropped "));
+	free(notices);
 	free(text);
 }
 END_TEST
@@ -587,24 +595,24 @@ START_TEST(test_daemon_unsafe_ids)
 		ck_assert_int_eq(eof, 1);
 		close(fd);
 	}
-	/* A logger name naming an unsafe plugin goes to the runner's file. */
+	/* A logger name naming an unsafe plugin goes to _runtime.log. */
 	fd = wire_open(&H, "fallback");
 	wire_batch(fd, "plugin.../../evil", 2, 4096);
 	wire_batch(fd, "_maibot_plugin_/etc/x", 2, 4096);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "fallback");
+	text = harness_plugin_log(&H, "_runtime");
 	ck_assert_uint_eq(harness_lines(text), 4);
 	free(text);
 	snprintf(path, sizeof path, "%s/evil.log", H.dir);
 	ck_assert_int_ne(stat(path, &st), 0);
-	/* Nothing but the runner's file was made. */
+	/* Nothing but that file was made. */
 	dir = opendir(H.log_dir);
 	ck_assert_ptr_nonnull(dir);
 	while ((de = readdir(dir)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 &&
 		    strcmp(de->d_name, "..") != 0)
-			ck_assert_str_eq(de->d_name, "fallback.log");
+			ck_assert_str_eq(de->d_name, "_runtime.log");
 	}
 	closedir(dir);
 }

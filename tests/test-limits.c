@@ -543,7 +543,7 @@ START_TEST(test_limits_truncation)
 	int fd;
 
 	start_with_config("[relogd]\nmax_message = 100\n"
-	    "max_logger_name = 20\n", NULL);
+	    "max_logger_name = 20\n[plugin.tr]\n", NULL);
 	fd = wire_open(&H, "tr");
 	/* 99 bytes, then a two-byte character across the limit. */
 	memset(msg, 'm', sizeof msg);

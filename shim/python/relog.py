@@ -36,8 +36,10 @@ a loaded ctypes.CDLL), ``socket_path``, ``plugin_id``, ``runner_id``,
 ``session_token``, ``queue_max``, ``flush_interval_ms``, ``flush_batch``
 (fields of struct relog_opts; unset ones come from the environment),
 ``prefixes`` (logger-name prefixes to forward; an empty list forwards every
-logger), ``close_timeout_ms`` (default 2000) and ``flush_timeout_ms``
-(default 1000).
+logger), ``plugin_ids`` (the plugins this runner hosts, so that relogd knows
+their ids, dotted ones included, from the first record; else
+RELOG_PLUGIN_IDS), ``close_timeout_ms`` (default 2000) and
+``flush_timeout_ms`` (default 1000).
 
 librelog is loaded by its SONAME, librelog.so.1 (Debian: librelog1), unless
 RELOG_LIBRARY or ``library`` names it; when it cannot be loaded the handler
@@ -94,6 +96,7 @@ class _RelogOpts(ctypes.Structure):
         ("flush_interval_ms", ctypes.c_uint),
         ("flush_batch", ctypes.c_uint),
         ("prefixes", ctypes.POINTER(ctypes.c_char_p)),
+        ("plugin_ids", ctypes.POINTER(ctypes.c_char_p)),
     ]
 
 
@@ -238,8 +241,8 @@ class RelogHandler(logging.Handler):
     def __init__(self, level=logging.NOTSET, *, library=None,
                  socket_path=None, plugin_id=None, runner_id=None,
                  session_token=None, queue_max=0, flush_interval_ms=0,
-                 flush_batch=0, prefixes=None, close_timeout_ms=2000,
-                 flush_timeout_ms=1000):
+                 flush_batch=0, prefixes=None, plugin_ids=None,
+                 close_timeout_ms=2000, flush_timeout_ms=1000):
         # Set before anything can fail: logging.shutdown() flushes and
         # closes every handler that got as far as Handler.__init__.
         self._handle = None
@@ -257,7 +260,10 @@ class RelogHandler(logging.Handler):
                               else prefixes)
         self._idle = threading.Condition(self.lock)
 
-        given = (socket_path, plugin_id, runner_id, session_token)
+        if isinstance(plugin_ids, str):
+            plugin_ids = (plugin_ids,)
+        given = (socket_path, plugin_id, runner_id, session_token,
+                 plugin_ids)
         if (all(v is None for v in given) and not queue_max and
                 not flush_interval_ms and not flush_batch and
                 prefixes is None):
@@ -265,6 +271,10 @@ class RelogHandler(logging.Handler):
         else:
             names = [_cstr(p) for p in self.prefixes] + [None]
             array = (ctypes.c_char_p * len(names))(*names)
+            ids = None
+            if plugin_ids is not None:
+                idv = [_cstr(p) for p in plugin_ids] + [None]
+                ids = (ctypes.c_char_p * len(idv))(*idv)
             opts = _RelogOpts(
                 sz=ctypes.sizeof(_RelogOpts),
                 socket_path=_cstr(socket_path),
@@ -274,7 +284,8 @@ class RelogHandler(logging.Handler):
                 queue_max=int(queue_max),
                 flush_interval_ms=int(flush_interval_ms),
                 flush_batch=int(flush_batch),
-                prefixes=ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p)))
+                prefixes=ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p)),
+                plugin_ids=ctypes.cast(ids, ctypes.POINTER(ctypes.c_char_p)))
             handle = self._lib.relog_open(ctypes.byref(opts))
         if not handle:
             err = ctypes.get_errno()
