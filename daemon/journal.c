@@ -5,6 +5,7 @@
  *   RELOG_PLUGIN, RELOG_LOGGER, RELOG_LEVEL, RELOG_RUNNER_PID,
  *   RELOG_TIMESTAMP (the record's own time), RELOG_EXCEPTION.
  *
+ * Texts go with their control bytes escaped, as in every output.
  * The datagram is sent without blocking: a journald that falls behind
  * loses records (relogd says so once) but never stalls relogd.
  * Only a record too large for one datagram goes through libsystemd's
@@ -36,7 +37,8 @@ struct journal_fields {
 
 static struct proto_buf journal_buf;
 /* Fields made for each record, kept to be reused. */
-static struct proto_buf journal_logger, journal_when;
+static struct proto_buf journal_logger, journal_when, journal_message;
+static struct proto_buf journal_exception;
 static int journal_fd = -1;
 static int journal_failed;
 
@@ -129,14 +131,19 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 	const char *level = proto_level_name(e->level, other);
 	int ret;
 
-	journal_field(&f, "MESSAGE", e->message);
+	journal_message.len = journal_exception.len = 0;
+	proto_escape(&journal_message, e->message, 0);
+	journal_field(&f, "MESSAGE", (struct proto_str){
+	    journal_message.data != NULL ? journal_message.data : "",
+	    journal_message.len });
 	snprintf(prio, sizeof prio, "%d", proto_level_priority(e->level));
 	journal_field(&f, "PRIORITY", proto_cstr(prio));
 	journal_field(&f, "SYSLOG_IDENTIFIER", proto_cstr(plugin_id));
 	journal_field(&f, "RELOG_PLUGIN", proto_cstr(plugin_id));
 	journal_logger.len = journal_when.len = 0;
-	proto_buf_add(&journal_logger, r->logger_prefix.ptr, r->logger_prefix.len);
-	proto_buf_add(&journal_logger, e->logger_name.ptr, e->logger_name.len);
+	proto_buf_add(&journal_logger, r->logger_prefix.ptr,
+	    r->logger_prefix.len);
+	proto_escape(&journal_logger, e->logger_name, 1);
 	journal_field(&f, "RELOG_LOGGER", (struct proto_str){
 	    journal_logger.len != 0 ? journal_logger.data : "",
 	    journal_logger.len });
@@ -148,8 +155,11 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 		snprintf(pidstr, sizeof pidstr, "%ld", (long)pid);
 		journal_field(&f, "RELOG_RUNNER_PID", proto_cstr(pidstr));
 	}
-	if (e->exception_text.len != 0)
-		journal_field(&f, "RELOG_EXCEPTION", e->exception_text);
+	if (e->exception_text.len != 0) {
+		proto_escape(&journal_exception, e->exception_text, 0);
+		journal_field(&f, "RELOG_EXCEPTION", (struct proto_str){
+		    journal_exception.data, journal_exception.len });
+	}
 
 	journal_encode(&f);
 	ret = journal_send_now();
@@ -173,4 +183,6 @@ journal_free(void)
 	proto_buf_free(&journal_buf);
 	proto_buf_free(&journal_logger);
 	proto_buf_free(&journal_when);
+	proto_buf_free(&journal_message);
+	proto_buf_free(&journal_exception);
 }

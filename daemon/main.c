@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -263,6 +264,14 @@ main_folders(void)
 	if (main_mkdirs(relogd_config.state_dir) != 0)
 		fatal("cannot create state directory %s",
 		    relogd_config.state_dir);
+	/* Every file in them is opened relative to these. */
+	relogd_log_dir_fd = open(relogd_config.log_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	relogd_state_dir_fd = open(relogd_config.state_dir, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC);
+	if (relogd_log_dir_fd < 0 || relogd_state_dir_fd < 0)
+		fatal("cannot open %s", relogd_log_dir_fd < 0 ?
+		    relogd_config.log_dir : relogd_config.state_dir);
 }
 
 /* SIGTERM, SIGINT and SIGHUP, through the event loop. */

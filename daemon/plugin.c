@@ -38,14 +38,13 @@ plugin_hash(const char *id, size_t len)
 	return (h % PLUGIN_BUCKETS);
 }
 
-/* A path in the log directory (allocated). */
+/* A file name in the log directory (allocated). */
 static char *
 plugin_path(const char *name, const char *suffix)
 {
 	char *path;
 
-	if (asprintf(&path, "%s/%s%s", relogd_config.log_dir, name,
-	    suffix) < 0)
+	if (asprintf(&path, "%s%s", name, suffix) < 0)
 		fatal("asprintf");
 	return (path);
 }

@@ -10,6 +10,8 @@
 
 struct event_base *relogd_base;
 time_t relogd_started;
+int relogd_log_dir_fd = -1;	/* files are opened relative to these */
+int relogd_state_dir_fd = -1;
 struct config relogd_config;
 
 /* The time by a clock, in ms. */

@@ -183,12 +183,16 @@ struct origin {
 #define SINK_LOW_WATER (256u * 1024)
 /* Past this, relogd's own messages to stderr are dropped, and counted. */
 #define SINK_OWN_MAX (4u * 1024 * 1024)
+/* A file that cannot be written is tried again after this, doubling. */
+#define SINK_RETRY_MIN_MS 100
+#define SINK_RETRY_MAX_MS 5000
 
 /*
- * An output to a file descriptor: a plugin's file, or stderr. Formatted
- * records wait in out from off on; writes never block. queued and written
- * count bytes ever, so that an ack can wait for "written >= what was
- * queued" (struct sink_mark).
+ * An output to a file descriptor: a plugin's file (name, in the log folder),
+ * or stderr. Formatted records wait in out from off on; writes never
+ * block. queued and written count bytes ever, so that an ack can wait for
+ * "written >= what was queued" (struct sink_mark); a file that cannot be
+ * written holds its records, and so its acks, until it can.
  */
 struct sink {
 	char *name;		/* the path, or "stderr" */
@@ -205,6 +209,11 @@ struct sink {
 	size_t keep;		/* rotated files kept: name.1 .. name.keep */
 	uint64_t size;		/* the file's, as written */
 	uint64_t own_dropped;	/* relogd's own lines not written */
+	int stalled;		/* a file that failed: records wait, retried */
+	int error;		/* why, while stalled */
+	int64_t stalled_at;	/* monotonic ms */
+	unsigned backoff_ms;
+	struct event *retry;	/* the next try, while stalled */
 	struct event *wev;	/* EV_WRITE once the kernel said EAGAIN */
 	int dirty;		/* on the list of sinks to flush */
 	TAILQ_ENTRY(sink) dirty_entry;
@@ -413,6 +422,7 @@ struct spool_pos {
 /* A file queue (spool.c): records of rec_min to rec_max bytes, in order. */
 struct spool {
 	char *dir;
+	int dirfd;		/* its files are opened relative to it */
 	uint64_t max_bytes;	/* all segments */
 	uint64_t seg_max;	/* one segment */
 	uint32_t rec_min;	/* a record's length field's bounds */
@@ -615,6 +625,7 @@ void	sink_stderr_close(void);
 void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 void	sink_reopen(struct sink *);
+size_t	sink_waiting(const struct sink *);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
@@ -704,7 +715,7 @@ void	spool_close(struct spool *);
 /* state.c */
 void	state_open(const char *);
 void	state_close(void);
-int	state_lookup(struct proto_str, struct proto_str);
+int	state_lookup(struct proto_str, struct proto_str, uid_t);
 void	state_release(int);
 uint64_t state_accepted(int);
 uint64_t state_recorded(int);
@@ -743,6 +754,8 @@ void	fatalx(const char *, ...);
 /* relogd.c */
 extern struct event_base *relogd_base;
 extern time_t relogd_started;
+extern int relogd_log_dir_fd;
+extern int relogd_state_dir_fd;
 extern struct config relogd_config;
 int64_t	relogd_now_ms(clockid_t);
 const char *relogd_hostname(void);

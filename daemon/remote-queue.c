@@ -20,25 +20,29 @@
 #define REMOTE_BATCH_RECORDS 1000
 #define REMOTE_BATCH_BYTES (256u * 1024)
 
-/* Append a text, and " [truncated N bytes]" if some was cut. */
+/*
+ * Append a text, control bytes escaped, and " [truncated N bytes]" if
+ * some was cut. Returns how many bytes it took.
+ */
 static size_t
 remote_queue_text(struct proto_buf *b, struct proto_str s, size_t cut)
 {
+	size_t before = b->len;
 	char mark[48];
-	int n = 0;
+	int n;
 
-	proto_buf_add(b, s.ptr, s.len);
+	proto_escape(b, s, 0);
 	if (cut != 0) {
 		n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
 		proto_buf_add(b, mark, (size_t)n);
 	}
-	return (s.len + (size_t)n);
+	return (b->len - before);
 }
 
 /*
  * Queue a record for a remote: plugin id, pid of the runner, and the
  * record as the plugin's file has it (logger name under its prefix, marks
- * where texts were cut).
+ * where texts were cut, control bytes escaped).
  */
 void
 remote_queue_add(struct remote *rm, const char *plugin_id,
@@ -59,7 +63,7 @@ remote_queue_add(struct remote *rm, const char *plugin_id,
 	b->len += hdr;
 	proto_buf_add(b, plugin_id, h.plugin_len);
 	proto_buf_add(b, r->logger_prefix.ptr, r->logger_prefix.len);
-	proto_buf_add(b, e->logger_name.ptr, e->logger_name.len);
+	proto_escape(b, e->logger_name, 1);
 	if (r->name_cut != 0)
 		proto_buf_add(b, "...", 3);
 	h.logger_len = (uint16_t)(b->len - start - hdr - h.plugin_len);

@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -89,7 +90,8 @@ static int
 remote_open_queue(struct remote *rm)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 8];
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
 	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -102,9 +104,13 @@ remote_open_queue(struct remote *rm)
 		return (-1);
 	/* Say whose queue it is, for a restart with other settings. */
 	snprintf(path, sizeof path, "%s/uri", dir);
-	if ((f = fopen(path, "we")) == NULL || fprintf(f, "%s\n",
+	fd = openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL || fprintf(f, "%s\n",
 	    rm->uri) < 0 || fclose(f) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0 && f == NULL)
+			close(fd);
 		spool_close(&rm->spool);
 		return (-1);
 	}
@@ -213,6 +219,7 @@ remote_start_left(void)
 	char *cause;
 	DIR *d;
 	FILE *f;
+	int fd;
 
 	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
 	if ((d = opendir(dir)) == NULL)
@@ -221,8 +228,12 @@ remote_start_left(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s/uri", dir, de->d_name);
-		if ((f = fopen(path, "re")) == NULL)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
 		if (fgets(uri, sizeof uri, f) != NULL) {
 			uri[strcspn(uri, "\n")] = '\0';
 			cause = NULL;

@@ -140,7 +140,8 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 	memcpy(o->runner_id, hello.runner_id.ptr, hello.runner_id.len);
 	o->runner_id[hello.runner_id.len] = '\0';
 	runner_hello_plugins(c, &hello);
-	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance);
+	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance,
+	    o->uid);
 	c->state = CLIENT_READY;
 	evtimer_del(c->timer);
 	client_reading(c, 1);	/* now with the idle timeout */

@@ -31,8 +31,10 @@ static struct sink sink_stderr_sink;
 static int sink_stderr_made;
 
 static void sink_write_cb(evutil_socket_t, short, void *);
+static void sink_retry_cb(evutil_socket_t, short, void *);
 static void sink_touch(struct sink *);
 static void sink_flush(struct sink *);
+static void sink_stall(struct sink *, int);
 static void sink_write_line(const char *, size_t, void *);
 
 /*
@@ -68,38 +70,44 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 	sink_touch(s);
 }
 
-/* Open a file sink's file (again). Says once if it cannot. */
-static void
+/*
+ * Open a file sink's file (again), in the log folder: never through a
+ * symbolic link, and only a regular file. Returns 0, or -1 (errno set).
+ */
+static int
 sink_open_file(struct sink *s)
 {
 	struct stat st;
+	int fd, error;
 
 	if (s->fd >= 0)
 		close(s->fd);
-	/* O_NONBLOCK: a FIFO with a slow reader must not stall relogd. */
-	s->fd = open(s->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-	    O_NONBLOCK, 0640);
-	if (s->fd < 0 && !s->broken) {
-		log_error("cannot open %s: %s", s->name, strerror(errno));
-		s->broken = 1;
-	} else if (s->fd >= 0)
-		s->broken = 0;
-	if (s->wev != NULL) {
+	s->fd = -1;
+	if (s->wev != NULL)
 		event_free(s->wev);
-		s->wev = NULL;
+	s->wev = NULL;
+	fd = openat(relogd_log_dir_fd, s->name, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
+	if (fd < 0)
+		return (-1);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+		close(fd);
+		errno = error;
+		return (-1);
 	}
-	if (s->fd >= 0)
-		s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb,
-		    s);
-	s->size = s->fd >= 0 && fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size :
-	    0;
+	s->fd = fd;
+	s->size = (uint64_t)st.st_size;
+	s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb, s);
+	return (0);
 }
 
 /*
  * Rotate a file that would pass its max_size: name.1 becomes name.2 and so
  * on up to name.keep, name becomes name.1, and a new name is opened.
+ * Returns as sink_open_file.
  */
-static void
+static int
 sink_rotate(struct sink *s)
 {
 	char *from = NULL, *to = NULL;
@@ -109,32 +117,37 @@ sink_rotate(struct sink *s)
 		if (asprintf(&to, "%s.%zu", s->name, i) < 0 ||
 		    (i > 1 && asprintf(&from, "%s.%zu", s->name, i - 1) < 0))
 			fatal("asprintf");
-		if (rename(i > 1 ? from : s->name, to) != 0 && errno != ENOENT)
-			log_error("cannot rename %s: %s", i > 1 ? from : s->name,
+		if (renameat(relogd_log_dir_fd, i > 1 ? from : s->name,
+		    relogd_log_dir_fd, to) != 0 && errno != ENOENT)
+			log_error("cannot rename %s/%s: %s",
+			    relogd_config.log_dir, i > 1 ? from : s->name,
 			    strerror(errno));
 		free(from);
 		free(to);
 		from = to = NULL;
 	}
-	sink_open_file(s);
+	return (sink_open_file(s));
 }
 
 /*
- * Set up a sink writing to a file (path is copied); past max_size bytes
- * (0: never) the file is rotated, keeping keep of them.
+ * Set up a sink writing to a file of the log folder (name is copied); past
+ * max_size bytes (0: never) the file is rotated, keeping keep of them.
  */
 void
-sink_init_file(struct sink *s, const char *path, size_t max_size,
+sink_init_file(struct sink *s, const char *name, size_t max_size,
     size_t keep)
 {
 	memset(s, 0, sizeof *s);
-	s->name = strdup(path);
+	s->name = strdup(name);
 	if (s->name == NULL)
 		fatal("strdup");
 	s->fd = -1;
 	s->is_file = 1;
 	s->max_size = max_size;
 	s->keep = keep;
+	s->retry = evtimer_new(relogd_base, sink_retry_cb, s);
+	if (s->retry == NULL)
+		fatalx("out of memory");
 	/* Opened at its first write: no empty files for unused loggers. */
 }
 
@@ -215,20 +228,20 @@ sink_write_line(const char *line, size_t len, void *arg)
 }
 
 /*
- * Point a file sink at a path and rotation (config reloaded); it opens the
- * new file at its next write.
+ * Point a file sink at a file of the log folder and a rotation (config
+ * reloaded); it opens the new file at its next write.
  */
 void
-sink_set_file(struct sink *s, const char *path, size_t max_size,
+sink_set_file(struct sink *s, const char *name, size_t max_size,
     size_t keep)
 {
 	s->max_size = max_size;
 	s->keep = keep;
-	if (strcmp(s->name, path) == 0)
+	if (strcmp(s->name, name) == 0)
 		return;
 	sink_flush(s);
 	free(s->name);
-	s->name = strdup(path);
+	s->name = strdup(name);
 	if (s->name == NULL)
 		fatal("strdup");
 	if (s->fd >= 0)
@@ -240,15 +253,16 @@ sink_set_file(struct sink *s, const char *path, size_t max_size,
 }
 
 /*
- * Reopen a file sink (after logrotate moved its file); one never opened
- * opens at its first write.
+ * Reopen a file sink (after logrotate moved its file); one never opened,
+ * or closed by a failure, opens at its next write.
  */
 void
 sink_reopen(struct sink *s)
 {
 	if (s->is_file && s->fd >= 0) {
 		sink_flush(s);
-		sink_open_file(s);
+		if (s->fd >= 0 && sink_open_file(s) != 0)
+			sink_stall(s, errno);
 	}
 }
 
@@ -279,21 +293,115 @@ sink_discard(struct sink *s)
 	s->out.len = s->off = 0;
 }
 
-/* Write what the kernel takes now. */
+/* Records in the sink's buffer: lines that do not continue a record. */
+size_t
+sink_waiting(const struct sink *s)
+{
+	const char *p = s->out.data + s->off, *end = s->out.data + s->out.len;
+	size_t n = 0;
+
+	for (; p < end; p++) {
+		if ((p == s->out.data + s->off || p[-1] == '\n') && *p != '\t')
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * A file cannot be written (opened, rotated or appended to): its records
+ * wait in the buffer, unacknowledged (ack.c waits for written bytes), and
+ * writing is tried again with backoff. Said when the episode begins.
+ */
+static void
+sink_stall(struct sink *s, int error)
+{
+	struct timeval tv;
+
+	if (!s->stalled) {
+		s->stalled = 1;
+		s->stalled_at = relogd_now_ms(CLOCK_MONOTONIC);
+		s->backoff_ms = SINK_RETRY_MIN_MS;
+		s->error = error;
+		log_error("cannot write %s/%s: %s: %zu records wait",
+		    relogd_config.log_dir, s->name, error == EINVAL ?
+		    "not a regular file" : error == ELOOP ?
+		    "a symbolic link" : strerror(error), sink_waiting(s));
+	} else if (s->backoff_ms < SINK_RETRY_MAX_MS)
+		s->backoff_ms *= 2;
+	tv.tv_sec = s->backoff_ms / 1000;
+	tv.tv_usec = (suseconds_t)(s->backoff_ms % 1000) * 1000;
+	evtimer_add(s->retry, &tv);
+}
+
+/* The file took bytes again: the episode is over, say so. */
+static void
+sink_unstall(struct sink *s)
+{
+	if (!s->stalled)
+		return;
+	s->stalled = 0;
+	evtimer_del(s->retry);
+	log_info("%s/%s: writing again after %lld s", relogd_config.log_dir,
+	    s->name, (long long)((relogd_now_ms(CLOCK_MONOTONIC) -
+	    s->stalled_at + 500) / 1000));
+}
+
+/*
+ * A write failed after part of a record went into the file: cut the file
+ * back to the last whole record (a line that does not continue one), and
+ * keep the cut bytes to write again.
+ */
+static void
+sink_cut_back(struct sink *s, size_t from)
+{
+	const char *start = s->out.data + from, *p = s->out.data + s->off;
+	size_t cut;
+
+	while (p > start && !(p[-1] == '\n' && *p != '\t'))
+		p--;
+	cut = (size_t)(s->out.data + s->off - p);
+	if (cut == 0)
+		return;
+	if (ftruncate(s->fd, (off_t)(s->size - cut)) != 0) {
+		log_error("cannot cut %s/%s back to its last whole record: %s",
+		    relogd_config.log_dir, s->name, strerror(errno));
+		return;
+	}
+	s->off -= cut;
+	s->written -= cut;
+	s->size -= cut;
+}
+
+/* Open the file if it is not, and rotate it if it would pass max_size. */
+static int
+sink_ready(struct sink *s)
+{
+	if (s->fd < 0 && sink_open_file(s) != 0)
+		return (-1);
+	if (s->max_size != 0 && s->size != 0 &&
+	    s->size + sink_pending(s) > s->max_size)
+		return (sink_rotate(s));
+	return (0);
+}
+
+/*
+ * Write what the kernel takes now. A file that fails stalls (sink_stall)
+ * with no record torn; stderr, which cannot be reopened, gives its bytes
+ * up and says so once.
+ */
 static void
 sink_flush(struct sink *s)
 {
-	size_t left;
+	size_t left, from = s->off;
 	ssize_t n;
 
+	if (sink_buffered(s) == 0)
+		goto done;
 	/* Opened at its first bytes: no empty files for unused loggers. */
-	if (s->is_file && s->fd < 0 && sink_buffered(s) != 0)
-		sink_open_file(s);
-	if (s->fd < 0)
-		sink_discard(s);
-	if (s->max_size != 0 && s->size != 0 &&
-	    s->size + sink_pending(s) > s->max_size)
-		sink_rotate(s);
+	if (s->is_file && sink_ready(s) != 0) {
+		sink_stall(s, errno);
+		return;
+	}
 	while ((left = sink_pending(s)) > 0) {
 		if (s->is_socket)
 			n = send(s->fd, s->out.data + s->off, left,
@@ -313,6 +421,11 @@ sink_flush(struct sink *s)
 				event_add(s->wev, NULL);
 			break;
 		}
+		if (s->is_file) {
+			sink_cut_back(s, from);
+			sink_stall(s, n < 0 ? errno : EIO);
+			break;
+		}
 		sink_discard(s);
 		if (!s->broken) {
 			/* Broken first: the message may go to this sink. */
@@ -321,6 +434,9 @@ sink_flush(struct sink *s)
 			    n < 0 ? strerror(errno) : "short write");
 		}
 	}
+	if (s->is_file && sink_pending(s) == 0)
+		sink_unstall(s);
+done:
 	if (s->off == s->out.len)
 		s->out.len = s->off = 0;
 	else if (s->off > s->out.len / 2) {
@@ -328,6 +444,16 @@ sink_flush(struct sink *s)
 		s->out.len -= s->off;
 		s->off = 0;
 	}
+}
+
+/* Time to try a stalled file again; tell the ledger what it took. */
+static void
+sink_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sink_flush(arg);
+	ack_progress();
 }
 
 /* The kernel takes more: write, and tell the ledger. */
@@ -365,15 +491,16 @@ sink_drain(struct sink *s, int64_t deadline)
 
 	for (;;) {
 		sink_flush(s);
-		if (sink_pending(s) == 0 || s->fd < 0)
+		if (sink_pending(s) == 0 || s->fd < 0 || s->stalled)
 			break;
+		pfd.fd = s->fd;
 		now = relogd_now_ms(CLOCK_MONOTONIC);
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			break;
 	}
 	if (sink_pending(s) != 0) {
-		log_error("%s: %zu bytes not written at exit", s->name,
-		    sink_pending(s));
+		log_error("%s: %zu records (%zu bytes) not written at exit",
+		    s->name, sink_waiting(s), sink_pending(s));
 		sink_discard(s);
 	}
 }
@@ -386,6 +513,8 @@ sink_free(struct sink *s)
 		TAILQ_REMOVE(&sink_dirty, s, dirty_entry);
 	if (s->wev != NULL)
 		event_free(s->wev);
+	if (s->retry != NULL)
+		event_free(s->retry);
 	if (s->fd >= 0 && s->fd != STDERR_FILENO)
 		close(s->fd);
 	proto_buf_free(&s->out);

@@ -45,11 +45,35 @@ spool_pos_before(struct spool_pos a, struct spool_pos b)
 	return (a.seg < b.seg || (a.seg == b.seg && a.off < b.off));
 }
 
-/* The path of a segment file. */
+/* The name of a segment file in the queue's folder. */
 static void
 spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/%016" PRIx64 ".q", sp->dir, seg);
+	(void)sp;
+	snprintf(buf, size, "%016" PRIx64 ".q", seg);
+}
+
+/*
+ * Open a file of the queue's folder: never through a symbolic link, and
+ * only a regular file. Returns the fd, or -1 (errno set).
+ */
+static int
+spool_openat(const struct spool *sp, const char *name, int flags)
+{
+	struct stat st;
+	int fd, error;
+
+	fd = openat(sp->dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY, 0600);
+	if (fd < 0)
+		return (-1);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+		close(fd);
+		errno = error;
+		return (-1);
+	}
+	return (fd);
 }
 
 /* Write the cursor; a failure is said once. */
@@ -143,13 +167,13 @@ spool_new_segment(struct spool *sp)
 		close(sp->wfd);
 	sp->tail++;
 	spool_path(sp, sp->tail, path, sizeof path);
-	sp->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC, 0600);
+	sp->wfd = spool_openat(sp, path, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_APPEND);
 	if (sp->wfd < 0 || write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR) !=
 	    (ssize_t)SPOOL_HDR) {
 		if (!sp->broken)
-			log_error("%s: cannot write the queue: %s", path,
-			    strerror(errno));
+			log_error("%s/%s: cannot write the queue: %s", sp->dir,
+			    path, strerror(errno));
 		sp->broken = 1;
 	}
 	sp->tail_size = SPOOL_HDR;
@@ -179,9 +203,14 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 	size_t n = 0, i;
 	struct dirent *de;
 	DIR *d;
+	int fd;
 
-	if ((d = opendir(sp->dir)) == NULL)
+	if ((fd = dup(sp->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return (-1);
+	}
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (strlen(de->d_name) != 18 ||
 		    strcmp(de->d_name + 16, ".q") != 0 ||
@@ -211,9 +240,10 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 			spool_path(sp, segs[i], from, sizeof from);
 			segs[i] = base + i;
 			spool_path(sp, segs[i], to, sizeof to);
-			if (strcmp(from, to) != 0 && rename(from, to) != 0)
-				log_error("%s: cannot rename to %s: %s", from,
-				    to, strerror(errno));
+			if (strcmp(from, to) != 0 && renameat(sp->dirfd, from,
+			    sp->dirfd, to) != 0)
+				log_error("%s/%s: cannot rename to %s: %s",
+				    sp->dir, from, to, strerror(errno));
 		}
 		sp->ack.seg = ack != UINT64_MAX ? ack : segs[n - 1] + 1;
 	}
@@ -235,7 +265,7 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	int fd, bad;
 
 	spool_path(sp, seg, path, sizeof path);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+	if ((fd = spool_openat(sp, path, O_RDWR)) < 0)
 		return;
 	if (fstat(fd, &st) == 0)
 		sp->bytes += (uint64_t)st.st_size;
@@ -246,14 +276,15 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	if (seg == last) {
 		/* A record cut short by a kill: cut it off. */
 		if (bad && ftruncate(fd, (off_t)end) == 0) {
-			log_warn("%s: cut off %" PRIu64 " bytes of a record "
-			    "written in part", path, (uint64_t)st.st_size - end);
+			log_warn("%s/%s: cut off %" PRIu64 " bytes of a record "
+			    "written in part", sp->dir, path,
+			    (uint64_t)st.st_size - end);
 			sp->bytes -= (uint64_t)st.st_size - end;
 		}
 		sp->tail_size = end;
 	} else if (bad)
-		log_warn("%s: garbage after %" PRIu64 " bytes; the rest of it "
-		    "is skipped", path, end);
+		log_warn("%s/%s: garbage after %" PRIu64 " bytes; the rest of "
+		    "it is skipped", sp->dir, path, end);
 	close(fd);
 }
 
@@ -278,7 +309,7 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 		if (segs[i] < sp->ack.seg && segs[i] < last) {
 			/* Acked, but a kill came before the unlink. */
 			spool_path(sp, segs[i], path, sizeof path);
-			unlink(path);
+			unlinkat(sp->dirfd, path, 0);
 			sp->head = segs[i] + 1;
 			continue;
 		}
@@ -287,7 +318,7 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 	if (spool_pos_before(spool_end(sp), sp->ack))
 		sp->ack = spool_end(sp);
 	spool_path(sp, last, path, sizeof path);
-	sp->wfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	sp->wfd = spool_openat(sp, path, O_WRONLY | O_APPEND);
 }
 
 /* Open the cursor file and read where the first record not acked is. */
@@ -297,8 +328,8 @@ spool_read_cursor(struct spool *sp)
 	char path[PATH_MAX], line[64];
 	ssize_t n;
 
-	snprintf(path, sizeof path, "%s/cursor", sp->dir);
-	sp->cursor_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	snprintf(path, sizeof path, "cursor");
+	sp->cursor_fd = spool_openat(sp, path, O_RDWR | O_CREAT);
 	if (sp->cursor_fd < 0)
 		return (-1);
 	n = pread(sp->cursor_fd, line, sizeof line - 1, 0);
@@ -323,7 +354,7 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
 	struct rlimit rl;
 
 	memset(sp, 0, sizeof *sp);
-	sp->wfd = sp->rfd = sp->cursor_fd = -1;
+	sp->wfd = sp->rfd = sp->cursor_fd = sp->dirfd = -1;
 	sp->max_bytes = max_bytes;
 	sp->rec_min = rec_min;
 	sp->rec_max = rec_max;
@@ -336,6 +367,8 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+	    (sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 ||
 	    spool_read_cursor(sp) != 0 ||
 	    spool_segments(sp, &segs, &nsegs) != 0)
 		goto fail;
@@ -433,7 +466,7 @@ spool_unlink_head(struct spool *sp)
 		    (uint64_t)st.st_size : sp->bytes;
 	if (sp->rfd >= 0 && sp->rseg == sp->head)
 		spool_read_reset(sp);
-	unlink(path);
+	unlinkat(sp->dirfd, path, 0);
 	sp->head++;
 }
 
@@ -447,7 +480,7 @@ spool_drop_head(struct spool *sp)
 
 	spool_path(sp, sp->head, path, sizeof path);
 	if (sp->ack.seg == sp->head &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+	    (fd = spool_openat(sp, path, O_RDONLY)) >= 0) {
 		spool_scan(sp, fd, sp->ack.off, &count, &bad);
 		close(fd);
 	}
@@ -520,7 +553,7 @@ spool_peek(struct spool *sp, size_t *lenp)
 		if (sp->rfd < 0 || sp->rseg != sp->read.seg) {
 			spool_read_reset(sp);
 			spool_path(sp, sp->read.seg, path, sizeof path);
-			sp->rfd = open(path, O_RDONLY | O_CLOEXEC);
+			sp->rfd = spool_openat(sp, path, O_RDONLY);
 			sp->rseg = sp->read.seg;
 			sp->rbase = sp->read.off;
 			if (sp->rfd < 0)
@@ -649,7 +682,9 @@ spool_close(struct spool *sp)
 		close(sp->wfd);
 	proto_buf_free(&sp->wbuf);
 	proto_buf_free(&sp->rbuf);
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
 	free(sp->dir);
 	memset(sp, 0, sizeof *sp);
-	sp->wfd = sp->rfd = sp->cursor_fd = -1;
+	sp->wfd = sp->rfd = sp->cursor_fd = sp->dirfd = -1;
 }

@@ -23,8 +23,9 @@
 
 #include "relogd.h"
 
-#define STATE_MAGIC "RELOGST1"
+#define STATE_MAGIC "RELOGST2"
 #define STATE_SLOTS 4096
+#define STATE_UID_SLOTS (STATE_SLOTS / 4)	/* the most one uid holds */
 #define STATE_KEY_MAX 96	/* "<runner_id>/<instance>" and a NUL */
 #define STATE_INSTANCE_MAX 24
 
@@ -40,6 +41,8 @@ struct state_slot {
 	char key[STATE_KEY_MAX];	/* "" if free */
 	uint64_t recorded;
 	int64_t used;		/* wall clock s, for eviction */
+	uint32_t uid;		/* of the runner that made it */
+	uint32_t pad;
 };
 
 static struct state_header *state_map;
@@ -48,40 +51,73 @@ static size_t state_size;
 static uint64_t state_accepted_seq[STATE_SLOTS];
 static unsigned state_refs[STATE_SLOTS];
 
-/* Map the state file under dir, creating it if needed. Fatal on failure. */
+/*
+ * Open the state file in the state folder (never through a symbolic link,
+ * only a regular file), with all its blocks allocated: a full disk then
+ * fails here, not as a SIGBUS on a store into the map. Returns the fd, or
+ * -1 with errno.
+ */
+static int
+state_file(void)
+{
+	struct stat st;
+	int fd, error;
+
+	fd = openat(relogd_state_dir_fd, "runners.state", O_RDWR | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return (-1);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+		goto fail;
+	}
+	if ((size_t)st.st_size != state_size && ftruncate(fd, 0) != 0) {
+		error = errno;
+		goto fail;
+	}
+	if ((error = posix_fallocate(fd, 0, (off_t)state_size)) != 0)
+		goto fail;
+	return (fd);
+fail:
+	close(fd);
+	errno = error;
+	return (-1);
+}
+
+/*
+ * Map the state file under the state folder, creating it if needed. If it
+ * cannot be, relogd runs without deduplication, and says so.
+ */
 void
 state_open(const char *dir)
 {
-	struct stat st;
-	char *path;
-	int fd, fresh;
+	int fd;
 	size_t i;
 
-	if (asprintf(&path, "%s/runners.state", dir) < 0)
-		fatal("asprintf");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fatal("cannot open %s", path);
-	if (fstat(fd, &st) != 0)
-		fatal("fstat %s", path);
 	state_size = sizeof *state_map + STATE_SLOTS * sizeof *state_slots;
-	fresh = (size_t)st.st_size != state_size;
-	if (fresh && ftruncate(fd, 0) != 0)
-		fatal("ftruncate %s", path);
-	if (fresh && ftruncate(fd, (off_t)state_size) != 0)
-		fatal("ftruncate %s", path);
+	if ((fd = state_file()) < 0) {
+		log_error("%s/runners.state: %s: batches a runner sends again "
+		    "may be written twice", dir, errno == EINVAL ?
+		    "not a regular file" : errno == ELOOP ? "a symbolic link" :
+		    strerror(errno));
+		return;
+	}
 	state_map = mmap(NULL, state_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0);
-	if (state_map == MAP_FAILED)
-		fatal("mmap %s", path);
 	close(fd);
+	if (state_map == MAP_FAILED) {
+		log_error("%s/runners.state: mmap: %s: batches a runner sends "
+		    "again may be written twice", dir, strerror(errno));
+		state_map = NULL;
+		return;
+	}
 	state_slots = (struct state_slot *)(state_map + 1);
 	if (memcmp(state_map->magic, STATE_MAGIC, 8) != 0 ||
 	    state_map->slots != STATE_SLOTS ||
 	    state_map->slot_size != sizeof *state_slots) {
-		if (!fresh)
-			log_warn("%s was not relogd's state: starting afresh",
-			    path);
+		if (state_map->magic[0] != '\0')
+			log_warn("%s/runners.state was not relogd's state (of "
+			    "this version): starting afresh", dir);
 		memset(state_map, 0, state_size);
 		state_map->slots = STATE_SLOTS;
 		state_map->slot_size = sizeof *state_slots;
@@ -91,7 +127,6 @@ state_open(const char *dir)
 		state_slots[i].key[STATE_KEY_MAX - 1] = '\0';
 		state_accepted_seq[i] = state_slots[i].recorded;
 	}
-	free(path);
 }
 
 /* Unmap the state file. */
@@ -122,34 +157,60 @@ state_instance_valid(struct proto_str s)
 }
 
 /*
- * The slot of a runner instance (runner_id is a checked id), found or made
- * (evicting the least recently used slot nobody holds). Returns -1 when the
- * runner sent no usable instance id: it gets no deduplication. Release it
- * with state_release.
+ * The slot to reuse for a new runner instance of uid: a free one while the
+ * uid holds fewer than STATE_UID_SLOTS, else the least recently used of
+ * the uid's own that nobody holds. A uid never evicts another's: a flood
+ * of new instance ids only costs its own runners their deduplication.
+ * -1 if there is none.
+ */
+static int
+state_victim(uid_t uid)
+{
+	int i, own = 0, free_slot = -1, victim = -1;
+
+	for (i = 0; i < STATE_SLOTS; i++) {
+		if (state_slots[i].key[0] == '\0') {
+			if (free_slot < 0 && state_refs[i] == 0)
+				free_slot = i;
+			continue;
+		}
+		if (state_slots[i].uid != (uint32_t)uid)
+			continue;
+		own++;
+		if (state_refs[i] == 0 && (victim < 0 ||
+		    state_slots[i].used < state_slots[victim].used))
+			victim = i;
+	}
+	return (own < STATE_UID_SLOTS && free_slot >= 0 ? free_slot : victim);
+}
+
+/*
+ * The slot of a runner instance of uid (runner_id is a checked id), found
+ * or made. Returns -1 when the runner sent no usable instance id, or no
+ * slot is free of it: it gets no deduplication. Release it with
+ * state_release.
  */
 int
-state_lookup(struct proto_str runner_id, struct proto_str instance)
+state_lookup(struct proto_str runner_id, struct proto_str instance, uid_t uid)
 {
 	char key[STATE_KEY_MAX];
-	int i, found = -1, victim = -1;
+	int i, found = -1;
 
-	if (!state_instance_valid(instance))
+	if (state_map == NULL || !state_instance_valid(instance))
 		return (-1);
 	snprintf(key, sizeof key, "%.*s/%.*s", (int)runner_id.len,
 	    runner_id.ptr, (int)instance.len, instance.ptr);
 	for (i = 0; i < STATE_SLOTS && found < 0; i++) {
-		if (strcmp(state_slots[i].key, key) == 0)
+		if (state_slots[i].uid == (uint32_t)uid &&
+		    strcmp(state_slots[i].key, key) == 0)
 			found = i;
-		else if (state_refs[i] == 0 && (victim < 0 ||
-		    state_slots[i].used < state_slots[victim].used))
-			victim = i;
 	}
 	if (found < 0) {
-		if (victim < 0)
-			return (-1);	/* every slot is held */
-		found = victim;
+		if ((found = state_victim(uid)) < 0)
+			return (-1);
 		memset(&state_slots[found], 0, sizeof state_slots[found]);
 		memcpy(state_slots[found].key, key, strlen(key) + 1);
+		state_slots[found].uid = (uint32_t)uid;
 		state_accepted_seq[found] = 0;
 	}
 	state_slots[found].used = (int64_t)time(NULL);

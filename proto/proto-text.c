@@ -133,19 +133,80 @@ proto_format_level(struct proto_buf *b, int64_t level)
 	proto_buf_add(b, name, strlen(name));
 }
 
-/* Append text; every line after its first starts with cont. */
+/*
+ * Does any of the 8 bytes at p need a look (not printable ASCII: below
+ * 0x20, DEL, or 0x80 and up)? Word at a time: most text is plain.
+ */
+static int
+proto_special8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t highs = 0x8080808080808080ull;
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	/* A byte below 0x20; a byte with its high bit; 0x7f (+1 sets it). */
+	return ((((x - 0x20 * ones) & ~x) | x | (x + ones)) & highs) != 0;
+}
+
+/*
+ * Append text with the bytes a peer could forge lines or terminal control
+ * with shown escaped: C0 controls but tab, DEL, and bytes that are no
+ * UTF-8 as \xNN, C1 controls (U+0080 to U+009F) as \u00NN. A newline
+ * starts the next line with cont, or, with cont's ptr NULL, is \x0a too.
+ */
 static void
-proto_format_text(struct proto_buf *b, struct proto_str text,
+proto_format_escaped(struct proto_buf *b, struct proto_str text,
     struct proto_str cont)
 {
-	const char *p = text.ptr, *end = text.ptr + text.len, *nl;
+	const unsigned char *p = (const unsigned char *)text.ptr;
+	const unsigned char *end = p + text.len, *run = p;
+	char esc[8];
+	size_t n;
 
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		proto_buf_add(b, p, (size_t)(nl - p) + 1);
-		proto_buf_add(b, cont.ptr, cont.len);
-		p = nl + 1;
+	while (p < end) {
+		if (end - p >= 8 && !proto_special8(p)) {
+			p += 8;
+			continue;
+		}
+		if ((*p >= 0x20 && *p < 0x7f) || *p == '\t') {
+			p++;
+			continue;
+		}
+		proto_buf_add(b, run, (size_t)(p - run));
+		n = *p >= 0x80 ? proto_utf8_len(p, (size_t)(end - p)) : 0;
+		if (*p == '\n' && cont.ptr != NULL) {
+			proto_buf_add(b, "\n", 1);
+			proto_buf_add(b, cont.ptr, cont.len);
+			n = 1;
+		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			snprintf(esc, sizeof esc, "\\u00%02x", p[1]);
+			proto_buf_add(b, esc, 6);
+		} else if (n != 0)
+			proto_buf_add(b, p, n);
+		else {
+			snprintf(esc, sizeof esc, "\\x%02x", *p);
+			proto_buf_add(b, esc, 4);
+			n = 1;
+		}
+		p += n;
+		run = p;
 	}
-	proto_buf_add(b, p, (size_t)(end - p));
+	proto_buf_add(b, run, (size_t)(p - run));
+}
+
+/*
+ * Append text with control bytes escaped (proto_format_escaped); its
+ * newlines kept, or (name) escaped too, for a one-line field.
+ */
+void
+proto_escape(struct proto_buf *b, struct proto_str text, int name)
+{
+	static const char nl[] = "";
+
+	/* An empty continuation: each newline stays one. */
+	proto_format_escaped(b, text, (struct proto_str){ name ? NULL : nl,
+	    0 });
 }
 
 /* Append " [truncated N bytes]" when something was cut. */
@@ -165,9 +226,10 @@ proto_format_cut(struct proto_buf *b, size_t cut)
  * Append a record as lines of text:
  *     <first><time> <LEVEL> [<logger>] <message>
  *     <cont><exception text, from its own line on>
- * where every line after the first starts with cont, so that no text of a
- * record can pass for a record of its own. A file has first "" and cont
- * "\t"; stderr has "<N>plugin: " before both.
+ * where every line after the first starts with cont, and control bytes are
+ * escaped (proto_format_escaped), so that no text of a record can pass for
+ * a record of its own, nor start a line of journald's stream. A file has
+ * first "" and cont "\t"; stderr has "<N>plugin: " before both.
  */
 void
 proto_format_line(struct proto_buf *b, const struct proto_line *l,
@@ -179,16 +241,17 @@ proto_format_line(struct proto_buf *b, const struct proto_line *l,
 	proto_format_level(b, l->level);
 	proto_buf_add(b, " [", 2);
 	proto_buf_add(b, l->logger_prefix.ptr, l->logger_prefix.len);
-	proto_format_text(b, l->logger, cont);
+	/* A logger name is one line: its newlines are escaped too. */
+	proto_format_escaped(b, l->logger, (struct proto_str){ NULL, 0 });
 	if (l->logger_cut != 0)
 		proto_buf_add(b, "...", 3);
 	proto_buf_add(b, "] ", 2);
-	proto_format_text(b, l->message, cont);
+	proto_format_escaped(b, l->message, cont);
 	proto_format_cut(b, l->message_cut);
 	if (l->exception.len != 0) {
 		proto_buf_add(b, "\n", 1);
 		proto_buf_add(b, cont.ptr, cont.len);
-		proto_format_text(b, l->exception, cont);
+		proto_format_escaped(b, l->exception, cont);
 		proto_format_cut(b, l->exception_cut);
 	}
 	proto_buf_add(b, "\n", 1);
@@ -239,7 +302,7 @@ proto_json_text(struct proto_buf *b, struct proto_str text)
 
 	while (i < text.len) {
 		for (run = i; run < text.len && p[run] >= 0x20 &&
-		    p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
+		    p[run] < 0x7f && p[run] != '"' && p[run] != '\\'; run++)
 			;
 		proto_buf_add(b, p + i, run - i);
 		if ((i = run) == text.len)
@@ -249,11 +312,17 @@ proto_json_text(struct proto_buf *b, struct proto_str text)
 			esc[1] = (char)p[i];
 			proto_buf_add(b, esc, 2);
 			i++;
-		} else if (p[i] < 0x20) {
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			snprintf(esc, sizeof esc, "\\u%04x", p[i]);
 			proto_buf_add(b, esc, 6);
 			i++;
-		} else if ((n = proto_utf8_len(p + i, text.len - i)) != 0) {
+		} else if ((n = proto_utf8_len(p + i, text.len - i)) == 2 &&
+		    p[i] == 0xc2 && p[i + 1] < 0xa0) {
+			/* C1 controls, visible, as the other outputs show them. */
+			snprintf(esc, sizeof esc, "\\u%04x", p[i + 1]);
+			proto_buf_add(b, esc, 6);
+			i += 2;
+		} else if (n != 0) {
 			proto_buf_add(b, p + i, n);
 			i += n;
 		} else {

@@ -191,6 +191,7 @@ const char *proto_level_name(int64_t, char [PROTO_LEVEL_NAME_MAX]);
 int	proto_level_parse(struct proto_str, int64_t *);
 int	proto_level_priority(int64_t);
 void	proto_format_time(struct proto_buf *, int64_t);
+void	proto_escape(struct proto_buf *, struct proto_str, int);
 void	proto_format_line(struct proto_buf *, const struct proto_line *,
 	    struct proto_str, struct proto_str);
 size_t	proto_utf8_len(const unsigned char *, size_t);
