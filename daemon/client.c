@@ -27,7 +27,22 @@
 /* Replies a client leaves unread before relogd stops reading it. */
 #define CLIENT_OUTPUT_MAX (1024u * 1024)
 
+#define CLIENT_UID_BUCKETS 256
+
+/* A uid's connections, and the input they hold. */
+struct client_uid {
+	uid_t uid;
+	size_t conns;
+	size_t buffered;
+	struct client_uid *next;
+};
+
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
+/* Connections not read while the input budget is spent. */
+static TAILQ_HEAD(, client) client_starved =
+    TAILQ_HEAD_INITIALIZER(client_starved);
+static struct client_uid *client_uids[CLIENT_UID_BUCKETS];
+static size_t client_buffered;	/* every connection's input */
 static size_t client_total;
 static uint64_t client_next_id = 1;
 static void (*client_gone_cb)(void);
@@ -38,6 +53,87 @@ static void client_event_cb(struct bufferevent *, short, void *);
 static void client_timer_cb(evutil_socket_t, short, void *);
 static void client_answer(void *, const struct ack *);
 static void client_resume(void *);
+
+/* The entry of a uid (made, counting nothing, if add). */
+static struct client_uid *
+client_uid(uid_t uid, int add)
+{
+	struct client_uid **b = &client_uids[uid % CLIENT_UID_BUCKETS], *u;
+
+	for (u = *b; u != NULL; u = u->next) {
+		if (u->uid == uid)
+			return (u);
+	}
+	if (!add)
+		return (NULL);
+	if ((u = calloc(1, sizeof *u)) == NULL)
+		fatal("calloc");
+	u->uid = uid;
+	u->next = *b;
+	*b = u;
+	return (u);
+}
+
+/* Forget a uid that has no connection left. */
+static void
+client_uid_drop(struct client_uid *gone)
+{
+	struct client_uid **p = &client_uids[gone->uid % CLIENT_UID_BUCKETS];
+
+	while (*p != gone)
+		p = &(*p)->next;
+	*p = gone->next;
+	free(gone);
+}
+
+/*
+ * How much more input a connection may buffer now: the budget left of
+ * max_buffered, and of its uid's share (a quarter, or a whole frame).
+ */
+static size_t
+client_allowance(const struct client *c)
+{
+	size_t share = relogd_config.max_buffered / 4, total;
+
+	if (share < relogd_config.max_frame + RELOG_FRAME_HEADER_SIZE)
+		share = relogd_config.max_frame + RELOG_FRAME_HEADER_SIZE;
+	total = relogd_config.max_buffered;
+	if (client_buffered >= total || c->peer->buffered >= share)
+		return (0);
+	return (total - client_buffered < share - c->peer->buffered ?
+	    total - client_buffered : share - c->peer->buffered);
+}
+
+/*
+ * Count what a connection holds now; if that freed budget, read the
+ * connections that were starved of it again.
+ */
+static void
+client_account(struct client *c)
+{
+	size_t now = c->in != NULL ? evbuffer_get_length(c->in) : 0;
+	struct client *s, *next;
+
+	client_buffered += now - c->buffered;
+	c->peer->buffered += now - c->buffered;
+	if (now >= c->buffered) {
+		c->buffered = now;
+		return;
+	}
+	c->buffered = now;
+	for (s = TAILQ_FIRST(&client_starved); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, starved_entry);
+		if (client_allowance(s) == 0)
+			continue;
+		TAILQ_REMOVE(&client_starved, s, starved_entry);
+		s->starved = 0;
+		if (s->output_full || s->origin.acks->congested ||
+		    s->state == CLIENT_CLOSING)
+			continue;
+		client_reading(s, 1);
+		event_active(s->read_ev, EV_READ, 0);
+	}
+}
 
 /* Set what to call whenever a connection goes (the listener's resume). */
 void
@@ -64,29 +160,58 @@ client_reading(struct client *c, int on)
 }
 
 /*
- * Start serving an accepted connection (non-blocking, close-on-exec) that
- * speaks ops' protocol.
+ * May this peer connect? Its uid must be allowed (allow_uids), and have
+ * fewer than max_connections_per_uid connections. Said (rate-limited).
  */
-void
+static int
+client_admit(const struct ucred *cred)
+{
+	struct client_uid *u;
+
+	if (relogd_config.allow_uids.uids != NULL &&
+	    !config_uid_listed(&relogd_config.allow_uids, cred->uid)) {
+		log_peer("pid %ld uid %ld may not connect (allow_uids): closed",
+		    (long)cred->pid, (long)cred->uid);
+		return (0);
+	}
+	u = client_uid(cred->uid, 0);
+	if (u != NULL && u->conns >= relogd_config.max_connections_per_uid) {
+		log_peer("uid %ld has %zu connections already "
+		    "(max_connections_per_uid): pid %ld closed",
+		    (long)cred->uid, u->conns, (long)cred->pid);
+		return (0);
+	}
+	return (1);
+}
+
+/*
+ * Start serving an accepted connection (non-blocking, close-on-exec) that
+ * speaks ops' protocol, if its peer may connect; else close it at once,
+ * before anything is read. Returns 0, or -1 if it was closed.
+ */
+int
 client_create(int fd, const struct client_ops *ops)
 {
 	struct timeval tv = { (time_t)relogd_config.hello_timeout_s, 0 };
-	struct ucred cred;
+	struct ucred cred = { .pid = -1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t len = sizeof cred;
 	struct client *c;
 
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    !client_admit(&cred)) {
+		close(fd);
+		return (-1);
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		fatal("calloc");
 	c->id = client_next_id++;
 	c->fd = fd;
 	c->ops = ops;
 	c->state = ops->hello ? CLIENT_HELLO : CLIENT_READY;
-	c->origin.pid = -1;
-	c->origin.uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->origin.pid = cred.pid;
-		c->origin.uid = cred.uid;
-	}
+	c->origin.pid = cred.pid;
+	c->origin.uid = cred.uid;
+	c->peer = client_uid(cred.uid, 1);
+	c->peer->conns++;
 	c->origin.acks = ack_owner_new(-1, client_answer, client_resume, c);
 	/*
 	 * Reading is relogd's own (bufferevent reads 4 KiB at a time): up to
@@ -115,6 +240,7 @@ client_create(int fd, const struct client_ops *ops)
 	    (long)c->origin.uid);
 	if (ops->start != NULL)
 		ops->start(c);
+	return (0);
 }
 
 /* Close a client's connection and free it (its acks live on). */
@@ -124,6 +250,12 @@ client_free(struct client *c)
 	c->ops->gone(c);
 	TAILQ_REMOVE(&clients, c, entry);
 	client_total--;
+	if (c->starved)
+		TAILQ_REMOVE(&client_starved, c, starved_entry);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	client_account(c);
+	if (--c->peer->conns == 0)
+		client_uid_drop(c->peer);
 	ack_owner_detach(c->origin.acks);
 	free(c->origin.hosted);
 	event_free(c->timer);
@@ -207,15 +339,35 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Read up to max bytes into the client's buffer. Returns how many, 0 at end
- * of file, or -1 (errno set; EAGAIN when nothing waits).
+ * Read up to max bytes into the client's buffer, as far as the input
+ * budget allows (client_allowance; before its hello, one small frame).
+ * Returns how many, 0 at end of file, or -1 (errno set; EAGAIN when
+ * nothing waits, or the budget is spent: then it is starved, not read
+ * until the budget frees).
  */
 static ssize_t
 client_fill(struct client *c, size_t max)
 {
 	struct evbuffer_iovec vec;
+	size_t allow = client_allowance(c), have;
 	ssize_t n;
 
+	if (c->state == CLIENT_HELLO) {
+		have = evbuffer_get_length(c->in);
+		allow = RELOG_HELLO_FRAME_MAX + RELOG_FRAME_HEADER_SIZE > have ?
+		    RELOG_HELLO_FRAME_MAX + RELOG_FRAME_HEADER_SIZE - have : 0;
+	}
+	if (allow < max)
+		max = allow;
+	if (max == 0) {
+		if (!c->starved) {
+			c->starved = 1;
+			TAILQ_INSERT_TAIL(&client_starved, c, starved_entry);
+			client_reading(c, 0);
+		}
+		errno = EAGAIN;
+		return (-1);
+	}
 	if (evbuffer_reserve_space(c->in, (ev_ssize_t)max, &vec, 1) < 1)
 		fatalx("out of memory for a connection");
 	do
@@ -224,6 +376,7 @@ client_fill(struct client *c, size_t max)
 	while (n < 0 && errno == EINTR);
 	vec.iov_len = n > 0 ? (size_t)n : 0;
 	evbuffer_commit_space(c->in, &vec, 1);
+	client_account(c);
 	return (n);
 }
 
@@ -295,6 +448,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	ack_read_begin(c->origin.acks);
 	c->ops->process(c);
+	client_account(c);
 	plugin_flush_all();
 	ack_progress();
 	if (n == 0 || error != 0) {
@@ -356,6 +510,7 @@ client_drain_all(void)
 		    (size_t)queued : CLIENT_READ_MAX)) > 0) {
 			queued -= (int)n;
 			c->ops->process(c);
+			client_account(c);
 		}
 		plugin_flush_all();
 	}

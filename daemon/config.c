@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ enum config_type {
 	CONFIG_NAME,		/* char[RELOG_ID_MAX + 1]: a safe file name */
 	CONFIG_OUTPUTS,		/* int: file, stderr, json, journald */
 	CONFIG_REMOTES,		/* char[RELOGD_REMOTE_LIST_MAX]: URIs */
+	CONFIG_SECRET,		/* char[RELOGD_TOKEN_MAX + 1] (plugins) */
+	CONFIG_PATH,		/* char[RELOG_ID_MAX * 4] (plugins) */
+	CONFIG_UIDSET,		/* struct uid_set: uids or user names */
+	CONFIG_IDENTITY,	/* int: "required" 1, "optional" 0 */
 };
 
 /* A key not allowed in a kind of section. */
@@ -84,6 +89,10 @@ static const struct config_key config_keys[] = {
 	{ "max_logger_name", CONFIG_SIZE, R(max_logger), NONE, 16, 4096 },
 	{ "max_connections", CONFIG_SIZE, R(max_connections), NONE, 1,
 	    1000000 },
+	{ "max_connections_per_uid", CONFIG_SIZE, R(max_connections_per_uid),
+	    NONE, 1, 1000000 },
+	{ "max_buffered", CONFIG_SIZE, R(max_buffered), NONE, 1 << 20,
+	    (size_t)1 << 34 },
 	{ "max_plugins", CONFIG_SIZE, R(max_plugins), NONE, 1, 100000 },
 	{ "hello_timeout", CONFIG_SIZE, R(hello_timeout_s), NONE, 1, 3600 },
 	{ "idle_timeout", CONFIG_SIZE, R(idle_timeout_s), NONE, 0, 86400 * 7 },
@@ -105,6 +114,10 @@ static const struct config_key config_keys[] = {
 	{ "forward_tls_ca", CONFIG_STR, R(remote_tls_ca), NONE, 0, 0 },
 	{ "forward_tls_cert", CONFIG_STR, R(remote_tls_cert), NONE, 0, 0 },
 	{ "forward_tls_key", CONFIG_STR, R(remote_tls_key), NONE, 0, 0 },
+	{ "identity", CONFIG_IDENTITY, R(identity), NONE, 0, 0 },
+	{ "token", CONFIG_SECRET, NONE, P(token), 0, 0 },
+	{ "token_file", CONFIG_PATH, NONE, P(token_file), 0, 0 },
+	{ "uids", CONFIG_UIDSET, NONE, P(uids), 0, 0 },
 };
 
 #undef R
@@ -114,6 +127,19 @@ static const struct config_key config_keys[] = {
 
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 _Static_assert(CONFIG_NKEYS <= 64, "a section's has holds 64 keys");
+
+/* The key of a name (it is there). */
+static const struct config_key *
+config_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			return (&config_keys[i]);
+	}
+	fatalx("config: no key %s", name);
+}
 
 /* The bytes a key's value takes in struct plugin_settings. */
 static size_t
@@ -133,6 +159,12 @@ config_type_size(enum config_type type)
 		return (RELOG_ID_MAX + 1);
 	case CONFIG_REMOTES:
 		return (RELOGD_REMOTE_LIST_MAX);
+	case CONFIG_SECRET:
+		return (RELOGD_TOKEN_MAX + 1);
+	case CONFIG_PATH:
+		return (RELOG_ID_MAX * 4);
+	case CONFIG_UIDSET:
+		return (sizeof(struct uid_set));
 	default:
 		/* Allocated types have no place in plugin settings. */
 		fatalx("config: a plugin key of type %d", (int)type);
@@ -159,6 +191,8 @@ config_defaults(struct config *config)
 	config->max_exception = 256 * 1024;
 	config->max_logger = 256;
 	config->max_connections = 4096;
+	config->max_connections_per_uid = 1024;
+	config->max_buffered = 64 * 1024 * 1024;
 	config->max_plugins = 1024;
 	config->hello_timeout_s = 10;
 	config->idle_timeout_s = 3600;
@@ -291,6 +325,33 @@ config_uids(const char *value, struct uid_list *list)
 	}
 	free(copy);
 	return (ret);
+}
+
+/* Parse "1001, alice": uids or user names, RELOGD_PLUGIN_UIDS_MAX at most. */
+static int
+config_uidset(const char *value, struct uid_set *set)
+{
+	unsigned long long uid;
+	char *copy, *word, *save = NULL;
+	struct passwd *pw;
+	int ret = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		fatal("strdup");
+	set->n = 0;
+	for (word = strtok_r(copy, ", ", &save); word != NULL && ret == 0;
+	    word = strtok_r(NULL, ", ", &save)) {
+		if (set->n == RELOGD_PLUGIN_UIDS_MAX)
+			ret = -1;
+		else if (config_number(word, 10, 0, (uid_t)-2, &uid) == 0)
+			set->uids[set->n++] = (uid_t)uid;
+		else if ((pw = getpwnam(word)) != NULL)
+			set->uids[set->n++] = pw->pw_uid;
+		else
+			ret = -1;
+	}
+	free(copy);
+	return (set->n == 0 ? -1 : ret);
 }
 
 /* Is uid in the list? */
@@ -444,6 +505,27 @@ config_value(const struct config_key *k, const char *section,
 			return (config_error(cause, "[%s] %s must be a list "
 			    "of uids", section, k->name));
 		return (0);
+	case CONFIG_UIDSET:
+		if (config_uidset(value, (struct uid_set *)p) != 0)
+			return (config_error(cause, "[%s] %s must list at most "
+			    "%d uids or user names", section, k->name,
+			    RELOGD_PLUGIN_UIDS_MAX));
+		return (0);
+	case CONFIG_SECRET:
+	case CONFIG_PATH:
+		if (*value == '\0' || strlen(value) >= config_type_size(k->type))
+			return (config_error(cause, "[%s] %s must be 1 to %zu "
+			    "bytes", section, k->name,
+			    config_type_size(k->type) - 1));
+		snprintf(p, config_type_size(k->type), "%s", value);
+		return (0);
+	case CONFIG_IDENTITY:
+		if (strcmp(value, "required") != 0 &&
+		    strcmp(value, "optional") != 0)
+			return (config_error(cause, "[%s] %s must be required "
+			    "or optional", section, k->name));
+		*(int *)p = strcmp(value, "required") == 0;
+		return (0);
 	}
 	return (config_error(cause, "[%s] %s: unhandled", section, k->name));
 }
@@ -482,6 +564,10 @@ config_set(struct config *c, const char *section, const char *name,
 	if (k->type == CONFIG_NAME && strcmp(pc->name, "*") == 0)
 		return (config_error(cause, "[%s] %s: plugins cannot share a "
 		    "file", section, name));
+	if ((k->type == CONFIG_SECRET || k->type == CONFIG_PATH ||
+	    k->type == CONFIG_UIDSET) && strcmp(pc->name, "*") == 0)
+		return (config_error(cause, "[%s] %s: a plugin owns its name "
+		    "alone", section, name));
 	if (config_value(k, section, value, (char *)&pc->set + k->plugin,
 	    cause) != 0)
 		return (-1);
@@ -512,36 +598,77 @@ config_handler(void *arg, const char *section, const char *name,
 	return (0);
 }
 
-/* Read the session token from its file: the first line. */
-static int
-config_read_token(struct config *c, char **cause)
+/*
+ * Read a token from its file: the first line, at most max bytes. Returns
+ * it (allocated; free it with explicit_bzero), or NULL with *cause.
+ */
+static char *
+config_read_secret(const char *path, size_t max, char **cause)
 {
 	char *line = NULL;
 	size_t cap = 0, len;
 	FILE *f;
 
-	f = fopen(c->token_file, "re");
-	if (f == NULL)
-		return (config_error(cause, "%s: %s", c->token_file,
-		    strerror(errno)));
+	if ((f = fopen(path, "re")) == NULL) {
+		config_error(cause, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
 	if (getline(&line, &cap, f) < 0) {
 		free(line);
 		line = NULL;
 	}
 	fclose(f);
 	len = line != NULL ? strcspn(line, "\r\n") : 0;
-	if (len == 0) {
+	if (len == 0 || len > max) {
+		if (line != NULL)
+			explicit_bzero(line, cap);
 		free(line);
-		return (config_error(cause, "%s: no token in it",
-		    c->token_file));
+		config_error(cause, "%s: %s", path, len == 0 ? "no token in it" :
+		    "the token is too long");
+		return (NULL);
 	}
+	line[len] = '\0';
+	return (line);
+}
+
+/* Read the session token from its file. */
+static int
+config_read_token(struct config *c, char **cause)
+{
+	char *line;
+
+	if ((line = config_read_secret(c->token_file, 4096, cause)) == NULL)
+		return (-1);
 	free(c->token);
-	c->token = strndup(line, len);
+	c->token = strdup(line);
 	if (c->token == NULL)
-		fatal("strndup");
-	c->token_len = len;
-	explicit_bzero(line, cap);
+		fatal("strdup");
+	c->token_len = strlen(line);
+	explicit_bzero(line, c->token_len);
 	free(line);
+	return (0);
+}
+
+/* Read the plugins' token_file into their token. */
+static int
+config_read_plugin_tokens(struct config *c, char **cause)
+{
+	struct plugin_config *pc;
+	char *line;
+	size_t bit;
+
+	bit = (size_t)(config_key("token") - config_keys);
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (pc->set.token_file[0] == '\0')
+			continue;
+		if ((line = config_read_secret(pc->set.token_file,
+		    RELOGD_TOKEN_MAX, cause)) == NULL)
+			return (-1);
+		snprintf(pc->set.token, sizeof pc->set.token, "%s", line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+		pc->has |= (uint64_t)1 << bit;
+	}
 	return (0);
 }
 
@@ -631,6 +758,10 @@ config_finish(struct config *c, char **cause)
 				    b->name, a->set.file));
 		}
 	}
+	/* The input budget takes a whole frame at least. */
+	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)
+		return (config_error(cause, "max_buffered (%zu) must be more "
+		    "than max_frame (%zu)", c->max_buffered, c->max_frame));
 	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
 	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
 		if (asprintf(cause, "socket_group %s: no such group",
@@ -649,6 +780,8 @@ config_finish(struct config *c, char **cause)
 	if (c->remote_tls_key != NULL && access(c->remote_tls_key, R_OK) != 0)
 		return (config_error(cause, "forward_tls_key %s: %s",
 		    c->remote_tls_key, strerror(errno)));
+	if (config_read_plugin_tokens(c, cause) != 0)
+		return (-1);
 	if (c->token_file != NULL)
 		return (config_read_token(c, cause));
 	return (0);

@@ -232,6 +232,10 @@ fluent_packed(struct client *c, struct proto_str tag, struct proto_str blob)
 			break;
 		}
 		used = sc.off;
+		if (sc.objects > PROTO_OBJECTS_MAX(used)) {
+			ret = -1;
+			break;
+		}
 		pos = 0;
 		if (msgpack_unpack_next(&u, blob.ptr + off, used, &pos) !=
 		    MSGPACK_UNPACK_SUCCESS || u.data.type != MSGPACK_OBJECT_ARRAY ||
@@ -363,6 +367,9 @@ fluent_process(struct client *c)
 		if (ret < 0)
 			return (fluent_fail(c, cause));
 		used = c->fluent_scan.off;
+		if (c->fluent_scan.objects > PROTO_OBJECTS_MAX(used))
+			return (fluent_fail(c, "more msgpack objects than "
+			    "the message's size allows"));
 		proto_scanner_init(&c->fluent_scan, 1);
 		msgpack_unpacked_init(&u);
 		off = 0;
@@ -382,7 +389,7 @@ fluent_process(struct client *c)
 }
 
 /*
- * A Fluent client connected: it says no hello, so its uid is checked now;
+ * A Fluent client connected (its uid was checked as it was accepted):
  * records whose tag names no plugin go to the logger "fluent", and a tag
  * of an unknown plugin names its first dot segment.
  */
@@ -393,9 +400,6 @@ fluent_start(struct client *c)
 	c->origin.home = "fluent";
 	c->origin.learn = 0;
 	proto_scanner_init(&c->fluent_scan, 1);
-	if (relogd_config.allow_uids.uids != NULL &&
-	    !config_uid_listed(&relogd_config.allow_uids, c->origin.uid))
-		fluent_fail(c, "this uid may not connect");
 }
 
 /* Fluent's ack: a bare map, no envelope and no length. */

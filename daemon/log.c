@@ -5,14 +5,24 @@
  * (non-blocking); before that, and for fatal ones, straight to fd 2.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relogd.h"
 
+/* relogd's lines about peers: at most this many a window, like journald. */
+#define LOG_PEER_BURST 100
+#define LOG_PEER_INTERVAL_MS 10000
+
 static int log_verbose;
+static int64_t log_peer_window;	/* monotonic ms the window began */
+static unsigned log_peer_used;
+static uint64_t log_peer_suppressed;	/* in this window */
+static uint64_t log_peer_total;	/* suppressed, ever */
 static void (*log_writer)(const char *, size_t, void *);
 static void *log_writer_arg;
 
@@ -99,6 +109,45 @@ log_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(RELOG_PRI_ERR, NULL, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Log a warning about a peer: a peer can make relogd say things, so these
+ * lines are rate-limited (LOG_PEER_BURST a window); the next window
+ * begins by saying how many were suppressed.
+ */
+void
+log_peer(const char *fmt, ...)
+{
+	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
+	va_list ap;
+
+	if (now - log_peer_window >= LOG_PEER_INTERVAL_MS) {
+		log_peer_window = now;
+		log_peer_used = 0;
+		if (log_peer_suppressed != 0)
+			log_warn("suppressed %llu messages about peers (%llu "
+			    "since relogd started)",
+			    (unsigned long long)log_peer_suppressed,
+			    (unsigned long long)log_peer_total);
+		log_peer_suppressed = 0;
+	}
+	if (log_peer_used >= LOG_PEER_BURST) {
+		log_peer_suppressed++;
+		log_peer_total++;
+		return;
+	}
+	log_peer_used++;
+	va_start(ap, fmt);
+	log_vwrite(RELOG_PRI_WARNING, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Messages about peers suppressed since relogd started (for stats). */
+uint64_t
+log_peer_dropped(void)
+{
+	return (log_peer_total);
 }
 
 /* Log an error with strerror(errno) and exit. */

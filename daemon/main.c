@@ -317,6 +317,7 @@ main_shutdown(void)
 	remote_free_all();
 	plugin_free_all();
 	route_free();
+	owner_free();
 	tail_free();
 	journal_free();
 	fluent_free();
@@ -355,6 +356,7 @@ main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	main_folders();
 	state_open(relogd_config.state_dir);
+	owner_load();
 
 	relogd_base = event_base_new();
 	if (relogd_base == NULL)

@@ -20,7 +20,18 @@
 /* How long the sinks may take to take their last bytes at exit. */
 #define PLUGIN_DRAIN_MS 5000
 
+/*
+ * The plugins each uid's hellos and records made: at most three quarters
+ * of max_plugins each, so that one uid cannot take them all.
+ */
+struct plugin_uid {
+	uid_t uid;
+	size_t made;
+	struct plugin_uid *next;
+};
+
 static struct plugin *plugin_table[PLUGIN_BUCKETS];
+static struct plugin_uid *plugin_uids;
 static size_t plugin_total;
 static int plugin_full_said;
 
@@ -92,6 +103,7 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;
 	config_plugin(&relogd_config, p->id, &p->set);
+	p->owned = owner_owned(p->id, &p->set);
 	plugin_set_sinks(p);
 	for (i = 0; i < 2; i++) {
 		p->budgets[i].owner = p;
@@ -123,28 +135,69 @@ plugin_find(const char *id, size_t len)
 	return (NULL);
 }
 
+/* The count of plugins a uid made (made when needed). */
+static struct plugin_uid *
+plugin_uid(uid_t uid)
+{
+	struct plugin_uid *u;
+
+	for (u = plugin_uids; u != NULL; u = u->next) {
+		if (u->uid == uid)
+			return (u);
+	}
+	if ((u = calloc(1, sizeof *u)) == NULL)
+		fatal("calloc");
+	u->uid = uid;
+	u->next = plugin_uids;
+	plugin_uids = u;
+	return (u);
+}
+
 /*
- * Find or create the logger of a plugin id. NULL if the id is not safe, or
- * there are max_plugins already.
+ * Find or create the logger of a plugin id, made for uid ((uid_t)-1:
+ * relogd's configuration, which counts against no limit). NULL if the id
+ * is not safe, or there are max_plugins already, or the uid made three
+ * quarters of them.
  */
 struct plugin *
-plugin_get(const char *id, size_t len)
+plugin_get(const char *id, size_t len, uid_t uid)
 {
+	struct plugin_uid *u = NULL;
 	struct plugin *p;
 
 	if (!proto_id_valid(id, len))
 		return (NULL);
 	if ((p = plugin_find(id, len)) != NULL)
 		return (p);
-	if (plugin_total >= relogd_config.max_plugins) {
-		if (!plugin_full_said)
-			log_warn("%zu plugins already: records of new ones go "
-			    "to %s.log", plugin_total, PLUGIN_UNROUTED);
-		plugin_full_said = 1;
-		return (NULL);
+	if (uid != (uid_t)-1) {
+		u = plugin_uid(uid);
+		if (plugin_total >= relogd_config.max_plugins ||
+		    u->made >= relogd_config.max_plugins -
+		    relogd_config.max_plugins / 4) {
+			if (!plugin_full_said)
+				log_warn("%zu plugins already: records of new "
+				    "ones go to %s.log (uid %ld made %zu)",
+				    plugin_total, PLUGIN_UNROUTED, (long)uid,
+				    u->made);
+			plugin_full_said = 1;
+			return (NULL);
+		}
+		u->made++;
+		plugin_total++;
 	}
-	plugin_total++;
-	return (plugin_create(id, len, plugin_hash(id, len)));
+	p = plugin_create(id, len, plugin_hash(id, len));
+	p->creator = uid;
+	return (p);
+}
+
+/* A plugin's ownership may have changed (granted, revoked). */
+void
+plugin_owned_again(const char *id)
+{
+	struct plugin *p = plugin_find(id, strlen(id));
+
+	if (p != NULL)
+		p->owned = owner_owned(p->id, &p->set);
 }
 
 /*
@@ -159,7 +212,9 @@ plugin_special(const char *id)
 
 	if ((p = plugin_find(id, len)) != NULL)
 		return (p);
-	return (plugin_create(id, len, plugin_hash(id, len)));
+	p = plugin_create(id, len, plugin_hash(id, len));
+	p->creator = (uid_t)-1;
+	return (p);
 }
 
 /*
@@ -319,6 +374,7 @@ plugin_reconfigure(struct plugin *p, void *arg)
 {
 	(void)arg;
 	config_plugin(&relogd_config, p->id, &p->set);
+	p->owned = owner_owned(p->id, &p->set);
 	plugin_set_sinks(p);
 }
 
@@ -377,6 +433,7 @@ plugin_drain_all(void)
 void
 plugin_free_all(void)
 {
+	struct plugin_uid *u;
 	struct plugin *p, *next;
 	unsigned i;
 
@@ -391,6 +448,10 @@ plugin_free_all(void)
 			free(p);
 		}
 		plugin_table[i] = NULL;
+	}
+	while ((u = plugin_uids) != NULL) {
+		plugin_uids = u->next;
+		free(u);
 	}
 	plugin_total = 0;
 }

@@ -22,7 +22,8 @@
  *   plugins    plugin.c
  *   outputs    sink.c journal.c tail.c remote.c remote-syslog.c
  *              remote-fluent.c remote-conn.c remote-queue.c
- *   utilities  ack.c spool.c state.c config.c uri.c log.c relogd.c, proto/
+ *   utilities  ack.c owner.c spool.c state.c config.c uri.c log.c relogd.c,
+ *              proto/
  */
 #ifndef RELOGD_H
 #define RELOGD_H
@@ -58,6 +59,16 @@ struct uid_list {
 	size_t n;
 };
 
+/* The uids that own a plugin ([plugin.NAME] uids). */
+#define RELOGD_PLUGIN_UIDS_MAX 16
+struct uid_set {
+	uid_t uids[RELOGD_PLUGIN_UIDS_MAX];
+	size_t n;
+};
+
+/* A plugin's secret: its token, given in the config or read from a file. */
+#define RELOGD_TOKEN_MAX 256
+
 /* A rate limit: burst records per interval; burst 0 is off. */
 struct config_rate {
 	uint32_t burst;
@@ -84,6 +95,10 @@ struct plugin_settings {
 	size_t max_size;	/* rotate the file past it; 0: never */
 	size_t keep;		/* rotated files kept */
 	char remotes[RELOGD_REMOTE_LIST_MAX];	/* URIs; "": none */
+	/* Who may write into it; either set: it is owned. */
+	char token[RELOGD_TOKEN_MAX + 1];	/* "": none */
+	char token_file[RELOG_ID_MAX * 4];	/* read into token */
+	struct uid_set uids;
 };
 
 /* A [plugin.NAME] or [plugin.*] section: what it sets. */
@@ -107,6 +122,7 @@ struct config {
 	char *token_file;
 	char *token;		/* read from token_file; NULL: none */
 	size_t token_len;
+	int identity;		/* required: runners bind to owned plugins */
 	struct uid_list allow_uids;	/* not set: any uid */
 	struct uid_list admin_uids;	/* besides root and relogd's own */
 	size_t max_frame;
@@ -115,6 +131,8 @@ struct config {
 	size_t max_exception;
 	size_t max_logger;
 	size_t max_connections;
+	size_t max_connections_per_uid;
+	size_t max_buffered;	/* input of every connection, together */
 	size_t max_plugins;
 	size_t hello_timeout_s;
 	size_t idle_timeout_s;	/* 0: none */
@@ -171,6 +189,7 @@ struct origin {
 	struct plugin *own;	/* home's plugin, made when needed */
 	int learn;		/* unknown ids: learned (runners), else the
 				   first dot segment (Fluent tags) */
+	int said_refused;	/* records aimed at an owned plugin: said */
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
 };
 
@@ -324,9 +343,15 @@ struct client_ops {
 	void (*gone)(struct client *);		/* it is about to be freed */
 };
 
+struct client_uid;
+
 struct client {
 	uint64_t id;		/* for relogd's own messages */
 	int fd;
+	struct client_uid *peer;	/* its uid's connections and bytes */
+	size_t buffered;	/* input held, counted in the budget */
+	int starved;		/* not read: the budget is spent */
+	TAILQ_ENTRY(client) starved_entry;
 	const struct client_ops *ops;
 	struct origin origin;
 	struct proto_scanner fluent_scan;	/* the message being read */
@@ -379,6 +404,9 @@ struct plugin {
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
+	int owned;		/* only those who prove it write into it */
+	uint64_t refused;	/* records others aimed at it (owned) */
+	uid_t creator;		/* whose hello or records made it */
 	int learned;		/* its id was learned from a logger name */
 	int retired;		/* learned, then found another's logger */
 	int mangled_known;	/* route.c knows its mangled id */
@@ -580,7 +608,7 @@ void	reply_error(struct client *, const struct proto_envelope *,
 
 /* client.c */
 void	client_init(void (*)(void));
-void	client_create(int, const struct client_ops *);
+int	client_create(int, const struct client_ops *);
 const char *client_name(const struct client *);
 void	client_reading(struct client *, int);
 void	client_close(struct client *);
@@ -597,7 +625,7 @@ void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
 
 /* route.c */
-struct plugin *route_declare(const char *, size_t);
+struct plugin *route_declare(const char *, size_t, uid_t);
 void	route_config(void);
 struct plugin *route_home(struct origin *);
 struct plugin *route_record(struct origin *, struct proto_str);
@@ -605,7 +633,8 @@ void	route_free(void);
 
 /* plugin.c */
 struct plugin *plugin_find(const char *, size_t);
-struct plugin *plugin_get(const char *, size_t);
+struct plugin *plugin_get(const char *, size_t, uid_t);
+void	plugin_owned_again(const char *);
 struct plugin *plugin_special(const char *);
 void	plugin_write(struct plugin *, const struct record *,
 	    const struct origin *);
@@ -695,6 +724,17 @@ int	ack_congested(struct ack_owner *);
 void	ack_progress(void);
 void	ack_free_all(void);
 
+/* owner.c */
+#define OWNER_TOKEN_LEN 64	/* hex digits of a granted token */
+void	owner_load(void);
+int	owner_grant(const char *, char [OWNER_TOKEN_LEN + 1]);
+int	owner_revoke(const char *);
+int	owner_owned(const char *, const struct plugin_settings *);
+int	owner_uid(const struct plugin_settings *, uid_t);
+int	owner_token(const char *, const struct plugin_settings *,
+	    struct proto_str);
+void	owner_free(void);
+
 /* spool.c */
 int	spool_open(struct spool *, const char *, uint64_t, uint32_t, uint32_t);
 int	spool_pending(const struct spool *);
@@ -746,6 +786,8 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_peer(const char *, ...) __attribute__((format(printf, 1, 2)));
+uint64_t log_peer_dropped(void);
 __attribute__((noreturn, format(printf, 1, 2)))
 void	fatal(const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))

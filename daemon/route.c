@@ -19,6 +19,8 @@
  *     and retire. (Fluent tags teach their first dot segment instead.)
  *  5. anything else, and what the rules leave, goes to the connection's
  *     home: "_runtime" for runners, "fluent" for Fluent clients.
+ * An owned plugin (owner.c) takes records only from connections that
+ * proved it; those of others go to _unrouted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +110,15 @@ route_know(struct plugin *p)
 }
 
 /*
- * Make an id known (configured, or named by a hello): its plugin, made if
- * needed, never retired; ids learned so far that continue it with a dot
- * were its child loggers. NULL if it is not a safe id or too many exist.
+ * Make an id known (configured, uid (uid_t)-1, or named by a hello of
+ * uid): its plugin, made if needed, never retired; ids learned so far
+ * that continue it with a dot were its child loggers. NULL if it is not a
+ * safe id or too many exist.
  */
 struct plugin *
-route_declare(const char *id, size_t len)
+route_declare(const char *id, size_t len, uid_t uid)
 {
-	struct plugin *p = plugin_get(id, len);
+	struct plugin *p = plugin_get(id, len, uid);
 
 	if (p == NULL)
 		return (NULL);
@@ -133,7 +136,7 @@ route_config(void)
 
 	for (pc = relogd_config.plugins; pc != NULL; pc = pc->next) {
 		if (strcmp(pc->name, "*") != 0)
-			route_declare(pc->name, strlen(pc->name));
+			route_declare(pc->name, strlen(pc->name), (uid_t)-1);
 	}
 }
 
@@ -193,7 +196,8 @@ route_retire_child(struct plugin *p, void *arg)
 {
 	const struct route_parent *parent = arg;
 
-	if (!p->learned || p->retired || strlen(p->id) <= parent->len ||
+	if (!p->learned || p->retired || p->owned ||
+	    strlen(p->id) <= parent->len ||
 	    memcmp(p->id, parent->id, parent->len) != 0 ||
 	    p->id[parent->len] != '.')
 		return;
@@ -232,7 +236,7 @@ route_learn(const struct origin *o, struct proto_str rest)
 	/* Not known (route_longest looked), or retired: learned now. */
 	if (len == 0)
 		return (NULL);
-	if ((p = plugin_get(rest.ptr, len)) == NULL)
+	if ((p = plugin_get(rest.ptr, len, o->uid)) == NULL)
 		return (plugin_special(PLUGIN_UNROUTED));	/* max_plugins */
 	if (!o->learn)
 		return (p);
@@ -332,6 +336,34 @@ route_home(struct origin *o)
 	return (o->own != NULL ? o->own : plugin_special(PLUGIN_UNROUTED));
 }
 
+/*
+ * May this connection write into an owned plugin: bound to it by its
+ * hello, or hosting it (proved at the hello), or of one of its uids?
+ */
+static int
+route_proved(const struct origin *o, const struct plugin *p)
+{
+	return (p == o->plugin || route_hosted(o, p) ||
+	    owner_uid(&p->set, o->uid));
+}
+
+/*
+ * Records aimed at an owned plugin by a connection that did not prove it
+ * go to _unrouted instead, counted, said once per connection.
+ */
+static struct plugin *
+route_refuse(struct origin *o, struct plugin *p)
+{
+	p->refused++;
+	if (!o->said_refused)
+		log_peer("pid %ld uid %ld (runner %s) aimed records at plugin "
+		    "%s, which it does not own: they go to %s.log",
+		    (long)o->pid, (long)o->uid, o->runner_id, p->id,
+		    PLUGIN_UNROUTED);
+	o->said_refused = 1;
+	return (plugin_special(PLUGIN_UNROUTED));
+}
+
 /* The plugin a record of this logger belongs to (see the rule above). */
 struct plugin *
 route_record(struct origin *o, struct proto_str name)
@@ -352,6 +384,8 @@ route_record(struct origin *o, struct proto_str name)
 	    mlen) == 0)
 		p = route_mangled(o, (struct proto_str){ name.ptr + mlen,
 		    name.len - mlen });
+	if (p != NULL && p->owned && !route_proved(o, p))
+		return (route_refuse(o, p));
 	return (p != NULL ? p : route_home(o));
 }
 

@@ -23,20 +23,12 @@ static int
 runner_fail(struct client *c, const struct proto_envelope *req,
     const char *code, const char *why)
 {
-	log_warn("%s dropped: %s", client_name(c), why);
+	log_peer("%s dropped: %s", client_name(c), why);
 	if (c->state == CLIENT_HELLO)
 		code = RELOG_E_PROTOCOL_MISMATCH;
 	reply_error(c, req, code, why);
 	client_close(c);
 	return (-1);
-}
-
-/* May this peer connect (allow_uids)? */
-static int
-runner_uid_allowed(const struct client *c)
-{
-	return (relogd_config.allow_uids.uids == NULL ||
-	    config_uid_listed(&relogd_config.allow_uids, c->origin.uid));
 }
 
 /* Does the session token match relogd's? In constant time. */
@@ -66,6 +58,57 @@ runner_hello_reply(struct client *c, const struct proto_envelope *req,
 	reply_send(c, &r, code, reason);
 }
 
+/* Is this peer root, relogd's own uid, or in admin_uids? */
+static int
+runner_admin(const struct client *c)
+{
+	uid_t uid = c->origin.uid;
+
+	return (uid == 0 || uid == geteuid() ||
+	    config_uid_listed(&relogd_config.admin_uids, uid));
+}
+
+/*
+ * Does the hello prove this plugin (its token, or the peer's uid)? An
+ * unowned plugin needs no proof. *owned tells which it is.
+ */
+static int
+runner_proves(const struct client *c, const struct proto_hello *h,
+    struct proto_str id, int *owned)
+{
+	struct plugin_settings set;
+	char name[RELOG_ID_MAX + 1];
+
+	memcpy(name, id.ptr, id.len);
+	name[id.len] = '\0';
+	config_plugin(&relogd_config, name, &set);
+	*owned = owner_owned(name, &set);
+	return (!*owned || owner_uid(&set, c->origin.uid) ||
+	    owner_token(name, &set, h->session_token));
+}
+
+/* Why a hello's plugin_id is refused (and its error code), or NULL. */
+static const char *
+runner_hello_identity(const struct client *c, const struct proto_hello *h,
+    const char **code)
+{
+	int owned = 0, proved = 1;
+
+	if (h->plugin_id.len != 0)
+		proved = runner_proves(c, h, h->plugin_id, &owned);
+	*code = RELOG_E_UNAUTHORIZED;
+	if (relogd_config.token != NULL &&
+	    !runner_token_ok(h->session_token) && !(owned && proved))
+		return ("wrong session token");
+	if (!proved)
+		return ("its plugin is owned: no token or uid of it");
+	if (relogd_config.identity && !owned &&
+	    !(h->plugin_id.len == 0 && runner_admin(c)))
+		return ("identity is required: bind to an owned plugin");
+	*code = NULL;
+	return (NULL);
+}
+
 /* Why a hello is refused (and its error code), or NULL. */
 static const char *
 runner_hello_refused(const struct client *c, const struct proto_hello *h,
@@ -74,11 +117,6 @@ runner_hello_refused(const struct client *c, const struct proto_hello *h,
 	struct proto_str s;
 	uint32_t i;
 
-	*code = RELOG_E_UNAUTHORIZED;
-	if (!runner_uid_allowed(c))
-		return ("this uid may not connect");
-	if (relogd_config.token != NULL && !runner_token_ok(h->session_token))
-		return ("wrong session token");
 	*code = NULL;
 	if (!proto_id_valid(h->runner_id.ptr, h->runner_id.len))
 		return ("runner_id is not a safe name");
@@ -90,7 +128,7 @@ runner_hello_refused(const struct client *c, const struct proto_hello *h,
 		if (!proto_id_valid(s.ptr, s.len))
 			return ("plugin_ids holds a name that is not safe");
 	}
-	return (NULL);
+	return (runner_hello_identity(c, h, code));
 }
 
 /*
@@ -104,15 +142,24 @@ runner_hello_plugins(struct client *c, const struct proto_hello *h)
 	uint32_t i, n = proto_hello_nplugin_ids(h);
 	struct proto_str s;
 	struct plugin *p;
+	int owned;
 
 	/* NULL past max_plugins: its records are routed like anyone's. */
 	if (h->plugin_id.len != 0)
-		o->plugin = route_declare(h->plugin_id.ptr, h->plugin_id.len);
+		o->plugin = route_declare(h->plugin_id.ptr, h->plugin_id.len,
+		    o->uid);
 	if (n != 0 && (o->hosted = calloc(n, sizeof *o->hosted)) == NULL)
 		fatal("calloc");
 	for (i = 0; i < n; i++) {
 		s = proto_hello_plugin_id(h, i);
-		if ((p = route_declare(s.ptr, s.len)) != NULL)
+		/* An owned plugin it cannot prove it does not host. */
+		if (!runner_proves(c, h, s, &owned)) {
+			log_peer("%s lists plugin %.*s, owned, without its "
+			    "token or uid: not taken", client_name(c),
+			    (int)s.len, s.ptr);
+			continue;
+		}
+		if ((p = route_declare(s.ptr, s.len, o->uid)) != NULL)
 			o->hosted[o->nhosted++] = p;
 	}
 }
@@ -132,7 +179,7 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 	if (proto_decode_hello(env->payload, &hello, &cause) != 0)
 		return (runner_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
 	if ((cause = runner_hello_refused(c, &hello, &code)) != NULL) {
-		log_warn("%s refused: %s", client_name(c), cause);
+		log_peer("%s refused: %s", client_name(c), cause);
 		runner_hello_reply(c, env, 0, cause, code);
 		client_close(c);
 		return (-1);
@@ -228,7 +275,7 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 	uint32_t i, n, bad = 0;
 
 	if (proto_decode_batch(env->payload, &b, &cause) != 0) {
-		log_warn("%s: bad log batch: %s", client_name(c), cause);
+		log_peer("%s: bad log batch: %s", client_name(c), cause);
 		if (reply)
 			runner_ack_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
 		return (0);
@@ -257,7 +304,7 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		record_drops(&c->origin, b.dropped);
 	c->records += b.n - bad;
 	if (bad != 0)
-		log_warn("%s: skipped %u malformed entries of %u: %s",
+		log_peer("%s: skipped %u malformed entries of %u: %s",
 		    client_name(c), bad, b.n, first_cause);
 	slot = c->origin.acks->state_slot;
 	if (b.seq != 0 && slot >= 0)
@@ -326,9 +373,12 @@ runner_process(struct client *c)
 			break;
 		evbuffer_copyout(in, head, sizeof head);
 		len = proto_frame_length(head);
-		if (len > relogd_config.max_frame) {
+		if (len > (c->state == CLIENT_HELLO ? RELOG_HELLO_FRAME_MAX :
+		    relogd_config.max_frame)) {
 			snprintf(why, sizeof why, "frame of %u bytes is over "
-			    "the limit of %zu", len, relogd_config.max_frame);
+			    "the limit of %zu", len, c->state == CLIENT_HELLO ?
+			    (size_t)RELOG_HELLO_FRAME_MAX :
+			    relogd_config.max_frame);
 			return (runner_fail(c, NULL, RELOG_E_BAD_PAYLOAD, why));
 		}
 		total = sizeof head + len;

@@ -170,6 +170,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
+			/* A peer that may not connect is closed at once. */
 			client_create(fd, l->ops);
 			continue;
 		}

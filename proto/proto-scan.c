@@ -94,6 +94,7 @@ proto_scanner_init(struct proto_scanner *sc, int stream)
 	sc->pending[0] = 1;
 	sc->depth = 0;
 	sc->off = 0;
+	sc->objects = 0;
 	sc->stream = stream;
 }
 
@@ -154,6 +155,7 @@ proto_scanner_run(struct proto_scanner *sc, const unsigned char *p,
 			}
 		}
 		sc->pending[sc->depth]--;
+		sc->objects++;
 		sc->off = off;
 		if (count != 0)
 			sc->pending[++sc->depth] = count * (uint64_t)elements;
@@ -162,12 +164,13 @@ proto_scanner_run(struct proto_scanner *sc, const unsigned char *p,
 }
 
 /*
- * Walk one object starting at *off, leaving *off just past it. Returns 0,
- * or -1 with a static *cause.
+ * Walk one object starting at *off, leaving *off just past it; *objects
+ * gets how many msgpack objects it holds. Returns 0, or -1 with a static
+ * *cause.
  */
 static int
 proto_scan_object(const unsigned char *p, size_t len, size_t *off,
-    const char **cause)
+    uint64_t *objects, const char **cause)
 {
 	struct proto_scanner sc;
 	int ret;
@@ -179,23 +182,30 @@ proto_scan_object(const unsigned char *p, size_t len, size_t *off,
 	if (ret != 1)
 		return (-1);
 	*off += sc.off;
+	*objects = sc.objects;
 	return (0);
 }
 
 /*
  * Check that buf holds exactly one well-formed msgpack object whose
- * containers fit in it. Returns 0, or -1 with a static *cause.
+ * containers fit in it, and no more objects than PROTO_OBJECTS_MAX(len)
+ * (what unpacking it may allocate). Returns 0, or -1 with a static *cause.
  */
 int
 proto_scan(const char *buf, size_t len, const char **cause)
 {
+	uint64_t objects;
 	size_t off = 0;
 
-	if (proto_scan_object((const unsigned char *)buf, len, &off,
+	if (proto_scan_object((const unsigned char *)buf, len, &off, &objects,
 	    cause) != 0)
 		return (-1);
 	if (off != len) {
 		*cause = "trailing bytes after the envelope";
+		return (-1);
+	}
+	if (objects > PROTO_OBJECTS_MAX(len)) {
+		*cause = "more msgpack objects than the frame's size allows";
 		return (-1);
 	}
 	return (0);
@@ -215,8 +225,9 @@ int
 proto_read_skip(struct proto_reader *r)
 {
 	const char *cause;
+	uint64_t objects;
 
-	return (proto_scan_object(r->p, r->len, &r->off, &cause));
+	return (proto_scan_object(r->p, r->len, &r->off, &objects, &cause));
 }
 
 /* Read a map header. Returns 0, or -1 (nothing consumed) if not a map. */

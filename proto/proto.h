@@ -123,8 +123,17 @@ struct proto_scanner {
 	uint64_t pending[RELOG_NEST_MAX + 1];	/* elements left per level */
 	int depth;		/* -1: done */
 	size_t off;		/* where the next element starts */
+	uint64_t objects;	/* elements so far (msgpack_objects to make) */
 	int stream;
 };
+
+/*
+ * What msgpack-c may make of a body of len bytes: one object (24 bytes) per
+ * PROTO_OBJECT_BYTES bytes, and some; real envelopes hold one per ten or
+ * more. So unpacking a frame takes at most about six times its size.
+ */
+#define PROTO_OBJECT_BYTES 4
+#define PROTO_OBJECTS_MAX(len) ((len) / PROTO_OBJECT_BYTES + 64)
 
 /* A cursor over raw msgpack bytes (proto-scan.c). */
 struct proto_reader {

@@ -19,6 +19,8 @@
 #define RELOG_FRAME_HEADER_SIZE 4
 #define RELOG_FRAME_MAX_DEFAULT (1u << 20)	/* relogd's default limit */
 #define RELOG_FRAME_MAX_LIMIT (16u << 20)	/* the Python runtime's cap */
+/* The most relogd reads of a connection before its hello is accepted. */
+#define RELOG_HELLO_FRAME_MAX (16u << 10)
 /*
  * The least relogd may be set to accept: librelog cuts batches at 256 KiB
  * of records, and one record may pass that by up to three 64 KiB texts.

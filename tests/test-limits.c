@@ -408,8 +408,8 @@ START_TEST(test_limits_sink_unwritable)
 	send_entry(good, 20, proto_cstr("plugin.good"), proto_cstr("kept"));
 	ck_assert_str_eq(wire_reply(good, 0, NULL), "written=1");
 	close(good);
-	ck_assert_int_eq(harness_daemon_await(&H, "bad.log: Is a directory: "
-	    "3 records wait", 1, LIMITS_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "bad.log: Is a directory: ",
+	    1, LIMITS_WAIT_MS), 0);
 	/* Nothing of bad is acknowledged while it is not written. */
 	pfd.fd = fd;
 	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
@@ -514,19 +514,20 @@ START_TEST(test_limits_allow_uids)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char conf[512];
-	int fd, eof = 0;
+	int fd;
 
 	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = %ld, 4242\n",
 	    (long)getuid() + 1);
 	start_with_config(conf, NULL);
+	/* Closed as it is accepted, before anything is read. */
 	fd = harness_connect(&H);
-	wire_hello(fd, "uid", NULL, 4096);
-	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_UNAUTHORIZED);
-	ck_assert_int_eq(eof, 1);
+	ck_assert_int_eq(await_eof(fd, LIMITS_WAIT_MS), 1);
 	close(fd);
+	ck_assert_int_eq(harness_daemon_await(&H, "may not connect "
+	    "(allow_uids): closed", 1, LIMITS_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
-	/* Fluent clients say no hello: their uid is checked at once. */
+	/* Fluent clients too. */
 	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = 4242\n"
 	    "forward_socket = %s/fwd.sock\n", H.dir);
 	start_with_config(conf, NULL);
@@ -537,8 +538,8 @@ START_TEST(test_limits_allow_uids)
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
 	ck_assert_int_eq(await_eof(fd, LIMITS_WAIT_MS), 1);
 	close(fd);
-	ck_assert_int_eq(harness_daemon_await(&H, "this uid may not connect",
-	    1, LIMITS_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "may not connect "
+	    "(allow_uids): closed", 1, LIMITS_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	snprintf(conf, sizeof conf, "[relogd]\nallow_uids = 4242,%ld\n",
