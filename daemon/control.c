@@ -10,6 +10,7 @@
  * reads too slowly loses records (counted, and shown with each record):
  * it never slows relogd. The records come from the tails' output (tail.c).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,7 +26,9 @@ control_method(struct proto_str method)
 {
 	return (proto_str_eq(method, RELOG_METHOD_STATS) ||
 	    proto_str_eq(method, RELOG_METHOD_TAIL) ||
-	    proto_str_eq(method, RELOG_METHOD_REOPEN));
+	    proto_str_eq(method, RELOG_METHOD_REOPEN) ||
+	    proto_str_eq(method, RELOG_METHOD_GRANT) ||
+	    proto_str_eq(method, RELOG_METHOD_REVOKE));
 }
 
 /* May this peer call them: root, relogd's own uid, or admin_uids? */
@@ -88,7 +91,7 @@ control_stats_plugin(struct plugin *p, void *arg)
 {
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 12);
 	proto_pack_key(pk, "plugin");
 	control_str(pk, p->id);
 	proto_pack_key(pk, "received");
@@ -103,6 +106,20 @@ control_stats_plugin(struct plugin *p, void *arg)
 	msgpack_pack_uint64(pk, p->bytes);
 	proto_pack_key(pk, "lost_bytes");
 	msgpack_pack_uint64(pk, p->file.lost);
+	proto_pack_key(pk, "owned");
+	if (p->owned)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	proto_pack_key(pk, "refused");
+	msgpack_pack_uint64(pk, p->refused);
+	proto_pack_key(pk, "writing");
+	control_str(pk, !p->file.stalled ? "ok" : p->file.error == EINVAL ?
+	    "not a regular file" : strerror(p->file.error));
+	proto_pack_key(pk, "waiting");
+	msgpack_pack_uint64(pk, sink_waiting(&p->file));
+	proto_pack_key(pk, "journald_lost");
+	msgpack_pack_uint64(pk, p->journald_lost);
 }
 
 /* Count remotes (for the array header). */
@@ -299,6 +316,57 @@ control_tail(struct client *c, const struct proto_envelope *env)
 	client_reading(c, 1);
 }
 
+/*
+ * relogd.grant {plugin}: a fresh token for the plugin, {plugin, token};
+ * relogd.revoke {plugin}: its grant ends, {revoked: bool}.
+ */
+static void
+control_grant(struct client *c, const struct proto_envelope *env, int grant)
+{
+	const msgpack_object *o = proto_map_get(env->payload, "plugin");
+	char id[RELOG_ID_MAX + 1], token[OWNER_TOKEN_LEN + 1];
+	struct reply r;
+	int ret;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
+	    !proto_id_valid(o->via.str.ptr, o->via.str.size)) {
+		reply_error(c, env, RELOG_E_BAD_PAYLOAD, "plugin is not a "
+		    "safe plugin id");
+		return;
+	}
+	memcpy(id, o->via.str.ptr, o->via.str.size);
+	id[o->via.str.size] = '\0';
+	ret = grant ? owner_grant(id, token) : owner_revoke(id);
+	if (ret < 0) {
+		log_error("cannot %s plugin %s: %s", grant ? "grant" :
+		    "revoke", id, strerror(errno));
+		reply_error(c, env, RELOG_E_BAD_PAYLOAD, "the grants file "
+		    "cannot be written");
+		return;
+	}
+	plugin_owned_again(id);
+	log_info("plugin %s %s (asked by pid %ld uid %ld)", id, grant ?
+	    "granted a token" : ret != 0 ? "revoked" : "had no grant",
+	    (long)c->origin.pid, (long)c->origin.uid);
+	reply_begin(&r, env);
+	if (grant) {
+		msgpack_pack_map(&r.pk, 2);
+		proto_pack_key(&r.pk, "plugin");
+		proto_pack_key(&r.pk, id);
+		proto_pack_key(&r.pk, "token");
+		proto_pack_key(&r.pk, token);
+		explicit_bzero(token, sizeof token);
+	} else {
+		msgpack_pack_map(&r.pk, 1);
+		proto_pack_key(&r.pk, "revoked");
+		if (ret != 0)
+			msgpack_pack_true(&r.pk);
+		else
+			msgpack_pack_false(&r.pk);
+	}
+	reply_send(c, &r, NULL, NULL);
+}
+
 /* Handle an admin request (after the hello). */
 void
 control_request(struct client *c, const struct proto_envelope *env)
@@ -306,7 +374,7 @@ control_request(struct client *c, const struct proto_envelope *env)
 	struct reply r;
 
 	if (!control_allowed(c)) {
-		log_warn("uid %ld may not call %.*s", (long)c->origin.uid,
+		log_peer("uid %ld may not call %.*s", (long)c->origin.uid,
 		    (int)env->method.len, env->method.ptr);
 		reply_error(c, env, RELOG_E_UNAUTHORIZED,
 		    "only root, relogd's uid and admin_uids may");
@@ -316,6 +384,10 @@ control_request(struct client *c, const struct proto_envelope *env)
 		control_stats(c, env);
 	else if (proto_str_eq(env->method, RELOG_METHOD_TAIL))
 		control_tail(c, env);
+	else if (proto_str_eq(env->method, RELOG_METHOD_GRANT) ||
+	    proto_str_eq(env->method, RELOG_METHOD_REVOKE))
+		control_grant(c, env, proto_str_eq(env->method,
+		    RELOG_METHOD_GRANT));
 	else {
 		plugin_reopen_all();
 		log_info("log files reopened (asked by pid %ld)",

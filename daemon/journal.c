@@ -121,8 +121,11 @@ journal_send_now(void)
 	return (0);
 }
 
-/* Send one record of a plugin to journald; if it cannot, say so once. */
-void
+/*
+ * Send one record of a plugin to journald; if it cannot, say so once.
+ * Returns 0, or -1 if the record is lost.
+ */
+int
 journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 {
 	const struct proto_entry *e = &r->e;
@@ -168,9 +171,11 @@ journal_send(const char *plugin_id, const struct record *r, pid_t pid)
 	if (ret < 0 && !journal_failed) {
 		journal_failed = 1;
 		log_error("journald did not take a record (%s): records are "
-		    "lost while it does not", strerror(-ret));
+		    "lost while it does not (counted in stats)",
+		    strerror(-ret));
 	} else if (ret >= 0)
 		journal_failed = 0;
+	return (ret < 0 ? -1 : 0);
 }
 
 /* Close the socket and free the buffer (at exit). */

@@ -36,6 +36,7 @@ static size_t plugin_total;
 static int plugin_full_said;
 
 static void plugin_rate_cb(evutil_socket_t, short, void *);
+static int plugin_rate_allow(struct plugin *, int64_t);
 
 /* FNV-1a of an id, for the table. */
 static unsigned
@@ -243,8 +244,9 @@ plugin_fan_out(struct plugin *p, const struct record *r,
 		if (acks != NULL)
 			ack_touch(acks, &p->json);
 	}
-	if (p->set.outputs & OUTPUT_JOURNALD)
-		journal_send(p->id, r, pid);
+	if ((p->set.outputs & OUTPUT_JOURNALD) &&
+	    journal_send(p->id, r, pid) != 0)
+		p->journald_lost++;
 	for (i = 0; i < p->nremotes; i++)
 		remote_queue_add(p->remotes[i], p->id, r, pid);
 	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL) {
@@ -262,6 +264,20 @@ plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 
 	record_notice(&r, relogd_now_ms(CLOCK_REALTIME), msg);
 	plugin_fan_out(p, &r, o);
+}
+
+/*
+ * Write a notice a peer's word made (a runner's drop count) into a plugin:
+ * it counts against the plugin's rate limit as a WARNING record would.
+ */
+void
+plugin_notice_limited(struct plugin *p, const char *msg,
+    const struct origin *o)
+{
+	if (RELOG_LEVEL_WARNING < p->set.level ||
+	    !plugin_rate_allow(p, RELOG_LEVEL_WARNING))
+		return;
+	plugin_notice(p, msg, o);
 }
 
 /* Say how many records a budget suppressed in its window, and reset it. */

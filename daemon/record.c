@@ -9,6 +9,12 @@
 
 #include "relogd.h"
 
+/* A runner's drop counts: one notice a second, a count at most a batch. */
+#define RECORD_DROPS_MS 1000
+#define RECORD_DROPS_MAX ((uint64_t)1 << 32)
+
+static void record_drops_cb(evutil_socket_t, short, void *);
+
 /* Drop one trailing newline. */
 static void
 record_chomp(struct proto_str *text)
@@ -90,17 +96,72 @@ record_write(struct origin *o, const struct record *r)
 }
 
 /*
- * Write the record saying how many records the runner's ring dropped, into
- * the hello's plugin, else the connection's home.
+ * Say how many records the runner's ring dropped since it was last said,
+ * into the hello's plugin, else the connection's home: at once if that
+ * was a second ago or more (or now), else a second after it. The notice
+ * counts against the plugin's rate limit.
+ */
+static void
+record_drops_say(struct origin *o, int now)
+{
+	int64_t t = relogd_now_ms(CLOCK_MONOTONIC), wait;
+	struct plugin *p;
+	struct timeval tv;
+	char msg[160];
+
+	if (o->drops == 0)
+		return;
+	if (!now && (wait = o->drops_said_at + RECORD_DROPS_MS - t) > 0) {
+		if (o->drops_ev == NULL && (o->drops_ev = evtimer_new(
+		    relogd_base, record_drops_cb, o)) == NULL)
+			fatalx("out of memory");
+		if (!evtimer_pending(o->drops_ev, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)wait * 1000;
+			evtimer_add(o->drops_ev, &tv);
+		}
+		return;
+	}
+	p = o->plugin != NULL ? o->plugin : route_home(o);
+	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
+	    "was full", o->runner_id, (unsigned long long)o->drops);
+	plugin_notice_limited(p, msg, o);
+	p->dropped_by_runners += o->drops;
+	o->drops = 0;
+	o->drops_said_at = t;
+}
+
+/* A second after the last notice: say the drops counted since. */
+static void
+record_drops_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	record_drops_say(arg, 0);
+	plugin_flush_all();
+	ack_progress();
+}
+
+/*
+ * A runner says its ring dropped records (its word: a count no larger
+ * than RECORD_DROPS_MAX a batch is taken). At most one notice a second
+ * says them, summed.
  */
 void
 record_drops(struct origin *o, uint64_t dropped)
 {
-	struct plugin *p = o->plugin != NULL ? o->plugin : route_home(o);
-	char msg[160];
+	if (dropped > RECORD_DROPS_MAX)
+		dropped = RECORD_DROPS_MAX;
+	o->drops += dropped;
+	record_drops_say(o, 0);
+}
 
-	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
-	    "was full", o->runner_id, (unsigned long long)dropped);
-	plugin_notice(p, msg, o);
-	p->dropped_by_runners += dropped;
+/* The connection is gone: say what it dropped, and forget it. */
+void
+record_forget(struct origin *o)
+{
+	record_drops_say(o, 1);
+	if (o->drops_ev != NULL)
+		event_free(o->drops_ev);
+	o->drops_ev = NULL;
 }

@@ -190,6 +190,9 @@ struct origin {
 	int learn;		/* unknown ids: learned (runners), else the
 				   first dot segment (Fluent tags) */
 	int said_refused;	/* records aimed at an owned plugin: said */
+	uint64_t drops;		/* its ring's losses, not said yet */
+	int64_t drops_said_at;	/* monotonic ms */
+	struct event *drops_ev;	/* to say them, a second after the last */
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
 };
 
@@ -406,6 +409,7 @@ struct plugin {
 	uint64_t suppressed;	/* by the rate limit */
 	int owned;		/* only those who prove it write into it */
 	uint64_t refused;	/* records others aimed at it (owned) */
+	uint64_t journald_lost;	/* records journald did not take */
 	uid_t creator;		/* whose hello or records made it */
 	int learned;		/* its id was learned from a logger name */
 	int retired;		/* learned, then found another's logger */
@@ -623,6 +627,7 @@ void	client_free_all(void);
 void	record_make(struct record *, const struct origin *, int64_t);
 void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
+void	record_forget(struct origin *);
 
 /* route.c */
 struct plugin *route_declare(const char *, size_t, uid_t);
@@ -639,6 +644,8 @@ struct plugin *plugin_special(const char *);
 void	plugin_write(struct plugin *, const struct record *,
 	    const struct origin *);
 void	plugin_notice(struct plugin *, const char *, const struct origin *);
+void	plugin_notice_limited(struct plugin *, const char *,
+	    const struct origin *);
 void	plugin_flush_all(void);
 void	plugin_reopen_all(void);
 void	plugin_reconfigure_all(void);
@@ -660,7 +667,7 @@ void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
 
 /* journal.c */
-void	journal_send(const char *, const struct record *, pid_t);
+int	journal_send(const char *, const struct record *, pid_t);
 void	journal_free(void);
 
 /* tail.c */

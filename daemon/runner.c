@@ -395,6 +395,14 @@ runner_process(struct client *c)
 	return (0);
 }
 
+/* A runner goes: its tail, and its drops not said yet. */
+static void
+runner_gone(struct client *c)
+{
+	control_client_gone(c);
+	record_forget(&c->origin);
+}
+
 /* A runner connected: records of no plugin go to the runtime's home. */
 static void
 runner_start(struct client *c)
@@ -419,5 +427,5 @@ const struct client_ops runner_ops = {
 	.answer = runner_answer,
 	.timeout = runner_hello_timeout,
 	.drained = control_drained,
-	.gone = control_client_gone,
+	.gone = runner_gone,
 };

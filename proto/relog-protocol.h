@@ -37,6 +37,8 @@
 #define RELOG_METHOD_STATS "relogd.stats"
 #define RELOG_METHOD_TAIL "relogd.tail"
 #define RELOG_METHOD_REOPEN "relogd.reopen"
+#define RELOG_METHOD_GRANT "relogd.grant"	/* a plugin's token */
+#define RELOG_METHOD_REVOKE "relogd.revoke"
 #define RELOG_METHOD_RECORD "relogd.record"	/* a tailed record */
 #define RELOG_METHOD_DROPPED "relogd.dropped"	/* records a tail missed */
 

@@ -782,7 +782,8 @@ START_TEST(test_remote_fluent_layout)
 
 	lfd = remote_listen_tcp(&port);
 	snprintf(uri, sizeof uri, "fluent://127.0.0.1:%d", port);
-	remote_start(&H, uri, NULL);
+	/* alpha is a known id: its logger plugin.alpha.db is alpha's. */
+	remote_start(&H, uri, "[plugin.alpha]\n");
 	fd = wire_open(&H, "r1");
 	wire_batch(fd, "plugin.alpha.db", 3, 65536);
 
@@ -1369,7 +1370,8 @@ END_TEST
  * Under a file size limit (here 1 MiB of RLIMIT_FSIZE, as LimitFSIZE=
  * sets), the file queue's segments end before the limit: 5000 records
  * (1.7 MB) wait on disk for a collector that is down, none dropped, and
- * arrive in order; so do the records of a second outage.
+ * arrive in order; so do the records of a second outage.  The local
+ * file rotates below the limit (a file at the limit stalls its plugin).
  */
 START_TEST(test_remote_fsize_limit)
 {
@@ -1378,7 +1380,7 @@ START_TEST(test_remote_fsize_limit)
 	char *text;
 
 	H.fsize = 1 << 20;
-	remote_start(&H, B_URI, NULL);
+	remote_start(&H, B_URI, "[plugin.alpha]\nmax_size = 262144\n");
 	remote_run("r1", "alpha", args);
 	remote_await_stat(&H, "queued_disk", 5000, 0);
 	remote_collector_start();

@@ -221,8 +221,10 @@ def run(build, tmp):
         # Custom prefixes, through librelog's options.
         logging.getLogger("pyhx.custom").info("custom prefix")
 
-        # (d) a formatter on a second handler.
-        h2 = Handler()
+        # (d) a formatter on a second handler (a connection of its own:
+        # it names pyh too, or its records could come before h1's hello
+        # and teach relogd the id pyh.fmt).
+        h2 = Handler(plugin_ids=["pyh"])
         handlers.append(h2)
         h2.setFormatter(logging.Formatter("%(name)s|%(message)s"))
         fmt = logging.getLogger("plugin.pyh.fmt")
