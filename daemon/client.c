@@ -6,8 +6,15 @@
  *
  * A connection is not read while a sink its records feed is full (the ack
  * ledger says when it drained), nor while it leaves more than
- * CLIENT_OUTPUT_MAX of replies unread. A connection is never freed on its
- * caller's stack: client_close frees it on a later loop turn.
+ * CLIENT_OUTPUT_MAX of replies unread, nor while the input budget
+ * (max_buffered, and its uid's share of it) is spent. Then one starved
+ * connection at a time, oldest first, may read past the budget to finish
+ * the frame it began (at most one frame over): so partial frames cannot
+ * hold the budget for ever, and a peer that went away is seen to. One
+ * that does not finish within hello_timeout is closed.
+ *
+ * A connection is never freed on its caller's stack: client_close frees
+ * it on a later loop turn.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -43,6 +50,8 @@ static TAILQ_HEAD(, client) client_starved =
     TAILQ_HEAD_INITIALIZER(client_starved);
 static struct client_uid *client_uids[CLIENT_UID_BUCKETS];
 static size_t client_buffered;	/* every connection's input */
+static struct client *client_exempt;	/* may finish its frame over it */
+static struct event *client_exempt_ev;	/* its deadline */
 static size_t client_total;
 static uint64_t client_next_id = 1;
 static void (*client_gone_cb)(void);
@@ -53,6 +62,8 @@ static void client_event_cb(struct bufferevent *, short, void *);
 static void client_timer_cb(evutil_socket_t, short, void *);
 static void client_answer(void *, const struct ack *);
 static void client_resume(void *);
+static void client_exempt_pick(void);
+static void client_free(struct client *);
 
 /* The entry of a uid (made, counting nothing, if add). */
 static struct client_uid *
@@ -102,6 +113,90 @@ client_allowance(const struct client *c)
 		return (0);
 	return (total - client_buffered < share - c->peer->buffered ?
 	    total - client_buffered : share - c->peer->buffered);
+}
+
+/*
+ * The bytes that finish the frame a connection began (its header first),
+ * no more than the largest frame it may send.
+ */
+static size_t
+client_frame_left(const struct client *c)
+{
+	size_t have = evbuffer_get_length(c->in), max, len;
+	unsigned char head[RELOG_FRAME_HEADER_SIZE];
+
+	max = (c->state == CLIENT_HELLO ? RELOG_HELLO_FRAME_MAX :
+	    relogd_config.max_frame) + RELOG_FRAME_HEADER_SIZE;
+	if (have >= max)
+		return (0);
+	if (have < sizeof head)
+		return (sizeof head - have);
+	evbuffer_copyout(c->in, head, sizeof head);
+	len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
+	len += sizeof head;
+	if (len > max)
+		len = max;
+	return (len > have ? len - have : 0);
+}
+
+/* The exempt connection finished its frame, or went: pick the next. */
+static void
+client_exempt_end(void)
+{
+	client_exempt = NULL;
+	evtimer_del(client_exempt_ev);
+	client_exempt_pick();
+}
+
+/* A starved connection did not finish its frame in time: close it. */
+static void
+client_exempt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = client_exempt;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Held back by its sinks or its unread replies: not its fault. */
+	if (client_frame_left(c) == 0 || c->output_full ||
+	    c->origin.acks->congested) {
+		client_exempt_end();
+		return;
+	}
+	log_peer("%s did not finish a frame in %zu s while the input budget "
+	    "was spent: closed", client_name(c), relogd_config.hello_timeout_s);
+	client_free(c);
+}
+
+/*
+ * Let the oldest starved connection that could read finish its frame
+ * past the budget (unless one does already), and read it.
+ */
+static void
+client_exempt_pick(void)
+{
+	struct timeval tv = { (time_t)relogd_config.hello_timeout_s, 0 };
+	struct client *s;
+
+	if (client_exempt != NULL)
+		return;
+	TAILQ_FOREACH(s, &client_starved, starved_entry) {
+		if (!s->output_full && !s->origin.acks->congested &&
+		    s->state != CLIENT_CLOSING)
+			break;
+	}
+	if (s == NULL)
+		return;
+	TAILQ_REMOVE(&client_starved, s, starved_entry);
+	s->starved = 0;
+	client_exempt = s;
+	if (client_exempt_ev == NULL && (client_exempt_ev = evtimer_new(
+	    relogd_base, client_exempt_cb, NULL)) == NULL)
+		fatalx("out of memory");
+	evtimer_add(client_exempt_ev, &tv);
+	client_reading(s, 1);
+	event_active(s->read_ev, EV_READ, 0);
 }
 
 /*
@@ -254,6 +349,8 @@ client_free(struct client *c)
 		TAILQ_REMOVE(&client_starved, c, starved_entry);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	client_account(c);
+	if (c == client_exempt)
+		client_exempt_end();
 	if (--c->peer->conns == 0)
 		client_uid_drop(c->peer);
 	ack_owner_detach(c->origin.acks);
@@ -340,7 +437,8 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Read up to max bytes into the client's buffer, as far as the input
- * budget allows (client_allowance; before its hello, one small frame).
+ * budget allows (client_allowance; before its hello, one small frame of
+ * it at most).
  * Returns how many, 0 at end of file, or -1 (errno set; EAGAIN when
  * nothing waits, or the budget is spent: then it is starved, not read
  * until the budget frees).
@@ -354,16 +452,23 @@ client_fill(struct client *c, size_t max)
 
 	if (c->state == CLIENT_HELLO) {
 		have = evbuffer_get_length(c->in);
-		allow = RELOG_HELLO_FRAME_MAX + RELOG_FRAME_HEADER_SIZE > have ?
-		    RELOG_HELLO_FRAME_MAX + RELOG_FRAME_HEADER_SIZE - have : 0;
+		if (have >= RELOG_HELLO_FRAME_MAX + RELOG_FRAME_HEADER_SIZE)
+			allow = 0;
+		else if (allow > RELOG_HELLO_FRAME_MAX +
+		    RELOG_FRAME_HEADER_SIZE - have)
+			allow = RELOG_HELLO_FRAME_MAX +
+			    RELOG_FRAME_HEADER_SIZE - have;
 	}
+	if (c == client_exempt && allow < client_frame_left(c))
+		allow = client_frame_left(c);
 	if (allow < max)
 		max = allow;
 	if (max == 0) {
-		if (!c->starved) {
+		if (!c->starved && c != client_exempt) {
 			c->starved = 1;
 			TAILQ_INSERT_TAIL(&client_starved, c, starved_entry);
 			client_reading(c, 0);
+			client_exempt_pick();
 		}
 		errno = EAGAIN;
 		return (-1);
@@ -431,6 +536,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 	ssize_t n = 1;
+	size_t held;
 	int error = 0;
 
 	(void)fd;
@@ -446,6 +552,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (error)
 			error = errno;
 	}
+	held = evbuffer_get_length(c->in);
 	ack_read_begin(c->origin.acks);
 	c->ops->process(c);
 	client_account(c);
@@ -455,6 +562,9 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		client_lost(c, error);
 		return;
 	}
+	/* A frame taken: the exempt one goes back to the budget's rules. */
+	if (c == client_exempt && evbuffer_get_length(c->in) < held)
+		client_exempt_end();
 	client_throttle(c);
 }
 
@@ -546,6 +656,13 @@ size_t
 client_count(void)
 {
 	return (client_total);
+}
+
+/* Bytes of input every connection holds together (max_buffered's). */
+size_t
+client_buffered_total(void)
+{
+	return (client_buffered);
 }
 
 /* Free every client (at exit, after the sinks were drained). */

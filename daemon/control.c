@@ -114,8 +114,8 @@ control_stats_plugin(struct plugin *p, void *arg)
 	proto_pack_key(pk, "refused");
 	msgpack_pack_uint64(pk, p->refused);
 	proto_pack_key(pk, "writing");
-	control_str(pk, !p->file.stalled ? "ok" : p->file.error == EINVAL ?
-	    "not a regular file" : strerror(p->file.error));
+	control_str(pk, !p->file.stalled ? "ok" :
+	    sink_error_text(p->file.error));
 	proto_pack_key(pk, "waiting");
 	msgpack_pack_uint64(pk, sink_waiting(&p->file));
 	proto_pack_key(pk, "journald_lost");
@@ -173,11 +173,15 @@ control_stats(struct client *c, const struct proto_envelope *env)
 	plugin_foreach(control_count_plugin, &nplugins);
 	remote_foreach(control_count_remote, &nremotes);
 	reply_begin(&r, env);
-	msgpack_pack_map(&r.pk, 5);
+	msgpack_pack_map(&r.pk, 7);
 	proto_pack_key(&r.pk, "version");
 	control_str(&r.pk, RELOGD_VERSION);
 	proto_pack_key(&r.pk, "uptime_s");
 	msgpack_pack_int64(&r.pk, (int64_t)(time(NULL) - relogd_started));
+	proto_pack_key(&r.pk, "buffered");
+	msgpack_pack_uint64(&r.pk, client_buffered_total());
+	proto_pack_key(&r.pk, "peer_messages_suppressed");
+	msgpack_pack_uint64(&r.pk, log_peer_dropped());
 	proto_pack_key(&r.pk, "connections");
 	msgpack_pack_array(&r.pk, (uint32_t)nclients);
 	client_foreach(control_stats_client, &r.pk);
