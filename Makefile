@@ -84,7 +84,8 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
 	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
-	tests/test-ids.c
+	tests/test-ids.c tests/peer.c tests/test-security.c \
+	tests/test-security-files.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

@@ -19,6 +19,8 @@ Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
 Suite  *suite_remote(void);
 Suite  *suite_ids(void);
+Suite  *suite_security(void);
+TCase  *security_files_tcase(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {
@@ -76,5 +78,31 @@ void	wire_hello_as(int, const char *, const char *, const char *, size_t);
 void	wire_hello(int, const char *, const char *, size_t);
 const char *wire_reply(int, int, int *);
 int	wire_open(const struct harness *, const char *);
+
+/* peer.c: peers of other uids and raw clients (the security suites). */
+#define PEER_NOBODY 65534
+pid_t	peer_as(uid_t, int, int (*)(void *), void *);
+pid_t	peer_as_ready(uid_t, int, int (*)(void *), void *, int *);
+void	peer_kill(pid_t);
+char   *peer_stats(const struct harness *);
+long long peer_stat(const struct harness *, const char *, const char *);
+void	peer_await_stat(const struct harness *, const char *, const char *,
+	    long long);
+void	peer_await_count(const struct harness *, const char *, size_t);
+int	peer_connect(const struct harness *, int);
+size_t	peer_frame_begin(msgpack_sbuffer *, msgpack_packer *, const char *,
+	    const char *);
+void	peer_hello(msgpack_sbuffer *, const char *, const char *, const char *,
+	    const char *);
+void	peer_batch(msgpack_sbuffer *, const char *, const char *, int,
+	    uint64_t);
+void	peer_send(int, msgpack_sbuffer *);
+int	peer_open(const struct harness *, const char *, const char *,
+	    const char *);
+void	peer_log(int, const char *, const char *, int);
+pid_t	peer_hold(const struct harness *, uid_t, int);
+pid_t	peer_flood(const struct harness *, uid_t, int, const msgpack_sbuffer *);
+void	peer_big_frame(msgpack_sbuffer *, size_t);
+char   *peer_admin(const struct harness *, const char *, const char *);
 
 #endif

@@ -1,0 +1,467 @@
+/*
+ * The security suite's attacks on what relogd writes: lines a record
+ * could forge in every output, symlinks planted in log-dir, a log-dir
+ * that fills up, file descriptors that run out, a state_dir with no room,
+ * a journald that is not there. Full disks are small tmpfs mounted in the
+ * test's own mount namespace.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tests.h"
+
+#define FILES_WAIT_MS 60000
+
+static struct harness F;
+
+static void
+files_setup(void)
+{
+	harness_init(&F);
+}
+
+static void
+files_teardown(void)
+{
+	harness_cleanup(&F);
+}
+
+/* Start relogd with these [relogd] settings (and sections after). */
+static void
+files_start(const char *conf)
+{
+	char text[2048];
+	const char *args[] = { "--config", NULL, NULL };
+
+	snprintf(text, sizeof text, "[relogd]\n%s", conf);
+	args[1] = harness_config(&F, text);
+	harness_daemon_start(&F, args);
+}
+
+/*
+ * Is there, in len bytes of an output, no byte a terminal or a line
+ * reader would act on: C0 controls but tab and newline, DEL, and C1
+ * controls (U+0080..U+009F)?
+ */
+static void
+files_assert_clean(const char *text, size_t len, const char *what)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i;
+
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; i < len; i++) {
+		ck_assert_msg((p[i] >= 0x20 && p[i] != 0x7f) || p[i] == '\t' ||
+		    p[i] == '\n', "%s: byte 0x%02x at %zu", what, p[i], i);
+		ck_assert_msg(!(p[i] == 0xc2 && i + 1 < len &&
+		    p[i + 1] >= 0x80 && p[i + 1] <= 0x9f), "%s: a C1 control "
+		    "at %zu", what, i);
+	}
+}
+
+/* Does no line of text start with prefix? */
+static void
+files_assert_no_line(const char *text, const char *prefix, const char *what)
+{
+	const char *p = text;
+
+	for (; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 :
+	    NULL)
+		ck_assert_msg(strncmp(p, prefix, strlen(prefix)) != 0,
+		    "%s: a line starts with %s", what, prefix);
+}
+
+/* Send one record with these texts (NULs and all) on a connection. */
+static void
+files_entry(int fd, struct proto_str logger, struct proto_str msg,
+    struct proto_str exc)
+{
+	struct proto_entry e = {
+		.timestamp_ms = 1764306519000, .level = RELOG_LEVEL_INFO,
+		.logger_name = logger, .message = msg, .exception_text = exc
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+
+	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 7,
+	    RELOG_METHOD_LOG_BATCH);
+	proto_pack_batch_head(&pk, 1, 0, 0);
+	proto_pack_entry(&pk, &e);
+	wire_send(fd, &sb, &pk, start, 65536);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+}
+
+#define S(lit) ((struct proto_str){ lit, sizeof lit - 1 })
+
+/*
+ * No byte of a record forges a line, a priority or terminal control: NUL,
+ * CR, ESC, DEL, C1 controls and a newline in a logger name come out
+ * escaped in the file, on --stderr (where journald would read "<N>"), in
+ * the JSON file and in relogctl tail; an exception text keeps its
+ * continuation lines.
+ */
+START_TEST(test_security_forged_lines)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", F.socket,
+	    "tail", "-f", "-p", "inj", NULL };
+	char path[512], *text, *tail = NULL;
+	size_t len, got = 0;
+	int fd, out;
+	pid_t pid;
+	ssize_t n;
+
+	files_start("stderr = 1\n[plugin.inj]\nsinks = file, stderr, json\n");
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	fd = harness_connect(&F);
+	wire_hello(fd, "inj-r", "inj", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
+	files_entry(fd, S("plugin.inj"), S("ok\0<2>FORGED nul"), S(""));
+	files_entry(fd, S("plugin.inj"), S("a\rFORGED cr"), S(""));
+	files_entry(fd, S("plugin.inj"), S("\x1b[2J\x1b]0;FORGED esc\x07"),
+	    S(""));
+	files_entry(fd, S("plugin.inj\n<2>FORGED nl"), S("x"), S(""));
+	files_entry(fd, S("plugin.inj"), S("del \x7f c1 \xc2\x9b" "31m"),
+	    S("Traceback\n<2>FORGED exc\r\n"));
+	files_entry(fd, S("plugin.inj"), S("END"), S(""));
+	close(fd);
+	/* relogctl tail shows them as they come, END last. */
+	while (tail == NULL || strstr(tail, " END\n") == NULL) {
+		tail = realloc(tail, got + 4097);
+		ck_assert_ptr_nonnull(tail);
+		n = read(out, tail + got, 4096);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		tail[got] = '\0';
+	}
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	harness_wait(pid, FILES_WAIT_MS);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+
+	files_assert_clean(tail, got, "relogctl tail");
+	files_assert_no_line(tail, "<2>", "relogctl tail");
+	free(tail);
+	text = harness_plugin_log(&F, "inj");
+	files_assert_clean(text, strlen(text), "inj.log");
+	ck_assert_ptr_nonnull(strstr(text, "ok\\x00<2>FORGED nul"));
+	ck_assert_ptr_nonnull(strstr(text, "a\\x0dFORGED cr"));
+	ck_assert_ptr_nonnull(strstr(text, "\\x1b[2J\\x1b]0;FORGED esc\\x07"));
+	ck_assert_ptr_nonnull(strstr(text, "[plugin.inj\\x0a<2>FORGED nl] x"));
+	ck_assert_ptr_nonnull(strstr(text, "del \\x7f c1 \\u009b31m\n"
+	    "\tTraceback\n\t<2>FORGED exc\\x0d\n"));
+	files_assert_no_line(text, "<2>", "inj.log");
+	ck_assert_uint_eq(harness_lines(text), 8);
+	free(text);
+	text = harness_read_file(F.stderr_path, &len);
+	files_assert_clean(text, len, "stderr");
+	files_assert_no_line(text, "<2>", "stderr");
+	ck_assert_uint_eq(harness_count(text, "<6>inj: "), 8);
+	free(text);
+	snprintf(path, sizeof path, "%s/inj.json", F.log_dir);
+	text = harness_read_file(path, &len);
+	files_assert_clean(text, len, "inj.json");
+	ck_assert_uint_eq(harness_lines(text), 6);
+	free(text);
+}
+END_TEST
+
+/* Is no reply waiting on fd (what relogd withholds)? */
+static void
+files_assert_no_reply(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+}
+
+/*
+ * Symlinks planted in log-dir are not followed: records for a plugin whose
+ * file is a link to another file, or a dangling one, wait unacknowledged
+ * (the target untouched, the dangling one's not made) until the link is
+ * gone; then they are written into a file of relogd's own.
+ */
+START_TEST(test_security_symlinks)
+{
+	char target[512], created[512], evil[512], dang[512], *text;
+	int fe, fd;
+
+	snprintf(target, sizeof target, "%s/target", F.dir);
+	snprintf(created, sizeof created, "%s/created", F.dir);
+	snprintf(evil, sizeof evil, "%s/evil.log", F.log_dir);
+	snprintf(dang, sizeof dang, "%s/dang.log", F.log_dir);
+	ck_assert_int_eq(mkdir(F.log_dir, 0755), 0);
+	harness_write_file(target, "orig\n");
+	ck_assert_int_eq(symlink(target, evil), 0);
+	ck_assert_int_eq(symlink(created, dang), 0);
+	files_start("");
+	fe = harness_connect(&F);
+	wire_hello(fe, "ev", "evil", 4096);
+	ck_assert_str_eq(wire_reply(fe, 0, NULL), "accepted");
+	wire_batch_seq(fe, RELOG_TYPE_REQUEST, "plugin.evil", 3, 0, 0, 65536);
+	fd = harness_connect(&F);
+	wire_hello(fd, "da", "dang", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dang", 3, 0, 0, 65536);
+	ck_assert_int_eq(harness_daemon_await(&F, "evil.log: a symbolic link: ",
+	    1, FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&F, "dang.log: a symbolic link: ",
+	    1, FILES_WAIT_MS), 0);
+	files_assert_no_reply(fe);
+	files_assert_no_reply(fd);
+	text = harness_read_file(target, NULL);
+	ck_assert_str_eq(text, "orig\n");
+	free(text);
+	ck_assert_int_eq(access(created, F_OK), -1);
+
+	ck_assert_int_eq(unlink(evil), 0);
+	ck_assert_int_eq(unlink(dang), 0);
+	ck_assert_str_eq(wire_reply(fe, 0, NULL), "written=3");
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=3");
+	close(fe);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	ck_assert_int_eq(access(created, F_OK), -1);
+	text = harness_plugin_log(&F, "evil");
+	ck_assert_uint_eq(harness_lines(text), 3);
+	free(text);
+	text = harness_plugin_log(&F, "dang");
+	ck_assert_uint_eq(harness_lines(text), 3);
+	free(text);
+}
+END_TEST
+
+/* Enter a mount namespace of the test's own, mounts private. */
+static void
+files_unshare(void)
+{
+	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s (the suite "
+	    "runs as root)", strerror(errno));
+	ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	    0);
+}
+
+/* Fill the file system of dir: a file there takes all the room it has. */
+static void
+files_fill(const char *dir)
+{
+	static char block[65536];
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/filler", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	while ((n = write(fd, block, sizeof block)) > 0)
+		;
+	while ((n = write(fd, block, 1)) > 0)
+		;
+	ck_assert_int_eq(errno, ENOSPC);
+	close(fd);
+}
+
+/* Give the room back. */
+static void
+files_unfill(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/filler", dir);
+	ck_assert_int_eq(unlink(path), 0);
+}
+
+/* Start a runner of count 300-byte records that flushes before exiting. */
+static pid_t
+files_runner(const char *runner, const char *count)
+{
+	const char *args[] = { "-n", count, "-s", "300", "-a", NULL };
+
+	return (harness_runner(&F, runner, "full", args, NULL));
+}
+
+/* Is every line of text one whole record (none torn, none glued)? */
+static void
+files_assert_whole(const char *text)
+{
+	const char *p = text, *nl, *rec;
+
+	for (; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_msg(nl != NULL, "a torn last line: %.80s", p);
+		ck_assert_msg(strncmp(p, "20", 2) == 0 && p[10] == 'T' &&
+		    p[23] == 'Z', "a torn line: %.80s", p);
+		rec = strstr(p, " [plugin.test] runner=");
+		ck_assert_msg(rec != NULL && rec < nl, "a torn line: %.80s", p);
+		rec = strstr(rec + 1, " [plugin.test] runner=");
+		ck_assert_msg(rec == NULL || rec > nl, "a glued line: %.80s", p);
+	}
+}
+
+/*
+ * log-dir on a small tmpfs, filled up twice while runners log: no record
+ * is acknowledged that is not written, relogd says when each episode
+ * starts and ends, stats show it, and once there is room every record is
+ * in the file once, in order, and no line is torn.
+ */
+START_TEST(test_security_disk_full)
+{
+	pid_t r1, r2;
+	char *text;
+
+	files_unshare();
+	ck_assert_int_eq(mkdir(F.log_dir, 0755), 0);
+	ck_assert_int_eq(mount("tmpfs", F.log_dir, "tmpfs", 0,
+	    "size=2m,mode=0755"), 0);
+	files_start("[plugin.full]\nlevel = info\n");
+	files_fill(F.log_dir);
+	r1 = files_runner("r1", "3000");
+	ck_assert_int_eq(harness_daemon_await(&F, "full.log: No space left on "
+	    "device: ", 1, FILES_WAIT_MS), 0);
+	peer_await_stat(&F, "full", "waiting", 200);
+	text = peer_stats(&F);
+	ck_assert_ptr_nonnull(strstr(text, "\"writing\":\"No space left on "
+	    "device\""));
+	free(text);
+	files_unfill(F.log_dir);
+	ck_assert_int_eq(harness_wait(r1, FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&F, "full.log: writing again "
+	    "after ", 1, FILES_WAIT_MS), 0);
+
+	/* A second episode is said too. */
+	files_fill(F.log_dir);
+	r2 = files_runner("r2", "500");
+	ck_assert_int_eq(harness_daemon_await(&F, "full.log: No space left on "
+	    "device: ", 2, FILES_WAIT_MS), 0);
+	files_unfill(F.log_dir);
+	ck_assert_int_eq(harness_wait(r2, FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&F, "full.log: writing again "
+	    "after ", 2, FILES_WAIT_MS), 0);
+	ck_assert_int_eq(peer_stat(&F, "full", "written"), 3500);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_plugin_log(&F, "full");
+	files_assert_whole(text);
+	harness_check_sequence(text, "r1", 0, 3000);
+	harness_check_sequence(text, "r2", 0, 500);
+	free(text);
+	umount2(F.log_dir, MNT_DETACH);
+}
+END_TEST
+
+/*
+ * Out of file descriptors, a new plugin's records wait: not acknowledged
+ * while its file cannot be made, written once descriptors are free.
+ */
+START_TEST(test_security_out_of_fds)
+{
+	int fds[64], fd, i, n = 0;
+	char *text;
+
+	F.nofile = 40;
+	files_start("");
+	fd = harness_connect(&F);
+	wire_hello(fd, "nf", "newp", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
+	for (i = 0; i < 64; i++)
+		fds[n++] = harness_connect(&F);
+	ck_assert_int_eq(harness_daemon_await(&F, "out of file descriptors",
+	    1, FILES_WAIT_MS), 0);
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.newp", 5, 0, 0, 65536);
+	ck_assert_int_eq(harness_daemon_await(&F, "newp.log: Too many open "
+	    "files: 5 records wait", 1, FILES_WAIT_MS), 0);
+	files_assert_no_reply(fd);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=5");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_plugin_log(&F, "newp");
+	ck_assert_uint_eq(harness_lines(text), 5);
+	free(text);
+}
+END_TEST
+
+/*
+ * state_dir on a full tmpfs: relogd starts (no SIGBUS), says once that it
+ * runs without deduplication, and delivers.
+ */
+START_TEST(test_security_state_full)
+{
+	static const char *const args[] = { "-n", "100", "-a", NULL };
+	char *text;
+
+	files_unshare();
+	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
+	ck_assert_int_eq(mount("tmpfs", F.state_dir, "tmpfs", 0,
+	    "size=64k,mode=0755"), 0);
+	files_fill(F.state_dir);
+	files_start("");
+	ck_assert_int_eq(harness_wait(harness_runner(&F, "st", NULL, args,
+	    NULL), FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_read_file(F.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runners.state: No space left "
+	    "on device: batches a runner sends again may be written twice"),
+	    1);
+	free(text);
+	text = harness_plugin_log(&F, "test");
+	harness_check_sequence(text, "st", 0, 100);
+	free(text);
+	umount2(F.state_dir, MNT_DETACH);
+}
+END_TEST
+
+/*
+ * A journald that is not there loses records: counted in stats, said
+ * once, and the file still has them.
+ */
+START_TEST(test_security_journald_lost)
+{
+	static const char *const args[] = { "-n", "20", "-a", NULL };
+	char *text;
+
+	files_unshare();
+	ck_assert_int_eq(mkdir("/run/systemd", 0755) == 0 || errno == EEXIST,
+	    1);
+	ck_assert_int_eq(mkdir("/run/systemd/journal", 0755) == 0 ||
+	    errno == EEXIST, 1);
+	ck_assert_int_eq(mount("tmpfs", "/run/systemd/journal", "tmpfs", 0,
+	    "mode=0755"), 0);
+	files_start("[plugin.test]\nsinks = file, journald\n");
+	ck_assert_int_eq(harness_wait(harness_runner(&F, "jl", NULL, args,
+	    NULL), FILES_WAIT_MS), 0);
+	ck_assert_int_eq(peer_stat(&F, "test", "journald_lost"), 20);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_plugin_log(&F, "test");
+	harness_check_sequence(text, "jl", 0, 20);
+	free(text);
+}
+END_TEST
+
+/* The security suite's cases on files (test-security.c adds them). */
+TCase *
+security_files_tcase(void)
+{
+	TCase *tc = tcase_create("files");
+
+	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_security_forged_lines);
+	tcase_add_test(tc, test_security_symlinks);
+	tcase_add_test(tc, test_security_disk_full);
+	tcase_add_test(tc, test_security_out_of_fds);
+	tcase_add_test(tc, test_security_state_full);
+	tcase_add_test(tc, test_security_journald_lost);
+	return (tc);
+}
