@@ -146,10 +146,10 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+$(TESTS): $(TEST_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_DECODE_OBJ) \
-		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_CLIENT_OBJ) \
+		$(PROTO_DECODE_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map

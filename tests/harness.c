@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "tests.h"
 
 /* How long relogd may take to start or stop (sanitizers are slow). */
@@ -337,14 +338,10 @@ harness_daemon_stop(struct harness *h)
 int
 harness_connect(const struct harness *h)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	ck_assert_uint_lt(strlen(h->socket), sizeof sun.sun_path);
-	memcpy(sun.sun_path, h->socket, strlen(h->socket) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fd = proto_client_connect(h->socket);
+	ck_assert_msg(fd >= 0, "connect %s: %s", h->socket, strerror(-fd));
 	return (fd);
 }
 
@@ -381,83 +378,6 @@ harness_count(const char *text, const char *needle)
 		text += len;
 	}
 	return (n);
-}
-
-/* Write all of buf (blocking). */
-static void
-harness_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_gt(n, 0);
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Send one frame: the big-endian length, then the body. */
-void
-harness_send_frame(int fd, const char *body, size_t len)
-{
-	unsigned char head[4] = {
-		(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-		(unsigned char)(len >> 8), (unsigned char)len
-	};
-
-	harness_write_all(fd, (const char *)head, sizeof head);
-	harness_write_all(fd, body, len);
-}
-
-/* Read exactly len bytes within the deadline. Returns 0 or -1. */
-static int
-harness_read_all(int fd, char *buf, size_t len, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t left;
-	ssize_t n;
-
-	while (len > 0) {
-		left = deadline - harness_now_ms();
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			return (-1);
-		n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/*
- * Receive one frame's body (free it) within timeout_ms. Returns 0, or -1 on
- * end of file or timeout.
- */
-int
-harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
-{
-	unsigned char head[4];
-	int64_t deadline = harness_now_ms() + timeout_ms;
-	size_t n;
-
-	if (harness_read_all(fd, (char *)head, 4, deadline) != 0)
-		return (-1);
-	n = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
-	    (size_t)head[2] << 8 | head[3];
-	*body = malloc(n + 1);
-	ck_assert_ptr_nonnull(*body);
-	if (harness_read_all(fd, *body, n, deadline) != 0) {
-		free(*body);
-		return (-1);
-	}
-	*len = n;
-	return (0);
 }
 
 /*

@@ -372,6 +372,17 @@ remote_run(const char *runner, const char *plugin, const char *const *args)
 	ck_assert_int_eq(harness_wait(pid, REMOTE_TIMEOUT_MS), 0);
 }
 
+/* Pack a batch of the two entries arg points to. */
+static void
+remote_pack_two(msgpack_packer *pk, void *arg)
+{
+	const struct proto_entry *e = arg;
+
+	proto_pack_batch_head(pk, 2, 0, 0);
+	proto_pack_entry(pk, &e[0]);
+	proto_pack_entry(pk, &e[1]);
+}
+
 /*
  * RFC 5424 over TCP to rsyslogd: APP-NAME the plugin, PROCID the runner's
  * pid, MSGID the logger, the structured data escaped, the record's own
@@ -390,21 +401,16 @@ START_TEST(test_remote_syslog_fields)
 		  .message = proto_cstr("second"),
 		  .exception_text = proto_cstr("") },
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct proto_header hd;
 	char uri[64], expect[1024], *text;
-	size_t start;
-	int fd, eof, i;
+	int fd, eof;
 
 	rsyslog_start(&RS, H.dir, 0, NULL);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", RS.port);
 	remote_start(&H, uri, NULL);
 	fd = wire_open(&H, "r1");
-	start = wire_begin(&sb, &pk, "request", 2, RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, 2, 0, 0);
-	for (i = 0; i < 2; i++)
-		proto_pack_entry(&pk, &e[i]);
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, "request", 2, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, remote_pack_two, e, 65536);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
 	close(fd);
 

@@ -10,6 +10,8 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "proto.h"
+
 /* Suites, one per module (main.c runs them all). */
 Suite  *suite_ring(void);
 Suite  *suite_codec(void);
@@ -51,8 +53,6 @@ void	harness_write_file(const char *, const char *);
 char   *harness_read_fd(int, size_t *);
 char   *harness_plugin_log(const struct harness *, const char *);
 size_t	harness_count(const char *, const char *);
-void	harness_send_frame(int, const char *, size_t);
-int	harness_recv_frame(int, char **, size_t *, int);
 pid_t	harness_runner_env(const struct harness *, const char *, const char *,
 	    const char *, const char *const *, int *, int *);
 pid_t	harness_runner(const struct harness *, const char *, const char *,
@@ -65,9 +65,10 @@ int	harness_rss_measured(void);
 const char *harness_config(const struct harness *, const char *);
 
 /* wire.c: a raw protocol client. */
-size_t	wire_begin(msgpack_sbuffer *, msgpack_packer *, const char *, int64_t,
-	    const char *);
-void	wire_send(int, msgpack_sbuffer *, msgpack_packer *, size_t, size_t);
+void	wire_begin(struct proto_header *, const char *, int64_t, const char *);
+void	wire_send(int, const struct proto_header *,
+	    void (*)(msgpack_packer *, void *), void *, size_t);
+void	wire_send_frame(int, const char *, size_t);
 void	wire_batch_seq(int, const char *, const char *, int, uint64_t,
 	    uint64_t, size_t);
 void	wire_batch(int, const char *, int, size_t);
