@@ -2,10 +2,26 @@
  * Runs every relog suite. Check's environment variables apply: CK_RUN_SUITE
  * and CK_RUN_CASE to pick, CK_FORK=no for gdb and valgrind, CK_VERBOSITY.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tests.h"
 
+/* The harness's failures fail the test, as a failed check does. */
+void
+harness_fail(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ck_abort_msg("%s", msg);
+}
+
+/* Run every suite; exit 0 if no test failed. */
 int
 main(void)
 {
