@@ -175,9 +175,13 @@ run: all
 
 # The benchmark (bench/README.md): not a test, it asserts nothing.
 BENCH = $(BUILD)/relog-bench
-$(BENCH): $(BUILD)/obj/bench/bench.o $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+# It starts relogd, rsyslogd and its runners with the tests' harness.
+$(BUILD)/obj/bench/bench.o: ALL_CFLAGS += -Itests
+$(BENCH): $(BUILD)/obj/bench/bench.o $(BUILD)/obj/tests/harness.o \
+	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs msgpack) -pthread \
 		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 bench: bench-deps all $(BENCH)
