@@ -75,9 +75,10 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/remote-queue.c \
 	daemon/ack.c daemon/spool.c daemon/state.c daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
-TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
-	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c tests/test-remote.c
+TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
+	tests/test-ring.c tests/test-codec.c tests/test-shim.c \
+	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
+	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

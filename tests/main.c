@@ -34,6 +34,8 @@ main(void)
 	srunner_add_suite(sr, suite_daemon());
 	srunner_add_suite(sr, suite_limits());
 	srunner_add_suite(sr, suite_ctl());
+	srunner_add_suite(sr, suite_syslog());
+	srunner_add_suite(sr, suite_fluent());
 	srunner_add_suite(sr, suite_remote());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

@@ -20,6 +20,8 @@ Suite  *suite_shim(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
+Suite  *suite_syslog(void);
+Suite  *suite_fluent(void);
 Suite  *suite_remote(void);
 
 /* wire.c: a raw protocol client. */
@@ -34,5 +36,54 @@ void	wire_hello_as(int, const char *, const char *, const char *, size_t);
 void	wire_hello(int, const char *, const char *, size_t);
 const char *wire_reply(int, int, int *);
 int	wire_open(const struct harness *, const char *);
+
+/* collector.c: the peers forward sinks send to. */
+
+/* How long a collector, or a forwarding relogd, may take for a step. */
+#define COLLECTOR_TIMEOUT_MS 60000
+
+/* An rsyslogd started by a test, in its own folder. */
+struct rsyslog {
+	char dir[300];
+	char out[340];		/* what it received, one record a line */
+	pid_t pid;		/* -1: not running */
+	int port;
+	int client_auth;	/* TLS: ask for a client certificate */
+};
+
+/* A Fluent collector's connection, as the test reads it. */
+struct collector_conn {
+	int		fd;
+	msgpack_unpacker up;
+	long		last;		/* r1's last sequence number on it */
+	char	       *chunks[1024];	/* the chunks read, not acked yet */
+	size_t		nchunks;
+};
+
+void	collector_rsyslog_init(struct rsyslog *);
+void	collector_rsyslog_start(struct rsyslog *, const char *, int,
+	    const char *);
+void	collector_rsyslog_stop(struct rsyslog *);
+void	collector_rsyslog_kill(struct rsyslog *);
+void	collector_rsyslog_check_sequence(const struct rsyslog *, long);
+void	collector_make_certs(const char *);
+long long collector_stat(const struct harness *, const char *);
+void	collector_await_state(const struct harness *, const char *);
+void	collector_await_stat(const struct harness *, const char *, long long,
+	    int);
+void	collector_forward_start(struct harness *, const char *, const char *);
+void	collector_relogd_start(struct harness *, const char *);
+void	collector_run(const struct harness *, const char *, const char *,
+	    const char *const *);
+int	collector_listen_unix(const char *);
+int	collector_listen_tcp(int *);
+int	collector_accept(int, int);
+int	collector_accept_message(int, msgpack_unpacker *, msgpack_unpacked *);
+const msgpack_object *collector_map_get(const msgpack_object *,
+	    const char *);
+void	collector_conn_open(struct collector_conn *, int);
+void	collector_conn_ack(struct collector_conn *);
+void	collector_conn_close(struct collector_conn *);
+int	collector_conn_read(struct collector_conn *, int, char *, long);
 
 #endif
