@@ -6,7 +6,8 @@
 #                      suite, the suite under AddressSanitizer and UBSan,
 #                      and the suite under valgrind
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
-#   make valgrind      the Check suite with relogd and runners under memcheck
+#   make valgrind      the Check suite under memcheck: the unit cases in the
+#                      test binary itself, then relogd and runners
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
 #   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
@@ -159,10 +160,18 @@ test: all $(TESTS) $(TEST_RUNNER)
 		$(if $(SAN_RUNTIMES),RELOG_SANITIZE_RUNTIMES=$(SAN_RUNTIMES)) \
 		$(TESTS)
 
-# The suite again with relogd and every runner under memcheck (the harness
-# starts them so when RELOG_VALGRIND is set; any error or leak fails them).
+# The suite again under memcheck, where any error or leak fails: the test
+# cases tagged unit (they start nothing) with the test binary itself under
+# valgrind, in one process; the rest with relogd and every runner under it
+# (the harness starts them so when RELOG_VALGRIND is set).
+VALGRIND = /usr/bin/valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect \
+	--show-leak-kinds=definite,indirect
 valgrind: all $(TESTS) $(TEST_RUNNER)
-	$(Q)RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
+	$(Q)CK_FORK=no CK_INCLUDE_TAGS=unit RELOG_BUILD=$(BUILD) \
+		RELOG_SRC=$(CURDIR) $(VALGRIND) $(TESTS)
+	$(Q)CK_EXCLUDE_TAGS=unit RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) \
+		RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=0

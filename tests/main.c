@@ -1,6 +1,7 @@
 /*
  * Runs every relog suite. Check's environment variables apply: CK_RUN_SUITE
- * and CK_RUN_CASE to pick, CK_FORK=no for gdb and valgrind, CK_VERBOSITY.
+ * and CK_RUN_CASE to pick, CK_FORK=no for gdb and valgrind, CK_VERBOSITY,
+ * CK_INCLUDE_TAGS=unit for the suites that start nothing.
  */
 #include <stdarg.h>
 #include <stdio.h>

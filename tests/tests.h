@@ -24,6 +24,12 @@ Suite  *suite_syslog(void);
 Suite  *suite_fluent(void);
 Suite  *suite_remote(void);
 
+/*
+ * The tag of test cases that run in the test's own process, with nothing
+ * started: `make valgrind` runs those under memcheck itself.
+ */
+#define TESTS_UNIT_TAG "unit"
+
 /* wire.c: a raw protocol client. */
 void	wire_begin(struct proto_header *, const char *, int64_t, const char *);
 void	wire_send(int, const struct proto_header *,
