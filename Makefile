@@ -78,8 +78,11 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-ring.c tests/test-codec.c tests/test-shim.c \
-	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
-	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c
+	tests/test-spool.c tests/test-daemon.c tests/test-limits.c \
+	tests/test-ctl.c tests/test-syslog.c tests/test-fluent.c \
+	tests/test-remote.c
+# The daemon's utilities the unit suites drive directly.
+TEST_DAEMON_SRC = daemon/spool.c daemon/log.c daemon/relogd.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -89,6 +92,9 @@ DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
+TEST_DAEMON_OBJ = $(call obj,$(TEST_DAEMON_SRC))
+# The unit suites include relogd's private header.
+$(call obj,tests/test-spool.c): ALL_CFLAGS += -Idaemon
 
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a
@@ -148,10 +154,12 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-$(TESTS): $(TEST_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+$(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
+	$(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_CLIENT_OBJ) \
-		$(PROTO_DECODE_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
+		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(LIBRELOG_A) \
+		$(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map

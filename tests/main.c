@@ -32,6 +32,7 @@ main(void)
 	sr = srunner_create(suite_ring());
 	srunner_add_suite(sr, suite_codec());
 	srunner_add_suite(sr, suite_shim());
+	srunner_add_suite(sr, suite_spool());
 	srunner_add_suite(sr, suite_daemon());
 	srunner_add_suite(sr, suite_limits());
 	srunner_add_suite(sr, suite_ctl());
