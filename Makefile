@@ -58,7 +58,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 	libssl libcrypto libsystemd inih)
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
@@ -78,11 +78,12 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-ring.c tests/test-codec.c tests/test-shim.c \
-	tests/test-spool.c tests/test-daemon.c tests/test-limits.c \
-	tests/test-ctl.c tests/test-syslog.c tests/test-fluent.c \
-	tests/test-remote.c
-# The daemon's utilities the unit suites drive directly.
-TEST_DAEMON_SRC = daemon/spool.c daemon/log.c daemon/relogd.c
+	tests/test-spool.c tests/test-config.c tests/test-daemon.c \
+	tests/test-limits.c tests/test-ctl.c tests/test-syslog.c \
+	tests/test-fluent.c tests/test-remote.c
+# The daemon's utilities the unit suites (spool, config) drive directly.
+TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/uri.c daemon/log.c \
+	daemon/relogd.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -94,7 +95,7 @@ DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 TEST_DAEMON_OBJ = $(call obj,$(TEST_DAEMON_SRC))
 # The unit suites include relogd's private header.
-$(call obj,tests/test-spool.c): ALL_CFLAGS += -Idaemon
+$(call obj,tests/test-spool.c tests/test-config.c): ALL_CFLAGS += -Idaemon
 
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a

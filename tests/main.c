@@ -33,6 +33,7 @@ main(void)
 	srunner_add_suite(sr, suite_codec());
 	srunner_add_suite(sr, suite_shim());
 	srunner_add_suite(sr, suite_spool());
+	srunner_add_suite(sr, suite_config());
 	srunner_add_suite(sr, suite_daemon());
 	srunner_add_suite(sr, suite_limits());
 	srunner_add_suite(sr, suite_ctl());

@@ -18,6 +18,7 @@ Suite  *suite_ring(void);
 Suite  *suite_codec(void);
 Suite  *suite_shim(void);
 Suite  *suite_spool(void);
+Suite  *suite_config(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
