@@ -271,8 +271,9 @@ harness_spawn(const char *const *argv, const char *const *env, int *out,
  * Start a program that says READY=1 on NOTIFY_SOCKET, as under systemd
  * (relogd, rsyslogd), and wait for that: the socket is bound at notify,
  * the program's stderr appended to errpath, and setup(arg), if not NULL,
- * runs in the child before exec. Returns its pid. It exiting first, or
- * saying nothing in time, fails with name and what errpath holds.
+ * runs in the child before exec. Returns its pid. It exiting first (the
+ * failure quotes errpath) or saying nothing in time fails, the child
+ * killed.
  */
 pid_t
 harness_start_ready(const char *name, const char *notify,
