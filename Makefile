@@ -6,7 +6,8 @@
 #                      suite, the suite under AddressSanitizer and UBSan,
 #                      and the suite under valgrind
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
-#   make valgrind      the Check suite with relogd and runners under memcheck
+#   make valgrind      the Check suite under memcheck: the unit cases in the
+#                      test binary itself, then relogd and runners
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
 #   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
@@ -62,7 +63,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 	libssl libcrypto libsystemd inih)
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
@@ -81,11 +82,15 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/ack.c daemon/owner.c daemon/spool.c daemon/state.c \
 	daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
-TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
-	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
-	tests/test-ids.c tests/peer.c tests/test-security.c \
-	tests/test-security-files.c
+TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
+	tests/peer.c tests/test-ring.c tests/test-codec.c tests/test-shim.c \
+	tests/test-spool.c tests/test-config.c tests/test-daemon.c \
+	tests/test-limits.c tests/test-ctl.c tests/test-syslog.c \
+	tests/test-fluent.c tests/test-remote.c tests/test-ids.c \
+	tests/test-security.c tests/test-security-files.c
+# The daemon's utilities the unit suites (spool, config) drive directly.
+TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/uri.c daemon/log.c \
+	daemon/relogd.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -95,6 +100,9 @@ DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
+TEST_DAEMON_OBJ = $(call obj,$(TEST_DAEMON_SRC))
+# The unit suites include relogd's private header.
+$(call obj,tests/test-spool.c tests/test-config.c): ALL_CFLAGS += -Idaemon
 
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a
@@ -155,10 +163,12 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+$(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
+	$(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_DECODE_OBJ) \
-		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
+		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(LIBRELOG_A) \
+		$(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
@@ -167,10 +177,18 @@ test: all $(TESTS) $(TEST_RUNNER)
 		$(if $(SAN_RUNTIMES),RELOG_SANITIZE_RUNTIMES=$(SAN_RUNTIMES)) \
 		$(TESTS)
 
-# The suite again with relogd and every runner under memcheck (the harness
-# starts them so when RELOG_VALGRIND is set; any error or leak fails them).
+# The suite again under memcheck, where any error or leak fails: the test
+# cases tagged unit (they start nothing) with the test binary itself under
+# valgrind, in one process; the rest with relogd and every runner under it
+# (the harness starts them so when RELOG_VALGRIND is set).
+VALGRIND = /usr/bin/valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect \
+	--show-leak-kinds=definite,indirect
 valgrind: all $(TESTS) $(TEST_RUNNER)
-	$(Q)RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) $(TESTS)
+	$(Q)CK_FORK=no CK_INCLUDE_TAGS=unit RELOG_BUILD=$(BUILD) \
+		RELOG_SRC=$(CURDIR) $(VALGRIND) $(TESTS)
+	$(Q)CK_EXCLUDE_TAGS=unit RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) \
+		RELOG_SRC=$(CURDIR) $(TESTS)
 
 check:
 	$(Q)$(call deps_install,build test deb)
@@ -203,9 +221,13 @@ run:
 
 # The benchmark (bench/README.md): not a test, it asserts nothing.
 BENCH = $(BUILD)/relog-bench
-$(BENCH): $(BUILD)/obj/bench/bench.o $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+# It starts relogd, rsyslogd and its runners with the tests' harness.
+$(BUILD)/obj/bench/bench.o: ALL_CFLAGS += -Itests
+$(BENCH): $(BUILD)/obj/bench/bench.o $(BUILD)/obj/tests/harness.o \
+	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs msgpack) -pthread \
 		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 # Packages first, then the build: a prerequisite could build in parallel.

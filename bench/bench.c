@@ -2,7 +2,8 @@
  * relog-bench: measures relog on this machine, in one run, and rsyslog
  * beside it under the same load. It asserts nothing: it prints a table and
  * writes it as JSON (see bench/README.md). Every process it starts, it
- * stops.
+ * stops. relogd, rsyslogd and the runner processes are started and waited
+ * for with the tests' harness (tests/harness.c).
  *
  *   relog-bench [--quick] RELOGD OUTDIR     the whole run
  *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE
@@ -15,12 +16,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +33,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "harness.h"
 #include "proto.h"
 #include "relog.h"
 
@@ -84,6 +84,19 @@ bench_fatal(const char *fmt, ...)
 	va_end(ap);
 	kill(0, SIGTERM);
 	exit(1);
+}
+
+/* The harness's failures are the bench's. */
+void
+harness_fail(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	bench_fatal("%s", msg);
 }
 
 /* Format a path; one that does not fit is fatal. */
@@ -185,27 +198,6 @@ bench_ticks_ns(uint64_t ticks)
 	return ((uint64_t)((double)ticks * bench_ns_per_tick + 0.5));
 }
 
-/* A value from /proc/PID/status, in KiB ("VmRSS", "VmHWM"). */
-static long
-bench_status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t len = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	bench_path(path, sizeof path, "/proc/%ld/status", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return (-1);
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strncmp(line, field, len) == 0 && line[len] == ':')
-			kb = strtol(line + len + 1, NULL, 10);
-	}
-	fclose(f);
-	return (kb);
-}
-
 /* Count the newlines of a file. */
 static uint64_t
 bench_lines(const char *path)
@@ -224,136 +216,6 @@ bench_lines(const char *path)
 	}
 	close(fd);
 	return (n);
-}
-
-/* Wait for a child, up to timeout_ms; kill it if it does not end. */
-static int
-bench_wait(pid_t pid, int timeout_ms)
-{
-	struct pollfd pfd = { .events = POLLIN };
-	int status;
-
-	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pfd.fd >= 0) {
-		if (poll(&pfd, 1, timeout_ms) != 1)
-			kill(pid, SIGKILL);
-		close(pfd.fd);
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return (-1);
-	return (WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
-	    WTERMSIG(status));
-}
-
-/* Start a program; with out, its stdout comes through a pipe. */
-static pid_t
-bench_spawn(const char *const *argv, const char *const *env, int *out,
-    const char *errpath)
-{
-	int p[2] = { -1, -1 }, fd;
-	pid_t pid;
-	size_t i;
-
-	if (out != NULL && pipe2(p, O_CLOEXEC) != 0)
-		bench_fatal("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		bench_fatal("fork: %s", strerror(errno));
-	if (pid == 0) {
-		for (i = 0; env != NULL && env[i] != NULL; i++)
-			putenv((char *)env[i]);
-		if (out != NULL)
-			dup2(p[1], STDOUT_FILENO);
-		if (errpath != NULL) {
-			fd = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-			if (fd >= 0)
-				dup2(fd, STDERR_FILENO);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	if (out != NULL) {
-		close(p[1]);
-		*out = p[0];
-	}
-	return (pid);
-}
-
-/*
- * Start a daemon that says READY=1 on NOTIFY_SOCKET (relogd, rsyslogd), and
- * wait for it.
- */
-static pid_t
-bench_start_notify(const char *dir, const char *const *argv,
-    const char *errpath)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char env[sizeof sun.sun_path + 16], buf[512];
-	const char *envp[2] = { env, NULL };
-	struct pollfd pfd;
-	pid_t pid;
-	ssize_t n;
-
-	bench_path(sun.sun_path, sizeof sun.sun_path, "%s/notify", dir);
-	unlink(sun.sun_path);
-	pfd.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	pfd.events = POLLIN;
-	if (pfd.fd < 0 || bind(pfd.fd, (struct sockaddr *)&sun,
-	    sizeof sun) != 0)
-		bench_fatal("notify socket %s: %s", sun.sun_path,
-		    strerror(errno));
-	snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sun.sun_path);
-	pid = bench_spawn(argv, envp, NULL, errpath);
-	for (;;) {
-		if (poll(&pfd, 1, BENCH_TIMEOUT_MS) != 1)
-			bench_fatal("%s did not get ready (see %s)", argv[0],
-			    errpath);
-		n = recv(pfd.fd, buf, sizeof buf - 1, 0);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, "READY=1") != NULL)
-			break;
-	}
-	close(pfd.fd);
-	return (pid);
-}
-
-/* Remove the files in a folder (the logs a part of the run made). */
-static void
-bench_remove_logs(const char *dir)
-{
-	char path[PATH_MAX + 256];
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		bench_path(path, sizeof path, "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
-
-static int
-bench_remove_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
-}
-
-/* Remove a folder and all in it (a previous run's state). */
-static void
-bench_remove_tree(const char *dir)
-{
-	nftw(dir, bench_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Sum the lines of every file in a folder. */
@@ -378,78 +240,40 @@ bench_dir_lines(const char *dir)
 	return (n);
 }
 
-/* A relogd started for one part of the run. */
-struct bench_relogd {
-	pid_t pid;
-	char dir[PATH_MAX];
-	char socket[PATH_MAX];
-	char log_dir[PATH_MAX];
-};
-
 static const char *bench_relogd_path;
 static const char *bench_out;
 static const char *bench_self;
 
 /*
- * Start a relogd in OUTDIR/NAME (its own socket, logs and state), with
- * these settings (an INI text, or NULL) and a Fluent Forward socket
- * OUTDIR/NAME/fwd.
+ * Start a relogd in OUTDIR/NAME, the harness's folder (its own socket, and
+ * logs and state it starts without), with these settings (an INI text, or
+ * NULL) and a Fluent Forward socket OUTDIR/NAME/fwd.
  */
 static void
-bench_relogd_start(struct bench_relogd *d, const char *name,
-    const char *config)
+bench_relogd_start(struct harness *h, const char *name, const char *config)
 {
-	char state[PATH_MAX + 8], err[PATH_MAX + 16], conf[PATH_MAX + 16];
-	char fwd[PATH_MAX + 8];
-	const char *argv[16];
-	FILE *f;
+	char dir[PATH_MAX], fwd[PATH_MAX];
+	const char *argv[] = { "--config", NULL, "--rate-limit", "off",
+	    "--forward-socket", fwd, NULL };
 
-	bench_path(d->dir, sizeof d->dir, "%s/%s", bench_out, name);
-	bench_path(d->socket, sizeof d->socket, "%s/s", d->dir);
-	bench_path(d->log_dir, sizeof d->log_dir, "%s/log", d->dir);
-	bench_path(state, sizeof state, "%s/state", d->dir);
-	bench_path(err, sizeof err, "%s/relogd.err", d->dir);
-	mkdir(d->dir, 0755);
-	/* Fresh: no dedup state, no forward queue left by a previous run. */
-	bench_remove_tree(state);
-	argv[0] = bench_relogd_path;
-	argv[1] = "--socket";
-	argv[2] = d->socket;
-	argv[3] = "--log-dir";
-	argv[4] = d->log_dir;
-	argv[5] = "--state-dir";
-	argv[6] = state;
-	argv[7] = "--rate-limit";
-	argv[8] = "off";
-	argv[9] = "--forward-socket";
-	bench_path(fwd, sizeof fwd, "%s/fwd", d->dir);
-	argv[10] = fwd;
-	argv[11] = "--config";
-	bench_path(conf, sizeof conf, "%s/relogd.conf", d->dir);
-	argv[12] = conf;
-	argv[13] = NULL;
-	if ((f = fopen(conf, "w")) == NULL ||
-	    fputs(config != NULL ? config : "", f) < 0 || fclose(f) != 0)
-		bench_fatal("%s: %s", conf, strerror(errno));
-	d->pid = bench_start_notify(d->dir, argv, err);
+	bench_path(dir, sizeof dir, "%s/%s", bench_out, name);
+	harness_init_at(h, dir);
+	h->relogd = bench_relogd_path;
+	bench_path(fwd, sizeof fwd, "%s/fwd", h->dir);
+	argv[1] = harness_config(h, config != NULL ? config : "");
+	harness_daemon_start(h, argv);
 }
 
-/* Stop it (SIGTERM, it writes everything). */
+/*
+ * Stop it (SIGTERM: it writes everything), then remove its logs, which can
+ * be large, and its state: relogd.stderr and relogd.conf stay.
+ */
 static void
-bench_relogd_stop_keep(struct bench_relogd *d)
+bench_relogd_stop(struct harness *h)
 {
-	kill(d->pid, SIGTERM);
-	if (bench_wait(d->pid, BENCH_TIMEOUT_MS) != 0)
-		bench_fatal("relogd in %s did not stop cleanly", d->dir);
-}
-
-/* Stop it, and remove its log files. */
-static void
-bench_relogd_stop(struct bench_relogd *d)
-{
-	bench_relogd_stop_keep(d);
-	/* The logs can be large: keep nothing but relogd.err. */
-	bench_remove_logs(d->log_dir);
+	if (harness_daemon_stop(h) != 0)
+		bench_fatal("relogd in %s did not stop cleanly", h->dir);
+	harness_cleanup(h);
 }
 
 /* Fill a message of BENCH_MSG_SIZE bytes: "seq=NNNNNNNNNN " and padding. */
@@ -667,15 +491,13 @@ struct bench_calls {
 static void
 bench_count_calls(struct bench_calls *c, const char *socket)
 {
-	char trace[PATH_MAX], line[512], out[256] = "";
+	char trace[PATH_MAX], line[512], countbuf[32], *out, *said;
 	const char *argv[16];
 	long tid = -1, lines_tid;
 	unsigned long long mallocs = 0;
 	int fd, marks = 0, status;
 	uint64_t count = 100000, calls = 0;
-	ssize_t n;
 	FILE *f;
-	char countbuf[32];
 	pid_t pid;
 
 	c->available = access("/usr/bin/strace", X_OK) == 0;
@@ -693,13 +515,13 @@ bench_count_calls(struct bench_calls *c, const char *socket)
 	argv[7] = socket;
 	argv[8] = countbuf;
 	argv[9] = NULL;
-	pid = bench_spawn(argv, NULL, &fd, NULL);
-	n = read(fd, out, sizeof out - 1);
-	close(fd);
-	status = bench_wait(pid, BENCH_TIMEOUT_MS);
-	if (n <= 0 || status != 0 ||
-	    sscanf(out, "tid=%ld mallocs=%llu", &tid, &mallocs) != 2)
-		bench_fatal("the strace probe failed");
+	pid = harness_spawn(argv, NULL, &fd, NULL);
+	out = harness_read_fd(fd, NULL);
+	status = harness_wait(pid, BENCH_TIMEOUT_MS);
+	if (status != 0 || (said = strstr(out, "tid=")) == NULL ||
+	    sscanf(said, "tid=%ld mallocs=%llu", &tid, &mallocs) != 2)
+		bench_fatal("the strace probe failed: %s", out);
+	free(out);
 	/* Count the main thread's calls between its two getppid()s. */
 	f = fopen(trace, "re");
 	if (f == NULL)
@@ -732,15 +554,14 @@ struct bench_tput {
 };
 
 static void
-bench_throughput(struct bench_tput *r, struct bench_relogd *d, int runners,
+bench_throughput(struct bench_tput *r, struct harness *d, int runners,
     uint64_t per_runner)
 {
-	char runner[64][16], plugin[64][16], count[32], queue[32], out[64];
+	char runner[64][16], plugin[64][16], count[32], queue[32], *out, *said;
 	const char *argv[64][8];
 	int fds[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped;
-	ssize_t n;
 
 	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
 	snprintf(queue, sizeof queue, "%llu", (unsigned long long)per_runner);
@@ -759,22 +580,22 @@ bench_throughput(struct bench_tput *r, struct bench_relogd *d, int runners,
 		argv[i][5] = count;
 		argv[i][6] = queue;
 		argv[i][7] = NULL;
-		pids[i] = bench_spawn(argv[i], NULL, &fds[i], NULL);
+		pids[i] = harness_spawn(argv[i], NULL, &fds[i], NULL);
 	}
 	for (i = 0; i < runners; i++) {
-		n = read(fds[i], out, sizeof out - 1);
-		close(fds[i]);
-		out[n > 0 ? n : 0] = '\0';
-		if (bench_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
-		    sscanf(out, "dropped=%llu",
+		out = harness_read_fd(fds[i], NULL);
+		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
+		    (said = strstr(out, "dropped=")) == NULL ||
+		    sscanf(said, "dropped=%llu",
 		    (unsigned long long *)&dropped) != 1)
-			bench_fatal("runner %d failed", i);
+			bench_fatal("runner %d failed: %s", i, out);
+		free(out);
 		r->dropped += dropped;
 	}
 	/* Every runner's close returned: relogd has written it all. */
 	r->per_second = (double)r->records * 1e9 /
 	    (double)(bench_now_ns() - start);
-	r->rss_peak_kb = bench_status_kb(d->pid, "VmHWM");
+	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
 }
 
@@ -840,7 +661,7 @@ bench_tail_run(void *arg)
  * its line is read from the file.
  */
 static void
-bench_delivery(struct bench_lat *l, struct bench_relogd *d)
+bench_delivery(struct bench_lat *l, struct harness *d)
 {
 	struct bench_tail t = {
 		.dir = d->log_dir, .file = "lat.log", .want = 200,
@@ -875,11 +696,17 @@ bench_delivery(struct bench_lat *l, struct bench_relogd *d)
 	free(t.lat_ns);
 }
 
+/* Pack a hello payload (struct proto_hello). */
+static void
+bench_pack_hello(msgpack_packer *pk, void *arg)
+{
+	proto_pack_hello(pk, arg);
+}
+
 /* relogd's RSS with 1,000 runners connected (said hello) and idle. */
 static long
-bench_idle_runners(struct bench_relogd *d, int count)
+bench_idle_runners(struct harness *d, int count)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct proto_hello hello = {
 		.sdk_version = proto_cstr("bench"),
 		.session_token = proto_cstr(""),
@@ -891,38 +718,29 @@ bench_idle_runners(struct bench_relogd *d, int count)
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
 	struct rlimit rl = { 8192, 8192 };
-	char runner[32], reply[4096];
+	char runner[32];
+	const char *cause;
+	struct proto_msg m;
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	int *fds, i;
-	size_t start;
 	long kb;
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	fds = calloc((size_t)count, sizeof *fds);
 	if (fds == NULL)
 		bench_fatal("out of memory");
-	bench_path(sun.sun_path, sizeof sun.sun_path, "%s", d->socket);
 	for (i = 0; i < count; i++) {
-		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sun,
-		    sizeof sun) != 0)
-			bench_fatal("connect %d: %s", i, strerror(errno));
+		fds[i] = harness_connect(d);
 		snprintf(runner, sizeof runner, "idle%d", i);
 		hello.runner_id = proto_cstr(runner);
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		start = proto_frame_begin(&sb);
-		proto_pack_header(&pk, &hd);
-		proto_pack_hello(&pk, &hello);
-		proto_pack_no_error(&pk);
-		proto_frame_end(&sb, start, RELOG_FRAME_MAX_DEFAULT);
-		if (send(fds[i], sb.data, sb.size, MSG_NOSIGNAL) !=
-		    (ssize_t)sb.size || recv(fds[i], reply, sizeof reply, 0) <= 0)
+		proto_client_frame(&sb, &hd, bench_pack_hello, &hello);
+		if (proto_client_send(fds[i], sb.data, sb.size) != 0 ||
+		    proto_client_recv(fds[i], BENCH_TIMEOUT_MS, &m, &cause) != 0)
 			bench_fatal("hello %d failed", i);
+		proto_msg_free(&m);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	kb = bench_status_kb(d->pid, "VmRSS");
+	kb = harness_status_kb(d->daemon, "VmRSS");
 	for (i = 0; i < count; i++)
 		close(fds[i]);
 	free(fds);
@@ -942,6 +760,7 @@ static void
 bench_rsyslog_start(struct bench_rsyslog *r)
 {
 	char conf[PATH_MAX + 16], pidfile[PATH_MAX + 16], err[PATH_MAX + 16];
+	char notify[PATH_MAX + 16];
 	const char *argv[8];
 	FILE *f;
 
@@ -955,6 +774,7 @@ bench_rsyslog_start(struct bench_rsyslog *r)
 	bench_path(conf, sizeof conf, "%s/rsyslog.conf", r->dir);
 	bench_path(pidfile, sizeof pidfile, "%s/rsyslogd.pid", r->dir);
 	bench_path(err, sizeof err, "%s/rsyslogd.err", r->dir);
+	bench_path(notify, sizeof notify, "%s/notify", r->dir);
 	unlink(r->file);
 	f = fopen(conf, "w");
 	if (f == NULL)
@@ -978,7 +798,7 @@ bench_rsyslog_start(struct bench_rsyslog *r)
 	argv[4] = "-i";
 	argv[5] = pidfile;
 	argv[6] = NULL;
-	r->pid = bench_start_notify(r->dir, argv, err);
+	r->pid = harness_start_ready("rsyslogd", notify, argv, err, NULL, NULL);
 }
 
 static void
@@ -987,7 +807,7 @@ bench_rsyslog_stop(struct bench_rsyslog *r)
 	if (!r->available)
 		return;
 	kill(r->pid, SIGTERM);
-	bench_wait(r->pid, BENCH_TIMEOUT_MS);
+	harness_wait(r->pid, BENCH_TIMEOUT_MS);
 	unlink(r->file);
 }
 
@@ -1045,10 +865,10 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 		argv[i][2] = r->socket;
 		argv[i][3] = count;
 		argv[i][4] = NULL;
-		pids[i] = bench_spawn(argv[i], NULL, NULL, NULL);
+		pids[i] = harness_spawn(argv[i], NULL, NULL, NULL);
 	}
 	for (i = 0; i < senders; i++)
-		if (bench_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
+		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
 			bench_fatal("syslog sender %d failed", i);
 	/* Until every line is written; a second without growth ends it. */
 	last_change = bench_now_ns();
@@ -1067,7 +887,7 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 	t->per_second = (double)t->arrived * 1e9 /
 	    (double)(last_lines == now_lines && now_lines < t->records ?
 	    last_change - start : bench_now_ns() - start);
-	t->rss_peak_kb = bench_status_kb(r->pid, "VmHWM");
+	t->rss_peak_kb = harness_status_kb(r->pid, "VmHWM");
 }
 
 /* Everything measured in one run. */
@@ -1253,7 +1073,7 @@ bench_run(int quick)
 {
 	static const int runners[3] = { 1, 8, 64 };
 	struct bench_results r;
-	struct bench_relogd d, collector;
+	struct harness d, collector;
 	struct bench_rsyslog rs;
 	char path[PATH_MAX + 32], name[16], config[2 * PATH_MAX + 128];
 	uint64_t total = quick ? 200000 : 2000000, start;
@@ -1269,7 +1089,7 @@ bench_run(int quick)
 
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
 	bench_relogd_start(&d, "main", NULL);
-	r.rss_idle_kb = bench_status_kb(d.pid, "VmRSS");
+	r.rss_idle_kb = harness_status_kb(d.daemon, "VmRSS");
 	bench_emit_latency(&r.emit1, d.socket, 1);
 	bench_emit_latency(&r.emit4, d.socket, 4);
 	bench_count_calls(&r.calls, d.socket);

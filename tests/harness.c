@@ -1,8 +1,9 @@
 /*
- * The integration harness: a temporary directory per test, a real relogd
- * started in it (ready when it says READY=1 on the notify socket, as under
- * systemd), real child processes, and waits on conditions with pidfds and
- * poll, never sleeps.
+ * The integration harness: a temporary directory per test (or a folder
+ * given, for the bench), a real relogd started in it (ready when it says
+ * READY=1 on the notify socket, as under systemd), real child processes,
+ * and waits on conditions with pidfds and poll, never sleeps. What fails
+ * goes to harness_fail (harness.h): no Check here.
  */
 #include <sys/inotify.h>
 #include <sys/prctl.h>
@@ -24,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests.h"
+#include "harness.h"
+#include "proto.h"
 
 /* How long relogd may take to start or stop (sanitizers are slow). */
 #define HARNESS_DAEMON_TIMEOUT_MS 30000
@@ -75,6 +77,17 @@ harness_build_path(const char *name)
 	return (p);
 }
 
+/* Name relogd's files in h->dir, which is set. */
+static void
+harness_paths(struct harness *h)
+{
+	snprintf(h->socket, sizeof h->socket, "%s/relogd.sock", h->dir);
+	snprintf(h->log_dir, sizeof h->log_dir, "%s/log", h->dir);
+	snprintf(h->state_dir, sizeof h->state_dir, "%s/state", h->dir);
+	snprintf(h->stderr_path, sizeof h->stderr_path, "%s/relogd.stderr",
+	    h->dir);
+}
+
 /* Make a temporary directory for one test. */
 void
 harness_init(struct harness *h)
@@ -86,12 +99,9 @@ harness_init(struct harness *h)
 	h->listen_fd = -1;
 	snprintf(h->dir, sizeof h->dir, "%s/relog.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(h->dir));
-	snprintf(h->socket, sizeof h->socket, "%s/relogd.sock", h->dir);
-	snprintf(h->log_dir, sizeof h->log_dir, "%s/log", h->dir);
-	snprintf(h->state_dir, sizeof h->state_dir, "%s/state", h->dir);
-	snprintf(h->stderr_path, sizeof h->stderr_path, "%s/relogd.stderr",
-	    h->dir);
+	if (mkdtemp(h->dir) == NULL)
+		harness_fail("mkdtemp %s: %s", h->dir, strerror(errno));
+	harness_paths(h);
 }
 
 /* nftw callback: remove one entry. */
@@ -102,6 +112,35 @@ harness_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	(void)flag;
 	(void)ftw;
 	return (remove(path));
+}
+
+/* Remove a folder and all in it, if it is there. */
+static void
+harness_remove_tree(const char *dir)
+{
+	nftw(dir, harness_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Root h at a given folder (made if missing) instead of a temporary one:
+ * relogd's logs and state from before are removed, so that it starts
+ * fresh. harness_cleanup keeps the folder (its relogd.stderr, its config).
+ */
+void
+harness_init_at(struct harness *h, const char *dir)
+{
+	memset(h, 0, sizeof *h);
+	h->daemon = -1;
+	h->listen_fd = -1;
+	h->rooted = 1;
+	if (strlen(dir) + sizeof "/relogd.stderr" > sizeof h->dir)
+		harness_fail("%s: a path too long for the harness", dir);
+	snprintf(h->dir, sizeof h->dir, "%s", dir);
+	harness_paths(h);
+	if (mkdir(h->dir, 0755) != 0 && errno != EEXIST)
+		harness_fail("mkdir %s: %s", h->dir, strerror(errno));
+	harness_remove_tree(h->log_dir);
+	harness_remove_tree(h->state_dir);
 }
 
 /*
@@ -127,7 +166,10 @@ harness_now_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Stop anything still running and remove the directory. */
+/*
+ * Stop anything still running and remove the directory (of a rooted
+ * harness, only relogd's logs and state).
+ */
 void
 harness_cleanup(struct harness *h)
 {
@@ -136,8 +178,11 @@ harness_cleanup(struct harness *h)
 		waitpid(h->daemon, NULL, 0);
 		h->daemon = -1;
 	}
-	if (h->dir[0] != '\0')
-		nftw(h->dir, harness_rm, 16, FTW_DEPTH | FTW_PHYS);
+	if (h->dir[0] != '\0' && h->rooted) {
+		harness_remove_tree(h->log_dir);
+		harness_remove_tree(h->state_dir);
+	} else if (h->dir[0] != '\0')
+		harness_remove_tree(h->dir);
 	h->dir[0] = '\0';
 }
 
@@ -160,7 +205,8 @@ harness_wait(pid_t pid, int timeout_ms)
 
 	pfd.fd = harness_pidfd(pid);
 	pfd.events = POLLIN;
-	ck_assert_int_ge(pfd.fd, 0);
+	if (pfd.fd < 0)
+		harness_fail("pidfd_open %ld: %s", (long)pid, strerror(errno));
 	do
 		n = poll(&pfd, 1, timeout_ms);
 	while (n < 0 && errno == EINTR);
@@ -170,7 +216,8 @@ harness_wait(pid_t pid, int timeout_ms)
 		waitpid(pid, NULL, 0);
 		return (-1);
 	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (waitpid(pid, &status, 0) != pid)
+		harness_fail("waitpid %ld: %s", (long)pid, strerror(errno));
 	if (WIFSIGNALED(status))
 		return (128 + WTERMSIG(status));
 	return (WEXITSTATUS(status));
@@ -189,13 +236,13 @@ harness_spawn(const char *const *argv, const char *const *env, int *out,
 	pid_t pid, parent;
 	size_t i;
 
-	if (out != NULL)
-		ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
-	if (in != NULL)
-		ck_assert_int_eq(pipe2(inp, O_CLOEXEC), 0);
+	if ((out != NULL && pipe2(outp, O_CLOEXEC) != 0) ||
+	    (in != NULL && pipe2(inp, O_CLOEXEC) != 0))
+		harness_fail("pipe2: %s", strerror(errno));
 	parent = getpid();
 	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	if (pid < 0)
+		harness_fail("fork: %s", strerror(errno));
 	if (pid == 0) {
 		harness_die_with_parent(parent);
 		for (i = 0; env != NULL && env[i] != NULL; i++)
@@ -221,32 +268,123 @@ harness_spawn(const char *const *argv, const char *const *env, int *out,
 }
 
 /*
- * Start relogd on the test's socket and log directory, with extra arguments
- * (NULL-terminated, may be NULL), and wait for its READY=1.
+ * Start a program that says READY=1 on NOTIFY_SOCKET, as under systemd
+ * (relogd, rsyslogd), and wait for that: the socket is bound at notify,
+ * the program's stderr appended to errpath, and setup(arg), if not NULL,
+ * runs in the child before exec. Returns its pid. It exiting first (the
+ * failure quotes errpath) or saying nothing in time fails, the child
+ * killed.
+ */
+pid_t
+harness_start_ready(const char *name, const char *notify,
+    const char *const *argv, const char *errpath, void (*setup)(void *),
+    void *arg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char env_notify[sizeof sun.sun_path + 16], buf[256], *log;
+	struct pollfd pfd[2];
+	ssize_t n;
+	int nfd, errfd;
+	pid_t pid, parent;
+
+	if (strlen(notify) >= sizeof sun.sun_path)
+		harness_fail("%s: too long for a socket", notify);
+	memcpy(sun.sun_path, notify, strlen(notify) + 1);
+	unlink(sun.sun_path);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		harness_fail("%s: %s", notify, strerror(errno));
+	snprintf(env_notify, sizeof env_notify, "NOTIFY_SOCKET=%s", notify);
+	errfd = open(errpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (errfd < 0)
+		harness_fail("%s: %s", errpath, strerror(errno));
+	parent = getpid();
+	pid = fork();
+	if (pid < 0)
+		harness_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		harness_die_with_parent(parent);
+		dup2(errfd, STDERR_FILENO);
+		putenv(env_notify);
+		if (setup != NULL)
+			setup(arg);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(errfd);
+
+	/* Ready, or dead: whichever comes first. */
+	pfd[0].fd = nfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = harness_pidfd(pid);
+	pfd[1].events = POLLIN;
+	if (pfd[1].fd < 0)
+		harness_fail("pidfd_open: %s", strerror(errno));
+	for (;;) {
+		n = poll(pfd, 2, HARNESS_DAEMON_TIMEOUT_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pfd[1].revents != 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			if (n <= 0)
+				harness_fail("%s did not get ready in time",
+				    name);
+			log = harness_read_file(errpath, NULL);
+			harness_fail("%s exited at start: %s", name,
+			    log != NULL ? log : "");
+		}
+		n = recv(nfd, buf, sizeof buf - 1, 0);
+		if (n <= 0)
+			harness_fail("%s: recv: %s", notify, strerror(errno));
+		buf[n] = '\0';
+		if (strstr(buf, "READY=1") != NULL)
+			break;
+	}
+	close(pfd[1].fd);
+	close(nfd);
+	return (pid);
+}
+
+/* In relogd's child, before exec: the limits and the socket it is given. */
+static void
+harness_daemon_setup(void *arg)
+{
+	const struct harness *h = arg;
+	char buf[32];
+
+	if (h->nofile != 0) {
+		struct rlimit rl = { h->nofile, h->nofile };
+
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (h->fsize != 0) {
+		struct rlimit rl = { (rlim_t)h->fsize, (rlim_t)h->fsize };
+
+		setrlimit(RLIMIT_FSIZE, &rl);
+	}
+	if (h->listen_fd >= 0) {
+		/* Socket activation: fd 3, LISTEN_PID, LISTEN_FDS. */
+		snprintf(buf, sizeof buf, "%ld", (long)getpid());
+		setenv("LISTEN_PID", buf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		dup2(h->listen_fd, 3);
+	}
+}
+
+/*
+ * Start relogd on the harness's socket and log directory, with extra
+ * arguments (NULL-terminated, may be NULL), and wait for its READY=1.
  */
 void
 harness_daemon_start(struct harness *h, const char *const *extra)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *argv[32], *full[48];
-	char env_notify[sizeof sun.sun_path + 16], buf[256], *log;
-	struct pollfd pfd[2];
-	ssize_t n;
+	char notify[sizeof h->dir + 8];
 	size_t argc = 0, i;
-	int nfd, errfd;
-	pid_t parent;
 
-	ck_assert_uint_lt(strlen(h->dir) + 8, sizeof sun.sun_path);
-	memcpy(sun.sun_path, h->dir, strlen(h->dir));
-	memcpy(sun.sun_path + strlen(h->dir), "/notify", 8);
-	unlink(sun.sun_path);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(nfd, 0);
-	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sun, sizeof sun), 0);
-	snprintf(env_notify, sizeof env_notify, "NOTIFY_SOCKET=%s",
-	    sun.sun_path);
-
-	argv[argc++] = harness_build_path("relogd");
+	argv[argc++] = h->relogd != NULL ? h->relogd :
+	    harness_build_path("relogd");
 	/* Not the machine's /etc/relogd/relogd.conf (a test's own wins). */
 	argv[argc++] = "--config";
 	argv[argc++] = "/dev/null";
@@ -260,64 +398,9 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
 	harness_argv(full, sizeof full / sizeof full[0], argv);
-
-	errfd = open(h->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0644);
-	ck_assert_int_ge(errfd, 0);
-	parent = getpid();
-	h->daemon = fork();
-	ck_assert_int_ge(h->daemon, 0);
-	if (h->daemon == 0) {
-		harness_die_with_parent(parent);
-		dup2(errfd, STDERR_FILENO);
-		putenv(env_notify);
-		if (h->nofile != 0) {
-			struct rlimit rl = { h->nofile, h->nofile };
-
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-		if (h->fsize != 0) {
-			struct rlimit rl = { (rlim_t)h->fsize,
-			    (rlim_t)h->fsize };
-
-			setrlimit(RLIMIT_FSIZE, &rl);
-		}
-		if (h->listen_fd >= 0) {
-			/* Socket activation: fd 3, LISTEN_PID, LISTEN_FDS. */
-			snprintf(buf, sizeof buf, "%ld", (long)getpid());
-			setenv("LISTEN_PID", buf, 1);
-			setenv("LISTEN_FDS", "1", 1);
-			dup2(h->listen_fd, 3);
-		}
-		execv(full[0], (char *const *)full);
-		_exit(127);
-	}
-	close(errfd);
-
-	/* Ready, or dead: whichever comes first. */
-	pfd[0].fd = nfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = harness_pidfd(h->daemon);
-	pfd[1].events = POLLIN;
-	ck_assert_int_ge(pfd[1].fd, 0);
-	for (;;) {
-		n = poll(pfd, 2, HARNESS_DAEMON_TIMEOUT_MS);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(n > 0, "relogd did not get ready in time");
-		if (pfd[1].revents != 0) {
-			log = harness_read_file(h->stderr_path, NULL);
-			ck_abort_msg("relogd exited at start: %s",
-			    log != NULL ? log : "");
-		}
-		n = recv(nfd, buf, sizeof buf - 1, 0);
-		ck_assert_int_gt(n, 0);
-		buf[n] = '\0';
-		if (strstr(buf, "READY=1") != NULL)
-			break;
-	}
-	close(pfd[1].fd);
-	close(nfd);
+	snprintf(notify, sizeof notify, "%s/notify", h->dir);
+	h->daemon = harness_start_ready("relogd", notify, full, h->stderr_path,
+	    harness_daemon_setup, h);
 }
 
 /* SIGTERM relogd and wait for it. Returns its exit status. */
@@ -326,8 +409,8 @@ harness_daemon_stop(struct harness *h)
 {
 	int status;
 
-	ck_assert_int_gt(h->daemon, 0);
-	ck_assert_int_eq(kill(h->daemon, SIGTERM), 0);
+	if (h->daemon <= 0 || kill(h->daemon, SIGTERM) != 0)
+		harness_fail("relogd is not running");
 	status = harness_wait(h->daemon, HARNESS_DAEMON_TIMEOUT_MS);
 	h->daemon = -1;
 	return (status);
@@ -337,14 +420,11 @@ harness_daemon_stop(struct harness *h)
 int
 harness_connect(const struct harness *h)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	ck_assert_uint_lt(strlen(h->socket), sizeof sun.sun_path);
-	memcpy(sun.sun_path, h->socket, strlen(h->socket) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fd = proto_client_connect(h->socket);
+	if (fd < 0)
+		harness_fail("connect %s: %s", h->socket, strerror(-fd));
 	return (fd);
 }
 
@@ -381,83 +461,6 @@ harness_count(const char *text, const char *needle)
 		text += len;
 	}
 	return (n);
-}
-
-/* Write all of buf (blocking). */
-static void
-harness_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_gt(n, 0);
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Send one frame: the big-endian length, then the body. */
-void
-harness_send_frame(int fd, const char *body, size_t len)
-{
-	unsigned char head[4] = {
-		(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-		(unsigned char)(len >> 8), (unsigned char)len
-	};
-
-	harness_write_all(fd, (const char *)head, sizeof head);
-	harness_write_all(fd, body, len);
-}
-
-/* Read exactly len bytes within the deadline. Returns 0 or -1. */
-static int
-harness_read_all(int fd, char *buf, size_t len, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t left;
-	ssize_t n;
-
-	while (len > 0) {
-		left = deadline - harness_now_ms();
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			return (-1);
-		n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/*
- * Receive one frame's body (free it) within timeout_ms. Returns 0, or -1 on
- * end of file or timeout.
- */
-int
-harness_recv_frame(int fd, char **body, size_t *len, int timeout_ms)
-{
-	unsigned char head[4];
-	int64_t deadline = harness_now_ms() + timeout_ms;
-	size_t n;
-
-	if (harness_read_all(fd, (char *)head, 4, deadline) != 0)
-		return (-1);
-	n = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
-	    (size_t)head[2] << 8 | head[3];
-	*body = malloc(n + 1);
-	ck_assert_ptr_nonnull(*body);
-	if (harness_read_all(fd, *body, n, deadline) != 0) {
-		free(*body);
-		return (-1);
-	}
-	*len = n;
-	return (0);
 }
 
 /*
@@ -500,14 +503,14 @@ harness_await_file(const char *path, const char *needle, size_t n,
 	size_t found;
 
 	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	ck_assert_int_ge(pfd.fd, 0);
 	/* The folder: the file may not exist yet. */
 	snprintf(dir, sizeof dir, "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	ck_assert_int_ge(inotify_add_watch(pfd.fd, slash != NULL ? dir : ".",
-	    IN_MODIFY | IN_CREATE | IN_MOVED_TO), 0);
+	if (pfd.fd < 0 || inotify_add_watch(pfd.fd, slash != NULL ? dir : ".",
+	    IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
+		harness_fail("inotify on %s: %s", dir, strerror(errno));
 	for (;;) {
 		text = harness_read_file(path, NULL);
 		found = harness_count(text, needle);
@@ -555,7 +558,7 @@ harness_runner_env(const struct harness *h, const char *runner,
 	return (harness_spawn(full, envp, out, in));
 }
 
-/* Start test-runner with a ring of 16384 records (see spawn_runner_env). */
+/* Start test-runner with a ring of 16384 records (see harness_runner_env). */
 pid_t
 harness_runner(const struct harness *h, const char *runner,
     const char *plugin, const char *const *args, int *out)
@@ -576,18 +579,21 @@ harness_check_sequence(const char *text, const char *runner, int thread,
 	long expect = 0, seq;
 	size_t taglen;
 
-	ck_assert_ptr_nonnull(text);
+	if (text == NULL)
+		harness_fail("runner %s: no text to look in", runner);
 	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=%d seq=",
 	    runner, thread);
 	while ((p = strstr(p, tag)) != NULL) {
 		p += taglen;
 		seq = strtol(p, NULL, 10);
-		ck_assert_msg(seq == expect, "runner %s: seq %ld where %ld "
-		    "was due", runner, seq, expect);
+		if (seq != expect)
+			harness_fail("runner %s: seq %ld where %ld was due",
+			    runner, seq, expect);
 		expect++;
 	}
-	ck_assert_msg(expect == count, "runner %s: %ld records, not %ld",
-	    runner, expect, count);
+	if (expect != count)
+		harness_fail("runner %s: %ld records, not %ld", runner, expect,
+		    count);
 }
 
 /*
@@ -604,7 +610,8 @@ harness_check_delivered(const char *text, const char *runner, long count,
 	long next = 0, seq, dups = 0;
 	size_t taglen;
 
-	ck_assert_ptr_nonnull(text);
+	if (text == NULL)
+		harness_fail("runner %s: no text to look in", runner);
 	taglen = (size_t)snprintf(tag, sizeof tag, "runner=%s thread=0 seq=",
 	    runner);
 	while ((p = strstr(p, tag)) != NULL) {
@@ -614,14 +621,17 @@ harness_check_delivered(const char *text, const char *runner, long count,
 			dups++;
 			continue;
 		}
-		ck_assert_msg(seq == next, "runner %s: seq %ld where %ld was "
-		    "due", runner, seq, next);
+		if (seq != next)
+			harness_fail("runner %s: seq %ld where %ld was due",
+			    runner, seq, next);
 		next++;
 	}
-	ck_assert_msg(next == count, "runner %s: %ld records, not %ld",
-	    runner, next, count);
-	ck_assert_msg(dups <= max_dups, "runner %s: %ld duplicates, more "
-	    "than %ld", runner, dups, max_dups);
+	if (next != count)
+		harness_fail("runner %s: %ld records, not %ld", runner, next,
+		    count);
+	if (dups > max_dups)
+		harness_fail("runner %s: %ld duplicates, more than %ld",
+		    runner, dups, max_dups);
 }
 
 /* Count the lines of a text. */
@@ -631,19 +641,34 @@ harness_lines(const char *text)
 	return (harness_count(text, "\n"));
 }
 
+/* A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1. */
+long
+harness_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t len = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, field, len) == 0 && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	}
+	fclose(f);
+	return (kb);
+}
+
 /* relogd's resident memory in KiB (VmRSS). */
 long
 harness_rss_kb(const struct harness *h)
 {
-	char path[64], *text, *p;
-	long kb = -1;
+	long kb = harness_status_kb(h->daemon, "VmRSS");
 
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)h->daemon);
-	text = harness_read_file(path, NULL);
-	if (text != NULL && (p = strstr(text, "VmRSS:")) != NULL)
-		kb = strtol(p + 6, NULL, 10);
-	free(text);
-	ck_assert_int_gt(kb, 0);
+	if (kb <= 0)
+		harness_fail("relogd %ld: no VmRSS", (long)h->daemon);
 	return (kb);
 }
 
@@ -668,9 +693,10 @@ harness_write_file(const char *path, const char *text)
 	FILE *f;
 
 	f = fopen(path, "w");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
+	if (f == NULL)
+		harness_fail("%s: %s", path, strerror(errno));
+	if (fputs(text, f) < 0 || fclose(f) != 0)
+		harness_fail("%s: %s", path, strerror(errno));
 }
 
 /* Read an fd to its end, NUL-terminated (free it; the fd is closed). */
@@ -684,14 +710,15 @@ harness_read_fd(int fd, size_t *lenp)
 	for (;;) {
 		if (cap - len < 65536) {
 			cap = cap != 0 ? cap * 2 : 131072;
-			p = realloc(buf, cap);
-			ck_assert_ptr_nonnull(p);
+			if ((p = realloc(buf, cap)) == NULL)
+				harness_fail("out of memory");
 			buf = p;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		ck_assert_int_ge(n, 0);
+		if (n < 0)
+			harness_fail("read: %s", strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -712,13 +739,13 @@ harness_await_path(const char *path, int timeout_ms)
 	int64_t deadline = harness_now_ms() + timeout_ms;
 
 	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	ck_assert_ptr_nonnull(slash);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		harness_fail("%s: not a path", path);
 	*slash = '\0';
 	pfd.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	ck_assert_int_ge(pfd.fd, 0);
-	ck_assert_int_ge(inotify_add_watch(pfd.fd, dir, IN_CREATE |
-	    IN_MOVED_TO), 0);
+	if (pfd.fd < 0 || inotify_add_watch(pfd.fd, dir, IN_CREATE |
+	    IN_MOVED_TO) < 0)
+		harness_fail("inotify on %s: %s", dir, strerror(errno));
 	while (access(path, F_OK) != 0) {
 		if (harness_inotify_wait(pfd.fd, deadline) != 0) {
 			close(pfd.fd);

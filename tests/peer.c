@@ -428,15 +428,16 @@ peer_big_frame(msgpack_sbuffer *sb, size_t len)
 	free(body);
 }
 
-/* Call an admin method with {plugin}; returns its reply's payload text. */
+/* Call an admin method with {plugin}; returns its reply's text (free it). */
 char *
 peer_admin(const struct harness *h, const char *method, const char *plugin)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked un;
-	char *body, *text;
-	size_t len, off = 0, start;
+	struct proto_msg m;
+	const char *cause;
+	char *text;
+	size_t start;
 	int fd;
 
 	fd = peer_open(h, "admin", NULL, NULL);
@@ -450,15 +451,12 @@ peer_admin(const struct harness *h, const char *method, const char *plugin)
 	    0);
 	peer_send(fd, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	ck_assert_int_eq(harness_recv_frame(fd, &body, &len, PEER_WAIT_MS), 0);
+	ck_assert_msg(proto_client_recv(fd, PEER_WAIT_MS, &m, &cause) == 0,
+	    "%s reply: %s", method, cause);
 	close(fd);
-	msgpack_unpacked_init(&un);
-	ck_assert_int_eq(msgpack_unpack_next(&un, body, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
 	text = malloc(4096);
 	ck_assert_ptr_nonnull(text);
-	msgpack_object_print_buffer(text, 4096, un.data);
-	msgpack_unpacked_destroy(&un);
-	free(body);
+	msgpack_object_print_buffer(text, 4096, m.u.data);
+	proto_msg_free(&m);
 	return (text);
 }

@@ -501,6 +501,7 @@ suite_codec(void)
 	Suite *s = suite_create("codec");
 	TCase *tc = tcase_create("codec");
 
+	tcase_set_tags(tc, TESTS_UNIT_TAG);
 	tcase_add_checked_fixture(tc, codec_setup, codec_teardown);
 	tcase_add_test(tc, test_codec_frame_header);
 	tcase_add_test(tc, test_codec_batch_round_trip);

@@ -163,6 +163,47 @@ START_TEST(test_ids_module_first)
 }
 END_TEST
 
+/* Pack a hello (wire_send's payload). */
+static void
+ids_pack_hello(msgpack_packer *pk, void *arg)
+{
+	proto_pack_hello(pk, arg);
+}
+
+/* What ids_pack_batch packs: a record "m<i>" for each logger. */
+struct ids_batch {
+	const char *const *loggers;
+	size_t n;
+};
+
+/* Pack a batch of one record for each logger (wire_send's payload). */
+static void
+ids_pack_batch(msgpack_packer *pk, void *arg)
+{
+	const struct ids_batch *b = arg;
+	struct proto_entry e = { .level = 20,
+	    .exception_text = { "", 0 } };
+	char msg[32];
+	size_t i;
+
+	proto_pack_batch_head(pk, (uint32_t)b->n, 0, 0);
+	for (i = 0; i < b->n; i++) {
+		snprintf(msg, sizeof msg, "m%zu", i);
+		e.timestamp_ms = 1764306519000 + (int64_t)i;
+		e.logger_name = proto_cstr(b->loggers[i]);
+		e.message = proto_cstr(msg);
+		proto_pack_entry(pk, &e);
+	}
+}
+
+/* Pack a batch of the one entry arg (wire_send's payload). */
+static void
+ids_pack_entry(msgpack_packer *pk, void *arg)
+{
+	proto_pack_batch_head(pk, 1, 0, 0);
+	proto_pack_entry(pk, arg);
+}
+
 /*
  * Say hello as a runner hosting these plugins (plugin_ids, or none) and
  * bound to none.
@@ -178,18 +219,15 @@ ids_hello(const char *const *hosted, size_t n)
 		.plugin_ids = ids,
 		.nplugin_ids = (uint32_t)n,
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start, i;
+	struct proto_header hd;
+	size_t i;
 	int fd;
 
 	for (i = 0; i < n; i++)
 		ids[i] = proto_cstr(hosted[i]);
 	fd = harness_connect(&H);
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 1,
-	    RELOG_METHOD_HELLO);
-	proto_pack_hello(&pk, &hello);
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
+	wire_send(fd, &hd, ids_pack_hello, &hello, 65536);
 	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
 	return (fd);
 }
@@ -198,24 +236,11 @@ ids_hello(const char *const *hosted, size_t n)
 static void
 ids_send(int fd, const char *const *loggers, size_t n)
 {
-	struct proto_entry e = { .level = 20,
-	    .exception_text = { "", 0 } };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	char msg[32];
-	size_t start, i;
+	struct ids_batch b = { loggers, n };
+	struct proto_header hd;
 
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 7,
-	    RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, (uint32_t)n, 0, 0);
-	for (i = 0; i < n; i++) {
-		snprintf(msg, sizeof msg, "m%zu", i);
-		e.timestamp_ms = 1764306519000 + (int64_t)i;
-		e.logger_name = proto_cstr(loggers[i]);
-		e.message = proto_cstr(msg);
-		proto_pack_entry(&pk, &e);
-	}
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 7, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, ids_pack_batch, &b, 65536);
 	ck_assert_str_ne(wire_reply(fd, 0, NULL), "none");
 }
 
@@ -377,21 +402,16 @@ START_TEST(test_ids_traceback_once)
 		    "last):\nValueError: x"),
 	};
 	const char *argv[] = { "--config", NULL, "--stderr", NULL };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct proto_header hd;
 	char path[400], *text;
-	size_t start;
 	int fd;
 
 	argv[1] = harness_config(&H, "[plugin.tb]\nsinks = file, json, "
 	    "stderr\n");
 	harness_daemon_start(&H, argv);
 	fd = ids_hello(NULL, 0);
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 3,
-	    RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, 1, 0, 0);
-	proto_pack_entry(&pk, &e);
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 3, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, ids_pack_entry, &e, 65536);
 	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);

@@ -51,6 +51,14 @@ start_with_config(const char *conf, const char *extra)
 	harness_daemon_start(&H, args);
 }
 
+/* Pack a batch of the one entry arg points to. */
+static void
+limits_pack_entry(msgpack_packer *pk, void *arg)
+{
+	proto_pack_batch_head(pk, 1, 0, 0);
+	proto_pack_entry(pk, arg);
+}
+
 /* Send one batch entry with the given logger and message (a request). */
 static void
 send_entry(int fd, int level, struct proto_str logger, struct proto_str msg)
@@ -60,15 +68,10 @@ send_entry(int fd, int level, struct proto_str logger, struct proto_str msg)
 		.logger_name = logger, .message = msg,
 		.exception_text = proto_cstr("")
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
+	struct proto_header hd;
 
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 5,
-	    RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, 1, 0, 0);
-	proto_pack_entry(&pk, &e);
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 5, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, limits_pack_entry, &e, 65536);
 }
 
 /* Can this fd be read before the timeout, and does it say end of file? */
@@ -606,7 +609,7 @@ expect_refused(const char *body, size_t len)
 	int fd, eof = 0;
 
 	fd = wire_open(&H, "bad");
-	harness_send_frame(fd, body, len);
+	wire_send_frame(fd, body, len);
 	ck_assert_str_eq(wire_reply(fd, 1, &eof), RELOG_E_BAD_PAYLOAD);
 	ck_assert_int_eq(eof, 1);
 	close(fd);

@@ -199,6 +199,7 @@ suite_ring(void)
 	Suite *s = suite_create("ring");
 	TCase *tc = tcase_create("ring");
 
+	tcase_set_tags(tc, TESTS_UNIT_TAG);
 	tcase_add_test(tc, test_ring_fifo);
 	tcase_add_test(tc, test_ring_overflow_drops_oldest);
 	tcase_add_test(tc, test_ring_fields_and_color);

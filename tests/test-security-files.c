@@ -82,6 +82,14 @@ files_assert_no_line(const char *text, const char *prefix, const char *what)
 		    "%s: a line starts with %s", what, prefix);
 }
 
+/* Pack a batch of the one entry arg (wire_send's payload). */
+static void
+files_pack_entry(msgpack_packer *pk, void *arg)
+{
+	proto_pack_batch_head(pk, 1, 0, 0);
+	proto_pack_entry(pk, arg);
+}
+
 /* Send one record with these texts (NULs and all) on a connection. */
 static void
 files_entry(int fd, struct proto_str logger, struct proto_str msg,
@@ -91,15 +99,10 @@ files_entry(int fd, struct proto_str logger, struct proto_str msg,
 		.timestamp_ms = 1764306519000, .level = RELOG_LEVEL_INFO,
 		.logger_name = logger, .message = msg, .exception_text = exc
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
+	struct proto_header hd;
 
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 7,
-	    RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, 1, 0, 0);
-	proto_pack_entry(&pk, &e);
-	wire_send(fd, &sb, &pk, start, 65536);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 7, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, files_pack_entry, &e, 65536);
 	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
 }
 

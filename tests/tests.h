@@ -1,4 +1,4 @@
-/* relog's Check test suites and the harness they share. */
+/* relog's Check test suites and what they share besides the harness. */
 #ifndef RELOG_TESTS_H
 #define RELOG_TESTS_H
 
@@ -10,67 +10,36 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "harness.h"
+#include "proto.h"
+
 /* Suites, one per module (main.c runs them all). */
 Suite  *suite_ring(void);
 Suite  *suite_codec(void);
 Suite  *suite_shim(void);
+Suite  *suite_spool(void);
+Suite  *suite_config(void);
 Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
+Suite  *suite_syslog(void);
+Suite  *suite_fluent(void);
 Suite  *suite_remote(void);
 Suite  *suite_ids(void);
 Suite  *suite_security(void);
 TCase  *security_files_tcase(void);
 
-/* A relogd started for one test, in its own temporary directory. */
-struct harness {
-	char dir[256];		/* removed by harness_cleanup */
-	char socket[300];
-	char log_dir[300];
-	char state_dir[300];
-	char stderr_path[300];
-	pid_t daemon;		/* -1: not running */
-	int listen_fd;		/* >= 0: hand it over as systemd would */
-	int nofile;		/* != 0: relogd's RLIMIT_NOFILE */
-	long fsize;		/* != 0: relogd's RLIMIT_FSIZE, bytes */
-};
-
-/* harness.c */
-const char *harness_build_path(const char *);
-int64_t	harness_now_ms(void);
-void	harness_init(struct harness *);
-void	harness_cleanup(struct harness *);
-void	harness_daemon_start(struct harness *, const char *const *);
-int	harness_daemon_stop(struct harness *);
-int	harness_daemon_await(const struct harness *, const char *, size_t,
-	    int);
-int	harness_await_file(const char *, const char *, size_t, int);
-int	harness_await_path(const char *, int);
-pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
-int	harness_wait(pid_t, int);
-int	harness_connect(const struct harness *);
-char   *harness_read_file(const char *, size_t *);
-void	harness_write_file(const char *, const char *);
-char   *harness_read_fd(int, size_t *);
-char   *harness_plugin_log(const struct harness *, const char *);
-size_t	harness_count(const char *, const char *);
-void	harness_send_frame(int, const char *, size_t);
-int	harness_recv_frame(int, char **, size_t *, int);
-pid_t	harness_runner_env(const struct harness *, const char *, const char *,
-	    const char *, const char *const *, int *, int *);
-pid_t	harness_runner(const struct harness *, const char *, const char *,
-	    const char *const *, int *);
-void	harness_check_sequence(const char *, const char *, int, long);
-void	harness_check_delivered(const char *, const char *, long, long);
-size_t	harness_lines(const char *);
-long	harness_rss_kb(const struct harness *);
-int	harness_rss_measured(void);
-const char *harness_config(const struct harness *, const char *);
+/*
+ * The tag of test cases that run in the test's own process, with nothing
+ * started: `make valgrind` runs those under memcheck itself.
+ */
+#define TESTS_UNIT_TAG "unit"
 
 /* wire.c: a raw protocol client. */
-size_t	wire_begin(msgpack_sbuffer *, msgpack_packer *, const char *, int64_t,
-	    const char *);
-void	wire_send(int, msgpack_sbuffer *, msgpack_packer *, size_t, size_t);
+void	wire_begin(struct proto_header *, const char *, int64_t, const char *);
+void	wire_send(int, const struct proto_header *,
+	    void (*)(msgpack_packer *, void *), void *, size_t);
+void	wire_send_frame(int, const char *, size_t);
 void	wire_batch_seq(int, const char *, const char *, int, uint64_t,
 	    uint64_t, size_t);
 void	wire_batch(int, const char *, int, size_t);
@@ -78,6 +47,55 @@ void	wire_hello_as(int, const char *, const char *, const char *, size_t);
 void	wire_hello(int, const char *, const char *, size_t);
 const char *wire_reply(int, int, int *);
 int	wire_open(const struct harness *, const char *);
+
+/* collector.c: the peers forward sinks send to. */
+
+/* How long a collector, or a forwarding relogd, may take for a step. */
+#define COLLECTOR_TIMEOUT_MS 60000
+
+/* An rsyslogd started by a test, in its own folder. */
+struct rsyslog {
+	char dir[300];
+	char out[340];		/* what it received, one record a line */
+	pid_t pid;		/* -1: not running */
+	int port;
+	int client_auth;	/* TLS: ask for a client certificate */
+};
+
+/* A Fluent collector's connection, as the test reads it. */
+struct collector_conn {
+	int		fd;
+	msgpack_unpacker up;
+	long		last;		/* r1's last sequence number on it */
+	char	       *chunks[1024];	/* the chunks read, not acked yet */
+	size_t		nchunks;
+};
+
+void	collector_rsyslog_init(struct rsyslog *);
+void	collector_rsyslog_start(struct rsyslog *, const char *, int,
+	    const char *);
+void	collector_rsyslog_stop(struct rsyslog *);
+void	collector_rsyslog_kill(struct rsyslog *);
+void	collector_rsyslog_check_sequence(const struct rsyslog *, long);
+void	collector_make_certs(const char *);
+long long collector_stat(const struct harness *, const char *);
+void	collector_await_state(const struct harness *, const char *);
+void	collector_await_stat(const struct harness *, const char *, long long,
+	    int);
+void	collector_forward_start(struct harness *, const char *, const char *);
+void	collector_relogd_start(struct harness *, const char *);
+void	collector_run(const struct harness *, const char *, const char *,
+	    const char *const *);
+int	collector_listen_unix(const char *);
+int	collector_listen_tcp(int *);
+int	collector_accept(int, int);
+int	collector_accept_message(int, msgpack_unpacker *, msgpack_unpacked *);
+const msgpack_object *collector_map_get(const msgpack_object *,
+	    const char *);
+void	collector_conn_open(struct collector_conn *, int);
+void	collector_conn_ack(struct collector_conn *);
+void	collector_conn_close(struct collector_conn *);
+int	collector_conn_read(struct collector_conn *, int, char *, long);
 
 /* peer.c: peers of other uids and raw clients (the security suites). */
 #define PEER_NOBODY 65534

@@ -1,55 +1,106 @@
 /*
  * A raw protocol client for the tests: frames built with proto/ by hand,
  * so that a test can send exactly what it means to, well-formed or not.
+ * They are built, sent and read through proto-client.c, relogctl's client.
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "proto.h"
 #include "tests.h"
 
 /* How long relogd may take to reply (sanitizers are slow). */
 #define WIRE_REPLY_TIMEOUT_MS 20000
 
-/* Pack an envelope header into sb; the caller packs the payload. */
-size_t
-wire_begin(msgpack_sbuffer *sb, msgpack_packer *pk, const char *type,
-    int64_t id, const char *method)
-{
-	struct proto_header hd = {
-		.message_type = type,
-		.request_id = id,
-		.method = proto_cstr(method),
-		.plugin_id = proto_cstr(""),
-		.timestamp_ms = 1764306519123,
-		.timeout_ms = 30000,
-	};
-	size_t start;
+/* What wire_batch_seq packs. */
+struct wire_batch {
+	const char *logger;
+	int n;
+	uint64_t seq;
+	uint64_t dropped;
+};
 
-	msgpack_sbuffer_init(sb);
-	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
-	start = proto_frame_begin(sb);
-	proto_pack_header(pk, &hd);
-	return (start);
+/* Fill an envelope header: type, id and method; the rest fixed. */
+void
+wire_begin(struct proto_header *hd, const char *type, int64_t id,
+    const char *method)
+{
+	memset(hd, 0, sizeof *hd);
+	hd->message_type = type;
+	hd->request_id = id;
+	hd->method = proto_cstr(method);
+	hd->plugin_id = proto_cstr("");
+	hd->timestamp_ms = 1764306519123;
+	hd->timeout_ms = 30000;
 }
 
-/* Finish the frame begun by raw_begin and send it, n bytes per write. */
-void
-wire_send(int fd, msgpack_sbuffer *sb, msgpack_packer *pk, size_t start,
-    size_t chunk)
+/* Send bytes as they are, chunk bytes per write. */
+static void
+wire_send_chunks(int fd, const char *buf, size_t len, size_t chunk)
 {
-	size_t off;
+	size_t off, n;
+	int ret;
 
-	proto_pack_no_error(pk);
-	ck_assert_int_eq(proto_frame_end(sb, start, RELOG_FRAME_MAX_LIMIT), 0);
-	for (off = 0; off < sb->size; off += chunk)
-		ck_assert_int_eq(send(fd, sb->data + off, sb->size - off < chunk ?
-		    sb->size - off : chunk, MSG_NOSIGNAL) > 0, 1);
-	msgpack_sbuffer_destroy(sb);
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		ret = proto_client_send(fd, buf + off, n);
+		ck_assert_msg(ret == 0, "send: %s", strerror(-ret));
+	}
+}
+
+/*
+ * Build a frame with the header hd and the payload pack(arg) packs, and
+ * send it, chunk bytes per write.
+ */
+void
+wire_send(int fd, const struct proto_header *hd,
+    void (*pack)(msgpack_packer *, void *), void *arg, size_t chunk)
+{
+	msgpack_sbuffer sb;
+
+	proto_client_frame(&sb, hd, pack, arg);
+	/* The length said is the body's: the frame fit. */
+	ck_assert_uint_ge(sb.size, RELOG_FRAME_HEADER_SIZE);
+	ck_assert_uint_eq(proto_frame_length((const unsigned char *)sb.data),
+	    sb.size - RELOG_FRAME_HEADER_SIZE);
+	wire_send_chunks(fd, sb.data, sb.size, chunk);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Send one frame of any body: the big-endian length, then the body. */
+void
+wire_send_frame(int fd, const char *body, size_t len)
+{
+	unsigned char head[RELOG_FRAME_HEADER_SIZE] = {
+		(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+		(unsigned char)(len >> 8), (unsigned char)len
+	};
+
+	wire_send_chunks(fd, (const char *)head, sizeof head, sizeof head);
+	wire_send_chunks(fd, body, len, len != 0 ? len : 1);
+}
+
+/* Pack a batch of "raw seq=<i>" records (struct wire_batch). */
+static void
+wire_pack_batch(msgpack_packer *pk, void *arg)
+{
+	const struct wire_batch *b = arg;
+	struct proto_entry e = { .level = 20, .logger_name =
+	    proto_cstr(b->logger), .exception_text = proto_cstr("") };
+	char msg[64];
+	int i;
+
+	proto_pack_batch_head(pk, (uint32_t)b->n, b->seq, b->dropped);
+	for (i = 0; i < b->n; i++) {
+		snprintf(msg, sizeof msg, "raw seq=%d", i);
+		e.timestamp_ms = 1764306519000 + i;
+		e.message = proto_cstr(msg);
+		proto_pack_entry(pk, &e);
+	}
 }
 
 /*
@@ -60,23 +111,18 @@ void
 wire_batch_seq(int fd, const char *type, const char *logger, int n,
     uint64_t seq, uint64_t dropped, size_t chunk)
 {
-	struct proto_entry e = { .level = 20, .logger_name =
-	    proto_cstr(logger), .exception_text = proto_cstr("") };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	char msg[64];
-	size_t start;
-	int i;
+	struct wire_batch b = { logger, n, seq, dropped };
+	struct proto_header hd;
 
-	start = wire_begin(&sb, &pk, type, 2, RELOG_METHOD_LOG_BATCH);
-	proto_pack_batch_head(&pk, (uint32_t)n, seq, dropped);
-	for (i = 0; i < n; i++) {
-		snprintf(msg, sizeof msg, "raw seq=%d", i);
-		e.timestamp_ms = 1764306519000 + i;
-		e.message = proto_cstr(msg);
-		proto_pack_entry(&pk, &e);
-	}
-	wire_send(fd, &sb, &pk, start, chunk);
+	wire_begin(&hd, type, 2, RELOG_METHOD_LOG_BATCH);
+	wire_send(fd, &hd, wire_pack_batch, &b, chunk);
+}
+
+/* Pack a hello payload (struct proto_hello). */
+static void
+wire_pack_hello(msgpack_packer *pk, void *arg)
+{
+	proto_pack_hello(pk, arg);
 }
 
 /*
@@ -94,13 +140,10 @@ wire_hello_as(int fd, const char *runner, const char *plugin,
 		.plugin_id = proto_cstr(plugin),
 		.instance = proto_cstr(instance),
 	};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	size_t start;
+	struct proto_header hd;
 
-	start = wire_begin(&sb, &pk, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
-	proto_pack_hello(&pk, &hello);
-	wire_send(fd, &sb, &pk, start, chunk);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
+	wire_send(fd, &hd, wire_pack_hello, &hello, chunk);
 }
 
 /* Say hello as runner (plugin may be NULL), chunk bytes per write. */
@@ -119,55 +162,36 @@ wire_batch(int fd, const char *logger, int n, size_t chunk)
 
 /*
  * Receive a response. Returns the error code (static) if it has one,
- * "accepted"/"refused" for a hello reply, "written=N" for a batch's. *eof tells whether relogd closed
- * the connection right after.
+ * "accepted"/"refused" for a hello reply, "written=N" for a batch's.
+ * *eof tells whether relogd closed the connection right after.
  */
 const char *
 wire_reply(int fd, int check_eof, int *eof)
 {
 	static char result[64];
-	struct proto_envelope env;
-	msgpack_unpacked un;
-	const msgpack_object_kv *kv;
+	const msgpack_object *o;
+	struct proto_msg m;
 	const char *cause;
-	char *body, c;
-	size_t len, off = 0;
-	uint32_t i;
+	char c;
+	int ret;
 
-	ck_assert_int_eq(harness_recv_frame(fd, &body, &len,
-	    WIRE_REPLY_TIMEOUT_MS), 0);
-	ck_assert_int_eq(proto_scan(body, len, &cause), 0);
-	msgpack_unpacked_init(&un);
-	ck_assert_int_eq(msgpack_unpack_next(&un, body, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	ck_assert_int_eq(proto_decode_envelope(&un.data, &env, &cause), 0);
-	ck_assert_int_eq(env.type, PROTO_RESPONSE);
+	ret = proto_client_recv(fd, WIRE_REPLY_TIMEOUT_MS, &m, &cause);
+	ck_assert_msg(ret == 0, "no reply: %s (%s)", strerror(-ret), cause);
+	ck_assert_int_eq(m.env.type, PROTO_RESPONSE);
 	snprintf(result, sizeof result, "none");
-	if (env.error != NULL) {
-		for (i = 0; i < env.error->via.map.size; i++) {
-			kv = &env.error->via.map.ptr[i];
-			if (kv->key.via.str.size == 4 &&
-			    memcmp(kv->key.via.str.ptr, "code", 4) == 0)
-				snprintf(result, sizeof result, "%.*s",
-				    (int)kv->val.via.str.size,
-				    kv->val.via.str.ptr);
-		}
+	if (m.env.error != NULL) {
+		if ((o = proto_map_get(m.env.error, "code")) != NULL)
+			snprintf(result, sizeof result, "%.*s",
+			    (int)o->via.str.size, o->via.str.ptr);
 	} else {
-		for (i = 0; i < env.payload->via.map.size; i++) {
-			kv = &env.payload->via.map.ptr[i];
-			if (kv->key.via.str.size == 8 &&
-			    memcmp(kv->key.via.str.ptr, "accepted", 8) == 0)
-				snprintf(result, sizeof result, "%s",
-				    kv->val.via.boolean ? "accepted" :
-				    "refused");
-			if (kv->key.via.str.size == 7 &&
-			    memcmp(kv->key.via.str.ptr, "written", 7) == 0)
-				snprintf(result, sizeof result, "written=%llu",
-				    (unsigned long long)kv->val.via.u64);
-		}
+		if ((o = proto_map_get(m.env.payload, "accepted")) != NULL)
+			snprintf(result, sizeof result, "%s",
+			    o->via.boolean ? "accepted" : "refused");
+		if ((o = proto_map_get(m.env.payload, "written")) != NULL)
+			snprintf(result, sizeof result, "written=%llu",
+			    (unsigned long long)o->via.u64);
 	}
-	msgpack_unpacked_destroy(&un);
-	free(body);
+	proto_msg_free(&m);
 	if (check_eof) {
 		/* relogd closes after a fatal error: read gives 0. */
 		*eof = recv(fd, &c, 1, 0) == 0;
@@ -186,4 +210,3 @@ wire_open(const struct harness *h, const char *runner)
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
 	return (fd);
 }
-
