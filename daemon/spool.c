@@ -461,7 +461,7 @@ spool_unlink_head(struct spool *sp)
 	struct stat st;
 
 	spool_path(sp, sp->head, path, sizeof path);
-	if (stat(path, &st) == 0)
+	if (fstatat(sp->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
 		    (uint64_t)st.st_size : sp->bytes;
 	if (sp->rfd >= 0 && sp->rseg == sp->head)
