@@ -31,16 +31,6 @@ control_method(struct proto_str method)
 	    proto_str_eq(method, RELOG_METHOD_REVOKE));
 }
 
-/* May this peer call them: root, relogd's own uid, or admin_uids? */
-static int
-control_allowed(const struct client *c)
-{
-	uid_t uid = c->origin.uid;
-
-	return (uid == 0 || uid == geteuid() ||
-	    config_uid_listed(&relogd_config.admin_uids, uid));
-}
-
 /* Pack a C string. */
 static void
 control_str(msgpack_packer *pk, const char *s)
@@ -377,7 +367,7 @@ control_request(struct client *c, const struct proto_envelope *env)
 {
 	struct reply r;
 
-	if (!control_allowed(c)) {
+	if (!owner_admin(c->origin.uid)) {
 		log_peer("uid %ld may not call %.*s", (long)c->origin.uid,
 		    (int)env->method.len, env->method.ptr);
 		reply_error(c, env, RELOG_E_UNAUTHORIZED,

@@ -391,11 +391,21 @@ fluent_process(struct client *c)
 /*
  * A Fluent client connected (its uid was checked as it was accepted):
  * records whose tag names no plugin go to the logger "fluent", and a tag
- * of an unknown plugin names its first dot segment.
+ * of an unknown plugin names its first dot segment. It has no hello to
+ * prove a plugin with: under identity = required, only an admin or the
+ * uid of a plugin ([plugin.NAME] uids) may send.
  */
 static void
 fluent_start(struct client *c)
 {
+	if (relogd_config.identity && !owner_admin(c->origin.uid) &&
+	    !owner_uid_any(c->origin.uid)) {
+		log_peer("Fluent client pid %ld uid %ld owns no plugin "
+		    "(identity is required): closed", (long)c->origin.pid,
+		    (long)c->origin.uid);
+		client_close(c);
+		return;
+	}
 	snprintf(c->origin.runner_id, sizeof c->origin.runner_id, "fluent");
 	c->origin.home = "fluent";
 	c->origin.learn = 0;

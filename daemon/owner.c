@@ -242,6 +242,27 @@ owner_uid(const struct plugin_settings *set, uid_t uid)
 	return (0);
 }
 
+/* Is uid an admin's: root, relogd's own, or in admin_uids? */
+int
+owner_admin(uid_t uid)
+{
+	return (uid == 0 || uid == geteuid() ||
+	    config_uid_listed(&relogd_config.admin_uids, uid));
+}
+
+/* Does a [plugin.NAME] section give uid a plugin (its uids)? */
+int
+owner_uid_any(uid_t uid)
+{
+	const struct plugin_config *pc;
+
+	for (pc = relogd_config.plugins; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, "*") != 0 && owner_uid(&pc->set, uid))
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * Does a token prove a plugin: its configured token, or its granted one?
  * In constant time for the configured token's length.

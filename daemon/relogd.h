@@ -740,6 +740,8 @@ int	owner_grant(const char *, char [OWNER_TOKEN_LEN + 1]);
 int	owner_revoke(const char *);
 int	owner_owned(const char *, const struct plugin_settings *);
 int	owner_uid(const struct plugin_settings *, uid_t);
+int	owner_admin(uid_t);
+int	owner_uid_any(uid_t);
 int	owner_token(const char *, const struct plugin_settings *,
 	    struct proto_str);
 void	owner_free(void);

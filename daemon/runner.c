@@ -58,16 +58,6 @@ runner_hello_reply(struct client *c, const struct proto_envelope *req,
 	reply_send(c, &r, code, reason);
 }
 
-/* Is this peer root, relogd's own uid, or in admin_uids? */
-static int
-runner_admin(const struct client *c)
-{
-	uid_t uid = c->origin.uid;
-
-	return (uid == 0 || uid == geteuid() ||
-	    config_uid_listed(&relogd_config.admin_uids, uid));
-}
-
 /*
  * Does the hello prove this plugin (its token, or the peer's uid)? An
  * unowned plugin needs no proof. *owned tells which it is.
@@ -103,7 +93,7 @@ runner_hello_identity(const struct client *c, const struct proto_hello *h,
 	if (!proved)
 		return ("its plugin is owned: no token or uid of it");
 	if (relogd_config.identity && !owned &&
-	    !(h->plugin_id.len == 0 && runner_admin(c)))
+	    !(h->plugin_id.len == 0 && owner_admin(c->origin.uid)))
 		return ("identity is required: bind to an owned plugin");
 	*code = NULL;
 	return (NULL);

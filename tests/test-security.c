@@ -451,17 +451,60 @@ sec_unbound_run(void *arg)
 }
 
 /*
+ * A Fluent message tagged plugin.byuid; exits 0 if relogd closes the
+ * connection without reading it, 1 if it stays open for it.
+ */
+static int
+sec_fluent_run(void *arg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct pollfd pfd = { .events = POLLIN };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char c;
+	int fd;
+
+	(void)arg;
+	if (strlen(S.dir) + sizeof "/fluent.sock" > sizeof sun.sun_path)
+		return (3);
+	memcpy(sun.sun_path, S.dir, strlen(S.dir));
+	memcpy(sun.sun_path + strlen(S.dir), "/fluent.sock",
+	    sizeof "/fluent.sock");
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		return (2);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	proto_pack_key(&pk, "plugin.byuid");
+	msgpack_pack_uint32(&pk, 1764306519);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "message");
+	proto_pack_key(&pk, "by uid");
+	send(fd, sb.data, sb.size, MSG_NOSIGNAL);
+	/* Closed at once, or still open after the message. */
+	pfd.fd = fd;
+	if (poll(&pfd, 1, 2000) == 1 && recv(fd, &c, 1, 0) <= 0)
+		return (0);
+	return (1);
+}
+
+/*
  * identity = required: a runner that does not bind to an owned plugin is
  * refused (nobody's naming none, root's naming one not owned), one that
  * proves its plugin is not, and relogctl (an admin, no plugin) still
- * reads stats.
+ * reads stats. A Fluent client, with no hello, sends only if its uid has
+ * a plugin.
  */
 START_TEST(test_security_identity_required)
 {
-	char *text;
+	char conf[512], *text;
 
-	sec_start("identity = required\n[plugin.own]\ntoken = own-secret\n"
-	    "[plugin.open]\nlevel = info\n");
+	snprintf(conf, sizeof conf, "identity = required\n"
+	    "fluent_socket = %s/fluent.sock\n[plugin.own]\n"
+	    "token = own-secret\n[plugin.open]\nlevel = info\n"
+	    "[plugin.byuid]\nuids = %d\n", S.dir, SEC_STRANGER);
+	sec_start(conf);
 	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0,
 	    sec_unbound_run, NULL), SEC_WAIT_MS), 0);
 	sec_refused("open", NULL);
@@ -469,9 +512,15 @@ START_TEST(test_security_identity_required)
 	ck_assert_int_eq(sec_token_runner("own", "own", "own-secret",
 	    "plugin.own"), 0);
 	ck_assert_int_eq(peer_stat(&S, "own", "written"), 100);
+	/* Fluent: closed for a uid of no plugin, taken from a plugin's. */
+	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0,
+	    sec_fluent_run, NULL), SEC_WAIT_MS), 0);
+	ck_assert_int_eq(harness_wait(peer_as(SEC_STRANGER, 0,
+	    sec_fluent_run, NULL), SEC_WAIT_MS), 1);
+	peer_await_stat(&S, "byuid", "written", 1);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
 	text = harness_read_file(S.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "identity is required"), 2);
+	ck_assert_uint_eq(harness_count(text, "identity is required"), 3);
 	free(text);
 }
 END_TEST
