@@ -107,6 +107,17 @@ struct proto_line {
 	size_t exception_cut;
 };
 
+/*
+ * How relogctl dresses a record line for a terminal
+ * (proto_format_line_styled): the level name between level_on and
+ * level_off (SGR sequences, or NULL), then padded to CRITICAL's width.
+ */
+struct proto_line_style {
+	const char *level_on;
+	const char *level_off;
+	int pad_level;
+};
+
 /* Room for a level's name, "LEVEL-9223372036854775808" included. */
 #define PROTO_LEVEL_NAME_MAX 32
 
@@ -193,6 +204,11 @@ int	proto_level_priority(int64_t);
 void	proto_format_time(struct proto_buf *, int64_t);
 void	proto_format_line(struct proto_buf *, const struct proto_line *,
 	    struct proto_str, struct proto_str);
+void	proto_format_line_styled(struct proto_buf *,
+	    const struct proto_line *, struct proto_str, struct proto_str,
+	    const struct proto_line_style *);
+int	proto_parse_time(const char *, size_t, int64_t *);
+int	proto_parse_line(char *, size_t, struct proto_line *);
 size_t	proto_utf8_len(const unsigned char *, size_t);
 void	proto_json_text(struct proto_buf *, struct proto_str);
 void	proto_json_str(struct proto_buf *, struct proto_str);
