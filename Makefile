@@ -65,7 +65,8 @@ DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
-PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
+PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
+	proto/proto-metrics.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,

@@ -5,7 +5,8 @@
  * librelog links them without needing libmsgpackc at run time.
  * proto-decode.c works on unpacked msgpack-c objects, proto-client.c is a
  * blocking client (relogctl, the tests), proto-text.c writes records as
- * text: relogd's and relogctl's, not librelog's.
+ * text and reads them back, proto-metrics.c writes relogd.stats as
+ * Prometheus text: relogd's and relogctl's, not librelog's.
  */
 #ifndef RELOG_PROTO_H
 #define RELOG_PROTO_H
@@ -173,6 +174,8 @@ int	proto_read_map(struct proto_reader *, uint32_t *);
 int	proto_read_str(struct proto_reader *, struct proto_str *);
 int	proto_read_bool(struct proto_reader *, int *);
 int	proto_read_int(struct proto_reader *, int64_t *);
+int	proto_read_array(struct proto_reader *, uint32_t *);
+int	proto_read_find(struct proto_reader *, const char *);
 
 /* proto-decode.c */
 int	proto_decode_frame(const char *, size_t, msgpack_unpacked *,
@@ -214,5 +217,8 @@ void	proto_json_text(struct proto_buf *, struct proto_str);
 void	proto_json_str(struct proto_buf *, struct proto_str);
 void	proto_format_json(struct proto_buf *, const struct proto_line *,
 	    struct proto_str);
+
+/* proto-metrics.c */
+int	proto_metrics_format(struct proto_buf *, const char *, size_t);
 
 #endif
