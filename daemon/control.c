@@ -88,17 +88,19 @@ control_stats_plugin(struct plugin *p, void *arg)
 {
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 8);
 	proto_pack_key(pk, "plugin");
 	control_str(pk, p->id);
 	proto_pack_key(pk, "received");
-	msgpack_pack_uint64(pk, p->records + p->suppressed);
+	msgpack_pack_uint64(pk, p->records + p->suppressed + p->filtered);
 	proto_pack_key(pk, "written");
 	msgpack_pack_uint64(pk, p->records);
 	proto_pack_key(pk, "dropped_by_runners");
 	msgpack_pack_uint64(pk, p->dropped_by_runners);
 	proto_pack_key(pk, "suppressed");
 	msgpack_pack_uint64(pk, p->suppressed);
+	proto_pack_key(pk, "filtered");
+	msgpack_pack_uint64(pk, p->filtered);
 	proto_pack_key(pk, "bytes");
 	msgpack_pack_uint64(pk, p->bytes);
 	proto_pack_key(pk, "lost_bytes");

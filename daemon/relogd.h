@@ -370,6 +370,7 @@ struct plugin {
 	uint64_t bytes;
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
+	uint64_t filtered;	/* below its level setting */
 	int learned;		/* its id was learned from a logger name */
 	int retired;		/* learned, then found another's logger */
 	int mangled_known;	/* route.c knows its mangled id */
