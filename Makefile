@@ -72,7 +72,7 @@ SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
-DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
+DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 	daemon/fluent.c daemon/reply.c daemon/client.c \
 	daemon/record.c daemon/route.c \
 	daemon/plugin.c \

@@ -86,6 +86,7 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping on signal %d", (int)sig);
 	server_stop();
+	metrics_stop();
 	client_drain_all();
 	event_base_loopbreak(relogd_base);
 }
@@ -155,6 +156,8 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 		main_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
 		main_keep(&fresh.state_dir, &relogd_config.state_dir,
 		    "state_dir");
+		main_keep(&fresh.metrics_listen,
+		    &relogd_config.metrics_listen, "metrics_listen");
 		fresh.max_frame = relogd_config.max_frame;
 		config_free(&relogd_config);
 		relogd_config = fresh;
@@ -300,6 +303,7 @@ main_shutdown(void)
 {
 	int i;
 
+	metrics_stop();
 	plugin_drain_all();
 	client_free_all();
 	ack_free_all();
@@ -354,6 +358,7 @@ main(int argc, char **argv)
 	sink_stderr();
 	main_watch_signals(1);
 	server_start();
+	metrics_start();
 	remote_init();
 	remote_start_all(1);
 	route_config();
