@@ -85,6 +85,9 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
 	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
 	tests/test-ids.c
+RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
+	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
+	relogctl/ctl-out.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -121,7 +124,7 @@ $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(RELOGCTL): $(BUILD)/obj/relogctl/relogctl.o $(PROTO_CLIENT_OBJ) \
+$(RELOGCTL): $(call obj,$(RELOGCTL_SRC)) $(PROTO_CLIENT_OBJ) \
 	$(PROTO_DECODE_OBJ) $(LIBRELOG_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack) \
