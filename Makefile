@@ -56,7 +56,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
 # Recursive (=) on purpose: expanded when a recipe runs, after deps.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags msgpack libevent libevent_openssl \
-	libssl libsystemd inih)
+	libssl libsystemd inih zlib)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 	$(CFLAGS) $(SAN_FLAGS) -Iproto -Ishim $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
@@ -87,7 +87,8 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-ids.c
 RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
 	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
-	relogctl/ctl-out.c
+	relogctl/ctl-show.c relogctl/ctl-files.c relogctl/ctl-reader.c \
+	relogctl/ctl-time.c relogctl/ctl-out.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -127,8 +128,8 @@ $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
 $(RELOGCTL): $(call obj,$(RELOGCTL_SRC)) $(PROTO_CLIENT_OBJ) \
 	$(PROTO_DECODE_OBJ) $(LIBRELOG_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack) \
-		-pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack \
+		inih zlib) -pthread
 
 # The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
 # header-only packer, so neither libmsgpackc nor libevent at run time.

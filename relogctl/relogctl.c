@@ -1,17 +1,18 @@
 /*
- * relogctl: talk to relogd over its socket.
+ * relogctl: talk to relogd over its socket, and read its log files.
  *
  *   relogctl [-s PATH] stats [-o text|json|prometheus] [--json]
  *   relogctl [-s PATH] tail [-f] [-n LINES] [-p PLUGIN]... [-l LEVEL] [--json]
+ *   relogctl show [-p PLUGIN]... [-l LEVEL] [--since T] [--until T] ...
  *   relogctl [-s PATH] send -p PLUGIN [-l LEVEL] [-n LOGGER] [MESSAGE...]
  *   relogctl [-s PATH] exec -p PLUGIN [-n LOGGER] -- COMMAND [ARG...]
  *   relogctl [-s PATH] reopen
  *
  * The socket: -s, else RELOG_SOCKET, else relogd's default. send and exec
  * log like any runner, through librelog; stats, tail and reopen are admin
- * methods (root, relogd's uid, admin_uids). Exit status: 0, 1 failed,
- * 2 usage, 3 relogd not running, 4 permission denied; exec: the
- * command's.
+ * methods (root, relogd's uid, admin_uids); show reads the files and needs
+ * no relogd. Exit status: 0, 1 failed, 2 usage, 3 relogd not running,
+ * 4 permission denied; exec: the command's.
  *
  * This file is the command line: the options every command has, usage
  * and its errors, and the table of commands.
@@ -48,6 +49,26 @@ static const struct ctl_command {
 	    "  -p PLUGIN       only this plugin's records (up to 8 times)\n"
 	    "  -l LEVEL        only records at LEVEL or above\n"
 	    "  --json          a line of JSON per record\n" },
+	{ "show", ctl_show_main,
+	    "show [-p PLUGIN]... [-l LEVEL] [--since TIME] [--until TIME]\n"
+	    "       [-g REGEX] [-n N] [-o short|json|cat] [-D DIR] "
+	    "[--config FILE]\n"
+	    "       [--no-pager]",
+	    "  -p PLUGIN       only this plugin's records (repeatable)\n"
+	    "  -l LEVEL        only records at LEVEL or above\n"
+	    "  --since TIME    records at TIME or later: 2026-11-28,\n"
+	    "                  2026-11-28T05:08:39Z, \"1h ago\", today, "
+	    "yesterday\n"
+	    "  --until TIME    records before TIME\n"
+	    "  -g REGEX        records whose message or exception text "
+	    "matches\n"
+	    "                  REGEX (POSIX extended)\n"
+	    "  -n N            the last N records\n"
+	    "  -o FORMAT       short (default), json or cat\n"
+	    "  -D DIR          the log folder (default: relogd's config's)\n"
+	    "  --config FILE   relogd's config (default "
+	    "/etc/relogd/relogd.conf)\n"
+	    "  --no-pager      do not page output to a terminal\n" },
 	{ "send", ctl_send_main,
 	    "send -p PLUGIN [-l LEVEL] [-n LOGGER] [MESSAGE...]",
 	    "  -p PLUGIN       the plugin (required)\n"

@@ -8,6 +8,10 @@
  *   ctl-stats.c   stats: a table, JSON, or Prometheus text
  *   ctl-tail.c    tail: the last records, then new ones, across restarts
  *   ctl-send.c    send and exec: records through librelog
+ *   ctl-show.c    show: history from the log files, filtered
+ *   ctl-files.c   show: the log files, of which plugin, in which order
+ *   ctl-reader.c  show: a plugin's files as records; records merged
+ *   ctl-time.c    show: --since and --until
  *   ctl-out.c     records printed: short, JSON or cat; colours, the pager
  *
  * Layers as relogd's: relogctl.c calls the commands, which call the
@@ -41,6 +45,28 @@ enum ctl_format {
 	CTL_FORMAT_CAT,		/* the message and exception text only */
 };
 
+/* A record read back from a log file (ctl-reader.c). */
+struct ctl_record {
+	const char *plugin;
+	struct proto_line line;	/* borrows from the reader */
+};
+
+/* A plugin's log: a file and its rotations, oldest first (ctl-files.c). */
+struct ctl_log {
+	char plugin[RELOG_ID_MAX + 1];
+	char *base;		/* the file's name in the folder */
+	char **paths;		/* base.N[.gz] ... base.1, base */
+	size_t npaths;
+};
+
+/* Which records show wants (ctl-show.c fills it, ctl-reader.c asks). */
+struct ctl_filter {
+	int64_t level;		/* at least; INT64_MIN: any */
+	int64_t since;		/* ms, at least; INT64_MIN: any */
+	int64_t until;		/* ms, before; INT64_MAX: any */
+	void *regex;		/* a regex_t, or NULL */
+};
+
 /* relogctl.c */
 extern const char *ctl_socket;
 __attribute__((noreturn, format(printf, 2, 3)))
@@ -61,6 +87,26 @@ int	ctl_tail_main(int, char **);
 /* ctl-send.c */
 int	ctl_send_main(int, char **);
 int	ctl_exec_main(int, char **);
+
+/* ctl-show.c */
+int	ctl_show_main(int, char **);
+
+/* ctl-files.c */
+char   *ctl_files_config(const char *, struct ctl_log **, size_t *);
+int	ctl_files_find(const char *, const struct ctl_log *, size_t,
+	    char *const *, size_t, struct ctl_log **, size_t *);
+void	ctl_files_free(struct ctl_log *, size_t);
+
+/* ctl-reader.c */
+struct ctl_merge *ctl_reader_merge(const struct ctl_log *, size_t,
+	    const struct ctl_filter *);
+const struct ctl_record *ctl_reader_next(struct ctl_merge *);
+uint64_t ctl_reader_skipped(const struct ctl_merge *, const char **);
+void	ctl_reader_free(struct ctl_merge *);
+
+/* ctl-time.c */
+int64_t	ctl_time_now(void);
+int	ctl_time_parse(const char *, int64_t, int64_t *);
 
 /* ctl-out.c */
 void	ctl_out_start(int);
