@@ -84,7 +84,8 @@ DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
 	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
-	tests/test-ids.c
+	tests/test-ids.c tests/capture.c tests/test-show.c \
+	tests/test-metrics.c tests/test-cli.c
 RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
 	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
 	relogctl/ctl-show.c relogctl/ctl-files.c relogctl/ctl-reader.c \

@@ -19,6 +19,9 @@ Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
 Suite  *suite_remote(void);
 Suite  *suite_ids(void);
+Suite  *suite_show(void);
+Suite  *suite_metrics(void);
+Suite  *suite_cli(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {
@@ -64,6 +67,22 @@ size_t	harness_lines(const char *);
 long	harness_rss_kb(const struct harness *);
 int	harness_rss_measured(void);
 const char *harness_config(const struct harness *, const char *);
+
+/* A program run to its end (capture.c). */
+struct capture {
+	char *out;		/* stdout, or a pseudo-terminal's output */
+	char *err;
+	int status;		/* as harness_wait's */
+};
+
+/* capture.c */
+pid_t	capture_spawn(const char *const *, const char *const *, int *,
+	    int *);
+void	capture_run(const char *const *, const char *const *, int,
+	    struct capture *, int);
+void	capture_free(struct capture *);
+void	capture_await(int, char **, const char *, size_t, int);
+char   *capture_read_all(int, int);
 
 /* wire.c: a raw protocol client. */
 size_t	wire_begin(msgpack_sbuffer *, msgpack_packer *, const char *, int64_t,
