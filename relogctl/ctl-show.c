@@ -303,10 +303,13 @@ ctl_show_main(int argc, char **argv)
 	ctl_out_start(s.pager);
 	m = ctl_reader_merge(logs, nlogs, &s.filter);
 	ctl_show_print(&s, m);
-	if ((skipped = ctl_reader_skipped(m, &where)) != 0)
-		fprintf(stderr, "relogctl: %llu lines skipped, not records "
-		    "(in %s/%s, ...)\n", (unsigned long long)skipped, dir,
-		    where);
+	if ((skipped = ctl_reader_skipped(m, &where)) == 1)
+		fprintf(stderr, "relogctl: a line that is no record was "
+		    "skipped, in %s/%s\n", dir, where);
+	else if (skipped > 1)
+		fprintf(stderr, "relogctl: %llu lines that are no records "
+		    "were skipped, some in %s/%s\n",
+		    (unsigned long long)skipped, dir, where);
 	ctl_reader_free(m);
 	ctl_files_free(logs, nlogs);
 	ctl_files_free(maps, nmaps);
