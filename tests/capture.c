@@ -20,6 +20,16 @@
 
 #include "tests.h"
 
+/*
+ * With RELOG_VALGRIND set, relogctl runs under memcheck as harness.c runs
+ * relogd: any error or leak fails it (exit 99).
+ */
+static const char *const capture_valgrind[] = {
+	"/usr/bin/valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+	"--errors-for-leak-kinds=definite,indirect",
+	"--show-leak-kinds=definite,indirect", NULL
+};
+
 /* A growing text. */
 struct capture_text {
 	char *p;
@@ -52,6 +62,25 @@ capture_take(int fd, struct capture_text *t)
 	return (n);
 }
 
+/* exec argv; relogctl under valgrind if RELOG_VALGRIND is set. */
+static void __attribute__((noreturn))
+capture_exec(const char *const *argv)
+{
+	const char *full[64];
+	size_t n = 0, i;
+
+	if (getenv("RELOG_VALGRIND") != NULL &&
+	    strstr(argv[0], "relogctl") != NULL) {
+		for (i = 0; capture_valgrind[i] != NULL; i++)
+			full[n++] = capture_valgrind[i];
+	}
+	for (i = 0; argv[i] != NULL && n < 63; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	execv(full[0], (char *const *)full);
+	_exit(127);
+}
+
 /*
  * Start argv with env ("K=V" entries, NULL-terminated, may be NULL) added,
  * stdin /dev/null, stdout and stderr on *out and *err (or, with err NULL,
@@ -81,8 +110,7 @@ capture_spawn(const char *const *argv, const char *const *env, int *out,
 		dup2(open("/dev/null", O_RDONLY), STDIN_FILENO);
 		dup2(err != NULL ? po[1] : slave, STDOUT_FILENO);
 		dup2(err != NULL ? pe[1] : slave, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+		capture_exec(argv);
 	}
 	if (err == NULL) {
 		close(slave);

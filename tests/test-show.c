@@ -176,7 +176,8 @@ show_check(const char *const *args, const char *const *env,
 
 	show_run(args, env, 0, &c);
 	ck_assert_msg(c.status == 0, "status %d: %s", c.status, c.err);
-	ck_assert_str_eq(c.out, want);
+	ck_assert_msg(strcmp(c.out, want) == 0, "want:\n%.1000s\ngot:\n%.1000s",
+	    want, c.out);
 	free(want);
 	capture_free(&c);
 }
@@ -545,7 +546,8 @@ START_TEST(test_show_relogd_files)
 	show_run(cat, NULL, 0, &c);
 	ck_assert_int_eq(c.status, 0);
 	ck_assert_str_eq(c.err, "");
-	ck_assert_str_eq(c.out, want);
+	ck_assert_msg(strcmp(c.out, want) == 0, "want:\n%.1500s\ngot:\n%.1500s",
+	    want, c.out);
 	capture_free(&c);
 	free(want);
 }
