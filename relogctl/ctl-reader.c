@@ -152,6 +152,9 @@ ctl_reader_record(struct ctl_reader *r)
 		}
 		if (!r->have_next)
 			ctl_reader_close(r);
+		/* A byte after the texts, for ctl_reader_match. */
+		proto_buf_add(&r->text, "", 1);
+		r->text.len--;
 		if (proto_parse_line(r->text.data, r->text.len,
 		    &r->rec.line) == 0)
 			return (1);
@@ -159,14 +162,21 @@ ctl_reader_record(struct ctl_reader *r)
 	}
 }
 
-/* Does a text match the regex? */
+/*
+ * Does a text of the record match the regex? It is in the reader's text,
+ * which has a byte after it (a newline, or the NUL ctl_reader_record put
+ * there): regexec gets it NUL-terminated for the time of the match.
+ */
 static int
 ctl_reader_match(const regex_t *re, struct proto_str s)
 {
-	regmatch_t m = { 0, (regoff_t)s.len };
+	char *end = (char *)s.ptr + s.len, was = *end;
+	int ret;
 
-	return (s.ptr != NULL &&
-	    regexec(re, s.ptr, 1, &m, REG_STARTEND) == 0);
+	*end = '\0';
+	ret = regexec(re, s.ptr, 0, NULL, 0);
+	*end = was;
+	return (ret == 0);
 }
 
 /* Is a record one the filter wants? */
@@ -177,7 +187,8 @@ ctl_reader_wanted(const struct ctl_filter *f, const struct proto_line *l)
 	    l->timestamp_ms >= f->until)
 		return (0);
 	return (f->regex == NULL || ctl_reader_match(f->regex, l->message) ||
-	    ctl_reader_match(f->regex, l->exception));
+	    (l->exception.len != 0 &&
+	    ctl_reader_match(f->regex, l->exception)));
 }
 
 /* Read the log's next wanted record. Returns 1, or 0 at the end. */

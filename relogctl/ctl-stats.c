@@ -167,7 +167,8 @@ ctl_stats_main(int argc, char **argv)
 		proto_buf_add(&b, "\n", 1);
 	} else
 		ctl_stats_prometheus(&b, &r);
-	fwrite(b.data, 1, b.len, stdout);
+	if (b.len != 0)
+		fwrite(b.data, 1, b.len, stdout);
 	proto_buf_free(&b);
 	proto_msg_free(&r);
 	close(fd);
