@@ -21,7 +21,7 @@
 
 #define CTL_OUT_SGR_OFF "\033[0m"
 
-static int ctl_out_tty_;	/* stdout was a terminal */
+static int ctl_out_on_tty;	/* stdout was a terminal */
 static int ctl_out_color;
 static pid_t ctl_out_pager = -1;
 static int ctl_out_error;	/* errno of the first failed write */
@@ -100,11 +100,11 @@ ctl_out_start(int page)
 {
 	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
 
-	ctl_out_tty_ = isatty(STDOUT_FILENO);
-	ctl_out_color = ctl_out_tty_ &&
+	ctl_out_on_tty = isatty(STDOUT_FILENO);
+	ctl_out_color = ctl_out_on_tty &&
 	    (no_color == NULL || *no_color == '\0') &&
 	    (term == NULL || strcmp(term, "dumb") != 0);
-	if (page && ctl_out_tty_)
+	if (page && ctl_out_on_tty)
 		ctl_out_page();
 }
 
@@ -156,7 +156,7 @@ void
 ctl_out_record(struct proto_buf *b, const char *plugin,
     const struct proto_line *l, enum ctl_format format)
 {
-	struct proto_line_style style = { NULL, NULL, ctl_out_tty_ };
+	struct proto_line_style style = { NULL, NULL, ctl_out_on_tty };
 	char first[RELOG_ID_MAX + 3];
 	int n;
 
