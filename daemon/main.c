@@ -357,8 +357,9 @@ main(int argc, char **argv)
 	/* relogd's own messages go through it from now on: never blocking. */
 	sink_stderr();
 	main_watch_signals(1);
-	server_start();
+	/* Before the socket: a port that cannot be bound leaves nothing. */
 	metrics_start();
+	server_start();
 	remote_init();
 	remote_start_all(1);
 	route_config();

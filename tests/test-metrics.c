@@ -436,7 +436,8 @@ metrics_check_config(const char *value, char **err)
 
 /*
  * A metrics_listen that is no address and port is refused at config
- * check, saying so; an address in use, at start.
+ * check, saying so; an address in use, at start, before relogd binds its
+ * socket.
  */
 START_TEST(test_metrics_bad_listen)
 {
@@ -477,6 +478,8 @@ START_TEST(test_metrics_bad_listen)
 	snprintf(want, sizeof want, "metrics_listen 127.0.0.1:%d: cannot "
 	    "listen: Address already in use", ntohs(sin.sin_port));
 	ck_assert_msg(strstr(c.err, want) != NULL, "%s", c.err);
+	/* Refused before relogd made its socket: nothing left behind. */
+	ck_assert_int_ne(access(H.socket, F_OK), 0);
 	capture_free(&c);
 	close(fd);
 }
