@@ -57,22 +57,23 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
 # Recursive (=) on purpose: expanded when a recipe runs, after deps.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags msgpack libevent libevent_openssl \
-	libssl libsystemd inih)
+	libssl libsystemd inih zlib)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 	$(CFLAGS) $(SAN_FLAGS) -Iproto -Ishim $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 	libssl libcrypto libsystemd inih)
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih libevent)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
-PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
+PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
+	proto/proto-metrics.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
-DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
+DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 	daemon/fluent.c daemon/reply.c daemon/client.c \
 	daemon/record.c daemon/route.c \
 	daemon/plugin.c \
@@ -83,14 +84,19 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
-	tests/peer.c tests/test-ring.c tests/test-codec.c tests/test-shim.c \
-	tests/test-spool.c tests/test-config.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c tests/test-syslog.c \
-	tests/test-fluent.c tests/test-remote.c tests/test-ids.c \
-	tests/test-security.c tests/test-security-files.c
+	tests/capture.c tests/peer.c tests/test-ring.c tests/test-codec.c \
+	tests/test-shim.c tests/test-spool.c tests/test-config.c \
+	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
+	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
+	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
+	tests/test-show.c tests/test-metrics.c tests/test-cli.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/uri.c daemon/log.c \
 	daemon/relogd.c
+RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
+	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
+	relogctl/ctl-show.c relogctl/ctl-files.c relogctl/ctl-reader.c \
+	relogctl/ctl-time.c relogctl/ctl-out.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -130,11 +136,11 @@ $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(RELOGCTL): $(BUILD)/obj/relogctl/relogctl.o $(PROTO_CLIENT_OBJ) \
+$(RELOGCTL): $(call obj,$(RELOGCTL_SRC)) $(PROTO_CLIENT_OBJ) \
 	$(PROTO_DECODE_OBJ) $(LIBRELOG_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack) \
-		-pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs msgpack \
+		inih zlib) -pthread
 
 # The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
 # header-only packer, so neither libmsgpackc nor libevent at run time.

@@ -118,6 +118,7 @@ static const struct config_key config_keys[] = {
 	{ "token", CONFIG_SECRET, NONE, P(token), 0, 0 },
 	{ "token_file", CONFIG_PATH, NONE, P(token_file), 0, 0 },
 	{ "uids", CONFIG_UIDSET, NONE, P(uids), 0, 0 },
+	{ "metrics_listen", CONFIG_STR, R(metrics_listen), NONE, 0, 0 },
 };
 
 #undef R
@@ -575,6 +576,29 @@ config_set(struct config *c, const char *section, const char *name,
 	return (0);
 }
 
+/*
+ * Read "IPv4:PORT" or "[IPv6]:PORT" (metrics_listen): an address, never a
+ * name to look up, and a port. Returns 0, or -1 with an allocated *cause.
+ */
+int
+config_listen_addr(const char *value, struct sockaddr_storage *ss,
+    socklen_t *len, char **cause)
+{
+	const char *colon = strrchr(value, ':');
+	unsigned long long port;
+	int n = (int)sizeof *ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (colon == NULL || (strchr(value, ':') != colon && *value != '[') ||
+	    config_number(colon + 1, 10, 1, 65535, &port) != 0 ||
+	    evutil_parse_sockaddr_port(value, (struct sockaddr *)ss, &n) != 0)
+		return (config_error(cause, "metrics_listen %s: not an IP "
+		    "address and a port, e.g. 127.0.0.1:9464 or [::1]:9464",
+		    value));
+	*len = (socklen_t)n;
+	return (0);
+}
+
 /* What the INI handler carries. */
 struct config_parse {
 	struct config *config;
@@ -747,6 +771,8 @@ int
 config_finish(struct config *c, char **cause)
 {
 	const struct plugin_config *a, *b;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 
 	/* One file, one plugin: each tracks its size and rotates it. */
 	for (a = c->plugins; a != NULL; a = a->next) {
@@ -782,6 +808,11 @@ config_finish(struct config *c, char **cause)
 		    c->remote_tls_key, strerror(errno)));
 	if (config_read_plugin_tokens(c, cause) != 0)
 		return (-1);
+	if (c->metrics_listen != NULL) {
+		if (config_listen_addr(c->metrics_listen, &ss, &sslen,
+		    cause) != 0)
+			return (-1);
+	}
 	if (c->token_file != NULL)
 		return (config_read_token(c, cause));
 	return (0);

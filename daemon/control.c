@@ -81,17 +81,19 @@ control_stats_plugin(struct plugin *p, void *arg)
 {
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 13);
 	proto_pack_key(pk, "plugin");
 	control_str(pk, p->id);
 	proto_pack_key(pk, "received");
-	msgpack_pack_uint64(pk, p->records + p->suppressed);
+	msgpack_pack_uint64(pk, p->records + p->suppressed + p->filtered);
 	proto_pack_key(pk, "written");
 	msgpack_pack_uint64(pk, p->records);
 	proto_pack_key(pk, "dropped_by_runners");
 	msgpack_pack_uint64(pk, p->dropped_by_runners);
 	proto_pack_key(pk, "suppressed");
 	msgpack_pack_uint64(pk, p->suppressed);
+	proto_pack_key(pk, "filtered");
+	msgpack_pack_uint64(pk, p->filtered);
 	proto_pack_key(pk, "bytes");
 	msgpack_pack_uint64(pk, p->bytes);
 	proto_pack_key(pk, "lost_bytes");
@@ -153,34 +155,42 @@ control_stats_remote(struct remote *rm, void *arg)
 	msgpack_pack_uint64(pk, rm->dropped);
 }
 
+/* Pack relogd.stats's payload (metrics.c serves the same as text). */
+void
+control_stats_pack(msgpack_packer *pk)
+{
+	size_t nclients = client_count(), nplugins = 0, nremotes = 0;
+
+	plugin_foreach(control_count_plugin, &nplugins);
+	remote_foreach(control_count_remote, &nremotes);
+	msgpack_pack_map(pk, 7);
+	proto_pack_key(pk, "version");
+	control_str(pk, RELOGD_VERSION);
+	proto_pack_key(pk, "uptime_s");
+	msgpack_pack_int64(pk, (int64_t)(time(NULL) - relogd_started));
+	proto_pack_key(pk, "buffered");
+	msgpack_pack_uint64(pk, client_buffered_total());
+	proto_pack_key(pk, "peer_messages_suppressed");
+	msgpack_pack_uint64(pk, log_peer_dropped());
+	proto_pack_key(pk, "connections");
+	msgpack_pack_array(pk, (uint32_t)nclients);
+	client_foreach(control_stats_client, pk);
+	proto_pack_key(pk, "plugins");
+	msgpack_pack_array(pk, (uint32_t)nplugins);
+	plugin_foreach(control_stats_plugin, pk);
+	proto_pack_key(pk, "forward");
+	msgpack_pack_array(pk, (uint32_t)nremotes);
+	remote_foreach(control_stats_remote, pk);
+}
+
 /* relogd.stats */
 static void
 control_stats(struct client *c, const struct proto_envelope *env)
 {
 	struct reply r;
-	size_t nclients = client_count(), nplugins = 0, nremotes = 0;
 
-	plugin_foreach(control_count_plugin, &nplugins);
-	remote_foreach(control_count_remote, &nremotes);
 	reply_begin(&r, env);
-	msgpack_pack_map(&r.pk, 7);
-	proto_pack_key(&r.pk, "version");
-	control_str(&r.pk, RELOGD_VERSION);
-	proto_pack_key(&r.pk, "uptime_s");
-	msgpack_pack_int64(&r.pk, (int64_t)(time(NULL) - relogd_started));
-	proto_pack_key(&r.pk, "buffered");
-	msgpack_pack_uint64(&r.pk, client_buffered_total());
-	proto_pack_key(&r.pk, "peer_messages_suppressed");
-	msgpack_pack_uint64(&r.pk, log_peer_dropped());
-	proto_pack_key(&r.pk, "connections");
-	msgpack_pack_array(&r.pk, (uint32_t)nclients);
-	client_foreach(control_stats_client, &r.pk);
-	proto_pack_key(&r.pk, "plugins");
-	msgpack_pack_array(&r.pk, (uint32_t)nplugins);
-	plugin_foreach(control_stats_plugin, &r.pk);
-	proto_pack_key(&r.pk, "forward");
-	msgpack_pack_array(&r.pk, (uint32_t)nremotes);
-	remote_foreach(control_stats_remote, &r.pk);
+	control_stats_pack(&r.pk);
 	reply_send(c, &r, NULL, NULL);
 }
 

@@ -87,6 +87,7 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping on signal %d", (int)sig);
 	server_stop();
+	metrics_stop();
 	client_drain_all();
 	event_base_loopbreak(relogd_base);
 }
@@ -156,6 +157,8 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 		main_keep(&fresh.log_dir, &relogd_config.log_dir, "log_dir");
 		main_keep(&fresh.state_dir, &relogd_config.state_dir,
 		    "state_dir");
+		main_keep(&fresh.metrics_listen,
+		    &relogd_config.metrics_listen, "metrics_listen");
 		fresh.max_frame = relogd_config.max_frame;
 		config_free(&relogd_config);
 		relogd_config = fresh;
@@ -309,6 +312,7 @@ main_shutdown(void)
 {
 	int i;
 
+	metrics_stop();
 	plugin_drain_all();
 	client_free_all();
 	ack_free_all();
@@ -364,6 +368,8 @@ main(int argc, char **argv)
 	/* relogd's own messages go through it from now on: never blocking. */
 	sink_stderr();
 	main_watch_signals(1);
+	/* Before the socket: a port that cannot be bound leaves nothing. */
+	metrics_start();
 	server_start();
 	remote_init();
 	remote_start_all(1);

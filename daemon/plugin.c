@@ -348,14 +348,17 @@ plugin_rate_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Take a record into the plugin's outputs, unless its level or rate limit
- * holds it back; the sinks are written after the batch (plugin_flush_all).
+ * holds it back (counted either way); the sinks are written after the
+ * batch (plugin_flush_all).
  */
 void
 plugin_write(struct plugin *p, const struct record *r,
     const struct origin *o)
 {
-	if (r->e.level < p->set.level)
+	if (r->e.level < p->set.level) {
+		p->filtered++;
 		return;
+	}
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;

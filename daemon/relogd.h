@@ -17,7 +17,8 @@
  * Each layer calls only the ones below it; news goes back up through
  * callbacks (README.md in this folder draws it):
  *
- *   intake     main.c server.c runner.c control.c fluent.c reply.c client.c
+ *   intake     main.c server.c metrics.c runner.c control.c fluent.c reply.c
+ *              client.c
  *   records    record.c route.c
  *   plugins    plugin.c
  *   outputs    sink.c journal.c tail.c remote.c remote-syslog.c
@@ -29,6 +30,7 @@
 #define RELOGD_H
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <stdarg.h>
@@ -143,6 +145,7 @@ struct config {
 	char *remote_tls_ca;	/* NULL: the system's CAs */
 	char *remote_tls_cert;	/* a client certificate; NULL: none */
 	char *remote_tls_key;
+	char *metrics_listen;	/* "IP:PORT" of GET /metrics; NULL: none */
 	struct plugin_settings plugin_defaults;	/* with [relogd]'s keys */
 	struct plugin_config *plugins;
 };
@@ -411,6 +414,7 @@ struct plugin {
 	uint64_t refused;	/* records others aimed at it (owned) */
 	uint64_t journald_lost;	/* records journald did not take */
 	uid_t creator;		/* whose hello or records made it */
+	uint64_t filtered;	/* below its level setting */
 	int learned;		/* its id was learned from a logger name */
 	int retired;		/* learned, then found another's logger */
 	int mangled_known;	/* route.c knows its mangled id */
@@ -592,8 +596,13 @@ void	server_stop(void);
 /* runner.c */
 extern const struct client_ops runner_ops;
 
+/* metrics.c */
+void	metrics_start(void);
+void	metrics_stop(void);
+
 /* control.c */
 int	control_method(struct proto_str);
+void	control_stats_pack(msgpack_packer *);
 void	control_request(struct client *, const struct proto_envelope *);
 void	control_drained(struct client *);
 void	control_client_gone(struct client *);
@@ -783,6 +792,8 @@ void	config_plugin(const struct config *, const char *,
 	    struct plugin_settings *);
 void	config_free(struct config *);
 int	config_uid_listed(const struct uid_list *, uid_t);
+int	config_listen_addr(const char *, struct sockaddr_storage *,
+	    socklen_t *, char **);
 
 /* uri.c */
 int	uri_parse(const char *, struct uri *, char **);

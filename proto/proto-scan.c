@@ -346,3 +346,57 @@ proto_read_int(struct proto_reader *r, int64_t *v)
 	r->off += 1 + n;
 	return (0);
 }
+
+/* Read an array header. Returns 0, or -1 (nothing consumed) if not one. */
+int
+proto_read_array(struct proto_reader *r, uint32_t *n)
+{
+	unsigned char b;
+
+	if (r->off >= r->len)
+		return (-1);
+	b = r->p[r->off];
+	if (b >= 0x90 && b <= 0x9f) {
+		*n = b & 0x0f;
+		r->off++;
+		return (0);
+	}
+	if (b == 0xdc && r->len - r->off >= 3) {
+		*n = (uint32_t)proto_be(r->p + r->off + 1, 2);
+		r->off += 3;
+		return (0);
+	}
+	if (b == 0xdd && r->len - r->off >= 5) {
+		*n = (uint32_t)proto_be(r->p + r->off + 1, 4);
+		r->off += 5;
+		return (0);
+	}
+	return (-1);
+}
+
+/*
+ * Move a reader that is at a map to the value of key in it. Returns 0, or
+ * -1 (nothing consumed) if it is not a map, or has no such key.
+ */
+int
+proto_read_find(struct proto_reader *r, const char *key)
+{
+	struct proto_reader s = *r;
+	struct proto_str k;
+	uint32_t n, i;
+
+	if (proto_read_map(&s, &n) != 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (proto_read_str(&s, &k) == 0) {
+			if (proto_str_eq(k, key)) {
+				*r = s;
+				return (0);
+			}
+		} else if (proto_read_skip(&s) != 0)
+			return (-1);
+		if (proto_read_skip(&s) != 0)
+			return (-1);
+	}
+	return (-1);
+}

@@ -2,12 +2,15 @@
  * Records as text, the way relogd writes them and relogctl shows them (see
  * "Line format" in PROTOCOL.md): level names, syslog priorities, times, the
  * record line, and JSON strings. One implementation, so that every output
- * escapes and marks the same way.
+ * escapes and marks the same way; and the record line read back, for
+ * relogctl show.
  *
  * relogd and relogctl link this file; librelog does not (it allocates).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -15,6 +18,7 @@
 #include "proto.h"
 
 #define PROTO_TIME_MAX_MS 253402300799999LL	/* 9999-12-31T23:59:59.999 */
+#define PROTO_LEVEL_WIDTH 8	/* the widest name, CRITICAL */
 
 /* Level names and what they mean: Python's, then Fluent's and syslog's. */
 static const struct {
@@ -123,14 +127,22 @@ proto_format_time(struct proto_buf *b, int64_t ms)
 	proto_buf_add(b, frac, sizeof frac);
 }
 
-/* Append a level's name. */
+/* Append a level's name, dressed and padded as the style says (or NULL). */
 static void
-proto_format_level(struct proto_buf *b, int64_t level)
+proto_format_level(struct proto_buf *b, int64_t level,
+    const struct proto_line_style *style)
 {
 	char other[PROTO_LEVEL_NAME_MAX];
 	const char *name = proto_level_name(level, other);
+	size_t len = strlen(name);
 
-	proto_buf_add(b, name, strlen(name));
+	if (style != NULL && style->level_on != NULL)
+		proto_buf_add(b, style->level_on, strlen(style->level_on));
+	proto_buf_add(b, name, len);
+	if (style != NULL && style->level_off != NULL)
+		proto_buf_add(b, style->level_off, strlen(style->level_off));
+	while (style != NULL && style->pad_level && len++ < PROTO_LEVEL_WIDTH)
+		proto_buf_add(b, " ", 1);
 }
 
 /*
@@ -235,10 +247,22 @@ void
 proto_format_line(struct proto_buf *b, const struct proto_line *l,
     struct proto_str first, struct proto_str cont)
 {
+	proto_format_line_styled(b, l, first, cont, NULL);
+}
+
+/*
+ * Append a record as proto_format_line does, its level dressed for a
+ * terminal as style says (NULL: not at all).
+ */
+void
+proto_format_line_styled(struct proto_buf *b, const struct proto_line *l,
+    struct proto_str first, struct proto_str cont,
+    const struct proto_line_style *style)
+{
 	proto_buf_add(b, first.ptr, first.len);
 	proto_format_time(b, l->timestamp_ms);
 	proto_buf_add(b, " ", 1);
-	proto_format_level(b, l->level);
+	proto_format_level(b, l->level, style);
 	proto_buf_add(b, " [", 2);
 	proto_buf_add(b, l->logger_prefix.ptr, l->logger_prefix.len);
 	/* A logger name is one line: its newlines are escaped too. */
@@ -255,6 +279,144 @@ proto_format_line(struct proto_buf *b, const struct proto_line *l,
 		proto_format_cut(b, l->exception_cut);
 	}
 	proto_buf_add(b, "\n", 1);
+}
+
+/* Read n digits at p. Returns the number, or -1 if one is not a digit. */
+static int
+proto_parse_digits(const char *p, int n)
+{
+	int v = 0;
+
+	while (n-- > 0) {
+		if (*p < '0' || *p > '9')
+			return (-1);
+		v = v * 10 + (*p++ - '0');
+	}
+	return (v);
+}
+
+/* Days from 1970-01-01 to a date (proleptic Gregorian calendar). */
+static int64_t
+proto_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468);
+}
+
+/*
+ * Read a time as proto_format_time writes it, "YYYY-MM-DDTHH:MM:SS.mmmZ",
+ * into ms since the epoch. Returns 0, or -1 if it is not one.
+ */
+int
+proto_parse_time(const char *p, size_t len, int64_t *ms)
+{
+	int y, mo, d, h, mi, s, milli;
+
+	if (len != 24 || p[4] != '-' || p[7] != '-' || p[10] != 'T' ||
+	    p[13] != ':' || p[16] != ':' || p[19] != '.' || p[23] != 'Z')
+		return (-1);
+	y = proto_parse_digits(p, 4);
+	mo = proto_parse_digits(p + 5, 2);
+	d = proto_parse_digits(p + 8, 2);
+	h = proto_parse_digits(p + 11, 2);
+	mi = proto_parse_digits(p + 14, 2);
+	s = proto_parse_digits(p + 17, 2);
+	milli = proto_parse_digits(p + 20, 3);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || milli < 0)
+		return (-1);
+	*ms = ((proto_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + s;
+	*ms = *ms * 1000 + milli;
+	return (0);
+}
+
+/* Read a level as proto_format_line writes it: a name, or LEVEL<n>. */
+static int
+proto_parse_level(struct proto_str s, int64_t *level)
+{
+	char other[PROTO_LEVEL_NAME_MAX], *end;
+	const char *name;
+	long long n;
+
+	for (n = RELOG_LEVEL_DEBUG; n <= RELOG_LEVEL_CRITICAL; n += 10) {
+		name = proto_level_name(n, other);
+		if (strlen(name) == s.len && memcmp(name, s.ptr, s.len) == 0) {
+			*level = n;
+			return (0);
+		}
+	}
+	if (s.len < 6 || s.len >= sizeof other ||
+	    memcmp(s.ptr, "LEVEL", 5) != 0)
+		return (-1);
+	memcpy(other, s.ptr + 5, s.len - 5);
+	other[s.len - 5] = '\0';
+	if (other[other[0] == '-'] < '0' || other[other[0] == '-'] > '9')
+		return (-1);
+	errno = 0;
+	n = strtoll(other, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (-1);
+	*level = n;
+	return (0);
+}
+
+/*
+ * Read back a record proto_format_line wrote with first "" and cont "\t":
+ * text holds its lines, without the last newline; each line after the
+ * first starts with the tab, which is taken out in place. l borrows from
+ * text. Those lines come back as the exception text: a newline in a
+ * message cannot be told from them, and either way the record formats
+ * back to the same bytes. Marks of cut texts stay part of the texts.
+ * Returns 0, or -1 if the first line is not a record's.
+ */
+int
+proto_parse_line(char *text, size_t len, struct proto_line *l)
+{
+	char *end = text + len, *nl, *p, *sp, *close, *to;
+	size_t first, n;
+
+	memset(l, 0, sizeof *l);
+	l->logger_prefix = l->exception = proto_cstr("");
+	if (len < 25)
+		return (-1);
+	nl = memchr(text, '\n', len);
+	first = nl != NULL ? (size_t)(nl - text) : len;
+	if (first < 25 || text[24] != ' ' ||
+	    proto_parse_time(text, 24, &l->timestamp_ms) != 0)
+		return (-1);
+	p = text + 25;
+	if ((sp = memchr(p, ' ', first - 25)) == NULL ||
+	    proto_parse_level((struct proto_str){ p, (size_t)(sp - p) },
+	    &l->level) != 0)
+		return (-1);
+	p = sp + 1;
+	if (p == text + first || *p++ != '[' ||
+	    (close = memmem(p, (size_t)(text + first - p), "] ", 2)) == NULL)
+		return (-1);
+	l->logger = (struct proto_str){ p, (size_t)(close - p) };
+	l->message = (struct proto_str){ close + 2,
+	    (size_t)(text + first - close - 2) };
+	if (nl == NULL)
+		return (0);
+	/* The lines after the first, each without its tab. */
+	to = nl + 1;
+	for (p = nl + 1; p < end; p += n) {
+		if (*p == '\t')
+			p++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		memmove(to, p, n);
+		to += n;
+	}
+	l->exception = (struct proto_str){ text + first + 1,
+	    (size_t)(to - text - first - 1) };
+	return (0);
 }
 
 /* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
@@ -358,7 +520,8 @@ proto_format_json(struct proto_buf *b, const struct proto_line *l,
 	n = snprintf(num, sizeof num, "\",\"timestamp_ms\":%" PRId64
 	    ",\"level\":\"", l->timestamp_ms);
 	proto_buf_add(b, num, (size_t)n);
-	proto_format_level(b, l->level);	/* ASCII: nothing to escape */
+	/* ASCII: nothing to escape. */
+	proto_format_level(b, l->level, NULL);
 	n = snprintf(num, sizeof num, "\",\"levelno\":%" PRId64
 	    ",\"plugin\":", l->level);
 	proto_buf_add(b, num, (size_t)n);

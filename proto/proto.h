@@ -5,7 +5,8 @@
  * librelog links them without needing libmsgpackc at run time.
  * proto-decode.c works on unpacked msgpack-c objects, proto-client.c is a
  * blocking client (relogctl, the tests), proto-text.c writes records as
- * text: relogd's and relogctl's, not librelog's.
+ * text and reads them back, proto-metrics.c writes relogd.stats as
+ * Prometheus text: relogd's and relogctl's, not librelog's.
  */
 #ifndef RELOG_PROTO_H
 #define RELOG_PROTO_H
@@ -107,6 +108,17 @@ struct proto_line {
 	size_t exception_cut;
 };
 
+/*
+ * How relogctl dresses a record line for a terminal
+ * (proto_format_line_styled): the level name between level_on and
+ * level_off (SGR sequences, or NULL), then padded to CRITICAL's width.
+ */
+struct proto_line_style {
+	const char *level_on;
+	const char *level_off;
+	int pad_level;
+};
+
 /* Room for a level's name, "LEVEL-9223372036854775808" included. */
 #define PROTO_LEVEL_NAME_MAX 32
 
@@ -171,6 +183,8 @@ int	proto_read_map(struct proto_reader *, uint32_t *);
 int	proto_read_str(struct proto_reader *, struct proto_str *);
 int	proto_read_bool(struct proto_reader *, int *);
 int	proto_read_int(struct proto_reader *, int64_t *);
+int	proto_read_array(struct proto_reader *, uint32_t *);
+int	proto_read_find(struct proto_reader *, const char *);
 
 /* proto-decode.c */
 int	proto_decode_frame(const char *, size_t, msgpack_unpacked *,
@@ -203,10 +217,18 @@ void	proto_format_time(struct proto_buf *, int64_t);
 void	proto_escape(struct proto_buf *, struct proto_str, int);
 void	proto_format_line(struct proto_buf *, const struct proto_line *,
 	    struct proto_str, struct proto_str);
+void	proto_format_line_styled(struct proto_buf *,
+	    const struct proto_line *, struct proto_str, struct proto_str,
+	    const struct proto_line_style *);
+int	proto_parse_time(const char *, size_t, int64_t *);
+int	proto_parse_line(char *, size_t, struct proto_line *);
 size_t	proto_utf8_len(const unsigned char *, size_t);
 void	proto_json_text(struct proto_buf *, struct proto_str);
 void	proto_json_str(struct proto_buf *, struct proto_str);
 void	proto_format_json(struct proto_buf *, const struct proto_line *,
 	    struct proto_str);
+
+/* proto-metrics.c */
+int	proto_metrics_format(struct proto_buf *, const char *, size_t);
 
 #endif

@@ -15,11 +15,11 @@
 set -eu
 
 BUILD="gcc make pkg-config libevent-dev libmsgpack-dev libsystemd-dev
-libinih-dev libssl-dev"
+libinih-dev libssl-dev zlib1g-dev"
 # What the binaries link, and Python for the logging handler; the deb
 # packages get theirs from ${shlibs:Depends} instead.
 RUNTIME="libevent-2.1-7 libevent-openssl-2.1-7 libmsgpackc2 libsystemd0
-libinih1 libssl3 python3"
+libinih1 libssl3 zlib1g python3"
 # python3-venv, -setuptools and -wheel: pip installs shim/python into a
 # venv offline. logrotate and strace: the checks of the shipped files.
 TEST="check python3 python3-msgpack python3-structlog python3-fluent-logger

@@ -42,6 +42,9 @@ main(void)
 	srunner_add_suite(sr, suite_remote());
 	srunner_add_suite(sr, suite_ids());
 	srunner_add_suite(sr, suite_security());
+	srunner_add_suite(sr, suite_show());
+	srunner_add_suite(sr, suite_metrics());
+	srunner_add_suite(sr, suite_cli());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -28,12 +28,31 @@ Suite  *suite_remote(void);
 Suite  *suite_ids(void);
 Suite  *suite_security(void);
 TCase  *security_files_tcase(void);
+Suite  *suite_show(void);
+Suite  *suite_metrics(void);
+Suite  *suite_cli(void);
 
 /*
  * The tag of test cases that run in the test's own process, with nothing
  * started: `make valgrind` runs those under memcheck itself.
  */
 #define TESTS_UNIT_TAG "unit"
+
+/* A program run to its end (capture.c). */
+struct capture {
+	char *out;		/* stdout, or a pseudo-terminal's output */
+	char *err;
+	int status;		/* as harness_wait's */
+};
+
+/* capture.c */
+pid_t	capture_spawn(const char *const *, const char *const *, int *,
+	    int *);
+void	capture_run(const char *const *, const char *const *, int,
+	    struct capture *, int);
+void	capture_free(struct capture *);
+void	capture_await(int, char **, const char *, size_t, int);
+char   *capture_read_all(int, int);
 
 /* wire.c: a raw protocol client. */
 void	wire_begin(struct proto_header *, const char *, int64_t, const char *);

@@ -1,0 +1,279 @@
+/*
+ * show's files: relogd's log folder and which plugin each file is of.
+ *
+ * A plugin's file is "<id>.log" in the folder, or what its [plugin.ID]
+ * section's "file =" names in relogd's config; its rotations are
+ * "<file>.1" (the newest) to "<file>.N", as relogd rotates them, and
+ * "<file>.N.gz", as logrotate compresses them. Plugin ids may hold dots:
+ * "builtin.plugin-management.log" is builtin.plugin-management's, and
+ * "x.log.3" x's third rotation. A plugin's files are read oldest first.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "relogctl.h"
+
+/* What relogctl takes from relogd's config. */
+struct ctl_files_ini {
+	char *log_dir;
+	struct ctl_log *maps;	/* [plugin.ID] file = NAME: ID, NAME */
+	size_t nmaps;
+};
+
+/* One file found: whose, which rotation. */
+struct ctl_files_entry {
+	char plugin[RELOG_ID_MAX + 1];
+	char *base;
+	unsigned long rotation;	/* 0: the file itself */
+	int gz;
+	char *path;
+};
+
+/* libinih's handler: log_dir, and every plugin's file setting. */
+static int
+ctl_files_ini_key(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct ctl_files_ini *c = arg;
+	struct ctl_log *m;
+
+	if (strcmp(section, "relogd") == 0 && strcmp(name, "log_dir") == 0) {
+		free(c->log_dir);
+		if ((c->log_dir = strdup(value)) == NULL)
+			ctl_fail(CTL_FAILED, "out of memory");
+	} else if (strncmp(section, "plugin.", 7) == 0 &&
+	    strcmp(name, "file") == 0 &&
+	    proto_id_valid(section + 7, strlen(section + 7)) &&
+	    proto_id_valid(value, strlen(value))) {
+		m = reallocarray(c->maps, c->nmaps + 1, sizeof *m);
+		if (m == NULL)
+			ctl_fail(CTL_FAILED, "out of memory");
+		c->maps = m;
+		m = &c->maps[c->nmaps++];
+		memset(m, 0, sizeof *m);
+		snprintf(m->plugin, sizeof m->plugin, "%s", section + 7);
+		if ((m->base = strdup(value)) == NULL)
+			ctl_fail(CTL_FAILED, "out of memory");
+	}
+	return (1);
+}
+
+/*
+ * Read relogd's config at path: its log_dir (returned, allocated; NULL if
+ * it sets none) and its plugins' file settings into *maps (free them with
+ * ctl_files_free). It is relogd's to check: what relogctl does not read
+ * is ignored. Fails if the file cannot be read.
+ */
+char *
+ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps)
+{
+	struct ctl_files_ini c = { NULL, NULL, 0 };
+	int ret;
+
+	ret = ini_parse(path, ctl_files_ini_key, &c);
+	if (ret < 0)
+		ctl_fail(errno == EACCES ? CTL_DENIED : CTL_FAILED,
+		    "cannot read %s: %s", path, ret == -1 ? strerror(errno) :
+		    "out of memory");
+	*maps = c.maps;
+	*nmaps = c.nmaps;
+	return (c.log_dir);
+}
+
+/*
+ * Split a file name into base and rotation: "x.log.3.gz" is x.log, 3,
+ * compressed. Returns 0, or -1 if it cannot be a log file of relogd's.
+ */
+static int
+ctl_files_split(const char *name, struct ctl_files_entry *e)
+{
+	size_t len = strlen(name), digits;
+	char *end;
+
+	if (name[0] == '.' || (e->base = strdup(name)) == NULL)
+		return (-1);
+	if (len > 3 && strcmp(e->base + len - 3, ".gz") == 0) {
+		e->gz = 1;
+		e->base[len -= 3] = '\0';
+	}
+	end = strrchr(e->base, '.');
+	digits = end != NULL ? strspn(end + 1, "0123456789") : 0;
+	if (end != NULL && digits > 0 && digits < 7 &&
+	    end[1 + digits] == '\0' && end[1] != '0') {
+		e->rotation = strtoul(end + 1, NULL, 10);
+		*end = '\0';
+	} else if (e->gz) {
+		free(e->base);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Whose is a file's base name: the plugin whose file setting names it,
+ * else <id> of "<id>.log". Returns 0 with e->plugin, or -1 if nobody's.
+ */
+static int
+ctl_files_owner(struct ctl_files_entry *e, const struct ctl_log *maps,
+    size_t nmaps)
+{
+	size_t i = nmaps, len = strlen(e->base);
+
+	/* The last setting wins, as it does for relogd. */
+	while (i-- > 0) {
+		if (strcmp(maps[i].base, e->base) == 0) {
+			memcpy(e->plugin, maps[i].plugin, sizeof e->plugin);
+			return (0);
+		}
+	}
+	if (len <= 4 || len - 4 > RELOG_ID_MAX ||
+	    strcmp(e->base + len - 4, ".log") != 0 ||
+	    !proto_id_valid(e->base, len - 4))
+		return (-1);
+	memcpy(e->plugin, e->base, len - 4);
+	e->plugin[len - 4] = '\0';
+	return (0);
+}
+
+/* Is a plugin one of those asked for (none: all)? */
+static int
+ctl_files_wanted(const char *plugin, char *const *plugins, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(plugins[i], plugin) == 0)
+			return (1);
+	}
+	return (n == 0);
+}
+
+/* qsort: by plugin, then base name, then the oldest rotation first. */
+static int
+ctl_files_cmp(const void *a, const void *b)
+{
+	const struct ctl_files_entry *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->plugin, y->plugin)) != 0 ||
+	    (c = strcmp(x->base, y->base)) != 0)
+		return (c);
+	if (x->rotation != y->rotation)
+		return (x->rotation > y->rotation ? -1 : 1);
+	return (x->gz - y->gz);
+}
+
+/* Take one folder entry, if it is a log file wanted; else free it. */
+static int
+ctl_files_take(const char *dir, const char *name,
+    const struct ctl_log *maps, size_t nmaps, char *const *plugins,
+    size_t nplugins, struct ctl_files_entry *e)
+{
+	struct stat st;
+
+	memset(e, 0, sizeof *e);
+	if (ctl_files_split(name, e) != 0)
+		return (0);
+	if (ctl_files_owner(e, maps, nmaps) != 0 ||
+	    !ctl_files_wanted(e->plugin, plugins, nplugins) ||
+	    asprintf(&e->path, "%s/%s", dir, name) < 0 ||
+	    stat(e->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		free(e->base);
+		free(e->path);
+		return (0);
+	}
+	return (1);
+}
+
+/* Make the logs from sorted entries: one per base name, oldest first. */
+static void
+ctl_files_group(struct ctl_files_entry *es, size_t n, struct ctl_log **logs,
+    size_t *nlogs)
+{
+	struct ctl_log *l = NULL;
+	size_t i, j;
+
+	*logs = calloc(n != 0 ? n : 1, sizeof **logs);
+	if (*logs == NULL)
+		ctl_fail(CTL_FAILED, "out of memory");
+	*nlogs = 0;
+	for (i = 0; i < n; i++) {
+		if (l == NULL || strcmp(l->base, es[i].base) != 0 ||
+		    strcmp(l->plugin, es[i].plugin) != 0) {
+			l = &(*logs)[(*nlogs)++];
+			snprintf(l->plugin, sizeof l->plugin, "%s",
+			    es[i].plugin);
+			l->base = es[i].base;
+			for (j = i; j < n && strcmp(es[j].base, l->base) == 0 &&
+			    strcmp(es[j].plugin, l->plugin) == 0; j++)
+				;
+			l->paths = calloc(j - i, sizeof *l->paths);
+			if (l->paths == NULL)
+				ctl_fail(CTL_FAILED, "out of memory");
+		} else
+			free(es[i].base);
+		/* The same rotation twice (logrotate compressing it). */
+		if (i > 0 && l->npaths > 0 &&
+		    es[i - 1].rotation == es[i].rotation) {
+			free(es[i].path);
+			continue;
+		}
+		l->paths[l->npaths++] = es[i].path;
+	}
+}
+
+/*
+ * Find the log files of the plugins asked for (none: all) in dir, the
+ * file settings in maps. Returns 0 with *logs (free them with
+ * ctl_files_free), sorted by plugin, or -errno if dir cannot be read.
+ */
+int
+ctl_files_find(const char *dir, const struct ctl_log *maps, size_t nmaps,
+    char *const *plugins, size_t nplugins, struct ctl_log **logs,
+    size_t *nlogs)
+{
+	struct ctl_files_entry *es = NULL, *grown;
+	struct dirent *de;
+	size_t n = 0, cap = 0;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return (-errno);
+	while ((de = readdir(d)) != NULL) {
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			if ((grown = reallocarray(es, cap, sizeof *es)) == NULL)
+				ctl_fail(CTL_FAILED, "out of memory");
+			es = grown;
+		}
+		n += (size_t)ctl_files_take(dir, de->d_name, maps, nmaps,
+		    plugins, nplugins, &es[n]);
+	}
+	closedir(d);
+	qsort(es, n, sizeof *es, ctl_files_cmp);
+	ctl_files_group(es, n, logs, nlogs);
+	free(es);
+	return (0);
+}
+
+/* Free logs (or maps). */
+void
+ctl_files_free(struct ctl_log *logs, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < logs[i].npaths; j++)
+			free(logs[i].paths[j]);
+		free(logs[i].paths);
+		free(logs[i].base);
+	}
+	free(logs);
+}

@@ -1,0 +1,203 @@
+/*
+ * relogctl stats: relogd.stats as a table, as relogd's answer in JSON, or
+ * as Prometheus text (proto-metrics.c: the very text relogd serves on
+ * metrics_listen). relogctl reopen: relogd.reopen.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relogctl.h"
+
+enum ctl_stats_format {
+	CTL_STATS_TEXT,
+	CTL_STATS_JSON,
+	CTL_STATS_PROMETHEUS,
+};
+
+/* Print the connections' table. */
+static void
+ctl_stats_connections(const msgpack_object *conns)
+{
+	const msgpack_object *o;
+	struct proto_str s, t, state;
+	uint32_t i;
+
+	printf("%-6s %-8s %-6s %-24s %-16s %-8s %10s\n", "CONN", "PID", "UID",
+	    "RUNNER", "PLUGIN", "STATE", "RECORDS");
+	for (i = 0; conns != NULL && i < conns->via.array.size; i++) {
+		o = &conns->via.array.ptr[i];
+		s = ctl_msg_str(o, "runner_id");
+		t = ctl_msg_str(o, "plugin");
+		state = ctl_msg_str(o, "state");
+		printf("%-6lld %-8lld %-6lld %-24.*s %-16.*s %-8.*s %10lld\n",
+		    (long long)ctl_msg_int(o, "id"),
+		    (long long)ctl_msg_int(o, "pid"),
+		    (long long)ctl_msg_int(o, "uid"), (int)s.len, s.ptr,
+		    (int)t.len, t.ptr, (int)state.len, state.ptr,
+		    (long long)ctl_msg_int(o, "records"));
+	}
+}
+
+/* Print the plugins' table. */
+static void
+ctl_stats_plugins(const msgpack_object *plugins)
+{
+	const msgpack_object *o;
+	struct proto_str s;
+	uint32_t i;
+
+	printf("\n%-24s %10s %10s %10s %10s %10s %12s\n", "PLUGIN",
+	    "RECEIVED", "WRITTEN", "DROPPED", "SUPPRESSED", "FILTERED",
+	    "BYTES");
+	for (i = 0; plugins != NULL && i < plugins->via.array.size; i++) {
+		o = &plugins->via.array.ptr[i];
+		s = ctl_msg_str(o, "plugin");
+		printf("%-24.*s %10lld %10lld %10lld %10lld %10lld %12lld\n",
+		    (int)s.len, s.ptr, (long long)ctl_msg_int(o, "received"),
+		    (long long)ctl_msg_int(o, "written"),
+		    (long long)ctl_msg_int(o, "dropped_by_runners"),
+		    (long long)ctl_msg_int(o, "suppressed"),
+		    (long long)ctl_msg_int(o, "filtered"),
+		    (long long)ctl_msg_int(o, "bytes"));
+	}
+}
+
+/* Print the forward sinks' table, if there are any. */
+static void
+ctl_stats_forward(const msgpack_object *fwd)
+{
+	const msgpack_object *o, *up;
+	struct proto_str s;
+	uint32_t i;
+
+	if (fwd == NULL || fwd->via.array.size == 0)
+		return;
+	printf("\n%-32s %-4s %10s %10s %10s %10s %10s\n", "FORWARD", "UP",
+	    "MEMORY", "DISK", "SENT", "ACKED", "DROPPED");
+	for (i = 0; i < fwd->via.array.size; i++) {
+		o = &fwd->via.array.ptr[i];
+		s = ctl_msg_str(o, "uri");
+		up = proto_map_get(o, "connected");
+		printf("%-32.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
+		    (int)s.len, s.ptr, up != NULL && up->type ==
+		    MSGPACK_OBJECT_BOOLEAN && up->via.boolean ? "yes" : "no",
+		    (long long)ctl_msg_int(o, "queued_memory"),
+		    (long long)ctl_msg_int(o, "queued_disk"),
+		    (long long)ctl_msg_int(o, "sent"),
+		    (long long)ctl_msg_int(o, "acked"),
+		    (long long)ctl_msg_int(o, "dropped"));
+	}
+}
+
+/* Print the whole answer as tables. */
+static void
+ctl_stats_text(const msgpack_object *payload)
+{
+	const msgpack_object *conns = ctl_msg_array(payload, "connections");
+	struct proto_str s = ctl_msg_str(payload, "version");
+
+	printf("relogd %.*s, up %lld s, connections: %u\n\n", (int)s.len,
+	    s.ptr, (long long)ctl_msg_int(payload, "uptime_s"),
+	    conns != NULL ? conns->via.array.size : 0);
+	ctl_stats_connections(conns);
+	ctl_stats_plugins(ctl_msg_array(payload, "plugins"));
+	ctl_stats_forward(ctl_msg_array(payload, "forward"));
+}
+
+/*
+ * Append the answer as Prometheus text, from the payload's bytes in the
+ * frame (proto_metrics_format reads raw msgpack, as relogd's does).
+ */
+static void
+ctl_stats_prometheus(struct proto_buf *b, const struct proto_msg *r)
+{
+	struct proto_reader rd;
+	size_t start;
+
+	proto_reader_init(&rd, r->body, r->len);
+	if (proto_read_find(&rd, "payload") != 0)
+		ctl_fail(CTL_FAILED, "bad reply: no payload");
+	start = rd.off;
+	if (proto_read_skip(&rd) != 0 ||
+	    proto_metrics_format(b, r->body + start, rd.off - start) != 0)
+		ctl_fail(CTL_FAILED, "bad reply: the payload is not a map");
+}
+
+/* relogctl stats */
+int
+ctl_stats_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	enum ctl_stats_format format = CTL_STATS_TEXT;
+	struct proto_buf b = { NULL, 0, 0 };
+	struct proto_msg r;
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
+		if (opt == 'j' || (opt == 'o' && strcmp(optarg, "json") == 0))
+			format = CTL_STATS_JSON;
+		else if (opt == 'o' && strcmp(optarg, "text") == 0)
+			format = CTL_STATS_TEXT;
+		else if (opt == 'o' && strcmp(optarg, "prometheus") == 0)
+			format = CTL_STATS_PROMETHEUS;
+		else if (opt == 'o')
+			ctl_usage_error("stats", "-o %s: not text, json or "
+			    "prometheus", optarg);
+		else if (opt == 'h')
+			ctl_help("stats");
+		else
+			ctl_bad_option("stats", opt, argv);
+	}
+	if (optind != argc)
+		ctl_usage_error("stats", "%s: stats takes no arguments",
+		    argv[optind]);
+	fd = ctl_conn_open();
+	ctl_conn_call(fd, 2, RELOG_METHOD_STATS, ctl_conn_pack_empty, NULL,
+	    &r);
+	if (format == CTL_STATS_TEXT)
+		ctl_stats_text(r.env.payload);
+	else if (format == CTL_STATS_JSON) {
+		ctl_msg_json(&b, r.env.payload);
+		proto_buf_add(&b, "\n", 1);
+	} else
+		ctl_stats_prometheus(&b, &r);
+	if (b.len != 0)
+		fwrite(b.data, 1, b.len, stdout);
+	proto_buf_free(&b);
+	proto_msg_free(&r);
+	close(fd);
+	return (fflush(stdout) == 0 ? CTL_OK : CTL_FAILED);
+}
+
+/* relogctl reopen */
+int
+ctl_reopen_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct proto_msg r;
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (opt == 'h')
+			ctl_help("reopen");
+		ctl_bad_option("reopen", opt, argv);
+	}
+	if (optind != argc)
+		ctl_usage_error("reopen", "%s: reopen takes no arguments",
+		    argv[optind]);
+	fd = ctl_conn_open();
+	ctl_conn_call(fd, 2, RELOG_METHOD_REOPEN, ctl_conn_pack_empty, NULL,
+	    &r);
+	proto_msg_free(&r);
+	close(fd);
+	return (CTL_OK);
+}
