@@ -96,7 +96,7 @@ TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/uri.c daemon/log.c \
 RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
 	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
 	relogctl/ctl-show.c relogctl/ctl-files.c relogctl/ctl-reader.c \
-	relogctl/ctl-time.c relogctl/ctl-out.c
+	relogctl/ctl-time.c relogctl/ctl-out.c relogctl/ctl-grant.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))

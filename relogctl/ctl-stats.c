@@ -64,6 +64,38 @@ ctl_stats_plugins(const msgpack_object *plugins)
 	}
 }
 
+/*
+ * Say what needs an operator's eye, a line a plugin: a file it cannot
+ * write (its records wait, unacknowledged), records others aimed at it
+ * (owned), records journald did not take.
+ */
+static void
+ctl_stats_troubles(const msgpack_object *plugins)
+{
+	const msgpack_object *o;
+	struct proto_str s, w;
+	int64_t refused, lost;
+	uint32_t i;
+
+	for (i = 0; plugins != NULL && i < plugins->via.array.size; i++) {
+		o = &plugins->via.array.ptr[i];
+		s = ctl_msg_str(o, "plugin");
+		w = ctl_msg_str(o, "writing");
+		refused = ctl_msg_int(o, "refused");
+		lost = ctl_msg_int(o, "journald_lost");
+		if (w.len != 0 && !proto_str_eq(w, "ok"))
+			printf("%.*s: cannot write its file: %.*s; %lld records "
+			    "wait\n", (int)s.len, s.ptr, (int)w.len, w.ptr,
+			    (long long)ctl_msg_int(o, "waiting"));
+		if (refused > 0)
+			printf("%.*s: %lld records refused: their senders do "
+			    "not own it\n", (int)s.len, s.ptr, (long long)refused);
+		if (lost > 0)
+			printf("%.*s: %lld records journald did not take\n",
+			    (int)s.len, s.ptr, (long long)lost);
+	}
+}
+
 /* Print the forward sinks' table, if there are any. */
 static void
 ctl_stats_forward(const msgpack_object *fwd)
@@ -98,11 +130,14 @@ ctl_stats_text(const msgpack_object *payload)
 	const msgpack_object *conns = ctl_msg_array(payload, "connections");
 	struct proto_str s = ctl_msg_str(payload, "version");
 
-	printf("relogd %.*s, up %lld s, connections: %u\n\n", (int)s.len,
-	    s.ptr, (long long)ctl_msg_int(payload, "uptime_s"),
-	    conns != NULL ? conns->via.array.size : 0);
+	printf("relogd %.*s, up %lld s, connections: %u, input held: %lld "
+	    "bytes\n\n", (int)s.len, s.ptr,
+	    (long long)ctl_msg_int(payload, "uptime_s"),
+	    conns != NULL ? conns->via.array.size : 0,
+	    (long long)ctl_msg_int(payload, "buffered"));
 	ctl_stats_connections(conns);
 	ctl_stats_plugins(ctl_msg_array(payload, "plugins"));
+	ctl_stats_troubles(ctl_msg_array(payload, "plugins"));
 	ctl_stats_forward(ctl_msg_array(payload, "forward"));
 }
 

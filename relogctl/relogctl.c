@@ -7,12 +7,13 @@
  *   relogctl [-s PATH] send -p PLUGIN [-l LEVEL] [-n LOGGER] [MESSAGE...]
  *   relogctl [-s PATH] exec -p PLUGIN [-n LOGGER] -- COMMAND [ARG...]
  *   relogctl [-s PATH] reopen
+ *   relogctl [-s PATH] grant PLUGIN | revoke PLUGIN
  *
  * The socket: -s, else RELOG_SOCKET, else relogd's default. send and exec
- * log like any runner, through librelog; stats, tail and reopen are admin
- * methods (root, relogd's uid, admin_uids); show reads the files and needs
- * no relogd. Exit status: 0, 1 failed, 2 usage, 3 relogd not running,
- * 4 permission denied; exec: the command's.
+ * log like any runner, through librelog; stats, tail, reopen, grant and
+ * revoke are admin methods (root, relogd's uid, admin_uids); show reads
+ * the files and needs no relogd. Exit status: 0, 1 failed, 2 usage,
+ * 3 relogd not running, 4 permission denied; exec: the command's.
  *
  * This file is the command line: the options every command has, usage
  * and its errors, and the table of commands.
@@ -85,6 +86,12 @@ static const struct ctl_command {
 	    "  WARNING records; relogctl exits with its status\n" },
 	{ "reopen", ctl_reopen_main, "reopen",
 	    "  relogd reopens its log files, as on SIGHUP\n" },
+	{ "grant", ctl_grant_main, "grant PLUGIN",
+	    "  a fresh token that owns PLUGIN, printed once (relogd keeps\n"
+	    "  its hash in state_dir): give it to PLUGIN's runner as\n"
+	    "  RELOG_TOKEN\n" },
+	{ "revoke", ctl_revoke_main, "revoke PLUGIN",
+	    "  PLUGIN's grant ends; its token no longer proves it\n" },
 };
 
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])

@@ -81,6 +81,10 @@ int64_t	ctl_level(const char *, const char *);
 int	ctl_stats_main(int, char **);
 int	ctl_reopen_main(int, char **);
 
+/* ctl-grant.c */
+int	ctl_grant_main(int, char **);
+int	ctl_revoke_main(int, char **);
+
 /* ctl-tail.c */
 int	ctl_tail_main(int, char **);
 

@@ -427,36 +427,3 @@ peer_big_frame(msgpack_sbuffer *sb, size_t len)
 	msgpack_sbuffer_write(sb, body, len - 1);
 	free(body);
 }
-
-/* Call an admin method with {plugin}; returns its reply's text (free it). */
-char *
-peer_admin(const struct harness *h, const char *method, const char *plugin)
-{
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	struct proto_msg m;
-	const char *cause;
-	char *text;
-	size_t start;
-	int fd;
-
-	fd = peer_open(h, "admin", NULL, NULL);
-	msgpack_sbuffer_init(&sb);
-	start = peer_frame_begin(&sb, &pk, RELOG_TYPE_REQUEST, method);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "plugin");
-	proto_pack_key(&pk, plugin);
-	proto_pack_no_error(&pk);
-	ck_assert_int_eq(proto_frame_end(&sb, start, RELOG_FRAME_MAX_LIMIT),
-	    0);
-	peer_send(fd, &sb);
-	msgpack_sbuffer_destroy(&sb);
-	ck_assert_msg(proto_client_recv(fd, PEER_WAIT_MS, &m, &cause) == 0,
-	    "%s reply: %s", method, cause);
-	close(fd);
-	text = malloc(4096);
-	ck_assert_ptr_nonnull(text);
-	msgpack_object_print_buffer(text, 4096, m.u.data);
-	proto_msg_free(&m);
-	return (text);
-}

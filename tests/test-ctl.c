@@ -132,7 +132,7 @@ START_TEST(test_ctl_stats)
 	    NULL), CTL_TIMEOUT_MS), 0);
 	ck_assert_int_eq(ctl_run(stats, &text), 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd 0.1.0, up "));
-	ck_assert_ptr_nonnull(strstr(text, "connections: 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "connections: 1, input held: "));
 	ck_assert_ptr_nonnull(strstr(text, "st                              "
 	    "120        120          0          0"));
 	ck_assert_ptr_nonnull(strstr(text, " relogctl-"));

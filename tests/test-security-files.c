@@ -312,6 +312,22 @@ files_assert_whole(const char *text)
 	}
 }
 
+/* relogctl stats -o FORMAT (free it). */
+static char *
+files_stats_text(const char *format)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", F.socket,
+	    "stats", "-o", format, NULL };
+	char *text;
+	int out;
+	pid_t pid;
+
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out, NULL);
+	ck_assert_int_eq(harness_wait(pid, FILES_WAIT_MS), 0);
+	return (text);
+}
+
 /*
  * log-dir on a small tmpfs, filled up twice while runners log: no record
  * is acknowledged that is not written, relogd says when each episode
@@ -336,6 +352,10 @@ START_TEST(test_security_disk_full)
 	text = peer_stats(&F);
 	ck_assert_ptr_nonnull(strstr(text, "\"writing\":\"No space left on "
 	    "device\""));
+	free(text);
+	text = files_stats_text("text");
+	ck_assert_ptr_nonnull(strstr(text, "full: cannot write its file: No "
+	    "space left on device; "));
 	free(text);
 	files_unfill(F.log_dir);
 	ck_assert_int_eq(harness_wait(r1, FILES_WAIT_MS), 0);
@@ -445,6 +465,14 @@ START_TEST(test_security_journald_lost)
 	ck_assert_int_eq(harness_wait(harness_runner(&F, "jl", NULL, args,
 	    NULL), FILES_WAIT_MS), 0);
 	ck_assert_int_eq(peer_stat(&F, "test", "journald_lost"), 20);
+	text = files_stats_text("prometheus");
+	ck_assert_ptr_nonnull(strstr(text, "\nrelog_plugin_journald_lost_total"
+	    "{plugin=\"test\"} 20\n"));
+	free(text);
+	text = files_stats_text("text");
+	ck_assert_ptr_nonnull(strstr(text, "\ntest: 20 records journald did "
+	    "not take\n"));
+	free(text);
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
 	text = harness_plugin_log(&F, "test");
 	harness_check_sequence(text, "jl", 0, 20);

@@ -525,58 +525,60 @@ START_TEST(test_security_identity_required)
 }
 END_TEST
 
-/* The token in a relogd.grant reply's text ("token" => "..."). */
-static void
-sec_token_of(const char *reply, char *token, size_t size)
+/* Run relogctl COMMAND PLUGIN; returns what it printed (free it). */
+static char *
+sec_relogctl(const char *command, const char *plugin, int *status)
 {
-	const char *p = strstr(reply, "\"token\"=>\"");
-	size_t n;
+	const char *argv[] = { harness_build_path("relogctl"), "-s", S.socket,
+	    command, plugin, NULL };
+	char *text;
+	int out;
+	pid_t pid;
 
-	ck_assert_msg(p != NULL, "no token in %s", reply);
-	p += strlen("\"token\"=>\"");
-	n = strcspn(p, "\"");
-	ck_assert_uint_lt(n, size);
-	ck_assert_uint_ge(n, 32);
-	memcpy(token, p, n);
-	token[n] = '\0';
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out, NULL);
+	*status = harness_wait(pid, SEC_WAIT_MS);
+	return (text);
 }
 
 /*
- * relogd.grant gives a plugin a fresh token, kept (hashed, 0600) across a
- * restart: the plugin is owned from then on, its runner proves it with the
- * token; relogd.revoke ends it, and the plugin is open again.
+ * relogctl grant gives a plugin a fresh token, kept (hashed, 0600)
+ * across a restart: the plugin is owned from then on, its runner proves it
+ * with the token; relogctl revoke ends it, and the plugin is open again.
  */
 START_TEST(test_security_grant)
 {
-	char token[128], path[512], *reply;
+	char path[512], *token, *text;
 	struct stat st;
+	int status;
 
 	sec_start("");
-	reply = peer_admin(&S, RELOG_METHOD_GRANT, "payroll");
-	sec_token_of(reply, token, sizeof token);
-	free(reply);
+	token = sec_relogctl("grant", "payroll", &status);
+	ck_assert_int_eq(status, 0);
+	ck_assert_uint_ge(strlen(token), 33);
+	token[strcspn(token, "\n")] = '\0';
 	sec_refused("payroll", NULL);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
 	snprintf(path, sizeof path, "%s/grants", S.state_dir);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	reply = harness_read_file(path, NULL);
-	ck_assert_ptr_null(strstr(reply, token));
-	free(reply);
+	text = harness_read_file(path, NULL);
+	ck_assert_ptr_null(strstr(text, token));
+	free(text);
 
 	sec_start("");
 	sec_refused("payroll", "not-the-token");
 	ck_assert_int_eq(sec_token_runner("payroll", "payroll", token,
 	    "plugin.payroll"), 0);
-	reply = peer_admin(&S, RELOG_METHOD_REVOKE, "payroll");
-	ck_assert_ptr_nonnull(strstr(reply, "\"revoked\"=>true"));
-	free(reply);
+	free(sec_relogctl("revoke", "payroll", &status));
+	ck_assert_int_eq(status, 0);
 	ck_assert_int_eq(peer_stat(&S, "payroll", "owned"), 0);
 	ck_assert_int_eq(harness_wait(harness_runner(&S, "open", "payroll",
 	    (const char *const []){ "-n", "5", "-a", NULL }, NULL),
 	    SEC_WAIT_MS), 0);
 	ck_assert_int_eq(peer_stat(&S, "payroll", "written"), 105);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	free(token);
 }
 END_TEST
 

@@ -140,6 +140,5 @@ void	peer_log(int, const char *, const char *, int);
 pid_t	peer_hold(const struct harness *, uid_t, int);
 pid_t	peer_flood(const struct harness *, uid_t, int, const msgpack_sbuffer *);
 void	peer_big_frame(msgpack_sbuffer *, size_t);
-char   *peer_admin(const struct harness *, const char *, const char *);
 
 #endif
