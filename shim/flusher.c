@@ -381,16 +381,17 @@ fail:
 
 /*
  * Write a record that would otherwise vanish unseen to stderr, as
- * "[LOG-FALLBACK] [logger] message". Returns 0, or -1 if stderr did not
- * take it before the deadline.
+ * "[LOG-FALLBACK] [logger] message", or, when relogd may have written it
+ * too (it was sent, not acknowledged), "[LOG-FALLBACK?] [logger] message".
+ * Returns 0, or -1 if stderr did not take it before the deadline.
  */
 static int
-flusher_fallback(const struct ring_slot *s, int64_t deadline)
+flusher_fallback(const struct ring_slot *s, int maybe, int64_t deadline)
 {
-	return (flusher_say(deadline, "[LOG-FALLBACK] [%.*s] %.*s%s%.*s\n",
-	    (int)s->name_len, ring_slot_name(s), (int)s->msg_len,
-	    ring_slot_msg(s), s->exc_len != 0 ? "\n" : "", (int)s->exc_len,
-	    ring_slot_exc(s)));
+	return (flusher_say(deadline, "[LOG-FALLBACK%s] [%.*s] %.*s%s%.*s\n",
+	    maybe ? "?" : "", (int)s->name_len, ring_slot_name(s),
+	    (int)s->msg_len, ring_slot_msg(s), s->exc_len != 0 ? "\n" : "",
+	    (int)s->exc_len, ring_slot_exc(s)));
 }
 
 /*
@@ -555,7 +556,7 @@ flusher_deliver(struct relog *h)
 			pos = (h->fhead + i) % SHIM_WINDOW;
 			if (!h->frames[pos].sent) {
 				flusher_pack(h, pos);
-				h->frames[pos].sent = 1;
+				h->frames[pos].sent = h->frames[pos].tried = 1;
 			}
 		}
 		pthread_mutex_unlock(&h->pack_lock);
@@ -612,21 +613,46 @@ flusher_drain(struct relog *h, int closing)
 }
 
 /*
- * Write n records to stderr by the deadline. Once one is not taken, the
- * rest are not tried: they are counted in *lost.
+ * Write n records to stderr by the deadline (maybe: relogd may have them
+ * too). Once one is not taken, the rest are not tried: they are counted
+ * in *lost.
  */
 static void
 flusher_fallback_n(struct relog *h, struct ring_slot *slots, size_t n,
-    int64_t deadline, uint64_t *lost)
+    int maybe, int64_t deadline, uint64_t *lost)
 {
 	size_t i;
 
 	if (n != 0)
 		h->close_fallback = 1;
 	for (i = 0; i < n; i++) {
-		if (*lost != 0 || flusher_fallback(&slots[i], deadline) != 0)
+		if (*lost != 0 ||
+		    flusher_fallback(&slots[i], maybe, deadline) != 0)
 			(*lost)++;
 	}
+}
+
+/*
+ * Say, before they come, how many records of the window relogd was sent
+ * but did not acknowledge: it may have written them, or not; they go to
+ * stderr too, marked "[LOG-FALLBACK?]", and a reader decides.
+ */
+static void
+flusher_say_unacked(struct relog *h, int64_t deadline)
+{
+	uint64_t n = 0;
+	size_t i, pos;
+
+	for (i = 0; i < h->fcount; i++) {
+		pos = (h->fhead + i) % SHIM_WINDOW;
+		if (h->frames[pos].tried && !h->frames[pos].acked)
+			n += h->frames[pos].n;
+	}
+	if (n != 0)
+		flusher_say(deadline, "[LOG-FALLBACK] relog: %llu records were "
+		    "sent to relogd and not acknowledged by the close deadline; "
+		    "relogd may have written them too: [LOG-FALLBACK?] marks "
+		    "them\n", (unsigned long long)n);
 }
 
 /*
@@ -639,13 +665,15 @@ flusher_give_up(struct relog *h)
 {
 	int64_t deadline = shim_now_ms() + SHIM_FALLBACK_MS;
 	uint64_t lost = 0;
+	struct shim_frame *f;
 	size_t n;
 
+	flusher_say_unacked(h, deadline);
 	while (h->fcount != 0) {
 		/* Batches relogd acknowledged are delivered: not those. */
+		f = &h->frames[h->fhead];
 		flusher_fallback_n(h, flusher_slots(h, h->fhead),
-		    h->frames[h->fhead].acked ? 0 : h->frames[h->fhead].n,
-		    deadline, &lost);
+		    f->acked ? 0 : f->n, f->tried, deadline, &lost);
 		flusher_retire(h);
 	}
 	for (;;) {
@@ -656,7 +684,7 @@ flusher_give_up(struct relog *h)
 		pthread_mutex_unlock(&h->lock);
 		if (n == 0)
 			break;
-		flusher_fallback_n(h, h->win_slots, n, deadline, &lost);
+		flusher_fallback_n(h, h->win_slots, n, 0, deadline, &lost);
 	}
 	if (lost != 0)
 		flusher_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "

@@ -91,8 +91,10 @@ int relog_flush(relog_t *h, int timeout_ms);
 
 /*
  * Stop the flusher and send what is left, giving up after timeout_ms: what
- * could not be sent by then is written to stderr. Frees the handle. Returns
- * 0, or -ETIMEDOUT if records had to be written to stderr.
+ * could not be sent by then is written to stderr ("[LOG-FALLBACK]"; those
+ * relogd was sent but did not acknowledge, so may have written too, as
+ * "[LOG-FALLBACK?]"). Frees the handle. Returns 0, or -ETIMEDOUT if
+ * records had to be written to stderr.
  */
 int relog_close(relog_t *h, int timeout_ms);
 

@@ -48,6 +48,7 @@ struct shim_frame {
 	size_t n;
 	uint64_t dropped;	/* ring overflows reported with it */
 	int sent;		/* on the current connection */
+	int tried;		/* sent on some connection: relogd may have it */
 	int acked;
 };
 

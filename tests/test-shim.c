@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "relog.h"
 #include "tests.h"
 
@@ -221,6 +223,103 @@ START_TEST(test_shim_close_hung_relogd)
 }
 END_TEST
 
+/* What a relogd that never acknowledges does (shim_mute_main). */
+struct shim_mute {
+	int listen_fd;
+	int records;		/* those it received */
+	int told;		/* a pipe: a byte once it received them all */
+	int want;
+};
+
+/* Pack the hello's answer: accepted. */
+static void
+shim_pack_accepted(msgpack_packer *pk, void *arg)
+{
+	(void)arg;
+	proto_pack_hello_reply(pk, 1, "");
+}
+
+/*
+ * A relogd that accepts the hello, reads the batches and answers none of
+ * them, until its runner hangs up.
+ */
+static void *
+shim_mute_main(void *arg)
+{
+	struct shim_mute *m = arg;
+	struct proto_header hd = { .message_type = RELOG_TYPE_RESPONSE,
+	    .method = proto_cstr(RELOG_METHOD_HELLO),
+	    .plugin_id = proto_cstr("") };
+	struct proto_batch b;
+	struct proto_msg r;
+	msgpack_sbuffer sb;
+	const char *cause;
+	int fd;
+
+	if ((fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0 ||
+	    proto_client_recv(fd, 10000, &r, &cause) != 0)
+		return (NULL);
+	hd.request_id = r.env.request_id;
+	proto_msg_free(&r);
+	proto_client_frame(&sb, &hd, shim_pack_accepted, NULL);
+	proto_client_send(fd, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	while (proto_client_recv(fd, 10000, &r, &cause) == 0) {
+		if (proto_decode_batch(r.env.payload, &b, &cause) == 0)
+			m->records += (int)b.n;
+		proto_msg_free(&r);
+		if (m->records >= m->want && m->told >= 0) {
+			(void)!write(m->told, "x", 1);
+			m->told = -1;
+		}
+	}
+	close(fd);
+	return (NULL);
+}
+
+/*
+ * relogd takes the batches and never acknowledges them: at relog_close's
+ * deadline they go to stderr too, but marked [LOG-FALLBACK?] after a line
+ * saying relogd may have written them, not as records surely lost.
+ */
+START_TEST(test_shim_close_unacked)
+{
+	struct shim_mute m = { .want = 5 };
+	struct pollfd pfd = { .events = POLLIN };
+	char buf[8192];
+	pthread_t t;
+	relog_t *h;
+	ssize_t n;
+	int p[2], err, i;
+
+	m.listen_fd = listen_deaf();
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	m.told = p[1];
+	ck_assert_int_eq(pthread_create(&t, NULL, shim_mute_main, &m), 0);
+	h = open_handle(100);
+	for (i = 0; i < 5; i++)
+		relog_log(h, RELOG_ERROR, "plugin.unacked", "kept %d", i);
+	pfd.fd = p[0];
+	ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+	err = capture_stderr();
+	ck_assert_int_eq(relog_close(h, 300), -ETIMEDOUT);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	n = read(err, buf, sizeof buf - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "[LOG-FALLBACK] relog: 5 records "
+	    "were sent to relogd and not acknowledged by the close deadline; "
+	    "relogd may have written them too"));
+	ck_assert_uint_eq(harness_count(buf, "[LOG-FALLBACK?] "
+	    "[plugin.unacked] kept "), 5);
+	ck_assert_uint_eq(harness_count(buf, "[LOG-FALLBACK] [plugin."), 0);
+	close(err);
+	close(p[0]);
+	close(p[1]);
+	close(m.listen_fd);
+}
+END_TEST
+
 /* stderr is a pipe nobody reads, and full: relog_close still returns. */
 START_TEST(test_shim_close_stuck_stderr)
 {
@@ -258,6 +357,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_drops_counted);
 	tcase_add_test(tc, test_shim_flush_means_written);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
+	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
 	suite_add_tcase(s, tc);
 	return (s);
