@@ -66,6 +66,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c
+PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
@@ -89,6 +90,7 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
+PROTO_FLUENT_OBJ = $(call obj,$(PROTO_FLUENT_SRC))
 PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
 DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
@@ -117,7 +119,7 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
-	$(PROTO_DECODE_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
@@ -154,10 +156,10 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_DECODE_OBJ) \
-		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+		$(PROTO_FLUENT_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
