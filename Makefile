@@ -80,7 +80,7 @@ DAEMON_SRC = daemon/server.c daemon/runner.c daemon/control.c \
 	daemon/remote-syslog.c daemon/remote-fluent.c daemon/remote-conn.c \
 	daemon/remote-queue.c \
 	daemon/ack.c daemon/owner.c daemon/spool.c daemon/state.c \
-	daemon/config.c \
+	daemon/config-load.c daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
