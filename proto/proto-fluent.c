@@ -217,6 +217,9 @@ proto_fluent_event(struct proto_str tag, const msgpack_object *time,
  * sc is ready for the next), 0 if more bytes are needed, or -1 with a
  * static *cause: malformed, more than max bytes, or more objects than
  * PROTO_OBJECTS_MAX allows unpacking.
+ *
+ * A message over max is refused whether its end has come or not: where
+ * a stream's reads fall is the peer's to choose.
  */
 int
 proto_fluent_scan(struct proto_scanner *sc, const char *data, size_t len,
@@ -225,7 +228,7 @@ proto_fluent_scan(struct proto_scanner *sc, const char *data, size_t len,
 	int ret;
 
 	ret = proto_scanner_run(sc, (const unsigned char *)data, len, cause);
-	if (ret == 0 && len > max) {
+	if ((ret == 0 && len > max) || (ret == 1 && sc->off > max)) {
 		*cause = "a Forward message over max_frame";
 		return (-1);
 	}

@@ -709,11 +709,18 @@ START_TEST(test_codec_fluent_rejects)
 	    RELOG_FRAME_MAX_DEFAULT, &used, &cause), -1);
 	ck_assert_str_eq(cause, "more msgpack objects than the message's "
 	    "size allows");
-	/* Unfinished past the limit. */
+	/* Unfinished past the limit; and whole past it, read at once. */
 	proto_scanner_init(&sc, 1);
 	ck_assert_int_eq(proto_fluent_scan(&sc, sb.data, 50, 40, &used,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "a Forward message over max_frame");
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, "\x92\xc0\xc0", 3, 2, &used,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "a Forward message over max_frame");
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, "\x92\xc0\xc0", 3, 3, &used,
+	    &cause), 1);
 }
 END_TEST
 
