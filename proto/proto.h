@@ -140,7 +140,7 @@ struct proto_scanner {
 enum proto_fluent_mode {
 	PROTO_FLUENT_MESSAGE,	/* [tag, time, record, option?] */
 	PROTO_FLUENT_FORWARD,	/* [tag, [[time, record], ...], option?] */
-	PROTO_FLUENT_PACKED,	/* [tag, bin of [time, record]..., option?] */
+	PROTO_FLUENT_PACKED,	/* [tag, bin of [time, record] ..., opt?] */
 };
 
 /*
@@ -153,8 +153,8 @@ struct proto_fluent {
 	enum proto_fluent_mode mode;
 	struct proto_str tag;
 	const msgpack_object *option;	/* NULL: none */
-	const msgpack_object *events;	/* Message: the message; Forward: the
-					   array of events */
+	/* Message: the message itself; Forward: the array of events. */
+	const msgpack_object *events;
 	struct proto_str blob;	/* PackedForward */
 	size_t next;		/* the next event: an index, or an offset */
 	msgpack_unpacked packed;
@@ -213,8 +213,8 @@ int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
 const msgpack_object *proto_map_get(const msgpack_object *, const char *);
 
 /* proto-fluent.c */
-int	proto_fluent_scan(struct proto_scanner *, const char *, size_t, size_t,
-	    size_t *, const char **);
+int	proto_fluent_scan(struct proto_scanner *, const char *, size_t,
+	    size_t, size_t *, const char **);
 int	proto_fluent_decode(const char *, size_t, msgpack_unpacked *,
 	    struct proto_fluent *, const char **);
 int	proto_fluent_next(struct proto_fluent *, struct proto_buf *,
