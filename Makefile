@@ -8,7 +8,8 @@
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
 #   make valgrind      the Check suite with relogd and runners under memcheck
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
-#   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
+#   make fuzz          run each fuzzer (frames, fluent, config) under
+#                      libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #   make deb           the Debian packages, into build/deb/
 #   make check-packages  the packages, the Python package, the shipped
@@ -218,27 +219,43 @@ bench: bench-deps
 bench-deps:
 	$(Q)$(call deps_install,build test bench)
 
-# The fuzzer: clang's libFuzzer with ASan and UBSan, on relogd's decoder.
+# The fuzzers: clang's libFuzzer with ASan and UBSan, one per input relogd
+# takes from outside (tests/fuzz/README.md): frames (a runner's), fluent
+# (the Forward socket's), config (the settings file). make fuzz runs each
+# for FUZZ_SECONDS in turn, so CI's FUZZ_SECONDS=60 takes a minute for each
+# target. A target is a name in FUZZ_TARGETS, tests/fuzz/fuzz-NAME.c, and
+# FUZZ_SRC_NAME, what it links besides; its seeds go in corpus/NAME.
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = build-fuzz
-FUZZ_SRC = tests/fuzz/fuzz-frames.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_TARGETS = frames fluent config
+FUZZ_SRC_frames = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_SRC_fluent = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC) $(PROTO_FLUENT_SRC)
+FUZZ_SRC_config = daemon/config.c daemon/config-load.c daemon/uri.c \
+	daemon/log.c daemon/relogd.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-Iproto -Ishim -Idaemon
+FUZZ_HEADERS = $(wildcard proto/*.h) daemon/relogd.h
 
-$(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS)
 	@mkdir -p $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iproto $(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
-		$(FUZZ_SRC) $(shell $(PKG_CONFIG) --libs msgpack)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) \
+		$(shell $(PKG_CONFIG) --libs msgpack inih)
 
 fuzz: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz-frames
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
-	$(Q)$(FUZZ_BUILD)/fuzz-frames -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		$(FUZZ_BUILD)/corpus
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+		$(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
+		$(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	done
 
 fuzz-deps:
 	$(Q)$(call deps_install,build test fuzz)
