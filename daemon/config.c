@@ -534,11 +534,14 @@ config_set(struct config *c, const char *section, const char *name,
 	} else if (strcmp(section, "relogd") != 0)
 		return (config_error(cause, "[%s] is an unknown section",
 		    section));
+	/* A name may be a key of each kind of section (token_file). */
 	for (i = 0; i < CONFIG_NKEYS && k == NULL; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
+		if (strcmp(config_keys[i].name, name) == 0 &&
+		    (pc != NULL ? config_keys[i].plugin :
+		    config_keys[i].relogd) != CONFIG_NONE)
 			k = &config_keys[i];
 	}
-	if (k == NULL || (pc != NULL ? k->plugin : k->relogd) == CONFIG_NONE)
+	if (k == NULL)
 		return (config_error(cause, "[%s] %s is an unknown key",
 		    section, name));
 	if (pc == NULL)
