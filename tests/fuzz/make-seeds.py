@@ -118,6 +118,7 @@ def settings():
         "relogd-defaults.conf": defaults,
         "plugins.conf": """[relogd]
 stderr = yes
+identity = required
 allow_uids = 0, 1000
 forward = syslog://logs.example.net:514, fluent+unix:/run/f.sock
 rate_limit = off
@@ -142,7 +143,12 @@ uids = 0, root
 level = 15
 sinks = stderr
 forward = none
+token_file = /etc/relogd/news.token
 """,
+        "long.conf": "[relogd]\nidentity = optional\nforward = %s\n"
+        "[plugin.many]\nuids = %s\n" % (
+            ", ".join("syslog://h%d.example.net" % i for i in range(60)),
+            ", ".join(str(1000 + i) for i in range(17))),
         "bad.conf": "[relogd]\nmax_frame = 12\n[plugin.../x]\nkeep = 0\n",
     }
 
