@@ -9,7 +9,8 @@
 #   make valgrind      the Check suite under memcheck: the unit cases in the
 #                      test binary itself, then relogd and runners
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
-#   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
+#   make fuzz          run each fuzzer (frames, fluent, config) under
+#                      libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #   make deb           the Debian packages, into build/deb/
 #   make check-packages  the packages, the Python package, the shipped
@@ -68,6 +69,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih libevent)
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
 	proto/proto-metrics.c
+PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
@@ -81,7 +83,7 @@ DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 	daemon/remote-syslog.c daemon/remote-fluent.c daemon/remote-conn.c \
 	daemon/remote-queue.c \
 	daemon/ack.c daemon/owner.c daemon/spool.c daemon/state.c \
-	daemon/config.c \
+	daemon/config-load.c daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/capture.c tests/peer.c tests/test-ring.c tests/test-codec.c \
@@ -91,8 +93,8 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
 	tests/test-show.c tests/test-metrics.c tests/test-cli.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
-TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/uri.c daemon/log.c \
-	daemon/relogd.c
+TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
+	daemon/uri.c daemon/log.c daemon/relogd.c
 RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
 	relogctl/ctl-stats.c relogctl/ctl-tail.c relogctl/ctl-send.c \
 	relogctl/ctl-show.c relogctl/ctl-files.c relogctl/ctl-reader.c \
@@ -101,6 +103,7 @@ RELOGCTL_SRC = relogctl/relogctl.c relogctl/ctl-conn.c relogctl/ctl-msg.c \
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
+PROTO_FLUENT_OBJ = $(call obj,$(PROTO_FLUENT_SRC))
 PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
 DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
@@ -132,7 +135,7 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
-	$(PROTO_DECODE_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
@@ -170,11 +173,11 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 		-Wl,-rpath,'$$ORIGIN'
 
 $(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
-	$(PROTO_DECODE_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
-		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(LIBRELOG_A) \
-		$(TEST_LIBS) -pthread
+		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) \
+		$(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
@@ -245,27 +248,43 @@ bench: bench-deps
 bench-deps:
 	$(Q)$(call deps_install,build test bench)
 
-# The fuzzer: clang's libFuzzer with ASan and UBSan, on relogd's decoder.
+# The fuzzers: clang's libFuzzer with ASan and UBSan, one per input relogd
+# takes from outside (tests/fuzz/README.md): frames (a runner's), fluent
+# (the Forward socket's), config (the settings file). make fuzz runs each
+# for FUZZ_SECONDS in turn, so CI's FUZZ_SECONDS=60 takes a minute for each
+# target. A target is a name in FUZZ_TARGETS, tests/fuzz/fuzz-NAME.c, and
+# FUZZ_SRC_NAME, what it links besides; its seeds go in corpus/NAME.
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = build-fuzz
-FUZZ_SRC = tests/fuzz/fuzz-frames.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_TARGETS = frames fluent config
+FUZZ_SRC_frames = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_SRC_fluent = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC) $(PROTO_FLUENT_SRC)
+FUZZ_SRC_config = daemon/config.c daemon/config-load.c daemon/uri.c \
+	daemon/log.c daemon/relogd.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-Iproto -Ishim -Idaemon
+FUZZ_HEADERS = $(wildcard proto/*.h) daemon/relogd.h
 
-$(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS)
 	@mkdir -p $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iproto $(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
-		$(FUZZ_SRC) $(shell $(PKG_CONFIG) --libs msgpack)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) \
+		$(shell $(PKG_CONFIG) --libs msgpack inih libevent)
 
 fuzz: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz-frames
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
-	$(Q)$(FUZZ_BUILD)/fuzz-frames -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		$(FUZZ_BUILD)/corpus
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+		$(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
+		$(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	done
 
 fuzz-deps:
 	$(Q)$(call deps_install,build test fuzz)

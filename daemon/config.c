@@ -1,6 +1,6 @@
 /*
- * relogd's settings: built-in defaults, then the INI file (parsed with
- * libinih), then the command line, whose flags go through the same setter
+ * relogd's settings: built-in defaults, then the INI file (config-load.c
+ * reads it), then the command line, whose flags go through the same setter
  * as the file's keys.
  *
  *   [relogd]          the daemon (config_keys below)
@@ -11,7 +11,6 @@
  * plugin. Adding a key is one line of config_keys and a field.
  */
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-
-#include <ini.h>
 
 #include "relogd.h"
 
@@ -128,19 +124,6 @@ static const struct config_key config_keys[] = {
 
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 _Static_assert(CONFIG_NKEYS <= 64, "a section's has holds 64 keys");
-
-/* The key of a name (it is there). */
-static const struct config_key *
-config_key(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
-			return (&config_keys[i]);
-	}
-	fatalx("config: no key %s", name);
-}
 
 /* The bytes a key's value takes in struct plugin_settings. */
 static size_t
@@ -403,7 +386,7 @@ config_outputs(const char *value, int *out)
 }
 
 /* Find or add the section of a plugin ("*": the default). */
-static struct plugin_config *
+struct plugin_config *
 config_plugin_section(struct config *c, const char *name)
 {
 	struct plugin_config *pc;
@@ -421,7 +404,7 @@ config_plugin_section(struct config *c, const char *name)
 }
 
 /* Make *cause from a format. Returns -1. */
-static int __attribute__((format(printf, 2, 3)))
+int
 config_error(char **cause, const char *fmt, ...)
 {
 	va_list ap;
@@ -552,11 +535,14 @@ config_set(struct config *c, const char *section, const char *name,
 	} else if (strcmp(section, "relogd") != 0)
 		return (config_error(cause, "[%s] is an unknown section",
 		    section));
+	/* A name may be a key of each kind of section (token_file). */
 	for (i = 0; i < CONFIG_NKEYS && k == NULL; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
+		if (strcmp(config_keys[i].name, name) == 0 &&
+		    (pc != NULL ? config_keys[i].plugin :
+		    config_keys[i].relogd) != CONFIG_NONE)
 			k = &config_keys[i];
 	}
-	if (k == NULL || (pc != NULL ? k->plugin : k->relogd) == CONFIG_NONE)
+	if (k == NULL)
 		return (config_error(cause, "[%s] %s is an unknown key",
 		    section, name));
 	if (pc == NULL)
@@ -596,225 +582,6 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 		    "address and a port, e.g. 127.0.0.1:9464 or [::1]:9464",
 		    value));
 	*len = (socklen_t)n;
-	return (0);
-}
-
-/* What the INI handler carries. */
-struct config_parse {
-	struct config *config;
-	char *cause;
-};
-
-/* libinih's handler: one key. Returns 1 to go on, 0 for an error. */
-static int
-config_handler(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	struct config_parse *p = arg;
-	char *cause = NULL;
-
-	if (config_set(p->config, section, name, value, &cause) == 0)
-		return (1);
-	if (p->cause == NULL)
-		p->cause = cause;
-	else
-		free(cause);
-	return (0);
-}
-
-/*
- * Read a token from its file: the first line, at most max bytes. Returns
- * it (allocated; free it with explicit_bzero), or NULL with *cause.
- */
-static char *
-config_read_secret(const char *path, size_t max, char **cause)
-{
-	char *line = NULL;
-	size_t cap = 0, len;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		config_error(cause, "%s: %s", path, strerror(errno));
-		return (NULL);
-	}
-	if (getline(&line, &cap, f) < 0) {
-		free(line);
-		line = NULL;
-	}
-	fclose(f);
-	len = line != NULL ? strcspn(line, "\r\n") : 0;
-	if (len == 0 || len > max) {
-		if (line != NULL)
-			explicit_bzero(line, cap);
-		free(line);
-		config_error(cause, "%s: %s", path, len == 0 ? "no token in it" :
-		    "the token is too long");
-		return (NULL);
-	}
-	line[len] = '\0';
-	return (line);
-}
-
-/* Read the session token from its file. */
-static int
-config_read_token(struct config *c, char **cause)
-{
-	char *line;
-
-	if ((line = config_read_secret(c->token_file, 4096, cause)) == NULL)
-		return (-1);
-	free(c->token);
-	c->token = strdup(line);
-	if (c->token == NULL)
-		fatal("strdup");
-	c->token_len = strlen(line);
-	explicit_bzero(line, c->token_len);
-	free(line);
-	return (0);
-}
-
-/* Read the plugins' token_file into their token. */
-static int
-config_read_plugin_tokens(struct config *c, char **cause)
-{
-	struct plugin_config *pc;
-	char *line;
-	size_t bit;
-
-	bit = (size_t)(config_key("token") - config_keys);
-	for (pc = c->plugins; pc != NULL; pc = pc->next) {
-		if (pc->set.token_file[0] == '\0')
-			continue;
-		if ((line = config_read_secret(pc->set.token_file,
-		    RELOGD_TOKEN_MAX, cause)) == NULL)
-			return (-1);
-		snprintf(pc->set.token, sizeof pc->set.token, "%s", line);
-		explicit_bzero(line, strlen(line));
-		free(line);
-		pc->has |= (uint64_t)1 << bit;
-	}
-	return (0);
-}
-
-/*
- * Take every [plugin.ID] section of the file, keys or none: a section
- * alone declares its plugin's id (libinih calls the handler only for
- * keys). Returns 0, or the line of a section that is not a plugin id.
- */
-static int
-config_sections(struct config *c, FILE *f, char **cause)
-{
-	char line[1024], *p, *end;
-	int n = 0;
-
-	while (fgets(line, sizeof line, f) != NULL) {
-		n++;
-		p = line + strspn(line, " \t");
-		if (*p != '[' || (end = strchr(p, ']')) == NULL)
-			continue;
-		*end = '\0';
-		p++;
-		if (strncmp(p, "plugin.", 7) != 0)
-			continue;
-		if (strcmp(p + 7, "*") != 0 &&
-		    !proto_id_valid(p + 7, strlen(p + 7))) {
-			config_error(cause, "[%s]: %s is not a safe plugin id",
-			    p, p + 7);
-			return (n);
-		}
-		config_plugin_section(c, p + 7);
-	}
-	return (0);
-}
-
-/*
- * Read the INI file into config. Returns 0, or -1 with an allocated *cause
- * naming the file and line.
- */
-int
-config_load(struct config *config, const char *path, char **cause)
-{
-	struct config_parse p = { .config = config };
-	FILE *f;
-	int line;
-
-	if ((f = fopen(path, "re")) != NULL) {
-		line = config_sections(config, f, &p.cause);
-		fclose(f);
-		if (line != 0) {
-			if (asprintf(cause, "%s:%d: %s", path, line,
-			    p.cause != NULL ? p.cause : "bad section") < 0)
-				*cause = NULL;
-			free(p.cause);
-			return (-1);
-		}
-	}
-	line = ini_parse(path, config_handler, &p);
-	if (line == 0)
-		return (0);
-	if (line < 0) {
-		if (asprintf(cause, "%s: %s", path, line == -1 ?
-		    strerror(errno) : "out of memory") < 0)
-			*cause = NULL;
-	} else if (asprintf(cause, "%s:%d: %s", path, line, p.cause != NULL ?
-	    p.cause : "syntax error") < 0)
-		*cause = NULL;
-	free(p.cause);
-	return (-1);
-}
-
-/*
- * Check what can only be checked once everything is set, and load the
- * token. Returns 0, or -1 with an allocated *cause.
- */
-int
-config_finish(struct config *c, char **cause)
-{
-	const struct plugin_config *a, *b;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-
-	/* One file, one plugin: each tracks its size and rotates it. */
-	for (a = c->plugins; a != NULL; a = a->next) {
-		for (b = a->next; a->set.file[0] != '\0' && b != NULL;
-		    b = b->next) {
-			if (strcmp(a->set.file, b->set.file) == 0)
-				return (config_error(cause, "[plugin.%s] and "
-				    "[plugin.%s] both write %s", a->name,
-				    b->name, a->set.file));
-		}
-	}
-	/* The input budget takes a whole frame at least. */
-	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)
-		return (config_error(cause, "max_buffered (%zu) must be more "
-		    "than max_frame (%zu)", c->max_buffered, c->max_frame));
-	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
-	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
-		if (asprintf(cause, "socket_group %s: no such group",
-		    c->socket_group) < 0)
-			*cause = NULL;
-		return (-1);
-	}
-	/* Checked here, so that a reload cannot take a sink's TLS away. */
-	if (c->remote_tls_ca != NULL && access(c->remote_tls_ca, R_OK) != 0)
-		return (config_error(cause, "forward_tls_ca %s: %s",
-		    c->remote_tls_ca, strerror(errno)));
-	if (c->remote_tls_cert != NULL &&
-	    access(c->remote_tls_cert, R_OK) != 0)
-		return (config_error(cause, "forward_tls_cert %s: %s",
-		    c->remote_tls_cert, strerror(errno)));
-	if (c->remote_tls_key != NULL && access(c->remote_tls_key, R_OK) != 0)
-		return (config_error(cause, "forward_tls_key %s: %s",
-		    c->remote_tls_key, strerror(errno)));
-	if (config_read_plugin_tokens(c, cause) != 0)
-		return (-1);
-	if (c->metrics_listen != NULL) {
-		if (config_listen_addr(c->metrics_listen, &ss, &sslen,
-		    cause) != 0)
-			return (-1);
-	}
-	if (c->token_file != NULL)
-		return (config_read_token(c, cause));
 	return (0);
 }
 

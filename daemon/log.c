@@ -42,7 +42,7 @@ log_set_writer(void (*fn)(const char *, size_t, void *), void *arg)
 }
 
 /* Write one message with its priority; a failed write is not retried. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024];

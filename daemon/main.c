@@ -116,7 +116,7 @@ main_read_config(struct config *c, char **cause)
 		    main_flags[i].value, cause) != 0)
 			return (-1);
 	}
-	return (config_finish(c, cause));
+	return (config_load_finish(c, cause));
 }
 
 /* Keep a setting that only a restart may change (NULL: not set). */

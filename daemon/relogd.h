@@ -23,8 +23,8 @@
  *   plugins    plugin.c
  *   outputs    sink.c journal.c tail.c remote.c remote-syslog.c
  *              remote-fluent.c remote-conn.c remote-queue.c
- *   utilities  ack.c owner.c spool.c state.c config.c uri.c log.c relogd.c,
- *              proto/
+ *   utilities  ack.c owner.c spool.c state.c config-load.c config.c uri.c
+ *              log.c relogd.c, proto/
  */
 #ifndef RELOGD_H
 #define RELOGD_H
@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -784,16 +785,22 @@ void	state_record(int, uint64_t);
 
 /* config.c */
 void	config_defaults(struct config *);
+int	config_error(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+struct plugin_config *config_plugin_section(struct config *, const char *);
 int	config_set(struct config *, const char *, const char *, const char *,
 	    char **);
-int	config_load(struct config *, const char *, char **);
-int	config_finish(struct config *, char **);
 void	config_plugin(const struct config *, const char *,
 	    struct plugin_settings *);
 void	config_free(struct config *);
 int	config_uid_listed(const struct uid_list *, uid_t);
 int	config_listen_addr(const char *, struct sockaddr_storage *,
 	    socklen_t *, char **);
+
+/* config-load.c */
+int	config_load_file(struct config *, FILE *, const char *, char **);
+int	config_load(struct config *, const char *, char **);
+int	config_load_finish(struct config *, char **);
 
 /* uri.c */
 int	uri_parse(const char *, struct uri *, char **);

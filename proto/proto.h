@@ -3,8 +3,9 @@
  *
  * proto-pack.c and proto-scan.c only use msgpack-c's header-only parts, so
  * librelog links them without needing libmsgpackc at run time.
- * proto-decode.c works on unpacked msgpack-c objects, proto-client.c is a
- * blocking client (relogctl, the tests), proto-text.c writes records as
+ * proto-decode.c works on unpacked msgpack-c objects, proto-fluent.c
+ * decodes the Fluent Forward input's messages (relogd's), proto-client.c is
+ * a blocking client (relogctl, the tests), proto-text.c writes records as
  * text and reads them back, proto-metrics.c writes relogd.stats as
  * Prometheus text: relogd's and relogctl's, not librelog's.
  */
@@ -147,6 +148,30 @@ struct proto_scanner {
 #define PROTO_OBJECT_BYTES 4
 #define PROTO_OBJECTS_MAX(len) ((len) / PROTO_OBJECT_BYTES + 64)
 
+/* The three modes of a Fluent Forward message (proto-fluent.c). */
+enum proto_fluent_mode {
+	PROTO_FLUENT_MESSAGE,	/* [tag, time, record, option?] */
+	PROTO_FLUENT_FORWARD,	/* [tag, [[time, record], ...], option?] */
+	PROTO_FLUENT_PACKED,	/* [tag, bin of [time, record] ..., opt?] */
+};
+
+/*
+ * A Fluent Forward message, decoded: its tag, its option, where its events
+ * are, and how far proto_fluent_next has read them. It borrows from the
+ * msgpack object it was decoded from; a PackedForward's events are unpacked
+ * one at a time into packed (proto_fluent_done frees it).
+ */
+struct proto_fluent {
+	enum proto_fluent_mode mode;
+	struct proto_str tag;
+	const msgpack_object *option;	/* NULL: none */
+	/* Message: the message itself; Forward: the array of events. */
+	const msgpack_object *events;
+	struct proto_str blob;	/* PackedForward */
+	size_t next;		/* the next event: an index, or an offset */
+	msgpack_unpacked packed;
+};
+
 /* A cursor over raw msgpack bytes (proto-scan.c). */
 struct proto_reader {
 	const unsigned char *p;
@@ -200,6 +225,17 @@ int	proto_decode_batch(const msgpack_object *, struct proto_batch *,
 int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
 	    const char **);
 const msgpack_object *proto_map_get(const msgpack_object *, const char *);
+
+/* proto-fluent.c */
+int	proto_fluent_scan(struct proto_scanner *, const char *, size_t,
+	    size_t, size_t *, const char **);
+int	proto_fluent_decode(const char *, size_t, msgpack_unpacked *,
+	    struct proto_fluent *, const char **);
+int	proto_fluent_next(struct proto_fluent *, struct proto_buf *,
+	    struct proto_entry *, const char **);
+int	proto_fluent_chunk(const struct proto_fluent *, struct proto_str *,
+	    const char **);
+void	proto_fluent_done(struct proto_fluent *);
 
 /* proto-client.c */
 int	proto_client_connect(const char *);

@@ -1,6 +1,7 @@
 /*
  * The wire codec: frames, envelopes and entries packed by proto-pack.c and
- * read back by the scan and decoder relogd uses; every limit of the scan.
+ * read back by the scan and decoder relogd uses; every limit of the scan;
+ * the Fluent Forward messages relogd's second input decodes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -495,6 +496,234 @@ START_TEST(test_codec_scan_truncation)
 }
 END_TEST
 
+/* Pack a Fluent record: {"message": msg, "level": level, "n": 7}. */
+static void
+pack_fluent_record(msgpack_packer *p, const char *msg, const char *level)
+{
+	msgpack_pack_map(p, 3);
+	proto_pack_key(p, "message");
+	proto_pack_key(p, msg);
+	proto_pack_key(p, "level");
+	proto_pack_key(p, level);
+	proto_pack_key(p, "n");
+	msgpack_pack_int(p, 7);
+}
+
+/* Pack an EventTime: ext 0, seconds and nanoseconds. */
+static void
+pack_event_time(msgpack_packer *p, uint32_t sec, uint32_t nsec)
+{
+	unsigned char t[8] = { sec >> 24, sec >> 16, sec >> 8, sec,
+	    nsec >> 24, nsec >> 16, nsec >> 8, nsec };
+
+	msgpack_pack_ext(p, 8, 0);
+	msgpack_pack_ext_body(p, t, 8);
+}
+
+/*
+ * Read the Fluent message at sb's bytes from *off one byte more at a time,
+ * as a stream arrives, and decode it into m (un holds it).
+ */
+static void
+fluent_stream(struct proto_scanner *sc, size_t *off, struct proto_fluent *m)
+{
+	const char *cause = NULL;
+	size_t have, used = 0;
+	int ret = 0;
+
+	for (have = 1; *off + have <= sb.size && ret == 0; have++)
+		ret = proto_fluent_scan(sc, sb.data + *off, have,
+		    RELOG_FRAME_MAX_DEFAULT, &used, &cause);
+	ck_assert_msg(ret == 1, "scan: %s", cause);
+	ck_assert_int_eq(proto_fluent_decode(sb.data + *off, used, &un, m,
+	    &cause), 0);
+	*off += used;
+}
+
+/* Each mode of the Forward protocol, streamed, and its events' texts. */
+START_TEST(test_codec_fluent_modes)
+{
+	static const char junk[] = "\x92\x01";	/* a cut [time, record] */
+	msgpack_sbuffer blob;
+	msgpack_packer bp;
+	struct proto_scanner sc;
+	struct proto_fluent m;
+	struct proto_buf text = { NULL, 0, 0 };
+	struct proto_entry e;
+	struct proto_str chunk;
+	const char *cause;
+	size_t off = 0;
+
+	/* Message, with a chunk. */
+	msgpack_pack_array(&pk, 4);
+	proto_pack_key(&pk, "plugin.fw.app");
+	msgpack_pack_uint32(&pk, 1700000000);
+	pack_fluent_record(&pk, "disk full", "warning");
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "chunk");
+	proto_pack_key(&pk, "c2hvcnQ=");
+	/* Forward: an EventTime, a value as JSON, an event that is not one. */
+	msgpack_pack_array(&pk, 2);
+	proto_pack_key(&pk, "plugin.fw.fwd");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_array(&pk, 2);
+	pack_event_time(&pk, 1700000000, 250000000);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "tags");
+	msgpack_pack_array(&pk, 2);
+	proto_pack_key(&pk, "a\"");
+	msgpack_pack_nil(&pk);
+	proto_pack_key(&pk, "log");
+	proto_pack_key(&pk, "forward one");
+	msgpack_pack_int(&pk, 5);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_double(&pk, 1.5);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "msg");
+	msgpack_pack_int(&pk, 40);
+	/* PackedForward: two events, then bytes that are none. */
+	msgpack_sbuffer_init(&blob);
+	msgpack_packer_init(&bp, &blob, msgpack_sbuffer_write);
+	msgpack_pack_array(&bp, 2);
+	msgpack_pack_uint32(&bp, 1);
+	pack_fluent_record(&bp, "packed 0", "40");
+	msgpack_pack_array(&bp, 2);
+	msgpack_pack_uint32(&bp, 2);
+	pack_fluent_record(&bp, "packed 1", "error");
+	msgpack_sbuffer_write(&blob, junk, sizeof junk - 1);
+	msgpack_pack_array(&pk, 3);
+	proto_pack_key(&pk, "plugin.fw.packed");
+	msgpack_pack_bin(&pk, blob.size);
+	msgpack_pack_bin_body(&pk, blob.data, blob.size);
+	msgpack_pack_map(&pk, 0);
+	msgpack_sbuffer_destroy(&blob);
+
+	proto_scanner_init(&sc, 1);
+	fluent_stream(&sc, &off, &m);
+	ck_assert_int_eq(m.mode, PROTO_FLUENT_MESSAGE);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.logger_name, "plugin.fw.app"));
+	ck_assert(str_is(e.message, "disk full n=7"));
+	ck_assert_int_eq(e.level, RELOG_LEVEL_WARNING);
+	ck_assert_int_eq(e.timestamp_ms, 1700000000000);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 0);
+	ck_assert_int_eq(proto_fluent_chunk(&m, &chunk, &cause), 0);
+	ck_assert(str_is(chunk, "c2hvcnQ="));
+	proto_fluent_done(&m);
+
+	fluent_stream(&sc, &off, &m);
+	ck_assert_int_eq(m.mode, PROTO_FLUENT_FORWARD);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.message, "forward one tags=[\"a\\\"\",null]"));
+	ck_assert_int_eq(e.timestamp_ms, 1700000000250);
+	ck_assert_int_eq(e.level, RELOG_LEVEL_INFO);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), -1);
+	ck_assert_str_eq(cause, "an event is not [time, record]");
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.message, "40"));
+	ck_assert_int_eq(e.timestamp_ms, 1500);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 0);
+	ck_assert_int_eq(proto_fluent_chunk(&m, &chunk, &cause), 0);
+	ck_assert_ptr_null(chunk.ptr);
+	proto_fluent_done(&m);
+
+	fluent_stream(&sc, &off, &m);
+	ck_assert_int_eq(m.mode, PROTO_FLUENT_PACKED);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.message, "packed 0 n=7"));
+	/* "40" as a string is no level name. */
+	ck_assert_int_eq(e.level, RELOG_LEVEL_INFO);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.message, "packed 1 n=7"));
+	ck_assert_int_eq(e.level, RELOG_LEVEL_ERROR);
+	ck_assert_int_eq(e.timestamp_ms, 2000);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), -1);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 0);
+	proto_fluent_done(&m);
+	ck_assert_uint_eq(off, sb.size);
+	proto_buf_free(&text);
+}
+END_TEST
+
+/* Decode one whole Fluent message in sb; expect it refused with why. */
+static void
+fluent_refused(const char *why)
+{
+	struct proto_scanner sc;
+	struct proto_fluent m;
+	struct proto_str chunk;
+	const char *cause = NULL;
+	size_t used = 0;
+
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, sb.data, sb.size,
+	    RELOG_FRAME_MAX_DEFAULT, &used, &cause), 1);
+	if (proto_fluent_decode(sb.data, used, &un, &m, &cause) == 0) {
+		ck_assert_int_eq(proto_fluent_chunk(&m, &chunk, &cause), -1);
+		proto_fluent_done(&m);
+	}
+	ck_assert_str_eq(cause, why);
+	sb.size = 0;
+}
+
+/* What drops a Fluent client: its shape, its option, its size. */
+START_TEST(test_codec_fluent_rejects)
+{
+	struct proto_scanner sc;
+	const char *cause = NULL;
+	size_t used = 0;
+	char chunk[RELOG_ID_MAX + 2];
+	int i;
+
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_int(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	fluent_refused("not a Forward message");
+	msgpack_pack_array(&pk, 2);
+	proto_pack_key(&pk, "tag");
+	msgpack_pack_int(&pk, 1);
+	fluent_refused("not a Forward message");
+	msgpack_pack_array(&pk, 3);
+	proto_pack_key(&pk, "tag");
+	msgpack_pack_bin(&pk, 0);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "compressed");
+	proto_pack_key(&pk, "gzip");
+	fluent_refused("compressed PackedForward is not supported");
+	memset(chunk, 'c', sizeof chunk - 1);
+	chunk[sizeof chunk - 1] = '\0';
+	msgpack_pack_array(&pk, 3);
+	proto_pack_key(&pk, "tag");
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "chunk");
+	proto_pack_key(&pk, chunk);
+	fluent_refused("chunk is not a string of 64 bytes at most");
+
+	/* 100 nils in 103 bytes: more objects than unpacking may take. */
+	msgpack_pack_array(&pk, 100);
+	for (i = 0; i < 100; i++)
+		msgpack_pack_nil(&pk);
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, sb.data, sb.size,
+	    RELOG_FRAME_MAX_DEFAULT, &used, &cause), -1);
+	ck_assert_str_eq(cause, "more msgpack objects than the message's "
+	    "size allows");
+	/* Unfinished past the limit; and whole past it, read at once. */
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, sb.data, 50, 40, &used,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "a Forward message over max_frame");
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, "\x92\xc0\xc0", 3, 2, &used,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "a Forward message over max_frame");
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, "\x92\xc0\xc0", 3, 3, &used,
+	    &cause), 1);
+}
+END_TEST
+
 Suite *
 suite_codec(void)
 {
@@ -513,6 +742,8 @@ suite_codec(void)
 	tcase_add_test(tc, test_codec_scan_huge_counts);
 	tcase_add_test(tc, test_codec_scan_nesting);
 	tcase_add_test(tc, test_codec_scan_truncation);
+	tcase_add_test(tc, test_codec_fluent_modes);
+	tcase_add_test(tc, test_codec_fluent_rejects);
 	suite_add_tcase(s, tc);
 	return (s);
 }

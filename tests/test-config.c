@@ -629,16 +629,16 @@ START_TEST(test_config_unknown)
 }
 END_TEST
 
-/* config_finish: two plugins writing one file, and files it checks. */
+/* config_load_finish: two plugins writing one file, and files it checks. */
 START_TEST(test_config_finish)
 {
 	char path[400], *cause = NULL;
 
 	config_test_set("plugin.a", "file", "x.log");
 	config_test_set("plugin.b", "file", "y.log");
-	ck_assert_int_eq(config_finish(&C, &cause), 0);
+	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
 	config_test_set("plugin.c", "file", "x.log");
-	ck_assert_int_eq(config_finish(&C, &cause), -1);
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	ck_assert_str_eq(cause, "[plugin.c] and [plugin.a] both write x.log");
 	free(cause);
 
@@ -646,7 +646,7 @@ START_TEST(test_config_finish)
 	config_defaults(&C);
 	snprintf(path, sizeof path, "%s/no-such-ca.pem", H.dir);
 	config_test_set("relogd", "forward_tls_ca", path);
-	ck_assert_int_eq(config_finish(&C, &cause), -1);
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	ck_assert_msg(strstr(cause, "forward_tls_ca ") == cause &&
 	    strstr(cause, ": No such file or directory") != NULL, "%s", cause);
 	free(cause);
@@ -656,11 +656,11 @@ START_TEST(test_config_finish)
 	snprintf(path, sizeof path, "%s/token", H.dir);
 	harness_write_file(path, "s3cret\nsecond line\n");
 	config_test_set("relogd", "token_file", path);
-	ck_assert_int_eq(config_finish(&C, &cause), 0);
+	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
 	ck_assert_str_eq(C.token, "s3cret");
 	ck_assert_uint_eq(C.token_len, 6);
 	config_test_set("relogd", "socket_group", "no-such-group-here");
-	ck_assert_int_eq(config_finish(&C, &cause), -1);
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	ck_assert_str_eq(cause, "socket_group no-such-group-here: no such "
 	    "group");
 	free(cause);

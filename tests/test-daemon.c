@@ -817,6 +817,26 @@ START_TEST(test_daemon_config)
 	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
 	ck_assert_ptr_nonnull(strstr(text, "both write x.log"));
 	free(text);
+	/* token_file is a key of [relogd] and of a plugin's section both. */
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[plugin.own]\ntoken_file = %s\n", other);
+	fclose(f);
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd, NULL);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	ck_assert_msg(strstr(text, "other: No such file") != NULL,
+	    "unexpected: %s", text);
+	free(text);
+	f = fopen(other, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "s3cret\n");
+	fclose(f);
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd, NULL);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
+	free(text);
 }
 END_TEST
 

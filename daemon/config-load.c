@@ -1,0 +1,250 @@
+/*
+ * Reading relogd's settings file: the INI text (parsed with libinih) from
+ * a file or any stream, each key handed to config_set (config.c); then, once
+ * the command line is set too, what can only be checked with everything
+ * set, and the tokens read from their files.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "relogd.h"
+
+/* What the INI handler carries. */
+struct config_load_parse {
+	struct config *config;
+	char *cause;
+};
+
+/* libinih's handler: one key. Returns 1 to go on, 0 for an error. */
+static int
+config_load_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct config_load_parse *p = arg;
+	char *cause = NULL;
+
+	if (config_set(p->config, section, name, value, &cause) == 0)
+		return (1);
+	if (p->cause == NULL)
+		p->cause = cause;
+	else
+		free(cause);
+	return (0);
+}
+
+/*
+ * Read a token from its file: the first line, at most max bytes. Returns
+ * it (allocated; free it with explicit_bzero), or NULL with *cause.
+ */
+static char *
+config_load_secret(const char *path, size_t max, char **cause)
+{
+	char *line = NULL;
+	size_t cap = 0, len;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		config_error(cause, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	if (getline(&line, &cap, f) < 0) {
+		free(line);
+		line = NULL;
+	}
+	fclose(f);
+	len = line != NULL ? strcspn(line, "\r\n") : 0;
+	if (len == 0 || len > max) {
+		if (line != NULL)
+			explicit_bzero(line, cap);
+		free(line);
+		config_error(cause, "%s: %s", path, len == 0 ? "no token in it" :
+		    "the token is too long");
+		return (NULL);
+	}
+	line[len] = '\0';
+	return (line);
+}
+
+/* Read the session token from its file. */
+static int
+config_load_token(struct config *c, char **cause)
+{
+	char *line;
+
+	if ((line = config_load_secret(c->token_file, 4096, cause)) == NULL)
+		return (-1);
+	free(c->token);
+	c->token = strdup(line);
+	if (c->token == NULL)
+		fatal("strdup");
+	c->token_len = strlen(line);
+	explicit_bzero(line, c->token_len);
+	free(line);
+	return (0);
+}
+
+/* Read the plugins' token_file into their token, as if it were set. */
+static int
+config_load_plugin_tokens(struct config *c, char **cause)
+{
+	char section[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX], *line;
+	struct plugin_config *pc;
+	int ret;
+
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (pc->set.token_file[0] == '\0')
+			continue;
+		if ((line = config_load_secret(pc->set.token_file,
+		    RELOGD_TOKEN_MAX, cause)) == NULL)
+			return (-1);
+		snprintf(section, sizeof section, "%s%s", RELOG_PLUGIN_PREFIX,
+		    pc->name);
+		ret = config_set(c, section, "token", line, cause);
+		explicit_bzero(line, strlen(line));
+		free(line);
+		if (ret != 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Take every [plugin.ID] section of the file, keys or none: a section
+ * alone declares its plugin's id (libinih calls the handler only for
+ * keys). Returns 0, or the line of a section that is not a plugin id.
+ */
+static int
+config_load_sections(struct config *c, FILE *f, char **cause)
+{
+	char line[1024], *p, *end;
+	int n = 0;
+
+	while (fgets(line, sizeof line, f) != NULL) {
+		n++;
+		p = line + strspn(line, " \t");
+		if (*p != '[' || (end = strchr(p, ']')) == NULL)
+			continue;
+		*end = '\0';
+		p++;
+		if (strncmp(p, "plugin.", 7) != 0)
+			continue;
+		if (strcmp(p + 7, "*") != 0 &&
+		    !proto_id_valid(p + 7, strlen(p + 7))) {
+			config_error(cause, "[%s]: %s is not a safe plugin id",
+			    p, p + 7);
+			return (n);
+		}
+		config_plugin_section(c, p + 7);
+	}
+	return (0);
+}
+
+/*
+ * Read INI text from f (named name in errors) into config: the daemon's
+ * file, or any stream (the fuzzer's). f is read twice, so it must be
+ * seekable. Returns 0, or -1 with an allocated *cause naming the line.
+ */
+int
+config_load_file(struct config *config, FILE *f, const char *name,
+    char **cause)
+{
+	struct config_load_parse p = { .config = config };
+	int line;
+
+	line = config_load_sections(config, f, &p.cause);
+	if (line == 0 && fseek(f, 0, SEEK_SET) != 0)
+		line = -1;
+	if (line == 0)
+		line = ini_parse_file(f, config_load_handler, &p);
+	if (line == 0)
+		return (0);
+	if (line < 0) {
+		if (asprintf(cause, "%s: %s", name, line == -1 ?
+		    strerror(errno) : "out of memory") < 0)
+			*cause = NULL;
+	} else if (asprintf(cause, "%s:%d: %s", name, line, p.cause != NULL ?
+	    p.cause : "syntax error") < 0)
+		*cause = NULL;
+	free(p.cause);
+	return (-1);
+}
+
+/*
+ * Read the INI file at path into config. Returns 0, or -1 with an
+ * allocated *cause naming the file and line.
+ */
+int
+config_load(struct config *config, const char *path, char **cause)
+{
+	FILE *f;
+	int ret;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (asprintf(cause, "%s: %s", path, strerror(errno)) < 0)
+			*cause = NULL;
+		return (-1);
+	}
+	ret = config_load_file(config, f, path, cause);
+	fclose(f);
+	return (ret);
+}
+
+/*
+ * Check what can only be checked once everything is set, and load the
+ * token. Returns 0, or -1 with an allocated *cause.
+ */
+int
+config_load_finish(struct config *c, char **cause)
+{
+	const struct plugin_config *a, *b;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	/* One file, one plugin: each tracks its size and rotates it. */
+	for (a = c->plugins; a != NULL; a = a->next) {
+		for (b = a->next; a->set.file[0] != '\0' && b != NULL;
+		    b = b->next) {
+			if (strcmp(a->set.file, b->set.file) == 0)
+				return (config_error(cause, "[plugin.%s] and "
+				    "[plugin.%s] both write %s", a->name,
+				    b->name, a->set.file));
+		}
+	}
+	/* The input budget takes a whole frame at least. */
+	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)
+		return (config_error(cause, "max_buffered (%zu) must be more "
+		    "than max_frame (%zu)", c->max_buffered, c->max_frame));
+	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
+	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
+		if (asprintf(cause, "socket_group %s: no such group",
+		    c->socket_group) < 0)
+			*cause = NULL;
+		return (-1);
+	}
+	/* Checked here, so that a reload cannot take a sink's TLS away. */
+	if (c->remote_tls_ca != NULL && access(c->remote_tls_ca, R_OK) != 0)
+		return (config_error(cause, "forward_tls_ca %s: %s",
+		    c->remote_tls_ca, strerror(errno)));
+	if (c->remote_tls_cert != NULL &&
+	    access(c->remote_tls_cert, R_OK) != 0)
+		return (config_error(cause, "forward_tls_cert %s: %s",
+		    c->remote_tls_cert, strerror(errno)));
+	if (c->remote_tls_key != NULL && access(c->remote_tls_key, R_OK) != 0)
+		return (config_error(cause, "forward_tls_key %s: %s",
+		    c->remote_tls_key, strerror(errno)));
+	if (config_load_plugin_tokens(c, cause) != 0)
+		return (-1);
+	if (c->metrics_listen != NULL &&
+	    config_listen_addr(c->metrics_listen, &ss, &sslen, cause) != 0)
+		return (-1);
+	if (c->token_file != NULL)
+		return (config_load_token(c, cause));
+	return (0);
+}
+
