@@ -184,6 +184,7 @@ test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-install.sh $(BUILD)
 	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) \
 		$(if $(SAN_RUNTIMES),RELOG_SANITIZE_RUNTIMES=$(SAN_RUNTIMES)) \
+		scripts/run-tests.sh $(if $(filter 1,$(SANITIZE)),sanitize,plain) \
 		$(TESTS)
 
 # The suite again under memcheck, where any error or leak fails: the test
@@ -195,9 +196,10 @@ VALGRIND = /usr/bin/valgrind -q --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect
 valgrind: all $(TESTS) $(TEST_RUNNER)
 	$(Q)CK_FORK=no CK_INCLUDE_TAGS=unit RELOG_BUILD=$(BUILD) \
-		RELOG_SRC=$(CURDIR) $(VALGRIND) $(TESTS)
+		RELOG_SRC=$(CURDIR) scripts/run-tests.sh vg-unit $(TESTS) \
+		$(VALGRIND)
 	$(Q)CK_EXCLUDE_TAGS=unit RELOG_VALGRIND=1 RELOG_BUILD=$(BUILD) \
-		RELOG_SRC=$(CURDIR) $(TESTS)
+		RELOG_SRC=$(CURDIR) scripts/run-tests.sh valgrind $(TESTS)
 
 check:
 	$(Q)$(call deps_install,build test deb)

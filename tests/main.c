@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests.h"
 
@@ -22,29 +23,41 @@ harness_fail(const char *fmt, ...)
 	ck_abort_msg("%s", msg);
 }
 
-/* Run every suite; exit 0 if no test failed. */
+/* The suites, in the order they run. */
+static const struct {
+	const char *name;
+	Suite *(*make)(void);
+} main_suites[] = {
+	{ "ring", suite_ring }, { "codec", suite_codec },
+	{ "shim", suite_shim }, { "spool", suite_spool },
+	{ "config", suite_config }, { "daemon", suite_daemon },
+	{ "limits", suite_limits }, { "ctl", suite_ctl },
+	{ "syslog", suite_syslog }, { "fluent", suite_fluent },
+	{ "remote", suite_remote }, { "ids", suite_ids },
+	{ "security", suite_security }, { "show", suite_show },
+	{ "metrics", suite_metrics }, { "cli", suite_cli },
+};
+
+/*
+ * Run every suite (CK_RUN_SUITE: one); exit 0 if no test failed. With
+ * --list, print the suites' names instead (scripts/run-tests.sh runs
+ * them one by one).
+ */
 int
-main(void)
+main(int argc, char **argv)
 {
+	size_t i, n = sizeof main_suites / sizeof main_suites[0];
 	SRunner *sr;
 	int failed;
 
-	sr = srunner_create(suite_ring());
-	srunner_add_suite(sr, suite_codec());
-	srunner_add_suite(sr, suite_shim());
-	srunner_add_suite(sr, suite_spool());
-	srunner_add_suite(sr, suite_config());
-	srunner_add_suite(sr, suite_daemon());
-	srunner_add_suite(sr, suite_limits());
-	srunner_add_suite(sr, suite_ctl());
-	srunner_add_suite(sr, suite_syslog());
-	srunner_add_suite(sr, suite_fluent());
-	srunner_add_suite(sr, suite_remote());
-	srunner_add_suite(sr, suite_ids());
-	srunner_add_suite(sr, suite_security());
-	srunner_add_suite(sr, suite_show());
-	srunner_add_suite(sr, suite_metrics());
-	srunner_add_suite(sr, suite_cli());
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (i = 0; i < n; i++)
+			printf("%s\n", main_suites[i].name);
+		return (EXIT_SUCCESS);
+	}
+	sr = srunner_create(main_suites[0].make());
+	for (i = 1; i < n; i++)
+		srunner_add_suite(sr, main_suites[i].make());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
