@@ -141,7 +141,7 @@ if ! command -v strace >/dev/null 2>&1; then
 fi
 calls=socket,bind,connect,open,openat,creat,mkdir,mkdirat,unlink,unlinkat
 calls=$calls,rename,renameat,renameat2
-strace -f -qq -o "$tmp/trace" -e trace=$calls "$build/relogd" --config "$tmp/forward.conf" --socket "$tmp/s" \
+strace -f -qq -y -o "$tmp/trace" -e trace=$calls "$build/relogd" --config "$tmp/forward.conf" --socket "$tmp/s" \
 	--log-dir "$logs" --state-dir "$state" >"$tmp/relogd.err" 2>&1 &
 tracer_pid=$!
 # strace writes "PID syscall(...)"; the first line is relogd's.
@@ -178,15 +178,21 @@ for f in $made; do
 	*) fail "relogd made an $f socket, which relogd.service refuses" ;;
 	esac
 done
-if grep -q 'bind([0-9]*, {sa_family=AF_INET' "$tmp/trace"; then
+if grep -q 'bind([0-9]*\(<[^>]*>\)\?, {sa_family=AF_INET' "$tmp/trace"; then
 	fail "relogd bound an IP socket, which SocketBindDeny=any refuses:" \
 	    "$(grep 'bind(.*AF_INET' "$tmp/trace")"
 fi
+# The path each traced call names: a name relative to a folder's fd (strace
+# -y shows it as "N<folder>") joined to that folder, else the call's first
+# string.
+paths() {
+	sed -n -e 's|.*at2*([0-9]*<\([^>]*\)>, "\([^"/][^"]*\)".*|\1/\2|p; t' \
+	    -e 's/.*"\([^"]*\)".*/\1/p'
+}
 # Writes: only in the unit's writable folders. $tmp/s stands for the socket
 # relogd.socket passes, which relogd does not bind under systemd.
 writes=$(grep -E 'O_WRONLY|O_RDWR|O_CREAT|creat\(|mkdir|unlink|rename|bind\(' \
-	"$tmp/trace" | grep -v ' = -1 ' |
-	sed -n 's/.*"\([^"]*\)".*/\1/p' | sort -u)
+	"$tmp/trace" | grep -v ' = -1 ' | paths | sort -u)
 for path in $writes; do
 	case $path in
 	"$logs"/* | "$state" | "$state"/* | "$tmp$fwd_dir"/* | "$tmp/s") ;;
@@ -195,8 +201,8 @@ for path in $writes; do
 	esac
 done
 # Reads: nothing ProtectHome= or PrivateTmp= hides.
-reads=$(grep -E 'open(at)?\(' "$tmp/trace" | grep -v ' = -1 ' |
-	sed -n 's/.*"\([^"]*\)".*/\1/p' | sort -u)
+reads=$(grep -E 'open(at)?\(' "$tmp/trace" | grep -v ' = -1 ' | paths |
+	sort -u)
 for path in $reads; do
 	case $path in
 	"$tmp"/*) ;;
