@@ -51,7 +51,8 @@ syslog_pack_two(msgpack_packer *pk, void *arg)
 /*
  * RFC 5424 over TCP to rsyslogd: APP-NAME the plugin, PROCID the runner's
  * pid, MSGID the logger, the structured data escaped, the record's own
- * time to the millisecond, the exception text in the same message.
+ * time to the millisecond, the exception text in the same message, and
+ * control bytes escaped.
  */
 START_TEST(test_syslog_fields)
 {
@@ -63,7 +64,7 @@ START_TEST(test_syslog_fields)
 		  "last):\n  File \"x.py\"\nValueError: boom") },
 		{ .timestamp_ms = 1764306519123, .level = 40,
 		  .logger_name = proto_cstr("plugin.alpha"),
-		  .message = proto_cstr("second"),
+		  .message = proto_cstr("second \x1b[31m\r"),
 		  .exception_text = proto_cstr("") },
 	};
 	struct proto_header hd;
@@ -89,7 +90,8 @@ START_TEST(test_syslog_fields)
 	    "call last):\\n  File \\\"x.py\\\"\\nValueError: boom\n"
 	    "alpha|%ld|plugin.alpha|2025-11-28T05:08:39.123Z|11|"
 	    "[relog@32473 plugin=\"alpha\" logger=\"plugin.alpha\" "
-	    "level=\"ERROR\"]|second\n", (long)getpid(), (long)getpid());
+	    "level=\"ERROR\"]|second \\\\x1b[31m\\\\x0d\n", (long)getpid(),
+	    (long)getpid());
 	ck_assert_str_eq(text, expect);
 	free(text);
 	/* A second without records: the connection is closed, all acked. */
