@@ -267,7 +267,7 @@ FUZZ_SRC_config = daemon/config.c daemon/config-load.c daemon/uri.c \
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Iproto -Ishim -Idaemon
-FUZZ_HEADERS = $(wildcard proto/*.h) daemon/relogd.h
+FUZZ_HEADERS = $(wildcard proto/*.h) $(wildcard daemon/*.h)
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define CONTROL_TAIL_MAX (1024u * 1024)	/* a tail's unread replies */
 

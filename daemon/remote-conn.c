@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define REMOTE_OUT_LOW (64u * 1024)	/* refill the socket below it */
 #define REMOTE_RETRY_MIN_MS 100

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define REMOTE_FLUENT_WINDOW 128	/* chunks not acked yet */
 #define REMOTE_FLUENT_ANSWER_MAX (64u * 1024)	/* one of Fluent's answers */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define REMOTE_BATCH_RECORDS 1000
 #define REMOTE_BATCH_BYTES (256u * 1024)

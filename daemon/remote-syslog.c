@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define REMOTE_SYSLOG_CLOSE_BYTES (1024u * 1024)
 #define REMOTE_SYSLOG_IDLE_MS 1000

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define REMOTE_DRAIN_MS 2000		/* at exit, for acks */
 

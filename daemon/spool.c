@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "relogd.h"
+#include "remote.h"
 
 #define SPOOL_MAGIC "RELOGQ1\n"
 #define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)

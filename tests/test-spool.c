@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "relogd.h"
+#include "remote.h"
 #include "tests.h"
 
 /* A record's bytes after its length field, in most tests: 200 in all. */
