@@ -70,7 +70,12 @@ DAEMON_SRC = daemon/relogd.c daemon/client.c daemon/control.c \
 	daemon/log.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/test-ring.c \
 	tests/test-codec.c tests/test-shim.c tests/test-daemon.c \
-	tests/test-limits.c tests/test-ctl.c tests/test-remote.c
+	tests/test-limits.c tests/test-ctl.c tests/test-remote.c \
+	tests/test-shmring.c
+# The shared record ring (PROTOCOL.md, "Shared ring"): librelog's producer
+# and relogd's consumer, linked by the tests, the fuzzer and ringbench until
+# they join SHIM_SRC and DAEMON_SRC.
+RING_SRC = shim/shm-ring.c proto/proto-ring.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
@@ -78,6 +83,7 @@ PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
+RING_OBJ = $(call obj,$(RING_SRC))
 
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a
@@ -135,10 +141,10 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-$(TESTS): $(TEST_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
+$(TESTS): $(TEST_OBJ) $(RING_OBJ) $(LIBRELOG_A) $(PROTO_DECODE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(PROTO_DECODE_OBJ) \
-		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(RING_OBJ) \
+		$(PROTO_DECODE_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map

@@ -19,6 +19,7 @@ main(void)
 	srunner_add_suite(sr, suite_limits());
 	srunner_add_suite(sr, suite_ctl());
 	srunner_add_suite(sr, suite_remote());
+	srunner_add_suite(sr, suite_shmring());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

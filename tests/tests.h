@@ -18,6 +18,7 @@ Suite  *suite_daemon(void);
 Suite  *suite_limits(void);
 Suite  *suite_ctl(void);
 Suite  *suite_remote(void);
+Suite  *suite_shmring(void);
 
 /* A relogd started for one test, in its own temporary directory. */
 struct harness {
