@@ -1590,6 +1590,68 @@ START_TEST(test_shmring_unfinished)
 }
 END_TEST
 
+/* Push a record of one slot (an empty message), numbered i. */
+static void
+sr_push_tiny(struct shm_ring *ring, uint64_t i)
+{
+	struct shm_ring_record rec = {
+		.timestamp_ms = (int64_t)i, .name = "", .msg = "", .exc = "",
+	};
+
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+}
+
+/*
+ * A writer lapped while it still writes (a thread preempted for a whole
+ * lap): the push that needs its slot gives its record up and counts it,
+ * and poisons the slot so that the consumer need not wait for the
+ * position it had; the records around are delivered. (A writer still
+ * writing is seen as the slot's seq left WRITING a lap ago.)
+ */
+START_TEST(test_shmring_lapped_writer)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *hdr;
+	struct shm_ring_stats st;
+	struct shm_ring_record rec = { .name = "", .msg = "b", .msg_len = 1,
+	    .exc = "" };
+	struct proto_ring *r;
+	struct shm_ring *ring;
+	const char *cause;
+	uint64_t a, i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	shm_ring_stats(ring, &st);
+	a = st.head;
+	sr_push_tiny(ring, 0);
+	atomic_store(&sr_slot(hdr, a)->seq,
+	    relog_ring_seq(a, RELOG_RING_WRITING_FIRST));
+	for (i = 1; i < 1024; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(shm_ring_push(ring, &rec), -EAGAIN);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.abandoned, 1);
+	ck_assert_uint_eq(shm_ring_dropped(ring), 1);
+	ck_assert_uint_eq(atomic_load(&sr_slot(hdr, a)->seq),
+	    relog_ring_seq(a + 1024, RELOG_RING_POISONED));
+	sr_push_tiny(ring, 1024);
+
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_read(r, 0, 2048, 1u << 30, sr_touch_cb,
+	    NULL, &counts), PROTO_RING_DRAINED);
+	/* All but the one given up and the one the last push overwrote. */
+	ck_assert_uint_eq(counts.delivered, 1023);
+	ck_assert_uint_eq(counts.torn + counts.unfinished, 0);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.overwritten, 1);
+	proto_ring_close(r);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
 /*
  * Slots with nothing to deliver are passed over: a record given up (its
  * first slot a skip, its later slots left committed), a poisoned slot.
@@ -1626,16 +1688,18 @@ END_TEST
 static const struct {
 	const char *what;
 	int error;
+	const char *cause;	/* in proto_ring_cause */
 } sr_bad[] = {
-	{ "record larger than the largest", -EBADMSG },
-	{ "record lengths that do not add up", -EBADMSG },
-	{ "unknown record flag", -EBADMSG },
-	{ "color length without a color", -EBADMSG },
-	{ "record running past head", -EPROTO },
-	{ "later slot never committed", -EPROTO },
-	{ "slot in no known state", -EPROTO },
-	{ "head gone back", -EPROTO },
-	{ "magic overwritten", -EPROTO },
+	{ "record larger than the largest", -EBADMSG, "inconsistent header" },
+	{ "record lengths that do not add up", -EBADMSG,
+	    "inconsistent header" },
+	{ "unknown record flag", -EBADMSG, "inconsistent header" },
+	{ "color length without a color", -EBADMSG, "inconsistent header" },
+	{ "record running past head", -EPROTO, "runs past head" },
+	{ "later slot never committed", -EPROTO, "never committed" },
+	{ "slot in no known state", -EPROTO, "no known state" },
+	{ "head gone back", -EPROTO, "head went back" },
+	{ "magic overwritten", -EPROTO, "header was overwritten" },
 };
 
 /*
@@ -1702,7 +1766,8 @@ START_TEST(test_shmring_inconsistent)
 	rc = sr_read(&c, 0);
 	ck_assert_msg(rc == sr_bad[_i].error, "%s: %d (%s)", sr_bad[_i].what,
 	    rc, c.res.what);
-	ck_assert_ptr_nonnull(proto_ring_cause(c.ring));
+	ck_assert_ptr_nonnull(strstr(proto_ring_cause(c.ring),
+	    sr_bad[_i].cause));
 	ck_assert_int_eq(sr_read(&c, PROTO_RING_PEER_DEAD), rc);
 	ck_assert_int_eq(proto_ring_arm(c.ring, 1), rc);
 	ck_assert_uint_eq(c.res.bad, 0);
@@ -1931,6 +1996,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_wakeup);
 	tcase_add_test(tc, test_shmring_unfinished);
 	tcase_add_test(tc, test_shmring_skips);
+	tcase_add_test(tc, test_shmring_lapped_writer);
 	tcase_add_loop_test(tc, test_shmring_inconsistent, 0,
 	    (int)(sizeof sr_bad / sizeof sr_bad[0]));
 	tcase_add_test(tc, test_shmring_tail);
