@@ -33,7 +33,7 @@ struct proto_ring {
 	uint64_t pos;			/* next position to read: ours alone */
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
-	int skipping;			/* the last slot was skipped unfinished */
+	int skipping;			/* the last slot skipped: unfinished */
 	int error;			/* sticky: 0 or a negative errno */
 	const char *cause;
 	uint64_t *buf;			/* a record copied out */
@@ -99,7 +99,8 @@ proto_ring_open(int fd, struct proto_ring **out, const char **cause)
 		*cause = "the ring's header cannot be read";
 		return (-EIO);
 	}
-	if (geo.magic != RELOG_RING_MAGIC || geo.version != RELOG_RING_VERSION) {
+	if (geo.magic != RELOG_RING_MAGIC ||
+	    geo.version != RELOG_RING_VERSION) {
 		*cause = "the ring has the wrong magic or version";
 		return (-EPROTO);
 	}
@@ -136,7 +137,8 @@ proto_ring_open(int fd, struct proto_ring **out, const char **cause)
 		return (-errno);
 	}
 	r->hdr = p;
-	r->slots = (struct relog_ring_slot *)((char *)p + RELOG_RING_HEADER_SIZE);
+	r->slots = (struct relog_ring_slot *)((char *)p +
+	    RELOG_RING_HEADER_SIZE);
 	r->size = size;
 	r->slot_count = geo.slot_count;
 	r->mask = geo.slot_count - 1;
@@ -355,7 +357,8 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		    "the ring's header was overwritten"));
 	h = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
 	if ((int64_t)(h - r->pos) < 0)
-		return (proto_ring_fail(r, -EPROTO, "the ring's head went back"));
+		return (proto_ring_fail(r, -EPROTO,
+		    "the ring's head went back"));
 	if (h - r->pos > r->slot_count) {
 		/* Lapped: those positions are handed out again. */
 		r->pos = h - r->slot_count;
@@ -396,7 +399,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			r->pos++;
 			continue;
 		case RELOG_RING_COMMITTED_FIRST:
-		case RELOG_RING_CONSUMED_FIRST:	/* taken by a consumer that died */
+		case RELOG_RING_CONSUMED_FIRST:	/* taken, not acknowledged */
 			n = proto_ring_take(r, h, s, cb, arg, c, &stop);
 			if (n < 0)
 				return ((int)n);

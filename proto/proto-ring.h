@@ -58,7 +58,7 @@ struct proto_ring_counts {
 };
 
 /* proto_ring_read's flags. */
-#define PROTO_RING_PEER_DEAD 0x1	/* the runner is gone: wait for nothing */
+#define PROTO_RING_PEER_DEAD 0x1	/* the runner is gone: wait no more */
 
 /* proto_ring_read's results (errors are negative errnos). */
 #define PROTO_RING_DRAINED 0	/* read all there was: arm and wait */

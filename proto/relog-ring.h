@@ -36,7 +36,7 @@
 #define RELOG_RING_SLOTS_DEFAULT 1024u	/* 256 KiB of slots */
 
 /* Records. Texts are cut (at a UTF-8 boundary) to these many bytes. */
-#define RELOG_RING_TEXT_MAX (64u * 1024)	/* logger name, message, exception */
+#define RELOG_RING_TEXT_MAX (64u * 1024)	/* name, message, exception */
 #define RELOG_RING_COLOR_MAX 256u
 #define RELOG_RING_RECORD_HEADER 32u	/* struct relog_ring_record */
 #define RELOG_RING_RECORD_MAX (RELOG_RING_RECORD_HEADER + \
@@ -62,7 +62,7 @@ enum relog_ring_state {
 	RELOG_RING_SKIP = 0,		/* done, nothing to deliver */
 	RELOG_RING_WRITING = 1,		/* claimed, being written */
 	RELOG_RING_COMMITTED = 2,	/* written (a record's later slot) */
-	RELOG_RING_POISONED = 3,	/* given up; the writer inside skips it */
+	RELOG_RING_POISONED = 3,	/* given up; its writer leaves a skip */
 	RELOG_RING_WRITING_FIRST = 5,
 	RELOG_RING_COMMITTED_FIRST = 6,	/* a whole record, unread */
 	RELOG_RING_CONSUMED_FIRST = 7,	/* a whole record, read by a consumer */

@@ -91,10 +91,12 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 	atomic_init(&hdr->head, slot_count);
 	atomic_init(&hdr->tail, slot_count);
 	atomic_init(&hdr->wake_at, RELOG_RING_DISARMED);
-	r->slots = (struct relog_ring_slot *)((char *)p + RELOG_RING_HEADER_SIZE);
+	r->slots = (struct relog_ring_slot *)((char *)p +
+	    RELOG_RING_HEADER_SIZE);
 	/* This also makes every page resident before relogd reads it. */
 	for (i = 0; i < slot_count; i++)
-		atomic_init(&r->slots[i].seq, relog_ring_seq(i, RELOG_RING_SKIP));
+		atomic_init(&r->slots[i].seq,
+		    relog_ring_seq(i, RELOG_RING_SKIP));
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
 	    0) {
 		error = -errno;
@@ -220,10 +222,10 @@ shm_ring_claim(struct shm_ring *r, uint64_t pos, unsigned first)
 		if (atomic_compare_exchange_weak_explicit(seq, &v,
 		    relog_ring_seq(pos, RELOG_RING_WRITING | first),
 		    memory_order_acq_rel, memory_order_relaxed)) {
-			/* Whoever moves a record out of COMMITTED_FIRST counts it. */
+			/* Who moves a record out of COMMITTED_FIRST counts. */
 			if (state == RELOG_RING_COMMITTED_FIRST)
-				atomic_fetch_add_explicit(&r->hdr->overwritten, 1,
-				    memory_order_relaxed);
+				atomic_fetch_add_explicit(&r->hdr->overwritten,
+				    1, memory_order_relaxed);
 			return (1);
 		}
 	}
@@ -334,7 +336,8 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	int broken = 0;
 
 	if (hdr == NULL) {
-		atomic_fetch_add_explicit(&r->unmapped, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->unmapped, 1,
+		    memory_order_relaxed);
 		return (-ENXIO);
 	}
 	memset(&h, 0, sizeof h);

@@ -41,7 +41,7 @@ struct shm_ring_stats {
 	uint64_t head;		/* positions handed out */
 	uint64_t tail;		/* where the consumer is (relogd writes it) */
 	uint64_t overwritten;	/* unread records overwritten (ring full) */
-	uint64_t abandoned;	/* records given up (a lapped writer was in the way) */
+	uint64_t abandoned;	/* given up: a lapped writer was in the way */
 	uint64_t torn;		/* unread records relogd found overwritten */
 	uint64_t unfinished;	/* records relogd skipped as never finished */
 	uint64_t unmapped;	/* records pushed while there was no ring */

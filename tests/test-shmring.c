@@ -532,8 +532,9 @@ static void
 sr_result_clean(const struct sr_result *res)
 {
 	ck_assert_msg(res->rc >= 0 && res->bad == 0 && res->disorder == 0 &&
-	    !res->lost_wakeup, "consumer: rc %d, %llu bad, %llu out of order: %s",
-	    res->rc, (unsigned long long)res->bad,
+	    !res->lost_wakeup,
+	    "consumer: rc %d, %llu bad, %llu out of order: %s", res->rc,
+	    (unsigned long long)res->bad,
 	    (unsigned long long)res->disorder, res->what);
 }
 
@@ -829,7 +830,8 @@ START_TEST(test_shmring_torn_while_copied)
 			/* Say when a read begins that sees the record. */
 			h0 = atomic_load(&done[1]);
 			k = atomic_load(&sr_slot(hdr, h0)->seq);
-			if (k == relog_ring_seq(h0, RELOG_RING_COMMITTED_FIRST) ||
+			if (k == relog_ring_seq(h0,
+			    RELOG_RING_COMMITTED_FIRST) ||
 			    k == relog_ring_seq(h0, RELOG_RING_CONSUMED_FIRST))
 				atomic_store(&done[2], h0);
 		} while (sr_read(&c, 0) >= 0 &&
@@ -1918,7 +1920,8 @@ START_TEST(test_shmring_cut)
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
 
 	rec = (struct shm_ring_record){ .timestamp_ms = -5, .level = 1234,
-	    .name = name, .name_len = SR_TEXT, .msg = msg, .msg_len = SR_TEXT - 1,
+	    .name = name, .name_len = SR_TEXT,
+	    .msg = msg, .msg_len = SR_TEXT - 1,
 	    .exc = exc, .exc_len = SR_TEXT, .color = color,
 	    .color_len = sizeof color };
 	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
@@ -1965,7 +1968,8 @@ START_TEST(test_shmring_sizes)
 
 	ck_assert_uint_eq(shm_ring_slots(200), 1024);
 	ck_assert_uint_eq(shm_ring_slots(1000), 2048);
-	ck_assert_uint_eq(shm_ring_slots((size_t)1 << 40), RELOG_RING_SLOTS_MAX);
+	ck_assert_uint_eq(shm_ring_slots((size_t)1 << 40),
+	    RELOG_RING_SLOTS_MAX);
 	ck_assert_int_eq(shm_ring_create(&ring, 512, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(shm_ring_create(&ring, 1536, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(shm_ring_create(&ring, RELOG_RING_SLOTS_MAX * 2, NULL,
