@@ -374,17 +374,18 @@ sr_write_all(int fd, const void *buf, size_t len)
 }
 
 /*
- * Fork a consumer process: it maps ring_fd (its copy), reads as sr_consume
- * says, writes its sr_result to a pipe and exits. Returns its pid and the
- * pipe's read end in *result_fd.
+ * A process a test started. It holds the only write end of a pipe, so the
+ * read end says when it is gone (EOF): no pidfd, which valgrind 3.19 lacks.
  */
+struct sr_child {
+	pid_t pid;
+	int life;
+};
+
+/* fork(); in the parent, c is the child. Returns as fork does. */
 static pid_t
-sr_consumer_fork(int ring_fd, enum sr_mode mode, int lossless, int wake_fd,
-    int ctl_fd, uint64_t expect, int *result_fd)
+sr_fork(struct sr_child *c)
 {
-	struct sr_consumer c;
-	struct proto_ring *ring;
-	const char *cause;
 	int p[2];
 	pid_t pid;
 
@@ -392,6 +393,53 @@ sr_consumer_fork(int ring_fd, enum sr_mode mode, int lossless, int wake_fd,
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		close(p[0]);
+		return (0);
+	}
+	close(p[1]);
+	c->pid = pid;
+	c->life = p[0];
+	return (pid);
+}
+
+/*
+ * Wait until a child is gone (SIGKILLed after timeout_ms, which fails the
+ * test) and reap it. Returns its exit status, or 128 + its signal.
+ */
+static int
+sr_child_wait(struct sr_child *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->life, .events = POLLIN };
+	int n, status;
+
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		kill(c->pid, SIGKILL);
+	ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
+	close(c->life);
+	ck_assert_msg(n > 0, "process %ld did not end", (long)c->pid);
+	return (WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+	    WEXITSTATUS(status));
+}
+
+/*
+ * Fork a consumer process: it maps ring_fd (its copy), reads as sr_consume
+ * says, writes its sr_result to a pipe and exits. Returns the pipe's read
+ * end in *result_fd.
+ */
+static void
+sr_consumer_fork(struct sr_child *child, int ring_fd, enum sr_mode mode, int lossless, int wake_fd,
+    int ctl_fd, uint64_t expect, int *result_fd)
+{
+	struct sr_consumer c;
+	struct proto_ring *ring;
+	const char *cause;
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	if (sr_fork(child) == 0) {
 		close(p[0]);
 		sr_consumer_init(&c, NULL, mode, lossless);
 		if (proto_ring_open(ring_fd, &ring, &cause) != 0) {
@@ -408,12 +456,11 @@ sr_consumer_fork(int ring_fd, enum sr_mode mode, int lossless, int wake_fd,
 	}
 	close(p[1]);
 	*result_fd = p[0];
-	return (pid);
 }
 
 /* Read a consumer's report, then wait for it to exit. */
 static void
-sr_consumer_wait(pid_t pid, int fd, struct sr_result *res)
+sr_consumer_wait(struct sr_child *child, int fd, struct sr_result *res)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t got = 0;
@@ -427,7 +474,7 @@ sr_consumer_wait(pid_t pid, int fd, struct sr_result *res)
 		got += (size_t)n;
 	}
 	close(fd);
-	ck_assert_int_eq(harness_wait(pid, SR_WAIT_MS), 0);
+	ck_assert_int_eq(sr_child_wait(child, SR_WAIT_MS), 0);
 }
 
 /* Wait until the consumer's tail is no further than lag behind head. */
@@ -550,16 +597,16 @@ sr_lossless(unsigned threads, enum sr_pace pace, uint64_t count)
 	struct shm_ring *ring;
 	uint32_t slots = 8192;
 	int wake[2], result_fd;
-	pid_t pid;
+	struct sr_child child;
 	unsigned t;
 
 	sr_wake_pair(wake);
 	ck_assert_int_eq(shm_ring_create(&ring, slots, sr_wake, &wake[0]), 0);
-	pid = sr_consumer_fork(shm_ring_fd(ring), SR_MIXED, 1, wake[1], -1,
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 1, wake[1], -1,
 	    threads * count, &result_fd);
 	sr_producers_start(p, threads, ring, slots, SR_MIXED, pace, count);
 	ck_assert_uint_eq(sr_producers_join(p, threads), threads * count);
-	sr_consumer_wait(pid, result_fd, &res);
+	sr_consumer_wait(&child, result_fd, &res);
 	sr_result_clean(&res);
 	ck_assert_uint_eq(res.delivered, threads * count);
 	for (t = 0; t < threads; t++) {
@@ -597,7 +644,7 @@ START_TEST(test_shmring_overflow_no_consumer)
 	struct shm_ring *ring;
 	uint64_t n = SR_SCALE(3000);
 	int wake[2], ctl[2], result_fd;
-	pid_t pid;
+	struct sr_child child;
 
 	sr_wake_pair(wake);
 	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
@@ -607,9 +654,9 @@ START_TEST(test_shmring_overflow_no_consumer)
 	ck_assert_uint_eq(p.given_up, 0);
 
 	sr_done(ctl[1]);	/* before it starts */
-	pid = sr_consumer_fork(shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
 	    0, &result_fd);
-	sr_consumer_wait(pid, result_fd, &res);
+	sr_consumer_wait(&child, result_fd, &res);
 	sr_result_clean(&res);
 	shm_ring_stats(ring, &st);
 	ck_assert_uint_gt(res.delivered, 0);
@@ -641,17 +688,18 @@ START_TEST(test_shmring_overflow_stopped_consumer)
 	struct shm_ring *ring;
 	uint64_t n = SR_SCALE(2000), calls = 0;
 	int wake[2], ctl[2], result_fd, status, round;
-	pid_t pid;
+	struct sr_child child;
 
 	sr_wake_pair(wake);
 	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
-	pid = sr_consumer_fork(shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
 	    0, &result_fd);
 	for (round = 0; round < 3; round++) {
 		if (round == 1) {
-			ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-			ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
+			ck_assert_int_eq(kill(child.pid, SIGSTOP), 0);
+			ck_assert_int_eq(waitpid(child.pid, &status, WUNTRACED),
+			    child.pid);
 			ck_assert(WIFSTOPPED(status));
 		}
 		/* Each round a producer of its own, to be told apart. */
@@ -664,10 +712,10 @@ START_TEST(test_shmring_overflow_stopped_consumer)
 		sr_produce(&p);
 		calls += p.pushed + p.given_up;
 		if (round == 1)
-			ck_assert_int_eq(kill(pid, SIGCONT), 0);
+			ck_assert_int_eq(kill(child.pid, SIGCONT), 0);
 	}
 	sr_done(ctl[1]);
-	sr_consumer_wait(pid, result_fd, &res);
+	sr_consumer_wait(&child, result_fd, &res);
 	sr_result_clean(&res);
 	shm_ring_stats(ring, &st);
 	ck_assert_uint_gt(st.overwritten, 0);
@@ -693,17 +741,17 @@ START_TEST(test_shmring_overwritten_while_read)
 	struct shm_ring *ring;
 	uint64_t calls;
 	int wake[2], ctl[2], result_fd;
-	pid_t pid;
+	struct sr_child child;
 
 	sr_wake_pair(wake);
 	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
-	pid = sr_consumer_fork(shm_ring_fd(ring), SR_BIG, 0, wake[1], ctl[0], 0,
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_BIG, 0, wake[1], ctl[0], 0,
 	    &result_fd);
 	sr_producers_start(p, 2, ring, 1024, SR_BIG, SR_FLOOD, SR_SCALE(20000));
 	calls = sr_producers_join(p, 2);
 	sr_done(ctl[1]);
-	sr_consumer_wait(pid, result_fd, &res);
+	sr_consumer_wait(&child, result_fd, &res);
 	sr_result_clean(&res);
 	shm_ring_stats(ring, &st);
 	ck_assert_uint_gt(res.delivered, 0);
@@ -811,7 +859,7 @@ START_TEST(test_shmring_torn_while_copied)
 	uint64_t j, h0, k, n = SR_SCALE(2000);
 	int64_t deadline;
 	int p[2];
-	pid_t pid;
+	struct sr_child child;
 
 	done = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -819,9 +867,7 @@ START_TEST(test_shmring_torn_while_copied)
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
 	hdr = sr_map(ring);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
+	if (sr_fork(&child) == 0) {
 		close(p[0]);
 		if (proto_ring_open(shm_ring_fd(ring), &r, &cause) != 0)
 			_exit(2);
@@ -866,7 +912,7 @@ START_TEST(test_shmring_torn_while_copied)
 		} while (st.tail != st.head);
 	}
 	atomic_store(&done[0], 1);
-	sr_consumer_wait(pid, p[0], &res);
+	sr_consumer_wait(&child, p[0], &res);
 	sr_result_clean(&res);
 	ck_assert_uint_eq(res.next[1], n);
 	ck_assert_uint_gt(res.torn, 0);
@@ -896,7 +942,7 @@ START_TEST(test_shmring_producer_killed)
 	int64_t deadline;
 	int round, rounds = RUNNING_ON_VALGRIND ? 3 : 12, rc, pending;
 	unsigned t;
-	pid_t pid;
+	struct sr_child child;
 
 	committed = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -907,9 +953,7 @@ START_TEST(test_shmring_producer_killed)
 		    0);
 		for (t = 0; t < 4; t++)
 			atomic_store(&committed[t], 0);
-		pid = fork();
-		ck_assert_int_ge(pid, 0);
-		if (pid == 0) {
+		if (sr_fork(&child) == 0) {
 			for (t = 0; t < 4; t++) {
 				memset(&p[t], 0, sizeof p[t]);
 				p[t].ring = ring;
@@ -939,8 +983,9 @@ START_TEST(test_shmring_producer_killed)
 				sum += atomic_load(&committed[t]);
 			ck_assert(harness_now_ms() < deadline);
 		} while (sum < threshold);
-		ck_assert_int_eq(kill(pid, SIGKILL), 0);
-		ck_assert_int_eq(harness_wait(pid, SR_WAIT_MS), 128 + SIGKILL);
+		ck_assert_int_eq(kill(child.pid, SIGKILL), 0);
+		ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS),
+		    128 + SIGKILL);
 
 		while ((rc = sr_read(&c, 0)) == PROTO_RING_AGAIN)
 			;
@@ -1025,8 +1070,8 @@ sr_recv_fd(int sock)
  * ring after that many batches and exits. It writes its sr_result on sock
  * when done.
  */
-static pid_t
-sr_relogd_fork(int sock, int lockstep, int close_after, _Atomic uint64_t *log,
+static void
+sr_relogd_fork(struct sr_child *child, int sock, int lockstep, int close_after, _Atomic uint64_t *log,
     uint64_t log_len)
 {
 	struct sr_consumer c;
@@ -1034,12 +1079,9 @@ sr_relogd_fork(int sock, int lockstep, int close_after, _Atomic uint64_t *log,
 	const char *cause;
 	int fd, rc, batches = 0;
 	char b;
-	pid_t pid;
 
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid != 0)
-		return (pid);
+	if (sr_fork(child) != 0)
+		return;
 	fd = sr_recv_fd(sock);
 	if (fd < 0 || proto_ring_open(fd, &ring, &cause) != 0)
 		_exit(2);
@@ -1079,8 +1121,8 @@ sr_restart(int killed)
 	struct shm_ring *ring;
 	_Atomic uint64_t *log;
 	uint64_t n = SR_SCALE(3000), i, extra = 0;
-	int a[2], bsock[2], k;
-	pid_t pa, pb;
+	int a[2], bsock[2], k, batches = (int)(n / SR_BATCH / 3);
+	struct sr_child pa, pb;
 	char byte;
 
 	log = mmap(NULL, n * sizeof *log, PROT_READ | PROT_WRITE,
@@ -1090,8 +1132,8 @@ sr_restart(int killed)
 	    0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    bsock), 0);
-	pa = sr_relogd_fork(a[1], 1, killed ? 0 : 10, log, n);
-	pb = sr_relogd_fork(bsock[1], 0, 0, log, n);
+	sr_relogd_fork(&pa, a[1], 1, killed ? 0 : batches, log, n);
+	sr_relogd_fork(&pb, bsock[1], 0, 0, log, n);
 	close(a[1]);
 	close(bsock[1]);
 
@@ -1101,22 +1143,22 @@ sr_restart(int killed)
 	ck_assert_uint_eq(shm_ring_dropped(ring), 0);
 
 	sr_send_fd(a[0], shm_ring_fd(ring));
-	for (k = 0; k < 10; k++) {
+	for (k = 0; k < batches; k++) {
 		ck_assert_int_eq(write(a[0], "g", 1), 1);
 		ck_assert_int_eq(read(a[0], &byte, 1), 1);
 	}
 	if (killed) {
-		/* Into its eleventh batch, wherever it is. */
+		/* Into its next batch, wherever it is. */
 		ck_assert_int_eq(write(a[0], "g", 1), 1);
-		ck_assert_int_eq(kill(pa, SIGKILL), 0);
-		ck_assert_int_eq(harness_wait(pa, SR_WAIT_MS), 128 + SIGKILL);
+		ck_assert_int_eq(kill(pa.pid, SIGKILL), 0);
+		ck_assert_int_eq(sr_child_wait(&pa, SR_WAIT_MS), 128 + SIGKILL);
 	} else {
-		ck_assert_int_eq(harness_wait(pa, SR_WAIT_MS), 0);
+		ck_assert_int_eq(sr_child_wait(&pa, SR_WAIT_MS), 0);
 	}
 
 	sr_send_fd(bsock[0], shm_ring_fd(ring));
 	ck_assert_int_eq(read(bsock[0], &res, sizeof res), sizeof res);
-	ck_assert_int_eq(harness_wait(pb, SR_WAIT_MS), 0);
+	ck_assert_int_eq(sr_child_wait(&pb, SR_WAIT_MS), 0);
 	sr_result_clean(&res);
 	ck_assert_uint_eq(res.holes, 0);
 	ck_assert_uint_eq(res.next[0], n);
@@ -1342,7 +1384,7 @@ sr_scribble(int header)
 	uint64_t i, errors = 0, calls = 0, x = 1;
 	int64_t deadline, t0, slowest = 0;
 	int rc, again;
-	pid_t pid;
+	struct sr_child child;
 
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
 	for (i = 0; i < 500; i++) {
@@ -1353,9 +1395,7 @@ sr_scribble(int header)
 		shm_ring_push(ring, &rec);
 	}
 	memset(&counts, 0, sizeof counts);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
+	if (sr_fork(&child) == 0)
 		sr_scribbler((struct relog_ring_header *)mmap(NULL,
 		    relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
 		    MAP_SHARED, shm_ring_fd(ring), 0),
@@ -1389,8 +1429,8 @@ sr_scribble(int header)
 		proto_ring_close(r);
 		r = NULL;
 	}
-	ck_assert_int_eq(kill(pid, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(pid, SR_WAIT_MS), 128 + SIGKILL);
+	ck_assert_int_eq(kill(child.pid, SIGKILL), 0);
+	ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS), 128 + SIGKILL);
 	proto_ring_close(r);
 	shm_ring_destroy(ring);
 	ck_assert_uint_gt(calls, 100);
@@ -1438,15 +1478,13 @@ START_TEST(test_shmring_fork_reset)
 	struct sr_consumer c;
 	struct shm_ring *ring;
 	struct stat before, after;
-	pid_t pid;
+	struct sr_child child;
 	int ok;
 
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
 	sr_push(ring, SR_SMALL, 0, 0);
 	ck_assert_int_eq(fstat(shm_ring_fd(ring), &before), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
+	if (sr_fork(&child) == 0) {
 		ok = shm_ring_reset(ring) == 0 &&
 		    fstat(shm_ring_fd(ring), &after) == 0 &&
 		    after.st_ino != before.st_ino &&
@@ -1460,7 +1498,7 @@ START_TEST(test_shmring_fork_reset)
 		shm_ring_destroy(ring);
 		_exit(ok ? 0 : 1);
 	}
-	ck_assert_int_eq(harness_wait(pid, SR_WAIT_MS), 0);
+	ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS), 0);
 	sr_push(ring, SR_SMALL, 0, 1);
 	sr_open(&c, ring, SR_SMALL, 1);
 	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
