@@ -8,7 +8,8 @@
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
 #   make valgrind      the Check suite with relogd and runners under memcheck
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
-#   make fuzz          run the frame decoder under libFuzzer for FUZZ_SECONDS
+#   make fuzz          run the frame decoder, then the shared ring's reader,
+#                      under libFuzzer for FUZZ_SECONDS each
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #
 # Missing Debian packages are installed first (scripts/deps.sh); set
@@ -198,12 +199,40 @@ $(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
 		-Iproto $(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
 		$(FUZZ_SRC) $(shell $(PKG_CONFIG) --libs msgpack)
 
-fuzz: fuzz-deps $(FUZZ_BUILD)/fuzz-frames
+# And on relogd's reader of a runner's shared ring, from rings librelog's
+# producer made (ring-seeds).
+FUZZ_RING_SRC = tests/fuzz/fuzz-ring.c proto/proto-ring.c
+FUZZ_RING_LEN = 262657	# a control byte, 512 header bytes, 1024 slots
+
+$(FUZZ_BUILD)/fuzz-ring: $(FUZZ_RING_SRC) proto/proto-ring.h \
+	proto/relog-ring.h
+	@mkdir -p $(FUZZ_BUILD)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iproto -o $@ $(FUZZ_RING_SRC)
+
+$(FUZZ_BUILD)/ring-seeds: tests/fuzz/ring-seeds.c shim/shm-ring.c \
+	proto/proto-pack.c shim/shm-ring.h proto/relog-ring.h
+	@mkdir -p $(FUZZ_BUILD)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iproto -Ishim \
+		$(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
+		tests/fuzz/ring-seeds.c shim/shm-ring.c proto/proto-pack.c
+
+fuzz: fuzz-deps $(FUZZ_BUILD)/fuzz-frames $(FUZZ_BUILD)/fuzz-ring \
+	$(FUZZ_BUILD)/ring-seeds
 	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
 	$(Q)$(FUZZ_BUILD)/fuzz-frames -max_total_time=$(FUZZ_SECONDS) \
 		-max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		$(FUZZ_BUILD)/corpus
+	$(Q)rm -rf $(FUZZ_BUILD)/ring-corpus && \
+		mkdir -p $(FUZZ_BUILD)/ring-corpus
+	$(Q)$(FUZZ_BUILD)/ring-seeds $(FUZZ_BUILD)/ring-corpus
+	$(Q)$(FUZZ_BUILD)/fuzz-ring -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=$(FUZZ_RING_LEN) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 $(FUZZ_BUILD)/ring-corpus
 
 fuzz-deps:
 ifneq ($(NO_DEPS),1)
