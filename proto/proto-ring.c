@@ -419,6 +419,27 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 }
 
 /*
+ * Is there enough to read for a consumer waiting for position w: the slot
+ * at our position is ready (not being written, not unclaimed) and head has
+ * reached w? seq_cst loads: see proto_ring_arm.
+ */
+static int
+proto_ring_due(struct proto_ring *r, uint64_t w)
+{
+	uint64_t s, h;
+	unsigned state;
+	int64_t n;
+
+	s = atomic_load_explicit(&proto_ring_slot(r, r->pos)->seq,
+	    memory_order_seq_cst);
+	h = atomic_load_explicit(&r->hdr->head, memory_order_seq_cst);
+	n = relog_ring_seq_cmp(s, r->pos);
+	state = relog_ring_seq_state(s);
+	return (n > 0 || (n == 0 && state != RELOG_RING_WRITING &&
+	    state != RELOG_RING_WRITING_FIRST)) && (int64_t)(h - w) >= 0;
+}
+
+/*
  * Ask to be woken (through the runner's wake callback) once the ring holds
  * slots (>= 1) slots past our position: 1 is "as soon as it is not empty".
  * Returns 0 when armed (wait for the wakeup), 1 when there is already
@@ -428,24 +449,21 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 int
 proto_ring_arm(struct proto_ring *r, uint32_t slots)
 {
-	struct relog_ring_header *hdr = r->hdr;
-	uint64_t w = r->pos + (slots != 0 ? slots : 1), s, h;
-	unsigned state;
-	int64_t n;
+	uint64_t w = r->pos + (slots != 0 ? slots : 1);
 
 	if (r->error != 0)
 		return (r->error);
-	/* seq_cst, against a push's seq_cst commit then load of wake_at. */
-	atomic_store_explicit(&hdr->wake_at, w, memory_order_seq_cst);
-	s = atomic_load_explicit(&proto_ring_slot(r, r->pos)->seq,
-	    memory_order_seq_cst);
-	h = atomic_load_explicit(&hdr->head, memory_order_seq_cst);
-	n = relog_ring_seq_cmp(s, r->pos);
-	state = relog_ring_seq_state(s);
-	if (n < 0 || (n == 0 && (state == RELOG_RING_WRITING ||
-	    state == RELOG_RING_WRITING_FIRST)) || (int64_t)(h - w) < 0)
+	/* Busy: do not arm at all, or producers would wake us for nothing. */
+	if (proto_ring_due(r, w))
+		return (1);
+	/*
+	 * seq_cst store, then seq_cst loads, against a push's seq_cst commit
+	 * then load of wake_at: either it sees us armed, or we see it.
+	 */
+	atomic_store_explicit(&r->hdr->wake_at, w, memory_order_seq_cst);
+	if (!proto_ring_due(r, w))
 		return (0);
-	atomic_compare_exchange_strong_explicit(&hdr->wake_at, &w,
+	atomic_compare_exchange_strong_explicit(&r->hdr->wake_at, &w,
 	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed);
 	return (1);
 }
