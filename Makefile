@@ -8,6 +8,7 @@
 #   make test          the Check suite once (SANITIZE=1: under the sanitizers)
 #   make valgrind      the Check suite with relogd and runners under memcheck
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
+#   make ringbench     measure the shared record ring (bench/ringbench.c)
 #   make fuzz          run the frame decoder, then the shared ring's reader,
 #                      under libFuzzer for FUZZ_SECONDS each
 #   make install       PREFIX=/usr/local DESTDIR= ...
@@ -180,6 +181,16 @@ bench: bench-deps all $(BENCH)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)$(BENCH) $(BENCH_FLAGS) $(RELOGD) $(BUILD)/bench
 
+# The shared ring's own costs (bench/ringbench.c): not a test either.
+RINGBENCH = $(BUILD)/ringbench
+$(RINGBENCH): $(BUILD)/obj/bench/ringbench.o $(RING_OBJ) $(PROTO_PACK_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+ringbench: $(RINGBENCH)
+	$(Q)$(RINGBENCH) $(RINGBENCH_FLAGS)
+
 bench-deps:
 ifneq ($(NO_DEPS),1)
 	$(Q)scripts/deps.sh bench
@@ -267,7 +278,7 @@ install: all
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps bench bench-deps fuzz fuzz-deps test valgrind check run \
-	install clean
+.PHONY: all deps bench bench-deps ringbench fuzz fuzz-deps test valgrind \
+	check run install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
