@@ -8,12 +8,14 @@
  * - Push latency: the TSC read around each shm_ring_push (its own cost
  *   subtracted), 100,000 pushes per thread after 10,000 to warm up, from 1
  *   and 4 threads on one ring of the default size, while a consumer process
- *   drains it as relogd will: it reads, arms for "arm" slots and waits for
- *   the wakeup or 100 ms. "flood": back to back, so the ring overflows and
+ *   drains it as relogd will: it reads, arms for 1, 20 or N/2 slots (or
+ *   never: "timer") and waits for the wakeup or 100 ms. "lost": records
+ *   overwritten or given up while measured. "flood": back to back, so the ring overflows and
  *   most pushes overwrite an unread record; "paced": bursts of 16 pushes,
  *   each after 50 us asleep (or what nanosleep makes of it), which the
  *   consumer keeps up with, so that the wakeups (a send(2) in the pushing
- *   thread) are in the figures: about one per "arm" slots.
+ *   thread) are in the figures: about one per "arm" slots. And the pushes
+ *   that wake a consumer asleep in poll, alone.
  * - System calls and mallocs per 1,000 pushes, in steady state: the pushing
  *   thread runs under a seccomp filter that traps every system call but
  *   sendto (the wakeup, counted apart), and malloc, calloc and realloc are
@@ -217,7 +219,8 @@ rb_count_cb(const struct proto_ring_record *rec, void *arg)
 
 /*
  * A consumer process draining the ring as relogd will, until ctl speaks:
- * it reads, arms for arm slots, and waits for the wakeup or its timer.
+ * it reads, arms for arm slots (0: never), and waits for the wakeup or its
+ * timer.
  */
 static void __attribute__((noreturn))
 rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
@@ -248,7 +251,7 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 			continue;
 		if (done)
 			break;
-		if (proto_ring_arm(r, arm) == 1)
+		if (arm != 0 && proto_ring_arm(r, arm) == 1)
 			continue;
 		pfd[0].fd = wake_fd;
 		pfd[0].events = POLLIN;
@@ -364,7 +367,7 @@ rb_latency(unsigned n, int paced, uint32_t arm)
 	struct rb_consumed res;
 	struct rb_consumer cons;
 	struct shm_ring *ring;
-	uint64_t *all, mallocs = 0, ns = 0, w0;
+	uint64_t *all, mallocs = 0, ns = 0, w0, lost0;
 	unsigned t;
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cons.wake) != 0)
@@ -389,6 +392,8 @@ rb_latency(unsigned n, int paced, uint32_t arm)
 	}
 	while (atomic_load(&rb_ready) != n)
 		sched_yield();
+	shm_ring_stats(ring, &st);
+	lost0 = st.overwritten + st.abandoned;
 	w0 = atomic_load(&rb_wakes);
 	atomic_store(&rb_go, 1);
 	for (t = 0; t < n; t++) {
@@ -396,24 +401,69 @@ rb_latency(unsigned n, int paced, uint32_t arm)
 		mallocs += p[t].mallocs;
 		ns = p[t].ns > ns ? p[t].ns : ns;
 	}
-	rb_consumer_stop(&cons, &res);
 	shm_ring_stats(ring, &st);
+	w0 = atomic_load(&rb_wakes) - w0;
+	rb_consumer_stop(&cons, &res);
 	qsort(all, n * rb_pushes, sizeof *all, rb_cmp_u64);
-	printf("  %u thread%s %-5s arm %3u %7llu %7llu %7llu %9llu %6.1f M/s "
+	printf("  %u thread%s %-5s %-5s %7llu %7llu %7llu %9llu %6.2f M/s "
 	    "%4.0f%% %6.1f\n", n, n > 1 ? "s" : " ", paced ? "paced" : "flood",
-	    arm, (unsigned long long)rb_pct(all, n * rb_pushes, 0.5),
+	    arm == 0 ? "timer" : arm == 1 ? "1" : arm == 20 ? "20" : "N/2",
+	    (unsigned long long)rb_pct(all, n * rb_pushes, 0.5),
 	    (unsigned long long)rb_pct(all, n * rb_pushes, 0.99),
 	    (unsigned long long)rb_pct(all, n * rb_pushes, 0.999),
 	    (unsigned long long)rb_pct(all, n * rb_pushes, 1.0),
 	    (double)(n * rb_pushes) * 1e3 / (double)ns,
-	    100.0 * (double)res.delivered /
-	    (double)(n * (rb_pushes + RB_WARMUP)),
-	    (double)(atomic_load(&rb_wakes) - w0) * 1000 /
+	    100.0 * (double)(st.overwritten + st.abandoned - lost0) /
+	    (double)(n * rb_pushes), (double)w0 * 1000 /
 	    (double)(n * rb_pushes));
 	if (mallocs != 0)
 		printf("    (%llu mallocs while measured)\n",
 		    (unsigned long long)mallocs);
 	free(all);
+	shm_ring_destroy(ring);
+	close(cons.wake[0]);
+	close(cons.wake[1]);
+}
+
+/*
+ * What a wakeup costs the pushing thread: pushes that find the consumer
+ * armed (for 1 slot: every one, as it sleeps in poll between them), timed
+ * like the others.
+ */
+static void
+rb_wakeup(void)
+{
+	struct timespec pause = { 0, RB_PAUSE_NS };
+	struct shm_ring_record rec;
+	struct rb_consumed res;
+	struct rb_consumer cons;
+	struct shm_ring *ring;
+	uint64_t *v, i, n = rb_pushes / 10, t0, w0;
+
+	v = calloc(n, sizeof *v);
+	if (v == NULL ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cons.wake) != 0 ||
+	    shm_ring_create(&ring, shm_ring_slots(200), rb_wake,
+	    &cons.wake[0]) != 0)
+		rb_fatal("ring");
+	rb_consumer_start(&cons, ring, 1);
+	rb_record(&rec, 0);
+	w0 = atomic_load(&rb_wakes);
+	for (i = 0; i < n; i++) {
+		nanosleep(&pause, NULL);
+		t0 = rb_tsc();
+		shm_ring_push(ring, &rec);
+		v[i] = rb_tsc() - t0;
+	}
+	w0 = atomic_load(&rb_wakes) - w0;
+	rb_consumer_stop(&cons, &res);
+	qsort(v, n, sizeof *v, rb_cmp_u64);
+	printf("  a push that wakes (%3.0f%% did)   %7llu %7llu %7llu %9llu\n",
+	    100.0 * (double)w0 / (double)n, (unsigned long long)rb_pct(v, n, 0.5),
+	    (unsigned long long)rb_pct(v, n, 0.99),
+	    (unsigned long long)rb_pct(v, n, 0.999),
+	    (unsigned long long)rb_pct(v, n, 1.0));
+	free(v);
 	shm_ring_destroy(ring);
 	close(cons.wake[0]);
 	close(cons.wake[1]);
@@ -669,18 +719,21 @@ main(int argc, char **argv)
 	    RELOG_RING_SLOT_SIZE, (unsigned long long)(RELOG_RING_RECORD_HEADER +
 	    relog_ring_pad(12) + relog_ring_pad(RB_MSG_SIZE)), RB_MSG_SIZE,
 	    rb_pushes);
-	printf("push latency (ns), a consumer     p50     p99   p99.9       max"
-	    "   pushed  read  wakeups\n"
-	    "reading every %d ms and when woken                               "
-	    "        per 1,000\n", RB_TIMER_MS);
+	printf("push latency (ns); the consumer   p50     p99   p99.9       max"
+	    "    pushed  lost wakeups\n"
+	    "reads every %d ms, and when woken if armed (for 1, 20 or N/2 slots)"
+	    "            per 1,000\n", RB_TIMER_MS);
 	rb_latency(1, 0, 20);
 	rb_latency(4, 0, 20);
 	rb_latency(1, 1, 1);
 	rb_latency(1, 1, 20);
-	rb_latency(1, 1, 512);
+	rb_latency(1, 1, shm_ring_slots(200) / 2);
+	rb_latency(1, 1, 0);
 	rb_latency(4, 1, 1);
 	rb_latency(4, 1, 20);
-	rb_latency(4, 1, 512);
+	rb_latency(4, 1, shm_ring_slots(200) / 2);
+	rb_latency(4, 1, 0);
+	rb_wakeup();
 	rb_calls();
 	rb_drain();
 	rb_flooded();
