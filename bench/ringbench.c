@@ -9,13 +9,14 @@
  *   subtracted), 100,000 pushes per thread after 10,000 to warm up, from 1
  *   and 4 threads on one ring of the default size, while a consumer process
  *   drains it as relogd will: it reads, arms for 1, 20 or N/2 slots (or
- *   never: "timer") and waits for the wakeup or 100 ms. "lost": records
- *   overwritten or given up while measured. "flood": back to back, so the ring overflows and
- *   most pushes overwrite an unread record; "paced": bursts of 16 pushes,
- *   each after 50 us asleep (or what nanosleep makes of it), which the
- *   consumer keeps up with, so that the wakeups (a send(2) in the pushing
- *   thread) are in the figures: about one per "arm" slots. And the pushes
- *   that wake a consumer asleep in poll, alone.
+ *   never: "timer") and waits for the wakeup or 100 ms. "flood": back to
+ *   back, so the ring overflows and most pushes overwrite an unread record.
+ *   "paced": bursts of 16 pushes, each after 50 us asleep (or what
+ *   nanosleep makes of it), which the consumer keeps up with when woken, so
+ *   that the wakeups (a send(2) in the pushing thread) are in the figures:
+ *   about one per "arm" slots. "lost": records overwritten or given up
+ *   while measured. And the pushes that wake a consumer asleep in poll,
+ *   alone.
  * - System calls and mallocs per 1,000 pushes, in steady state: the pushing
  *   thread runs under a seccomp filter that traps every system call but
  *   sendto (the wakeup, counted apart), and malloc, calloc and realloc are
@@ -240,7 +241,8 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 	}
 	memset(&c, 0, sizeof c);
 	for (;;) {
-		rc = proto_ring_read(r, 0, 256, 1u << 20, rb_count_cb, &sum, &c);
+		rc = proto_ring_read(r, 0, 256, 1u << 20, rb_count_cb, &sum,
+		    &c);
 		if (rc < 0) {
 			fprintf(stderr, "ringbench: %s\n", proto_ring_cause(r));
 			_exit(1);
@@ -288,7 +290,8 @@ rb_consumer_start(struct rb_consumer *cons, struct shm_ring *ring,
 	if (cons->pid == 0) {
 		close(ctl[1]);
 		close(out[0]);
-		rb_consume(shm_ring_fd(ring), cons->wake[1], ctl[0], out[1], arm);
+		rb_consume(shm_ring_fd(ring), cons->wake[1], ctl[0], out[1],
+		    arm);
 	}
 	close(ctl[0]);
 	close(out[1]);
@@ -459,7 +462,8 @@ rb_wakeup(void)
 	rb_consumer_stop(&cons, &res);
 	qsort(v, n, sizeof *v, rb_cmp_u64);
 	printf("  a push that wakes (%3.0f%% did)   %7llu %7llu %7llu %9llu\n",
-	    100.0 * (double)w0 / (double)n, (unsigned long long)rb_pct(v, n, 0.5),
+	    100.0 * (double)w0 / (double)n,
+	    (unsigned long long)rb_pct(v, n, 0.5),
 	    (unsigned long long)rb_pct(v, n, 0.99),
 	    (unsigned long long)rb_pct(v, n, 0.999),
 	    (unsigned long long)rb_pct(v, n, 1.0));
@@ -716,13 +720,14 @@ main(int argc, char **argv)
 	printf("ringbench: %ld cores, a ring of %u slots of %u bytes, records "
 	    "of %llu bytes (%u of message), %zu pushes per thread\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), shm_ring_slots(200),
-	    RELOG_RING_SLOT_SIZE, (unsigned long long)(RELOG_RING_RECORD_HEADER +
-	    relog_ring_pad(12) + relog_ring_pad(RB_MSG_SIZE)), RB_MSG_SIZE,
+	    RELOG_RING_SLOT_SIZE,
+	    (unsigned long long)(RELOG_RING_RECORD_HEADER + relog_ring_pad(12) +
+	    relog_ring_pad(RB_MSG_SIZE)), RB_MSG_SIZE,
 	    rb_pushes);
 	printf("push latency (ns); the consumer   p50     p99   p99.9       max"
 	    "    pushed  lost wakeups\n"
-	    "reads every %d ms, and when woken if armed (for 1, 20 or N/2 slots)"
-	    "            per 1,000\n", RB_TIMER_MS);
+	    "reads every %d ms, and when woken if armed (for 1, 20 or N/2 "
+	    "slots)             per 1,000\n", RB_TIMER_MS);
 	rb_latency(1, 0, 20);
 	rb_latency(4, 0, 20);
 	rb_latency(1, 1, 1);
