@@ -352,6 +352,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 
 	if (r->error != 0)
 		return (r->error);
+	/* READ_ONCE: a plain field the runner may scribble on. */
 	if (*magic != RELOG_RING_MAGIC)
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's header was overwritten"));

@@ -8,15 +8,21 @@
  * errno (relogd then drops the runner), never a fault or an unbounded loop.
  *
  * Typical use, in relogd's loop, when the runner's wakeup socket is readable
- * (or its flush timer fires):
+ * or its flush timer (100 ms, as librelog's today) fires:
  *
  *	while ((rc = proto_ring_read(r, dead, 256, 1 << 20, cb, arg, &c)) ==
  *	    PROTO_RING_AGAIN)
  *		;	(or yield to the loop between calls)
  *	if (rc < 0)
- *		drop the runner, say proto_ring_cause(r)
- *	else if (proto_ring_arm(r, 1) == 1)
- *		read again now: records came in while arming
+ *		drop the runner, saying proto_ring_cause(r)
+ *	else if (proto_ring_arm(r, 20) == 1)
+ *		read again now: enough came in while arming
+ *
+ * dead: PROTO_RING_PEER_DEAD once the runner is known gone (its connection
+ * hung up, its pidfd readable). Arming for 1 slot wakes relogd as soon as
+ * the ring is not empty, but when records trickle in that is a wakeup (a
+ * send(2) in the emitting thread) per record; for 20 (or more), the timer
+ * bounds the wait of the records below the mark.
  */
 #ifndef RELOG_PROTO_RING_H
 #define RELOG_PROTO_RING_H
@@ -46,7 +52,10 @@ struct proto_ring_record {
 	struct proto_ring_text color;		/* ptr NULL when none */
 };
 
-/* Gets each record; returns 0 to go on, non-zero to stop after it. */
+/*
+ * Gets each record; returns 0 to go on, non-zero to stop after it. It must
+ * not call proto_ring_* on the same ring.
+ */
 typedef int (*proto_ring_cb)(const struct proto_ring_record *, void *);
 
 /* What reads found; proto_ring_read adds to these. */
