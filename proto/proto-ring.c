@@ -442,15 +442,18 @@ proto_ring_due(struct proto_ring *r, uint64_t w)
 
 /*
  * Ask to be woken (through the runner's wake callback) once the ring holds
- * slots (>= 1) slots past our position: 1 is "as soon as it is not empty".
- * Returns 0 when armed (wait for the wakeup), 1 when there is already
- * enough to read (read now: nothing will wake us), or the ring's error.
- * Above 1, a caller also needs a timer for the records below the mark.
+ * slots slots past our position: 1 is "as soon as it is not empty"; more
+ * than half the ring (UINT32_MAX, say) is half the ring, or it would
+ * overflow before the wakeup. Returns 0 when armed (wait for the wakeup), 1
+ * when there is already enough to read (read now: nothing will wake us), or
+ * the ring's error. Above 1, a caller also needs a timer for the records
+ * below the mark.
  */
 int
 proto_ring_arm(struct proto_ring *r, uint32_t slots)
 {
-	uint64_t w = r->pos + (slots != 0 ? slots : 1);
+	uint64_t w = r->pos + (slots == 0 ? 1 : slots > r->slot_count / 2 ?
+	    r->slot_count / 2 : slots);
 
 	if (r->error != 0)
 		return (r->error);

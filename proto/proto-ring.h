@@ -15,14 +15,16 @@
  *		;	(or yield to the loop between calls)
  *	if (rc < 0)
  *		drop the runner, saying proto_ring_cause(r)
- *	else if (proto_ring_arm(r, 20) == 1)
- *		read again now: enough came in while arming
+ *	else if (proto_ring_arm(r, UINT32_MAX) == 1)
+ *		read again now: the ring filled up while arming
  *
  * dead: PROTO_RING_PEER_DEAD once the runner is known gone (its connection
- * hung up, its pidfd readable). Arming for 1 slot wakes relogd as soon as
- * the ring is not empty, but when records trickle in that is a wakeup (a
- * send(2) in the emitting thread) per record; for 20 (or more), the timer
- * bounds the wait of the records below the mark.
+ * hung up, its pidfd readable). The wakeup is a send(2) in the emitting
+ * thread, some microseconds there: arming for half the ring (UINT32_MAX),
+ * the timer reads the records and relogd is woken only when they come
+ * faster than half a ring per tick. Arming for 1 slot wakes relogd as soon
+ * as the ring is not empty, which is a wakeup per record when records
+ * trickle in; for 20, one per 20 (bench/ringbench.c measures them).
  */
 #ifndef RELOG_PROTO_RING_H
 #define RELOG_PROTO_RING_H

@@ -1524,7 +1524,8 @@ sr_wake_count(void *arg)
 /*
  * The wakeup: none while nobody is armed; one when the ring leaves empty
  * after arm(1); one when it passes the mark after arm(20), none before;
- * arming when there is already enough says so instead.
+ * arming when there is already enough says so instead; a mark past half
+ * the ring is half the ring.
  */
 START_TEST(test_shmring_wakeup)
 {
@@ -1532,6 +1533,7 @@ START_TEST(test_shmring_wakeup)
 	struct shm_ring_stats st;
 	struct shm_ring *ring;
 	uint64_t i = 0, pos;
+	int rc;
 
 	atomic_store(&sr_wakes, 0);
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake_count, NULL), 0);
@@ -1564,6 +1566,23 @@ START_TEST(test_shmring_wakeup)
 	sr_push(ring, SR_SMALL, 0, i++);
 	ck_assert_int_eq(atomic_load(&sr_wakes), 2);
 	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+	sr_result_clean(&c.res);
+
+	/* More than half the ring is half the ring. */
+	ck_assert_int_eq(proto_ring_arm(c.ring, UINT32_MAX), 0);
+	pos = proto_ring_position(c.ring);
+	for (;;) {
+		sr_push(ring, SR_SMALL, 0, i++);
+		shm_ring_stats(ring, &st);
+		if (st.head - pos >= 512)
+			break;
+		ck_assert_int_eq(atomic_load(&sr_wakes), 2);
+	}
+	ck_assert_int_eq(atomic_load(&sr_wakes), 3);
+	while ((rc = sr_read(&c, 0)) == PROTO_RING_AGAIN)
+		;
+	ck_assert_int_eq(rc, PROTO_RING_DRAINED);
 	ck_assert_uint_eq(c.res.delivered, i);
 	sr_result_clean(&c.res);
 	sr_close(&c);
