@@ -213,7 +213,8 @@ $(FUZZ_BUILD)/fuzz-frames: $(FUZZ_SRC) proto/proto.h proto/relog-protocol.h
 # And on relogd's reader of a runner's shared ring, from rings librelog's
 # producer made (ring-seeds).
 FUZZ_RING_SRC = tests/fuzz/fuzz-ring.c proto/proto-ring.c
-FUZZ_RING_LEN = 262657	# a control byte, 512 header bytes, 1024 slots
+# Its longest input: a control byte, 512 header bytes, 1024 slots.
+FUZZ_RING_LEN = 262657
 
 $(FUZZ_BUILD)/fuzz-ring: $(FUZZ_RING_SRC) proto/proto-ring.h \
 	proto/relog-ring.h
