@@ -9,7 +9,8 @@
 #   make valgrind      the Check suite under memcheck: the unit cases in the
 #                      test binary itself, then relogd and runners
 #   make bench         measure relog, and rsyslog beside it (bench/README.md)
-#   make fuzz          run each fuzzer (frames, fluent, config) under
+#   make ringbench     measure the shared record ring (bench/ringbench.c)
+#   make fuzz          run each fuzzer (frames, fluent, config, ring) under
 #                      libFuzzer for FUZZ_SECONDS
 #   make install       PREFIX=/usr/local DESTDIR= ...
 #   make deb           the Debian packages, into build/deb/
@@ -91,7 +92,12 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
-	tests/test-show.c tests/test-metrics.c tests/test-cli.c
+	tests/test-show.c tests/test-metrics.c tests/test-cli.c \
+	tests/test-shmring.c
+# The shared record ring (PROTOCOL.md, "Shared ring"): librelog's producer
+# and relogd's consumer, linked by the tests, the fuzzer and ringbench until
+# they join SHIM_SRC and DAEMON_SRC.
+RING_SRC = shim/shm-ring.c proto/proto-ring.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
@@ -112,6 +118,7 @@ TEST_OBJ = $(call obj,$(TEST_SRC))
 TEST_DAEMON_OBJ = $(call obj,$(TEST_DAEMON_SRC))
 # The unit suites include relogd's private header.
 $(call obj,tests/test-spool.c tests/test-config.c): ALL_CFLAGS += -Idaemon
+RING_OBJ = $(call obj,$(RING_SRC))
 
 LIBRELOG_SO = $(BUILD)/librelog.so.1
 LIBRELOG_A = $(BUILD)/librelog.a
@@ -173,11 +180,11 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 		-Wl,-rpath,'$$ORIGIN'
 
 $(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
-	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) $(RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
 		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) \
-		$(LIBRELOG_A) $(TEST_LIBS) -pthread
+		$(RING_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
@@ -247,6 +254,16 @@ bench: bench-deps
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)$(BENCH) $(BENCH_FLAGS) $(RELOGD) $(BUILD)/bench
 
+# The shared ring's own costs (bench/ringbench.c): not a test either.
+RINGBENCH = $(BUILD)/ringbench
+$(RINGBENCH): $(BUILD)/obj/bench/ringbench.o $(RING_OBJ) $(PROTO_PACK_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+ringbench: $(RINGBENCH)
+	$(Q)$(RINGBENCH) $(RINGBENCH_FLAGS)
+
 bench-deps:
 	$(Q)$(call deps_install,build test bench)
 
@@ -259,11 +276,12 @@ bench-deps:
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = build-fuzz
-FUZZ_TARGETS = frames fluent config
+FUZZ_TARGETS = frames fluent config ring
 FUZZ_SRC_frames = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
 FUZZ_SRC_fluent = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC) $(PROTO_FLUENT_SRC)
 FUZZ_SRC_config = daemon/config.c daemon/config-load.c daemon/uri.c \
 	daemon/log.c daemon/relogd.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
+FUZZ_SRC_ring = proto/proto-ring.c
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Iproto -Ishim -Idaemon
@@ -276,17 +294,31 @@ $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) \
 		$(shell $(PKG_CONFIG) --libs msgpack inih libevent)
 
+# The ring fuzzer's seeds are rings librelog's producer made (ring-seeds),
+# and its longest input is a control byte, 512 header bytes and 1024 slots.
+$(FUZZ_BUILD)/ring-seeds: tests/fuzz/ring-seeds.c shim/shm-ring.c \
+	proto/proto-pack.c shim/shm-ring.h proto/relog-ring.h
+	@mkdir -p $(FUZZ_BUILD)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iproto -Ishim \
+		$(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
+		tests/fuzz/ring-seeds.c shim/shm-ring.c proto/proto-pack.c
+
+FUZZ_LEN = 65536
+FUZZ_LEN_ring = 262657
+
 fuzz: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
-	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%) \
+		$(FUZZ_BUILD)/ring-seeds
+	$(Q)rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus/ring
 	$(Q)/usr/bin/python3 tests/fuzz/make-seeds.py $(FUZZ_BUILD)/corpus
-	$(Q)for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
-		$(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
-		$(FUZZ_BUILD)/corpus/$$t || exit 1; \
-	done
+	$(Q)$(FUZZ_BUILD)/ring-seeds $(FUZZ_BUILD)/corpus/ring
+	$(Q)$(foreach t,$(FUZZ_TARGETS),mkdir -p $(FUZZ_BUILD)/corpus/$(t) && \
+		$(FUZZ_BUILD)/fuzz-$(t) -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=$(or $(FUZZ_LEN_$(t)),$(FUZZ_LEN)) -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_BUILD)/$(t)- \
+		$(FUZZ_BUILD)/corpus/$(t) &&) true
 
 fuzz-deps:
 	$(Q)$(call deps_install,build test fuzz)
@@ -319,7 +351,7 @@ install: all
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
-.PHONY: all deps bench bench-deps fuzz fuzz-deps test valgrind check run \
-	install clean check-packages deb
+.PHONY: all deps bench bench-deps ringbench fuzz fuzz-deps test valgrind \
+	check run install clean check-packages deb
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,88 @@
+/*
+ * The consumer side of the shared record ring (relog-ring.h), for relogd
+ * and the fuzzer: check and map a runner's memfd, read its committed records
+ * out, arm the wakeup. Single-threaded: one reader per ring.
+ *
+ * The ring is hostile memory: the runner may write anything into it at any
+ * time. Nothing read from it is trusted; every inconsistency is a negative
+ * errno (relogd then drops the runner), never a fault or an unbounded loop.
+ *
+ * Typical use, in relogd's loop, when the runner's wakeup socket is readable
+ * or its flush timer (100 ms, as librelog's today) fires:
+ *
+ *	while ((rc = proto_ring_read(r, dead, 256, 1 << 20, cb, arg, &c)) ==
+ *	    PROTO_RING_AGAIN)
+ *		;	(or yield to the loop between calls)
+ *	if (rc < 0)
+ *		drop the runner, saying proto_ring_cause(r)
+ *	else if (proto_ring_arm(r, UINT32_MAX) == 1)
+ *		read again now: the ring filled up while arming
+ *
+ * dead: PROTO_RING_PEER_DEAD once the runner is known gone (its connection
+ * hung up, its pidfd readable). The wakeup is a send(2) in the emitting
+ * thread, some microseconds there: arming for half the ring (UINT32_MAX),
+ * the timer reads the records and relogd is woken only when they come
+ * faster than half a ring per tick. Arming for 1 slot wakes relogd as soon
+ * as the ring is not empty, which is a wakeup per record when records
+ * trickle in; for 20, one per 20 (bench/ringbench.c measures them).
+ */
+#ifndef RELOG_PROTO_RING_H
+#define RELOG_PROTO_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct proto_ring;
+
+/* A text of a record: not NUL-terminated. */
+struct proto_ring_text {
+	const char *ptr;	/* NULL only for an absent color */
+	size_t len;
+};
+
+/*
+ * A record read out. Its texts point into the ring's private copy: valid
+ * until the callback returns.
+ */
+struct proto_ring_record {
+	uint64_t position;	/* of its first slot */
+	int64_t timestamp_ms;
+	int32_t level;
+	struct proto_ring_text name;
+	struct proto_ring_text message;
+	struct proto_ring_text exception;	/* len 0 when none */
+	struct proto_ring_text color;		/* ptr NULL when none */
+};
+
+/*
+ * Gets each record; returns 0 to go on, non-zero to stop after it. It must
+ * not call proto_ring_* on the same ring.
+ */
+typedef int (*proto_ring_cb)(const struct proto_ring_record *, void *);
+
+/* What reads found; proto_ring_read adds to these. */
+struct proto_ring_counts {
+	uint64_t delivered;	/* records passed to the callback */
+	uint64_t bytes;		/* their size in the ring */
+	uint64_t torn;		/* unread records found overwritten: lost */
+	uint64_t unfinished;	/* records skipped, their writer dead */
+};
+
+/* proto_ring_read's flags. */
+#define PROTO_RING_PEER_DEAD 0x1	/* the runner is gone: wait no more */
+
+/* proto_ring_read's results (errors are negative errnos). */
+#define PROTO_RING_DRAINED 0	/* read all there was: arm and wait */
+#define PROTO_RING_AGAIN 1	/* the budget ran out: call again */
+#define PROTO_RING_PENDING 2	/* a record is being written: arm and wait */
+
+int	proto_ring_open(int, struct proto_ring **, const char **);
+void	proto_ring_close(struct proto_ring *);
+int	proto_ring_read(struct proto_ring *, int, size_t, size_t, proto_ring_cb,
+	    void *, struct proto_ring_counts *);
+int	proto_ring_arm(struct proto_ring *, uint32_t);
+const char *proto_ring_cause(const struct proto_ring *);
+uint64_t proto_ring_position(const struct proto_ring *);
+uint64_t proto_ring_peer_dropped(const struct proto_ring *);
+
+#endif

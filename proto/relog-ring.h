@@ -1,0 +1,189 @@
+/*
+ * relog shared ring: the layout of the memory a runner (librelog) and relogd
+ * share to pass log records without a system call per record. PROTOCOL.md's
+ * last section, "Shared ring (relog extension)", is the prose version, with
+ * the protocols and their invariants; keep the two in step.
+ *
+ * The ring is one memfd: a header page, then slot_count slots of
+ * RELOG_RING_SLOT_SIZE bytes. Both sides are processes of one host: fields
+ * are in native byte order, and every shared field is a lock-free (hence
+ * address-free) C11 atomic, accessed with atomic operations only.
+ *
+ * Bump RELOG_RING_VERSION on any change a deployed peer would notice.
+ */
+#ifndef RELOG_RING_H
+#define RELOG_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELOG_RING_MAGIC 0x52474c52u	/* "RLGR" in a little-endian dump */
+#define RELOG_RING_VERSION 1u
+
+/* Geometry. Version 1 allows only these header and slot sizes. */
+#define RELOG_RING_HEADER_SIZE 4096u	/* the slots start on a page */
+#define RELOG_RING_SLOT_SIZE 256u
+#define RELOG_RING_SLOT_WORDS 31u	/* 8-byte payload words per slot */
+#define RELOG_RING_PAYLOAD (RELOG_RING_SLOT_WORDS * 8u)	/* 248 bytes */
+/*
+ * slot_count is a power of two in [MIN, MAX]. MIN is the least in which the
+ * largest record fits (RELOG_RING_RECORD_SLOTS_MAX), MAX bounds what relogd
+ * maps per runner (64 MiB of slots).
+ */
+#define RELOG_RING_SLOTS_MIN 1024u
+#define RELOG_RING_SLOTS_MAX (1u << 18)
+#define RELOG_RING_SLOTS_DEFAULT 1024u	/* 256 KiB of slots */
+
+/* Records. Texts are cut (at a UTF-8 boundary) to these many bytes. */
+#define RELOG_RING_TEXT_MAX (64u * 1024)	/* name, message, exception */
+#define RELOG_RING_COLOR_MAX 256u
+#define RELOG_RING_RECORD_HEADER 32u	/* struct relog_ring_record */
+#define RELOG_RING_RECORD_MAX (RELOG_RING_RECORD_HEADER + \
+	3 * RELOG_RING_TEXT_MAX + RELOG_RING_COLOR_MAX)	/* 196896 */
+#define RELOG_RING_RECORD_SLOTS_MAX \
+	((RELOG_RING_RECORD_MAX + RELOG_RING_PAYLOAD - 1) / RELOG_RING_PAYLOAD)
+
+/* wake_at when no consumer waits to be woken. */
+#define RELOG_RING_DISARMED UINT64_MAX
+
+/*
+ * A slot's seq word: (position << 3) | state. Positions are free-running
+ * slot numbers (a record of k slots takes k consecutive ones, slot index =
+ * position & (slot_count - 1)); seq keeps the low 61 bits, enough for
+ * 2^61 slots (5 * 10^20 bytes) before it wraps. head and tail start at
+ * slot_count, and a fresh slot i holds SKIP at position i: older than the
+ * first position that maps to it.
+ */
+#define RELOG_RING_STATE_BITS 3
+#define RELOG_RING_STATE_MASK 7u
+#define RELOG_RING_FIRST 4u		/* the first slot of a record */
+enum relog_ring_state {
+	RELOG_RING_SKIP = 0,		/* done, nothing to deliver */
+	RELOG_RING_WRITING = 1,		/* claimed, being written */
+	RELOG_RING_COMMITTED = 2,	/* written (a record's later slot) */
+	RELOG_RING_POISONED = 3,	/* given up; its writer leaves a skip */
+	RELOG_RING_WRITING_FIRST = 5,
+	RELOG_RING_COMMITTED_FIRST = 6,	/* a whole record, unread */
+	RELOG_RING_CONSUMED_FIRST = 7,	/* a whole record, read by a consumer */
+};
+
+/*
+ * The header page. Each group that one side writes often has its own
+ * 128-byte block, so producers and the consumer do not false-share (128:
+ * the adjacent-line prefetcher pairs 64-byte lines).
+ */
+struct relog_ring_header {
+	/* Written once by the runner, before it passes the fd. */
+	uint32_t magic;			/* RELOG_RING_MAGIC */
+	uint32_t version;		/* RELOG_RING_VERSION */
+	uint32_t header_size;		/* RELOG_RING_HEADER_SIZE */
+	uint32_t slot_size;		/* RELOG_RING_SLOT_SIZE */
+	uint32_t slot_count;		/* power of two, SLOTS_MIN..SLOTS_MAX */
+	uint32_t reserved0;
+	char pad0[128 - 24];
+
+	/* Producers'. */
+	_Atomic uint64_t head;		/* next position to hand out */
+	_Atomic uint64_t overwritten;	/* unread records a claim destroyed */
+	_Atomic uint64_t abandoned;	/* records their writer gave up */
+	char pad1[128 - 24];
+
+	/* The consumer's (a runner only reads them). */
+	_Atomic uint64_t tail;		/* where the consumer goes on from */
+	_Atomic uint64_t torn;		/* unread records found overwritten */
+	_Atomic uint64_t unfinished;	/* skipped: their writer died */
+	char pad2[128 - 24];
+
+	/* Armed by the consumer, disarmed by the producer that wakes it. */
+	_Atomic uint64_t wake_at;	/* a position, or RELOG_RING_DISARMED */
+	char pad3[RELOG_RING_HEADER_SIZE - 384 - 8];
+};
+
+/* A slot: its seq, then 248 bytes of a record, as 31 atomic words. */
+struct relog_ring_slot {
+	_Atomic uint64_t seq;
+	_Atomic uint64_t word[RELOG_RING_SLOT_WORDS];
+};
+
+/*
+ * A record starts its first slot's payload with this header. Then come the
+ * logger name, the message, the exception text and the color, each padded
+ * with zeros to a multiple of 8 bytes; the record runs on into the payload
+ * of the next slots. size counts the header and the padded texts.
+ */
+#define RELOG_RING_RECORD_COLOR 0x1u	/* has a color (color_len may be 0) */
+struct relog_ring_record {
+	int64_t timestamp_ms;
+	uint32_t size;
+	int32_t level;
+	uint32_t name_len;
+	uint32_t msg_len;
+	uint32_t exc_len;
+	uint16_t color_len;
+	uint16_t flags;			/* RELOG_RING_RECORD_* */
+};
+
+_Static_assert(sizeof(struct relog_ring_header) == RELOG_RING_HEADER_SIZE,
+    "header page");
+_Static_assert(offsetof(struct relog_ring_header, head) == 128, "head");
+_Static_assert(offsetof(struct relog_ring_header, tail) == 256, "tail");
+_Static_assert(offsetof(struct relog_ring_header, wake_at) == 384, "wake_at");
+_Static_assert(sizeof(struct relog_ring_slot) == RELOG_RING_SLOT_SIZE,
+    "slot");
+_Static_assert(sizeof(struct relog_ring_record) == RELOG_RING_RECORD_HEADER,
+    "record header");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && ATOMIC_LLONG_LOCK_FREE == 2 &&
+    ATOMIC_LONG_LOCK_FREE == 2, "shared atomics must be lock-free");
+_Static_assert(RELOG_RING_RECORD_SLOTS_MAX <= RELOG_RING_SLOTS_MIN,
+    "the largest record fits in the smallest ring");
+
+/* A seq word. */
+static inline uint64_t
+relog_ring_seq(uint64_t pos, unsigned state)
+{
+	return (pos << RELOG_RING_STATE_BITS | state);
+}
+
+/* A seq word's state. */
+static inline unsigned
+relog_ring_seq_state(uint64_t seq)
+{
+	return ((unsigned)(seq & RELOG_RING_STATE_MASK));
+}
+
+/*
+ * How a seq word's position compares with pos, modulo 2^61: < 0 older,
+ * 0 the same, > 0 newer.
+ */
+static inline int64_t
+relog_ring_seq_cmp(uint64_t seq, uint64_t pos)
+{
+	uint64_t d = (seq & ~(uint64_t)RELOG_RING_STATE_MASK) -
+	    (pos << RELOG_RING_STATE_BITS);
+
+	return ((int64_t)d >> RELOG_RING_STATE_BITS);
+}
+
+/* A text's length padded to whole words. */
+static inline uint64_t
+relog_ring_pad(uint64_t len)
+{
+	return ((len + 7) & ~(uint64_t)7);
+}
+
+/* How many slots a record of size bytes takes. */
+static inline uint64_t
+relog_ring_record_slots(uint64_t size)
+{
+	return ((size + RELOG_RING_PAYLOAD - 1) / RELOG_RING_PAYLOAD);
+}
+
+/* The file size a ring of slot_count slots must have. */
+static inline uint64_t
+relog_ring_file_size(uint64_t slot_count)
+{
+	return (RELOG_RING_HEADER_SIZE + slot_count * RELOG_RING_SLOT_SIZE);
+}
+
+#endif

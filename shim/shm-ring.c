@@ -1,0 +1,560 @@
+/*
+ * The shared record ring, producer side (the protocol: PROTOCOL.md, "Shared
+ * ring"). A push takes positions with one fetch_add on head, claims each
+ * slot by a CAS of its seq to WRITING, writes the record in atomic words,
+ * then commits the later slots and the first slot last. It never waits: a
+ * slot still held by a writer a lap behind is poisoned (that writer leaves
+ * it a skip) and the record is given up and counted.
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#include "proto.h"
+#include "relog-ring.h"
+#include "shm-ring.h"
+
+/*
+ * How often a CAS on one seq may fail before a push gives the slot up. Each
+ * failure is another side's progress, so this only bounds a push against a
+ * consumer that would keep changing a seq under it.
+ */
+#define SHM_RING_TRIES 64
+
+/* Words of the bitmap of slots a push holds. */
+#define SHM_RING_OWNED_WORDS ((RELOG_RING_RECORD_SLOTS_MAX + 63) / 64)
+
+struct shm_ring {
+	struct relog_ring_header *hdr;	/* NULL: no ring (a reset failed) */
+	struct relog_ring_slot *slots;
+	uint64_t mask;			/* slot_count - 1 */
+	uint32_t slot_count;
+	size_t size;			/* of the mapping and the memfd */
+	int fd;				/* -1 when hdr is NULL */
+	shm_ring_wake_cb wake;		/* NULL: none */
+	void *wake_arg;
+	bool prefetchw;			/* the CPU has PREFETCHW */
+	_Atomic uint64_t unmapped;
+};
+
+#if defined(__x86_64__)
+/* Does this CPU have PREFETCHW (AMD64; Intel since Broadwell)? */
+static bool
+shm_ring_has_prefetchw(void)
+{
+	unsigned a, b, c, d;
+
+	return (__get_cpuid(0x80000001, &a, &b, &c, &d) &&
+	    (c & bit_PRFCHW) != 0);
+}
+
+/*
+ * noipa: GCC 12 drops the prefetches of a target("prfchw") function inlined
+ * into one without it, and the call of one that is not, which it finds has
+ * no effect. clang (the fuzzers' seeds) knows only noinline.
+ */
+#ifdef __clang__
+#define SHM_RING_NOIPA noinline
+#else
+#define SHM_RING_NOIPA noipa
+#endif
+
+/* Ask for three lines in the exclusive state, ahead of writes (PREFETCHW). */
+__attribute__((target("prfchw"), SHM_RING_NOIPA)) static void
+shm_ring_prefetch_lines(const char *p)
+{
+	__builtin_prefetch(p, 1, 3);
+	__builtin_prefetch(p + 64, 1, 3);
+	__builtin_prefetch(p + 128, 1, 3);
+}
+#else
+static bool
+shm_ring_has_prefetchw(void)
+{
+	return (true);
+}
+
+/* Ask for three lines ahead of writes. */
+static void
+shm_ring_prefetch_lines(const char *p)
+{
+	__builtin_prefetch(p, 1, 3);
+	__builtin_prefetch(p + 64, 1, 3);
+	__builtin_prefetch(p + 128, 1, 3);
+}
+#endif
+
+/*
+ * After a push, ask for the first three lines of the next position's slot
+ * (a 152-byte record's), for this thread's or another's next push. relogd
+ * has read them since they were last written, so the claim's CAS would
+ * wait for them, and the commit's for the stores to them; fetched now they
+ * come while the caller goes on. A read prefetch would not do: the CAS
+ * would still have to take the line from relogd's cache.
+ */
+static void
+shm_ring_prefetch(const struct shm_ring *r, uint64_t pos)
+{
+	if (r->prefetchw)
+		shm_ring_prefetch_lines((const char *)&r->slots[pos & r->mask]);
+}
+
+/*
+ * The slot count for a queue of n typical records (one or two slots each):
+ * the least power of two holding 2n slots and the largest record.
+ */
+uint32_t
+shm_ring_slots(size_t n)
+{
+	uint32_t slots = RELOG_RING_SLOTS_MIN;
+
+	while (slots < RELOG_RING_SLOTS_MAX && slots / 2 < n)
+		slots *= 2;
+	return (slots);
+}
+
+/*
+ * Make a fresh ring in r: a memfd of the right size, mapped, its header and
+ * slots set, then sealed so relogd can map it without fear of SIGBUS.
+ * Returns 0 or a negative errno (r is then left without a ring).
+ */
+static int
+shm_ring_map(struct shm_ring *r, uint32_t slot_count)
+{
+	struct relog_ring_header *hdr;
+	size_t size = relog_ring_file_size(slot_count);
+	void *p;
+	uint32_t i;
+	int fd, error;
+
+	fd = memfd_create("relog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return (-errno);
+	if (ftruncate(fd, (off_t)size) != 0) {
+		error = -errno;
+		close(fd);
+		return (error);
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		error = -errno;
+		close(fd);
+		return (error);
+	}
+	hdr = p;
+	hdr->magic = RELOG_RING_MAGIC;
+	hdr->version = RELOG_RING_VERSION;
+	hdr->header_size = RELOG_RING_HEADER_SIZE;
+	hdr->slot_size = RELOG_RING_SLOT_SIZE;
+	hdr->slot_count = slot_count;
+	atomic_init(&hdr->head, slot_count);
+	atomic_init(&hdr->tail, slot_count);
+	atomic_init(&hdr->wake_at, RELOG_RING_DISARMED);
+	r->slots = (struct relog_ring_slot *)((char *)p +
+	    RELOG_RING_HEADER_SIZE);
+	/* This also makes every page resident before relogd reads it. */
+	for (i = 0; i < slot_count; i++)
+		atomic_init(&r->slots[i].seq,
+		    relog_ring_seq(i, RELOG_RING_SKIP));
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
+	    0) {
+		error = -errno;
+		munmap(p, size);
+		close(fd);
+		return (error);
+	}
+	r->hdr = hdr;
+	r->mask = slot_count - 1;
+	r->slot_count = slot_count;
+	r->size = size;
+	r->fd = fd;
+	return (0);
+}
+
+/* Let go of r's ring: this process's mapping and fd. */
+static void
+shm_ring_unmap(struct shm_ring *r)
+{
+	if (r->hdr != NULL) {
+		munmap(r->hdr, r->size);
+		close(r->fd);
+	}
+	r->hdr = NULL;
+	r->slots = NULL;
+	r->fd = -1;
+}
+
+/*
+ * Create a ring of slot_count slots (a power of two in [RELOG_RING_SLOTS_MIN,
+ * RELOG_RING_SLOTS_MAX]; shm_ring_slots picks one). wake (may be NULL) is
+ * called with arg as shm_ring_wake_cb says. Returns 0 and the ring in *out
+ * (free it with shm_ring_destroy), or a negative errno.
+ */
+int
+shm_ring_create(struct shm_ring **out, uint32_t slot_count,
+    shm_ring_wake_cb wake, void *arg)
+{
+	struct shm_ring *r;
+	int error;
+
+	if (slot_count < RELOG_RING_SLOTS_MIN ||
+	    slot_count > RELOG_RING_SLOTS_MAX ||
+	    (slot_count & (slot_count - 1)) != 0)
+		return (-EINVAL);
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return (-ENOMEM);
+	r->fd = -1;
+	r->wake = wake;
+	r->wake_arg = arg;
+	r->prefetchw = shm_ring_has_prefetchw();
+	error = shm_ring_map(r, slot_count);
+	if (error != 0) {
+		free(r);
+		return (error);
+	}
+	*out = r;
+	return (0);
+}
+
+/* Unmap, close and free a ring (relogd keeps its own mapping, if any). */
+void
+shm_ring_destroy(struct shm_ring *r)
+{
+	if (r == NULL)
+		return;
+	shm_ring_unmap(r);
+	free(r);
+}
+
+/*
+ * The memfd to pass to relogd (SCM_RIGHTS). The ring owns it: it stays open
+ * until shm_ring_reset or shm_ring_destroy. -1 when there is no ring.
+ */
+int
+shm_ring_fd(const struct shm_ring *r)
+{
+	return (r->fd);
+}
+
+/*
+ * In a forked child (its only thread): let go of the parent's ring and make
+ * a fresh one of the same size, so the child never writes into the ring
+ * relogd reads as the parent's. Returns 0, or a negative errno: then the
+ * child has no ring and its pushes are dropped (counted as unmapped).
+ */
+int
+shm_ring_reset(struct shm_ring *r)
+{
+	shm_ring_unmap(r);
+	atomic_store_explicit(&r->unmapped, 0, memory_order_relaxed);
+	return (shm_ring_map(r, r->slot_count));
+}
+
+/*
+ * Claim the slot of position pos for a writer (first: its record starts
+ * there). Returns 1 when claimed. Returns 0 when it cannot be had without
+ * waiting: a newer claim has it (this writer was lapped), or a writer a lap
+ * behind still holds it (then it is poisoned: that writer will leave it a
+ * skip for pos, so the consumer need not wait for pos).
+ */
+static int
+shm_ring_claim(struct shm_ring *r, uint64_t pos, unsigned first)
+{
+	_Atomic uint64_t *seq = &r->slots[pos & r->mask].seq;
+	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
+	unsigned state;
+	int tries;
+
+	for (tries = 0; tries < SHM_RING_TRIES; tries++) {
+		if (relog_ring_seq_cmp(v, pos) >= 0)
+			return (0);
+		state = relog_ring_seq_state(v);
+		if (state == RELOG_RING_WRITING ||
+		    state == RELOG_RING_WRITING_FIRST ||
+		    state == RELOG_RING_POISONED) {
+			if (atomic_compare_exchange_weak_explicit(seq, &v,
+			    relog_ring_seq(pos, RELOG_RING_POISONED),
+			    memory_order_acq_rel, memory_order_relaxed))
+				return (0);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(seq, &v,
+		    relog_ring_seq(pos, RELOG_RING_WRITING | first),
+		    memory_order_acq_rel, memory_order_relaxed)) {
+			/* Who moves a record out of COMMITTED_FIRST counts. */
+			if (state == RELOG_RING_COMMITTED_FIRST)
+				atomic_fetch_add_explicit(&r->hdr->overwritten,
+				    1, memory_order_relaxed);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Move a claimed slot from WRITING (or WRITING_FIRST) to state. Returns 0,
+ * or -1 if it was poisoned meanwhile: the slot is then left a skip for the
+ * position it was given up for.
+ */
+static int
+shm_ring_commit(struct shm_ring *r, uint64_t pos, unsigned from,
+    unsigned state, memory_order order)
+{
+	_Atomic uint64_t *seq = &r->slots[pos & r->mask].seq;
+	uint64_t v = relog_ring_seq(pos, from);
+	int tries;
+
+	if (atomic_compare_exchange_strong_explicit(seq, &v,
+	    relog_ring_seq(pos, state), order, memory_order_relaxed))
+		return (0);
+	for (tries = 0; tries < SHM_RING_TRIES &&
+	    relog_ring_seq_state(v) == RELOG_RING_POISONED; tries++) {
+		if (atomic_compare_exchange_weak_explicit(seq, &v,
+		    (v & ~(uint64_t)RELOG_RING_STATE_MASK) | RELOG_RING_SKIP,
+		    memory_order_release, memory_order_relaxed))
+			break;
+	}
+	return (-1);
+}
+
+/* A value of len bytes, as loaded from memory, put at byte o of a word. */
+static inline uint64_t
+shm_ring_place(uint64_t v, size_t o, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (v << (64 - 8 * (o + len)));
+#else
+	(void)len;
+	return (v << (8 * o));
+#endif
+}
+
+/*
+ * The last n (1 to 7) bytes of a text as a word, zero-padded, in memory
+ * order. Built in registers: a memcpy of n bytes into a word on the stack,
+ * then loaded whole, stalls (no store forwarding) and was most of a push.
+ */
+static inline uint64_t
+shm_ring_tail_word(const char *src, size_t n)
+{
+	uint64_t w = 0;
+	uint32_t v4;
+	uint16_t v2;
+	size_t o = 0;
+
+	if (n & 4) {
+		memcpy(&v4, src, 4);
+		w = shm_ring_place(v4, 0, 4);
+		o = 4;
+	}
+	if (n & 2) {
+		memcpy(&v2, src + o, 2);
+		w |= shm_ring_place(v2, o, 2);
+		o += 2;
+	}
+	if (n & 1)
+		w |= shm_ring_place((unsigned char)src[o], o, 1);
+	return (w);
+}
+
+/*
+ * Write len bytes of src, zero-padded to whole words, at byte off (a
+ * multiple of 8) of the record whose first slot is at pos. Returns the
+ * offset after them.
+ */
+static uint64_t
+shm_ring_put(struct shm_ring *r, uint64_t pos, uint64_t off, const char *src,
+    size_t len)
+{
+	struct relog_ring_slot *s;
+	size_t n, i, j, words;
+	uint64_t w;
+
+	while (len > 0) {
+		s = &r->slots[(pos + off / RELOG_RING_PAYLOAD) & r->mask];
+		i = (off % RELOG_RING_PAYLOAD) / 8;
+		n = (RELOG_RING_SLOT_WORDS - i) * 8;
+		if (n > len)
+			n = len;
+		words = n / 8;
+		for (j = 0; j < words; j++, src += 8) {
+			memcpy(&w, src, 8);
+			atomic_store_explicit(&s->word[i + j], w,
+			    memory_order_relaxed);
+		}
+		if (n % 8 != 0) {
+			atomic_store_explicit(&s->word[i + words],
+			    shm_ring_tail_word(src, n % 8),
+			    memory_order_relaxed);
+			src += n % 8;
+		}
+		off += relog_ring_pad(n);
+		len -= n;
+	}
+	return (off);
+}
+
+/* A text's length cut as librelog cuts it (the call only when too long). */
+static inline size_t
+shm_ring_cut(const char *text, size_t len, size_t max)
+{
+	return (len <= max ? len : proto_utf8_cut(text, len, max));
+}
+
+/*
+ * After a push: wake the consumer if it is armed for a position the ring
+ * has reached. The caller's last store to a seq was seq_cst (or it fenced),
+ * so either this sees the consumer's arming or the consumer, checking after
+ * it armed, sees that store (PROTOCOL.md, "Wakeup").
+ */
+static void
+shm_ring_wake(struct shm_ring *r, uint64_t end)
+{
+	struct relog_ring_header *hdr = r->hdr;
+	uint64_t w;
+
+	w = atomic_load_explicit(&hdr->wake_at, memory_order_seq_cst);
+	if (w == RELOG_RING_DISARMED)
+		return;
+	if ((int64_t)(end - w) < 0 && (int64_t)(atomic_load_explicit(
+	    &hdr->head, memory_order_seq_cst) - w) < 0)
+		return;
+	if (atomic_compare_exchange_strong_explicit(&hdr->wake_at, &w,
+	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed) &&
+	    r->wake != NULL)
+		r->wake(r->wake_arg);
+}
+
+/*
+ * Copy a record in. Texts are cut to RELOG_RING_TEXT_MAX bytes, the color
+ * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary). Never waits, allocates or
+ * calls the system, but for the wake callback. Returns 0; -EAGAIN if the
+ * record was given up (a writer a lap behind was still in its way); -ENXIO
+ * if there is no ring (a reset failed). Either loss is counted.
+ */
+int
+shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
+{
+	struct relog_ring_header *hdr = r->hdr;
+	struct relog_ring_record h;
+	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
+	int broken = 0;
+
+	if (hdr == NULL) {
+		atomic_fetch_add_explicit(&r->unmapped, 1,
+		    memory_order_relaxed);
+		return (-ENXIO);
+	}
+	memset(&h, 0, sizeof h);
+	h.timestamp_ms = rec->timestamp_ms;
+	h.level = rec->level;
+	h.name_len = (uint32_t)shm_ring_cut(rec->name, rec->name_len,
+	    RELOG_RING_TEXT_MAX);
+	h.msg_len = (uint32_t)shm_ring_cut(rec->msg, rec->msg_len,
+	    RELOG_RING_TEXT_MAX);
+	h.exc_len = (uint32_t)shm_ring_cut(rec->exc, rec->exc_len,
+	    RELOG_RING_TEXT_MAX);
+	if (rec->color != NULL) {
+		h.color_len = (uint16_t)shm_ring_cut(rec->color,
+		    rec->color_len, RELOG_RING_COLOR_MAX);
+		h.flags = RELOG_RING_RECORD_COLOR;
+	}
+	h.size = (uint32_t)(RELOG_RING_RECORD_HEADER +
+	    relog_ring_pad(h.name_len) + relog_ring_pad(h.msg_len) +
+	    relog_ring_pad(h.exc_len) + relog_ring_pad(h.color_len));
+	k = relog_ring_record_slots(h.size);
+
+	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
+	owned[0] = 0;
+	if (k > 64)
+		memset(owned, 0, (size_t)((k + 63) / 64) * sizeof owned[0]);
+	for (i = 0; i < k; i++) {
+		if (shm_ring_claim(r, p + i, i == 0 ? RELOG_RING_FIRST : 0))
+			owned[i / 64] |= (uint64_t)1 << (i % 64);
+		else
+			broken = 1;
+	}
+	/* Seqlock writer: the claims are seen before any word written. */
+	atomic_thread_fence(memory_order_release);
+
+	if (!broken) {
+		const char *texts[4] = { rec->name, rec->msg, rec->exc,
+		    rec->color };
+		size_t lens[4] = { h.name_len, h.msg_len, h.exc_len,
+		    h.color_len };
+
+		memcpy(words, &h, sizeof words);
+		for (i = 0; i < 4; i++)
+			atomic_store_explicit(&r->slots[p & r->mask].word[i],
+			    words[i], memory_order_relaxed);
+		/* One call site, so that it is inlined. */
+		for (i = 0, off = RELOG_RING_RECORD_HEADER; i < 4; i++)
+			off = shm_ring_put(r, p, off, texts[i], lens[i]);
+	}
+
+	/* The later slots first: a committed first slot means all of it. */
+	for (i = k - 1; i > 0; i--) {
+		if ((owned[i / 64] & (uint64_t)1 << (i % 64)) != 0 &&
+		    shm_ring_commit(r, p + i, RELOG_RING_WRITING, broken ?
+		    RELOG_RING_SKIP : RELOG_RING_COMMITTED,
+		    memory_order_release) != 0)
+			broken = 1;
+	}
+	if ((owned[0] & 1) != 0 && shm_ring_commit(r, p,
+	    RELOG_RING_WRITING_FIRST, broken ? RELOG_RING_SKIP :
+	    RELOG_RING_COMMITTED_FIRST, memory_order_seq_cst) != 0)
+		broken = 1;
+	if (broken) {
+		atomic_fetch_add_explicit(&hdr->abandoned, 1,
+		    memory_order_relaxed);
+		/* What made the consumer's position ready may be a poison. */
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+	shm_ring_wake(r, p + k);
+	shm_ring_prefetch(r, p + k);
+	return (broken ? -EAGAIN : 0);
+}
+
+/* What the ring has seen (the consumer's fields as relogd last wrote them). */
+void
+shm_ring_stats(const struct shm_ring *r, struct shm_ring_stats *st)
+{
+	const struct relog_ring_header *hdr = r->hdr;
+
+	memset(st, 0, sizeof *st);
+	st->unmapped = atomic_load_explicit(&r->unmapped, memory_order_relaxed);
+	if (hdr == NULL)
+		return;
+	st->head = atomic_load_explicit(&hdr->head, memory_order_acquire);
+	st->tail = atomic_load_explicit(&hdr->tail, memory_order_acquire);
+	st->overwritten = atomic_load_explicit(&hdr->overwritten,
+	    memory_order_relaxed);
+	st->abandoned = atomic_load_explicit(&hdr->abandoned,
+	    memory_order_relaxed);
+	st->torn = atomic_load_explicit(&hdr->torn, memory_order_relaxed);
+	st->unfinished = atomic_load_explicit(&hdr->unfinished,
+	    memory_order_relaxed);
+}
+
+/*
+ * Records lost so far, for relog_dropped(): overwritten unread or found so by
+ * relogd, given up, skipped unfinished, or pushed with no ring.
+ */
+uint64_t
+shm_ring_dropped(const struct shm_ring *r)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(r, &st);
+	return (st.overwritten + st.abandoned + st.torn + st.unfinished +
+	    st.unmapped);
+}

@@ -1,0 +1,158 @@
+/*
+ * libFuzzer target: a shared ring (relog-ring.h) as a hostile runner may
+ * hand it to relogd. The input is the ring's bytes; it is put in a memfd,
+ * sealed, checked and mapped by proto_ring_open as relogd would, and
+ * drained: reads under small budgets, as if the runner lived and then as
+ * if it were dead, arming in between, then a second consumer on the same
+ * fd (relogd restarted) going on from the first one's tail. Every byte a
+ * callback gets is read, so the sanitizers see any overrun.
+ *
+ * Input: one control byte, the header's first 512 bytes (the rest of its
+ * page is padding), then slots, laid from the slot of the position where
+ * the consumer will start (as proto_ring_open picks it from the header's
+ * head and tail) on, wrapping, so that a small input reaches where it
+ * reads. The rest of the ring is zeros (slots of an old skip). Control
+ * bits: 0x01 leave the geometry as given (else it is made valid), 0x02 do
+ * not seal, 0x04 one page too large, 0x08 the runner is dead from the
+ * start; bits 4..7: the read budget in records, less one.
+ */
+#include <sys/mman.h>
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto-ring.h"
+#include "relog-ring.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define FUZZ_SLOTS RELOG_RING_SLOTS_MIN
+#define FUZZ_HEADER 512	/* header bytes in an input */
+#define FUZZ_READS 32	/* read calls per consumer at most */
+
+static volatile unsigned fuzz_sink;
+
+/* Read every byte of a delivered record. */
+static int
+fuzz_touch(const struct proto_ring_record *rec, void *arg)
+{
+	const struct proto_ring_text *t[] = {
+		&rec->name, &rec->message, &rec->exception, &rec->color,
+	};
+	size_t i, j;
+
+	(void)arg;
+	for (i = 0; i < 4; i++) {
+		for (j = 0; t[i]->ptr != NULL && j < t[i]->len; j++)
+			fuzz_sink += (unsigned char)t[i]->ptr[j];
+	}
+	fuzz_sink += (unsigned)rec->level + (unsigned)rec->timestamp_ms;
+	return (rec->position % 7 == 3);
+}
+
+/* The ring's memfd, as the runner would make it from the input. */
+static int
+fuzz_memfd(const uint8_t *data, size_t len, unsigned ctl)
+{
+	struct relog_ring_header hdr;
+	uint64_t size = relog_ring_file_size(FUZZ_SLOTS), t, h, first;
+	size_t off, n;
+	int fd;
+
+	fd = memfd_create("fuzz-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return (-1);
+	if (ctl & 0x04)
+		size += 4096;
+	memset(&hdr, 0, FUZZ_HEADER);
+	memcpy(&hdr, data, len < FUZZ_HEADER ? len : FUZZ_HEADER);
+	if ((ctl & 0x01) == 0) {
+		hdr.magic = RELOG_RING_MAGIC;
+		hdr.version = RELOG_RING_VERSION;
+		hdr.header_size = RELOG_RING_HEADER_SIZE;
+		hdr.slot_size = RELOG_RING_SLOT_SIZE;
+		hdr.slot_count = FUZZ_SLOTS;
+	}
+	if (ftruncate(fd, (off_t)size) != 0 ||
+	    pwrite(fd, &hdr, FUZZ_HEADER, 0) != FUZZ_HEADER)
+		goto fail;
+	/* The slots, from where the consumer starts: two pieces at most. */
+	t = atomic_load(&hdr.tail);
+	h = atomic_load(&hdr.head);
+	first = (h - t <= FUZZ_SLOTS ? t : h - FUZZ_SLOTS) & (FUZZ_SLOTS - 1);
+	off = FUZZ_HEADER;
+	while (off < len && off < FUZZ_HEADER +
+	    (size_t)FUZZ_SLOTS * RELOG_RING_SLOT_SIZE) {
+		n = (FUZZ_SLOTS - first) * RELOG_RING_SLOT_SIZE;
+		if (n > len - off)
+			n = len - off;
+		if (pwrite(fd, data + off, n, (off_t)(RELOG_RING_HEADER_SIZE +
+		    first * RELOG_RING_SLOT_SIZE)) != (ssize_t)n)
+			goto fail;
+		off += n;
+		first = 0;
+	}
+	if ((ctl & 0x02) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) != 0)
+		goto fail;
+	return (fd);
+fail:
+	close(fd);
+	return (-1);
+}
+
+/* Drain a ring as relogd would, within FUZZ_READS calls. */
+static void
+fuzz_drain(int fd, int dead, size_t budget)
+{
+	struct proto_ring_counts counts;
+	struct proto_ring *r;
+	const char *cause;
+	int i, rc;
+
+	if (proto_ring_open(fd, &r, &cause) != 0) {
+		fuzz_sink += (unsigned)strlen(cause);
+		return;
+	}
+	memset(&counts, 0, sizeof counts);
+	for (i = 0; i < FUZZ_READS; i++) {
+		rc = proto_ring_read(r, dead ? PROTO_RING_PEER_DEAD : 0, budget,
+		    (size_t)1 << (10 + i % 8), fuzz_touch, NULL, &counts);
+		if (rc < 0) {
+			fuzz_sink += (unsigned)strlen(proto_ring_cause(r));
+			break;
+		}
+		if (rc == PROTO_RING_AGAIN)
+			continue;
+		if (proto_ring_arm(r, 1 + (uint32_t)i % 20) == 0) {
+			if (dead)
+				break;
+			dead = 1;
+		}
+	}
+	fuzz_sink += (unsigned)(counts.delivered + counts.torn +
+	    counts.unfinished + proto_ring_position(r) +
+	    proto_ring_peer_dropped(r));
+	proto_ring_close(r);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	unsigned ctl;
+	int fd;
+
+	if (len < 1)
+		return (0);
+	ctl = data[0];
+	fd = fuzz_memfd(data + 1, len - 1, ctl);
+	if (fd < 0)
+		return (0);
+	fuzz_drain(fd, (ctl & 0x08) != 0, 1 + (ctl >> 4));
+	fuzz_drain(fd, 1, 1 + (ctl >> 4));
+	close(fd);
+	return (0);
+}

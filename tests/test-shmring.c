@@ -1,0 +1,2069 @@
+/*
+ * The shared record ring: librelog's producer (shim/shm-ring.c) and relogd's
+ * consumer (proto/proto-ring.c), as deployed: producers in one process, the
+ * consumer in another (fork), the ring passed as an fd. Every record's
+ * content is a function of (producer thread, number), so the consumer
+ * checks each one it gets to the last byte, and the order per thread.
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <valgrind/valgrind.h>
+
+#include "proto-ring.h"
+#include "relog-ring.h"
+#include "shm-ring.h"
+#include "tests.h"
+
+#define SR_THREADS_MAX 8
+#define SR_TEXT (70u * 1024)	/* past RELOG_RING_TEXT_MAX: gets cut */
+#define SR_WAIT_MS 20000	/* for any one condition */
+#define SR_BATCH 64		/* records per read */
+
+/* Fewer records under valgrind, which is some 50 times slower. */
+#define SR_SCALE(n) (RUNNING_ON_VALGRIND ? (n) / 10 : (n))
+
+/* How a record's texts are sized. */
+enum sr_mode {
+	SR_SMALL,	/* 60..199 bytes of message: one or two slots */
+	SR_MIXED,	/* SMALL, 1 in 16 with a traceback, 1 in 251 cut */
+	SR_BIG,		/* 2..8 KiB of message: 9..33 slots */
+	SR_TORN,	/* thread 0: some 128 KiB (530 slots); others SMALL */
+};
+
+/* How a producer thread paces itself. */
+enum sr_pace {
+	SR_FLOW,	/* never more in the ring than it holds: lossless */
+	SR_BURST,	/* bursts of 1..64, each after the consumer caught up */
+	SR_FLOOD,	/* as fast as it can: the ring overflows */
+};
+
+static const char *const sr_names[SR_THREADS_MAX] = {
+	"plugin.t0", "plugin.t1", "plugin.t2", "plugin.t3",
+	"plugin.t4", "plugin.t5", "plugin.t6", "plugin.t7",
+};
+
+/* What a consumer found. */
+struct sr_result {
+	uint64_t delivered;
+	uint64_t torn;
+	uint64_t unfinished;
+	uint64_t bad;		/* records not as written */
+	uint64_t disorder;	/* out of order (or missing, when lossless) */
+	uint64_t holes;		/* missing after the first one delivered */
+	uint64_t first[SR_THREADS_MAX];	/* number of the first delivered + 1 */
+	uint64_t next[SR_THREADS_MAX];	/* number of the last delivered + 1 */
+	int rc;			/* the last read's result */
+	int lost_wakeup;	/* SR_WAIT_MS passed with nothing to wake it */
+	char what[200];		/* the first problem */
+};
+
+struct sr_consumer {
+	struct proto_ring *ring;
+	enum sr_mode mode;
+	int lossless;
+	struct sr_result res;
+	struct proto_ring_counts counts;
+	char *msg;		/* scratch for what a record should hold */
+	char *exc;
+	_Atomic uint64_t *log;	/* NULL, or deliveries of thread 0's records */
+	uint64_t log_len;
+};
+
+struct sr_producer {
+	pthread_t thread;
+	struct shm_ring *ring;
+	unsigned t;
+	enum sr_mode mode;
+	enum sr_pace pace;
+	uint64_t count;
+	unsigned threads;	/* pushing at once, for SR_FLOW */
+	uint32_t slots;
+	_Atomic uint64_t *committed;	/* NULL, or records pushed so far */
+	uint64_t pushed;	/* shm_ring_push returned 0 */
+	uint64_t given_up;	/* it returned -EAGAIN */
+	int stuck;		/* waited SR_WAIT_MS for the consumer */
+};
+
+/* A xorshift step: the bytes of a record, and the tests' dice. */
+static uint64_t
+sr_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (*x);
+}
+
+static size_t
+sr_msg_len(enum sr_mode mode, unsigned t, uint64_t i)
+{
+	if (mode == SR_BIG)
+		return (2000 + (size_t)(i * 977 % 6000));
+	if (mode == SR_TORN && t == 0)
+		return (RELOG_RING_TEXT_MAX - (size_t)(i % 64) * 8);
+	if (mode == SR_MIXED && i % 251 == 7)
+		return (SR_TEXT);
+	return (60 + (size_t)(i * 37 % 140));
+}
+
+static size_t
+sr_exc_len(enum sr_mode mode, unsigned t, uint64_t i)
+{
+	if (mode == SR_TORN && t == 0)
+		return (RELOG_RING_TEXT_MAX);
+	if (mode != SR_MIXED)
+		return (0);
+	if (i % 251 == 7)
+		return (SR_TEXT - 1000);
+	if (i % 16 == 5)
+		return (1000 + (size_t)(i * 131 % 7000));
+	return (0);
+}
+
+/* Text that only record i of thread t (and that text of it) holds. */
+static void
+sr_fill(char *buf, size_t len, unsigned t, uint64_t i, unsigned which)
+{
+	uint64_t x = ((uint64_t)t + 1) * 0x9e3779b97f4a7c15u ^
+	    (i + 1) * 0xbf58476d1ce4e5b9u ^ which;
+	size_t j;
+
+	for (j = 0; j < len; j++) {
+		if (j % 8 == 0)
+			sr_rand(&x);
+		buf[j] = (char)('a' + (x >> (j % 8 * 8) & 0xff) % 26);
+	}
+}
+
+/* Record i of thread t; msg and exc hold SR_TEXT bytes. */
+static void
+sr_gen(enum sr_mode mode, unsigned t, uint64_t i, struct shm_ring_record *rec,
+    char *msg, char *exc)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->timestamp_ms = (int64_t)((uint64_t)t << 40 | i);
+	rec->level = (int)(i % 97);
+	rec->name = sr_names[t];
+	rec->name_len = strlen(sr_names[t]);
+	rec->msg = msg;
+	rec->msg_len = sr_msg_len(mode, t, i);
+	sr_fill(msg, rec->msg_len, t, i, 1);
+	rec->exc = exc;
+	rec->exc_len = sr_exc_len(mode, t, i);
+	sr_fill(exc, rec->exc_len, t, i, 2);
+	if (i % 3 == 1)
+		rec->color = "";
+	else if (i % 3 == 2) {
+		rec->color = "\x1b[31m";
+		rec->color_len = 5;
+	}
+}
+
+/* Is a delivered record exactly as written (texts cut)? NULL if so. */
+static const char *
+sr_check(const struct proto_ring_record *got, enum sr_mode mode, char *msg,
+    char *exc, unsigned *tp, uint64_t *ip)
+{
+	struct shm_ring_record want;
+	uint64_t ts = (uint64_t)got->timestamp_ms;
+	unsigned t = (unsigned)(ts >> 40);
+	uint64_t i = ts & (((uint64_t)1 << 40) - 1);
+	size_t ml, el;
+
+	if (t >= SR_THREADS_MAX)
+		return ("a timestamp no producer wrote");
+	sr_gen(mode, t, i, &want, msg, exc);
+	ml = want.msg_len < RELOG_RING_TEXT_MAX ? want.msg_len :
+	    RELOG_RING_TEXT_MAX;
+	el = want.exc_len < RELOG_RING_TEXT_MAX ? want.exc_len :
+	    RELOG_RING_TEXT_MAX;
+	if (got->level != want.level)
+		return ("level");
+	if (got->name.len != want.name_len ||
+	    memcmp(got->name.ptr, want.name, want.name_len) != 0)
+		return ("logger name");
+	if (got->message.len != ml || memcmp(got->message.ptr, msg, ml) != 0)
+		return ("message");
+	if (got->exception.len != el ||
+	    memcmp(got->exception.ptr, exc, el) != 0)
+		return ("exception text");
+	if ((got->color.ptr == NULL) != (want.color == NULL) ||
+	    got->color.len != want.color_len ||
+	    (want.color_len != 0 &&
+	    memcmp(got->color.ptr, want.color, want.color_len) != 0))
+		return ("color");
+	*tp = t;
+	*ip = i;
+	return (NULL);
+}
+
+/* Say the first problem a consumer met. */
+static void __attribute__((format(printf, 2, 3)))
+sr_note(struct sr_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->what[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->what, sizeof res->what, fmt, ap);
+	va_end(ap);
+}
+
+/* The consumer's callback: check the record and its place. */
+static int
+sr_consume_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_consumer *c = arg;
+	struct sr_result *res = &c->res;
+	const char *why;
+	unsigned t;
+	uint64_t i;
+
+	why = sr_check(rec, c->mode, c->msg, c->exc, &t, &i);
+	if (why != NULL) {
+		res->bad++;
+		sr_note(res, "record at %llu: wrong %s",
+		    (unsigned long long)rec->position, why);
+		return (0);
+	}
+	if (i < res->next[t] || (c->lossless && i != res->next[t])) {
+		res->disorder++;
+		sr_note(res, "thread %u: record %llu after %llu", t,
+		    (unsigned long long)i, (unsigned long long)res->next[t]);
+	} else if (res->first[t] != 0)
+		res->holes += i - res->next[t];
+	if (res->first[t] == 0)
+		res->first[t] = i + 1;
+	if (i >= res->next[t])
+		res->next[t] = i + 1;
+	if (c->log != NULL && t == 0 && i < c->log_len)
+		atomic_fetch_add(&c->log[i], 1);
+	return (0);
+}
+
+/* Set a consumer up on a ring (in this process). */
+static void
+sr_consumer_init(struct sr_consumer *c, struct proto_ring *ring,
+    enum sr_mode mode, int lossless)
+{
+	memset(c, 0, sizeof *c);
+	c->ring = ring;
+	c->mode = mode;
+	c->lossless = lossless;
+	c->msg = malloc(SR_TEXT);
+	c->exc = malloc(SR_TEXT);
+}
+
+static void
+sr_consumer_free(struct sr_consumer *c)
+{
+	free(c->msg);
+	free(c->exc);
+	c->msg = c->exc = NULL;
+}
+
+/* One read call. */
+static int
+sr_read(struct sr_consumer *c, int flags)
+{
+	int rc;
+
+	rc = proto_ring_read(c->ring, flags, SR_BATCH, 1u << 20, sr_consume_cb,
+	    c, &c->counts);
+	c->res.rc = rc;
+	c->res.delivered = c->counts.delivered;
+	c->res.torn = c->counts.torn;
+	c->res.unfinished = c->counts.unfinished;
+	if (rc < 0)
+		sr_note(&c->res, "read: %s", proto_ring_cause(c->ring));
+	return (rc);
+}
+
+/*
+ * Read as relogd will: until expect records came (if not 0), or until ctl
+ * (a pipe, or -1) is readable (sr_done: the producers are done) and the
+ * ring is drained; between reads, arm and wait for the wake socket. SR_WAIT_MS
+ * without a wakeup is a lost one.
+ */
+static void
+sr_consume(struct sr_consumer *c, int wake_fd, int ctl_fd, uint64_t expect)
+{
+	struct pollfd pfd[2];
+	char b[64];
+	int rc, n, done = 0;
+
+	for (;;) {
+		rc = sr_read(c, 0);
+		if (rc < 0)
+			break;
+		if (rc == PROTO_RING_AGAIN)
+			continue;
+		if (expect != 0 && c->counts.delivered >= expect)
+			break;
+		if (done && rc == PROTO_RING_DRAINED)
+			break;
+		if (proto_ring_arm(c->ring, 1) == 1)
+			continue;
+		pfd[0].fd = wake_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = done ? -1 : ctl_fd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, SR_WAIT_MS);
+		if (n == 0) {
+			c->res.lost_wakeup = 1;
+			sr_note(&c->res, "no wakeup at %llu (read: %d)",
+			    (unsigned long long)proto_ring_position(c->ring),
+			    rc);
+			break;
+		}
+		while (recv(wake_fd, b, sizeof b, MSG_DONTWAIT) > 0)
+			;
+		if (n > 0 && pfd[1].fd >= 0 && pfd[1].revents != 0)
+			done = 1;
+	}
+}
+
+/* Tell a consumer the producers are done (it holds the pipe's write end
+ * too, so a close would not do). */
+static void
+sr_done(int ctl)
+{
+	ck_assert_int_eq(write(ctl, "d", 1), 1);
+}
+
+/* The wake callback: one datagram on the test's socket. */
+static void
+sr_wake(void *arg)
+{
+	int fd = *(const int *)arg;
+
+	(void)send(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Write all of buf (a child's report). */
+static void
+sr_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n <= 0)
+			_exit(3);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * A process a test started. It holds the only write end of a pipe, so the
+ * read end says when it is gone (EOF): no pidfd, which valgrind 3.19 lacks.
+ */
+struct sr_child {
+	pid_t pid;
+	int life;
+};
+
+/* fork(); in the parent, c is the child. Returns as fork does. */
+static pid_t
+sr_fork(struct sr_child *c)
+{
+	int p[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		return (0);
+	}
+	close(p[1]);
+	c->pid = pid;
+	c->life = p[0];
+	return (pid);
+}
+
+/*
+ * Wait until a child is gone (SIGKILLed after timeout_ms, which fails the
+ * test) and reap it. Returns its exit status, or 128 + its signal.
+ */
+static int
+sr_child_wait(struct sr_child *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->life, .events = POLLIN };
+	int n, status;
+
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		kill(c->pid, SIGKILL);
+	ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
+	close(c->life);
+	ck_assert_msg(n > 0, "process %ld did not end", (long)c->pid);
+	return (WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+	    WEXITSTATUS(status));
+}
+
+/*
+ * Fork a consumer process: it maps ring_fd (its copy), reads as sr_consume
+ * says, writes its sr_result to a pipe and exits. Returns the pipe's read
+ * end in *result_fd.
+ */
+static void
+sr_consumer_fork(struct sr_child *child, int ring_fd, enum sr_mode mode, int lossless, int wake_fd,
+    int ctl_fd, uint64_t expect, int *result_fd)
+{
+	struct sr_consumer c;
+	struct proto_ring *ring;
+	const char *cause;
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	if (sr_fork(child) == 0) {
+		close(p[0]);
+		sr_consumer_init(&c, NULL, mode, lossless);
+		if (proto_ring_open(ring_fd, &ring, &cause) != 0) {
+			c.res.rc = -1;
+			sr_note(&c.res, "open: %s", cause);
+		} else {
+			c.ring = ring;
+			sr_consume(&c, wake_fd, ctl_fd, expect);
+			proto_ring_close(ring);
+		}
+		sr_consumer_free(&c);
+		sr_write_all(p[1], &c.res, sizeof c.res);
+		_exit(0);
+	}
+	close(p[1]);
+	*result_fd = p[0];
+}
+
+/* Read a consumer's report, then wait for it to exit. */
+static void
+sr_consumer_wait(struct sr_child *child, int fd, struct sr_result *res)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof *res) {
+		ck_assert_msg(poll(&pfd, 1, 3 * SR_WAIT_MS) == 1,
+		    "the consumer never reported");
+		n = read(fd, (char *)res + got, sizeof *res - got);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	close(fd);
+	ck_assert_int_eq(sr_child_wait(child, SR_WAIT_MS), 0);
+}
+
+/* Wait until the consumer's tail is no further than lag behind head. */
+static void
+sr_wait_tail(struct sr_producer *p, uint64_t lag)
+{
+	struct shm_ring_stats st;
+	int64_t deadline = harness_now_ms() + SR_WAIT_MS;
+	uint64_t target;
+
+	shm_ring_stats(p->ring, &st);
+	target = st.head - lag;
+	while ((int64_t)(st.tail - target) < 0) {
+		if (harness_now_ms() > deadline) {
+			p->stuck = 1;
+			return;
+		}
+		sched_yield();
+		shm_ring_stats(p->ring, &st);
+	}
+}
+
+/* A producer thread: push count records of thread t, paced. */
+static void *
+sr_produce(void *arg)
+{
+	struct sr_producer *p = arg;
+	struct shm_ring_record rec;
+	char *msg = malloc(SR_TEXT), *exc = malloc(SR_TEXT);
+	uint64_t i, burst = 0, x = 88172645463325252u + p->t;
+	uint64_t room = p->slots - (uint64_t)p->threads *
+	    RELOG_RING_RECORD_SLOTS_MAX;
+
+	for (i = 0; i < p->count && !p->stuck; i++) {
+		if (p->pace == SR_FLOW)
+			sr_wait_tail(p, room);
+		else if (p->pace == SR_BURST && burst-- == 0) {
+			sr_wait_tail(p, 0);
+			burst = sr_rand(&x) % 64;
+		}
+		sr_gen(p->mode, p->t, i, &rec, msg, exc);
+		if (shm_ring_push(p->ring, &rec) == 0)
+			p->pushed++;
+		else
+			p->given_up++;
+		if (p->committed != NULL)
+			atomic_store_explicit(p->committed, i + 1,
+			    memory_order_release);
+	}
+	free(msg);
+	free(exc);
+	return (NULL);
+}
+
+/* Start n producer threads, numbered from 0. */
+static void
+sr_producers_start(struct sr_producer *p, unsigned n, struct shm_ring *ring,
+    uint32_t slots, enum sr_mode mode, enum sr_pace pace, uint64_t count)
+{
+	unsigned t;
+
+	for (t = 0; t < n; t++) {
+		memset(&p[t], 0, sizeof p[t]);
+		p[t].ring = ring;
+		p[t].t = t;
+		p[t].mode = mode;
+		p[t].pace = pace;
+		p[t].count = count;
+		p[t].threads = n;
+		p[t].slots = slots;
+		ck_assert_int_eq(pthread_create(&p[t].thread, NULL, sr_produce,
+		    &p[t]), 0);
+	}
+}
+
+/* Join them; returns the records pushed (or given up) in all. */
+static uint64_t
+sr_producers_join(struct sr_producer *p, unsigned n)
+{
+	uint64_t calls = 0;
+	unsigned t;
+
+	for (t = 0; t < n; t++) {
+		pthread_join(p[t].thread, NULL);
+		ck_assert_msg(!p[t].stuck, "producer %u: the consumer stopped",
+		    t);
+		calls += p[t].pushed + p[t].given_up;
+	}
+	return (calls);
+}
+
+/* A socketpair for wakeups: [0] the runner's end, [1] relogd's. */
+static void
+sr_wake_pair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+	    0);
+}
+
+/* Check a consumer's report: nothing garbled, nothing out of order. */
+static void
+sr_result_clean(const struct sr_result *res)
+{
+	ck_assert_msg(res->rc >= 0 && res->bad == 0 && res->disorder == 0 &&
+	    !res->lost_wakeup,
+	    "consumer: rc %d, %llu bad, %llu out of order: %s", res->rc,
+	    (unsigned long long)res->bad,
+	    (unsigned long long)res->disorder, res->what);
+}
+
+/*
+ * Producer threads in this process, a consumer in another, pacing so the
+ * ring never overflows: every record arrives, intact, in order per thread.
+ */
+static void
+sr_lossless(unsigned threads, enum sr_pace pace, uint64_t count)
+{
+	struct sr_producer p[SR_THREADS_MAX];
+	struct sr_result res;
+	struct shm_ring *ring;
+	uint32_t slots = 8192;
+	int wake[2], result_fd;
+	struct sr_child child;
+	unsigned t;
+
+	sr_wake_pair(wake);
+	ck_assert_int_eq(shm_ring_create(&ring, slots, sr_wake, &wake[0]), 0);
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 1, wake[1], -1,
+	    threads * count, &result_fd);
+	sr_producers_start(p, threads, ring, slots, SR_MIXED, pace, count);
+	ck_assert_uint_eq(sr_producers_join(p, threads), threads * count);
+	sr_consumer_wait(&child, result_fd, &res);
+	sr_result_clean(&res);
+	ck_assert_uint_eq(res.delivered, threads * count);
+	for (t = 0; t < threads; t++) {
+		ck_assert_uint_eq(p[t].given_up, 0);
+		ck_assert_uint_eq(res.next[t], count);
+	}
+	ck_assert_uint_eq(shm_ring_dropped(ring), 0);
+	shm_ring_destroy(ring);
+	close(wake[0]);
+	close(wake[1]);
+}
+
+START_TEST(test_shmring_one_producer)
+{
+	sr_lossless(1, SR_FLOW, SR_SCALE(20000));
+}
+END_TEST
+
+/* Bursts after the consumer caught up: each one must wake it. */
+START_TEST(test_shmring_four_producers)
+{
+	sr_lossless(4, SR_BURST, SR_SCALE(5000));
+}
+END_TEST
+
+/*
+ * A consumer that is not there: the ring keeps the newest records, the
+ * rest are counted as overwritten, exactly.
+ */
+START_TEST(test_shmring_overflow_no_consumer)
+{
+	struct sr_producer p;
+	struct shm_ring_stats st;
+	struct sr_result res;
+	struct shm_ring *ring;
+	uint64_t n = SR_SCALE(3000);
+	int wake[2], ctl[2], result_fd;
+	struct sr_child child;
+
+	sr_wake_pair(wake);
+	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
+	sr_producers_start(&p, 1, ring, 1024, SR_MIXED, SR_FLOOD, n);
+	ck_assert_uint_eq(sr_producers_join(&p, 1), n);
+	ck_assert_uint_eq(p.given_up, 0);
+
+	sr_done(ctl[1]);	/* before it starts */
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
+	    0, &result_fd);
+	sr_consumer_wait(&child, result_fd, &res);
+	sr_result_clean(&res);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_gt(res.delivered, 0);
+	ck_assert_uint_lt(res.delivered, n);
+	/* The newest ones, with no hole among them, and the rest counted. */
+	ck_assert_uint_eq(res.next[0], n);
+	ck_assert_uint_eq(res.holes, 0);
+	ck_assert_uint_eq(res.first[0] - 1, n - res.delivered);
+	ck_assert_uint_eq(st.overwritten, n - res.delivered);
+	ck_assert_uint_eq(shm_ring_dropped(ring), n - res.delivered);
+	shm_ring_destroy(ring);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(wake[0]);
+	close(wake[1]);
+}
+END_TEST
+
+/*
+ * A consumer stopped (SIGSTOP) while records pour in, then let go on: what
+ * it gets is in order and intact, and it plus what was counted lost is
+ * every record pushed.
+ */
+START_TEST(test_shmring_overflow_stopped_consumer)
+{
+	struct sr_producer p;
+	struct shm_ring_stats st;
+	struct sr_result res;
+	struct shm_ring *ring;
+	uint64_t n = SR_SCALE(2000), calls = 0;
+	int wake[2], ctl[2], result_fd, status, round;
+	struct sr_child child;
+
+	sr_wake_pair(wake);
+	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 0, wake[1], ctl[0],
+	    0, &result_fd);
+	for (round = 0; round < 3; round++) {
+		if (round == 1) {
+			ck_assert_int_eq(kill(child.pid, SIGSTOP), 0);
+			ck_assert_int_eq(waitpid(child.pid, &status, WUNTRACED),
+			    child.pid);
+			ck_assert(WIFSTOPPED(status));
+		}
+		/* Each round a producer of its own, to be told apart. */
+		memset(&p, 0, sizeof p);
+		p.ring = ring;
+		p.t = (unsigned)round;
+		p.mode = SR_MIXED;
+		p.pace = SR_FLOOD;
+		p.count = round == 1 ? 10 * n : n;
+		sr_produce(&p);
+		calls += p.pushed + p.given_up;
+		if (round == 1)
+			ck_assert_int_eq(kill(child.pid, SIGCONT), 0);
+	}
+	sr_done(ctl[1]);
+	sr_consumer_wait(&child, result_fd, &res);
+	sr_result_clean(&res);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_gt(st.overwritten, 0);
+	ck_assert_uint_eq(res.delivered + shm_ring_dropped(ring), calls);
+	shm_ring_destroy(ring);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(wake[0]);
+	close(wake[1]);
+}
+END_TEST
+
+/*
+ * Two producers flooding a small ring with records of 9 to 33 slots while
+ * the consumer reads: records are overwritten while it copies them. None it
+ * delivers may be torn (the seqlock), and the counts add up exactly.
+ */
+START_TEST(test_shmring_overwritten_while_read)
+{
+	struct sr_producer p[2];
+	struct shm_ring_stats st;
+	struct sr_result res;
+	struct shm_ring *ring;
+	uint64_t calls;
+	int wake[2], ctl[2], result_fd;
+	struct sr_child child;
+
+	sr_wake_pair(wake);
+	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
+	sr_consumer_fork(&child, shm_ring_fd(ring), SR_BIG, 0, wake[1], ctl[0], 0,
+	    &result_fd);
+	sr_producers_start(p, 2, ring, 1024, SR_BIG, SR_FLOOD, SR_SCALE(20000));
+	calls = sr_producers_join(p, 2);
+	sr_done(ctl[1]);
+	sr_consumer_wait(&child, result_fd, &res);
+	sr_result_clean(&res);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_gt(res.delivered, 0);
+	ck_assert_uint_gt(st.overwritten + st.torn, 0);
+	ck_assert_uint_eq(res.delivered + st.overwritten + st.abandoned +
+	    st.torn + st.unfinished, calls);
+	shm_ring_destroy(ring);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(wake[0]);
+	close(wake[1]);
+}
+END_TEST
+
+/* Push record i of thread t; returns the position it was given. */
+static uint64_t
+sr_push(struct shm_ring *ring, enum sr_mode mode, unsigned t, uint64_t i)
+{
+	struct shm_ring_record rec;
+	struct shm_ring_stats st;
+	char *msg = malloc(SR_TEXT), *exc = malloc(SR_TEXT);
+
+	shm_ring_stats(ring, &st);
+	sr_gen(mode, t, i, &rec, msg, exc);
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+	free(msg);
+	free(exc);
+	return (st.head);
+}
+
+/* Map a ring as its runner may write it. */
+static struct relog_ring_header *
+sr_map(struct shm_ring *ring)
+{
+	void *p;
+
+	p = mmap(NULL, relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, shm_ring_fd(ring), 0);
+	ck_assert(p != MAP_FAILED);
+	return (p);
+}
+
+static void
+sr_unmap(struct relog_ring_header *hdr)
+{
+	munmap(hdr, relog_ring_file_size(1024));
+}
+
+/* The slot of a position, in a ring of 1024. */
+static struct relog_ring_slot *
+sr_slot(struct relog_ring_header *hdr, uint64_t pos)
+{
+	return ((struct relog_ring_slot *)((char *)hdr +
+	    RELOG_RING_HEADER_SIZE) + (pos & 1023));
+}
+
+/*
+ * A slow producer's positions [from, to), given up as shm_ring_push gives
+ * up a record: each slot left a skip (an unread record there counted as
+ * overwritten).
+ */
+static void
+sr_give_up(struct relog_ring_header *hdr, uint64_t from, uint64_t to)
+{
+	_Atomic uint64_t *seq;
+	uint64_t p, v;
+
+	for (p = from; p < to; p++) {
+		seq = &sr_slot(hdr, p)->seq;
+		v = atomic_load(seq);
+		while (relog_ring_seq_cmp(v, p) < 0) {
+			if (atomic_compare_exchange_weak(seq, &v,
+			    relog_ring_seq(p, RELOG_RING_SKIP))) {
+				if (relog_ring_seq_state(v) ==
+				    RELOG_RING_COMMITTED_FIRST)
+					atomic_fetch_add(&hdr->overwritten, 1);
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * A record's later slots overwritten while the consumer copies it, its
+ * first slot left alone: the positions that would reuse the first slot are
+ * a slow producer's, which has not claimed them yet (a thread preempted
+ * after its fetch_add). Only the seqlock's second look at the later slots
+ * can tell; no record delivered may be torn. The record is the largest
+ * kind, the overwriting one small: it is claimed and written while the
+ * consumer, spinning on the other core, still checks the first one's 530
+ * slots before it copies them.
+ */
+START_TEST(test_shmring_torn_while_copied)
+{
+	struct relog_ring_header *hdr;
+	struct shm_ring_stats st;
+	struct sr_consumer c;
+	struct sr_result res;
+	struct proto_ring *r;
+	struct shm_ring *ring;
+	_Atomic uint64_t *done;	/* [0] done, [1] the record, [2] read begun */
+	struct shm_ring_record rec;
+	char *msg = malloc(SR_TEXT), *exc = malloc(SR_TEXT);
+	const char *cause;
+	uint64_t j, h0, k, n = SR_SCALE(2000);
+	int64_t deadline;
+	int p[2];
+	struct sr_child child;
+
+	done = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(done != MAP_FAILED);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	if (sr_fork(&child) == 0) {
+		close(p[0]);
+		if (proto_ring_open(shm_ring_fd(ring), &r, &cause) != 0)
+			_exit(2);
+		sr_consumer_init(&c, r, SR_TORN, 0);
+		do {
+			/* Say when a read begins that sees the record. */
+			h0 = atomic_load(&done[1]);
+			k = atomic_load(&sr_slot(hdr, h0)->seq);
+			if (k == relog_ring_seq(h0,
+			    RELOG_RING_COMMITTED_FIRST) ||
+			    k == relog_ring_seq(h0, RELOG_RING_CONSUMED_FIRST))
+				atomic_store(&done[2], h0);
+		} while (sr_read(&c, 0) >= 0 &&
+		    !(atomic_load(&done[0]) && c.res.rc == PROTO_RING_DRAINED));
+		proto_ring_close(r);
+		sr_consumer_free(&c);
+		sr_write_all(p[1], &c.res, sizeof c.res);
+		_exit(0);
+	}
+	close(p[1]);
+
+	for (j = 0; j < n; j++) {
+		/* Made first, to overwrite as soon as the read is under way. */
+		sr_gen(SR_TORN, 1, j, &rec, msg, exc);
+		shm_ring_stats(ring, &st);
+		atomic_store(&done[1], st.head);
+		h0 = sr_push(ring, SR_TORN, 0, j);
+		shm_ring_stats(ring, &st);
+		k = st.head - h0;
+		/* A read that sees it is beginning. */
+		deadline = harness_now_ms() + SR_WAIT_MS;
+		while (atomic_load(&done[2]) != h0)
+			ck_assert(harness_now_ms() < deadline);
+		/* The slow producer takes up to the first slot's next lap. */
+		atomic_fetch_add(&hdr->head, 1024 + 1 - k);
+		ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+		sr_give_up(hdr, h0 + k, h0 + 1024 + 1);
+		deadline = harness_now_ms() + SR_WAIT_MS;
+		do {
+			ck_assert(harness_now_ms() < deadline);
+			shm_ring_stats(ring, &st);
+		} while (st.tail != st.head);
+	}
+	atomic_store(&done[0], 1);
+	sr_consumer_wait(&child, p[0], &res);
+	sr_result_clean(&res);
+	ck_assert_uint_eq(res.next[1], n);
+	ck_assert_uint_gt(res.torn, 0);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+	munmap(done, 4096);
+	free(msg);
+	free(exc);
+}
+END_TEST
+
+/*
+ * A runner SIGKILLed while four threads push (at a different moment each
+ * round): every record a thread had pushed is delivered intact; the one it
+ * was pushing is delivered or skipped, and skipped ones are counted.
+ */
+START_TEST(test_shmring_producer_killed)
+{
+	struct sr_producer p[4];
+	struct sr_consumer c;
+	struct proto_ring *ring_in;
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	_Atomic uint64_t *committed;
+	const char *cause;
+	uint64_t threshold, sum, x = 2463534242u;
+	int64_t deadline;
+	int round, rounds = RUNNING_ON_VALGRIND ? 3 : 12, rc, pending;
+	unsigned t;
+	struct sr_child child;
+
+	committed = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(committed != MAP_FAILED);
+	for (round = 0; round < rounds; round++) {
+		/* Room for all: only the kill can lose a record. */
+		ck_assert_int_eq(shm_ring_create(&ring, 1u << 17, NULL, NULL),
+		    0);
+		for (t = 0; t < 4; t++)
+			atomic_store(&committed[t], 0);
+		if (sr_fork(&child) == 0) {
+			for (t = 0; t < 4; t++) {
+				memset(&p[t], 0, sizeof p[t]);
+				p[t].ring = ring;
+				p[t].t = t;
+				p[t].mode = SR_MIXED;
+				p[t].pace = SR_FLOOD;
+				p[t].count = SR_SCALE(6000);
+				p[t].committed = &committed[t];
+				if (pthread_create(&p[t].thread, NULL,
+				    sr_produce, &p[t]) != 0)
+					_exit(2);
+			}
+			for (t = 0; t < 4; t++)
+				pthread_join(p[t].thread, NULL);
+			for (;;)
+				pause();
+		}
+
+		ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &ring_in,
+		    &cause), 0);
+		sr_consumer_init(&c, ring_in, SR_MIXED, 1);
+		threshold = 100 + sr_rand(&x) % SR_SCALE(15000);
+		deadline = harness_now_ms() + SR_WAIT_MS;
+		do {
+			ck_assert_int_ge(sr_read(&c, 0), 0);
+			for (sum = 0, t = 0; t < 4; t++)
+				sum += atomic_load(&committed[t]);
+			ck_assert(harness_now_ms() < deadline);
+		} while (sum < threshold);
+		ck_assert_int_eq(kill(child.pid, SIGKILL), 0);
+		ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS),
+		    128 + SIGKILL);
+
+		while ((rc = sr_read(&c, 0)) == PROTO_RING_AGAIN)
+			;
+		ck_assert_int_ge(rc, 0);
+		pending = rc == PROTO_RING_PENDING;
+		while ((rc = sr_read(&c, PROTO_RING_PEER_DEAD)) ==
+		    PROTO_RING_AGAIN)
+			;
+		ck_assert_int_eq(rc, PROTO_RING_DRAINED);
+		sr_result_clean(&c.res);
+		for (sum = 0, t = 0; t < 4; t++) {
+			ck_assert_uint_ge(c.res.next[t],
+			    atomic_load(&committed[t]));
+			ck_assert_uint_le(c.res.next[t],
+			    atomic_load(&committed[t]) + 1);
+			sum += c.res.next[t];
+		}
+		ck_assert_uint_eq(c.res.delivered, sum);
+		ck_assert_uint_le(c.res.unfinished, 4);
+		if (pending)
+			ck_assert_uint_ge(c.res.unfinished, 1);
+		shm_ring_stats(ring, &st);
+		ck_assert_uint_eq(st.overwritten + st.abandoned, 0);
+		ck_assert_uint_eq(st.unfinished, c.res.unfinished);
+		sr_consumer_free(&c);
+		proto_ring_close(ring_in);
+		shm_ring_destroy(ring);
+	}
+	munmap(committed, 4096);
+}
+END_TEST
+
+/* Pass an fd over a Unix socket, as the runner will pass the ring. */
+static void
+sr_send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b = 'f';
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof cbuf,
+	};
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, sizeof cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), 1);
+}
+
+/* Receive one; -1 if none came. */
+static int
+sr_recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof cbuf,
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return (-1);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+		return (-1);
+	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	return (fd);
+}
+
+/*
+ * A relogd-like process forked before the ring exists: it receives the
+ * ring's fd on sock, then reads a batch (SR_BATCH records) each time a byte
+ * comes on sock, answering a byte after each, until sock closes or (with
+ * go == 0) the ring is drained. Deliveries of thread 0's records are
+ * counted in log, shared with the test. With close_after, it closes the
+ * ring after that many batches and exits. It writes its sr_result on sock
+ * when done.
+ */
+static void
+sr_relogd_fork(struct sr_child *child, int sock, int lockstep, int close_after, _Atomic uint64_t *log,
+    uint64_t log_len)
+{
+	struct sr_consumer c;
+	struct proto_ring *ring;
+	const char *cause;
+	int fd, rc, batches = 0;
+	char b;
+
+	if (sr_fork(child) != 0)
+		return;
+	fd = sr_recv_fd(sock);
+	if (fd < 0 || proto_ring_open(fd, &ring, &cause) != 0)
+		_exit(2);
+	close(fd);
+	sr_consumer_init(&c, ring, SR_SMALL, 0);
+	c.log = log;
+	c.log_len = log_len;
+	for (;;) {
+		if (lockstep && read(sock, &b, 1) != 1)
+			break;
+		rc = sr_read(&c, 0);
+		if (rc < 0)
+			break;
+		if (lockstep && write(sock, "d", 1) != 1)
+			break;
+		if (++batches == close_after ||
+		    (!lockstep && rc == PROTO_RING_DRAINED))
+			break;
+	}
+	proto_ring_close(ring);
+	sr_consumer_free(&c);
+	sr_write_all(sock, &c.res, sizeof c.res);
+	_exit(0);
+}
+
+/*
+ * relogd restarted: a first consumer reads some batches and dies (SIGKILL,
+ * or closes cleanly), a second maps the same fd and goes on from the
+ * shared tail. Together they deliver every record; the second repeats at
+ * most the batch the first was in when killed, and none after a clean close.
+ */
+static void
+sr_restart(int killed)
+{
+	struct sr_producer p;
+	struct sr_result res;
+	struct shm_ring *ring;
+	_Atomic uint64_t *log;
+	uint64_t n = SR_SCALE(3000), i, extra = 0;
+	int a[2], bsock[2], k, batches = (int)(n / SR_BATCH / 3);
+	struct sr_child pa, pb;
+	char byte;
+
+	log = mmap(NULL, n * sizeof *log, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(log != MAP_FAILED);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a),
+	    0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    bsock), 0);
+	sr_relogd_fork(&pa, a[1], 1, killed ? 0 : batches, log, n);
+	sr_relogd_fork(&pb, bsock[1], 0, 0, log, n);
+	close(a[1]);
+	close(bsock[1]);
+
+	ck_assert_int_eq(shm_ring_create(&ring, 8192, NULL, NULL), 0);
+	sr_producers_start(&p, 1, ring, 8192, SR_SMALL, SR_FLOOD, n);
+	ck_assert_uint_eq(sr_producers_join(&p, 1), n);
+	ck_assert_uint_eq(shm_ring_dropped(ring), 0);
+
+	sr_send_fd(a[0], shm_ring_fd(ring));
+	for (k = 0; k < batches; k++) {
+		ck_assert_int_eq(write(a[0], "g", 1), 1);
+		ck_assert_int_eq(read(a[0], &byte, 1), 1);
+	}
+	if (killed) {
+		/* Into its next batch, wherever it is. */
+		ck_assert_int_eq(write(a[0], "g", 1), 1);
+		ck_assert_int_eq(kill(pa.pid, SIGKILL), 0);
+		ck_assert_int_eq(sr_child_wait(&pa, SR_WAIT_MS), 128 + SIGKILL);
+	} else {
+		ck_assert_int_eq(sr_child_wait(&pa, SR_WAIT_MS), 0);
+	}
+
+	sr_send_fd(bsock[0], shm_ring_fd(ring));
+	ck_assert_int_eq(read(bsock[0], &res, sizeof res), sizeof res);
+	ck_assert_int_eq(sr_child_wait(&pb, SR_WAIT_MS), 0);
+	sr_result_clean(&res);
+	ck_assert_uint_eq(res.holes, 0);
+	ck_assert_uint_eq(res.next[0], n);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(atomic_load(&log[i]) >= 1, "record %llu lost",
+		    (unsigned long long)i);
+		extra += atomic_load(&log[i]) - 1;
+	}
+	if (killed)
+		ck_assert_uint_le(extra, SR_BATCH);
+	else
+		ck_assert_uint_eq(extra, 0);
+	shm_ring_destroy(ring);
+	close(a[0]);
+	close(bsock[0]);
+	munmap(log, n * sizeof *log);
+}
+
+START_TEST(test_shmring_consumer_killed)
+{
+	sr_restart(1);
+}
+END_TEST
+
+START_TEST(test_shmring_consumer_closed)
+{
+	sr_restart(0);
+}
+END_TEST
+
+/* A memfd laid out as a ring header says, sealed with seals. */
+static int
+sr_memfd(uint64_t size, int seals, uint32_t slots, uint32_t magic,
+    uint32_t version)
+{
+	struct relog_ring_header h;
+	int fd;
+
+	fd = memfd_create("relog-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	memset(&h, 0, sizeof h);
+	h.magic = magic;
+	h.version = version;
+	h.header_size = RELOG_RING_HEADER_SIZE;
+	h.slot_size = RELOG_RING_SLOT_SIZE;
+	h.slot_count = slots;
+	ck_assert_int_eq(pwrite(fd, &h, 24, 0), 24);
+	if (seals != 0)
+		ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return (fd);
+}
+
+/*
+ * relogd refuses a ring a runner could make it fault on (one it may shrink
+ * or grow, or whose size is not its header's), and any other it cannot
+ * read, before it maps it.
+ */
+START_TEST(test_shmring_refuse)
+{
+	const int sg = F_SEAL_SHRINK | F_SEAL_GROW;
+	const uint64_t good = relog_ring_file_size(1024);
+	const struct {
+		uint64_t size;
+		int seals;
+		uint32_t slots, magic, version;
+		int error;
+	} cases[] = {
+		{ good, 0, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION, -EPERM },
+		{ good, F_SEAL_GROW, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPERM },
+		{ good, F_SEAL_SHRINK, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPERM },
+		{ good, sg | F_SEAL_WRITE, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPERM },
+		{ good, sg, 2048, RELOG_RING_MAGIC, RELOG_RING_VERSION,
+		    -EPROTO },
+		{ relog_ring_file_size(2048), sg, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO },
+		{ relog_ring_file_size(1536), sg, 1536, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO },
+		{ good, sg, 1024, RELOG_RING_MAGIC ^ 1, RELOG_RING_VERSION,
+		    -EPROTO },
+		{ good, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION + 1,
+		    -EPROTO },
+		{ relog_ring_file_size(512), sg, 512, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EINVAL },
+		{ 4096, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION,
+		    -EINVAL },
+	};
+	struct proto_ring *r;
+	struct shm_ring *ring;
+	const char *cause;
+	char dir[] = "/tmp/relog-shmring-XXXXXX", path[64];
+	size_t i;
+	int fd, p[2];
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fd = sr_memfd(cases[i].size, cases[i].seals, cases[i].slots,
+		    cases[i].magic, cases[i].version);
+		cause = NULL;
+		ck_assert_msg(proto_ring_open(fd, &r, &cause) == cases[i].error,
+		    "case %zu: %s", i, cause != NULL ? cause : "accepted");
+		ck_assert_ptr_nonnull(cause);
+		close(fd);
+	}
+
+	/* A file on disk cannot be sealed; a pipe is no file. */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/ring", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)good), 0);
+	ck_assert_int_eq(proto_ring_open(fd, &r, &cause), -EINVAL);
+	close(fd);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(proto_ring_open(p[0], &r, &cause), -EINVAL);
+	close(p[0]);
+	close(p[1]);
+
+	/* librelog's own is taken, and it can no longer change its size. */
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(ftruncate(shm_ring_fd(ring), 4096), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(ftruncate(shm_ring_fd(ring), (off_t)good * 2), -1);
+	ck_assert_int_eq(fcntl(shm_ring_fd(ring), F_ADD_SEALS, F_SEAL_WRITE),
+	    -1);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+static volatile unsigned sr_sink;
+
+/* A callback that reads every byte it is given (for the sanitizers). */
+static int
+sr_touch_cb(const struct proto_ring_record *rec, void *arg)
+{
+	const struct proto_ring_text *texts[] = {
+		&rec->name, &rec->message, &rec->exception, &rec->color,
+	};
+	size_t i, j;
+
+	(void)arg;
+	for (i = 0; i < 4; i++) {
+		if (texts[i]->ptr == NULL) {
+			ck_assert_uint_eq(texts[i]->len, 0);
+			continue;
+		}
+		ck_assert_uint_le(texts[i]->len, RELOG_RING_TEXT_MAX);
+		for (j = 0; j < texts[i]->len; j++)
+			sr_sink += (unsigned char)texts[i]->ptr[j];
+	}
+	return (0);
+}
+
+/*
+ * The runner's half of the scribbling: garbage over its ring, for ever.
+ * Some plausible (head moved on over slots that look committed, with
+ * random record headers), some random words; with header, in the header
+ * page too, all but its geometry (read at open only, it makes later opens
+ * fail; the magic, checked on every read, is a case of
+ * test_shmring_inconsistent).
+ */
+static void __attribute__((noreturn))
+sr_scribbler(struct relog_ring_header *hdr, size_t size, int header)
+{
+	struct relog_ring_slot *slots = (struct relog_ring_slot *)
+	    ((char *)hdr + RELOG_RING_HEADER_SIZE);
+	uint64_t x = 0x2545f4914f6cdd1du, r, h, n, i, off;
+	_Atomic uint64_t *w;
+
+	for (;;) {
+		r = sr_rand(&x);
+		switch (r % 4) {
+		case 0:
+			h = atomic_load(&hdr->head);
+			n = 1 + sr_rand(&x) % 16;
+			for (i = 0; i < n; i++) {
+				atomic_store(&slots[(h + i) & 1023].seq,
+				    relog_ring_seq(h + i, sr_rand(&x) % 3 == 0 ?
+				    (unsigned)(sr_rand(&x) % 8) :
+				    RELOG_RING_COMMITTED_FIRST));
+				atomic_store(&slots[(h + i) & 1023].word[
+				    sr_rand(&x) % 4], sr_rand(&x));
+			}
+			atomic_store(&hdr->head, h + n);
+			break;
+		case 1:
+			off = RELOG_RING_HEADER_SIZE + sr_rand(&x) %
+			    (size - RELOG_RING_HEADER_SIZE) / 8 * 8;
+			if (header && sr_rand(&x) % 8 == 0)
+				off = 24 + sr_rand(&x) % 488 / 8 * 8;
+			w = (_Atomic uint64_t *)((char *)hdr + off);
+			atomic_store(w, sr_rand(&x));
+			break;
+		default:
+			i = sr_rand(&x) % 1024;
+			atomic_store(&slots[i].word[sr_rand(&x) % 31],
+			    sr_rand(&x) % 4 == 0 ? sr_rand(&x) % 300 :
+			    sr_rand(&x));
+			break;
+		}
+	}
+}
+
+/*
+ * A runner writing garbage over its ring while relogd reads it: reads
+ * neither crash nor run on; the garbage is an error, returned again on
+ * every later call. relogd would drop the runner; here it maps the ring
+ * again and goes on, to meet more of it.
+ */
+static void
+sr_scribble(int header)
+{
+	struct proto_ring_counts counts;
+	struct proto_ring *r = NULL;
+	struct shm_ring *ring;
+	const char *cause;
+	uint64_t i, errors = 0, calls = 0, x = 1;
+	int64_t deadline, t0, slowest = 0;
+	int rc, again;
+	struct sr_child child;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 500; i++) {
+		struct shm_ring_record rec;
+		char msg[256], exc[256];
+
+		sr_gen(SR_SMALL, 0, i, &rec, msg, exc);
+		shm_ring_push(ring, &rec);
+	}
+	memset(&counts, 0, sizeof counts);
+	if (sr_fork(&child) == 0)
+		sr_scribbler((struct relog_ring_header *)mmap(NULL,
+		    relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, shm_ring_fd(ring), 0),
+		    relog_ring_file_size(1024), header);
+
+	deadline = harness_now_ms() + (RUNNING_ON_VALGRIND ? 10000 : 3000);
+	while (harness_now_ms() < deadline) {
+		if (r == NULL && proto_ring_open(shm_ring_fd(ring), &r,
+		    &cause) != 0) {
+			errors++;
+			continue;
+		}
+		t0 = harness_now_ms();
+		rc = proto_ring_read(r, sr_rand(&x) % 2 ? PROTO_RING_PEER_DEAD :
+		    0, 16, 1u << 16, sr_touch_cb, NULL, &counts);
+		if (harness_now_ms() - t0 > slowest)
+			slowest = harness_now_ms() - t0;
+		calls++;
+		ck_assert_int_le(rc, PROTO_RING_PENDING);
+		if (rc >= 0) {
+			again = proto_ring_arm(r, 1 + (uint32_t)(sr_rand(&x) %
+			    20));
+			ck_assert(again == 0 || again == 1 || again < 0);
+			continue;
+		}
+		errors++;
+		ck_assert_ptr_nonnull(proto_ring_cause(r));
+		ck_assert_int_eq(proto_ring_read(r, 0, 16, 1u << 16,
+		    sr_touch_cb, NULL, &counts), rc);
+		ck_assert_int_eq(proto_ring_arm(r, 1), rc);
+		proto_ring_close(r);
+		r = NULL;
+	}
+	ck_assert_int_eq(kill(child.pid, SIGKILL), 0);
+	ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS), 128 + SIGKILL);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+	ck_assert_uint_gt(calls, 100);
+	ck_assert_uint_gt(errors, 0);
+	ck_assert_int_lt(slowest, 1000);
+}
+
+START_TEST(test_shmring_scribbled_slots)
+{
+	sr_scribble(0);
+}
+END_TEST
+
+START_TEST(test_shmring_scribbled_header)
+{
+	sr_scribble(1);
+}
+END_TEST
+
+/* Open a consumer on ring, in this process. */
+static void
+sr_open(struct sr_consumer *c, struct shm_ring *ring, enum sr_mode mode,
+    int lossless)
+{
+	struct proto_ring *r;
+	const char *cause;
+
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	sr_consumer_init(c, r, mode, lossless);
+}
+
+static void
+sr_close(struct sr_consumer *c)
+{
+	proto_ring_close(c->ring);
+	sr_consumer_free(c);
+}
+
+/*
+ * A forked child gets a ring of its own: what it pushes never reaches the
+ * parent's ring, which goes on as before.
+ */
+START_TEST(test_shmring_fork_reset)
+{
+	struct sr_consumer c;
+	struct shm_ring *ring;
+	struct stat before, after;
+	struct sr_child child;
+	int ok;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	sr_push(ring, SR_SMALL, 0, 0);
+	ck_assert_int_eq(fstat(shm_ring_fd(ring), &before), 0);
+	if (sr_fork(&child) == 0) {
+		ok = shm_ring_reset(ring) == 0 &&
+		    fstat(shm_ring_fd(ring), &after) == 0 &&
+		    after.st_ino != before.st_ino &&
+		    shm_ring_dropped(ring) == 0;
+		sr_push(ring, SR_SMALL, 1, 0);
+		sr_open(&c, ring, SR_SMALL, 1);
+		ok = ok && sr_read(&c, 0) == PROTO_RING_DRAINED &&
+		    c.res.delivered == 1 && c.res.next[1] == 1 &&
+		    c.res.bad == 0;
+		sr_close(&c);
+		shm_ring_destroy(ring);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(sr_child_wait(&child, SR_WAIT_MS), 0);
+	sr_push(ring, SR_SMALL, 0, 1);
+	sr_open(&c, ring, SR_SMALL, 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	sr_result_clean(&c.res);
+	ck_assert_uint_eq(c.res.delivered, 2);
+	ck_assert_uint_eq(c.res.next[0], 2);
+	ck_assert_uint_eq(c.res.next[1], 0);
+	sr_close(&c);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+static _Atomic int sr_wakes;
+
+/* A wake callback that counts. */
+static void
+sr_wake_count(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&sr_wakes, 1);
+}
+
+/*
+ * The wakeup: none while nobody is armed; one when the ring leaves empty
+ * after arm(1); one when it passes the mark after arm(20), none before;
+ * arming when there is already enough says so instead; a mark past half
+ * the ring is half the ring.
+ */
+START_TEST(test_shmring_wakeup)
+{
+	struct sr_consumer c;
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	uint64_t i = 0, pos;
+	int rc;
+
+	atomic_store(&sr_wakes, 0);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake_count, NULL), 0);
+	sr_open(&c, ring, SR_SMALL, 1);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 1);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+
+	ck_assert_int_eq(proto_ring_arm(c.ring, 20), 0);
+	pos = proto_ring_position(c.ring);
+	for (;;) {
+		sr_push(ring, SR_SMALL, 0, i++);
+		shm_ring_stats(ring, &st);
+		if (st.head - pos >= 20)
+			break;
+		ck_assert_int_eq(atomic_load(&sr_wakes), 1);
+	}
+	ck_assert_int_eq(atomic_load(&sr_wakes), 2);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 1);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 2);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+	sr_result_clean(&c.res);
+
+	/* More than half the ring is half the ring. */
+	ck_assert_int_eq(proto_ring_arm(c.ring, UINT32_MAX), 0);
+	pos = proto_ring_position(c.ring);
+	for (;;) {
+		sr_push(ring, SR_SMALL, 0, i++);
+		shm_ring_stats(ring, &st);
+		if (st.head - pos >= 512)
+			break;
+		ck_assert_int_eq(atomic_load(&sr_wakes), 2);
+	}
+	ck_assert_int_eq(atomic_load(&sr_wakes), 3);
+	while ((rc = sr_read(&c, 0)) == PROTO_RING_AGAIN)
+		;
+	ck_assert_int_eq(rc, PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * A record claimed and not committed (a writer at work): the consumer waits
+ * for it, records after it included, and will not sleep on it; once the
+ * runner is dead it is skipped and counted, and the rest delivered.
+ */
+START_TEST(test_shmring_unfinished)
+{
+	struct sr_consumer c;
+	struct relog_ring_header *hdr;
+	struct shm_ring *ring;
+	uint64_t pos1;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	sr_push(ring, SR_SMALL, 0, 0);
+	pos1 = sr_push(ring, SR_SMALL, 0, 1);
+	sr_push(ring, SR_SMALL, 0, 2);
+	atomic_store(&sr_slot(hdr, pos1)->seq,
+	    relog_ring_seq(pos1, RELOG_RING_WRITING_FIRST));
+	/* Positions handed out and never claimed: a writer that died early. */
+	atomic_fetch_add(&hdr->head, 3);
+	sr_push(ring, SR_SMALL, 0, 3);
+
+	sr_open(&c, ring, SR_SMALL, 0);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_PENDING);
+	ck_assert_uint_eq(c.res.delivered, 1);
+	ck_assert_uint_eq(proto_ring_position(c.ring), pos1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_PENDING);
+	ck_assert_uint_eq(c.res.delivered, 1);
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
+
+	/* The writer finished: the next gap waits in turn. */
+	atomic_store(&sr_slot(hdr, pos1)->seq,
+	    relog_ring_seq(pos1, RELOG_RING_COMMITTED_FIRST));
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_PENDING);
+	ck_assert_uint_eq(c.res.delivered, 3);
+
+	ck_assert_int_eq(sr_read(&c, PROTO_RING_PEER_DEAD), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, 4);
+	ck_assert_uint_eq(c.res.unfinished, 1);
+	ck_assert_uint_eq(c.res.next[0], 4);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+
+	/* And a writer that died inside its record. */
+	atomic_store(&sr_slot(hdr, pos1)->seq,
+	    relog_ring_seq(pos1, RELOG_RING_WRITING_FIRST));
+	atomic_store(&hdr->tail, pos1);
+	sr_open(&c, ring, SR_SMALL, 0);
+	ck_assert_int_eq(sr_read(&c, PROTO_RING_PEER_DEAD), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.unfinished, 2);
+	ck_assert_uint_eq(c.res.delivered, 2);
+	sr_close(&c);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/* Push a record of one slot (an empty message), numbered i. */
+static void
+sr_push_tiny(struct shm_ring *ring, uint64_t i)
+{
+	struct shm_ring_record rec = {
+		.timestamp_ms = (int64_t)i, .name = "", .msg = "", .exc = "",
+	};
+
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+}
+
+/*
+ * A writer lapped while it still writes (a thread preempted for a whole
+ * lap): the push that needs its slot gives its record up and counts it,
+ * and poisons the slot so that the consumer need not wait for the
+ * position it had; the records around are delivered. (A writer still
+ * writing is seen as the slot's seq left WRITING a lap ago.)
+ */
+START_TEST(test_shmring_lapped_writer)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *hdr;
+	struct shm_ring_stats st;
+	struct shm_ring_record rec = { .name = "", .msg = "b", .msg_len = 1,
+	    .exc = "" };
+	struct proto_ring *r;
+	struct shm_ring *ring;
+	const char *cause;
+	uint64_t a, i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	shm_ring_stats(ring, &st);
+	a = st.head;
+	sr_push_tiny(ring, 0);
+	atomic_store(&sr_slot(hdr, a)->seq,
+	    relog_ring_seq(a, RELOG_RING_WRITING_FIRST));
+	for (i = 1; i < 1024; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(shm_ring_push(ring, &rec), -EAGAIN);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.abandoned, 1);
+	ck_assert_uint_eq(shm_ring_dropped(ring), 1);
+	ck_assert_uint_eq(atomic_load(&sr_slot(hdr, a)->seq),
+	    relog_ring_seq(a + 1024, RELOG_RING_POISONED));
+	sr_push_tiny(ring, 1024);
+
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_read(r, 0, 2048, 1u << 30, sr_touch_cb,
+	    NULL, &counts), PROTO_RING_DRAINED);
+	/* All but the one given up and the one the last push overwrote. */
+	ck_assert_uint_eq(counts.delivered, 1023);
+	ck_assert_uint_eq(counts.torn + counts.unfinished, 0);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.overwritten, 1);
+	proto_ring_close(r);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * Slots with nothing to deliver are passed over: a record given up (its
+ * first slot a skip, its later slots left committed), a poisoned slot.
+ */
+START_TEST(test_shmring_skips)
+{
+	struct sr_consumer c;
+	struct relog_ring_header *hdr;
+	struct shm_ring *ring;
+	uint64_t pos;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	pos = sr_push(ring, SR_BIG, 0, 0);
+	atomic_store(&sr_slot(hdr, pos)->seq,
+	    relog_ring_seq(pos, RELOG_RING_SKIP));
+	pos = sr_push(ring, SR_BIG, 0, 1);
+	atomic_store(&sr_slot(hdr, pos)->seq,
+	    relog_ring_seq(pos, RELOG_RING_POISONED));
+	sr_push(ring, SR_BIG, 0, 2);
+	sr_open(&c, ring, SR_BIG, 0);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, 1);
+	ck_assert_uint_eq(c.res.first[0], 3);
+	ck_assert_uint_eq(c.res.torn + c.res.unfinished, 0);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/* Ways a runner can make its ring inconsistent, and the error each is. */
+static const struct {
+	const char *what;
+	int error;
+	const char *cause;	/* in proto_ring_cause */
+} sr_bad[] = {
+	{ "record larger than the largest", -EBADMSG, "inconsistent header" },
+	{ "record lengths that do not add up", -EBADMSG,
+	    "inconsistent header" },
+	{ "unknown record flag", -EBADMSG, "inconsistent header" },
+	{ "color length without a color", -EBADMSG, "inconsistent header" },
+	{ "record running past head", -EPROTO, "runs past head" },
+	{ "later slot never committed", -EPROTO, "never committed" },
+	{ "slot in no known state", -EPROTO, "no known state" },
+	{ "head gone back", -EPROTO, "head went back" },
+	{ "magic overwritten", -EPROTO, "header was overwritten" },
+};
+
+/*
+ * Each inconsistency is an error, not a crash, and stays one (relogd drops
+ * the runner). Record headers are changed as a whole word, as a runner
+ * would write them.
+ */
+START_TEST(test_shmring_inconsistent)
+{
+	struct sr_consumer c;
+	struct relog_ring_header *hdr;
+	struct relog_ring_record h;
+	struct shm_ring *ring;
+	struct relog_ring_slot *s;
+	uint64_t pos, words[4];
+	int i, rc;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	sr_push(ring, SR_SMALL, 0, 0);
+	pos = sr_push(ring, _i == 5 ? SR_BIG : SR_SMALL, 0, 1);
+	sr_open(&c, ring, SR_SMALL, 0);
+	s = sr_slot(hdr, pos);
+	for (i = 0; i < 4; i++)
+		words[i] = atomic_load(&s->word[i]);
+	memcpy(&h, words, sizeof h);
+	switch (_i) {
+	case 0:
+		h.size = RELOG_RING_RECORD_MAX + 8;
+		break;
+	case 1:
+		h.msg_len += 8;
+		break;
+	case 2:
+		h.flags |= 0x8;
+		break;
+	case 3:
+		h.flags = 0;
+		h.color_len = 8;
+		h.size += 8;
+		break;
+	case 4:
+		h.msg_len += 2 * RELOG_RING_PAYLOAD;
+		h.size += 2 * RELOG_RING_PAYLOAD;
+		break;
+	case 5:
+		atomic_store(&sr_slot(hdr, pos + 1)->seq,
+		    relog_ring_seq(pos + 1, RELOG_RING_WRITING));
+		break;
+	case 6:
+		atomic_store(&s->seq, relog_ring_seq(pos, 4));
+		break;
+	case 7:
+		ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+		atomic_fetch_sub(&hdr->head, 1);
+		break;
+	case 8:
+		hdr->magic = 0;
+		break;
+	}
+	memcpy(words, &h, sizeof h);
+	for (i = 0; i < 4; i++)
+		atomic_store(&s->word[i], words[i]);
+	rc = sr_read(&c, 0);
+	ck_assert_msg(rc == sr_bad[_i].error, "%s: %d (%s)", sr_bad[_i].what,
+	    rc, c.res.what);
+	ck_assert_ptr_nonnull(strstr(proto_ring_cause(c.ring),
+	    sr_bad[_i].cause));
+	ck_assert_int_eq(sr_read(&c, PROTO_RING_PEER_DEAD), rc);
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), rc);
+	ck_assert_uint_eq(c.res.bad, 0);
+	sr_close(&c);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * A new consumer goes on from the shared tail: records a dead one had read
+ * past it are delivered again (at most its batch); a tail out of the ring
+ * is taken as the oldest position the ring still holds.
+ */
+START_TEST(test_shmring_tail)
+{
+	struct sr_consumer c;
+	struct relog_ring_header *hdr;
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	uint64_t pos[10], i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	hdr = sr_map(ring);
+	for (i = 0; i < 10; i++)
+		pos[i] = sr_push(ring, SR_SMALL, 0, i);
+	sr_open(&c, ring, SR_SMALL, 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, 10);
+	sr_close(&c);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.tail, st.head);
+
+	/* As if it had died before it could say it was past record 4. */
+	atomic_store(&hdr->tail, pos[4]);
+	sr_open(&c, ring, SR_SMALL, 0);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, 6);
+	ck_assert_uint_eq(c.res.first[0], 5);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+
+	atomic_store(&hdr->tail, st.head + 12345);
+	sr_open(&c, ring, SR_SMALL, 0);
+	ck_assert_uint_eq(proto_ring_position(c.ring), st.head - 1024);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, 10);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+	sr_unmap(hdr);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+static int
+sr_stop_cb(const struct proto_ring_record *rec, void *arg)
+{
+	sr_consume_cb(rec, arg);
+	return (1);
+}
+
+/* A read stops at its budget of records or bytes, or when told to. */
+START_TEST(test_shmring_budget)
+{
+	struct sr_consumer c;
+	struct shm_ring *ring;
+	uint64_t i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 5; i++)
+		sr_push(ring, SR_SMALL, 0, i);
+	sr_open(&c, ring, SR_SMALL, 1);
+	ck_assert_int_eq(proto_ring_read(c.ring, 0, 1, 1u << 20,
+	    sr_consume_cb, &c, &c.counts), PROTO_RING_AGAIN);
+	ck_assert_uint_eq(c.counts.delivered, 1);
+	ck_assert_int_eq(proto_ring_read(c.ring, 0, 100, 1, sr_consume_cb, &c,
+	    &c.counts), PROTO_RING_AGAIN);
+	ck_assert_uint_eq(c.counts.delivered, 2);
+	ck_assert_int_eq(proto_ring_read(c.ring, 0, 100, 1u << 20, sr_stop_cb,
+	    &c, &c.counts), PROTO_RING_AGAIN);
+	ck_assert_uint_eq(c.counts.delivered, 3);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.counts.delivered, 5);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+struct sr_seen {
+	struct proto_ring_record rec;
+	char *copy;
+};
+
+/* Keep the one record a read delivers (its texts, one after another). */
+static int
+sr_keep_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_seen *seen = arg;
+	size_t n = rec->name.len + rec->message.len + rec->exception.len +
+	    rec->color.len;
+	char *p;
+
+	seen->rec = *rec;
+	free(seen->copy);
+	seen->copy = p = malloc(n + 1);
+	memcpy(p, rec->name.ptr, rec->name.len);
+	seen->rec.name.ptr = p;
+	p += rec->name.len;
+	memcpy(p, rec->message.ptr, rec->message.len);
+	seen->rec.message.ptr = p;
+	p += rec->message.len;
+	memcpy(p, rec->exception.ptr, rec->exception.len);
+	seen->rec.exception.ptr = p;
+	p += rec->exception.len;
+	if (rec->color.ptr != NULL) {
+		memcpy(p, rec->color.ptr, rec->color.len);
+		seen->rec.color.ptr = p;
+	}
+	return (1);
+}
+
+/*
+ * Texts are cut as librelog always cut them (64 KiB, not inside a UTF-8
+ * sequence), the color to 256 bytes; a color absent stays absent, an empty
+ * one stays empty; the largest record fits the smallest ring.
+ */
+START_TEST(test_shmring_cut)
+{
+	struct proto_ring_counts counts;
+	struct proto_ring *r;
+	struct shm_ring *ring;
+	struct shm_ring_record rec;
+	struct sr_seen seen = { .copy = NULL };
+	const char *cause;
+	char *name = malloc(SR_TEXT), *msg = malloc(SR_TEXT);
+	char *exc = malloc(SR_TEXT), color[300];
+	size_t i;
+
+	memset(name, 'n', SR_TEXT);
+	msg[0] = 'a';
+	for (i = 1; i + 1 < SR_TEXT; i += 2)
+		memcpy(msg + i, "\xc3\xa9", 2);
+	memset(exc, 'e', SR_TEXT);
+	memset(color, 'c', sizeof color);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+
+	rec = (struct shm_ring_record){ .timestamp_ms = -5, .level = 1234,
+	    .name = name, .name_len = SR_TEXT,
+	    .msg = msg, .msg_len = SR_TEXT - 1,
+	    .exc = exc, .exc_len = SR_TEXT, .color = color,
+	    .color_len = sizeof color };
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+	ck_assert_int_eq(proto_ring_read(r, 0, 10, 1u << 20, sr_keep_cb, &seen,
+	    &counts), PROTO_RING_DRAINED);
+	ck_assert_int_eq(seen.rec.timestamp_ms, -5);
+	ck_assert_int_eq(seen.rec.level, 1234);
+	ck_assert_uint_eq(seen.rec.name.len, RELOG_RING_TEXT_MAX);
+	ck_assert_uint_eq(seen.rec.message.len, RELOG_RING_TEXT_MAX - 1);
+	ck_assert_int_eq(memcmp(seen.rec.message.ptr, msg,
+	    RELOG_RING_TEXT_MAX - 1), 0);
+	ck_assert_uint_eq(seen.rec.exception.len, RELOG_RING_TEXT_MAX);
+	ck_assert_uint_eq(seen.rec.color.len, RELOG_RING_COLOR_MAX);
+	ck_assert_uint_eq(counts.bytes, RELOG_RING_RECORD_MAX);
+
+	rec = (struct shm_ring_record){ .name = "", .msg = "m", .msg_len = 1,
+	    .exc = "" };
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+	rec.color = "";
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+	ck_assert_int_eq(proto_ring_read(r, 0, 10, 1u << 20, sr_keep_cb, &seen,
+	    &counts), PROTO_RING_AGAIN);
+	ck_assert_ptr_null(seen.rec.color.ptr);
+	ck_assert_uint_eq(seen.rec.exception.len, 0);
+	ck_assert_ptr_nonnull(seen.rec.exception.ptr);
+	ck_assert_int_eq(proto_ring_read(r, 0, 10, 1u << 20, sr_keep_cb, &seen,
+	    &counts), PROTO_RING_DRAINED);
+	ck_assert_ptr_nonnull(seen.rec.color.ptr);
+	ck_assert_uint_eq(seen.rec.color.len, 0);
+	ck_assert_uint_eq(counts.delivered, 3);
+	free(seen.copy);
+	free(name);
+	free(msg);
+	free(exc);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/* The sizes on offer: a power of two, the largest record always fits. */
+START_TEST(test_shmring_sizes)
+{
+	struct shm_ring *ring;
+
+	ck_assert_uint_eq(shm_ring_slots(200), 1024);
+	ck_assert_uint_eq(shm_ring_slots(1000), 2048);
+	ck_assert_uint_eq(shm_ring_slots((size_t)1 << 40),
+	    RELOG_RING_SLOTS_MAX);
+	ck_assert_int_eq(shm_ring_create(&ring, 512, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(shm_ring_create(&ring, 1536, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(shm_ring_create(&ring, RELOG_RING_SLOTS_MAX * 2, NULL,
+	    NULL), -EINVAL);
+}
+END_TEST
+
+Suite *
+suite_shmring(void)
+{
+	Suite *s = suite_create("shmring");
+	TCase *tc = tcase_create("shmring");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_shmring_one_producer);
+	tcase_add_test(tc, test_shmring_four_producers);
+	tcase_add_test(tc, test_shmring_overflow_no_consumer);
+	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
+	tcase_add_test(tc, test_shmring_overwritten_while_read);
+	tcase_add_test(tc, test_shmring_torn_while_copied);
+	tcase_add_test(tc, test_shmring_producer_killed);
+	tcase_add_test(tc, test_shmring_consumer_killed);
+	tcase_add_test(tc, test_shmring_consumer_closed);
+	tcase_add_test(tc, test_shmring_refuse);
+	tcase_add_test(tc, test_shmring_scribbled_slots);
+	tcase_add_test(tc, test_shmring_scribbled_header);
+	tcase_add_test(tc, test_shmring_fork_reset);
+	tcase_add_test(tc, test_shmring_wakeup);
+	tcase_add_test(tc, test_shmring_unfinished);
+	tcase_add_test(tc, test_shmring_skips);
+	tcase_add_test(tc, test_shmring_lapped_writer);
+	tcase_add_loop_test(tc, test_shmring_inconsistent, 0,
+	    (int)(sizeof sr_bad / sizeof sr_bad[0]));
+	tcase_add_test(tc, test_shmring_tail);
+	tcase_add_test(tc, test_shmring_budget);
+	tcase_add_test(tc, test_shmring_cut);
+	tcase_add_test(tc, test_shmring_sizes);
+	suite_add_tcase(s, tc);
+	return (s);
+}
