@@ -222,7 +222,7 @@ check:
 # then purged).
 check-packages:
 	$(Q)$(call deps_install,build test deb)
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)tests/pkg/check-etc.sh $(BUILD)
 	$(Q)tests/pkg/check-units.sh $(BUILD)
 	$(Q)tests/python/package_check.sh $(BUILD)
