@@ -161,6 +161,21 @@ proto_special8(const unsigned char *p)
 	return ((((x - 0x20 * ones) & ~x) | x | (x + ones)) & highs) != 0;
 }
 
+/* Does any of the 32 bytes at p need a look (proto_special8's test)? */
+static int
+proto_special32(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t highs = 0x8080808080808080ull;
+	uint64_t x[4], any = 0;
+	int i;
+
+	memcpy(x, p, sizeof x);
+	for (i = 0; i < 4; i++)
+		any |= ((x[i] - 0x20 * ones) & ~x[i]) | x[i] | (x[i] + ones);
+	return ((any & highs) != 0);
+}
+
 /*
  * Append text with the bytes a peer could forge lines or terminal control
  * with shown escaped: C0 controls but tab, DEL, and bytes that are no
@@ -177,10 +192,19 @@ proto_format_escaped(struct proto_buf *b, struct proto_str text,
 	size_t n;
 
 	while (p < end) {
+		/* Plain text a block of 32 bytes at a time, then 8. */
+		while (end - p >= 32 && !proto_special32(p))
+			p += 32;
 		if (end - p >= 8 && !proto_special8(p)) {
 			p += 8;
 			continue;
 		}
+		/* The last few: the text's last 8 bytes at once. */
+		if (end - p < 8 && end - (const unsigned char *)text.ptr >= 8 &&
+		    !proto_special8(end - 8))
+			p = end;
+		if (p == end)
+			break;
 		if ((*p >= 0x20 && *p < 0x7f) || *p == '\t') {
 			p++;
 			continue;

@@ -724,6 +724,46 @@ START_TEST(test_codec_fluent_rejects)
 }
 END_TEST
 
+/*
+ * Escaping, at every offset of a text longer than the 32- and 8-byte
+ * blocks proto_escape checks at once: each kind of byte comes out as it
+ * must, the plain text around it untouched.
+ */
+START_TEST(test_codec_escape_offsets)
+{
+	static const struct {
+		const char *in, *out;
+	} kinds[] = {
+		{ "\x1b", "\\x1b" }, { "\x7f", "\\x7f" }, { "\x00", "\\x00" },
+		{ "\r", "\\x0d" }, { "\n", "\\x0a" }, { "\xff", "\\xff" },
+		{ "\xc2\x9b", "\\u009b" }, { "\xc3\xa9", "\xc3\xa9" },
+		{ "\t", "\t" },
+	};
+	char in[128], out[160];
+	struct proto_buf b = { NULL, 0, 0 };
+	size_t k, i, klen;
+
+	for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		klen = kinds[k].in[0] == '\0' ? 1 : strlen(kinds[k].in);
+		for (i = 0; i <= 70; i++) {
+			memset(in, 'a', sizeof in);
+			memcpy(in + i, kinds[k].in, klen);
+			b.len = 0;
+			proto_escape(&b, (struct proto_str){ in, 71 + klen - 1 },
+			    1);
+			memset(out, 'a', i);
+			snprintf(out + i, sizeof out - i, "%s%.*s", kinds[k].out,
+			    (int)(70 - i), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+			ck_assert_msg(b.len == strlen(out) &&
+			    memcmp(b.data, out, b.len) == 0, "kind %zu at %zu: "
+			    "%.*s", k, i, (int)b.len, b.data);
+		}
+	}
+	proto_buf_free(&b);
+}
+END_TEST
+
 Suite *
 suite_codec(void)
 {
@@ -744,6 +784,7 @@ suite_codec(void)
 	tcase_add_test(tc, test_codec_scan_truncation);
 	tcase_add_test(tc, test_codec_fluent_modes);
 	tcase_add_test(tc, test_codec_fluent_rejects);
+	tcase_add_test(tc, test_codec_escape_offsets);
 	suite_add_tcase(s, tc);
 	return (s);
 }
