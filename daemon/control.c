@@ -313,7 +313,7 @@ control_tail(struct client *c, const struct proto_envelope *env)
 	c->tail->arg = c;
 	tail_replay(c->tail, lines);
 	reply_begin(&r, env);
-	proto_pack_hello_reply(&r.pk, 1, "");
+	proto_pack_hello_reply(&r.pk, 1, "", PROTO_RING_UNASKED, NULL);
 	reply_send(c, &r, NULL, NULL);
 	tail_follow(c->tail, t.following);
 	/* A tail only listens: no idle timeout for it. */

@@ -54,7 +54,7 @@ runner_hello_reply(struct client *c, const struct proto_envelope *req,
 	struct reply r;
 
 	reply_begin(&r, req);
-	proto_pack_hello_reply(&r.pk, accepted, reason);
+	proto_pack_hello_reply(&r.pk, accepted, reason, PROTO_RING_UNASKED, NULL);
 	reply_send(c, &r, code, reason);
 }
 

@@ -236,7 +236,7 @@ static void
 shim_pack_accepted(msgpack_packer *pk, void *arg)
 {
 	(void)arg;
-	proto_pack_hello_reply(pk, 1, "");
+	proto_pack_hello_reply(pk, 1, "", PROTO_RING_UNASKED, NULL);
 }
 
 /*
