@@ -72,12 +72,14 @@ PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
 	proto/proto-metrics.c
 PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
+# The shared ring's consumer: relogd's, and librelog's when it sends batches.
+PROTO_RING_SRC = proto/proto-ring.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
 DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
-	daemon/fluent.c daemon/reply.c daemon/client.c \
+	daemon/fluent.c daemon/ring.c daemon/reply.c daemon/client.c \
 	daemon/record.c daemon/route.c \
 	daemon/plugin.c \
 	daemon/sink.c daemon/journal.c daemon/tail.c daemon/remote.c \
@@ -93,7 +95,7 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
 	tests/test-show.c tests/test-metrics.c tests/test-cli.c \
-	tests/test-shmring.c
+	tests/test-shmring.c tests/test-ringd.c
 # The shared record ring (PROTOCOL.md, "Shared ring"): librelog's producer
 # and relogd's consumer, linked by the tests, the fuzzer and ringbench until
 # they join SHIM_SRC and DAEMON_SRC.
@@ -111,6 +113,7 @@ PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
 PROTO_FLUENT_OBJ = $(call obj,$(PROTO_FLUENT_SRC))
 PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
+PROTO_RING_OBJ = $(call obj,$(PROTO_RING_SRC))
 DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
@@ -142,7 +145,7 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
-	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) $(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 

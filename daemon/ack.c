@@ -55,8 +55,8 @@ ack_owner_free(struct ack_owner *o)
 	free(o);
 }
 
-/* Free an ack. */
-static void
+/* Free an ack (one never queued, or settled). */
+void
 ack_free(struct ack *a)
 {
 	free(a->marks);
@@ -186,7 +186,7 @@ ack_settle(struct ack_owner *o)
 			return (settled);
 		if (a->seq != 0 && o->state_slot >= 0)
 			state_record(o->state_slot, a->seq);
-		if (a->request_id >= 0 && o->answer != NULL)
+		if ((a->request_id >= 0 || a->ring) && o->answer != NULL)
 			o->answer(o->arg, a);
 		TAILQ_REMOVE(&o->acks, a, entry);
 		ack_free(a);
