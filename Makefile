@@ -74,7 +74,8 @@ PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 # The shared ring's consumer: relogd's, and librelog's when it sends batches.
 PROTO_RING_SRC = proto/proto-ring.c
-SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
+SHIM_SRC = shim/relog.c shim/flusher.c shim/batch.c shim/conn.c shim/slot.c \
+	shim/shm-ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
@@ -89,7 +90,7 @@ DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 	daemon/config-load.c daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
-	tests/capture.c tests/peer.c tests/test-ring.c tests/test-codec.c \
+	tests/capture.c tests/peer.c tests/test-codec.c \
 	tests/test-shim.c tests/test-spool.c tests/test-config.c \
 	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
@@ -157,16 +158,16 @@ $(RELOGCTL): $(call obj,$(RELOGCTL_SRC)) $(PROTO_CLIENT_OBJ) \
 
 # The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
 # header-only packer, so neither libmsgpackc nor libevent at run time.
-$(LIBRELOG_SO): $(SHIM_OBJ) $(PROTO_PACK_OBJ) shim/relog.map
+$(LIBRELOG_SO): $(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ) shim/relog.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,librelog.so.1 \
 		-Wl,--version-script=shim/relog.map -Wl,-z,defs -o $@ \
-		$(SHIM_OBJ) $(PROTO_PACK_OBJ) -pthread
+		$(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ) -pthread
 
 $(BUILD)/librelog.so: $(LIBRELOG_SO)
 	$(Q)ln -sf librelog.so.1 $@
 
-$(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+$(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -183,11 +184,11 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 		-Wl,-rpath,'$$ORIGIN'
 
 $(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
-	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) $(RING_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
 		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) \
-		$(RING_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
+		$(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 test: all $(TESTS) $(TEST_RUNNER)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map

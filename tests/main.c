@@ -28,7 +28,7 @@ static const struct {
 	const char *name;
 	Suite *(*make)(void);
 } main_suites[] = {
-	{ "ring", suite_ring }, { "shmring", suite_shmring },
+	{ "shmring", suite_shmring },
 	{ "codec", suite_codec },
 	{ "shim", suite_shim }, { "spool", suite_spool },
 	{ "config", suite_config }, { "daemon", suite_daemon },

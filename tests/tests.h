@@ -14,7 +14,6 @@
 #include "proto.h"
 
 /* Suites, one per module (main.c runs them all). */
-Suite  *suite_ring(void);
 Suite  *suite_codec(void);
 Suite  *suite_shim(void);
 Suite  *suite_spool(void);
