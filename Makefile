@@ -91,7 +91,8 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
-	tests/test-show.c tests/test-metrics.c tests/test-cli.c
+	tests/test-show.c tests/test-metrics.c tests/test-cli.c \
+	tests/test-crash.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c

@@ -36,6 +36,7 @@ static const struct {
 	{ "remote", suite_remote }, { "ids", suite_ids },
 	{ "security", suite_security }, { "show", suite_show },
 	{ "metrics", suite_metrics }, { "cli", suite_cli },
+	{ "crash", suite_crash },
 };
 
 /*

@@ -31,6 +31,7 @@ TCase  *security_files_tcase(void);
 Suite  *suite_show(void);
 Suite  *suite_metrics(void);
 Suite  *suite_cli(void);
+Suite  *suite_crash(void);
 
 /*
  * The tag of test cases that run in the test's own process, with nothing
