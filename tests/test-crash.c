@@ -223,6 +223,7 @@ START_TEST(test_crash_dies)
 	for (i = 0; i < n; i++)
 		crash_reap(&rs[i]);
 	crash_await(rs, n, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
@@ -242,6 +243,7 @@ START_TEST(test_crash_critical_then_segv)
 	crash_start(&r);
 	crash_reap(&r);
 	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "critical");
 	ck_assert_ptr_nonnull(strstr(text, " CRITICAL [plugin.test] "
 	    "runner=critical thread=0 seq=300\n"));
@@ -265,6 +267,7 @@ START_TEST(test_crash_ten_runners)
 	for (i = 0; i < 10; i++)
 		crash_reap(&rs[i]);
 	crash_await(rs, 10, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
@@ -311,6 +314,7 @@ START_TEST(test_crash_after_restart)
 	for (i = 0; i < 4; i++)
 		crash_reap(&rs[i]);
 	crash_await(rs, 4, CRASH_DUPS_PER_KILL);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
@@ -352,6 +356,7 @@ START_TEST(test_crash_beside_socket_client)
 	    CRASH_DELIVERY_MS), 0);
 	close(fd);
 	crash_await(rs, 4, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
@@ -386,6 +391,7 @@ START_TEST(test_crash_python)
 	r.pid = harness_spawn(argv, env, NULL, NULL);
 	crash_reap(&r);
 	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
