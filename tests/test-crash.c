@@ -363,8 +363,11 @@ END_TEST
 /*
  * A Python runner (shim/python's RelogHandler on this build's librelog)
  * logs 1000 records and SIGKILLs itself (tests/python/crash_runner.py):
- * all 1000 arrive. With the sanitizers, their runtimes are preloaded into
- * python, as in test_daemon_python_handler.
+ * all 1000 arrive. Python emits slowly enough for librelog's flusher to
+ * keep up with the default settings, so it is told to wait (batches of
+ * 4096, an hour's timer): the records are in the ring when the runner
+ * dies, not yet sent. With the sanitizers, their runtimes are preloaded
+ * into python, as in test_daemon_python_handler.
  */
 START_TEST(test_crash_python)
 {
@@ -372,7 +375,8 @@ START_TEST(test_crash_python)
 	char script[512], sock[320], lib[512], preload[1024];
 	const char *argv[] = { "/usr/bin/python3", script, "1000", NULL };
 	const char *env[] = { sock, "RELOG_RUNNER_ID=py", "RELOG_PLUGIN=py",
-	    "RELOG_QUEUE_MAX=16384", lib, NULL, NULL, NULL };
+	    "RELOG_QUEUE_MAX=16384", "RELOG_FLUSH_BATCH=4096",
+	    "RELOG_FLUSH_INTERVAL_MS=3600000", lib, NULL, NULL, NULL };
 	struct crash_runner r;
 
 	snprintf(script, sizeof script, "%s/tests/python/crash_runner.py",
@@ -383,8 +387,8 @@ START_TEST(test_crash_python)
 	if (getenv("RELOG_SANITIZE_RUNTIMES") != NULL) {
 		snprintf(preload, sizeof preload, "LD_PRELOAD=%s",
 		    getenv("RELOG_SANITIZE_RUNTIMES"));
-		env[5] = preload;
-		env[6] = "ASAN_OPTIONS=detect_leaks=0";
+		env[7] = preload;
+		env[8] = "ASAN_OPTIONS=detect_leaks=0";
 	}
 	harness_daemon_start(&H, no_rate_limit);
 	crash_init(&r, "py", 1000, "kill", SIGKILL);
