@@ -96,10 +96,9 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
 	tests/test-show.c tests/test-metrics.c tests/test-cli.c \
-	tests/test-shmring.c tests/test-ringd.c
-# The shared record ring (PROTOCOL.md, "Shared ring"): librelog's producer
-# and relogd's consumer, linked by the tests, the fuzzer and ringbench until
-# they join SHIM_SRC and DAEMON_SRC.
+	tests/test-shmring.c tests/test-ringd.c tests/test-crash.c
+# The shared record ring (PROTOCOL.md, "Shared ring"), producer and consumer,
+# for the fuzzer and ringbench, which link it on its own.
 RING_SRC = shim/shm-ring.c proto/proto-ring.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \

@@ -7,6 +7,7 @@
  *
  *   relog-bench [--quick] RELOGD OUTDIR     the whole run
  *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE
+ *   relog-bench crasher SOCKET RUNNER PLUGIN COUNT QUEUE   then SIGKILL
  *   relog-bench probe SOCKET COUNT          emits for strace to count
  *   relog-bench syslog-sender SOCKET COUNT
  */
@@ -312,10 +313,11 @@ bench_open(const char *socket, const char *runner, size_t queue)
 /*
  * A runner process: emit COUNT records of about 100 bytes into a ring of
  * QUEUE, as one burst, then close (which returns once relogd has written
- * them all). Prints how many the ring dropped.
+ * them all) and print how many the ring dropped; or, crashing, SIGKILL
+ * itself right after the last emit.
  */
 static int
-bench_emitter(char **argv)
+bench_emitter(char **argv, int crash)
 {
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
 	char logger[128], msg[BENCH_MSG_SIZE + 1];
@@ -331,6 +333,8 @@ bench_emitter(char **argv)
 		bench_message(msg, i);
 		relog_emit(h, &e);
 	}
+	if (crash)
+		raise(SIGKILL);
 	dropped = relog_dropped(h);
 	ret = relog_close(h, BENCH_TIMEOUT_MS);
 	printf("dropped=%llu\n", (unsigned long long)dropped);
@@ -553,35 +557,43 @@ struct bench_tput {
 	long rss_peak_kb;
 };
 
+/*
+ * Start runner processes (relog-bench MODE: emitter or crasher) on d, of 8
+ * plugins, each emitting per_runner records into a ring that holds them;
+ * fds, if not NULL, get their stdout.
+ */
+static void
+bench_spawn_runners(pid_t *pids, int *fds, const char *mode,
+    const struct harness *d, int runners, uint64_t per_runner)
+{
+	char runner[16], plugin[16], count[32];
+	const char *argv[] = { bench_self, mode, d->socket, runner, plugin,
+	    count, count, NULL };
+	int i;
+
+	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
+	for (i = 0; i < runners; i++) {
+		snprintf(runner, sizeof runner, "r%d", i);
+		snprintf(plugin, sizeof plugin, "p%d", i % 8);
+		pids[i] = harness_spawn(argv, NULL,
+		    fds != NULL ? &fds[i] : NULL, NULL);
+	}
+}
+
 static void
 bench_throughput(struct bench_tput *r, struct harness *d, int runners,
     uint64_t per_runner)
 {
-	char runner[64][16], plugin[64][16], count[32], queue[32], *out, *said;
-	const char *argv[64][8];
+	char *out, *said;
 	int fds[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped;
 
-	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
-	snprintf(queue, sizeof queue, "%llu", (unsigned long long)per_runner);
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
 	r->dropped = 0;
 	start = bench_now_ns();
-	for (i = 0; i < runners; i++) {
-		snprintf(runner[i], sizeof runner[i], "r%d", i);
-		snprintf(plugin[i], sizeof plugin[i], "p%d", i % 8);
-		argv[i][0] = bench_self;
-		argv[i][1] = "emitter";
-		argv[i][2] = d->socket;
-		argv[i][3] = runner[i];
-		argv[i][4] = plugin[i];
-		argv[i][5] = count;
-		argv[i][6] = queue;
-		argv[i][7] = NULL;
-		pids[i] = harness_spawn(argv[i], NULL, &fds[i], NULL);
-	}
+	bench_spawn_runners(pids, fds, "emitter", d, runners, per_runner);
 	for (i = 0; i < runners; i++) {
 		out = harness_read_fd(fds[i], NULL);
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
@@ -597,6 +609,49 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	    (double)(bench_now_ns() - start);
 	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
+}
+
+/* Runners that SIGKILL themselves right after emitting. */
+struct bench_crash {
+	int runners;
+	uint64_t per_runner;
+	uint64_t emitted;
+	uint64_t delivered;
+};
+
+/*
+ * Runners emit per_runner records each in a burst, into a ring that holds
+ * them, and SIGKILL themselves: how many of the records relogd writes,
+ * counted once every one is in or the count stopped growing for a second.
+ */
+static void
+bench_crash(struct bench_crash *c, struct harness *d, int runners,
+    uint64_t per_runner)
+{
+	struct timespec tick = { 0, 20000000 };
+	uint64_t start, last_change, lines, last_lines = 0;
+	pid_t pids[64];
+	int i;
+
+	c->runners = runners;
+	c->per_runner = per_runner;
+	c->emitted = per_runner * (uint64_t)runners;
+	bench_spawn_runners(pids, NULL, "crasher", d, runners, per_runner);
+	for (i = 0; i < runners; i++)
+		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 128 + SIGKILL)
+			bench_fatal("crashing runner %d did not die by SIGKILL",
+			    i);
+	start = last_change = bench_now_ns();
+	while ((lines = bench_dir_lines(d->log_dir)) < c->emitted &&
+	    bench_now_ns() - start < BENCH_TIMEOUT_MS * 1000000ull) {
+		if (lines != last_lines) {
+			last_lines = lines;
+			last_change = bench_now_ns();
+		} else if (bench_now_ns() - last_change > 1000000000u)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	c->delivered = lines;
 }
 
 /* The tail of a log file, read as lines appear (inotify). */
@@ -896,6 +951,7 @@ struct bench_results {
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
 	struct bench_tput fwd_down, fwd_up;	/* 8 runners, a forward sink */
+	struct bench_crash crash;
 	uint64_t fwd_arrived;	/* at the collector, of fwd_up */
 	double fwd_per_second;	/* from start to the last arrived */
 	long rss_idle_kb, rss_1000_kb;
@@ -929,6 +985,21 @@ static double
 bench_ratio(double a, double b)
 {
 	return (b > 0 ? a / b : 0);
+}
+
+/* Print the crash row: what the runners that SIGKILLed themselves lost. */
+static void
+bench_print_crash(FILE *f, const struct bench_crash *c)
+{
+	char label[64];
+
+	fprintf(f, "\n%-44s %10s %10s %10s\n", "runners SIGKILLed right after "
+	    "emitting", "emitted", "delivered", "ratio");
+	snprintf(label, sizeof label, "  relog, %d runners x %llu, ring holds "
+	    "them", c->runners, (unsigned long long)c->per_runner);
+	fprintf(f, "%-44s %10llu %10llu %10.2f\n", label,
+	    (unsigned long long)c->emitted, (unsigned long long)c->delivered,
+	    bench_ratio((double)c->delivered, (double)c->emitted));
 }
 
 /* Print the table. */
@@ -983,6 +1054,7 @@ bench_print(FILE *f, const struct bench_results *r)
 		    r->rsyslog.runners, 26, "", r->rsyslog.per_second,
 		    (unsigned long long)(r->rsyslog.records -
 		    r->rsyslog.arrived), (unsigned long long)r->rsyslog.arrived);
+	bench_print_crash(f, &r->crash);
 	fprintf(f, "\n%-44s %10s %10s\n", "delivery latency, emit to file (ms)",
 	    "p50", "p99");
 	fprintf(f, "%-44s %10.1f %10.1f\n", "  relog, 40 records/s",
@@ -1058,7 +1130,14 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "%.0f},\n", (unsigned long long)r->fwd_arrived, r->fwd_per_second);
 	fprintf(f, "  \"rsyslog_throughput\": [\n");
 	bench_json_tput(f, &r->rsyslog, "");
-	fprintf(f, "  ],\n  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
+	fprintf(f, "  ],\n  \"crash\": {\"runners\": %d, \"per_runner\": %llu, "
+	    "\"emitted\": %llu, \"delivered\": %llu, "
+	    "\"delivered_over_emitted\": %.4f},\n", r->crash.runners,
+	    (unsigned long long)r->crash.per_runner,
+	    (unsigned long long)r->crash.emitted,
+	    (unsigned long long)r->crash.delivered, bench_ratio((double)
+	    r->crash.delivered, (double)r->crash.emitted));
+	fprintf(f, "  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
 	    "%ld, \"peak_64_runners\": %ld},\n", r->rss_idle_kb, r->rss_1000_kb,
 	    r->tput[2].rss_peak_kb);
 	fprintf(f, "  \"ratios\": {\"throughput_relog_over_rsyslog\": %.2f, "
@@ -1094,6 +1173,11 @@ bench_run(int quick)
 	bench_emit_latency(&r.emit4, d.socket, 4);
 	bench_count_calls(&r.calls, d.socket);
 	bench_delivery(&r.delivery, &d);
+	bench_relogd_stop(&d);
+
+	fprintf(stderr, "relog-bench: runners that SIGKILL themselves\n");
+	bench_relogd_start(&d, "crash", NULL);
+	bench_crash(&r.crash, &d, 8, 1000);
 	bench_relogd_stop(&d);
 
 	for (i = 0; i < 3; i++) {
@@ -1173,7 +1257,9 @@ main(int argc, char **argv)
 	self[n] = '\0';
 	bench_self = self;
 	if (argc >= 2 && strcmp(argv[1], "emitter") == 0 && argc == 7)
-		return (bench_emitter(argv + 2));
+		return (bench_emitter(argv + 2, 0));
+	if (argc >= 2 && strcmp(argv[1], "crasher") == 0 && argc == 7)
+		return (bench_emitter(argv + 2, 1));
 	if (argc >= 2 && strcmp(argv[1], "probe") == 0 && argc == 4)
 		return (bench_probe(argv + 2));
 	if (argc >= 2 && strcmp(argv[1], "syslog-sender") == 0 && argc == 4)

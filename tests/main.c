@@ -37,7 +37,7 @@ static const struct {
 	{ "remote", suite_remote }, { "ids", suite_ids },
 	{ "security", suite_security }, { "show", suite_show },
 	{ "metrics", suite_metrics }, { "cli", suite_cli },
-	{ "ringd", suite_ringd },
+	{ "ringd", suite_ringd }, { "crash", suite_crash },
 };
 
 /*

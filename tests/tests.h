@@ -32,6 +32,7 @@ Suite  *suite_metrics(void);
 Suite  *suite_cli(void);
 Suite  *suite_shmring(void);
 Suite  *suite_ringd(void);
+Suite  *suite_crash(void);
 
 /*
  * The tag of test cases that run in the test's own process, with nothing
