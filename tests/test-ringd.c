@@ -2,7 +2,7 @@
  * relogd's shared-ring intake, driven by runners of the test's own making:
  * a ring (shim/shm-ring.c) and its wake socket passed with a raw hello, so
  * that a test can hand relogd exactly the ring, the descriptors and the
- * damage it means to. What librelog does with it is the ringlib suite's.
+ * damage it means to; and librelog's runners when relogd turns rings off.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -606,6 +606,50 @@ START_TEST(test_ringd_beside_socket_clients)
 }
 END_TEST
 
+/*
+ * relogd with rings turned off (max_ring = 0), as to an old relogd:
+ * librelog runners hear ring: false and send batches, the flusher reading
+ * its own ring; every record arrives, and relog_flush (-a) returns once
+ * they are written.
+ */
+START_TEST(test_ringd_off_batches)
+{
+	static const char *const args[] = {
+		"-n", "3000", "-t", "2", "-r", "5000", "-l", "plugin.off", "-a",
+		NULL
+	};
+	const char *conf[] = { "--config", NULL, NULL };
+	char said[512] = "", *text;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int out;
+
+	conf[1] = harness_config(&H, "[relogd]\nmax_ring = 0\n"
+	    "rate_limit = off\n");
+	harness_daemon_start(&H, conf);
+	pid = harness_runner(&H, "off", NULL, args, &out);
+	/* Its output: librelog's word on the ring, then the runner's. */
+	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
+	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
+		said[len += (size_t)n] = '\0';
+	ck_assert_msg(strstr(said, "relog: relogd did not take the ring of "
+	    "runner off (rings are turned off (max_ring = 0)); sending "
+	    "batches\n") != NULL, "runner said: %s", said);
+	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "off");
+	harness_check_sequence(text, "off", 0, 3000);
+	harness_check_sequence(text, "off", 1, 3000);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner off connected"), 1);
+	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
+	free(text);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -624,6 +668,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_killed_mid_record);
 	tcase_add_test(tc, test_ringd_hangup_pending);
 	tcase_add_test(tc, test_ringd_beside_socket_clients);
+	tcase_add_test(tc, test_ringd_off_batches);
 	suite_add_tcase(s, tc);
 	return (s);
 }
