@@ -245,7 +245,8 @@ BENCH = $(BUILD)/relog-bench
 # It starts relogd, rsyslogd and its runners with the tests' harness.
 $(BUILD)/obj/bench/bench.o: ALL_CFLAGS += -Itests
 $(BENCH): $(BUILD)/obj/bench/bench.o $(BUILD)/obj/tests/harness.o \
-	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
+	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ) \
+	$(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs msgpack) -pthread \

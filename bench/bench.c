@@ -36,7 +36,9 @@
 
 #include "harness.h"
 #include "proto.h"
+#include "relog-ring.h"
 #include "relog.h"
+#include "shm-ring.h"
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
 #define BENCH_EMITS 100000		/* per latency run and thread */
@@ -758,13 +760,59 @@ bench_pack_hello(msgpack_packer *pk, void *arg)
 	proto_pack_hello(pk, arg);
 }
 
-/* relogd's RSS with 1,000 runners connected (said hello) and idle. */
-static long
-bench_idle_runners(struct harness *d, int count)
+/*
+ * Send a hello frame with a ring's memfd and wake socket (SCM_RIGHTS), as
+ * librelog does.
+ */
+static void
+bench_send_ring(int fd, const char *buf, size_t len, const int *fds)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	struct cmsghdr *cm;
+
+	memset(&ctl, 0, sizeof ctl);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+		bench_fatal("sendmsg: %s", strerror(errno));
+}
+
+/* Did a hello reply say the ring was taken? */
+static int
+bench_ring_taken(const struct proto_msg *m)
+{
+	const msgpack_object *v = m->env.payload != NULL ?
+	    proto_map_get(m->env.payload, "ring") : NULL;
+
+	return (v != NULL && v->type == MSGPACK_OBJECT_BOOLEAN &&
+	    v->via.boolean);
+}
+
+/*
+ * relogd's memory with 1,000 runners connected and idle, each having passed
+ * a ring of librelog's default size (1,024 slots) with its hello, as
+ * librelog's runners do: its own (RssAnon + RssFile), and the rings' pages
+ * it touched (RssShmem: the runners' memory, shared).
+ */
+static void
+bench_idle_runners(struct harness *d, int count, long *own_kb,
+    long *shared_kb)
 {
 	struct proto_hello hello = {
 		.sdk_version = proto_cstr("bench"),
 		.session_token = proto_cstr(""),
+		.ring_version = RELOG_RING_VERSION,
 	};
 	struct proto_header hd = {
 		.message_type = RELOG_TYPE_REQUEST,
@@ -772,34 +820,49 @@ bench_idle_runners(struct harness *d, int count)
 		.method = proto_cstr(RELOG_METHOD_HELLO),
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
-	struct rlimit rl = { 8192, 8192 };
+	struct rlimit rl = { 16384, 16384 };
+	struct shm_ring **rings;
 	char runner[32];
 	const char *cause;
 	struct proto_msg m;
 	msgpack_sbuffer sb;
-	int *fds, i;
-	long kb;
+	int *fds, wake[2], pass[2], i;
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	fds = calloc((size_t)count, sizeof *fds);
-	if (fds == NULL)
+	rings = calloc((size_t)count, sizeof *rings);
+	if (fds == NULL || rings == NULL)
 		bench_fatal("out of memory");
 	for (i = 0; i < count; i++) {
+		if (shm_ring_create(&rings[i], RELOG_RING_SLOTS_MIN, NULL,
+		    NULL) != 0 || socketpair(AF_UNIX, SOCK_DGRAM |
+		    SOCK_CLOEXEC, 0, wake) != 0)
+			bench_fatal("ring %d: %s", i, strerror(errno));
 		fds[i] = harness_connect(d);
 		snprintf(runner, sizeof runner, "idle%d", i);
 		hello.runner_id = proto_cstr(runner);
 		proto_client_frame(&sb, &hd, bench_pack_hello, &hello);
-		if (proto_client_send(fds[i], sb.data, sb.size) != 0 ||
-		    proto_client_recv(fds[i], BENCH_TIMEOUT_MS, &m, &cause) != 0)
+		pass[0] = shm_ring_fd(rings[i]);
+		pass[1] = wake[1];
+		bench_send_ring(fds[i], sb.data, sb.size, pass);
+		close(wake[0]);
+		close(wake[1]);
+		if (proto_client_recv(fds[i], BENCH_TIMEOUT_MS, &m, &cause) != 0)
 			bench_fatal("hello %d failed", i);
+		if (!bench_ring_taken(&m))
+			bench_fatal("hello %d: relogd did not take the ring", i);
 		proto_msg_free(&m);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	kb = harness_status_kb(d->daemon, "VmRSS");
-	for (i = 0; i < count; i++)
+	*own_kb = harness_status_kb(d->daemon, "RssAnon") +
+	    harness_status_kb(d->daemon, "RssFile");
+	*shared_kb = harness_status_kb(d->daemon, "RssShmem");
+	for (i = 0; i < count; i++) {
 		close(fds[i]);
+		shm_ring_destroy(rings[i]);
+	}
+	free(rings);
 	free(fds);
-	return (kb);
 }
 
 /* rsyslogd, started by the bench on its own socket and config. */
@@ -954,7 +1017,7 @@ struct bench_results {
 	struct bench_crash crash;
 	uint64_t fwd_arrived;	/* at the collector, of fwd_up */
 	double fwd_per_second;	/* from start to the last arrived */
-	long rss_idle_kb, rss_1000_kb;
+	long rss_idle_kb, rss_1000_kb, rss_1000_rings_kb;
 	char cpu[128];
 	int cores;
 };
@@ -1061,8 +1124,10 @@ bench_print(FILE *f, const struct bench_results *r)
 	    (double)r->delivery.p50 / 1e6, (double)r->delivery.p99 / 1e6);
 	fprintf(f, "\n%-44s %10s\n", "relogd memory (RSS)", "MiB");
 	fprintf(f, "%-44s %10.1f\n", "  idle", (double)r->rss_idle_kb / 1024);
-	fprintf(f, "%-44s %10.1f\n", "  1,000 connected idle runners",
+	fprintf(f, "%-44s %10.1f\n", "  1,000 idle ring runners, relogd's own",
 	    (double)r->rss_1000_kb / 1024);
+	fprintf(f, "%-44s %10.1f\n", "    and their rings' pages it touched",
+	    (double)r->rss_1000_rings_kb / 1024);
 	fprintf(f, "%-44s %10.1f\n", "  peak under the 64-runner load",
 	    (double)r->tput[2].rss_peak_kb / 1024);
 	fprintf(f, "\n%-44s %10s\n", "with a forward sink / without", "ratio");
@@ -1138,7 +1203,8 @@ bench_json(FILE *f, const struct bench_results *r)
 	    (unsigned long long)r->crash.delivered, bench_ratio((double)
 	    r->crash.delivered, (double)r->crash.emitted));
 	fprintf(f, "  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
-	    "%ld, \"peak_64_runners\": %ld},\n", r->rss_idle_kb, r->rss_1000_kb,
+	    "%ld, \"idle_1000_rings_shared\": %ld, \"peak_64_runners\": %ld},"
+	    "\n", r->rss_idle_kb, r->rss_1000_kb, r->rss_1000_rings_kb,
 	    r->tput[2].rss_peak_kb);
 	fprintf(f, "  \"ratios\": {\"throughput_relog_over_rsyslog\": %.2f, "
 	    "\"send_latency_rsyslog_over_relog\": %.2f}\n}\n",
@@ -1220,7 +1286,7 @@ bench_run(int quick)
 
 	fprintf(stderr, "relog-bench: 1,000 idle runners\n");
 	bench_relogd_start(&d, "idle", NULL);
-	r.rss_1000_kb = bench_idle_runners(&d, 1000);
+	bench_idle_runners(&d, 1000, &r.rss_1000_kb, &r.rss_1000_rings_kb);
 	bench_relogd_stop(&d);
 
 	bench_rsyslog_start(&rs);
