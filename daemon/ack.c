@@ -80,11 +80,24 @@ ack_owner_detach(struct ack_owner *o)
 		ack_owner_free(o);
 }
 
-/* A read of the owner's connection begins: no sink is fed yet. */
+/*
+ * A read of the owner's connection begins: no sink is fed yet. While the
+ * owner is congested the sinks that were too full stay noted: they, not
+ * what a later read (a ring runner's request on the socket) fed, say when
+ * it may be read again.
+ */
 void
 ack_read_begin(struct ack_owner *o)
 {
-	o->ntouched = 0;
+	if (!o->congested)
+		o->ntouched = 0;
+}
+
+/* Does the owner wait for acks to settle? */
+int
+ack_owed(const struct ack_owner *o)
+{
+	return (!TAILQ_EMPTY(&o->acks));
 }
 
 /* Note that the current read fed a sink (for acks and backpressure). */

@@ -449,26 +449,35 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Keep the descriptors a read brought (mh's SCM_RIGHTS) if the protocol
- * takes them with its hello and they are the first; else close them.
- * Returns 0, or -1 (client_fds_refused says why): drop the connection.
+ * takes them with its hello and they are the first; else close them, every
+ * one the kernel put in the control buffer. Returns 0, or -1
+ * (client_fds_refused says why): drop the connection.
  */
 static int
 client_fds_received(struct client *c, struct msghdr *mh)
 {
 	struct cmsghdr *cm;
-	int got[CLIENT_FDS_MAX + 1], n = 0, i;
+	int got[CLIENT_FDS_MAX], fd, n = 0, all = 0, ok;
+	size_t i, k;
 
+	ok = (mh->msg_flags & MSG_CTRUNC) == 0 && c->ops->fds &&
+	    c->state == CLIENT_HELLO && c->nfds == 0;
 	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-		for (i = 0; cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS && n <= CLIENT_FDS_MAX &&
-		    CMSG_LEN((size_t)(i + 1) * sizeof(int)) <= cm->cmsg_len;
-		    i++)
-			memcpy(&got[n++], CMSG_DATA(cm) + i * sizeof(int),
-			    sizeof(int));
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++, all++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (ok && n < CLIENT_FDS_MAX)
+				got[n++] = fd;
+			else
+				close(fd);
+		}
 	}
-	if ((mh->msg_flags & MSG_CTRUNC) != 0 || n > CLIENT_FDS_MAX)
+	if (all > CLIENT_FDS_MAX || (mh->msg_flags & MSG_CTRUNC) != 0)
 		client_fds_refused = "more than two descriptors";
-	else if (!c->ops->fds || c->state != CLIENT_HELLO || c->nfds != 0)
+	else if (!ok)
 		client_fds_refused = "descriptors but with its hello";
 	else {
 		memcpy(c->fds, got, (size_t)n * sizeof(int));
@@ -484,11 +493,14 @@ client_fds_received(struct client *c, struct msghdr *mh)
 static ssize_t
 client_recv(struct client *c, void *buf, size_t len)
 {
-	char cbuf[CMSG_SPACE((CLIENT_FDS_MAX + 1) * sizeof(int))];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE((CLIENT_FDS_MAX + 1) * sizeof(int))];
+	} cbuf;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof cbuf,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf,
 	};
 	ssize_t n;
 

@@ -603,6 +603,7 @@ struct ack_owner *ack_owner_new(int, void (*)(void *, const struct ack *),
 	    void (*)(void *), void *);
 void	ack_owner_detach(struct ack_owner *);
 void	ack_read_begin(struct ack_owner *);
+int	ack_owed(const struct ack_owner *);
 void	ack_touch(struct ack_owner *, struct sink *);
 struct ack *ack_new(const struct proto_envelope *, int);
 void	ack_queue(struct ack_owner *, struct ack *, int);

@@ -18,13 +18,20 @@
  * producers overwrite the oldest, counted.
  *
  * When the runner hangs up (exit, crash, kill), the connection stays until
- * every record committed before then is read; one being written is waited
- * for until the runner is known dead (pidfd), or RING_DEAD_WAIT_MS, then
- * skipped and counted. Any inconsistency in the ring drops the connection
- * with one line.
+ * every record committed before then is read and written (so its commits
+ * land); one being written is waited for until the runner is known dead
+ * (pidfd), or RING_DEAD_WAIT_MS, then skipped and counted. Any
+ * inconsistency in the ring drops the connection with one line.
+ *
+ * One ring, one reader: a runner that reconnects passes the same ring
+ * (the same file) while its last connection may still be draining it. The
+ * new connection's ring waits (blocked) until the old one is gone, then
+ * goes on from the tail the old one committed.
  */
 #include <sys/pidfd.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,8 +76,16 @@ struct ring {
 	int64_t hungup_at;	/* monotonic ms */
 	uint64_t late;		/* records read after the hangup */
 	uint64_t unfinished;	/* skipped then, their writer dead */
+	struct ack *last;	/* hung up and drained: settles after the rest */
+	int empty_wakes;	/* in a row: woken with nothing to read */
+	dev_t dev;		/* the ring's file, to know it again */
+	ino_t ino;
+	struct ring *next_reader;	/* the same ring, on a newer connection */
+	struct ring *prev_reader;	/* ...and on the older: it waits for it */
+	TAILQ_ENTRY(ring) entry;
 };
 
+static TAILQ_HEAD(, ring) ring_all = TAILQ_HEAD_INITIALIZER(ring_all);
 static size_t ring_total;	/* bytes mapped, every ring's */
 static size_t ring_n;
 
@@ -102,6 +117,7 @@ ring_fail(struct ring *rg)
 {
 	log_peer("%s dropped: its ring: %s", client_name(rg->c),
 	    proto_ring_cause(rg->r));
+	event_del(rg->wake_ev);
 	client_close(rg->c);
 }
 
@@ -145,7 +161,8 @@ ring_read(struct ring *rg)
 	uint64_t lost;
 	int rc;
 
-	if (rg->congested || c->state == CLIENT_CLOSING)
+	if (rg->prev_reader != NULL || rg->congested ||
+	    c->state == CLIENT_CLOSING)
 		return (-1);
 	memset(&n, 0, sizeof n);
 	ack_read_begin(c->origin.acks);
@@ -186,22 +203,44 @@ ring_again(struct ring *rg, int ms)
 }
 
 /*
+ * The ring is drained after the hangup: once what it read is written (its
+ * last ack settled, its commits made), the connection goes.
+ */
+static void
+ring_finish(struct ring *rg)
+{
+	struct ack_owner *o = rg->c->origin.acks;
+
+	if (rg->last != NULL)
+		return;
+	if (ack_owed(o)) {
+		rg->last = ack_new(NULL, 0);
+		rg->last->ring = 1;
+		rg->last->ring_pos = proto_ring_position(rg->r);
+		ack_queue(o, rg->last, 0);
+		return;
+	}
+	if (rg->late != 0 || rg->unfinished != 0)
+		log_info("runner %s: %llu records read from its ring after it "
+		    "left, %llu unfinished skipped", rg->c->origin.runner_id,
+		    (unsigned long long)rg->late,
+		    (unsigned long long)rg->unfinished);
+	client_close(rg->c);
+}
+
+/*
  * After the hangup: done once what was committed is read; a record still
- * being written is waited for while the runner may still finish it.
+ * being written is waited for while the runner may still finish it (not
+ * when it reconnected: the newer connection reads it).
  */
 static void
 ring_hungup_next(struct ring *rg, int rc)
 {
 	int64_t waited = relogd_now_ms(CLOCK_MONOTONIC) - rg->hungup_at;
 
-	if (rc == PROTO_RING_DRAINED) {
-		if (rg->late != 0 || rg->unfinished != 0)
-			log_info("runner %s: %llu records read from its ring "
-			    "after it left, %llu unfinished skipped",
-			    rg->c->origin.runner_id,
-			    (unsigned long long)rg->late,
-			    (unsigned long long)rg->unfinished);
-		client_close(rg->c);
+	if (rc == PROTO_RING_DRAINED ||
+	    (rc == PROTO_RING_PENDING && rg->next_reader != NULL)) {
+		ring_finish(rg);
 		return;
 	}
 	if (!rg->dead && waited >= RING_DEAD_WAIT_MS)
@@ -271,18 +310,34 @@ ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 	ring_next(rg, ring_read(rg), 1);
 }
 
-/* The runner woke us: take its datagrams (a bounded number), then read. */
+/*
+ * The runner woke us: take its datagrams, then read. A socket that never
+ * empties (a flood), reads as ended, or says it is readable again and
+ * again with nothing in it (shut down for reading) would have relogd spin:
+ * the runner is dropped.
+ */
 static void
 ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ring *rg = arg;
 	char b[64];
+	ssize_t n = 1;
 	int i;
 
 	(void)what;
-	for (i = 0; i < RING_WAKE_READS; i++) {
-		if (recv(fd, b, sizeof b, MSG_DONTWAIT) <= 0)
-			break;
+	for (i = 0; i < RING_WAKE_READS && n > 0; i++)
+		n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+	if (i > 1)
+		rg->empty_wakes = 0;
+	else if (n < 0)
+		rg->empty_wakes++;
+	if (n == 0 || (n > 0 && i == RING_WAKE_READS) ||
+	    rg->empty_wakes > RING_WAKE_READS) {
+		log_peer("%s dropped: its wake socket is never empty",
+		    client_name(rg->c));
+		event_del(rg->wake_ev);
+		client_close(rg->c);
+		return;
 	}
 	ring_next(rg, ring_read(rg), 0);
 }
@@ -351,6 +406,28 @@ ring_map(struct client *c, int fd, const char **why)
 }
 
 /*
+ * If another connection reads this ring still (the runner reconnected
+ * while its last connection drains), wait for the newest of them to go.
+ */
+static void
+ring_follow(struct ring *rg, const struct stat *st)
+{
+	struct ring *other;
+
+	rg->dev = st->st_dev;
+	rg->ino = st->st_ino;
+	TAILQ_FOREACH(other, &ring_all, entry) {
+		if (other->dev == rg->dev && other->ino == rg->ino &&
+		    other->next_reader == NULL) {
+			other->next_reader = rg;
+			rg->prev_reader = other;
+			break;
+		}
+	}
+	TAILQ_INSERT_TAIL(&ring_all, rg, entry);
+}
+
+/*
  * The hello asked to pass a ring of this version, with these descriptors
  * (the ring's memfd, the wake socket), which are ours now. Returns NULL
  * once it is taken (read from the next loop turn on), or why not: the
@@ -362,6 +439,7 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	struct proto_ring *r = NULL;
 	const char *why = NULL;
 	struct ring *rg;
+	struct stat st;
 	int i;
 
 	if (relogd_config.max_ring == 0)
@@ -372,8 +450,12 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 		why = "the hello must pass the ring and its wake socket";
 	else if (!ring_wake_ok(fds[1]))
 		why = "the wake descriptor is no Unix datagram socket";
-	else
-		r = ring_map(c, fds[0], &why);
+	else if ((r = ring_map(c, fds[0], &why)) != NULL &&
+	    fstat(fds[0], &st) != 0) {
+		proto_ring_close(r);
+		r = NULL;
+		why = "its ring cannot be looked at (fstat)";
+	}
 	for (i = 0; i < nfds; i++) {
 		if (r == NULL || i != 1)
 			close(fds[i]);
@@ -389,6 +471,7 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->wake_fd = fds[1];
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
+	ring_follow(rg, &st);
 	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
 	    ring_wake_cb, rg);
 	rg->tick_ev = event_new(relogd_base, -1, EV_PERSIST, ring_tick_cb, rg);
@@ -428,12 +511,23 @@ ring_sync(struct client *c, const struct proto_envelope *env)
 	return (NULL);
 }
 
-/* What an ack of this connection owed is written: commit its position. */
+/*
+ * What an ack of this connection owed is written: commit its position; the
+ * last one after a hangup lets the connection go.
+ */
 void
 ring_settled(struct client *c, const struct ack *a)
 {
-	if (c->ring != NULL && proto_ring_cause(c->ring->r) == NULL)
-		proto_ring_commit(c->ring->r, a->ring_pos);
+	struct ring *rg = c->ring;
+
+	if (rg == NULL)
+		return;
+	if (proto_ring_cause(rg->r) == NULL)
+		proto_ring_commit(rg->r, a->ring_pos);
+	if (a == rg->last) {
+		rg->last = NULL;
+		ring_again(rg, 0);
+	}
 }
 
 /*
@@ -521,6 +615,19 @@ ring_detach(struct client *c)
 	close(rg->wake_fd);
 	if (rg->sync != NULL)
 		ack_free(rg->sync);
+	if (rg->prev_reader != NULL)
+		rg->prev_reader->next_reader = rg->next_reader;
+	if (rg->next_reader != NULL) {
+		rg->next_reader->prev_reader = rg->prev_reader;
+		/* Its turn: on from the tail this one committed. */
+		if (rg->prev_reader == NULL) {
+			proto_ring_rewind(rg->next_reader->r);
+			rg->next_reader->queued =
+			    proto_ring_position(rg->next_reader->r);
+			ring_again(rg->next_reader, 0);
+		}
+	}
+	TAILQ_REMOVE(&ring_all, rg, entry);
 	proto_ring_close(rg->r);
 	ring_total -= rg->size;
 	ring_n--;

@@ -4,10 +4,15 @@
  * that a test can hand relogd exactly the ring, the descriptors and the
  * damage it means to; and librelog's runners when relogd turns rings off.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <linux/sockios.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relog-ring.h"
@@ -650,6 +656,229 @@ START_TEST(test_ringd_off_batches)
 }
 END_TEST
 
+/* relogd closes the connection (without a word). */
+static void
+rd_await_eof(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	ck_assert_int_eq(poll(&pfd, 1, RD_WAIT_MS), 1);
+	ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+}
+
+/* Descriptors relogd holds (its /proc/PID/fd entries). */
+static int
+rd_fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return (n);
+}
+
+/*
+ * Four descriptors with a hello: the connection is dropped and
+ * every descriptor the kernel handed relogd is closed (it kept three, and
+ * leaked the fourth, one per connection).
+ */
+START_TEST(test_ringd_extra_fds_closed)
+{
+	int p[2], fds[4], before, fd, i;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	for (i = 0; i < 4; i++)
+		fds[i] = p[0];
+	before = rd_fds_of(H.daemon);
+	for (i = 0; i < 4; i++) {
+		fd = harness_connect(&H);
+		wire_hello_fds(fd, "many", NULL, RELOG_RING_VERSION, fds, 4);
+		/* Dropped without a reply: its descriptors are closed. */
+		rd_await_eof(fd);
+		close(fd);
+	}
+	ck_assert_int_eq(rd_fds_of(H.daemon), before);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A wake socket that is never empty (the runner shut it down: every read
+ * returns at once) would have relogd spin: the runner is dropped with one
+ * line, what it logged before written.
+ */
+START_TEST(test_ringd_wake_shut_down)
+{
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "spin", NULL);
+	rd_emit(&r, "plugin.spin", 0, 10);
+	rd_sync(&r);
+	ck_assert_int_eq(shutdown(r.wake[1], SHUT_RD), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "runner spin) dropped: its "
+	    "wake socket is never empty", 1, RD_WAIT_MS), 0);
+	rd_await_eof(r.fd);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "spin");
+	harness_check_sequence(text, "spin", 0, 10);
+	free(text);
+}
+END_TEST
+
+/*
+ * Make the plugin's log file full: relogd may write no more than limit
+ * bytes (RLIMIT_FSIZE) and the file has them already, so its sink stalls
+ * until the test empties it. Returns the file's path (static).
+ */
+static const char *
+rd_stall_log(const char *plugin, long limit)
+{
+	static char path[512];
+	int fd;
+
+	H.fsize = limit;
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/%s.log", H.log_dir, plugin);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, limit), 0);
+	close(fd);
+	return (path);
+}
+
+/*
+ * A runner reconnects, passing the same ring, while its last connection
+ * waits for a stalled sink to write what it read: the new connection reads
+ * on only once the old one is gone, from the tail it committed once its
+ * records were written. Each record is written once (twice, before).
+ */
+START_TEST(test_ringd_reconnect_same_ring)
+{
+	const char *path = rd_stall_log("again", 1 << 20);
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "again", 1024);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 0, 100);
+	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	close(r.fd);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 100, 50);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	rd_sync(&r);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "again", 0, 150);
+	ck_assert_uint_eq(harness_lines(text), 150);
+	free(text);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Push n records of about 1 KiB (five slots each). */
+static void
+rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
+{
+	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
+	char msg[1100];
+	long i;
+
+	rec.name = logger;
+	rec.name_len = strlen(logger);
+	rec.exc = "";
+	for (i = first; i < first + n; i++) {
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
+		    "runner=%s thread=0 seq=%ld %01000d", r->id, i, 0);
+		rec.msg = msg;
+		ck_assert_int_eq(shm_ring_push(r->ring, &rec), 0);
+	}
+}
+
+/* Records in the ring relogd has not taken (their first slot unread). */
+static long
+rd_unread(const struct rd_runner *r, uint32_t slots)
+{
+	size_t size = relog_ring_file_size(slots);
+	struct relog_ring_slot *slot;
+	char *map;
+	long n = 0;
+	uint32_t i;
+
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, shm_ring_fd(r->ring), 0);
+	ck_assert(map != MAP_FAILED);
+	slot = (struct relog_ring_slot *)(map + RELOG_RING_HEADER_SIZE);
+	for (i = 0; i < slots; i++)
+		n += relog_ring_seq_state(atomic_load(&slot[i].seq)) ==
+		    RELOG_RING_COMMITTED_FIRST;
+	munmap(map, size);
+	return (n);
+}
+
+/*
+ * relogd has read all the test sent on fd (SIOCOUTQ: none of it waits in
+ * the socket), and then answered a hello on another connection: whatever
+ * that read set off in relogd's loop has run.
+ */
+static void
+rd_await_taken(int fd)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	int queued;
+
+	for (;;) {
+		ck_assert_int_eq(ioctl(fd, SIOCOUTQ, &queued), 0);
+		if (queued == 0)
+			break;
+		ck_assert_msg(harness_now_ms() < deadline, "relogd reads not");
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	close(wire_open(&H, "probe"));
+}
+
+/*
+ * A ring whose sink is too full is not read, whatever else its connection
+ * sends: each request on the socket used to resume it, a budget read into
+ * the full sink per request, without bound.
+ */
+START_TEST(test_ringd_congested_stays)
+{
+	struct rd_runner r;
+	int i;
+
+	rd_stall_log("full", 1 << 20);
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "full", 16384);
+	ck_assert_str_eq(rd_connect(&r, "full"), "accepted, ring");
+	/* 2.3 MiB: the sink stops taking records past 1 MiB. */
+	rd_push_long(&r, "plugin.full", 0, 2300);
+	ck_assert_int_eq(harness_daemon_await(&H, "full.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	for (i = 0; i < 12; i++) {
+		wire_ring_sync(r.fd, r.next_request++, rd_head(&r));
+		rd_await_taken(r.fd);
+	}
+	ck_assert_int_gt(rd_unread(&r, 16384), 500);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -669,6 +898,10 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_hangup_pending);
 	tcase_add_test(tc, test_ringd_beside_socket_clients);
 	tcase_add_test(tc, test_ringd_off_batches);
+	tcase_add_test(tc, test_ringd_extra_fds_closed);
+	tcase_add_test(tc, test_ringd_wake_shut_down);
+	tcase_add_test(tc, test_ringd_reconnect_same_ring);
+	tcase_add_test(tc, test_ringd_congested_stays);
 	suite_add_tcase(s, tc);
 	return (s);
 }
