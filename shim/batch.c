@@ -53,8 +53,10 @@ batch_open(struct relog *h, int window)
 	if (h->cons == NULL && proto_ring_open(shm_ring_fd(h->shm), SIZE_MAX,
 	    &h->cons, &cause) != 0) {
 		h->cons = NULL;
-		conn_say(shim_now_ms(), "relog: cannot read its own ring: %s\n",
-		    cause);
+		if (!h->ring_broken_told)
+			conn_say(shim_now_ms(), "relog: cannot read its own "
+			    "ring: %s\n", cause);
+		h->ring_broken_told = 1;
 		return (-1);
 	}
 	if (!window)

@@ -298,7 +298,8 @@ relog_forked(const struct relog *h)
 /*
  * The ring's wake callback, in the pushing thread, once per arming: one
  * datagram to relogd when it reads the ring, else a signal to the flusher,
- * which reads it then.
+ * which reads it then (sending batches). Never waits: if the flusher holds
+ * its lock it is awake, or its timer reads the ring within an interval.
  */
 static void
 relog_wake(void *arg)
@@ -309,7 +310,8 @@ relog_wake(void *arg)
 		(void)send(h->wake_tx, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
+	if (pthread_mutex_trylock(&h->lock) != 0)
+		return;
 	if (h->flusher_idle) {
 		h->flusher_idle = 0;
 		pthread_cond_signal(&h->wake);
