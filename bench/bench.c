@@ -42,6 +42,8 @@
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
 #define BENCH_EMITS 100000		/* per latency run and thread */
+/* A throughput runner's RELOG_QUEUE_MAX: a ring of 16,384 slots, 4 MiB. */
+#define BENCH_QUEUE 8192
 #define BENCH_TIMEOUT_MS 120000		/* for any one step */
 
 /* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
@@ -314,9 +316,11 @@ bench_open(const char *socket, const char *runner, size_t queue)
 
 /*
  * A runner process: emit COUNT records of about 100 bytes into a ring of
- * QUEUE, as one burst, then close (which returns once relogd has written
- * them all) and print how many the ring dropped; or, crashing, SIGKILL
- * itself right after the last emit.
+ * QUEUE (RELOG_QUEUE_MAX: a ring of twice as many slots), in bursts of
+ * QUEUE, each followed by relog_flush, so that the ring never overflows
+ * however fast relogd reads; then close (which returns once relogd has
+ * written them all) and print how many the ring dropped. Crashing, it
+ * emits COUNT in one burst, then SIGKILLs itself right after the last.
  */
 static int
 bench_emitter(char **argv, int crash)
@@ -324,16 +328,20 @@ bench_emitter(char **argv, int crash)
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
 	char logger[128], msg[BENCH_MSG_SIZE + 1];
 	uint64_t count = strtoull(argv[3], NULL, 10), i, dropped;
+	uint64_t queue = strtoull(argv[4], NULL, 10);
 	relog_t *h;
 	int ret;
 
-	h = bench_open(argv[0], argv[1], strtoull(argv[4], NULL, 10));
+	h = bench_open(argv[0], argv[1], queue);
 	snprintf(logger, sizeof logger, "plugin.%s.bench", argv[2]);
 	e.logger_name = logger;
 	e.message = msg;
 	for (i = 0; i < count; i++) {
 		bench_message(msg, i);
 		relog_emit(h, &e);
+		if (!crash && (i + 1) % queue == 0 &&
+		    relog_flush(h, BENCH_TIMEOUT_MS) != 0)
+			bench_fatal("relog_flush timed out");
 	}
 	if (crash)
 		raise(SIGKILL);
@@ -561,19 +569,20 @@ struct bench_tput {
 
 /*
  * Start runner processes (relog-bench MODE: emitter or crasher) on d, of 8
- * plugins, each emitting per_runner records into a ring that holds them;
+ * plugins, each emitting per_runner records into a ring of queue records;
  * fds, if not NULL, get their stdout.
  */
 static void
 bench_spawn_runners(pid_t *pids, int *fds, const char *mode,
-    const struct harness *d, int runners, uint64_t per_runner)
+    const struct harness *d, int runners, uint64_t per_runner, uint64_t queue)
 {
-	char runner[16], plugin[16], count[32];
+	char runner[16], plugin[16], count[32], ring[32];
 	const char *argv[] = { bench_self, mode, d->socket, runner, plugin,
-	    count, count, NULL };
+	    count, ring, NULL };
 	int i;
 
 	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
+	snprintf(ring, sizeof ring, "%llu", (unsigned long long)queue);
 	for (i = 0; i < runners; i++) {
 		snprintf(runner, sizeof runner, "r%d", i);
 		snprintf(plugin, sizeof plugin, "p%d", i % 8);
@@ -595,7 +604,8 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	r->records = per_runner * (uint64_t)runners;
 	r->dropped = 0;
 	start = bench_now_ns();
-	bench_spawn_runners(pids, fds, "emitter", d, runners, per_runner);
+	bench_spawn_runners(pids, fds, "emitter", d, runners, per_runner,
+	    per_runner < BENCH_QUEUE ? per_runner : BENCH_QUEUE);
 	for (i = 0; i < runners; i++) {
 		out = harness_read_fd(fds[i], NULL);
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
@@ -638,7 +648,8 @@ bench_crash(struct bench_crash *c, struct harness *d, int runners,
 	c->runners = runners;
 	c->per_runner = per_runner;
 	c->emitted = per_runner * (uint64_t)runners;
-	bench_spawn_runners(pids, NULL, "crasher", d, runners, per_runner);
+	bench_spawn_runners(pids, NULL, "crasher", d, runners, per_runner,
+	    per_runner);
 	for (i = 0; i < runners; i++)
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 128 + SIGKILL)
 			bench_fatal("crashing runner %d did not die by SIGKILL",
@@ -1128,7 +1139,7 @@ bench_print(FILE *f, const struct bench_results *r)
 	    (double)r->rss_1000_kb / 1024);
 	fprintf(f, "%-44s %10.1f\n", "    and their rings' pages it touched",
 	    (double)r->rss_1000_rings_kb / 1024);
-	fprintf(f, "%-44s %10.1f\n", "  peak under the 64-runner load",
+	fprintf(f, "%-44s %10.1f\n", "  peak, 64 runners, ring pages too",
 	    (double)r->tput[2].rss_peak_kb / 1024);
 	fprintf(f, "\n%-44s %10s\n", "with a forward sink / without", "ratio");
 	fprintf(f, "%-44s %10.2f\n", "  throughput, 8 runners, sink down",
