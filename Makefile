@@ -72,12 +72,15 @@ PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
 	proto/proto-metrics.c
 PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
-SHIM_SRC = shim/relog.c shim/flusher.c shim/ring.c shim/shim.c
+# The shared ring's consumer: relogd's, and librelog's when it sends batches.
+PROTO_RING_SRC = proto/proto-ring.c
+SHIM_SRC = shim/relog.c shim/flusher.c shim/batch.c shim/conn.c shim/slot.c \
+	shim/shm-ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
 DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
-	daemon/fluent.c daemon/reply.c daemon/client.c \
+	daemon/fluent.c daemon/ring.c daemon/reply.c daemon/client.c \
 	daemon/record.c daemon/route.c \
 	daemon/plugin.c \
 	daemon/sink.c daemon/journal.c daemon/tail.c daemon/remote.c \
@@ -87,16 +90,15 @@ DAEMON_SRC = daemon/server.c daemon/metrics.c daemon/runner.c daemon/control.c \
 	daemon/config-load.c daemon/config.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
 TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
-	tests/capture.c tests/peer.c tests/test-ring.c tests/test-codec.c \
+	tests/capture.c tests/peer.c tests/test-codec.c \
 	tests/test-shim.c tests/test-spool.c tests/test-config.c \
 	tests/test-daemon.c tests/test-limits.c tests/test-ctl.c \
 	tests/test-syslog.c tests/test-fluent.c tests/test-remote.c \
 	tests/test-ids.c tests/test-security.c tests/test-security-files.c \
 	tests/test-show.c tests/test-metrics.c tests/test-cli.c \
-	tests/test-shmring.c
-# The shared record ring (PROTOCOL.md, "Shared ring"): librelog's producer
-# and relogd's consumer, linked by the tests, the fuzzer and ringbench until
-# they join SHIM_SRC and DAEMON_SRC.
+	tests/test-shmring.c tests/test-ringd.c tests/test-crash.c
+# The shared record ring (PROTOCOL.md, "Shared ring"), producer and consumer,
+# for the fuzzer and ringbench, which link it on its own.
 RING_SRC = shim/shm-ring.c proto/proto-ring.c
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
@@ -111,6 +113,7 @@ PROTO_PACK_OBJ = $(call obj,$(PROTO_PACK_SRC))
 PROTO_DECODE_OBJ = $(call obj,$(PROTO_DECODE_SRC))
 PROTO_FLUENT_OBJ = $(call obj,$(PROTO_FLUENT_SRC))
 PROTO_CLIENT_OBJ = $(call obj,$(PROTO_CLIENT_SRC))
+PROTO_RING_OBJ = $(call obj,$(PROTO_RING_SRC))
 DAEMON_MAIN_OBJ = $(call obj,$(DAEMON_MAIN_SRC))
 SHIM_OBJ = $(call obj,$(SHIM_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
@@ -142,7 +145,7 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(RELOGD): $(DAEMON_MAIN_OBJ) $(DAEMON_OBJ) $(PROTO_PACK_OBJ) \
-	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) $(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
@@ -154,16 +157,16 @@ $(RELOGCTL): $(call obj,$(RELOGCTL_SRC)) $(PROTO_CLIENT_OBJ) \
 
 # The shim: hidden visibility, a version script and a SONAME; only msgpack-c's
 # header-only packer, so neither libmsgpackc nor libevent at run time.
-$(LIBRELOG_SO): $(SHIM_OBJ) $(PROTO_PACK_OBJ) shim/relog.map
+$(LIBRELOG_SO): $(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ) shim/relog.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,librelog.so.1 \
 		-Wl,--version-script=shim/relog.map -Wl,-z,defs -o $@ \
-		$(SHIM_OBJ) $(PROTO_PACK_OBJ) -pthread
+		$(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ) -pthread
 
 $(BUILD)/librelog.so: $(LIBRELOG_SO)
 	$(Q)ln -sf librelog.so.1 $@
 
-$(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ)
+$(LIBRELOG_A): $(SHIM_OBJ) $(PROTO_PACK_OBJ) $(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -180,11 +183,11 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 		-Wl,-rpath,'$$ORIGIN'
 
 $(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
-	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) $(RING_OBJ)
+	$(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_DAEMON_OBJ) \
 		$(PROTO_CLIENT_OBJ) $(PROTO_DECODE_OBJ) $(PROTO_FLUENT_OBJ) \
-		$(RING_OBJ) $(LIBRELOG_A) $(TEST_LIBS) -pthread
+		$(LIBRELOG_A) $(TEST_LIBS) -pthread
 
 # The install is checked with the plain build (a sanitized librelog would
 # make a user's runner link libasan).
@@ -244,7 +247,8 @@ BENCH = $(BUILD)/relog-bench
 # It starts relogd, rsyslogd and its runners with the tests' harness.
 $(BUILD)/obj/bench/bench.o: ALL_CFLAGS += -Itests
 $(BENCH): $(BUILD)/obj/bench/bench.o $(BUILD)/obj/tests/harness.o \
-	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ)
+	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ) \
+	$(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs msgpack) -pthread \

@@ -7,6 +7,7 @@
  *
  *   relog-bench [--quick] RELOGD OUTDIR     the whole run
  *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE
+ *   relog-bench crasher SOCKET RUNNER PLUGIN COUNT QUEUE   then SIGKILL
  *   relog-bench probe SOCKET COUNT          emits for strace to count
  *   relog-bench syslog-sender SOCKET COUNT
  */
@@ -35,10 +36,14 @@
 
 #include "harness.h"
 #include "proto.h"
+#include "relog-ring.h"
 #include "relog.h"
+#include "shm-ring.h"
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
 #define BENCH_EMITS 100000		/* per latency run and thread */
+/* A throughput runner's RELOG_QUEUE_MAX: a ring of 16,384 slots, 4 MiB. */
+#define BENCH_QUEUE 8192
 #define BENCH_TIMEOUT_MS 120000		/* for any one step */
 
 /* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
@@ -311,26 +316,35 @@ bench_open(const char *socket, const char *runner, size_t queue)
 
 /*
  * A runner process: emit COUNT records of about 100 bytes into a ring of
- * QUEUE, as one burst, then close (which returns once relogd has written
- * them all). Prints how many the ring dropped.
+ * QUEUE (RELOG_QUEUE_MAX: a ring of twice as many slots), in bursts of
+ * QUEUE, each followed by relog_flush, so that the ring never overflows
+ * however fast relogd reads; then close (which returns once relogd has
+ * written them all) and print how many the ring dropped. Crashing, it
+ * emits COUNT in one burst, then SIGKILLs itself right after the last.
  */
 static int
-bench_emitter(char **argv)
+bench_emitter(char **argv, int crash)
 {
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
 	char logger[128], msg[BENCH_MSG_SIZE + 1];
 	uint64_t count = strtoull(argv[3], NULL, 10), i, dropped;
+	uint64_t queue = strtoull(argv[4], NULL, 10);
 	relog_t *h;
 	int ret;
 
-	h = bench_open(argv[0], argv[1], strtoull(argv[4], NULL, 10));
+	h = bench_open(argv[0], argv[1], queue);
 	snprintf(logger, sizeof logger, "plugin.%s.bench", argv[2]);
 	e.logger_name = logger;
 	e.message = msg;
 	for (i = 0; i < count; i++) {
 		bench_message(msg, i);
 		relog_emit(h, &e);
+		if (!crash && (i + 1) % queue == 0 &&
+		    relog_flush(h, BENCH_TIMEOUT_MS) != 0)
+			bench_fatal("relog_flush timed out");
 	}
+	if (crash)
+		raise(SIGKILL);
 	dropped = relog_dropped(h);
 	ret = relog_close(h, BENCH_TIMEOUT_MS);
 	printf("dropped=%llu\n", (unsigned long long)dropped);
@@ -553,35 +567,45 @@ struct bench_tput {
 	long rss_peak_kb;
 };
 
+/*
+ * Start runner processes (relog-bench MODE: emitter or crasher) on d, of 8
+ * plugins, each emitting per_runner records into a ring of queue records;
+ * fds, if not NULL, get their stdout.
+ */
+static void
+bench_spawn_runners(pid_t *pids, int *fds, const char *mode,
+    const struct harness *d, int runners, uint64_t per_runner, uint64_t queue)
+{
+	char runner[16], plugin[16], count[32], ring[32];
+	const char *argv[] = { bench_self, mode, d->socket, runner, plugin,
+	    count, ring, NULL };
+	int i;
+
+	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
+	snprintf(ring, sizeof ring, "%llu", (unsigned long long)queue);
+	for (i = 0; i < runners; i++) {
+		snprintf(runner, sizeof runner, "r%d", i);
+		snprintf(plugin, sizeof plugin, "p%d", i % 8);
+		pids[i] = harness_spawn(argv, NULL,
+		    fds != NULL ? &fds[i] : NULL, NULL);
+	}
+}
+
 static void
 bench_throughput(struct bench_tput *r, struct harness *d, int runners,
     uint64_t per_runner)
 {
-	char runner[64][16], plugin[64][16], count[32], queue[32], *out, *said;
-	const char *argv[64][8];
+	char *out, *said;
 	int fds[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped;
 
-	snprintf(count, sizeof count, "%llu", (unsigned long long)per_runner);
-	snprintf(queue, sizeof queue, "%llu", (unsigned long long)per_runner);
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
 	r->dropped = 0;
 	start = bench_now_ns();
-	for (i = 0; i < runners; i++) {
-		snprintf(runner[i], sizeof runner[i], "r%d", i);
-		snprintf(plugin[i], sizeof plugin[i], "p%d", i % 8);
-		argv[i][0] = bench_self;
-		argv[i][1] = "emitter";
-		argv[i][2] = d->socket;
-		argv[i][3] = runner[i];
-		argv[i][4] = plugin[i];
-		argv[i][5] = count;
-		argv[i][6] = queue;
-		argv[i][7] = NULL;
-		pids[i] = harness_spawn(argv[i], NULL, &fds[i], NULL);
-	}
+	bench_spawn_runners(pids, fds, "emitter", d, runners, per_runner,
+	    per_runner < BENCH_QUEUE ? per_runner : BENCH_QUEUE);
 	for (i = 0; i < runners; i++) {
 		out = harness_read_fd(fds[i], NULL);
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
@@ -597,6 +621,50 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	    (double)(bench_now_ns() - start);
 	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
+}
+
+/* Runners that SIGKILL themselves right after emitting. */
+struct bench_crash {
+	int runners;
+	uint64_t per_runner;
+	uint64_t emitted;
+	uint64_t delivered;
+};
+
+/*
+ * Runners emit per_runner records each in a burst, into a ring that holds
+ * them, and SIGKILL themselves: how many of the records relogd writes,
+ * counted once every one is in or the count stopped growing for a second.
+ */
+static void
+bench_crash(struct bench_crash *c, struct harness *d, int runners,
+    uint64_t per_runner)
+{
+	struct timespec tick = { 0, 20000000 };
+	uint64_t start, last_change, lines, last_lines = 0;
+	pid_t pids[64];
+	int i;
+
+	c->runners = runners;
+	c->per_runner = per_runner;
+	c->emitted = per_runner * (uint64_t)runners;
+	bench_spawn_runners(pids, NULL, "crasher", d, runners, per_runner,
+	    per_runner);
+	for (i = 0; i < runners; i++)
+		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 128 + SIGKILL)
+			bench_fatal("crashing runner %d did not die by SIGKILL",
+			    i);
+	start = last_change = bench_now_ns();
+	while ((lines = bench_dir_lines(d->log_dir)) < c->emitted &&
+	    bench_now_ns() - start < BENCH_TIMEOUT_MS * 1000000ull) {
+		if (lines != last_lines) {
+			last_lines = lines;
+			last_change = bench_now_ns();
+		} else if (bench_now_ns() - last_change > 1000000000u)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	c->delivered = lines;
 }
 
 /* The tail of a log file, read as lines appear (inotify). */
@@ -703,13 +771,59 @@ bench_pack_hello(msgpack_packer *pk, void *arg)
 	proto_pack_hello(pk, arg);
 }
 
-/* relogd's RSS with 1,000 runners connected (said hello) and idle. */
-static long
-bench_idle_runners(struct harness *d, int count)
+/*
+ * Send a hello frame with a ring's memfd and wake socket (SCM_RIGHTS), as
+ * librelog does.
+ */
+static void
+bench_send_ring(int fd, const char *buf, size_t len, const int *fds)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	struct cmsghdr *cm;
+
+	memset(&ctl, 0, sizeof ctl);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+		bench_fatal("sendmsg: %s", strerror(errno));
+}
+
+/* Did a hello reply say the ring was taken? */
+static int
+bench_ring_taken(const struct proto_msg *m)
+{
+	const msgpack_object *v = m->env.payload != NULL ?
+	    proto_map_get(m->env.payload, "ring") : NULL;
+
+	return (v != NULL && v->type == MSGPACK_OBJECT_BOOLEAN &&
+	    v->via.boolean);
+}
+
+/*
+ * relogd's memory with 1,000 runners connected and idle, each having passed
+ * a ring of librelog's default size (1,024 slots) with its hello, as
+ * librelog's runners do: its own (RssAnon + RssFile), and the rings' pages
+ * it touched (RssShmem: the runners' memory, shared).
+ */
+static void
+bench_idle_runners(struct harness *d, int count, long *own_kb,
+    long *shared_kb)
 {
 	struct proto_hello hello = {
 		.sdk_version = proto_cstr("bench"),
 		.session_token = proto_cstr(""),
+		.ring_version = RELOG_RING_VERSION,
 	};
 	struct proto_header hd = {
 		.message_type = RELOG_TYPE_REQUEST,
@@ -717,34 +831,49 @@ bench_idle_runners(struct harness *d, int count)
 		.method = proto_cstr(RELOG_METHOD_HELLO),
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
-	struct rlimit rl = { 8192, 8192 };
+	struct rlimit rl = { 16384, 16384 };
+	struct shm_ring **rings;
 	char runner[32];
 	const char *cause;
 	struct proto_msg m;
 	msgpack_sbuffer sb;
-	int *fds, i;
-	long kb;
+	int *fds, wake[2], pass[2], i;
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	fds = calloc((size_t)count, sizeof *fds);
-	if (fds == NULL)
+	rings = calloc((size_t)count, sizeof *rings);
+	if (fds == NULL || rings == NULL)
 		bench_fatal("out of memory");
 	for (i = 0; i < count; i++) {
+		if (shm_ring_create(&rings[i], RELOG_RING_SLOTS_MIN, NULL,
+		    NULL) != 0 || socketpair(AF_UNIX, SOCK_DGRAM |
+		    SOCK_CLOEXEC, 0, wake) != 0)
+			bench_fatal("ring %d: %s", i, strerror(errno));
 		fds[i] = harness_connect(d);
 		snprintf(runner, sizeof runner, "idle%d", i);
 		hello.runner_id = proto_cstr(runner);
 		proto_client_frame(&sb, &hd, bench_pack_hello, &hello);
-		if (proto_client_send(fds[i], sb.data, sb.size) != 0 ||
-		    proto_client_recv(fds[i], BENCH_TIMEOUT_MS, &m, &cause) != 0)
+		pass[0] = shm_ring_fd(rings[i]);
+		pass[1] = wake[1];
+		bench_send_ring(fds[i], sb.data, sb.size, pass);
+		close(wake[0]);
+		close(wake[1]);
+		if (proto_client_recv(fds[i], BENCH_TIMEOUT_MS, &m, &cause) != 0)
 			bench_fatal("hello %d failed", i);
+		if (!bench_ring_taken(&m))
+			bench_fatal("hello %d: relogd did not take the ring", i);
 		proto_msg_free(&m);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	kb = harness_status_kb(d->daemon, "VmRSS");
-	for (i = 0; i < count; i++)
+	*own_kb = harness_status_kb(d->daemon, "RssAnon") +
+	    harness_status_kb(d->daemon, "RssFile");
+	*shared_kb = harness_status_kb(d->daemon, "RssShmem");
+	for (i = 0; i < count; i++) {
 		close(fds[i]);
+		shm_ring_destroy(rings[i]);
+	}
+	free(rings);
 	free(fds);
-	return (kb);
 }
 
 /* rsyslogd, started by the bench on its own socket and config. */
@@ -896,9 +1025,10 @@ struct bench_results {
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
 	struct bench_tput fwd_down, fwd_up;	/* 8 runners, a forward sink */
+	struct bench_crash crash;
 	uint64_t fwd_arrived;	/* at the collector, of fwd_up */
 	double fwd_per_second;	/* from start to the last arrived */
-	long rss_idle_kb, rss_1000_kb;
+	long rss_idle_kb, rss_1000_kb, rss_1000_rings_kb;
 	char cpu[128];
 	int cores;
 };
@@ -929,6 +1059,21 @@ static double
 bench_ratio(double a, double b)
 {
 	return (b > 0 ? a / b : 0);
+}
+
+/* Print the crash row: what the runners that SIGKILLed themselves lost. */
+static void
+bench_print_crash(FILE *f, const struct bench_crash *c)
+{
+	char label[64];
+
+	fprintf(f, "\n%-44s %10s %10s %10s\n", "runners SIGKILLed right after "
+	    "emitting", "emitted", "delivered", "ratio");
+	snprintf(label, sizeof label, "  relog, %d runners x %llu, ring holds "
+	    "them", c->runners, (unsigned long long)c->per_runner);
+	fprintf(f, "%-44s %10llu %10llu %10.2f\n", label,
+	    (unsigned long long)c->emitted, (unsigned long long)c->delivered,
+	    bench_ratio((double)c->delivered, (double)c->emitted));
 }
 
 /* Print the table. */
@@ -983,15 +1128,18 @@ bench_print(FILE *f, const struct bench_results *r)
 		    r->rsyslog.runners, 26, "", r->rsyslog.per_second,
 		    (unsigned long long)(r->rsyslog.records -
 		    r->rsyslog.arrived), (unsigned long long)r->rsyslog.arrived);
+	bench_print_crash(f, &r->crash);
 	fprintf(f, "\n%-44s %10s %10s\n", "delivery latency, emit to file (ms)",
 	    "p50", "p99");
 	fprintf(f, "%-44s %10.1f %10.1f\n", "  relog, 40 records/s",
 	    (double)r->delivery.p50 / 1e6, (double)r->delivery.p99 / 1e6);
 	fprintf(f, "\n%-44s %10s\n", "relogd memory (RSS)", "MiB");
 	fprintf(f, "%-44s %10.1f\n", "  idle", (double)r->rss_idle_kb / 1024);
-	fprintf(f, "%-44s %10.1f\n", "  1,000 connected idle runners",
+	fprintf(f, "%-44s %10.1f\n", "  1,000 idle ring runners, relogd's own",
 	    (double)r->rss_1000_kb / 1024);
-	fprintf(f, "%-44s %10.1f\n", "  peak under the 64-runner load",
+	fprintf(f, "%-44s %10.1f\n", "    and their rings' pages it touched",
+	    (double)r->rss_1000_rings_kb / 1024);
+	fprintf(f, "%-44s %10.1f\n", "  peak, 64 runners, ring pages too",
 	    (double)r->tput[2].rss_peak_kb / 1024);
 	fprintf(f, "\n%-44s %10s\n", "with a forward sink / without", "ratio");
 	fprintf(f, "%-44s %10.2f\n", "  throughput, 8 runners, sink down",
@@ -1058,8 +1206,16 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "%.0f},\n", (unsigned long long)r->fwd_arrived, r->fwd_per_second);
 	fprintf(f, "  \"rsyslog_throughput\": [\n");
 	bench_json_tput(f, &r->rsyslog, "");
-	fprintf(f, "  ],\n  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
-	    "%ld, \"peak_64_runners\": %ld},\n", r->rss_idle_kb, r->rss_1000_kb,
+	fprintf(f, "  ],\n  \"crash\": {\"runners\": %d, \"per_runner\": %llu, "
+	    "\"emitted\": %llu, \"delivered\": %llu, "
+	    "\"delivered_over_emitted\": %.4f},\n", r->crash.runners,
+	    (unsigned long long)r->crash.per_runner,
+	    (unsigned long long)r->crash.emitted,
+	    (unsigned long long)r->crash.delivered, bench_ratio((double)
+	    r->crash.delivered, (double)r->crash.emitted));
+	fprintf(f, "  \"rss_kib\": {\"idle\": %ld, \"idle_1000_runners\": "
+	    "%ld, \"idle_1000_rings_shared\": %ld, \"peak_64_runners\": %ld},"
+	    "\n", r->rss_idle_kb, r->rss_1000_kb, r->rss_1000_rings_kb,
 	    r->tput[2].rss_peak_kb);
 	fprintf(f, "  \"ratios\": {\"throughput_relog_over_rsyslog\": %.2f, "
 	    "\"send_latency_rsyslog_over_relog\": %.2f}\n}\n",
@@ -1094,6 +1250,11 @@ bench_run(int quick)
 	bench_emit_latency(&r.emit4, d.socket, 4);
 	bench_count_calls(&r.calls, d.socket);
 	bench_delivery(&r.delivery, &d);
+	bench_relogd_stop(&d);
+
+	fprintf(stderr, "relog-bench: runners that SIGKILL themselves\n");
+	bench_relogd_start(&d, "crash", NULL);
+	bench_crash(&r.crash, &d, 8, 1000);
 	bench_relogd_stop(&d);
 
 	for (i = 0; i < 3; i++) {
@@ -1136,7 +1297,7 @@ bench_run(int quick)
 
 	fprintf(stderr, "relog-bench: 1,000 idle runners\n");
 	bench_relogd_start(&d, "idle", NULL);
-	r.rss_1000_kb = bench_idle_runners(&d, 1000);
+	bench_idle_runners(&d, 1000, &r.rss_1000_kb, &r.rss_1000_rings_kb);
 	bench_relogd_stop(&d);
 
 	bench_rsyslog_start(&rs);
@@ -1173,7 +1334,9 @@ main(int argc, char **argv)
 	self[n] = '\0';
 	bench_self = self;
 	if (argc >= 2 && strcmp(argv[1], "emitter") == 0 && argc == 7)
-		return (bench_emitter(argv + 2));
+		return (bench_emitter(argv + 2, 0));
+	if (argc >= 2 && strcmp(argv[1], "crasher") == 0 && argc == 7)
+		return (bench_emitter(argv + 2, 1));
 	if (argc >= 2 && strcmp(argv[1], "probe") == 0 && argc == 4)
 		return (bench_probe(argv + 2));
 	if (argc >= 2 && strcmp(argv[1], "syslog-sender") == 0 && argc == 4)

@@ -235,7 +235,7 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 	char b[64];
 	int rc, done = 0;
 
-	if (proto_ring_open(ring_fd, &r, &cause) != 0) {
+	if (proto_ring_open(ring_fd, SIZE_MAX, &r, &cause) != 0) {
 		fprintf(stderr, "ringbench: %s\n", cause);
 		_exit(1);
 	}
@@ -247,6 +247,7 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 			fprintf(stderr, "ringbench: %s\n", proto_ring_cause(r));
 			_exit(1);
 		}
+		proto_ring_commit(r, proto_ring_position(r));
 		if (first == 0 && c.delivered != 0)
 			first = rb_now_ns();
 		if (rc == PROTO_RING_AGAIN)
@@ -642,7 +643,7 @@ rb_drain(void)
 	memset(&f, 0, sizeof f);
 	f.per_round = 1000;
 	if (shm_ring_create(&f.ring, shm_ring_slots(200), NULL, NULL) != 0 ||
-	    proto_ring_open(shm_ring_fd(f.ring), &r, &cause) != 0)
+	    proto_ring_open(shm_ring_fd(f.ring), SIZE_MAX, &r, &cause) != 0)
 		rb_fatal("ring");
 	if (pthread_create(&thread, NULL, rb_fill, &f) != 0)
 		rb_fatal("pthread_create");
@@ -655,6 +656,7 @@ rb_drain(void)
 		while (proto_ring_read(r, 0, 256, 1u << 20, rb_count_cb, &sum,
 		    &c) == PROTO_RING_AGAIN)
 			;
+		proto_ring_commit(r, proto_ring_position(r));
 		ns += rb_now_ns() - t0;
 	}
 	atomic_store(&f.want, UINT64_MAX);

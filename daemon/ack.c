@@ -55,8 +55,8 @@ ack_owner_free(struct ack_owner *o)
 	free(o);
 }
 
-/* Free an ack. */
-static void
+/* Free an ack (one never queued, or settled). */
+void
 ack_free(struct ack *a)
 {
 	free(a->marks);
@@ -80,11 +80,24 @@ ack_owner_detach(struct ack_owner *o)
 		ack_owner_free(o);
 }
 
-/* A read of the owner's connection begins: no sink is fed yet. */
+/*
+ * A read of the owner's connection begins: no sink is fed yet. While the
+ * owner is congested the sinks that were too full stay noted: they, not
+ * what a later read (a ring runner's request on the socket) fed, say when
+ * it may be read again.
+ */
 void
 ack_read_begin(struct ack_owner *o)
 {
-	o->ntouched = 0;
+	if (!o->congested)
+		o->ntouched = 0;
+}
+
+/* Does the owner wait for acks to settle? */
+int
+ack_owed(const struct ack_owner *o)
+{
+	return (!TAILQ_EMPTY(&o->acks));
 }
 
 /* Note that the current read fed a sink (for acks and backpressure). */
@@ -186,7 +199,7 @@ ack_settle(struct ack_owner *o)
 			return (settled);
 		if (a->seq != 0 && o->state_slot >= 0)
 			state_record(o->state_slot, a->seq);
-		if (a->request_id >= 0 && o->answer != NULL)
+		if ((a->request_id >= 0 || a->ring) && o->answer != NULL)
 			o->answer(o->arg, a);
 		TAILQ_REMOVE(&o->acks, a, entry);
 		ack_free(a);

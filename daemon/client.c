@@ -13,6 +13,11 @@
  * hold the budget for ever, and a peer that went away is seen to. One
  * that does not finish within hello_timeout is closed.
  *
+ * A runner may pass descriptors (its ring, its wake socket) with its hello,
+ * and only then: any at another time, or too many, drop the connection.
+ * When a peer hangs up, its protocol may keep the connection to finish
+ * what it holds (a ring is drained); it closes it then.
+ *
  * A connection is never freed on its caller's stack: client_close frees
  * it on a later loop turn.
  */
@@ -55,6 +60,7 @@ static struct event *client_exempt_ev;	/* its deadline */
 static size_t client_total;
 static uint64_t client_next_id = 1;
 static void (*client_gone_cb)(void);
+static const char *client_fds_refused;	/* why, for the one line */
 
 static void client_read_cb(evutil_socket_t, short, void *);
 static void client_write_cb(struct bufferevent *, void *);
@@ -301,6 +307,7 @@ client_create(int fd, const struct client_ops *ops)
 		fatal("calloc");
 	c->id = client_next_id++;
 	c->fd = fd;
+	c->fds[0] = c->fds[1] = -1;
 	c->ops = ops;
 	c->state = ops->hello ? CLIENT_HELLO : CLIENT_READY;
 	c->origin.pid = cred.pid;
@@ -354,6 +361,8 @@ client_free(struct client *c)
 	if (--c->peer->conns == 0)
 		client_uid_drop(c->peer);
 	ack_owner_detach(c->origin.acks);
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
 	free(c->origin.hosted);
 	event_free(c->timer);
 	event_free(c->read_ev);
@@ -393,7 +402,9 @@ client_resume(void *arg)
 	struct client *c = arg;
 
 	log_debug("%s: sinks drained, reading again", client_name(c));
-	if (c->output_full || c->state == CLIENT_CLOSING)
+	if (c->ops->resume != NULL && c->state != CLIENT_CLOSING)
+		c->ops->resume(c);
+	if (c->hungup || c->output_full || c->state == CLIENT_CLOSING)
 		return;
 	client_reading(c, 1);
 	/* Frames may already wait in its buffer. */
@@ -412,7 +423,8 @@ client_close(struct client *c)
 
 	c->state = CLIENT_CLOSING;
 	client_reading(c, 0);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+	if (!c->hungup &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
 		tv.tv_sec = CLIENT_CLOSE_TIMEOUT_S;
 	evtimer_del(c->timer);
 	evtimer_add(c->timer, &tv);
@@ -433,6 +445,86 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 		client_free(c);
 	else
 		c->ops->timeout(c);
+}
+
+/*
+ * Keep the descriptors a read brought (mh's SCM_RIGHTS) if the protocol
+ * takes them with its hello and they are the first; else close them, every
+ * one the kernel put in the control buffer. Returns 0, or -1
+ * (client_fds_refused says why): drop the connection.
+ */
+static int
+client_fds_received(struct client *c, struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	int got[CLIENT_FDS_MAX], fd, n = 0, all = 0, ok;
+	size_t i, k;
+
+	ok = (mh->msg_flags & MSG_CTRUNC) == 0 && c->ops->fds &&
+	    c->state == CLIENT_HELLO && c->nfds == 0;
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++, all++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (ok && n < CLIENT_FDS_MAX)
+				got[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (all > CLIENT_FDS_MAX || (mh->msg_flags & MSG_CTRUNC) != 0)
+		client_fds_refused = "more than two descriptors";
+	else if (!ok)
+		client_fds_refused = "descriptors but with its hello";
+	else {
+		memcpy(c->fds, got, (size_t)n * sizeof(int));
+		c->nfds = n;
+		return (0);
+	}
+	while (n > 0)
+		close(got[--n]);
+	return (-1);
+}
+
+/* recv(2), with what a peer may pass; EBADMSG if it passed some it may not. */
+static ssize_t
+client_recv(struct client *c, void *buf, size_t len)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE((CLIENT_FDS_MAX + 1) * sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf,
+	};
+	ssize_t n;
+
+	do
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0 && (mh.msg_controllen != 0 ||
+	    (mh.msg_flags & MSG_CTRUNC) != 0) &&
+	    client_fds_received(c, &mh) != 0) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	return (n);
+}
+
+/* Hand the caller (it owns them now) what the hello passed; how many. */
+int
+client_fds(struct client *c, int *fds)
+{
+	int n = c->nfds;
+
+	memcpy(fds, c->fds, (size_t)n * sizeof(int));
+	c->nfds = 0;
+	return (n);
 }
 
 /*
@@ -475,10 +567,8 @@ client_fill(struct client *c, size_t max)
 	}
 	if (evbuffer_reserve_space(c->in, (ev_ssize_t)max, &vec, 1) < 1)
 		fatalx("out of memory for a connection");
-	do
-		n = recv(c->fd, vec.iov_base, max < vec.iov_len ? max :
-		    vec.iov_len, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
+	n = client_recv(c, vec.iov_base, max < vec.iov_len ? max :
+	    vec.iov_len);
 	vec.iov_len = n > 0 ? (size_t)n : 0;
 	evbuffer_commit_space(c->in, &vec, 1);
 	client_account(c);
@@ -486,14 +576,38 @@ client_fill(struct client *c, size_t max)
 }
 
 /*
+ * The peer hung up, but its protocol keeps the connection for a while (a
+ * ring to drain): read it no more, let go of its input and its timers, and
+ * write it nothing.
+ */
+static void
+client_hangup(struct client *c)
+{
+	c->hungup = 1;
+	client_reading(c, 0);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(c->timer);
+	if (c->starved) {
+		TAILQ_REMOVE(&client_starved, c, starved_entry);
+		c->starved = 0;
+	}
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	client_account(c);
+	if (c == client_exempt)
+		client_exempt_end();
+}
+
+/*
  * The peer is gone (end of file, or error): say so, unless it was expected,
- * and free it.
+ * and free it, or leave it to its protocol if that has work left.
  */
 static void
 client_lost(struct client *c, int error)
 {
 	size_t left = evbuffer_get_length(c->in);
 
+	if (c->hungup)
+		return;
 	if (error != 0)
 		log_warn("%s: %s", client_name(c), strerror(error));
 	else if (c->state != CLIENT_CLOSING && left != 0)
@@ -502,6 +616,11 @@ client_lost(struct client *c, int error)
 	else if (c->state == CLIENT_READY)
 		log_info("runner %s disconnected after %llu records",
 		    c->origin.runner_id, (unsigned long long)c->records);
+	if (c->state == CLIENT_READY && c->ops->hangup != NULL &&
+	    c->ops->hangup(c)) {
+		client_hangup(c);
+		return;
+	}
 	client_free(c);
 }
 
@@ -548,6 +667,12 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (what & EV_READ) {
 		n = client_fill(c, CLIENT_READ_MAX);
+		if (n < 0 && errno == EBADMSG) {
+			log_peer("%s passed %s: dropped", client_name(c),
+			    client_fds_refused);
+			client_free(c);
+			return;
+		}
 		error = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
 		if (error)
 			error = errno;
@@ -574,6 +699,8 @@ client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
+	if (c->hungup)
+		return;
 	if (c->state == CLIENT_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			client_free(c);
@@ -612,7 +739,7 @@ client_drain_all(void)
 		client_reading(c, 0);
 		bufferevent_disable(c->bev, EV_WRITE);
 		/* What was sent by now, not what a fast peer sends next. */
-		if (ioctl(c->fd, FIONREAD, &queued) != 0)
+		if (c->hungup || ioctl(c->fd, FIONREAD, &queued) != 0)
 			queued = 0;
 		ack_read_begin(c->origin.acks);
 		while (c->state != CLIENT_CLOSING && queued > 0 &&
@@ -622,6 +749,8 @@ client_drain_all(void)
 			c->ops->process(c);
 			client_account(c);
 		}
+		if (c->ops->stop != NULL && c->state != CLIENT_CLOSING)
+			c->ops->stop(c);
 		plugin_flush_all();
 	}
 }
@@ -644,11 +773,12 @@ client_writable(const struct client *c, size_t limit)
 	    bufferevent_get_output(c->bev)) < limit);
 }
 
-/* Queue bytes (a whole frame) to the client. */
+/* Queue bytes (a whole frame) to the client (none once it hung up). */
 void
 client_send(struct client *c, const char *data, size_t len)
 {
-	bufferevent_write(c->bev, data, len);
+	if (!c->hungup)
+		bufferevent_write(c->bev, data, len);
 }
 
 /* How many connections there are. */

@@ -48,7 +48,7 @@ control_stats_client(struct client *c, void *arg)
 	};
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 8);
+	msgpack_pack_map(pk, 9);
 	proto_pack_key(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
 	proto_pack_key(pk, "pid");
@@ -66,6 +66,11 @@ control_stats_client(struct client *c, void *arg)
 	msgpack_pack_uint64(pk, c->records);
 	proto_pack_key(pk, "duplicates");
 	msgpack_pack_uint64(pk, c->duplicates);
+	proto_pack_key(pk, "ring");
+	if (c->ring != NULL)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
 /* Count plugins, _unrouted too (for the array header). */
@@ -164,7 +169,7 @@ control_stats_pack(msgpack_packer *pk)
 
 	plugin_foreach(control_count_plugin, &nplugins);
 	remote_foreach(control_count_remote, &nremotes);
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 9);
 	proto_pack_key(pk, "version");
 	control_str(pk, RELOGD_VERSION);
 	proto_pack_key(pk, "uptime_s");
@@ -173,6 +178,10 @@ control_stats_pack(msgpack_packer *pk)
 	msgpack_pack_uint64(pk, client_buffered_total());
 	proto_pack_key(pk, "peer_messages_suppressed");
 	msgpack_pack_uint64(pk, log_peer_dropped());
+	proto_pack_key(pk, "rings");
+	msgpack_pack_uint64(pk, ring_count());
+	proto_pack_key(pk, "ring_bytes");
+	msgpack_pack_uint64(pk, ring_bytes_total());
 	proto_pack_key(pk, "connections");
 	msgpack_pack_array(pk, (uint32_t)nclients);
 	client_foreach(control_stats_client, pk);
@@ -313,7 +322,7 @@ control_tail(struct client *c, const struct proto_envelope *env)
 	c->tail->arg = c;
 	tail_replay(c->tail, lines);
 	reply_begin(&r, env);
-	proto_pack_hello_reply(&r.pk, 1, "");
+	proto_pack_hello_reply(&r.pk, 1, "", PROTO_RING_UNASKED, NULL);
 	reply_send(c, &r, NULL, NULL);
 	tail_follow(c->tail, t.following);
 	/* A tail only listens: no idle timeout for it. */

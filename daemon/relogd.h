@@ -12,13 +12,15 @@
  *   remote      a collector relogd sends records on to (struct remote),
  *               over syslog or Fluent Forward; the "forward" config key
  *   fluent      the Fluent Forward *input* (fluent.c, forward_socket)
+ *   ring        a runner's shared ring (ring.c): records relogd reads out
+ *               of the runner's memory, passed with its hello
  *   ack         a reply owed once the outputs a batch fed have written it
  *
  * Each layer calls only the ones below it; news goes back up through
  * callbacks (README.md in this folder draws it):
  *
- *   intake     main.c server.c metrics.c runner.c control.c fluent.c reply.c
- *              client.c
+ *   intake     main.c server.c metrics.c runner.c control.c fluent.c ring.c
+ *              reply.c client.c
  *   records    record.c route.c
  *   plugins    plugin.c
  *   outputs    sink.c journal.c tail.c remote.c remote-syslog.c
@@ -54,6 +56,7 @@ struct ack_owner;
 struct client;
 struct plugin;
 struct remote;
+struct ring;
 struct sink;
 
 /* A list of uids (allow_uids, admin_uids). */
@@ -139,6 +142,8 @@ struct config {
 	size_t max_plugins;
 	size_t hello_timeout_s;
 	size_t idle_timeout_s;	/* 0: none */
+	size_t max_ring;	/* bytes of one runner's ring; 0: no rings */
+	size_t max_ring_total;	/* bytes of every ring mapped at once */
 	size_t remote_memory;	/* bytes each remote holds in memory */
 	size_t remote_disk;	/* and in its file queue */
 	size_t remote_retry_max_s;	/* reconnect backoff's cap */
@@ -280,6 +285,9 @@ struct ack {
 	const char *message;	/* static */
 	uint64_t seq;		/* record once written; 0: none */
 	uint64_t after_seq;	/* a resend: wait until this is recorded */
+	int ring;		/* a ring read: commit ring_pos once written;
+				   with a request_id, a ring_sync's answer */
+	uint64_t ring_pos;
 	size_t nmarks;
 	struct sink_mark *marks;
 	TAILQ_ENTRY(ack) entry;
@@ -341,6 +349,7 @@ enum client_state {
 struct client_ops {
 	const char *name;
 	int hello;		/* connections start in CLIENT_HELLO */
+	int fds;		/* may pass descriptors with its hello */
 	void (*start)(struct client *);		/* accepted; may be NULL */
 	/* Take what the input buffer holds. Returns -1 if c is closing. */
 	int (*process)(struct client *);
@@ -348,9 +357,19 @@ struct client_ops {
 	void (*timeout)(struct client *);	/* no hello in time */
 	void (*drained)(struct client *);	/* its replies fell below half */
 	void (*gone)(struct client *);		/* it is about to be freed */
+	/*
+	 * The peer hung up: returns 1 to keep the connection (it still has
+	 * work: a ring to drain) and client_close it later. May be NULL.
+	 */
+	int (*hangup)(struct client *);
+	void (*resume)(struct client *);	/* its sinks drained; or NULL */
+	void (*stop)(struct client *);	/* relogd stops: take what it holds */
 };
 
 struct client_uid;
+
+/* Descriptors a runner passes with its hello: its ring, its wake socket. */
+#define CLIENT_FDS_MAX 2
 
 struct client {
 	uint64_t id;		/* for relogd's own messages */
@@ -367,7 +386,12 @@ struct client {
 	struct bufferevent *bev;	/* replies (it owns and closes fd) */
 	struct event *timer;	/* the hello timeout, then the close */
 	enum client_state state;
-	int listener;		/* only listens (a tail): no idle timeout */
+	int listener;		/* sends nothing for long (a tail, a ring
+				   runner): no idle timeout */
+	int hungup;		/* the peer is gone; its ring still drains */
+	int fds[CLIENT_FDS_MAX];	/* passed with the hello, not taken */
+	int nfds;
+	struct ring *ring;	/* its shared ring (ring.c); NULL: none */
 	int output_full;	/* it does not read its replies: not read */
 	uint64_t records;
 	uint64_t duplicates;	/* resent records not written again */
@@ -472,6 +496,17 @@ void	control_client_gone(struct client *);
 extern const struct client_ops fluent_ops;
 void	fluent_free(void);
 
+/* ring.c */
+const char *ring_attach(struct client *, uint32_t, int *, int);
+const char *ring_sync(struct client *, const struct proto_envelope *);
+void	ring_settled(struct client *, const struct ack *);
+int	ring_hangup(struct client *);
+void	ring_resume(struct client *);
+void	ring_stop(struct client *);
+void	ring_detach(struct client *);
+size_t	ring_bytes_total(void);
+size_t	ring_count(void);
+
 /* reply.c */
 void	reply_begin(struct reply *, const struct proto_envelope *);
 void	reply_broadcast_begin(struct reply *, const char *, int64_t);
@@ -485,6 +520,7 @@ void	client_init(void (*)(void));
 int	client_create(int, const struct client_ops *);
 const char *client_name(const struct client *);
 void	client_reading(struct client *, int);
+int	client_fds(struct client *, int *);
 void	client_close(struct client *);
 int	client_writable(const struct client *, size_t);
 void	client_send(struct client *, const char *, size_t);
@@ -567,9 +603,11 @@ struct ack_owner *ack_owner_new(int, void (*)(void *, const struct ack *),
 	    void (*)(void *), void *);
 void	ack_owner_detach(struct ack_owner *);
 void	ack_read_begin(struct ack_owner *);
+int	ack_owed(const struct ack_owner *);
 void	ack_touch(struct ack_owner *, struct sink *);
 struct ack *ack_new(const struct proto_envelope *, int);
 void	ack_queue(struct ack_owner *, struct ack *, int);
+void	ack_free(struct ack *);
 int	ack_congested(struct ack_owner *);
 void	ack_progress(void);
 void	ack_free_all(void);

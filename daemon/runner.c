@@ -1,7 +1,8 @@
 /*
  * The runner protocol on relogd's socket (PROTOCOL.md): length-prefixed
- * frames, the runner.hello handshake, log batches replayed into the
- * records layer, and relogctl's admin methods handed to control.c.
+ * frames, the runner.hello handshake (and the shared ring it may pass,
+ * handed to ring.c), log batches replayed into the records layer, and
+ * relogctl's admin methods handed to control.c.
  *
  * A bad peer is answered where the protocol allows, logged in one line and
  * dropped; nothing it sends can stop relogd. Frames are length-checked
@@ -46,16 +47,45 @@ runner_token_ok(struct proto_str token)
 	return (diff == 0);
 }
 
-/* Answer runner.hello; a refusal may carry an error code too. */
+/*
+ * Answer runner.hello, saying what became of its ring; a refusal may carry
+ * an error code too.
+ */
 static void
 runner_hello_reply(struct client *c, const struct proto_envelope *req,
-    int accepted, const char *reason, const char *code)
+    int accepted, const char *reason, const char *code,
+    enum proto_ring_answer ring, const char *ring_reason)
 {
 	struct reply r;
 
 	reply_begin(&r, req);
-	proto_pack_hello_reply(&r.pk, accepted, reason);
+	proto_pack_hello_reply(&r.pk, accepted, reason, ring, ring_reason);
 	reply_send(c, &r, code, reason);
+}
+
+/*
+ * Take the ring an accepted hello passes (ring.c), or close what came
+ * with a hello that asked for none. Returns what to answer of it.
+ */
+static enum proto_ring_answer
+runner_hello_ring(struct client *c, const struct proto_hello *h,
+    const char **why)
+{
+	int fds[CLIENT_FDS_MAX], n, i;
+
+	n = client_fds(c, fds);
+	*why = NULL;
+	if (h->ring_version == 0) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return (PROTO_RING_UNASKED);
+	}
+	*why = ring_attach(c, h->ring_version, fds, n);
+	if (*why != NULL)
+		return (PROTO_RING_REFUSED);
+	/* It sends nothing while it logs: no idle timeout. */
+	c->listener = 1;
+	return (PROTO_RING_TAKEN);
 }
 
 /*
@@ -160,7 +190,8 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 {
 	struct origin *o = &c->origin;
 	struct proto_hello hello;
-	const char *cause, *code;
+	enum proto_ring_answer ring;
+	const char *cause, *code, *ring_why;
 
 	if (env->type != PROTO_REQUEST ||
 	    !proto_str_eq(env->method, RELOG_METHOD_HELLO))
@@ -170,7 +201,8 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 		return (runner_fail(c, env, RELOG_E_BAD_PAYLOAD, cause));
 	if ((cause = runner_hello_refused(c, &hello, &code)) != NULL) {
 		log_peer("%s refused: %s", client_name(c), cause);
-		runner_hello_reply(c, env, 0, cause, code);
+		runner_hello_reply(c, env, 0, cause, code, PROTO_RING_UNASKED,
+		    NULL);
 		client_close(c);
 		return (-1);
 	}
@@ -180,12 +212,14 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance,
 	    o->uid);
 	c->state = CLIENT_READY;
+	ring = runner_hello_ring(c, &hello, &ring_why);
 	evtimer_del(c->timer);
 	client_reading(c, 1);	/* now with the idle timeout */
-	runner_hello_reply(c, env, 1, "", NULL);
-	log_info("runner %s connected (pid %ld, uid %ld, plugin %s)",
+	runner_hello_reply(c, env, 1, "", NULL, ring, ring_why);
+	log_info("runner %s connected (pid %ld, uid %ld, plugin %s%s)",
 	    o->runner_id, (long)o->pid, (long)o->uid,
-	    o->plugin != NULL ? o->plugin->id : "by logger name");
+	    o->plugin != NULL ? o->plugin->id : "by logger name",
+	    ring == PROTO_RING_TAKEN ? ", shared ring" : "");
 	return (0);
 }
 
@@ -201,13 +235,20 @@ runner_ack_error(struct client *c, const struct proto_envelope *env,
 	ack_queue(c->origin.acks, a, 0);
 }
 
-/* Send an ack's reply: {written, rejected} for a batch, else {}. */
+/*
+ * An ack is settled: commit a ring read's position, and send the reply:
+ * {written, rejected} for a batch, {tail} for a ring_sync, else {}.
+ */
 static void
 runner_answer(struct client *c, const struct ack *a)
 {
 	struct proto_envelope req;
 	struct reply r;
 
+	if (a->ring)
+		ring_settled(c, a);
+	if (a->request_id < 0)
+		return;
 	memset(&req, 0, sizeof req);
 	req.request_id = a->request_id;
 	req.method = (struct proto_str){ a->method, a->method_len };
@@ -219,6 +260,10 @@ runner_answer(struct client *c, const struct ack *a)
 		msgpack_pack_uint32(&r.pk, a->written);
 		proto_pack_key(&r.pk, "rejected");
 		msgpack_pack_uint32(&r.pk, a->rejected);
+	} else if (a->ring) {
+		msgpack_pack_map(&r.pk, 1);
+		proto_pack_key(&r.pk, "tail");
+		msgpack_pack_uint64(&r.pk, a->ring_pos);
 	} else
 		msgpack_pack_map(&r.pk, 0);
 	reply_send(c, &r, a->code, a->message);
@@ -314,6 +359,16 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 	return (0);
 }
 
+/* runner.ring_sync: answered once the ring is read past it (ring.c). */
+static void
+runner_ring_sync(struct client *c, const struct proto_envelope *env)
+{
+	const char *cause;
+
+	if (env->type == PROTO_REQUEST && (cause = ring_sync(c, env)) != NULL)
+		runner_ack_error(c, env, RELOG_E_BAD_PAYLOAD, cause);
+}
+
 /* Handle one frame's bytes. Returns 0, or -1 if the client is gone. */
 static int
 runner_frame(struct client *c, const char *data, size_t len)
@@ -334,11 +389,13 @@ runner_frame(struct client *c, const char *data, size_t len)
 	else if (proto_str_eq(env.method, RELOG_METHOD_HELLO))
 		ret = runner_fail(c, &env, RELOG_E_PROTOCOL_MISMATCH,
 		    "runner.hello sent twice");
+	else if (proto_str_eq(env.method, RELOG_METHOD_RING_SYNC))
+		runner_ring_sync(c, &env);
 	else if (env.type == PROTO_REQUEST && control_method(env.method))
 		control_request(c, &env);
 	else if (env.type == PROTO_REQUEST)
 		runner_ack_error(c, &env, RELOG_E_METHOD_NOT_ALLOWED,
-		    "relogd only takes runner.log_batch");
+		    "relogd only takes runner.log_batch and ring_sync");
 	msgpack_unpacked_destroy(&u);
 	return (ret);
 }
@@ -385,12 +442,13 @@ runner_process(struct client *c)
 	return (0);
 }
 
-/* A runner goes: its tail, and its drops not said yet. */
+/* A runner goes: its tail, its drops not said yet, its ring. */
 static void
 runner_gone(struct client *c)
 {
 	control_client_gone(c);
 	record_forget(&c->origin);
+	ring_detach(c);
 }
 
 /* A runner connected: records of no plugin go to the runtime's home. */
@@ -412,10 +470,14 @@ runner_hello_timeout(struct client *c)
 const struct client_ops runner_ops = {
 	.name = "runner",
 	.hello = 1,
+	.fds = 1,
 	.start = runner_start,
 	.process = runner_process,
 	.answer = runner_answer,
 	.timeout = runner_hello_timeout,
 	.drained = control_drained,
 	.gone = runner_gone,
+	.hangup = ring_hangup,
+	.resume = ring_resume,
+	.stop = ring_stop,
 };

@@ -9,8 +9,9 @@
 #include "proto-buf.h"
 
 /*
- * Make room for len more bytes (proto_buf_add's slow path). Out of memory
- * is the end: relogd and relogctl cannot go on without their buffers.
+ * Make room for len more bytes (proto_buf_add's slow path); a buffer that
+ * has the room is left as it is. Out of memory is the end: relogd and
+ * relogctl cannot go on without their buffers.
  */
 void
 proto_buf_grow(struct proto_buf *b, size_t len)
@@ -18,6 +19,8 @@ proto_buf_grow(struct proto_buf *b, size_t len)
 	size_t cap = b->cap != 0 ? b->cap : 4096;
 	char *p;
 
+	if (b->data != NULL && b->cap - b->len >= len)
+		return;
 	while (cap - b->len < len)
 		cap *= 2;
 	p = realloc(b->data, cap);

@@ -73,8 +73,9 @@ enum proto_key {
 	KEY_DROPPED, KEY_ENTRIES, KEY_ERROR, KEY_EXCEPTION_TEXT, KEY_INSTANCE,
 	KEY_LEVEL, KEY_LOG_COLOR, KEY_LOGGER_NAME, KEY_MESSAGE,
 	KEY_MESSAGE_TYPE, KEY_METHOD, KEY_PAYLOAD, KEY_PLUGIN_ID,
-	KEY_PLUGIN_IDS, KEY_REQUEST_ID, KEY_RUNNER_ID, KEY_SDK_VERSION, KEY_SEQ,
-	KEY_SESSION_TOKEN, KEY_TIMEOUT_MS, KEY_TIMESTAMP_MS,
+	KEY_PLUGIN_IDS, KEY_POSITION, KEY_REQUEST_ID, KEY_RING, KEY_RUNNER_ID,
+	KEY_SDK_VERSION, KEY_SEQ, KEY_SESSION_TOKEN, KEY_TIMEOUT_MS,
+	KEY_TIMESTAMP_MS, KEY_VERSION,
 };
 
 /* Does s hold exactly the literal l? */
@@ -99,6 +100,8 @@ proto_key(const msgpack_object *key)
 	    key->via.bin.size) {
 	case 3:
 		return (PROTO_IS(p, "seq") ? KEY_SEQ : KEY_OTHER);
+	case 4:
+		return (PROTO_IS(p, "ring") ? KEY_RING : KEY_OTHER);
 	case 5:
 		if (PROTO_IS(p, "level"))
 			return (KEY_LEVEL);
@@ -112,8 +115,12 @@ proto_key(const msgpack_object *key)
 			return (KEY_PAYLOAD);
 		if (PROTO_IS(p, "entries"))
 			return (KEY_ENTRIES);
+		if (PROTO_IS(p, "version"))
+			return (KEY_VERSION);
 		return (PROTO_IS(p, "dropped") ? KEY_DROPPED : KEY_OTHER);
 	case 8:
+		if (PROTO_IS(p, "position"))
+			return (KEY_POSITION);
 		return (PROTO_IS(p, "instance") ? KEY_INSTANCE : KEY_OTHER);
 	case 9:
 		if (PROTO_IS(p, "plugin_id"))
@@ -294,6 +301,33 @@ proto_hello_nplugin_ids(const struct proto_hello *h)
 	    h->plugin_ids_array->via.array.size : 0);
 }
 
+/*
+ * Take a hello's ring (relog's extension): a map whose version is an int
+ * from 1 up (nil: absent). Returns 0 or -1.
+ */
+static int
+proto_get_ring(const msgpack_object *o, struct proto_hello *h)
+{
+	const msgpack_object_kv *kv;
+	int64_t v = 0;
+	uint32_t i;
+
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return (-1);
+	for (i = 0; i < o->via.map.size; i++) {
+		kv = &o->via.map.ptr[i];
+		if (proto_key(&kv->key) == KEY_VERSION &&
+		    proto_get_int(&kv->val, &v) != 0)
+			return (-1);
+	}
+	if (v < 1 || v > UINT32_MAX)
+		return (-1);
+	h->ring_version = (uint32_t)v;
+	return (0);
+}
+
 /* Decode a runner.hello payload. Returns 0, or -1 with a static *cause. */
 int
 proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
@@ -324,6 +358,9 @@ proto_decode_hello(const msgpack_object *payload, struct proto_hello *h,
 			break;
 		case KEY_PLUGIN_IDS:
 			bad |= proto_get_plugin_ids(&kv->val, h);
+			break;
+		case KEY_RING:
+			bad |= proto_get_ring(&kv->val, h);
 			break;
 		default:
 			break;
@@ -392,6 +429,35 @@ proto_decode_batch(const msgpack_object *payload, struct proto_batch *b,
 	}
 	if (!have_entries) {
 		*cause = "log batch lacks entries";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Decode a runner.ring_sync payload: the position relogd is to commit
+ * past. Returns 0, or -1 with a static *cause.
+ */
+int
+proto_decode_ring_sync(const msgpack_object *payload, uint64_t *position,
+    const char **cause)
+{
+	const msgpack_object_kv *kv;
+	uint32_t i;
+	int have = 0;
+
+	for (i = 0; i < payload->via.map.size; i++) {
+		kv = &payload->via.map.ptr[i];
+		if (proto_key(&kv->key) != KEY_POSITION)
+			continue;
+		if (proto_get_count(&kv->val, position) != 0) {
+			*cause = "position is not a count";
+			return (-1);
+		}
+		have = 1;
+	}
+	if (!have) {
+		*cause = "ring_sync lacks position";
 		return (-1);
 	}
 	return (0);

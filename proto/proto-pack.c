@@ -185,7 +185,7 @@ proto_pack_entry(msgpack_packer *pk, const struct proto_entry *e)
 
 /*
  * Pack a runner.hello payload; plugin_id and instance are left out if nil,
- * plugin_ids if empty.
+ * plugin_ids if empty, ring if no ring is passed.
  */
 void
 proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
@@ -193,7 +193,8 @@ proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 	uint32_t i;
 
 	msgpack_pack_map(pk, 3 + (h->plugin_id.ptr != NULL) +
-	    (h->instance.ptr != NULL) + (h->nplugin_ids != 0));
+	    (h->instance.ptr != NULL) + (h->nplugin_ids != 0) +
+	    (h->ring_version != 0));
 	proto_pack_key(pk, "runner_id");
 	proto_pack_str(pk, h->runner_id);
 	proto_pack_key(pk, "sdk_version");
@@ -213,6 +214,12 @@ proto_pack_hello(msgpack_packer *pk, const struct proto_hello *h)
 		msgpack_pack_array(pk, h->nplugin_ids);
 		for (i = 0; i < h->nplugin_ids; i++)
 			proto_pack_str(pk, h->plugin_ids[i]);
+	}
+	if (h->ring_version != 0) {
+		proto_pack_key(pk, "ring");
+		msgpack_pack_map(pk, 1);
+		proto_pack_key(pk, "version");
+		msgpack_pack_uint32(pk, h->ring_version);
 	}
 }
 
@@ -235,11 +242,16 @@ proto_pack_batch_head(msgpack_packer *pk, uint32_t n, uint64_t seq,
 	msgpack_pack_array(pk, n);
 }
 
-/* Pack the payload of the reply to runner.hello. */
+/*
+ * Pack the payload of the reply to runner.hello; ring says what became of
+ * the shared ring (ring_reason: why it was refused).
+ */
 void
-proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason)
+proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason,
+    enum proto_ring_answer ring, const char *ring_reason)
 {
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, ring == PROTO_RING_UNASKED ? 3 :
+	    ring == PROTO_RING_TAKEN ? 4 : 5);
 	proto_pack_key(pk, "accepted");
 	if (accepted)
 		msgpack_pack_true(pk);
@@ -249,4 +261,23 @@ proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason)
 	proto_pack_key(pk, RELOG_PROTOCOL_VERSION);
 	proto_pack_key(pk, "reason");
 	proto_pack_key(pk, reason != NULL ? reason : "");
+	if (ring == PROTO_RING_UNASKED)
+		return;
+	proto_pack_key(pk, "ring");
+	if (ring == PROTO_RING_TAKEN) {
+		msgpack_pack_true(pk);
+		return;
+	}
+	msgpack_pack_false(pk);
+	proto_pack_key(pk, "ring_reason");
+	proto_pack_key(pk, ring_reason != NULL ? ring_reason : "");
+}
+
+/* Pack a runner.ring_sync payload: commit past this position. */
+void
+proto_pack_ring_sync(msgpack_packer *pk, uint64_t position)
+{
+	msgpack_pack_map(pk, 1);
+	proto_pack_key(pk, "position");
+	msgpack_pack_uint64(pk, position);
 }

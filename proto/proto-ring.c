@@ -31,8 +31,12 @@ struct proto_ring {
 	uint64_t slot_count;		/* as checked at open, never reread */
 	uint64_t mask;
 	uint64_t pos;			/* next position to read: ours alone */
+	uint64_t end;			/* with limited: read no further */
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
+	uint64_t reported;		/* the runner's losses, said */
+	int limited;
+	int give_up;			/* this read: PROTO_RING_GIVE_UP */
 	int skipping;			/* the last slot skipped: unfinished */
 	int error;			/* sticky: 0 or a negative errno */
 	const char *cause;
@@ -49,21 +53,47 @@ proto_ring_fail(struct proto_ring *r, int error, const char *cause)
 }
 
 /*
+ * Go on from the shared tail, within what the ring still holds, with the
+ * counts the header keeps (a previous consumer's).
+ */
+static void
+proto_ring_start(struct proto_ring *r)
+{
+	uint64_t h, t, lost;
+
+	t = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+	h = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
+	r->pos = h - t <= r->slot_count ? t : h - r->slot_count;
+	r->skipping = 0;
+	r->torn = atomic_load_explicit(&r->hdr->torn, memory_order_relaxed);
+	r->unfinished = atomic_load_explicit(&r->hdr->unfinished,
+	    memory_order_relaxed);
+	lost = atomic_load_explicit(&r->hdr->overwritten,
+	    memory_order_relaxed) + atomic_load_explicit(&r->hdr->abandoned,
+	    memory_order_relaxed);
+	r->reported = atomic_load_explicit(&r->hdr->reported,
+	    memory_order_relaxed);
+	if (r->reported > lost)
+		r->reported = lost;
+}
+
+/*
  * Check a runner's ring fd and map it. It must be a memfd on shmem (not
  * hugetlbfs, whose faults can fail) sealed against shrinking and growing,
- * whose size is what its header says: checked before mmap, so the mapping
- * can never fault. The fd stays the caller's (it may close it). Returns 0
- * and the ring in *out (free it with proto_ring_close), or a negative errno
- * and *cause.
+ * of at most max_size bytes (else -EFBIG), whose size is what its header
+ * says: checked before mmap, so the mapping can never fault. The fd stays
+ * the caller's (it may close it). Returns 0 and the ring in *out (free it
+ * with proto_ring_close), or a negative errno and *cause.
  */
 int
-proto_ring_open(int fd, struct proto_ring **out, const char **cause)
+proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
+    const char **cause)
 {
 	struct relog_ring_header geo;
 	struct proto_ring *r;
 	struct statfs sfs;
 	struct stat st;
-	uint64_t size, h, t;
+	uint64_t size;
 	void *p;
 	int seals;
 
@@ -93,6 +123,10 @@ proto_ring_open(int fd, struct proto_ring **out, const char **cause)
 	    st.st_size > (off_t)relog_ring_file_size(RELOG_RING_SLOTS_MAX)) {
 		*cause = "the ring's size is out of bounds";
 		return (-EINVAL);
+	}
+	if ((uint64_t)st.st_size > max_size) {
+		*cause = "the ring is larger than allowed";
+		return (-EFBIG);
 	}
 	if (pread(fd, &geo, offsetof(struct relog_ring_header, pad0), 0) !=
 	    (ssize_t)offsetof(struct relog_ring_header, pad0)) {
@@ -142,14 +176,7 @@ proto_ring_open(int fd, struct proto_ring **out, const char **cause)
 	r->size = size;
 	r->slot_count = geo.slot_count;
 	r->mask = geo.slot_count - 1;
-
-	/* Go on from the last consumer, within what the ring still holds. */
-	t = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-	h = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
-	r->pos = h - t <= r->slot_count ? t : h - r->slot_count;
-	r->torn = atomic_load_explicit(&r->hdr->torn, memory_order_relaxed);
-	r->unfinished = atomic_load_explicit(&r->hdr->unfinished,
-	    memory_order_relaxed);
+	proto_ring_start(r);
 	*out = r;
 	return (0);
 }
@@ -163,6 +190,13 @@ proto_ring_close(struct proto_ring *r)
 	munmap(r->hdr, r->size);
 	free(r->buf);
 	free(r);
+}
+
+/* The bytes the ring maps. */
+size_t
+proto_ring_size(const struct proto_ring *r)
+{
+	return (r->size);
 }
 
 /* The slot a position maps to. */
@@ -190,17 +224,16 @@ proto_ring_header_ok(const struct relog_ring_record *h)
 }
 
 /*
- * Move a record's first slot, read as s0, out of COMMITTED_FIRST: who does
- * so counts the record once (delivered or lost); a producer that claims it
- * first counts it overwritten instead. Returns 1 if we moved it.
+ * Move a record's first slot, read as s0, to state at the same position:
+ * out of COMMITTED_FIRST, who does so counts the record once (delivered or
+ * lost); a producer that claims it first counts it overwritten instead.
+ * Returns 1 if we moved it.
  */
 static int
-proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0)
+proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 {
-	if (relog_ring_seq_state(s0) != RELOG_RING_COMMITTED_FIRST)
-		return (0);
 	return (atomic_compare_exchange_strong_explicit(&slot->seq, &s0,
-	    (s0 & ~(uint64_t)RELOG_RING_STATE_MASK) | RELOG_RING_CONSUMED_FIRST,
+	    (s0 & ~(uint64_t)RELOG_RING_STATE_MASK) | state,
 	    memory_order_acq_rel, memory_order_relaxed));
 }
 
@@ -209,10 +242,28 @@ static void
 proto_ring_lost(struct proto_ring *r, struct relog_ring_slot *slot,
     uint64_t s0, struct proto_ring_counts *c)
 {
-	if (proto_ring_settle(slot, s0)) {
+	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST &&
+	    proto_ring_settle(slot, s0, RELOG_RING_CONSUMED_FIRST)) {
 		r->torn++;
 		c->torn++;
 	}
+}
+
+/*
+ * The last look at a record's first slot, read as s0, before it is
+ * delivered: take it (unread: to CONSUMED_FIRST, or given up: to SKIP), or
+ * see it still there (taken before). Returns 0 if it changed meanwhile.
+ */
+static int
+proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
+    uint64_t s0)
+{
+	if (r->give_up)
+		return (proto_ring_settle(first, s0, RELOG_RING_SKIP));
+	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST)
+		return (proto_ring_settle(first, s0,
+		    RELOG_RING_CONSUMED_FIRST));
+	return (atomic_load_explicit(&first->seq, memory_order_relaxed) == s0);
 }
 
 /*
@@ -275,11 +326,7 @@ proto_ring_take(struct proto_ring *r, uint64_t h, uint64_t s0,
 		    relog_ring_seq(pos + i, RELOG_RING_COMMITTED))
 			goto torn;
 	}
-	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST) {
-		if (!proto_ring_settle(first, s0))
-			return (1);
-	} else if (atomic_load_explicit(&first->seq, memory_order_relaxed) !=
-	    s0)
+	if (!proto_ring_claim(r, first, s0))
 		return (1);
 
 	text = (const char *)r->buf + RELOG_RING_RECORD_HEADER;
@@ -297,6 +344,7 @@ proto_ring_take(struct proto_ring *r, uint64_t h, uint64_t s0,
 	text += relog_ring_pad(hd.exc_len);
 	rec.color.ptr = (hd.flags & RELOG_RING_RECORD_COLOR) != 0 ? text : NULL;
 	rec.color.len = hd.color_len;
+	rec.taken = relog_ring_seq_state(s0) == RELOG_RING_CONSUMED_FIRST;
 	c->delivered++;
 	c->bytes += hd.size;
 	if (cb(&rec, arg) != 0)
@@ -332,13 +380,15 @@ proto_ring_skip_unfinished(struct proto_ring *r, uint64_t s,
 }
 
 /*
- * Read committed records, oldest first, into cb, until the ring is drained,
- * a record is still being written (unless flags has PROTO_RING_PEER_DEAD:
- * then unfinished records are skipped and counted), max_records (>= 1) were
- * delivered, max_bytes were passed, or cb asked to stop. Adds what it found
- * to *c. Returns PROTO_RING_DRAINED, PROTO_RING_PENDING, PROTO_RING_AGAIN,
- * or a negative errno if the ring is inconsistent (sticky; see
- * proto_ring_cause). Its work is bounded by slot_count slots and the budget.
+ * Read committed records, oldest first, into cb, until the ring is drained
+ * (or the limit reached), a record is still being written (unless flags
+ * has PROTO_RING_PEER_DEAD: then unfinished records are skipped and
+ * counted), max_records (>= 1) were delivered, max_bytes were passed, or cb
+ * asked to stop. Adds what it found to *c. The shared tail does not move
+ * (proto_ring_commit). Returns PROTO_RING_DRAINED, PROTO_RING_PENDING,
+ * PROTO_RING_AGAIN, or a negative errno if the ring is inconsistent
+ * (sticky; see proto_ring_cause). Its work is bounded by slot_count slots
+ * and the budget.
  */
 int
 proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
@@ -352,6 +402,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 
 	if (r->error != 0)
 		return (r->error);
+	r->give_up = (flags & PROTO_RING_GIVE_UP) != 0;
 	/* READ_ONCE: a plain field the runner may scribble on. */
 	if (*magic != RELOG_RING_MAGIC)
 		return (proto_ring_fail(r, -EPROTO,
@@ -367,6 +418,8 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	}
 
 	while (r->pos != h) {
+		if (r->limited && (int64_t)(r->pos - r->end) >= 0)
+			break;
 		if (c->delivered - delivered >= max_records ||
 		    c->bytes - bytes >= max_bytes || stop) {
 			status = PROTO_RING_AGAIN;
@@ -412,11 +465,44 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		}
 	}
 
-	atomic_store_explicit(&r->hdr->tail, r->pos, memory_order_release);
+	return (status);
+}
+
+/*
+ * The records before pos (a position reads reached: proto_ring_position)
+ * are written: store the shared tail, where a consumer that comes next goes
+ * on from, and the counts of records lost that the runner reads.
+ */
+void
+proto_ring_commit(struct proto_ring *r, uint64_t pos)
+{
+	atomic_store_explicit(&r->hdr->tail, pos, memory_order_release);
 	atomic_store_explicit(&r->hdr->torn, r->torn, memory_order_relaxed);
 	atomic_store_explicit(&r->hdr->unfinished, r->unfinished,
 	    memory_order_relaxed);
-	return (status);
+}
+
+/*
+ * Go back to the shared tail, as a consumer opening the ring would: records
+ * read and not committed are read again (librelog, when it becomes the
+ * consumer again after relogd was).
+ */
+void
+proto_ring_rewind(struct proto_ring *r)
+{
+	if (r->error == 0)
+		proto_ring_start(r);
+}
+
+/*
+ * Read no further than position end (a drain that must end though the
+ * runner may still push): a record that starts before it is read whole.
+ */
+void
+proto_ring_limit(struct proto_ring *r, uint64_t end)
+{
+	r->end = end;
+	r->limited = 1;
 }
 
 /*
@@ -489,11 +575,35 @@ proto_ring_position(const struct proto_ring *r)
 	return (r->pos);
 }
 
-/* What the runner says it lost (untrusted: for display only). */
+/* Where producers are (untrusted: a bound for proto_ring_limit). */
 uint64_t
-proto_ring_peer_dropped(const struct proto_ring *r)
+proto_ring_head(const struct proto_ring *r)
 {
-	return (atomic_load_explicit(&r->hdr->overwritten,
+	return (atomic_load_explicit(&r->hdr->head, memory_order_acquire));
+}
+
+/*
+ * How many more records the runner says its ring lost (overwritten,
+ * abandoned) since this consumer, or one before it (the header's
+ * reported), last said so. The runner's word: a sum that went back starts
+ * again from where it is, one that jumped counts PROTO_RING_DROPS_MAX at
+ * most. Stores what is now said in the header.
+ */
+uint64_t
+proto_ring_new_drops(struct proto_ring *r)
+{
+	uint64_t lost, d;
+
+	if (r->error != 0)
+		return (0);
+	lost = atomic_load_explicit(&r->hdr->overwritten,
 	    memory_order_relaxed) + atomic_load_explicit(&r->hdr->abandoned,
-	    memory_order_relaxed));
+	    memory_order_relaxed);
+	d = lost >= r->reported ? lost - r->reported : 0;
+	if (lost != r->reported) {
+		r->reported = lost;
+		atomic_store_explicit(&r->hdr->reported, lost,
+		    memory_order_relaxed);
+	}
+	return (d < PROTO_RING_DROPS_MAX ? d : PROTO_RING_DROPS_MAX);
 }

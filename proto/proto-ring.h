@@ -10,21 +10,27 @@
  * Typical use, in relogd's loop, when the runner's wakeup socket is readable
  * or its flush timer (100 ms, as librelog's today) fires:
  *
- *	while ((rc = proto_ring_read(r, dead, 256, 1 << 20, cb, arg, &c)) ==
- *	    PROTO_RING_AGAIN)
- *		;	(or yield to the loop between calls)
+ *	rc = proto_ring_read(r, dead, 1024, 256 << 10, cb, arg, &c);
+ *	(yield to the loop, and call again, while rc is PROTO_RING_AGAIN)
  *	if (rc < 0)
  *		drop the runner, saying proto_ring_cause(r)
  *	else if (proto_ring_arm(r, UINT32_MAX) == 1)
  *		read again now: the ring filled up while arming
+ *	...
+ *	once what cb was given is written: proto_ring_commit(r, position)
  *
- * dead: PROTO_RING_PEER_DEAD once the runner is known gone (its connection
- * hung up, its pidfd readable). The wakeup is a send(2) in the emitting
- * thread, some microseconds there: arming for half the ring (UINT32_MAX),
- * the timer reads the records and relogd is woken only when they come
- * faster than half a ring per tick. Arming for 1 slot wakes relogd as soon
- * as the ring is not empty, which is a wakeup per record when records
- * trickle in; for 20, one per 20 (bench/ringbench.c measures them).
+ * A read takes records (no other consumer gets them) but does not move the
+ * shared tail: proto_ring_commit does, once the records before a position
+ * (proto_ring_position after a read) are written, so a consumer that dies
+ * before it commits leaves them to the next one (delivered twice, never
+ * lost). dead: PROTO_RING_PEER_DEAD once the runner is known gone (its
+ * connection hung up and it has exited). The wakeup is a send(2) in the
+ * emitting thread, some microseconds there: arming for half the ring
+ * (UINT32_MAX), the timer reads the records and relogd is woken only when
+ * they come faster than half a ring per tick. Arming for 1 slot wakes
+ * relogd as soon as the ring is not empty, which is a wakeup per record
+ * when records trickle in; for 20, one per 20 (bench/ringbench.c measures
+ * them).
  */
 #ifndef RELOG_PROTO_RING_H
 #define RELOG_PROTO_RING_H
@@ -52,6 +58,8 @@ struct proto_ring_record {
 	struct proto_ring_text message;
 	struct proto_ring_text exception;	/* len 0 when none */
 	struct proto_ring_text color;		/* ptr NULL when none */
+	int taken;		/* a consumer had taken it (and may have
+				   written it) but not committed past it */
 };
 
 /*
@@ -70,19 +78,33 @@ struct proto_ring_counts {
 
 /* proto_ring_read's flags. */
 #define PROTO_RING_PEER_DEAD 0x1	/* the runner is gone: wait no more */
+/*
+ * Take records as given up (their first slot a skip) rather than read:
+ * no consumer delivers them after this one. librelog's close, which
+ * writes them to stderr instead.
+ */
+#define PROTO_RING_GIVE_UP 0x2
 
 /* proto_ring_read's results (errors are negative errnos). */
 #define PROTO_RING_DRAINED 0	/* read all there was: arm and wait */
 #define PROTO_RING_AGAIN 1	/* the budget ran out: call again */
 #define PROTO_RING_PENDING 2	/* a record is being written: arm and wait */
 
-int	proto_ring_open(int, struct proto_ring **, const char **);
+/* The most proto_ring_new_drops says at once: a counter that jumped. */
+#define PROTO_RING_DROPS_MAX ((uint64_t)1 << 32)
+
+int	proto_ring_open(int, size_t, struct proto_ring **, const char **);
 void	proto_ring_close(struct proto_ring *);
+size_t	proto_ring_size(const struct proto_ring *);
 int	proto_ring_read(struct proto_ring *, int, size_t, size_t, proto_ring_cb,
 	    void *, struct proto_ring_counts *);
+void	proto_ring_commit(struct proto_ring *, uint64_t);
+void	proto_ring_rewind(struct proto_ring *);
+void	proto_ring_limit(struct proto_ring *, uint64_t);
 int	proto_ring_arm(struct proto_ring *, uint32_t);
 const char *proto_ring_cause(const struct proto_ring *);
 uint64_t proto_ring_position(const struct proto_ring *);
-uint64_t proto_ring_peer_dropped(const struct proto_ring *);
+uint64_t proto_ring_head(const struct proto_ring *);
+uint64_t proto_ring_new_drops(struct proto_ring *);
 
 #endif

@@ -82,6 +82,18 @@ struct proto_hello {
 	const struct proto_str *plugin_ids;	/* packing; NULL: none */
 	uint32_t nplugin_ids;
 	const msgpack_object *plugin_ids_array;	/* decoded; NULL: absent */
+	uint32_t ring_version;	/* relog's extension: a shared ring is passed
+				   with the hello (RELOG_RING_VERSION); 0: no */
+};
+
+/*
+ * What a hello reply says of the shared ring: nothing (the hello asked for
+ * none), no (with a reason), or yes.
+ */
+enum proto_ring_answer {
+	PROTO_RING_UNASKED,
+	PROTO_RING_REFUSED,
+	PROTO_RING_TAKEN,
 };
 
 /* A runner.log_batch payload. entries borrows like an envelope. */
@@ -194,7 +206,9 @@ void	proto_pack_error(msgpack_packer *, const char *, const char *);
 void	proto_pack_entry(msgpack_packer *, const struct proto_entry *);
 void	proto_pack_hello(msgpack_packer *, const struct proto_hello *);
 void	proto_pack_batch_head(msgpack_packer *, uint32_t, uint64_t, uint64_t);
-void	proto_pack_hello_reply(msgpack_packer *, int, const char *);
+void	proto_pack_hello_reply(msgpack_packer *, int, const char *,
+	    enum proto_ring_answer, const char *);
+void	proto_pack_ring_sync(msgpack_packer *, uint64_t);
 
 /* proto-scan.c */
 uint32_t proto_frame_length(const unsigned char *);
@@ -221,6 +235,8 @@ int	proto_decode_hello(const msgpack_object *, struct proto_hello *,
 uint32_t proto_hello_nplugin_ids(const struct proto_hello *);
 struct proto_str proto_hello_plugin_id(const struct proto_hello *, uint32_t);
 int	proto_decode_batch(const msgpack_object *, struct proto_batch *,
+	    const char **);
+int	proto_decode_ring_sync(const msgpack_object *, uint64_t *,
 	    const char **);
 int	proto_decode_entry(const msgpack_object *, struct proto_entry *,
 	    const char **);

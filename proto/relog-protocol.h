@@ -33,6 +33,8 @@
 /* Methods. */
 #define RELOG_METHOD_HELLO "runner.hello"
 #define RELOG_METHOD_LOG_BATCH "runner.log_batch"
+/* A ring runner's: answered once relogd committed past a position. */
+#define RELOG_METHOD_RING_SYNC "runner.ring_sync"
 /* relogd's admin methods, for relogctl (relog's own). */
 #define RELOG_METHOD_STATS "relogd.stats"
 #define RELOG_METHOD_TAIL "relogd.tail"

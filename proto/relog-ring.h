@@ -93,7 +93,8 @@ struct relog_ring_header {
 	_Atomic uint64_t tail;		/* where the consumer goes on from */
 	_Atomic uint64_t torn;		/* unread records found overwritten */
 	_Atomic uint64_t unfinished;	/* skipped: their writer died */
-	char pad2[128 - 24];
+	_Atomic uint64_t reported;	/* overwritten + abandoned, said */
+	char pad2[128 - 32];
 
 	/* Armed by the consumer, disarmed by the producer that wakes it. */
 	_Atomic uint64_t wake_at;	/* a position, or RELOG_RING_DISARMED */
@@ -128,6 +129,8 @@ _Static_assert(sizeof(struct relog_ring_header) == RELOG_RING_HEADER_SIZE,
     "header page");
 _Static_assert(offsetof(struct relog_ring_header, head) == 128, "head");
 _Static_assert(offsetof(struct relog_ring_header, tail) == 256, "tail");
+_Static_assert(offsetof(struct relog_ring_header, reported) == 280,
+    "reported");
 _Static_assert(offsetof(struct relog_ring_header, wake_at) == 384, "wake_at");
 _Static_assert(sizeof(struct relog_ring_slot) == RELOG_RING_SLOT_SIZE,
     "slot");

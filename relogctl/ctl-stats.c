@@ -131,10 +131,12 @@ ctl_stats_text(const msgpack_object *payload)
 	struct proto_str s = ctl_msg_str(payload, "version");
 
 	printf("relogd %.*s, up %lld s, connections: %u, input held: %lld "
-	    "bytes\n\n", (int)s.len, s.ptr,
+	    "bytes, shared rings: %lld (%lld bytes)\n\n", (int)s.len, s.ptr,
 	    (long long)ctl_msg_int(payload, "uptime_s"),
 	    conns != NULL ? conns->via.array.size : 0,
-	    (long long)ctl_msg_int(payload, "buffered"));
+	    (long long)ctl_msg_int(payload, "buffered"),
+	    (long long)ctl_msg_int(payload, "rings"),
+	    (long long)ctl_msg_int(payload, "ring_bytes"));
 	ctl_stats_connections(conns);
 	ctl_stats_plugins(ctl_msg_array(payload, "plugins"));
 	ctl_stats_troubles(ctl_msg_array(payload, "plugins"));

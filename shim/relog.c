@@ -1,7 +1,11 @@
 /*
  * librelog's public API: opening a handle, queueing records, flushing and
- * closing. The sending happens in flusher.c.
+ * closing. Records go into a ring shared with relogd (shm-ring.c) with no
+ * lock; the flusher thread (flusher.c) hands the ring over and sends
+ * batches when relogd does not read it itself.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -11,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto-ring.h"
+#include "relog-ring.h"
 #include "shim.h"
+#include "shm-ring.h"
 
 static const char *const relog_default_prefixes[] = {
 	RELOG_PLUGIN_PREFIX, RELOG_RUNTIME_PREFIX, RELOG_MAIBOT_PREFIX, NULL
@@ -151,9 +158,14 @@ relog_free(struct relog *h)
 	free(h->plugin_id);
 	free(h->session_token);
 	free(h->runner_id);
-	ring_free(&h->ring);
+	shm_ring_destroy(h->shm);
+	proto_ring_close(h->cons);
+	if (h->wake_tx >= 0)
+		close(h->wake_tx);
+	if (h->wake_rx >= 0)
+		close(h->wake_rx);
 	if (h->win_slots != NULL)
-		ring_slots_free(h->win_slots, h->batch * SHIM_WINDOW);
+		slot_free_n(h->win_slots, h->batch * SHIM_WINDOW);
 	free(h->win_slots);
 	msgpack_sbuffer_destroy(&h->out);
 	free(h);
@@ -198,9 +210,28 @@ relog_atfork_parent(void)
 }
 
 /*
- * After fork(), in the child, the only thread: empty every handle. Its
- * records in flight are the parent's and are dropped here; the flusher's
- * buffer was not being changed (pack_lock), so it is simply emptied.
+ * A new wake socket pair: the ring's wake callback sends on wake_tx, and
+ * wake_rx goes to relogd with the ring. Returns 0 or -1.
+ */
+static int
+relog_wake_pair(struct relog *h)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    sv) != 0)
+		return (-1);
+	h->wake_tx = sv[0];
+	h->wake_rx = sv[1];
+	return (0);
+}
+
+/*
+ * After fork(), in the child, the only thread: every handle gets a ring of
+ * its own (the parent's stays the parent's: its records are not the
+ * child's to send), new wake sockets and no connection. The flusher's
+ * buffer was not being changed (pack_lock), so it is simply emptied. If a
+ * ring cannot be made here, the child's records are dropped and counted.
  */
 static void
 relog_atfork_child(void)
@@ -209,10 +240,15 @@ relog_atfork_child(void)
 
 	relog_fork_gen++;
 	LIST_FOREACH(h, &relog_all, all_entry) {
-		ring_clear(&h->ring);
-		h->pushed = h->taken = 0;
-		h->flight_first = h->flight_n = 0;
-		h->flush_waiters = 0;
+		shm_ring_reset(h->shm);
+		proto_ring_close(h->cons);
+		h->cons = NULL;
+		close(h->wake_tx);
+		close(h->wake_rx);
+		h->wake_tx = h->wake_rx = -1;
+		relog_wake_pair(h);
+		__atomic_store_n(&h->ring_mode, 0, __ATOMIC_RELAXED);
+		h->flush_waiters = h->tried = 0;
 		h->flusher_idle = h->flush_wanted = 0;
 		flusher_reset(h);
 		relog_cond_init(&h->wake);
@@ -259,7 +295,48 @@ relog_forked(const struct relog *h)
 	    relog_fork_gen);
 }
 
-/* Open a handle and start its flusher. */
+/*
+ * The ring's wake callback, in the pushing thread, once per arming: one
+ * datagram to relogd when it reads the ring, else a signal to the flusher,
+ * which reads it then (sending batches). Never waits: if the flusher holds
+ * its lock it is awake, or its timer reads the ring within an interval.
+ */
+static void
+relog_wake(void *arg)
+{
+	struct relog *h = arg;
+
+	if (__atomic_load_n(&h->ring_mode, __ATOMIC_RELAXED)) {
+		(void)send(h->wake_tx, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		return;
+	}
+	if (pthread_mutex_trylock(&h->lock) != 0)
+		return;
+	if (h->flusher_idle) {
+		h->flusher_idle = 0;
+		pthread_cond_signal(&h->wake);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * Wait, SHIM_OPEN_WAIT_MS at most, for the flusher's first connect: when
+ * relogd is up, the ring is in its hands before the first record.
+ */
+static void
+relog_open_wait(struct relog *h)
+{
+	struct timespec until = shim_abstime(shim_now_ms() +
+	    SHIM_OPEN_WAIT_MS);
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->tried && pthread_cond_timedwait(&h->sent_cond, &h->lock,
+	    &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Open a handle, start its flusher, and give it a moment to connect. */
 RELOG_API relog_t *
 relog_open(const struct relog_opts *opts)
 {
@@ -290,7 +367,7 @@ relog_open(const struct relog_opts *opts)
 	h = calloc(1, sizeof *h);
 	if (h == NULL)
 		return (NULL);
-	h->fd = -1;
+	h->fd = h->wake_tx = h->wake_rx = -1;
 	h->batch = batch;
 	h->interval_ms = (unsigned)interval;
 	msgpack_sbuffer_init(&h->out);
@@ -303,10 +380,16 @@ relog_open(const struct relog_opts *opts)
 	h->win_slots = calloc(batch * SHIM_WINDOW, sizeof *h->win_slots);
 	if (h->socket_path == NULL || h->session_token == NULL ||
 	    h->runner_id == NULL || h->win_slots == NULL ||
-	    relog_set_prefixes(h, o.prefixes) != 0 ||
-	    ring_init(&h->ring, queue_max) != 0) {
+	    relog_set_prefixes(h, o.prefixes) != 0) {
 		relog_free(h);
 		errno = ENOMEM;
+		return (NULL);
+	}
+	error = shm_ring_create(&h->shm, shm_ring_slots(queue_max), relog_wake,
+	    h);
+	if (error != 0 || relog_wake_pair(h) != 0) {
+		relog_free(h);
+		errno = error != 0 ? -error : EMFILE;
 		return (NULL);
 	}
 	if (relog_set_plugin_ids(h, o.plugin_ids) != 0) {
@@ -340,6 +423,7 @@ relog_open(const struct relog_opts *opts)
 		errno = error;
 		return (NULL);
 	}
+	relog_open_wait(h);
 	return (h);
 }
 
@@ -360,13 +444,14 @@ relog_wanted(const struct relog *h, const char *name)
 
 /*
  * Queue a record whose logger passed the filter; msg need not end in NUL.
- * This and the ring's copy are all the caller's thread pays for.
+ * The ring's copy, with no lock, is all the caller's thread pays for; a
+ * record the ring could not keep is counted there (relog_dropped).
  */
 static int
 relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
     size_t msg_len)
 {
-	struct ring_record rec;
+	struct shm_ring_record rec;
 	const char *exc = e->exception_text != NULL ? e->exception_text : "";
 
 	rec.timestamp_ms = e->timestamp_ms != 0 ? e->timestamp_ms :
@@ -383,18 +468,7 @@ relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
 
 	if (relog_forked(h) && relog_after_fork(h) != 0)
 		return (-EAGAIN);
-	pthread_mutex_lock(&h->lock);
-	if (ring_push(&h->ring, &rec) == 0)
-		h->pushed++;
-	/* An eviction may be what a relog_flush waits for. */
-	if (h->flush_waiters != 0 && h->ring.count == h->ring.cap)
-		pthread_cond_broadcast(&h->sent_cond);
-	/* Wake the flusher once per batch, and only when it sleeps. */
-	if (h->flusher_idle && h->ring.count >= h->batch) {
-		h->flusher_idle = 0;
-		pthread_cond_signal(&h->wake);
-	}
-	pthread_mutex_unlock(&h->lock);
+	(void)shm_ring_push(h->shm, &rec);
 	return (0);
 }
 
@@ -443,8 +517,8 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 		 * Rare: a long message costs one allocation. A few bytes over
 		 * the ring's limit let it cut at a character boundary.
 		 */
-		if ((size_t)len > RING_TEXT_MAX + 4)
-			len = RING_TEXT_MAX + 4;
+		if ((size_t)len > RELOG_RING_TEXT_MAX + 4)
+			len = RELOG_RING_TEXT_MAX + 4;
 		msg = malloc((size_t)len + 1);
 		if (msg == NULL) {
 			msg = small;
@@ -461,17 +535,6 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 	return (ret);
 }
 
-/*
- * Has every record numbered below target left the shim: delivered, written
- * to stderr, or evicted? (Under lock.)
- */
-static int
-relog_flushed(const struct relog *h, uint64_t target)
-{
-	return (h->taken + h->ring.evicted >= target &&
-	    (h->flight_n == 0 || h->flight_first >= target));
-}
-
 /* Wait until everything queued before the call is delivered. */
 RELOG_API int
 relog_flush(relog_t *h, int timeout_ms)
@@ -486,15 +549,15 @@ relog_flush(relog_t *h, int timeout_ms)
 		return (-EAGAIN);
 	until = shim_abstime(shim_now_ms() +
 	    (timeout_ms > 0 ? timeout_ms : 0));
+	target = shim_ring_head(h);
 	pthread_mutex_lock(&h->lock);
-	target = h->pushed;
 	h->flush_wanted = 1;
 	pthread_cond_signal(&h->wake);
 	h->flush_waiters++;
-	while (!relog_flushed(h, target)) {
+	while (shim_ring_tail(h) < target) {
 		if (pthread_cond_timedwait(&h->sent_cond, &h->lock,
 		    &until) == ETIMEDOUT) {
-			if (!relog_flushed(h, target))
+			if (shim_ring_tail(h) < target)
 				ret = -ETIMEDOUT;
 			break;
 		}
@@ -536,16 +599,11 @@ relog_close(relog_t *h, int timeout_ms)
 	return (ret);
 }
 
-/* Records overwritten so far. */
+/* Records the ring lost so far (shm_ring_dropped says which kinds). */
 RELOG_API uint64_t
 relog_dropped(const relog_t *h)
 {
-	uint64_t n;
-
 	if (h == NULL)
 		return (0);
-	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
-	n = h->ring.dropped;
-	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
-	return (n);
+	return (shm_ring_dropped(h->shm));
 }

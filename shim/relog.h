@@ -2,9 +2,24 @@
  * librelog: ship a plugin runner's log records to relogd.
  *
  * relog_emit and relog_log never block and never do I/O: they copy the
- * record into a fixed ring and return. A background thread sends batches to
- * relogd over a Unix socket. When the ring is full the oldest record is
- * overwritten and counted (relog_dropped).
+ * record into a fixed ring and return, with no lock, no system call and no
+ * allocation (but one datagram that wakes relogd when it asked to be
+ * woken: when the ring goes from empty to not empty, or fills past half).
+ * The ring lives in shared memory (a sealed memfd) that relog_open hands
+ * to relogd with its hello; relogd reads the records out of it itself. A
+ * background thread connects, reconnects, and sends the records in batches
+ * over the Unix socket instead when relogd does not take the ring. When the
+ * ring is full the oldest record is overwritten and counted (relog_dropped).
+ *
+ * What survives what (a record relog_emit returned from):
+ *
+ *   the runner dies (exit, SIGKILL, SIGSEGV, abort): delivered; relogd
+ *       reads what the ring holds before it lets it go
+ *   relogd dies: delivered once it is back (the runner keeps emitting into
+ *       the ring; if the ring fills, its oldest records are dropped, counted)
+ *   both at once: what the ring held is lost
+ *   the machine: what relogd had not handed to the kernel is lost, and what
+ *       the kernel had not written to disk
  *
  * Every function is safe to call from any number of threads at once, except
  * relog_close, after which the handle must not be used.
@@ -39,7 +54,13 @@ struct relog_opts {
 	const char *plugin_id;		/* RELOG_PLUGIN; none */
 	const char *session_token;	/* RELOG_TOKEN; "" */
 	const char *runner_id;		/* RELOG_RUNNER_ID; "runner-<pid>" */
-	size_t queue_max;		/* RELOG_QUEUE_MAX; 200 */
+	/*
+	 * RELOG_QUEUE_MAX; 200. Sizes the ring: the least power of two of
+	 * slots of 256 bytes that is at least 1,024 and twice this, so 200
+	 * is 1,024 slots (256 KiB). A record of up to 248 bytes (header,
+	 * padded name and message) takes one slot, a longer one more.
+	 */
+	size_t queue_max;
 	unsigned flush_interval_ms;	/* RELOG_FLUSH_INTERVAL_MS; 100 */
 	unsigned flush_batch;		/* RELOG_FLUSH_BATCH; 20 */
 	/*
@@ -70,9 +91,13 @@ struct relog_entry {
 };
 
 /*
- * Start the flusher thread; it connects (and reconnects) in the background.
- * opts may be NULL: everything then comes from the environment. Returns
- * NULL with errno set on bad options or when out of memory or threads.
+ * Make the ring and start the flusher thread, which connects (and
+ * reconnects) in the background. When relogd is up, relog_open returns
+ * once the ring is in its hands (waiting 50 ms at most); when it is down,
+ * at once, and the ring is handed over on the first connect. opts may be
+ * NULL: everything then comes from the environment. Returns NULL with
+ * errno set on bad options, when out of memory, threads or descriptors,
+ * or when memfd_create(2) fails.
  */
 relog_t *relog_open(const struct relog_opts *opts);
 
@@ -84,21 +109,26 @@ int relog_log(relog_t *h, int level, const char *logger_name,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Wait until every record queued before the call has been sent, for at most
- * timeout_ms. Returns 0, or -ETIMEDOUT.
+ * Wait until relogd has written every record queued before the call, for
+ * at most timeout_ms. Returns 0, or -ETIMEDOUT.
  */
 int relog_flush(relog_t *h, int timeout_ms);
 
 /*
- * Stop the flusher and send what is left, giving up after timeout_ms: what
- * could not be sent by then is written to stderr ("[LOG-FALLBACK]"; those
- * relogd was sent but did not acknowledge, so may have written too, as
- * "[LOG-FALLBACK?]"). Frees the handle. Returns 0, or -ETIMEDOUT if
- * records had to be written to stderr.
+ * Stop the flusher and wait until relogd has written what is left, giving
+ * up after timeout_ms: what relogd has not confirmed by then is taken out
+ * of the ring and written to stderr ("[LOG-FALLBACK]"; those relogd had
+ * read or been sent, so may have written too, as "[LOG-FALLBACK?]"). Frees
+ * the handle. Returns 0, or -ETIMEDOUT if records had to be written to
+ * stderr.
  */
 int relog_close(relog_t *h, int timeout_ms);
 
-/* How many records the ring has overwritten since relog_open. */
+/*
+ * How many records the ring lost since relog_open: overwritten when full,
+ * given up by a writer another overtook, or (after fork, when no ring
+ * could be made) never kept.
+ */
 uint64_t relog_dropped(const relog_t *h);
 
 #ifdef __cplusplus

@@ -1,9 +1,10 @@
 /*
- * What every part of librelog shares: its clocks.
+ * What every part of librelog shares: its clocks, where its ring stands.
  */
 #include <time.h>
 
 #include "shim.h"
+#include "shm-ring.h"
 
 /* Monotonic clock in ms. */
 int64_t
@@ -35,4 +36,27 @@ shim_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* The ring's head: the position after every record pushed so far. */
+uint64_t
+shim_ring_head(const struct relog *h)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(h->shm, &st);
+	return (st.head);
+}
+
+/*
+ * The ring's tail: every record before it is written by relogd (or given
+ * up, or lost and counted).
+ */
+uint64_t
+shim_ring_tail(const struct relog *h)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(h->shm, &st);
+	return (st.tail);
 }

@@ -3,6 +3,7 @@
 #define RELOG_SHIM_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -11,7 +12,10 @@
 
 #include "proto.h"
 #include "relog.h"
-#include "ring.h"
+#include "slot.h"
+
+struct proto_ring;
+struct shm_ring;
 
 #define RELOG_API __attribute__((visibility("default")))
 
@@ -32,26 +36,40 @@
 #define SHIM_IO_TIMEOUT_MS 5000
 /* How long relogd may take to acknowledge a batch (a slow sink). */
 #define SHIM_ACK_TIMEOUT_MS 30000
+/*
+ * How long relog_open waits for its first connect, the ring handed over:
+ * a live relogd takes well under a millisecond; a down one fails at once.
+ */
+#define SHIM_OPEN_WAIT_MS 50
 /* How long relog_close may write undelivered records to stderr. */
 #define SHIM_FALLBACK_MS 500
 /* Largest reply relogd sends to the shim. */
 #define SHIM_REPLY_MAX (64u * 1024)
 
 /*
- * A batch in the window. The one at position p holds its n records in
- * win_slots[p * batch] onwards.
+ * A batch in the window, sent when relogd does not read the ring itself.
+ * The one at position p holds its n records in win_slots[p * batch]
+ * onwards; end is the ring's consumer position after them, committed
+ * (the ring's tail moves past them) once relogd acknowledges the batch.
  */
 struct shim_frame {
 	uint64_t seq;
 	int64_t request_id;
-	uint64_t first_index;	/* number of its first record */
+	uint64_t end;
 	size_t n;
-	uint64_t dropped;	/* ring overflows reported with it */
+	uint64_t dropped;	/* ring losses reported with it */
 	int sent;		/* on the current connection */
 	int tried;		/* sent on some connection: relogd may have it */
 	int acked;
 };
 
+/*
+ * A handle. Records live in a shared ring (shm-ring.c), pushed by any
+ * thread with no lock. When relogd takes the ring with the hello it reads
+ * them itself; otherwise the flusher reads them (cons) and sends batches.
+ * Either way the ring's tail moves only past what relogd has written, so
+ * a record was delivered once tail passed its position.
+ */
 struct relog {
 	/* Set by relog_open, then read-only. */
 	char *socket_path;
@@ -65,24 +83,20 @@ struct relog {
 	char **prefixes;	/* NULL-terminated */
 	size_t *prefix_lens;
 
+	/* Pushed into by any thread; replaced only after fork(). */
+	struct shm_ring *shm;
+	int wake_tx;		/* the ring's wakeups are sent here... */
+	int wake_rx;		/* ...and arrive here: passed to relogd */
+	int ring_mode;		/* atomic: relogd reads the ring itself */
+
 	/* Under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* the flusher: work, flush or close */
-	pthread_cond_t sent_cond;	/* relog_flush: records left */
-	struct ring ring;
-	/*
-	 * Records are numbered as pushed. They leave the ring in that order,
-	 * taken by the flusher or evicted, so the ring's head is record
-	 * taken + ring.evicted; taken ones stay in flight, [flight_first,
-	 * flight_first + flight_n), until acknowledged or written to stderr.
-	 */
-	uint64_t pushed;
-	uint64_t taken;
-	uint64_t flight_first;	/* the oldest batch's first record */
-	size_t flight_n;	/* records in the window */
+	pthread_cond_t sent_cond;	/* tail moved; the first connect */
 	int flush_waiters;
 	int flusher_idle;	/* the flusher waits on wake */
 	int flush_wanted;
+	int tried;		/* the first connect was tried */
 	int closing;
 	int64_t close_deadline;	/* monotonic ms, when closing */
 	int close_fallback;	/* close had to write records to stderr */
@@ -97,26 +111,59 @@ struct relog {
 	unsigned backoff_ms;
 	int64_t request_id;
 	uint64_t seq;		/* of the last batch made */
-	uint64_t dropped_sent;	/* ring.dropped reported in batches */
-	uint64_t dropped_told;	/* ring.dropped said on stderr */
+	uint64_t dropped_told;	/* losses said on stderr */
 	int64_t refused_told;	/* when a refusal was said on stderr */
+	int ring_refused_told;	/* relogd's ring: false said on stderr */
+	int ring_broken_told;	/* its own ring found broken, said */
+	struct proto_ring *cons;	/* the flusher reading its own ring */
 	pthread_mutex_t pack_lock;	/* out changes: fork() waits it out */
 	msgpack_sbuffer out;
 	char in[SHIM_REPLY_MAX + RELOG_FRAME_HEADER_SIZE];
 	size_t in_len;
-	struct ring_slot *win_slots;	/* batch * SHIM_WINDOW */
+	struct slot *win_slots;	/* batch * SHIM_WINDOW */
 	struct shim_frame frames[SHIM_WINDOW];	/* a circle */
 	size_t fhead;		/* the oldest batch not acknowledged */
 	size_t fcount;		/* batches in the window */
+};
+
+/* What a reply of relogd's says (conn_parse_reply). */
+struct shim_reply {
+	int64_t request_id;
+	int accepted;		/* hello */
+	int ring;		/* hello: -1 not said, 0 refused, 1 taken */
+	struct proto_str reason;	/* hello's reason, or an error's */
+	struct proto_str ring_reason;	/* hello: why the ring was refused */
 };
 
 /* shim.c */
 int64_t	shim_now_ms(void);
 struct timespec shim_abstime(int64_t);
 int64_t	shim_wall_ms(void);
+uint64_t shim_ring_head(const struct relog *);
+uint64_t shim_ring_tail(const struct relog *);
 
 /* flusher.c */
 void	flusher_reset(struct relog *);
 void   *flusher_main(void *);
+
+/* batch.c */
+int	batch_start(struct relog *);
+int	batch_deliver(struct relog *);
+void	batch_forget(struct relog *);
+int	batch_pending(const struct relog *);
+void	batch_give_up(struct relog *);
+
+/* conn.c */
+int	conn_say(int64_t, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int64_t	conn_deadline(struct relog *, int64_t);
+int	conn_wait(struct relog *, short, int64_t);
+int	conn_send(struct relog *, const char *, size_t, int64_t);
+ssize_t	conn_reply(struct relog *, int64_t);
+void	conn_reply_done(struct relog *, size_t);
+int	conn_parse_reply(const char *, size_t, struct shim_reply *);
+size_t	conn_begin_frame(struct relog *, msgpack_packer *, const char *,
+	    int64_t *);
+void	conn_drop(struct relog *);
 
 #endif

@@ -28,7 +28,7 @@ static const struct {
 	const char *name;
 	Suite *(*make)(void);
 } main_suites[] = {
-	{ "ring", suite_ring }, { "shmring", suite_shmring },
+	{ "shmring", suite_shmring },
 	{ "codec", suite_codec },
 	{ "shim", suite_shim }, { "spool", suite_spool },
 	{ "config", suite_config }, { "daemon", suite_daemon },
@@ -37,6 +37,7 @@ static const struct {
 	{ "remote", suite_remote }, { "ids", suite_ids },
 	{ "security", suite_security }, { "show", suite_show },
 	{ "metrics", suite_metrics }, { "cli", suite_cli },
+	{ "ringd", suite_ringd }, { "crash", suite_crash },
 };
 
 /*

@@ -4,7 +4,7 @@
  * (relog_open(NULL)), as a supervisor would set it.
  *
  * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-r RATE] [-a] [-w]
- *     [-x] [-d]
+ *     [-x] [-s SIZE] [-d] [-f] [-c] [-g] [-k kill|segv|abort]
  *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
  *       seq=<i>", i from 0
  *   -l  logger name (default plugin.test)
@@ -18,11 +18,18 @@
  *   -d  dropped records are expected: do not fail on them
  *   -f  then fork: the child emits COUNT records as thread 1 and closes;
  *       once it exited, the parent emits COUNT more as thread 0
+ *   -c  the last record of each thread is CRITICAL
+ *   -g  halfway through thread 0's records, print "halfway" on stdout and
+ *       wait for a line on stdin
+ *   -k  crash right after the last record is emitted, by the last thread
+ *       to finish: SIGKILL, SIGSEGV (a write through a NULL pointer) or
+ *       abort(); nothing else runs, no flush, no close (not with -f)
  * Exits 0 when every record was handed over and none was dropped.
  */
 #include <sys/wait.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +48,45 @@ static long runner_first;	/* seq of thread 0's first record */
 static long runner_rate;
 static size_t runner_size;
 static int runner_exception;
+static int runner_critical;
+static int runner_gate;
+static int runner_crash;	/* the signal -k dies by; 0: none */
+static long runner_threads = 1;
+static long runner_done;	/* producer threads done emitting */
+
+/*
+ * Die by runner_crash at once, as a plugin that crashes does: nothing of
+ * librelog's runs after the last emit.
+ */
+static void
+runner_die(void)
+{
+	/* Volatile both: the compiler keeps the store. */
+	volatile int *volatile null = NULL;
+
+	if (runner_crash == SIGSEGV)
+		*null = 1;
+	if (runner_crash == SIGABRT)
+		abort();
+	raise(SIGKILL);
+}
+
+/*
+ * Halfway: say so and wait for the test's line on stdin. Returns 0, or -1
+ * if stdin closed first.
+ */
+static int
+runner_halfway(void)
+{
+	char c;
+
+	printf("halfway\n");
+	fflush(stdout);
+	while (read(STDIN_FILENO, &c, 1) == 1)
+		if (c == '\n')
+			return (0);
+	return (-1);
+}
 
 /* One producer thread. */
 static void *
@@ -64,6 +110,13 @@ runner_produce(void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (i = runner_first; i < runner_first + runner_count; i++) {
+		if (runner_gate && thread == 0 &&
+		    i == runner_first + runner_count / 2) {
+			if (runner_halfway() != 0)
+				break;
+			/* The pace starts again, not a burst to catch up. */
+			clock_gettime(CLOCK_MONOTONIC, &next);
+		}
 		if (runner_rate > 0) {
 			/* Pace the plugin: this is its behaviour, not a sync. */
 			next.tv_nsec += 1000000000L / runner_rate;
@@ -82,11 +135,20 @@ runner_produce(void *arg)
 			msg[runner_size] = '\0';
 		}
 		e.level = i % 5 == 4 ? RELOG_WARNING : RELOG_INFO;
+		if (runner_critical && i == runner_first + runner_count - 1)
+			e.level = RELOG_CRITICAL;
 		if (relog_emit(runner_h, &e) != 0) {
 			free(msg);
 			return ((void *)1);
 		}
 	}
+	if (i < runner_first + runner_count) {
+		free(msg);
+		return ((void *)1);
+	}
+	if (runner_crash != 0 && __atomic_add_fetch(&runner_done, 1,
+	    __ATOMIC_ACQ_REL) == runner_threads)
+		runner_die();
 	free(msg);
 	return (NULL);
 }
@@ -119,21 +181,34 @@ runner_fork(void)
 	return (WEXITSTATUS(status));
 }
 
+/* The signal -k names ("kill", "segv", "abort"), or -1. */
+static int
+runner_signal(const char *how)
+{
+	if (strcmp(how, "kill") == 0)
+		return (SIGKILL);
+	if (strcmp(how, "segv") == 0)
+		return (SIGSEGV);
+	if (strcmp(how, "abort") == 0)
+		return (SIGABRT);
+	return (-1);
+}
+
 int
 main(int argc, char **argv)
 {
 	pthread_t threads[64];
-	long nthreads = 1, t;
+	long t;
 	int opt, announce = 0, wait_stdin = 0, drops_ok = 0, status = 0;
 	int do_fork = 0;
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdf")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
-		case 't': nthreads = atol(optarg); break;
+		case 't': runner_threads = atol(optarg); break;
 		case 'r': runner_rate = atol(optarg); break;
 		case 's': runner_size = (size_t)atol(optarg); break;
 		case 'a': announce = 1; break;
@@ -141,10 +216,14 @@ main(int argc, char **argv)
 		case 'd': drops_ok = 1; break;
 		case 'f': do_fork = 1; break;
 		case 'x': runner_exception = 1; break;
+		case 'c': runner_critical = 1; break;
+		case 'g': runner_gate = 1; break;
+		case 'k': runner_crash = runner_signal(optarg); break;
 		default: return (2);
 		}
 	}
-	if (nthreads < 1 || nthreads > 64)
+	if (runner_threads < 1 || runner_threads > 64 || runner_crash < 0 ||
+	    (runner_crash != 0 && do_fork))
 		return (2);
 	runner_id = getenv("RELOG_RUNNER_ID");
 	if (runner_id == NULL)
@@ -154,9 +233,9 @@ main(int argc, char **argv)
 		perror("relog_open");
 		return (1);
 	}
-	for (t = 0; t < nthreads; t++)
+	for (t = 0; t < runner_threads; t++)
 		pthread_create(&threads[t], NULL, runner_produce, (void *)t);
-	for (t = 0; t < nthreads; t++) {
+	for (t = 0; t < runner_threads; t++) {
 		pthread_join(threads[t], &ret);
 		if (ret != NULL)
 			status = 6;

@@ -206,6 +206,90 @@ START_TEST(test_codec_hello_round_trip)
 }
 END_TEST
 
+/*
+ * The shared ring's words (relog's extension): a hello that passes one,
+ * the reply that says what became of it, runner.ring_sync.
+ */
+START_TEST(test_codec_ring)
+{
+	struct proto_hello in = {
+		.runner_id = proto_cstr("r"),
+		.sdk_version = proto_cstr("s"),
+		.session_token = proto_cstr(""),
+		.ring_version = 1,
+	}, out;
+	const msgpack_object *v;
+	const char *cause;
+	uint64_t pos;
+
+	proto_pack_hello(&pk, &in);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), 0);
+	ck_assert_uint_eq(out.ring_version, 1);
+	msgpack_sbuffer_clear(&sb);
+	in.ring_version = 0;
+	proto_pack_hello(&pk, &in);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), 0);
+	ck_assert_uint_eq(out.ring_version, 0);
+	/* A ring that is no map, or has no version: a hello of bad shape. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "runner_id");
+	proto_pack_key(&pk, "r");
+	proto_pack_key(&pk, "ring");
+	msgpack_pack_true(&pk);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), -1);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "runner_id");
+	proto_pack_key(&pk, "r");
+	proto_pack_key(&pk, "ring");
+	msgpack_pack_map(&pk, 0);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_hello(&un.data, &out, &cause), -1);
+
+	/* The replies: ring true; ring false and why; no ring key. */
+	msgpack_sbuffer_clear(&sb);
+	proto_pack_hello_reply(&pk, 1, "", PROTO_RING_TAKEN, NULL);
+	unpack_from(0);
+	v = proto_map_get(&un.data, "ring");
+	ck_assert(v != NULL && v->type == MSGPACK_OBJECT_BOOLEAN &&
+	    v->via.boolean);
+	ck_assert_ptr_null(proto_map_get(&un.data, "ring_reason"));
+	msgpack_sbuffer_clear(&sb);
+	proto_pack_hello_reply(&pk, 1, "", PROTO_RING_REFUSED, "too big");
+	unpack_from(0);
+	v = proto_map_get(&un.data, "ring");
+	ck_assert(v != NULL && v->type == MSGPACK_OBJECT_BOOLEAN &&
+	    !v->via.boolean);
+	v = proto_map_get(&un.data, "ring_reason");
+	ck_assert(v != NULL && v->type == MSGPACK_OBJECT_STR &&
+	    v->via.str.size == 7);
+	msgpack_sbuffer_clear(&sb);
+	proto_pack_hello_reply(&pk, 1, "", PROTO_RING_UNASKED, NULL);
+	unpack_from(0);
+	ck_assert_ptr_null(proto_map_get(&un.data, "ring"));
+
+	msgpack_sbuffer_clear(&sb);
+	proto_pack_ring_sync(&pk, 123456789012ULL);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_ring_sync(&un.data, &pos, &cause), 0);
+	ck_assert_uint_eq(pos, 123456789012ULL);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "position");
+	msgpack_pack_int64(&pk, -1);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_ring_sync(&un.data, &pos, &cause), -1);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 0);
+	unpack_from(0);
+	ck_assert_int_eq(proto_decode_ring_sync(&un.data, &pos, &cause), -1);
+}
+END_TEST
+
 /* The reply to hello, read back with the shim's cursor reader. */
 START_TEST(test_codec_reader_hello_reply)
 {
@@ -220,7 +304,8 @@ START_TEST(test_codec_reader_hello_reply)
 	int accepted = -1;
 
 	proto_pack_header(&pk, &hd);
-	proto_pack_hello_reply(&pk, 0, "plugin_id is not a safe name");
+	proto_pack_hello_reply(&pk, 0, "plugin_id is not a safe name",
+	    PROTO_RING_UNASKED, NULL);
 	proto_pack_no_error(&pk);
 	proto_reader_init(&r, sb.data, sb.size);
 	ck_assert_int_eq(proto_read_map(&r, &n), 0);
@@ -776,6 +861,7 @@ suite_codec(void)
 	tcase_add_test(tc, test_codec_batch_round_trip);
 	tcase_add_test(tc, test_codec_hello_round_trip);
 	tcase_add_test(tc, test_codec_reader_hello_reply);
+	tcase_add_test(tc, test_codec_ring);
 	tcase_add_test(tc, test_codec_python_types);
 	tcase_add_test(tc, test_codec_entry_wrong_types);
 	tcase_add_test(tc, test_codec_envelope_rejects);

@@ -422,8 +422,10 @@ END_TEST
 /*
  * relogd killed twice with SIGKILL under a steady stream from four runners,
  * and started again: every record arrives, in order per runner; only
- * batches relogd wrote but had not recorded may arrive twice (one send of
- * SHIM_WINDOW batches of 20, what one read may hold, per kill).
+ * records relogd wrote but had not committed in the ring may arrive twice
+ * (what it had read and not yet seen written, per kill: here a tick's
+ * worth, 150; bounded by what librelog's batches would resend, SHIM_WINDOW
+ * batches of 20).
  */
 START_TEST(test_daemon_sigkill_restart)
 {

@@ -233,11 +233,13 @@ remote_settled(const struct harness *h, size_t *notices)
  * from the oldest record kept. The collector reads all but acks nothing
  * until the runner is done; then it acks what it holds, and all after. In
  * the end each record (relogd's notices of drops among them) was acked or
- * dropped, once.
+ * dropped, once. The runner is paced (2,000 a second): relogd reads its
+ * ring a thousand records at a time, and all 5,000 at once would fill the
+ * queue before the first batch is in flight.
  */
 START_TEST(test_remote_dropped_in_flight)
 {
-	const char *args[] = { "-n", "5000", "-s", "200", NULL };
+	const char *args[] = { "-n", "5000", "-s", "200", "-r", "2000", NULL };
 	struct collector_conn c = { .fd = -1 };
 	char uri[64], seen[5000];
 	int lfd, fd, n, port, status, acking = 0;

@@ -279,7 +279,10 @@ sr_consumer_free(struct sr_consumer *c)
 	c->msg = c->exc = NULL;
 }
 
-/* One read call. */
+/*
+ * One read call, committed at once (a consumer that writes what it reads
+ * before it reads again).
+ */
 static int
 sr_read(struct sr_consumer *c, int flags)
 {
@@ -287,6 +290,8 @@ sr_read(struct sr_consumer *c, int flags)
 
 	rc = proto_ring_read(c->ring, flags, SR_BATCH, 1u << 20, sr_consume_cb,
 	    c, &c->counts);
+	if (rc >= 0)
+		proto_ring_commit(c->ring, proto_ring_position(c->ring));
 	c->res.rc = rc;
 	c->res.delivered = c->counts.delivered;
 	c->res.torn = c->counts.torn;
@@ -442,7 +447,7 @@ sr_consumer_fork(struct sr_child *child, int ring_fd, enum sr_mode mode, int los
 	if (sr_fork(child) == 0) {
 		close(p[0]);
 		sr_consumer_init(&c, NULL, mode, lossless);
-		if (proto_ring_open(ring_fd, &ring, &cause) != 0) {
+		if (proto_ring_open(ring_fd, SIZE_MAX, &ring, &cause) != 0) {
 			c.res.rc = -1;
 			sr_note(&c.res, "open: %s", cause);
 		} else {
@@ -869,7 +874,8 @@ START_TEST(test_shmring_torn_while_copied)
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	if (sr_fork(&child) == 0) {
 		close(p[0]);
-		if (proto_ring_open(shm_ring_fd(ring), &r, &cause) != 0)
+		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+		    &cause) != 0)
 			_exit(2);
 		sr_consumer_init(&c, r, SR_TORN, 0);
 		do {
@@ -972,8 +978,8 @@ START_TEST(test_shmring_producer_killed)
 				pause();
 		}
 
-		ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &ring_in,
-		    &cause), 0);
+		ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX,
+		    &ring_in, &cause), 0);
 		sr_consumer_init(&c, ring_in, SR_MIXED, 1);
 		threshold = 100 + sr_rand(&x) % SR_SCALE(15000);
 		deadline = harness_now_ms() + SR_WAIT_MS;
@@ -1083,7 +1089,7 @@ sr_relogd_fork(struct sr_child *child, int sock, int lockstep, int close_after, 
 	if (sr_fork(child) != 0)
 		return;
 	fd = sr_recv_fd(sock);
-	if (fd < 0 || proto_ring_open(fd, &ring, &cause) != 0)
+	if (fd < 0 || proto_ring_open(fd, SIZE_MAX, &ring, &cause) != 0)
 		_exit(2);
 	close(fd);
 	sr_consumer_init(&c, ring, SR_SMALL, 0);
@@ -1260,7 +1266,8 @@ START_TEST(test_shmring_refuse)
 		fd = sr_memfd(cases[i].size, cases[i].seals, cases[i].slots,
 		    cases[i].magic, cases[i].version);
 		cause = NULL;
-		ck_assert_msg(proto_ring_open(fd, &r, &cause) == cases[i].error,
+		ck_assert_msg(proto_ring_open(fd, SIZE_MAX, &r, &cause) ==
+		    cases[i].error,
 		    "case %zu: %s", i, cause != NULL ? cause : "accepted");
 		ck_assert_ptr_nonnull(cause);
 		close(fd);
@@ -1272,18 +1279,21 @@ START_TEST(test_shmring_refuse)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, (off_t)good), 0);
-	ck_assert_int_eq(proto_ring_open(fd, &r, &cause), -EINVAL);
+	ck_assert_int_eq(proto_ring_open(fd, SIZE_MAX, &r, &cause), -EINVAL);
 	close(fd);
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(rmdir(dir), 0);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	ck_assert_int_eq(proto_ring_open(p[0], &r, &cause), -EINVAL);
+	ck_assert_int_eq(proto_ring_open(p[0], SIZE_MAX, &r, &cause), -EINVAL);
 	close(p[0]);
 	close(p[1]);
 
 	/* librelog's own is taken, and it can no longer change its size. */
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
-	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), good - 1, &r,
+	    &cause), -EFBIG);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), good, &r,
+	    &cause), 0);
 	ck_assert_int_eq(ftruncate(shm_ring_fd(ring), 4096), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_int_eq(ftruncate(shm_ring_fd(ring), (off_t)good * 2), -1);
@@ -1403,8 +1413,8 @@ sr_scribble(int header)
 
 	deadline = harness_now_ms() + (RUNNING_ON_VALGRIND ? 10000 : 3000);
 	while (harness_now_ms() < deadline) {
-		if (r == NULL && proto_ring_open(shm_ring_fd(ring), &r,
-		    &cause) != 0) {
+		if (r == NULL && proto_ring_open(shm_ring_fd(ring), SIZE_MAX,
+		    &r, &cause) != 0) {
 			errors++;
 			continue;
 		}
@@ -1458,7 +1468,8 @@ sr_open(struct sr_consumer *c, struct shm_ring *ring, enum sr_mode mode,
 	struct proto_ring *r;
 	const char *cause;
 
-	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
 	sr_consumer_init(c, r, mode, lossless);
 }
 
@@ -1697,7 +1708,8 @@ START_TEST(test_shmring_lapped_writer)
 	sr_push_tiny(ring, 1024);
 
 	memset(&counts, 0, sizeof counts);
-	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
 	ck_assert_int_eq(proto_ring_read(r, 0, 2048, 1u << 30, sr_touch_cb,
 	    NULL, &counts), PROTO_RING_DRAINED);
 	/* All but the one given up and the one the last push overwrote. */
@@ -1881,6 +1893,163 @@ START_TEST(test_shmring_tail)
 }
 END_TEST
 
+/* What reads of the commit tests saw: positions, and which were taken. */
+struct sr_log {
+	uint64_t pos[16];
+	int taken[16];
+	size_t n;
+};
+
+static int
+sr_log_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_log *l = arg;
+
+	if (l->n < 16) {
+		l->pos[l->n] = rec->position;
+		l->taken[l->n++] = rec->taken;
+	}
+	return (0);
+}
+
+/* Read up to max records into a fresh log; returns the read's result. */
+static int
+sr_log_read(struct proto_ring *r, int flags, size_t max, struct sr_log *l)
+{
+	struct proto_ring_counts counts;
+
+	memset(&counts, 0, sizeof counts);
+	memset(l, 0, sizeof *l);
+	return (proto_ring_read(r, flags, max, 1u << 20, sr_log_cb, l,
+	    &counts));
+}
+
+/*
+ * A read moves no tail: what a consumer read and did not commit, the next
+ * one reads again, marked taken; a commit moves it. A rewind goes back to
+ * it; a limit ends reads there, a record that starts before it read whole.
+ */
+START_TEST(test_shmring_commit)
+{
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	struct proto_ring *r, *r2;
+	struct sr_log l;
+	const char *cause;
+	uint64_t pos[10], i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 10; i++)
+		pos[i] = sr_push(ring, i == 7 ? SR_BIG : SR_SMALL, 0, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_int_eq(sr_log_read(r, 0, 4, &l), PROTO_RING_AGAIN);
+	ck_assert_uint_eq(l.n, 4);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.tail, pos[0]);
+	proto_ring_commit(r, proto_ring_position(r));
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.tail, pos[4]);
+	ck_assert_int_eq(sr_log_read(r, 0, 3, &l), PROTO_RING_AGAIN);
+	ck_assert_int_eq(l.taken[0], 0);
+
+	/* A second consumer (relogd restarted) gets 4 to 6 again, taken. */
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r2,
+	    &cause), 0);
+	ck_assert_int_eq(sr_log_read(r2, 0, 100, &l), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 6);
+	ck_assert_uint_eq(l.pos[0], pos[4]);
+	ck_assert(l.taken[0] && l.taken[2] && !l.taken[3] && !l.taken[5]);
+	proto_ring_close(r2);
+
+	/* Back to the tail; then no further than record 7's first slot. */
+	proto_ring_rewind(r);
+	ck_assert_uint_eq(proto_ring_position(r), pos[4]);
+	proto_ring_limit(r, pos[7] + 1);
+	ck_assert_int_eq(sr_log_read(r, 0, 100, &l), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert_uint_eq(proto_ring_position(r), pos[8]);
+	ck_assert_int_eq(sr_log_read(r, 0, 100, &l), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * librelog's close gives records up (PROTO_RING_GIVE_UP) to write them to
+ * stderr: it is told which relogd had taken, and relogd gets none of them
+ * after that.
+ */
+START_TEST(test_shmring_give_up)
+{
+	struct shm_ring *ring;
+	struct proto_ring *relogd, *runner;
+	struct sr_log l;
+	const char *cause;
+	uint64_t i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 4; i++)
+		sr_push(ring, SR_SMALL, 0, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &relogd,
+	    &cause), 0);
+	ck_assert_int_eq(sr_log_read(relogd, 0, 1, &l), PROTO_RING_AGAIN);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &runner,
+	    &cause), 0);
+	ck_assert_int_eq(sr_log_read(runner, PROTO_RING_GIVE_UP, 100, &l),
+	    PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert(l.taken[0] && !l.taken[1] && !l.taken[3]);
+	ck_assert_int_eq(sr_log_read(relogd, 0, 100, &l), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 0);
+	proto_ring_rewind(relogd);
+	ck_assert_int_eq(sr_log_read(relogd, 0, 100, &l), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(l.n, 0);
+	proto_ring_close(runner);
+	proto_ring_close(relogd);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * The runner's losses are said once, by whichever consumer comes: a
+ * counter that goes back is not a loss, one that jumps counts a bounded
+ * number.
+ */
+START_TEST(test_shmring_new_drops)
+{
+	struct relog_ring_header *hdr;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	const char *cause;
+	uint64_t i;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 1030; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 6);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
+	proto_ring_close(r);
+	/* A consumer after it goes on from what was said. */
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
+	hdr = sr_map(ring);
+	atomic_store(&hdr->overwritten, 2);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
+	atomic_store(&hdr->overwritten, 3);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 1);
+	atomic_store(&hdr->abandoned, (uint64_t)1 << 40);
+	ck_assert_uint_eq(proto_ring_new_drops(r), PROTO_RING_DROPS_MAX);
+	sr_unmap(hdr);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
 static int
 sr_stop_cb(const struct proto_ring_record *rec, void *arg)
 {
@@ -1974,7 +2143,8 @@ START_TEST(test_shmring_cut)
 	memset(color, 'c', sizeof color);
 	memset(&counts, 0, sizeof counts);
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
-	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), &r, &cause), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
 
 	rec = (struct shm_ring_record){ .timestamp_ms = -5, .level = 1234,
 	    .name = name, .name_len = SR_TEXT,
@@ -2061,6 +2231,9 @@ suite_shmring(void)
 	tcase_add_loop_test(tc, test_shmring_inconsistent, 0,
 	    (int)(sizeof sr_bad / sizeof sr_bad[0]));
 	tcase_add_test(tc, test_shmring_tail);
+	tcase_add_test(tc, test_shmring_commit);
+	tcase_add_test(tc, test_shmring_give_up);
+	tcase_add_test(tc, test_shmring_new_drops);
 	tcase_add_test(tc, test_shmring_budget);
 	tcase_add_test(tc, test_shmring_cut);
 	tcase_add_test(tc, test_shmring_sizes);

@@ -14,7 +14,6 @@
 #include "proto.h"
 
 /* Suites, one per module (main.c runs them all). */
-Suite  *suite_ring(void);
 Suite  *suite_codec(void);
 Suite  *suite_shim(void);
 Suite  *suite_spool(void);
@@ -32,6 +31,8 @@ Suite  *suite_show(void);
 Suite  *suite_metrics(void);
 Suite  *suite_cli(void);
 Suite  *suite_shmring(void);
+Suite  *suite_ringd(void);
+Suite  *suite_crash(void);
 
 /*
  * The tag of test cases that run in the test's own process, with nothing
@@ -65,6 +66,9 @@ void	wire_batch_seq(int, const char *, const char *, int, uint64_t,
 void	wire_batch(int, const char *, int, size_t);
 void	wire_hello_as(int, const char *, const char *, const char *, size_t);
 void	wire_hello(int, const char *, const char *, size_t);
+void	wire_hello_fds(int, const char *, const char *, uint32_t, const int *,
+	    int);
+void	wire_ring_sync(int, int64_t, uint64_t);
 const char *wire_reply(int, int, int *);
 int	wire_open(const struct harness *, const char *);
 

@@ -146,6 +146,67 @@ wire_hello_as(int fd, const char *runner, const char *plugin,
 	wire_send(fd, &hd, wire_pack_hello, &hello, chunk);
 }
 
+/*
+ * Say hello as runner (plugin may be NULL) passing nfds descriptors with
+ * it (SCM_RIGHTS, with the frame), and asking for a shared ring of this
+ * version (0: not asking).
+ */
+void
+wire_hello_fds(int fd, const char *runner, const char *plugin,
+    uint32_t ring_version, const int *fds, int nfds)
+{
+	struct proto_hello hello = {
+		.runner_id = proto_cstr(runner),
+		.sdk_version = proto_cstr("test/1"),
+		.session_token = proto_cstr(""),
+		.plugin_id = proto_cstr(plugin),
+		.ring_version = ring_version,
+	};
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct proto_header hd;
+	struct cmsghdr *cm;
+	msgpack_sbuffer sb;
+
+	ck_assert_int_le(nfds, 4);
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 1, RELOG_METHOD_HELLO);
+	proto_client_frame(&sb, &hd, wire_pack_hello, &hello);
+	iov.iov_base = sb.data;
+	iov.iov_len = sb.size;
+	if (nfds > 0) {
+		memset(cbuf, 0, sizeof cbuf);
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	/* One message, all of it: relogd may drop us once it has read it. */
+	ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Pack a runner.ring_sync payload (a position). */
+static void
+wire_pack_ring_sync(msgpack_packer *pk, void *arg)
+{
+	proto_pack_ring_sync(pk, *(const uint64_t *)arg);
+}
+
+/* Ask relogd to answer once it committed its reads past position. */
+void
+wire_ring_sync(int fd, int64_t request_id, uint64_t position)
+{
+	struct proto_header hd;
+
+	wire_begin(&hd, RELOG_TYPE_REQUEST, request_id,
+	    RELOG_METHOD_RING_SYNC);
+	wire_send(fd, &hd, wire_pack_ring_sync, &position, 4096);
+}
+
 /* Say hello as runner (plugin may be NULL), chunk bytes per write. */
 void
 wire_hello(int fd, const char *runner, const char *plugin, size_t chunk)
@@ -162,13 +223,15 @@ wire_batch(int fd, const char *logger, int n, size_t chunk)
 
 /*
  * Receive a response. Returns the error code (static) if it has one,
- * "accepted"/"refused" for a hello reply, "written=N" for a batch's.
- * *eof tells whether relogd closed the connection right after.
+ * "accepted"/"refused" for a hello reply (then ", ring" or ", no ring:
+ * REASON" if it says so), "written=N" for a batch's, "tail=N" for a
+ * ring_sync's. *eof tells whether relogd closed the connection right
+ * after.
  */
 const char *
 wire_reply(int fd, int check_eof, int *eof)
 {
-	static char result[64];
+	static char result[160];
 	const msgpack_object *o;
 	struct proto_msg m;
 	const char *cause;
@@ -187,6 +250,17 @@ wire_reply(int fd, int check_eof, int *eof)
 		if ((o = proto_map_get(m.env.payload, "accepted")) != NULL)
 			snprintf(result, sizeof result, "%s",
 			    o->via.boolean ? "accepted" : "refused");
+		if ((o = proto_map_get(m.env.payload, "ring")) != NULL &&
+		    o->via.boolean)
+			strcat(result, ", ring");
+		else if (o != NULL && (o = proto_map_get(m.env.payload,
+		    "ring_reason")) != NULL)
+			snprintf(result + strlen(result), sizeof result -
+			    strlen(result), ", no ring: %.*s",
+			    (int)o->via.str.size, o->via.str.ptr);
+		if ((o = proto_map_get(m.env.payload, "tail")) != NULL)
+			snprintf(result, sizeof result, "tail=%llu",
+			    (unsigned long long)o->via.u64);
 		if ((o = proto_map_get(m.env.payload, "written")) != NULL)
 			snprintf(result, sizeof result, "written=%llu",
 			    (unsigned long long)o->via.u64);

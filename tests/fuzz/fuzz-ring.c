@@ -3,8 +3,9 @@
  * hand it to relogd. The input is the ring's bytes; it is put in a memfd,
  * sealed, checked and mapped by proto_ring_open as relogd would, and
  * drained: reads under small budgets, as if the runner lived and then as
- * if it were dead, arming in between, then a second consumer on the same
- * fd (relogd restarted) going on from the first one's tail. Every byte a
+ * if it were dead, arming and committing in between (a rewind, a limit and
+ * a give-up read among them), then a second consumer on the same fd
+ * (relogd restarted) going on from the first one's tail. Every byte a
  * callback gets is read, so the sanitizers see any overrun.
  *
  * Input: one control byte, the header's first 512 bytes (the rest of its
@@ -113,18 +114,26 @@ fuzz_drain(int fd, int dead, size_t budget)
 	const char *cause;
 	int i, rc;
 
-	if (proto_ring_open(fd, &r, &cause) != 0) {
+	if (proto_ring_open(fd, SIZE_MAX, &r, &cause) != 0) {
 		fuzz_sink += (unsigned)strlen(cause);
 		return;
 	}
 	memset(&counts, 0, sizeof counts);
 	for (i = 0; i < FUZZ_READS; i++) {
-		rc = proto_ring_read(r, dead ? PROTO_RING_PEER_DEAD : 0, budget,
+		rc = proto_ring_read(r, (dead ? PROTO_RING_PEER_DEAD : 0) |
+		    (i == 7 ? PROTO_RING_GIVE_UP : 0), budget,
 		    (size_t)1 << (10 + i % 8), fuzz_touch, NULL, &counts);
 		if (rc < 0) {
 			fuzz_sink += (unsigned)strlen(proto_ring_cause(r));
 			break;
 		}
+		/* Commit as relogd does once written; rewind as librelog. */
+		if (i % 3 == 0)
+			proto_ring_commit(r, proto_ring_position(r));
+		if (i == 5)
+			proto_ring_rewind(r);
+		if (i == 6)
+			proto_ring_limit(r, proto_ring_head(r));
 		if (rc == PROTO_RING_AGAIN)
 			continue;
 		if (proto_ring_arm(r, 1 + (uint32_t)i % 20) == 0) {
@@ -135,7 +144,7 @@ fuzz_drain(int fd, int dead, size_t budget)
 	}
 	fuzz_sink += (unsigned)(counts.delivered + counts.torn +
 	    counts.unfinished + proto_ring_position(r) +
-	    proto_ring_peer_dropped(r));
+	    proto_ring_new_drops(r));
 	proto_ring_close(r);
 }
 

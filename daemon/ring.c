@@ -1,0 +1,650 @@
+/*
+ * A runner's shared ring (PROTOCOL.md, "Shared ring"): the intake for
+ * records a runner hands over without a system call each. The runner
+ * passes the ring's memfd and a wake socket with its hello; relogd maps the
+ * ring (proto-ring.c checks it first: it is the runner's memory, hostile)
+ * and reads its records out, each into the records layer with the
+ * connection's origin, as a batch entry would go.
+ *
+ * When it reads: at once after the hello; when the wake socket says the
+ * ring went from empty to not empty (armed for 1 slot while it was idle),
+ * or passed half its size (armed so while records come); and every
+ * RING_TICK_MS while records come, so none waits longer. A read takes at
+ * most a budget of records and bytes, then yields to the loop. What a read
+ * took is committed (the ring's tail moves past it) only once the sinks it
+ * fed have written it: an ack in the ledger, as a batch's. So a relogd
+ * killed re-reads at most what it had read and not yet written, and a
+ * stalled sink stops the tail, and the reading: the ring fills and its
+ * producers overwrite the oldest, counted.
+ *
+ * When the runner hangs up (exit, crash, kill), the connection stays until
+ * every record committed before then is read and written (so its commits
+ * land); one being written is waited for until the runner is known dead
+ * (pidfd), or RING_DEAD_WAIT_MS, then skipped and counted. Any
+ * inconsistency in the ring drops the connection with one line.
+ *
+ * One ring, one reader: a runner that reconnects passes the same ring
+ * (the same file) while its last connection may still be draining it. The
+ * new connection's ring waits (blocked) until the old one is gone, then
+ * goes on from the tail the old one committed.
+ */
+#include <sys/pidfd.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relogd.h"
+#include "proto-ring.h"
+#include "relog-ring.h"
+
+/* What one read takes at most: as much as a read of a socket. */
+#define RING_READ_RECORDS 1024
+#define RING_READ_BYTES (256u * 1024)
+/* While records come, a read at least this often (librelog's interval). */
+#define RING_TICK_MS 100
+/* Datagrams read from the wake socket at one wakeup. */
+#define RING_WAKE_READS 64
+/* After a hangup, a record being written: looked at again this often... */
+#define RING_PENDING_MS 10
+/* ...until its runner is known dead, or this long. */
+#define RING_DEAD_WAIT_MS 1000
+
+struct ring {
+	struct client *c;
+	struct proto_ring *r;
+	size_t size;		/* mapped */
+	int wake_fd;		/* the runner's wake socket, our end */
+	struct event *wake_ev;
+	struct event *tick_ev;	/* every RING_TICK_MS while records come */
+	struct event *read_ev;	/* a read on the next turn, or in a while */
+	uint64_t queued;	/* the position the last ack commits */
+	int ticking;
+	int busy;		/* records read since the last tick */
+	int congested;		/* a sink it fed is full: not read */
+	struct ack *sync;	/* a ring_sync's answer, not queued yet */
+	uint64_t sync_pos;	/* queued once reads pass this */
+	int hungup;
+	int dead;		/* the runner has exited */
+	int pidfd;		/* readable once it has; -1: none */
+	struct event *pid_ev;
+	int64_t hungup_at;	/* monotonic ms */
+	uint64_t late;		/* records read after the hangup */
+	uint64_t unfinished;	/* skipped then, their writer dead */
+	struct ack *last;	/* hung up and drained: settles after the rest */
+	int empty_wakes;	/* in a row: woken with nothing to read */
+	dev_t dev;		/* the ring's file, to know it again */
+	ino_t ino;
+	struct ring *next_reader;	/* the same ring, on a newer connection */
+	struct ring *prev_reader;	/* ...and on the older: it waits for it */
+	TAILQ_ENTRY(ring) entry;
+};
+
+static TAILQ_HEAD(, ring) ring_all = TAILQ_HEAD_INITIALIZER(ring_all);
+static size_t ring_total;	/* bytes mapped, every ring's */
+static size_t ring_n;
+
+static void ring_read_cb(evutil_socket_t, short, void *);
+
+/* A record read out of the ring: into the records layer, as an entry. */
+static int
+ring_record_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct ring *rg = arg;
+	struct record r;
+
+	memset(&r, 0, sizeof r);
+	r.e.timestamp_ms = rec->timestamp_ms;
+	r.e.level = rec->level;
+	r.e.logger_name = (struct proto_str){ rec->name.ptr, rec->name.len };
+	r.e.message = (struct proto_str){ rec->message.ptr, rec->message.len };
+	r.e.exception_text = (struct proto_str){ rec->exception.ptr,
+	    rec->exception.len };
+	r.e.color = (struct proto_str){ rec->color.ptr, rec->color.len };
+	record_make(&r, &rg->c->origin, 0);
+	record_write(&rg->c->origin, &r);
+	return (0);
+}
+
+/* The ring is inconsistent: drop the runner, with one line. */
+static void
+ring_fail(struct ring *rg)
+{
+	log_peer("%s dropped: its ring: %s", client_name(rg->c),
+	    proto_ring_cause(rg->r));
+	event_del(rg->wake_ev);
+	client_close(rg->c);
+}
+
+/*
+ * Owe the ledger what a read took: an ack that commits the position
+ * reached once the sinks have written it; and, once reads have passed it,
+ * the answer to a ring_sync, in turn after it.
+ */
+static void
+ring_owe(struct ring *rg)
+{
+	struct ack_owner *o = rg->c->origin.acks;
+	uint64_t pos = proto_ring_position(rg->r);
+	struct ack *a;
+
+	if (pos != rg->queued) {
+		a = ack_new(NULL, 0);
+		a->ring = 1;
+		a->ring_pos = pos;
+		ack_queue(o, a, 1);
+		rg->queued = pos;
+	}
+	if (rg->sync != NULL && (int64_t)(pos - rg->sync_pos) >= 0) {
+		a = rg->sync;
+		rg->sync = NULL;
+		a->ring_pos = pos;
+		ack_queue(o, a, 1);
+	}
+}
+
+/*
+ * Read once (a budget's worth) into the records layer; say the runner's
+ * losses; owe the commit; have the sinks write. Returns what
+ * proto_ring_read did, or -1 if the runner is dropped or not to be read.
+ */
+static int
+ring_read(struct ring *rg)
+{
+	struct client *c = rg->c;
+	struct proto_ring_counts n;
+	uint64_t lost;
+	int rc;
+
+	if (rg->prev_reader != NULL || rg->congested ||
+	    c->state == CLIENT_CLOSING)
+		return (-1);
+	memset(&n, 0, sizeof n);
+	ack_read_begin(c->origin.acks);
+	rc = proto_ring_read(rg->r, rg->dead ? PROTO_RING_PEER_DEAD : 0,
+	    RING_READ_RECORDS, RING_READ_BYTES, ring_record_cb, rg, &n);
+	if (rc < 0) {
+		ring_fail(rg);
+		return (-1);
+	}
+	c->records += n.delivered;
+	if (n.delivered != 0)
+		rg->busy = 1;
+	if (rg->hungup) {
+		rg->late += n.delivered;
+		rg->unfinished += n.unfinished;
+	}
+	lost = proto_ring_new_drops(rg->r) + n.torn + n.unfinished;
+	if (lost != 0)
+		record_drops(&c->origin, lost);
+	ring_owe(rg);
+	if (ack_congested(c->origin.acks))
+		rg->congested = 1;
+	plugin_flush_all();
+	ack_progress();
+	return (rg->congested ? -1 : rc);
+}
+
+/* Read again on the next loop turn (0), or after ms. */
+static void
+ring_again(struct ring *rg, int ms)
+{
+	struct timeval tv = { 0, (suseconds_t)ms * 1000 };
+
+	if (ms == 0)
+		event_active(rg->read_ev, EV_TIMEOUT, 0);
+	else
+		evtimer_add(rg->read_ev, &tv);
+}
+
+/*
+ * The ring is drained after the hangup: once what it read is written (its
+ * last ack settled, its commits made), the connection goes.
+ */
+static void
+ring_finish(struct ring *rg)
+{
+	struct ack_owner *o = rg->c->origin.acks;
+
+	if (rg->last != NULL)
+		return;
+	if (ack_owed(o)) {
+		rg->last = ack_new(NULL, 0);
+		rg->last->ring = 1;
+		rg->last->ring_pos = proto_ring_position(rg->r);
+		ack_queue(o, rg->last, 0);
+		return;
+	}
+	if (rg->late != 0 || rg->unfinished != 0)
+		log_info("runner %s: %llu records read from its ring after it "
+		    "left, %llu unfinished skipped", rg->c->origin.runner_id,
+		    (unsigned long long)rg->late,
+		    (unsigned long long)rg->unfinished);
+	client_close(rg->c);
+}
+
+/*
+ * After the hangup: done once what was committed is read; a record still
+ * being written is waited for while the runner may still finish it (not
+ * when it reconnected: the newer connection reads it).
+ */
+static void
+ring_hungup_next(struct ring *rg, int rc)
+{
+	int64_t waited = relogd_now_ms(CLOCK_MONOTONIC) - rg->hungup_at;
+
+	if (rc == PROTO_RING_DRAINED ||
+	    (rc == PROTO_RING_PENDING && rg->next_reader != NULL)) {
+		ring_finish(rg);
+		return;
+	}
+	if (!rg->dead && waited >= RING_DEAD_WAIT_MS)
+		rg->dead = 1;
+	ring_again(rg, rg->dead ? 0 : RING_PENDING_MS);
+}
+
+/*
+ * After a read: more now if its budget ran out or the ring filled while
+ * arming. Else arm: while records come, for half the ring, the ticks
+ * reading the rest; once a tick found none, for the first record, and no
+ * ticks.
+ */
+static void
+ring_next(struct ring *rg, int rc, int tick)
+{
+	struct timeval tv = { 0, RING_TICK_MS * 1000 };
+	uint32_t slots = UINT32_MAX;
+	int armed;
+
+	if (rc < 0)
+		return;
+	if (rc == PROTO_RING_AGAIN) {
+		ring_again(rg, 0);
+		return;
+	}
+	if (rg->hungup) {
+		ring_hungup_next(rg, rc);
+		return;
+	}
+	if (tick && !rg->busy) {
+		evtimer_del(rg->tick_ev);
+		rg->ticking = 0;
+		slots = 1;
+	} else if (!rg->ticking) {
+		evtimer_add(rg->tick_ev, &tv);
+		rg->ticking = 1;
+	}
+	if (tick)
+		rg->busy = 0;
+	armed = proto_ring_arm(rg->r, slots);
+	if (armed < 0)
+		ring_fail(rg);
+	else if (armed == 1)
+		ring_again(rg, 0);
+}
+
+/* A read on the next turn (more to read, a sync, a resume), or a retry. */
+static void
+ring_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ring *rg = arg;
+
+	(void)fd;
+	(void)what;
+	ring_next(rg, ring_read(rg), 0);
+}
+
+/* The tick: read what came since the last. */
+static void
+ring_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ring *rg = arg;
+
+	(void)fd;
+	(void)what;
+	ring_next(rg, ring_read(rg), 1);
+}
+
+/*
+ * The runner woke us: take its datagrams, then read. A socket that never
+ * empties (a flood), reads as ended, or says it is readable again and
+ * again with nothing in it (shut down for reading) would have relogd spin:
+ * the runner is dropped.
+ */
+static void
+ring_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ring *rg = arg;
+	char b[64];
+	ssize_t n = 1;
+	int i;
+
+	(void)what;
+	for (i = 0; i < RING_WAKE_READS && n > 0; i++)
+		n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+	if (i > 1)
+		rg->empty_wakes = 0;
+	else if (n < 0)
+		rg->empty_wakes++;
+	if (n == 0 || (n > 0 && i == RING_WAKE_READS) ||
+	    rg->empty_wakes > RING_WAKE_READS) {
+		log_peer("%s dropped: its wake socket is never empty",
+		    client_name(rg->c));
+		event_del(rg->wake_ev);
+		client_close(rg->c);
+		return;
+	}
+	ring_next(rg, ring_read(rg), 0);
+}
+
+/* The runner exited (its pidfd is readable): read on, waiting no more. */
+static void
+ring_pid_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ring *rg = arg;
+
+	(void)fd;
+	(void)what;
+	rg->dead = 1;
+	event_del(rg->pid_ev);
+	ring_again(rg, 0);
+}
+
+/* Is fd a Unix datagram socket (checked without touching any file)? */
+static int
+ring_wake_ok(int fd)
+{
+	socklen_t len = sizeof(int);
+	int type = 0, domain = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+	    type != SOCK_DGRAM)
+		return (0);
+	len = sizeof(int);
+	return (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    domain == AF_UNIX);
+}
+
+/*
+ * Map the ring fd within max_ring and what max_ring_total has left.
+ * Returns it, or NULL and why (a limit is said once: it is the operator's
+ * to raise; a bad ring, each time, as any bad peer).
+ */
+static struct proto_ring *
+ring_map(struct client *c, int fd, const char **why)
+{
+	static int said_size, said_total;
+	size_t left, limit = relogd_config.max_ring;
+	struct proto_ring *r;
+	int error, total, *said;
+
+	left = ring_total < relogd_config.max_ring_total ?
+	    relogd_config.max_ring_total - ring_total : 0;
+	total = left < limit;
+	if (total)
+		limit = left;
+	error = proto_ring_open(fd, limit, &r, why);
+	if (error == 0)
+		return (r);
+	if (error != -EFBIG) {
+		log_peer("%s: its ring refused: %s", client_name(c), *why);
+		return (NULL);
+	}
+	*why = total ? "it is over what max_ring_total has left" :
+	    "it is larger than max_ring";
+	said = total ? &said_total : &said_size;
+	if (!*said)
+		log_warn("%s: its ring refused: %s (said once)",
+		    client_name(c), *why);
+	*said = 1;
+	return (NULL);
+}
+
+/*
+ * If another connection reads this ring still (the runner reconnected
+ * while its last connection drains), wait for the newest of them to go.
+ */
+static void
+ring_follow(struct ring *rg, const struct stat *st)
+{
+	struct ring *other;
+
+	rg->dev = st->st_dev;
+	rg->ino = st->st_ino;
+	TAILQ_FOREACH(other, &ring_all, entry) {
+		if (other->dev == rg->dev && other->ino == rg->ino &&
+		    other->next_reader == NULL) {
+			other->next_reader = rg;
+			rg->prev_reader = other;
+			break;
+		}
+	}
+	TAILQ_INSERT_TAIL(&ring_all, rg, entry);
+}
+
+/*
+ * The hello asked to pass a ring of this version, with these descriptors
+ * (the ring's memfd, the wake socket), which are ours now. Returns NULL
+ * once it is taken (read from the next loop turn on), or why not: the
+ * runner then sends batches.
+ */
+const char *
+ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
+{
+	struct proto_ring *r = NULL;
+	const char *why = NULL;
+	struct ring *rg;
+	struct stat st;
+	int i;
+
+	if (relogd_config.max_ring == 0)
+		why = "rings are turned off (max_ring = 0)";
+	else if (version != RELOG_RING_VERSION)
+		why = "its ring's version is not one relogd reads";
+	else if (nfds != 2)
+		why = "the hello must pass the ring and its wake socket";
+	else if (!ring_wake_ok(fds[1]))
+		why = "the wake descriptor is no Unix datagram socket";
+	else if ((r = ring_map(c, fds[0], &why)) != NULL &&
+	    fstat(fds[0], &st) != 0) {
+		proto_ring_close(r);
+		r = NULL;
+		why = "its ring cannot be looked at (fstat)";
+	}
+	for (i = 0; i < nfds; i++) {
+		if (r == NULL || i != 1)
+			close(fds[i]);
+	}
+	if (r == NULL)
+		return (why);
+
+	if ((rg = calloc(1, sizeof *rg)) == NULL)
+		fatal("calloc");
+	rg->c = c;
+	rg->r = r;
+	rg->size = proto_ring_size(r);
+	rg->wake_fd = fds[1];
+	rg->pidfd = -1;
+	rg->queued = proto_ring_position(r);
+	ring_follow(rg, &st);
+	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
+	    ring_wake_cb, rg);
+	rg->tick_ev = event_new(relogd_base, -1, EV_PERSIST, ring_tick_cb, rg);
+	rg->read_ev = evtimer_new(relogd_base, ring_read_cb, rg);
+	if (rg->wake_ev == NULL || rg->tick_ev == NULL || rg->read_ev == NULL)
+		fatalx("out of memory for a ring");
+	event_add(rg->wake_ev, NULL);
+	ring_total += rg->size;
+	ring_n++;
+	c->ring = rg;
+	/* Records it logged before the hello. */
+	ring_again(rg, 0);
+	return (NULL);
+}
+
+/*
+ * runner.ring_sync: answer once the reads passed its position and what
+ * they took is written. Returns NULL, or why it is refused.
+ */
+const char *
+ring_sync(struct client *c, const struct proto_envelope *env)
+{
+	struct ring *rg = c->ring;
+	const char *cause;
+	uint64_t pos;
+
+	if (rg == NULL)
+		return ("no ring was passed on this connection");
+	if (proto_decode_ring_sync(env->payload, &pos, &cause) != 0)
+		return (cause);
+	if (rg->sync != NULL)
+		return ("a ring_sync is pending already");
+	rg->sync = ack_new(env, 1);
+	rg->sync->ring = 1;
+	rg->sync_pos = pos;
+	ring_again(rg, 0);
+	return (NULL);
+}
+
+/*
+ * What an ack of this connection owed is written: commit its position; the
+ * last one after a hangup lets the connection go.
+ */
+void
+ring_settled(struct client *c, const struct ack *a)
+{
+	struct ring *rg = c->ring;
+
+	if (rg == NULL)
+		return;
+	if (proto_ring_cause(rg->r) == NULL)
+		proto_ring_commit(rg->r, a->ring_pos);
+	if (a == rg->last) {
+		rg->last = NULL;
+		ring_again(rg, 0);
+	}
+}
+
+/*
+ * The runner hung up: keep the connection until its ring is drained, up
+ * to where producers were now (they may be alive, reconnecting). Returns
+ * 1 if it has a ring to drain.
+ */
+int
+ring_hangup(struct client *c)
+{
+	struct ring *rg = c->ring;
+
+	if (rg == NULL)
+		return (0);
+	rg->hungup = 1;
+	rg->hungup_at = relogd_now_ms(CLOCK_MONOTONIC);
+	event_del(rg->wake_ev);
+	evtimer_del(rg->tick_ev);
+	rg->ticking = 0;
+	if (rg->sync != NULL)
+		ack_free(rg->sync);
+	rg->sync = NULL;
+	proto_ring_limit(rg->r, proto_ring_head(rg->r));
+	/* Told when it has exited (ESRCH: it has; ENOSYS: ask no one). */
+	if (c->origin.pid > 0) {
+		rg->pidfd = pidfd_open(c->origin.pid, 0);
+		if (rg->pidfd < 0 && errno == ESRCH)
+			rg->dead = 1;
+	}
+	if (rg->pidfd >= 0) {
+		rg->pid_ev = event_new(relogd_base, rg->pidfd, EV_READ,
+		    ring_pid_cb, rg);
+		if (rg->pid_ev == NULL)
+			fatalx("out of memory for a ring");
+		event_add(rg->pid_ev, NULL);
+	}
+	ring_again(rg, 0);
+	return (1);
+}
+
+/* The sinks it fed drained: read it again. */
+void
+ring_resume(struct client *c)
+{
+	if (c->ring == NULL || !c->ring->congested)
+		return;
+	c->ring->congested = 0;
+	ring_again(c->ring, 0);
+}
+
+/*
+ * relogd stops: read what the ring holds now, within a bound (the runner
+ * may push on), waiting for no writer.
+ */
+void
+ring_stop(struct client *c)
+{
+	struct ring *rg = c->ring;
+	int i, rc = PROTO_RING_AGAIN;
+
+	if (rg == NULL)
+		return;
+	proto_ring_limit(rg->r, proto_ring_head(rg->r));
+	rg->congested = 0;
+	for (i = 0; rc == PROTO_RING_AGAIN && i <= (int)(RELOG_RING_SLOTS_MAX /
+	    RING_READ_RECORDS); i++)
+		rc = ring_read(rg);
+}
+
+/* The connection is freed: unmap its ring and let go of its descriptors. */
+void
+ring_detach(struct client *c)
+{
+	struct ring *rg = c->ring;
+
+	if (rg == NULL)
+		return;
+	event_free(rg->wake_ev);
+	event_free(rg->tick_ev);
+	event_free(rg->read_ev);
+	if (rg->pid_ev != NULL)
+		event_free(rg->pid_ev);
+	if (rg->pidfd >= 0)
+		close(rg->pidfd);
+	close(rg->wake_fd);
+	if (rg->sync != NULL)
+		ack_free(rg->sync);
+	if (rg->prev_reader != NULL)
+		rg->prev_reader->next_reader = rg->next_reader;
+	if (rg->next_reader != NULL) {
+		rg->next_reader->prev_reader = rg->prev_reader;
+		/* Its turn: on from the tail this one committed. */
+		if (rg->prev_reader == NULL) {
+			proto_ring_rewind(rg->next_reader->r);
+			rg->next_reader->queued =
+			    proto_ring_position(rg->next_reader->r);
+			ring_again(rg->next_reader, 0);
+		}
+	}
+	TAILQ_REMOVE(&ring_all, rg, entry);
+	proto_ring_close(rg->r);
+	ring_total -= rg->size;
+	ring_n--;
+	free(rg);
+	c->ring = NULL;
+}
+
+/* Bytes every ring maps, for stats. */
+size_t
+ring_bytes_total(void)
+{
+	return (ring_total);
+}
+
+/* How many rings are mapped. */
+size_t
+ring_count(void)
+{
+	return (ring_n);
+}

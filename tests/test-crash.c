@@ -1,0 +1,419 @@
+/*
+ * A runner that crashes loses nothing (issue 13): runners linked with
+ * librelog die by SIGKILL, SIGSEGV or abort() right after their last emit,
+ * with no flush and no close, and relogd still writes every record they
+ * emitted, in order, the last one included. Each runner logs to a plugin
+ * of its own (RELOG_PLUGIN: ID.log) but where told.
+ *
+ * relogd killed under runners that stay alive and close normally is
+ * test_daemon_sigkill_restart (test-daemon.c); here the runners die after
+ * such a restart.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tests.h"
+
+/* Runners may take this long to start and emit (sanitizers are slow). */
+#define CRASH_CHILD_TIMEOUT_MS 120000
+/* From the runners' deaths, for all their records to arrive. */
+#define CRASH_DELIVERY_MS 30000
+/* A window of batches sent twice per kill of relogd (PROTOCOL.md). */
+#define CRASH_DUPS_PER_KILL (32 * 20)
+
+/* A runner started to crash, and what it emits first. */
+struct crash_runner {
+	char id[32];		/* RELOG_RUNNER_ID */
+	const char *plugin;	/* RELOG_PLUGIN; NULL: the id */
+	long count;		/* records: "runner=ID thread=0 seq=I" */
+	const char *rate;	/* records a second; NULL: one burst */
+	const char *queue;	/* its ring, in records */
+	const char *how;	/* -k: kill, segv or abort */
+	int sig;		/* the signal that ends it */
+	int critical;		/* -c: its last record is CRITICAL */
+	int gate;		/* -g: halfway, it waits for a line on in */
+	pid_t pid;
+	int out, in;		/* its stdout and stdin, with gate */
+};
+
+static struct harness H;
+
+static const char *const no_rate_limit[] = { "--rate-limit", "off", NULL };
+
+/* The ways to die, one loop of test_crash_dies each. */
+static const struct {
+	const char *how;
+	int sig;
+} crash_ways[] = {
+	{ "kill", SIGKILL }, { "segv", SIGSEGV }, { "abort", SIGABRT },
+};
+
+/*
+ * What runners emit before they die: a few records or many, in a burst or
+ * at 1000 a second, into a ring that holds them or that they fill exactly.
+ * At that pace librelog sends a batch (20 records) once it is full, else
+ * on its timer: 1000 ends on a full batch, 990 does not.
+ */
+static const struct {
+	const char *name;
+	long count;
+	const char *rate;
+	const char *queue;
+} crash_shapes[] = {
+	{ "b10", 10, NULL, "16384" },
+	{ "r10", 10, "1000", "16384" },
+	{ "b1000", 1000, NULL, "16384" },
+	{ "r1000", 1000, "1000", "16384" },
+	{ "r990", 990, "1000", "16384" },
+	{ "bfull", 1000, NULL, "1000" },
+};
+
+static void
+crash_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+crash_teardown(void)
+{
+	harness_cleanup(&H);
+}
+
+/* A runner that emits count records in a burst and dies as how says. */
+static void
+crash_init(struct crash_runner *r, const char *id, long count,
+    const char *how, int sig)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->count = count;
+	r->queue = "16384";
+	r->how = how;
+	r->sig = sig;
+	r->out = r->in = -1;
+}
+
+/* Start a runner as r says. */
+static void
+crash_start(struct crash_runner *r)
+{
+	const char *args[12];
+	char count[24];
+	size_t n = 0;
+
+	snprintf(count, sizeof count, "%ld", r->count);
+	args[n++] = "-n";
+	args[n++] = count;
+	args[n++] = "-k";
+	args[n++] = r->how;
+	if (r->rate != NULL) {
+		args[n++] = "-r";
+		args[n++] = r->rate;
+	}
+	if (r->critical)
+		args[n++] = "-c";
+	if (r->gate)
+		args[n++] = "-g";
+	args[n] = NULL;
+	r->pid = harness_runner_env(&H, r->id, r->plugin != NULL ? r->plugin :
+	    r->id, r->queue, args, r->gate ? &r->out : NULL,
+	    r->gate ? &r->in : NULL);
+}
+
+/*
+ * Wait for a runner to die by its signal. Under the sanitizers a fault is
+ * theirs: they report it and end the runner with status 1 instead.
+ */
+static void
+crash_reap(struct crash_runner *r)
+{
+	int status = harness_wait(r->pid, CRASH_CHILD_TIMEOUT_MS);
+
+	if (r->gate) {
+		close(r->out);
+		close(r->in);
+	}
+	if (r->sig == SIGSEGV && status == 1 &&
+	    getenv("RELOG_SANITIZE_RUNTIMES") != NULL)
+		return;
+	ck_assert_msg(status == 128 + r->sig, "runner %s: status %d, not "
+	    "signal %d", r->id, status, r->sig);
+}
+
+/* The file a runner's records go to (static, until the next call). */
+static const char *
+crash_path(const struct crash_runner *r)
+{
+	static char path[512];
+
+	snprintf(path, sizeof path, "%s/%s.log", H.log_dir,
+	    r->plugin != NULL ? r->plugin : r->id);
+	return (path);
+}
+
+/*
+ * Wait until each runner's last record is in its file, for all of them
+ * together at most CRASH_DELIVERY_MS; fail saying how many of each
+ * arrived (duplicates counted) if one is not. Then check that each one's
+ * records are all there, in order, with at most max_dups written twice.
+ */
+static void
+crash_await(const struct crash_runner *rs, size_t n, long max_dups)
+{
+	int64_t deadline = harness_now_ms() + CRASH_DELIVERY_MS, left;
+	char needle[96], report[2048] = "", *text;
+	size_t i, len = 0, late = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(needle, sizeof needle, "runner=%s thread=0 seq=%ld\n",
+		    rs[i].id, rs[i].count - 1);
+		left = deadline - harness_now_ms();
+		if (harness_await_file(crash_path(&rs[i]), needle, 1,
+		    left > 0 ? (int)left : 0) != 0)
+			late++;
+	}
+	for (i = 0; i < n && len < sizeof report; i++) {
+		text = harness_read_file(crash_path(&rs[i]), NULL);
+		snprintf(needle, sizeof needle, "runner=%s thread=0 seq=",
+		    rs[i].id);
+		len += (size_t)snprintf(report + len, sizeof report - len,
+		    " %s %zu/%ld", rs[i].id, harness_count(text, needle),
+		    rs[i].count);
+		free(text);
+	}
+	ck_assert_msg(late == 0, "%zu of %zu runners' last records did not "
+	    "arrive in %d ms; delivered/emitted:%s", late, n,
+	    CRASH_DELIVERY_MS, report);
+	for (i = 0; i < n; i++) {
+		text = harness_read_file(crash_path(&rs[i]), NULL);
+		if (max_dups == 0)
+			harness_check_sequence(text, rs[i].id, 0, rs[i].count);
+		else
+			harness_check_delivered(text, rs[i].id, rs[i].count,
+			    max_dups);
+		free(text);
+	}
+}
+
+/*
+ * Runners of every shape die one way (SIGKILL, SIGSEGV, abort: one loop
+ * each) right after their last emit: every record arrives.
+ */
+START_TEST(test_crash_dies)
+{
+	size_t i, n = sizeof crash_shapes / sizeof crash_shapes[0];
+	struct crash_runner rs[sizeof crash_shapes / sizeof crash_shapes[0]];
+	char id[32];
+
+	harness_daemon_start(&H, no_rate_limit);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%s-%s", crash_ways[_i].how,
+		    crash_shapes[i].name);
+		crash_init(&rs[i], id, crash_shapes[i].count,
+		    crash_ways[_i].how, crash_ways[_i].sig);
+		rs[i].rate = crash_shapes[i].rate;
+		rs[i].queue = crash_shapes[i].queue;
+		crash_start(&rs[i]);
+	}
+	for (i = 0; i < n; i++)
+		crash_reap(&rs[i]);
+	crash_await(rs, n, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * The issue's attack: 300 records at 1000 a second, then a CRITICAL one,
+ * then SIGSEGV. The CRITICAL record is the one that must not be lost.
+ */
+START_TEST(test_crash_critical_then_segv)
+{
+	struct crash_runner r;
+	char *text;
+
+	harness_daemon_start(&H, no_rate_limit);
+	crash_init(&r, "critical", 301, "segv", SIGSEGV);
+	r.rate = "1000";
+	r.critical = 1;
+	crash_start(&r);
+	crash_reap(&r);
+	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "critical");
+	ck_assert_ptr_nonnull(strstr(text, " CRITICAL [plugin.test] "
+	    "runner=critical thread=0 seq=300\n"));
+	free(text);
+}
+END_TEST
+
+/* Ten runners at once, 1000 records each in a burst, then SIGKILL. */
+START_TEST(test_crash_ten_runners)
+{
+	struct crash_runner rs[10];
+	char id[32];
+	int i;
+
+	harness_daemon_start(&H, no_rate_limit);
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "ten%d", i);
+		crash_init(&rs[i], id, 1000, "kill", SIGKILL);
+		crash_start(&rs[i]);
+	}
+	for (i = 0; i < 10; i++)
+		crash_reap(&rs[i]);
+	crash_await(rs, 10, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * relogd SIGKILLed while four runners emit, and started again: once they
+ * are back (connected to the new relogd), they emit their second half and
+ * die by SIGKILL. The new relogd has their records as the first did:
+ * every one arrives, at most a window of batches twice.
+ */
+START_TEST(test_crash_after_restart)
+{
+	struct crash_runner rs[4];
+	char path[512], id[32], needle[64], *said;
+	int i;
+
+	snprintf(path, sizeof path, "%s/restart.log", H.log_dir);
+	harness_daemon_start(&H, no_rate_limit);
+	for (i = 0; i < 4; i++) {
+		snprintf(id, sizeof id, "rk%d", i);
+		crash_init(&rs[i], id, 2000, "kill", SIGKILL);
+		rs[i].plugin = "restart";
+		rs[i].rate = "1000";
+		rs[i].gate = 1;
+		crash_start(&rs[i]);
+	}
+	/* Mid-stream: a quarter of the first halves are in. */
+	ck_assert_int_eq(harness_await_file(path, "\n", 1000,
+	    CRASH_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, CRASH_CHILD_TIMEOUT_MS),
+	    128 + SIGKILL);
+	H.daemon = -1;
+	harness_daemon_start(&H, no_rate_limit);
+	for (i = 0; i < 4; i++) {
+		said = NULL;
+		capture_await(rs[i].out, &said, "halfway\n", 1,
+		    CRASH_CHILD_TIMEOUT_MS);
+		free(said);
+		snprintf(needle, sizeof needle, "\"runner_id\":\"rk%d\",", i);
+		peer_await_count(&H, needle, 1);
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(write(rs[i].in, "\n", 1), 1);
+	for (i = 0; i < 4; i++)
+		crash_reap(&rs[i]);
+	crash_await(rs, 4, CRASH_DUPS_PER_KILL);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* An old-style client's batches: 40 of 10 records, broadcast. */
+static void
+crash_raw_batches(int fd)
+{
+	int i;
+
+	for (i = 0; i < 40; i++)
+		wire_batch(fd, "plugin.raw", 10, 4096);
+}
+
+/*
+ * A raw socket client (no instance, broadcasts, as the Python runtime's
+ * runners) connected all along, sending before, while and after four
+ * librelog runners emit and die by SIGKILL: both are written whole.
+ */
+START_TEST(test_crash_beside_socket_client)
+{
+	struct crash_runner rs[4];
+	char path[512], id[32];
+	int fd, i;
+
+	snprintf(path, sizeof path, "%s/raw.log", H.log_dir);
+	harness_daemon_start(&H, no_rate_limit);
+	fd = wire_open(&H, "raw");
+	crash_raw_batches(fd);
+	for (i = 0; i < 4; i++) {
+		snprintf(id, sizeof id, "ring%d", i);
+		crash_init(&rs[i], id, 1000, "kill", SIGKILL);
+		crash_start(&rs[i]);
+	}
+	crash_raw_batches(fd);
+	for (i = 0; i < 4; i++)
+		crash_reap(&rs[i]);
+	crash_raw_batches(fd);
+	ck_assert_int_eq(harness_await_file(path, "raw seq=", 3 * 40 * 10,
+	    CRASH_DELIVERY_MS), 0);
+	close(fd);
+	crash_await(rs, 4, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A Python runner (shim/python's RelogHandler on this build's librelog)
+ * logs 1000 records and SIGKILLs itself (tests/python/crash_runner.py):
+ * all 1000 arrive. Python emits slowly enough for librelog's flusher to
+ * keep up with the default settings, so it is told to wait (batches of
+ * 4096, an hour's timer): the records are in the ring when the runner
+ * dies, not yet sent. With the sanitizers, their runtimes are preloaded
+ * into python, as in test_daemon_python_handler.
+ */
+START_TEST(test_crash_python)
+{
+	const char *src = getenv("RELOG_SRC");
+	char script[512], sock[320], lib[512], preload[1024];
+	const char *argv[] = { "/usr/bin/python3", script, "1000", NULL };
+	const char *env[] = { sock, "RELOG_RUNNER_ID=py", "RELOG_PLUGIN=py",
+	    "RELOG_QUEUE_MAX=16384", "RELOG_FLUSH_BATCH=4096",
+	    "RELOG_FLUSH_INTERVAL_MS=3600000", lib, NULL, NULL, NULL };
+	struct crash_runner r;
+
+	snprintf(script, sizeof script, "%s/tests/python/crash_runner.py",
+	    src != NULL ? src : ".");
+	snprintf(sock, sizeof sock, "RELOG_SOCKET=%s", H.socket);
+	snprintf(lib, sizeof lib, "RELOG_LIBRARY=%s",
+	    harness_build_path("librelog.so.1"));
+	if (getenv("RELOG_SANITIZE_RUNTIMES") != NULL) {
+		snprintf(preload, sizeof preload, "LD_PRELOAD=%s",
+		    getenv("RELOG_SANITIZE_RUNTIMES"));
+		env[7] = preload;
+		env[8] = "ASAN_OPTIONS=detect_leaks=0";
+	}
+	harness_daemon_start(&H, no_rate_limit);
+	crash_init(&r, "py", 1000, "kill", SIGKILL);
+	r.pid = harness_spawn(argv, env, NULL, NULL);
+	crash_reap(&r);
+	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+Suite *
+suite_crash(void)
+{
+	Suite *s = suite_create("crash");
+	TCase *tc = tcase_create("crash");
+
+	tcase_add_checked_fixture(tc, crash_setup, crash_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_crash_dies, 0,
+	    sizeof crash_ways / sizeof crash_ways[0]);
+	tcase_add_test(tc, test_crash_critical_then_segv);
+	tcase_add_test(tc, test_crash_ten_runners);
+	tcase_add_test(tc, test_crash_after_restart);
+	tcase_add_test(tc, test_crash_beside_socket_client);
+	tcase_add_test(tc, test_crash_python);
+	suite_add_tcase(s, tc);
+	return (s);
+}

@@ -1,0 +1,907 @@
+/*
+ * relogd's shared-ring intake, driven by runners of the test's own making:
+ * a ring (shim/shm-ring.c) and its wake socket passed with a raw hello, so
+ * that a test can hand relogd exactly the ring, the descriptors and the
+ * damage it means to; and librelog's runners when relogd turns rings off.
+ */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <linux/sockios.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relog-ring.h"
+#include "shm-ring.h"
+#include "tests.h"
+
+#define RD_WAIT_MS 30000	/* for relogd, under valgrind too */
+
+static struct harness H;
+
+/* A runner of the test's making: its ring, wake socket, connection. */
+struct rd_runner {
+	const char *id;
+	struct shm_ring *ring;
+	int wake[2];		/* [0] the producers', [1] relogd's */
+	int fd;
+	int64_t next_request;
+};
+
+static void
+rd_setup(void)
+{
+	harness_init(&H);
+}
+
+static void
+rd_teardown(void)
+{
+	harness_cleanup(&H);
+}
+
+/* The wake callback: one datagram, never blocking. */
+static void
+rd_wake(void *arg)
+{
+	struct rd_runner *r = arg;
+
+	(void)!send(r->wake[0], "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Make the ring and wake socket of a runner, not connected yet. */
+static void
+rd_make(struct rd_runner *r, const char *id, uint32_t slots)
+{
+	memset(r, 0, sizeof *r);
+	r->id = id;
+	r->fd = -1;
+	r->next_request = 2;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    r->wake), 0);
+	ck_assert_int_eq(shm_ring_create(&r->ring, slots, rd_wake, r), 0);
+}
+
+/* Connect and pass the ring with the hello; returns wire_reply's word. */
+static const char *
+rd_connect(struct rd_runner *r, const char *plugin)
+{
+	int fds[2] = { shm_ring_fd(r->ring), r->wake[1] }, eof;
+
+	r->fd = harness_connect(&H);
+	wire_hello_fds(r->fd, r->id, plugin, RELOG_RING_VERSION, fds, 2);
+	return (wire_reply(r->fd, 0, &eof));
+}
+
+/* A runner connected with its ring taken. */
+static void
+rd_open(struct rd_runner *r, const char *id, const char *plugin)
+{
+	rd_make(r, id, 1024);
+	ck_assert_str_eq(rd_connect(r, plugin), "accepted, ring");
+}
+
+static void
+rd_close(struct rd_runner *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	close(r->wake[0]);
+	close(r->wake[1]);
+	shm_ring_destroy(r->ring);
+	r->fd = -1;
+}
+
+/*
+ * Push records "runner=<id> thread=0 seq=<i>", i from first, n of them,
+ * as harness_check_sequence reads them; each must be taken, unless the
+ * ring is being scribbled on (any).
+ */
+static void
+rd_push(struct rd_runner *r, const char *logger, long first, long n,
+    int any)
+{
+	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
+	char msg[128];
+	long i;
+
+	rec.name = logger;
+	rec.name_len = strlen(logger);
+	rec.exc = "";
+	for (i = first; i < first + n; i++) {
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
+		    "runner=%s thread=0 seq=%ld", r->id, i);
+		rec.msg = msg;
+		if (shm_ring_push(r->ring, &rec) != 0)
+			ck_assert(any);
+	}
+}
+
+/* Push records that must all be taken. */
+static void
+rd_emit(struct rd_runner *r, const char *logger, long first, long n)
+{
+	rd_push(r, logger, first, n, 0);
+}
+
+/* Where the ring's producers are. */
+static uint64_t
+rd_head(const struct rd_runner *r)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(r->ring, &st);
+	return (st.head);
+}
+
+/* ring_sync to where producers are; returns once relogd answered. */
+static void
+rd_sync(struct rd_runner *r)
+{
+	char want[64];
+	uint64_t head = rd_head(r);
+	int eof;
+
+	wire_ring_sync(r->fd, r->next_request++, head);
+	snprintf(want, sizeof want, "tail=%llu", (unsigned long long)head);
+	ck_assert_str_eq(wire_reply(r->fd, 0, &eof), want);
+}
+
+/* The plugin's log, once it holds n lines (NULL: it never did). */
+static char *
+rd_await_log(const char *plugin, size_t n)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s.log", H.log_dir, plugin);
+	ck_assert_int_eq(harness_await_file(path, "\n", n, RD_WAIT_MS), 0);
+	return (harness_plugin_log(&H, plugin));
+}
+
+/*
+ * A ring passed with the hello is taken: records pushed before the hello
+ * and after it arrive in order, ring_sync answers once they are written,
+ * and stats count the ring and its bytes.
+ */
+START_TEST(test_ringd_records)
+{
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "rr", 1024);
+	rd_emit(&r, "plugin.rr", 0, 300);
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
+	rd_emit(&r, "plugin.rr", 300, 700);
+	rd_sync(&r);
+	/* Answered once written: in the file now. */
+	text = harness_plugin_log(&H, "rr");
+	harness_check_sequence(text, "rr", 0, 1000);
+	free(text);
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
+	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"),
+	    (long long)relog_ring_file_size(1024));
+	ck_assert_int_eq(peer_stat(&H, "rr", "written"), 1000);
+	rd_close(&r);
+	peer_await_stat(&H, NULL, "rings", 0);
+	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* A memfd of size bytes whose header says slots slots, sealed or not. */
+static int
+rd_memfd(uint64_t size, uint32_t slots, int sealed)
+{
+	struct relog_ring_header h;
+	int fd;
+
+	fd = memfd_create("rd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	memset(&h, 0, sizeof h);
+	h.magic = RELOG_RING_MAGIC;
+	h.version = RELOG_RING_VERSION;
+	h.header_size = RELOG_RING_HEADER_SIZE;
+	h.slot_size = RELOG_RING_SLOT_SIZE;
+	h.slot_count = slots;
+	ck_assert_int_eq(pwrite(fd, &h, 24, 0), 24);
+	if (sealed)
+		ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
+		    F_SEAL_GROW | F_SEAL_SEAL), 0);
+	return (fd);
+}
+
+/*
+ * Pass fds (ring or not) with a hello asking for a ring: accepted, the
+ * ring refused for why; batches then go over the socket as before.
+ */
+static void
+rd_refused(const char *runner, int *fds, int nfds, const char *why)
+{
+	char want[160];
+	int fd, eof;
+
+	fd = harness_connect(&H);
+	wire_hello_fds(fd, runner, NULL, RELOG_RING_VERSION, fds, nfds);
+	snprintf(want, sizeof want, "accepted, no ring: %s", why);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), want);
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.refused", 3, 0, 0,
+	    4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=3");
+	close(fd);
+}
+
+/*
+ * Rings relogd could fault on, or will not map, are refused at the hello
+ * (the runner falls back to batches): unsealed, truncated (smaller than
+ * its header says), larger than max_ring, past max_ring_total, none at
+ * all; and all of them when max_ring is 0.
+ */
+START_TEST(test_ringd_refused)
+{
+	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
+	    "max_ring = 300000\nmax_ring_total = 600000\n"), NULL };
+	const uint64_t good = relog_ring_file_size(1024);
+	struct rd_runner big, a, b, c;
+	int fds[2], wake[2];
+	char *text;
+
+	harness_daemon_start(&H, args);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    wake), 0);
+	fds[1] = wake[1];
+	fds[0] = rd_memfd(good, 1024, 0);
+	rd_refused("unsealed", fds, 2, "the ring is not sealed against "
+	    "shrinking and growing");
+	close(fds[0]);
+	fds[0] = rd_memfd(good, 2048, 1);
+	rd_refused("truncated", fds, 2, "the ring's size is not what its "
+	    "header says");
+	close(fds[0]);
+	rd_refused("none", fds, 0, "the hello must pass the ring and its "
+	    "wake socket");
+	fds[0] = wake[0];
+	rd_refused("nowake", fds, 1, "the hello must pass the ring and its "
+	    "wake socket");
+
+	rd_make(&big, "big", 2048);
+	ck_assert_str_eq(rd_connect(&big, NULL), "accepted, no ring: it is "
+	    "larger than max_ring");
+	rd_open(&a, "a", NULL);
+	rd_open(&b, "b", NULL);
+	rd_make(&c, "c", 1024);
+	ck_assert_str_eq(rd_connect(&c, NULL), "accepted, no ring: it is "
+	    "over what max_ring_total has left");
+	text = harness_plugin_log(&H, "refused");
+	ck_assert_uint_eq(harness_lines(text), 12);
+	free(text);
+	rd_close(&big);
+	rd_close(&a);
+	rd_close(&b);
+	rd_close(&c);
+	close(wake[0]);
+	close(wake[1]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "(said once)"), 2);
+	free(text);
+
+	args[1] = harness_config(&H, "[relogd]\nmax_ring = 0\n");
+	harness_daemon_start(&H, args);
+	rd_make(&a, "off", 1024);
+	ck_assert_str_eq(rd_connect(&a, NULL), "accepted, no ring: rings are "
+	    "turned off (max_ring = 0)");
+	rd_close(&a);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * Descriptors anywhere but with the hello, or more than two, drop the
+ * connection with one line; a hello that asks for no ring has what it
+ * passed closed and is answered as always.
+ */
+START_TEST(test_ringd_stray_fds)
+{
+	int p[2], fds[3], fd, eof;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fds[0] = fds[1] = fds[2] = p[0];
+	fd = harness_connect(&H);
+	wire_hello_fds(fd, "three", NULL, RELOG_RING_VERSION, fds, 3);
+	ck_assert_int_le(recv(fd, &eof, 1, 0), 0);
+	close(fd);
+
+	fd = harness_connect(&H);
+	wire_hello_fds(fd, "noring", NULL, 0, fds, 2);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	/* Descriptors after the hello: dropped. */
+	wire_hello_fds(fd, "again", NULL, 0, fds, 1);
+	ck_assert_int_le(recv(fd, &eof, 1, 0), 0);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "passed more than two "
+	    "descriptors: dropped"), 1);
+	ck_assert_uint_eq(harness_count(text, "passed descriptors but with "
+	    "its hello: dropped"), 1);
+	free(text);
+}
+END_TEST
+
+/*
+ * A runner scribbles over its own ring while it pushes: relogd drops it
+ * with one line, and never crashes, hangs or stalls; a good runner beside
+ * it delivers every record, in order.
+ */
+START_TEST(test_ringd_scribbler)
+{
+	struct rd_runner good, bad;
+	struct relog_ring_header *hdr;
+	uint64_t *words, x = 88172645463325252u, n, i;
+	size_t size = relog_ring_file_size(1024);
+	char *text;
+	long k;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&good, "good", NULL);
+	rd_open(&bad, "bad", NULL);
+	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    shm_ring_fd(bad.ring), 0);
+	ck_assert(hdr != MAP_FAILED);
+	words = (uint64_t *)((char *)hdr + RELOG_RING_HEADER_SIZE);
+	n = (size - RELOG_RING_HEADER_SIZE) / 8;
+	for (k = 0; k < 20; k++) {
+		rd_emit(&good, "plugin.good", k * 100, 100);
+		rd_sync(&good);
+		rd_push(&bad, "plugin.bad", k * 100, 100, 1);
+		/* Random words anywhere in the slots, seqs and texts alike. */
+		for (i = 0; i < 64; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			atomic_store((_Atomic uint64_t *)&words[x % n], x);
+		}
+	}
+	/* Whatever the scribbles did, this one is an error. */
+	hdr->magic = 0;
+	rd_push(&bad, "plugin.bad", 5000, 600, 1);
+	rd_sync(&good);
+	text = harness_plugin_log(&H, "good");
+	harness_check_sequence(text, "good", 0, 2000);
+	free(text);
+	ck_assert_int_eq(harness_daemon_await(&H, "runner bad) dropped: its "
+	    "ring: ", 1, RD_WAIT_MS), 0);
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
+	munmap(hdr, size);
+	rd_close(&good);
+	rd_close(&bad);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner bad) dropped"), 1);
+	free(text);
+}
+END_TEST
+
+/*
+ * The identity rules hold for ring records as for batches: a ring bound
+ * to plugin a writes everything into a, whatever its loggers say; an
+ * unbound one cannot write into an owned plugin (its records go to
+ * _unrouted, counted as refused).
+ */
+START_TEST(test_ringd_identity)
+{
+	const char *args[] = { "--config", harness_config(&H,
+	    "[plugin.vault]\ntoken = s3cret\n"), NULL };
+	struct rd_runner a, free_;
+	char *text;
+
+	harness_daemon_start(&H, args);
+	rd_open(&a, "ra", "a");
+	rd_emit(&a, "plugin.vault", 0, 10);
+	rd_sync(&a);
+	rd_open(&free_, "rf", NULL);
+	rd_emit(&free_, "plugin.vault.keys", 0, 10);
+	rd_sync(&free_);
+	text = harness_plugin_log(&H, "a");
+	harness_check_sequence(text, "ra", 0, 10);
+	free(text);
+	text = harness_plugin_log(&H, "_unrouted");
+	harness_check_sequence(text, "rf", 0, 10);
+	free(text);
+	ck_assert_ptr_null(harness_plugin_log(&H, "vault"));
+	ck_assert_int_eq(peer_stat(&H, "vault", "refused"), 10);
+	rd_close(&a);
+	rd_close(&free_);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * What the ring lost reaches the runner's plugin as a notice: overflow
+ * before relogd came, said once; a counter that goes back is no loss; one
+ * that jumps is said as a bounded count.
+ */
+START_TEST(test_ringd_drops)
+{
+	struct rd_runner r;
+	struct relog_ring_header *hdr;
+	size_t size = relog_ring_file_size(1024);
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "dr", 1024);
+	rd_emit(&r, "plugin.dr", 0, 1030);
+	ck_assert_str_eq(rd_connect(&r, "dr"), "accepted, ring");
+	rd_sync(&r);
+	ck_assert_int_eq(harness_await_file(path, "runner dr dropped 6 "
+	    "records: its queue was full", 1, RD_WAIT_MS), 0);
+	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    shm_ring_fd(r.ring), 0);
+	ck_assert(hdr != MAP_FAILED);
+	atomic_store(&hdr->overwritten, 0);
+	rd_emit(&r, "plugin.dr", 1030, 1);
+	rd_sync(&r);
+	atomic_store(&hdr->abandoned, (uint64_t)1 << 50);
+	rd_emit(&r, "plugin.dr", 1031, 1);
+	rd_sync(&r);
+	ck_assert_int_eq(harness_await_file(path, "runner dr dropped "
+	    "4294967296 records", 1, RD_WAIT_MS), 0);
+	ck_assert_int_ge(peer_stat(&H, "dr", "dropped_by_runners"),
+	    6 + ((long long)1 << 32));
+	munmap(hdr, size);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * The runner dies: every record it committed is delivered after its
+ * connection is gone. mid: it dies inside a record (claimed, never
+ * committed), which is skipped and said as a loss, records of other
+ * threads after it delivered; the pidfd says at once that it is dead.
+ */
+static void
+rd_dies(int mid)
+{
+	struct rd_runner r;
+	struct relog_ring_header *hdr;
+	struct relog_ring_slot *slots;
+	uint64_t pos;
+	char *text, path[512];
+	pid_t pid;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, mid ? "mid" : "dead", 1024);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		rd_connect(&r, NULL);
+		rd_emit(&r, "plugin.dead", 0, 300);
+		if (mid) {
+			hdr = mmap(NULL, relog_ring_file_size(1024),
+			    PROT_READ | PROT_WRITE, MAP_SHARED,
+			    shm_ring_fd(r.ring), 0);
+			slots = (struct relog_ring_slot *)((char *)hdr +
+			    RELOG_RING_HEADER_SIZE);
+			pos = atomic_fetch_add(&hdr->head, 1);
+			atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
+			    RELOG_RING_WRITING_FIRST));
+			rd_emit(&r, "plugin.dead", 300, 10);
+		}
+		raise(SIGKILL);
+	}
+	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 128 + SIGKILL);
+	text = rd_await_log("dead", mid ? 310 : 300);
+	harness_check_sequence(text, mid ? "mid" : "dead", 0, mid ? 310 : 300);
+	free(text);
+	if (mid) {
+		snprintf(path, sizeof path, "%s/_runtime.log", H.log_dir);
+		ck_assert_int_eq(harness_await_file(path, "runner mid dropped "
+		    "1 records", 1, RD_WAIT_MS), 0);
+		ck_assert_int_eq(harness_daemon_await(&H, "records read from "
+		    "its ring after it left, 1 unfinished skipped", 1,
+		    RD_WAIT_MS), 0);
+	}
+	peer_await_stat(&H, NULL, "rings", 0);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+
+START_TEST(test_ringd_runner_killed)
+{
+	rd_dies(0);
+}
+END_TEST
+
+START_TEST(test_ringd_killed_mid_record)
+{
+	rd_dies(1);
+}
+END_TEST
+
+/*
+ * A runner alive hangs up with a record half written (a thread stuck in
+ * it): relogd waits for it a bounded time, then skips it and delivers the
+ * rest.
+ */
+START_TEST(test_ringd_hangup_pending)
+{
+	struct rd_runner r;
+	struct relog_ring_header *hdr;
+	struct relog_ring_slot *slots;
+	uint64_t pos;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "stuck", NULL);
+	hdr = mmap(NULL, relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, shm_ring_fd(r.ring), 0);
+	ck_assert(hdr != MAP_FAILED);
+	slots = (struct relog_ring_slot *)((char *)hdr +
+	    RELOG_RING_HEADER_SIZE);
+	rd_emit(&r, "plugin.stuck", 0, 5);
+	pos = atomic_fetch_add(&hdr->head, 1);
+	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
+	    RELOG_RING_WRITING));
+	rd_emit(&r, "plugin.stuck", 5, 5);
+	close(r.fd);
+	r.fd = -1;
+	text = rd_await_log("stuck", 10);
+	harness_check_sequence(text, "stuck", 0, 10);
+	free(text);
+	ck_assert_int_eq(harness_daemon_await(&H, "read from its ring after "
+	    "it left, 0 unfinished skipped", 1, RD_WAIT_MS), 0);
+	munmap(hdr, relog_ring_file_size(1024));
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * An old-style client (batches on the socket, as the Python runtime's
+ * runners) and ring runners side by side, each delivering everything.
+ */
+START_TEST(test_ringd_beside_socket_clients)
+{
+	struct rd_runner r1, r2;
+	char *text;
+	int fd, eof, i;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r1, "ring1", NULL);
+	fd = wire_open(&H, "sock");
+	rd_open(&r2, "ring2", NULL);
+	for (i = 0; i < 10; i++) {
+		rd_emit(&r1, "plugin.mix", i * 50, 50);
+		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.mix", 50, 0, 0,
+		    4096);
+		ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=50");
+		rd_emit(&r2, "plugin.mix", i * 50, 50);
+	}
+	rd_sync(&r1);
+	rd_sync(&r2);
+	text = harness_plugin_log(&H, "mix");
+	harness_check_sequence(text, "ring1", 0, 500);
+	harness_check_sequence(text, "ring2", 0, 500);
+	ck_assert_uint_eq(harness_count(text, "] raw seq="), 500);
+	free(text);
+	close(fd);
+	rd_close(&r1);
+	rd_close(&r2);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * relogd with rings turned off (max_ring = 0), as to an old relogd:
+ * librelog runners hear ring: false and send batches, the flusher reading
+ * its own ring; every record arrives, and relog_flush (-a) returns once
+ * they are written.
+ */
+START_TEST(test_ringd_off_batches)
+{
+	static const char *const args[] = {
+		"-n", "3000", "-t", "2", "-r", "5000", "-l", "plugin.off", "-a",
+		NULL
+	};
+	const char *conf[] = { "--config", NULL, NULL };
+	char said[512] = "", *text;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int out;
+
+	conf[1] = harness_config(&H, "[relogd]\nmax_ring = 0\n"
+	    "rate_limit = off\n");
+	harness_daemon_start(&H, conf);
+	pid = harness_runner(&H, "off", NULL, args, &out);
+	/* Its output: librelog's word on the ring, then the runner's. */
+	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
+	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
+		said[len += (size_t)n] = '\0';
+	ck_assert_msg(strstr(said, "relog: relogd did not take the ring of "
+	    "runner off (rings are turned off (max_ring = 0)); sending "
+	    "batches\n") != NULL, "runner said: %s", said);
+	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "off");
+	harness_check_sequence(text, "off", 0, 3000);
+	harness_check_sequence(text, "off", 1, 3000);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner off connected"), 1);
+	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
+	free(text);
+}
+END_TEST
+
+/* relogd closes the connection (without a word). */
+static void
+rd_await_eof(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	ck_assert_int_eq(poll(&pfd, 1, RD_WAIT_MS), 1);
+	ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+}
+
+/* Descriptors relogd holds (its /proc/PID/fd entries). */
+static int
+rd_fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return (n);
+}
+
+/*
+ * Four descriptors with a hello: the connection is dropped and
+ * every descriptor the kernel handed relogd is closed (it kept three, and
+ * leaked the fourth, one per connection).
+ */
+START_TEST(test_ringd_extra_fds_closed)
+{
+	int p[2], fds[4], before, fd, i;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	for (i = 0; i < 4; i++)
+		fds[i] = p[0];
+	before = rd_fds_of(H.daemon);
+	for (i = 0; i < 4; i++) {
+		fd = harness_connect(&H);
+		wire_hello_fds(fd, "many", NULL, RELOG_RING_VERSION, fds, 4);
+		/* Dropped without a reply: its descriptors are closed. */
+		rd_await_eof(fd);
+		close(fd);
+	}
+	ck_assert_int_eq(rd_fds_of(H.daemon), before);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A wake socket that is never empty (the runner shut it down: every read
+ * returns at once) would have relogd spin: the runner is dropped with one
+ * line, what it logged before written.
+ */
+START_TEST(test_ringd_wake_shut_down)
+{
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "spin", NULL);
+	rd_emit(&r, "plugin.spin", 0, 10);
+	rd_sync(&r);
+	ck_assert_int_eq(shutdown(r.wake[1], SHUT_RD), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "runner spin) dropped: its "
+	    "wake socket is never empty", 1, RD_WAIT_MS), 0);
+	rd_await_eof(r.fd);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "spin");
+	harness_check_sequence(text, "spin", 0, 10);
+	free(text);
+}
+END_TEST
+
+/*
+ * Make the plugin's log file full: relogd may write no more than limit
+ * bytes (RLIMIT_FSIZE) and the file has them already, so its sink stalls
+ * until the test empties it. Returns the file's path (static).
+ */
+static const char *
+rd_stall_log(const char *plugin, long limit)
+{
+	static char path[512];
+	int fd;
+
+	H.fsize = limit;
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/%s.log", H.log_dir, plugin);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, limit), 0);
+	close(fd);
+	return (path);
+}
+
+/*
+ * A runner reconnects, passing the same ring, while its last connection
+ * waits for a stalled sink to write what it read: the new connection reads
+ * on only once the old one is gone, from the tail it committed once its
+ * records were written. Each record is written once (twice, before).
+ */
+START_TEST(test_ringd_reconnect_same_ring)
+{
+	const char *path = rd_stall_log("again", 1 << 20);
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "again", 1024);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 0, 100);
+	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	close(r.fd);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 100, 50);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	rd_sync(&r);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "again", 0, 150);
+	ck_assert_uint_eq(harness_lines(text), 150);
+	free(text);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/* Push n records of about 1 KiB (five slots each). */
+static void
+rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
+{
+	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
+	char msg[1100];
+	long i;
+
+	rec.name = logger;
+	rec.name_len = strlen(logger);
+	rec.exc = "";
+	for (i = first; i < first + n; i++) {
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
+		    "runner=%s thread=0 seq=%ld %01000d", r->id, i, 0);
+		rec.msg = msg;
+		ck_assert_int_eq(shm_ring_push(r->ring, &rec), 0);
+	}
+}
+
+/* Records in the ring relogd has not taken (their first slot unread). */
+static long
+rd_unread(const struct rd_runner *r, uint32_t slots)
+{
+	size_t size = relog_ring_file_size(slots);
+	struct relog_ring_slot *slot;
+	char *map;
+	long n = 0;
+	uint32_t i;
+
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, shm_ring_fd(r->ring), 0);
+	ck_assert(map != MAP_FAILED);
+	slot = (struct relog_ring_slot *)(map + RELOG_RING_HEADER_SIZE);
+	for (i = 0; i < slots; i++)
+		n += relog_ring_seq_state(atomic_load(&slot[i].seq)) ==
+		    RELOG_RING_COMMITTED_FIRST;
+	munmap(map, size);
+	return (n);
+}
+
+/*
+ * relogd has read all the test sent on fd (SIOCOUTQ: none of it waits in
+ * the socket), and then answered a hello on another connection: whatever
+ * that read set off in relogd's loop has run.
+ */
+static void
+rd_await_taken(int fd)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	int queued;
+
+	for (;;) {
+		ck_assert_int_eq(ioctl(fd, SIOCOUTQ, &queued), 0);
+		if (queued == 0)
+			break;
+		ck_assert_msg(harness_now_ms() < deadline, "relogd reads not");
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	close(wire_open(&H, "probe"));
+}
+
+/*
+ * A ring whose sink is too full is not read, whatever else its connection
+ * sends: each request on the socket used to resume it, a budget read into
+ * the full sink per request, without bound.
+ */
+START_TEST(test_ringd_congested_stays)
+{
+	struct rd_runner r;
+	int i;
+
+	rd_stall_log("full", 1 << 20);
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "full", 16384);
+	ck_assert_str_eq(rd_connect(&r, "full"), "accepted, ring");
+	/* 2.3 MiB: the sink stops taking records past 1 MiB. */
+	rd_push_long(&r, "plugin.full", 0, 2300);
+	ck_assert_int_eq(harness_daemon_await(&H, "full.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	for (i = 0; i < 12; i++) {
+		wire_ring_sync(r.fd, r.next_request++, rd_head(&r));
+		rd_await_taken(r.fd);
+	}
+	ck_assert_int_gt(rd_unread(&r, 16384), 500);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+Suite *
+suite_ringd(void)
+{
+	Suite *s = suite_create("ringd");
+	TCase *tc = tcase_create("ringd");
+
+	tcase_add_checked_fixture(tc, rd_setup, rd_teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_ringd_records);
+	tcase_add_test(tc, test_ringd_refused);
+	tcase_add_test(tc, test_ringd_stray_fds);
+	tcase_add_test(tc, test_ringd_scribbler);
+	tcase_add_test(tc, test_ringd_identity);
+	tcase_add_test(tc, test_ringd_drops);
+	tcase_add_test(tc, test_ringd_runner_killed);
+	tcase_add_test(tc, test_ringd_killed_mid_record);
+	tcase_add_test(tc, test_ringd_hangup_pending);
+	tcase_add_test(tc, test_ringd_beside_socket_clients);
+	tcase_add_test(tc, test_ringd_off_batches);
+	tcase_add_test(tc, test_ringd_extra_fds_closed);
+	tcase_add_test(tc, test_ringd_wake_shut_down);
+	tcase_add_test(tc, test_ringd_reconnect_same_ring);
+	tcase_add_test(tc, test_ringd_congested_stays);
+	suite_add_tcase(s, tc);
+	return (s);
+}
