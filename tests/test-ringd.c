@@ -667,19 +667,27 @@ rd_await_eof(int fd)
 	ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
 }
 
-/* Descriptors relogd holds (its /proc/PID/fd entries). */
+/* Descriptors relogd holds of the pipe whose inode is ino. */
 static int
-rd_fds_of(pid_t pid)
+rd_fds_of(pid_t pid, ino_t ino)
 {
-	char path[64];
+	char dir[64], path[320], link[128], want[64];
 	struct dirent *de;
+	ssize_t len;
 	DIR *d;
 	int n = 0;
 
-	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
+	snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
+	snprintf(want, sizeof want, "pipe:[%lu]", (unsigned long)ino);
+	ck_assert_ptr_nonnull(d = opendir(dir));
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		len = readlink(path, link, sizeof link - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strcmp(link, want) == 0;
+		}
+	}
 	closedir(d);
 	return (n);
 }
@@ -691,13 +699,14 @@ rd_fds_of(pid_t pid)
  */
 START_TEST(test_ringd_extra_fds_closed)
 {
-	int p[2], fds[4], before, fd, i;
+	struct stat st;
+	int p[2], fds[4], fd, i;
 
 	harness_daemon_start(&H, NULL);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(fstat(p[0], &st), 0);
 	for (i = 0; i < 4; i++)
 		fds[i] = p[0];
-	before = rd_fds_of(H.daemon);
 	for (i = 0; i < 4; i++) {
 		fd = harness_connect(&H);
 		wire_hello_fds(fd, "many", NULL, RELOG_RING_VERSION, fds, 4);
@@ -705,7 +714,7 @@ START_TEST(test_ringd_extra_fds_closed)
 		rd_await_eof(fd);
 		close(fd);
 	}
-	ck_assert_int_eq(rd_fds_of(H.daemon), before);
+	ck_assert_int_eq(rd_fds_of(H.daemon, st.st_ino), 0);
 	close(p[0]);
 	close(p[1]);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
