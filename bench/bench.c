@@ -6,7 +6,8 @@
  * for with the tests' harness (tests/harness.c).
  *
  *   relog-bench [--quick] RELOGD OUTDIR     the whole run
- *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE
+ *   relog-bench emitter SOCKET RUNNER PLUGIN COUNT QUEUE   "ready", then
+ *                                            emits once stdin is closed
  *   relog-bench crasher SOCKET RUNNER PLUGIN COUNT QUEUE   then SIGKILL
  *   relog-bench probe SOCKET COUNT          emits for strace to count
  *   relog-bench syslog-sender SOCKET COUNT
@@ -42,8 +43,11 @@
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
 #define BENCH_EMITS 100000		/* per latency run and thread */
-/* A throughput runner's RELOG_QUEUE_MAX: a ring of 16,384 slots, 4 MiB. */
-#define BENCH_QUEUE 8192
+/*
+ * A throughput runner's RELOG_QUEUE_MAX: a ring of 4,096 slots, 1 MiB; 64
+ * of them stay closer to the caches (and the TLB) than rings of 4 MiB.
+ */
+#define BENCH_QUEUE 2048
 #define BENCH_TIMEOUT_MS 120000		/* for any one step */
 
 /* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
@@ -315,12 +319,14 @@ bench_open(const char *socket, const char *runner, size_t queue)
 }
 
 /*
- * A runner process: emit COUNT records of about 100 bytes into a ring of
- * QUEUE (RELOG_QUEUE_MAX: a ring of twice as many slots), in bursts of
- * QUEUE, each followed by relog_flush, so that the ring never overflows
- * however fast relogd reads; then close (which returns once relogd has
- * written them all) and print how many the ring dropped. Crashing, it
- * emits COUNT in one burst, then SIGKILLs itself right after the last.
+ * A runner process: open (the ring handed to relogd), say "ready" and wait
+ * for its stdin to close, so that every runner starts at once; then emit
+ * COUNT records of about 100 bytes into a ring of QUEUE (RELOG_QUEUE_MAX:
+ * a ring of twice as many slots), in bursts of QUEUE, each followed by
+ * relog_flush, so that the ring never overflows however fast relogd reads;
+ * then close (which returns once relogd has written them all) and print
+ * how many the ring dropped. Crashing, it emits COUNT in one burst at
+ * once, then SIGKILLs itself right after the last.
  */
 static int
 bench_emitter(char **argv, int crash)
@@ -333,6 +339,12 @@ bench_emitter(char **argv, int crash)
 	int ret;
 
 	h = bench_open(argv[0], argv[1], queue);
+	if (!crash) {
+		printf("ready\n");
+		fflush(stdout);
+		while (read(STDIN_FILENO, logger, sizeof logger) > 0)
+			;
+	}
 	snprintf(logger, sizeof logger, "plugin.%s.bench", argv[2]);
 	e.logger_name = logger;
 	e.message = msg;
@@ -570,10 +582,10 @@ struct bench_tput {
 /*
  * Start runner processes (relog-bench MODE: emitter or crasher) on d, of 8
  * plugins, each emitting per_runner records into a ring of queue records;
- * fds, if not NULL, get their stdout.
+ * fds, if not NULL, get their stdout, and ins their stdin.
  */
 static void
-bench_spawn_runners(pid_t *pids, int *fds, const char *mode,
+bench_spawn_runners(pid_t *pids, int *fds, int *ins, const char *mode,
     const struct harness *d, int runners, uint64_t per_runner, uint64_t queue)
 {
 	char runner[16], plugin[16], count[32], ring[32];
@@ -587,7 +599,7 @@ bench_spawn_runners(pid_t *pids, int *fds, const char *mode,
 		snprintf(runner, sizeof runner, "r%d", i);
 		snprintf(plugin, sizeof plugin, "p%d", i % 8);
 		pids[i] = harness_spawn(argv, NULL,
-		    fds != NULL ? &fds[i] : NULL, NULL);
+		    fds != NULL ? &fds[i] : NULL, ins != NULL ? &ins[i] : NULL);
 	}
 }
 
@@ -595,17 +607,24 @@ static void
 bench_throughput(struct bench_tput *r, struct harness *d, int runners,
     uint64_t per_runner)
 {
-	char *out, *said;
-	int fds[64], i;
+	char *out, *said, ready[8];
+	int fds[64], ins[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped;
 
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
 	r->dropped = 0;
-	start = bench_now_ns();
-	bench_spawn_runners(pids, fds, "emitter", d, runners, per_runner,
+	bench_spawn_runners(pids, fds, ins, "emitter", d, runners, per_runner,
 	    per_runner < BENCH_QUEUE ? per_runner : BENCH_QUEUE);
+	/* Every runner started, its ring handed over: then all go at once. */
+	for (i = 0; i < runners; i++) {
+		if (read(fds[i], ready, 6) != 6 || memcmp(ready, "ready\n", 6))
+			bench_fatal("runner %d did not start", i);
+	}
+	start = bench_now_ns();
+	for (i = 0; i < runners; i++)
+		close(ins[i]);
 	for (i = 0; i < runners; i++) {
 		out = harness_read_fd(fds[i], NULL);
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0 ||
@@ -648,8 +667,8 @@ bench_crash(struct bench_crash *c, struct harness *d, int runners,
 	c->runners = runners;
 	c->per_runner = per_runner;
 	c->emitted = per_runner * (uint64_t)runners;
-	bench_spawn_runners(pids, NULL, "crasher", d, runners, per_runner,
-	    per_runner);
+	bench_spawn_runners(pids, NULL, NULL, "crasher", d, runners,
+	    per_runner, per_runner);
 	for (i = 0; i < runners; i++)
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 128 + SIGKILL)
 			bench_fatal("crashing runner %d did not die by SIGKILL",
