@@ -13,13 +13,9 @@
  * hold the budget for ever, and a peer that went away is seen to. One
  * that does not finish within hello_timeout is closed.
  *
- * A runner may pass descriptors (its ring, its wake socket) with its hello,
- * and only then: any at another time, or too many, drop the connection.
- * When a peer hangs up, its protocol may keep the connection to finish
- * what it holds (a ring is drained); it closes it then.
- *
- * A connection is never freed on its caller's stack: client_close frees
- * it on a later loop turn.
+ * A runner may pass descriptors (its ring, its wake socket) with its hello
+ * only. A peer that hung up may be kept by its protocol to finish what it
+ * holds (a ring is drained). client_close frees on a later loop turn.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -457,16 +453,14 @@ static int
 client_fds_received(struct client *c, struct msghdr *mh)
 {
 	struct cmsghdr *cm;
-	int got[CLIENT_FDS_MAX], fd, n = 0, all = 0, ok;
+	int got[CLIENT_FDS_MAX], fd, n = 0, all = 0, ok = c->ops->fds &&
+	    c->state == CLIENT_HELLO && c->nfds == 0;
 	size_t i, k;
 
-	ok = (mh->msg_flags & MSG_CTRUNC) == 0 && c->ops->fds &&
-	    c->state == CLIENT_HELLO && c->nfds == 0;
 	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
-			continue;
-		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		k = cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len >= CMSG_LEN(0) ? (cm->cmsg_len - CMSG_LEN(0)) /
+		    sizeof(int) : 0;
 		for (i = 0; i < k; i++, all++) {
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
 			if (ok && n < CLIENT_FDS_MAX)
@@ -493,14 +487,12 @@ client_fds_received(struct client *c, struct msghdr *mh)
 static ssize_t
 client_recv(struct client *c, void *buf, size_t len)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE((CLIENT_FDS_MAX + 1) * sizeof(int))];
-	} cbuf;
+	_Alignas(struct cmsghdr) char cbuf[CMSG_SPACE((CLIENT_FDS_MAX + 1) *
+	    sizeof(int))];
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf,
+		.msg_control = cbuf, .msg_controllen = sizeof cbuf,
 	};
 	ssize_t n;
 
