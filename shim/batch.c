@@ -261,7 +261,7 @@ batch_send(struct relog *h)
 	pthread_mutex_unlock(&h->pack_lock);
 	if (h->out.size == 0)
 		return (0);
-	return (conn_send(h, h->out.data, h->out.size, shim_now_ms() +
+	return (conn_send(h, h->out.data, h->out.size, NULL, 0, shim_now_ms() +
 	    SHIM_IO_TIMEOUT_MS));
 }
 

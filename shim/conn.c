@@ -83,17 +83,39 @@ conn_wait(struct relog *h, short events, int64_t deadline)
 	}
 }
 
-/* Send all of buf before the deadline. Returns 0 or -1. */
+/*
+ * Send all of buf before the deadline; nfds descriptors (0 to 2) go with
+ * its first bytes (SCM_RIGHTS). Returns 0 or -1.
+ */
 int
-conn_send(struct relog *h, const char *buf, size_t len, int64_t deadline)
+conn_send(struct relog *h, const char *buf, size_t len, const int *fds,
+    int nfds, int64_t deadline)
 {
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
+	if (nfds > 0) {
+		memset(ctl, 0, sizeof ctl);
+		msg.msg_control = ctl;
+		msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN((size_t)nfds *
+		    sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), fds,
+		    (size_t)nfds * sizeof(int));
+	}
 	while (len > 0) {
-		n = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		iov.iov_base = (void *)buf;
+		iov.iov_len = len;
+		n = sendmsg(h->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
+			msg.msg_control = NULL;	/* they went with the first */
+			msg.msg_controllen = 0;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

@@ -56,46 +56,6 @@ flusher_reset(struct relog *h)
 	flusher_new_instance(h);
 }
 
-/*
- * Send the hello frame in h->out, its first bytes with the ring's memfd
- * and wake socket (SCM_RIGHTS) when nfds is 2. Returns 0 or -1.
- */
-static int
-flusher_send_hello(struct relog *h, int nfds, int64_t deadline)
-{
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { h->out.data, h->out.size };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fds[2] = { shm_ring_fd(h->shm), h->wake_rx };
-	ssize_t n;
-
-	if (nfds == 0)
-		return (conn_send(h, h->out.data, h->out.size, deadline));
-	memset(&ctl, 0, sizeof ctl);
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof ctl.buf;
-	CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
-	CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
-	CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), fds, sizeof fds);
-	for (;;) {
-		n = sendmsg(h->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    conn_wait(h, POLLOUT, deadline) == 0)
-			continue;
-		return (-1);
-	}
-	return (conn_send(h, h->out.data + n, h->out.size - (size_t)n,
-	    deadline));
-}
-
 /* relogd refused the hello: say so once a minute, not at every retry. */
 static void
 flusher_refused(struct relog *h, const struct shim_reply *r)
@@ -114,7 +74,8 @@ flusher_refused(struct relog *h, const struct shim_reply *r)
 static int
 flusher_hello(struct relog *h, int64_t deadline)
 {
-	int nfds = shm_ring_fd(h->shm) >= 0 && h->wake_rx >= 0 ? 2 : 0;
+	int fds[2] = { shm_ring_fd(h->shm), h->wake_rx };
+	int nfds = fds[0] >= 0 && fds[1] >= 0 ? 2 : 0;
 	struct proto_hello hello = {
 		.runner_id = proto_cstr(h->runner_id),
 		.sdk_version = proto_cstr(SHIM_SDK_VERSION),
@@ -139,7 +100,7 @@ flusher_hello(struct relog *h, int64_t deadline)
 	proto_pack_no_error(&pk);
 	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
 	pthread_mutex_unlock(&h->pack_lock);
-	if (flusher_send_hello(h, nfds, deadline) != 0 ||
+	if (conn_send(h, h->out.data, h->out.size, fds, nfds, deadline) != 0 ||
 	    (len = conn_reply(h, deadline)) < 0)
 		return (-1);
 	if (conn_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
@@ -235,7 +196,7 @@ flusher_sync(struct relog *h, int64_t deadline)
 	proto_pack_no_error(&pk);
 	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
 	pthread_mutex_unlock(&h->pack_lock);
-	if (conn_send(h, h->out.data, h->out.size, deadline) != 0)
+	if (conn_send(h, h->out.data, h->out.size, NULL, 0, deadline) != 0)
 		return (-1);
 	do {
 		if ((len = conn_reply(h, deadline)) < 0 ||

@@ -158,7 +158,8 @@ int	conn_say(int64_t, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int64_t	conn_deadline(struct relog *, int64_t);
 int	conn_wait(struct relog *, short, int64_t);
-int	conn_send(struct relog *, const char *, size_t, int64_t);
+int	conn_send(struct relog *, const char *, size_t, const int *, int,
+	    int64_t);
 ssize_t	conn_reply(struct relog *, int64_t);
 void	conn_reply_done(struct relog *, size_t);
 int	conn_parse_reply(const char *, size_t, struct shim_reply *);

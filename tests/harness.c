@@ -673,6 +673,29 @@ harness_rss_kb(const struct harness *h)
 }
 
 /*
+ * Make a plugin's log file full: relogd will run with a file size limit
+ * (RLIMIT_FSIZE, set by harness_daemon_start) and the file is that big
+ * already, so that its sink stalls until the test empties it. Call before
+ * relogd starts. Returns its path (static, valid until the next call).
+ */
+const char *
+harness_fill_log(struct harness *h, const char *plugin, long limit)
+{
+	static char path[512];
+	int fd;
+
+	h->fsize = limit;
+	if (mkdir(h->log_dir, 0755) != 0 && errno != EEXIST)
+		harness_fail("%s: %s", h->log_dir, strerror(errno));
+	snprintf(path, sizeof path, "%s/%s.log", h->log_dir, plugin);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, limit) != 0)
+		harness_fail("%s: %s", path, strerror(errno));
+	close(fd);
+	return (path);
+}
+
+/*
  * Write a config file in the test's folder; returns its path (static,
  * valid until the next call).
  */

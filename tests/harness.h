@@ -68,5 +68,6 @@ long	harness_status_kb(pid_t, const char *);
 long	harness_rss_kb(const struct harness *);
 int	harness_rss_measured(void);
 const char *harness_config(const struct harness *, const char *);
+const char *harness_fill_log(struct harness *, const char *, long);
 
 #endif

@@ -24,6 +24,8 @@ import uuid
 
 import msgpack
 
+from pyclient import recv_exact, send  # the same framing
+
 PLUGINS = (
     "maibot-team.hello-world-plugin",
     "builtin.plugin-management",
@@ -51,21 +53,6 @@ def envelope(request_id, message_type, method, payload):
         "payload": payload,
         "error": None,
     }
-
-
-def send(sock, obj):
-    body = msgpack.packb(obj, use_bin_type=True)
-    sock.sendall(struct.pack(">I", len(body)) + body)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError("relogd closed the connection")
-        data += chunk
-    return data
 
 
 def entry(logger, message, level=20, exception=""):

@@ -744,28 +744,38 @@ START_TEST(test_daemon_stderr_priorities)
 }
 END_TEST
 
+/* relogd --check-config on the test's config file: its output. */
+static char *
+daemon_check_config(const char *conf, int status)
+{
+	const char *check[] = {
+		harness_build_path("relogd"), "--check-config", "--config",
+		conf, NULL
+	};
+	char *text;
+	pid_t pid;
+	int outfd;
+
+	pid = harness_spawn(check, NULL, &outfd, NULL);
+	text = harness_read_fd(outfd, NULL);
+	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), status);
+	return (text);
+}
+
 /* The config file is read; a bad one is refused with file and line. */
 START_TEST(test_daemon_config)
 {
-	char conf[512], other[512], out[512] = "", *text;
-	const char *check[] = {
-		harness_build_path("relogd"), "--check-config", "--config", NULL,
-		NULL
-	};
-	pid_t pid;
+	char conf[512], other[512], line[600], out[512] = "", *text;
 	const char *args[] = { "--config", conf, NULL };
 	const char *argv[4];
-	FILE *f;
 	ssize_t n;
 	int fd, eof, outfd;
 
 	snprintf(conf, sizeof conf, "%s/relogd.conf", H.dir);
 	snprintf(other, sizeof other, "%s/other", H.dir);
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "; relogd\n[relogd]\nlog_dir = %s\nmax_frame = 524288\n",
-	    other);
-	fclose(f);
+	snprintf(line, sizeof line, "; relogd\n[relogd]\nlog_dir = %s\n"
+	    "max_frame = 524288\n", other);
+	harness_write_file(conf, line);
 	harness_daemon_start(&H, args);
 	/* max_frame came from the file. */
 	fd = wire_open(&H, "conf");
@@ -777,10 +787,7 @@ START_TEST(test_daemon_config)
 	ck_assert_int_eq(access(H.log_dir, F_OK), 0);
 	ck_assert_int_ne(access(other, F_OK), 0);
 
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[relogd]\n\nmax_frame = 12\n");
-	fclose(f);
+	harness_write_file(conf, "[relogd]\n\nmax_frame = 12\n");
 	argv[0] = harness_build_path("relogd");
 	argv[1] = "--config";
 	argv[2] = conf;
@@ -793,50 +800,30 @@ START_TEST(test_daemon_config)
 	ck_assert_msg(strstr(out, "relogd.conf:3: [relogd] max_frame") != NULL,
 	    "unexpected: %s", out);
 	/* --check-config says the same, and ok for a good file. */
-	check[3] = conf;
-	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	text = daemon_check_config(conf, 1);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf:3: [relogd] max_frame "
 	    "must be a number from 524288 to 16777216"));
 	free(text);
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[relogd]\nmax_frame = 600000\n[plugin.x]\nlevel = warning\n");
-	fclose(f);
-	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	harness_write_file(conf, "[relogd]\nmax_frame = 600000\n[plugin.x]\n"
+	    "level = warning\n");
+	text = daemon_check_config(conf, 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
 	free(text);
 	/* Two plugins may not write one file. */
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[plugin.a]\nfile = x.log\n[plugin.b]\nfile = x.log\n");
-	fclose(f);
-	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	harness_write_file(conf, "[plugin.a]\nfile = x.log\n[plugin.b]\n"
+	    "file = x.log\n");
+	text = daemon_check_config(conf, 1);
 	ck_assert_ptr_nonnull(strstr(text, "both write x.log"));
 	free(text);
 	/* token_file is a key of [relogd] and of a plugin's section both. */
-	f = fopen(conf, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[plugin.own]\ntoken_file = %s\n", other);
-	fclose(f);
-	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 1);
+	snprintf(line, sizeof line, "[plugin.own]\ntoken_file = %s\n", other);
+	harness_write_file(conf, line);
+	text = daemon_check_config(conf, 1);
 	ck_assert_msg(strstr(text, "other: No such file") != NULL,
 	    "unexpected: %s", text);
 	free(text);
-	f = fopen(other, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "s3cret\n");
-	fclose(f);
-	pid = harness_spawn(check, NULL, &outfd, NULL);
-	text = harness_read_fd(outfd, NULL);
-	ck_assert_int_eq(harness_wait(pid, DAEMON_CHILD_TIMEOUT_MS), 0);
+	harness_write_file(other, "s3cret\n");
+	text = daemon_check_config(conf, 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: ok\n"));
 	free(text);
 }

@@ -820,27 +820,6 @@ START_TEST(test_limits_emfile)
 END_TEST
 
 /*
- * Make a plugin's log file full: relogd runs with a file size limit
- * (RLIMIT_FSIZE, set by the harness) and the file is that big already,
- * so that its sink stalls until the test empties it. Returns its path.
- */
-static const char *
-fill_log(const char *plugin, long limit)
-{
-	static char path[512];
-	int fd;
-
-	H.fsize = limit;
-	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
-	snprintf(path, sizeof path, "%s/%s.log", H.log_dir, plugin);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, limit), 0);
-	close(fd);
-	return (path);
-}
-
-/*
  * A resent batch is answered only once its first copy is written and
  * recorded: while that copy waits in a stalled sink (a full file), the
  * answer to the resend, and the replies after it, wait too.
@@ -848,7 +827,7 @@ fill_log(const char *plugin, long limit)
 START_TEST(test_limits_resend_waits)
 {
 	static const char *const dargs[] = { "-v", NULL };
-	const char *full = fill_log("dw", 1 << 20);
+	const char *full = harness_fill_log(&H, "dw", 1 << 20);
 	struct pollfd pfd;
 	int a, b;
 
@@ -914,7 +893,7 @@ START_TEST(test_limits_backpressure)
 	};
 	static const char *const dargs[] = { "--rate-limit", "off", "-v",
 	    NULL };
-	const char *full = fill_log("slow", 4 << 20);
+	const char *full = harness_fill_log(&H, "slow", 4 << 20);
 	char *text;
 	pid_t slow;
 

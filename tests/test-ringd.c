@@ -748,27 +748,6 @@ START_TEST(test_ringd_wake_shut_down)
 END_TEST
 
 /*
- * Make the plugin's log file full: relogd may write no more than limit
- * bytes (RLIMIT_FSIZE) and the file has them already, so its sink stalls
- * until the test empties it. Returns the file's path (static).
- */
-static const char *
-rd_stall_log(const char *plugin, long limit)
-{
-	static char path[512];
-	int fd;
-
-	H.fsize = limit;
-	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
-	snprintf(path, sizeof path, "%s/%s.log", H.log_dir, plugin);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, limit), 0);
-	close(fd);
-	return (path);
-}
-
-/*
  * A runner reconnects, passing the same ring, while its last connection
  * waits for a stalled sink to write what it read: the new connection reads
  * on only once the old one is gone, from the tail it committed once its
@@ -776,7 +755,7 @@ rd_stall_log(const char *plugin, long limit)
  */
 START_TEST(test_ringd_reconnect_same_ring)
 {
-	const char *path = rd_stall_log("again", 1 << 20);
+	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct rd_runner r;
 	char *text;
 
@@ -870,7 +849,7 @@ START_TEST(test_ringd_congested_stays)
 	struct rd_runner r;
 	int i;
 
-	rd_stall_log("full", 1 << 20);
+	harness_fill_log(&H, "full", 1 << 20);
 	harness_daemon_start(&H, NULL);
 	rd_make(&r, "full", 16384);
 	ck_assert_str_eq(rd_connect(&r, "full"), "accepted, ring");

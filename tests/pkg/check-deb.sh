@@ -68,24 +68,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-status=0
-fail() {
-	echo "check-deb: $*" >&2
-	status=1
-}
+check=check-deb
+# shellcheck source=tests/pkg/lib.sh
+. "$(dirname "$0")/lib.sh"
 die() {
 	echo "check-deb: $*" >&2
 	exit 1
-}
-
-# Wait up to 10 s for a test to pass, polling.
-await() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || return 1
-		sleep 0.05
-	done
 }
 
 # No process runs /usr/sbin/relogd.

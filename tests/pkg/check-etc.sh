@@ -25,21 +25,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-status=0
-fail() {
-	echo "check-etc: $*" >&2
-	status=1
-}
-
-# Wait up to 10 s for a test to pass, polling.
-await() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || return 1
-		sleep 0.05
-	done
-}
+check=check-etc
+# shellcheck source=tests/pkg/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The keys relogd knows: the names in the config_keys[] table.
 source=$(grep -l 'config_keys\[\] = {' daemon/*.c | head -n 1)

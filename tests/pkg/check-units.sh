@@ -33,21 +33,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-status=0
-fail() {
-	echo "check-units: $*" >&2
-	status=1
-}
-
-# Wait up to 10 s for a test to pass, polling.
-await() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || return 1
-		sleep 0.05
-	done
-}
+check=check-units
+# shellcheck source=tests/pkg/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 make --no-print-directory -s install BUILD="$build" PREFIX=/usr \
 	DESTDIR="$tmp/stage" >/dev/null
