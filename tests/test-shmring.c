@@ -847,9 +847,10 @@ sr_give_up(struct relog_ring_header *hdr, uint64_t from, uint64_t to)
  * can tell; no record delivered may be torn. The record is the largest
  * kind, the overwriting one small: it is claimed and written while the
  * consumer, spinning on the other core, still checks the first one's 530
- * slots before it copies them.
+ * slots before it copies them. Returns how many tears the consumer saw.
  */
-START_TEST(test_shmring_torn_while_copied)
+static uint64_t
+sr_torn_round(void)
 {
 	struct relog_ring_header *hdr;
 	struct shm_ring_stats st;
@@ -921,12 +922,26 @@ START_TEST(test_shmring_torn_while_copied)
 	sr_consumer_wait(&child, p[0], &res);
 	sr_result_clean(&res);
 	ck_assert_uint_eq(res.next[1], n);
-	ck_assert_uint_gt(res.torn, 0);
 	sr_unmap(hdr);
 	shm_ring_destroy(ring);
 	munmap(done, 4096);
 	free(msg);
 	free(exc);
+	return (res.torn);
+}
+
+/*
+ * A round sees a few tears in 2,000 (2 to 23 on the test machine), or
+ * none now and then: up to five rounds, until one does.
+ */
+START_TEST(test_shmring_torn_while_copied)
+{
+	uint64_t torn = 0;
+	int i;
+
+	for (i = 0; i < 5 && torn == 0; i++)
+		torn = sr_torn_round();
+	ck_assert_uint_gt(torn, 0);
 }
 END_TEST
 
