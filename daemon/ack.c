@@ -19,6 +19,14 @@
 
 #include "relogd.h"
 
+/*
+ * Acks one owner may be owed before its connection is not read, and how
+ * few let it be read again: each is a request answered once written, which
+ * a stalled sink would otherwise let pile up without bound.
+ */
+#define ACK_OWED_HIGH 1024
+#define ACK_OWED_LOW 512
+
 /* Owners with acks owed, and owners not read while their sinks are full. */
 static TAILQ_HEAD(, ack_owner) ack_owing = TAILQ_HEAD_INITIALIZER(ack_owing);
 static TAILQ_HEAD(, ack_owner) ack_congestion =
@@ -93,6 +101,13 @@ ack_read_begin(struct ack_owner *o)
 		o->ntouched = 0;
 }
 
+/* Is the owner owed so many acks that its connection is not to be read? */
+static int
+ack_owed_too_many(const struct ack_owner *o)
+{
+	return (o->nacks > ACK_OWED_HIGH);
+}
+
 /* Does the owner wait for acks to settle? */
 int
 ack_owed(const struct ack_owner *o)
@@ -152,29 +167,75 @@ ack_new(const struct proto_envelope *env, int reply)
 }
 
 /*
+ * Give an ack the marks of the sinks this read fed: how much each holds
+ * now. A merged ack keeps the sinks it had and waits for all of them.
+ */
+static void
+ack_mark(struct ack_owner *o, struct ack *a)
+{
+	struct sink_mark *m;
+	size_t i, j;
+
+	if (o->ntouched == 0)
+		return;
+	m = reallocarray(a->marks, a->nmarks + o->ntouched, sizeof *m);
+	if (m == NULL)
+		fatal("reallocarray");
+	a->marks = m;
+	for (i = 0; i < o->ntouched; i++) {
+		for (j = 0; j < a->nmarks; j++) {
+			if (a->marks[j].sink == o->touched[i].sink)
+				break;
+		}
+		if (j == a->nmarks)
+			a->marks[a->nmarks++].sink = o->touched[i].sink;
+		a->marks[j].mark = o->touched[i].sink->queued;
+	}
+}
+
+/*
  * Queue an ack (the owner now owns it). With marks, it waits for the sinks
  * this read fed to write what they hold now.
  */
 void
 ack_queue(struct ack_owner *o, struct ack *a, int marks)
 {
-	size_t i;
-
-	if (marks && o->ntouched != 0) {
-		a->marks = calloc(o->ntouched, sizeof *a->marks);
-		if (a->marks == NULL)
-			fatal("calloc");
-		for (i = 0; i < o->ntouched; i++) {
-			a->marks[i].sink = o->touched[i].sink;
-			a->marks[i].mark = o->touched[i].sink->queued;
-		}
-		a->nmarks = o->ntouched;
-	}
+	if (marks)
+		ack_mark(o, a);
 	TAILQ_INSERT_TAIL(&o->acks, a, entry);
+	o->nacks++;
 	if (!o->owing) {
 		o->owing = 1;
 		TAILQ_INSERT_TAIL(&ack_owing, o, owing_entry);
 	}
+}
+
+/*
+ * Queue an ack that answers nothing (a ring read's commit, a batch sent
+ * with a seq and no request id), with marks. Behind an older ack (one
+ * waiting on a stalled sink, say) such acks would pile up, one per read:
+ * it is merged into the last one queued instead, if that is one too and
+ * not the oldest (which never grows, so acks keep settling while records
+ * flow). The merged ack waits for the sinks both fed, then commits the
+ * later position and records the later seq. a may be freed.
+ */
+void
+ack_queue_silent(struct ack_owner *o, struct ack *a)
+{
+	struct ack *last = TAILQ_LAST(&o->acks, acks);
+
+	if (last != NULL && last != TAILQ_FIRST(&o->acks) && last->merge &&
+	    last->ring == a->ring && a->request_id < 0 && a->after_seq == 0) {
+		ack_mark(o, last);
+		if (a->ring)
+			last->ring_pos = a->ring_pos;
+		if (a->seq > last->seq)
+			last->seq = a->seq;
+		ack_free(a);
+		return;
+	}
+	a->merge = a->request_id < 0 && a->after_seq == 0;
+	ack_queue(o, a, 1);
 }
 
 /*
@@ -202,6 +263,7 @@ ack_settle(struct ack_owner *o)
 		if ((a->request_id >= 0 || a->ring) && o->answer != NULL)
 			o->answer(o->arg, a);
 		TAILQ_REMOVE(&o->acks, a, entry);
+		o->nacks--;
 		ack_free(a);
 		settled = 1;
 	}
@@ -226,20 +288,35 @@ ack_feeds_full(const struct ack_owner *o, size_t limit)
 }
 
 /*
- * Is a sink the current read fed too full? Then the owner is not to be
- * read until its sinks drain (ack_progress calls its resume). Returns 1 if
- * its connection must stop reading.
+ * Is a sink the current read fed too full, or is the owner owed too many
+ * acks (answers queued behind a stalled sink)? Then the owner is not to be
+ * read until its sinks drain and its acks settle (ack_progress calls its
+ * resume). Returns 1 if its connection must stop reading.
  */
 int
 ack_congested(struct ack_owner *o)
 {
 	if (o->congested)
 		return (1);
-	if (!ack_feeds_full(o, SINK_HIGH_WATER))
+	if (!ack_feeds_full(o, SINK_HIGH_WATER) && !ack_owed_too_many(o))
 		return (0);
 	o->congested = 1;
 	TAILQ_INSERT_TAIL(&ack_congestion, o, congested_entry);
 	return (1);
+}
+
+/*
+ * After a read of the owner's socket: is it to be read no more, now? When
+ * ack_congested says so, but for an owner congested already (the socket
+ * of a ring whose sinks are full is still read), unless it is owed too
+ * many acks.
+ */
+int
+ack_throttled(struct ack_owner *o)
+{
+	if (o->congested && !ack_owed_too_many(o))
+		return (0);
+	return (ack_congested(o));
 }
 
 /*
@@ -262,7 +339,8 @@ ack_progress(void)
 	} while (settled);
 	for (o = TAILQ_FIRST(&ack_congestion); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, congested_entry);
-		if (ack_feeds_full(o, SINK_LOW_WATER))
+		if (ack_feeds_full(o, SINK_LOW_WATER) ||
+		    o->nacks > ACK_OWED_LOW)
 			continue;
 		TAILQ_REMOVE(&ack_congestion, o, congested_entry);
 		o->congested = 0;

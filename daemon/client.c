@@ -618,16 +618,16 @@ client_lost(struct client *c, int error)
 
 /*
  * Stop reading a client that is not taking its replies, or whose records'
- * sinks are full (the ledger resumes it).
+ * sinks are full or acks owed too many (the ledger resumes it).
  */
 static void
 client_throttle(struct client *c)
 {
 	if (c->state != CLIENT_READY)
 		return;
-	if (!c->origin.acks->congested && ack_congested(c->origin.acks)) {
+	if (ack_throttled(c->origin.acks)) {
 		client_reading(c, 0);
-		log_debug("%s: a sink is full, not reading", client_name(c));
+		log_debug("%s: sinks full or acks owed", client_name(c));
 	}
 	if (!c->output_full && evbuffer_get_length(
 	    bufferevent_get_output(c->bev)) > CLIENT_OUTPUT_MAX) {

@@ -48,7 +48,7 @@ control_stats_client(struct client *c, void *arg)
 	};
 	msgpack_packer *pk = arg;
 
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, 11);
 	proto_pack_key(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
 	proto_pack_key(pk, "pid");
@@ -66,6 +66,13 @@ control_stats_client(struct client *c, void *arg)
 	msgpack_pack_uint64(pk, c->records);
 	proto_pack_key(pk, "duplicates");
 	msgpack_pack_uint64(pk, c->duplicates);
+	proto_pack_key(pk, "acks_owed");
+	msgpack_pack_uint64(pk, c->origin.acks->nacks);
+	proto_pack_key(pk, "congested");
+	if (c->origin.acks->congested)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	proto_pack_key(pk, "ring");
 	if (c->ring != NULL)
 		msgpack_pack_true(pk);

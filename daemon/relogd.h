@@ -288,6 +288,7 @@ struct ack {
 	int ring;		/* a ring read: commit ring_pos once written;
 				   with a request_id, a ring_sync's answer */
 	uint64_t ring_pos;
+	int merge;		/* later silent acks may merge into it */
 	size_t nmarks;
 	struct sink_mark *marks;
 	TAILQ_ENTRY(ack) entry;
@@ -301,6 +302,7 @@ TAILQ_HEAD(acks, ack);
  */
 struct ack_owner {
 	struct acks acks;	/* owed, oldest first */
+	size_t nacks;		/* how many */
 	struct sink_mark *touched;	/* sinks the current read fed */
 	size_t ntouched;
 	size_t touched_cap;
@@ -607,6 +609,8 @@ int	ack_owed(const struct ack_owner *);
 void	ack_touch(struct ack_owner *, struct sink *);
 struct ack *ack_new(const struct proto_envelope *, int);
 void	ack_queue(struct ack_owner *, struct ack *, int);
+void	ack_queue_silent(struct ack_owner *, struct ack *);
+int	ack_throttled(struct ack_owner *);
 void	ack_free(struct ack *);
 int	ack_congested(struct ack_owner *);
 void	ack_progress(void);

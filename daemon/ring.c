@@ -137,7 +137,7 @@ ring_owe(struct ring *rg)
 		a = ack_new(NULL, 0);
 		a->ring = 1;
 		a->ring_pos = pos;
-		ack_queue(o, a, 1);
+		ack_queue_silent(o, a);
 		rg->queued = pos;
 	}
 	if (rg->sync != NULL && (int64_t)(pos - rg->sync_pos) >= 0) {

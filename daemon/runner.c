@@ -354,7 +354,10 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
 		a->message = first_cause;
 		a->seq = b.seq;
-		ack_queue(c->origin.acks, a, 1);
+		if (reply)
+			ack_queue(c->origin.acks, a, 1);
+		else
+			ack_queue_silent(c->origin.acks, a);
 	}
 	return (0);
 }

@@ -867,6 +867,97 @@ START_TEST(test_ringd_congested_stays)
 }
 END_TEST
 
+/* A number from the stats of the connection of a runner (true 1). */
+static long long
+rd_conn_stat(const char *runner, const char *key)
+{
+	char needle[128], *text = peer_stats(&H), *p;
+	long long v = -1;
+
+	snprintf(needle, sizeof needle, "\"runner_id\":\"%s\"", runner);
+	p = strstr(text, needle);
+	snprintf(needle, sizeof needle, "\"%s\":", key);
+	if (p != NULL && (p = strstr(p, needle)) != NULL) {
+		p += strlen(needle);
+		v = strncmp(p, "true", 4) == 0 ? 1 : strtoll(p, NULL, 10);
+	}
+	free(text);
+	return (v);
+}
+
+/*
+ * Behind an ack that waits on a stalled sink, the commits of later reads
+ * into a healthy sink are merged into one: they used to pile up, one per
+ * read, for as long as the sink stalled.
+ */
+START_TEST(test_ringd_acks_merge)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	char *log;
+	long i;
+
+	harness_fill_log(&H, "stall", 4 << 20);
+	harness_daemon_start(&H, args);
+	rd_open(&r, "mix", NULL);
+	rd_emit(&r, "plugin.stall", 0, 5);
+	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	/* 40 times past half the ring: a read each, at least. */
+	for (i = 0; i < 40; i++) {
+		rd_emit(&r, "plugin.fine", i * 600, 600);
+		free(rd_await_log("fine", (size_t)(i + 1) * 600));
+	}
+	ck_assert_int_le(rd_conn_stat("mix", "acks_owed"), 2);
+	ck_assert_int_eq(rd_conn_stat("mix", "congested"), 0);
+	log = harness_plugin_log(&H, "fine");
+	harness_check_sequence(log, "mix", 0, 40 * 600);
+	free(log);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * Answers owed behind a stalled sink are bounded: past 1,024 the
+ * connection is not read until they settle, so at most a read's worth
+ * more are taken (ring_syncs used to be taken and queued without end).
+ */
+START_TEST(test_ringd_acks_bounded)
+{
+	struct rd_runner r;
+	int64_t deadline;
+	int i, queued, congested = 0;
+
+	harness_fill_log(&H, "stall", 1 << 20);
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "syncer", NULL);
+	rd_emit(&r, "plugin.stall", 0, 5);
+	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	/* 100 at a time, each taken, until relogd stops reading. */
+	for (i = 0; i < 1500 && !congested; i++) {
+		wire_ring_sync(r.fd, r.next_request++, rd_head(&r));
+		if (i % 100 != 99)
+			continue;
+		deadline = harness_now_ms() + RD_WAIT_MS;
+		while (ioctl(r.fd, SIOCOUTQ, &queued) == 0 && queued != 0 &&
+		    !(congested = rd_conn_stat("syncer", "congested") == 1)) {
+			ck_assert(harness_now_ms() < deadline);
+			/* relogctl is the probe: one a 20 ms. */
+			poll(NULL, 0, 20);
+		}
+		if (!congested)
+			congested = rd_conn_stat("syncer", "congested") == 1;
+	}
+	ck_assert_int_eq(rd_conn_stat("syncer", "congested"), 1);
+	ck_assert_int_gt(rd_conn_stat("syncer", "acks_owed"), 1000);
+	ck_assert_int_le(rd_conn_stat("syncer", "acks_owed"), 1125);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -890,6 +981,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_wake_shut_down);
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
 	tcase_add_test(tc, test_ringd_congested_stays);
+	tcase_add_test(tc, test_ringd_acks_merge);
+	tcase_add_test(tc, test_ringd_acks_bounded);
 	suite_add_tcase(s, tc);
 	return (s);
 }
