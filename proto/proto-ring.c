@@ -20,9 +20,15 @@
 #include "proto-ring.h"
 #include "relog-ring.h"
 
-/* Words of a record copied out: enough for the largest one's slots. */
+/*
+ * Words of a record copied out: enough for the largest one's slots; and
+ * what the buffer holds between reads (4 KiB, most records). relogd has a
+ * ring per runner: each keeping the largest record's 192 KiB once it saw
+ * one would be that much memory a runner, for nothing.
+ */
 #define PROTO_RING_BUF_WORDS \
 	(RELOG_RING_RECORD_SLOTS_MAX * RELOG_RING_SLOT_WORDS)
+#define PROTO_RING_BUF_SMALL 512
 
 struct proto_ring {
 	struct relog_ring_header *hdr;
@@ -41,6 +47,7 @@ struct proto_ring {
 	int error;			/* sticky: 0 or a negative errno */
 	const char *cause;
 	uint64_t *buf;			/* a record copied out */
+	size_t buf_words;		/* its size */
 };
 
 /* Mark the ring failed; every later call says so. Returns error. */
@@ -157,7 +164,8 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		*cause = "out of memory";
 		return (-ENOMEM);
 	}
-	r->buf = malloc(PROTO_RING_BUF_WORDS * sizeof *r->buf);
+	r->buf_words = PROTO_RING_BUF_SMALL;
+	r->buf = malloc(r->buf_words * sizeof *r->buf);
 	if (r->buf == NULL) {
 		free(r);
 		*cause = "out of memory";
@@ -267,6 +275,38 @@ proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
 }
 
 /*
+ * Have the copy buffer hold words (at most PROTO_RING_BUF_WORDS), keeping
+ * what it holds. Returns 0 or -ENOMEM.
+ */
+static int
+proto_ring_buf_fit(struct proto_ring *r, size_t words)
+{
+	uint64_t *p;
+
+	if (words <= r->buf_words)
+		return (0);
+	if ((p = realloc(r->buf, words * sizeof *p)) == NULL)
+		return (-ENOMEM);
+	r->buf = p;
+	r->buf_words = words;
+	return (0);
+}
+
+/* After a read: a buffer grown for a large record goes back to small. */
+static void
+proto_ring_buf_shrink(struct proto_ring *r)
+{
+	uint64_t *p;
+
+	if (r->buf_words <= PROTO_RING_BUF_SMALL)
+		return;
+	if ((p = realloc(r->buf, PROTO_RING_BUF_SMALL * sizeof *p)) == NULL)
+		return;
+	r->buf = p;
+	r->buf_words = PROTO_RING_BUF_SMALL;
+}
+
+/*
  * Take the record whose first slot (at r->pos, below head h) read s0,
  * committed or consumed: copy it out, check it, hand it to cb. Returns the
  * slots to move on by (the record's, or 1 if it was overwritten meanwhile),
@@ -298,6 +338,8 @@ proto_ring_take(struct proto_ring *r, uint64_t h, uint64_t s0,
 	if (h - pos < k)
 		return (proto_ring_fail(r, -EPROTO,
 		    "a committed record runs past head"));
+	if (proto_ring_buf_fit(r, hd.size / 8) != 0)
+		return (proto_ring_fail(r, -ENOMEM, "out of memory"));
 
 	/* Its later slots were committed before its first: all or newer. */
 	for (i = 1; i < k; i++) {
@@ -464,7 +506,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			    "a slot is in no known state"));
 		}
 	}
-
+	proto_ring_buf_shrink(r);
 	return (status);
 }
 

@@ -958,6 +958,58 @@ START_TEST(test_ringd_acks_bounded)
 }
 END_TEST
 
+/*
+ * One record of the largest kind from each of 40 runners: relogd copies
+ * each into a buffer grown for it, which goes back to small after the read.
+ * Kept at its largest, a buffer a ring was 40 * 192 KiB of memory more.
+ */
+START_TEST(test_ringd_large_records_memory)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
+	struct rd_runner r[40];
+	char id[16], *msg = malloc(RELOG_RING_TEXT_MAX);
+	char *exc = malloc(RELOG_RING_TEXT_MAX);
+	long before, after;
+	int i;
+
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_ptr_nonnull(exc);
+	harness_daemon_start(&H, args);
+	for (i = 0; i < 40; i++) {
+		snprintf(id, sizeof id, "big%d", i);
+		rd_open(&r[i], strdup(id), NULL);
+	}
+	before = harness_status_kb(H.daemon, "RssAnon");
+	memset(exc, 'x', RELOG_RING_TEXT_MAX);
+	rec.name = "plugin.big";
+	rec.name_len = strlen(rec.name);
+	rec.exc = exc;
+	rec.exc_len = RELOG_RING_TEXT_MAX;
+	for (i = 0; i < 40; i++) {
+		memset(msg, 'm', RELOG_RING_TEXT_MAX);
+		rec.msg_len = RELOG_RING_TEXT_MAX;
+		memcpy(msg, "runner=", 7);
+		rec.msg = msg;
+		ck_assert_int_eq(shm_ring_push(r[i].ring, &rec), 0);
+	}
+	for (i = 0; i < 40; i++)
+		rd_sync(&r[i]);
+	after = harness_status_kb(H.daemon, "RssAnon");
+	if (harness_frees_measured())
+		ck_assert_msg(after - before < 2048, "relogd's anonymous "
+		    "memory grew by %ld KiB", after - before);
+	ck_assert_int_eq(peer_stat(&H, "big", "written"), 40);
+	for (i = 0; i < 40; i++) {
+		free((char *)r[i].id);
+		rd_close(&r[i]);
+	}
+	free(msg);
+	free(exc);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -983,6 +1035,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
+	tcase_add_test(tc, test_ringd_large_records_memory);
 	suite_add_tcase(s, tc);
 	return (s);
 }
