@@ -48,6 +48,7 @@ struct proto_ring {
 	const char *cause;
 	uint64_t *buf;			/* a record copied out */
 	size_t buf_words;		/* its size */
+	int mapped;			/* by proto_ring_open: to unmap */
 };
 
 /* Mark the ring failed; every later call says so. Returns error. */
@@ -84,6 +85,36 @@ proto_ring_start(struct proto_ring *r)
 		r->reported = lost;
 }
 
+/* A consumer of the ring mapped at p. Returns 0, or -ENOMEM and *cause. */
+static int
+proto_ring_new(void *p, size_t size, uint32_t slot_count,
+    struct proto_ring **out, const char **cause)
+{
+	struct proto_ring *r;
+
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		*cause = "out of memory";
+		return (-ENOMEM);
+	}
+	r->buf_words = PROTO_RING_BUF_SMALL;
+	r->buf = malloc(r->buf_words * sizeof *r->buf);
+	if (r->buf == NULL) {
+		free(r);
+		*cause = "out of memory";
+		return (-ENOMEM);
+	}
+	r->hdr = p;
+	r->slots = (struct relog_ring_slot *)((char *)p +
+	    RELOG_RING_HEADER_SIZE);
+	r->size = size;
+	r->slot_count = slot_count;
+	r->mask = slot_count - 1;
+	proto_ring_start(r);
+	*out = r;
+	return (0);
+}
+
 /*
  * Check a runner's ring fd and map it. It must be a memfd on shmem (not
  * hugetlbfs, whose faults can fail) sealed against shrinking and growing,
@@ -97,12 +128,11 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
     const char **cause)
 {
 	struct relog_ring_header geo;
-	struct proto_ring *r;
 	struct statfs sfs;
 	struct stat st;
 	uint64_t size;
 	void *p;
-	int seals;
+	int seals, error;
 
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0) {
@@ -159,43 +189,53 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		return (-EPROTO);
 	}
 
-	r = calloc(1, sizeof *r);
-	if (r == NULL) {
-		*cause = "out of memory";
-		return (-ENOMEM);
-	}
-	r->buf_words = PROTO_RING_BUF_SMALL;
-	r->buf = malloc(r->buf_words * sizeof *r->buf);
-	if (r->buf == NULL) {
-		free(r);
-		*cause = "out of memory";
-		return (-ENOMEM);
-	}
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
-		free(r->buf);
-		free(r);
 		*cause = "the ring cannot be mapped";
 		return (-errno);
 	}
-	r->hdr = p;
-	r->slots = (struct relog_ring_slot *)((char *)p +
-	    RELOG_RING_HEADER_SIZE);
-	r->size = size;
-	r->slot_count = geo.slot_count;
-	r->mask = geo.slot_count - 1;
-	proto_ring_start(r);
-	*out = r;
+	error = proto_ring_new(p, size, geo.slot_count, out, cause);
+	if (error != 0) {
+		munmap(p, size);
+		return (error);
+	}
+	(*out)->mapped = 1;
 	return (0);
 }
 
-/* Unmap and free the ring (the runner's memfd lives on in the runner). */
+/*
+ * Read a ring this process made in memory of its own (librelog's, when
+ * memfds are not to be had): at p, of size bytes, as its header says. The
+ * memory stays the caller's, and must outlive the ring. Returns as
+ * proto_ring_open.
+ */
+int
+proto_ring_attach(void *p, size_t size, struct proto_ring **out,
+    const char **cause)
+{
+	const struct relog_ring_header *hdr = p;
+	uint32_t n = hdr->slot_count;
+
+	if (hdr->magic != RELOG_RING_MAGIC || n < RELOG_RING_SLOTS_MIN ||
+	    n > RELOG_RING_SLOTS_MAX || (n & (n - 1)) != 0 ||
+	    size != relog_ring_file_size(n)) {
+		*cause = "the ring's geometry is not allowed";
+		return (-EPROTO);
+	}
+	return (proto_ring_new(p, size, n, out, cause));
+}
+
+/*
+ * Unmap (if proto_ring_open mapped it) and free the ring; the runner's
+ * memfd lives on in the runner.
+ */
 void
 proto_ring_close(struct proto_ring *r)
 {
 	if (r == NULL)
 		return;
-	munmap(r->hdr, r->size);
+	if (r->mapped)
+		munmap(r->hdr, r->size);
 	free(r->buf);
 	free(r);
 }

@@ -94,6 +94,8 @@ struct proto_ring_counts {
 #define PROTO_RING_DROPS_MAX ((uint64_t)1 << 32)
 
 int	proto_ring_open(int, size_t, struct proto_ring **, const char **);
+int	proto_ring_attach(void *, size_t, struct proto_ring **,
+	    const char **);
 void	proto_ring_close(struct proto_ring *);
 size_t	proto_ring_size(const struct proto_ring *);
 int	proto_ring_read(struct proto_ring *, int, size_t, size_t, proto_ring_cb,

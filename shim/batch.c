@@ -14,6 +14,7 @@
  * the same seqs, and relogd skips what it wrote. The ring's losses since
  * the last batch travel with the next one.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,9 +50,22 @@ static int
 batch_open(struct relog *h, int window)
 {
 	const char *cause;
+	size_t size;
+	void *mem;
+	int error = 0;
 
-	if (h->cons == NULL && proto_ring_open(shm_ring_fd(h->shm), SIZE_MAX,
-	    &h->cons, &cause) != 0) {
+	if (h->cons == NULL) {
+		if (shm_ring_fd(h->shm) >= 0)
+			error = proto_ring_open(shm_ring_fd(h->shm), SIZE_MAX,
+			    &h->cons, &cause);
+		else if ((mem = shm_ring_memory(h->shm, &size)) != NULL)
+			error = proto_ring_attach(mem, size, &h->cons, &cause);
+		else {
+			error = -ENXIO;
+			cause = "there is none";
+		}
+	}
+	if (error != 0) {
 		h->cons = NULL;
 		if (!h->ring_broken_told)
 			conn_say(shim_now_ms(), "relog: cannot read its own "

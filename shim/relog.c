@@ -392,6 +392,10 @@ relog_open(const struct relog_opts *opts)
 		errno = error != 0 ? -error : EMFILE;
 		return (NULL);
 	}
+	if (shm_ring_fd(h->shm) < 0)
+		conn_say(shim_now_ms(), "relog: no memfd for the ring of runner "
+		    "%s: relogd gets batches, and a crash loses what was not "
+		    "sent\n", h->runner_id);
 	if (relog_set_plugin_ids(h, o.plugin_ids) != 0) {
 		relog_free(h);
 		errno = h->plugin_ids == NULL ? ENOMEM : EINVAL;

@@ -21,6 +21,10 @@
  *   the machine: what relogd had not handed to the kernel is lost, and what
  *       the kernel had not written to disk
  *
+ * Where memfd_create(2) is forbidden (a sandbox), the ring is memory of the
+ * runner's own, relogd gets batches, and a runner that dies loses what was
+ * not sent yet (relog_open says so on stderr, once).
+ *
  * Every function is safe to call from any number of threads at once, except
  * relog_close, after which the handle must not be used.
  */
@@ -96,8 +100,8 @@ struct relog_entry {
  * once the ring is in its hands (waiting 50 ms at most); when it is down,
  * at once, and the ring is handed over on the first connect. opts may be
  * NULL: everything then comes from the environment. Returns NULL with
- * errno set on bad options, when out of memory, threads or descriptors,
- * or when memfd_create(2) fails.
+ * errno set on bad options, or when out of memory, threads or
+ * descriptors.
  */
 relog_t *relog_open(const struct relog_opts *opts);
 

@@ -122,12 +122,43 @@ shm_ring_slots(size_t n)
 }
 
 /*
- * Make a fresh ring in r: a memfd of the right size, its pages allocated
- * (charged to the runner: relogd's reads never allocate), mapped, its
- * header and slots set, then sealed so relogd can map it without fear of
- * SIGBUS. fallocate and MAP_POPULATE take all pages in two calls, not a
- * page fault each (a 4 MiB ring was 1,024 of them). Returns 0 or a
- * negative errno (r is then left without a ring).
+ * A memfd of size bytes, its pages allocated (charged to the runner:
+ * relogd's reads never allocate) and sealed, so relogd can map it without
+ * fear of SIGBUS; mapped at *p. fallocate and MAP_POPULATE take all pages
+ * in two calls, not a page fault each (a 4 MiB ring was 1,024 of them).
+ * Returns the fd, or a negative errno.
+ */
+static int
+shm_ring_memfd(size_t size, void **p)
+{
+	int fd, error;
+
+	fd = memfd_create("relog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return (-errno);
+	if (ftruncate(fd, (off_t)size) != 0 ||
+	    fallocate(fd, 0, 0, (off_t)size) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) != 0) {
+		error = -errno;
+		close(fd);
+		return (error);
+	}
+	*p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (*p == MAP_FAILED) {
+		error = -errno;
+		close(fd);
+		return (error);
+	}
+	return (fd);
+}
+
+/*
+ * Make a fresh ring in r: in a memfd, or, where there is none to be had
+ * (a sandbox may forbid memfd_create), in memory of this process's own,
+ * which relogd cannot be given: the flusher reads it and sends batches.
+ * Returns 0 or a negative errno (r is then left without a ring).
  */
 static int
 shm_ring_map(struct shm_ring *r, uint32_t slot_count)
@@ -136,23 +167,14 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 	size_t size = relog_ring_file_size(slot_count);
 	void *p;
 	uint32_t i;
-	int fd, error;
+	int fd;
 
-	fd = memfd_create("relog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return (-errno);
-	if (ftruncate(fd, (off_t)size) != 0 ||
-	    fallocate(fd, 0, 0, (off_t)size) != 0) {
-		error = -errno;
-		close(fd);
-		return (error);
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-	    fd, 0);
-	if (p == MAP_FAILED) {
-		error = -errno;
-		close(fd);
-		return (error);
+	if ((fd = shm_ring_memfd(size, &p)) < 0) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		    MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED)
+			return (-errno);
+		fd = -1;
 	}
 	hdr = p;
 	hdr->magic = RELOG_RING_MAGIC;
@@ -168,13 +190,6 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 	for (i = 0; i < slot_count; i++)
 		atomic_init(&r->slots[i].seq,
 		    relog_ring_seq(i, RELOG_RING_SKIP));
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
-	    0) {
-		error = -errno;
-		munmap(p, size);
-		close(fd);
-		return (error);
-	}
 	r->hdr = hdr;
 	r->mask = slot_count - 1;
 	r->slot_count = slot_count;
@@ -187,10 +202,10 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 static void
 shm_ring_unmap(struct shm_ring *r)
 {
-	if (r->hdr != NULL) {
+	if (r->hdr != NULL)
 		munmap(r->hdr, r->size);
+	if (r->fd >= 0)
 		close(r->fd);
-	}
 	r->hdr = NULL;
 	r->slots = NULL;
 	r->fd = -1;
@@ -241,12 +256,21 @@ shm_ring_destroy(struct shm_ring *r)
 
 /*
  * The memfd to pass to relogd (SCM_RIGHTS). The ring owns it: it stays open
- * until shm_ring_reset or shm_ring_destroy. -1 when there is no ring.
+ * until shm_ring_reset or shm_ring_destroy. -1 when there is no ring, or
+ * it is not in a memfd.
  */
 int
 shm_ring_fd(const struct shm_ring *r)
 {
 	return (r->fd);
+}
+
+/* The ring's memory and its size in *size; NULL when there is no ring. */
+void *
+shm_ring_memory(const struct shm_ring *r, size_t *size)
+{
+	*size = r->size;
+	return (r->hdr);
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * The producer side of the shared record ring (proto/relog-ring.h): a
- * sealed memfd the runner passes to relogd, into which any number of
- * threads push records with no lock, no system call and no allocation.
+ * sealed memfd the runner passes to relogd (or, without memfds, memory of
+ * its own), into which any number of threads push records with no lock,
+ * no system call and no allocation.
  * A full ring overwrites its oldest records and counts them.
  *
  * Thread safety: shm_ring_push may run in any number of threads at once.
@@ -53,6 +54,7 @@ uint32_t shm_ring_slots(size_t);
 int	shm_ring_create(struct shm_ring **, uint32_t, shm_ring_wake_cb, void *);
 void	shm_ring_destroy(struct shm_ring *);
 int	shm_ring_fd(const struct shm_ring *);
+void   *shm_ring_memory(const struct shm_ring *, size_t *);
 int	shm_ring_push(struct shm_ring *, const struct shm_ring_record *);
 int	shm_ring_reset(struct shm_ring *);
 uint64_t shm_ring_dropped(const struct shm_ring *);

@@ -4,7 +4,7 @@
  * (relog_open(NULL)), as a supervisor would set it.
  *
  * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-r RATE] [-a] [-w]
- *     [-x] [-s SIZE] [-d] [-f] [-c] [-g] [-k kill|segv|abort]
+ *     [-x] [-s SIZE] [-d] [-f] [-c] [-g] [-k kill|segv|abort] [-m]
  *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
  *       seq=<i>", i from 0
  *   -l  logger name (default plugin.test)
@@ -24,12 +24,20 @@
  *   -k  crash right after the last record is emitted, by the last thread
  *       to finish: SIGKILL, SIGSEGV (a write through a NULL pointer) or
  *       abort(); nothing else runs, no flush, no close (not with -f)
+ *   -m  memfd_create fails (EPERM, a seccomp filter), as in a sandbox that
+ *       forbids it
  * Exits 0 when every record was handed over and none was dropped.
  */
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +202,30 @@ runner_signal(const char *how)
 	return (-1);
 }
 
+/* -m: memfd_create fails with EPERM from now on; other calls are left be. */
+static int
+runner_forbid_memfd(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof f / sizeof f[0],
+		.filter = f,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("seccomp");
+		return (-1);
+	}
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,7 +236,7 @@ main(int argc, char **argv)
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:m")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
@@ -219,6 +251,10 @@ main(int argc, char **argv)
 		case 'c': runner_critical = 1; break;
 		case 'g': runner_gate = 1; break;
 		case 'k': runner_crash = runner_signal(optarg); break;
+		case 'm':
+			if (runner_forbid_memfd() != 0)
+				return (2);
+			break;
 		default: return (2);
 		}
 	}

@@ -656,6 +656,45 @@ START_TEST(test_ringd_off_batches)
 }
 END_TEST
 
+/*
+ * A runner that cannot make a memfd (its sandbox forbids memfd_create)
+ * still logs: its ring is memory of its own, its flusher sends batches.
+ * relog_open used to fail.
+ */
+START_TEST(test_ringd_no_memfd)
+{
+	static const char *const args[] = {
+		"-m", "-n", "3000", "-t", "2", "-l", "plugin.nomemfd", "-a",
+		NULL
+	};
+	const char *dargs[] = { "--rate-limit", "off", NULL };
+	char said[512] = "", *text;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int out;
+
+	harness_daemon_start(&H, dargs);
+	pid = harness_runner(&H, "nomemfd", NULL, args, &out);
+	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
+	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
+		said[len += (size_t)n] = '\0';
+	ck_assert_msg(strstr(said, "relog: no memfd for the ring of runner "
+	    "nomemfd: relogd gets batches") != NULL, "runner said: %s", said);
+	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "nomemfd");
+	harness_check_sequence(text, "nomemfd", 0, 3000);
+	harness_check_sequence(text, "nomemfd", 1, 3000);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner nomemfd connected"), 1);
+	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
+	free(text);
+}
+END_TEST
+
 /* relogd closes the connection (without a word). */
 static void
 rd_await_eof(int fd)
@@ -1029,6 +1068,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_hangup_pending);
 	tcase_add_test(tc, test_ringd_beside_socket_clients);
 	tcase_add_test(tc, test_ringd_off_batches);
+	tcase_add_test(tc, test_ringd_no_memfd);
 	tcase_add_test(tc, test_ringd_extra_fds_closed);
 	tcase_add_test(tc, test_ringd_wake_shut_down);
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
