@@ -115,18 +115,31 @@ config_load_plugin_tokens(struct config *c, char **cause)
 }
 
 /*
+ * The longest line libinih reads whole (its buffer, less the newline and
+ * the NUL): it reads the rest of a longer one as a line of its own, so
+ * the tail of a long comment could set a key.
+ */
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
+
+/*
  * Take every [plugin.ID] section of the file, keys or none: a section
  * alone declares its plugin's id (libinih calls the handler only for
- * keys). Returns 0, or the line of a section that is not a plugin id.
+ * keys). Returns 0, or the line of a section that is not a plugin id, or
+ * of a line longer than CONFIG_LINE_MAX.
  */
 static int
 config_load_sections(struct config *c, FILE *f, char **cause)
 {
-	char line[1024], *p, *end;
+	char line[CONFIG_LINE_MAX + 2], *p, *end;
 	int n = 0;
 
 	while (fgets(line, sizeof line, f) != NULL) {
 		n++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			config_error(cause, "a line longer than %d bytes",
+			    CONFIG_LINE_MAX);
+			return (n);
+		}
 		p = line + strspn(line, " \t");
 		if (*p != '[' || (end = strchr(p, ']')) == NULL)
 			continue;

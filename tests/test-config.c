@@ -670,7 +670,7 @@ END_TEST
 /* config_load: keys from the file; an error names the file and line. */
 START_TEST(test_config_load)
 {
-	char path[400], want[512], *cause = NULL;
+	char path[400], want[512], longer[256], *cause = NULL;
 
 	snprintf(path, sizeof path, "%s/relogd.conf", H.dir);
 	harness_write_file(path, "; a comment\n[relogd]\nlog_dir = /l\n"
@@ -701,6 +701,24 @@ START_TEST(test_config_load)
 	    path);
 	ck_assert_str_eq(cause, want);
 	free(cause);
+
+	/*
+	 * A line longer than libinih reads whole is refused: the end of this
+	 * comment used to set max_connections_per_uid. 198 bytes are read.
+	 */
+	memset(longer, 'a', sizeof longer);
+	memcpy(longer, "[relogd]\n; ", 11);
+	memcpy(longer + 11 + 197, "max_connections_per_uid = 7\n", 29);
+	harness_write_file(path, longer);
+	ck_assert_int_eq(config_load(&C, path, &cause), -1);
+	snprintf(want, sizeof want, "%s:2: a line longer than 198 bytes",
+	    path);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	memcpy(longer + 11 + 196, "\nmax_connections_per_uid = 7\n", 30);
+	harness_write_file(path, longer);
+	ck_assert_int_eq(config_load(&C, path, &cause), 0);
+	ck_assert_uint_eq(C.max_connections_per_uid, 7);
 
 	snprintf(path, sizeof path, "%s/missing.conf", H.dir);
 	ck_assert_int_eq(config_load(&C, path, &cause), -1);
