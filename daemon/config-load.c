@@ -39,29 +39,29 @@ config_load_handler(void *arg, const char *section, const char *name,
 }
 
 /*
- * Read a token from its file: the first line, at most max bytes. Returns
- * it (allocated; free it with explicit_bzero), or NULL with *cause.
+ * Read a token from its file: the first line, at most max bytes (no more
+ * is read: the file may be /dev/zero, or a FIFO). Returns it (allocated;
+ * free it with explicit_bzero), or NULL with *cause.
  */
 static char *
 config_load_secret(const char *path, size_t max, char **cause)
 {
-	char *line = NULL;
-	size_t cap = 0, len;
+	char *line;
+	size_t len;
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		config_error(cause, "%s: %s", path, strerror(errno));
 		return (NULL);
 	}
-	if (getline(&line, &cap, f) < 0) {
-		free(line);
-		line = NULL;
-	}
+	if ((line = malloc(max + 2)) == NULL)
+		fatal("malloc");
+	if (fgets(line, (int)max + 2, f) == NULL)
+		line[0] = '\0';
 	fclose(f);
-	len = line != NULL ? strcspn(line, "\r\n") : 0;
+	len = strcspn(line, "\r\n");
 	if (len == 0 || len > max) {
-		if (line != NULL)
-			explicit_bzero(line, cap);
+		explicit_bzero(line, max + 2);
 		free(line);
 		config_error(cause, "%s: %s", path, len == 0 ? "no token in it" :
 		    "the token is too long");

@@ -5,6 +5,8 @@
  * sections merge over [plugin.*] over [relogd], and the file's errors
  * name the file and the line.
  */
+#include <sys/resource.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -632,6 +634,7 @@ END_TEST
 /* config_load_finish: two plugins writing one file, and files it checks. */
 START_TEST(test_config_finish)
 {
+	struct rusage before, after;
 	char path[400], *cause = NULL;
 
 	config_test_set("plugin.a", "file", "x.log");
@@ -659,6 +662,15 @@ START_TEST(test_config_finish)
 	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
 	ck_assert_str_eq(C.token, "s3cret");
 	ck_assert_uint_eq(C.token_len, 6);
+	/* Only the first 4 KiB are read: /dev/zero used to fill memory. */
+	getrusage(RUSAGE_SELF, &before);
+	config_test_set("relogd", "token_file", "/dev/zero");
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_str_eq(cause, "/dev/zero: no token in it");
+	free(cause);
+	getrusage(RUSAGE_SELF, &after);
+	ck_assert_int_lt(after.ru_maxrss - before.ru_maxrss, 1024);
+	config_test_set("relogd", "token_file", path);
 	config_test_set("relogd", "socket_group", "no-such-group-here");
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	ck_assert_str_eq(cause, "socket_group no-such-group-here: no such "
