@@ -54,6 +54,12 @@ fluent_message(struct client *c, const char *data, size_t len,
 		msgpack_unpacked_destroy(&u);
 		return (-1);
 	}
+	/* A chunk that cannot be answered refuses the message, unwritten. */
+	if (proto_fluent_chunk(&m, &chunk, cause) != 0) {
+		proto_fluent_done(&m);
+		msgpack_unpacked_destroy(&u);
+		return (-1);
+	}
 	while ((ret = proto_fluent_next(&m, &fluent_text, &e, &why)) != 0) {
 		if (ret == 1)
 			fluent_event(c, &e);
@@ -63,8 +69,7 @@ fluent_message(struct client *c, const char *data, size_t len,
 	if (bad)
 		log_warn("%s: events that are not [time, record] skipped",
 		    c->origin.runner_id);
-	ret = proto_fluent_chunk(&m, &chunk, cause);
-	if (ret == 0 && chunk.ptr != NULL) {
+	if (chunk.ptr != NULL) {
 		/* Answered once the records are written. */
 		ack = ack_new(NULL, 0);
 		ack->chunk_len = chunk.len;
@@ -74,7 +79,7 @@ fluent_message(struct client *c, const char *data, size_t len,
 	}
 	proto_fluent_done(&m);
 	msgpack_unpacked_destroy(&u);
-	return (ret);
+	return (0);
 }
 
 /* Free the text buffer (at exit). */

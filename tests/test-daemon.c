@@ -178,7 +178,8 @@ END_TEST
 /*
  * Fluent clients on the Forward socket: Debian's python3-fluent-logger,
  * then Forward and PackedForward with acks (tests/python/forward_check.py);
- * garbage there is dropped like anywhere else.
+ * a message whose chunk cannot be answered is dropped unwritten (its
+ * events used to be written first), garbage like anywhere else.
  */
 START_TEST(test_daemon_fluent_forward)
 {
@@ -225,6 +226,7 @@ START_TEST(test_daemon_fluent_forward)
 	    "two tags=[\"a\",\"b\"]\n"));
 	ck_assert_uint_eq(harness_count(text, " ERROR [plugin.fw.packed] "
 	    "packed "), 2);
+	ck_assert_ptr_null(strstr(text, "never written"));
 	free(text);
 }
 END_TEST

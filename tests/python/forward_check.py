@@ -7,7 +7,11 @@ usage: forward_check.py SOCKET
 2. Forward mode by hand, two events and the chunk option: relogd must
    answer {"ack": chunk}.
 3. PackedForward by hand, two events with EventTime, and a chunk: the ack.
-Exits 0 when both acks came back and the sender reported no error.
+4. Message mode cut in two: the ack.
+5. Forward mode with a chunk too long to echo: relogd closes the
+   connection (Forward has no error replies) and writes none of it.
+Exits 0 when the acks came back, the sender reported no error, and the
+last connection was closed.
 """
 import socket
 import struct
@@ -81,6 +85,17 @@ def main():
     ack = read_ack(sock)
     if ack != {"ack": "c3BsaXQ="}:
         print("split ack: %r" % (ack,), file=sys.stderr)
+        return 1
+    sock.close()
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(path)
+    sock.sendall(msgpack.packb(
+        ["plugin.fw.badchunk", [[int(now), {"log": "never written"}]] * 2,
+         {"chunk": "x" * 100}], use_bin_type=True))
+    if sock.recv(4096) != b"":
+        print("a bad chunk was answered", file=sys.stderr)
         return 1
     sock.close()
     return 0
