@@ -96,6 +96,24 @@ peer_stats(const struct harness *h)
 	return (text);
 }
 
+/* A number after needle (NULL: from the top) in relogd's stats; -1: none. */
+static long long
+peer_stat_after(const struct harness *h, const char *needle, const char *key)
+{
+	char want[128], *text = peer_stats(h), *p = text;
+	long long v = -1;
+
+	if (needle != NULL)
+		p = strstr(text, needle);
+	snprintf(want, sizeof want, "\"%s\":", key);
+	if (p != NULL && (p = strstr(p, want)) != NULL) {
+		p += strlen(want);
+		v = strncmp(p, "true", 4) == 0 ? 1 : strtoll(p, NULL, 10);
+	}
+	free(text);
+	return (v);
+}
+
 /*
  * A number from relogd's stats (true 1, false 0): of the plugin's entry,
  * or with plugin NULL of the top level. -1 if it is not there.
@@ -103,20 +121,23 @@ peer_stats(const struct harness *h)
 long long
 peer_stat(const struct harness *h, const char *plugin, const char *key)
 {
-	char needle[128], *text = peer_stats(h), *p = text;
-	long long v = -1;
+	char needle[128];
 
-	if (plugin != NULL) {
-		snprintf(needle, sizeof needle, "{\"plugin\":\"%s\",", plugin);
-		p = strstr(text, needle);
-	}
-	snprintf(needle, sizeof needle, "\"%s\":", key);
-	if (p != NULL && (p = strstr(p, needle)) != NULL) {
-		p += strlen(needle);
-		v = strncmp(p, "true", 4) == 0 ? 1 : strtoll(p, NULL, 10);
-	}
-	free(text);
-	return (v);
+	if (plugin == NULL)
+		return (peer_stat_after(h, NULL, key));
+	snprintf(needle, sizeof needle, "{\"plugin\":\"%s\",", plugin);
+	return (peer_stat_after(h, needle, key));
+}
+
+/* A number from the stats of a runner's connection, as peer_stat. */
+long long
+peer_runner_stat(const struct harness *h, const char *runner,
+    const char *key)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof needle, "\"runner_id\":\"%s\"", runner);
+	return (peer_stat_after(h, needle, key));
 }
 
 /* Wait until a stat is at least value. */

@@ -613,6 +613,40 @@ START_TEST(test_ringd_beside_socket_clients)
 END_TEST
 
 /*
+ * A runner relogd gets batches from (args: 2 threads of 3,000 records
+ * each, to plugin.<runner>): librelog says so, in word; every record
+ * arrives, in order; relogd's log says no ring. Stops relogd.
+ */
+static void
+rd_batches(const char *runner, const char *const *args, const char *word)
+{
+	char said[512] = "", line[64], *text;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+	int out;
+
+	pid = harness_runner(&H, runner, NULL, args, &out);
+	/* Its output: librelog's word on the ring, then the runner's. */
+	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
+	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
+		said[len += (size_t)n] = '\0';
+	ck_assert_msg(strstr(said, word) != NULL, "runner said: %s", said);
+	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
+	close(out);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, runner);
+	harness_check_sequence(text, runner, 0, 3000);
+	harness_check_sequence(text, runner, 1, 3000);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	snprintf(line, sizeof line, "runner %s connected", runner);
+	ck_assert_uint_eq(harness_count(text, line), 1);
+	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
+	free(text);
+}
+
+/*
  * relogd with rings turned off (max_ring = 0), as to an old relogd:
  * librelog runners hear ring: false and send batches, the flusher reading
  * its own ring; every record arrives, and relog_flush (-a) returns once
@@ -625,34 +659,13 @@ START_TEST(test_ringd_off_batches)
 		NULL
 	};
 	const char *conf[] = { "--config", NULL, NULL };
-	char said[512] = "", *text;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-	int out;
 
 	conf[1] = harness_config(&H, "[relogd]\nmax_ring = 0\n"
 	    "rate_limit = off\n");
 	harness_daemon_start(&H, conf);
-	pid = harness_runner(&H, "off", NULL, args, &out);
-	/* Its output: librelog's word on the ring, then the runner's. */
-	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
-	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
-		said[len += (size_t)n] = '\0';
-	ck_assert_msg(strstr(said, "relog: relogd did not take the ring of "
+	rd_batches("off", args, "relog: relogd did not take the ring of "
 	    "runner off (rings are turned off (max_ring = 0)); sending "
-	    "batches\n") != NULL, "runner said: %s", said);
-	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
-	close(out);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "off");
-	harness_check_sequence(text, "off", 0, 3000);
-	harness_check_sequence(text, "off", 1, 3000);
-	free(text);
-	text = harness_read_file(H.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runner off connected"), 1);
-	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
-	free(text);
+	    "batches\n");
 }
 END_TEST
 
@@ -668,30 +681,10 @@ START_TEST(test_ringd_no_memfd)
 		NULL
 	};
 	const char *dargs[] = { "--rate-limit", "off", NULL };
-	char said[512] = "", *text;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-	int out;
 
 	harness_daemon_start(&H, dargs);
-	pid = harness_runner(&H, "nomemfd", NULL, args, &out);
-	while (strstr(said, "emitted\n") == NULL && len < sizeof said - 1 &&
-	    (n = read(out, said + len, sizeof said - 1 - len)) > 0)
-		said[len += (size_t)n] = '\0';
-	ck_assert_msg(strstr(said, "relog: no memfd for the ring of runner "
-	    "nomemfd: relogd gets batches") != NULL, "runner said: %s", said);
-	ck_assert_int_eq(harness_wait(pid, RD_WAIT_MS), 0);
-	close(out);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "nomemfd");
-	harness_check_sequence(text, "nomemfd", 0, 3000);
-	harness_check_sequence(text, "nomemfd", 1, 3000);
-	free(text);
-	text = harness_read_file(H.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runner nomemfd connected"), 1);
-	ck_assert_uint_eq(harness_count(text, "shared ring"), 0);
-	free(text);
+	rd_batches("nomemfd", args, "relog: no memfd for the ring of runner "
+	    "nomemfd: relogd gets batches");
 }
 END_TEST
 
@@ -906,22 +899,22 @@ START_TEST(test_ringd_congested_stays)
 }
 END_TEST
 
-/* A number from the stats of the connection of a runner (true 1). */
-static long long
-rd_conn_stat(const char *runner, const char *key)
+/*
+ * Start relogd (no rate limit) with plugin stall's log full at limit
+ * bytes, and a ring runner whose 5 records to it wait: an ack owed that
+ * will not settle.
+ */
+static void
+rd_open_stalled(struct rd_runner *r, const char *id, long limit)
 {
-	char needle[128], *text = peer_stats(&H), *p;
-	long long v = -1;
+	const char *args[] = { "--rate-limit", "off", NULL };
 
-	snprintf(needle, sizeof needle, "\"runner_id\":\"%s\"", runner);
-	p = strstr(text, needle);
-	snprintf(needle, sizeof needle, "\"%s\":", key);
-	if (p != NULL && (p = strstr(p, needle)) != NULL) {
-		p += strlen(needle);
-		v = strncmp(p, "true", 4) == 0 ? 1 : strtoll(p, NULL, 10);
-	}
-	free(text);
-	return (v);
+	harness_fill_log(&H, "stall", limit);
+	harness_daemon_start(&H, args);
+	rd_open(r, id, NULL);
+	rd_emit(r, "plugin.stall", 0, 5);
+	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
 }
 
 /*
@@ -931,24 +924,18 @@ rd_conn_stat(const char *runner, const char *key)
  */
 START_TEST(test_ringd_acks_merge)
 {
-	const char *args[] = { "--rate-limit", "off", NULL };
 	struct rd_runner r;
 	char *log;
 	long i;
 
-	harness_fill_log(&H, "stall", 4 << 20);
-	harness_daemon_start(&H, args);
-	rd_open(&r, "mix", NULL);
-	rd_emit(&r, "plugin.stall", 0, 5);
-	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
-	    "large: ", 1, RD_WAIT_MS), 0);
+	rd_open_stalled(&r, "mix", 4 << 20);
 	/* 40 times past half the ring: a read each, at least. */
 	for (i = 0; i < 40; i++) {
 		rd_emit(&r, "plugin.fine", i * 600, 600);
 		free(rd_await_log("fine", (size_t)(i + 1) * 600));
 	}
-	ck_assert_int_le(rd_conn_stat("mix", "acks_owed"), 2);
-	ck_assert_int_eq(rd_conn_stat("mix", "congested"), 0);
+	ck_assert_int_le(peer_runner_stat(&H, "mix", "acks_owed"), 2);
+	ck_assert_int_eq(peer_runner_stat(&H, "mix", "congested"), 0);
 	log = harness_plugin_log(&H, "fine");
 	harness_check_sequence(log, "mix", 0, 40 * 600);
 	free(log);
@@ -968,30 +955,27 @@ START_TEST(test_ringd_acks_bounded)
 	int64_t deadline;
 	int i, queued, congested = 0;
 
-	harness_fill_log(&H, "stall", 1 << 20);
-	harness_daemon_start(&H, NULL);
-	rd_open(&r, "syncer", NULL);
-	rd_emit(&r, "plugin.stall", 0, 5);
-	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
-	    "large: ", 1, RD_WAIT_MS), 0);
+	rd_open_stalled(&r, "syncer", 1 << 20);
 	/* 100 at a time, each taken, until relogd stops reading. */
 	for (i = 0; i < 1500 && !congested; i++) {
 		wire_ring_sync(r.fd, r.next_request++, rd_head(&r));
 		if (i % 100 != 99)
 			continue;
 		deadline = harness_now_ms() + RD_WAIT_MS;
-		while (ioctl(r.fd, SIOCOUTQ, &queued) == 0 && queued != 0 &&
-		    !(congested = rd_conn_stat("syncer", "congested") == 1)) {
+		for (;;) {
+			congested = peer_runner_stat(&H, "syncer",
+			    "congested") == 1;
+			if (congested || (ioctl(r.fd, SIOCOUTQ, &queued) == 0 &&
+			    queued == 0))
+				break;
 			ck_assert(harness_now_ms() < deadline);
 			/* relogctl is the probe: one a 20 ms. */
 			poll(NULL, 0, 20);
 		}
-		if (!congested)
-			congested = rd_conn_stat("syncer", "congested") == 1;
 	}
-	ck_assert_int_eq(rd_conn_stat("syncer", "congested"), 1);
-	ck_assert_int_gt(rd_conn_stat("syncer", "acks_owed"), 1000);
-	ck_assert_int_le(rd_conn_stat("syncer", "acks_owed"), 1125);
+	ck_assert_int_eq(peer_runner_stat(&H, "syncer", "congested"), 1);
+	ck_assert_int_gt(peer_runner_stat(&H, "syncer", "acks_owed"), 1000);
+	ck_assert_int_le(peer_runner_stat(&H, "syncer", "acks_owed"), 1125);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }

@@ -128,6 +128,8 @@ pid_t	peer_as_ready(uid_t, int, int (*)(void *), void *, int *);
 void	peer_kill(pid_t);
 char   *peer_stats(const struct harness *);
 long long peer_stat(const struct harness *, const char *, const char *);
+long long peer_runner_stat(const struct harness *, const char *,
+	    const char *);
 void	peer_await_stat(const struct harness *, const char *, const char *,
 	    long long);
 void	peer_await_count(const struct harness *, const char *, size_t);
