@@ -320,14 +320,14 @@ relog_wake(void *arg)
 }
 
 /*
- * Wait, SHIM_OPEN_WAIT_MS at most, for the flusher's first connect: when
+ * Wait, RELOG_OPEN_WAIT_MS at most, for the flusher's first connect: when
  * relogd is up, the ring is in its hands before the first record.
  */
 static void
-relog_open_wait(struct relog *h)
+relog_open_wait(struct relog *h, size_t wait_ms)
 {
 	struct timespec until = shim_abstime(shim_now_ms() +
-	    SHIM_OPEN_WAIT_MS);
+	    (int64_t)wait_ms);
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->tried && pthread_cond_timedwait(&h->sent_cond, &h->lock,
@@ -343,7 +343,7 @@ relog_open(const struct relog_opts *opts)
 	struct relog_opts o;
 	struct relog *h;
 	char runner[64];
-	size_t queue_max, interval, batch;
+	size_t queue_max, interval, batch, open_wait;
 	int error;
 
 	memset(&o, 0, sizeof o);
@@ -359,7 +359,9 @@ relog_open(const struct relog_opts *opts)
 	    relog_opt_num(o.flush_interval_ms, "RELOG_FLUSH_INTERVAL_MS",
 	    SHIM_FLUSH_INTERVAL_DEFAULT, 3600 * 1000, &interval) != 0 ||
 	    relog_opt_num(o.flush_batch, "RELOG_FLUSH_BATCH",
-	    SHIM_FLUSH_BATCH_DEFAULT, 4096, &batch) != 0) {
+	    SHIM_FLUSH_BATCH_DEFAULT, 4096, &batch) != 0 ||
+	    relog_opt_num(0, "RELOG_OPEN_WAIT_MS", SHIM_OPEN_WAIT_MS_DEFAULT,
+	    10000, &open_wait) != 0) {
 		errno = EINVAL;
 		return (NULL);
 	}
@@ -427,7 +429,7 @@ relog_open(const struct relog_opts *opts)
 		errno = error;
 		return (NULL);
 	}
-	relog_open_wait(h);
+	relog_open_wait(h, open_wait);
 	return (h);
 }
 

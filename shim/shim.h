@@ -37,10 +37,11 @@ struct shm_ring;
 /* How long relogd may take to acknowledge a batch (a slow sink). */
 #define SHIM_ACK_TIMEOUT_MS 30000
 /*
- * How long relog_open waits for its first connect, the ring handed over:
- * a live relogd takes well under a millisecond; a down one fails at once.
+ * How long relog_open waits for its first connect, the ring handed over
+ * (RELOG_OPEN_WAIT_MS): a live relogd takes well under a millisecond; a
+ * down one fails at once.
  */
-#define SHIM_OPEN_WAIT_MS 50
+#define SHIM_OPEN_WAIT_MS_DEFAULT 50
 /* How long relog_close may write undelivered records to stderr. */
 #define SHIM_FALLBACK_MS 500
 /* Largest reply relogd sends to the shim. */

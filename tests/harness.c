@@ -553,7 +553,7 @@ harness_runner_env(const struct harness *h, const char *runner,
 	static char env[4][4][320];
 	static int slot;
 	char (*e)[320] = env[slot++ % 4];
-	const char *envp[5], *argv[16], *full[32];
+	const char *envp[6], *argv[16], *full[32];
 	size_t n = 0, i;
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
@@ -563,7 +563,14 @@ harness_runner_env(const struct harness *h, const char *runner,
 	    plugin != NULL ? plugin : "");
 	for (i = 0; i < 4; i++)
 		envp[i] = e[i];
-	envp[4] = NULL;
+	/*
+	 * Under valgrind a hello takes longer than librelog waits for it by
+	 * default; a runner that dies at once must still have handed its
+	 * ring over, as it does at full speed.
+	 */
+	envp[4] = getenv("RELOG_VALGRIND") != NULL ?
+	    "RELOG_OPEN_WAIT_MS=10000" : NULL;
+	envp[5] = NULL;
 	argv[n++] = harness_build_path("test-runner");
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];

@@ -345,6 +345,39 @@ START_TEST(test_shim_close_stuck_stderr)
 }
 END_TEST
 
+/*
+ * A relogd that takes connections but never answers: relog_open waits
+ * for it RELOG_OPEN_WAIT_MS (50 ms by default), then returns.
+ */
+START_TEST(test_shim_open_wait)
+{
+	char longer[] = "RELOG_OPEN_WAIT_MS=400", bad[] = "RELOG_OPEN_WAIT_MS=0";
+	int fd = listen_deaf();
+	int64_t t0, took;
+	relog_t *h;
+
+	t0 = harness_now_ms();
+	h = open_handle(0);
+	took = harness_now_ms() - t0;
+	ck_assert_msg(took >= 49 && took < 400, "took %lld ms",
+	    (long long)took);
+	relog_close(h, 0);
+	putenv(longer);
+	t0 = harness_now_ms();
+	h = open_handle(0);
+	took = harness_now_ms() - t0;
+	ck_assert_msg(took >= 399 && took < 4000, "took %lld ms",
+	    (long long)took);
+	relog_close(h, 0);
+	putenv(bad);
+	errno = 0;
+	ck_assert_ptr_null(relog_open(NULL));
+	ck_assert_int_eq(errno, EINVAL);
+	unsetenv("RELOG_OPEN_WAIT_MS");
+	close(fd);
+}
+END_TEST
+
 Suite *
 suite_shim(void)
 {
@@ -360,6 +393,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
+	tcase_add_test(tc, test_shim_open_wait);
 	suite_add_tcase(s, tc);
 	return (s);
 }
