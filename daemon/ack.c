@@ -168,28 +168,28 @@ ack_new(const struct proto_envelope *env, int reply)
 
 /*
  * Give an ack the marks of the sinks this read fed: how much each holds
- * now. A merged ack keeps the sinks it had and waits for all of them.
+ * now. A merged ack keeps the sinks it had and waits for all of them (the
+ * read's sinks are each noted once: only the ack's own are looked through).
  */
 static void
 ack_mark(struct ack_owner *o, struct ack *a)
 {
 	struct sink_mark *m;
-	size_t i, j;
+	size_t had = a->nmarks, i, j;
 
 	if (o->ntouched == 0)
 		return;
-	m = reallocarray(a->marks, a->nmarks + o->ntouched, sizeof *m);
+	m = reallocarray(a->marks, had + o->ntouched, sizeof *m);
 	if (m == NULL)
 		fatal("reallocarray");
 	a->marks = m;
 	for (i = 0; i < o->ntouched; i++) {
-		for (j = 0; j < a->nmarks; j++) {
-			if (a->marks[j].sink == o->touched[i].sink)
-				break;
-		}
-		if (j == a->nmarks)
-			a->marks[a->nmarks++].sink = o->touched[i].sink;
-		a->marks[j].mark = o->touched[i].sink->queued;
+		for (j = 0; j < had && m[j].sink != o->touched[i].sink; j++)
+			;
+		if (j == had)
+			j = a->nmarks++;
+		m[j].sink = o->touched[i].sink;
+		m[j].mark = o->touched[i].sink->queued;
 	}
 }
 
@@ -211,13 +211,14 @@ ack_queue(struct ack_owner *o, struct ack *a, int marks)
 }
 
 /*
- * Queue an ack that answers nothing (a ring read's commit, a batch sent
- * with a seq and no request id), with marks. Behind an older ack (one
- * waiting on a stalled sink, say) such acks would pile up, one per read:
- * it is merged into the last one queued instead, if that is one too and
- * not the oldest (which never grows, so acks keep settling while records
- * flow). The merged ack waits for the sinks both fed, then commits the
- * later position and records the later seq. a may be freed.
+ * Queue an ack that answers nothing (request_id -1, no resend to wait for:
+ * a ring read's commit, a batch sent with a seq and no request id), with
+ * marks. Behind an older ack (one waiting on a stalled sink, say) such
+ * acks would pile up, one per read: it is merged into the last one queued
+ * instead, if that came this way too and is not the oldest (which never
+ * grows, so acks keep settling while records flow). The merged ack waits
+ * for the sinks both fed, then commits the later position and records the
+ * later seq. a may be freed.
  */
 void
 ack_queue_silent(struct ack_owner *o, struct ack *a)
@@ -225,16 +226,15 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 	struct ack *last = TAILQ_LAST(&o->acks, acks);
 
 	if (last != NULL && last != TAILQ_FIRST(&o->acks) && last->merge &&
-	    last->ring == a->ring && a->request_id < 0 && a->after_seq == 0) {
+	    last->ring == a->ring) {
 		ack_mark(o, last);
-		if (a->ring)
-			last->ring_pos = a->ring_pos;
+		last->ring_pos = a->ring_pos;
 		if (a->seq > last->seq)
 			last->seq = a->seq;
 		ack_free(a);
 		return;
 	}
-	a->merge = a->request_id < 0 && a->after_seq == 0;
+	a->merge = 1;
 	ack_queue(o, a, 1);
 }
 

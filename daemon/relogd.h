@@ -288,7 +288,8 @@ struct ack {
 	int ring;		/* a ring read: commit ring_pos once written;
 				   with a request_id, a ring_sync's answer */
 	uint64_t ring_pos;
-	int merge;		/* later silent acks may merge into it */
+	int merge;		/* queued by ack_queue_silent: later ones
+				   may merge into it */
 	size_t nmarks;
 	struct sink_mark *marks;
 	TAILQ_ENTRY(ack) entry;

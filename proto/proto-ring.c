@@ -21,13 +21,11 @@
 #include "relog-ring.h"
 
 /*
- * Words of a record copied out: enough for the largest one's slots; and
- * what the buffer holds between reads (4 KiB, most records). relogd has a
- * ring per runner: each keeping the largest record's 192 KiB once it saw
- * one would be that much memory a runner, for nothing.
+ * Words the copy buffer holds between reads (4 KiB: most records). It
+ * grows for a larger one, up to the largest (192 KiB), for that read only:
+ * relogd has a ring a runner, and each keeping 192 KiB once it saw one
+ * large record would be that much memory a runner, for nothing.
  */
-#define PROTO_RING_BUF_WORDS \
-	(RELOG_RING_RECORD_SLOTS_MAX * RELOG_RING_SLOT_WORDS)
 #define PROTO_RING_BUF_SMALL 512
 
 struct proto_ring {
@@ -116,6 +114,34 @@ proto_ring_new(void *p, size_t size, uint32_t slot_count,
 }
 
 /*
+ * Does a ring's header (its first fields, as read) describe a ring of
+ * version 1 that is size bytes long? Returns 0, or -1 and *cause.
+ */
+static int
+proto_ring_geometry(const struct relog_ring_header *geo, uint64_t size,
+    const char **cause)
+{
+	if (geo->magic != RELOG_RING_MAGIC ||
+	    geo->version != RELOG_RING_VERSION) {
+		*cause = "the ring has the wrong magic or version";
+		return (-1);
+	}
+	if (geo->header_size != RELOG_RING_HEADER_SIZE ||
+	    geo->slot_size != RELOG_RING_SLOT_SIZE ||
+	    geo->slot_count < RELOG_RING_SLOTS_MIN ||
+	    geo->slot_count > RELOG_RING_SLOTS_MAX ||
+	    (geo->slot_count & (geo->slot_count - 1)) != 0) {
+		*cause = "the ring's geometry is not allowed";
+		return (-1);
+	}
+	if (size != relog_ring_file_size(geo->slot_count)) {
+		*cause = "the ring's size is not what its header says";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Check a runner's ring fd and map it. It must be a memfd on shmem (not
  * hugetlbfs, whose faults can fail) sealed against shrinking and growing,
  * of at most max_size bytes (else -EFBIG), whose size is what its header
@@ -170,24 +196,9 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		*cause = "the ring's header cannot be read";
 		return (-EIO);
 	}
-	if (geo.magic != RELOG_RING_MAGIC ||
-	    geo.version != RELOG_RING_VERSION) {
-		*cause = "the ring has the wrong magic or version";
+	if (proto_ring_geometry(&geo, (uint64_t)st.st_size, cause) != 0)
 		return (-EPROTO);
-	}
-	if (geo.header_size != RELOG_RING_HEADER_SIZE ||
-	    geo.slot_size != RELOG_RING_SLOT_SIZE ||
-	    geo.slot_count < RELOG_RING_SLOTS_MIN ||
-	    geo.slot_count > RELOG_RING_SLOTS_MAX ||
-	    (geo.slot_count & (geo.slot_count - 1)) != 0) {
-		*cause = "the ring's geometry is not allowed";
-		return (-EPROTO);
-	}
-	size = relog_ring_file_size(geo.slot_count);
-	if ((uint64_t)st.st_size != size) {
-		*cause = "the ring's size is not what its header says";
-		return (-EPROTO);
-	}
+	size = (uint64_t)st.st_size;
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -214,15 +225,10 @@ proto_ring_attach(void *p, size_t size, struct proto_ring **out,
     const char **cause)
 {
 	const struct relog_ring_header *hdr = p;
-	uint32_t n = hdr->slot_count;
 
-	if (hdr->magic != RELOG_RING_MAGIC || n < RELOG_RING_SLOTS_MIN ||
-	    n > RELOG_RING_SLOTS_MAX || (n & (n - 1)) != 0 ||
-	    size != relog_ring_file_size(n)) {
-		*cause = "the ring's geometry is not allowed";
+	if (proto_ring_geometry(hdr, size, cause) != 0)
 		return (-EPROTO);
-	}
-	return (proto_ring_new(p, size, n, out, cause));
+	return (proto_ring_new(p, size, hdr->slot_count, out, cause));
 }
 
 /*
@@ -315,8 +321,8 @@ proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
 }
 
 /*
- * Have the copy buffer hold words (at most PROTO_RING_BUF_WORDS), keeping
- * what it holds. Returns 0 or -ENOMEM.
+ * Have the copy buffer hold words (a checked header's: the largest
+ * record's at most), keeping what it holds. Returns 0 or -ENOMEM.
  */
 static int
 proto_ring_buf_fit(struct proto_ring *r, size_t words)

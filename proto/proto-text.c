@@ -146,34 +146,39 @@ proto_format_level(struct proto_buf *b, int64_t level,
 }
 
 /*
- * Does any of the 8 bytes at p need a look (not printable ASCII: below
- * 0x20, DEL, or 0x80 and up)? Word at a time: most text is plain.
+ * The bytes of a word that need a look (not printable ASCII: below 0x20,
+ * DEL, or 0x80 and up), as their high bits: word at a time, for most text
+ * is plain.
  */
+static inline uint64_t
+proto_special_bits(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+
+	/* A byte below 0x20; a byte with its high bit; 0x7f (+1 sets it). */
+	return ((((x - 0x20 * ones) & ~x) | x | (x + ones)) &
+	    0x8080808080808080ull);
+}
+
+/* Does any of the 8 bytes at p need a look? */
 static int
 proto_special8(const unsigned char *p)
 {
-	const uint64_t ones = 0x0101010101010101ull;
-	const uint64_t highs = 0x8080808080808080ull;
 	uint64_t x;
 
 	memcpy(&x, p, 8);
-	/* A byte below 0x20; a byte with its high bit; 0x7f (+1 sets it). */
-	return ((((x - 0x20 * ones) & ~x) | x | (x + ones)) & highs) != 0;
+	return (proto_special_bits(x) != 0);
 }
 
-/* Does any of the 32 bytes at p need a look (proto_special8's test)? */
+/* Does any of the 32 bytes at p need a look? */
 static int
 proto_special32(const unsigned char *p)
 {
-	const uint64_t ones = 0x0101010101010101ull;
-	const uint64_t highs = 0x8080808080808080ull;
-	uint64_t x[4], any = 0;
-	int i;
+	uint64_t x[4];
 
 	memcpy(x, p, sizeof x);
-	for (i = 0; i < 4; i++)
-		any |= ((x[i] - 0x20 * ones) & ~x[i]) | x[i] | (x[i] + ones);
-	return ((any & highs) != 0);
+	return ((proto_special_bits(x[0]) | proto_special_bits(x[1]) |
+	    proto_special_bits(x[2]) | proto_special_bits(x[3])) != 0);
 }
 
 /*

@@ -14,7 +14,6 @@
  * the same seqs, and relogd skips what it wrote. The ring's losses since
  * the last batch travel with the next one.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,29 +48,22 @@ struct batch_stderr {
 static int
 batch_open(struct relog *h, int window)
 {
-	const char *cause;
+	const char *cause = "there is none";
 	size_t size;
 	void *mem;
-	int error = 0;
 
+	/* Its own memory: no need to check and map the memfd again. */
 	if (h->cons == NULL) {
-		if (shm_ring_fd(h->shm) >= 0)
-			error = proto_ring_open(shm_ring_fd(h->shm), SIZE_MAX,
-			    &h->cons, &cause);
-		else if ((mem = shm_ring_memory(h->shm, &size)) != NULL)
-			error = proto_ring_attach(mem, size, &h->cons, &cause);
-		else {
-			error = -ENXIO;
-			cause = "there is none";
+		mem = shm_ring_memory(h->shm, &size);
+		if (mem == NULL ||
+		    proto_ring_attach(mem, size, &h->cons, &cause) != 0) {
+			h->cons = NULL;
+			if (!h->ring_broken_told)
+				conn_say(shim_now_ms(), "relog: cannot read "
+				    "its own ring: %s\n", cause);
+			h->ring_broken_told = 1;
+			return (-1);
 		}
-	}
-	if (error != 0) {
-		h->cons = NULL;
-		if (!h->ring_broken_told)
-			conn_say(shim_now_ms(), "relog: cannot read its own "
-			    "ring: %s\n", cause);
-		h->ring_broken_told = 1;
-		return (-1);
 	}
 	if (!window)
 		proto_ring_rewind(h->cons);

@@ -94,18 +94,18 @@ conn_send(struct relog *h, const char *buf, size_t len, const int *fds,
 	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
 	ssize_t n;
 
 	if (nfds > 0) {
 		memset(ctl, 0, sizeof ctl);
 		msg.msg_control = ctl;
 		msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-		CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN((size_t)nfds *
-		    sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), fds,
-		    (size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
 	}
 	while (len > 0) {
 		iov.iov_base = (void *)buf;

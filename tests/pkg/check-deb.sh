@@ -68,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-check=check-deb
+check="check-deb"
 # shellcheck source=tests/pkg/lib.sh
 . "$(dirname "$0")/lib.sh"
 die() {

@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-check=check-etc
+check="check-etc"
 # shellcheck source=tests/pkg/lib.sh
 . "$(dirname "$0")/lib.sh"
 

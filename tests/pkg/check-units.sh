@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-check=check-units
+check="check-units"
 # shellcheck source=tests/pkg/lib.sh
 . "$(dirname "$0")/lib.sh"
 

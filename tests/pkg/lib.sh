@@ -1,11 +1,16 @@
 # What the package checks share; sourced, with $check set to the script's
-# name. fail says what is wrong and marks the run failed (status); await
-# waits up to 10 s for a test to pass, polling.
+# name. fail says what is wrong and marks the run failed (status); die
+# says it and stops; await waits up to 10 s for a test to pass, polling.
 # shellcheck shell=sh
 status=0
 fail() {
 	echo "$check: $*" >&2
 	status=1
+}
+
+die() {
+	echo "$check: $*" >&2
+	exit 1
 }
 
 await() {

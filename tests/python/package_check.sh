@@ -30,31 +30,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fail() {
-	echo "package_check: $*" >&2
-	exit 1
-}
-
-# Wait up to 10 s for a test to pass, polling.
-await() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || return 1
-		sleep 0.05
-	done
-}
+check="package_check"
+# shellcheck source=tests/pkg/lib.sh
+. "$top/tests/pkg/lib.sh"
 
 $python -m venv --system-site-packages "$tmp/venv" ||
-	fail "cannot make a venv (python3-venv missing?)"
+	die "cannot make a venv (python3-venv missing?)"
 "$tmp/venv/bin/pip" install -q --no-index --no-build-isolation \
 	./shim/python >"$tmp/pip.out" 2>&1 ||
-	fail "pip install ./shim/python failed: $(cat "$tmp/pip.out")"
+	die "pip install ./shim/python failed: $(cat "$tmp/pip.out")"
 vpython=$tmp/venv/bin/python
 where=$(cd "$tmp" && "$vpython" -c 'import relog; print(relog.__file__)')
 case $where in
 "$tmp"/venv/*) ;;
-*) fail "import relog found $where, not the venv's" ;;
+*) die "import relog found $where, not the venv's" ;;
 esac
 
 # The README's snippet: the ```python block of "## Python runners".
@@ -63,11 +52,11 @@ awk '/^## / { in_section = ($0 == "## Python runners") }
 	in_code && /^```$/ { exit }
 	in_code { print }' README.md >"$tmp/snippet.py"
 [ -s "$tmp/snippet.py" ] ||
-	fail "no \`\`\`python block in README.md's \"Python runners\""
+	die "no \`\`\`python block in README.md's \"Python runners\""
 # Its logger, plugin.ID...: the record goes to ID.log.
 logger=$(sed -n 's/.*getLogger("\(plugin\.[^"]*\)").*/\1/p' \
 	"$tmp/snippet.py" | head -n 1)
-[ -n "$logger" ] || fail "the README's snippet logs on no plugin.* logger"
+[ -n "$logger" ] || die "the README's snippet logs on no plugin.* logger"
 plugin=$(echo "$logger" | cut -d. -f2)
 
 "$build/relogd" --config /dev/null --socket "$tmp/s" \
@@ -75,7 +64,7 @@ plugin=$(echo "$logger" | cut -d. -f2)
 	>"$tmp/relogd.err" 2>&1 &
 relogd_pid=$!
 await test -S "$tmp/s" ||
-	fail "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
+	die "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 
 # Run from $tmp: no relog.py in the current folder.
 run() {
@@ -85,12 +74,12 @@ run() {
 
 # As printed, with librelog found through the dynamic linker.
 run env LD_LIBRARY_PATH="$build" "$vpython" snippet.py \
-	>"$tmp/out" 2>&1 || fail "the README's snippet failed: $(cat "$tmp/out")"
-[ ! -s "$tmp/out" ] || fail "the README's snippet said: $(cat "$tmp/out")"
+	>"$tmp/out" 2>&1 || die "the README's snippet failed: $(cat "$tmp/out")"
+[ ! -s "$tmp/out" ] || die "the README's snippet said: $(cat "$tmp/out")"
 # The handler closed at exit once relogd had acknowledged the record, and
 # relogd acknowledges what it has written: no waiting.
 grep -q " INFO \[$logger\] " "$tmp/log/$plugin.log" 2>/dev/null ||
-	fail "the README's snippet wrote no INFO record into $plugin.log"
+	die "the README's snippet wrote no INFO record into $plugin.log"
 
 # install() is idempotent, sets the root logger's level, and RELOG_LIBRARY
 # overrides the SONAME.
@@ -105,13 +94,13 @@ assert root.level == logging.INFO, root.level
 logging.getLogger("plugin.twice").info("once")
 EOF
 run env RELOG_LIBRARY="$build/librelog.so.1" "$vpython" twice.py \
-	>"$tmp/out" 2>&1 || fail "install() twice: $(cat "$tmp/out")"
+	>"$tmp/out" 2>&1 || die "install() twice: $(cat "$tmp/out")"
 n=$(grep -c " INFO \[plugin.twice\] once$" "$tmp/log/twice.log" 2>/dev/null) ||
 	:
-[ "$n" = 1 ] || fail "plugin.twice: $n records, not 1"
+[ "$n" = 1 ] || die "plugin.twice: $n records, not 1"
 
 kill -TERM "$relogd_pid"
-wait "$relogd_pid" || fail "relogd exited with $? after SIGTERM"
+wait "$relogd_pid" || die "relogd exited with $? after SIGTERM"
 relogd_pid=
 
 # No library: one exception that says what to do, and nothing at exit.
@@ -122,15 +111,15 @@ else
 	status=0
 	run "$vpython" snippet.py >"$tmp/out" 2>&1 || status=$?
 	[ $status -eq 1 ] ||
-		fail "without librelog the snippet exited $status: $(cat "$tmp/out")"
+		die "without librelog the snippet exited $status: $(cat "$tmp/out")"
 	want="relog.LibraryNotFound: librelog.so.1 not found: install librelog1"
 	want="$want or set RELOG_LIBRARY"
 	[ "$(tail -n 1 "$tmp/out")" = "$want" ] ||
-		fail "without librelog: $(cat "$tmp/out")"
+		die "without librelog: $(cat "$tmp/out")"
 	if [ "$(grep -c '^Traceback' "$tmp/out")" != 1 ] ||
 	    grep -q 'During handling\|Exception ignored\|AttributeError' \
 	    "$tmp/out"; then
-		fail "without librelog, more than one error: $(cat "$tmp/out")"
+		die "without librelog, more than one error: $(cat "$tmp/out")"
 	fi
 fi
 echo "package_check: pip installed shim/python into a venv; the README's" \
