@@ -101,6 +101,7 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	if (p == NULL)
 		fatal("calloc");
 	memcpy(p->id, id, len);
+	p->id_len = len;
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;
 	config_plugin(&relogd_config, p->id, &p->set);
@@ -130,7 +131,7 @@ plugin_find(const char *id, size_t len)
 		return (NULL);
 	for (p = plugin_table[plugin_hash(id, len)]; p != NULL;
 	    p = p->hash_next) {
-		if (strlen(p->id) == len && memcmp(p->id, id, len) == 0)
+		if (p->id_len == len && memcmp(p->id, id, len) == 0)
 			return (p);
 	}
 	return (NULL);
@@ -313,7 +314,11 @@ plugin_rate_allow(struct plugin *p, int64_t level)
 
 	if (p->set.rate.burst == 0)
 		return (1);
-	now = relogd_now_ms(CLOCK_MONOTONIC);
+	/*
+	 * The coarse clock (a tick, some ms) is enough for windows of
+	 * seconds, and a seventh of the cost: this is once per record.
+	 */
+	now = relogd_now_ms(CLOCK_MONOTONIC_COARSE);
 	if (now - b->window_start >= interval) {
 		plugin_rate_report(p, high);
 		b->window_start = now;

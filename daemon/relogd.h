@@ -425,6 +425,7 @@ struct rate_budget {
  */
 struct plugin {
 	char id[RELOG_ID_MAX + 1];
+	size_t id_len;
 	/* "plugin.<id>." for strict mode; logger_len leaves out the dot. */
 	char logger[sizeof RELOG_PLUGIN_PREFIX + RELOG_ID_MAX + 1];
 	size_t logger_len;

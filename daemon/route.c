@@ -98,7 +98,7 @@ route_know(struct plugin *p)
 	if (p->mangled_known)
 		return;
 	p->mangled_known = 1;
-	len = route_mangle(p->id, strlen(p->id), m);
+	len = route_mangle(p->id, p->id_len, m);
 	for (e = route_table[route_hash(m, len)]; e != NULL; e = e->next) {
 		if (strcmp(e->name, m) == 0 && e->plugin == NULL) {
 			e->plugin = p;	/* seen before it was known */
@@ -197,7 +197,7 @@ route_retire_child(struct plugin *p, void *arg)
 	const struct route_parent *parent = arg;
 
 	if (!p->learned || p->retired || p->owned ||
-	    strlen(p->id) <= parent->len ||
+	    p->id_len <= parent->len ||
 	    memcmp(p->id, parent->id, parent->len) != 0 ||
 	    p->id[parent->len] != '.')
 		return;
@@ -253,7 +253,7 @@ route_learn(const struct origin *o, struct proto_str rest)
 static void
 route_adopt(struct plugin *p)
 {
-	struct route_parent parent = { p->id, strlen(p->id) };
+	struct route_parent parent = { p->id, p->id_len };
 
 	route_know(p);
 	plugin_foreach(route_retire_child, &parent);
