@@ -34,6 +34,7 @@ static struct plugin *plugin_table[PLUGIN_BUCKETS];
 static struct plugin_uid *plugin_uids;
 static size_t plugin_total;
 static int plugin_full_said;
+static uint64_t plugin_changed;	/* plugins made or whose owners changed */
 
 static void plugin_rate_cb(evutil_socket_t, short, void *);
 static int plugin_rate_allow(struct plugin *, int64_t);
@@ -102,6 +103,7 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 		fatal("calloc");
 	memcpy(p->id, id, len);
 	p->id_len = len;
+	plugin_changed++;
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;
 	config_plugin(&relogd_config, p->id, &p->set);
@@ -135,6 +137,16 @@ plugin_find(const char *id, size_t len)
 			return (p);
 	}
 	return (NULL);
+}
+
+/*
+ * A count that moves whenever a plugin is made or its settings or owners
+ * change: what a record's route depends on, besides route.c's own state.
+ */
+uint64_t
+plugin_changes(void)
+{
+	return (plugin_changed);
 }
 
 /* The count of plugins a uid made (made when needed). */
@@ -200,6 +212,7 @@ plugin_owned_again(const char *id)
 
 	if (p != NULL)
 		p->owned = owner_owned(p->id, &p->set);
+	plugin_changed++;
 }
 
 /*
@@ -400,6 +413,7 @@ plugin_reconfigure(struct plugin *p, void *arg)
 	config_plugin(&relogd_config, p->id, &p->set);
 	p->owned = owner_owned(p->id, &p->set);
 	plugin_set_sinks(p);
+	plugin_changed++;
 }
 
 /* Take every plugin's settings again. */

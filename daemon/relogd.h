@@ -187,6 +187,9 @@ struct record {
  * Who sent a record: what routing and the outputs need to know of a
  * connection (or of relogd itself, all zero).
  */
+/* The longest logger name a connection's route memo keeps. */
+#define RELOG_ROUTE_MEMO_MAX 128
+
 struct origin {
 	pid_t pid;		/* SO_PEERCRED; -1: unknown */
 	uid_t uid;
@@ -203,6 +206,11 @@ struct origin {
 	int64_t drops_said_at;	/* monotonic ms */
 	struct event *drops_ev;	/* to say them, a second after the last */
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
+	/* The last "plugin.<rest>" logger route.c looked up, and its plugin. */
+	char memo_name[RELOG_ROUTE_MEMO_MAX];
+	size_t memo_len;	/* 0: none */
+	struct plugin *memo;
+	uint64_t memo_gen;	/* valid while route_gen() says this */
 };
 
 /* Homes of records of no plugin: a runner's, and past max_plugins. */
@@ -549,6 +557,7 @@ void	route_free(void);
 
 /* plugin.c */
 struct plugin *plugin_find(const char *, size_t);
+uint64_t plugin_changes(void);
 struct plugin *plugin_get(const char *, size_t, uid_t);
 void	plugin_owned_again(const char *);
 struct plugin *plugin_special(const char *);

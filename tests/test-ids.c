@@ -365,6 +365,49 @@ START_TEST(test_ids_mangled_alike)
 }
 END_TEST
 
+/* How many lines of a plugin's file end so. */
+static int
+ids_count(const char *plugin, const char *needle)
+{
+	char *text = harness_plugin_log(&H, plugin), *at;
+	int n = 0;
+
+	for (at = text; at != NULL && (at = strstr(at, needle)) != NULL;
+	    at += strlen(needle))
+		n++;
+	free(text);
+	return (n);
+}
+
+/*
+ * A logger's records follow its route as the ids change: learned from
+ * "plugin.kit.web.api", the id kit.web.api retires when another runner's
+ * hello declares kit.web, and the same connection's next record of that
+ * logger goes to kit.web (relogd remembers each connection's last route,
+ * never past such a change).
+ */
+START_TEST(test_ids_route_changes)
+{
+	static const char *const hosted[] = { "kit.web" };
+	static const char *const api[] = { "plugin.kit.web.api" };
+	int fd, other;
+
+	harness_daemon_start(&H, NULL);
+	fd = ids_hello(NULL, 0);
+	ids_send(fd, api, 1);
+	ids_send(fd, api, 1);
+	other = ids_hello(hosted, 1);
+	ids_send(fd, api, 1);
+	ids_send(fd, api, 1);
+	close(other);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(ids_count("kit.web.api", "[plugin.kit.web.api] m0\n"),
+	    2);
+	ck_assert_int_eq(ids_count("kit.web", "[plugin.kit.web.api] m0\n"), 2);
+}
+END_TEST
+
 /* Learned ids are loggers like any: past max_plugins, _unrouted. */
 START_TEST(test_ids_learned_bounded)
 {
@@ -446,6 +489,7 @@ suite_ids(void)
 	tcase_add_test(tc, test_ids_declared);
 	tcase_add_test(tc, test_ids_mangled_alike);
 	tcase_add_test(tc, test_ids_learned_bounded);
+	tcase_add_test(tc, test_ids_route_changes);
 	tcase_add_test(tc, test_ids_traceback_once);
 	suite_add_tcase(s, tc);
 	return (s);
