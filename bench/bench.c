@@ -577,7 +577,41 @@ struct bench_tput {
 	uint64_t dropped;
 	uint64_t arrived;
 	long rss_peak_kb;
+	double relogd_ns;	/* relogd's CPU time per record; 0: not known */
 };
+
+/*
+ * The CPU time a process's threads have had, in ns, from the scheduler's
+ * own count (/proc/PID/task/TID/schedstat): a tick (10 ms) is too coarse
+ * to tell relogd's cost of a run apart. 0 if it cannot be read.
+ */
+static uint64_t
+bench_cpu_ns(pid_t pid)
+{
+	char path[PATH_MAX];
+	unsigned long long ns;
+	struct dirent *de;
+	uint64_t total = 0;
+	FILE *f;
+	DIR *d;
+
+	bench_path(path, sizeof path, "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		bench_path(path, sizeof path, "/proc/%ld/task/%s/schedstat",
+		    (long)pid, de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			total += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return (total);
+}
 
 /*
  * Start runner processes (relog-bench MODE: emitter or crasher) on d, of 8
@@ -610,7 +644,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	char *out, *said, ready[8];
 	int fds[64], ins[64], i;
 	pid_t pids[64];
-	uint64_t start, dropped;
+	uint64_t start, dropped, cpu;
 
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
@@ -623,6 +657,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 			bench_fatal("runner %d did not start", i);
 	}
 	start = bench_now_ns();
+	cpu = bench_cpu_ns(d->daemon);
 	for (i = 0; i < runners; i++)
 		close(ins[i]);
 	for (i = 0; i < runners; i++) {
@@ -638,6 +673,8 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	/* Every runner's close returned: relogd has written it all. */
 	r->per_second = (double)r->records * 1e9 /
 	    (double)(bench_now_ns() - start);
+	r->relogd_ns = cpu == 0 ? 0 : (double)(bench_cpu_ns(d->daemon) - cpu) /
+	    (double)r->records;
 	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
 }
@@ -1121,23 +1158,24 @@ bench_print(FILE *f, const struct bench_results *r)
 		fprintf(f, "%-44s %10.2f\n%-44s %10.2f\n",
 		    "  system calls per 1,000 emits (strace)", r->calls.syscalls,
 		    "  mallocs per 1,000 emits", r->calls.mallocs);
-	fprintf(f, "\n%-44s %10s %10s %10s\n", "end to end, ~100-byte records",
-	    "records/s", "dropped", "arrived");
+	fprintf(f, "\n%-44s %10s %10s %10s %10s\n",
+	    "end to end, ~100-byte records", "records/s", "dropped", "arrived",
+	    "relogd ns");
 	for (i = 0; i < 3; i++) {
 		t = &r->tput[i];
-		fprintf(f, "  relog, %2d runner%s%*s %10.0f %10llu %10llu\n",
-		    t->runners, t->runners == 1 ? " " : "s", 27, "",
+		fprintf(f, "  relog, %2d runner%s%*s %10.0f %10llu %10llu "
+		    "%10.0f\n", t->runners, t->runners == 1 ? " " : "s", 27, "",
 		    t->per_second, (unsigned long long)t->dropped,
-		    (unsigned long long)t->arrived);
+		    (unsigned long long)t->arrived, t->relogd_ns);
 	}
 	fprintf(f, "  relog, 8 runners, forward sink down%*s %10.0f %10llu "
-	    "%10llu\n", 8, "", r->fwd_down.per_second,
+	    "%10llu %10.0f\n", 8, "", r->fwd_down.per_second,
 	    (unsigned long long)r->fwd_down.dropped,
-	    (unsigned long long)r->fwd_down.arrived);
+	    (unsigned long long)r->fwd_down.arrived, r->fwd_down.relogd_ns);
 	fprintf(f, "  relog, 8 runners, forward sink up%*s %10.0f %10llu "
-	    "%10llu\n", 10, "", r->fwd_up.per_second,
+	    "%10llu %10.0f\n", 10, "", r->fwd_up.per_second,
 	    (unsigned long long)r->fwd_up.dropped,
-	    (unsigned long long)r->fwd_up.arrived);
+	    (unsigned long long)r->fwd_up.arrived, r->fwd_up.relogd_ns);
 	fprintf(f, "    forwarded to the collector (a relogd)%*s %10.0f %10llu "
 	    "%10llu\n", 7, "", r->fwd_per_second, (unsigned long long)
 	    (r->fwd_up.records - r->fwd_arrived),
@@ -1194,10 +1232,10 @@ bench_json_tput(FILE *f, const struct bench_tput *t, const char *end)
 {
 	fprintf(f, "    {\"runners\": %d, \"records\": %llu, "
 	    "\"records_per_s\": %.0f, \"dropped\": %llu, \"arrived\": %llu, "
-	    "\"rss_peak_kib\": %ld}%s\n", t->runners,
-	    (unsigned long long)t->records, t->per_second,
+	    "\"relogd_cpu_ns_per_record\": %.0f, \"rss_peak_kib\": %ld}%s\n",
+	    t->runners, (unsigned long long)t->records, t->per_second,
 	    (unsigned long long)t->dropped, (unsigned long long)t->arrived,
-	    t->rss_peak_kb, end);
+	    t->relogd_ns, t->rss_peak_kb, end);
 }
 
 /* Write the results as JSON. */
