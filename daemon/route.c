@@ -125,8 +125,9 @@ route_declare(const char *id, size_t len, uid_t uid)
 		return (NULL);
 	if (p->learned || !p->mangled_known)
 		route_adopt(p);
+	if (p->learned || p->retired)
+		route_changed++;
 	p->learned = p->retired = 0;
-	route_changed++;
 	return (p);
 }
 

@@ -408,6 +408,34 @@ START_TEST(test_ids_route_changes)
 }
 END_TEST
 
+/*
+ * A grant between two records of one logger: the first goes to the plugin,
+ * the second, from a connection that does not prove the plugin now owned,
+ * to _unrouted (the route remembered for the logger does not outlive it).
+ */
+START_TEST(test_ids_route_granted)
+{
+	static const char *const pay[] = { "plugin.payroll" };
+	const char *argv[] = { harness_build_path("relogctl"), "-s", H.socket,
+	    "grant", "payroll", NULL };
+	int fd, out;
+	pid_t pid;
+
+	harness_daemon_start(&H, NULL);
+	fd = ids_hello(NULL, 0);
+	ids_send(fd, pay, 1);
+	ids_send(fd, pay, 1);
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	free(harness_read_fd(out, NULL));
+	ck_assert_int_eq(harness_wait(pid, IDS_TIMEOUT_MS), 0);
+	ids_send(fd, pay, 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(ids_count("payroll", "[plugin.payroll] m0\n"), 2);
+	ck_assert_int_eq(ids_count("_unrouted", "[plugin.payroll] m0\n"), 1);
+}
+END_TEST
+
 /* Learned ids are loggers like any: past max_plugins, _unrouted. */
 START_TEST(test_ids_learned_bounded)
 {
@@ -490,6 +518,7 @@ suite_ids(void)
 	tcase_add_test(tc, test_ids_mangled_alike);
 	tcase_add_test(tc, test_ids_learned_bounded);
 	tcase_add_test(tc, test_ids_route_changes);
+	tcase_add_test(tc, test_ids_route_granted);
 	tcase_add_test(tc, test_ids_traceback_once);
 	suite_add_tcase(s, tc);
 	return (s);
