@@ -34,7 +34,7 @@ static struct plugin *plugin_table[PLUGIN_BUCKETS];
 static struct plugin_uid *plugin_uids;
 static size_t plugin_total;
 static int plugin_full_said;
-static uint64_t plugin_changed;	/* plugins made or whose owners changed */
+static uint64_t plugin_changed;	/* plugins made, reconfigured, owned anew */
 
 static void plugin_rate_cb(evutil_socket_t, short, void *);
 static int plugin_rate_allow(struct plugin *, int64_t);

@@ -183,13 +183,13 @@ struct record {
 	size_t exc_cut;
 };
 
+/* The longest logger name a connection's route memo keeps. */
+#define RELOG_ROUTE_MEMO_MAX 128
+
 /*
  * Who sent a record: what routing and the outputs need to know of a
  * connection (or of relogd itself, all zero).
  */
-/* The longest logger name a connection's route memo keeps. */
-#define RELOG_ROUTE_MEMO_MAX 128
-
 struct origin {
 	pid_t pid;		/* SO_PEERCRED; -1: unknown */
 	uid_t uid;

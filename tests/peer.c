@@ -80,19 +80,34 @@ peer_kill(pid_t pid)
 	harness_wait(pid, PEER_WAIT_MS);
 }
 
-/* relogd's stats, as relogctl stats --json prints them (free them). */
+/*
+ * Run relogctl COMMAND ARG on h's socket: what it printed (free it), its
+ * exit status in *status.
+ */
 char *
-peer_stats(const struct harness *h)
+peer_relogctl(const struct harness *h, const char *command, const char *arg,
+    int *status)
 {
 	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
-	    "stats", "--json", NULL };
+	    command, arg, NULL };
 	char *text;
 	int out;
 	pid_t pid;
 
 	pid = harness_spawn(argv, NULL, &out, NULL);
 	text = harness_read_fd(out, NULL);
-	ck_assert_int_eq(harness_wait(pid, PEER_WAIT_MS), 0);
+	*status = harness_wait(pid, PEER_WAIT_MS);
+	return (text);
+}
+
+/* relogd's stats, as relogctl stats --json prints them (free them). */
+char *
+peer_stats(const struct harness *h)
+{
+	int status;
+	char *text = peer_relogctl(h, "stats", "--json", &status);
+
+	ck_assert_int_eq(status, 0);
 	return (text);
 }
 

@@ -366,15 +366,12 @@ START_TEST(test_ids_mangled_alike)
 END_TEST
 
 /* How many lines of a plugin's file end so. */
-static int
+static size_t
 ids_count(const char *plugin, const char *needle)
 {
-	char *text = harness_plugin_log(&H, plugin), *at;
-	int n = 0;
+	char *text = harness_plugin_log(&H, plugin);
+	size_t n = harness_count(text, needle);
 
-	for (at = text; at != NULL && (at = strstr(at, needle)) != NULL;
-	    at += strlen(needle))
-		n++;
 	free(text);
 	return (n);
 }
@@ -402,9 +399,9 @@ START_TEST(test_ids_route_changes)
 	close(other);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(ids_count("kit.web.api", "[plugin.kit.web.api] m0\n"),
+	ck_assert_uint_eq(ids_count("kit.web.api", "[plugin.kit.web.api] m0\n"),
 	    2);
-	ck_assert_int_eq(ids_count("kit.web", "[plugin.kit.web.api] m0\n"), 2);
+	ck_assert_uint_eq(ids_count("kit.web", "[plugin.kit.web.api] m0\n"), 2);
 }
 END_TEST
 
@@ -416,23 +413,19 @@ END_TEST
 START_TEST(test_ids_route_granted)
 {
 	static const char *const pay[] = { "plugin.payroll" };
-	const char *argv[] = { harness_build_path("relogctl"), "-s", H.socket,
-	    "grant", "payroll", NULL };
-	int fd, out;
-	pid_t pid;
+	int fd, status;
 
 	harness_daemon_start(&H, NULL);
 	fd = ids_hello(NULL, 0);
 	ids_send(fd, pay, 1);
 	ids_send(fd, pay, 1);
-	pid = harness_spawn(argv, NULL, &out, NULL);
-	free(harness_read_fd(out, NULL));
-	ck_assert_int_eq(harness_wait(pid, IDS_TIMEOUT_MS), 0);
+	free(peer_relogctl(&H, "grant", "payroll", &status));
+	ck_assert_int_eq(status, 0);
 	ids_send(fd, pay, 1);
 	close(fd);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(ids_count("payroll", "[plugin.payroll] m0\n"), 2);
-	ck_assert_int_eq(ids_count("_unrouted", "[plugin.payroll] m0\n"), 1);
+	ck_assert_uint_eq(ids_count("payroll", "[plugin.payroll] m0\n"), 2);
+	ck_assert_uint_eq(ids_count("_unrouted", "[plugin.payroll] m0\n"), 1);
 }
 END_TEST
 

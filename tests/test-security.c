@@ -525,22 +525,6 @@ START_TEST(test_security_identity_required)
 }
 END_TEST
 
-/* Run relogctl COMMAND PLUGIN; returns what it printed (free it). */
-static char *
-sec_relogctl(const char *command, const char *plugin, int *status)
-{
-	const char *argv[] = { harness_build_path("relogctl"), "-s", S.socket,
-	    command, plugin, NULL };
-	char *text;
-	int out;
-	pid_t pid;
-
-	pid = harness_spawn(argv, NULL, &out, NULL);
-	text = harness_read_fd(out, NULL);
-	*status = harness_wait(pid, SEC_WAIT_MS);
-	return (text);
-}
-
 /*
  * relogctl grant gives a plugin a fresh token, kept (hashed, 0600)
  * across a restart: the plugin is owned from then on, its runner proves it
@@ -553,7 +537,7 @@ START_TEST(test_security_grant)
 	int status;
 
 	sec_start("");
-	token = sec_relogctl("grant", "payroll", &status);
+	token = peer_relogctl(&S, "grant", "payroll", &status);
 	ck_assert_int_eq(status, 0);
 	ck_assert_uint_ge(strlen(token), 33);
 	token[strcspn(token, "\n")] = '\0';
@@ -570,7 +554,7 @@ START_TEST(test_security_grant)
 	sec_refused("payroll", "not-the-token");
 	ck_assert_int_eq(sec_token_runner("payroll", "payroll", token,
 	    "plugin.payroll"), 0);
-	free(sec_relogctl("revoke", "payroll", &status));
+	free(peer_relogctl(&S, "revoke", "payroll", &status));
 	ck_assert_int_eq(status, 0);
 	ck_assert_int_eq(peer_stat(&S, "payroll", "owned"), 0);
 	ck_assert_int_eq(harness_wait(harness_runner(&S, "open", "payroll",

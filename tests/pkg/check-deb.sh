@@ -71,10 +71,6 @@ trap 'exit 1' INT TERM HUP
 check="check-deb"
 # shellcheck source=tests/pkg/lib.sh
 . "$(dirname "$0")/lib.sh"
-die() {
-	echo "check-deb: $*" >&2
-	exit 1
-}
 
 # No process runs /usr/sbin/relogd.
 no_relogd() {
