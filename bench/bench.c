@@ -1132,13 +1132,10 @@ bench_print_crash(FILE *f, const struct bench_crash *c)
 	    bench_ratio((double)c->delivered, (double)c->emitted));
 }
 
-/* Print the table. */
+/* The emit latency rows, and the header above them. */
 static void
-bench_print(FILE *f, const struct bench_results *r)
+bench_print_emit(FILE *f, const struct bench_results *r)
 {
-	const struct bench_tput *t;
-	int i;
-
 	fprintf(f, "relog benchmark on %s, %d cores\n\n", r->cpu, r->cores);
 	fprintf(f, "%-44s %10s %10s %10s\n", "emit latency (ns)", "p50", "p99",
 	    "p99.9");
@@ -1158,6 +1155,16 @@ bench_print(FILE *f, const struct bench_results *r)
 		fprintf(f, "%-44s %10.2f\n%-44s %10.2f\n",
 		    "  system calls per 1,000 emits (strace)", r->calls.syscalls,
 		    "  mallocs per 1,000 emits", r->calls.mallocs);
+}
+
+/* Print the table. */
+static void
+bench_print(FILE *f, const struct bench_results *r)
+{
+	const struct bench_tput *t;
+	int i;
+
+	bench_print_emit(f, r);
 	fprintf(f, "\n%-44s %10s %10s %10s %10s\n",
 	    "end to end, ~100-byte records", "records/s", "dropped", "arrived",
 	    "relogd ns");
@@ -1280,9 +1287,9 @@ bench_json(FILE *f, const struct bench_results *r)
 	    bench_ratio((double)r->syslog_send.p50, (double)r->emit1.p50));
 }
 
-/* The whole run. */
+/* The whole run; or, emit_only, its emit latency rows and nothing else. */
 static int
-bench_run(int quick)
+bench_run(int quick, int emit_only)
 {
 	static const int runners[3] = { 1, 8, 64 };
 	struct bench_results r;
@@ -1306,6 +1313,11 @@ bench_run(int quick)
 	bench_emit_latency(&r.emit1, d.socket, 1);
 	bench_emit_latency(&r.emit4, d.socket, 4);
 	bench_count_calls(&r.calls, d.socket);
+	if (emit_only) {
+		bench_relogd_stop(&d);
+		bench_print_emit(stdout, &r);
+		return (0);
+	}
 	bench_delivery(&r.delivery, &d);
 	bench_relogd_stop(&d);
 
@@ -1382,7 +1394,7 @@ main(int argc, char **argv)
 {
 	static char self[PATH_MAX];
 	ssize_t n;
-	int quick = 0;
+	int quick = 0, emit_only = 0;
 
 	/* Children and strace start this same program. */
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -1398,13 +1410,17 @@ main(int argc, char **argv)
 		return (bench_probe(argv + 2));
 	if (argc >= 2 && strcmp(argv[1], "syslog-sender") == 0 && argc == 4)
 		return (bench_syslog_sender(argv + 2));
-	if (argc >= 2 && strcmp(argv[1], "--quick") == 0) {
-		quick = 1;
-		argc--;
-		argv++;
+	for (; argc >= 2 && argv[1][0] == '-'; argc--, argv++) {
+		if (strcmp(argv[1], "--quick") == 0)
+			quick = 1;
+		else if (strcmp(argv[1], "--emit") == 0)
+			emit_only = 1;
+		else
+			break;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: relog-bench [--quick] RELOGD OUTDIR\n");
+		fprintf(stderr, "usage: relog-bench [--quick] [--emit] RELOGD "
+		    "OUTDIR\n");
 		return (2);
 	}
 	bench_relogd_path = argv[1];
@@ -1413,5 +1429,5 @@ main(int argc, char **argv)
 	bench_out = realpath(argv[2], NULL);
 	if (bench_out == NULL)
 		bench_fatal("%s: %s", argv[2], strerror(errno));
-	return (bench_run(quick));
+	return (bench_run(quick, emit_only));
 }
