@@ -8,14 +8,15 @@
  *
  * When it reads: at once after the hello; when the wake socket says the
  * ring went from empty to not empty (armed for 1 slot while it was idle),
- * or passed half its size (armed so while records come); and every
- * RING_TICK_MS while records come, so none waits longer. A read takes at
- * most a budget of records and bytes, then yields to the loop. What a read
- * took is committed (the ring's tail moves past it) only once the sinks it
- * fed have written it: an ack in the ledger, as a batch's. So a relogd
- * killed re-reads at most what it had read and not yet written, and a
- * stalled sink stops the tail, and the reading: the ring fills and its
- * producers overwrite the oldest, counted.
+ * or passed half its size (armed so while records come); and on a tick
+ * while records come: RING_TICK_MS at most, so none waits longer, and
+ * shorter while they come fast, so they are read without wakeups. A read
+ * takes at most a budget of records and bytes, then yields to the loop.
+ * What a read took is committed (the ring's tail moves past it) only once
+ * the sinks it fed have written it: an ack in the ledger, as a batch's. So
+ * a relogd killed re-reads at most what it had read and not yet written,
+ * and a stalled sink stops the tail, and the reading: the ring fills and
+ * its producers overwrite the oldest, counted.
  *
  * When the runner hangs up (exit, crash, kill), the connection stays until
  * every record committed before then is read and written (so its commits
@@ -46,8 +47,16 @@
 /* What one read takes at most: as much as a read of a socket. */
 #define RING_READ_RECORDS 1024
 #define RING_READ_BYTES (256u * 1024)
-/* While records come, a read at least this often (librelog's interval). */
+/*
+ * While records come, a read at least this often (librelog's interval)...
+ * and more often while they come fast: each wakeup costs the emitting
+ * thread a system call, so the tick halves, down to RING_TICK_MIN_US, each
+ * time records came fast enough to wake us between ticks, and doubles back
+ * each time a tick found less than RING_TICK_FEW of the ring.
+ */
 #define RING_TICK_MS 100
+#define RING_TICK_MIN_US 50
+#define RING_TICK_FEW 8		/* an eighth */
 /* Datagrams read from the wake socket at one wakeup. */
 #define RING_WAKE_READS 64
 /* After a hangup, a record being written: looked at again this often... */
@@ -61,9 +70,12 @@ struct ring {
 	size_t size;		/* mapped */
 	int wake_fd;		/* the runner's wake socket, our end */
 	struct event *wake_ev;
-	struct event *tick_ev;	/* every RING_TICK_MS while records come */
+	struct event *tick_ev;	/* every tick_us while records come */
 	struct event *read_ev;	/* a read on the next turn, or in a while */
 	uint64_t queued;	/* the position the last ack commits */
+	uint64_t tick_pos;	/* our position at the last tick */
+	uint32_t slots;		/* the ring's slot count */
+	int64_t tick_us;	/* the tick's interval now */
 	int ticking;
 	int busy;		/* records read since the last tick */
 	int congested;		/* a sink it fed is full: not read */
@@ -90,6 +102,16 @@ static size_t ring_total;	/* bytes mapped, every ring's */
 static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
+
+/* Tick (again) in tick_us. */
+static void
+ring_tick_add(struct ring *rg)
+{
+	struct timeval tv = { rg->tick_us / 1000000, rg->tick_us % 1000000 };
+
+	evtimer_add(rg->tick_ev, &tv);
+	rg->ticking = 1;
+}
 
 /* A record read out of the ring: into the records layer, as an entry. */
 static int
@@ -257,7 +279,6 @@ ring_hungup_next(struct ring *rg, int rc)
 static void
 ring_next(struct ring *rg, int rc, int tick)
 {
-	struct timeval tv = { 0, RING_TICK_MS * 1000 };
 	uint32_t slots = UINT32_MAX;
 	int armed;
 
@@ -271,14 +292,10 @@ ring_next(struct ring *rg, int rc, int tick)
 		ring_hungup_next(rg, rc);
 		return;
 	}
-	if (tick && !rg->busy) {
-		evtimer_del(rg->tick_ev);
-		rg->ticking = 0;
+	if (tick && !rg->busy)
 		slots = 1;
-	} else if (!rg->ticking) {
-		evtimer_add(rg->tick_ev, &tv);
-		rg->ticking = 1;
-	}
+	else if (!rg->ticking)
+		ring_tick_add(rg);
 	if (tick)
 		rg->busy = 0;
 	armed = proto_ring_arm(rg->r, slots);
@@ -299,15 +316,27 @@ ring_read_cb(evutil_socket_t fd, short what, void *arg)
 	ring_next(rg, ring_read(rg), 0);
 }
 
-/* The tick: read what came since the last. */
+/*
+ * The tick: read what came since the last; tick less often if that was
+ * little (ring_next sets the next tick, if records still come).
+ */
 static void
 ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ring *rg = arg;
+	uint64_t pos;
+	int rc;
 
 	(void)fd;
 	(void)what;
-	ring_next(rg, ring_read(rg), 1);
+	rg->ticking = 0;
+	rc = ring_read(rg);
+	pos = proto_ring_position(rg->r);
+	if (pos - rg->tick_pos < rg->slots / RING_TICK_FEW)
+		rg->tick_us = rg->tick_us * 2 > RING_TICK_MS * 1000 ?
+		    RING_TICK_MS * 1000 : rg->tick_us * 2;
+	rg->tick_pos = pos;
+	ring_next(rg, rc, 1);
 }
 
 /*
@@ -338,6 +367,11 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(rg->wake_ev);
 		client_close(rg->c);
 		return;
+	}
+	/* Woken between ticks: half the ring came since; tick faster. */
+	if (rg->ticking && rg->tick_us / 2 >= RING_TICK_MIN_US) {
+		rg->tick_us /= 2;
+		ring_tick_add(rg);
 	}
 	ring_next(rg, ring_read(rg), 0);
 }
@@ -471,10 +505,14 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->wake_fd = fds[1];
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
+	rg->tick_pos = rg->queued;
+	rg->slots = (uint32_t)((rg->size - RELOG_RING_HEADER_SIZE) /
+	    RELOG_RING_SLOT_SIZE);
+	rg->tick_us = RING_TICK_MS * 1000;
 	ring_follow(rg, &st);
 	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
 	    ring_wake_cb, rg);
-	rg->tick_ev = event_new(relogd_base, -1, EV_PERSIST, ring_tick_cb, rg);
+	rg->tick_ev = evtimer_new(relogd_base, ring_tick_cb, rg);
 	rg->read_ev = evtimer_new(relogd_base, ring_read_cb, rg);
 	if (rg->wake_ev == NULL || rg->tick_ev == NULL || rg->read_ev == NULL)
 		fatalx("out of memory for a ring");

@@ -37,6 +37,7 @@ struct rd_runner {
 	const char *id;
 	struct shm_ring *ring;
 	int wake[2];		/* [0] the producers', [1] relogd's */
+	int wakes;		/* the wake callback's calls */
 	int fd;
 	int64_t next_request;
 };
@@ -59,6 +60,7 @@ rd_wake(void *arg)
 {
 	struct rd_runner *r = arg;
 
+	r->wakes++;
 	(void)!send(r->wake[0], "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
@@ -469,6 +471,38 @@ START_TEST(test_ringd_drops)
 	ck_assert_int_ge(peer_stat(&H, "dr", "dropped_by_runners"),
 	    6 + ((long long)1 << 32));
 	munmap(hdr, size);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * Records that keep coming fast are read on ticks, not wakeups: a wakeup
+ * is a system call in the emitting thread. At 20 records a millisecond, a
+ * 1024-slot ring is half full in 26 ms, so relogd, armed for half the ring,
+ * is woken each time until its tick is shorter than that (a few halvings
+ * of 100 ms); with a tick that stayed at 100 ms it would be woken about 80
+ * times in these 2 s. Every record arrives (no rate limit: they are 40,000).
+ */
+START_TEST(test_ringd_fast_ticks)
+{
+	const struct timespec ms = { 0, 1000 * 1000 };
+	const char *argv[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	long i, n = 40000;
+	char *text;
+
+	harness_daemon_start(&H, argv);
+	rd_open(&r, "ft", "ft");
+	for (i = 0; i < n; i += 20) {
+		rd_emit(&r, "plugin.ft", i, 20);
+		nanosleep(&ms, NULL);
+	}
+	rd_sync(&r);
+	ck_assert_int_le(r.wakes, 20);
+	text = rd_await_log("ft", (size_t)n);
+	harness_check_sequence(text, "ft", 0, n);
+	free(text);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -1046,6 +1080,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_scribbler);
 	tcase_add_test(tc, test_ringd_identity);
 	tcase_add_test(tc, test_ringd_drops);
+	tcase_add_test(tc, test_ringd_fast_ticks);
 	tcase_add_test(tc, test_ringd_runner_killed);
 	tcase_add_test(tc, test_ringd_killed_mid_record);
 	tcase_add_test(tc, test_ringd_hangup_pending);
