@@ -52,11 +52,14 @@
  * and more often while they come fast: each wakeup costs the emitting
  * thread a system call, so the tick halves, down to RING_TICK_MIN_US, each
  * time records came fast enough to wake us between ticks, and doubles back
- * each time a tick found less than RING_TICK_FEW of the ring.
+ * each time a tick found less than RING_TICK_FEW of the ring. Counted in
+ * the slots of records read, not in positions moved: a runner that moves
+ * its head without writing records keeps no tick short.
  */
 #define RING_TICK_MS 100
 #define RING_TICK_MIN_US 50
 #define RING_TICK_FEW 8		/* an eighth */
+#define RING_TICK_MANY 4	/* a wakeup with less than a quarter: stray */
 /* Datagrams read from the wake socket at one wakeup. */
 #define RING_WAKE_READS 64
 /* After a hangup, a record being written: looked at again this often... */
@@ -73,7 +76,7 @@ struct ring {
 	struct event *tick_ev;	/* every tick_us while records come */
 	struct event *read_ev;	/* a read on the next turn, or in a while */
 	uint64_t queued;	/* the position the last ack commits */
-	uint64_t tick_pos;	/* our position at the last tick */
+	uint64_t tick_slots;	/* of records read since the last tick */
 	uint32_t slots;		/* the ring's slot count */
 	int64_t tick_us;	/* the tick's interval now */
 	int ticking;
@@ -180,7 +183,7 @@ ring_read(struct ring *rg)
 {
 	struct client *c = rg->c;
 	struct proto_ring_counts n;
-	uint64_t lost;
+	uint64_t lost, slots;
 	int rc;
 
 	if (rg->prev_reader != NULL || rg->congested ||
@@ -197,6 +200,9 @@ ring_read(struct ring *rg)
 	c->records += n.delivered;
 	if (n.delivered != 0)
 		rg->busy = 1;
+	/* Each record takes a slot, or as many as its bytes fill. */
+	slots = (n.bytes + RELOG_RING_PAYLOAD - 1) / RELOG_RING_PAYLOAD;
+	rg->tick_slots += slots > n.delivered ? slots : n.delivered;
 	if (rg->hungup) {
 		rg->late += n.delivered;
 		rg->unfinished += n.unfinished;
@@ -324,18 +330,16 @@ static void
 ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ring *rg = arg;
-	uint64_t pos;
 	int rc;
 
 	(void)fd;
 	(void)what;
 	rg->ticking = 0;
 	rc = ring_read(rg);
-	pos = proto_ring_position(rg->r);
-	if (pos - rg->tick_pos < rg->slots / RING_TICK_FEW)
+	if (rg->tick_slots < rg->slots / RING_TICK_FEW)
 		rg->tick_us = rg->tick_us * 2 > RING_TICK_MS * 1000 ?
 		    RING_TICK_MS * 1000 : rg->tick_us * 2;
-	rg->tick_pos = pos;
+	rg->tick_slots = 0;
 	ring_next(rg, rc, 1);
 }
 
@@ -351,7 +355,7 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct ring *rg = arg;
 	char b[64];
 	ssize_t n = 1;
-	int i;
+	int i, rc;
 
 	(void)what;
 	for (i = 0; i < RING_WAKE_READS && n > 0; i++)
@@ -368,12 +372,15 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 		client_close(rg->c);
 		return;
 	}
-	/* Woken between ticks: half the ring came since; tick faster. */
-	if (rg->ticking && rg->tick_us / 2 >= RING_TICK_MIN_US) {
-		rg->tick_us /= 2;
+	rc = ring_read(rg);
+	/* Woken between ticks, half the ring come since: tick faster. */
+	if (rg->ticking && rg->tick_us > RING_TICK_MIN_US &&
+	    rg->tick_slots >= rg->slots / RING_TICK_MANY) {
+		rg->tick_us = rg->tick_us / 2 < RING_TICK_MIN_US ?
+		    RING_TICK_MIN_US : rg->tick_us / 2;
 		ring_tick_add(rg);
 	}
-	ring_next(rg, ring_read(rg), 0);
+	ring_next(rg, rc, 0);
 }
 
 /* The runner exited (its pidfd is readable): read on, waiting no more. */
@@ -505,7 +512,6 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->wake_fd = fds[1];
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
-	rg->tick_pos = rg->queued;
 	rg->slots = (uint32_t)((rg->size - RELOG_RING_HEADER_SIZE) /
 	    RELOG_RING_SLOT_SIZE);
 	rg->tick_us = RING_TICK_MS * 1000;
