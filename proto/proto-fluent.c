@@ -227,6 +227,12 @@ proto_fluent_scan(struct proto_scanner *sc, const char *data, size_t len,
 {
 	int ret;
 
+	/*
+	 * No further than a byte past max: what lies beyond would refuse the
+	 * message for another cause when it came in one read, not bytewise.
+	 */
+	if (len > max && len - max > 1)
+		len = max + 1;
 	ret = proto_scanner_run(sc, (const unsigned char *)data, len, cause);
 	if ((ret == 0 && len > max) || (ret == 1 && sc->off > max)) {
 		*cause = "a Forward message over max_frame";

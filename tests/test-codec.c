@@ -806,6 +806,14 @@ START_TEST(test_codec_fluent_rejects)
 	proto_scanner_init(&sc, 1);
 	ck_assert_int_eq(proto_fluent_scan(&sc, "\x92\xc0\xc0", 3, 3, &used,
 	    &cause), 1);
+	/*
+	 * Malformed past the limit (0xc1 is no msgpack type): refused for its
+	 * size, as it is when read a byte at a time (the fluent fuzzer's find).
+	 */
+	proto_scanner_init(&sc, 1);
+	ck_assert_int_eq(proto_fluent_scan(&sc, "\x93\xc0\xc0\xc1", 4, 2,
+	    &used, &cause), -1);
+	ck_assert_str_eq(cause, "a Forward message over max_frame");
 }
 END_TEST
 

@@ -105,6 +105,9 @@ def fluent():
         "stream": message + pack(["fluent", [[t, {"a": 1}]]])
         + pack(["plugin.x", packed([[t, {"message": "x"}]])]) + message,
         "large": pack(["plugin.fw.large", [[t, {"message": "m" * 9000}]]]),
+        # Malformed past max_frame (the fuzzer's 8192): refused for its
+        # size whether it comes in one read or a byte at a time.
+        "bad-past-max": pack(["plugin.fw.big", [1] * 8200])[:-1] + b"\xc1",
     }
 
 
