@@ -18,6 +18,7 @@
 
 #include "proto.h"
 #include "relog.h"
+#include "shim.h"
 #include "tests.h"
 
 /* What relog_close may take past its timeout: the stderr fallback. */
@@ -384,6 +385,55 @@ START_TEST(test_shim_open_wait)
 }
 END_TEST
 
+/* CLOCK_REALTIME in ms, read afresh. */
+static int64_t
+shim_test_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* One thread's calls for 300 ms; the ms outside their brackets counted. */
+static void *
+shim_clock_calls(void *arg)
+{
+	long *wrong = arg;
+	int64_t until = shim_test_wall_ms() + 300, before, ms, after;
+
+	do {
+		before = shim_test_wall_ms();
+		ms = shim_wall_ms();
+		after = shim_test_wall_ms();
+		if (ms < before || ms > after)
+			(*wrong)++;
+	} while (after < until);
+	return (NULL);
+}
+
+/*
+ * The timestamp librelog gives records is the wall clock's ms, kept while
+ * the TSC says it has not ended (shim.c): each is between two readings of
+ * the clock taken around it, from four threads at once, for 300 ms (the
+ * TSC's rate is measured after 20).
+ */
+START_TEST(test_shim_wall_clock)
+{
+	pthread_t t[4];
+	long wrong[4] = { 0 };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, shim_clock_calls,
+		    &wrong[i]), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(wrong[i], 0);
+	}
+}
+END_TEST
+
 Suite *
 suite_shim(void)
 {
@@ -395,6 +445,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_bad_options);
 	tcase_add_test(tc, test_shim_filter);
 	tcase_add_test(tc, test_shim_drops_counted);
+	tcase_add_test(tc, test_shim_wall_clock);
 	tcase_add_test(tc, test_shim_flush_means_written);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
