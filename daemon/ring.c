@@ -50,11 +50,12 @@
 /*
  * While records come, a read at least this often (librelog's interval)...
  * and more often while they come fast: each wakeup costs the emitting
- * thread a system call, so the tick halves, down to RING_TICK_MIN_US, each
- * time records came fast enough to wake us between ticks, and doubles back
- * each time a tick found less than RING_TICK_FEW of the ring. Counted in
- * the slots of records read, not in positions moved: a runner that moves
- * its head without writing records keeps no tick short.
+ * thread a system call, so each time records came fast enough to wake us
+ * between ticks, the tick becomes what a quarter of the ring took to come
+ * at that rate (at most half the last, at least RING_TICK_MIN_US), and it
+ * doubles back each time a tick found less than RING_TICK_FEW of it.
+ * Counted in the slots of records read, not in positions moved: a runner
+ * that moves its head without writing records keeps no tick short.
  */
 #define RING_TICK_MS 100
 #define RING_TICK_MIN_US 50
@@ -76,9 +77,10 @@ struct ring {
 	struct event *tick_ev;	/* every tick_us while records come */
 	struct event *read_ev;	/* a read on the next turn, or in a while */
 	uint64_t queued;	/* the position the last ack commits */
-	uint64_t tick_slots;	/* of records read since the last tick */
+	uint64_t tick_slots;	/* of records read since tick_at */
 	uint32_t slots;		/* the ring's slot count */
 	int64_t tick_us;	/* the tick's interval now */
+	int64_t tick_at;	/* monotonic us when it was set */
 	int ticking;
 	int busy;		/* records read since the last tick */
 	int congested;		/* a sink it fed is full: not read */
@@ -106,6 +108,16 @@ static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
 
+/* Monotonic us. */
+static int64_t
+ring_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
 /* Tick (again) in tick_us. */
 static void
 ring_tick_add(struct ring *rg)
@@ -113,7 +125,26 @@ ring_tick_add(struct ring *rg)
 	struct timeval tv = { rg->tick_us / 1000000, rg->tick_us % 1000000 };
 
 	evtimer_add(rg->tick_ev, &tv);
+	rg->tick_at = ring_now_us();
 	rg->ticking = 1;
+}
+
+/*
+ * Woken between ticks with at least a quarter of the ring read since the
+ * tick was set: tick as often as a quarter of the ring came at that rate,
+ * counting from now.
+ */
+static void
+ring_tick_faster(struct ring *rg)
+{
+	int64_t took = ring_now_us() - rg->tick_at, us;
+
+	us = took * (rg->slots / RING_TICK_MANY) / (int64_t)rg->tick_slots;
+	if (us > rg->tick_us / 2)
+		us = rg->tick_us / 2;
+	rg->tick_us = us < RING_TICK_MIN_US ? RING_TICK_MIN_US : us;
+	rg->tick_slots = 0;
+	ring_tick_add(rg);
 }
 
 /* A record read out of the ring: into the records layer, as an entry. */
@@ -375,11 +406,8 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 	rc = ring_read(rg);
 	/* Woken between ticks, half the ring come since: tick faster. */
 	if (rg->ticking && rg->tick_us > RING_TICK_MIN_US &&
-	    rg->tick_slots >= rg->slots / RING_TICK_MANY) {
-		rg->tick_us = rg->tick_us / 2 < RING_TICK_MIN_US ?
-		    RING_TICK_MIN_US : rg->tick_us / 2;
-		ring_tick_add(rg);
-	}
+	    rg->tick_slots >= rg->slots / RING_TICK_MANY)
+		ring_tick_faster(rg);
 	ring_next(rg, rc, 0);
 }
 
