@@ -239,6 +239,7 @@ relog_atfork_child(void)
 	struct relog *h;
 
 	relog_fork_gen++;
+	shim_clock_forked();
 	LIST_FOREACH(h, &relog_all, all_entry) {
 		shm_ring_reset(h->shm);
 		proto_ring_close(h->cons);

@@ -16,11 +16,13 @@
  * a record's timestamp is in whole ms, and clock_gettime costs 26 ns where
  * the kernel's clock is kvm-clock (a fifth of relog_emit), rdtsc 8. A
  * seqlock, so any thread may read it and the one that finds it over may
- * renew it. The TSC must be invariant (CPUID says so); its rate is
- * measured against CLOCK_MONOTONIC over SHIM_CLOCK_CAL_NS once the process
- * has run that long, and a 64th is taken off it, so that a millisecond
- * ends early by the TSC, never late. Until then, and where there is no
- * such TSC, every call reads the clock.
+ * renew it. The TSC must be invariant (CPUID says so). Its rate is
+ * measured against CLOCK_MONOTONIC between readings at least
+ * SHIM_CLOCK_CAL_NS apart (again and again, from each renewal that finds
+ * one that old), each reading erring toward a slower rate, and a 64th is
+ * taken off it: a millisecond ends early by the TSC, never late. Until a
+ * rate is known, and where there is no such TSC, every call reads the
+ * clock.
  */
 #define SHIM_CLOCK_CAL_NS (20 * 1000000LL)
 #define SHIM_CLOCK_CAL_MAX (1000 * 1000000LL)	/* else measured again */
@@ -32,7 +34,8 @@ static struct {
 	_Atomic int64_t ms;
 	_Atomic uint64_t rate;		/* TSC ticks per ns << 16; 0: none */
 	_Atomic int tsc;		/* 1 invariant, -1 not, 0 unknown */
-	_Atomic int cal;		/* 0, 1 taking, 2 taken: the first reading */
+	/* Where the rate is measured from: a seqlock of its own. */
+	_Atomic uint64_t cal;		/* odd while taken; 0: not yet */
 	_Atomic uint64_t cal_tsc;
 	_Atomic int64_t cal_ns;
 } shim_clock;
@@ -77,46 +80,75 @@ shim_clock_mono_ns(void)
 }
 
 /*
- * Measure the TSC's rate (t: the TSC, read before this call), once
- * SHIM_CLOCK_CAL_NS have passed since a first reading that one thread
- * takes. Each reading errs toward a slower rate: the first reads the TSC
- * after the clock, the last before it. A rate no TSC has (the clock
- * stepped?) is not taken, and the measure starts over.
+ * Measure from here (cal was g, even): the clock, then the TSC, so the
+ * rate errs slower. One thread does; the others find cal changed.
+ */
+static void
+shim_clock_anchor(uint64_t g)
+{
+	if (!atomic_compare_exchange_strong_explicit(&shim_clock.cal, &g,
+	    g + 1, memory_order_acquire, memory_order_relaxed))
+		return;
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&shim_clock.cal_ns, shim_clock_mono_ns(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&shim_clock.cal_tsc, shim_clock_tsc(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&shim_clock.cal, g + 2, memory_order_release);
+}
+
+/*
+ * Measure the TSC's rate (t: the TSC, read before the clock here) from
+ * the anchor, once it is SHIM_CLOCK_CAL_NS old, and anchor again. A rate
+ * no TSC has (the clock stepped? another CPU's TSC?) is not taken.
  */
 static void
 shim_clock_calibrate(uint64_t t)
 {
-	int cal = atomic_load_explicit(&shim_clock.cal, memory_order_acquire);
-	int64_t ns = shim_clock_mono_ns(), dns;
-	uint64_t t0, rate;
+	uint64_t g = atomic_load_explicit(&shim_clock.cal,
+	    memory_order_acquire), t0, rate;
+	int64_t ns0, dns;
 
-	if (cal == 0) {
-		if (!atomic_compare_exchange_strong_explicit(&shim_clock.cal,
-		    &cal, 1, memory_order_acquire, memory_order_relaxed))
-			return;
-		atomic_store_explicit(&shim_clock.cal_ns, ns,
-		    memory_order_relaxed);
-		atomic_store_explicit(&shim_clock.cal_tsc, shim_clock_tsc(),
-		    memory_order_relaxed);
-		atomic_store_explicit(&shim_clock.cal, 2, memory_order_release);
+	if (g == 0) {
+		shim_clock_anchor(0);
 		return;
 	}
-	if (cal != 2)
-		return;
 	t0 = atomic_load_explicit(&shim_clock.cal_tsc, memory_order_relaxed);
-	dns = ns - atomic_load_explicit(&shim_clock.cal_ns,
-	    memory_order_relaxed);
+	ns0 = atomic_load_explicit(&shim_clock.cal_ns, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if ((g & 1) != 0 ||
+	    atomic_load_explicit(&shim_clock.cal, memory_order_relaxed) != g)
+		return;
+	dns = shim_clock_mono_ns() - ns0;
 	if (dns < SHIM_CLOCK_CAL_NS)
 		return;
 	/* Ticks per ns << 16, less a 64th: a ms ends early, never late. */
-	rate = t > t0 && t - t0 < (uint64_t)1 << 47 && dns < SHIM_CLOCK_CAL_MAX ?
-	    ((t - t0) << 16) / (uint64_t)dns : 0;
-	rate -= rate / 64;
-	if (rate < (1u << 16) / 10 || rate > (uint64_t)100 << 16) {
-		atomic_store_explicit(&shim_clock.cal, 0, memory_order_relaxed);
-		return;
+	if (dns < SHIM_CLOCK_CAL_MAX && t > t0 && t - t0 < (uint64_t)1 << 47) {
+		rate = ((t - t0) << 16) / (uint64_t)dns;
+		rate -= rate / 64;
+		if (rate >= (1u << 16) / 10 && rate <= (uint64_t)100 << 16)
+			atomic_store_explicit(&shim_clock.rate, rate,
+			    memory_order_release);
 	}
-	atomic_store_explicit(&shim_clock.rate, rate, memory_order_release);
+	shim_clock_anchor(g);
+}
+
+/* Is a ms kept: 1 yes, 0 not yet (no rate), -1 never (no such TSC). */
+int
+shim_clock_kept(void)
+{
+	if (atomic_load_explicit(&shim_clock.tsc, memory_order_relaxed) < 0)
+		return (-1);
+	return (atomic_load_explicit(&shim_clock.rate,
+	    memory_order_relaxed) != 0);
+}
+
+/* In a forked child: no renewal or measure is under way any more. */
+void
+shim_clock_forked(void)
+{
+	atomic_store_explicit(&shim_clock.seq, 0, memory_order_relaxed);
+	atomic_store_explicit(&shim_clock.cal, 0, memory_order_relaxed);
 }
 
 /*
@@ -197,9 +229,8 @@ shim_wall_ms(void)
 	    atomic_load_explicit(&shim_clock.seq, memory_order_relaxed) == s &&
 	    t - start < end - start)
 		return (ms);
+	shim_clock_calibrate(t);
 	rate = atomic_load_explicit(&shim_clock.rate, memory_order_acquire);
-	if (rate == 0)
-		shim_clock_calibrate(t);
 	return (shim_clock_renew(t, rate));
 }
 

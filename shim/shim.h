@@ -140,6 +140,8 @@ struct shim_reply {
 int64_t	shim_now_ms(void);
 struct timespec shim_abstime(int64_t);
 int64_t	shim_wall_ms(void);
+void	shim_clock_forked(void);
+int	shim_clock_kept(void);
 uint64_t shim_ring_head(const struct relog *);
 uint64_t shim_ring_tail(const struct relog *);
 
