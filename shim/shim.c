@@ -17,14 +17,15 @@
  * the kernel's clock is kvm-clock (a fifth of relog_emit), rdtsc 8. A
  * seqlock, so any thread may read it and the one that finds it over may
  * renew it. The TSC must be invariant (CPUID says so). Its rate is
- * measured against CLOCK_MONOTONIC between readings at least
- * SHIM_CLOCK_CAL_NS apart (again and again, from each renewal that finds
- * one that old), each reading erring toward a slower rate, and a 64th is
+ * measured against CLOCK_MONOTONIC between readings SHIM_CLOCK_CAL_TICKS
+ * apart (5 ms at 2 GHz; again and again, from each renewal that finds one
+ * that old), each reading erring toward a slower rate, and a 64th is
  * taken off it: a millisecond ends early by the TSC, never late. Until a
  * rate is known, and where there is no such TSC, every call reads the
  * clock.
  */
-#define SHIM_CLOCK_CAL_NS (20 * 1000000LL)
+#define SHIM_CLOCK_CAL_TICKS 10000000ULL	/* 1 ms at 10 GHz */
+#define SHIM_CLOCK_CAL_NS 1000000LL		/* at least */
 #define SHIM_CLOCK_CAL_MAX (1000 * 1000000LL)	/* else measured again */
 
 static struct {
@@ -99,8 +100,9 @@ shim_clock_anchor(uint64_t g)
 
 /*
  * Measure the TSC's rate (t: the TSC, read before the clock here) from
- * the anchor, once it is SHIM_CLOCK_CAL_NS old, and anchor again. A rate
- * no TSC has (the clock stepped? another CPU's TSC?) is not taken.
+ * the anchor, once it is SHIM_CLOCK_CAL_TICKS old (no clock is read
+ * before), and anchor again. A rate no TSC has (the clock stepped?
+ * another CPU's TSC?) is not taken.
  */
 static void
 shim_clock_calibrate(uint64_t t)
@@ -117,7 +119,8 @@ shim_clock_calibrate(uint64_t t)
 	ns0 = atomic_load_explicit(&shim_clock.cal_ns, memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
 	if ((g & 1) != 0 ||
-	    atomic_load_explicit(&shim_clock.cal, memory_order_relaxed) != g)
+	    atomic_load_explicit(&shim_clock.cal, memory_order_relaxed) != g ||
+	    t - t0 < SHIM_CLOCK_CAL_TICKS)
 		return;
 	dns = shim_clock_mono_ns() - ns0;
 	if (dns < SHIM_CLOCK_CAL_NS)

@@ -416,7 +416,7 @@ shim_clock_calls(void *arg)
  * The timestamp librelog gives records is the wall clock's ms, kept while
  * the TSC says it has not ended (shim.c): each is between two readings of
  * the clock taken around it, from four threads at once, for 300 ms (the
- * TSC's rate is measured after 20, and again every 20).
+ * TSC's rate is measured after some ms, and again and again).
  */
 START_TEST(test_shim_wall_clock)
 {
