@@ -1157,11 +1157,21 @@ bench_print_emit(FILE *f, const struct bench_results *r)
 		    "  mallocs per 1,000 emits", r->calls.mallocs);
 }
 
+/* A throughput row of relog's. */
+static void
+bench_print_tput(FILE *f, const char *label, const struct bench_tput *t)
+{
+	fprintf(f, "  %-42s %10.0f %10llu %10llu %10.0f\n", label,
+	    t->per_second, (unsigned long long)t->dropped,
+	    (unsigned long long)t->arrived, t->relogd_ns);
+}
+
 /* Print the table. */
 static void
 bench_print(FILE *f, const struct bench_results *r)
 {
 	const struct bench_tput *t;
+	char label[64];
 	int i;
 
 	bench_print_emit(f, r);
@@ -1170,26 +1180,19 @@ bench_print(FILE *f, const struct bench_results *r)
 	    "relogd ns");
 	for (i = 0; i < 3; i++) {
 		t = &r->tput[i];
-		fprintf(f, "  relog, %2d runner%s%*s %10.0f %10llu %10llu "
-		    "%10.0f\n", t->runners, t->runners == 1 ? " " : "s", 27, "",
-		    t->per_second, (unsigned long long)t->dropped,
-		    (unsigned long long)t->arrived, t->relogd_ns);
+		snprintf(label, sizeof label, "relog, %2d runner%s", t->runners,
+		    t->runners == 1 ? "" : "s");
+		bench_print_tput(f, label, t);
 	}
-	fprintf(f, "  relog, 8 runners, forward sink down%*s %10.0f %10llu "
-	    "%10llu %10.0f\n", 8, "", r->fwd_down.per_second,
-	    (unsigned long long)r->fwd_down.dropped,
-	    (unsigned long long)r->fwd_down.arrived, r->fwd_down.relogd_ns);
-	fprintf(f, "  relog, 8 runners, forward sink up%*s %10.0f %10llu "
-	    "%10llu %10.0f\n", 10, "", r->fwd_up.per_second,
-	    (unsigned long long)r->fwd_up.dropped,
-	    (unsigned long long)r->fwd_up.arrived, r->fwd_up.relogd_ns);
+	bench_print_tput(f, "relog, 8 runners, forward sink down", &r->fwd_down);
+	bench_print_tput(f, "relog, 8 runners, forward sink up", &r->fwd_up);
 	fprintf(f, "    forwarded to the collector (a relogd)%*s %10.0f %10llu "
-	    "%10llu\n", 7, "", r->fwd_per_second, (unsigned long long)
+	    "%10llu\n", 3, "", r->fwd_per_second, (unsigned long long)
 	    (r->fwd_up.records - r->fwd_arrived),
 	    (unsigned long long)r->fwd_arrived);
 	if (r->rsyslog.records != 0)
 		fprintf(f, "  rsyslog, %d senders%*s %10.0f %10llu %10llu\n",
-		    r->rsyslog.runners, 26, "", r->rsyslog.per_second,
+		    r->rsyslog.runners, 24, "", r->rsyslog.per_second,
 		    (unsigned long long)(r->rsyslog.records -
 		    r->rsyslog.arrived), (unsigned long long)r->rsyslog.arrived);
 	bench_print_crash(f, &r->crash);

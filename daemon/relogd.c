@@ -14,14 +14,21 @@ int relogd_log_dir_fd = -1;	/* files are opened relative to these */
 int relogd_state_dir_fd = -1;
 struct config relogd_config;
 
-/* The time by a clock, in ms. */
+/* The time by a clock, in us. */
 int64_t
-relogd_now_ms(clockid_t clock)
+relogd_now_us(clockid_t clock)
 {
 	struct timespec ts;
 
 	clock_gettime(clock, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* The time by a clock, in ms. */
+int64_t
+relogd_now_ms(clockid_t clock)
+{
+	return (relogd_now_us(clock) / 1000);
 }
 
 /*

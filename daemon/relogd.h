@@ -696,6 +696,7 @@ extern int relogd_log_dir_fd;
 extern int relogd_state_dir_fd;
 extern struct config relogd_config;
 int64_t	relogd_now_ms(clockid_t);
+int64_t	relogd_now_us(clockid_t);
 const char *relogd_hostname(void);
 
 #endif

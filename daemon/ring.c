@@ -78,11 +78,8 @@ struct ring {
 	struct event *read_ev;	/* a read on the next turn, or in a while */
 	uint64_t queued;	/* the position the last ack commits */
 	uint64_t tick_slots;	/* of records read since tick_at */
-	uint32_t slots;		/* the ring's slot count */
 	int64_t tick_us;	/* the tick's interval now */
 	int64_t tick_at;	/* monotonic us when it was set */
-	int ticking;
-	int busy;		/* records read since the last tick */
 	int congested;		/* a sink it fed is full: not read */
 	struct ack *sync;	/* a ring_sync's answer, not queued yet */
 	uint64_t sync_pos;	/* queued once reads pass this */
@@ -108,14 +105,18 @@ static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
 
-/* Monotonic us. */
-static int64_t
-ring_now_us(void)
+/* The ring's slot count. */
+static uint64_t
+ring_slots(const struct ring *rg)
 {
-	struct timespec ts;
+	return ((rg->size - RELOG_RING_HEADER_SIZE) / RELOG_RING_SLOT_SIZE);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+/* Is the tick set (records are coming)? */
+static int
+ring_ticking(const struct ring *rg)
+{
+	return (evtimer_pending(rg->tick_ev, NULL));
 }
 
 /* Tick (again) in tick_us. */
@@ -125,8 +126,7 @@ ring_tick_add(struct ring *rg)
 	struct timeval tv = { rg->tick_us / 1000000, rg->tick_us % 1000000 };
 
 	evtimer_add(rg->tick_ev, &tv);
-	rg->tick_at = ring_now_us();
-	rg->ticking = 1;
+	rg->tick_at = relogd_now_us(CLOCK_MONOTONIC);
 }
 
 /*
@@ -137,9 +137,10 @@ ring_tick_add(struct ring *rg)
 static void
 ring_tick_faster(struct ring *rg)
 {
-	int64_t took = ring_now_us() - rg->tick_at, us;
+	int64_t took = relogd_now_us(CLOCK_MONOTONIC) - rg->tick_at, us;
 
-	us = took * (rg->slots / RING_TICK_MANY) / (int64_t)rg->tick_slots;
+	us = took * (int64_t)(ring_slots(rg) / RING_TICK_MANY) /
+	    (int64_t)rg->tick_slots;
 	if (us > rg->tick_us / 2)
 		us = rg->tick_us / 2;
 	rg->tick_us = us < RING_TICK_MIN_US ? RING_TICK_MIN_US : us;
@@ -229,10 +230,8 @@ ring_read(struct ring *rg)
 		return (-1);
 	}
 	c->records += n.delivered;
-	if (n.delivered != 0)
-		rg->busy = 1;
 	/* Each record takes a slot, or as many as its bytes fill. */
-	slots = (n.bytes + RELOG_RING_PAYLOAD - 1) / RELOG_RING_PAYLOAD;
+	slots = relog_ring_record_slots(n.bytes);
 	rg->tick_slots += slots > n.delivered ? slots : n.delivered;
 	if (rg->hungup) {
 		rg->late += n.delivered;
@@ -310,11 +309,11 @@ ring_hungup_next(struct ring *rg, int rc)
 /*
  * After a read: more now if its budget ran out or the ring filled while
  * arming. Else arm: while records come, for half the ring, the ticks
- * reading the rest; once a tick found none, for the first record, and no
- * ticks.
+ * reading the rest; once a tick found none (idle), for the first record,
+ * and no ticks.
  */
 static void
-ring_next(struct ring *rg, int rc, int tick)
+ring_next(struct ring *rg, int rc, int idle)
 {
 	uint32_t slots = UINT32_MAX;
 	int armed;
@@ -329,12 +328,10 @@ ring_next(struct ring *rg, int rc, int tick)
 		ring_hungup_next(rg, rc);
 		return;
 	}
-	if (tick && !rg->busy)
+	if (idle)
 		slots = 1;
-	else if (!rg->ticking)
+	else if (!ring_ticking(rg))
 		ring_tick_add(rg);
-	if (tick)
-		rg->busy = 0;
 	armed = proto_ring_arm(rg->r, slots);
 	if (armed < 0)
 		ring_fail(rg);
@@ -361,17 +358,18 @@ static void
 ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ring *rg = arg;
+	uint64_t read;
 	int rc;
 
 	(void)fd;
 	(void)what;
-	rg->ticking = 0;
 	rc = ring_read(rg);
-	if (rg->tick_slots < rg->slots / RING_TICK_FEW)
+	read = rg->tick_slots;
+	rg->tick_slots = 0;
+	if (read < ring_slots(rg) / RING_TICK_FEW)
 		rg->tick_us = rg->tick_us * 2 > RING_TICK_MS * 1000 ?
 		    RING_TICK_MS * 1000 : rg->tick_us * 2;
-	rg->tick_slots = 0;
-	ring_next(rg, rc, 1);
+	ring_next(rg, rc, read == 0);
 }
 
 /*
@@ -405,8 +403,8 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	rc = ring_read(rg);
 	/* Woken between ticks, half the ring come since: tick faster. */
-	if (rg->ticking && rg->tick_us > RING_TICK_MIN_US &&
-	    rg->tick_slots >= rg->slots / RING_TICK_MANY)
+	if (ring_ticking(rg) && rg->tick_us > RING_TICK_MIN_US &&
+	    rg->tick_slots >= ring_slots(rg) / RING_TICK_MANY)
 		ring_tick_faster(rg);
 	ring_next(rg, rc, 0);
 }
@@ -540,8 +538,6 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->wake_fd = fds[1];
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
-	rg->slots = (uint32_t)((rg->size - RELOG_RING_HEADER_SIZE) /
-	    RELOG_RING_SLOT_SIZE);
 	rg->tick_us = RING_TICK_MS * 1000;
 	ring_follow(rg, &st);
 	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
@@ -618,7 +614,6 @@ ring_hangup(struct client *c)
 	rg->hungup_at = relogd_now_ms(CLOCK_MONOTONIC);
 	event_del(rg->wake_ev);
 	evtimer_del(rg->tick_ev);
-	rg->ticking = 0;
 	if (rg->sync != NULL)
 		ack_free(rg->sync);
 	rg->sync = NULL;

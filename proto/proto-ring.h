@@ -27,10 +27,10 @@
  * connection hung up and it has exited). The wakeup is a send(2) in the
  * emitting thread, some microseconds there: arming for half the ring
  * (UINT32_MAX), the timer reads the records and relogd is woken only when
- * they come faster than half a ring per tick (relogd's tick then shortens). Arming for 1 slot wakes
- * relogd as soon as the ring is not empty, which is a wakeup per record
- * when records trickle in; for 20, one per 20 (bench/ringbench.c measures
- * them).
+ * they come faster than half a ring per tick (relogd's tick then shortens).
+ * Arming for 1 slot wakes relogd as soon as the ring is not empty, which is
+ * a wakeup per record when records trickle in; for 20, one per 20
+ * (bench/ringbench.c measures them).
  */
 #ifndef RELOG_PROTO_RING_H
 #define RELOG_PROTO_RING_H

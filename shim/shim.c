@@ -14,7 +14,7 @@
 /*
  * The wall clock's millisecond, kept while the TSC says it has not ended:
  * a record's timestamp is in whole ms, and clock_gettime costs 26 ns where
- * the kernel's clock is kvm-clock (a fifth of relog_emit), rdtsc 8. A
+ * the kernel's clock is kvm-clock, rdtsc 8. A
  * seqlock, so any thread may read it and the one that finds it over may
  * renew it. The TSC must be invariant (CPUID says so). Its rate is
  * measured against CLOCK_MONOTONIC between readings SHIM_CLOCK_CAL_TICKS
@@ -228,7 +228,7 @@ shim_wall_ms(void)
 	end = atomic_load_explicit(&shim_clock.end, memory_order_relaxed);
 	ms = atomic_load_explicit(&shim_clock.ms, memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
-	if ((s & 1) == 0 && s != 0 &&
+	if ((s & 1) == 0 &&
 	    atomic_load_explicit(&shim_clock.seq, memory_order_relaxed) == s &&
 	    t - start < end - start)
 		return (ms);

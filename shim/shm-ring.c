@@ -102,7 +102,7 @@ shm_ring_prefetch_lines(const char *p)
  * own slot is too near: a push takes about 60 ns, the lines longer to
  * come. Measured (make bench's emit rows, 3 alternated runs, 2-core AMD
  * EPYC VM), p50 / p99.9 from one thread: the next position 90 / 2,595 to
- * 2,785 ns; 8 on 60 / 531 to 581 ns (16 and 32 on: the same).
+ * 2,785 ns; 8 on 60 to 70 / 531 to 581 ns (16 and 32 on: the same).
  */
 #define SHM_RING_AHEAD 8
 

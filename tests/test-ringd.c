@@ -480,9 +480,9 @@ END_TEST
  * Records that keep coming fast are read on ticks, not wakeups: a wakeup
  * is a system call in the emitting thread. At 10 records a millisecond, a
  * 1024-slot ring is half full in 51 ms, so relogd, armed for half the ring,
- * is woken each time until its tick is shorter than that (one or two
- * halvings of 100 ms); with a tick that stayed at 100 ms it is woken some
- * 35 times in these 3 s. Every record arrives (no rate limit: they are
+ * is woken until its tick is shorter than that (once: the tick then follows
+ * the rate); with a tick that stayed at 100 ms it is woken some 35 times in
+ * these 3 s. Every record arrives (no rate limit: they are
  * 30,000). Slow enough for a relogd under valgrind.
  */
 START_TEST(test_ringd_fast_ticks)
