@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "relog-ring.h"
 #include "relogd.h"
 
 enum config_type {
@@ -92,9 +93,9 @@ static const struct config_key config_keys[] = {
 	{ "max_plugins", CONFIG_SIZE, R(max_plugins), NONE, 1, 100000 },
 	{ "hello_timeout", CONFIG_SIZE, R(hello_timeout_s), NONE, 1, 3600 },
 	{ "idle_timeout", CONFIG_SIZE, R(idle_timeout_s), NONE, 0, 86400 * 7 },
-	/* A ring's file: a 4 KiB header and 1024 to 262144 slots of 256. */
+	/* A ring's file: 1 to 8 lanes of a 4 KiB header, 1024 to 262144 slots. */
 	{ "max_ring", CONFIG_SIZE, R(max_ring), NONE, 0,
-	    4096 + ((size_t)256 << 18) },
+	    RELOG_RING_LANES_MAX * (4096 + ((size_t)256 << 18)) },
 	{ "max_ring_total", CONFIG_SIZE, R(max_ring_total), NONE, 0,
 	    (size_t)1 << 40 },
 	{ "rate_limit", CONFIG_RATE, RP(rate), 0, 0 },
@@ -185,8 +186,8 @@ config_defaults(struct config *config)
 	config->max_plugins = 1024;
 	config->hello_timeout_s = 10;
 	config->idle_timeout_s = 3600;
-	/* 65536 slots (16 MiB) per runner, at most 1 GiB mapped in all. */
-	config->max_ring = 4096 + ((size_t)256 << 16);
+	/* 65536 slots (16 MiB) per runner in its lanes, 1 GiB in all. */
+	config->max_ring = RELOG_RING_LANES_MAX * 4096 + ((size_t)256 << 16);
 	config->max_ring_total = (size_t)1 << 30;
 	config->remote_memory = 4 * 1024 * 1024;
 	config->remote_disk = 256 * 1024 * 1024;

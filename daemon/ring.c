@@ -82,7 +82,6 @@ struct ring {
 	int64_t tick_at;	/* monotonic us when it was set */
 	int congested;		/* a sink it fed is full: not read */
 	struct ack *sync;	/* a ring_sync's answer, not queued yet */
-	uint64_t sync_pos;	/* queued once reads pass this */
 	int hungup;
 	int dead;		/* the runner has exited */
 	int pidfd;		/* readable once it has; -1: none */
@@ -197,7 +196,7 @@ ring_owe(struct ring *rg)
 		ack_queue_silent(o, a);
 		rg->queued = pos;
 	}
-	if (rg->sync != NULL && (int64_t)(pos - rg->sync_pos) >= 0) {
+	if (rg->sync != NULL && proto_ring_synced(rg->r)) {
 		a = rg->sync;
 		rg->sync = NULL;
 		a->ring_pos = pos;
@@ -556,8 +555,9 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 }
 
 /*
- * runner.ring_sync: answer once the reads passed its position and what
- * they took is written. Returns NULL, or why it is refused.
+ * runner.ring_sync: answer once the reads passed every lane's head as it
+ * is now (the runner's position only says where its own count was) and
+ * what they took is written. Returns NULL, or why it is refused.
  */
 const char *
 ring_sync(struct client *c, const struct proto_envelope *env)
@@ -574,7 +574,8 @@ ring_sync(struct client *c, const struct proto_envelope *env)
 		return ("a ring_sync is pending already");
 	rg->sync = ack_new(env, 1);
 	rg->sync->ring = 1;
-	rg->sync_pos = pos;
+	/* What the runner pushed before it asked: every lane's head now. */
+	proto_ring_sync(rg->r);
 	ring_again(rg, 0);
 	return (NULL);
 }
@@ -617,7 +618,7 @@ ring_hangup(struct client *c)
 	if (rg->sync != NULL)
 		ack_free(rg->sync);
 	rg->sync = NULL;
-	proto_ring_limit(rg->r, proto_ring_head(rg->r));
+	proto_ring_limit(rg->r);
 	/* Told when it has exited (ESRCH: it has; ENOSYS: ask no one). */
 	if (c->origin.pid > 0) {
 		rg->pidfd = pidfd_open(c->origin.pid, 0);
@@ -657,10 +658,10 @@ ring_stop(struct client *c)
 
 	if (rg == NULL)
 		return;
-	proto_ring_limit(rg->r, proto_ring_head(rg->r));
+	proto_ring_limit(rg->r);
 	rg->congested = 0;
 	for (i = 0; rc == PROTO_RING_AGAIN && i <= (int)(RELOG_RING_SLOTS_MAX /
-	    RING_READ_RECORDS); i++)
+	    RING_READ_RECORDS * RELOG_RING_LANES_MAX); i++)
 		rc = ring_read(rg);
 }
 

@@ -21,32 +21,67 @@
 #include "relog-ring.h"
 
 /*
- * Words the copy buffer holds between reads (4 KiB: most records). It
- * grows for a larger one, up to the largest (192 KiB), for that read only:
- * relogd has a ring a runner, and each keeping 192 KiB once it saw one
- * large record would be that much memory a runner, for nothing.
+ * Words a lane's copy buffer keeps between reads (4 KiB: most records),
+ * from its first record on. It grows for a larger one, up to the largest
+ * (192 KiB), until that record is delivered: relogd has a ring a runner,
+ * and each keeping 192 KiB once it saw one large record would be that much
+ * memory a runner, for nothing.
  */
 #define PROTO_RING_BUF_SMALL 512
 
-struct proto_ring {
+/*
+ * Positions reads reached, kept for proto_ring_commit when the ring has
+ * more than one lane: one a read, as many as there are reads whose records
+ * are not written yet. Past that, a read keeps none, and its commit makes
+ * the one kept before it: records read twice after a crash, never lost.
+ */
+#define PROTO_RING_MARKS 64
+
+/* One lane, read in position order. */
+struct proto_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
-	size_t size;			/* of the mapping */
-	uint64_t slot_count;		/* as checked at open, never reread */
-	uint64_t mask;
 	uint64_t pos;			/* next position to read: ours alone */
+	uint64_t head;			/* as loaded by this read */
 	uint64_t end;			/* with limited: read no further */
+	uint64_t sync;			/* with synced: read at least to here */
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
 	uint64_t reported;		/* the runner's losses, said */
 	int limited;
-	int give_up;			/* this read: PROTO_RING_GIVE_UP */
+	int syncing;
 	int skipping;			/* the last slot skipped: unfinished */
+	int status;			/* this read: PROTO_RING_*, or -1 */
+	int held;			/* rec is copied, not delivered yet */
+	uint64_t rec_s0;		/* its first slot's seq, as copied */
+	struct proto_ring_record rec;
+	uint64_t rec_slots;		/* the slots rec takes */
+	uint64_t rec_bytes;		/* its size in the ring */
+	uint64_t *buf;			/* rec's copy; NULL until a record */
+	size_t buf_words;		/* its size */
+};
+
+/* What proto_ring_position said, and the lanes' positions then. */
+struct proto_ring_mark {
+	uint64_t token;
+	uint64_t pos[RELOG_RING_LANES_MAX];
+};
+
+struct proto_ring {
+	void *base;
+	size_t size;			/* of the mapping */
+	uint64_t slot_count;		/* as checked at open, never reread */
+	uint64_t mask;
+	unsigned lane_count;		/* likewise */
+	int give_up;			/* this read: PROTO_RING_GIVE_UP */
 	int error;			/* sticky: 0 or a negative errno */
 	const char *cause;
-	uint64_t *buf;			/* a record copied out */
-	size_t buf_words;		/* its size */
 	int mapped;			/* by proto_ring_open: to unmap */
+	uint64_t token_base;		/* tokens go on above those given */
+	uint64_t token_last;
+	struct proto_ring_mark marks[PROTO_RING_MARKS];
+	unsigned mark_first, mark_n;
+	struct proto_lane lane[RELOG_RING_LANES_MAX];
 };
 
 /* Mark the ring failed; every later call says so. Returns error. */
@@ -58,68 +93,96 @@ proto_ring_fail(struct proto_ring *r, int error, const char *cause)
 	return (error);
 }
 
+/* The header of lane i of a ring mapped at base. */
+static struct relog_ring_header *
+proto_ring_lane_hdr(void *base, uint64_t slot_count, unsigned i)
+{
+	return ((struct relog_ring_header *)((char *)base +
+	    i * relog_ring_lane_size(slot_count)));
+}
+
 /*
- * Go on from the shared tail, within what the ring still holds, with the
- * counts the header keeps (a previous consumer's).
+ * Go on from the lane's shared tail, within what it still holds, with the
+ * counts its header keeps (a previous consumer's).
  */
 static void
-proto_ring_start(struct proto_ring *r)
+proto_lane_start(struct proto_ring *r, struct proto_lane *l)
 {
 	uint64_t h, t, lost;
 
-	t = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-	h = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
-	r->pos = h - t <= r->slot_count ? t : h - r->slot_count;
-	r->skipping = 0;
-	r->torn = atomic_load_explicit(&r->hdr->torn, memory_order_relaxed);
-	r->unfinished = atomic_load_explicit(&r->hdr->unfinished,
+	t = atomic_load_explicit(&l->hdr->tail, memory_order_acquire);
+	h = atomic_load_explicit(&l->hdr->head, memory_order_acquire);
+	l->pos = h - t <= r->slot_count ? t : h - r->slot_count;
+	l->skipping = 0;
+	l->held = 0;
+	l->torn = atomic_load_explicit(&l->hdr->torn, memory_order_relaxed);
+	l->unfinished = atomic_load_explicit(&l->hdr->unfinished,
 	    memory_order_relaxed);
-	lost = atomic_load_explicit(&r->hdr->overwritten,
-	    memory_order_relaxed) + atomic_load_explicit(&r->hdr->abandoned,
+	lost = atomic_load_explicit(&l->hdr->overwritten,
+	    memory_order_relaxed) + atomic_load_explicit(&l->hdr->abandoned,
 	    memory_order_relaxed);
-	r->reported = atomic_load_explicit(&r->hdr->reported,
+	l->reported = atomic_load_explicit(&l->hdr->reported,
 	    memory_order_relaxed);
-	if (r->reported > lost)
-		r->reported = lost;
+	if (l->reported > lost)
+		l->reported = lost;
+}
+
+/* Start every lane afresh; tokens given before stay below those to come. */
+static void
+proto_ring_start(struct proto_ring *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->lane_count; i++)
+		proto_lane_start(r, &r->lane[i]);
+	r->mark_first = r->mark_n = 0;
+	r->token_base = 0;
+	if (r->lane_count > 1) {
+		r->token_base = r->token_last + 1;
+		for (i = 0; i < r->lane_count; i++)
+			r->token_base -= r->lane[i].pos;
+	}
 }
 
 /* A consumer of the ring mapped at p. Returns 0, or -ENOMEM and *cause. */
 static int
-proto_ring_new(void *p, size_t size, uint32_t slot_count,
+proto_ring_new(void *p, size_t size, uint32_t slot_count, unsigned lanes,
     struct proto_ring **out, const char **cause)
 {
 	struct proto_ring *r;
+	struct proto_lane *l;
+	unsigned i;
 
 	r = calloc(1, sizeof *r);
 	if (r == NULL) {
 		*cause = "out of memory";
 		return (-ENOMEM);
 	}
-	r->buf_words = PROTO_RING_BUF_SMALL;
-	r->buf = malloc(r->buf_words * sizeof *r->buf);
-	if (r->buf == NULL) {
-		free(r);
-		*cause = "out of memory";
-		return (-ENOMEM);
-	}
-	r->hdr = p;
-	r->slots = (struct relog_ring_slot *)((char *)p +
-	    RELOG_RING_HEADER_SIZE);
+	r->base = p;
 	r->size = size;
 	r->slot_count = slot_count;
 	r->mask = slot_count - 1;
+	r->lane_count = lanes;
+	for (i = 0; i < lanes; i++) {
+		l = &r->lane[i];
+		l->hdr = proto_ring_lane_hdr(p, slot_count, i);
+		l->slots = (struct relog_ring_slot *)((char *)l->hdr +
+		    RELOG_RING_HEADER_SIZE);
+	}
 	proto_ring_start(r);
 	*out = r;
 	return (0);
 }
 
 /*
- * Does a ring's header (its first fields, as read) describe a ring of
- * version 1 that is size bytes long? Returns 0, or -1 and *cause.
+ * Does a lane's header (its first fields, as read) describe a lane of a
+ * ring of this version? With size, lane 0's: of a ring size bytes long;
+ * else, another lane's: the same geometry as geo0. Returns 0, or -1 and
+ * *cause.
  */
 static int
 proto_ring_geometry(const struct relog_ring_header *geo, uint64_t size,
-    const char **cause)
+    const struct relog_ring_header *geo0, const char **cause)
 {
 	if (geo->magic != RELOG_RING_MAGIC ||
 	    geo->version != RELOG_RING_VERSION) {
@@ -130,13 +193,41 @@ proto_ring_geometry(const struct relog_ring_header *geo, uint64_t size,
 	    geo->slot_size != RELOG_RING_SLOT_SIZE ||
 	    geo->slot_count < RELOG_RING_SLOTS_MIN ||
 	    geo->slot_count > RELOG_RING_SLOTS_MAX ||
-	    (geo->slot_count & (geo->slot_count - 1)) != 0) {
+	    (geo->slot_count & (geo->slot_count - 1)) != 0 ||
+	    geo->lane_count < 1 || geo->lane_count > RELOG_RING_LANES_MAX) {
 		*cause = "the ring's geometry is not allowed";
 		return (-1);
 	}
-	if (size != relog_ring_file_size(geo->slot_count)) {
+	if (geo0 != NULL && (geo->slot_count != geo0->slot_count ||
+	    geo->lane_count != geo0->lane_count)) {
+		*cause = "the ring's lanes differ in geometry";
+		return (-1);
+	}
+	if (geo0 == NULL && size != relog_ring_file_size(geo->slot_count,
+	    geo->lane_count)) {
 		*cause = "the ring's size is not what its header says";
 		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The lanes after the first, mapped at p: each must say what lane 0 says
+ * (its fields copied out: the runner may change them). Returns 0, or -1
+ * and *cause.
+ */
+static int
+proto_ring_lanes_ok(void *p, const struct relog_ring_header *geo0,
+    const char **cause)
+{
+	struct relog_ring_header geo;
+	unsigned i;
+
+	for (i = 1; i < geo0->lane_count; i++) {
+		memcpy(&geo, proto_ring_lane_hdr(p, geo0->slot_count, i),
+		    offsetof(struct relog_ring_header, pad0));
+		if (proto_ring_geometry(&geo, 0, geo0, cause) != 0)
+			return (-1);
 	}
 	return (0);
 }
@@ -182,8 +273,9 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		*cause = "the ring is not a regular file";
 		return (-EINVAL);
 	}
-	if (st.st_size < (off_t)relog_ring_file_size(RELOG_RING_SLOTS_MIN) ||
-	    st.st_size > (off_t)relog_ring_file_size(RELOG_RING_SLOTS_MAX)) {
+	if (st.st_size < (off_t)relog_ring_file_size(RELOG_RING_SLOTS_MIN, 1) ||
+	    st.st_size > (off_t)relog_ring_file_size(RELOG_RING_SLOTS_MAX,
+	    RELOG_RING_LANES_MAX)) {
 		*cause = "the ring's size is out of bounds";
 		return (-EINVAL);
 	}
@@ -196,7 +288,7 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		*cause = "the ring's header cannot be read";
 		return (-EIO);
 	}
-	if (proto_ring_geometry(&geo, (uint64_t)st.st_size, cause) != 0)
+	if (proto_ring_geometry(&geo, (uint64_t)st.st_size, NULL, cause) != 0)
 		return (-EPROTO);
 	size = (uint64_t)st.st_size;
 
@@ -205,7 +297,12 @@ proto_ring_open(int fd, size_t max_size, struct proto_ring **out,
 		*cause = "the ring cannot be mapped";
 		return (-errno);
 	}
-	error = proto_ring_new(p, size, geo.slot_count, out, cause);
+	if (proto_ring_lanes_ok(p, &geo, cause) != 0) {
+		munmap(p, size);
+		return (-EPROTO);
+	}
+	error = proto_ring_new(p, size, geo.slot_count, geo.lane_count, out,
+	    cause);
 	if (error != 0) {
 		munmap(p, size);
 		return (error);
@@ -224,11 +321,14 @@ int
 proto_ring_attach(void *p, size_t size, struct proto_ring **out,
     const char **cause)
 {
-	const struct relog_ring_header *hdr = p;
+	struct relog_ring_header geo;
 
-	if (proto_ring_geometry(hdr, size, cause) != 0)
+	memcpy(&geo, p, offsetof(struct relog_ring_header, pad0));
+	if (proto_ring_geometry(&geo, size, NULL, cause) != 0 ||
+	    proto_ring_lanes_ok(p, &geo, cause) != 0)
 		return (-EPROTO);
-	return (proto_ring_new(p, size, hdr->slot_count, out, cause));
+	return (proto_ring_new(p, size, geo.slot_count, geo.lane_count, out,
+	    cause));
 }
 
 /*
@@ -238,11 +338,14 @@ proto_ring_attach(void *p, size_t size, struct proto_ring **out,
 void
 proto_ring_close(struct proto_ring *r)
 {
+	unsigned i;
+
 	if (r == NULL)
 		return;
 	if (r->mapped)
-		munmap(r->hdr, r->size);
-	free(r->buf);
+		munmap(r->base, r->size);
+	for (i = 0; i < r->lane_count; i++)
+		free(r->lane[i].buf);
 	free(r);
 }
 
@@ -253,11 +356,19 @@ proto_ring_size(const struct proto_ring *r)
 	return (r->size);
 }
 
-/* The slot a position maps to. */
-static inline struct relog_ring_slot *
-proto_ring_slot(const struct proto_ring *r, uint64_t pos)
+/* How many lanes the ring has. */
+unsigned
+proto_ring_lanes(const struct proto_ring *r)
 {
-	return (&r->slots[pos & r->mask]);
+	return (r->lane_count);
+}
+
+/* The slot a position of a lane maps to. */
+static inline struct relog_ring_slot *
+proto_lane_slot(const struct proto_ring *r, const struct proto_lane *l,
+    uint64_t pos)
+{
+	return (&l->slots[pos & r->mask]);
 }
 
 /* Does a record header (a private copy) describe a record we can read? */
@@ -293,12 +404,12 @@ proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 
 /* A record lost unread: count it if it was ours to count. */
 static void
-proto_ring_lost(struct proto_ring *r, struct relog_ring_slot *slot,
+proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
     uint64_t s0, struct proto_ring_counts *c)
 {
 	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST &&
 	    proto_ring_settle(slot, s0, RELOG_RING_CONSUMED_FIRST)) {
-		r->torn++;
+		l->torn++;
 		c->torn++;
 	}
 }
@@ -321,75 +432,80 @@ proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
 }
 
 /*
- * Have the copy buffer hold words (a checked header's: the largest
+ * Have a lane's copy buffer hold words (a checked header's: the largest
  * record's at most), keeping what it holds. Returns 0 or -ENOMEM.
  */
 static int
-proto_ring_buf_fit(struct proto_ring *r, size_t words)
+proto_lane_buf_fit(struct proto_lane *l, size_t words)
 {
 	uint64_t *p;
 
-	if (words <= r->buf_words)
+	if (words < PROTO_RING_BUF_SMALL)
+		words = PROTO_RING_BUF_SMALL;
+	if (words <= l->buf_words)
 		return (0);
-	if ((p = realloc(r->buf, words * sizeof *p)) == NULL)
+	if ((p = realloc(l->buf, words * sizeof *p)) == NULL)
 		return (-ENOMEM);
-	r->buf = p;
-	r->buf_words = words;
+	l->buf = p;
+	l->buf_words = words;
 	return (0);
 }
 
-/* After a read: a buffer grown for a large record goes back to small. */
+/* A buffer grown for a large record, delivered, goes back to small. */
 static void
-proto_ring_buf_shrink(struct proto_ring *r)
+proto_lane_buf_shrink(struct proto_lane *l)
 {
 	uint64_t *p;
 
-	if (r->buf_words <= PROTO_RING_BUF_SMALL)
+	if (l->held || l->buf_words <= PROTO_RING_BUF_SMALL)
 		return;
-	if ((p = realloc(r->buf, PROTO_RING_BUF_SMALL * sizeof *p)) == NULL)
+	if ((p = realloc(l->buf, PROTO_RING_BUF_SMALL * sizeof *p)) == NULL)
 		return;
-	r->buf = p;
-	r->buf_words = PROTO_RING_BUF_SMALL;
+	l->buf = p;
+	l->buf_words = PROTO_RING_BUF_SMALL;
 }
 
 /*
- * Take the record whose first slot (at r->pos, below head h) read s0,
- * committed or consumed: copy it out, check it, hand it to cb. Returns the
- * slots to move on by (the record's, or 1 if it was overwritten meanwhile),
- * or a negative errno if the ring is inconsistent. *stop is set if cb asks.
+ * Copy out the record whose first slot (at l->pos, below l->head) read s0,
+ * committed or consumed, check it, and hold it in l->rec until it is
+ * delivered (and taken then: proto_ring_claim). Returns 0 when held; 1 if
+ * it was overwritten meanwhile (move on by a slot); or a negative errno if
+ * the ring is inconsistent.
  */
-static int64_t
-proto_ring_take(struct proto_ring *r, uint64_t h, uint64_t s0,
-    proto_ring_cb cb, void *arg, struct proto_ring_counts *c, int *stop)
+static int
+proto_lane_take(struct proto_ring *r, struct proto_lane *l, unsigned lane,
+    uint64_t s0, struct proto_ring_counts *c)
 {
-	struct relog_ring_slot *first = proto_ring_slot(r, r->pos);
+	struct relog_ring_slot *first = proto_lane_slot(r, l, l->pos);
 	const struct relog_ring_slot *s;
 	struct relog_ring_record hd;
-	struct proto_ring_record rec;
-	uint64_t pos = r->pos, k, i, j, w, words, si;
+	struct proto_ring_record *rec = &l->rec;
+	uint64_t pos = l->pos, k, i, j, w, words, si;
 	const char *text;
 
+	if (proto_lane_buf_fit(l, 0) != 0)
+		return (proto_ring_fail(r, -ENOMEM, "out of memory"));
 	/* The header, checked once the seq says it was not being rewritten. */
 	for (i = 0; i < 4; i++)
-		r->buf[i] = atomic_load_explicit(&first->word[i],
+		l->buf[i] = atomic_load_explicit(&first->word[i],
 		    memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&first->seq, memory_order_relaxed) != s0)
 		return (1);
-	memcpy(&hd, r->buf, sizeof hd);
+	memcpy(&hd, l->buf, sizeof hd);
 	if (!proto_ring_header_ok(&hd))
 		return (proto_ring_fail(r, -EBADMSG,
 		    "a committed record has an inconsistent header"));
 	k = relog_ring_record_slots(hd.size);
-	if (h - pos < k)
+	if (l->head - pos < k)
 		return (proto_ring_fail(r, -EPROTO,
 		    "a committed record runs past head"));
-	if (proto_ring_buf_fit(r, hd.size / 8) != 0)
+	if (proto_lane_buf_fit(l, hd.size / 8) != 0)
 		return (proto_ring_fail(r, -ENOMEM, "out of memory"));
 
 	/* Its later slots were committed before its first: all or newer. */
 	for (i = 1; i < k; i++) {
-		si = atomic_load_explicit(&proto_ring_slot(r, pos + i)->seq,
+		si = atomic_load_explicit(&proto_lane_slot(r, l, pos + i)->seq,
 		    memory_order_acquire);
 		if (relog_ring_seq_cmp(si, pos + i) > 0)
 			goto torn;
@@ -401,47 +517,47 @@ proto_ring_take(struct proto_ring *r, uint64_t h, uint64_t s0,
 	/* Copy, then see that no slot was claimed meanwhile. */
 	words = hd.size / 8;
 	for (i = 0, w = 4; w < words; i++) {
-		s = proto_ring_slot(r, pos + i);
+		s = proto_lane_slot(r, l, pos + i);
 		for (j = i == 0 ? 4 : 0; j < RELOG_RING_SLOT_WORDS && w < words;
 		    j++, w++)
-			r->buf[w] = atomic_load_explicit(&s->word[j],
+			l->buf[w] = atomic_load_explicit(&s->word[j],
 			    memory_order_relaxed);
 	}
 	atomic_thread_fence(memory_order_acquire);
 	for (i = 1; i < k; i++) {
-		if (atomic_load_explicit(&proto_ring_slot(r, pos + i)->seq,
+		if (atomic_load_explicit(&proto_lane_slot(r, l, pos + i)->seq,
 		    memory_order_relaxed) !=
 		    relog_ring_seq(pos + i, RELOG_RING_COMMITTED))
 			goto torn;
 	}
-	if (!proto_ring_claim(r, first, s0))
-		return (1);
 
-	text = (const char *)r->buf + RELOG_RING_RECORD_HEADER;
-	rec.position = pos;
-	rec.timestamp_ms = hd.timestamp_ms;
-	rec.level = hd.level;
-	rec.name.ptr = text;
-	rec.name.len = hd.name_len;
+	text = (const char *)l->buf + RELOG_RING_RECORD_HEADER;
+	rec->position = pos;
+	rec->lane = lane;
+	rec->timestamp_ms = hd.timestamp_ms;
+	rec->level = hd.level;
+	rec->name.ptr = text;
+	rec->name.len = hd.name_len;
 	text += relog_ring_pad(hd.name_len);
-	rec.message.ptr = text;
-	rec.message.len = hd.msg_len;
+	rec->message.ptr = text;
+	rec->message.len = hd.msg_len;
 	text += relog_ring_pad(hd.msg_len);
-	rec.exception.ptr = text;
-	rec.exception.len = hd.exc_len;
+	rec->exception.ptr = text;
+	rec->exception.len = hd.exc_len;
 	text += relog_ring_pad(hd.exc_len);
-	rec.color.ptr = (hd.flags & RELOG_RING_RECORD_COLOR) != 0 ? text : NULL;
-	rec.color.len = hd.color_len;
-	rec.taken = relog_ring_seq_state(s0) == RELOG_RING_CONSUMED_FIRST;
-	c->delivered++;
-	c->bytes += hd.size;
-	if (cb(&rec, arg) != 0)
-		*stop = 1;
-	return ((int64_t)k);
+	rec->color.ptr = (hd.flags & RELOG_RING_RECORD_COLOR) != 0 ? text :
+	    NULL;
+	rec->color.len = hd.color_len;
+	rec->taken = relog_ring_seq_state(s0) == RELOG_RING_CONSUMED_FIRST;
+	l->rec_s0 = s0;
+	l->rec_slots = k;
+	l->rec_bytes = hd.size;
+	l->held = 1;
+	return (0);
 
 torn:
 	/* Overwritten under us; the later slots are skipped one by one. */
-	proto_ring_lost(r, first, s0, c);
+	proto_lane_lost(l, first, s0, c);
 	return (1);
 }
 
@@ -451,129 +567,283 @@ torn:
  * slots never claimed; an older record still unread there is lost too.
  */
 static void
-proto_ring_skip_unfinished(struct proto_ring *r, uint64_t s,
-    struct proto_ring_counts *c)
+proto_lane_skip_unfinished(struct proto_ring *r, struct proto_lane *l,
+    uint64_t s, struct proto_ring_counts *c)
 {
-	int64_t cmp = relog_ring_seq_cmp(s, r->pos);
+	int64_t cmp = relog_ring_seq_cmp(s, l->pos);
 
 	if ((cmp == 0 && relog_ring_seq_state(s) == RELOG_RING_WRITING_FIRST) ||
-	    (cmp < 0 && !r->skipping)) {
-		r->unfinished++;
+	    (cmp < 0 && !l->skipping)) {
+		l->unfinished++;
 		c->unfinished++;
 	}
 	if (cmp < 0)
-		proto_ring_lost(r, proto_ring_slot(r, r->pos), s, c);
-	r->skipping = 1;
-	r->pos++;
+		proto_lane_lost(l, proto_lane_slot(r, l, l->pos), s, c);
+	l->skipping = 1;
+	l->pos++;
 }
 
 /*
- * Read committed records, oldest first, into cb, until the ring is drained
- * (or the limit reached), a record is still being written (unless flags
- * has PROTO_RING_PEER_DEAD: then unfinished records are skipped and
- * counted), max_records (>= 1) were delivered, max_bytes were passed, or cb
- * asked to stop. Adds what it found to *c. The shared tail does not move
- * (proto_ring_commit). Returns PROTO_RING_DRAINED, PROTO_RING_PENDING,
- * PROTO_RING_AGAIN, or a negative errno if the ring is inconsistent
- * (sticky; see proto_ring_cause). Its work is bounded by slot_count slots
- * and the budget.
+ * A read's first look at a lane: where its head is. Lapped (head more than
+ * a lane past us), we go on from the oldest position it still holds.
+ * Returns 0 or a negative errno.
  */
-int
-proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
-    size_t max_bytes, proto_ring_cb cb, void *arg, struct proto_ring_counts *c)
+static int
+proto_lane_begin(struct proto_ring *r, struct proto_lane *l)
 {
-	const volatile uint32_t *magic = &r->hdr->magic;
-	uint64_t h, s, delivered = c->delivered, bytes = c->bytes;
-	int64_t n;
-	int status = PROTO_RING_DRAINED, stop = 0;
-	unsigned state;
-
-	if (r->error != 0)
-		return (r->error);
-	r->give_up = (flags & PROTO_RING_GIVE_UP) != 0;
 	/* READ_ONCE: a plain field the runner may scribble on. */
+	const volatile uint32_t *magic = &l->hdr->magic;
+
 	if (*magic != RELOG_RING_MAGIC)
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's header was overwritten"));
-	h = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
-	if ((int64_t)(h - r->pos) < 0)
+	l->head = atomic_load_explicit(&l->hdr->head, memory_order_acquire);
+	if ((int64_t)(l->head - l->pos) < 0)
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's head went back"));
-	if (h - r->pos > r->slot_count) {
+	if (!l->held && l->head - l->pos > r->slot_count) {
 		/* Lapped: those positions are handed out again. */
-		r->pos = h - r->slot_count;
-		r->skipping = 0;
+		l->pos = l->head - r->slot_count;
+		l->skipping = 0;
 	}
+	l->status = -1;
+	return (0);
+}
 
-	while (r->pos != h) {
-		if (r->limited && (int64_t)(r->pos - r->end) >= 0)
+/*
+ * Move a lane on to its next record and hold it, or find it has none ready
+ * (l->status then says why: drained, or pending, a record being written).
+ * Visits at most a lane of slots a read. Returns 0 or a negative errno.
+ */
+static int
+proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
+    int flags, struct proto_ring_counts *c)
+{
+	uint64_t s;
+	int64_t n;
+	unsigned state;
+	int rc;
+
+	while (l->pos != l->head) {
+		if (l->limited && (int64_t)(l->pos - l->end) >= 0)
 			break;
-		if (c->delivered - delivered >= max_records ||
-		    c->bytes - bytes >= max_bytes || stop) {
-			status = PROTO_RING_AGAIN;
-			break;
-		}
-		s = atomic_load_explicit(&proto_ring_slot(r, r->pos)->seq,
+		s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 		    memory_order_acquire);
-		n = relog_ring_seq_cmp(s, r->pos);
+		n = relog_ring_seq_cmp(s, l->pos);
 		state = relog_ring_seq_state(s);
 		if (n > 0) {
 			/* Claimed again: its claimer counted what it held. */
-			r->skipping = 0;
-			r->pos++;
+			l->skipping = 0;
+			l->pos++;
 			continue;
 		}
 		if (n < 0 || state == RELOG_RING_WRITING ||
 		    state == RELOG_RING_WRITING_FIRST) {
 			/* Not claimed yet, or being written. */
 			if ((flags & PROTO_RING_PEER_DEAD) == 0) {
-				status = PROTO_RING_PENDING;
-				break;
+				l->status = PROTO_RING_PENDING;
+				return (0);
 			}
-			proto_ring_skip_unfinished(r, s, c);
+			proto_lane_skip_unfinished(r, l, s, c);
 			continue;
 		}
-		r->skipping = 0;
+		l->skipping = 0;
 		switch (state) {
 		case RELOG_RING_SKIP:
 		case RELOG_RING_COMMITTED:	/* the rest of a lost record */
 		case RELOG_RING_POISONED:	/* given up */
-			r->pos++;
+			l->pos++;
 			continue;
 		case RELOG_RING_COMMITTED_FIRST:
 		case RELOG_RING_CONSUMED_FIRST:	/* taken, not acknowledged */
-			n = proto_ring_take(r, h, s, cb, arg, c, &stop);
-			if (n < 0)
-				return ((int)n);
-			r->pos += (uint64_t)n;
+			rc = proto_lane_take(r, l, lane, s, c);
+			if (rc < 0)
+				return (rc);
+			if (rc == 0)
+				return (0);
+			l->pos++;
 			continue;
 		default:
 			return (proto_ring_fail(r, -EPROTO,
 			    "a slot is in no known state"));
 		}
 	}
-	proto_ring_buf_shrink(r);
-	return (status);
+	l->status = PROTO_RING_DRAINED;
+	return (0);
+}
+
+/* After a read stopped: might a lane have more (records, or skips)? */
+static int
+proto_ring_more(const struct proto_ring *r)
+{
+	const struct proto_lane *l;
+	unsigned i;
+
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if (l->held || (l->status < 0 && l->pos != l->head &&
+		    !(l->limited && (int64_t)(l->pos - l->end) >= 0)))
+			return (1);
+	}
+	return (0);
 }
 
 /*
- * The records before pos (a position reads reached: proto_ring_position)
- * are written: store the shared tail, where a consumer that comes next goes
- * on from, and the counts of records lost that the runner reads.
+ * Read committed records into cb, until every lane is drained (or at its
+ * limit), a record is still being written (unless flags has
+ * PROTO_RING_PEER_DEAD: then unfinished records are skipped and counted),
+ * max_records (>= 1) were delivered, max_bytes were passed, or cb asked to
+ * stop. The lanes' records are merged oldest first by timestamp (a lane's
+ * own stay in their order); while a lane has a record being written, none
+ * is delivered, as it may be older. A record is taken as it is delivered;
+ * one copied out for the merge waits for the next read, not taken. Adds what it found to *c. The shared
+ * tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
+ * PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative errno if the ring is
+ * inconsistent (sticky; see proto_ring_cause). Its work is bounded by
+ * slot_count slots a lane and the budget.
  */
-void
-proto_ring_commit(struct proto_ring *r, uint64_t pos)
+int
+proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
+    size_t max_bytes, proto_ring_cb cb, void *arg, struct proto_ring_counts *c)
 {
-	atomic_store_explicit(&r->hdr->tail, pos, memory_order_release);
-	atomic_store_explicit(&r->hdr->torn, r->torn, memory_order_relaxed);
-	atomic_store_explicit(&r->hdr->unfinished, r->unfinished,
+	struct proto_lane *l, *best;
+	uint64_t delivered = c->delivered, bytes = c->bytes;
+	int status, pending, rc;
+	unsigned i;
+
+	if (r->error != 0)
+		return (r->error);
+	r->give_up = (flags & PROTO_RING_GIVE_UP) != 0;
+	for (i = 0; i < r->lane_count; i++) {
+		if ((rc = proto_lane_begin(r, &r->lane[i])) != 0)
+			return (rc);
+	}
+	for (;;) {
+		best = NULL;
+		pending = 0;
+		for (i = 0; i < r->lane_count; i++) {
+			l = &r->lane[i];
+			if (!l->held && l->status < 0 &&
+			    (rc = proto_lane_next(r, l, i, flags, c)) != 0)
+				return (rc);
+			if (l->held) {
+				if (best == NULL || l->rec.timestamp_ms <
+				    best->rec.timestamp_ms)
+					best = l;
+			} else if (l->status == PROTO_RING_PENDING)
+				pending = 1;
+		}
+		if (pending) {
+			status = PROTO_RING_PENDING;
+			break;
+		}
+		if (best == NULL) {
+			status = PROTO_RING_DRAINED;
+			break;
+		}
+		if (c->delivered - delivered >= max_records ||
+		    c->bytes - bytes >= max_bytes) {
+			status = PROTO_RING_AGAIN;
+			break;
+		}
+		best->held = 0;
+		if (!proto_ring_claim(r, proto_lane_slot(r, best, best->pos),
+		    best->rec_s0)) {
+			/* Overwritten since the copy: its claimer counted. */
+			best->pos++;
+			continue;
+		}
+		c->delivered++;
+		c->bytes += best->rec_bytes;
+		rc = cb(&best->rec, arg);
+		best->pos += best->rec_slots;
+		if (best->head - best->pos > r->slot_count) {
+			best->pos = best->head - r->slot_count;
+			best->skipping = 0;
+		}
+		if (rc != 0) {
+			status = proto_ring_more(r) ? PROTO_RING_AGAIN :
+			    PROTO_RING_DRAINED;
+			break;
+		}
+	}
+	for (i = 0; i < r->lane_count; i++)
+		proto_lane_buf_shrink(&r->lane[i]);
+	return (status);
+}
+
+/* Store a lane's tail and the counts of records lost the runner reads. */
+static void
+proto_lane_commit(struct proto_lane *l, uint64_t pos)
+{
+	atomic_store_explicit(&l->hdr->tail, pos, memory_order_release);
+	atomic_store_explicit(&l->hdr->torn, l->torn, memory_order_relaxed);
+	atomic_store_explicit(&l->hdr->unfinished, l->unfinished,
 	    memory_order_relaxed);
 }
 
 /*
- * Go back to the shared tail, as a consumer opening the ring would: records
- * read and not committed are read again (librelog, when it becomes the
- * consumer again after relogd was).
+ * Where reads reached (records taken and not delivered are not past it),
+ * as a token for proto_ring_commit: with one lane its position, else a
+ * number that grows with every lane's. A caller that sees
+ * PROTO_RING_PENDING at the same position for long knows a writer is stuck.
+ */
+uint64_t
+proto_ring_position(struct proto_ring *r)
+{
+	struct proto_ring_mark *m;
+	uint64_t t;
+	unsigned i;
+
+	if (r->lane_count == 1)
+		return (r->lane[0].pos);
+	t = r->token_base;
+	for (i = 0; i < r->lane_count; i++)
+		t += r->lane[i].pos;
+	if (r->mark_n > 0 && r->marks[(r->mark_first + r->mark_n - 1) %
+	    PROTO_RING_MARKS].token == t)
+		return (t);
+	r->token_last = t;
+	if (r->mark_n == PROTO_RING_MARKS)
+		return (t);
+	m = &r->marks[(r->mark_first + r->mark_n++) % PROTO_RING_MARKS];
+	m->token = t;
+	for (i = 0; i < r->lane_count; i++)
+		m->pos[i] = r->lane[i].pos;
+	return (t);
+}
+
+/*
+ * The records before token (from proto_ring_position) are written: store
+ * the lanes' tails, where a consumer that comes next goes on from, and the
+ * counts of records lost that the runner reads.
+ */
+void
+proto_ring_commit(struct proto_ring *r, uint64_t token)
+{
+	struct proto_ring_mark *m = NULL;
+	unsigned i;
+
+	if (r->lane_count == 1) {
+		proto_lane_commit(&r->lane[0], token);
+		return;
+	}
+	while (r->mark_n > 0 &&
+	    (int64_t)(r->marks[r->mark_first].token - token) <= 0) {
+		m = &r->marks[r->mark_first];
+		r->mark_first = (r->mark_first + 1) % PROTO_RING_MARKS;
+		r->mark_n--;
+	}
+	if (m == NULL)
+		return;
+	for (i = 0; i < r->lane_count; i++)
+		proto_lane_commit(&r->lane[i], m->pos[i]);
+}
+
+/*
+ * Go back to the shared tails, as a consumer opening the ring would:
+ * records read and not committed are read again (librelog, when it becomes
+ * the consumer again after relogd was).
  */
 void
 proto_ring_rewind(struct proto_ring *r)
@@ -583,41 +853,107 @@ proto_ring_rewind(struct proto_ring *r)
 }
 
 /*
- * Read no further than position end (a drain that must end though the
- * runner may still push): a record that starts before it is read whole.
+ * Read no further than where each lane's head is now (a drain that must
+ * end though the runner may still push): a record that starts before it
+ * is read whole.
  */
 void
-proto_ring_limit(struct proto_ring *r, uint64_t end)
+proto_ring_limit(struct proto_ring *r)
 {
-	r->end = end;
-	r->limited = 1;
+	struct proto_lane *l;
+	unsigned i;
+
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		l->end = atomic_load_explicit(&l->hdr->head,
+		    memory_order_acquire);
+		l->limited = 1;
+	}
 }
 
 /*
- * Is there enough to read for a consumer waiting for position w: the slot
- * at our position is ready (not being written, not unclaimed) and head has
- * reached w? seq_cst loads: see proto_ring_arm.
+ * A runner asks that what it pushed so far be read (and written): note
+ * where each lane's head is now, for proto_ring_synced.
+ */
+void
+proto_ring_sync(struct proto_ring *r)
+{
+	struct proto_lane *l;
+	unsigned i;
+
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		l->sync = atomic_load_explicit(&l->hdr->head,
+		    memory_order_acquire);
+	}
+}
+
+/*
+ * Have reads passed, in every lane, where its head was at the last
+ * proto_ring_sync (or the lane's limit, or what the lane still holds)?
+ */
+int
+proto_ring_synced(const struct proto_ring *r)
+{
+	const struct proto_lane *l;
+	unsigned i;
+
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if ((int64_t)(l->pos - l->sync) < 0 && !(l->limited &&
+		    (int64_t)(l->pos - l->end) >= 0))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Is there enough to read in a lane for a consumer waiting for position w:
+ * the slot at our position ready (not being written, not unclaimed) and
+ * head at w? seq_cst loads: see proto_ring_arm.
  */
 static int
-proto_ring_due(struct proto_ring *r, uint64_t w)
+proto_lane_due(struct proto_ring *r, struct proto_lane *l, uint64_t w)
 {
 	uint64_t s, h;
 	unsigned state;
 	int64_t n;
 
-	s = atomic_load_explicit(&proto_ring_slot(r, r->pos)->seq,
+	s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 	    memory_order_seq_cst);
-	h = atomic_load_explicit(&r->hdr->head, memory_order_seq_cst);
-	n = relog_ring_seq_cmp(s, r->pos);
+	h = atomic_load_explicit(&l->hdr->head, memory_order_seq_cst);
+	n = relog_ring_seq_cmp(s, l->pos);
 	state = relog_ring_seq_state(s);
 	return (n > 0 || (n == 0 && state != RELOG_RING_WRITING &&
 	    state != RELOG_RING_WRITING_FIRST)) && (int64_t)(h - w) >= 0;
 }
 
+/* Arm one lane; returns 1 if it is due already, else 0. */
+static int
+proto_lane_arm(struct proto_ring *r, struct proto_lane *l, uint32_t slots)
+{
+	uint64_t w = l->pos + (slots == 0 ? 1 : slots > r->slot_count / 2 ?
+	    r->slot_count / 2 : slots);
+
+	/* Busy: do not arm at all, or producers would wake us for nothing. */
+	if (proto_lane_due(r, l, w))
+		return (1);
+	/*
+	 * seq_cst store, then seq_cst loads, against a push's seq_cst commit
+	 * then load of wake_at: either it sees us armed, or we see it.
+	 */
+	atomic_store_explicit(&l->hdr->wake_at, w, memory_order_seq_cst);
+	if (!proto_lane_due(r, l, w))
+		return (0);
+	atomic_compare_exchange_strong_explicit(&l->hdr->wake_at, &w,
+	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed);
+	return (1);
+}
+
 /*
- * Ask to be woken (through the runner's wake callback) once the ring holds
- * slots slots past our position: 1 is "as soon as it is not empty"; more
- * than half the ring (UINT32_MAX, say) is half the ring, or it would
+ * Ask to be woken (through the runner's wake callback) once a lane holds
+ * slots slots past our position in it: 1 is "as soon as it is not empty";
+ * more than half a lane (UINT32_MAX, say) is half a lane, or it would
  * overflow before the wakeup. Returns 0 when armed (wait for the wakeup), 1
  * when there is already enough to read (read now: nothing will wake us), or
  * the ring's error. Above 1, a caller also needs a timer for the records
@@ -626,24 +962,21 @@ proto_ring_due(struct proto_ring *r, uint64_t w)
 int
 proto_ring_arm(struct proto_ring *r, uint32_t slots)
 {
-	uint64_t w = r->pos + (slots == 0 ? 1 : slots > r->slot_count / 2 ?
-	    r->slot_count / 2 : slots);
+	unsigned i;
 
 	if (r->error != 0)
 		return (r->error);
-	/* Busy: do not arm at all, or producers would wake us for nothing. */
-	if (proto_ring_due(r, w))
-		return (1);
 	/*
-	 * seq_cst store, then seq_cst loads, against a push's seq_cst commit
-	 * then load of wake_at: either it sees us armed, or we see it.
+	 * A lane holding a record taken is not armed: the record waits for
+	 * another lane's, being written, whose commit wakes us if it brings
+	 * that lane to the mark (else the timer reads them).
 	 */
-	atomic_store_explicit(&r->hdr->wake_at, w, memory_order_seq_cst);
-	if (!proto_ring_due(r, w))
-		return (0);
-	atomic_compare_exchange_strong_explicit(&r->hdr->wake_at, &w,
-	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed);
-	return (1);
+	for (i = 0; i < r->lane_count; i++) {
+		if (!r->lane[i].held &&
+		    proto_lane_arm(r, &r->lane[i], slots))
+			return (1);
+	}
+	return (0);
 }
 
 /* Why the ring failed (NULL if it has not). */
@@ -654,44 +987,33 @@ proto_ring_cause(const struct proto_ring *r)
 }
 
 /*
- * The position we read next: a caller that sees PROTO_RING_PENDING at the
- * same position for long knows a writer is stuck there.
- */
-uint64_t
-proto_ring_position(const struct proto_ring *r)
-{
-	return (r->pos);
-}
-
-/* Where producers are (untrusted: a bound for proto_ring_limit). */
-uint64_t
-proto_ring_head(const struct proto_ring *r)
-{
-	return (atomic_load_explicit(&r->hdr->head, memory_order_acquire));
-}
-
-/*
  * How many more records the runner says its ring lost (overwritten,
- * abandoned) since this consumer, or one before it (the header's
- * reported), last said so. The runner's word: a sum that went back starts
- * again from where it is, one that jumped counts PROTO_RING_DROPS_MAX at
- * most. Stores what is now said in the header.
+ * abandoned) since this consumer, or one before it (the headers'
+ * reported), last said so. The runner's word: a lane's sum that went back
+ * starts again from where it is, one that jumped counts
+ * PROTO_RING_DROPS_MAX at most. Stores what is now said in the headers.
  */
 uint64_t
 proto_ring_new_drops(struct proto_ring *r)
 {
-	uint64_t lost, d;
+	struct proto_lane *l;
+	uint64_t lost, d, total = 0;
+	unsigned i;
 
 	if (r->error != 0)
 		return (0);
-	lost = atomic_load_explicit(&r->hdr->overwritten,
-	    memory_order_relaxed) + atomic_load_explicit(&r->hdr->abandoned,
-	    memory_order_relaxed);
-	d = lost >= r->reported ? lost - r->reported : 0;
-	if (lost != r->reported) {
-		r->reported = lost;
-		atomic_store_explicit(&r->hdr->reported, lost,
-		    memory_order_relaxed);
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		lost = atomic_load_explicit(&l->hdr->overwritten,
+		    memory_order_relaxed) + atomic_load_explicit(
+		    &l->hdr->abandoned, memory_order_relaxed);
+		d = lost >= l->reported ? lost - l->reported : 0;
+		if (lost != l->reported) {
+			l->reported = lost;
+			atomic_store_explicit(&l->hdr->reported, lost,
+			    memory_order_relaxed);
+		}
+		total += d < PROTO_RING_DROPS_MAX ? d : PROTO_RING_DROPS_MAX;
 	}
-	return (d < PROTO_RING_DROPS_MAX ? d : PROTO_RING_DROPS_MAX);
+	return (total < PROTO_RING_DROPS_MAX ? total : PROTO_RING_DROPS_MAX);
 }

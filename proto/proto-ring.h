@@ -19,11 +19,12 @@
  *	...
  *	once what cb was given is written: proto_ring_commit(r, position)
  *
- * A read takes records (no other consumer gets them) but does not move the
- * shared tail: proto_ring_commit does, once the records before a position
- * (proto_ring_position after a read) are written, so a consumer that dies
- * before it commits leaves them to the next one (delivered twice, never
- * lost). dead: PROTO_RING_PEER_DEAD once the runner is known gone (its
+ * A ring has lanes (one an emitting thread, while there are enough); a
+ * read merges them, oldest first. A read takes records (no other consumer
+ * gets them) but does not move the shared tails: proto_ring_commit does,
+ * once the records before a position (proto_ring_position after a read)
+ * are written, so a consumer that dies before it commits leaves them to the
+ * next one (delivered twice, never lost). dead: PROTO_RING_PEER_DEAD once the runner is known gone (its
  * connection hung up and it has exited). The wakeup is a send(2) in the
  * emitting thread, some microseconds there: arming for half the ring
  * (UINT32_MAX), the timer reads the records and relogd is woken only when
@@ -47,11 +48,12 @@ struct proto_ring_text {
 };
 
 /*
- * A record read out. Its texts point into the ring's private copy: valid
+ * A record read out. Its texts point into the lane's private copy: valid
  * until the callback returns.
  */
 struct proto_ring_record {
-	uint64_t position;	/* of its first slot */
+	uint64_t position;	/* of its first slot, in its lane */
+	unsigned lane;
 	int64_t timestamp_ms;
 	int32_t level;
 	struct proto_ring_text name;
@@ -102,11 +104,13 @@ int	proto_ring_read(struct proto_ring *, int, size_t, size_t, proto_ring_cb,
 	    void *, struct proto_ring_counts *);
 void	proto_ring_commit(struct proto_ring *, uint64_t);
 void	proto_ring_rewind(struct proto_ring *);
-void	proto_ring_limit(struct proto_ring *, uint64_t);
+void	proto_ring_limit(struct proto_ring *);
+void	proto_ring_sync(struct proto_ring *);
+int	proto_ring_synced(const struct proto_ring *);
 int	proto_ring_arm(struct proto_ring *, uint32_t);
 const char *proto_ring_cause(const struct proto_ring *);
-uint64_t proto_ring_position(const struct proto_ring *);
-uint64_t proto_ring_head(const struct proto_ring *);
+uint64_t proto_ring_position(struct proto_ring *);
+unsigned proto_ring_lanes(const struct proto_ring *);
 uint64_t proto_ring_new_drops(struct proto_ring *);
 
 #endif

@@ -4,10 +4,15 @@
  * last section, "Shared ring (relog extension)", is the prose version, with
  * the protocols and their invariants; keep the two in step.
  *
- * The ring is one memfd: a header page, then slot_count slots of
- * RELOG_RING_SLOT_SIZE bytes. Both sides are processes of one host: fields
- * are in native byte order, and every shared field is a lock-free (hence
- * address-free) C11 atomic, accessed with atomic operations only.
+ * The ring is one memfd of lane_count lanes, one after another. A lane is
+ * a header page, then slot_count slots of RELOG_RING_SLOT_SIZE bytes; every
+ * lane has the same geometry, and lane 0's header, at the start of the
+ * file, says it. Each emitting thread pushes into a lane of its own while
+ * there are lanes enough (threads share them beyond), so threads on
+ * different CPUs do not fight over one head. Both sides are processes of
+ * one host: fields are in native byte order, and every shared field is a
+ * lock-free (hence address-free) C11 atomic, accessed with atomic
+ * operations only.
  *
  * Bump RELOG_RING_VERSION on any change a deployed peer would notice.
  */
@@ -19,7 +24,7 @@
 #include <stdint.h>
 
 #define RELOG_RING_MAGIC 0x52474c52u	/* "RLGR" in a little-endian dump */
-#define RELOG_RING_VERSION 1u
+#define RELOG_RING_VERSION 2u	/* 2: lanes */
 
 /* Geometry. Version 1 allows only these header and slot sizes. */
 #define RELOG_RING_HEADER_SIZE 4096u	/* the slots start on a page */
@@ -34,6 +39,9 @@
 #define RELOG_RING_SLOTS_MIN 1024u
 #define RELOG_RING_SLOTS_MAX (1u << 18)
 #define RELOG_RING_SLOTS_DEFAULT 1024u	/* 256 KiB of slots */
+
+/* Lanes in a ring: lane_count is 1 to this. */
+#define RELOG_RING_LANES_MAX 8u
 
 /* Records. Texts are cut (at a UTF-8 boundary) to these many bytes. */
 #define RELOG_RING_TEXT_MAX (64u * 1024)	/* name, message, exception */
@@ -69,7 +77,7 @@ enum relog_ring_state {
 };
 
 /*
- * The header page. Each group that one side writes often has its own
+ * A lane's header page. Each group that one side writes often has its own
  * 128-byte block, so producers and the consumer do not false-share (128:
  * the adjacent-line prefetcher pairs 64-byte lines).
  */
@@ -79,8 +87,9 @@ struct relog_ring_header {
 	uint32_t version;		/* RELOG_RING_VERSION */
 	uint32_t header_size;		/* RELOG_RING_HEADER_SIZE */
 	uint32_t slot_size;		/* RELOG_RING_SLOT_SIZE */
-	uint32_t slot_count;		/* power of two, SLOTS_MIN..SLOTS_MAX */
-	uint32_t reserved0;
+	uint32_t slot_count;		/* of each lane: a power of two,
+					   SLOTS_MIN..SLOTS_MAX */
+	uint32_t lane_count;		/* 1..RELOG_RING_LANES_MAX */
 	char pad0[128 - 24];
 
 	/* Producers'. */
@@ -182,11 +191,18 @@ relog_ring_record_slots(uint64_t size)
 	return ((size + RELOG_RING_PAYLOAD - 1) / RELOG_RING_PAYLOAD);
 }
 
-/* The file size a ring of slot_count slots must have. */
+/* The size of a lane of slot_count slots: its header page and slots. */
 static inline uint64_t
-relog_ring_file_size(uint64_t slot_count)
+relog_ring_lane_size(uint64_t slot_count)
 {
 	return (RELOG_RING_HEADER_SIZE + slot_count * RELOG_RING_SLOT_SIZE);
+}
+
+/* The file size a ring of lane_count lanes of slot_count slots must have. */
+static inline uint64_t
+relog_ring_file_size(uint64_t slot_count, uint64_t lane_count)
+{
+	return (lane_count * relog_ring_lane_size(slot_count));
 }
 
 #endif

@@ -397,7 +397,7 @@ batch_give_up(struct relog *h)
 
 	batch_give_up_window(h, &st);
 	if (batch_open(h, window) == 0) {
-		proto_ring_limit(h->cons, shim_ring_head(h));
+		proto_ring_limit(h->cons);
 		memset(&counts, 0, sizeof counts);
 		do {
 			rc = proto_ring_read(h->cons, PROTO_RING_GIVE_UP,

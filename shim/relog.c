@@ -337,6 +337,21 @@ relog_open_wait(struct relog *h, size_t wait_ms)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/*
+ * The lanes a ring gets by default: the CPUs online, rounded down to a
+ * power of two, at most SHIM_LANES_MAX_DEFAULT (threads beyond share).
+ */
+static size_t
+relog_default_lanes(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = 1;
+
+	while (n * 2 <= SHIM_LANES_MAX_DEFAULT && (long)n * 2 <= cpus)
+		n *= 2;
+	return (n);
+}
+
 /* Open a handle, start its flusher, and give it a moment to connect. */
 RELOG_API relog_t *
 relog_open(const struct relog_opts *opts)
@@ -344,7 +359,7 @@ relog_open(const struct relog_opts *opts)
 	struct relog_opts o;
 	struct relog *h;
 	char runner[64];
-	size_t queue_max, interval, batch, open_wait;
+	size_t queue_max, interval, batch, open_wait, lanes, slots;
 	int error;
 
 	memset(&o, 0, sizeof o);
@@ -362,7 +377,9 @@ relog_open(const struct relog_opts *opts)
 	    relog_opt_num(o.flush_batch, "RELOG_FLUSH_BATCH",
 	    SHIM_FLUSH_BATCH_DEFAULT, 4096, &batch) != 0 ||
 	    relog_opt_num(0, "RELOG_OPEN_WAIT_MS", SHIM_OPEN_WAIT_MS_DEFAULT,
-	    10000, &open_wait) != 0) {
+	    10000, &open_wait) != 0 ||
+	    relog_opt_num(o.lanes, "RELOG_LANES", relog_default_lanes(),
+	    RELOG_RING_LANES_MAX, &lanes) != 0 || (lanes & (lanes - 1)) != 0) {
 		errno = EINVAL;
 		return (NULL);
 	}
@@ -388,8 +405,13 @@ relog_open(const struct relog_opts *opts)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	error = shm_ring_create(&h->shm, shm_ring_slots(queue_max), relog_wake,
-	    h);
+	slots = shm_ring_slots(queue_max);
+	/* Default lanes stay within what relogd maps by default. */
+	while (o.lanes == 0 && getenv("RELOG_LANES") == NULL && lanes > 1 &&
+	    lanes * slots > SHIM_LANES_SLOTS_MAX)
+		lanes /= 2;
+	error = shm_ring_create_lanes(&h->shm, slots, (unsigned)lanes,
+	    relog_wake, h);
 	if (error != 0 || relog_wake_pair(h) != 0) {
 		relog_free(h);
 		errno = error != 0 ? -error : EMFILE;
@@ -547,7 +569,7 @@ RELOG_API int
 relog_flush(relog_t *h, int timeout_ms)
 {
 	struct timespec until;
-	uint64_t target;
+	uint64_t target[RELOG_RING_LANES_MAX];
 	int ret = 0;
 
 	if (h == NULL)
@@ -556,15 +578,15 @@ relog_flush(relog_t *h, int timeout_ms)
 		return (-EAGAIN);
 	until = shim_abstime(shim_now_ms() +
 	    (timeout_ms > 0 ? timeout_ms : 0));
-	target = shim_ring_head(h);
+	shm_ring_heads(h->shm, target);
 	pthread_mutex_lock(&h->lock);
 	h->flush_wanted = 1;
 	pthread_cond_signal(&h->wake);
 	h->flush_waiters++;
-	while (shim_ring_tail(h) < target) {
+	while (!shm_ring_passed(h->shm, target)) {
 		if (pthread_cond_timedwait(&h->sent_cond, &h->lock,
 		    &until) == ETIMEDOUT) {
-			if (shim_ring_tail(h) < target)
+			if (!shm_ring_passed(h->shm, target))
 				ret = -ETIMEDOUT;
 			break;
 		}

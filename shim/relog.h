@@ -81,6 +81,15 @@ struct relog_opts {
 	 * commas or spaces; else none. The strings are copied.
 	 */
 	const char *const *plugin_ids;
+	/*
+	 * RELOG_LANES; the CPUs online, as a power of two, at most 4. The
+	 * ring's lanes (1, 2, 4 or 8): each emitting thread pushes into a
+	 * lane of its own while there are lanes enough, so threads on
+	 * different CPUs do not contend; beyond, threads share them. Each
+	 * lane is a ring as queue_max says: the memory is lanes times that.
+	 * relogd merges the lanes' records, oldest first.
+	 */
+	unsigned lanes;
 };
 
 /* One record. Strings are copied by relog_emit; NULL is taken as "". */

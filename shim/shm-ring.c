@@ -32,18 +32,33 @@
 /* Words of the bitmap of slots a push holds. */
 #define SHM_RING_OWNED_WORDS ((RELOG_RING_RECORD_SLOTS_MAX + 63) / 64)
 
-struct shm_ring {
-	struct relog_ring_header *hdr;	/* NULL: no ring (a reset failed) */
+/* A lane: its header and slots, in the ring's mapping. */
+struct shm_lane {
+	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
+};
+
+struct shm_ring {
+	void *base;			/* NULL: no ring (a reset failed) */
+	struct shm_lane lane[RELOG_RING_LANES_MAX];
+	unsigned lane_count;
 	uint64_t mask;			/* slot_count - 1 */
-	uint32_t slot_count;
+	uint32_t slot_count;		/* of a lane */
 	size_t size;			/* of the mapping and the memfd */
-	int fd;				/* -1 when hdr is NULL */
+	int fd;				/* -1 when base is NULL */
 	shm_ring_wake_cb wake;		/* NULL: none */
 	void *wake_arg;
 	bool prefetchw;			/* the CPU has PREFETCHW */
 	_Atomic uint64_t unmapped;
 };
+
+/*
+ * A thread's lane number, for every ring (lane = number % lane_count):
+ * handed out in turn at a thread's first push, 0 until then.
+ */
+static _Thread_local unsigned shm_thread_lane
+    __attribute__((tls_model("initial-exec")));
+static _Atomic unsigned shm_next_lane;
 
 #if defined(__x86_64__)
 /* Does this CPU have PREFETCHW (AMD64; Intel since Broadwell)? */
@@ -107,10 +122,11 @@ shm_ring_prefetch_lines(const char *p)
 #define SHM_RING_AHEAD 8
 
 static void
-shm_ring_prefetch(const struct shm_ring *r, uint64_t pos)
+shm_ring_prefetch(const struct shm_ring *r, const struct shm_lane *l,
+    uint64_t pos)
 {
 	if (r->prefetchw)
-		shm_ring_prefetch_lines((const char *)&r->slots[pos & r->mask]);
+		shm_ring_prefetch_lines((const char *)&l->slots[pos & r->mask]);
 }
 
 /*
@@ -161,18 +177,20 @@ shm_ring_memfd(size_t size, void **p)
 }
 
 /*
- * Make a fresh ring in r: in a memfd, or, where there is none to be had
- * (a sandbox may forbid memfd_create), in memory of this process's own,
- * which relogd cannot be given: the flusher reads it and sends batches.
- * Returns 0 or a negative errno (r is then left without a ring).
+ * Make a fresh ring of lane_count lanes of slot_count slots in r: in a
+ * memfd, or, where there is none to be had (a sandbox may forbid
+ * memfd_create), in memory of this process's own, which relogd cannot be
+ * given: the flusher reads it and sends batches. Returns 0 or a negative
+ * errno (r is then left without a ring).
  */
 static int
-shm_ring_map(struct shm_ring *r, uint32_t slot_count)
+shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 {
 	struct relog_ring_header *hdr;
-	size_t size = relog_ring_file_size(slot_count);
+	size_t size = relog_ring_file_size(slot_count, lane_count);
 	void *p;
 	uint32_t i;
+	unsigned n;
 	int fd;
 
 	if ((fd = shm_ring_memfd(size, &p)) < 0) {
@@ -182,21 +200,27 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 			return (-errno);
 		fd = -1;
 	}
-	hdr = p;
-	hdr->magic = RELOG_RING_MAGIC;
-	hdr->version = RELOG_RING_VERSION;
-	hdr->header_size = RELOG_RING_HEADER_SIZE;
-	hdr->slot_size = RELOG_RING_SLOT_SIZE;
-	hdr->slot_count = slot_count;
-	atomic_init(&hdr->head, slot_count);
-	atomic_init(&hdr->tail, slot_count);
-	atomic_init(&hdr->wake_at, RELOG_RING_DISARMED);
-	r->slots = (struct relog_ring_slot *)((char *)p +
-	    RELOG_RING_HEADER_SIZE);
-	for (i = 0; i < slot_count; i++)
-		atomic_init(&r->slots[i].seq,
-		    relog_ring_seq(i, RELOG_RING_SKIP));
-	r->hdr = hdr;
+	for (n = 0; n < lane_count; n++) {
+		hdr = (struct relog_ring_header *)((char *)p +
+		    n * relog_ring_lane_size(slot_count));
+		hdr->magic = RELOG_RING_MAGIC;
+		hdr->version = RELOG_RING_VERSION;
+		hdr->header_size = RELOG_RING_HEADER_SIZE;
+		hdr->slot_size = RELOG_RING_SLOT_SIZE;
+		hdr->slot_count = slot_count;
+		hdr->lane_count = lane_count;
+		atomic_init(&hdr->head, slot_count);
+		atomic_init(&hdr->tail, slot_count);
+		atomic_init(&hdr->wake_at, RELOG_RING_DISARMED);
+		r->lane[n].hdr = hdr;
+		r->lane[n].slots = (struct relog_ring_slot *)((char *)hdr +
+		    RELOG_RING_HEADER_SIZE);
+		for (i = 0; i < slot_count; i++)
+			atomic_init(&r->lane[n].slots[i].seq,
+			    relog_ring_seq(i, RELOG_RING_SKIP));
+	}
+	r->base = p;
+	r->lane_count = lane_count;
 	r->mask = slot_count - 1;
 	r->slot_count = slot_count;
 	r->size = size;
@@ -208,31 +232,35 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count)
 static void
 shm_ring_unmap(struct shm_ring *r)
 {
-	if (r->hdr != NULL)
-		munmap(r->hdr, r->size);
+	if (r->base != NULL)
+		munmap(r->base, r->size);
 	if (r->fd >= 0)
 		close(r->fd);
-	r->hdr = NULL;
-	r->slots = NULL;
+	r->base = NULL;
+	memset(r->lane, 0, sizeof r->lane);
 	r->fd = -1;
 }
 
 /*
- * Create a ring of slot_count slots (a power of two in [RELOG_RING_SLOTS_MIN,
+ * Create a ring of lane_count lanes (a power of two, 1 to
+ * RELOG_RING_LANES_MAX) of
+ * slot_count slots each (a power of two in [RELOG_RING_SLOTS_MIN,
  * RELOG_RING_SLOTS_MAX]; shm_ring_slots picks one). wake (may be NULL) is
  * called with arg as shm_ring_wake_cb says. Returns 0 and the ring in *out
  * (free it with shm_ring_destroy), or a negative errno.
  */
 int
-shm_ring_create(struct shm_ring **out, uint32_t slot_count,
-    shm_ring_wake_cb wake, void *arg)
+shm_ring_create_lanes(struct shm_ring **out, uint32_t slot_count,
+    unsigned lane_count, shm_ring_wake_cb wake, void *arg)
 {
 	struct shm_ring *r;
 	int error;
 
 	if (slot_count < RELOG_RING_SLOTS_MIN ||
 	    slot_count > RELOG_RING_SLOTS_MAX ||
-	    (slot_count & (slot_count - 1)) != 0)
+	    (slot_count & (slot_count - 1)) != 0 ||
+	    lane_count < 1 || lane_count > RELOG_RING_LANES_MAX ||
+	    (lane_count & (lane_count - 1)) != 0)
 		return (-EINVAL);
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
@@ -241,13 +269,21 @@ shm_ring_create(struct shm_ring **out, uint32_t slot_count,
 	r->wake = wake;
 	r->wake_arg = arg;
 	r->prefetchw = shm_ring_has_prefetchw();
-	error = shm_ring_map(r, slot_count);
+	error = shm_ring_map(r, slot_count, lane_count);
 	if (error != 0) {
 		free(r);
 		return (error);
 	}
 	*out = r;
 	return (0);
+}
+
+/* Create a ring of one lane (shm_ring_create_lanes says the rest). */
+int
+shm_ring_create(struct shm_ring **out, uint32_t slot_count,
+    shm_ring_wake_cb wake, void *arg)
+{
+	return (shm_ring_create_lanes(out, slot_count, 1, wake, arg));
 }
 
 /* Unmap, close and free a ring (relogd keeps its own mapping, if any). */
@@ -276,7 +312,7 @@ void *
 shm_ring_memory(const struct shm_ring *r, size_t *size)
 {
 	*size = r->size;
-	return (r->hdr);
+	return (r->base);
 }
 
 /*
@@ -290,7 +326,7 @@ shm_ring_reset(struct shm_ring *r)
 {
 	shm_ring_unmap(r);
 	atomic_store_explicit(&r->unmapped, 0, memory_order_relaxed);
-	return (shm_ring_map(r, r->slot_count));
+	return (shm_ring_map(r, r->slot_count, r->lane_count));
 }
 
 /*
@@ -301,9 +337,10 @@ shm_ring_reset(struct shm_ring *r)
  * skip for pos, so the consumer need not wait for pos).
  */
 static int
-shm_ring_claim(struct shm_ring *r, uint64_t pos, unsigned first)
+shm_ring_claim(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
+    unsigned first)
 {
-	_Atomic uint64_t *seq = &r->slots[pos & r->mask].seq;
+	_Atomic uint64_t *seq = &l->slots[pos & r->mask].seq;
 	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
 	unsigned state;
 	int tries;
@@ -326,7 +363,7 @@ shm_ring_claim(struct shm_ring *r, uint64_t pos, unsigned first)
 		    memory_order_acq_rel, memory_order_relaxed)) {
 			/* Who moves a record out of COMMITTED_FIRST counts. */
 			if (state == RELOG_RING_COMMITTED_FIRST)
-				atomic_fetch_add_explicit(&r->hdr->overwritten,
+				atomic_fetch_add_explicit(&l->hdr->overwritten,
 				    1, memory_order_relaxed);
 			return (1);
 		}
@@ -340,10 +377,10 @@ shm_ring_claim(struct shm_ring *r, uint64_t pos, unsigned first)
  * position it was given up for.
  */
 static int
-shm_ring_commit(struct shm_ring *r, uint64_t pos, unsigned from,
-    unsigned state, memory_order order)
+shm_ring_commit(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
+    unsigned from, unsigned state, memory_order order)
 {
-	_Atomic uint64_t *seq = &r->slots[pos & r->mask].seq;
+	_Atomic uint64_t *seq = &l->slots[pos & r->mask].seq;
 	uint64_t v = relog_ring_seq(pos, from);
 	int tries;
 
@@ -406,15 +443,15 @@ shm_ring_tail_word(const char *src, size_t n)
  * offset after them.
  */
 static uint64_t
-shm_ring_put(struct shm_ring *r, uint64_t pos, uint64_t off, const char *src,
-    size_t len)
+shm_ring_put(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
+    uint64_t off, const char *src, size_t len)
 {
 	struct relog_ring_slot *s;
 	size_t n, i, j, words;
 	uint64_t w;
 
 	while (len > 0) {
-		s = &r->slots[(pos + off / RELOG_RING_PAYLOAD) & r->mask];
+		s = &l->slots[(pos + off / RELOG_RING_PAYLOAD) & r->mask];
 		i = (off % RELOG_RING_PAYLOAD) / 8;
 		n = (RELOG_RING_SLOT_WORDS - i) * 8;
 		if (n > len)
@@ -451,9 +488,9 @@ shm_ring_cut(const char *text, size_t len, size_t max)
  * it armed, sees that store (PROTOCOL.md, "Wakeup").
  */
 static void
-shm_ring_wake(struct shm_ring *r, uint64_t end)
+shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
 {
-	struct relog_ring_header *hdr = r->hdr;
+	struct relog_ring_header *hdr = l->hdr;
 	uint64_t w;
 
 	w = atomic_load_explicit(&hdr->wake_at, memory_order_seq_cst);
@@ -475,15 +512,34 @@ shm_ring_wake(struct shm_ring *r, uint64_t end)
  * record was given up (a writer a lap behind was still in its way); -ENXIO
  * if there is no ring (a reset failed). Either loss is counted.
  */
+/*
+ * The calling thread's lane: its own while threads are no more than lanes
+ * (numbers are handed out in turn, so a thread that ends leaves its lane
+ * to a later one), shared beyond.
+ */
+static inline struct shm_lane *
+shm_ring_lane(struct shm_ring *r)
+{
+	unsigned n = shm_thread_lane;
+
+	if (n == 0) {
+		n = atomic_fetch_add_explicit(&shm_next_lane, 1,
+		    memory_order_relaxed) % RELOG_RING_LANES_MAX + 1;
+		shm_thread_lane = n;
+	}
+	return (&r->lane[(n - 1) & (r->lane_count - 1)]);
+}
+
 int
 shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 {
-	struct relog_ring_header *hdr = r->hdr;
+	struct relog_ring_header *hdr;
+	struct shm_lane *l;
 	struct relog_ring_record h;
 	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
 	int broken = 0;
 
-	if (hdr == NULL) {
+	if (r->base == NULL) {
 		atomic_fetch_add_explicit(&r->unmapped, 1,
 		    memory_order_relaxed);
 		return (-ENXIO);
@@ -507,12 +563,14 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	    relog_ring_pad(h.exc_len) + relog_ring_pad(h.color_len));
 	k = relog_ring_record_slots(h.size);
 
+	l = shm_ring_lane(r);
+	hdr = l->hdr;
 	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
 	owned[0] = 0;
 	if (k > 64)
 		memset(owned, 0, (size_t)((k + 63) / 64) * sizeof owned[0]);
 	for (i = 0; i < k; i++) {
-		if (shm_ring_claim(r, p + i, i == 0 ? RELOG_RING_FIRST : 0))
+		if (shm_ring_claim(r, l, p + i, i == 0 ? RELOG_RING_FIRST : 0))
 			owned[i / 64] |= (uint64_t)1 << (i % 64);
 		else
 			broken = 1;
@@ -528,22 +586,22 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 
 		memcpy(words, &h, sizeof words);
 		for (i = 0; i < 4; i++)
-			atomic_store_explicit(&r->slots[p & r->mask].word[i],
+			atomic_store_explicit(&l->slots[p & r->mask].word[i],
 			    words[i], memory_order_relaxed);
 		/* One call site, so that it is inlined. */
 		for (i = 0, off = RELOG_RING_RECORD_HEADER; i < 4; i++)
-			off = shm_ring_put(r, p, off, texts[i], lens[i]);
+			off = shm_ring_put(r, l, p, off, texts[i], lens[i]);
 	}
 
 	/* The later slots first: a committed first slot means all of it. */
 	for (i = k - 1; i > 0; i--) {
 		if ((owned[i / 64] & (uint64_t)1 << (i % 64)) != 0 &&
-		    shm_ring_commit(r, p + i, RELOG_RING_WRITING, broken ?
+		    shm_ring_commit(r, l, p + i, RELOG_RING_WRITING, broken ?
 		    RELOG_RING_SKIP : RELOG_RING_COMMITTED,
 		    memory_order_release) != 0)
 			broken = 1;
 	}
-	if ((owned[0] & 1) != 0 && shm_ring_commit(r, p,
+	if ((owned[0] & 1) != 0 && shm_ring_commit(r, l, p,
 	    RELOG_RING_WRITING_FIRST, broken ? RELOG_RING_SKIP :
 	    RELOG_RING_COMMITTED_FIRST, memory_order_seq_cst) != 0)
 		broken = 1;
@@ -553,30 +611,83 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 		/* What made the consumer's position ready may be a poison. */
 		atomic_thread_fence(memory_order_seq_cst);
 	}
-	shm_ring_wake(r, p + k);
-	shm_ring_prefetch(r, p + k + SHM_RING_AHEAD);
+	shm_ring_wake(r, l, p + k);
+	shm_ring_prefetch(r, l, p + k + SHM_RING_AHEAD);
 	return (broken ? -EAGAIN : 0);
 }
 
-/* What the ring has seen (the consumer's fields as relogd last wrote them). */
+/*
+ * What the ring has seen, summed over its lanes (the consumer's fields as
+ * relogd last wrote them).
+ */
 void
 shm_ring_stats(const struct shm_ring *r, struct shm_ring_stats *st)
 {
-	const struct relog_ring_header *hdr = r->hdr;
+	const struct relog_ring_header *hdr;
+	unsigned i;
 
 	memset(st, 0, sizeof *st);
 	st->unmapped = atomic_load_explicit(&r->unmapped, memory_order_relaxed);
-	if (hdr == NULL)
+	if (r->base == NULL)
 		return;
-	st->head = atomic_load_explicit(&hdr->head, memory_order_acquire);
-	st->tail = atomic_load_explicit(&hdr->tail, memory_order_acquire);
-	st->overwritten = atomic_load_explicit(&hdr->overwritten,
-	    memory_order_relaxed);
-	st->abandoned = atomic_load_explicit(&hdr->abandoned,
-	    memory_order_relaxed);
-	st->torn = atomic_load_explicit(&hdr->torn, memory_order_relaxed);
-	st->unfinished = atomic_load_explicit(&hdr->unfinished,
-	    memory_order_relaxed);
+	for (i = 0; i < r->lane_count; i++) {
+		hdr = r->lane[i].hdr;
+		st->head += atomic_load_explicit(&hdr->head,
+		    memory_order_acquire);
+		st->tail += atomic_load_explicit(&hdr->tail,
+		    memory_order_acquire);
+		st->overwritten += atomic_load_explicit(&hdr->overwritten,
+		    memory_order_relaxed);
+		st->abandoned += atomic_load_explicit(&hdr->abandoned,
+		    memory_order_relaxed);
+		st->torn += atomic_load_explicit(&hdr->torn,
+		    memory_order_relaxed);
+		st->unfinished += atomic_load_explicit(&hdr->unfinished,
+		    memory_order_relaxed);
+	}
+}
+
+/*
+ * Where every lane's head is, into heads (RELOG_RING_LANES_MAX of them):
+ * for shm_ring_passed.
+ */
+void
+shm_ring_heads(const struct shm_ring *r, uint64_t *heads)
+{
+	unsigned i;
+
+	memset(heads, 0, RELOG_RING_LANES_MAX * sizeof *heads);
+	if (r->base == NULL)
+		return;
+	for (i = 0; i < r->lane_count; i++)
+		heads[i] = atomic_load_explicit(&r->lane[i].hdr->head,
+		    memory_order_acquire);
+}
+
+/*
+ * Has every lane's tail reached heads (from shm_ring_heads): is all that
+ * was pushed before written? 1 too when there is no ring.
+ */
+int
+shm_ring_passed(const struct shm_ring *r, const uint64_t *heads)
+{
+	unsigned i;
+
+	if (r->base == NULL)
+		return (1);
+	for (i = 0; i < r->lane_count; i++) {
+		if ((int64_t)(atomic_load_explicit(&r->lane[i].hdr->tail,
+		    memory_order_acquire) - heads[i]) < 0)
+			return (0);
+	}
+	return (1);
+}
+
+/* How many lanes the ring has (as it was made; 0 when there is none). */
+unsigned
+shm_ring_lanes(const struct shm_ring *r)
+{
+	return (r->base == NULL ? 0 : r->lane_count);
 }
 
 /*

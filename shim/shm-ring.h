@@ -2,7 +2,8 @@
  * The producer side of the shared record ring (proto/relog-ring.h): a
  * sealed memfd the runner passes to relogd (or, without memfds, memory of
  * its own), into which any number of threads push records with no lock,
- * no system call and no allocation.
+ * no system call and no allocation, each into a lane of its own while
+ * there are lanes enough.
  * A full ring overwrites its oldest records and counts them.
  *
  * Thread safety: shm_ring_push may run in any number of threads at once.
@@ -37,7 +38,10 @@ struct shm_ring_record {
  */
 typedef void (*shm_ring_wake_cb)(void *);
 
-/* What the ring has seen; positions count slots (see relog-ring.h). */
+/*
+ * What the ring has seen, summed over its lanes; positions count slots
+ * (see relog-ring.h).
+ */
 struct shm_ring_stats {
 	uint64_t head;		/* positions handed out */
 	uint64_t tail;		/* where the consumer is (relogd writes it) */
@@ -52,6 +56,8 @@ struct shm_ring;
 
 uint32_t shm_ring_slots(size_t);
 int	shm_ring_create(struct shm_ring **, uint32_t, shm_ring_wake_cb, void *);
+int	shm_ring_create_lanes(struct shm_ring **, uint32_t, unsigned,
+	    shm_ring_wake_cb, void *);
 void	shm_ring_destroy(struct shm_ring *);
 int	shm_ring_fd(const struct shm_ring *);
 void   *shm_ring_memory(const struct shm_ring *, size_t *);
@@ -59,5 +65,8 @@ int	shm_ring_push(struct shm_ring *, const struct shm_ring_record *);
 int	shm_ring_reset(struct shm_ring *);
 uint64_t shm_ring_dropped(const struct shm_ring *);
 void	shm_ring_stats(const struct shm_ring *, struct shm_ring_stats *);
+void	shm_ring_heads(const struct shm_ring *, uint64_t *);
+int	shm_ring_passed(const struct shm_ring *, const uint64_t *);
+unsigned shm_ring_lanes(const struct shm_ring *);
 
 #endif

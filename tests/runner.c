@@ -5,6 +5,7 @@
  *
  * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-r RATE] [-a] [-w]
  *     [-x] [-s SIZE] [-d] [-f] [-c] [-g] [-k kill|segv|abort] [-m]
+ *     [-L LANES]
  *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
  *       seq=<i>", i from 0
  *   -l  logger name (default plugin.test)
@@ -26,6 +27,7 @@
  *       abort(); nothing else runs, no flush, no close (not with -f)
  *   -m  memfd_create fails (EPERM, a seccomp filter), as in a sandbox that
  *       forbids it
+ *   -L  the ring's lanes (RELOG_LANES)
  * Exits 0 when every record was handed over and none was dropped.
  */
 #include <sys/prctl.h>
@@ -236,7 +238,7 @@ main(int argc, char **argv)
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:m")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:mL:")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
@@ -251,6 +253,7 @@ main(int argc, char **argv)
 		case 'c': runner_critical = 1; break;
 		case 'g': runner_gate = 1; break;
 		case 'k': runner_crash = runner_signal(optarg); break;
+		case 'L': setenv("RELOG_LANES", optarg, 1); break;
 		case 'm':
 			if (runner_forbid_memfd() != 0)
 				return (2);

@@ -33,6 +33,8 @@ struct crash_runner {
 	const char *rate;	/* records a second; NULL: one burst */
 	const char *queue;	/* its ring, in records */
 	const char *how;	/* -k: kill, segv or abort */
+	const char *threads;	/* -t; NULL: 1 */
+	const char *lanes;	/* -L; NULL: librelog's default */
 	int sig;		/* the signal that ends it */
 	int critical;		/* -c: its last record is CRITICAL */
 	int gate;		/* -g: halfway, it waits for a line on in */
@@ -102,7 +104,7 @@ crash_init(struct crash_runner *r, const char *id, long count,
 static void
 crash_start(struct crash_runner *r)
 {
-	const char *args[12];
+	const char *args[16];
 	char count[24];
 	size_t n = 0;
 
@@ -114,6 +116,14 @@ crash_start(struct crash_runner *r)
 	if (r->rate != NULL) {
 		args[n++] = "-r";
 		args[n++] = r->rate;
+	}
+	if (r->threads != NULL) {
+		args[n++] = "-t";
+		args[n++] = r->threads;
+	}
+	if (r->lanes != NULL) {
+		args[n++] = "-L";
+		args[n++] = r->lanes;
 	}
 	if (r->critical)
 		args[n++] = "-c";
@@ -247,6 +257,70 @@ START_TEST(test_crash_critical_then_segv)
 	text = harness_plugin_log(&H, "critical");
 	ck_assert_ptr_nonnull(strstr(text, " CRITICAL [plugin.test] "
 	    "runner=critical thread=0 seq=300\n"));
+	free(text);
+}
+END_TEST
+
+/*
+ * The ms of the day a log line starts with ("2026-11-30T02:43:12.345Z "),
+ * or -1 if it starts otherwise.
+ */
+static long
+crash_line_ms(const char *line)
+{
+	int h, m, sec, ms;
+
+	if (strlen(line) < 24 || line[10] != 'T' || sscanf(line + 11,
+	    "%2d:%2d:%2d.%3d", &h, &m, &sec, &ms) != 4)
+		return (-1);
+	return (((h * 60L + m) * 60 + sec) * 1000 + ms);
+}
+
+/*
+ * Four threads, each in a lane of its own, at 500 records a second each,
+ * then SIGKILL: every thread's records arrive, in order, and the lanes are
+ * merged by time: no line is more than CRASH_MERGE_SLACK_MS older than one
+ * before it (read lane by lane, a read's worth of one lane would come
+ * before the others', up to relogd's tick apart).
+ */
+#define CRASH_MERGE_SLACK_MS 40
+
+START_TEST(test_crash_lanes)
+{
+	struct crash_runner r;
+	char needle[96], *text, *line, *save;
+	long t, ms, newest = -1, back = 0;
+
+	harness_daemon_start(&H, no_rate_limit);
+	crash_init(&r, "lanes", 500, "kill", SIGKILL);
+	r.rate = "500";
+	r.threads = "4";
+	r.lanes = "4";
+	r.queue = "1000";
+	crash_start(&r);
+	crash_reap(&r);
+	crash_await(&r, 1, 0);
+	for (t = 1; t < 4; t++) {
+		snprintf(needle, sizeof needle, "runner=lanes thread=%ld "
+		    "seq=499\n", t);
+		ck_assert_int_eq(harness_await_file(crash_path(&r), needle, 1,
+		    CRASH_DELIVERY_MS), 0);
+	}
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(crash_path(&r), NULL);
+	for (t = 0; t < 4; t++)
+		harness_check_sequence(text, "lanes", (int)t, 500);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		ms = crash_line_ms(line);
+		ck_assert_msg(ms >= 0, "not a record line: %s", line);
+		if (newest - ms > back)
+			back = newest - ms;
+		if (ms > newest)
+			newest = ms;
+	}
+	ck_assert_msg(back <= CRASH_MERGE_SLACK_MS, "a line %ld ms older than "
+	    "one before it: the lanes were not merged", back);
 	free(text);
 }
 END_TEST
@@ -410,6 +484,7 @@ suite_crash(void)
 	tcase_add_loop_test(tc, test_crash_dies, 0,
 	    sizeof crash_ways / sizeof crash_ways[0]);
 	tcase_add_test(tc, test_crash_critical_then_segv);
+	tcase_add_test(tc, test_crash_lanes);
 	tcase_add_test(tc, test_crash_ten_runners);
 	tcase_add_test(tc, test_crash_after_restart);
 	tcase_add_test(tc, test_crash_beside_socket_client);

@@ -64,9 +64,10 @@ rd_wake(void *arg)
 	(void)!send(r->wake[0], "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/* Make the ring and wake socket of a runner, not connected yet. */
+/* Make the ring (of lanes) and wake socket of a runner, not connected yet. */
 static void
-rd_make(struct rd_runner *r, const char *id, uint32_t slots)
+rd_make_lanes(struct rd_runner *r, const char *id, uint32_t slots,
+    unsigned lanes)
 {
 	memset(r, 0, sizeof *r);
 	r->id = id;
@@ -74,7 +75,15 @@ rd_make(struct rd_runner *r, const char *id, uint32_t slots)
 	r->next_request = 2;
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
 	    r->wake), 0);
-	ck_assert_int_eq(shm_ring_create(&r->ring, slots, rd_wake, r), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&r->ring, slots, lanes, rd_wake,
+	    r), 0);
+}
+
+/* The same with a ring of one lane. */
+static void
+rd_make(struct rd_runner *r, const char *id, uint32_t slots)
+{
+	rd_make_lanes(r, id, slots, 1);
 }
 
 /* Connect and pass the ring with the hello; returns wire_reply's word. */
@@ -195,7 +204,7 @@ START_TEST(test_ringd_records)
 	free(text);
 	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"),
-	    (long long)relog_ring_file_size(1024));
+	    (long long)relog_ring_file_size(1024, 1));
 	ck_assert_int_eq(peer_stat(&H, "rr", "written"), 1000);
 	rd_close(&r);
 	peer_await_stat(&H, NULL, "rings", 0);
@@ -220,6 +229,7 @@ rd_memfd(uint64_t size, uint32_t slots, int sealed)
 	h.header_size = RELOG_RING_HEADER_SIZE;
 	h.slot_size = RELOG_RING_SLOT_SIZE;
 	h.slot_count = slots;
+	h.lane_count = 1;
 	ck_assert_int_eq(pwrite(fd, &h, 24, 0), 24);
 	if (sealed)
 		ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
@@ -257,7 +267,7 @@ START_TEST(test_ringd_refused)
 {
 	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
 	    "max_ring = 300000\nmax_ring_total = 600000\n"), NULL };
-	const uint64_t good = relog_ring_file_size(1024);
+	const uint64_t good = relog_ring_file_size(1024, 1);
 	struct rd_runner big, a, b, c;
 	int fds[2], wake[2];
 	char *text;
@@ -350,22 +360,25 @@ START_TEST(test_ringd_stray_fds)
 END_TEST
 
 /*
- * A runner scribbles over its own ring while it pushes: relogd drops it
- * with one line, and never crashes, hangs or stalls; a good runner beside
- * it delivers every record, in order.
+ * A runner scribbles over its own ring while it pushes (one lane, then
+ * four, their headers too): relogd drops it with one line, and never
+ * crashes, hangs or stalls; a good runner beside it delivers every record,
+ * in order. At the end the last lane's header is broken for sure.
  */
 START_TEST(test_ringd_scribbler)
 {
 	struct rd_runner good, bad;
 	struct relog_ring_header *hdr;
 	uint64_t *words, x = 88172645463325252u, n, i;
-	size_t size = relog_ring_file_size(1024);
+	unsigned lanes = _i == 0 ? 1 : 4;
+	size_t size = relog_ring_file_size(1024, lanes);
 	char *text;
 	long k;
 
 	harness_daemon_start(&H, NULL);
 	rd_open(&good, "good", NULL);
-	rd_open(&bad, "bad", NULL);
+	rd_make_lanes(&bad, "bad", 1024, lanes);
+	ck_assert_str_eq(rd_connect(&bad, NULL), "accepted, ring");
 	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    shm_ring_fd(bad.ring), 0);
 	ck_assert(hdr != MAP_FAILED);
@@ -384,7 +397,8 @@ START_TEST(test_ringd_scribbler)
 		}
 	}
 	/* Whatever the scribbles did, this one is an error. */
-	hdr->magic = 0;
+	((struct relog_ring_header *)((char *)hdr + (lanes - 1) *
+	    relog_ring_lane_size(1024)))->magic = 0;
 	rd_push(&bad, "plugin.bad", 5000, 600, 1);
 	rd_sync(&good);
 	text = harness_plugin_log(&H, "good");
@@ -446,7 +460,7 @@ START_TEST(test_ringd_drops)
 {
 	struct rd_runner r;
 	struct relog_ring_header *hdr;
-	size_t size = relog_ring_file_size(1024);
+	size_t size = relog_ring_file_size(1024, 1);
 	char path[512];
 
 	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
@@ -533,7 +547,7 @@ rd_dies(int mid)
 		rd_connect(&r, NULL);
 		rd_emit(&r, "plugin.dead", 0, 300);
 		if (mid) {
-			hdr = mmap(NULL, relog_ring_file_size(1024),
+			hdr = mmap(NULL, relog_ring_file_size(1024, 1),
 			    PROT_READ | PROT_WRITE, MAP_SHARED,
 			    shm_ring_fd(r.ring), 0);
 			slots = (struct relog_ring_slot *)((char *)hdr +
@@ -589,7 +603,7 @@ START_TEST(test_ringd_hangup_pending)
 
 	harness_daemon_start(&H, NULL);
 	rd_open(&r, "stuck", NULL);
-	hdr = mmap(NULL, relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+	hdr = mmap(NULL, relog_ring_file_size(1024, 1), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, shm_ring_fd(r.ring), 0);
 	ck_assert(hdr != MAP_FAILED);
 	slots = (struct relog_ring_slot *)((char *)hdr +
@@ -606,7 +620,7 @@ START_TEST(test_ringd_hangup_pending)
 	free(text);
 	ck_assert_int_eq(harness_daemon_await(&H, "read from its ring after "
 	    "it left, 0 unfinished skipped", 1, RD_WAIT_MS), 0);
-	munmap(hdr, relog_ring_file_size(1024));
+	munmap(hdr, relog_ring_file_size(1024, 1));
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -869,7 +883,7 @@ rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
 static long
 rd_unread(const struct rd_runner *r, uint32_t slots)
 {
-	size_t size = relog_ring_file_size(slots);
+	size_t size = relog_ring_file_size(slots, 1);
 	struct relog_ring_slot *slot;
 	char *map;
 	long n = 0;
@@ -1078,7 +1092,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_records);
 	tcase_add_test(tc, test_ringd_refused);
 	tcase_add_test(tc, test_ringd_stray_fds);
-	tcase_add_test(tc, test_ringd_scribbler);
+	tcase_add_loop_test(tc, test_ringd_scribbler, 0, 2);
 	tcase_add_test(tc, test_ringd_identity);
 	tcase_add_test(tc, test_ringd_drops);
 	tcase_add_test(tc, test_ringd_fast_ticks);

@@ -595,7 +595,8 @@ sr_result_clean(const struct sr_result *res)
  * ring never overflows: every record arrives, intact, in order per thread.
  */
 static void
-sr_lossless(unsigned threads, enum sr_pace pace, uint64_t count)
+sr_lossless(unsigned threads, unsigned lanes, enum sr_pace pace,
+    uint64_t count)
 {
 	struct sr_producer p[SR_THREADS_MAX];
 	struct sr_result res;
@@ -606,7 +607,8 @@ sr_lossless(unsigned threads, enum sr_pace pace, uint64_t count)
 	unsigned t;
 
 	sr_wake_pair(wake);
-	ck_assert_int_eq(shm_ring_create(&ring, slots, sr_wake, &wake[0]), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, slots, lanes, sr_wake,
+	    &wake[0]), 0);
 	sr_consumer_fork(&child, shm_ring_fd(ring), SR_MIXED, 1, wake[1], -1,
 	    threads * count, &result_fd);
 	sr_producers_start(p, threads, ring, slots, SR_MIXED, pace, count);
@@ -626,14 +628,24 @@ sr_lossless(unsigned threads, enum sr_pace pace, uint64_t count)
 
 START_TEST(test_shmring_one_producer)
 {
-	sr_lossless(1, SR_FLOW, SR_SCALE(20000));
+	sr_lossless(1, 1, SR_FLOW, SR_SCALE(20000));
 }
 END_TEST
 
 /* Bursts after the consumer caught up: each one must wake it. */
 START_TEST(test_shmring_four_producers)
 {
-	sr_lossless(4, SR_BURST, SR_SCALE(5000));
+	sr_lossless(4, 1, SR_BURST, SR_SCALE(5000));
+}
+END_TEST
+
+/*
+ * The same in a ring of two lanes, six producers sharing them (two a lane
+ * at least): a burst in any lane must wake the consumer.
+ */
+START_TEST(test_shmring_lanes_shared)
+{
+	sr_lossless(6, 2, SR_BURST, SR_SCALE(3000));
 }
 END_TEST
 
@@ -793,7 +805,7 @@ sr_map(struct shm_ring *ring)
 {
 	void *p;
 
-	p = mmap(NULL, relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+	p = mmap(NULL, relog_ring_file_size(1024, 1), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, shm_ring_fd(ring), 0);
 	ck_assert(p != MAP_FAILED);
 	return (p);
@@ -802,7 +814,7 @@ sr_map(struct shm_ring *ring)
 static void
 sr_unmap(struct relog_ring_header *hdr)
 {
-	munmap(hdr, relog_ring_file_size(1024));
+	munmap(hdr, relog_ring_file_size(1024, 1));
 }
 
 /* The slot of a position, in a ring of 1024. */
@@ -1210,10 +1222,13 @@ START_TEST(test_shmring_consumer_closed)
 }
 END_TEST
 
-/* A memfd laid out as a ring header says, sealed with seals. */
+/*
+ * A memfd laid out as a ring header says (lane 0's only), sealed with
+ * seals.
+ */
 static int
 sr_memfd(uint64_t size, int seals, uint32_t slots, uint32_t magic,
-    uint32_t version)
+    uint32_t version, uint32_t lanes)
 {
 	struct relog_ring_header h;
 	int fd;
@@ -1227,6 +1242,7 @@ sr_memfd(uint64_t size, int seals, uint32_t slots, uint32_t magic,
 	h.header_size = RELOG_RING_HEADER_SIZE;
 	h.slot_size = RELOG_RING_SLOT_SIZE;
 	h.slot_count = slots;
+	h.lane_count = lanes;
 	ck_assert_int_eq(pwrite(fd, &h, 24, 0), 24);
 	if (seals != 0)
 		ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
@@ -1241,34 +1257,44 @@ sr_memfd(uint64_t size, int seals, uint32_t slots, uint32_t magic,
 START_TEST(test_shmring_refuse)
 {
 	const int sg = F_SEAL_SHRINK | F_SEAL_GROW;
-	const uint64_t good = relog_ring_file_size(1024);
+	const uint64_t good = relog_ring_file_size(1024, 1);
 	const struct {
 		uint64_t size;
 		int seals;
 		uint32_t slots, magic, version;
 		int error;
+		uint32_t lanes;
 	} cases[] = {
-		{ good, 0, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION, -EPERM },
+		{ good, 0, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION, -EPERM, 1 },
 		{ good, F_SEAL_GROW, 1024, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EPERM },
+		    RELOG_RING_VERSION, -EPERM, 1 },
 		{ good, F_SEAL_SHRINK, 1024, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EPERM },
+		    RELOG_RING_VERSION, -EPERM, 1 },
 		{ good, sg | F_SEAL_WRITE, 1024, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EPERM },
+		    RELOG_RING_VERSION, -EPERM, 1 },
 		{ good, sg, 2048, RELOG_RING_MAGIC, RELOG_RING_VERSION,
-		    -EPROTO },
-		{ relog_ring_file_size(2048), sg, 1024, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EPROTO },
-		{ relog_ring_file_size(1536), sg, 1536, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EPROTO },
+		    -EPROTO, 1 },
+		{ relog_ring_file_size(2048, 1), sg, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO, 1 },
+		{ relog_ring_file_size(1536, 1), sg, 1536, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO, 1 },
 		{ good, sg, 1024, RELOG_RING_MAGIC ^ 1, RELOG_RING_VERSION,
-		    -EPROTO },
+		    -EPROTO, 1 },
 		{ good, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION + 1,
-		    -EPROTO },
-		{ relog_ring_file_size(512), sg, 512, RELOG_RING_MAGIC,
-		    RELOG_RING_VERSION, -EINVAL },
+		    -EPROTO, 1 },
+		{ relog_ring_file_size(512, 1), sg, 512, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EINVAL, 1 },
 		{ 4096, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION,
-		    -EINVAL },
+		    -EINVAL, 1 },
+		/* Lanes: none, too many, not in the file, not alike. */
+		{ good, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION,
+		    -EPROTO, 0 },
+		{ relog_ring_file_size(1024, 9), sg, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO, 9 },
+		{ good, sg, 1024, RELOG_RING_MAGIC, RELOG_RING_VERSION,
+		    -EPROTO, 2 },
+		{ relog_ring_file_size(1024, 2), sg, 1024, RELOG_RING_MAGIC,
+		    RELOG_RING_VERSION, -EPROTO, 2 },
 	};
 	struct proto_ring *r;
 	struct shm_ring *ring;
@@ -1279,7 +1305,7 @@ START_TEST(test_shmring_refuse)
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		fd = sr_memfd(cases[i].size, cases[i].seals, cases[i].slots,
-		    cases[i].magic, cases[i].version);
+		    cases[i].magic, cases[i].version, cases[i].lanes);
 		cause = NULL;
 		ck_assert_msg(proto_ring_open(fd, SIZE_MAX, &r, &cause) ==
 		    cases[i].error,
@@ -1422,9 +1448,9 @@ sr_scribble(int header)
 	memset(&counts, 0, sizeof counts);
 	if (sr_fork(&child) == 0)
 		sr_scribbler((struct relog_ring_header *)mmap(NULL,
-		    relog_ring_file_size(1024), PROT_READ | PROT_WRITE,
+		    relog_ring_file_size(1024, 1), PROT_READ | PROT_WRITE,
 		    MAP_SHARED, shm_ring_fd(ring), 0),
-		    relog_ring_file_size(1024), header);
+		    relog_ring_file_size(1024, 1), header);
 
 	deadline = harness_now_ms() + (RUNNING_ON_VALGRIND ? 10000 : 3000);
 	while (harness_now_ms() < deadline) {
@@ -1942,7 +1968,8 @@ sr_log_read(struct proto_ring *r, int flags, size_t max, struct sr_log *l)
 /*
  * A read moves no tail: what a consumer read and did not commit, the next
  * one reads again, marked taken; a commit moves it. A rewind goes back to
- * it; a limit ends reads there, a record that starts before it read whole.
+ * it; a limit ends reads at the head as it was, records pushed after it
+ * left unread.
  */
 START_TEST(test_shmring_commit)
 {
@@ -1954,7 +1981,7 @@ START_TEST(test_shmring_commit)
 	uint64_t pos[10], i;
 
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < 8; i++)
 		pos[i] = sr_push(ring, i == 7 ? SR_BIG : SR_SMALL, 0, i);
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
 	    &cause), 0);
@@ -1972,20 +1999,189 @@ START_TEST(test_shmring_commit)
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r2,
 	    &cause), 0);
 	ck_assert_int_eq(sr_log_read(r2, 0, 100, &l), PROTO_RING_DRAINED);
-	ck_assert_uint_eq(l.n, 6);
+	ck_assert_uint_eq(l.n, 4);
 	ck_assert_uint_eq(l.pos[0], pos[4]);
-	ck_assert(l.taken[0] && l.taken[2] && !l.taken[3] && !l.taken[5]);
+	ck_assert(l.taken[0] && l.taken[2] && !l.taken[3]);
 	proto_ring_close(r2);
 
-	/* Back to the tail; then no further than record 7's first slot. */
+	/* Back to the tail; then no further than the head is now. */
 	proto_ring_rewind(r);
 	ck_assert_uint_eq(proto_ring_position(r), pos[4]);
-	proto_ring_limit(r, pos[7] + 1);
+	proto_ring_limit(r);
+	for (i = 8; i < 10; i++)
+		pos[i] = sr_push(ring, SR_SMALL, 0, i);
 	ck_assert_int_eq(sr_log_read(r, 0, 100, &l), PROTO_RING_DRAINED);
 	ck_assert_uint_eq(l.n, 4);
 	ck_assert_uint_eq(proto_ring_position(r), pos[8]);
 	ck_assert_int_eq(sr_log_read(r, 0, 100, &l), PROTO_RING_DRAINED);
 	ck_assert_uint_eq(l.n, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/* A thread of the lanes tests: its own lane, records 4i + t. */
+struct sr_lane_pusher {
+	struct shm_ring *ring;
+	unsigned t;
+};
+
+static void *
+sr_lane_push(void *arg)
+{
+	struct sr_lane_pusher *lp = arg;
+	struct shm_ring_record rec;
+	char msg[32];
+	unsigned i;
+
+	for (i = 0; i < 100; i++) {
+		memset(&rec, 0, sizeof rec);
+		rec.timestamp_ms = (int64_t)(4 * i + lp->t);
+		rec.name = "plugin.lanes";
+		rec.name_len = strlen(rec.name);
+		rec.msg = msg;
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg, "t=%u i=%u",
+		    lp->t, i);
+		rec.exc = "";
+		if (shm_ring_push(lp->ring, &rec) != 0)
+			return (lp);
+	}
+	return (NULL);
+}
+
+/* Four threads, one after another: 400 records, in four lanes. */
+static struct shm_ring *
+sr_lanes_fill(void)
+{
+	struct sr_lane_pusher lp[4];
+	struct shm_ring *ring;
+	pthread_t th;
+	void *ret;
+	unsigned t;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 4, NULL, NULL), 0);
+	for (t = 0; t < 4; t++) {
+		lp[t] = (struct sr_lane_pusher){ ring, t };
+		ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push,
+		    &lp[t]), 0);
+		pthread_join(th, &ret);
+		ck_assert_ptr_null(ret);
+	}
+	return (ring);
+}
+
+/* What a lanes read saw, in order. */
+struct sr_lanes_seen {
+	int64_t ts[400];
+	int taken[400];
+	unsigned lane[4];	/* each thread's lane, + 1 */
+	size_t n;
+	int bad;
+};
+
+static int
+sr_lanes_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_lanes_seen *sn = arg;
+	unsigned t, i;
+
+	if (sn->n == 400 || sscanf(rec->message.ptr, "t=%u i=%u", &t,
+	    &i) != 2 || t >= 4 || rec->timestamp_ms != (int64_t)(4 * i + t) ||
+	    (sn->lane[t] != 0 && sn->lane[t] != rec->lane + 1)) {
+		sn->bad++;
+		return (0);
+	}
+	sn->lane[t] = rec->lane + 1;
+	sn->taken[sn->n] = rec->taken;
+	sn->ts[sn->n++] = rec->timestamp_ms;
+	return (0);
+}
+
+/* Read in calls of at most step records until drained. */
+static void
+sr_lanes_read(struct proto_ring *r, size_t step, size_t max,
+    struct sr_lanes_seen *sn)
+{
+	struct proto_ring_counts counts;
+	size_t start = sn->n;
+	int rc;
+
+	memset(&counts, 0, sizeof counts);
+	do {
+		rc = proto_ring_read(r, 0, step, 1u << 20, sr_lanes_cb, sn,
+		    &counts);
+		ck_assert_int_ge(rc, 0);
+	} while (rc == PROTO_RING_AGAIN && sn->n - start < max);
+}
+
+/*
+ * Each thread pushes into a lane of its own, and a read merges the lanes
+ * oldest first, across calls that stop on their budget.
+ */
+START_TEST(test_shmring_lanes_merge)
+{
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	const char *cause;
+	size_t i;
+
+	ring = sr_lanes_fill();
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_uint_eq(proto_ring_lanes(r), 4);
+	memset(&sn, 0, sizeof sn);
+	sr_lanes_read(r, 37, SIZE_MAX, &sn);
+	ck_assert_int_eq(sn.bad, 0);
+	ck_assert_uint_eq(sn.n, 400);
+	for (i = 0; i < 400; i++)
+		ck_assert_int_eq(sn.ts[i], (int64_t)i);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_ne(sn.lane[i], 0);
+	ck_assert(sn.lane[0] != sn.lane[1] && sn.lane[0] != sn.lane[2] &&
+	    sn.lane[0] != sn.lane[3] && sn.lane[1] != sn.lane[2] &&
+	    sn.lane[1] != sn.lane[3] && sn.lane[2] != sn.lane[3]);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * With lanes, a commit moves every lane's tail to what reads delivered
+ * (records copied for the merge and not delivered are not past it): a
+ * consumer after it goes on exactly there, and gets what was delivered and
+ * not committed again, marked taken.
+ */
+START_TEST(test_shmring_lanes_commit)
+{
+	struct sr_lanes_seen sn, sn2;
+	struct shm_ring *ring;
+	struct proto_ring *r, *r2;
+	const char *cause;
+	size_t i;
+
+	ring = sr_lanes_fill();
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&sn, 0, sizeof sn);
+	sr_lanes_read(r, 150, 150, &sn);
+	ck_assert_uint_eq(sn.n, 150);
+	proto_ring_commit(r, proto_ring_position(r));
+	sr_lanes_read(r, 50, 50, &sn);
+	ck_assert_uint_eq(sn.n, 200);
+	(void)proto_ring_position(r);
+
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r2,
+	    &cause), 0);
+	memset(&sn2, 0, sizeof sn2);
+	sr_lanes_read(r2, 1000, SIZE_MAX, &sn2);
+	ck_assert_int_eq(sn2.bad, 0);
+	ck_assert_uint_eq(sn2.n, 250);
+	for (i = 0; i < 250; i++) {
+		ck_assert_int_eq(sn2.ts[i], (int64_t)(150 + i));
+		ck_assert_int_eq(sn2.taken[i], i < 50);
+	}
+	proto_ring_close(r2);
 	proto_ring_close(r);
 	shm_ring_destroy(ring);
 }
@@ -2228,6 +2424,9 @@ suite_shmring(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_shmring_one_producer);
 	tcase_add_test(tc, test_shmring_four_producers);
+	tcase_add_test(tc, test_shmring_lanes_shared);
+	tcase_add_test(tc, test_shmring_lanes_merge);
+	tcase_add_test(tc, test_shmring_lanes_commit);
 	tcase_add_test(tc, test_shmring_overflow_no_consumer);
 	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
 	tcase_add_test(tc, test_shmring_overwritten_while_read);

@@ -13,9 +13,12 @@
  * the consumer will start (as proto_ring_open picks it from the header's
  * head and tail) on, wrapping, so that a small input reaches where it
  * reads. The rest of the ring is zeros (slots of an old skip). Control
- * bits: 0x01 leave the geometry as given (else it is made valid), 0x02 do
- * not seal, 0x04 one page too large, 0x08 the runner is dead from the
- * start; bits 4..7: the read budget in records, less one.
+ * bits: 0x01 leave the geometry as given (else it is made valid: 1 to
+ * 4 lanes, as (lane_count - 1) % 4 + 1 says), 0x02 do not seal,
+ * 0x04 one page too large, 0x08 the runner is dead from the start; bits
+ * 4..7: the read budget in records, less one. Every lane after the first
+ * is a copy of it, its head one position further back a lane, so the
+ * merge has records to order and lanes that end apart.
  */
 #include <sys/mman.h>
 
@@ -59,15 +62,14 @@ static int
 fuzz_memfd(const uint8_t *data, size_t len, unsigned ctl)
 {
 	struct relog_ring_header hdr;
-	uint64_t size = relog_ring_file_size(FUZZ_SLOTS), t, h, first;
+	uint64_t size, t, h, first, lane;
+	uint32_t lanes;
 	size_t off, n;
 	int fd;
 
 	fd = memfd_create("fuzz-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return (-1);
-	if (ctl & 0x04)
-		size += 4096;
 	memset(&hdr, 0, FUZZ_HEADER);
 	memcpy(&hdr, data, len < FUZZ_HEADER ? len : FUZZ_HEADER);
 	if ((ctl & 0x01) == 0) {
@@ -76,25 +78,39 @@ fuzz_memfd(const uint8_t *data, size_t len, unsigned ctl)
 		hdr.header_size = RELOG_RING_HEADER_SIZE;
 		hdr.slot_size = RELOG_RING_SLOT_SIZE;
 		hdr.slot_count = FUZZ_SLOTS;
+		hdr.lane_count = 1 + (hdr.lane_count - 1) % 4;
 	}
-	if (ftruncate(fd, (off_t)size) != 0 ||
-	    pwrite(fd, &hdr, FUZZ_HEADER, 0) != FUZZ_HEADER)
+	lanes = hdr.lane_count >= 1 && hdr.lane_count <= 4 ?
+	    hdr.lane_count : 1;
+	size = relog_ring_file_size(FUZZ_SLOTS, lanes);
+	if (ctl & 0x04)
+		size += 4096;
+	if (ftruncate(fd, (off_t)size) != 0)
 		goto fail;
-	/* The slots, from where the consumer starts: two pieces at most. */
 	t = atomic_load(&hdr.tail);
 	h = atomic_load(&hdr.head);
-	first = (h - t <= FUZZ_SLOTS ? t : h - FUZZ_SLOTS) & (FUZZ_SLOTS - 1);
-	off = FUZZ_HEADER;
-	while (off < len && off < FUZZ_HEADER +
-	    (size_t)FUZZ_SLOTS * RELOG_RING_SLOT_SIZE) {
-		n = (FUZZ_SLOTS - first) * RELOG_RING_SLOT_SIZE;
-		if (n > len - off)
-			n = len - off;
-		if (pwrite(fd, data + off, n, (off_t)(RELOG_RING_HEADER_SIZE +
-		    first * RELOG_RING_SLOT_SIZE)) != (ssize_t)n)
+	for (lane = 0; lane < lanes; lane++) {
+		if (pwrite(fd, &hdr, FUZZ_HEADER, (off_t)(lane *
+		    relog_ring_lane_size(FUZZ_SLOTS))) != FUZZ_HEADER)
 			goto fail;
-		off += n;
-		first = 0;
+		/* The slots, from where the consumer starts: two pieces. */
+		first = (h - t <= FUZZ_SLOTS ? t : h - FUZZ_SLOTS) &
+		    (FUZZ_SLOTS - 1);
+		off = FUZZ_HEADER;
+		while (off < len && off < FUZZ_HEADER +
+		    (size_t)FUZZ_SLOTS * RELOG_RING_SLOT_SIZE) {
+			n = (FUZZ_SLOTS - first) * RELOG_RING_SLOT_SIZE;
+			if (n > len - off)
+				n = len - off;
+			if (pwrite(fd, data + off, n, (off_t)(lane *
+			    relog_ring_lane_size(FUZZ_SLOTS) +
+			    RELOG_RING_HEADER_SIZE + first *
+			    RELOG_RING_SLOT_SIZE)) != (ssize_t)n)
+				goto fail;
+			off += n;
+			first = 0;
+		}
+		atomic_store(&hdr.head, atomic_load(&hdr.head) - 1);
 	}
 	if ((ctl & 0x02) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
 	    F_SEAL_GROW | F_SEAL_SEAL) != 0)
@@ -132,8 +148,10 @@ fuzz_drain(int fd, int dead, size_t budget)
 			proto_ring_commit(r, proto_ring_position(r));
 		if (i == 5)
 			proto_ring_rewind(r);
+		if (i == 4)
+			proto_ring_sync(r);
 		if (i == 6)
-			proto_ring_limit(r, proto_ring_head(r));
+			proto_ring_limit(r);
 		if (rc == PROTO_RING_AGAIN)
 			continue;
 		if (proto_ring_arm(r, 1 + (uint32_t)i % 20) == 0) {
@@ -144,7 +162,7 @@ fuzz_drain(int fd, int dead, size_t budget)
 	}
 	fuzz_sink += (unsigned)(counts.delivered + counts.torn +
 	    counts.unfinished + proto_ring_position(r) +
-	    proto_ring_new_drops(r));
+	    proto_ring_new_drops(r)) + (unsigned)proto_ring_synced(r);
 	proto_ring_close(r);
 }
 

@@ -63,7 +63,7 @@ seeds_write(struct shm_ring *ring, const char *name, int dead)
 {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
-	size_t size = relog_ring_file_size(SEEDS_SLOTS);
+	size_t size = relog_ring_file_size(SEEDS_SLOTS, 1);
 	uint64_t t, h, pos;
 	char path[4096];
 	FILE *f;
@@ -119,6 +119,14 @@ main(int argc, char **argv)
 		seeds_fatal("shm_ring_create");
 	seeds_push(ring, 3000, 1500);
 	seeds_write(ring, "wrapped", 0);
+	shm_ring_destroy(ring);
+
+	/* Lanes: fuzz-ring copies lane 0 into the others. */
+	if (shm_ring_create_lanes(&ring, SEEDS_SLOTS, 4, NULL, NULL) != 0)
+		seeds_fatal("shm_ring_create_lanes");
+	seeds_push(ring, 40, 500);
+	seeds_write(ring, "lanes", 0);
+	seeds_write(ring, "lanes-writer-died", 1);
 	shm_ring_destroy(ring);
 	return (0);
 }
