@@ -186,9 +186,9 @@ config_defaults(struct config *config)
 	config->max_plugins = 1024;
 	config->hello_timeout_s = 10;
 	config->idle_timeout_s = 3600;
-	/* 65536 slots (16 MiB) per runner in its lanes, 1 GiB in all. */
+	/* 65536 slots (16 MiB) per runner in its lanes, 4 GiB in all. */
 	config->max_ring = RELOG_RING_LANES_MAX * 4096 + ((size_t)256 << 16);
-	config->max_ring_total = (size_t)1 << 30;
+	config->max_ring_total = (size_t)1 << 32;
 	config->remote_memory = 4 * 1024 * 1024;
 	config->remote_disk = 256 * 1024 * 1024;
 	config->remote_retry_max_s = 30;

@@ -104,11 +104,15 @@ static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
 
-/* The ring's slot count. */
+/*
+ * A lane's slot count: what one emitting thread fills, and what the wakeup
+ * and the tick are measured in.
+ */
 static uint64_t
 ring_slots(const struct ring *rg)
 {
-	return ((rg->size - RELOG_RING_HEADER_SIZE) / RELOG_RING_SLOT_SIZE);
+	return ((rg->size / proto_ring_lanes(rg->r) - RELOG_RING_HEADER_SIZE) /
+	    RELOG_RING_SLOT_SIZE);
 }
 
 /* Is the tick set (records are coming)? */

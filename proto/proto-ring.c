@@ -52,6 +52,9 @@ struct proto_lane {
 	int syncing;
 	int skipping;			/* the last slot skipped: unfinished */
 	int status;			/* this read: PROTO_RING_*, or -1 */
+	int stuck;			/* pending at stuck_pos at the end of
+					   the last read too */
+	uint64_t stuck_pos;
 	int held;			/* rec is copied, not delivered yet */
 	uint64_t rec_s0;		/* its first slot's seq, as copied */
 	struct proto_ring_record rec;
@@ -115,6 +118,7 @@ proto_lane_start(struct proto_ring *r, struct proto_lane *l)
 	l->pos = h - t <= r->slot_count ? t : h - r->slot_count;
 	l->skipping = 0;
 	l->held = 0;
+	l->stuck = 0;
 	l->torn = atomic_load_explicit(&l->hdr->torn, memory_order_relaxed);
 	l->unfinished = atomic_load_explicit(&l->hdr->unfinished,
 	    memory_order_relaxed);
@@ -695,8 +699,10 @@ proto_ring_more(const struct proto_ring *r)
  * max_records (>= 1) were delivered, max_bytes were passed, or cb asked to
  * stop. The lanes' records are merged oldest first by timestamp (a lane's
  * own stay in their order); while a lane has a record being written, none
- * is delivered, as it may be older. A record is taken as it is delivered;
- * one copied out for the merge waits for the next read, not taken. Adds what it found to *c. The shared
+ * is delivered, as it may be older, unless that writer was at it when the
+ * last read ended too (stuck, or descheduled: it holds up its own lane
+ * only). A record is taken as it is delivered; one copied out for the
+ * merge waits for the next read, not taken. Adds what it found to *c. The shared
  * tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
  * PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative errno if the ring is
  * inconsistent (sticky; see proto_ring_cause). Its work is bounded by
@@ -708,7 +714,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 {
 	struct proto_lane *l, *best;
 	uint64_t delivered = c->delivered, bytes = c->bytes;
-	int status, pending, rc;
+	int status, pending, waiting, rc;
 	unsigned i;
 
 	if (r->error != 0)
@@ -720,7 +726,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	}
 	for (;;) {
 		best = NULL;
-		pending = 0;
+		pending = waiting = 0;
 		for (i = 0; i < r->lane_count; i++) {
 			l = &r->lane[i];
 			if (!l->held && l->status < 0 &&
@@ -730,15 +736,21 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 				if (best == NULL || l->rec.timestamp_ms <
 				    best->rec.timestamp_ms)
 					best = l;
-			} else if (l->status == PROTO_RING_PENDING)
-				pending = 1;
+			} else if (l->status == PROTO_RING_PENDING) {
+				waiting = 1;
+				/* A writer stuck since the last read holds
+				   up its lane only. */
+				if (!l->stuck || l->stuck_pos != l->pos)
+					pending = 1;
+			}
 		}
-		if (pending) {
+		if (pending && best != NULL) {
 			status = PROTO_RING_PENDING;
 			break;
 		}
 		if (best == NULL) {
-			status = PROTO_RING_DRAINED;
+			status = waiting ? PROTO_RING_PENDING :
+			    PROTO_RING_DRAINED;
 			break;
 		}
 		if (c->delivered - delivered >= max_records ||
@@ -767,8 +779,12 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			break;
 		}
 	}
-	for (i = 0; i < r->lane_count; i++)
-		proto_lane_buf_shrink(&r->lane[i]);
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		proto_lane_buf_shrink(l);
+		l->stuck = l->status == PROTO_RING_PENDING;
+		l->stuck_pos = l->pos;
+	}
 	return (status);
 }
 

@@ -2187,6 +2187,89 @@ START_TEST(test_shmring_lanes_commit)
 }
 END_TEST
 
+/* A thread that pushes records 4i + t, as sr_lane_push, n of them. */
+struct sr_lane_few {
+	struct sr_lane_pusher lp;
+	unsigned n;
+};
+
+static void *
+sr_lane_push_few(void *arg)
+{
+	struct sr_lane_few *f = arg;
+	struct shm_ring_record rec;
+	char msg[32];
+	unsigned i;
+
+	for (i = 0; i < f->n; i++) {
+		memset(&rec, 0, sizeof rec);
+		rec.timestamp_ms = (int64_t)(4 * i + f->lp.t);
+		rec.name = "plugin.lanes";
+		rec.name_len = strlen(rec.name);
+		rec.msg = msg;
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg, "t=%u i=%u",
+		    f->lp.t, i);
+		rec.exc = "";
+		shm_ring_push(f->lp.ring, &rec);
+	}
+	return (NULL);
+}
+
+/*
+ * A writer that took a position in its lane and never wrote it holds up
+ * the merge for one read, not for good: the next read delivers the other
+ * lanes' records; with the runner dead, its position is skipped, counted.
+ */
+START_TEST(test_shmring_lanes_stuck)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *other;
+	struct sr_lane_few f = { { NULL, 1 }, 5 };
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	const char *cause;
+	pthread_t th;
+	size_t size;
+	char *base;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, NULL, NULL), 0);
+	f.lp.ring = ring;
+	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&sn, 0, sizeof sn);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+	    &counts), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(sn.n, 5);
+	/*
+	 * A writer in that lane: a position taken, never claimed. The next
+	 * thread's lane is the other one (lanes go to threads in turn).
+	 */
+	base = shm_ring_memory(ring, &size);
+	other = (struct relog_ring_header *)(base + (sn.lane[1] - 1) *
+	    relog_ring_lane_size(1024));
+	atomic_fetch_add(&other->head, 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
+	pthread_join(th, NULL);
+	memset(&sn, 0, sizeof sn);
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+	    &counts), PROTO_RING_PENDING);
+	ck_assert_uint_eq(sn.n, 0);
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+	    &counts), PROTO_RING_PENDING);
+	ck_assert_uint_eq(sn.n, 5);
+	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, 100,
+	    1u << 20, sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(counts.unfinished, 1);
+	ck_assert_int_eq(sn.bad, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
 /*
  * librelog's close gives records up (PROTO_RING_GIVE_UP) to write them to
  * stderr: it is told which relogd had taken, and relogd gets none of them
@@ -2427,6 +2510,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_shared);
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
+	tcase_add_test(tc, test_shmring_lanes_stuck);
 	tcase_add_test(tc, test_shmring_overflow_no_consumer);
 	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
 	tcase_add_test(tc, test_shmring_overwritten_while_read);
