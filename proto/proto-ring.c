@@ -935,13 +935,16 @@ proto_lane_due(struct proto_ring *r, struct proto_lane *l, uint64_t w)
 	unsigned state;
 	int64_t n;
 
+	/* Head first: a lane never used is never read (its pages not made). */
+	h = atomic_load_explicit(&l->hdr->head, memory_order_seq_cst);
+	if ((int64_t)(h - w) < 0)
+		return (0);
 	s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 	    memory_order_seq_cst);
-	h = atomic_load_explicit(&l->hdr->head, memory_order_seq_cst);
 	n = relog_ring_seq_cmp(s, l->pos);
 	state = relog_ring_seq_state(s);
 	return (n > 0 || (n == 0 && state != RELOG_RING_WRITING &&
-	    state != RELOG_RING_WRITING_FIRST)) && (int64_t)(h - w) >= 0;
+	    state != RELOG_RING_WRITING_FIRST));
 }
 
 /* Arm one lane; returns 1 if it is due already, else 0. */

@@ -36,6 +36,7 @@
 struct shm_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
+	_Atomic int ready;		/* its slots' pages are allocated */
 };
 
 struct shm_ring {
@@ -144,36 +145,46 @@ shm_ring_slots(size_t n)
 }
 
 /*
- * A memfd of size bytes, its pages allocated (charged to the runner:
- * relogd's reads never allocate) and sealed, so relogd can map it without
- * fear of SIGBUS; mapped at *p. fallocate and MAP_POPULATE take all pages
- * in two calls, not a page fault each (a 4 MiB ring was 1,024 of them).
- * Returns the fd, or a negative errno.
+ * A memfd of lane_count lanes of lane_size bytes, sealed, so relogd can map
+ * it without fear of SIGBUS; mapped at *p. Lane 0 and every lane's header
+ * page are allocated now (charged to the runner: relogd's reads never
+ * allocate), in one fallocate and one madvise, not a page fault a page (a
+ * 4 MiB ring was 1,024 of them); another lane's slots when a thread first
+ * takes it (shm_ring_populate). Returns the fd, or a negative errno.
  */
 static int
-shm_ring_memfd(size_t size, void **p)
+shm_ring_memfd(size_t lane_size, unsigned lane_count, void **p)
 {
+	size_t size = lane_size * lane_count;
+	unsigned i;
 	int fd, error;
 
 	fd = memfd_create("relog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return (-errno);
 	if (ftruncate(fd, (off_t)size) != 0 ||
-	    fallocate(fd, 0, 0, (off_t)size) != 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_SEAL) != 0) {
-		error = -errno;
-		close(fd);
-		return (error);
+	    fallocate(fd, 0, 0, (off_t)lane_size) != 0)
+		goto fail;
+	for (i = 1; i < lane_count; i++) {
+		if (fallocate(fd, 0, (off_t)(i * lane_size),
+		    RELOG_RING_HEADER_SIZE) != 0)
+			goto fail;
 	}
-	*p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (*p == MAP_FAILED) {
-		error = -errno;
-		close(fd);
-		return (error);
-	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) != 0)
+		goto fail;
+	*p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*p == MAP_FAILED)
+		goto fail;
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(*p, lane_size, MADV_POPULATE_WRITE);
+#endif
 	return (fd);
+
+fail:
+	error = -errno;
+	close(fd);
+	return (error);
 }
 
 /*
@@ -193,9 +204,10 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 	unsigned n;
 	int fd;
 
-	if ((fd = shm_ring_memfd(size, &p)) < 0) {
+	if ((fd = shm_ring_memfd(relog_ring_lane_size(slot_count), lane_count,
+	    &p)) < 0) {
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-		    MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		    MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return (-errno);
 		fd = -1;
@@ -215,10 +227,16 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 		r->lane[n].hdr = hdr;
 		r->lane[n].slots = (struct relog_ring_slot *)((char *)hdr +
 		    RELOG_RING_HEADER_SIZE);
-		for (i = 0; i < slot_count; i++)
-			atomic_init(&r->lane[n].slots[i].seq,
-			    relog_ring_seq(i, RELOG_RING_SKIP));
+		atomic_init(&r->lane[n].ready, n == 0);
 	}
+	/*
+	 * Lane 0's slot i holds SKIP at position i; the other lanes' slots
+	 * are zeros, SKIP at position 0, untouched until a thread takes the
+	 * lane: older than any position that maps to them either way.
+	 */
+	for (i = 0; i < slot_count; i++)
+		atomic_init(&r->lane[0].slots[i].seq,
+		    relog_ring_seq(i, RELOG_RING_SKIP));
 	r->base = p;
 	r->lane_count = lane_count;
 	r->mask = slot_count - 1;
@@ -513,6 +531,28 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * if there is no ring (a reset failed). Either loss is counted.
  */
 /*
+ * The first push into a lane (but lane 0): allocate its slots' pages in
+ * one call, not a page fault every 16 pushes of its first lap. A system
+ * call, once a lane; without MADV_POPULATE_WRITE (Linux < 5.14), the
+ * faults.
+ */
+static void
+shm_ring_populate(const struct shm_ring *r, struct shm_lane *l)
+{
+	int expect = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&l->ready, &expect, 1,
+	    memory_order_relaxed, memory_order_relaxed))
+		return;
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(l->slots, (size_t)r->slot_count * RELOG_RING_SLOT_SIZE,
+	    MADV_POPULATE_WRITE);
+#else
+	(void)r;
+#endif
+}
+
+/*
  * The calling thread's lane: its own while threads are no more than lanes
  * (numbers are handed out in turn, so a thread that ends leaves its lane
  * to a later one), shared beyond.
@@ -564,6 +604,8 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	k = relog_ring_record_slots(h.size);
 
 	l = shm_ring_lane(r);
+	if (!atomic_load_explicit(&l->ready, memory_order_relaxed))
+		shm_ring_populate(r, l);
 	hdr = l->hdr;
 	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
 	owned[0] = 0;
