@@ -372,7 +372,8 @@ ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (read < ring_slots(rg) / RING_TICK_FEW)
 		rg->tick_us = rg->tick_us * 2 > RING_TICK_MS * 1000 ?
 		    RING_TICK_MS * 1000 : rg->tick_us * 2;
-	ring_next(rg, rc, read == 0);
+	/* A record in the writing (maybe stuck, holding others): tick on. */
+	ring_next(rg, rc, read == 0 && rc != PROTO_RING_PENDING);
 }
 
 /*

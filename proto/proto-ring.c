@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto-ring.h"
@@ -37,6 +38,9 @@
  */
 #define PROTO_RING_MARKS 64
 
+/* PROTO_RING_STUCK_MS: its writer is stuck, or long descheduled. */
+#define PROTO_RING_STUCK_NS (PROTO_RING_STUCK_MS * 1000000LL)
+
 /* One lane, read in position order. */
 struct proto_lane {
 	struct relog_ring_header *hdr;
@@ -52,9 +56,10 @@ struct proto_lane {
 	int syncing;
 	int skipping;			/* the last slot skipped: unfinished */
 	int status;			/* this read: PROTO_RING_*, or -1 */
-	int stuck;			/* pending at stuck_pos at the end of
-					   the last read too */
+	int stuck;			/* pending at stuck_pos since
+					   stuck_since, as reads ended */
 	uint64_t stuck_pos;
+	int64_t stuck_since;		/* CLOCK_MONOTONIC ns */
 	int held;			/* rec is copied, not delivered yet */
 	uint64_t rec_s0;		/* its first slot's seq, as copied */
 	struct proto_ring_record rec;
@@ -82,6 +87,7 @@ struct proto_ring {
 	int mapped;			/* by proto_ring_open: to unmap */
 	uint64_t token_base;		/* tokens go on above those given */
 	uint64_t token_last;
+	uint64_t last_pos[RELOG_RING_LANES_MAX];	/* at token_last */
 	struct proto_ring_mark marks[PROTO_RING_MARKS];
 	unsigned mark_first, mark_n;
 	struct proto_lane lane[RELOG_RING_LANES_MAX];
@@ -588,9 +594,23 @@ proto_lane_skip_unfinished(struct proto_ring *r, struct proto_lane *l,
 }
 
 /*
- * A read's first look at a lane: where its head is. Lapped (head more than
- * a lane past us), we go on from the oldest position it still holds.
- * Returns 0 or a negative errno.
+ * Lapped (head, as loaded, more than a lane past us): go on from the
+ * oldest position the lane still holds. A record held is let go: its
+ * slots are handed out again, and its claim would fail.
+ */
+static void
+proto_lane_lapped(const struct proto_ring *r, struct proto_lane *l)
+{
+	if (l->head - l->pos > r->slot_count) {
+		l->pos = l->head - r->slot_count;
+		l->skipping = 0;
+		l->held = 0;
+	}
+}
+
+/*
+ * A read's first look at a lane: where its head is, which must not have
+ * gone back (nor below a record held). Returns 0 or a negative errno.
  */
 static int
 proto_lane_begin(struct proto_ring *r, struct proto_lane *l)
@@ -602,14 +622,11 @@ proto_lane_begin(struct proto_ring *r, struct proto_lane *l)
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's header was overwritten"));
 	l->head = atomic_load_explicit(&l->hdr->head, memory_order_acquire);
-	if ((int64_t)(l->head - l->pos) < 0)
+	if ((int64_t)(l->head - l->pos) < 0 ||
+	    (l->held && l->head - l->pos < l->rec_slots))
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's head went back"));
-	if (!l->held && l->head - l->pos > r->slot_count) {
-		/* Lapped: those positions are handed out again. */
-		l->pos = l->head - r->slot_count;
-		l->skipping = 0;
-	}
+	proto_lane_lapped(r, l);
 	l->status = -1;
 	return (0);
 }
@@ -676,6 +693,16 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 	return (0);
 }
 
+/* CLOCK_MONOTONIC in ns. */
+static int64_t
+proto_ring_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
 /* After a read stopped: might a lane have more (records, or skips)? */
 static int
 proto_ring_more(const struct proto_ring *r)
@@ -685,7 +712,7 @@ proto_ring_more(const struct proto_ring *r)
 
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		if (l->held || (l->status < 0 && l->pos != l->head &&
+		if (l->held || (l->pos != l->head &&
 		    !(l->limited && (int64_t)(l->pos - l->end) >= 0)))
 			return (1);
 	}
@@ -699,10 +726,11 @@ proto_ring_more(const struct proto_ring *r)
  * max_records (>= 1) were delivered, max_bytes were passed, or cb asked to
  * stop. The lanes' records are merged oldest first by timestamp (a lane's
  * own stay in their order); while a lane has a record being written, none
- * is delivered, as it may be older, unless that writer was at it when the
- * last read ended too (stuck, or descheduled: it holds up its own lane
- * only). A record is taken as it is delivered; one copied out for the
- * merge waits for the next read, not taken. Adds what it found to *c. The shared
+ * is delivered, as it may be older, unless reads have found that writer
+ * at it for PROTO_RING_STUCK_NS (stuck, or descheduled that long: it holds
+ * up its own lane only), or PROTO_RING_GIVE_UP. A record is taken as it
+ * is delivered; one copied out for the merge waits for the next read, not
+ * taken (a large one is let go, and copied again). Adds what it found to *c. The shared
  * tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
  * PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative errno if the ring is
  * inconsistent (sticky; see proto_ring_cause). Its work is bounded by
@@ -714,6 +742,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 {
 	struct proto_lane *l, *best;
 	uint64_t delivered = c->delivered, bytes = c->bytes;
+	int64_t now = r->lane_count > 1 ? proto_ring_now_ns() : 0;
 	int status, pending, waiting, rc;
 	unsigned i;
 
@@ -738,13 +767,15 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 					best = l;
 			} else if (l->status == PROTO_RING_PENDING) {
 				waiting = 1;
-				/* A writer stuck since the last read holds
-				   up its lane only. */
-				if (!l->stuck || l->stuck_pos != l->pos)
+				/* A writer stuck holds up its lane only. */
+				if (!l->stuck || l->stuck_pos != l->pos ||
+				    now - l->stuck_since < PROTO_RING_STUCK_NS)
 					pending = 1;
 			}
 		}
-		if (pending && best != NULL) {
+		/* Giving up (librelog's close) waits for no writer. */
+		if (pending && best != NULL &&
+		    (flags & PROTO_RING_GIVE_UP) == 0) {
 			status = PROTO_RING_PENDING;
 			break;
 		}
@@ -769,10 +800,6 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		c->bytes += best->rec_bytes;
 		rc = cb(&best->rec, arg);
 		best->pos += best->rec_slots;
-		if (best->head - best->pos > r->slot_count) {
-			best->pos = best->head - r->slot_count;
-			best->skipping = 0;
-		}
 		if (rc != 0) {
 			status = proto_ring_more(r) ? PROTO_RING_AGAIN :
 			    PROTO_RING_DRAINED;
@@ -781,9 +808,17 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	}
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
+		/* A large record held is copied again next time, not kept. */
+		if (l->held && l->buf_words > PROTO_RING_BUF_SMALL)
+			l->held = 0;
 		proto_lane_buf_shrink(l);
-		l->stuck = l->status == PROTO_RING_PENDING;
-		l->stuck_pos = l->pos;
+		if (l->status != PROTO_RING_PENDING)
+			l->stuck = 0;
+		else if (!l->stuck || l->stuck_pos != l->pos) {
+			l->stuck = 1;
+			l->stuck_pos = l->pos;
+			l->stuck_since = now;
+		}
 	}
 	return (status);
 }
@@ -816,10 +851,12 @@ proto_ring_position(struct proto_ring *r)
 	t = r->token_base;
 	for (i = 0; i < r->lane_count; i++)
 		t += r->lane[i].pos;
+	r->token_last = t;
+	for (i = 0; i < r->lane_count; i++)
+		r->last_pos[i] = r->lane[i].pos;
 	if (r->mark_n > 0 && r->marks[(r->mark_first + r->mark_n - 1) %
 	    PROTO_RING_MARKS].token == t)
 		return (t);
-	r->token_last = t;
 	if (r->mark_n == PROTO_RING_MARKS)
 		return (t);
 	m = &r->marks[(r->mark_first + r->mark_n++) % PROTO_RING_MARKS];
@@ -849,6 +886,12 @@ proto_ring_commit(struct proto_ring *r, uint64_t token)
 		m = &r->marks[r->mark_first];
 		r->mark_first = (r->mark_first + 1) % PROTO_RING_MARKS;
 		r->mark_n--;
+	}
+	if (token == r->token_last) {
+		/* The last token given, kept or not: its positions. */
+		for (i = 0; i < r->lane_count; i++)
+			proto_lane_commit(&r->lane[i], r->last_pos[i]);
+		return;
 	}
 	if (m == NULL)
 		return;
@@ -939,6 +982,8 @@ proto_lane_due(struct proto_ring *r, struct proto_lane *l, uint64_t w)
 	h = atomic_load_explicit(&l->hdr->head, memory_order_seq_cst);
 	if ((int64_t)(h - w) < 0)
 		return (0);
+	if (l->held)
+		return (1);	/* its slot at pos is the record we hold */
 	s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 	    memory_order_seq_cst);
 	n = relog_ring_seq_cmp(s, l->pos);
@@ -973,10 +1018,12 @@ proto_lane_arm(struct proto_ring *r, struct proto_lane *l, uint32_t slots)
  * Ask to be woken (through the runner's wake callback) once a lane holds
  * slots slots past our position in it: 1 is "as soon as it is not empty";
  * more than half a lane (UINT32_MAX, say) is half a lane, or it would
- * overflow before the wakeup. Returns 0 when armed (wait for the wakeup), 1
- * when there is already enough to read (read now: nothing will wake us), or
- * the ring's error. Above 1, a caller also needs a timer for the records
- * below the mark.
+ * overflow before the wakeup. After a read that found a record being
+ * written, its lane is armed for 1 slot (its commit), and lanes holding a
+ * record copied out not at all. Returns 0 when armed (wait for the
+ * wakeup), 1 when there is already enough to read (read now: nothing will
+ * wake us), or the ring's error. Above 1, or after PROTO_RING_PENDING, a
+ * caller also needs a timer for the records below the mark.
  */
 int
 proto_ring_arm(struct proto_ring *r, uint32_t slots)
@@ -985,14 +1032,25 @@ proto_ring_arm(struct proto_ring *r, uint32_t slots)
 
 	if (r->error != 0)
 		return (r->error);
+	struct proto_lane *l;
+	int blocked = 0;
+
 	/*
-	 * A lane holding a record taken is not armed: the record waits for
-	 * another lane's, being written, whose commit wakes us if it brings
-	 * that lane to the mark (else the timer reads them).
+	 * A lane the last read found a record being written in holds the
+	 * others' back: wake as soon as that record is committed, and not
+	 * for the records held meanwhile (a timer reads them if it is stuck).
 	 */
 	for (i = 0; i < r->lane_count; i++) {
-		if (!r->lane[i].held &&
-		    proto_lane_arm(r, &r->lane[i], slots))
+		l = &r->lane[i];
+		if (!l->held && l->status == PROTO_RING_PENDING)
+			blocked = 1;
+	}
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if (l->held && blocked)
+			continue;
+		if (proto_lane_arm(r, l, blocked &&
+		    l->status == PROTO_RING_PENDING ? 1 : slots))
 			return (1);
 	}
 	return (0);

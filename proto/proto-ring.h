@@ -92,6 +92,12 @@ struct proto_ring_counts {
 #define PROTO_RING_AGAIN 1	/* the budget ran out: call again */
 #define PROTO_RING_PENDING 2	/* a record is being written: arm and wait */
 
+/*
+ * A lane whose record reads have found in the writing this long (ms) holds
+ * up only its own records, not the other lanes' (proto_ring_read).
+ */
+#define PROTO_RING_STUCK_MS 10
+
 /* The most proto_ring_new_drops says at once: a counter that jumped. */
 #define PROTO_RING_DROPS_MAX ((uint64_t)1 << 32)
 

@@ -225,7 +225,7 @@ flusher_ring(struct relog *h, int closing)
 	waiters = h->flush_waiters != 0;
 	pthread_mutex_unlock(&h->lock);
 	if (closing || waiters) {
-		if (shim_ring_tail(h) < shim_ring_head(h) &&
+		if (shim_ring_behind(h) &&
 		    flusher_sync(h, deadline) != 0)
 			goto fail;
 		/* relog_flush looks at the ring's tail again. */
@@ -283,7 +283,7 @@ flusher_drain(struct relog *h, int closing)
 static int
 flusher_pending(const struct relog *h)
 {
-	return (batch_pending(h) || shim_ring_tail(h) < shim_ring_head(h));
+	return (batch_pending(h) || shim_ring_behind(h));
 }
 
 /* The flusher thread. */

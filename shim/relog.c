@@ -405,7 +405,8 @@ relog_open(const struct relog_opts *opts)
 	}
 	slots = shm_ring_slots(queue_max);
 	/* Default lanes stay within what relogd maps by default. */
-	while (o.lanes == 0 && getenv("RELOG_LANES") == NULL && lanes > 1 &&
+	while (o.lanes == 0 && (getenv("RELOG_LANES") == NULL ||
+	    *getenv("RELOG_LANES") == '\0') && lanes > 1 &&
 	    lanes * slots > SHIM_LANES_SLOTS_MAX)
 		lanes /= 2;
 	error = shm_ring_create_lanes(&h->shm, slots, (unsigned)lanes,

@@ -8,6 +8,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "relog-ring.h"
 #include "shim.h"
 #include "shm-ring.h"
 
@@ -237,7 +238,7 @@ shim_wall_ms(void)
 	return (shim_clock_renew(t, rate));
 }
 
-/* The ring's head: the position after every record pushed so far. */
+/* The ring's head, summed over its lanes: a count, for ring_sync. */
 uint64_t
 shim_ring_head(const struct relog *h)
 {
@@ -248,14 +249,14 @@ shim_ring_head(const struct relog *h)
 }
 
 /*
- * The ring's tail: every record before it is written by relogd (or given
- * up, or lost and counted).
+ * Has relogd (or the flusher) yet to write something pushed into the ring:
+ * is any lane's tail short of its head?
  */
-uint64_t
-shim_ring_tail(const struct relog *h)
+int
+shim_ring_behind(const struct relog *h)
 {
-	struct shm_ring_stats st;
+	uint64_t heads[RELOG_RING_LANES_MAX];
 
-	shm_ring_stats(h->shm, &st);
-	return (st.tail);
+	shm_ring_heads(h->shm, heads);
+	return (!shm_ring_passed(h->shm, heads));
 }

@@ -145,7 +145,7 @@ int64_t	shim_wall_ms(void);
 void	shim_clock_forked(void);
 int	shim_clock_kept(void);
 uint64_t shim_ring_head(const struct relog *);
-uint64_t shim_ring_tail(const struct relog *);
+int	shim_ring_behind(const struct relog *);
 
 /* flusher.c */
 void	flusher_reset(struct relog *);

@@ -36,7 +36,9 @@
 struct shm_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
-	_Atomic int ready;		/* its slots' pages are allocated */
+	_Atomic int ready;		/* its slots' pages: 0 not made yet,
+					   1 made, -1 could not be (use
+					   lane 0) */
 };
 
 struct shm_ring {
@@ -531,25 +533,31 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * if there is no ring (a reset failed). Either loss is counted.
  */
 /*
- * The first push into a lane (but lane 0): allocate its slots' pages in
- * one call, not a page fault every 16 pushes of its first lap. A system
- * call, once a lane; without MADV_POPULATE_WRITE (Linux < 5.14), the
- * faults.
+ * The first push into a lane (but lane 0): allocate its slots' pages
+ * (fallocate: out of memory is an error here, not a fault in a later
+ * push), and map them in one call, not a page fault every 16 pushes of its
+ * first lap. Two system calls, once a lane. Returns the lane to push into:
+ * this one, or lane 0 if its pages could not be had (another thread may
+ * be pushing into it while the first makes them: its faults make them).
  */
-static void
-shm_ring_populate(const struct shm_ring *r, struct shm_lane *l)
+static struct shm_lane *
+shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 {
-	int expect = 0;
+	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
+	int expect = 0, ready = 1;
 
 	if (!atomic_compare_exchange_strong_explicit(&l->ready, &expect, 1,
 	    memory_order_relaxed, memory_order_relaxed))
-		return;
+		return (expect < 0 ? &r->lane[0] : l);
+	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
+	    (char *)r->base), (off_t)len) != 0)
+		ready = -1;
 #ifdef MADV_POPULATE_WRITE
-	(void)madvise(l->slots, (size_t)r->slot_count * RELOG_RING_SLOT_SIZE,
-	    MADV_POPULATE_WRITE);
-#else
-	(void)r;
+	else
+		(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
+	atomic_store_explicit(&l->ready, ready, memory_order_relaxed);
+	return (ready < 0 ? &r->lane[0] : l);
 }
 
 /*
@@ -604,8 +612,8 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	k = relog_ring_record_slots(h.size);
 
 	l = shm_ring_lane(r);
-	if (!atomic_load_explicit(&l->ready, memory_order_relaxed))
-		shm_ring_populate(r, l);
+	if (atomic_load_explicit(&l->ready, memory_order_relaxed) != 1)
+		l = shm_ring_populate(r, l);
 	hdr = l->hdr;
 	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
 	owned[0] = 0;

@@ -2215,56 +2215,221 @@ sr_lane_push_few(void *arg)
 	return (NULL);
 }
 
-/*
- * A writer that took a position in its lane and never wrote it holds up
- * the merge for one read, not for good: the next read delivers the other
- * lanes' records; with the runner dead, its position is skipped, counted.
- */
-START_TEST(test_shmring_lanes_stuck)
+/* CLOCK_MONOTONIC ms. */
+static int64_t
+sr_now_ms(void)
 {
-	struct proto_ring_counts counts;
-	struct relog_ring_header *other;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static int sr_lane_wakes;
+
+static void
+sr_lane_wake(void *arg)
+{
+	(void)arg;
+	sr_lane_wakes++;
+}
+
+/*
+ * Two lanes: a writer that took a position in one and never wrote it, and
+ * five records behind it in the other. Returns the ring, the consumer on
+ * it, and the stuck lane's header.
+ */
+static struct shm_ring *
+sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other)
+{
 	struct sr_lane_few f = { { NULL, 1 }, 5 };
 	struct sr_lanes_seen sn;
+	struct proto_ring_counts counts;
 	struct shm_ring *ring;
-	struct proto_ring *r;
 	const char *cause;
 	pthread_t th;
 	size_t size;
 	char *base;
 
-	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, sr_lane_wake,
+	    NULL), 0);
 	f.lp.ring = ring;
 	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, r,
 	    &cause), 0);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
-	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-	    &counts), PROTO_RING_DRAINED);
+	ck_assert_int_eq(proto_ring_read(*r, 0, 100, 1u << 20, sr_lanes_cb,
+	    &sn, &counts), PROTO_RING_DRAINED);
 	ck_assert_uint_eq(sn.n, 5);
 	/*
-	 * A writer in that lane: a position taken, never claimed. The next
-	 * thread's lane is the other one (lanes go to threads in turn).
+	 * A writer in the first thread's lane: a position taken, never
+	 * claimed. The next thread's lane is the other one (lanes go to
+	 * threads in turn): its records wait behind that writer.
 	 */
 	base = shm_ring_memory(ring, &size);
-	other = (struct relog_ring_header *)(base + (sn.lane[1] - 1) *
+	*other = (struct relog_ring_header *)(base + (sn.lane[1] - 1) *
 	    relog_ring_lane_size(1024));
-	atomic_fetch_add(&other->head, 1);
+	atomic_fetch_add(&(*other)->head, 1);
 	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
 	pthread_join(th, NULL);
+	return (ring);
+}
+
+/*
+ * A writer that took a position in its lane and never wrote it holds up
+ * the merge for PROTO_RING_STUCK_MS, not for good: then reads deliver the
+ * other lanes' records; with the runner dead, its position is skipped and
+ * counted. While it holds them up, the consumer is armed to be woken by
+ * its commit (1 slot), and not by the lanes it holds back.
+ */
+START_TEST(test_shmring_lanes_stuck)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *other;
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	int64_t since, deadline;
+	int rc;
+
+	ring = sr_lanes_stuck(&r, &other);
 	memset(&sn, 0, sizeof sn);
+	memset(&counts, 0, sizeof counts);
+	since = sr_now_ms();
 	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
 	    &counts), PROTO_RING_PENDING);
 	ck_assert_uint_eq(sn.n, 0);
-	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-	    &counts), PROTO_RING_PENDING);
+	ck_assert_uint_eq(atomic_load(&other->wake_at), RELOG_RING_DISARMED);
+	ck_assert_int_eq(proto_ring_arm(r, UINT32_MAX), 0);
+	ck_assert_uint_eq(atomic_load(&other->wake_at),
+	    atomic_load(&other->head));
+	deadline = since + 10000;
+	do {
+		rc = proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+		    &counts);
+		ck_assert_int_eq(rc, PROTO_RING_PENDING);
+		if (sn.n == 0)
+			ck_assert_int_lt(sr_now_ms() - since,
+			    PROTO_RING_STUCK_MS + 1000);
+	} while (sn.n == 0 && sr_now_ms() < deadline);
 	ck_assert_uint_eq(sn.n, 5);
+	ck_assert_int_ge(sr_now_ms() - since, PROTO_RING_STUCK_MS);
 	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, 100,
 	    1u << 20, sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
 	ck_assert_uint_eq(counts.unfinished, 1);
 	ck_assert_int_eq(sn.bad, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * librelog's close, giving records up, waits for no writer: the lanes'
+ * records go to it at once, though another lane's writer is at work.
+ */
+START_TEST(test_shmring_lanes_give_up)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *other;
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+
+	ring = sr_lanes_stuck(&r, &other);
+	memset(&sn, 0, sizeof sn);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_GIVE_UP, 100, 1u << 20,
+	    sr_lanes_cb, &sn, &counts), PROTO_RING_PENDING);
+	ck_assert_uint_eq(sn.n, 5);
+	ck_assert_int_eq(sn.bad, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * A runner that moves a lane's head while relogd holds a record of it:
+ * far ahead (lapped: the record is let go, and the read visits a lane at
+ * most), or back below it (an error).
+ */
+START_TEST(test_shmring_lanes_hostile_head)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *other;
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	uint64_t h;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		ring = sr_lanes_stuck(&r, &other);
+		memset(&sn, 0, sizeof sn);
+		memset(&counts, 0, sizeof counts);
+		ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
+		    sr_lanes_cb, &sn, &counts), PROTO_RING_PENDING);
+		ck_assert_uint_eq(sn.n, 0);
+		/* The held record's lane: the one that is not other. */
+		other = (struct relog_ring_header *)((char *)other +
+		    ((char *)other == (char *)shm_ring_memory(ring,
+		    &(size_t){ 0 }) ? 1 : -1) * (long)relog_ring_lane_size(1024));
+		h = atomic_load(&other->head);
+		atomic_store(&other->head, pass == 0 ? h + ((uint64_t)1 << 40) :
+		    h - 5);
+		if (pass == 0) {
+			ck_assert_int_ge(proto_ring_read(r, PROTO_RING_PEER_DEAD,
+			    100, 1u << 20, sr_lanes_cb, &sn, &counts), 0);
+			ck_assert_uint_eq(sn.n, 0);
+		} else {
+			ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
+			    sr_lanes_cb, &sn, &counts), -EPROTO);
+			ck_assert_str_eq(proto_ring_cause(r),
+			    "the ring's head went back");
+		}
+		proto_ring_close(r);
+		shm_ring_destroy(ring);
+	}
+}
+END_TEST
+
+/*
+ * More reads than the consumer keeps marks for, none committed: a commit
+ * of the last position still moves every lane's tail to it.
+ */
+START_TEST(test_shmring_lanes_marks)
+{
+	struct sr_lane_few f = { { NULL, 0 }, 1 };
+	struct proto_ring_counts counts;
+	struct shm_ring_stats st;
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	const char *cause;
+	uint64_t token = 0;
+	pthread_t th;
+	int i;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	f.lp.ring = ring;
+	memset(&counts, 0, sizeof counts);
+	for (i = 0; i < 100; i++) {
+		f.lp.t = (unsigned)i % 4;
+		ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few,
+		    &f), 0);
+		pthread_join(th, NULL);
+		memset(&sn, 0, sizeof sn);
+		ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
+		    sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+		ck_assert_uint_eq(sn.n, 1);
+		token = proto_ring_position(r);
+	}
+	proto_ring_commit(r, token);
+	shm_ring_stats(ring, &st);
+	ck_assert_uint_eq(st.tail, st.head);
 	proto_ring_close(r);
 	shm_ring_destroy(ring);
 }
@@ -2511,6 +2676,9 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
 	tcase_add_test(tc, test_shmring_lanes_stuck);
+	tcase_add_test(tc, test_shmring_lanes_give_up);
+	tcase_add_test(tc, test_shmring_lanes_hostile_head);
+	tcase_add_test(tc, test_shmring_lanes_marks);
 	tcase_add_test(tc, test_shmring_overflow_no_consumer);
 	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
 	tcase_add_test(tc, test_shmring_overwritten_while_read);

@@ -18,11 +18,18 @@
  * 0x04 one page too large, 0x08 the runner is dead from the start; bits
  * 4..7: the read budget in records, less one. Every lane after the first
  * is a copy of it, its head one position further back a lane, so the
- * merge has records to order and lanes that end apart.
+ * merge has records to order and lanes that end apart. The header's bytes
+ * FUZZ_SCRIPT on (past wake_at: padding to the consumer) are what the
+ * runner writes while the consumer reads: FUZZ_SCRIPT_N entries of a u32
+ * read call, a u32 offset (mod the file size, to 8 bytes) and a u64
+ * value, stored before that read, so a record held across reads, a head
+ * moved under it, a seq changed between copy and claim are all reached.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -36,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define FUZZ_SLOTS RELOG_RING_SLOTS_MIN
 #define FUZZ_HEADER 512	/* header bytes in an input */
 #define FUZZ_READS 32	/* read calls per consumer at most */
+#define FUZZ_SCRIPT 400	/* header bytes from here: the scribbles */
+#define FUZZ_SCRIPT_N 7	/* of 16 bytes each */
 
 static volatile unsigned fuzz_sink;
 
@@ -121,21 +130,55 @@ fail:
 	return (-1);
 }
 
-/* Drain a ring as relogd would, within FUZZ_READS calls. */
+/* The runner's writes before read call i, from the script (may be NULL). */
 static void
-fuzz_drain(int fd, int dead, size_t budget)
+fuzz_scribble(const uint8_t *script, void *map, size_t size, int i)
+{
+	uint32_t when, off;
+	uint64_t v;
+	int j;
+
+	if (script == NULL || map == NULL)
+		return;
+	for (j = 0; j < FUZZ_SCRIPT_N; j++) {
+		memcpy(&when, script + 16 * j, 4);
+		memcpy(&off, script + 16 * j + 4, 4);
+		memcpy(&v, script + 16 * j + 8, 8);
+		if (when % FUZZ_READS != (uint32_t)i || when == 0)
+			continue;
+		off = (uint32_t)(off % size) & ~7u;
+		atomic_store_explicit((_Atomic uint64_t *)((char *)map + off),
+		    v, memory_order_relaxed);
+	}
+}
+
+/*
+ * Drain a ring as relogd would, within FUZZ_READS calls, the runner
+ * scribbling on it as script says (NULL: not at all).
+ */
+static void
+fuzz_drain(int fd, int dead, size_t budget, const uint8_t *script)
 {
 	struct proto_ring_counts counts;
 	struct proto_ring *r;
 	const char *cause;
+	void *map = NULL;
+	struct stat st = { .st_size = 0 };
 	int i, rc;
 
 	if (proto_ring_open(fd, SIZE_MAX, &r, &cause) != 0) {
 		fuzz_sink += (unsigned)strlen(cause);
 		return;
 	}
+	if (script != NULL && fstat(fd, &st) == 0 && st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			map = NULL;
+	}
 	memset(&counts, 0, sizeof counts);
 	for (i = 0; i < FUZZ_READS; i++) {
+		fuzz_scribble(script, map, (size_t)st.st_size, i);
 		rc = proto_ring_read(r, (dead ? PROTO_RING_PEER_DEAD : 0) |
 		    (i == 7 ? PROTO_RING_GIVE_UP : 0), budget,
 		    (size_t)1 << (10 + i % 8), fuzz_touch, NULL, &counts);
@@ -164,6 +207,8 @@ fuzz_drain(int fd, int dead, size_t budget)
 	    counts.unfinished + proto_ring_position(r) +
 	    proto_ring_new_drops(r)) + (unsigned)proto_ring_synced(r);
 	proto_ring_close(r);
+	if (map != NULL)
+		munmap(map, (size_t)st.st_size);
 }
 
 int
@@ -178,8 +223,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	fd = fuzz_memfd(data + 1, len - 1, ctl);
 	if (fd < 0)
 		return (0);
-	fuzz_drain(fd, (ctl & 0x08) != 0, 1 + (ctl >> 4));
-	fuzz_drain(fd, 1, 1 + (ctl >> 4));
+	fuzz_drain(fd, (ctl & 0x08) != 0, 1 + (ctl >> 4),
+	    len > 1 + FUZZ_SCRIPT + 16 * FUZZ_SCRIPT_N ?
+	    data + 1 + FUZZ_SCRIPT : NULL);
+	fuzz_drain(fd, 1, 1 + (ctl >> 4), NULL);
 	close(fd);
 	return (0);
 }
