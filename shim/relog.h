@@ -4,7 +4,9 @@
  * relog_emit and relog_log never block and never do I/O: they copy the
  * record into a fixed ring and return, with no lock, no system call and no
  * allocation (but one datagram that wakes relogd when it asked to be
- * woken: when the ring goes from empty to not empty, or fills past half).
+ * woken: when a lane goes from empty to not empty, or fills past half;
+ * and a thread's first record in a lane of the ring not used before, which
+ * allocates that lane's pages).
  * The ring lives in shared memory (a sealed memfd) that relog_open hands
  * to relogd with its hello; relogd reads the records out of it itself.
  * It has lanes (RELOG_LANES): each emitting thread writes into one of its

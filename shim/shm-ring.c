@@ -36,9 +36,9 @@
 struct shm_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
-	_Atomic int ready;		/* its slots' pages: 0 not made yet,
-					   1 made, -1 could not be (use
-					   lane 0) */
+	_Atomic int ready;		/* its slots: 1 ready; 0 not made
+					   yet, 2 being made, -1 could not
+					   be (use lane 0) */
 };
 
 struct shm_ring {
@@ -189,6 +189,17 @@ fail:
 	return (error);
 }
 
+/* Slot i of a lane holds SKIP at position i: older than any to come. */
+static void
+shm_ring_init_slots(const struct shm_ring *r, struct shm_lane *l)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->slot_count; i++)
+		atomic_store_explicit(&l->slots[i].seq,
+		    relog_ring_seq(i, RELOG_RING_SKIP), memory_order_relaxed);
+}
+
 /*
  * Make a fresh ring of lane_count lanes of slot_count slots in r: in a
  * memfd, or, where there is none to be had (a sandbox may forbid
@@ -202,7 +213,6 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 	struct relog_ring_header *hdr;
 	size_t size = relog_ring_file_size(slot_count, lane_count);
 	void *p;
-	uint32_t i;
 	unsigned n;
 	int fd;
 
@@ -231,14 +241,9 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 		    RELOG_RING_HEADER_SIZE);
 		atomic_init(&r->lane[n].ready, n == 0);
 	}
-	/*
-	 * Lane 0's slot i holds SKIP at position i; the other lanes' slots
-	 * are zeros, SKIP at position 0, untouched until a thread takes the
-	 * lane: older than any position that maps to them either way.
-	 */
-	for (i = 0; i < slot_count; i++)
-		atomic_init(&r->lane[0].slots[i].seq,
-		    relog_ring_seq(i, RELOG_RING_SKIP));
+	/* The other lanes' slots are written when a thread first takes one. */
+	r->slot_count = slot_count;
+	shm_ring_init_slots(r, &r->lane[0]);
 	r->base = p;
 	r->lane_count = lane_count;
 	r->mask = slot_count - 1;
@@ -535,29 +540,37 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
 /*
  * The first push into a lane (but lane 0): allocate its slots' pages
  * (fallocate: out of memory is an error here, not a fault in a later
- * push), and map them in one call, not a page fault every 16 pushes of its
- * first lap. Two system calls, once a lane. Returns the lane to push into:
- * this one, or lane 0 if its pages could not be had (another thread may
- * be pushing into it while the first makes them: its faults make them).
+ * push), map them in one call (not a page fault every 16 pushes of its
+ * first lap) and write their seqs, then let pushes in. Two system calls,
+ * once a lane; where MADV_POPULATE_WRITE is not known, the seqs' stores
+ * fault the pages in. The seqs written here, not left zero: a lane whose
+ * slots were never touched before its first lap had make bench's
+ * 1-producer p99.9 at 741 to 842 ns, against 571 to 591 written. Returns
+ * the lane to push into: this one, or lane 0 while it is being made or if
+ * its pages could not be had.
  */
 static struct shm_lane *
 shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 {
 	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
-	int expect = 0, ready = 1;
+	int state = atomic_load_explicit(&l->ready, memory_order_acquire);
 
-	if (!atomic_compare_exchange_strong_explicit(&l->ready, &expect, 1,
-	    memory_order_relaxed, memory_order_relaxed))
-		return (expect < 0 ? &r->lane[0] : l);
+	if (state == 1)
+		return (l);
+	if (state != 0 || !atomic_compare_exchange_strong_explicit(&l->ready,
+	    &state, 2, memory_order_acquire, memory_order_relaxed))
+		return (state == 1 ? l : &r->lane[0]);
 	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
-	    (char *)r->base), (off_t)len) != 0)
-		ready = -1;
+	    (char *)r->base), (off_t)len) != 0) {
+		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
+		return (&r->lane[0]);
+	}
 #ifdef MADV_POPULATE_WRITE
-	else
-		(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
+	(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
-	atomic_store_explicit(&l->ready, ready, memory_order_relaxed);
-	return (ready < 0 ? &r->lane[0] : l);
+	shm_ring_init_slots(r, l);
+	atomic_store_explicit(&l->ready, 1, memory_order_release);
+	return (l);
 }
 
 /*
@@ -612,7 +625,7 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	k = relog_ring_record_slots(h.size);
 
 	l = shm_ring_lane(r);
-	if (atomic_load_explicit(&l->ready, memory_order_relaxed) != 1)
+	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 1)
 		l = shm_ring_populate(r, l);
 	hdr = l->hdr;
 	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
