@@ -283,7 +283,7 @@ crash_line_ms(const char *line)
  * before it (read lane by lane, a read's worth of one lane would come
  * before the others', up to relogd's tick apart).
  */
-#define CRASH_MERGE_SLACK_MS 40
+#define CRASH_MERGE_SLACK_MS 60
 
 START_TEST(test_crash_lanes)
 {
