@@ -546,8 +546,10 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * fault the pages in. The seqs written here, not left zero: a lane whose
  * slots were never touched before its first lap had make bench's
  * 1-producer p99.9 at 741 to 842 ns, against 571 to 591 written. Returns
- * the lane to push into: this one, or lane 0 while it is being made or if
- * its pages could not be had.
+ * the lane to push into: this one, or lane 0 if another thread is making
+ * it or its pages could not be had. A thread sent to lane 0 stays there
+ * (in every ring): moving to its own lane later could put its records out
+ * of order (two lanes' records of one ms go in either order).
  */
 static struct shm_lane *
 shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
@@ -558,11 +560,16 @@ shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 	if (state == 1)
 		return (l);
 	if (state != 0 || !atomic_compare_exchange_strong_explicit(&l->ready,
-	    &state, 2, memory_order_acquire, memory_order_relaxed))
-		return (state == 1 ? l : &r->lane[0]);
+	    &state, 2, memory_order_acquire, memory_order_relaxed)) {
+		if (state == 1)
+			return (l);
+		shm_thread_lane = 1;
+		return (&r->lane[0]);
+	}
 	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
 	    (char *)r->base), (off_t)len) != 0) {
 		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
+		shm_thread_lane = 1;
 		return (&r->lane[0]);
 	}
 #ifdef MADV_POPULATE_WRITE
