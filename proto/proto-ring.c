@@ -48,12 +48,11 @@ struct proto_lane {
 	uint64_t pos;			/* next position to read: ours alone */
 	uint64_t head;			/* as loaded by this read */
 	uint64_t end;			/* with limited: read no further */
-	uint64_t sync;			/* with synced: read at least to here */
+	uint64_t sync;			/* proto_ring_synced: read to here */
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
 	uint64_t reported;		/* the runner's losses, said */
 	int limited;
-	int syncing;
 	int skipping;			/* the last slot skipped: unfinished */
 	int status;			/* this read: PROTO_RING_*, or -1 */
 	int stuck;			/* pending at stuck_pos since
@@ -593,6 +592,13 @@ proto_lane_skip_unfinished(struct proto_ring *r, struct proto_lane *l,
 	l->pos++;
 }
 
+/* Has a lane's reading reached its limit (proto_ring_limit), if it has one? */
+static int
+proto_lane_at_limit(const struct proto_lane *l)
+{
+	return (l->limited && (int64_t)(l->pos - l->end) >= 0);
+}
+
 /*
  * Lapped (head, as loaded, more than a lane past us): go on from the
  * oldest position the lane still holds. A record held is let go: its
@@ -645,9 +651,7 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 	unsigned state;
 	int rc;
 
-	while (l->pos != l->head) {
-		if (l->limited && (int64_t)(l->pos - l->end) >= 0)
-			break;
+	while (l->pos != l->head && !proto_lane_at_limit(l)) {
 		s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 		    memory_order_acquire);
 		n = relog_ring_seq_cmp(s, l->pos);
@@ -712,8 +716,7 @@ proto_ring_more(const struct proto_ring *r)
 
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		if (l->held || (l->pos != l->head &&
-		    !(l->limited && (int64_t)(l->pos - l->end) >= 0)))
+		if (l->held || (l->pos != l->head && !proto_lane_at_limit(l)))
 			return (1);
 	}
 	return (0);
@@ -730,8 +733,8 @@ proto_ring_more(const struct proto_ring *r)
  * at it for PROTO_RING_STUCK_NS (stuck, or descheduled that long: it holds
  * up its own lane only), or PROTO_RING_GIVE_UP. A record is taken as it
  * is delivered; one copied out for the merge waits for the next read, not
- * taken (a large one is let go, and copied again). Adds what it found to *c. The shared
- * tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
+ * taken (a large one is let go, and copied again). Adds what it found to
+ * *c. The shared tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
  * PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative errno if the ring is
  * inconsistent (sticky; see proto_ring_cause). Its work is bounded by
  * slot_count slots a lane and the budget.
@@ -959,8 +962,7 @@ proto_ring_synced(const struct proto_ring *r)
 
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		if ((int64_t)(l->pos - l->sync) < 0 && !(l->limited &&
-		    (int64_t)(l->pos - l->end) >= 0))
+		if ((int64_t)(l->pos - l->sync) < 0 && !proto_lane_at_limit(l))
 			return (0);
 	}
 	return (1);

@@ -338,16 +338,23 @@ relog_open_wait(struct relog *h, size_t wait_ms)
 }
 
 /*
- * The lanes a ring gets by default: SHIM_LANES_DEFAULT, or 1 where one CPU
- * runs every thread (no two of them push at the same time). More lanes
- * than CPUs still pay: two threads sharing a lane contend whenever they
- * run on different CPUs, and on 2 CPUs 4 threads in 2 lanes did (make
+ * The lanes a ring of lanes of slots slots gets by default:
+ * SHIM_LANES_DEFAULT, or 1 where one CPU runs every thread (no two of them
+ * push at the same time), halved while they would pass
+ * SHIM_LANES_SLOTS_MAX slots in all (what relogd maps by default). More
+ * lanes than CPUs still pay: two threads sharing a lane contend whenever
+ * they run on different CPUs, and on 2 CPUs 4 threads in 2 lanes did (make
  * bench's 4-producer p99: 220 to 771 ns; in 4 lanes 250 to 301 ns).
  */
 static size_t
-relog_default_lanes(void)
+relog_default_lanes(size_t slots)
 {
-	return (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? SHIM_LANES_DEFAULT : 1);
+	size_t lanes = sysconf(_SC_NPROCESSORS_ONLN) > 1 ?
+	    SHIM_LANES_DEFAULT : 1;
+
+	while (lanes > 1 && lanes * slots > SHIM_LANES_SLOTS_MAX)
+		lanes /= 2;
+	return (lanes);
 }
 
 /* Open a handle, start its flusher, and give it a moment to connect. */
@@ -357,7 +364,8 @@ relog_open(const struct relog_opts *opts)
 	struct relog_opts o;
 	struct relog *h;
 	char runner[64];
-	size_t queue_max, interval, batch, open_wait, lanes, slots;
+	size_t queue_max, interval, batch, open_wait, lanes;
+	uint32_t slots;
 	int error;
 
 	memset(&o, 0, sizeof o);
@@ -375,8 +383,12 @@ relog_open(const struct relog_opts *opts)
 	    relog_opt_num(o.flush_batch, "RELOG_FLUSH_BATCH",
 	    SHIM_FLUSH_BATCH_DEFAULT, 4096, &batch) != 0 ||
 	    relog_opt_num(0, "RELOG_OPEN_WAIT_MS", SHIM_OPEN_WAIT_MS_DEFAULT,
-	    10000, &open_wait) != 0 ||
-	    relog_opt_num(o.lanes, "RELOG_LANES", relog_default_lanes(),
+	    10000, &open_wait) != 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	slots = shm_ring_slots(queue_max);
+	if (relog_opt_num(o.lanes, "RELOG_LANES", relog_default_lanes(slots),
 	    RELOG_RING_LANES_MAX, &lanes) != 0 || (lanes & (lanes - 1)) != 0) {
 		errno = EINVAL;
 		return (NULL);
@@ -403,12 +415,6 @@ relog_open(const struct relog_opts *opts)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	slots = shm_ring_slots(queue_max);
-	/* Default lanes stay within what relogd maps by default. */
-	while (o.lanes == 0 && (getenv("RELOG_LANES") == NULL ||
-	    *getenv("RELOG_LANES") == '\0') && lanes > 1 &&
-	    lanes * slots > SHIM_LANES_SLOTS_MAX)
-		lanes /= 2;
 	error = shm_ring_create_lanes(&h->shm, slots, (unsigned)lanes,
 	    relog_wake, h);
 	if (error != 0 || relog_wake_pair(h) != 0) {

@@ -56,8 +56,9 @@ struct shm_ring {
 };
 
 /*
- * A thread's lane number, for every ring (lane = number % lane_count):
- * handed out in turn at a thread's first push, 0 until then.
+ * A thread's lane number, the same for every ring (its lane: number - 1,
+ * modulo lane_count): handed out in turn at a thread's first push, 0
+ * until then.
  */
 static _Thread_local unsigned shm_thread_lane
     __attribute__((tls_model("initial-exec")));
@@ -241,14 +242,13 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 		    RELOG_RING_HEADER_SIZE);
 		atomic_init(&r->lane[n].ready, n == 0);
 	}
-	/* The other lanes' slots are written when a thread first takes one. */
-	r->slot_count = slot_count;
-	shm_ring_init_slots(r, &r->lane[0]);
 	r->base = p;
 	r->lane_count = lane_count;
 	r->mask = slot_count - 1;
 	r->slot_count = slot_count;
 	r->size = size;
+	/* The other lanes' slots are written when a thread first takes one. */
+	shm_ring_init_slots(r, &r->lane[0]);
 	r->fd = fd;
 	return (0);
 }
@@ -268,9 +268,8 @@ shm_ring_unmap(struct shm_ring *r)
 
 /*
  * Create a ring of lane_count lanes (a power of two, 1 to
- * RELOG_RING_LANES_MAX) of
- * slot_count slots each (a power of two in [RELOG_RING_SLOTS_MIN,
- * RELOG_RING_SLOTS_MAX]; shm_ring_slots picks one). wake (may be NULL) is
+ * RELOG_RING_LANES_MAX) of slot_count slots each (a power of two in
+ * [RELOG_RING_SLOTS_MIN, RELOG_RING_SLOTS_MAX]; shm_ring_slots picks one). wake (may be NULL) is
  * called with arg as shm_ring_wake_cb says. Returns 0 and the ring in *out
  * (free it with shm_ring_destroy), or a negative errno.
  */
@@ -531,13 +530,6 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
 }
 
 /*
- * Copy a record in. Texts are cut to RELOG_RING_TEXT_MAX bytes, the color
- * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary). Never waits, allocates or
- * calls the system, but for the wake callback. Returns 0; -EAGAIN if the
- * record was given up (a writer a lap behind was still in its way); -ENXIO
- * if there is no ring (a reset failed). Either loss is counted.
- */
-/*
  * The first push into a lane (but lane 0): allocate its slots' pages
  * (fallocate: out of memory is an error here, not a fault in a later
  * push), map them in one call (not a page fault every 16 pushes of its
@@ -557,8 +549,6 @@ shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
 	int state = atomic_load_explicit(&l->ready, memory_order_acquire);
 
-	if (state == 1)
-		return (l);
 	if (state != 0 || !atomic_compare_exchange_strong_explicit(&l->ready,
 	    &state, 2, memory_order_acquire, memory_order_relaxed)) {
 		if (state == 1)
@@ -598,6 +588,13 @@ shm_ring_lane(struct shm_ring *r)
 	return (&r->lane[(n - 1) & (r->lane_count - 1)]);
 }
 
+/*
+ * Copy a record in. Texts are cut to RELOG_RING_TEXT_MAX bytes, the color
+ * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary). Never waits, allocates or
+ * calls the system, but for the wake callback. Returns 0; -EAGAIN if the
+ * record was given up (a writer a lap behind was still in its way); -ENXIO
+ * if there is no ring (a reset failed). Either loss is counted.
+ */
 int
 shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 {
@@ -751,13 +748,6 @@ shm_ring_passed(const struct shm_ring *r, const uint64_t *heads)
 			return (0);
 	}
 	return (1);
-}
-
-/* How many lanes the ring has (as it was made; 0 when there is none). */
-unsigned
-shm_ring_lanes(const struct shm_ring *r)
-{
-	return (r->base == NULL ? 0 : r->lane_count);
 }
 
 /*

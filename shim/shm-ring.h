@@ -67,6 +67,5 @@ uint64_t shm_ring_dropped(const struct shm_ring *);
 void	shm_ring_stats(const struct shm_ring *, struct shm_ring_stats *);
 void	shm_ring_heads(const struct shm_ring *, uint64_t *);
 int	shm_ring_passed(const struct shm_ring *, const uint64_t *);
-unsigned shm_ring_lanes(const struct shm_ring *);
 
 #endif
