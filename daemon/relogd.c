@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto-clock.h"
 #include "relogd.h"
 
 struct event_base *relogd_base;
@@ -18,10 +19,7 @@ struct config relogd_config;
 int64_t
 relogd_now_us(clockid_t clock)
 {
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return (proto_clock_ns(clock) / 1000);
 }
 
 /* The time by a clock, in ms. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto-clock.h"
 #include "proto.h"
 
 /* Connect to a Unix socket. Returns the fd, or -errno. */
@@ -74,16 +75,6 @@ proto_client_send(int fd, const char *buf, size_t len)
 	return (0);
 }
 
-/* Monotonic milliseconds. */
-static int64_t
-proto_client_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Read exactly len bytes by the deadline (-1: none). Returns 0, -ETIMEDOUT,
  * -ECONNRESET at end of file, or -errno.
@@ -96,7 +87,8 @@ proto_client_read(int fd, char *buf, size_t len, int64_t deadline)
 	ssize_t n;
 
 	while (len > 0) {
-		left = deadline < 0 ? -1 : deadline - proto_client_now_ms();
+		left = deadline < 0 ? -1 :
+		    deadline - proto_clock_ns(CLOCK_MONOTONIC) / 1000000;
 		if (deadline >= 0 && left <= 0)
 			return (-ETIMEDOUT);
 		n = poll(&pfd, 1, (int)left);
@@ -128,7 +120,7 @@ proto_client_recv(int fd, int timeout_ms, struct proto_msg *m,
     const char **cause)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 :
-	    proto_client_now_ms() + timeout_ms;
+	    proto_clock_ns(CLOCK_MONOTONIC) / 1000000 + timeout_ms;
 	unsigned char head[RELOG_FRAME_HEADER_SIZE];
 	size_t off = 0;
 	int ret;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto-clock.h"
 #include "proto-ring.h"
 #include "relog-ring.h"
 
@@ -697,16 +698,6 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 	return (0);
 }
 
-/* CLOCK_MONOTONIC in ns. */
-static int64_t
-proto_ring_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
-
 /* After a read stopped: might a lane have more (records, or skips)? */
 static int
 proto_ring_more(const struct proto_ring *r)
@@ -734,10 +725,10 @@ proto_ring_more(const struct proto_ring *r)
  * up its own lane only), or PROTO_RING_GIVE_UP. A record is taken as it
  * is delivered; one copied out for the merge waits for the next read, not
  * taken (a large one is let go, and copied again). Adds what it found to
- * *c. The shared tails do not move (proto_ring_commit). Returns PROTO_RING_DRAINED,
- * PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative errno if the ring is
- * inconsistent (sticky; see proto_ring_cause). Its work is bounded by
- * slot_count slots a lane and the budget.
+ * *c. The shared tails do not move (proto_ring_commit). Returns
+ * PROTO_RING_DRAINED, PROTO_RING_PENDING, PROTO_RING_AGAIN, or a negative
+ * errno if the ring is inconsistent (sticky; see proto_ring_cause). Its
+ * work is bounded by slot_count slots a lane and the budget.
  */
 int
 proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
@@ -745,7 +736,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 {
 	struct proto_lane *l, *best;
 	uint64_t delivered = c->delivered, bytes = c->bytes;
-	int64_t now = r->lane_count > 1 ? proto_ring_now_ns() : 0;
+	int64_t now = r->lane_count > 1 ? proto_clock_ns(CLOCK_MONOTONIC) : 0;
 	int status, pending, waiting, rc;
 	unsigned i;
 

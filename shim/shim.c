@@ -8,6 +8,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "proto-clock.h"
 #include "relog-ring.h"
 #include "shim.h"
 #include "shm-ring.h"
@@ -71,16 +72,6 @@ shim_clock_tsc(void)
 }
 #endif
 
-/* Monotonic ns, for measuring the TSC's rate. */
-static int64_t
-shim_clock_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
-
 /*
  * Measure from here (cal was g, even): the clock, then the TSC, so the
  * rate errs slower. One thread does; the others find cal changed.
@@ -92,8 +83,8 @@ shim_clock_anchor(uint64_t g)
 	    g + 1, memory_order_acquire, memory_order_relaxed))
 		return;
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&shim_clock.cal_ns, shim_clock_mono_ns(),
-	    memory_order_relaxed);
+	atomic_store_explicit(&shim_clock.cal_ns,
+	    proto_clock_ns(CLOCK_MONOTONIC), memory_order_relaxed);
 	atomic_store_explicit(&shim_clock.cal_tsc, shim_clock_tsc(),
 	    memory_order_relaxed);
 	atomic_store_explicit(&shim_clock.cal, g + 2, memory_order_release);
@@ -123,7 +114,7 @@ shim_clock_calibrate(uint64_t t)
 	    atomic_load_explicit(&shim_clock.cal, memory_order_relaxed) != g ||
 	    t - t0 < SHIM_CLOCK_CAL_TICKS)
 		return;
-	dns = shim_clock_mono_ns() - ns0;
+	dns = proto_clock_ns(CLOCK_MONOTONIC) - ns0;
 	if (dns < SHIM_CLOCK_CAL_NS)
 		return;
 	/* Ticks per ns << 16, less a 64th: a ms ends early, never late. */
@@ -187,10 +178,7 @@ shim_clock_renew(uint64_t t0, uint64_t rate)
 int64_t
 shim_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return (proto_clock_ns(CLOCK_MONOTONIC) / 1000000);
 }
 
 /* A CLOCK_MONOTONIC time in ms, for pthread_cond_timedwait. */
