@@ -37,8 +37,8 @@ struct shm_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
 	_Atomic int ready;		/* its slots: 1 ready; 0 not made
-					   yet, 2 being made, -1 could not
-					   be (use lane 0) */
+					   yet, 2 being made, -1 not to be
+					   used (its threads use lane 0) */
 };
 
 struct shm_ring {
@@ -538,10 +538,15 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * fault the pages in. The seqs written here, not left zero: a lane whose
  * slots were never touched before its first lap had make bench's
  * 1-producer p99.9 at 741 to 842 ns, against 571 to 591 written. Returns
- * the lane to push into: this one, or lane 0 if another thread is making
- * it or its pages could not be had. A thread sent to lane 0 stays there
- * (in every ring): moving to its own lane later could put its records out
- * of order (two lanes' records of one ms go in either order).
+ * the lane to push into: this one, or lane 0.
+ *
+ * A thread whose lane another thread is making does not wait for it: it
+ * gives the lane up (-1), and it, the maker and every thread of that lane
+ * push into lane 0 of this ring from then on. Once a thread has pushed
+ * into a lane of a ring, it pushes into no other lane of that ring (the
+ * state goes from 0 to 2, then to 1 or -1, and stays): moving would put
+ * its records out of order, as two lanes' records of one ms are merged in
+ * either order. Lane 0 of another ring is not its concern.
  */
 static struct shm_lane *
 shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
@@ -550,24 +555,28 @@ shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 	int state = atomic_load_explicit(&l->ready, memory_order_acquire);
 
 	if (state != 0 || !atomic_compare_exchange_strong_explicit(&l->ready,
-	    &state, 2, memory_order_acquire, memory_order_relaxed)) {
-		if (state == 1)
-			return (l);
-		shm_thread_lane = 1;
-		return (&r->lane[0]);
+	    &state, 2, memory_order_acquire, memory_order_acquire)) {
+		/* Being made: give it up, unless it was made meanwhile. */
+		if (state == 2)
+			atomic_compare_exchange_strong_explicit(&l->ready,
+			    &state, -1, memory_order_acquire,
+			    memory_order_acquire);
+		return (state == 1 ? l : &r->lane[0]);
 	}
 	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
 	    (char *)r->base), (off_t)len) != 0) {
 		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
-		shm_thread_lane = 1;
 		return (&r->lane[0]);
 	}
 #ifdef MADV_POPULATE_WRITE
 	(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
 	shm_ring_init_slots(r, l);
-	atomic_store_explicit(&l->ready, 1, memory_order_release);
-	return (l);
+	state = 2;
+	if (atomic_compare_exchange_strong_explicit(&l->ready, &state, 1,
+	    memory_order_release, memory_order_relaxed))
+		return (l);
+	return (&r->lane[0]);
 }
 
 /*

@@ -6,16 +6,21 @@
  * checks each one it gets to the last byte, and the order per thread.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -2070,6 +2075,130 @@ sr_lanes_fill(void)
 	return (ring);
 }
 
+/*
+ * Two rings in one process (two handles, say): a thread whose lane in ring
+ * B could not be made (fallocate failed; or another thread was making it)
+ * pushes into B's lane 0 from then on. In ring A it goes on in its own
+ * lane: were it sent to lane 0 there too, its records in A would be in two
+ * lanes, and two of one ms are merged in either order.
+ */
+struct sr_two_rings {
+	struct shm_ring *a, *b;
+	int b_lane;			/* where t1's push into b went */
+	char order[2][16];		/* a's records, as read */
+};
+
+static void
+sr_two_push(struct shm_ring *ring, const char *msg)
+{
+	struct shm_ring_record rec;
+
+	memset(&rec, 0, sizeof rec);
+	rec.timestamp_ms = 1000;
+	rec.name = "plugin.two";
+	rec.name_len = strlen(rec.name);
+	rec.msg = msg;
+	rec.msg_len = strlen(msg);
+	rec.exc = "";
+	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+}
+
+/* The lane of a ring's only push so far (heads start at slot_count). */
+static int
+sr_two_lane(const struct shm_ring *ring)
+{
+	uint64_t heads[RELOG_RING_LANES_MAX];
+	int i;
+
+	shm_ring_heads(ring, heads);
+	for (i = 0; i < 2; i++) {
+		if (heads[i] != 1024)
+			return (i);
+	}
+	return (-1);
+}
+
+/*
+ * "first" into a, in a lane but 0 (else NULL: the next thread's number
+ * has the other parity); then, with fallocate failing in this thread
+ * (seccomp: ENOSPC), a push into b, whose lane it makes; then "second"
+ * into a.
+ */
+static void *
+sr_two_t1(void *arg)
+{
+	struct sr_two_rings *tr = arg;
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fallocate, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSPC),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof filter / sizeof filter[0], filter };
+
+	sr_two_push(tr->a, "first");
+	if (sr_two_lane(tr->a) <= 0)
+		return (NULL);
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog),
+	    0);
+	sr_two_push(tr->b, "t1");
+	tr->b_lane = sr_two_lane(tr->b);
+	sr_two_push(tr->a, "second");
+	return (tr);
+}
+
+static int
+sr_two_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_two_rings *tr = arg;
+	size_t i = tr->order[0][0] == '\0' ? 0 : 1;
+
+	snprintf(tr->order[i], sizeof tr->order[i], "%.*s",
+	    (int)rec->message.len, rec->message.ptr);
+	return (0);
+}
+
+START_TEST(test_shmring_lanes_two_rings)
+{
+	struct sr_two_rings tr;
+	struct proto_ring_counts counts;
+	struct proto_ring *r;
+	const char *cause;
+	pthread_t th;
+	void *ret = NULL;
+	int tries;
+
+	for (tries = 0; tries < 2 && ret == NULL; tries++) {
+		memset(&tr, 0, sizeof tr);
+		ck_assert_int_eq(shm_ring_create_lanes(&tr.a, 1024, 2, NULL,
+		    NULL), 0);
+		ck_assert_int_eq(shm_ring_create_lanes(&tr.b, 1024, 2, NULL,
+		    NULL), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, sr_two_t1, &tr), 0);
+		pthread_join(th, &ret);
+		if (ret == NULL) {
+			shm_ring_destroy(tr.a);
+			shm_ring_destroy(tr.b);
+		}
+	}
+	ck_assert_ptr_nonnull(ret);
+	/* b's lane could not be made: lane 0 there. */
+	ck_assert_int_eq(tr.b_lane, 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(tr.a), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, 0, 10, 1u << 20, sr_two_cb, &tr,
+	    &counts), PROTO_RING_DRAINED);
+	ck_assert_str_eq(tr.order[0], "first");
+	ck_assert_str_eq(tr.order[1], "second");
+	proto_ring_close(r);
+	shm_ring_destroy(tr.a);
+	shm_ring_destroy(tr.b);
+}
+END_TEST
+
 /* What a lanes read saw, in order. */
 struct sr_lanes_seen {
 	int64_t ts[400];
@@ -2679,6 +2808,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_give_up);
 	tcase_add_test(tc, test_shmring_lanes_hostile_head);
 	tcase_add_test(tc, test_shmring_lanes_marks);
+	tcase_add_test(tc, test_shmring_lanes_two_rings);
 	tcase_add_test(tc, test_shmring_overflow_no_consumer);
 	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
 	tcase_add_test(tc, test_shmring_overwritten_while_read);
