@@ -129,6 +129,8 @@ record_drops_say(struct origin *o, int now)
 	p->dropped_by_runners += o->drops;
 	o->drops = 0;
 	o->drops_said_at = t;
+	if (o->drops_said != NULL)
+		o->drops_said(o->drops_said_arg);
 }
 
 /* A second after the last notice: say the drops counted since. */

@@ -205,6 +205,8 @@ struct origin {
 	uint64_t drops;		/* its ring's losses, not said yet */
 	int64_t drops_said_at;	/* monotonic ms */
 	struct event *drops_ev;	/* to say them, a second after the last */
+	void (*drops_said)(void *);	/* told when they are; or NULL */
+	void *drops_said_arg;
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
 	/* The last "plugin.<rest>" logger route.c looked up, and its plugin. */
 	char memo_name[RELOG_ROUTE_MEMO_MAX];

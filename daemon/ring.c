@@ -171,6 +171,19 @@ ring_record_cb(const struct proto_ring_record *rec, void *arg)
 	return (0);
 }
 
+/*
+ * The records layer said the ring's losses: the headers say so, and a
+ * relogd after us (we may be killed) does not say them again; one killed
+ * before says them.
+ */
+static void
+ring_drops_said(void *arg)
+{
+	struct ring *rg = arg;
+
+	proto_ring_said(rg->r);
+}
+
 /* The ring is inconsistent: drop the runner, with one line. */
 static void
 ring_fail(struct ring *rg)
@@ -240,8 +253,8 @@ ring_read(struct ring *rg)
 		rg->late += n.delivered;
 		rg->unfinished += n.unfinished;
 	}
-	lost = proto_ring_new_drops(rg->r) + n.torn + n.unfinished;
-	if (lost != 0)
+	/* Said at once, or within a second: ring_drops_said. */
+	if ((lost = proto_ring_new_drops(rg->r)) != 0)
 		record_drops(&c->origin, lost);
 	ring_owe(rg);
 	if (ack_congested(c->origin.acks))
@@ -554,6 +567,8 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	ring_total += rg->size;
 	ring_n++;
 	c->ring = rg;
+	c->origin.drops_said = ring_drops_said;
+	c->origin.drops_said_arg = rg;
 	/* Records it logged before the hello. */
 	ring_again(rg, 0);
 	return (NULL);
@@ -678,6 +693,7 @@ ring_detach(struct client *c)
 
 	if (rg == NULL)
 		return;
+	c->origin.drops_said = NULL;
 	event_free(rg->wake_ev);
 	event_free(rg->tick_ev);
 	event_free(rg->read_ev);

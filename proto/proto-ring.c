@@ -52,7 +52,12 @@ struct proto_lane {
 	uint64_t sync;			/* proto_ring_synced: read to here */
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
-	uint64_t reported;		/* the runner's losses, said */
+	uint64_t seen;			/* losses proto_ring_new_drops found */
+	uint64_t said;			/* ...and proto_ring_said: reported */
+	uint64_t claims;		/* records taken, not committed past */
+	uint64_t delivered;		/* since the start: taken ones done */
+	uint64_t committed;		/* delivered, as of the last commit */
+	int fresh;			/* not read since the start */
 	int limited;
 	int skipping;			/* the last slot skipped: unfinished */
 	int status;			/* this read: PROTO_RING_*, or -1 */
@@ -73,6 +78,7 @@ struct proto_lane {
 struct proto_ring_mark {
 	uint64_t token;
 	uint64_t pos[RELOG_RING_LANES_MAX];
+	uint64_t delivered[RELOG_RING_LANES_MAX];
 };
 
 struct proto_ring {
@@ -87,7 +93,7 @@ struct proto_ring {
 	int mapped;			/* by proto_ring_open: to unmap */
 	uint64_t token_base;		/* tokens go on above those given */
 	uint64_t token_last;
-	uint64_t last_pos[RELOG_RING_LANES_MAX];	/* at token_last */
+	struct proto_ring_mark last;	/* at token_last */
 	struct proto_ring_mark marks[PROTO_RING_MARKS];
 	unsigned mark_first, mark_n;
 	struct proto_lane lane[RELOG_RING_LANES_MAX];
@@ -110,9 +116,20 @@ proto_ring_lane_hdr(void *base, uint64_t slot_count, unsigned i)
 	    i * relog_ring_lane_size(slot_count)));
 }
 
+/* A lane's losses as its header counts them (the runner's word). */
+static uint64_t
+proto_lane_losses(const struct proto_lane *l)
+{
+	return (atomic_load_explicit(&l->hdr->overwritten,
+	    memory_order_relaxed) + atomic_load_explicit(&l->hdr->abandoned,
+	    memory_order_relaxed) + l->torn + l->unfinished);
+}
+
 /*
  * Go on from the lane's shared tail, within what it still holds, with the
- * counts its header keeps (a previous consumer's).
+ * counts its header keeps (a previous consumer's): what it had said is
+ * said; what it had taken is settled at the first read (a consumer opened
+ * while another still reads stores nothing).
  */
 static void
 proto_lane_start(struct proto_ring *r, struct proto_lane *l)
@@ -128,13 +145,45 @@ proto_lane_start(struct proto_ring *r, struct proto_lane *l)
 	l->torn = atomic_load_explicit(&l->hdr->torn, memory_order_relaxed);
 	l->unfinished = atomic_load_explicit(&l->hdr->unfinished,
 	    memory_order_relaxed);
-	lost = atomic_load_explicit(&l->hdr->overwritten,
-	    memory_order_relaxed) + atomic_load_explicit(&l->hdr->abandoned,
+	lost = proto_lane_losses(l);
+	l->said = atomic_load_explicit(&l->hdr->reported,
 	    memory_order_relaxed);
-	l->reported = atomic_load_explicit(&l->hdr->reported,
-	    memory_order_relaxed);
-	if (l->reported > lost)
-		l->reported = lost;
+	if (l->said > lost)
+		l->said = lost;
+	l->seen = l->said;
+	l->claims = l->delivered = l->committed = 0;
+	l->fresh = 1;
+}
+
+/* Store a lane's count of records taken and not committed past. */
+static void
+proto_lane_store_taken(struct proto_lane *l)
+{
+	atomic_store_explicit(&l->hdr->taken, l->claims >= l->committed ?
+	    l->claims - l->committed : 0, memory_order_relaxed);
+}
+
+/* Count a record lost in a lane's header now: a crash must not undo it. */
+static void
+proto_lane_torn(struct proto_lane *l, uint64_t n, struct proto_ring_counts *c)
+{
+	l->torn += n;
+	c->torn += n;
+	atomic_store_explicit(&l->hdr->torn, l->torn, memory_order_relaxed);
+}
+
+/* Note the lanes' positions and deliveries now in a mark. */
+static void
+proto_ring_mark_now(const struct proto_ring *r, struct proto_ring_mark *m,
+    uint64_t token)
+{
+	unsigned i;
+
+	m->token = token;
+	for (i = 0; i < r->lane_count; i++) {
+		m->pos[i] = r->lane[i].pos;
+		m->delivered[i] = r->lane[i].delivered;
+	}
 }
 
 /* Start every lane afresh; tokens given before stay below those to come. */
@@ -146,6 +195,8 @@ proto_ring_start(struct proto_ring *r)
 	for (i = 0; i < r->lane_count; i++)
 		proto_lane_start(r, &r->lane[i]);
 	r->mark_first = r->mark_n = 0;
+	/* A stale commit of the last token commits where we start. */
+	proto_ring_mark_now(r, &r->last, r->token_last);
 	r->token_base = 0;
 	if (r->lane_count > 1) {
 		r->token_base = r->token_last + 1;
@@ -412,16 +463,28 @@ proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 	    memory_order_acq_rel, memory_order_relaxed));
 }
 
-/* A record lost unread: count it if it was ours to count. */
+/*
+ * A record lost unread, its first slot read as s0: count it if it is ours
+ * to count, and leave it a skip. Ours: one not taken (COMMITTED_FIRST); or
+ * one at our position that a consumer before us took and did not commit
+ * (CONSUMED_FIRST: counted as taken, at the first read, until now).
+ */
 static void
 proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
-    uint64_t s0, struct proto_ring_counts *c)
+    uint64_t s0, uint64_t pos, struct proto_ring_counts *c)
 {
-	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST &&
-	    proto_ring_settle(slot, s0, RELOG_RING_CONSUMED_FIRST)) {
-		l->torn++;
-		c->torn++;
-	}
+	unsigned state = relog_ring_seq_state(s0);
+
+	if (state == RELOG_RING_CONSUMED_FIRST &&
+	    relog_ring_seq_cmp(s0, pos) == 0 &&
+	    proto_ring_settle(slot, s0, RELOG_RING_SKIP)) {
+		if (l->claims > 0)
+			l->claims--;
+		proto_lane_store_taken(l);
+		proto_lane_torn(l, 1, c);
+	} else if (state == RELOG_RING_COMMITTED_FIRST &&
+	    proto_ring_settle(slot, s0, RELOG_RING_SKIP))
+		proto_lane_torn(l, 1, c);
 }
 
 /*
@@ -439,6 +502,28 @@ proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
 		return (proto_ring_settle(first, s0,
 		    RELOG_RING_CONSUMED_FIRST));
 	return (atomic_load_explicit(&first->seq, memory_order_relaxed) == s0);
+}
+
+/*
+ * A lane's record was claimed (proto_ring_claim) and is being delivered:
+ * one more taken and not committed if no one had taken it, and one more
+ * delivered (a given-up one: none to commit, one less taken if it was).
+ */
+static void
+proto_lane_taken(const struct proto_ring *r, struct proto_lane *l)
+{
+	unsigned state = relog_ring_seq_state(l->rec_s0);
+
+	if (!r->give_up) {
+		l->delivered++;
+		if (state != RELOG_RING_COMMITTED_FIRST)
+			return;
+		l->claims++;
+	} else if (state == RELOG_RING_CONSUMED_FIRST && l->claims > 0)
+		l->claims--;
+	else
+		return;
+	proto_lane_store_taken(l);
 }
 
 /*
@@ -567,7 +652,7 @@ proto_lane_take(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 
 torn:
 	/* Overwritten under us; the later slots are skipped one by one. */
-	proto_lane_lost(l, first, s0, c);
+	proto_lane_lost(l, first, s0, pos, c);
 	return (1);
 }
 
@@ -586,9 +671,11 @@ proto_lane_skip_unfinished(struct proto_ring *r, struct proto_lane *l,
 	    (cmp < 0 && !l->skipping)) {
 		l->unfinished++;
 		c->unfinished++;
+		atomic_store_explicit(&l->hdr->unfinished, l->unfinished,
+		    memory_order_relaxed);
 	}
 	if (cmp < 0)
-		proto_lane_lost(l, proto_lane_slot(r, l, l->pos), s, c);
+		proto_lane_lost(l, proto_lane_slot(r, l, l->pos), s, l->pos, c);
 	l->skipping = 1;
 	l->pos++;
 }
@@ -616,11 +703,44 @@ proto_lane_lapped(const struct proto_ring *r, struct proto_lane *l)
 }
 
 /*
+ * The first read of a lane since its start: of the records a consumer
+ * before us took and did not commit (its header's taken), those still
+ * there (their first slot CONSUMED_FIRST at its position) we read again;
+ * the others were overwritten while no one read, and no producer counted
+ * them (a producer counts only records no one took): they are counted
+ * torn now. At most a lane of slots looked at, once.
+ */
+static void
+proto_lane_settle_taken(struct proto_ring *r, struct proto_lane *l,
+    struct proto_ring_counts *c)
+{
+	uint64_t taken, left = 0, p;
+
+	l->fresh = 0;
+	taken = atomic_load_explicit(&l->hdr->taken, memory_order_relaxed);
+	if (taken == 0)
+		return;
+	for (p = l->pos; p != l->head; p++) {
+		if (atomic_load_explicit(&proto_lane_slot(r, l, p)->seq,
+		    memory_order_relaxed) ==
+		    relog_ring_seq(p, RELOG_RING_CONSUMED_FIRST))
+			left++;
+	}
+	l->claims = left;
+	proto_lane_store_taken(l);
+	/* The runner's word: a count that jumped says no more than this. */
+	if (taken > left)
+		proto_lane_torn(l, taken - left < PROTO_RING_DROPS_MAX ?
+		    taken - left : PROTO_RING_DROPS_MAX, c);
+}
+
+/*
  * A read's first look at a lane: where its head is, which must not have
  * gone back (nor below a record held). Returns 0 or a negative errno.
  */
 static int
-proto_lane_begin(struct proto_ring *r, struct proto_lane *l)
+proto_lane_begin(struct proto_ring *r, struct proto_lane *l,
+    struct proto_ring_counts *c)
 {
 	/* READ_ONCE: a plain field the runner may scribble on. */
 	const volatile uint32_t *magic = &l->hdr->magic;
@@ -634,6 +754,8 @@ proto_lane_begin(struct proto_ring *r, struct proto_lane *l)
 		return (proto_ring_fail(r, -EPROTO,
 		    "the ring's head went back"));
 	proto_lane_lapped(r, l);
+	if (l->fresh)
+		proto_lane_settle_taken(r, l, c);
 	l->status = -1;
 	return (0);
 }
@@ -744,7 +866,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		return (r->error);
 	r->give_up = (flags & PROTO_RING_GIVE_UP) != 0;
 	for (i = 0; i < r->lane_count; i++) {
-		if ((rc = proto_lane_begin(r, &r->lane[i])) != 0)
+		if ((rc = proto_lane_begin(r, &r->lane[i], c)) != 0)
 			return (rc);
 	}
 	for (;;) {
@@ -790,6 +912,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			best->pos++;
 			continue;
 		}
+		proto_lane_taken(r, best);
 		c->delivered++;
 		c->bytes += best->rec_bytes;
 		rc = cb(&best->rec, arg);
@@ -817,14 +940,17 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	return (status);
 }
 
-/* Store a lane's tail and the counts of records lost the runner reads. */
+/*
+ * Store a lane's tail as a mark says: what was taken before it is no
+ * longer taken (stored first: a consumer killed between the two stores
+ * reads those records again, rather than count them lost).
+ */
 static void
-proto_lane_commit(struct proto_lane *l, uint64_t pos)
+proto_lane_commit(struct proto_lane *l, uint64_t pos, uint64_t delivered)
 {
+	l->committed = delivered;
+	proto_lane_store_taken(l);
 	atomic_store_explicit(&l->hdr->tail, pos, memory_order_release);
-	atomic_store_explicit(&l->hdr->torn, l->torn, memory_order_relaxed);
-	atomic_store_explicit(&l->hdr->unfinished, l->unfinished,
-	    memory_order_relaxed);
 }
 
 /*
@@ -836,34 +962,26 @@ proto_lane_commit(struct proto_lane *l, uint64_t pos)
 uint64_t
 proto_ring_position(struct proto_ring *r)
 {
-	struct proto_ring_mark *m;
-	uint64_t t;
+	uint64_t t = r->token_base;
 	unsigned i;
 
-	if (r->lane_count == 1)
-		return (r->lane[0].pos);
-	t = r->token_base;
 	for (i = 0; i < r->lane_count; i++)
 		t += r->lane[i].pos;
 	r->token_last = t;
-	for (i = 0; i < r->lane_count; i++)
-		r->last_pos[i] = r->lane[i].pos;
+	proto_ring_mark_now(r, &r->last, t);
 	if (r->mark_n > 0 && r->marks[(r->mark_first + r->mark_n - 1) %
 	    PROTO_RING_MARKS].token == t)
 		return (t);
-	if (r->mark_n == PROTO_RING_MARKS)
-		return (t);
-	m = &r->marks[(r->mark_first + r->mark_n++) % PROTO_RING_MARKS];
-	m->token = t;
-	for (i = 0; i < r->lane_count; i++)
-		m->pos[i] = r->lane[i].pos;
+	if (r->mark_n < PROTO_RING_MARKS)
+		proto_ring_mark_now(r, &r->marks[(r->mark_first +
+		    r->mark_n++) % PROTO_RING_MARKS], t);
 	return (t);
 }
 
 /*
  * The records before token (from proto_ring_position) are written: store
- * the lanes' tails, where a consumer that comes next goes on from, and the
- * counts of records lost that the runner reads.
+ * the lanes' tails, where a consumer that comes next goes on from, and how
+ * many records are taken and not committed.
  */
 void
 proto_ring_commit(struct proto_ring *r, uint64_t token)
@@ -871,26 +989,19 @@ proto_ring_commit(struct proto_ring *r, uint64_t token)
 	struct proto_ring_mark *m = NULL;
 	unsigned i;
 
-	if (r->lane_count == 1) {
-		proto_lane_commit(&r->lane[0], token);
-		return;
-	}
 	while (r->mark_n > 0 &&
 	    (int64_t)(r->marks[r->mark_first].token - token) <= 0) {
 		m = &r->marks[r->mark_first];
 		r->mark_first = (r->mark_first + 1) % PROTO_RING_MARKS;
 		r->mark_n--;
 	}
-	if (token == r->token_last) {
-		/* The last token given, kept or not: its positions. */
-		for (i = 0; i < r->lane_count; i++)
-			proto_lane_commit(&r->lane[i], r->last_pos[i]);
-		return;
-	}
+	/* The last token given, kept or not: its positions. */
+	if (token == r->token_last)
+		m = &r->last;
 	if (m == NULL)
 		return;
 	for (i = 0; i < r->lane_count; i++)
-		proto_lane_commit(&r->lane[i], m->pos[i]);
+		proto_lane_commit(&r->lane[i], m->pos[i], m->delivered[i]);
 }
 
 /*
@@ -1057,11 +1168,12 @@ proto_ring_cause(const struct proto_ring *r)
 }
 
 /*
- * How many more records the runner says its ring lost (overwritten,
- * abandoned) since this consumer, or one before it (the headers'
- * reported), last said so. The runner's word: a lane's sum that went back
- * starts again from where it is, one that jumped counts
- * PROTO_RING_DROPS_MAX at most. Stores what is now said in the headers.
+ * How many more records the ring lost (overwritten and abandoned, the
+ * runner's counts; torn and unfinished, the consumers') since they were
+ * last found here, or said by a consumer before (its headers' reported).
+ * The runner's word: a lane's sum that went back starts again from where
+ * it is, one that jumped counts PROTO_RING_DROPS_MAX at most. Stores
+ * nothing: proto_ring_said does, once they are said.
  */
 uint64_t
 proto_ring_new_drops(struct proto_ring *r)
@@ -1074,16 +1186,33 @@ proto_ring_new_drops(struct proto_ring *r)
 		return (0);
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		lost = atomic_load_explicit(&l->hdr->overwritten,
-		    memory_order_relaxed) + atomic_load_explicit(
-		    &l->hdr->abandoned, memory_order_relaxed);
-		d = lost >= l->reported ? lost - l->reported : 0;
-		if (lost != l->reported) {
-			l->reported = lost;
-			atomic_store_explicit(&l->hdr->reported, lost,
-			    memory_order_relaxed);
-		}
+		lost = proto_lane_losses(l);
+		d = lost >= l->seen ? lost - l->seen : 0;
+		l->seen = lost;
 		total += d < PROTO_RING_DROPS_MAX ? d : PROTO_RING_DROPS_MAX;
 	}
 	return (total < PROTO_RING_DROPS_MAX ? total : PROTO_RING_DROPS_MAX);
+}
+
+/*
+ * What proto_ring_new_drops found is said (written where the runner's
+ * records go): store it in the headers, so that a consumer after us (we
+ * may be killed) says only what was not.
+ */
+void
+proto_ring_said(struct proto_ring *r)
+{
+	struct proto_lane *l;
+	unsigned i;
+
+	if (r->error != 0)
+		return;
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if (l->said == l->seen)
+			continue;
+		l->said = l->seen;
+		atomic_store_explicit(&l->hdr->reported, l->said,
+		    memory_order_relaxed);
+	}
 }

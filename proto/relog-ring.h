@@ -102,8 +102,10 @@ struct relog_ring_header {
 	_Atomic uint64_t tail;		/* where the consumer goes on from */
 	_Atomic uint64_t torn;		/* unread records found overwritten */
 	_Atomic uint64_t unfinished;	/* skipped: their writer died */
-	_Atomic uint64_t reported;	/* overwritten + abandoned, said */
-	char pad2[128 - 32];
+	_Atomic uint64_t reported;	/* overwritten + abandoned + torn +
+					   unfinished, said */
+	_Atomic uint64_t taken;		/* records taken, not committed */
+	char pad2[128 - 40];
 
 	/* Armed by the consumer, disarmed by the producer that wakes it. */
 	_Atomic uint64_t wake_at;	/* a position, or RELOG_RING_DISARMED */
@@ -140,6 +142,7 @@ _Static_assert(offsetof(struct relog_ring_header, head) == 128, "head");
 _Static_assert(offsetof(struct relog_ring_header, tail) == 256, "tail");
 _Static_assert(offsetof(struct relog_ring_header, reported) == 280,
     "reported");
+_Static_assert(offsetof(struct relog_ring_header, taken) == 288, "taken");
 _Static_assert(offsetof(struct relog_ring_header, wake_at) == 384, "wake_at");
 _Static_assert(sizeof(struct relog_ring_slot) == RELOG_RING_SLOT_SIZE,
     "slot");

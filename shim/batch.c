@@ -143,6 +143,8 @@ batch_take(struct relog *h)
 		return (0);
 	}
 	dropped = proto_ring_new_drops(h->cons) + fill.lost;
+	/* They go with this batch; relogd says them. */
+	proto_ring_said(h->cons);
 	if (fill.n == 0 && dropped == 0)
 		return (0);
 	memset(f, 0, sizeof *f);

@@ -1081,6 +1081,140 @@ START_TEST(test_ringd_large_records_memory)
 }
 END_TEST
 
+/* SIGKILL relogd; the runner's connection to it is gone. */
+static void
+rd_kill_daemon(struct rd_runner *r)
+{
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, RD_WAIT_MS), 128 + SIGKILL);
+	H.daemon = -1;
+	close(r->fd);
+	r->fd = -1;
+}
+
+/* The records a runner's ring lost, as its headers count them. */
+static uint64_t
+rd_lost(const struct rd_runner *r)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(r->ring, &st);
+	return (st.overwritten + st.abandoned + st.torn + st.unfinished);
+}
+
+/* The drops relogd's notices in a log said of a runner, summed. */
+static uint64_t
+rd_drops_said(const char *path, const char *runner)
+{
+	char needle[64], *log, *p;
+	uint64_t sum = 0;
+
+	snprintf(needle, sizeof needle, "runner %s dropped ", runner);
+	if ((log = harness_read_file(path, NULL)) == NULL)
+		return (0);
+	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		sum += strtoull(p + strlen(needle), NULL, 10);
+	free(log);
+	return (sum);
+}
+
+/* Until the notices in a log say n drops of a runner (or fail). */
+static void
+rd_await_drops_said(const char *path, const char *runner, uint64_t n)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	uint64_t said;
+
+	while ((said = rd_drops_said(path, runner)) != n) {
+		ck_assert_msg(said < n && harness_now_ms() < deadline,
+		    "%llu drops said of %s, not %llu", (unsigned long long)said,
+		    runner, (unsigned long long)n);
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+}
+
+/*
+ * Drops relogd found and had not said yet (a notice a second at most)
+ * when it was killed: the next relogd says them, and none twice. The ring
+ * used to store them as said as soon as they were found.
+ */
+START_TEST(test_ringd_drops_said_after_kill)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	char path[512];
+	uint64_t lost;
+
+	snprintf(path, sizeof path, "%s/dk.log", H.log_dir);
+	harness_daemon_start(&H, args);
+	rd_make(&r, "dk", 1024);
+	rd_emit(&r, "plugin.dk", 0, 1030);
+	ck_assert_str_eq(rd_connect(&r, "dk"), "accepted, ring");
+	rd_sync(&r);
+	/* The first notice is said at once; the next waits a second. */
+	rd_await_drops_said(path, "dk", 6);
+	rd_push(&r, "plugin.dk", 1030, 20000, 1);
+	rd_sync(&r);
+	ck_assert_uint_gt(rd_lost(&r), 6);
+	rd_kill_daemon(&r);
+	harness_daemon_start(&H, args);
+	ck_assert_str_eq(rd_connect(&r, "dk"), "accepted, ring");
+	rd_sync(&r);
+	lost = rd_lost(&r);
+	rd_await_drops_said(path, "dk", lost);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_uint_eq(rd_drops_said(path, "dk"), lost);
+}
+END_TEST
+
+/*
+ * Records relogd took and had not written (its sink stalled) when it was
+ * killed, then overwritten while no relogd read the ring: no producer
+ * counts a record taken, so the next relogd counts them, and every record
+ * is written or said lost.
+ */
+START_TEST(test_ringd_taken_lost_after_kill)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	const char *path;
+	char *log, home[512];
+	uint64_t lost;
+	long lines = 0;
+	const char *q;
+	int fd;
+
+	/* The notices of a runner of no plugin go to its home. */
+	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
+	path = harness_fill_log(&H, "stall", 4 << 20);
+	harness_daemon_start(&H, args);
+	rd_open(&r, "tk", NULL);
+	rd_emit(&r, "plugin.stall", 0, 5);
+	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	rd_kill_daemon(&r);
+	/* Twice the ring while relogd is down: the 5 are overwritten. */
+	rd_emit(&r, "plugin.stall", 5, 2000);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	harness_daemon_start(&H, args);
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
+	rd_sync(&r);
+	lost = rd_lost(&r);
+	rd_await_drops_said(home, "tk", lost);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	log = harness_read_file(path, NULL);
+	for (q = log; (q = strstr(q, "runner=tk ")) != NULL; q++)
+		lines++;
+	free(log);
+	ck_assert_uint_eq((uint64_t)lines + lost, 2005);
+	ck_assert_uint_eq(rd_drops_said(home, "tk"), lost);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -1109,6 +1243,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
 	tcase_add_test(tc, test_ringd_large_records_memory);
+	tcase_add_test(tc, test_ringd_drops_said_after_kill);
+	tcase_add_test(tc, test_ringd_taken_lost_after_kill);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -2600,10 +2600,99 @@ START_TEST(test_shmring_give_up)
 }
 END_TEST
 
+/* Records a read delivered, and how many of them were taken before. */
+struct sr_tally {
+	uint64_t n, taken;
+};
+
+static int
+sr_tally_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_tally *t = arg;
+
+	t->n++;
+	t->taken += rec->taken != 0;
+	return (0);
+}
+
+/* Read until drained (or max records), adding to *t. */
+static void
+sr_tally_read(struct proto_ring *r, uint64_t max, struct sr_tally *t)
+{
+	struct proto_ring_counts counts;
+	uint64_t stop = t->n + max;
+	int rc;
+
+	memset(&counts, 0, sizeof counts);
+	do {
+		rc = proto_ring_read(r, 0, (size_t)(stop - t->n < 100 ?
+		    stop - t->n : 100), 1u << 20, sr_tally_cb, t, &counts);
+		ck_assert_int_ge(rc, 0);
+	} while (rc == PROTO_RING_AGAIN && t->n < stop);
+}
+
 /*
- * The runner's losses are said once, by whichever consumer comes: a
- * counter that goes back is not a loss, one that jumps counts a bounded
- * number.
+ * Records a consumer took and did not commit before it was gone (relogd
+ * killed before its sinks wrote them), then overwritten while no consumer
+ * read (no producer counts a record taken): the next consumer counts them
+ * lost (torn) at its first read; those still there it reads again, marked
+ * taken. Either way every record pushed is written or counted lost, once.
+ */
+START_TEST(test_shmring_taken_lost)
+{
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	struct sr_tally a, b;
+	const char *cause;
+	uint64_t i, lost, said;
+	int lapped;
+
+	for (lapped = 0; lapped < 2; lapped++) {
+		ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+		for (i = 0; i < 300; i++)
+			sr_push_tiny(ring, i);
+		/* A: 50 written (committed), then 50 taken, then gone. */
+		ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX,
+		    &r, &cause), 0);
+		memset(&a, 0, sizeof a);
+		sr_tally_read(r, 50, &a);
+		proto_ring_commit(r, proto_ring_position(r));
+		sr_tally_read(r, 50, &a);
+		ck_assert_uint_eq(a.n, 100);
+		(void)proto_ring_position(r);
+		proto_ring_close(r);
+		for (i = 300; i < (lapped ? 2300u : 900u); i++)
+			sr_push_tiny(ring, i);
+
+		ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX,
+		    &r, &cause), 0);
+		memset(&b, 0, sizeof b);
+		sr_tally_read(r, UINT64_MAX, &b);
+		said = proto_ring_new_drops(r);
+		shm_ring_stats(ring, &st);
+		lost = st.overwritten + st.abandoned + st.torn + st.unfinished;
+		ck_assert_uint_eq(said, lost);
+		ck_assert_uint_eq(50 + b.n + lost, lapped ? 2300 : 900);
+		if (lapped) {
+			/* A's 50 taken were among the first overwritten. */
+			ck_assert_uint_eq(st.torn, 50);
+			ck_assert_uint_eq(b.taken, 0);
+		} else {
+			ck_assert_uint_eq(lost, 0);
+			ck_assert_uint_eq(b.taken, 50);
+		}
+		proto_ring_close(r);
+		shm_ring_destroy(ring);
+	}
+}
+END_TEST
+
+/*
+ * The runner's losses are said once, by whichever consumer comes; a
+ * consumer that found them and was gone before it said them
+ * (proto_ring_said) leaves them to the next. A counter that goes back is
+ * not a loss, one that jumps counts a bounded number.
  */
 START_TEST(test_shmring_new_drops)
 {
@@ -2620,6 +2709,11 @@ START_TEST(test_shmring_new_drops)
 	    &cause), 0);
 	ck_assert_uint_eq(proto_ring_new_drops(r), 6);
 	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
+	proto_ring_close(r);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 6);
+	proto_ring_said(r);
 	proto_ring_close(r);
 	/* A consumer after it goes on from what was said. */
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
@@ -2830,6 +2924,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_commit);
 	tcase_add_test(tc, test_shmring_give_up);
 	tcase_add_test(tc, test_shmring_new_drops);
+	tcase_add_test(tc, test_shmring_taken_lost);
 	tcase_add_test(tc, test_shmring_budget);
 	tcase_add_test(tc, test_shmring_cut);
 	tcase_add_test(tc, test_shmring_sizes);
