@@ -16,6 +16,7 @@
  * recorded when written (no answer goes out), then it is freed.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "relogd.h"
 
@@ -229,6 +230,11 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 	    last->ring == a->ring) {
 		ack_mark(o, last);
 		last->ring_pos = a->ring_pos;
+		if (a->ring_said) {
+			last->ring_said = 1;
+			memcpy(last->ring_found, a->ring_found,
+			    sizeof last->ring_found);
+		}
 		if (a->seq > last->seq)
 			last->seq = a->seq;
 		ack_free(a);

@@ -46,6 +46,7 @@
 #include <event2/event.h>
 
 #include "proto.h"
+#include "relog-ring.h"
 
 #define RELOGD_VERSION "0.1.0"
 #define RELOGD_LOG_DIR_DEFAULT "/var/log/relogd"
@@ -298,6 +299,8 @@ struct ack {
 	int ring;		/* a ring read: commit ring_pos once written;
 				   with a request_id, a ring_sync's answer */
 	uint64_t ring_pos;
+	int ring_said;		/* ...and store ring_found as said */
+	uint64_t ring_found[RELOG_RING_LANES_MAX];
 	int merge;		/* queued by ack_queue_silent: later ones
 				   may merge into it */
 	size_t nmarks;

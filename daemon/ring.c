@@ -172,16 +172,25 @@ ring_record_cb(const struct proto_ring_record *rec, void *arg)
 }
 
 /*
- * The records layer said the ring's losses: the headers say so, and a
- * relogd after us (we may be killed) does not say them again; one killed
- * before says them.
+ * The records layer said the ring's losses: its notice is in the sinks'
+ * queues, and an ack queued now settles once they wrote it. Then the
+ * headers say them said, so that a relogd after us (we may be killed)
+ * says only what was not.
  */
 static void
 ring_drops_said(void *arg)
 {
 	struct ring *rg = arg;
+	struct ack *a;
 
-	proto_ring_said(rg->r);
+	if (rg->c->origin.acks == NULL)
+		return;
+	a = ack_new(NULL, 0);
+	a->ring = 1;
+	a->ring_pos = rg->queued;
+	a->ring_said = 1;
+	proto_ring_drops_found(rg->r, a->ring_found);
+	ack_queue_silent(rg->c->origin.acks, a);
 }
 
 /* The ring is inconsistent: drop the runner, with one line. */
@@ -611,8 +620,11 @@ ring_settled(struct client *c, const struct ack *a)
 
 	if (rg == NULL)
 		return;
-	if (proto_ring_cause(rg->r) == NULL)
+	if (proto_ring_cause(rg->r) == NULL) {
 		proto_ring_commit(rg->r, a->ring_pos);
+		if (a->ring_said)
+			proto_ring_drops_said(rg->r, a->ring_found);
+	}
 	if (a == rg->last) {
 		rg->last = NULL;
 		ring_again(rg, 0);

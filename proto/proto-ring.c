@@ -53,8 +53,10 @@ struct proto_lane {
 	uint64_t torn;			/* totals, for the runner to read */
 	uint64_t unfinished;
 	uint64_t seen;			/* losses proto_ring_new_drops found */
-	uint64_t said;			/* ...and proto_ring_said: reported */
+	uint64_t said;			/* ...and said: the header's reported */
 	uint64_t claims;		/* records taken, not committed past */
+	uint64_t survivors;		/* taken before us, not read again */
+	uint64_t survivors_end;		/* ...all before this position */
 	uint64_t delivered;		/* since the start: taken ones done */
 	uint64_t committed;		/* delivered, as of the last commit */
 	int fresh;			/* not read since the start */
@@ -151,7 +153,7 @@ proto_lane_start(struct proto_ring *r, struct proto_lane *l)
 	if (l->said > lost)
 		l->said = lost;
 	l->seen = l->said;
-	l->claims = l->delivered = l->committed = 0;
+	l->claims = l->delivered = l->committed = l->survivors = 0;
 	l->fresh = 1;
 }
 
@@ -161,6 +163,18 @@ proto_lane_store_taken(struct proto_lane *l)
 {
 	atomic_store_explicit(&l->hdr->taken, l->claims >= l->committed ?
 	    l->claims - l->committed : 0, memory_order_relaxed);
+}
+
+/*
+ * n records taken before us are done with, not by a commit (lost, or given
+ * up): no longer taken, nor to be read again.
+ */
+static void
+proto_lane_untaken(struct proto_lane *l, uint64_t n)
+{
+	l->claims -= n < l->claims ? n : l->claims;
+	l->survivors -= n < l->survivors ? n : l->survivors;
+	proto_lane_store_taken(l);
 }
 
 /* Count a record lost in a lane's header now: a crash must not undo it. */
@@ -478,10 +492,8 @@ proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
 	if (state == RELOG_RING_CONSUMED_FIRST &&
 	    relog_ring_seq_cmp(s0, pos) == 0 &&
 	    proto_ring_settle(slot, s0, RELOG_RING_SKIP)) {
-		if (l->claims > 0)
-			l->claims--;
-		proto_lane_store_taken(l);
 		proto_lane_torn(l, 1, c);
+		proto_lane_untaken(l, 1);
 	} else if (state == RELOG_RING_COMMITTED_FIRST &&
 	    proto_ring_settle(slot, s0, RELOG_RING_SKIP))
 		proto_lane_torn(l, 1, c);
@@ -514,15 +526,19 @@ proto_lane_taken(const struct proto_ring *r, struct proto_lane *l)
 {
 	unsigned state = relog_ring_seq_state(l->rec_s0);
 
-	if (!r->give_up) {
-		l->delivered++;
-		if (state != RELOG_RING_COMMITTED_FIRST)
-			return;
-		l->claims++;
-	} else if (state == RELOG_RING_CONSUMED_FIRST && l->claims > 0)
-		l->claims--;
-	else
+	if (r->give_up) {
+		if (state == RELOG_RING_CONSUMED_FIRST)
+			proto_lane_untaken(l, 1);
 		return;
+	}
+	l->delivered++;
+	if (state == RELOG_RING_CONSUMED_FIRST) {
+		/* Read again: a commit will see to it. */
+		if (l->survivors > 0)
+			l->survivors--;
+		return;
+	}
+	l->claims++;
 	proto_lane_store_taken(l);
 }
 
@@ -726,12 +742,30 @@ proto_lane_settle_taken(struct proto_ring *r, struct proto_lane *l,
 		    relog_ring_seq(p, RELOG_RING_CONSUMED_FIRST))
 			left++;
 	}
-	l->claims = left;
-	proto_lane_store_taken(l);
-	/* The runner's word: a count that jumped says no more than this. */
+	/* Counted first: killed between the two, we count them twice. */
 	if (taken > left)
 		proto_lane_torn(l, taken - left < PROTO_RING_DROPS_MAX ?
 		    taken - left : PROTO_RING_DROPS_MAX, c);
+	l->claims = l->survivors = left;
+	l->survivors_end = l->head;
+	proto_lane_store_taken(l);
+}
+
+/*
+ * Past the last of the records taken before us that were there at the
+ * first read: those we did not read again (nor count torn) were
+ * overwritten since, or skipped by a lapped read; no producer counted
+ * them (they were taken), so we do.
+ */
+static void
+proto_lane_survivors_gone(struct proto_lane *l, struct proto_ring_counts *c)
+{
+	uint64_t n = l->survivors;
+
+	if (n == 0 || (int64_t)(l->pos - l->survivors_end) < 0)
+		return;
+	proto_lane_torn(l, n, c);
+	proto_lane_untaken(l, n);
 }
 
 /*
@@ -756,6 +790,7 @@ proto_lane_begin(struct proto_ring *r, struct proto_lane *l,
 	proto_lane_lapped(r, l);
 	if (l->fresh)
 		proto_lane_settle_taken(r, l, c);
+	proto_lane_survivors_gone(l, c);
 	l->status = -1;
 	return (0);
 }
@@ -925,6 +960,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	}
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
+		proto_lane_survivors_gone(l, c);
 		/* A large record held is copied again next time, not kept. */
 		if (l->held && l->buf_words > PROTO_RING_BUF_SMALL)
 			l->held = 0;
@@ -1173,7 +1209,7 @@ proto_ring_cause(const struct proto_ring *r)
  * last found here, or said by a consumer before (its headers' reported).
  * The runner's word: a lane's sum that went back starts again from where
  * it is, one that jumped counts PROTO_RING_DROPS_MAX at most. Stores
- * nothing: proto_ring_said does, once they are said.
+ * nothing: proto_ring_drops_said does, once they are said.
  */
 uint64_t
 proto_ring_new_drops(struct proto_ring *r)
@@ -1195,12 +1231,27 @@ proto_ring_new_drops(struct proto_ring *r)
 }
 
 /*
- * What proto_ring_new_drops found is said (written where the runner's
- * records go): store it in the headers, so that a consumer after us (we
- * may be killed) says only what was not.
+ * The losses proto_ring_new_drops has found so far, a lane each, into
+ * found (RELOG_RING_LANES_MAX of them): what proto_ring_drops_said stores
+ * once the notice that says them is written.
  */
 void
-proto_ring_said(struct proto_ring *r)
+proto_ring_drops_found(const struct proto_ring *r, uint64_t *found)
+{
+	unsigned i;
+
+	memset(found, 0, RELOG_RING_LANES_MAX * sizeof *found);
+	for (i = 0; i < r->lane_count; i++)
+		found[i] = r->lane[i].seen;
+}
+
+/*
+ * Losses (from proto_ring_drops_found) are said, and what said them is
+ * written: store them in the headers, so that a consumer after us (we may
+ * be killed) says only what was not.
+ */
+void
+proto_ring_drops_said(struct proto_ring *r, const uint64_t *found)
 {
 	struct proto_lane *l;
 	unsigned i;
@@ -1209,9 +1260,9 @@ proto_ring_said(struct proto_ring *r)
 		return;
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		if (l->said == l->seen)
+		if (l->said == found[i])
 			continue;
-		l->said = l->seen;
+		l->said = found[i];
 		atomic_store_explicit(&l->hdr->reported, l->said,
 		    memory_order_relaxed);
 	}

@@ -118,6 +118,7 @@ const char *proto_ring_cause(const struct proto_ring *);
 uint64_t proto_ring_position(struct proto_ring *);
 unsigned proto_ring_lanes(const struct proto_ring *);
 uint64_t proto_ring_new_drops(struct proto_ring *);
-void	proto_ring_said(struct proto_ring *);
+void	proto_ring_drops_found(const struct proto_ring *, uint64_t *);
+void	proto_ring_drops_said(struct proto_ring *, const uint64_t *);
 
 #endif

@@ -143,11 +143,11 @@ batch_take(struct relog *h)
 		return (0);
 	}
 	dropped = proto_ring_new_drops(h->cons) + fill.lost;
-	/* They go with this batch; relogd says them. */
-	proto_ring_said(h->cons);
 	if (fill.n == 0 && dropped == 0)
 		return (0);
 	memset(f, 0, sizeof *f);
+	/* They go with this batch: said once relogd acknowledges it. */
+	proto_ring_drops_found(h->cons, f->found);
 	f->seq = ++h->seq;
 	f->end = proto_ring_position(h->cons);
 	f->n = fill.n;
@@ -208,8 +208,10 @@ batch_retire(struct relog *h, int commit)
 {
 	struct shim_frame *f = &h->frames[h->fhead];
 
-	if (commit)
+	if (commit) {
 		proto_ring_commit(h->cons, f->end);
+		proto_ring_drops_said(h->cons, f->found);
+	}
 	pthread_mutex_lock(&h->lock);
 	h->fhead = (h->fhead + 1) % SHIM_WINDOW;
 	h->fcount--;

@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "proto.h"
+#include "relog-ring.h"
 #include "relog.h"
 #include "slot.h"
 
@@ -61,6 +62,7 @@ struct shim_frame {
 	uint64_t end;
 	size_t n;
 	uint64_t dropped;	/* ring losses reported with it */
+	uint64_t found[RELOG_RING_LANES_MAX];	/* ...the ring's, once acked */
 	int sent;		/* on the current connection */
 	int tried;		/* sent on some connection: relogd may have it */
 	int acked;

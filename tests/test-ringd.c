@@ -1215,6 +1215,49 @@ START_TEST(test_ringd_taken_lost_after_kill)
 }
 END_TEST
 
+/*
+ * A drop notice stuck in a stalled sink is not said yet: the ring's
+ * headers do not say it said (they did once it was queued), and a relogd
+ * killed meanwhile leaves it to the next, which says it.
+ */
+START_TEST(test_ringd_drops_said_stalled)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct relog_ring_header *hdr;
+	struct rd_runner r;
+	const char *path;
+	uint64_t lost;
+	int fd;
+
+	path = harness_fill_log(&H, "stall", 4 << 20);
+	harness_daemon_start(&H, args);
+	rd_make(&r, "sk", 1024);
+	rd_emit(&r, "plugin.stall", 0, 1030);
+	ck_assert_str_eq(rd_connect(&r, "stall"), "accepted, ring");
+	/* Its first write failed: the read that queued the notice is done. */
+	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	hdr = mmap(NULL, RELOG_RING_HEADER_SIZE, PROT_READ, MAP_SHARED,
+	    shm_ring_fd(r.ring), 0);
+	ck_assert(hdr != MAP_FAILED);
+	ck_assert_uint_eq(atomic_load(&hdr->reported), 0);
+	munmap(hdr, RELOG_RING_HEADER_SIZE);
+	rd_kill_daemon(&r);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	harness_daemon_start(&H, args);
+	ck_assert_str_eq(rd_connect(&r, "stall"), "accepted, ring");
+	rd_sync(&r);
+	lost = rd_lost(&r);
+	ck_assert_uint_eq(lost, 6);
+	rd_await_drops_said(path, "sk", lost);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_uint_eq(rd_drops_said(path, "sk"), lost);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -1245,6 +1288,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_large_records_memory);
 	tcase_add_test(tc, test_ringd_drops_said_after_kill);
 	tcase_add_test(tc, test_ringd_taken_lost_after_kill);
+	tcase_add_test(tc, test_ringd_drops_said_stalled);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -2620,15 +2620,16 @@ static void
 sr_tally_read(struct proto_ring *r, uint64_t max, struct sr_tally *t)
 {
 	struct proto_ring_counts counts;
-	uint64_t stop = t->n + max;
+	uint64_t start = t->n;
 	int rc;
 
 	memset(&counts, 0, sizeof counts);
 	do {
-		rc = proto_ring_read(r, 0, (size_t)(stop - t->n < 100 ?
-		    stop - t->n : 100), 1u << 20, sr_tally_cb, t, &counts);
+		rc = proto_ring_read(r, 0, (size_t)(max - (t->n - start) < 100 ?
+		    max - (t->n - start) : 100), 1u << 20, sr_tally_cb, t,
+		    &counts);
 		ck_assert_int_ge(rc, 0);
-	} while (rc == PROTO_RING_AGAIN && t->n < stop);
+	} while (rc == PROTO_RING_AGAIN && t->n - start < max);
 }
 
 /*
@@ -2689,9 +2690,60 @@ START_TEST(test_shmring_taken_lost)
 END_TEST
 
 /*
+ * Records a consumer took and did not commit, still there at the next
+ * consumer's first read, then overwritten before it read them again (it
+ * stopped short: a budget, a congested sink): counted, once it passed
+ * where they were. No producer counts a record taken.
+ */
+START_TEST(test_shmring_taken_overwritten_later)
+{
+	struct relog_ring_header *hdr;
+	struct shm_ring_stats st;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	struct sr_tally a, b;
+	const char *cause;
+	uint64_t i, lost;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < 300; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&a, 0, sizeof a);
+	sr_tally_read(r, 100, &a);
+	ck_assert_uint_eq(a.n, 100);
+	proto_ring_close(r);
+	/* The next reads one of the 100 again, then the ring laps it. */
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&b, 0, sizeof b);
+	sr_tally_read(r, 1, &b);
+	ck_assert_uint_eq(b.taken, 1);
+	for (i = 300; i < 2300; i++)
+		sr_push_tiny(ring, i);
+	sr_tally_read(r, UINT64_MAX, &b);
+	ck_assert_uint_eq(b.taken, 1);
+	shm_ring_stats(ring, &st);
+	lost = st.overwritten + st.abandoned + st.torn + st.unfinished;
+	ck_assert_uint_eq(st.torn, 99);
+	ck_assert_uint_eq(proto_ring_new_drops(r), lost);
+	ck_assert_uint_eq(b.n + lost, 2300);
+	/* Nothing is left taken once all is committed. */
+	proto_ring_commit(r, proto_ring_position(r));
+	hdr = sr_map(ring);
+	ck_assert_uint_eq(atomic_load(&hdr->tail), atomic_load(&hdr->head));
+	ck_assert_uint_eq(atomic_load(&hdr->taken), 0);
+	sr_unmap(hdr);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
  * The runner's losses are said once, by whichever consumer comes; a
  * consumer that found them and was gone before it said them
- * (proto_ring_said) leaves them to the next. A counter that goes back is
+ * (proto_ring_drops_said) leaves them to the next. A counter that goes back is
  * not a loss, one that jumps counts a bounded number.
  */
 START_TEST(test_shmring_new_drops)
@@ -2700,7 +2752,7 @@ START_TEST(test_shmring_new_drops)
 	struct shm_ring *ring;
 	struct proto_ring *r;
 	const char *cause;
-	uint64_t i;
+	uint64_t i, found[RELOG_RING_LANES_MAX];
 
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
 	for (i = 0; i < 1030; i++)
@@ -2713,7 +2765,8 @@ START_TEST(test_shmring_new_drops)
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
 	    &cause), 0);
 	ck_assert_uint_eq(proto_ring_new_drops(r), 6);
-	proto_ring_said(r);
+	proto_ring_drops_found(r, found);
+	proto_ring_drops_said(r, found);
 	proto_ring_close(r);
 	/* A consumer after it goes on from what was said. */
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
@@ -2925,6 +2978,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_give_up);
 	tcase_add_test(tc, test_shmring_new_drops);
 	tcase_add_test(tc, test_shmring_taken_lost);
+	tcase_add_test(tc, test_shmring_taken_overwritten_later);
 	tcase_add_test(tc, test_shmring_budget);
 	tcase_add_test(tc, test_shmring_cut);
 	tcase_add_test(tc, test_shmring_sizes);
