@@ -16,7 +16,6 @@
  * recorded when written (no answer goes out), then it is freed.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "relogd.h"
 
@@ -230,11 +229,6 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 	    last->ring == a->ring) {
 		ack_mark(o, last);
 		last->ring_pos = a->ring_pos;
-		if (a->ring_said) {
-			last->ring_said = 1;
-			memcpy(last->ring_found, a->ring_found,
-			    sizeof last->ring_found);
-		}
 		if (a->seq > last->seq)
 			last->seq = a->seq;
 		ack_free(a);
@@ -266,7 +260,8 @@ ack_settle(struct ack_owner *o)
 			return (settled);
 		if (a->seq != 0 && o->state_slot >= 0)
 			state_record(o->state_slot, a->seq);
-		if ((a->request_id >= 0 || a->ring) && o->answer != NULL)
+		if ((a->request_id >= 0 || a->ring || a->ring_said) &&
+		    o->answer != NULL)
 			o->answer(o->arg, a);
 		TAILQ_REMOVE(&o->acks, a, entry);
 		o->nacks--;

@@ -232,16 +232,29 @@ plugin_special(const char *id)
 	return (p);
 }
 
+/* Note in a ledger the plugin's sinks a record goes to (it waits for them). */
+void
+plugin_touch(struct plugin *p, struct ack_owner *acks)
+{
+	struct sink *err;
+
+	if (p->set.outputs & OUTPUT_FILE)
+		ack_touch(acks, &p->file);
+	if ((p->set.outputs & OUTPUT_JSON) && p->json.name != NULL)
+		ack_touch(acks, &p->json);
+	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL)
+		ack_touch(acks, err);
+}
+
 /*
  * Fan a record out to the plugin's outputs: its file, its JSON file,
- * journald, its remotes, stderr with --stderr. The sender's ledger learns
- * which sinks it fed.
+ * journald, its remotes, stderr with --stderr. acks, if not NULL (the
+ * sender's ledger), learns which sinks it fed.
  */
 static void
 plugin_fan_out(struct plugin *p, const struct record *r,
-    const struct origin *o)
+    const struct origin *o, struct ack_owner *acks)
 {
-	struct ack_owner *acks = o != NULL ? o->acks : NULL;
 	pid_t pid = o != NULL ? o->pid : 0;
 	uint64_t before = p->file.queued;
 	struct sink *err;
@@ -250,24 +263,18 @@ plugin_fan_out(struct plugin *p, const struct record *r,
 	if (p->set.outputs & OUTPUT_FILE) {
 		sink_format(&p->file, p->id, r, 0);
 		p->bytes += p->file.queued - before;
-		if (acks != NULL)
-			ack_touch(acks, &p->file);
 	}
-	if ((p->set.outputs & OUTPUT_JSON) && p->json.name != NULL) {
+	if ((p->set.outputs & OUTPUT_JSON) && p->json.name != NULL)
 		sink_format_json(&p->json, p->id, r);
-		if (acks != NULL)
-			ack_touch(acks, &p->json);
-	}
 	if ((p->set.outputs & OUTPUT_JOURNALD) &&
 	    journal_send(p->id, r, pid) != 0)
 		p->journald_lost++;
 	for (i = 0; i < p->nremotes; i++)
 		remote_queue_add(p->remotes[i], p->id, r, pid);
-	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL) {
+	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL)
 		sink_format(err, p->id, r, 1);
-		if (acks != NULL)
-			ack_touch(acks, err);
-	}
+	if (acks != NULL)
+		plugin_touch(p, acks);
 }
 
 /* Write one of relogd's own records into a plugin's outputs. */
@@ -277,7 +284,8 @@ plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 	struct record r;
 
 	record_notice(&r, relogd_now_ms(CLOCK_REALTIME), msg);
-	plugin_fan_out(p, &r, o);
+	/* Not on the sender's ledger: its records' acks never wait for it. */
+	plugin_fan_out(p, &r, o, NULL);
 }
 
 /*
@@ -380,7 +388,7 @@ plugin_write(struct plugin *p, const struct record *r,
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
-	plugin_fan_out(p, r, o);
+	plugin_fan_out(p, r, o, o != NULL ? o->acks : NULL);
 	tail_record(p->id, r);
 }
 

@@ -130,7 +130,7 @@ record_drops_say(struct origin *o, int now)
 	o->drops = 0;
 	o->drops_said_at = t;
 	if (o->drops_said != NULL)
-		o->drops_said(o->drops_said_arg);
+		o->drops_said(o->drops_said_arg, p);
 }
 
 /* A second after the last notice: say the drops counted since. */
@@ -156,6 +156,13 @@ record_drops(struct origin *o, uint64_t dropped)
 		dropped = RECORD_DROPS_MAX;
 	o->drops += dropped;
 	record_drops_say(o, 0);
+}
+
+/* Say what the connection dropped now, not a second after the last. */
+void
+record_drops_now(struct origin *o)
+{
+	record_drops_say(o, 1);
 }
 
 /* The connection is gone: say what it dropped, and forget it. */

@@ -206,7 +206,8 @@ struct origin {
 	uint64_t drops;		/* its ring's losses, not said yet */
 	int64_t drops_said_at;	/* monotonic ms */
 	struct event *drops_ev;	/* to say them, a second after the last */
-	void (*drops_said)(void *);	/* told when they are; or NULL */
+	void (*drops_said)(void *, struct plugin *);	/* told when they
+					   are, and where; or NULL */
 	void *drops_said_arg;
 	struct ack_owner *acks;	/* notes the sinks its records fed; or NULL */
 	/* The last "plugin.<rest>" logger route.c looked up, and its plugin. */
@@ -299,7 +300,8 @@ struct ack {
 	int ring;		/* a ring read: commit ring_pos once written;
 				   with a request_id, a ring_sync's answer */
 	uint64_t ring_pos;
-	int ring_said;		/* ...and store ring_found as said */
+	int ring_said;		/* a ring's drop notice: once written,
+				   store ring_found as said */
 	uint64_t ring_found[RELOG_RING_LANES_MAX];
 	int merge;		/* queued by ack_queue_silent: later ones
 				   may merge into it */
@@ -552,6 +554,7 @@ void	record_make(struct record *, const struct origin *, int64_t);
 void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
 void	record_forget(struct origin *);
+void	record_drops_now(struct origin *);
 
 /* route.c */
 struct plugin *route_declare(const char *, size_t, uid_t);
@@ -569,6 +572,7 @@ struct plugin *plugin_special(const char *);
 void	plugin_write(struct plugin *, const struct record *,
 	    const struct origin *);
 void	plugin_notice(struct plugin *, const char *, const struct origin *);
+void	plugin_touch(struct plugin *, struct ack_owner *);
 void	plugin_notice_limited(struct plugin *, const char *,
 	    const struct origin *);
 void	plugin_flush_all(void);

@@ -90,6 +90,9 @@ struct ring {
 	uint64_t late;		/* records read after the hangup */
 	uint64_t unfinished;	/* skipped then, their writer dead */
 	struct ack *last;	/* hung up and drained: settles after the rest */
+	struct ack_owner *said;	/* drop notices, until written: a ledger
+				   apart, so that records' commits never
+				   wait for a notice's sink */
 	int empty_wakes;	/* in a row: woken with nothing to read */
 	dev_t dev;		/* the ring's file, to know it again */
 	ino_t ino;
@@ -103,6 +106,7 @@ static size_t ring_total;	/* bytes mapped, every ring's */
 static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
+static void ring_again(struct ring *, int);
 
 /*
  * A lane's slot count: what one emitting thread fills, and what the wakeup
@@ -172,25 +176,38 @@ ring_record_cb(const struct proto_ring_record *rec, void *arg)
 }
 
 /*
- * The records layer said the ring's losses: its notice is in the sinks'
- * queues, and an ack queued now settles once they wrote it. Then the
- * headers say them said, so that a relogd after us (we may be killed)
- * says only what was not.
+ * The records layer said the ring's losses, into plugin p: its notice is
+ * in p's sinks' queues, and an ack queued now on the ring's notice ledger
+ * settles once they wrote it (ring_said_written).
  */
 static void
-ring_drops_said(void *arg)
+ring_drops_said(void *arg, struct plugin *p)
 {
 	struct ring *rg = arg;
 	struct ack *a;
 
-	if (rg->c->origin.acks == NULL)
-		return;
 	a = ack_new(NULL, 0);
-	a->ring = 1;
-	a->ring_pos = rg->queued;
 	a->ring_said = 1;
 	proto_ring_drops_found(rg->r, a->ring_found);
-	ack_queue_silent(rg->c->origin.acks, a);
+	ack_read_begin(rg->said);
+	plugin_touch(p, rg->said);
+	ack_queue(rg->said, a, 1);
+}
+
+/*
+ * A drop notice is written: the headers say its losses said, so that a
+ * relogd after us (we may be killed) says only what was not. A ring
+ * drained after its hangup waited for it.
+ */
+static void
+ring_said_written(void *arg, const struct ack *a)
+{
+	struct ring *rg = arg;
+
+	if (proto_ring_cause(rg->r) == NULL)
+		proto_ring_drops_said(rg->r, a->ring_found);
+	if (rg->hungup)
+		ring_again(rg, 0);
 }
 
 /* The ring is inconsistent: drop the runner, with one line. */
@@ -295,6 +312,10 @@ ring_finish(struct ring *rg)
 	struct ack_owner *o = rg->c->origin.acks;
 
 	if (rg->last != NULL)
+		return;
+	/* Its losses not said yet: said now, and their notice waited for. */
+	record_drops_now(&rg->c->origin);
+	if (ack_owed(rg->said))
 		return;
 	if (ack_owed(o)) {
 		rg->last = ack_new(NULL, 0);
@@ -576,6 +597,7 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	ring_total += rg->size;
 	ring_n++;
 	c->ring = rg;
+	rg->said = ack_owner_new(-1, ring_said_written, NULL, rg);
 	c->origin.drops_said = ring_drops_said;
 	c->origin.drops_said_arg = rg;
 	/* Records it logged before the hello. */
@@ -620,11 +642,8 @@ ring_settled(struct client *c, const struct ack *a)
 
 	if (rg == NULL)
 		return;
-	if (proto_ring_cause(rg->r) == NULL) {
+	if (proto_ring_cause(rg->r) == NULL)
 		proto_ring_commit(rg->r, a->ring_pos);
-		if (a->ring_said)
-			proto_ring_drops_said(rg->r, a->ring_found);
-	}
 	if (a == rg->last) {
 		rg->last = NULL;
 		ring_again(rg, 0);
@@ -706,6 +725,8 @@ ring_detach(struct client *c)
 	if (rg == NULL)
 		return;
 	c->origin.drops_said = NULL;
+	/* Notices not written yet: the next reader says them again. */
+	ack_owner_detach(rg->said);
 	event_free(rg->wake_ev);
 	event_free(rg->tick_ev);
 	event_free(rg->read_ev);

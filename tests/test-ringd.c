@@ -1134,6 +1134,43 @@ rd_await_drops_said(const char *path, const char *runner, uint64_t n)
 }
 
 /*
+ * relogd back after a kill (with args; the file at empty, if not NULL,
+ * emptied first: its sink has room again), the runner connected again
+ * and synced.
+ */
+static void
+rd_back(struct rd_runner *r, const char *const *args, const char *empty,
+    const char *plugin)
+{
+	int fd;
+
+	if (empty != NULL) {
+		fd = open(empty, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	harness_daemon_start(&H, args);
+	ck_assert_str_eq(rd_connect(r, plugin), "accepted, ring");
+	rd_sync(r);
+}
+
+/*
+ * The runner done: relogd said all its ring lost (into the log at path),
+ * and no more once stopped. Returns how many.
+ */
+static uint64_t
+rd_said_all(struct rd_runner *r, const char *path)
+{
+	uint64_t lost = rd_lost(r);
+
+	rd_await_drops_said(path, r->id, lost);
+	rd_close(r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_uint_eq(rd_drops_said(path, r->id), lost);
+	return (lost);
+}
+
+/*
  * Drops relogd found and had not said yet (a notice a second at most)
  * when it was killed: the next relogd says them, and none twice. The ring
  * used to store them as said as soon as they were found.
@@ -1143,7 +1180,6 @@ START_TEST(test_ringd_drops_said_after_kill)
 	const char *args[] = { "--rate-limit", "off", NULL };
 	struct rd_runner r;
 	char path[512];
-	uint64_t lost;
 
 	snprintf(path, sizeof path, "%s/dk.log", H.log_dir);
 	harness_daemon_start(&H, args);
@@ -1157,14 +1193,8 @@ START_TEST(test_ringd_drops_said_after_kill)
 	rd_sync(&r);
 	ck_assert_uint_gt(rd_lost(&r), 6);
 	rd_kill_daemon(&r);
-	harness_daemon_start(&H, args);
-	ck_assert_str_eq(rd_connect(&r, "dk"), "accepted, ring");
-	rd_sync(&r);
-	lost = rd_lost(&r);
-	rd_await_drops_said(path, "dk", lost);
-	rd_close(&r);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_uint_eq(rd_drops_said(path, "dk"), lost);
+	rd_back(&r, args, NULL, "dk");
+	(void)rd_said_all(&r, path);
 }
 END_TEST
 
@@ -1183,7 +1213,6 @@ START_TEST(test_ringd_taken_lost_after_kill)
 	uint64_t lost;
 	long lines = 0;
 	const char *q;
-	int fd;
 
 	/* The notices of a runner of no plugin go to its home. */
 	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
@@ -1196,16 +1225,8 @@ START_TEST(test_ringd_taken_lost_after_kill)
 	rd_kill_daemon(&r);
 	/* Twice the ring while relogd is down: the 5 are overwritten. */
 	rd_emit(&r, "plugin.stall", 5, 2000);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	harness_daemon_start(&H, args);
-	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
-	rd_sync(&r);
-	lost = rd_lost(&r);
-	rd_await_drops_said(home, "tk", lost);
-	rd_close(&r);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	rd_back(&r, args, path, NULL);
+	lost = rd_said_all(&r, home);
 	log = harness_read_file(path, NULL);
 	for (q = log; (q = strstr(q, "runner=tk ")) != NULL; q++)
 		lines++;
@@ -1226,8 +1247,6 @@ START_TEST(test_ringd_drops_said_stalled)
 	struct relog_ring_header *hdr;
 	struct rd_runner r;
 	const char *path;
-	uint64_t lost;
-	int fd;
 
 	path = harness_fill_log(&H, "stall", 4 << 20);
 	harness_daemon_start(&H, args);
@@ -1243,18 +1262,94 @@ START_TEST(test_ringd_drops_said_stalled)
 	ck_assert_uint_eq(atomic_load(&hdr->reported), 0);
 	munmap(hdr, RELOG_RING_HEADER_SIZE);
 	rd_kill_daemon(&r);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
+	rd_back(&r, args, path, "stall");
+	ck_assert_uint_eq(rd_said_all(&r, path), 6);
+}
+END_TEST
+
+/*
+ * Drops found within a second of the last notice, then the runner
+ * reconnects with the same ring: the old connection says them before it
+ * goes, and waits until that is written, so the new one does not say them
+ * again (said at close, they used to be said twice).
+ */
+START_TEST(test_ringd_drops_said_at_close)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct relog_ring_header *hdr;
+	struct rd_runner r;
+	size_t size = relog_ring_file_size(1024, 1);
+	char path[512];
+	uint64_t lost;
+
+	snprintf(path, sizeof path, "%s/dc.log", H.log_dir);
 	harness_daemon_start(&H, args);
-	ck_assert_str_eq(rd_connect(&r, "stall"), "accepted, ring");
+	rd_make(&r, "dc", 1024);
+	rd_emit(&r, "plugin.dc", 0, 1030);
+	ck_assert_str_eq(rd_connect(&r, "dc"), "accepted, ring");
+	rd_sync(&r);
+	rd_await_drops_said(path, "dc", 6);
+	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    shm_ring_fd(r.ring), 0);
+	ck_assert(hdr != MAP_FAILED);
+	/* 7 more lost (the runner's word): found, their notice waits. */
+	atomic_fetch_add(&hdr->abandoned, 7);
+	munmap(hdr, size);
+	rd_emit(&r, "plugin.dc", 1030, 1);
+	rd_sync(&r);
+	close(r.fd);
+	ck_assert_str_eq(rd_connect(&r, "dc"), "accepted, ring");
+	rd_emit(&r, "plugin.dc", 1031, 1);
+	/* The old connection is gone once the new one reads. */
 	rd_sync(&r);
 	lost = rd_lost(&r);
-	ck_assert_uint_eq(lost, 6);
-	rd_await_drops_said(path, "sk", lost);
+	ck_assert_uint_eq(lost, 13);
+	ck_assert_uint_eq(rd_drops_said(path, "dc"), lost);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_uint_eq(rd_drops_said(path, "sk"), lost);
+	ck_assert_uint_eq(rd_drops_said(path, "dc"), lost);
+}
+END_TEST
+
+/*
+ * A runner's drop notice stuck in a stalled sink (its home's, _runtime:
+ * it has no plugin) holds up none of its records: their commits, and a
+ * ring_sync, go on as they are written (each used to wait for the notice,
+ * so the tail stood still; relogd killed then, the next one wrote again
+ * what was still there and counted the rest lost, though written).
+ */
+START_TEST(test_ringd_notice_stall_commits)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	char home[512], okp[512], *log;
+	const char *q;
+	uint64_t lost;
+	long lines = 0, pushed, i;
+
+	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
+	snprintf(okp, sizeof okp, "%s/ok.log", H.log_dir);
+	(void)harness_fill_log(&H, "_runtime", 4 << 20);
+	harness_daemon_start(&H, args);
+	rd_make(&r, "hs", 1024);
+	rd_emit(&r, "plugin.ok", 0, 1030);
+	pushed = 1030;
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
+	rd_sync(&r);
+	for (i = 0; i < 3; i++) {
+		rd_emit(&r, "plugin.ok", pushed, 1000);
+		pushed += 1000;
+		rd_sync(&r);
+	}
+	rd_kill_daemon(&r);
+	rd_back(&r, args, home, NULL);
+	lost = rd_said_all(&r, home);
+	ck_assert_uint_eq(lost, 6);
+	log = harness_read_file(okp, NULL);
+	for (q = log; (q = strstr(q, "runner=hs ")) != NULL; q++)
+		lines++;
+	free(log);
+	ck_assert_int_eq(lines + (long)lost, pushed);
 }
 END_TEST
 
@@ -1289,6 +1384,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_drops_said_after_kill);
 	tcase_add_test(tc, test_ringd_taken_lost_after_kill);
 	tcase_add_test(tc, test_ringd_drops_said_stalled);
+	tcase_add_test(tc, test_ringd_drops_said_at_close);
+	tcase_add_test(tc, test_ringd_notice_stall_commits);
 	suite_add_tcase(s, tc);
 	return (s);
 }
