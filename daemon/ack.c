@@ -16,6 +16,7 @@
  * recorded when written (no answer goes out), then it is freed.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "relogd.h"
 
@@ -226,9 +227,14 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 	struct ack *last = TAILQ_LAST(&o->acks, acks);
 
 	if (last != NULL && last != TAILQ_FIRST(&o->acks) && last->merge &&
-	    last->ring == a->ring) {
+	    last->ring == a->ring && last->ring_said == a->ring_said) {
 		ack_mark(o, last);
 		last->ring_pos = a->ring_pos;
+		if (a->ring_said) {
+			last->ring_said = 1;
+			memcpy(last->ring_found, a->ring_found,
+			    sizeof last->ring_found);
+		}
 		if (a->seq > last->seq)
 			last->seq = a->seq;
 		ack_free(a);

@@ -129,8 +129,14 @@ record_drops_say(struct origin *o, int now)
 	p->dropped_by_runners += o->drops;
 	o->drops = 0;
 	o->drops_said_at = t;
+	/*
+	 * A ring's notice is waited for on a ledger of its own; a batch's on
+	 * the sender's, as its records (its ack waits for it).
+	 */
 	if (o->drops_said != NULL)
 		o->drops_said(o->drops_said_arg, p);
+	else if (o->acks != NULL)
+		plugin_touch(p, o->acks);
 }
 
 /* A second after the last notice: say the drops counted since. */

@@ -67,6 +67,11 @@
 #define RING_PENDING_MS 10
 /* ...until its runner is known dead, or this long. */
 #define RING_DEAD_WAIT_MS 1000
+/*
+ * A drained ring waits this long at most for its last drop notice to be
+ * written (a stalled sink: the next reader of the ring says it again).
+ */
+#define RING_SAID_WAIT_MS 1000
 
 struct ring {
 	struct client *c;
@@ -87,6 +92,7 @@ struct ring {
 	int pidfd;		/* readable once it has; -1: none */
 	struct event *pid_ev;
 	int64_t hungup_at;	/* monotonic ms */
+	int64_t finish_at;	/* ...when drained; 0: not yet */
 	uint64_t late;		/* records read after the hangup */
 	uint64_t unfinished;	/* skipped then, their writer dead */
 	struct ack *last;	/* hung up and drained: settles after the rest */
@@ -191,7 +197,8 @@ ring_drops_said(void *arg, struct plugin *p)
 	proto_ring_drops_found(rg->r, a->ring_found);
 	ack_read_begin(rg->said);
 	plugin_touch(p, rg->said);
-	ack_queue(rg->said, a, 1);
+	/* Merged into the last while a sink stalls: they do not pile up. */
+	ack_queue_silent(rg->said, a);
 }
 
 /*
@@ -315,8 +322,13 @@ ring_finish(struct ring *rg)
 		return;
 	/* Its losses not said yet: said now, and their notice waited for. */
 	record_drops_now(&rg->c->origin);
-	if (ack_owed(rg->said))
+	if (rg->finish_at == 0)
+		rg->finish_at = relogd_now_ms(CLOCK_MONOTONIC);
+	if (ack_owed(rg->said) && relogd_now_ms(CLOCK_MONOTONIC) -
+	    rg->finish_at < RING_SAID_WAIT_MS) {
+		ring_again(rg, RING_PENDING_MS);
 		return;
+	}
 	if (ack_owed(o)) {
 		rg->last = ack_new(NULL, 0);
 		rg->last->ring = 1;

@@ -1133,6 +1133,29 @@ rd_await_drops_said(const char *path, const char *runner, uint64_t n)
 	}
 }
 
+/* How often needle is in text. */
+static long
+rd_count(const char *text, const char *needle)
+{
+	long n = 0;
+
+	while ((text = strstr(text, needle)) != NULL) {
+		n++;
+		text += strlen(needle);
+	}
+	return (n);
+}
+
+/* Empty a file (a stalled sink's: it has room again). */
+static void
+fd_truncate(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
 /*
  * relogd back after a kill (with args; the file at empty, if not NULL,
  * emptied first: its sink has room again), the runner connected again
@@ -1142,13 +1165,8 @@ static void
 rd_back(struct rd_runner *r, const char *const *args, const char *empty,
     const char *plugin)
 {
-	int fd;
-
-	if (empty != NULL) {
-		fd = open(empty, O_WRONLY | O_TRUNC | O_CLOEXEC);
-		ck_assert_int_ge(fd, 0);
-		close(fd);
-	}
+	if (empty != NULL)
+		fd_truncate(empty);
 	harness_daemon_start(&H, args);
 	ck_assert_str_eq(rd_connect(r, plugin), "accepted, ring");
 	rd_sync(r);
@@ -1211,8 +1229,7 @@ START_TEST(test_ringd_taken_lost_after_kill)
 	const char *path;
 	char *log, home[512];
 	uint64_t lost;
-	long lines = 0;
-	const char *q;
+	long lines;
 
 	/* The notices of a runner of no plugin go to its home. */
 	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
@@ -1228,8 +1245,7 @@ START_TEST(test_ringd_taken_lost_after_kill)
 	rd_back(&r, args, path, NULL);
 	lost = rd_said_all(&r, home);
 	log = harness_read_file(path, NULL);
-	for (q = log; (q = strstr(q, "runner=tk ")) != NULL; q++)
-		lines++;
+	lines = rd_count(log, "runner=tk ");
 	free(log);
 	ck_assert_uint_eq((uint64_t)lines + lost, 2005);
 	ck_assert_uint_eq(rd_drops_said(home, "tk"), lost);
@@ -1323,9 +1339,8 @@ START_TEST(test_ringd_notice_stall_commits)
 	const char *args[] = { "--rate-limit", "off", NULL };
 	struct rd_runner r;
 	char home[512], okp[512], *log;
-	const char *q;
 	uint64_t lost;
-	long lines = 0, pushed, i;
+	long lines, pushed, i;
 
 	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
 	snprintf(okp, sizeof okp, "%s/ok.log", H.log_dir);
@@ -1346,10 +1361,68 @@ START_TEST(test_ringd_notice_stall_commits)
 	lost = rd_said_all(&r, home);
 	ck_assert_uint_eq(lost, 6);
 	log = harness_read_file(okp, NULL);
-	for (q = log; (q = strstr(q, "runner=hs ")) != NULL; q++)
-		lines++;
+	lines = rd_count(log, "runner=hs ");
 	free(log);
 	ck_assert_int_eq(lines + (long)lost, pushed);
+}
+END_TEST
+
+/*
+ * A batch (a runner with no ring) that carries drops is acknowledged only
+ * once their notice is written, as its records: librelog stores them said
+ * on that ack. Its notice waits in a stalled sink (its home, _runtime),
+ * then the sink has room again: the answer comes after the notice.
+ */
+START_TEST(test_ringd_batch_notice_before_ack)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	char home[512];
+	int fd, eof;
+
+	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
+	(void)harness_fill_log(&H, "_runtime", 4 << 20);
+	harness_daemon_start(&H, args);
+	fd = wire_open(&H, "bn");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 5, 4096);
+	ck_assert_int_eq(harness_daemon_await(&H, "_runtime.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	fd_truncate(home);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+	ck_assert_uint_eq(rd_drops_said(home, "bn"), 5);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A runner whose last drop notice waits in a stalled sink hangs up and
+ * comes back with its ring: the old connection waits a second at most for
+ * the notice, then goes, and the new one's ring is read (it waited for the
+ * notice without end; the new ring, behind it, was never read).
+ */
+START_TEST(test_ringd_notice_stall_reconnect)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	char *log;
+
+	(void)harness_fill_log(&H, "_runtime", 4 << 20);
+	harness_daemon_start(&H, args);
+	rd_make(&r, "hr", 1024);
+	rd_emit(&r, "plugin.ok", 0, 1030);
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
+	rd_sync(&r);
+	close(r.fd);
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, ring");
+	rd_emit(&r, "plugin.ok", 1030, 10);
+	rd_sync(&r);
+	/* All but the 6 the ring overwrote before the first hello. */
+	log = harness_plugin_log(&H, "ok");
+	ck_assert_int_eq(rd_count(log, "runner=hr "), 1034);
+	ck_assert_ptr_nonnull(strstr(log, "seq=1039\n"));
+	free(log);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
 
@@ -1386,6 +1459,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_drops_said_stalled);
 	tcase_add_test(tc, test_ringd_drops_said_at_close);
 	tcase_add_test(tc, test_ringd_notice_stall_commits);
+	tcase_add_test(tc, test_ringd_batch_notice_before_ack);
+	tcase_add_test(tc, test_ringd_notice_stall_reconnect);
 	suite_add_tcase(s, tc);
 	return (s);
 }
