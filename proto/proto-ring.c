@@ -76,13 +76,6 @@ struct proto_lane {
 	size_t buf_words;		/* its size */
 };
 
-/* What proto_ring_position said, and the lanes' positions then. */
-struct proto_ring_mark {
-	uint64_t token;
-	uint64_t pos[RELOG_RING_LANES_MAX];
-	uint64_t delivered[RELOG_RING_LANES_MAX];
-};
-
 struct proto_ring {
 	void *base;
 	size_t size;			/* of the mapping */
@@ -95,8 +88,13 @@ struct proto_ring {
 	int mapped;			/* by proto_ring_open: to unmap */
 	uint64_t token_base;		/* tokens go on above those given */
 	uint64_t token_last;
-	struct proto_ring_mark last;	/* at token_last */
-	struct proto_ring_mark marks[PROTO_RING_MARKS];
+	/*
+	 * What proto_ring_position said and the lanes then, a mark each:
+	 * PROTO_RING_MARKS kept for commits, then the last token's (1 + 2 x
+	 * lane_count words: the token, then each lane's position and
+	 * deliveries), sized by the lanes.
+	 */
+	uint64_t *marks;
 	unsigned mark_first, mark_n;
 	struct proto_lane lane[RELOG_RING_LANES_MAX];
 };
@@ -186,17 +184,24 @@ proto_lane_torn(struct proto_lane *l, uint64_t n, struct proto_ring_counts *c)
 	atomic_store_explicit(&l->hdr->torn, l->torn, memory_order_relaxed);
 }
 
-/* Note the lanes' positions and deliveries now in a mark. */
-static void
-proto_ring_mark_now(const struct proto_ring *r, struct proto_ring_mark *m,
-    uint64_t token)
+/* Mark i (PROTO_RING_MARKS: the last token's). */
+static uint64_t *
+proto_ring_mark(const struct proto_ring *r, unsigned i)
 {
-	unsigned i;
+	return (r->marks + (size_t)i * (1 + 2 * r->lane_count));
+}
 
-	m->token = token;
-	for (i = 0; i < r->lane_count; i++) {
-		m->pos[i] = r->lane[i].pos;
-		m->delivered[i] = r->lane[i].delivered;
+/* Note the lanes' positions and deliveries now in mark i. */
+static void
+proto_ring_mark_now(const struct proto_ring *r, unsigned i, uint64_t token)
+{
+	uint64_t *m = proto_ring_mark(r, i);
+	unsigned j;
+
+	m[0] = token;
+	for (j = 0; j < r->lane_count; j++) {
+		m[1 + 2 * j] = r->lane[j].pos;
+		m[2 + 2 * j] = r->lane[j].delivered;
 	}
 }
 
@@ -210,7 +215,7 @@ proto_ring_start(struct proto_ring *r)
 		proto_lane_start(r, &r->lane[i]);
 	r->mark_first = r->mark_n = 0;
 	/* A stale commit of the last token commits where we start. */
-	proto_ring_mark_now(r, &r->last, r->token_last);
+	proto_ring_mark_now(r, PROTO_RING_MARKS, r->token_last);
 	r->token_base = 0;
 	if (r->lane_count > 1) {
 		r->token_base = r->token_last + 1;
@@ -229,7 +234,9 @@ proto_ring_new(void *p, size_t size, uint32_t slot_count, unsigned lanes,
 	unsigned i;
 
 	r = calloc(1, sizeof *r);
-	if (r == NULL) {
+	if (r == NULL || (r->marks = calloc(PROTO_RING_MARKS + 1,
+	    (1 + 2 * (size_t)lanes) * sizeof *r->marks)) == NULL) {
+		free(r);
 		*cause = "out of memory";
 		return (-ENOMEM);
 	}
@@ -421,6 +428,7 @@ proto_ring_close(struct proto_ring *r)
 		munmap(r->base, r->size);
 	for (i = 0; i < r->lane_count; i++)
 		free(r->lane[i].buf);
+	free(r->marks);
 	free(r);
 }
 
@@ -1004,13 +1012,13 @@ proto_ring_position(struct proto_ring *r)
 	for (i = 0; i < r->lane_count; i++)
 		t += r->lane[i].pos;
 	r->token_last = t;
-	proto_ring_mark_now(r, &r->last, t);
-	if (r->mark_n > 0 && r->marks[(r->mark_first + r->mark_n - 1) %
-	    PROTO_RING_MARKS].token == t)
+	proto_ring_mark_now(r, PROTO_RING_MARKS, t);
+	if (r->mark_n > 0 && proto_ring_mark(r, (r->mark_first + r->mark_n -
+	    1) % PROTO_RING_MARKS)[0] == t)
 		return (t);
 	if (r->mark_n < PROTO_RING_MARKS)
-		proto_ring_mark_now(r, &r->marks[(r->mark_first +
-		    r->mark_n++) % PROTO_RING_MARKS], t);
+		proto_ring_mark_now(r, (r->mark_first + r->mark_n++) %
+		    PROTO_RING_MARKS, t);
 	return (t);
 }
 
@@ -1022,22 +1030,22 @@ proto_ring_position(struct proto_ring *r)
 void
 proto_ring_commit(struct proto_ring *r, uint64_t token)
 {
-	struct proto_ring_mark *m = NULL;
+	const uint64_t *m = NULL;
 	unsigned i;
 
-	while (r->mark_n > 0 &&
-	    (int64_t)(r->marks[r->mark_first].token - token) <= 0) {
-		m = &r->marks[r->mark_first];
+	while (r->mark_n > 0 && (int64_t)(proto_ring_mark(r,
+	    r->mark_first)[0] - token) <= 0) {
+		m = proto_ring_mark(r, r->mark_first);
 		r->mark_first = (r->mark_first + 1) % PROTO_RING_MARKS;
 		r->mark_n--;
 	}
 	/* The last token given, kept or not: its positions. */
 	if (token == r->token_last)
-		m = &r->last;
+		m = proto_ring_mark(r, PROTO_RING_MARKS);
 	if (m == NULL)
 		return;
 	for (i = 0; i < r->lane_count; i++)
-		proto_lane_commit(&r->lane[i], m->pos[i], m->delivered[i]);
+		proto_lane_commit(&r->lane[i], m[1 + 2 * i], m[2 + 2 * i]);
 }
 
 /*
