@@ -227,7 +227,7 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 	struct ack *last = TAILQ_LAST(&o->acks, acks);
 
 	if (last != NULL && last != TAILQ_FIRST(&o->acks) && last->merge &&
-	    last->ring == a->ring && last->ring_said == a->ring_said) {
+	    last->ring == a->ring) {
 		ack_mark(o, last);
 		last->ring_pos = a->ring_pos;
 		if (a->ring_said) {

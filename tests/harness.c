@@ -417,17 +417,31 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	    harness_daemon_setup, h);
 }
 
-/* SIGTERM relogd and wait for it. Returns its exit status. */
-int
-harness_daemon_stop(struct harness *h)
+/* Send relogd sig and wait for it to end. Returns its exit status. */
+static int
+harness_daemon_end(struct harness *h, int sig)
 {
 	int status;
 
-	if (h->daemon <= 0 || kill(h->daemon, SIGTERM) != 0)
+	if (h->daemon <= 0 || kill(h->daemon, sig) != 0)
 		harness_fail("relogd is not running");
 	status = harness_wait(h->daemon, HARNESS_DAEMON_TIMEOUT_MS);
 	h->daemon = -1;
 	return (status);
+}
+
+/* SIGTERM relogd and wait for it. Returns its exit status. */
+int
+harness_daemon_stop(struct harness *h)
+{
+	return (harness_daemon_end(h, SIGTERM));
+}
+
+/* SIGKILL relogd and wait for it. Returns its exit status. */
+int
+harness_daemon_kill(struct harness *h)
+{
+	return (harness_daemon_end(h, SIGKILL));
 }
 
 /* Connect to relogd's socket. */

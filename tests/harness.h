@@ -45,6 +45,7 @@ pid_t	harness_start_ready(const char *, const char *, const char *const *,
 	    const char *, void (*)(void *), void *);
 void	harness_daemon_start(struct harness *, const char *const *);
 int	harness_daemon_stop(struct harness *);
+int	harness_daemon_kill(struct harness *);
 int	harness_daemon_await(const struct harness *, const char *, size_t,
 	    int);
 int	harness_await_file(const char *, const char *, size_t, int);

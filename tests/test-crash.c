@@ -370,10 +370,7 @@ START_TEST(test_crash_after_restart)
 	/* Mid-stream: a quarter of the first halves are in. */
 	ck_assert_int_eq(harness_await_file(path, "\n", 1000,
 	    CRASH_CHILD_TIMEOUT_MS), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, CRASH_CHILD_TIMEOUT_MS),
-	    128 + SIGKILL);
-	H.daemon = -1;
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 	harness_daemon_start(&H, no_rate_limit);
 	for (i = 0; i < 4; i++) {
 		said = NULL;

@@ -448,10 +448,7 @@ START_TEST(test_daemon_sigkill_restart)
 		/* Mid-stream: some thousands of the 12,000 are in. */
 		ck_assert_int_eq(harness_await_file(path, "\n",
 		    (size_t)kill_round * 2500, DAEMON_CHILD_TIMEOUT_MS), 0);
-		ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-		ck_assert_int_eq(harness_wait(H.daemon, DAEMON_CHILD_TIMEOUT_MS),
-		    128 + SIGKILL);
-		H.daemon = -1;
+		ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 		harness_daemon_start(&H, no_rate_limit);
 	}
 	for (i = 0; i < 4; i++)

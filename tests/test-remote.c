@@ -161,10 +161,7 @@ START_TEST(test_remote_torn_record)
 	collector_forward_start(&H, B_URI, NULL);
 	collector_run(&H, "r1", "alpha", args);
 	collector_await_stat(&H, "queued_disk", 100, 0);
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
-	    SIGKILL);
-	H.daemon = -1;
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 	remote_segment_path(&H, seg, sizeof seg);
 	fd = open(seg, O_WRONLY | O_APPEND);
 	ck_assert_int_ge(fd, 0);

@@ -182,6 +182,74 @@ rd_await_log(const char *plugin, size_t n)
 	return (harness_plugin_log(&H, plugin));
 }
 
+/* SIGKILL relogd; the runner's connection to it is gone. */
+static void
+rd_kill_daemon(struct rd_runner *r)
+{
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
+	close(r->fd);
+	r->fd = -1;
+}
+
+/* The records a runner's ring lost, as its headers count them. */
+static uint64_t
+rd_lost(const struct rd_runner *r)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(r->ring, &st);
+	return (st.overwritten + st.abandoned + st.torn + st.unfinished);
+}
+
+/* The drops relogd's notices in a log said of a runner, summed. */
+static uint64_t
+rd_drops_said(const char *path, const char *runner)
+{
+	char needle[64], *log, *p;
+	uint64_t sum = 0;
+
+	snprintf(needle, sizeof needle, "runner %s dropped ", runner);
+	if ((log = harness_read_file(path, NULL)) == NULL)
+		return (0);
+	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		sum += strtoull(p + strlen(needle), NULL, 10);
+	free(log);
+	return (sum);
+}
+
+/* Until the notices in a log say n drops of a runner (or fail). */
+static void
+rd_await_drops_said(const char *path, const char *runner, uint64_t n)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	uint64_t said;
+
+	while ((said = rd_drops_said(path, runner)) != n) {
+		ck_assert_msg(said < n && harness_now_ms() < deadline,
+		    "%llu drops said of %s, not %llu", (unsigned long long)said,
+		    runner, (unsigned long long)n);
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+}
+
+/*
+ * A runner of plugin id connected (relogd runs), whose ring overwrote 6
+ * records before its hello (1,030 into 1,024 slots): once the notice in
+ * the log at path says them.
+ */
+static void
+rd_open_lost6(struct rd_runner *r, const char *id, const char *path)
+{
+	char logger[64];
+
+	snprintf(logger, sizeof logger, "plugin.%s", id);
+	rd_make(r, id, 1024);
+	rd_emit(r, logger, 0, 1030);
+	ck_assert_str_eq(rd_connect(r, id), "accepted, ring");
+	rd_sync(r);
+	rd_await_drops_said(path, id, 6);
+}
+
 /*
  * A ring passed with the hello is taken: records pushed before the hello
  * and after it arrive in order, ring_sync answers once they are written,
@@ -465,10 +533,7 @@ START_TEST(test_ringd_drops)
 
 	snprintf(path, sizeof path, "%s/dr.log", H.log_dir);
 	harness_daemon_start(&H, NULL);
-	rd_make(&r, "dr", 1024);
-	rd_emit(&r, "plugin.dr", 0, 1030);
-	ck_assert_str_eq(rd_connect(&r, "dr"), "accepted, ring");
-	rd_sync(&r);
+	rd_open_lost6(&r, "dr", path);
 	ck_assert_int_eq(harness_await_file(path, "runner dr dropped 6 "
 	    "records: its queue was full", 1, RD_WAIT_MS), 0);
 	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1081,71 +1146,6 @@ START_TEST(test_ringd_large_records_memory)
 }
 END_TEST
 
-/* SIGKILL relogd; the runner's connection to it is gone. */
-static void
-rd_kill_daemon(struct rd_runner *r)
-{
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, RD_WAIT_MS), 128 + SIGKILL);
-	H.daemon = -1;
-	close(r->fd);
-	r->fd = -1;
-}
-
-/* The records a runner's ring lost, as its headers count them. */
-static uint64_t
-rd_lost(const struct rd_runner *r)
-{
-	struct shm_ring_stats st;
-
-	shm_ring_stats(r->ring, &st);
-	return (st.overwritten + st.abandoned + st.torn + st.unfinished);
-}
-
-/* The drops relogd's notices in a log said of a runner, summed. */
-static uint64_t
-rd_drops_said(const char *path, const char *runner)
-{
-	char needle[64], *log, *p;
-	uint64_t sum = 0;
-
-	snprintf(needle, sizeof needle, "runner %s dropped ", runner);
-	if ((log = harness_read_file(path, NULL)) == NULL)
-		return (0);
-	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		sum += strtoull(p + strlen(needle), NULL, 10);
-	free(log);
-	return (sum);
-}
-
-/* Until the notices in a log say n drops of a runner (or fail). */
-static void
-rd_await_drops_said(const char *path, const char *runner, uint64_t n)
-{
-	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
-	uint64_t said;
-
-	while ((said = rd_drops_said(path, runner)) != n) {
-		ck_assert_msg(said < n && harness_now_ms() < deadline,
-		    "%llu drops said of %s, not %llu", (unsigned long long)said,
-		    runner, (unsigned long long)n);
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
-}
-
-/* How often needle is in text. */
-static long
-rd_count(const char *text, const char *needle)
-{
-	long n = 0;
-
-	while ((text = strstr(text, needle)) != NULL) {
-		n++;
-		text += strlen(needle);
-	}
-	return (n);
-}
-
 /* Empty a file (a stalled sink's: it has room again). */
 static void
 fd_truncate(const char *path)
@@ -1201,12 +1201,8 @@ START_TEST(test_ringd_drops_said_after_kill)
 
 	snprintf(path, sizeof path, "%s/dk.log", H.log_dir);
 	harness_daemon_start(&H, args);
-	rd_make(&r, "dk", 1024);
-	rd_emit(&r, "plugin.dk", 0, 1030);
-	ck_assert_str_eq(rd_connect(&r, "dk"), "accepted, ring");
-	rd_sync(&r);
 	/* The first notice is said at once; the next waits a second. */
-	rd_await_drops_said(path, "dk", 6);
+	rd_open_lost6(&r, "dk", path);
 	rd_push(&r, "plugin.dk", 1030, 20000, 1);
 	rd_sync(&r);
 	ck_assert_uint_gt(rd_lost(&r), 6);
@@ -1245,7 +1241,7 @@ START_TEST(test_ringd_taken_lost_after_kill)
 	rd_back(&r, args, path, NULL);
 	lost = rd_said_all(&r, home);
 	log = harness_read_file(path, NULL);
-	lines = rd_count(log, "runner=tk ");
+	lines = (long)harness_count(log, "runner=tk ");
 	free(log);
 	ck_assert_uint_eq((uint64_t)lines + lost, 2005);
 	ck_assert_uint_eq(rd_drops_said(home, "tk"), lost);
@@ -1300,11 +1296,7 @@ START_TEST(test_ringd_drops_said_at_close)
 
 	snprintf(path, sizeof path, "%s/dc.log", H.log_dir);
 	harness_daemon_start(&H, args);
-	rd_make(&r, "dc", 1024);
-	rd_emit(&r, "plugin.dc", 0, 1030);
-	ck_assert_str_eq(rd_connect(&r, "dc"), "accepted, ring");
-	rd_sync(&r);
-	rd_await_drops_said(path, "dc", 6);
+	rd_open_lost6(&r, "dc", path);
 	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    shm_ring_fd(r.ring), 0);
 	ck_assert(hdr != MAP_FAILED);
@@ -1361,7 +1353,7 @@ START_TEST(test_ringd_notice_stall_commits)
 	lost = rd_said_all(&r, home);
 	ck_assert_uint_eq(lost, 6);
 	log = harness_read_file(okp, NULL);
-	lines = rd_count(log, "runner=hs ");
+	lines = (long)harness_count(log, "runner=hs ");
 	free(log);
 	ck_assert_int_eq(lines + (long)lost, pushed);
 }
@@ -1418,7 +1410,7 @@ START_TEST(test_ringd_notice_stall_reconnect)
 	rd_sync(&r);
 	/* All but the 6 the ring overwrote before the first hello. */
 	log = harness_plugin_log(&H, "ok");
-	ck_assert_int_eq(rd_count(log, "runner=hr "), 1034);
+	ck_assert_int_eq(harness_count(log, "runner=hr "), 1034);
 	ck_assert_ptr_nonnull(strstr(log, "seq=1039\n"));
 	free(log);
 	rd_close(&r);
