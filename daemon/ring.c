@@ -27,7 +27,9 @@
  * One ring, one reader: a runner that reconnects passes the same ring
  * (the same file) while its last connection may still be draining it. The
  * new connection's ring waits (blocked) until the old one is gone, then
- * goes on from the tail the old one committed.
+ * goes on from the tail the old one committed. It is the same memory, so
+ * max_ring_total counts it once: refused, it would be read by its runner
+ * (batches) while the old connection drains it, two readers of one ring.
  */
 #include <sys/pidfd.h>
 #include <sys/queue.h>
@@ -102,13 +104,14 @@ struct ring {
 	int empty_wakes;	/* in a row: woken with nothing to read */
 	dev_t dev;		/* the ring's file, to know it again */
 	ino_t ino;
+	int counted;		/* in ring_total: its file's oldest reader */
 	struct ring *next_reader;	/* the same ring, on a newer connection */
 	struct ring *prev_reader;	/* ...and on the older: it waits for it */
 	TAILQ_ENTRY(ring) entry;
 };
 
 static TAILQ_HEAD(, ring) ring_all = TAILQ_HEAD_INITIALIZER(ring_all);
-static size_t ring_total;	/* bytes mapped, every ring's */
+static size_t ring_total;	/* bytes mapped, each ring's file once */
 static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
@@ -497,19 +500,20 @@ ring_wake_ok(int fd)
 }
 
 /*
- * Map the ring fd within max_ring and what max_ring_total has left.
- * Returns it, or NULL and why (a limit is said once: it is the operator's
- * to raise; a bad ring, each time, as any bad peer).
+ * Map the ring fd within max_ring and, unless another connection maps its
+ * file already (again), what max_ring_total has left. Returns it, or NULL
+ * and why (a limit is said once: it is the operator's to raise; a bad
+ * ring, each time, as any bad peer).
  */
 static struct proto_ring *
-ring_map(struct client *c, int fd, const char **why)
+ring_map(struct client *c, int fd, int again, const char **why)
 {
 	static int said_size, said_total;
 	size_t left, limit = relogd_config.max_ring;
 	struct proto_ring *r;
 	int error, total, *said;
 
-	left = ring_total < relogd_config.max_ring_total ?
+	left = again ? SIZE_MAX : ring_total < relogd_config.max_ring_total ?
 	    relogd_config.max_ring_total - ring_total : 0;
 	total = left < limit;
 	if (total)
@@ -531,24 +535,38 @@ ring_map(struct client *c, int fd, const char **why)
 	return (NULL);
 }
 
+/* The newest connection that reads the ring file st says, if any. */
+static struct ring *
+ring_reader(const struct stat *st)
+{
+	struct ring *other;
+
+	TAILQ_FOREACH(other, &ring_all, entry) {
+		if (other->dev == st->st_dev && other->ino == st->st_ino &&
+		    other->next_reader == NULL)
+			return (other);
+	}
+	return (NULL);
+}
+
 /*
  * If another connection reads this ring still (the runner reconnected
- * while its last connection drains), wait for the newest of them to go.
+ * while its last connection drains), wait for the newest of them to go;
+ * else it is the file's oldest reader, which ring_total counts.
  */
 static void
 ring_follow(struct ring *rg, const struct stat *st)
 {
-	struct ring *other;
+	struct ring *other = ring_reader(st);
 
 	rg->dev = st->st_dev;
 	rg->ino = st->st_ino;
-	TAILQ_FOREACH(other, &ring_all, entry) {
-		if (other->dev == rg->dev && other->ino == rg->ino &&
-		    other->next_reader == NULL) {
-			other->next_reader = rg;
-			rg->prev_reader = other;
-			break;
-		}
+	if (other != NULL) {
+		other->next_reader = rg;
+		rg->prev_reader = other;
+	} else {
+		rg->counted = 1;
+		ring_total += rg->size;
 	}
 	TAILQ_INSERT_TAIL(&ring_all, rg, entry);
 }
@@ -576,12 +594,10 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 		why = "the hello must pass the ring and its wake socket";
 	else if (!ring_wake_ok(fds[1]))
 		why = "the wake descriptor is no Unix datagram socket";
-	else if ((r = ring_map(c, fds[0], &why)) != NULL &&
-	    fstat(fds[0], &st) != 0) {
-		proto_ring_close(r);
-		r = NULL;
+	else if (fstat(fds[0], &st) != 0)
 		why = "its ring cannot be looked at (fstat)";
-	}
+	else
+		r = ring_map(c, fds[0], ring_reader(&st) != NULL, &why);
 	for (i = 0; i < nfds; i++) {
 		if (r == NULL || i != 1)
 			close(fds[i]);
@@ -606,7 +622,6 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	if (rg->wake_ev == NULL || rg->tick_ev == NULL || rg->read_ev == NULL)
 		fatalx("out of memory for a ring");
 	event_add(rg->wake_ev, NULL);
-	ring_total += rg->size;
 	ring_n++;
 	c->ring = rg;
 	rg->said = ack_owner_new(-1, ring_said_written, NULL, rg);
@@ -749,6 +764,11 @@ ring_detach(struct client *c)
 	close(rg->wake_fd);
 	if (rg->sync != NULL)
 		ack_free(rg->sync);
+	/* The file is counted on while a reader maps it. */
+	if (rg->counted && rg->next_reader != NULL)
+		rg->next_reader->counted = 1;
+	else if (rg->counted)
+		ring_total -= rg->size;
 	if (rg->prev_reader != NULL)
 		rg->prev_reader->next_reader = rg->next_reader;
 	if (rg->next_reader != NULL) {
@@ -763,13 +783,12 @@ ring_detach(struct client *c)
 	}
 	TAILQ_REMOVE(&ring_all, rg, entry);
 	proto_ring_close(rg->r);
-	ring_total -= rg->size;
 	ring_n--;
 	free(rg);
 	c->ring = NULL;
 }
 
-/* Bytes every ring maps, for stats. */
+/* Bytes the rings map, for stats: a file mapped again counted once. */
 size_t
 ring_bytes_total(void)
 {

@@ -925,6 +925,48 @@ START_TEST(test_ringd_reconnect_same_ring)
 }
 END_TEST
 
+/*
+ * The same with max_ring_total room for that one ring: the ring passed
+ * again is the same memory, counted once, so it is taken (refused, the
+ * runner would read it while relogd drains it: two readers); and once
+ * both connections are gone, the room is there for another ring.
+ */
+START_TEST(test_ringd_reconnect_total)
+{
+	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
+	    "max_ring_total = 266240\n"), NULL };
+	const char *path = harness_fill_log(&H, "again", 1 << 20);
+	struct rd_runner r, other;
+	char *text;
+
+	ck_assert_uint_eq(relog_ring_file_size(1024, 1), 266240);
+	harness_daemon_start(&H, args);
+	rd_make(&r, "again", 1024);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 0, 100);
+	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	close(r.fd);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 2);
+	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 266240);
+	rd_emit(&r, "plugin.again", 100, 50);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	rd_sync(&r);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "again", 0, 150);
+	ck_assert_uint_eq(harness_lines(text), 150);
+	free(text);
+	rd_close(&r);
+	peer_await_stat(&H, NULL, "rings", 0);
+	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
+	rd_make(&other, "other", 1024);
+	ck_assert_str_eq(rd_connect(&other, NULL), "accepted, ring");
+	rd_close(&other);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /* Push n records of about 1 KiB (five slots each). */
 static void
 rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
@@ -1442,6 +1484,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_extra_fds_closed);
 	tcase_add_test(tc, test_ringd_wake_shut_down);
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
+	tcase_add_test(tc, test_ringd_reconnect_total);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
