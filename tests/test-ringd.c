@@ -897,44 +897,17 @@ END_TEST
  * A runner reconnects, passing the same ring, while its last connection
  * waits for a stalled sink to write what it read: the new connection reads
  * on only once the old one is gone, from the tail it committed once its
- * records were written. Each record is written once (twice, before).
+ * records were written. Each record is written once (twice, before). With
+ * total, max_ring_total has room for that one ring: the ring passed again
+ * is the same memory, counted once, so it is taken (refused, the runner
+ * would read it while relogd drains it: two readers); and once both
+ * connections are gone, the room is there for another ring.
  */
-START_TEST(test_ringd_reconnect_same_ring)
+static void
+rd_reconnect(int total)
 {
-	const char *path = harness_fill_log(&H, "again", 1 << 20);
-	struct rd_runner r;
-	char *text;
-
-	harness_daemon_start(&H, NULL);
-	rd_make(&r, "again", 1024);
-	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
-	rd_emit(&r, "plugin.again", 0, 100);
-	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
-	    "large: ", 1, RD_WAIT_MS), 0);
-	close(r.fd);
-	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
-	rd_emit(&r, "plugin.again", 100, 50);
-	ck_assert_int_eq(truncate(path, 0), 0);
-	rd_sync(&r);
-	text = harness_read_file(path, NULL);
-	harness_check_sequence(text, "again", 0, 150);
-	ck_assert_uint_eq(harness_lines(text), 150);
-	free(text);
-	rd_close(&r);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-}
-END_TEST
-
-/*
- * The same with max_ring_total room for that one ring: the ring passed
- * again is the same memory, counted once, so it is taken (refused, the
- * runner would read it while relogd drains it: two readers); and once
- * both connections are gone, the room is there for another ring.
- */
-START_TEST(test_ringd_reconnect_total)
-{
-	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
-	    "max_ring_total = 266240\n"), NULL };
+	const char *args[] = { "--config", harness_config(&H, total ?
+	    "[relogd]\nmax_ring_total = 266240\n" : ""), NULL };
 	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct rd_runner r, other;
 	char *text;
@@ -964,6 +937,17 @@ START_TEST(test_ringd_reconnect_total)
 	ck_assert_str_eq(rd_connect(&other, NULL), "accepted, ring");
 	rd_close(&other);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+
+START_TEST(test_ringd_reconnect_same_ring)
+{
+	rd_reconnect(0);
+}
+END_TEST
+
+START_TEST(test_ringd_reconnect_total)
+{
+	rd_reconnect(1);
 }
 END_TEST
 
