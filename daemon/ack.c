@@ -237,30 +237,11 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 		}
 		if (a->seq > last->seq)
 			last->seq = a->seq;
-		last->drops_held |= a->drops_held;
 		ack_free(a);
 		return;
 	}
 	a->merge = 1;
 	ack_queue(o, a, 1);
-}
-
-/*
- * The drop notice the owner's held acks waited for is said, and its sinks
- * noted as a read's are (plugin_touch): they wait now for those sinks to
- * write it, as acks of the read that said it would.
- */
-void
-ack_said(struct ack_owner *o)
-{
-	struct ack *a;
-
-	TAILQ_FOREACH(a, &o->acks, entry) {
-		if (a->drops_held) {
-			a->drops_held = 0;
-			ack_mark(o, a);
-		}
-	}
 }
 
 /*
@@ -276,8 +257,6 @@ ack_settle(struct ack_owner *o)
 	int settled = 0;
 
 	while ((a = TAILQ_FIRST(&o->acks)) != NULL) {
-		if (a->drops_held)
-			return (settled);
 		for (i = 0; i < a->nmarks; i++) {
 			if (a->marks[i].sink->written < a->marks[i].mark)
 				return (settled);

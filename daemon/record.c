@@ -135,26 +135,17 @@ record_drops_say(struct origin *o, int now)
 	 */
 	if (o->drops_said != NULL)
 		o->drops_said(o->drops_said_arg, p);
-	else if (o->acks != NULL) {
+	else if (o->acks != NULL)
 		plugin_touch(p, o->acks);
-		ack_said(o->acks);
-	}
 }
 
-/*
- * A second after the last notice: say the drops counted since (a read of
- * its own: the acks held for it wait for its sinks, not the last read's).
- */
+/* A second after the last notice: say the drops counted since. */
 static void
 record_drops_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct origin *o = arg;
-
 	(void)fd;
 	(void)what;
-	if (o->drops_said == NULL && o->acks != NULL)
-		ack_read_begin(o->acks);
-	record_drops_say(o, 0);
+	record_drops_say(arg, 0);
 	plugin_flush_all();
 	ack_progress();
 }

@@ -303,9 +303,6 @@ struct ack {
 	int ring_said;		/* a ring's drop notice: once written,
 				   store ring_found as said */
 	uint64_t ring_found[RELOG_RING_LANES_MAX];
-	int drops_held;		/* its batch's drop notice waits for the
-				   second to pass: not settled before it
-				   is said (ack_said) */
 	int merge;		/* queued by ack_queue_silent: later ones
 				   may merge into it */
 	size_t nmarks;
@@ -633,7 +630,6 @@ void	ack_touch(struct ack_owner *, struct sink *);
 struct ack *ack_new(const struct proto_envelope *, int);
 void	ack_queue(struct ack_owner *, struct ack *, int);
 void	ack_queue_silent(struct ack_owner *, struct ack *);
-void	ack_said(struct ack_owner *);
 int	ack_throttled(struct ack_owner *);
 void	ack_free(struct ack *);
 int	ack_congested(struct ack_owner *);

@@ -354,9 +354,6 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
 		a->message = first_cause;
 		a->seq = b.seq;
-		/* Drops that wait for the second to pass: held till said. */
-		a->drops_held = c->origin.drops != 0 &&
-		    c->origin.drops_said == NULL;
 		if (reply)
 			ack_queue(c->origin.acks, a, 1);
 		else

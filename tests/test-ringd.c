@@ -1413,31 +1413,6 @@ START_TEST(test_ringd_batch_notice_before_ack)
 END_TEST
 
 /*
- * A batch's drops said within a second of the last notice wait for the
- * second to pass: its ack waits for that notice to be written (it was
- * answered at once, and a relogd killed in that second never said them).
- */
-START_TEST(test_ringd_batch_notice_held)
-{
-	const char *args[] = { "--rate-limit", "off", NULL };
-	char home[512];
-	int fd, eof;
-
-	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
-	harness_daemon_start(&H, args);
-	fd = wire_open(&H, "bh");
-	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 5, 64);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
-	ck_assert_uint_eq(rd_drops_said(home, "bh"), 5);
-	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 7, 64);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
-	ck_assert_uint_eq(rd_drops_said(home, "bh"), 12);
-	close(fd);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-}
-END_TEST
-
-/*
  * A runner whose last drop notice waits in a stalled sink hangs up and
  * comes back with its ring: the old connection waits a second at most for
  * the notice, then goes, and the new one's ring is read (it waited for the
@@ -1504,7 +1479,6 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_drops_said_at_close);
 	tcase_add_test(tc, test_ringd_notice_stall_commits);
 	tcase_add_test(tc, test_ringd_batch_notice_before_ack);
-	tcase_add_test(tc, test_ringd_batch_notice_held);
 	tcase_add_test(tc, test_ringd_notice_stall_reconnect);
 	suite_add_tcase(s, tc);
 	return (s);
