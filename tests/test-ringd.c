@@ -1413,6 +1413,50 @@ START_TEST(test_ringd_batch_notice_before_ack)
 END_TEST
 
 /*
+ * A batch's drops within a second of the last notice wait for that second;
+ * the connection goes first (hangup), or relogd is stopped (SIGTERM): they
+ * are said then, and written. They were queued and never written: at a
+ * hangup until other input came, at a stop after the sinks had drained.
+ */
+static void
+rd_drops_pending(int stop)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	char home[512];
+	int fd, eof;
+
+	snprintf(home, sizeof home, "%s/_runtime.log", H.log_dir);
+	harness_daemon_start(&H, args);
+	fd = wire_open(&H, "dp");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 5, 64);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+	ck_assert_uint_eq(rd_drops_said(home, "dp"), 5);
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 7, 64);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+	if (stop) {
+		ck_assert_int_eq(harness_daemon_stop(&H), 0);
+		ck_assert_uint_eq(rd_drops_said(home, "dp"), 12);
+		close(fd);
+		return;
+	}
+	close(fd);
+	rd_await_drops_said(home, "dp", 12);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+
+START_TEST(test_ringd_drops_said_at_hangup)
+{
+	rd_drops_pending(0);
+}
+END_TEST
+
+START_TEST(test_ringd_drops_said_at_stop)
+{
+	rd_drops_pending(1);
+}
+END_TEST
+
+/*
  * A runner whose last drop notice waits in a stalled sink hangs up and
  * comes back with its ring: the old connection waits a second at most for
  * the notice, then goes, and the new one's ring is read (it waited for the
@@ -1479,6 +1523,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_drops_said_at_close);
 	tcase_add_test(tc, test_ringd_notice_stall_commits);
 	tcase_add_test(tc, test_ringd_batch_notice_before_ack);
+	tcase_add_test(tc, test_ringd_drops_said_at_hangup);
+	tcase_add_test(tc, test_ringd_drops_said_at_stop);
 	tcase_add_test(tc, test_ringd_notice_stall_reconnect);
 	suite_add_tcase(s, tc);
 	return (s);
