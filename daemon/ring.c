@@ -28,8 +28,9 @@
  * (the same file) while its last connection may still be draining it. The
  * new connection's ring waits (blocked) until the old one is gone, then
  * goes on from the tail the old one committed. It is the same memory, so
- * max_ring_total counts it once: refused, it would be read by its runner
- * (batches) while the old connection drains it, two readers of one ring.
+ * max_ring_total counts it once, and it is taken whatever the limits say
+ * now: refused, it would be read by its runner (batches) while the old
+ * connection drains it, two readers of one ring.
  */
 #include <sys/pidfd.h>
 #include <sys/queue.h>
@@ -500,16 +501,17 @@ ring_wake_ok(int fd)
 }
 
 /*
- * Map the ring fd within max_ring and, unless another connection maps its
- * file already (again), what max_ring_total has left. Returns it, or NULL
- * and why (a limit is said once: it is the operator's to raise; a bad
- * ring, each time, as any bad peer).
+ * Map the ring fd within max_ring and what max_ring_total has left; or,
+ * if another connection maps its file already (again), whatever they say
+ * now (a reload may have lowered them). Returns it, or NULL and why (a
+ * limit is said once: it is the operator's to raise; a bad ring, each
+ * time, as any bad peer).
  */
 static struct proto_ring *
 ring_map(struct client *c, int fd, int again, const char **why)
 {
 	static int said_size, said_total;
-	size_t left, limit = relogd_config.max_ring;
+	size_t left, limit = again ? SIZE_MAX : relogd_config.max_ring;
 	struct proto_ring *r;
 	int error, total, *said;
 
@@ -584,9 +586,12 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	const char *why = NULL;
 	struct ring *rg;
 	struct stat st;
-	int i;
+	int i, seen, again;
 
-	if (relogd_config.max_ring == 0)
+	seen = nfds == 2 && fstat(fds[0], &st) == 0;
+	/* One another connection still drains: taken whatever the limits. */
+	again = seen && ring_reader(&st) != NULL;
+	if (relogd_config.max_ring == 0 && !again)
 		why = "rings are turned off (max_ring = 0)";
 	else if (version != RELOG_RING_VERSION)
 		why = "its ring's version is not one relogd reads";
@@ -594,10 +599,10 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 		why = "the hello must pass the ring and its wake socket";
 	else if (!ring_wake_ok(fds[1]))
 		why = "the wake descriptor is no Unix datagram socket";
-	else if (fstat(fds[0], &st) != 0)
+	else if (!seen)
 		why = "its ring cannot be looked at (fstat)";
 	else
-		r = ring_map(c, fds[0], ring_reader(&st) != NULL, &why);
+		r = ring_map(c, fds[0], again, &why);
 	for (i = 0; i < nfds; i++) {
 		if (r == NULL || i != 1)
 			close(fds[i]);

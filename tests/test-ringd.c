@@ -897,17 +897,21 @@ END_TEST
  * A runner reconnects, passing the same ring, while its last connection
  * waits for a stalled sink to write what it read: the new connection reads
  * on only once the old one is gone, from the tail it committed once its
- * records were written. Each record is written once (twice, before). With
- * total, max_ring_total has room for that one ring: the ring passed again
- * is the same memory, counted once, so it is taken (refused, the runner
- * would read it while relogd drains it: two readers); and once both
- * connections are gone, the room is there for another ring.
+ * records were written. Each record is written once (twice, before). The
+ * ring passed again is the same memory: it is taken whatever the limits
+ * (refused, the runner would read it while relogd drains it: two readers).
+ * RD_TOTAL: max_ring_total has room for that one ring, which counts it
+ * once; once both connections are gone, the room is there for another.
+ * RD_OFF: rings are turned off by a reload in between; another ring is
+ * refused.
  */
+enum { RD_PLAIN, RD_TOTAL, RD_OFF };
+
 static void
-rd_reconnect(int total)
+rd_reconnect(int mode)
 {
-	const char *args[] = { "--config", harness_config(&H, total ?
-	    "[relogd]\nmax_ring_total = 266240\n" : ""), NULL };
+	const char *args[] = { "--config", harness_config(&H, mode ==
+	    RD_TOTAL ? "[relogd]\nmax_ring_total = 266240\n" : ""), NULL };
 	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct rd_runner r, other;
 	char *text;
@@ -920,6 +924,12 @@ rd_reconnect(int total)
 	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
 	    "large: ", 1, RD_WAIT_MS), 0);
 	close(r.fd);
+	if (mode == RD_OFF) {
+		harness_config(&H, "[relogd]\nmax_ring = 0\n");
+		ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+		ck_assert_int_eq(harness_daemon_await(&H, "configuration "
+		    "reloaded", 1, RD_WAIT_MS), 0);
+	}
 	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
 	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 2);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 266240);
@@ -934,20 +944,28 @@ rd_reconnect(int total)
 	peer_await_stat(&H, NULL, "rings", 0);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
 	rd_make(&other, "other", 1024);
-	ck_assert_str_eq(rd_connect(&other, NULL), "accepted, ring");
+	ck_assert_str_eq(rd_connect(&other, NULL), mode == RD_OFF ?
+	    "accepted, no ring: rings are turned off (max_ring = 0)" :
+	    "accepted, ring");
 	rd_close(&other);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 
 START_TEST(test_ringd_reconnect_same_ring)
 {
-	rd_reconnect(0);
+	rd_reconnect(RD_PLAIN);
 }
 END_TEST
 
 START_TEST(test_ringd_reconnect_total)
 {
-	rd_reconnect(1);
+	rd_reconnect(RD_TOTAL);
+}
+END_TEST
+
+START_TEST(test_ringd_reconnect_off)
+{
+	rd_reconnect(RD_OFF);
 }
 END_TEST
 
@@ -1513,6 +1531,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_wake_shut_down);
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
 	tcase_add_test(tc, test_ringd_reconnect_total);
+	tcase_add_test(tc, test_ringd_reconnect_off);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
