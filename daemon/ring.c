@@ -105,7 +105,7 @@ struct ring {
 	int empty_wakes;	/* in a row: woken with nothing to read */
 	dev_t dev;		/* the ring's file, to know it again */
 	ino_t ino;
-	int counted;		/* in ring_total: its file's oldest reader */
+	int counted;		/* in ring_total (not if taken again) */
 	struct ring *next_reader;	/* the same ring, on a newer connection */
 	struct ring *prev_reader;	/* ...and on the older: it waits for it */
 	TAILQ_ENTRY(ring) entry;
@@ -502,8 +502,8 @@ ring_wake_ok(int fd)
 
 /*
  * Map the ring fd within max_ring and what max_ring_total has left; or,
- * if another connection maps its file already (again), whatever they say
- * now (a reload may have lowered them). Returns it, or NULL and why (a
+ * if its last connection drains it still (again), whatever they say now
+ * (a reload may have lowered them). Returns it, or NULL and why (a
  * limit is said once: it is the operator's to raise; a bad ring, each
  * time, as any bad peer).
  */
@@ -553,11 +553,12 @@ ring_reader(const struct stat *st)
 
 /*
  * If another connection reads this ring still (the runner reconnected
- * while its last connection drains), wait for the newest of them to go;
- * else it is the file's oldest reader, which ring_total counts.
+ * while its last connection drains), wait for the newest of them to go.
+ * ring_total counts it unless it was taken again (the newest of them had
+ * hung up: the same memory, mapped already).
  */
 static void
-ring_follow(struct ring *rg, const struct stat *st)
+ring_follow(struct ring *rg, const struct stat *st, int again)
 {
 	struct ring *other = ring_reader(st);
 
@@ -566,11 +567,38 @@ ring_follow(struct ring *rg, const struct stat *st)
 	if (other != NULL) {
 		other->next_reader = rg;
 		rg->prev_reader = other;
-	} else {
+	}
+	if (!again) {
 		rg->counted = 1;
 		ring_total += rg->size;
 	}
 	TAILQ_INSERT_TAIL(&ring_all, rg, entry);
+}
+
+/*
+ * A counted reader goes: a reader of the same file taken again carries
+ * its count on, so the file stays counted while it is mapped.
+ */
+static void
+ring_uncount(struct ring *rg)
+{
+	struct ring *other;
+
+	if (!rg->counted)
+		return;
+	for (other = rg->next_reader; other != NULL; other = other->next_reader)
+		if (!other->counted)
+			break;
+	if (other == NULL)
+		for (other = rg->prev_reader; other != NULL;
+		    other = other->prev_reader)
+			if (!other->counted)
+				break;
+	if (other != NULL)
+		other->counted = 1;
+	else
+		ring_total -= rg->size;
+	rg->counted = 0;
 }
 
 /*
@@ -584,13 +612,13 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 {
 	struct proto_ring *r = NULL;
 	const char *why = NULL;
-	struct ring *rg;
+	struct ring *rg, *prev;
 	struct stat st;
 	int i, seen, again;
 
 	seen = nfds == 2 && fstat(fds[0], &st) == 0;
-	/* One another connection still drains: taken whatever the limits. */
-	again = seen && ring_reader(&st) != NULL;
+	/* One its last connection still drains: taken whatever the limits. */
+	again = seen && (prev = ring_reader(&st)) != NULL && prev->hungup;
 	if (relogd_config.max_ring == 0 && !again)
 		why = "rings are turned off (max_ring = 0)";
 	else if (version != RELOG_RING_VERSION)
@@ -619,7 +647,7 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
 	rg->tick_us = RING_TICK_MS * 1000;
-	ring_follow(rg, &st);
+	ring_follow(rg, &st, again);
 	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
 	    ring_wake_cb, rg);
 	rg->tick_ev = evtimer_new(relogd_base, ring_tick_cb, rg);
@@ -757,7 +785,15 @@ ring_detach(struct client *c)
 	if (rg == NULL)
 		return;
 	c->origin.drops_said = NULL;
-	/* Notices not written yet: the next reader says them again. */
+	/*
+	 * Notices not written yet (the last, said as the connection went):
+	 * written now if their sinks take them, so the header says them
+	 * said; those a stalled sink holds, the next reader says again.
+	 */
+	if (ack_owed(rg->said)) {
+		plugin_flush_all();
+		ack_progress();
+	}
 	ack_owner_detach(rg->said);
 	event_free(rg->wake_ev);
 	event_free(rg->tick_ev);
@@ -769,11 +805,7 @@ ring_detach(struct client *c)
 	close(rg->wake_fd);
 	if (rg->sync != NULL)
 		ack_free(rg->sync);
-	/* The file is counted on while a reader maps it. */
-	if (rg->counted && rg->next_reader != NULL)
-		rg->next_reader->counted = 1;
-	else if (rg->counted)
-		ring_total -= rg->size;
+	ring_uncount(rg);
 	if (rg->prev_reader != NULL)
 		rg->prev_reader->next_reader = rg->next_reader;
 	if (rg->next_reader != NULL) {

@@ -1233,6 +1233,60 @@ rd_said_all(struct rd_runner *r, const char *path)
 }
 
 /*
+ * relogd drops a ring runner (a bad frame) while its drops wait for their
+ * second: it says them as the connection goes, and stores them said once
+ * written, so that the runner, back with its ring, has none said twice
+ * (the notice's ledger was let go before its sink wrote it).
+ */
+START_TEST(test_ringd_drops_said_when_dropped)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	static const char junk[8] = { (char)0xff, (char)0xff, (char)0xff,
+	    (char)0x7f, 1, 2, 3, 4 };
+	struct rd_runner r;
+	char path[512], buf[256];
+
+	snprintf(path, sizeof path, "%s/bf.log", H.log_dir);
+	harness_daemon_start(&H, args);
+	rd_open_lost6(&r, "bf", path);
+	rd_push(&r, "plugin.bf", 1030, 20000, 1);
+	rd_sync(&r);
+	ck_assert_int_eq(write(r.fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	while (read(r.fd, buf, sizeof buf) > 0)
+		;
+	close(r.fd);
+	peer_await_stat(&H, NULL, "rings", 0);
+	ck_assert_str_eq(rd_connect(&r, "bf"), "accepted, ring");
+	rd_sync(&r);
+	(void)rd_said_all(&r, path);
+}
+END_TEST
+
+/*
+ * Two live connections pass one ring (a runner gone wrong): the second is
+ * not the same ring passed again after a hangup, so the limits hold for it
+ * (the first still reads it).
+ */
+START_TEST(test_ringd_same_ring_live)
+{
+	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
+	    "max_ring_total = 266240\n"), NULL };
+	struct rd_runner r;
+	int fd;
+
+	harness_daemon_start(&H, args);
+	rd_open(&r, "twice", NULL);
+	fd = r.fd;
+	ck_assert_str_eq(rd_connect(&r, NULL), "accepted, no ring: it is "
+	    "over what max_ring_total has left");
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
+	close(fd);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
  * Drops relogd found and had not said yet (a notice a second at most)
  * when it was killed: the next relogd says them, and none twice. The ring
  * used to store them as said as soon as they were found.
@@ -1532,6 +1586,8 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
 	tcase_add_test(tc, test_ringd_reconnect_total);
 	tcase_add_test(tc, test_ringd_reconnect_off);
+	tcase_add_test(tc, test_ringd_same_ring_live);
+	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
