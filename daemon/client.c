@@ -56,7 +56,6 @@ static struct event *client_exempt_ev;	/* its deadline */
 static size_t client_total;
 static uint64_t client_next_id = 1;
 static void (*client_gone_cb)(void);
-static struct event *client_flush_ev;	/* after a connection went */
 static const char *client_fds_refused;	/* why, for the one line */
 
 static void client_read_cb(evutil_socket_t, short, void *);
@@ -233,28 +232,11 @@ client_account(struct client *c)
 	}
 }
 
-/*
- * What a connection said as it went (its last drop notice) is written on
- * the next loop turn, not whenever other input comes.
- */
-static void
-client_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	plugin_flush_all();
-	ack_progress();
-}
-
 /* Set what to call whenever a connection goes (the listener's resume). */
 void
 client_init(void (*gone)(void))
 {
 	client_gone_cb = gone;
-	if ((client_flush_ev = event_new(relogd_base, -1, 0, client_flush_cb,
-	    NULL)) == NULL)
-		fatalx("out of memory");
 }
 
 /*
@@ -383,8 +365,6 @@ client_free(struct client *c)
 	evbuffer_free(c->in);
 	bufferevent_free(c->bev);
 	free(c);
-	if (client_flush_ev != NULL)
-		event_active(client_flush_ev, EV_TIMEOUT, 0);
 	if (client_gone_cb != NULL)
 		client_gone_cb();
 }
@@ -817,7 +797,4 @@ client_free_all(void)
 	client_gone_cb = NULL;
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);
-	if (client_flush_ev != NULL)
-		event_free(client_flush_ev);
-	client_flush_ev = NULL;
 }

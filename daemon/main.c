@@ -322,18 +322,6 @@ main_watch_signals(int on)
 }
 
 /*
- * Before the sinks drain at exit: the drops a connection has yet to say
- * (those within a second of its last notice), said now so that they are
- * written; said as it is freed, after the drain, they never were.
- */
-static void
-main_drops_now(struct client *c, void *arg)
-{
-	(void)arg;
-	record_drops_now(&c->origin);
-}
-
-/*
  * After the loop: write what was received, record what was written, give
  * the remotes their time, then free every layer, top down.
  */
@@ -343,7 +331,6 @@ main_shutdown(void)
 	int i;
 
 	metrics_stop();
-	client_foreach(main_drops_now, NULL);
 	plugin_drain_all();
 	client_free_all();
 	ack_free_all();

@@ -171,11 +171,18 @@ record_drops_now(struct origin *o)
 	record_drops_say(o, 1);
 }
 
-/* The connection is gone: say what it dropped, and forget it. */
+/*
+ * The connection is gone: say what it dropped, have the sinks write it
+ * now (not when other input comes; at a stop, after the drain, never),
+ * so that its notice's ack settles while the connection is still there
+ * to hear it, and forget it.
+ */
 void
 record_forget(struct origin *o)
 {
 	record_drops_say(o, 1);
+	plugin_flush_all();
+	ack_progress();
 	if (o->drops_ev != NULL)
 		event_free(o->drops_ev);
 	o->drops_ev = NULL;

@@ -552,21 +552,20 @@ ring_reader(const struct stat *st)
 }
 
 /*
- * If another connection reads this ring still (the runner reconnected
- * while its last connection drains), wait for the newest of them to go.
- * ring_total counts it unless it was taken again (the newest of them had
+ * If another connection reads this ring still (prev, the newest of them:
+ * the runner reconnected while its last connection drains), wait for it
+ * to go. ring_total counts the ring unless it was taken again (prev had
  * hung up: the same memory, mapped already).
  */
 static void
-ring_follow(struct ring *rg, const struct stat *st, int again)
+ring_follow(struct ring *rg, const struct stat *st, struct ring *prev,
+    int again)
 {
-	struct ring *other = ring_reader(st);
-
 	rg->dev = st->st_dev;
 	rg->ino = st->st_ino;
-	if (other != NULL) {
-		other->next_reader = rg;
-		rg->prev_reader = other;
+	if (prev != NULL) {
+		prev->next_reader = rg;
+		rg->prev_reader = prev;
 	}
 	if (!again) {
 		rg->counted = 1;
@@ -586,14 +585,14 @@ ring_uncount(struct ring *rg)
 
 	if (!rg->counted)
 		return;
-	for (other = rg->next_reader; other != NULL; other = other->next_reader)
-		if (!other->counted)
-			break;
-	if (other == NULL)
-		for (other = rg->prev_reader; other != NULL;
+	for (other = rg->next_reader; other != NULL && other->counted;
+	    other = other->next_reader)
+		;
+	if (other == NULL) {
+		for (other = rg->prev_reader; other != NULL && other->counted;
 		    other = other->prev_reader)
-			if (!other->counted)
-				break;
+			;
+	}
 	if (other != NULL)
 		other->counted = 1;
 	else
@@ -617,8 +616,9 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	int i, seen, again;
 
 	seen = nfds == 2 && fstat(fds[0], &st) == 0;
+	prev = seen ? ring_reader(&st) : NULL;
 	/* One its last connection still drains: taken whatever the limits. */
-	again = seen && (prev = ring_reader(&st)) != NULL && prev->hungup;
+	again = prev != NULL && prev->hungup;
 	if (relogd_config.max_ring == 0 && !again)
 		why = "rings are turned off (max_ring = 0)";
 	else if (version != RELOG_RING_VERSION)
@@ -647,7 +647,7 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	rg->pidfd = -1;
 	rg->queued = proto_ring_position(r);
 	rg->tick_us = RING_TICK_MS * 1000;
-	ring_follow(rg, &st, again);
+	ring_follow(rg, &st, prev, again);
 	rg->wake_ev = event_new(relogd_base, rg->wake_fd, EV_READ | EV_PERSIST,
 	    ring_wake_cb, rg);
 	rg->tick_ev = evtimer_new(relogd_base, ring_tick_cb, rg);
@@ -786,14 +786,10 @@ ring_detach(struct client *c)
 		return;
 	c->origin.drops_said = NULL;
 	/*
-	 * Notices not written yet (the last, said as the connection went):
-	 * written now if their sinks take them, so the header says them
-	 * said; those a stalled sink holds, the next reader says again.
+	 * Notices not written yet (record_forget had the sinks write the
+	 * last): a stalled sink holds them, and the next reader says them
+	 * again.
 	 */
-	if (ack_owed(rg->said)) {
-		plugin_flush_all();
-		ack_progress();
-	}
 	ack_owner_detach(rg->said);
 	event_free(rg->wake_ev);
 	event_free(rg->tick_ev);

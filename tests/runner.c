@@ -30,13 +30,10 @@
  *   -L  the ring's lanes (RELOG_LANES)
  * Exits 0 when every record was handed over and none was dropped.
  */
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -47,6 +44,7 @@
 #include <unistd.h>
 
 #include "relog.h"
+#include "seccomp-deny.h"
 
 #define RUNNER_TIMEOUT_MS 60000
 
@@ -208,20 +206,7 @@ runner_signal(const char *how)
 static int
 runner_forbid_memfd(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		    offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = sizeof f / sizeof f[0],
-		.filter = f,
-	};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+	if (seccomp_deny(__NR_memfd_create, EPERM) != 0) {
 		perror("seccomp");
 		return (-1);
 	}

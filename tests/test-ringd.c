@@ -195,10 +195,7 @@ rd_kill_daemon(struct rd_runner *r)
 static uint64_t
 rd_lost(const struct rd_runner *r)
 {
-	struct shm_ring_stats st;
-
-	shm_ring_stats(r->ring, &st);
-	return (st.overwritten + st.abandoned + st.torn + st.unfinished);
+	return (shm_ring_dropped(r->ring));
 }
 
 /* The drops relogd's notices in a log said of a runner, summed. */
@@ -1190,16 +1187,6 @@ START_TEST(test_ringd_large_records_memory)
 }
 END_TEST
 
-/* Empty a file (a stalled sink's: it has room again). */
-static void
-fd_truncate(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-}
-
 /*
  * relogd back after a kill (with args; the file at empty, if not NULL,
  * emptied first: its sink has room again), the runner connected again
@@ -1210,7 +1197,7 @@ rd_back(struct rd_runner *r, const char *const *args, const char *empty,
     const char *plugin)
 {
 	if (empty != NULL)
-		fd_truncate(empty);
+		ck_assert_int_eq(truncate(empty, 0), 0);
 	harness_daemon_start(&H, args);
 	ck_assert_str_eq(rd_connect(r, plugin), "accepted, ring");
 	rd_sync(r);
@@ -1233,6 +1220,26 @@ rd_said_all(struct rd_runner *r, const char *path)
 }
 
 /*
+ * relogd started (args), and a runner of plugin id (its log at path, of
+ * len bytes) whose ring lost more records after its first notice, said at
+ * once: the notice of these waits a second.
+ */
+static void
+rd_drops_waiting(struct rd_runner *r, const char *id,
+    const char *const *args, char *path, size_t len)
+{
+	char logger[64];
+
+	snprintf(path, len, "%s/%s.log", H.log_dir, id);
+	snprintf(logger, sizeof logger, "plugin.%s", id);
+	harness_daemon_start(&H, args);
+	rd_open_lost6(r, id, path);
+	rd_push(r, logger, 1030, 20000, 1);
+	rd_sync(r);
+	ck_assert_uint_gt(rd_lost(r), 6);
+}
+
+/*
  * relogd drops a ring runner (a bad frame) while its drops wait for their
  * second: it says them as the connection goes, and stores them said once
  * written, so that the runner, back with its ring, has none said twice
@@ -1246,11 +1253,7 @@ START_TEST(test_ringd_drops_said_when_dropped)
 	struct rd_runner r;
 	char path[512], buf[256];
 
-	snprintf(path, sizeof path, "%s/bf.log", H.log_dir);
-	harness_daemon_start(&H, args);
-	rd_open_lost6(&r, "bf", path);
-	rd_push(&r, "plugin.bf", 1030, 20000, 1);
-	rd_sync(&r);
+	rd_drops_waiting(&r, "bf", args, path, sizeof path);
 	ck_assert_int_eq(write(r.fd, junk, sizeof junk), (ssize_t)sizeof junk);
 	while (read(r.fd, buf, sizeof buf) > 0)
 		;
@@ -1297,13 +1300,7 @@ START_TEST(test_ringd_drops_said_after_kill)
 	struct rd_runner r;
 	char path[512];
 
-	snprintf(path, sizeof path, "%s/dk.log", H.log_dir);
-	harness_daemon_start(&H, args);
-	/* The first notice is said at once; the next waits a second. */
-	rd_open_lost6(&r, "dk", path);
-	rd_push(&r, "plugin.dk", 1030, 20000, 1);
-	rd_sync(&r);
-	ck_assert_uint_gt(rd_lost(&r), 6);
+	rd_drops_waiting(&r, "dk", args, path, sizeof path);
 	rd_kill_daemon(&r);
 	rd_back(&r, args, NULL, "dk");
 	(void)rd_said_all(&r, path);
@@ -1366,11 +1363,8 @@ START_TEST(test_ringd_drops_said_stalled)
 	/* Its first write failed: the read that queued the notice is done. */
 	ck_assert_int_eq(harness_daemon_await(&H, "stall.log: File too "
 	    "large: ", 1, RD_WAIT_MS), 0);
-	hdr = mmap(NULL, RELOG_RING_HEADER_SIZE, PROT_READ, MAP_SHARED,
-	    shm_ring_fd(r.ring), 0);
-	ck_assert(hdr != MAP_FAILED);
+	hdr = shm_ring_memory(r.ring, &(size_t){ 0 });
 	ck_assert_uint_eq(atomic_load(&hdr->reported), 0);
-	munmap(hdr, RELOG_RING_HEADER_SIZE);
 	rd_kill_daemon(&r);
 	rd_back(&r, args, path, "stall");
 	ck_assert_uint_eq(rd_said_all(&r, path), 6);
@@ -1388,19 +1382,15 @@ START_TEST(test_ringd_drops_said_at_close)
 	const char *args[] = { "--rate-limit", "off", NULL };
 	struct relog_ring_header *hdr;
 	struct rd_runner r;
-	size_t size = relog_ring_file_size(1024, 1);
 	char path[512];
 	uint64_t lost;
 
 	snprintf(path, sizeof path, "%s/dc.log", H.log_dir);
 	harness_daemon_start(&H, args);
 	rd_open_lost6(&r, "dc", path);
-	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    shm_ring_fd(r.ring), 0);
-	ck_assert(hdr != MAP_FAILED);
+	hdr = shm_ring_memory(r.ring, &(size_t){ 0 });
 	/* 7 more lost (the runner's word): found, their notice waits. */
 	atomic_fetch_add(&hdr->abandoned, 7);
-	munmap(hdr, size);
 	rd_emit(&r, "plugin.dc", 1030, 1);
 	rd_sync(&r);
 	close(r.fd);
@@ -1476,7 +1466,7 @@ START_TEST(test_ringd_batch_notice_before_ack)
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.ok", 1, 0, 5, 4096);
 	ck_assert_int_eq(harness_daemon_await(&H, "_runtime.log: File too "
 	    "large: ", 1, RD_WAIT_MS), 0);
-	fd_truncate(home);
+	ck_assert_int_eq(truncate(home, 0), 0);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
 	ck_assert_uint_eq(rd_drops_said(home, "bn"), 5);
 	close(fd);

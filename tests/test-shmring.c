@@ -6,7 +6,6 @@
  * checks each one it gets to the last byte, and the order per thread.
  */
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,13 +13,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +28,7 @@
 
 #include "proto-ring.h"
 #include "relog-ring.h"
+#include "seccomp-deny.h"
 #include "shm-ring.h"
 #include "tests.h"
 
@@ -2128,21 +2125,11 @@ static void *
 sr_two_t1(void *arg)
 {
 	struct sr_two_rings *tr = arg;
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		    offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fallocate, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSPC),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof filter / sizeof filter[0], filter };
 
 	sr_two_push(tr->a, "first");
 	if (sr_two_lane(tr->a) <= 0)
 		return (NULL);
-	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog),
-	    0);
+	ck_assert_int_eq(seccomp_deny(SYS_fallocate, ENOSPC), 0);
 	sr_two_push(tr->b, "t1");
 	tr->b_lane = sr_two_lane(tr->b);
 	sr_two_push(tr->a, "second");
@@ -2672,7 +2659,7 @@ START_TEST(test_shmring_taken_lost)
 		sr_tally_read(r, UINT64_MAX, &b);
 		said = proto_ring_new_drops(r);
 		shm_ring_stats(ring, &st);
-		lost = st.overwritten + st.abandoned + st.torn + st.unfinished;
+		lost = shm_ring_dropped(ring);
 		ck_assert_uint_eq(said, lost);
 		ck_assert_uint_eq(50 + b.n + lost, lapped ? 2300 : 900);
 		if (lapped) {
@@ -2725,7 +2712,7 @@ START_TEST(test_shmring_taken_overwritten_later)
 	sr_tally_read(r, UINT64_MAX, &b);
 	ck_assert_uint_eq(b.taken, 1);
 	shm_ring_stats(ring, &st);
-	lost = st.overwritten + st.abandoned + st.torn + st.unfinished;
+	lost = shm_ring_dropped(ring);
 	ck_assert_uint_eq(st.torn, 99);
 	ck_assert_uint_eq(proto_ring_new_drops(r), lost);
 	ck_assert_uint_eq(b.n + lost, 2300);
@@ -2743,8 +2730,8 @@ END_TEST
 /*
  * The runner's losses are said once, by whichever consumer comes; a
  * consumer that found them and was gone before it said them
- * (proto_ring_drops_said) leaves them to the next. A counter that goes back is
- * not a loss, one that jumps counts a bounded number.
+ * (proto_ring_drops_said) leaves them to the next. A counter that goes
+ * back is not a loss, one that jumps counts a bounded number.
  */
 START_TEST(test_shmring_new_drops)
 {
