@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,71 @@ START_TEST(test_daemon_requests_answered)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "req");
 	ck_assert_uint_eq(harness_lines(text), 8);
+	free(text);
+}
+END_TEST
+
+/* A runner that sends batches and reads no reply until told. */
+struct daemon_late {
+	int fd;
+	int batches;
+	int half[2];		/* a byte once half of them are sent */
+};
+
+/* Batch i has i % 37 + 1 records: its reply says which batch it is. */
+static int
+daemon_late_records(int i)
+{
+	return (i % 37 + 1);
+}
+
+static void *
+daemon_late_send(void *arg)
+{
+	struct daemon_late *l = arg;
+	int i;
+
+	for (i = 0; i < l->batches; i++) {
+		wire_batch_seq(l->fd, RELOG_TYPE_REQUEST, "plugin.late",
+		    daemon_late_records(i), 0, 0, 4096);
+		if (i == l->batches / 2)
+			ck_assert_int_eq(write(l->half[1], "h", 1), 1);
+	}
+	return (NULL);
+}
+
+/*
+ * A runner that reads its replies late gets each one whole and in order:
+ * those the socket took at once, those queued behind them once it was
+ * full, and those sent at once again when it drained.
+ */
+START_TEST(test_daemon_replies_late)
+{
+	struct daemon_late l = { .batches = 3000 };
+	pthread_t t;
+	char expect[32], *text;
+	size_t total = 0;
+	int i, eof = 0;
+
+	harness_daemon_start(&H, no_rate_limit);
+	l.fd = wire_open(&H, "late");
+	ck_assert_int_eq(pipe(l.half), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, daemon_late_send, &l), 0);
+	/* 1,500 replies fill the socket many times over; none read yet. */
+	ck_assert_int_eq(read(l.half[0], expect, 1), 1);
+	for (i = 0; i < l.batches; i++) {
+		snprintf(expect, sizeof expect, "written=%d",
+		    daemon_late_records(i));
+		ck_assert_str_eq(wire_reply(l.fd, 0, &eof), expect);
+		total += (size_t)daemon_late_records(i);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	close(l.half[0]);
+	close(l.half[1]);
+	close(l.fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "late");
+	ck_assert_uint_eq(harness_lines(text), total);
 	free(text);
 }
 END_TEST
@@ -846,6 +912,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
 	tcase_add_test(tc, test_daemon_requests_answered);
+	tcase_add_test(tc, test_daemon_replies_late);
 	tcase_add_test(tc, test_daemon_dedup);
 	tcase_add_test(tc, test_daemon_sigkill_restart);
 	tcase_add_test(tc, test_daemon_drops_reported);
