@@ -68,6 +68,8 @@ struct proto_lane {
 	uint64_t stuck_pos;
 	int64_t stuck_since;		/* CLOCK_MONOTONIC ns */
 	int held;			/* rec is copied, not delivered yet */
+	int let_go;			/* ...or was, too large to keep, as
+					   the last read ended */
 	uint64_t rec_s0;		/* its first slot's seq, as copied */
 	struct proto_ring_record rec;
 	uint64_t rec_slots;		/* the slots rec takes */
@@ -800,6 +802,7 @@ proto_lane_begin(struct proto_ring *r, struct proto_lane *l,
 		proto_lane_settle_taken(r, l, c);
 	proto_lane_survivors_gone(l, c);
 	l->status = -1;
+	l->let_go = 0;
 	return (0);
 }
 
@@ -970,8 +973,10 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		l = &r->lane[i];
 		proto_lane_survivors_gone(l, c);
 		/* A large record held is copied again next time, not kept. */
-		if (l->held && l->buf_words > PROTO_RING_BUF_SMALL)
+		if (l->held && l->buf_words > PROTO_RING_BUF_SMALL) {
 			l->held = 0;
+			l->let_go = 1;
+		}
 		proto_lane_buf_shrink(l);
 		if (l->status != PROTO_RING_PENDING)
 			l->stuck = 0;
@@ -1168,10 +1173,11 @@ proto_lane_arm(struct proto_ring *r, struct proto_lane *l, uint32_t slots)
  * more than half a lane (UINT32_MAX, say) is half a lane, or it would
  * overflow before the wakeup. After a read that found a record being
  * written, its lane is armed for 1 slot (its commit), and lanes holding a
- * record copied out not at all. Returns 0 when armed (wait for the
- * wakeup), 1 when there is already enough to read (read now: nothing will
- * wake us), or the ring's error. Above 1, or after PROTO_RING_PENDING, a
- * caller also needs a timer for the records below the mark.
+ * record copied out (or letting go of one too large to keep) not at all.
+ * Returns 0 when armed (wait for the wakeup), 1 when there is already
+ * enough to read (read now: nothing will wake us), or the ring's error.
+ * Above 1, or after PROTO_RING_PENDING, a caller also needs a timer for
+ * the records below the mark.
  */
 int
 proto_ring_arm(struct proto_ring *r, uint32_t slots)
@@ -1186,7 +1192,8 @@ proto_ring_arm(struct proto_ring *r, uint32_t slots)
 	/*
 	 * A lane the last read found a record being written in holds the
 	 * others' back: wake as soon as that record is committed, and not
-	 * for the records held meanwhile (a timer reads them if it is stuck).
+	 * for the records held meanwhile, or let go (a timer reads them if
+	 * it is stuck): they are ready, and would have us read at once.
 	 */
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
@@ -1195,7 +1202,7 @@ proto_ring_arm(struct proto_ring *r, uint32_t slots)
 	}
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
-		if (l->held && blocked)
+		if ((l->held || l->let_go) && blocked)
 			continue;
 		if (proto_lane_arm(r, l, blocked &&
 		    l->status == PROTO_RING_PENDING ? 1 : slots))

@@ -2303,10 +2303,14 @@ START_TEST(test_shmring_lanes_commit)
 }
 END_TEST
 
-/* A thread that pushes records 4i + t, as sr_lane_push, n of them. */
+/*
+ * A thread that pushes records 4i + t, as sr_lane_push, n of them; of
+ * msg_len bytes (padded), if that is more than their text.
+ */
 struct sr_lane_few {
 	struct sr_lane_pusher lp;
 	unsigned n;
+	size_t msg_len;
 };
 
 static void *
@@ -2314,17 +2318,22 @@ sr_lane_push_few(void *arg)
 {
 	struct sr_lane_few *f = arg;
 	struct shm_ring_record rec;
-	char msg[32];
+	char msg[8192];
 	unsigned i;
 
+	ck_assert_uint_le(f->msg_len, sizeof msg);
 	for (i = 0; i < f->n; i++) {
 		memset(&rec, 0, sizeof rec);
 		rec.timestamp_ms = (int64_t)(4 * i + f->lp.t);
 		rec.name = "plugin.lanes";
 		rec.name_len = strlen(rec.name);
 		rec.msg = msg;
-		rec.msg_len = (size_t)snprintf(msg, sizeof msg, "t=%u i=%u",
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg, "t=%u i=%u ",
 		    f->lp.t, i);
+		if (f->msg_len > rec.msg_len) {
+			memset(msg + rec.msg_len, 'x', f->msg_len - rec.msg_len);
+			rec.msg_len = f->msg_len;
+		}
 		rec.exc = "";
 		shm_ring_push(f->lp.ring, &rec);
 	}
@@ -2352,13 +2361,15 @@ sr_lane_wake(void *arg)
 
 /*
  * Two lanes: a writer that took a position in one and never wrote it, and
- * five records behind it in the other. Returns the ring, the consumer on
- * it, and the stuck lane's header.
+ * five records of msg_len bytes (at least their text) behind it in the
+ * other. Returns the ring, the consumer on it, and the stuck lane's
+ * header.
  */
 static struct shm_ring *
-sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other)
+sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
+    size_t msg_len)
 {
-	struct sr_lane_few f = { { NULL, 1 }, 5 };
+	struct sr_lane_few f = { { NULL, 1 }, 5, msg_len };
 	struct sr_lanes_seen sn;
 	struct proto_ring_counts counts;
 	struct shm_ring *ring;
@@ -2410,7 +2421,7 @@ START_TEST(test_shmring_lanes_stuck)
 	int64_t since, deadline;
 	int rc;
 
-	ring = sr_lanes_stuck(&r, &other);
+	ring = sr_lanes_stuck(&r, &other, 0);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
 	since = sr_now_ms();
@@ -2442,6 +2453,46 @@ START_TEST(test_shmring_lanes_stuck)
 END_TEST
 
 /*
+ * A record too large to stay copied while others' writers hold it back
+ * (more than PROTO_RING_BUF_SMALL words) is let go at the end of the read,
+ * and copied again at the next. Its lane is not armed meanwhile, as a
+ * lane holding its record is not: the arm would find that record ready,
+ * ask to be read again at once, and the reads would spin while the writer
+ * works.
+ */
+START_TEST(test_shmring_lanes_stuck_large)
+{
+	struct proto_ring_counts counts;
+	struct relog_ring_header *other;
+	struct sr_lanes_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+
+	ring = sr_lanes_stuck(&r, &other, 6000);
+	memset(&sn, 0, sizeof sn);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+	    &counts), PROTO_RING_PENDING);
+	ck_assert_uint_eq(sn.n, 0);
+	ck_assert_int_eq(proto_ring_arm(r, 1), 0);
+	ck_assert_uint_eq(atomic_load(&other->wake_at),
+	    atomic_load(&other->head));
+	/* Read again, it is copied again, held back the same. */
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
+	    &counts), PROTO_RING_PENDING);
+	ck_assert_int_eq(proto_ring_arm(r, UINT32_MAX), 0);
+	/* Its writer gone, all five come, whole. */
+	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, 100,
+	    1u << 20, sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(sn.n, 5);
+	ck_assert_int_eq(sn.bad, 0);
+	ck_assert_uint_eq(counts.unfinished, 1);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
  * librelog's close, giving records up, waits for no writer: the lanes'
  * records go to it at once, though another lane's writer is at work.
  */
@@ -2453,7 +2504,7 @@ START_TEST(test_shmring_lanes_give_up)
 	struct shm_ring *ring;
 	struct proto_ring *r;
 
-	ring = sr_lanes_stuck(&r, &other);
+	ring = sr_lanes_stuck(&r, &other, 0);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
 	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_GIVE_UP, 100, 1u << 20,
@@ -2481,7 +2532,7 @@ START_TEST(test_shmring_lanes_hostile_head)
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		ring = sr_lanes_stuck(&r, &other);
+		ring = sr_lanes_stuck(&r, &other, 0);
 		memset(&sn, 0, sizeof sn);
 		memset(&counts, 0, sizeof counts);
 		ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
@@ -2516,7 +2567,7 @@ END_TEST
  */
 START_TEST(test_shmring_lanes_marks)
 {
-	struct sr_lane_few f = { { NULL, 0 }, 1 };
+	struct sr_lane_few f = { { NULL, 0 }, 1, 0 };
 	struct proto_ring_counts counts;
 	struct shm_ring_stats st;
 	struct sr_lanes_seen sn;
@@ -2939,6 +2990,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
 	tcase_add_test(tc, test_shmring_lanes_stuck);
+	tcase_add_test(tc, test_shmring_lanes_stuck_large);
 	tcase_add_test(tc, test_shmring_lanes_give_up);
 	tcase_add_test(tc, test_shmring_lanes_hostile_head);
 	tcase_add_test(tc, test_shmring_lanes_marks);
