@@ -806,11 +806,16 @@ ring_detach(struct client *c)
 		rg->prev_reader->next_reader = rg->next_reader;
 	if (rg->next_reader != NULL) {
 		rg->next_reader->prev_reader = rg->prev_reader;
-		/* Its turn: on from the tail this one committed. */
+		/*
+		 * Its turn: on from the tail this one committed; if it hung
+		 * up meanwhile, its wait for a writer starts now.
+		 */
 		if (rg->prev_reader == NULL) {
 			proto_ring_rewind(rg->next_reader->r);
 			rg->next_reader->queued =
 			    proto_ring_position(rg->next_reader->r);
+			rg->next_reader->hungup_at =
+			    relogd_now_ms(CLOCK_MONOTONIC);
 			ring_again(rg->next_reader, 0);
 		}
 	}

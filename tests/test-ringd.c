@@ -191,6 +191,23 @@ rd_kill_daemon(struct rd_runner *r)
 	r->fd = -1;
 }
 
+/*
+ * Wait until relogd maps at most n rings (peer_await_stat waits for a
+ * count to grow; this one goes down as connections go).
+ */
+static void
+rd_await_rings(long long n)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	long long v;
+
+	while ((v = peer_stat(&H, NULL, "rings")) > n) {
+		ck_assert_msg(harness_now_ms() < deadline, "stats rings is "
+		    "%lld, waited for %lld", v, n);
+		poll(NULL, 0, 20);
+	}
+}
+
 /* The records a runner's ring lost, as its headers count them. */
 static uint64_t
 rd_lost(const struct rd_runner *r)
@@ -272,7 +289,7 @@ START_TEST(test_ringd_records)
 	    (long long)relog_ring_file_size(1024, 1));
 	ck_assert_int_eq(peer_stat(&H, "rr", "written"), 1000);
 	rd_close(&r);
-	peer_await_stat(&H, NULL, "rings", 0);
+	rd_await_rings(0);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -633,7 +650,7 @@ rd_dies(int mid)
 		    "its ring after it left, 1 unfinished skipped", 1,
 		    RD_WAIT_MS), 0);
 	}
-	peer_await_stat(&H, NULL, "rings", 0);
+	rd_await_rings(0);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -938,7 +955,7 @@ rd_reconnect(int mode)
 	ck_assert_uint_eq(harness_lines(text), 150);
 	free(text);
 	rd_close(&r);
-	peer_await_stat(&H, NULL, "rings", 0);
+	rd_await_rings(0);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
 	rd_make(&other, "other", 1024);
 	ck_assert_str_eq(rd_connect(&other, NULL), mode == RD_OFF ?
@@ -963,6 +980,59 @@ END_TEST
 START_TEST(test_ringd_reconnect_off)
 {
 	rd_reconnect(RD_OFF);
+}
+END_TEST
+
+/*
+ * A connection that hung up while waiting for its ring's last connection
+ * to go, then finds a record being written when its turn comes, waits for
+ * that writer RING_DEAD_WAIT_MS from its turn, not from its hangup (so it
+ * did not wait at all once the other took longer: the live runner's
+ * record was skipped, and lost when it was finished a moment later).
+ */
+START_TEST(test_ringd_chain_writer_waited)
+{
+	const char *path = harness_fill_log(&H, "again", 1 << 20);
+	struct relog_ring_slot *slot;
+	struct rd_runner r;
+	uint64_t pos;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "chain", 1024);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_emit(&r, "plugin.again", 0, 10);
+	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	close(r.fd);
+	/* Taken again: this one waits for the first to write and go. */
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	/* Record 10 seen as still being written, then 5 more. */
+	pos = rd_head(&r);
+	slot = (struct relog_ring_slot *)((char *)shm_ring_memory(r.ring,
+	    &(size_t){ 0 }) + RELOG_RING_HEADER_SIZE) + (pos & 1023);
+	rd_emit(&r, "plugin.again", 10, 1);
+	atomic_store(&slot->seq, relog_ring_seq(pos, RELOG_RING_WRITING_FIRST));
+	rd_emit(&r, "plugin.again", 11, 5);
+	close(r.fd);
+	r.fd = -1;
+	/* Behind the first connection for longer than RING_DEAD_WAIT_MS. */
+	poll(NULL, 0, 1500);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	/* The first one gone, its turn: the writer finishes. */
+	rd_await_rings(1);
+	atomic_store(&slot->seq, relog_ring_seq(pos,
+	    RELOG_RING_COMMITTED_FIRST));
+	rd_await_rings(0);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "chain", 0, 16);
+	ck_assert_uint_eq(harness_lines(text), 16);
+	free(text);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_ptr_null(strstr(text, " 1 unfinished skipped"));
+	free(text);
 }
 END_TEST
 
@@ -1258,7 +1328,7 @@ START_TEST(test_ringd_drops_said_when_dropped)
 	while (read(r.fd, buf, sizeof buf) > 0)
 		;
 	close(r.fd);
-	peer_await_stat(&H, NULL, "rings", 0);
+	rd_await_rings(0);
 	ck_assert_str_eq(rd_connect(&r, "bf"), "accepted, ring");
 	rd_sync(&r);
 	(void)rd_said_all(&r, path);
@@ -1576,6 +1646,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
 	tcase_add_test(tc, test_ringd_reconnect_total);
 	tcase_add_test(tc, test_ringd_reconnect_off);
+	tcase_add_test(tc, test_ringd_chain_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_congested_stays);
