@@ -71,8 +71,31 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 }
 
 /*
+ * A file that does not end a line was torn by a relogd killed while it
+ * wrote there (a write that fails is cut back to its last whole record):
+ * end that line, or the next record would run on from it. Returns 0, or
+ * -1 (errno set).
+ */
+static int
+sink_end_torn(struct sink *s, int fd, off_t *size)
+{
+	char c;
+
+	if (*size == 0 || pread(fd, &c, 1, *size - 1) != 1 || c == '\n')
+		return (0);
+	if (write(fd, "\n", 1) != 1)
+		return (-1);
+	(*size)++;
+	log_info("%s/%s ended in the middle of a line (relogd stopped while "
+	    "writing it): the line is ended there", relogd_config.log_dir,
+	    s->name);
+	return (0);
+}
+
+/*
  * Open a file sink's file (again), in the log folder: never through a
- * symbolic link, and only a regular file. Returns 0, or -1 (errno set).
+ * symbolic link, and only a regular file; a torn last line ended. Returns
+ * 0, or -1 (errno set).
  */
 static int
 sink_open_file(struct sink *s)
@@ -86,12 +109,19 @@ sink_open_file(struct sink *s)
 	if (s->wev != NULL)
 		event_free(s->wev);
 	s->wev = NULL;
-	fd = openat(relogd_log_dir_fd, s->name, O_WRONLY | O_CREAT | O_APPEND |
+	fd = openat(relogd_log_dir_fd, s->name, O_RDWR | O_CREAT | O_APPEND |
 	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+	if (fstat(fd, &st) != 0)
+		error = errno;
+	else if (!S_ISREG(st.st_mode))
+		error = EINVAL;
+	else if (sink_end_torn(s, fd, &st.st_size) != 0)
+		error = errno;
+	else
+		error = 0;
+	if (error != 0) {
 		close(fd);
 		errno = error;
 		return (-1);

@@ -443,6 +443,41 @@ START_TEST(test_daemon_replies_late)
 END_TEST
 
 /*
+ * A log file that ends in the middle of a line (a relogd killed while it
+ * wrote there) has that line ended before the next record, which would
+ * run on from it; a file that ends a line is taken as it is.
+ */
+START_TEST(test_daemon_torn_line_ended)
+{
+	char torn[512], whole[512], *text;
+	int fd, eof;
+
+	snprintf(torn, sizeof torn, "%s/torn.log", H.log_dir);
+	snprintf(whole, sizeof whole, "%s/whole.log", H.log_dir);
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	harness_write_file(torn, "a line\na line cut sh");
+	harness_write_file(whole, "a line\n");
+	harness_daemon_start(&H, NULL);
+	fd = wire_open(&H, "torn");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.torn", 2, 0, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.whole", 2, 0, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(torn, NULL);
+	ck_assert_uint_eq(harness_lines(text), 4);
+	ck_assert_int_eq(strncmp(text, "a line\na line cut sh\n", 21), 0);
+	ck_assert_uint_eq(harness_count(text, "] raw seq="), 2);
+	free(text);
+	text = harness_read_file(whole, NULL);
+	ck_assert_uint_eq(harness_lines(text), 3);
+	ck_assert_int_eq(strncmp(text, "a line\n", 7), 0);
+	free(text);
+}
+END_TEST
+
+/*
  * A batch is written once per runner instance and seq, across a restart of
  * relogd; another instance of the same runner starts afresh.
  */
@@ -914,6 +949,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_requests_answered);
 	tcase_add_test(tc, test_daemon_replies_late);
 	tcase_add_test(tc, test_daemon_dedup);
+	tcase_add_test(tc, test_daemon_torn_line_ended);
 	tcase_add_test(tc, test_daemon_sigkill_restart);
 	tcase_add_test(tc, test_daemon_drops_reported);
 	tcase_add_test(tc, test_daemon_hello_required);
