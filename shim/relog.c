@@ -268,26 +268,6 @@ relog_atfork_register(void)
 	    relog_atfork_child);
 }
 
-/*
- * In a forked child, start the handle's own flusher the first time it is
- * used. Returns 0 or an errno.
- */
-static int
-relog_after_fork(struct relog *h)
-{
-	int error = 0;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->fork_gen != relog_fork_gen) {
-		error = pthread_create(&h->thread, NULL, flusher_main, h);
-		if (error == 0)
-			__atomic_store_n(&h->fork_gen, relog_fork_gen,
-			    __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return (error);
-}
-
 /* Has this process forked since the handle's flusher started? */
 static inline int
 relog_forked(const struct relog *h)
@@ -335,6 +315,30 @@ relog_open_wait(struct relog *h, size_t wait_ms)
 	    &until) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * In a forked child, start the handle's own flusher the first time it is
+ * used, and wait for its first connect as relog_open does: when relogd is
+ * up, the child's ring is in its hands before the child's first record (a
+ * child that dies at once lost them). Returns 0 or an errno.
+ */
+static int
+relog_after_fork(struct relog *h)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->fork_gen != relog_fork_gen) {
+		error = pthread_create(&h->thread, NULL, flusher_main, h);
+		if (error == 0)
+			__atomic_store_n(&h->fork_gen, relog_fork_gen,
+			    __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (error == 0)
+		relog_open_wait(h, h->open_wait_ms);
+	return (error);
 }
 
 /*
@@ -400,6 +404,7 @@ relog_open(const struct relog_opts *opts)
 	h->fd = h->wake_tx = h->wake_rx = -1;
 	h->batch = batch;
 	h->interval_ms = (unsigned)interval;
+	h->open_wait_ms = open_wait;
 	msgpack_sbuffer_init(&h->out);
 	snprintf(runner, sizeof runner, "runner-%ld", (long)getpid());
 	h->socket_path = relog_opt_str(o.socket_path, "RELOG_SOCKET",
@@ -457,7 +462,7 @@ relog_open(const struct relog_opts *opts)
 		errno = error;
 		return (NULL);
 	}
-	relog_open_wait(h, open_wait);
+	relog_open_wait(h, h->open_wait_ms);
 	return (h);
 }
 

@@ -113,9 +113,11 @@ struct relog_entry {
  * reconnects) in the background. When relogd is up, relog_open returns
  * once the ring is in its hands (waiting RELOG_OPEN_WAIT_MS at most, 50 by
  * default); when it is down, at once, and the ring is handed over on the
- * first connect. opts may be NULL: everything then comes from the
- * environment. Returns NULL with errno set on bad options, or when out of
- * memory, threads or descriptors.
+ * first connect. After fork(), the child's first call on the handle
+ * (emit or flush) hands the child's own ring over the same way.
+ * opts may be NULL: everything then comes from the environment. Returns
+ * NULL with errno set on bad options, or when out of memory, threads or
+ * descriptors.
  */
 relog_t *relog_open(const struct relog_opts *opts);
 

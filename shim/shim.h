@@ -85,6 +85,7 @@ struct relog {
 	char *runner_id;
 	size_t batch;
 	unsigned interval_ms;
+	size_t open_wait_ms;	/* RELOG_OPEN_WAIT_MS */
 	char **prefixes;	/* NULL-terminated */
 	size_t *prefix_lens;
 

@@ -17,14 +17,16 @@
  *   -x  attach an exception text to every record
  *   -s  pad every message to SIZE bytes
  *   -d  dropped records are expected: do not fail on them
- *   -f  then fork: the child emits COUNT records as thread 1 and closes;
- *       once it exited, the parent emits COUNT more as thread 0
+ *   -f  then fork: the child emits COUNT records as thread 1 and closes
+ *       (with -k, dies so right after its last record instead); once it
+ *       ended, the parent emits COUNT more as thread 0
  *   -c  the last record of each thread is CRITICAL
  *   -g  halfway through thread 0's records, print "halfway" on stdout and
  *       wait for a line on stdin
  *   -k  crash right after the last record is emitted, by the last thread
  *       to finish: SIGKILL, SIGSEGV (a write through a NULL pointer) or
- *       abort(); nothing else runs, no flush, no close (not with -f)
+ *       abort(); nothing else runs, no flush, no close (with -f: the
+ *       child)
  *   -m  memfd_create fails (EPERM, a seccomp filter), as in a sandbox that
  *       forbids it
  *   -L  the ring's lanes (RELOG_LANES)
@@ -59,6 +61,7 @@ static int runner_exception;
 static int runner_critical;
 static int runner_gate;
 static int runner_crash;	/* the signal -k dies by; 0: none */
+static int runner_child_crash;	/* ...with -f: the child's */
 static long runner_threads = 1;
 static long runner_done;	/* producer threads done emitting */
 
@@ -163,7 +166,8 @@ runner_produce(void *arg)
 
 /*
  * The child emits as thread 1 through the handle it inherited, and closes
- * it; then the parent goes on as thread 0. Returns the child's status.
+ * it (or crashes); then the parent goes on as thread 0. Returns the
+ * child's status (0 if it died as told).
  */
 static int
 runner_fork(void)
@@ -175,18 +179,22 @@ runner_fork(void)
 	if (pid < 0)
 		return (7);
 	if (pid == 0) {
+		runner_crash = runner_child_crash;
 		if (runner_produce((void *)1) != NULL)
 			_exit(6);
 		if (relog_dropped(runner_h) != 0)
 			_exit(5);
 		_exit(relog_close(runner_h, RUNNER_TIMEOUT_MS) == 0 ? 0 : 4);
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+	if (waitpid(pid, &status, 0) != pid)
+		return (8);
+	if (runner_child_crash != 0 ? !WIFSIGNALED(status) ||
+	    WTERMSIG(status) != runner_child_crash : !WIFEXITED(status))
 		return (8);
 	runner_first = runner_count;
 	if (runner_produce((void *)0) != NULL)
 		return (6);
-	return (WEXITSTATUS(status));
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : 0);
 }
 
 /* The signal -k names ("kill", "segv", "abort"), or -1. */
@@ -246,9 +254,12 @@ main(int argc, char **argv)
 		default: return (2);
 		}
 	}
-	if (runner_threads < 1 || runner_threads > 64 || runner_crash < 0 ||
-	    (runner_crash != 0 && do_fork))
+	if (runner_threads < 1 || runner_threads > 64 || runner_crash < 0)
 		return (2);
+	if (do_fork) {
+		runner_child_crash = runner_crash;
+		runner_crash = 0;
+	}
 	runner_id = getenv("RELOG_RUNNER_ID");
 	if (runner_id == NULL)
 		runner_id = "none";

@@ -238,6 +238,44 @@ START_TEST(test_crash_dies)
 END_TEST
 
 /*
+ * A forked child's handle makes a ring of its own at its first record, and
+ * hands it to relogd before it takes that record, as relog_open does: a
+ * child that emits and dies at once loses nothing (its records were lost
+ * while the ring was not in relogd's hands yet; 8 runners with
+ * librelog's default ring, as that was a race). The parents go on.
+ */
+START_TEST(test_crash_forked_child)
+{
+	static const char *const args[] = {
+		"-n", "5", "-l", "plugin.fc", "-f", "-k", "kill", NULL
+	};
+	char path[512], ids[8][8], *text;
+	pid_t pids[8];
+	int i;
+
+	snprintf(path, sizeof path, "%s/fc.log", H.log_dir);
+	harness_daemon_start(&H, no_rate_limit);
+	for (i = 0; i < 8; i++) {
+		snprintf(ids[i], sizeof ids[i], "fc%d", i);
+		pids[i] = harness_runner_env(&H, ids[i], NULL, "200", args,
+		    NULL, NULL);
+	}
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(harness_wait(pids[i], CRASH_CHILD_TIMEOUT_MS),
+		    0);
+	ck_assert_int_eq(harness_await_file(path, "\n", 8 * 15,
+	    CRASH_DELIVERY_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fc");
+	for (i = 0; i < 8; i++) {
+		harness_check_sequence(text, ids[i], 0, 10);
+		harness_check_sequence(text, ids[i], 1, 5);
+	}
+	free(text);
+}
+END_TEST
+
+/*
  * The issue's attack: 300 records at 1000 a second, then a CRITICAL one,
  * then SIGSEGV. The CRITICAL record is the one that must not be lost.
  */
@@ -481,6 +519,7 @@ suite_crash(void)
 	tcase_add_loop_test(tc, test_crash_dies, 0,
 	    sizeof crash_ways / sizeof crash_ways[0]);
 	tcase_add_test(tc, test_crash_critical_then_segv);
+	tcase_add_test(tc, test_crash_forked_child);
 	tcase_add_test(tc, test_crash_lanes);
 	tcase_add_test(tc, test_crash_ten_runners);
 	tcase_add_test(tc, test_crash_after_restart);
