@@ -908,6 +908,22 @@ START_TEST(test_ringd_wake_shut_down)
 END_TEST
 
 /*
+ * A runner of plugin "again", whose log is full (harness_fill_log before
+ * relogd starts): it connects, emits n records that cannot be written, and
+ * hangs up; its connection stays, draining its ring, until they are.
+ */
+static void
+rd_leave_stalled(struct rd_runner *r, const char *id, long n)
+{
+	rd_make(r, id, 1024);
+	ck_assert_str_eq(rd_connect(r, "again"), "accepted, ring");
+	rd_emit(r, "plugin.again", 0, n);
+	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	close(r->fd);
+}
+
+/*
  * A runner reconnects, passing the same ring, while its last connection
  * waits for a stalled sink to write what it read: the new connection reads
  * on only once the old one is gone, from the tail it committed once its
@@ -932,12 +948,7 @@ rd_reconnect(int mode)
 
 	ck_assert_uint_eq(relog_ring_file_size(1024, 1), 266240);
 	harness_daemon_start(&H, args);
-	rd_make(&r, "again", 1024);
-	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
-	rd_emit(&r, "plugin.again", 0, 100);
-	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
-	    "large: ", 1, RD_WAIT_MS), 0);
-	close(r.fd);
+	rd_leave_stalled(&r, "again", 100);
 	if (mode == RD_OFF) {
 		harness_config(&H, "[relogd]\nmax_ring = 0\n");
 		ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
@@ -999,12 +1010,7 @@ START_TEST(test_ringd_chain_writer_waited)
 	char *text;
 
 	harness_daemon_start(&H, NULL);
-	rd_make(&r, "chain", 1024);
-	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
-	rd_emit(&r, "plugin.again", 0, 10);
-	ck_assert_int_eq(harness_daemon_await(&H, "again.log: File too "
-	    "large: ", 1, RD_WAIT_MS), 0);
-	close(r.fd);
+	rd_leave_stalled(&r, "chain", 10);
 	/* Taken again: this one waits for the first to write and go. */
 	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
 	/* Record 10 seen as still being written, then 5 more. */
