@@ -360,6 +360,7 @@ client_free(struct client *c)
 	while (c->nfds > 0)
 		close(c->fds[--c->nfds]);
 	free(c->origin.hosted);
+	free(c->origin.token);
 	event_free(c->timer);
 	event_free(c->read_ev);
 	evbuffer_free(c->in);

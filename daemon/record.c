@@ -97,7 +97,8 @@ record_write(struct origin *o, const struct record *r)
 
 /*
  * Say how many records the runner's ring dropped since it was last said,
- * into the hello's plugin, else the connection's home: at once if that
+ * into the hello's plugin (while it may write there), else the
+ * connection's home: at once if that
  * was a second ago or more (or now), else a second after it. The notice
  * counts against the plugin's rate limit.
  */
@@ -122,7 +123,7 @@ record_drops_say(struct origin *o, int now)
 		}
 		return;
 	}
-	p = o->plugin != NULL ? o->plugin : route_home(o);
+	p = route_own(o);
 	snprintf(msg, sizeof msg, "runner %s dropped %llu records: its queue "
 	    "was full", o->runner_id, (unsigned long long)o->drops);
 	plugin_notice_limited(p, msg, o);

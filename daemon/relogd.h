@@ -198,6 +198,9 @@ struct origin {
 	struct plugin *plugin;	/* bound by its hello; NULL: by logger name */
 	struct plugin **hosted;	/* the hello's plugin_ids, known */
 	size_t nhosted;
+	char *token;		/* the hello's session token; NULL: none */
+	int plugin_ok;		/* plugin is not owned, or proved */
+	uint64_t proof_gen;	/* 1 + plugin_changes() when last proved */
 	const char *home;	/* where records of no plugin go */
 	struct plugin *own;	/* home's plugin, made when needed */
 	int learn;		/* unknown ids: learned (runners), else the
@@ -560,6 +563,7 @@ void	record_drops_now(struct origin *);
 struct plugin *route_declare(const char *, size_t, uid_t);
 void	route_config(void);
 struct plugin *route_home(struct origin *);
+struct plugin *route_own(struct origin *);
 struct plugin *route_record(struct origin *, struct proto_str);
 void	route_free(void);
 

@@ -341,14 +341,46 @@ route_home(struct origin *o)
 	return (o->own != NULL ? o->own : plugin_special(PLUGIN_UNROUTED));
 }
 
+/* Does the connection prove p now: by its uid, or its hello's token? */
+static int
+route_proves(const struct origin *o, const struct plugin *p)
+{
+	return (owner_uid(&p->set, o->uid) || (o->token != NULL &&
+	    owner_token(p->id, &p->set, proto_cstr(o->token))));
+}
+
+/*
+ * Owners may have changed since the connection's hello (a grant, a revoke,
+ * a reload): what it named then, and proves no more, it may not write
+ * into. Its plugin's records go to _unrouted; a plugin it hosted is
+ * hosted no more.
+ */
+static void
+route_reprove(struct origin *o)
+{
+	uint64_t gen = plugin_changes() + 1;
+	size_t i, n = 0;
+
+	if (o->proof_gen == gen)
+		return;
+	o->proof_gen = gen;
+	if (o->plugin != NULL)
+		o->plugin_ok = !o->plugin->owned || route_proves(o, o->plugin);
+	for (i = 0; i < o->nhosted; i++) {
+		if (!o->hosted[i]->owned || route_proves(o, o->hosted[i]))
+			o->hosted[n++] = o->hosted[i];
+	}
+	o->nhosted = n;
+}
+
 /*
  * May this connection write into an owned plugin: bound to it by its
- * hello, or hosting it (proved at the hello), or of one of its uids?
+ * hello, or hosting it, proved (route_reprove), or of one of its uids?
  */
 static int
 route_proved(const struct origin *o, const struct plugin *p)
 {
-	return (p == o->plugin || route_hosted(o, p) ||
+	return ((p == o->plugin && o->plugin_ok) || route_hosted(o, p) ||
 	    owner_uid(&p->set, o->uid));
 }
 
@@ -419,7 +451,8 @@ route_record(struct origin *o, struct proto_str name)
 	int lookup = 0;
 
 	if (o->plugin != NULL)
-		return (o->plugin);
+		return (route_own(o));
+	route_reprove(o);
 	if (name.len > plen && memcmp(name.ptr, RELOG_PLUGIN_PREFIX,
 	    plen) == 0) {
 		if ((p = route_memo_get(o, name)) != NULL)
@@ -438,6 +471,19 @@ route_record(struct origin *o, struct proto_str name)
 	if (lookup && p != NULL)
 		route_memo_put(o, name, p);
 	return (p != NULL ? p : route_home(o));
+}
+
+/*
+ * Where the connection's own notices go: its hello's plugin while it may
+ * write there, else its home.
+ */
+struct plugin *
+route_own(struct origin *o)
+{
+	route_reprove(o);
+	if (o->plugin == NULL)
+		return (route_home(o));
+	return (o->plugin_ok ? o->plugin : route_refuse(o, o->plugin));
 }
 
 /* Free the tables (at exit). */

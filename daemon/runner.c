@@ -164,6 +164,10 @@ runner_hello_plugins(struct client *c, const struct proto_hello *h)
 	struct plugin *p;
 	int owned;
 
+	/* Kept: owners may change, and what it proves is looked at again. */
+	if (h->session_token.len != 0 && (o->token = strndup(
+	    h->session_token.ptr, h->session_token.len)) == NULL)
+		fatal("strndup");
 	/* NULL past max_plugins: its records are routed like anyone's. */
 	if (h->plugin_id.len != 0)
 		o->plugin = route_declare(h->plugin_id.ptr, h->plugin_id.len,

@@ -429,6 +429,37 @@ START_TEST(test_ids_route_granted)
 }
 END_TEST
 
+/*
+ * A grant holds for the connections that named the plugin before it too:
+ * one bound to it by its hello, one hosting it (plugin_ids), neither with
+ * the token. Their next records go to _unrouted, as a new connection's
+ * would; what they named was not a proof.
+ */
+START_TEST(test_ids_route_granted_named)
+{
+	static const char *const pay[] = { "plugin.payroll" };
+	static const char *const hosted[] = { "payroll" };
+	int bound, host, status, eof;
+
+	harness_daemon_start(&H, NULL);
+	bound = harness_connect(&H);
+	wire_hello(bound, "bound-r", "payroll", 4096);
+	ck_assert_str_eq(wire_reply(bound, 0, &eof), "accepted");
+	host = ids_hello(hosted, 1);
+	ids_send(bound, pay, 1);
+	ids_send(host, pay, 1);
+	free(peer_relogctl(&H, "grant", "payroll", &status));
+	ck_assert_int_eq(status, 0);
+	ids_send(bound, pay, 1);
+	ids_send(host, pay, 1);
+	close(bound);
+	close(host);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_uint_eq(ids_count("payroll", "[plugin.payroll] m0\n"), 2);
+	ck_assert_uint_eq(ids_count("_unrouted", "[plugin.payroll] m0\n"), 2);
+}
+END_TEST
+
 /* Learned ids are loggers like any: past max_plugins, _unrouted. */
 START_TEST(test_ids_learned_bounded)
 {
@@ -512,6 +543,7 @@ suite_ids(void)
 	tcase_add_test(tc, test_ids_learned_bounded);
 	tcase_add_test(tc, test_ids_route_changes);
 	tcase_add_test(tc, test_ids_route_granted);
+	tcase_add_test(tc, test_ids_route_granted_named);
 	tcase_add_test(tc, test_ids_traceback_once);
 	suite_add_tcase(s, tc);
 	return (s);
