@@ -366,6 +366,9 @@ control_grant(struct client *c, const struct proto_envelope *env, int grant)
 		return;
 	}
 	plugin_owned_again(id);
+	/* There from now on, to own its dotted children too. */
+	if (grant)
+		route_declare(id, strlen(id), (uid_t)-1);
 	log_info("plugin %s %s (asked by pid %ld uid %ld)", id, grant ?
 	    "granted a token" : ret != 0 ? "revoked" : "had no grant",
 	    (long)c->origin.pid, (long)c->origin.uid);

@@ -229,6 +229,13 @@ owner_owned(const char *id, const struct plugin_settings *set)
 	    owner_find(id) != NULL);
 }
 
+/* The id of the i-th granted plugin, or NULL past the last. */
+const char *
+owner_granted(size_t i)
+{
+	return (i < owner_ngrants ? owner_grants[i].id : NULL);
+}
+
 /* Is uid one of a plugin's? */
 int
 owner_uid(const struct plugin_settings *set, uid_t uid)

@@ -564,6 +564,7 @@ struct plugin *route_declare(const char *, size_t, uid_t);
 void	route_config(void);
 struct plugin *route_home(struct origin *);
 struct plugin *route_own(struct origin *);
+size_t	route_owner_len(const char *, size_t, struct plugin_settings *);
 struct plugin *route_record(struct origin *, struct proto_str);
 void	route_free(void);
 
@@ -646,6 +647,7 @@ void	owner_load(void);
 int	owner_grant(const char *, char [OWNER_TOKEN_LEN + 1]);
 int	owner_revoke(const char *);
 int	owner_owned(const char *, const struct plugin_settings *);
+const char *owner_granted(size_t);
 int	owner_uid(const struct plugin_settings *, uid_t);
 int	owner_admin(uid_t);
 int	owner_uid_any(uid_t);

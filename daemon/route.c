@@ -20,7 +20,8 @@
  *  5. anything else, and what the rules leave, goes to the connection's
  *     home: "_runtime" for runners, "fluent" for Fluent clients.
  * An owned plugin (owner.c) takes records only from connections that
- * proved it; those of others go to _unrouted.
+ * proved it, and so do its dotted children (bank owns bank.audit); those
+ * of others go to _unrouted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,15 +132,72 @@ route_declare(const char *id, size_t len, uid_t uid)
 	return (p);
 }
 
-/* Make every [plugin.ID] section's id known (at start and reload). */
+/*
+ * Make every [plugin.ID] section's id known, and every granted one (at
+ * start and reload; a grant declares its own): an owned plugin is there
+ * to own its dotted children (route_owner).
+ */
 void
 route_config(void)
 {
 	const struct plugin_config *pc;
+	const char *id;
+	size_t i;
 
 	for (pc = relogd_config.plugins; pc != NULL; pc = pc->next) {
 		if (strcmp(pc->name, "*") != 0)
 			route_declare(pc->name, strlen(pc->name), (uid_t)-1);
+	}
+	for (i = 0; (id = owner_granted(i)) != NULL; i++)
+		route_declare(id, strlen(id), (uid_t)-1);
+}
+
+/*
+ * The owned plugin whose records p's are: p if it is owned, else its
+ * nearest owned dot-prefix (an owned plugin's children are its own: a
+ * bank.audit another made up takes nothing of bank's); NULL if none is.
+ */
+static struct plugin *
+route_owner(struct plugin *p)
+{
+	const char *id = p->id;
+	size_t len = p->id_len;
+
+	for (;;) {
+		if (p != NULL && p->owned)
+			return (p);
+		while (len > 0 && id[len - 1] != '.')
+			len--;
+		if (len <= 1)
+			return (NULL);
+		len--;		/* the dot */
+		p = plugin_find(id, len);
+	}
+}
+
+/*
+ * The same at a hello, for an id that may not be a plugin yet: the length
+ * of the id whose proof naming it takes (id itself, or its nearest owned
+ * dot-prefix), with that one's settings in *set; 0 if none is owned.
+ */
+size_t
+route_owner_len(const char *id, size_t len, struct plugin_settings *set)
+{
+	char name[RELOG_ID_MAX + 1];
+
+	if (len == 0 || len > RELOG_ID_MAX)
+		return (0);
+	for (;;) {
+		memcpy(name, id, len);
+		name[len] = '\0';
+		config_plugin(&relogd_config, name, set);
+		if (owner_owned(name, set))
+			return (len);
+		while (len > 0 && id[len - 1] != '.')
+			len--;
+		if (len <= 1)
+			return (0);
+		len--;
 	}
 }
 
@@ -361,27 +419,34 @@ route_reprove(struct origin *o)
 	uint64_t gen = plugin_changes() + 1;
 	size_t i, n = 0;
 
+	struct plugin *owner;
+
 	if (o->proof_gen == gen)
 		return;
 	o->proof_gen = gen;
 	if (o->plugin != NULL)
-		o->plugin_ok = !o->plugin->owned || route_proves(o, o->plugin);
+		o->plugin_ok = (owner = route_owner(o->plugin)) == NULL ||
+		    route_proves(o, owner);
 	for (i = 0; i < o->nhosted; i++) {
-		if (!o->hosted[i]->owned || route_proves(o, o->hosted[i]))
+		if ((owner = route_owner(o->hosted[i])) == NULL ||
+		    route_proves(o, owner))
 			o->hosted[n++] = o->hosted[i];
 	}
 	o->nhosted = n;
 }
 
 /*
- * May this connection write into an owned plugin: bound to it by its
- * hello, or hosting it, proved (route_reprove), or of one of its uids?
+ * May this connection write into p: its own or a child of an owned
+ * plugin (route_owner)? If it hosts p, or the owner, proved
+ * (route_reprove), or is of one of the owner's uids.
  */
 static int
-route_proved(const struct origin *o, const struct plugin *p)
+route_may(const struct origin *o, struct plugin *p)
 {
-	return ((p == o->plugin && o->plugin_ok) || route_hosted(o, p) ||
-	    owner_uid(&p->set, o->uid));
+	struct plugin *owner = route_owner(p);
+
+	return (owner == NULL || route_hosted(o, p) ||
+	    route_hosted(o, owner) || owner_uid(&owner->set, o->uid));
 }
 
 /*
@@ -466,7 +531,7 @@ route_record(struct origin *o, struct proto_str name)
 		p = route_mangled(o, (struct proto_str){ name.ptr + mlen,
 		    name.len - mlen });
 	/* Refused records are counted one by one: never from the memo. */
-	if (p != NULL && p->owned && !route_proved(o, p))
+	if (p != NULL && !route_may(o, p))
 		return (route_refuse(o, p));
 	if (lookup && p != NULL)
 		route_memo_put(o, name, p);

@@ -98,12 +98,15 @@ runner_proves(const struct client *c, const struct proto_hello *h,
 {
 	struct plugin_settings set;
 	char name[RELOG_ID_MAX + 1];
+	size_t len = route_owner_len(id.ptr, id.len, &set);
 
-	memcpy(name, id.ptr, id.len);
-	name[id.len] = '\0';
-	config_plugin(&relogd_config, name, &set);
-	*owned = owner_owned(name, &set);
-	return (!*owned || owner_uid(&set, c->origin.uid) ||
+	/* Its own proof, or its nearest owned dot-prefix's. */
+	*owned = len != 0;
+	if (len == 0)
+		return (1);
+	memcpy(name, id.ptr, len);
+	name[len] = '\0';
+	return (owner_uid(&set, c->origin.uid) ||
 	    owner_token(name, &set, h->session_token));
 }
 

@@ -383,6 +383,40 @@ START_TEST(test_security_owned_by_uid)
 END_TEST
 
 /*
+ * An owned plugin's dotted children are its own: a hello naming bank.audit
+ * (bound to it, or listing it) without bank's token is refused, or the id
+ * not taken; so bank's runner, hosting bank, has its records of
+ * plugin.bank.audit in bank.log, not in a bank.audit another made up.
+ * With the token, the child is bank's to name.
+ */
+START_TEST(test_security_owned_children)
+{
+	static const char *const args[] = {
+		"-n", "20", "-l", "plugin.bank.audit", "-a", NULL
+	};
+	char *text;
+	int fd;
+
+	sec_start("[plugin.bank]\ntoken = bank-secret-1\n");
+	sec_refused("bank.audit", NULL);
+	sec_refused("bank.audit.deep", "bank-secret-2");
+	ck_assert_int_eq(setenv("RELOG_TOKEN", "bank-secret-1", 1), 0);
+	ck_assert_int_eq(setenv("RELOG_PLUGIN_IDS", "bank", 1), 0);
+	ck_assert_int_eq(harness_wait(harness_runner(&S, "bank-r", NULL, args,
+	    NULL), SEC_WAIT_MS), 0);
+	unsetenv("RELOG_PLUGIN_IDS");
+	unsetenv("RELOG_TOKEN");
+	fd = peer_open(&S, "bank-r2", "bank.audit", "bank-secret-1");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	text = harness_plugin_log(&S, "bank");
+	harness_check_sequence(text, "bank-r", 0, 20);
+	free(text);
+	ck_assert_ptr_null(harness_plugin_log(&S, "bank.audit"));
+}
+END_TEST
+
+/*
  * One uid cannot use up max_plugins: hellos naming 100 new plugins make
  * three quarters of the 40 at most, and another uid still gets its own;
  * configured plugins are not counted.
@@ -641,6 +675,7 @@ suite_security(void)
 	tcase_add_test(tc, test_security_total_memory);
 	tcase_add_test(tc, test_security_forged_routes);
 	tcase_add_test(tc, test_security_owned_by_uid);
+	tcase_add_test(tc, test_security_owned_children);
 	tcase_add_test(tc, test_security_plugin_slots);
 	tcase_add_test(tc, test_security_identity_required);
 	tcase_add_test(tc, test_security_grant);
