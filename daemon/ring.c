@@ -94,7 +94,8 @@ struct ring {
 	int dead;		/* the runner has exited */
 	int pidfd;		/* readable once it has; -1: none */
 	struct event *pid_ev;
-	int64_t hungup_at;	/* monotonic ms */
+	int64_t pending_at;	/* monotonic ms: after the hangup, reads
+					   found a writer at work since; 0 */
 	int64_t finish_at;	/* ...when drained; 0: not yet */
 	uint64_t late;		/* records read after the hangup */
 	uint64_t unfinished;	/* skipped then, their writer dead */
@@ -289,6 +290,9 @@ ring_read(struct ring *rg)
 	if (rg->hungup) {
 		rg->late += n.delivered;
 		rg->unfinished += n.unfinished;
+		/* On to another record: its writer's wait starts anew. */
+		if (n.delivered != 0)
+			rg->pending_at = 0;
 	}
 	/* Said at once, or within a second: ring_drops_said. */
 	if ((lost = proto_ring_new_drops(rg->r)) != 0)
@@ -351,19 +355,23 @@ ring_finish(struct ring *rg)
 /*
  * After the hangup: done once what was committed is read; a record still
  * being written is waited for while the runner may still finish it (not
- * when it reconnected: the newer connection reads it).
+ * when it reconnected: the newer connection reads it), RING_DEAD_WAIT_MS
+ * from when reads found it so: not from the hangup, as a full sink or an
+ * older reader of the ring may have held the reads back longer than that.
  */
 static void
 ring_hungup_next(struct ring *rg, int rc)
 {
-	int64_t waited = relogd_now_ms(CLOCK_MONOTONIC) - rg->hungup_at;
+	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
 
 	if (rc == PROTO_RING_DRAINED ||
 	    (rc == PROTO_RING_PENDING && rg->next_reader != NULL)) {
 		ring_finish(rg);
 		return;
 	}
-	if (!rg->dead && waited >= RING_DEAD_WAIT_MS)
+	if (rg->pending_at == 0)
+		rg->pending_at = now;
+	if (!rg->dead && now - rg->pending_at >= RING_DEAD_WAIT_MS)
 		rg->dead = 1;
 	ring_again(rg, rg->dead ? 0 : RING_PENDING_MS);
 }
@@ -723,7 +731,6 @@ ring_hangup(struct client *c)
 	if (rg == NULL)
 		return (0);
 	rg->hungup = 1;
-	rg->hungup_at = relogd_now_ms(CLOCK_MONOTONIC);
 	event_del(rg->wake_ev);
 	evtimer_del(rg->tick_ev);
 	if (rg->sync != NULL)
@@ -806,16 +813,11 @@ ring_detach(struct client *c)
 		rg->prev_reader->next_reader = rg->next_reader;
 	if (rg->next_reader != NULL) {
 		rg->next_reader->prev_reader = rg->prev_reader;
-		/*
-		 * Its turn: on from the tail this one committed; if it hung
-		 * up meanwhile, its wait for a writer starts now.
-		 */
+		/* Its turn: on from the tail this one committed. */
 		if (rg->prev_reader == NULL) {
 			proto_ring_rewind(rg->next_reader->r);
 			rg->next_reader->queued =
 			    proto_ring_position(rg->next_reader->r);
-			rg->next_reader->hungup_at =
-			    relogd_now_ms(CLOCK_MONOTONIC);
 			ring_again(rg->next_reader, 0);
 		}
 	}

@@ -1061,6 +1061,51 @@ rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
 	}
 }
 
+/*
+ * The same for a ring's only reader: hung up while a full sink held its
+ * reads back for over RING_DEAD_WAIT_MS, it waits for the writer it then
+ * finds at work from then on, not from its hangup.
+ */
+START_TEST(test_ringd_congested_writer_waited)
+{
+	const char *path = harness_fill_log(&H, "cong", 8 << 20);
+	struct relog_ring_slot *slot;
+	struct rd_runner r;
+	uint64_t pos;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_make(&r, "cong", 16384);
+	ck_assert_str_eq(rd_connect(&r, "cong"), "accepted, ring");
+	/* 2.3 MB: relogd stops reading at its sink's high water, 1 MiB. */
+	rd_push_long(&r, "plugin.cong", 0, 2300);
+	ck_assert_int_eq(harness_daemon_await(&H, "cong.log: File too "
+	    "large: ", 1, RD_WAIT_MS), 0);
+	/* Behind what relogd can read: record 2300, still being written. */
+	pos = rd_head(&r);
+	slot = (struct relog_ring_slot *)((char *)shm_ring_memory(r.ring,
+	    &(size_t){ 0 }) + RELOG_RING_HEADER_SIZE) + (pos & 16383);
+	rd_push_long(&r, "plugin.cong", 2300, 1);
+	atomic_store(&slot->seq, relog_ring_seq(pos, RELOG_RING_WRITING_FIRST));
+	rd_push_long(&r, "plugin.cong", 2301, 5);
+	close(r.fd);
+	r.fd = -1;
+	/* The sink full for longer than RING_DEAD_WAIT_MS; then it drains. */
+	poll(NULL, 0, 1500);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_int_eq(harness_await_file(path, "\n", 2300, RD_WAIT_MS), 0);
+	/* relogd reads up to the writer: it finishes. */
+	atomic_store(&slot->seq, relog_ring_seq(pos,
+	    RELOG_RING_COMMITTED_FIRST));
+	rd_await_rings(0);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "cong", 0, 2306);
+	free(text);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /* Records in the ring relogd has not taken (their first slot unread). */
 static long
 rd_unread(const struct rd_runner *r, uint32_t slots)
@@ -1653,6 +1698,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_reconnect_total);
 	tcase_add_test(tc, test_ringd_reconnect_off);
 	tcase_add_test(tc, test_ringd_chain_writer_waited);
+	tcase_add_test(tc, test_ringd_congested_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_congested_stays);
