@@ -254,6 +254,7 @@ struct sink {
 	size_t max_size;	/* a file rotated past this; 0: never */
 	size_t keep;		/* rotated files kept: name.1 .. name.keep */
 	uint64_t size;		/* the file's, as written */
+	int torn;		/* it ends in the middle of a line */
 	uint64_t own_dropped;	/* relogd's own lines not written */
 	int stalled;		/* a file that failed: records wait, retried */
 	int error;		/* why, while stalled */

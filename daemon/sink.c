@@ -71,31 +71,32 @@ sink_format_json(struct sink *s, const char *plugin_id, const struct record *r)
 }
 
 /*
- * A file that does not end a line was torn by a relogd killed while it
- * wrote there (a write that fails is cut back to its last whole record):
- * end that line, or the next record would run on from it. Returns 0, or
- * -1 (errno set).
+ * Does the file open at fd end in the middle of a line? A relogd killed
+ * while it wrote there leaves one so (a write that fails is cut back to
+ * its last whole record); the next record would run on from it. Looked at
+ * through a read-only opening of the same file: one relogd may only write
+ * is taken as whole.
  */
 static int
-sink_end_torn(struct sink *s, int fd, off_t *size)
+sink_ends_torn(int fd, off_t size)
 {
-	char c;
+	char path[64], c = '\n';
+	int rfd;
 
-	if (*size == 0 || pread(fd, &c, 1, *size - 1) != 1 || c == '\n')
+	if (size == 0)
 		return (0);
-	if (write(fd, "\n", 1) != 1)
-		return (-1);
-	(*size)++;
-	log_info("%s/%s ended in the middle of a line (relogd stopped while "
-	    "writing it): the line is ended there", relogd_config.log_dir,
-	    s->name);
-	return (0);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if ((rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return (0);
+	if (pread(rfd, &c, 1, size - 1) != 1)
+		c = '\n';
+	close(rfd);
+	return (c != '\n');
 }
 
 /*
  * Open a file sink's file (again), in the log folder: never through a
- * symbolic link, and only a regular file; a torn last line ended. Returns
- * 0, or -1 (errno set).
+ * symbolic link, and only a regular file. Returns 0, or -1 (errno set).
  */
 static int
 sink_open_file(struct sink *s)
@@ -109,25 +110,19 @@ sink_open_file(struct sink *s)
 	if (s->wev != NULL)
 		event_free(s->wev);
 	s->wev = NULL;
-	fd = openat(relogd_log_dir_fd, s->name, O_RDWR | O_CREAT | O_APPEND |
+	fd = openat(relogd_log_dir_fd, s->name, O_WRONLY | O_CREAT | O_APPEND |
 	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0)
-		error = errno;
-	else if (!S_ISREG(st.st_mode))
-		error = EINVAL;
-	else if (sink_end_torn(s, fd, &st.st_size) != 0)
-		error = errno;
-	else
-		error = 0;
-	if (error != 0) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		error = fstat(fd, &st) != 0 ? errno : EINVAL;
 		close(fd);
 		errno = error;
 		return (-1);
 	}
 	s->fd = fd;
 	s->size = (uint64_t)st.st_size;
+	s->torn = sink_ends_torn(fd, st.st_size);
 	s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb, s);
 	return (0);
 }
@@ -412,15 +407,27 @@ sink_cut_back(struct sink *s, size_t from)
 	s->size -= cut;
 }
 
-/* Open the file if it is not, and rotate it if it would pass max_size. */
+/*
+ * Open the file if it is not, rotate it if it would pass max_size, and end
+ * its last line if it was left torn. Returns 0, or -1 (errno set).
+ */
 static int
 sink_ready(struct sink *s)
 {
 	if (s->fd < 0 && sink_open_file(s) != 0)
 		return (-1);
 	if (s->max_size != 0 && s->size != 0 &&
-	    s->size + sink_pending(s) > s->max_size)
-		return (sink_rotate(s));
+	    s->size + sink_pending(s) > s->max_size && sink_rotate(s) != 0)
+		return (-1);
+	if (s->torn) {
+		if (write(s->fd, "\n", 1) != 1)
+			return (-1);
+		s->torn = 0;
+		s->size++;
+		log_info("%s/%s ended in the middle of a line (relogd stopped "
+		    "while writing it): the line is ended there",
+		    relogd_config.log_dir, s->name);
+	}
 	return (0);
 }
 

@@ -2,11 +2,13 @@
  * relogd end to end: the real daemon, real runner processes linked with
  * librelog, a Python runner, and raw clients that misbehave.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -473,6 +475,36 @@ START_TEST(test_daemon_torn_line_ended)
 	text = harness_read_file(whole, NULL);
 	ck_assert_uint_eq(harness_lines(text), 3);
 	ck_assert_int_eq(strncmp(text, "a line\n", 7), 0);
+	free(text);
+}
+END_TEST
+
+/*
+ * A log file relogd may write and not read (mode 0200, to a relogd without
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, as one of its own uid is) is
+ * written as before: whether it ends a line is not known, and not asked.
+ */
+START_TEST(test_daemon_write_only_log)
+{
+	char path[512], *text;
+	int fd, eof;
+
+	/* This test's process and its children only. */
+	ck_assert_int_eq(prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE), 0);
+	ck_assert_int_eq(prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH), 0);
+	snprintf(path, sizeof path, "%s/wo.log", H.log_dir);
+	ck_assert_int_eq(mkdir(H.log_dir, 0755), 0);
+	harness_write_file(path, "a line\n");
+	ck_assert_int_eq(chmod(path, 0200), 0);
+	harness_daemon_start(&H, NULL);
+	fd = wire_open(&H, "wo");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.wo", 2, 0, 0, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=2");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	text = harness_read_file(path, NULL);
+	ck_assert_uint_eq(harness_lines(text), 3);
 	free(text);
 }
 END_TEST
@@ -950,6 +982,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_replies_late);
 	tcase_add_test(tc, test_daemon_dedup);
 	tcase_add_test(tc, test_daemon_torn_line_ended);
+	tcase_add_test(tc, test_daemon_write_only_log);
 	tcase_add_test(tc, test_daemon_sigkill_restart);
 	tcase_add_test(tc, test_daemon_drops_reported);
 	tcase_add_test(tc, test_daemon_hello_required);
