@@ -414,12 +414,19 @@ sink_cut_back(struct sink *s, size_t from)
 static int
 sink_ready(struct sink *s)
 {
+	struct stat st;
+
 	if (s->fd < 0 && sink_open_file(s) != 0)
 		return (-1);
 	if (s->max_size != 0 && s->size != 0 &&
 	    s->size + sink_pending(s) > s->max_size && sink_rotate(s) != 0)
 		return (-1);
+	/* Looked at again: it may have been emptied while writes failed. */
 	if (s->torn) {
+		if (fstat(s->fd, &st) != 0)
+			return (-1);
+		if (!(s->torn = sink_ends_torn(s->fd, st.st_size)))
+			return (0);
 		if (write(s->fd, "\n", 1) != 1)
 			return (-1);
 		s->torn = 0;
