@@ -216,6 +216,7 @@ int
 config_load_finish(struct config *c, char **cause)
 {
 	const struct plugin_config *a, *b;
+	const char *owner;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 
@@ -228,6 +229,11 @@ config_load_finish(struct config *c, char **cause)
 				    "[plugin.%s] both write %s", a->name,
 				    b->name, a->set.file));
 		}
+		if (a->set.file[0] == '\0' && strcmp(a->name, "*") != 0 &&
+		    (owner = config_file_taken(c, a->name)) != NULL)
+			return (config_error(cause, "[plugin.%s] writes "
+			    "%s.log or %s.json, which [plugin.%s] has as its "
+			    "file", a->name, a->name, a->name, owner));
 	}
 	/* The input budget takes a whole frame at least. */
 	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)

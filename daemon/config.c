@@ -594,6 +594,28 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 	return (0);
 }
 
+/*
+ * The [plugin.ID] section other than id's own whose file setting is the
+ * file id would write by default (id.log, or id.json with the JSON
+ * output), or NULL: such an id would write into that plugin's file.
+ */
+const char *
+config_file_taken(const struct config *c, const char *id)
+{
+	const struct plugin_config *pc;
+	size_t len = strlen(id);
+
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (pc->set.file[0] == '\0' || strcmp(pc->name, id) == 0 ||
+		    strncmp(pc->set.file, id, len) != 0)
+			continue;
+		if (strcmp(pc->set.file + len, ".log") == 0 ||
+		    strcmp(pc->set.file + len, ".json") == 0)
+			return (pc->name);
+	}
+	return (NULL);
+}
+
 /* Take what a section sets over the settings so far. */
 static void
 config_plugin_over(struct plugin_settings *s, const struct plugin_config *pc)

@@ -170,19 +170,30 @@ plugin_uid(uid_t uid)
 /*
  * Find or create the logger of a plugin id, made for uid ((uid_t)-1:
  * relogd's configuration, which counts against no limit). NULL if the id
- * is not safe, or there are max_plugins already, or the uid made three
- * quarters of them.
+ * is not safe, or its file would be another plugin's, or there are
+ * max_plugins already, or the uid made three quarters of them.
  */
 struct plugin *
 plugin_get(const char *id, size_t len, uid_t uid)
 {
 	struct plugin_uid *u = NULL;
 	struct plugin *p;
+	char name[RELOG_ID_MAX + 1];
+	const char *owner;
 
 	if (!proto_id_valid(id, len))
 		return (NULL);
 	if ((p = plugin_find(id, len)) != NULL)
 		return (p);
+	/* Its file another's (file = ID.log): it would write into it. */
+	memcpy(name, id, len);
+	name[len] = '\0';
+	if ((owner = config_file_taken(&relogd_config, name)) != NULL) {
+		log_peer("plugin %s: its file is plugin %s's (file = %s.log): "
+		    "its records go to %s.log", name, owner, name,
+		    PLUGIN_UNROUTED);
+		return (NULL);
+	}
 	if (uid != (uid_t)-1) {
 		u = plugin_uid(uid);
 		if (plugin_total >= relogd_config.max_plugins ||

@@ -671,6 +671,7 @@ void	config_defaults(struct config *);
 int	config_error(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 struct plugin_config *config_plugin_section(struct config *, const char *);
+const char *config_file_taken(const struct config *, const char *);
 int	config_set(struct config *, const char *, const char *, const char *,
 	    char **);
 void	config_plugin(const struct config *, const char *,

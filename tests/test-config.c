@@ -644,6 +644,18 @@ START_TEST(test_config_finish)
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	ck_assert_str_eq(cause, "[plugin.c] and [plugin.a] both write x.log");
 	free(cause);
+	/* A plugin's own file (x.log, x.json) is not another's to set. */
+	config_free(&C);
+	config_defaults(&C);
+	config_test_set("plugin.a", "file", "x.json");
+	config_test_set("plugin.x", "level", "INFO");
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_str_eq(cause, "[plugin.x] writes x.log or x.json, which "
+	    "[plugin.a] has as its file");
+	free(cause);
+	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
+	ck_assert_ptr_null(config_file_taken(&C, "a"));
+	ck_assert_ptr_null(config_file_taken(&C, "xy"));
 
 	config_free(&C);
 	config_defaults(&C);

@@ -417,6 +417,47 @@ START_TEST(test_security_owned_children)
 END_TEST
 
 /*
+ * A plugin's file setting is its own: with bank writing bankfile.log, a
+ * plugin id bankfile (which would write bankfile.log too) is not made,
+ * from a hello (whose runner is then bound to none) or a logger name (its
+ * records go to _unrouted); test_config_finish: nor is a section that
+ * would.
+ */
+START_TEST(test_security_file_taken)
+{
+	char *text;
+	int fd;
+
+	sec_start("[plugin.bank]\ntoken = bank-secret-1\n"
+	    "file = bankfile.log\n");
+	fd = peer_open(&S, "forger", "bankfile", NULL);
+	peer_log(fd, "x", "FORGED by hello", 1);
+	close(fd);
+	fd = peer_open(&S, "forger2", NULL, NULL);
+	peer_log(fd, "plugin.bankfile", "FORGED by name", 1);
+	close(fd);
+	ck_assert_int_eq(sec_token_runner("bank", "bank", "bank-secret-1",
+	    "plugin.bank"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	text = harness_plugin_log(&S, "bankfile");
+	harness_check_sequence(text, "bank", 0, 100);
+	ck_assert_ptr_null(strstr(text, "FORGED"));
+	free(text);
+	text = harness_read_file(S.stderr_path, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "plugin bankfile: its file is "
+	    "plugin bank's"));
+	free(text);
+	/* Bound to no plugin, the hello's runner writes into its home. */
+	text = harness_plugin_log(&S, "_runtime");
+	ck_assert_uint_eq(harness_count(text, "FORGED by hello"), 1);
+	free(text);
+	text = harness_plugin_log(&S, "_unrouted");
+	ck_assert_uint_eq(harness_count(text, "FORGED by name"), 1);
+	free(text);
+}
+END_TEST
+
+/*
  * One uid cannot use up max_plugins: hellos naming 100 new plugins make
  * three quarters of the 40 at most, and another uid still gets its own;
  * configured plugins are not counted.
@@ -676,6 +717,7 @@ suite_security(void)
 	tcase_add_test(tc, test_security_forged_routes);
 	tcase_add_test(tc, test_security_owned_by_uid);
 	tcase_add_test(tc, test_security_owned_children);
+	tcase_add_test(tc, test_security_file_taken);
 	tcase_add_test(tc, test_security_plugin_slots);
 	tcase_add_test(tc, test_security_identity_required);
 	tcase_add_test(tc, test_security_grant);
