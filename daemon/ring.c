@@ -637,6 +637,8 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 		why = "the wake descriptor is no Unix datagram socket";
 	else if (!seen)
 		why = "its ring cannot be looked at (fstat)";
+	else if (prev != NULL && prev->c->origin.uid != c->origin.uid)
+		why = "its ring is read for a connection of another uid";
 	else
 		r = ring_map(c, fds[0], again, &why);
 	for (i = 0; i < nfds; i++) {

@@ -1410,6 +1410,41 @@ START_TEST(test_ringd_same_ring_live)
 }
 END_TEST
 
+/* As nobody: pass the ring fd (inherited) on a connection of its own. */
+static int
+rd_pass_as_other(void *arg)
+{
+	struct rd_runner *r = arg;
+	int fds[2] = { shm_ring_fd(r->ring), r->wake[1] }, fd, eof;
+
+	fd = harness_connect(&H);
+	wire_hello_fds(fd, "other", NULL, RELOG_RING_VERSION, fds, 2);
+	return (strcmp(wire_reply(fd, 0, &eof), "accepted, no ring: its ring "
+	    "is read for a connection of another uid") != 0);
+}
+
+/*
+ * A ring relogd reads for one uid is not taken from a connection of
+ * another (a forked child that changed uid holds its parent's memfd):
+ * that one's records would be routed as the other's.
+ */
+START_TEST(test_ringd_ring_of_other_uid)
+{
+	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
+	    "socket_mode = 0666\n"), NULL };
+	struct rd_runner r;
+
+	ck_assert_int_eq(chmod(H.dir, 0755), 0);
+	harness_daemon_start(&H, args);
+	rd_open(&r, "mine", NULL);
+	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0, rd_pass_as_other,
+	    &r), RD_WAIT_MS), 0);
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /*
  * Drops relogd found and had not said yet (a notice a second at most)
  * when it was killed: the next relogd says them, and none twice. The ring
@@ -1700,6 +1735,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_chain_writer_waited);
 	tcase_add_test(tc, test_ringd_congested_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
+	tcase_add_test(tc, test_ringd_ring_of_other_uid);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
