@@ -628,6 +628,10 @@ START_TEST(test_config_unknown)
 	    "is not a safe plugin id");
 	config_test_refused("plugin.", "level", "INFO", "[plugin.]:  is not a "
 	    "safe plugin id");
+	config_test_refused("plugin._runtime", "uids", "0", "[plugin._runtime] "
+	    "uids: relogd's own logs are owned by no one");
+	config_test_refused("plugin._unrouted", "token", "s3cret",
+	    "[plugin._unrouted] token: relogd's own logs are owned by no one");
 }
 END_TEST
 

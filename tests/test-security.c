@@ -383,7 +383,8 @@ START_TEST(test_security_owned_by_uid)
 END_TEST
 
 /*
- * An owned plugin's dotted children are its own: a hello naming bank.audit
+ * An owned plugin's dotted children are its own (and relogd's own logs no
+ * one's to name): a hello naming bank.audit
  * (bound to it, or listing it) without bank's token is refused, or the id
  * not taken; so bank's runner, hosting bank, has its records of
  * plugin.bank.audit in bank.log, not in a bank.audit another made up.
@@ -398,6 +399,9 @@ START_TEST(test_security_owned_children)
 	int fd;
 
 	sec_start("[plugin.bank]\ntoken = bank-secret-1\n");
+	/* relogd's own logs are named by no hello. */
+	sec_refused("_unrouted", NULL);
+	sec_refused("_runtime", NULL);
 	sec_refused("bank.audit", NULL);
 	sec_refused("bank.audit.deep", "bank-secret-2");
 	ck_assert_int_eq(setenv("RELOG_TOKEN", "bank-secret-1", 1), 0);
