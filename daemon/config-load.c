@@ -229,6 +229,10 @@ config_load_finish(struct config *c, char **cause)
 				    "[plugin.%s] both write %s", a->name,
 				    b->name, a->set.file));
 		}
+		if (strcmp(a->set.file, PLUGIN_RUNTIME ".log") == 0 ||
+		    strcmp(a->set.file, PLUGIN_UNROUTED ".log") == 0)
+			return (config_error(cause, "[plugin.%s] file = %s: "
+			    "relogd's own log", a->name, a->set.file));
 		if (a->set.file[0] == '\0' && strcmp(a->name, "*") != 0 &&
 		    (owner = config_file_taken(c, a->name)) != NULL)
 			return (config_error(cause, "[plugin.%s] writes "

@@ -603,7 +603,8 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 /*
  * The [plugin.ID] section other than id's own whose file setting is the
  * file id would write by default (id.log, or id.json with the JSON
- * output), or NULL: such an id would write into that plugin's file.
+ * output), or NULL: such an id would write into that plugin's file. An id
+ * whose own section sets a file takes none.
  */
 const char *
 config_file_taken(const struct config *c, const char *id)
@@ -611,6 +612,11 @@ config_file_taken(const struct config *c, const char *id)
 	const struct plugin_config *pc;
 	size_t len = strlen(id);
 
+	/* A file of its own set, it writes no default one. */
+	for (pc = c->plugins; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, id) == 0 && pc->set.file[0] != '\0')
+			return (NULL);
+	}
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
 		if (pc->set.file[0] == '\0' || strcmp(pc->name, id) == 0 ||
 		    strncmp(pc->set.file, id, len) != 0)

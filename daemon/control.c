@@ -357,6 +357,12 @@ control_grant(struct client *c, const struct proto_envelope *env, int grant)
 	}
 	memcpy(id, o->via.str.ptr, o->via.str.size);
 	id[o->via.str.size] = '\0';
+	if (grant && (strcmp(id, PLUGIN_RUNTIME) == 0 ||
+	    strcmp(id, PLUGIN_UNROUTED) == 0)) {
+		reply_error(c, env, RELOG_E_BAD_PAYLOAD, "relogd's own logs "
+		    "are owned by no one");
+		return;
+	}
 	ret = grant ? owner_grant(id, token) : owner_revoke(id);
 	if (ret < 0) {
 		log_error("cannot %s plugin %s: %s", grant ? "grant" :

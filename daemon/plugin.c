@@ -103,6 +103,9 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 		fatal("calloc");
 	memcpy(p->id, id, len);
 	p->id_len = len;
+	/* Whoever names it first: a logger of the same name does. */
+	p->own_log = strcmp(p->id, PLUGIN_RUNTIME) == 0 ||
+	    strcmp(p->id, PLUGIN_UNROUTED) == 0;
 	plugin_changed++;
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;
@@ -431,6 +434,9 @@ plugin_reconfigure(struct plugin *p, void *arg)
 	(void)arg;
 	config_plugin(&relogd_config, p->id, &p->set);
 	p->owned = owner_owned(p->id, &p->set);
+	/* Made before, its file another's now: it takes no more records. */
+	p->file_taken = !p->own_log &&
+	    config_file_taken(&relogd_config, p->id) != NULL;
 	plugin_set_sinks(p);
 	plugin_changed++;
 }

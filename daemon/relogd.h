@@ -459,6 +459,8 @@ struct plugin {
 	uint64_t dropped_by_runners;	/* their rings overflowed */
 	uint64_t suppressed;	/* by the rate limit */
 	int owned;		/* only those who prove it write into it */
+	int own_log;		/* _runtime, _unrouted: named by no logger */
+	int file_taken;		/* its file is another's (since a reload) */
 	uint64_t refused;	/* records others aimed at it (owned) */
 	uint64_t journald_lost;	/* records journald did not take */
 	uid_t creator;		/* whose hello or records made it */

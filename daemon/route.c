@@ -201,13 +201,16 @@ route_owner_len(const char *id, size_t len, struct plugin_settings *set)
 	}
 }
 
-/* A plugin that may take records: known, and not retired. */
+/*
+ * A plugin that may take records by its logger: known, not retired, and
+ * not one of relogd's own logs.
+ */
 static struct plugin *
 route_live(const char *id, size_t len)
 {
 	struct plugin *p = plugin_find(id, len);
 
-	return (p != NULL && !p->retired ? p : NULL);
+	return (p != NULL && !p->retired && !p->own_log ? p : NULL);
 }
 
 /* The longest known id that rest is, or continues with a dot. */
@@ -300,6 +303,8 @@ route_learn(const struct origin *o, struct proto_str rest)
 		return (NULL);
 	if ((p = plugin_get(rest.ptr, len, o->uid)) == NULL)
 		return (plugin_special(PLUGIN_UNROUTED));	/* max_plugins */
+	if (p->own_log)
+		return (NULL);		/* the connection's home, then */
 	if (!o->learn)
 		return (p);
 	p->learned = 1;
@@ -358,7 +363,7 @@ route_mangled(const struct origin *o, struct proto_str rest)
 			continue;
 		if (e->plugin == NULL)
 			return (NULL);	/* seen, not known yet */
-		if (e->plugin->retired)
+		if (e->plugin->retired || e->plugin->own_log)
 			continue;
 		any = e;
 		nany++;
@@ -425,9 +430,12 @@ route_reprove(struct origin *o)
 		return;
 	o->proof_gen = gen;
 	if (o->plugin != NULL)
-		o->plugin_ok = (owner = route_owner(o->plugin)) == NULL ||
-		    route_proves(o, owner);
+		o->plugin_ok = !o->plugin->file_taken &&
+		    ((owner = route_owner(o->plugin)) == NULL ||
+		    route_proves(o, owner));
 	for (i = 0; i < o->nhosted; i++) {
+		if (o->hosted[i]->file_taken)
+			continue;
 		if ((owner = route_owner(o->hosted[i])) == NULL ||
 		    route_proves(o, owner))
 			o->hosted[n++] = o->hosted[i];
@@ -445,6 +453,8 @@ route_may(const struct origin *o, struct plugin *p)
 {
 	struct plugin *owner = route_owner(p);
 
+	if (p->file_taken)
+		return (0);
 	return (owner == NULL || route_hosted(o, p) ||
 	    route_hosted(o, owner) || owner_uid(&owner->set, o->uid));
 }

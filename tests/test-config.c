@@ -660,6 +660,16 @@ START_TEST(test_config_finish)
 	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
 	ck_assert_ptr_null(config_file_taken(&C, "a"));
 	ck_assert_ptr_null(config_file_taken(&C, "xy"));
+	/* One with a file of its own writes no default file. */
+	config_test_set("plugin.x", "file", "x-own.log");
+	ck_assert_ptr_null(config_file_taken(&C, "x"));
+	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
+	/* Nor is relogd's own log anyone's file. */
+	config_test_set("plugin.y", "file", "_runtime.log");
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_str_eq(cause, "[plugin.y] file = _runtime.log: relogd's own "
+	    "log");
+	free(cause);
 
 	config_free(&C);
 	config_defaults(&C);

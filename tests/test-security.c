@@ -396,12 +396,17 @@ START_TEST(test_security_owned_children)
 		"-n", "20", "-l", "plugin.bank.audit", "-a", NULL
 	};
 	char *text;
-	int fd;
+	int fd, status;
 
 	sec_start("[plugin.bank]\ntoken = bank-secret-1\n");
-	/* relogd's own logs are named by no hello. */
+	/* relogd's own logs are named by no hello, no logger, no grant. */
 	sec_refused("_unrouted", NULL);
 	sec_refused("_runtime", NULL);
+	fd = peer_open(&S, "forger", NULL, NULL);
+	peer_log(fd, "plugin._unrouted", "FORGED into _unrouted", 1);
+	close(fd);
+	free(peer_relogctl(&S, "grant", "_unrouted", &status));
+	ck_assert_int_ne(status, 0);
 	sec_refused("bank.audit", NULL);
 	sec_refused("bank.audit.deep", "bank-secret-2");
 	ck_assert_int_eq(setenv("RELOG_TOKEN", "bank-secret-1", 1), 0);
@@ -417,6 +422,10 @@ START_TEST(test_security_owned_children)
 	harness_check_sequence(text, "bank-r", 0, 20);
 	free(text);
 	ck_assert_ptr_null(harness_plugin_log(&S, "bank.audit"));
+	sec_assert_absent("_unrouted", "FORGED into _unrouted");
+	text = harness_plugin_log(&S, "_runtime");
+	ck_assert_uint_eq(harness_count(text, "FORGED into _unrouted"), 1);
+	free(text);
 }
 END_TEST
 
@@ -458,6 +467,42 @@ START_TEST(test_security_file_taken)
 	text = harness_plugin_log(&S, "_unrouted");
 	ck_assert_uint_eq(harness_count(text, "FORGED by name"), 1);
 	free(text);
+}
+END_TEST
+
+/*
+ * The same once a reload gives another plugin the file of one made before:
+ * weather-api, made by a hello, takes no more records when weather's
+ * section sets file = weather-api.log, from its old connection or a new
+ * one; they go to _unrouted, and weather's to the file.
+ */
+START_TEST(test_security_file_taken_reload)
+{
+	static const char *const args[] = {
+		"-n", "10", "-l", "plugin.weather", "-a", NULL
+	};
+	int fd, late;
+
+	sec_start("");
+	fd = peer_open(&S, "early", "weather-api", NULL);
+	peer_log(fd, "x", "EARLY", 1);
+	peer_await_stat(&S, "weather-api", "written", 1);
+	harness_config(&S, "[relogd]\nsocket_mode = 0666\n"
+	    "[plugin.weather]\nfile = weather-api.log\n");
+	ck_assert_int_eq(kill(S.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&S, "configuration reloaded", 1,
+	    SEC_WAIT_MS), 0);
+	peer_log(fd, "x", "FORGED after the reload", 1);
+	late = peer_open(&S, "late", "weather-api", NULL);
+	peer_log(late, "x", "FORGED by a new hello", 1);
+	close(late);
+	close(fd);
+	ck_assert_int_eq(harness_wait(harness_runner(&S, "weather", "weather",
+	    args, NULL), SEC_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	sec_assert_absent("weather-api", "FORGED");
+	ck_assert_uint_eq(harness_count(harness_plugin_log(&S, "_unrouted"),
+	    "FORGED"), 2);
 }
 END_TEST
 
@@ -722,6 +767,7 @@ suite_security(void)
 	tcase_add_test(tc, test_security_owned_by_uid);
 	tcase_add_test(tc, test_security_owned_children);
 	tcase_add_test(tc, test_security_file_taken);
+	tcase_add_test(tc, test_security_file_taken_reload);
 	tcase_add_test(tc, test_security_plugin_slots);
 	tcase_add_test(tc, test_security_identity_required);
 	tcase_add_test(tc, test_security_grant);
