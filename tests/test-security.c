@@ -481,6 +481,7 @@ START_TEST(test_security_file_taken_reload)
 	static const char *const args[] = {
 		"-n", "10", "-l", "plugin.weather", "-a", NULL
 	};
+	char *text;
 	int fd, late;
 
 	sec_start("");
@@ -501,8 +502,9 @@ START_TEST(test_security_file_taken_reload)
 	    args, NULL), SEC_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
 	sec_assert_absent("weather-api", "FORGED");
-	ck_assert_uint_eq(harness_count(harness_plugin_log(&S, "_unrouted"),
-	    "FORGED"), 2);
+	text = harness_plugin_log(&S, "_unrouted");
+	ck_assert_uint_eq(harness_count(text, "FORGED"), 2);
+	free(text);
 }
 END_TEST
 
