@@ -566,8 +566,8 @@ config_set(struct config *c, const char *section, const char *name,
 		    "alone", section, name));
 	/* Every runner's records of no plugin go there: owned by none. */
 	if ((k->type == CONFIG_SECRET || k->type == CONFIG_PATH ||
-	    k->type == CONFIG_UIDSET) && (strcmp(pc->name, "_runtime") == 0 ||
-	    strcmp(pc->name, "_unrouted") == 0))
+	    k->type == CONFIG_UIDSET) &&
+	    relogd_own_log(pc->name, strlen(pc->name)))
 		return (config_error(cause, "[%s] %s: relogd's own logs are "
 		    "owned by no one", section, name));
 	if (config_value(k, section, value, (char *)&pc->set + k->plugin,

@@ -104,8 +104,7 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	memcpy(p->id, id, len);
 	p->id_len = len;
 	/* Whoever names it first: a logger of the same name does. */
-	p->own_log = strcmp(p->id, PLUGIN_RUNTIME) == 0 ||
-	    strcmp(p->id, PLUGIN_UNROUTED) == 0;
+	p->own_log = relogd_own_log(p->id, p->id_len);
 	plugin_changed++;
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;

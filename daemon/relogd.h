@@ -224,6 +224,19 @@ struct origin {
 #define PLUGIN_RUNTIME "_runtime"
 #define PLUGIN_UNROUTED "_unrouted"
 
+/*
+ * Is the id one of relogd's own logs, which no hello or logger names and
+ * no one owns: their lines would pass for relogd's?
+ */
+static inline int
+relogd_own_log(const char *id, size_t len)
+{
+	return ((len == sizeof PLUGIN_RUNTIME - 1 &&
+	    memcmp(id, PLUGIN_RUNTIME, len) == 0) ||
+	    (len == sizeof PLUGIN_UNROUTED - 1 &&
+	    memcmp(id, PLUGIN_UNROUTED, len) == 0));
+}
+
 /* Bytes a sink may hold before its clients stop being read, and resume. */
 #define SINK_HIGH_WATER (1024u * 1024)
 #define SINK_LOW_WATER (256u * 1024)
@@ -254,7 +267,8 @@ struct sink {
 	size_t max_size;	/* a file rotated past this; 0: never */
 	size_t keep;		/* rotated files kept: name.1 .. name.keep */
 	uint64_t size;		/* the file's, as written */
-	int torn;		/* it ends in the middle of a line */
+	int check_end;		/* opened not empty: its last line is
+				   looked at before it is written to */
 	uint64_t own_dropped;	/* relogd's own lines not written */
 	int stalled;		/* a file that failed: records wait, retried */
 	int error;		/* why, while stalled */

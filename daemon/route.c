@@ -152,6 +152,15 @@ route_config(void)
 		route_declare(id, strlen(id), (uid_t)-1);
 }
 
+/* The length of id's nearest dot-prefix ("a.b" of "a.b.c"), or 0. */
+static size_t
+route_up(const char *id, size_t len)
+{
+	while (len > 0 && id[len - 1] != '.')
+		len--;
+	return (len > 1 ? len - 1 : 0);
+}
+
 /*
  * The owned plugin whose records p's are: p if it is owned, else its
  * nearest owned dot-prefix (an owned plugin's children are its own: a
@@ -166,11 +175,8 @@ route_owner(struct plugin *p)
 	for (;;) {
 		if (p != NULL && p->owned)
 			return (p);
-		while (len > 0 && id[len - 1] != '.')
-			len--;
-		if (len <= 1)
+		if ((len = route_up(id, len)) == 0)
 			return (NULL);
-		len--;		/* the dot */
 		p = plugin_find(id, len);
 	}
 }
@@ -185,20 +191,16 @@ route_owner_len(const char *id, size_t len, struct plugin_settings *set)
 {
 	char name[RELOG_ID_MAX + 1];
 
-	if (len == 0 || len > RELOG_ID_MAX)
+	if (len > RELOG_ID_MAX)
 		return (0);
-	for (;;) {
+	for (; len != 0; len = route_up(id, len)) {
 		memcpy(name, id, len);
 		name[len] = '\0';
 		config_plugin(&relogd_config, name, set);
 		if (owner_owned(name, set))
 			return (len);
-		while (len > 0 && id[len - 1] != '.')
-			len--;
-		if (len <= 1)
-			return (0);
-		len--;
 	}
+	return (0);
 }
 
 /*
@@ -220,15 +222,11 @@ route_longest(struct proto_str rest)
 	struct plugin *p;
 	size_t len = rest.len;
 
-	for (;;) {
+	for (; len != 0; len = route_up(rest.ptr, len)) {
 		if ((p = route_live(rest.ptr, len)) != NULL)
 			return (p);
-		while (len > 0 && rest.ptr[len - 1] != '.')
-			len--;
-		if (len <= 1)
-			return (NULL);
-		len--;		/* the dot */
 	}
+	return (NULL);
 }
 
 /* Was a mangled name seen in a module logger, its id not known yet? */
@@ -422,9 +420,8 @@ static void
 route_reprove(struct origin *o)
 {
 	uint64_t gen = plugin_changes() + 1;
-	size_t i, n = 0;
-
 	struct plugin *owner;
+	size_t i, n = 0;
 
 	if (o->proof_gen == gen)
 		return;

@@ -89,17 +89,6 @@ runner_hello_ring(struct client *c, const struct proto_hello *h,
 }
 
 /*
- * Is the id one of relogd's own logs (_runtime, _unrouted), which no
- * hello names: their lines would pass for relogd's?
- */
-static int
-runner_own_log(struct proto_str id)
-{
-	return (proto_str_eq(id, PLUGIN_RUNTIME) ||
-	    proto_str_eq(id, PLUGIN_UNROUTED));
-}
-
-/*
  * Does the hello prove this plugin (its token, or the peer's uid)? An
  * unowned plugin needs no proof. *owned tells which it is.
  */
@@ -161,10 +150,10 @@ runner_hello_refused(const struct client *c, const struct proto_hello *h,
 		s = proto_hello_plugin_id(h, i);
 		if (!proto_id_valid(s.ptr, s.len))
 			return ("plugin_ids holds a name that is not safe");
-		if (runner_own_log(s))
+		if (relogd_own_log(s.ptr, s.len))
 			return ("plugin_ids names one of relogd's own logs");
 	}
-	if (runner_own_log(h->plugin_id)) {
+	if (relogd_own_log(h->plugin_id.ptr, h->plugin_id.len)) {
 		*code = RELOG_E_UNAUTHORIZED;
 		return ("plugin_id names one of relogd's own logs");
 	}

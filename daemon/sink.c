@@ -122,7 +122,7 @@ sink_open_file(struct sink *s)
 	}
 	s->fd = fd;
 	s->size = (uint64_t)st.st_size;
-	s->torn = sink_ends_torn(fd, st.st_size);
+	s->check_end = st.st_size != 0;
 	s->wev = event_new(relogd_base, s->fd, EV_WRITE, sink_write_cb, s);
 	return (0);
 }
@@ -409,7 +409,9 @@ sink_cut_back(struct sink *s, size_t from)
 
 /*
  * Open the file if it is not, rotate it if it would pass max_size, and end
- * its last line if it was left torn. Returns 0, or -1 (errno set).
+ * its last line if it was left torn: looked at now, not at the open (it
+ * may have been emptied while writes failed). Returns 0, or -1 (errno
+ * set).
  */
 static int
 sink_ready(struct sink *s)
@@ -421,15 +423,16 @@ sink_ready(struct sink *s)
 	if (s->max_size != 0 && s->size != 0 &&
 	    s->size + sink_pending(s) > s->max_size && sink_rotate(s) != 0)
 		return (-1);
-	/* Looked at again: it may have been emptied while writes failed. */
-	if (s->torn) {
+	if (s->check_end) {
 		if (fstat(s->fd, &st) != 0)
 			return (-1);
-		if (!(s->torn = sink_ends_torn(s->fd, st.st_size)))
+		if (!sink_ends_torn(s->fd, st.st_size)) {
+			s->check_end = 0;
 			return (0);
+		}
 		if (write(s->fd, "\n", 1) != 1)
 			return (-1);
-		s->torn = 0;
+		s->check_end = 0;
 		s->size++;
 		log_info("%s/%s ended in the middle of a line (relogd stopped "
 		    "while writing it): the line is ended there",

@@ -994,6 +994,39 @@ START_TEST(test_ringd_reconnect_off)
 }
 END_TEST
 
+/* How a test pushes records: rd_emit, rd_push_long. */
+typedef void (*rd_push_fn)(struct rd_runner *, const char *, long, long);
+
+/*
+ * Push record seq, have it look still being written (claimed, not
+ * committed, by a writer that lives on), then push n more; returns its
+ * first slot, for rd_finish. A ring of one lane of slots slots.
+ */
+static struct relog_ring_slot *
+rd_push_unfinished(struct rd_runner *r, uint32_t slots, rd_push_fn push,
+    const char *logger, long seq, long n)
+{
+	uint64_t pos = rd_head(r);
+	struct relog_ring_slot *slot = (struct relog_ring_slot *)((char *)
+	    shm_ring_memory(r->ring, &(size_t){ 0 }) + RELOG_RING_HEADER_SIZE) +
+	    (pos & (slots - 1));
+
+	push(r, logger, seq, 1);
+	atomic_store(&slot->seq, relog_ring_seq(pos, RELOG_RING_WRITING_FIRST));
+	push(r, logger, seq + 1, n);
+	return (slot);
+}
+
+/* Its writer finishes the record rd_push_unfinished left. */
+static void
+rd_finish(struct relog_ring_slot *slot)
+{
+	uint64_t s = atomic_load(&slot->seq);
+
+	atomic_store(&slot->seq, (s & ~(uint64_t)RELOG_RING_STATE_MASK) |
+	    RELOG_RING_COMMITTED_FIRST);
+}
+
 /*
  * A connection that hung up while waiting for its ring's last connection
  * to go, then finds a record being written when its turn comes, waits for
@@ -1006,7 +1039,6 @@ START_TEST(test_ringd_chain_writer_waited)
 	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct relog_ring_slot *slot;
 	struct rd_runner r;
-	uint64_t pos;
 	char *text;
 
 	harness_daemon_start(&H, NULL);
@@ -1014,12 +1046,7 @@ START_TEST(test_ringd_chain_writer_waited)
 	/* Taken again: this one waits for the first to write and go. */
 	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
 	/* Record 10 seen as still being written, then 5 more. */
-	pos = rd_head(&r);
-	slot = (struct relog_ring_slot *)((char *)shm_ring_memory(r.ring,
-	    &(size_t){ 0 }) + RELOG_RING_HEADER_SIZE) + (pos & 1023);
-	rd_emit(&r, "plugin.again", 10, 1);
-	atomic_store(&slot->seq, relog_ring_seq(pos, RELOG_RING_WRITING_FIRST));
-	rd_emit(&r, "plugin.again", 11, 5);
+	slot = rd_push_unfinished(&r, 1024, rd_emit, "plugin.again", 10, 5);
 	close(r.fd);
 	r.fd = -1;
 	/* Behind the first connection for longer than RING_DEAD_WAIT_MS. */
@@ -1027,8 +1054,7 @@ START_TEST(test_ringd_chain_writer_waited)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	/* The first one gone, its turn: the writer finishes. */
 	rd_await_rings(1);
-	atomic_store(&slot->seq, relog_ring_seq(pos,
-	    RELOG_RING_COMMITTED_FIRST));
+	rd_finish(slot);
 	rd_await_rings(0);
 	text = harness_read_file(path, NULL);
 	harness_check_sequence(text, "chain", 0, 16);
@@ -1071,7 +1097,6 @@ START_TEST(test_ringd_congested_writer_waited)
 	const char *path = harness_fill_log(&H, "cong", 8 << 20);
 	struct relog_ring_slot *slot;
 	struct rd_runner r;
-	uint64_t pos;
 	char *text;
 
 	harness_daemon_start(&H, NULL);
@@ -1082,12 +1107,8 @@ START_TEST(test_ringd_congested_writer_waited)
 	ck_assert_int_eq(harness_daemon_await(&H, "cong.log: File too "
 	    "large: ", 1, RD_WAIT_MS), 0);
 	/* Behind what relogd can read: record 2300, still being written. */
-	pos = rd_head(&r);
-	slot = (struct relog_ring_slot *)((char *)shm_ring_memory(r.ring,
-	    &(size_t){ 0 }) + RELOG_RING_HEADER_SIZE) + (pos & 16383);
-	rd_push_long(&r, "plugin.cong", 2300, 1);
-	atomic_store(&slot->seq, relog_ring_seq(pos, RELOG_RING_WRITING_FIRST));
-	rd_push_long(&r, "plugin.cong", 2301, 5);
+	slot = rd_push_unfinished(&r, 16384, rd_push_long, "plugin.cong",
+	    2300, 5);
 	close(r.fd);
 	r.fd = -1;
 	/* The sink full for longer than RING_DEAD_WAIT_MS; then it drains. */
@@ -1095,8 +1116,7 @@ START_TEST(test_ringd_congested_writer_waited)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	ck_assert_int_eq(harness_await_file(path, "\n", 2300, RD_WAIT_MS), 0);
 	/* relogd reads up to the writer: it finishes. */
-	atomic_store(&slot->seq, relog_ring_seq(pos,
-	    RELOG_RING_COMMITTED_FIRST));
+	rd_finish(slot);
 	rd_await_rings(0);
 	text = harness_read_file(path, NULL);
 	harness_check_sequence(text, "cong", 0, 2306);

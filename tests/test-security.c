@@ -43,15 +43,35 @@ sec_teardown(void)
 }
 
 /* Start relogd with [relogd] settings (a socket every uid may reach). */
+static int sec_reloads;		/* of the relogd sec_start started */
+
+/* The config file sec_start and sec_reload give relogd. */
+static const char *
+sec_config(const char *conf)
+{
+	char text[4096];
+
+	snprintf(text, sizeof text, "[relogd]\nsocket_mode = 0666\n%s", conf);
+	return (harness_config(&S, text));
+}
+
 static void
 sec_start(const char *conf)
 {
-	char text[4096];
-	const char *args[] = { "--config", NULL, NULL };
+	const char *args[] = { "--config", sec_config(conf), NULL };
 
-	snprintf(text, sizeof text, "[relogd]\nsocket_mode = 0666\n%s", conf);
-	args[1] = harness_config(&S, text);
+	sec_reloads = 0;
 	harness_daemon_start(&S, args);
+}
+
+/* Have relogd read the config again, now these settings; once it did. */
+static void
+sec_reload(const char *conf)
+{
+	sec_config(conf);
+	ck_assert_int_eq(kill(S.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&S, "configuration reloaded",
+	    (size_t)++sec_reloads, SEC_WAIT_MS), 0);
 }
 
 /*
@@ -214,6 +234,17 @@ sec_assert_absent(const char *plugin, const char *needle)
 	ck_assert_msg(text == NULL || strstr(text, needle) == NULL,
 	    "%s.log holds %s", plugin, needle);
 	free(text);
+}
+
+/* How many times a plugin's log holds needle. */
+static size_t
+sec_count(const char *plugin, const char *needle)
+{
+	char *text = harness_plugin_log(&S, plugin);
+	size_t n = text != NULL ? harness_count(text, needle) : 0;
+
+	free(text);
+	return (n);
 }
 
 /* Send one Fluent Forward message [tag, time, {message}] and close. */
@@ -423,9 +454,7 @@ START_TEST(test_security_owned_children)
 	free(text);
 	ck_assert_ptr_null(harness_plugin_log(&S, "bank.audit"));
 	sec_assert_absent("_unrouted", "FORGED into _unrouted");
-	text = harness_plugin_log(&S, "_runtime");
-	ck_assert_uint_eq(harness_count(text, "FORGED into _unrouted"), 1);
-	free(text);
+	ck_assert_uint_eq(sec_count("_runtime", "FORGED into _unrouted"), 1);
 }
 END_TEST
 
@@ -461,12 +490,8 @@ START_TEST(test_security_file_taken)
 	    "plugin bank's"));
 	free(text);
 	/* Bound to no plugin, the hello's runner writes into its home. */
-	text = harness_plugin_log(&S, "_runtime");
-	ck_assert_uint_eq(harness_count(text, "FORGED by hello"), 1);
-	free(text);
-	text = harness_plugin_log(&S, "_unrouted");
-	ck_assert_uint_eq(harness_count(text, "FORGED by name"), 1);
-	free(text);
+	ck_assert_uint_eq(sec_count("_runtime", "FORGED by hello"), 1);
+	ck_assert_uint_eq(sec_count("_unrouted", "FORGED by name"), 1);
 }
 END_TEST
 
@@ -481,18 +506,13 @@ START_TEST(test_security_file_taken_reload)
 	static const char *const args[] = {
 		"-n", "10", "-l", "plugin.weather", "-a", NULL
 	};
-	char *text;
 	int fd, late;
 
 	sec_start("");
 	fd = peer_open(&S, "early", "weather-api", NULL);
 	peer_log(fd, "x", "EARLY", 1);
 	peer_await_stat(&S, "weather-api", "written", 1);
-	harness_config(&S, "[relogd]\nsocket_mode = 0666\n"
-	    "[plugin.weather]\nfile = weather-api.log\n");
-	ck_assert_int_eq(kill(S.daemon, SIGHUP), 0);
-	ck_assert_int_eq(harness_daemon_await(&S, "configuration reloaded", 1,
-	    SEC_WAIT_MS), 0);
+	sec_reload("[plugin.weather]\nfile = weather-api.log\n");
 	peer_log(fd, "x", "FORGED after the reload", 1);
 	late = peer_open(&S, "late", "weather-api", NULL);
 	peer_log(late, "x", "FORGED by a new hello", 1);
@@ -502,9 +522,30 @@ START_TEST(test_security_file_taken_reload)
 	    args, NULL), SEC_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
 	sec_assert_absent("weather-api", "FORGED");
-	text = harness_plugin_log(&S, "_unrouted");
-	ck_assert_uint_eq(harness_count(text, "FORGED"), 2);
-	free(text);
+	ck_assert_uint_eq(sec_count("_unrouted", "FORGED"), 2);
+}
+END_TEST
+
+/*
+ * A reload that gives a plugin a token holds for the connection bound to
+ * it before, without it: its next records go to _unrouted.
+ */
+START_TEST(test_security_owned_by_reload)
+{
+	int fd;
+
+	sec_start("");
+	fd = peer_open(&S, "early", "payroll", NULL);
+	peer_log(fd, "x", "before the reload", 1);
+	peer_await_stat(&S, "payroll", "written", 1);
+	sec_reload("[plugin.payroll]\ntoken = pay-secret-1\n");
+	peer_log(fd, "x", "FORGED after the reload", 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	ck_assert_uint_eq(sec_count("payroll", "before the reload"), 1);
+	sec_assert_absent("payroll", "FORGED");
+	ck_assert_uint_eq(sec_count("_unrouted", "FORGED after the reload"),
+	    1);
 }
 END_TEST
 
@@ -770,6 +811,7 @@ suite_security(void)
 	tcase_add_test(tc, test_security_owned_children);
 	tcase_add_test(tc, test_security_file_taken);
 	tcase_add_test(tc, test_security_file_taken_reload);
+	tcase_add_test(tc, test_security_owned_by_reload);
 	tcase_add_test(tc, test_security_plugin_slots);
 	tcase_add_test(tc, test_security_identity_required);
 	tcase_add_test(tc, test_security_grant);
