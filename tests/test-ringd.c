@@ -1363,19 +1363,25 @@ rd_said_all(struct rd_runner *r, const char *path)
 /*
  * relogd started (args), and a runner of plugin id (its log at path, of
  * len bytes) whose ring lost more records after its first notice, said at
- * once: the notice of these waits a second.
+ * once: the notice of these waits a second. relogd is stopped while the
+ * ring overflows, so that it loses records however fast relogd reads.
  */
 static void
 rd_drops_waiting(struct rd_runner *r, const char *id,
     const char *const *args, char *path, size_t len)
 {
 	char logger[64];
+	int status;
 
 	snprintf(path, len, "%s/%s.log", H.log_dir, id);
 	snprintf(logger, sizeof logger, "plugin.%s", id);
 	harness_daemon_start(&H, args);
 	rd_open_lost6(r, id, path);
-	rd_push(r, logger, 1030, 20000, 1);
+	ck_assert_int_eq(kill(H.daemon, SIGSTOP), 0);
+	ck_assert_int_eq(waitpid(H.daemon, &status, WUNTRACED), H.daemon);
+	ck_assert(WIFSTOPPED(status));
+	rd_push(r, logger, 1030, 2000, 1);
+	ck_assert_int_eq(kill(H.daemon, SIGCONT), 0);
 	rd_sync(r);
 	ck_assert_uint_gt(rd_lost(r), 6);
 }
