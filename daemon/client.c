@@ -37,11 +37,12 @@
 
 #define CLIENT_UID_BUCKETS 256
 
-/* A uid's connections, and the input they hold. */
+/* A uid's connections, the input they hold and the rings they pass. */
 struct client_uid {
 	uid_t uid;
 	size_t conns;
 	size_t buffered;
+	size_t rings;		/* bytes, counted by ring.c */
 	struct client_uid *next;
 };
 
@@ -115,6 +116,32 @@ client_allowance(const struct client *c)
 		return (0);
 	return (total - client_buffered < share - c->peer->buffered ?
 	    total - client_buffered : share - c->peer->buffered);
+}
+
+/*
+ * The ring bytes a connection's uid may have mapped more: what is left of
+ * its share of max_ring_total (three quarters, as of max_plugins: another
+ * uid finds a quarter; or one max_ring, if that is more). ring.c counts
+ * the total and the bytes.
+ */
+size_t
+client_rings_left(const struct client *c)
+{
+	size_t share = relogd_config.max_ring_total / 4 * 3;
+
+	if (share < relogd_config.max_ring)
+		share = relogd_config.max_ring;
+	return (c->peer->rings < share ? share - c->peer->rings : 0);
+}
+
+/* A ring of this many bytes mapped for the connection's uid, or let go. */
+void
+client_rings_count(struct client *c, size_t bytes, int add)
+{
+	if (add)
+		c->peer->rings += bytes;
+	else
+		c->peer->rings -= bytes;
 }
 
 /*

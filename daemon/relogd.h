@@ -558,6 +558,8 @@ void	reply_error(struct client *, const struct proto_envelope *,
 void	client_init(void (*)(void));
 int	client_create(int, const struct client_ops *);
 const char *client_name(const struct client *);
+size_t	client_rings_left(const struct client *);
+void	client_rings_count(struct client *, size_t, int);
 void	client_reading(struct client *, int);
 int	client_fds(struct client *, int *);
 void	client_close(struct client *);

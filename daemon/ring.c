@@ -518,16 +518,27 @@ ring_wake_ok(int fd)
 static struct proto_ring *
 ring_map(struct client *c, int fd, int again, const char **why)
 {
-	static int said_size, said_total;
-	size_t left, limit = again ? SIZE_MAX : relogd_config.max_ring;
+	static int said[3];
+	static const char *const whys[3] = {
+		"it is larger than max_ring",
+		"it is over what max_ring_total has left",
+		"it is over what its uid's share of max_ring_total has left"
+	};
+	size_t left, share, limit = again ? SIZE_MAX : relogd_config.max_ring;
 	struct proto_ring *r;
-	int error, total, *said;
+	int error, which = 0;
 
 	left = again ? SIZE_MAX : ring_total < relogd_config.max_ring_total ?
 	    relogd_config.max_ring_total - ring_total : 0;
-	total = left < limit;
-	if (total)
+	share = again ? SIZE_MAX : client_rings_left(c);
+	if (left < limit) {
 		limit = left;
+		which = 1;
+	}
+	if (share < limit) {
+		limit = share;
+		which = 2;
+	}
 	error = proto_ring_open(fd, limit, &r, why);
 	if (error == 0)
 		return (r);
@@ -535,13 +546,11 @@ ring_map(struct client *c, int fd, int again, const char **why)
 		log_peer("%s: its ring refused: %s", client_name(c), *why);
 		return (NULL);
 	}
-	*why = total ? "it is over what max_ring_total has left" :
-	    "it is larger than max_ring";
-	said = total ? &said_total : &said_size;
-	if (!*said)
+	*why = whys[which];
+	if (!said[which])
 		log_warn("%s: its ring refused: %s (said once)",
 		    client_name(c), *why);
-	*said = 1;
+	said[which] = 1;
 	return (NULL);
 }
 
@@ -578,13 +587,15 @@ ring_follow(struct ring *rg, const struct stat *st, struct ring *prev,
 	if (!again) {
 		rg->counted = 1;
 		ring_total += rg->size;
+		client_rings_count(rg->c, rg->size, 1);
 	}
 	TAILQ_INSERT_TAIL(&ring_all, rg, entry);
 }
 
 /*
  * A counted reader goes: a reader of the same file taken again carries
- * its count on, so the file stays counted while it is mapped.
+ * its count on, so the file stays counted while it is mapped (for the
+ * same uid: a file's readers are all of one uid, ring_attach).
  */
 static void
 ring_uncount(struct ring *rg)
@@ -601,10 +612,12 @@ ring_uncount(struct ring *rg)
 		    other = other->prev_reader)
 			;
 	}
-	if (other != NULL)
+	if (other != NULL) {
 		other->counted = 1;
-	else
+	} else {
 		ring_total -= rg->size;
+		client_rings_count(rg->c, rg->size, 0);
+	}
 	rg->counted = 0;
 }
 

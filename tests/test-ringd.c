@@ -347,8 +347,9 @@ rd_refused(const char *runner, int *fds, int nfds, const char *why)
  */
 START_TEST(test_ringd_refused)
 {
+	/* A uid's share (max_ring here) is all of max_ring_total. */
 	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
-	    "max_ring = 300000\nmax_ring_total = 600000\n"), NULL };
+	    "max_ring = 600000\nmax_ring_total = 600000\n"), NULL };
 	const uint64_t good = relog_ring_file_size(1024, 1);
 	struct rd_runner big, a, b, c;
 	int fds[2], wake[2];
@@ -372,7 +373,7 @@ START_TEST(test_ringd_refused)
 	rd_refused("nowake", fds, 1, "the hello must pass the ring and its "
 	    "wake socket");
 
-	rd_make(&big, "big", 2048);
+	rd_make(&big, "big", 4096);
 	ck_assert_str_eq(rd_connect(&big, NULL), "accepted, no ring: it is "
 	    "larger than max_ring");
 	rd_open(&a, "a", NULL);
@@ -1471,6 +1472,61 @@ START_TEST(test_ringd_ring_of_other_uid)
 }
 END_TEST
 
+/* As nobody: pass a ring of its own; 0 if it is taken. */
+static int
+rd_own_ring_as_other(void *arg)
+{
+	struct rd_runner r;
+	int fds[2], fd, eof;
+
+	(void)arg;
+	memset(&r, 0, sizeof r);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, r.wake) != 0 ||
+	    shm_ring_create_lanes(&r.ring, 1024, 1, rd_wake, &r) != 0)
+		return (2);
+	fds[0] = shm_ring_fd(r.ring);
+	fds[1] = r.wake[1];
+	fd = harness_connect(&H);
+	wire_hello_fds(fd, "other", NULL, RELOG_RING_VERSION, fds, 2);
+	return (strcmp(wire_reply(fd, 0, &eof), "accepted, ring") != 0);
+}
+
+/*
+ * One uid maps at most three quarters of max_ring_total (or a max_ring,
+ * if that is more): a uid that
+ * passes rings until it is refused leaves another uid room for its own,
+ * and a ring let go gives its uid the room back.
+ */
+START_TEST(test_ringd_ring_share_of_uid)
+{
+	/* Four rings of 1,024 slots, each a max_ring. */
+	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
+	    "socket_mode = 0666\n"
+	    "max_ring = 266240\n"
+	    "max_ring_total = 1064960\n"), NULL };
+	struct rd_runner r[4];
+	int i;
+
+	ck_assert_int_eq(chmod(H.dir, 0755), 0);
+	harness_daemon_start(&H, args);
+	for (i = 0; i < 3; i++)
+		rd_open(&r[i], "mine", NULL);
+	rd_make(&r[3], "mine", 1024);
+	ck_assert_str_eq(rd_connect(&r[3], NULL), "accepted, no ring: it is "
+	    "over what its uid's share of max_ring_total has left");
+	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0,
+	    rd_own_ring_as_other, NULL), RD_WAIT_MS), 0);
+	/* One let go (and nobody's, gone with it): its room is ours again. */
+	rd_close(&r[0]);
+	rd_await_rings(2);
+	rd_close(&r[3]);
+	rd_open(&r[3], "mine", NULL);
+	for (i = 1; i < 4; i++)
+		rd_close(&r[i]);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /*
  * Drops relogd found and had not said yet (a notice a second at most)
  * when it was killed: the next relogd says them, and none twice. The ring
@@ -1762,6 +1818,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_congested_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
 	tcase_add_test(tc, test_ringd_ring_of_other_uid);
+	tcase_add_test(tc, test_ringd_ring_share_of_uid);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
