@@ -598,7 +598,8 @@ END_TEST
 /*
  * A runner whose ring overflows says how many records it dropped, while it
  * is idle; what arrived and what was reported dropped add up. Its hello
- * named no plugin: the count goes to _runtime.log.
+ * named no plugin: the count goes to _runtime.log. It emits before relogd
+ * is up, so that its ring overflows however fast relogd would read.
  */
 START_TEST(test_daemon_drops_reported)
 {
@@ -612,10 +613,10 @@ START_TEST(test_daemon_drops_reported)
 	pid_t pid;
 
 	snprintf(path, sizeof path, "%s/_runtime.log", H.log_dir);
-	harness_daemon_start(&H, NULL);
 	pid = harness_runner_env(&H, "dr", NULL, "8", args, &out, &in);
 	ck_assert_int_eq(read(out, line, sizeof line - 1) > 0, 1);
 	ck_assert_str_eq(line, "emitted\n");
+	harness_daemon_start(&H, NULL);
 	/* It waits on stdin now: the count must come without new records. */
 	ck_assert_int_eq(harness_await_file(path, "records: its queue was "
 	    "full", 1, DAEMON_REPLY_TIMEOUT_MS), 0);
