@@ -571,13 +571,37 @@ START_TEST(test_ringd_drops)
 END_TEST
 
 /*
+ * Until the ring has room for n more slots besides what relogd has not
+ * committed (RD_WAIT_MS at most). Returns whether it had to wait: relogd
+ * was a whole ring behind.
+ */
+static int
+rd_await_room(const struct rd_runner *r, uint32_t slots, uint64_t n)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	struct shm_ring_stats st;
+	int waited = 0;
+
+	for (;;) {
+		shm_ring_stats(r->ring, &st);
+		if (st.head - st.tail + n <= slots)
+			return (waited);
+		ck_assert_msg(harness_now_ms() < deadline, "relogd reads not");
+		waited = 1;
+		poll(NULL, 0, 1);
+	}
+}
+
+/*
  * Records that keep coming fast are read on ticks, not wakeups: a wakeup
  * is a system call in the emitting thread. At 10 records a millisecond, a
  * 1024-slot ring is half full in 51 ms, so relogd, armed for half the ring,
  * is woken until its tick is shorter than that (once: the tick then follows
  * the rate); with a tick that stayed at 100 ms it is woken some 35 times in
- * these 3 s. Every record arrives (no rate limit: they are
- * 30,000). Slow enough for a relogd under valgrind.
+ * these 3 s. Every record arrives (no rate limit: they are 30,000): the
+ * producer waits for room rather than overwrite, should relogd fall a whole
+ * ring behind (descheduled, or under valgrind on a busy machine); then its
+ * wakeups say nothing of its tick, and are not counted against it.
  */
 START_TEST(test_ringd_fast_ticks)
 {
@@ -585,16 +609,21 @@ START_TEST(test_ringd_fast_ticks)
 	const char *argv[] = { "--rate-limit", "off", NULL };
 	struct rd_runner r;
 	long i, n = 30000;
+	int behind = 0;
 	char *text;
 
 	harness_daemon_start(&H, argv);
 	rd_open(&r, "ft", "ft");
 	for (i = 0; i < n; i += 10) {
+		/* Ten records of one slot each, and a margin. */
+		behind |= rd_await_room(&r, 1024, 20);
 		rd_emit(&r, "plugin.ft", i, 10);
 		nanosleep(&ms, NULL);
 	}
 	rd_sync(&r);
-	ck_assert_int_le(r.wakes, 12);
+	if (!behind && getenv("RELOG_VALGRIND") == NULL)
+		ck_assert_int_le(r.wakes, 12);
+	ck_assert_uint_eq(rd_lost(&r), 0);
 	text = rd_await_log("ft", (size_t)n);
 	harness_check_sequence(text, "ft", 0, n);
 	free(text);
