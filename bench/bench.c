@@ -592,23 +592,41 @@ struct bench_tput {
 	uint64_t arrived;
 	long rss_peak_kb;
 	double relogd_ns;	/* relogd's CPU time per record; 0: not known */
+	double relogd_busy;	/* its CPU time over the run's, in % */
+	double relogd_wait;	/* its time runnable, not running, in % */
+	double runners_ns;	/* the runners' CPU time per record */
 };
+
+/* The CPU time (user and system) of the children reaped so far, in ns. */
+static uint64_t
+bench_children_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+		return (0);
+	return ((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+	    1000000000 + (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+	    1000);
+}
 
 /*
  * The CPU time a process's threads have had, in ns, from the scheduler's
  * own count (/proc/PID/task/TID/schedstat): a tick (10 ms) is too coarse
- * to tell relogd's cost of a run apart. 0 if it cannot be read.
+ * to tell relogd's cost of a run apart; and in *wait, the time they were
+ * runnable and waited for a CPU. 0 if it cannot be read.
  */
 static uint64_t
-bench_cpu_ns(pid_t pid)
+bench_cpu_ns(pid_t pid, uint64_t *wait)
 {
 	char path[PATH_MAX];
-	unsigned long long ns;
+	unsigned long long ns, delay;
 	struct dirent *de;
 	uint64_t total = 0;
 	FILE *f;
 	DIR *d;
 
+	*wait = 0;
 	bench_path(path, sizeof path, "/proc/%ld/task", (long)pid);
 	if ((d = opendir(path)) == NULL)
 		return (0);
@@ -619,8 +637,10 @@ bench_cpu_ns(pid_t pid)
 		    (long)pid, de->d_name);
 		if ((f = fopen(path, "re")) == NULL)
 			continue;
-		if (fscanf(f, "%llu", &ns) == 1)
+		if (fscanf(f, "%llu %llu", &ns, &delay) == 2) {
 			total += ns;
+			*wait += delay;
+		}
 		fclose(f);
 	}
 	closedir(d);
@@ -658,7 +678,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	char *out, *said, ready[8];
 	int fds[64], ins[64], i;
 	pid_t pids[64];
-	uint64_t start, dropped, cpu;
+	uint64_t start, dropped, cpu, wait, cpu_end, wait_end, ns, children;
 
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
@@ -670,8 +690,12 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 		if (read(fds[i], ready, 6) != 6 || memcmp(ready, "ready\n", 6))
 			bench_fatal("runner %d did not start", i);
 	}
+	/* The runners' CPU time from the go: less what starting took. */
+	children = bench_children_ns();
+	for (i = 0; i < runners; i++)
+		children += bench_cpu_ns(pids[i], &wait);
 	start = bench_now_ns();
-	cpu = bench_cpu_ns(d->daemon);
+	cpu = bench_cpu_ns(d->daemon, &wait);
 	for (i = 0; i < runners; i++)
 		close(ins[i]);
 	for (i = 0; i < runners; i++) {
@@ -685,9 +709,17 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 		r->dropped += dropped;
 	}
 	/* Every runner's close returned: relogd has written it all. */
-	r->per_second = (double)r->records * 1e9 /
-	    (double)(bench_now_ns() - start);
-	r->relogd_ns = cpu == 0 ? 0 : (double)(bench_cpu_ns(d->daemon) - cpu) /
+	ns = bench_now_ns() - start;
+	r->per_second = (double)r->records * 1e9 / (double)ns;
+	cpu_end = bench_cpu_ns(d->daemon, &wait_end);
+	r->relogd_ns = cpu == 0 ? 0 : (double)(cpu_end - cpu) /
+	    (double)r->records;
+	r->relogd_busy = cpu == 0 ? 0 : 100.0 * (double)(cpu_end - cpu) /
+	    (double)ns;
+	r->relogd_wait = cpu == 0 ? 0 : 100.0 * (double)(wait_end - wait) /
+	    (double)ns;
+	/* relogd is not reaped yet: these are the runners'. */
+	r->runners_ns = (double)(bench_children_ns() - children) /
 	    (double)r->records;
 	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
@@ -1178,9 +1210,10 @@ bench_print_emit(FILE *f, const struct bench_results *r)
 static void
 bench_print_tput(FILE *f, const char *label, const struct bench_tput *t)
 {
-	fprintf(f, "  %-42s %10.0f %10llu %10llu %10.0f\n", label,
-	    t->per_second, (unsigned long long)t->dropped,
-	    (unsigned long long)t->arrived, t->relogd_ns);
+	fprintf(f, "  %-42s %10.0f %10llu %10llu %10.0f %6.0f %6.0f %10.0f\n",
+	    label, t->per_second, (unsigned long long)t->dropped,
+	    (unsigned long long)t->arrived, t->relogd_ns, t->relogd_busy,
+	    t->relogd_wait, t->runners_ns);
 }
 
 /* Print the table. */
@@ -1192,9 +1225,9 @@ bench_print(FILE *f, const struct bench_results *r)
 	int i;
 
 	bench_print_emit(f, r);
-	fprintf(f, "\n%-44s %10s %10s %10s %10s\n",
+	fprintf(f, "\n%-44s %10s %10s %10s %10s %6s %6s %10s\n",
 	    "end to end, ~100-byte records", "records/s", "dropped", "arrived",
-	    "relogd ns");
+	    "relogd ns", "busy%", "wait%", "runners ns");
 	for (i = 0; i < 3; i++) {
 		t = &r->tput[i];
 		snprintf(label, sizeof label, "relog, %2d runner%s", t->runners,
@@ -1259,10 +1292,13 @@ bench_json_tput(FILE *f, const struct bench_tput *t, const char *end)
 {
 	fprintf(f, "    {\"runners\": %d, \"records\": %llu, "
 	    "\"records_per_s\": %.0f, \"dropped\": %llu, \"arrived\": %llu, "
-	    "\"relogd_cpu_ns_per_record\": %.0f, \"rss_peak_kib\": %ld}%s\n",
+	    "\"relogd_cpu_ns_per_record\": %.0f, \"relogd_busy_pct\": %.1f, "
+	    "\"relogd_wait_pct\": %.1f, \"runners_cpu_ns_per_record\": %.0f, "
+	    "\"rss_peak_kib\": %ld}%s\n",
 	    t->runners, (unsigned long long)t->records, t->per_second,
 	    (unsigned long long)t->dropped, (unsigned long long)t->arrived,
-	    t->relogd_ns, t->rss_peak_kb, end);
+	    t->relogd_ns, t->relogd_busy, t->relogd_wait, t->runners_ns,
+	    t->rss_peak_kb, end);
 }
 
 /* Write the results as JSON. */
