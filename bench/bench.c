@@ -484,20 +484,28 @@ bench_spin(uint64_t n)
 		x += i;
 }
 
-/* The p50 (ns) of 1,001 timings of n adds, in v. */
-static uint64_t
-bench_floor_p50(uint64_t *v, uint64_t n)
+/* Time count loops of n adds (into v) and take their percentiles. */
+static void
+bench_floor_time(struct bench_lat *l, uint64_t *v, size_t count, uint64_t n)
 {
-	struct bench_lat l;
 	uint64_t t0;
 	size_t i;
 
-	for (i = 0; i < 1001; i++) {
+	for (i = 0; i < count; i++) {
 		t0 = bench_tsc();
 		bench_spin(n);
 		v[i] = bench_tsc() - t0;
 	}
-	bench_lat_from(&l, v, 1001);
+	bench_lat_from(l, v, count);
+}
+
+/* The p50 (ns) of 1,001 loops of n adds (v holds them). */
+static uint64_t
+bench_floor_p50(uint64_t *v, uint64_t n)
+{
+	struct bench_lat l;
+
+	bench_floor_time(&l, v, 1001, n);
 	return (l.p50);
 }
 
@@ -510,7 +518,7 @@ bench_floor_p50(uint64_t *v, uint64_t n)
 static void
 bench_floor(struct bench_lat *l, uint64_t ns)
 {
-	uint64_t *v, lo = 0, hi = 1, n, t0, i;
+	uint64_t *v, lo = 0, hi = 1, n;
 
 	if ((v = calloc(BENCH_EMITS, sizeof *v)) == NULL)
 		bench_fatal("out of memory");
@@ -529,13 +537,7 @@ bench_floor(struct bench_lat *l, uint64_t ns)
 		else
 			hi = n;
 	}
-	n = hi;
-	for (i = 0; i < BENCH_EMITS; i++) {
-		t0 = bench_tsc();
-		bench_spin(n);
-		v[i] = bench_tsc() - t0;
-	}
-	bench_lat_from(l, v, BENCH_EMITS);
+	bench_floor_time(l, v, BENCH_EMITS, hi);
 	free(v);
 }
 
@@ -745,6 +747,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	int fds[64], ins[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped, cpu, wait, cpu_end, wait_end, ns, children;
+	uint64_t unused;
 
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
@@ -759,7 +762,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	/* The runners' CPU time from the go: less what starting took. */
 	children = bench_children_ns();
 	for (i = 0; i < runners; i++)
-		children += bench_cpu_ns(pids[i], &wait);
+		children += bench_cpu_ns(pids[i], &unused);
 	start = bench_now_ns();
 	cpu = bench_cpu_ns(d->daemon, &wait);
 	for (i = 0; i < runners; i++)

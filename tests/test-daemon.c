@@ -410,8 +410,8 @@ daemon_late_send(void *arg)
 
 /*
  * A runner that reads its replies late gets each one whole and in order:
- * those the socket took at once, those queued behind them once it was
- * full, and those sent at once again when it drained.
+ * those its socket took, and those relogd queued while the socket was
+ * full (1,500 replies fill it many times over).
  */
 START_TEST(test_daemon_replies_late)
 {

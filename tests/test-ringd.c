@@ -118,27 +118,41 @@ rd_close(struct rd_runner *r)
 
 /*
  * Push records "runner=<id> thread=0 seq=<i>", i from first, n of them,
- * as harness_check_sequence reads them; each must be taken, unless the
- * ring is being scribbled on (any).
+ * as harness_check_sequence reads them (then a space and pad zeros, if
+ * pad); each must be taken, unless the ring is being scribbled on (any).
  */
+static void
+rd_push_padded(struct rd_runner *r, const char *logger, long first, long n,
+    size_t pad, int any)
+{
+	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
+	char msg[128 + 1000];
+	long i;
+
+	ck_assert_uint_le(pad, 1000);
+	rec.name = logger;
+	rec.name_len = strlen(logger);
+	rec.exc = "";
+	rec.msg = msg;
+	for (i = first; i < first + n; i++) {
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
+		    "runner=%s thread=0 seq=%ld", r->id, i);
+		if (pad != 0) {
+			msg[rec.msg_len++] = ' ';
+			memset(msg + rec.msg_len, '0', pad);
+			rec.msg_len += pad;
+		}
+		if (shm_ring_push(r->ring, &rec) != 0)
+			ck_assert(any);
+	}
+}
+
+/* The same, unpadded. */
 static void
 rd_push(struct rd_runner *r, const char *logger, long first, long n,
     int any)
 {
-	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
-	char msg[128];
-	long i;
-
-	rec.name = logger;
-	rec.name_len = strlen(logger);
-	rec.exc = "";
-	for (i = first; i < first + n; i++) {
-		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
-		    "runner=%s thread=0 seq=%ld", r->id, i);
-		rec.msg = msg;
-		if (shm_ring_push(r->ring, &rec) != 0)
-			ck_assert(any);
-	}
+	rd_push_padded(r, logger, first, n, 0, any);
 }
 
 /* Push records that must all be taken. */
@@ -1098,23 +1112,11 @@ START_TEST(test_ringd_chain_writer_waited)
 }
 END_TEST
 
-/* Push n records of about 1 KiB (five slots each). */
+/* Push n records of about 1 KiB (five slots each), each taken. */
 static void
 rd_push_long(struct rd_runner *r, const char *logger, long first, long n)
 {
-	struct shm_ring_record rec = { .level = RELOG_LEVEL_INFO };
-	char msg[1100];
-	long i;
-
-	rec.name = logger;
-	rec.name_len = strlen(logger);
-	rec.exc = "";
-	for (i = first; i < first + n; i++) {
-		rec.msg_len = (size_t)snprintf(msg, sizeof msg,
-		    "runner=%s thread=0 seq=%ld %01000d", r->id, i, 0);
-		rec.msg = msg;
-		ck_assert_int_eq(shm_ring_push(r->ring, &rec), 0);
-	}
+	rd_push_padded(r, logger, first, n, 1000, 0);
 }
 
 /*

@@ -440,6 +440,11 @@ START_TEST(test_security_owned_children)
 	ck_assert_int_ne(status, 0);
 	sec_refused("bank.audit", NULL);
 	sec_refused("bank.audit.deep", "bank-secret-2");
+	/* Listed (plugin_ids) without the token: not hosted, not written. */
+	ck_assert_int_eq(setenv("RELOG_PLUGIN_IDS", "bank.audit", 1), 0);
+	ck_assert_int_eq(harness_wait(harness_runner(&S, "forger-ids", NULL,
+	    args, NULL), SEC_WAIT_MS), 0);
+	unsetenv("RELOG_PLUGIN_IDS");
 	ck_assert_int_eq(setenv("RELOG_TOKEN", "bank-secret-1", 1), 0);
 	ck_assert_int_eq(setenv("RELOG_PLUGIN_IDS", "bank", 1), 0);
 	ck_assert_int_eq(harness_wait(harness_runner(&S, "bank-r", NULL, args,
@@ -455,6 +460,11 @@ START_TEST(test_security_owned_children)
 	ck_assert_ptr_null(harness_plugin_log(&S, "bank.audit"));
 	sec_assert_absent("_unrouted", "FORGED into _unrouted");
 	ck_assert_uint_eq(sec_count("_runtime", "FORGED into _unrouted"), 1);
+	ck_assert_uint_eq(sec_count("_unrouted", "runner=forger-ids "), 20);
+	text = harness_read_file(S.stderr_path, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "lists plugin bank.audit, owned, "
+	    "without its token or uid: not taken"));
+	free(text);
 }
 END_TEST
 

@@ -2226,6 +2226,14 @@ sr_lanes_cb(const struct proto_ring_record *rec, void *arg)
 	return (0);
 }
 
+/* A read of up to 100 records into sn (sr_lanes_cb), counted in c. */
+static int
+sr_lanes_take(struct proto_ring *r, int flags, struct sr_lanes_seen *sn,
+    struct proto_ring_counts *c)
+{
+	return (proto_ring_read(r, flags, 100, 1u << 20, sr_lanes_cb, sn, c));
+}
+
 /* Read in calls of at most step records until drained. */
 static void
 sr_lanes_read(struct proto_ring *r, size_t step, size_t max,
@@ -2400,8 +2408,8 @@ sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
 	    &cause), 0);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
-	ck_assert_int_eq(proto_ring_read(*r, 0, 100, 1u << 20, sr_lanes_cb,
-	    &sn, &counts), PROTO_RING_DRAINED);
+	ck_assert_int_eq(sr_lanes_take(*r, 0, &sn, &counts),
+	    PROTO_RING_DRAINED);
 	ck_assert_uint_eq(sn.n, 5);
 	/*
 	 * A writer in the first thread's lane: a position taken, never
@@ -2438,8 +2446,7 @@ START_TEST(test_shmring_lanes_stuck)
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
 	since = sr_now_ms();
-	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-	    &counts), PROTO_RING_PENDING);
+	ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts), PROTO_RING_PENDING);
 	ck_assert_uint_eq(sn.n, 0);
 	ck_assert_uint_eq(atomic_load(&other->wake_at), RELOG_RING_DISARMED);
 	ck_assert_int_eq(proto_ring_arm(r, UINT32_MAX), 0);
@@ -2447,8 +2454,7 @@ START_TEST(test_shmring_lanes_stuck)
 	    atomic_load(&other->head));
 	deadline = since + 10000;
 	do {
-		rc = proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-		    &counts);
+		rc = sr_lanes_take(r, 0, &sn, &counts);
 		ck_assert_int_eq(rc, PROTO_RING_PENDING);
 		if (sn.n == 0)
 			ck_assert_int_lt(sr_now_ms() - since,
@@ -2456,8 +2462,8 @@ START_TEST(test_shmring_lanes_stuck)
 	} while (sn.n == 0 && sr_now_ms() < deadline);
 	ck_assert_uint_eq(sn.n, 5);
 	ck_assert_int_ge(sr_now_ms() - since, PROTO_RING_STUCK_MS);
-	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, 100,
-	    1u << 20, sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+	ck_assert_int_eq(sr_lanes_take(r, PROTO_RING_PEER_DEAD, &sn, &counts),
+	    PROTO_RING_DRAINED);
 	ck_assert_uint_eq(counts.unfinished, 1);
 	ck_assert_int_eq(sn.bad, 0);
 	proto_ring_close(r);
@@ -2484,19 +2490,17 @@ START_TEST(test_shmring_lanes_stuck_large)
 	ring = sr_lanes_stuck(&r, &other, 6000);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
-	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-	    &counts), PROTO_RING_PENDING);
+	ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts), PROTO_RING_PENDING);
 	ck_assert_uint_eq(sn.n, 0);
 	ck_assert_int_eq(proto_ring_arm(r, 1), 0);
 	ck_assert_uint_eq(atomic_load(&other->wake_at),
 	    atomic_load(&other->head));
 	/* Read again, it is copied again, held back the same. */
-	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_lanes_cb, &sn,
-	    &counts), PROTO_RING_PENDING);
+	ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts), PROTO_RING_PENDING);
 	ck_assert_int_eq(proto_ring_arm(r, UINT32_MAX), 0);
 	/* Its writer gone, all five come, whole. */
-	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, 100,
-	    1u << 20, sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+	ck_assert_int_eq(sr_lanes_take(r, PROTO_RING_PEER_DEAD, &sn, &counts),
+	    PROTO_RING_DRAINED);
 	ck_assert_uint_eq(sn.n, 5);
 	ck_assert_int_eq(sn.bad, 0);
 	ck_assert_uint_eq(counts.unfinished, 1);
@@ -2520,8 +2524,8 @@ START_TEST(test_shmring_lanes_give_up)
 	ring = sr_lanes_stuck(&r, &other, 0);
 	memset(&sn, 0, sizeof sn);
 	memset(&counts, 0, sizeof counts);
-	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_GIVE_UP, 100, 1u << 20,
-	    sr_lanes_cb, &sn, &counts), PROTO_RING_PENDING);
+	ck_assert_int_eq(sr_lanes_take(r, PROTO_RING_GIVE_UP, &sn, &counts),
+	    PROTO_RING_PENDING);
 	ck_assert_uint_eq(sn.n, 5);
 	ck_assert_int_eq(sn.bad, 0);
 	proto_ring_close(r);
@@ -2548,8 +2552,8 @@ START_TEST(test_shmring_lanes_hostile_head)
 		ring = sr_lanes_stuck(&r, &other, 0);
 		memset(&sn, 0, sizeof sn);
 		memset(&counts, 0, sizeof counts);
-		ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
-		    sr_lanes_cb, &sn, &counts), PROTO_RING_PENDING);
+		ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts),
+		    PROTO_RING_PENDING);
 		ck_assert_uint_eq(sn.n, 0);
 		/* The held record's lane: the one that is not other. */
 		other = (struct relog_ring_header *)((char *)other +
@@ -2559,12 +2563,12 @@ START_TEST(test_shmring_lanes_hostile_head)
 		atomic_store(&other->head, pass == 0 ? h + ((uint64_t)1 << 40) :
 		    h - 5);
 		if (pass == 0) {
-			ck_assert_int_ge(proto_ring_read(r, PROTO_RING_PEER_DEAD,
-			    100, 1u << 20, sr_lanes_cb, &sn, &counts), 0);
+			ck_assert_int_ge(sr_lanes_take(r, PROTO_RING_PEER_DEAD,
+			    &sn, &counts), 0);
 			ck_assert_uint_eq(sn.n, 0);
 		} else {
-			ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
-			    sr_lanes_cb, &sn, &counts), -EPROTO);
+			ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts),
+			    -EPROTO);
 			ck_assert_str_eq(proto_ring_cause(r),
 			    "the ring's head went back");
 		}
@@ -2602,8 +2606,8 @@ START_TEST(test_shmring_lanes_marks)
 		    &f), 0);
 		pthread_join(th, NULL);
 		memset(&sn, 0, sizeof sn);
-		ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20,
-		    sr_lanes_cb, &sn, &counts), PROTO_RING_DRAINED);
+		ck_assert_int_eq(sr_lanes_take(r, 0, &sn, &counts),
+		    PROTO_RING_DRAINED);
 		ck_assert_uint_eq(sn.n, 1);
 		token = proto_ring_position(r);
 	}
