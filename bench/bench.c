@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +50,7 @@
  */
 #define BENCH_QUEUE 2048
 #define BENCH_TIMEOUT_MS 120000		/* for any one step */
+#define BENCH_DAEMON_WEIGHT 400		/* relogd.service's CPUWeight= */
 
 /* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
 static __thread uint64_t bench_mallocs;
@@ -80,7 +82,10 @@ __wrap_realloc(void *p, size_t n)
 	return (__real_realloc(p, n));
 }
 
-/* Say what went wrong and stop (the caller's children are killed first). */
+/*
+ * Say what went wrong and stop: the children are killed and reaped first
+ * (10 s at most), so that the cgroups they were in can be removed.
+ */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 bench_fatal(const char *fmt, ...)
 {
@@ -91,7 +96,11 @@ bench_fatal(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	signal(SIGTERM, SIG_IGN);
 	kill(0, SIGTERM);
+	alarm(10);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
 	exit(1);
 }
 
@@ -254,6 +263,118 @@ static const char *bench_out;
 static const char *bench_self;
 
 /*
+ * Scheduling groups, as on a host run by systemd: relogd.service runs in
+ * a cgroup of its own with CPUWeight=400 (which turns the cpu controller
+ * on), and the runners in their runtime's, so that the kernel shares the
+ * CPUs between the groups first and 64 runners weigh no more against
+ * relogd than 8 do. The bench makes two cgroups, the daemons' (relogd, and
+ * rsyslogd given the same weight) and the clients', when it can (as root,
+ * under cgroup v1's cpu hierarchy or at the root of cgroup v2, whose cpu
+ * controller it turns on), and removes them when it exits; if it cannot, every process stays in the
+ * bench's own, and the table says so. One row puts relogd in the runners'
+ * cgroup, to show what the weight is worth.
+ */
+static char bench_cg_daemons[PATH_MAX];
+static char bench_cg_clients[PATH_MAX];
+static char bench_cg_kind[160] = "one cgroup: none could be made";
+
+/* Write a short text to a cgroup file. Returns 0 or -1. */
+static int
+bench_cg_write(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX + 32];
+	ssize_t n, len = (ssize_t)strlen(text);
+	int fd;
+
+	bench_path(path, sizeof path, "%s/%s", dir, file);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	n = write(fd, text, (size_t)len);
+	close(fd);
+	return (n == len ? 0 : -1);
+}
+
+/* Put a process (all its threads) into a cgroup made by bench_cg_make. */
+static void
+bench_cg_join(const char *cg, pid_t pid)
+{
+	char text[32];
+
+	if (cg[0] == '\0')
+		return;
+	snprintf(text, sizeof text, "%ld\n", (long)pid);
+	if (bench_cg_write(cg, "cgroup.procs", text) != 0)
+		bench_fatal("cannot move %ld into %s: %s", (long)pid, cg,
+		    strerror(errno));
+}
+
+static void
+bench_cg_remove(void)
+{
+	if (bench_cg_daemons[0] != '\0')
+		rmdir(bench_cg_daemons);
+	if (bench_cg_clients[0] != '\0')
+		rmdir(bench_cg_clients);
+}
+
+/* Is the bench itself in the root of cgroup v2 (/proc/self/cgroup "0::/")? */
+static int
+bench_cg_v2_root(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int root = 0;
+
+	if (f == NULL)
+		return (0);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strcmp(line, "0::/\n") == 0)
+			root = 1;
+	fclose(f);
+	return (root);
+}
+
+static void
+bench_cg_make(void)
+{
+	char base[PATH_MAX], weight[16];
+	int v1;
+
+	if (geteuid() != 0)
+		return;
+	if (access("/sys/fs/cgroup/cpu/cpu.shares", W_OK) == 0) {
+		snprintf(base, sizeof base, "/sys/fs/cgroup/cpu");
+		v1 = 1;
+	} else if (bench_cg_v2_root() && bench_cg_write("/sys/fs/cgroup",
+	    "cgroup.subtree_control", "+cpu") == 0) {
+		snprintf(base, sizeof base, "/sys/fs/cgroup");
+		v1 = 0;
+	} else
+		return;
+	bench_path(bench_cg_daemons, sizeof bench_cg_daemons,
+	    "%s/relog-bench-%ld-daemons", base, (long)getpid());
+	bench_path(bench_cg_clients, sizeof bench_cg_clients,
+	    "%s/relog-bench-%ld-clients", base, (long)getpid());
+	if (mkdir(bench_cg_daemons, 0755) != 0 ||
+	    mkdir(bench_cg_clients, 0755) != 0) {
+		bench_cg_remove();
+		bench_cg_daemons[0] = bench_cg_clients[0] = '\0';
+		return;
+	}
+	atexit(bench_cg_remove);
+	/* systemd's own conversion on v1: shares = weight * 1024 / 100. */
+	snprintf(weight, sizeof weight, "%d\n", v1 ?
+	    BENCH_DAEMON_WEIGHT * 1024 / 100 : BENCH_DAEMON_WEIGHT);
+	if (bench_cg_write(bench_cg_daemons, v1 ? "cpu.shares" : "cpu.weight",
+	    weight) != 0)
+		bench_fatal("cannot weigh %s: %s", bench_cg_daemons,
+		    strerror(errno));
+	snprintf(bench_cg_kind, sizeof bench_cg_kind, "cgroups (%s) of their "
+	    "own, the daemons' weighing %d to the runners' 100 (CPUWeight=)",
+	    v1 ? "v1" : "v2", BENCH_DAEMON_WEIGHT);
+}
+
+/*
  * Start a relogd in OUTDIR/NAME, the harness's folder (its own socket, and
  * logs and state it starts without), with these settings (an INI text, or
  * NULL) and a Fluent Forward socket OUTDIR/NAME/fwd.
@@ -271,6 +392,7 @@ bench_relogd_start(struct harness *h, const char *name, const char *config)
 	bench_path(fwd, sizeof fwd, "%s/fwd", h->dir);
 	argv[1] = harness_config(h, config != NULL ? config : "");
 	harness_daemon_start(h, argv);
+	bench_cg_join(bench_cg_daemons, h->daemon);
 }
 
 /*
@@ -736,6 +858,7 @@ bench_spawn_runners(pid_t *pids, int *fds, int *ins, const char *mode,
 		snprintf(plugin, sizeof plugin, "p%d", i % 8);
 		pids[i] = harness_spawn(argv, NULL,
 		    fds != NULL ? &fds[i] : NULL, ins != NULL ? &ins[i] : NULL);
+		bench_cg_join(bench_cg_clients, pids[i]);
 	}
 }
 
@@ -1099,6 +1222,7 @@ bench_rsyslog_start(struct bench_rsyslog *r)
 	argv[5] = pidfile;
 	argv[6] = NULL;
 	r->pid = harness_start_ready("rsyslogd", notify, argv, err, NULL, NULL);
+	bench_cg_join(bench_cg_daemons, r->pid);
 }
 
 static void
@@ -1166,6 +1290,7 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 		argv[i][3] = count;
 		argv[i][4] = NULL;
 		pids[i] = harness_spawn(argv[i], NULL, NULL, NULL);
+		bench_cg_join(bench_cg_clients, pids[i]);
 	}
 	for (i = 0; i < senders; i++)
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
@@ -1195,6 +1320,7 @@ struct bench_results {
 	struct bench_lat emit1, emit4, delivery, syslog_send, floor;
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
+	struct bench_tput flat;		/* 64 runners, relogd in their cgroup */
 	struct bench_tput fwd_down, fwd_up;	/* 8 runners, a forward sink */
 	struct bench_crash crash;
 	uint64_t fwd_arrived;	/* at the collector, of fwd_up */
@@ -1298,7 +1424,8 @@ bench_print(FILE *f, const struct bench_results *r)
 	int i;
 
 	bench_print_emit(f, r);
-	fprintf(f, "\n%-44s %10s %10s %10s %10s %6s %6s %10s\n",
+	fprintf(f, "\ndaemons and runners scheduled in: %s\n", bench_cg_kind);
+	fprintf(f, "%-44s %10s %10s %10s %10s %6s %6s %10s\n",
 	    "end to end, ~100-byte records", "records/s", "dropped", "arrived",
 	    "relogd ns", "busy%", "wait%", "runners ns");
 	for (i = 0; i < 3; i++) {
@@ -1307,6 +1434,9 @@ bench_print(FILE *f, const struct bench_results *r)
 		    t->runners == 1 ? "" : "s");
 		bench_print_tput(f, label, t);
 	}
+	if (r->flat.records != 0)
+		bench_print_tput(f, "relog, 64 runners, relogd in their cgroup",
+		    &r->flat);
 	bench_print_tput(f, "relog, 8 runners, forward sink down", &r->fwd_down);
 	bench_print_tput(f, "relog, 8 runners, forward sink up", &r->fwd_up);
 	fprintf(f, "    forwarded to the collector (a relogd)%*s %10.0f %10llu "
@@ -1378,8 +1508,8 @@ bench_json_tput(FILE *f, const struct bench_tput *t, const char *end)
 static void
 bench_json(FILE *f, const struct bench_results *r)
 {
-	fprintf(f, "{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d},\n",
-	    r->cpu, r->cores);
+	fprintf(f, "{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d, "
+	    "\"cgroups\": \"%s\"},\n", r->cpu, r->cores, bench_cg_kind);
 	bench_json_lat(f, "emit_1_producer", &r->emit1, ",");
 	bench_json_lat(f, "emit_4_producers", &r->emit4, ",");
 	bench_json_lat(f, "floor_loop", &r->floor, ",");
@@ -1393,7 +1523,9 @@ bench_json(FILE *f, const struct bench_results *r)
 	bench_json_tput(f, &r->tput[0], ",");
 	bench_json_tput(f, &r->tput[1], ",");
 	bench_json_tput(f, &r->tput[2], "");
-	fprintf(f, "  ],\n  \"forward_throughput\": {\"sink_down\":\n");
+	fprintf(f, "  ],\n  \"throughput_64_relogd_in_runners_cgroup\":\n");
+	bench_json_tput(f, &r->flat, ",");
+	fprintf(f, "  \"forward_throughput\": {\"sink_down\":\n");
 	bench_json_tput(f, &r->fwd_down, ",");
 	fprintf(f, "  \"sink_up\":\n");
 	bench_json_tput(f, &r->fwd_up, ",");
@@ -1434,6 +1566,7 @@ bench_run(int quick, int emit_only)
 	memset(&r, 0, sizeof r);
 	bench_cpu(r.cpu, sizeof r.cpu);
 	r.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	bench_cg_make();
 	bench_calibrate();
 	/* Our children die with us, whatever happens. */
 	setpgid(0, 0);
@@ -1465,6 +1598,14 @@ bench_run(int quick, int emit_only)
 		bench_relogd_start(&d, name, NULL);
 		bench_throughput(&r.tput[i], &d, runners[i],
 		    total / (uint64_t)runners[i]);
+		bench_relogd_stop(&d);
+	}
+	if (bench_cg_daemons[0] != '\0') {
+		fprintf(stderr, "relog-bench: throughput, 64 runners, relogd "
+		    "in their cgroup\n");
+		bench_relogd_start(&d, "t64-flat", NULL);
+		bench_cg_join(bench_cg_clients, d.daemon);
+		bench_throughput(&r.flat, &d, 64, total / 64);
 		bench_relogd_stop(&d);
 	}
 

@@ -5,7 +5,8 @@
 #
 # 1. systemd-analyze verify accepts the units as "make install" stages them
 #    (relogd's path pointed at the build, since it is not installed).
-# 2. relogd.service keeps its protections, has no PrivateNetwork=, allows
+# 2. relogd.service keeps its protections and its CPUWeight= (the bench's
+#    cgroups weigh relogd as it does), has no PrivateNetwork=, allows
 #    AF_UNIX, AF_INET and AF_INET6, and gives relogd a writable folder for
 #    the forward_socket path that etc/relogd/relogd.conf and the README
 #    recommend, in the group relogd.socket gives its socket.
@@ -72,7 +73,7 @@ for want in DynamicUser=yes NoNewPrivileges=yes ProtectSystem=strict \
     RestrictNamespaces=yes RestrictRealtime=yes RestrictSUIDSGID=yes \
     LockPersonality=yes MemoryDenyWriteExecute=yes \
     SystemCallArchitectures=native CapabilityBoundingSet= \
-    SocketBindDeny=any; do
+    SocketBindDeny=any CPUWeight=400; do
 	grep -qx "$want" "$service" || fail "relogd.service lacks $want"
 done
 case $(setting PrivateNetwork) in
