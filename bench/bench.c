@@ -82,10 +82,23 @@ __wrap_realloc(void *p, size_t n)
 	return (__real_realloc(p, n));
 }
 
+static void bench_cg_remove(void);
+
 /*
- * Say what went wrong and stop: the children are killed and reaped first
- * (10 s at most), so that the cgroups they were in can be removed.
+ * Kill the process group and reap our children (10 s at most), so that
+ * the cgroups they were in can be removed. Async-signal-safe.
  */
+static void
+bench_stop_all(void)
+{
+	signal(SIGTERM, SIG_IGN);
+	kill(0, SIGTERM);
+	alarm(10);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+}
+
+/* Say what went wrong and stop, the children first. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 bench_fatal(const char *fmt, ...)
 {
@@ -96,12 +109,18 @@ bench_fatal(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
-	signal(SIGTERM, SIG_IGN);
-	kill(0, SIGTERM);
-	alarm(10);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+	bench_stop_all();
 	exit(1);
+}
+
+/* SIGTERM: from a child's bench_fatal (it signals the group), or a user. */
+static void
+bench_on_term(int sig)
+{
+	(void)sig;
+	bench_stop_all();
+	bench_cg_remove();
+	_exit(1);
 }
 
 /* The harness's failures are the bench's. */
@@ -1570,6 +1589,7 @@ bench_run(int quick, int emit_only)
 	bench_calibrate();
 	/* Our children die with us, whatever happens. */
 	setpgid(0, 0);
+	signal(SIGTERM, bench_on_term);
 
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
 	bench_relogd_start(&d, "main", NULL);
