@@ -85,8 +85,9 @@ __wrap_realloc(void *p, size_t n)
 static void bench_cg_remove(void);
 
 /*
- * Kill the process group and reap our children (10 s at most), so that
- * the cgroups they were in can be removed. Async-signal-safe.
+ * Kill the process group and reap our children; what is left after 10 s
+ * (SIGALRM: bench_on_signal) is killed outright with the cgroups' help.
+ * Async-signal-safe.
  */
 static void
 bench_stop_all(void)
@@ -96,6 +97,7 @@ bench_stop_all(void)
 	alarm(10);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
+	alarm(0);
 }
 
 /* Say what went wrong and stop, the children first. */
@@ -113,12 +115,16 @@ bench_fatal(const char *fmt, ...)
 	exit(1);
 }
 
-/* SIGTERM: from a child's bench_fatal (it signals the group), or a user. */
+/*
+ * SIGTERM, from a child's bench_fatal (it signals the group) or a user:
+ * stop the children, remove the cgroups, exit. SIGALRM: children that
+ * outlived bench_stop_all's 10 s; bench_cg_remove kills them.
+ */
 static void
-bench_on_term(int sig)
+bench_on_signal(int sig)
 {
-	(void)sig;
-	bench_stop_all();
+	if (sig == SIGTERM)
+		bench_stop_all();
 	bench_cg_remove();
 	_exit(1);
 }
@@ -284,20 +290,27 @@ static const char *bench_self;
 /*
  * Scheduling groups, as on a host run by systemd: relogd.service runs in
  * a cgroup of its own with CPUWeight=400 (which turns the cpu controller
- * on), and the runners in their runtime's, so that the kernel shares the
- * CPUs between the groups first and 64 runners weigh no more against
- * relogd than 8 do. The bench makes two cgroups, the daemons' (relogd, and
- * rsyslogd given the same weight) and the clients', when it can (as root,
- * under cgroup v1's cpu hierarchy or at the root of cgroup v2, whose cpu
- * controller it turns on), and removes them when it exits; if it cannot, every process stays in the
- * bench's own, and the table says so. One row puts relogd in the runners'
- * cgroup, to show what the weight is worth.
+ * on), beside the runtime's unit that holds the runners, so that the
+ * kernel shares the CPUs between the two first and 64 runners weigh no
+ * more against relogd than 8 do. The bench makes two cgroups when it can
+ * (as root, under cgroup v1's cpu hierarchy, or at the root of cgroup v2):
+ * the clients', which it joins itself, so that every runner it starts is
+ * in it from the start, and the daemons', weighing 400 to 100, into which
+ * it moves relogd and rsyslogd (given the same weight) once they are
+ * ready. At exit it leaves them, kills what is still in them and removes
+ * them; v2's cpu controller, if it turned it on, it turns off again. If it
+ * cannot make them, every process stays in the bench's own, and the table
+ * says so. One row moves relogd into the clients' cgroup, to show what the
+ * weight is worth.
  */
+static char bench_cg_base[PATH_MAX];
 static char bench_cg_daemons[PATH_MAX];
 static char bench_cg_clients[PATH_MAX];
-static char bench_cg_kind[160] = "one cgroup: none could be made";
+static int bench_cg_v2_on;	/* we turned cpu on in v2's root */
+static char bench_cg_kind[160] = "one cgroup, the bench's own (it makes "
+    "them as root only, under cgroup v1 or at v2's root)";
 
-/* Write a short text to a cgroup file. Returns 0 or -1. */
+/* Write a short text to a cgroup file. Returns 0 or -1 (errno set). */
 static int
 bench_cg_write(const char *dir, const char *file, const char *text)
 {
@@ -305,11 +318,17 @@ bench_cg_write(const char *dir, const char *file, const char *text)
 	ssize_t n, len = (ssize_t)strlen(text);
 	int fd;
 
-	bench_path(path, sizeof path, "%s/%s", dir, file);
+	if (snprintf(path, sizeof path, "%s/%s", dir, file) >=
+	    (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return (-1);
 	n = write(fd, text, (size_t)len);
 	close(fd);
+	if (n >= 0 && n != len)
+		errno = EIO;
 	return (n == len ? 0 : -1);
 }
 
@@ -327,13 +346,82 @@ bench_cg_join(const char *cg, pid_t pid)
 		    strerror(errno));
 }
 
+/* Say something from a signal handler: write(2) only. */
+static void
+bench_say(const char *a, const char *b)
+{
+	ssize_t n;
+
+	n = write(STDERR_FILENO, a, strlen(a));
+	n = write(STDERR_FILENO, b, strlen(b));
+	n = write(STDERR_FILENO, "\n", 1);
+	(void)n;
+}
+
+/*
+ * SIGKILL whatever is in a cgroup but us, and remove it: tried for a
+ * second while the killed exit. Async-signal-safe.
+ */
+static void
+bench_cg_drop(const char *cg)
+{
+	static char text[4096];
+	char path[PATH_MAX + 32];
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	ssize_t n;
+	long pid;
+	int fd, i;
+	char *p;
+
+	if (cg[0] == '\0')
+		return;
+	for (i = 0; i < 100; i++) {
+		if (rmdir(cg) == 0 || errno == ENOENT)
+			return;
+		memcpy(path, cg, strlen(cg));
+		memcpy(path + strlen(cg), "/cgroup.procs", 14);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			n = read(fd, text, sizeof text - 1);
+			close(fd);
+			text[n > 0 ? n : 0] = '\0';
+			for (p = text; *p != '\0'; p++) {
+				for (pid = 0; *p >= '0' && *p <= '9'; p++)
+					pid = pid * 10 + (*p - '0');
+				if (pid > 0 && pid != (long)getpid())
+					kill((pid_t)pid, SIGKILL);
+				if (*p == '\0')
+					break;
+			}
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		nanosleep(&tick, NULL);
+	}
+	bench_say("relog-bench: cannot remove ", cg);
+}
+
+/* Leave and remove the cgroups (at exit, and from signal handlers). */
 static void
 bench_cg_remove(void)
 {
-	if (bench_cg_daemons[0] != '\0')
-		rmdir(bench_cg_daemons);
-	if (bench_cg_clients[0] != '\0')
-		rmdir(bench_cg_clients);
+	char text[32];
+	long pid = (long)getpid();
+	int i = (int)sizeof text - 1;
+
+	if (bench_cg_base[0] == '\0')
+		return;
+	text[i--] = '\0';
+	text[i--] = '\n';
+	do
+		text[i--] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0);
+	if (bench_cg_write(bench_cg_base, "cgroup.procs", text + i + 1) != 0)
+		bench_say("relog-bench: cannot leave ", bench_cg_clients);
+	bench_cg_drop(bench_cg_daemons);
+	bench_cg_drop(bench_cg_clients);
+	if (bench_cg_v2_on)
+		bench_cg_write(bench_cg_base, "cgroup.subtree_control", "-cpu");
+	bench_cg_base[0] = '\0';
 }
 
 /* Is the bench itself in the root of cgroup v2 (/proc/self/cgroup "0::/")? */
@@ -353,34 +441,60 @@ bench_cg_v2_root(void)
 	return (root);
 }
 
+/* Has v2's root the cpu controller on for its children already? */
+static int
+bench_cg_v2_cpu_on(void)
+{
+	char line[256];
+	FILE *f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "re");
+	int on = 0;
+	char *w;
+
+	if (f == NULL)
+		return (0);
+	if (fgets(line, sizeof line, f) != NULL)
+		for (w = strtok(line, " \n"); w != NULL; w = strtok(NULL, " \n"))
+			on |= strcmp(w, "cpu") == 0;
+	fclose(f);
+	return (on);
+}
+
+/* Make the two cgroups, weigh them and join the clients', if we can. */
 static void
 bench_cg_make(void)
 {
-	char base[PATH_MAX], weight[16];
+	char weight[16];
 	int v1;
 
 	if (geteuid() != 0)
 		return;
 	if (access("/sys/fs/cgroup/cpu/cpu.shares", W_OK) == 0) {
-		snprintf(base, sizeof base, "/sys/fs/cgroup/cpu");
+		snprintf(bench_cg_base, sizeof bench_cg_base,
+		    "/sys/fs/cgroup/cpu");
 		v1 = 1;
-	} else if (bench_cg_v2_root() && bench_cg_write("/sys/fs/cgroup",
-	    "cgroup.subtree_control", "+cpu") == 0) {
-		snprintf(base, sizeof base, "/sys/fs/cgroup");
+	} else if (bench_cg_v2_root() && access("/sys/fs/cgroup/cgroup."
+	    "subtree_control", W_OK) == 0) {
+		snprintf(bench_cg_base, sizeof bench_cg_base, "/sys/fs/cgroup");
 		v1 = 0;
+		if (!bench_cg_v2_cpu_on()) {
+			if (bench_cg_write(bench_cg_base,
+			    "cgroup.subtree_control", "+cpu") != 0) {
+				bench_cg_base[0] = '\0';
+				return;
+			}
+			bench_cg_v2_on = 1;
+		}
 	} else
 		return;
 	bench_path(bench_cg_daemons, sizeof bench_cg_daemons,
-	    "%s/relog-bench-%ld-daemons", base, (long)getpid());
+	    "%s/relog-bench-%ld-daemons", bench_cg_base, (long)getpid());
 	bench_path(bench_cg_clients, sizeof bench_cg_clients,
-	    "%s/relog-bench-%ld-clients", base, (long)getpid());
-	if (mkdir(bench_cg_daemons, 0755) != 0 ||
-	    mkdir(bench_cg_clients, 0755) != 0) {
-		bench_cg_remove();
-		bench_cg_daemons[0] = bench_cg_clients[0] = '\0';
-		return;
-	}
+	    "%s/relog-bench-%ld-clients", bench_cg_base, (long)getpid());
 	atexit(bench_cg_remove);
+	if (mkdir(bench_cg_daemons, 0755) != 0 ||
+	    mkdir(bench_cg_clients, 0755) != 0)
+		bench_fatal("cannot make %s: %s", bench_cg_clients,
+		    strerror(errno));
 	/* systemd's own conversion on v1: shares = weight * 1024 / 100. */
 	snprintf(weight, sizeof weight, "%d\n", v1 ?
 	    BENCH_DAEMON_WEIGHT * 1024 / 100 : BENCH_DAEMON_WEIGHT);
@@ -388,6 +502,7 @@ bench_cg_make(void)
 	    weight) != 0)
 		bench_fatal("cannot weigh %s: %s", bench_cg_daemons,
 		    strerror(errno));
+	bench_cg_join(bench_cg_clients, getpid());
 	snprintf(bench_cg_kind, sizeof bench_cg_kind, "cgroups (%s) of their "
 	    "own, the daemons' weighing %d to the runners' 100 (CPUWeight=)",
 	    v1 ? "v1" : "v2", BENCH_DAEMON_WEIGHT);
@@ -877,7 +992,6 @@ bench_spawn_runners(pid_t *pids, int *fds, int *ins, const char *mode,
 		snprintf(plugin, sizeof plugin, "p%d", i % 8);
 		pids[i] = harness_spawn(argv, NULL,
 		    fds != NULL ? &fds[i] : NULL, ins != NULL ? &ins[i] : NULL);
-		bench_cg_join(bench_cg_clients, pids[i]);
 	}
 }
 
@@ -1309,7 +1423,6 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 		argv[i][3] = count;
 		argv[i][4] = NULL;
 		pids[i] = harness_spawn(argv[i], NULL, NULL, NULL);
-		bench_cg_join(bench_cg_clients, pids[i]);
 	}
 	for (i = 0; i < senders; i++)
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
@@ -1585,11 +1698,12 @@ bench_run(int quick, int emit_only)
 	memset(&r, 0, sizeof r);
 	bench_cpu(r.cpu, sizeof r.cpu);
 	r.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	bench_cg_make();
 	bench_calibrate();
 	/* Our children die with us, whatever happens. */
 	setpgid(0, 0);
-	signal(SIGTERM, bench_on_term);
+	signal(SIGTERM, bench_on_signal);
+	signal(SIGALRM, bench_on_signal);
+	bench_cg_make();
 
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
 	bench_relogd_start(&d, "main", NULL);
