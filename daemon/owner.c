@@ -100,8 +100,7 @@ owner_load(void)
 	owner_grants = calloc(OWNER_GRANTS_MAX, sizeof *owner_grants);
 	if (owner_grants == NULL)
 		fatal("calloc");
-	fd = openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY);
+	fd = relogd_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0);
 	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_error("%s/%s: %s: granted tokens are not known",
@@ -130,8 +129,8 @@ owner_save(void)
 	FILE *f;
 	int fd, error;
 
-	fd = openat(relogd_state_dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	fd = relogd_openat(relogd_state_dir_fd, tmp, O_WRONLY | O_CREAT |
+	    O_TRUNC, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		error = errno;
 		if (fd >= 0)

@@ -2,6 +2,10 @@
  * What every part of relogd shares: the event loop, the settings, the clock
  * and the host's name. Set up by main.c; read by all.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,4 +53,35 @@ relogd_hostname(void)
 			host[i] = '_';
 	}
 	return (host);
+}
+
+/*
+ * Open a file in a folder of relogd's (dirfd, or AT_FDCWD and a path)
+ * that someone else may have written in: never through a symbolic link
+ * (the last part of the path), never waiting on a FIFO or a device (opened
+ * O_NONBLOCK, which is cleared again), and only a regular file (else
+ * EINVAL). Returns the fd, or -1 (errno set).
+ */
+int
+relogd_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct stat st;
+	int fd, fl, error;
+
+	fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK, mode);
+	if (fd < 0)
+		return (-1);
+	if (fstat(fd, &st) != 0)
+		error = errno;
+	else if (!S_ISREG(st.st_mode))
+		error = EINVAL;
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		error = errno;
+	else
+		return (fd);
+	close(fd);
+	errno = error;
+	return (-1);
 }

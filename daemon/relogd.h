@@ -733,5 +733,6 @@ extern struct config relogd_config;
 int64_t	relogd_now_ms(clockid_t);
 int64_t	relogd_now_us(clockid_t);
 const char *relogd_hostname(void);
+int	relogd_openat(int, const char *, int, mode_t);
 
 #endif

@@ -105,8 +105,8 @@ remote_open_queue(struct remote *rm)
 		return (-1);
 	/* Say whose queue it is, for a restart with other settings. */
 	snprintf(path, sizeof path, "%s/uri", dir);
-	fd = openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	fd = relogd_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
+	    O_TRUNC, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL || fprintf(f, "%s\n",
 	    rm->uri) < 0 || fclose(f) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
@@ -229,7 +229,7 @@ remote_start_left(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s/uri", dir, de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		fd = relogd_openat(AT_FDCWD, path, O_RDONLY, 0);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0)
 				close(fd);

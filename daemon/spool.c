@@ -54,27 +54,11 @@ spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 	snprintf(buf, size, "%016" PRIx64 ".q", seg);
 }
 
-/*
- * Open a file of the queue's folder: never through a symbolic link, and
- * only a regular file. Returns the fd, or -1 (errno set).
- */
+/* Open a file of the queue's folder (relogd_openat: a regular file). */
 static int
 spool_openat(const struct spool *sp, const char *name, int flags)
 {
-	struct stat st;
-	int fd, error;
-
-	fd = openat(sp->dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY, 0600);
-	if (fd < 0)
-		return (-1);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		error = fstat(fd, &st) != 0 ? errno : EINVAL;
-		close(fd);
-		errno = error;
-		return (-1);
-	}
-	return (fd);
+	return (relogd_openat(sp->dirfd, name, flags, 0600));
 }
 
 /* Write the cursor; a failure is said once. */
@@ -268,8 +252,21 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	spool_path(sp, seg, path, sizeof path);
 	if ((fd = spool_openat(sp, path, O_RDWR)) < 0)
 		return;
-	if (fstat(fd, &st) == 0)
-		sp->bytes += (uint64_t)st.st_size;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return;
+	}
+	sp->bytes += (uint64_t)st.st_size;
+	/* A cursor past the end (data lost to a power cut, or written so). */
+	if (seg == sp->ack.seg && (sp->ack.off < SPOOL_HDR ||
+	    sp->ack.off > (uint64_t)st.st_size)) {
+		log_warn("%s/%s: the cursor is at byte %" PRIu64 " of %" PRIu64
+		    ": read from %s", sp->dir, path, sp->ack.off,
+		    (uint64_t)st.st_size, sp->ack.off < SPOOL_HDR ? "its start" :
+		    "its end");
+		sp->ack.off = sp->ack.off < SPOOL_HDR ? SPOOL_HDR :
+		    (uint64_t)st.st_size;
+	}
 	end = spool_scan(sp, fd, seg == sp->ack.seg ? sp->ack.off : SPOOL_HDR,
 	    &count, &bad);
 	if (seg >= sp->ack.seg)

@@ -63,12 +63,12 @@ state_file(void)
 	struct stat st;
 	int fd, error;
 
-	fd = openat(relogd_state_dir_fd, "runners.state", O_RDWR | O_CREAT |
-	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	fd = relogd_openat(relogd_state_dir_fd, "runners.state", O_RDWR |
+	    O_CREAT, 0600);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+	if (fstat(fd, &st) != 0) {
+		error = errno;
 		goto fail;
 	}
 	if ((size_t)st.st_size != state_size && ftruncate(fd, 0) != 0) {

@@ -1,8 +1,8 @@
 /*
  * The security suite's attacks on what relogd writes: lines a record
  * could forge in every output, symlinks planted in log-dir, a log-dir
- * that fills up, file descriptors that run out, a state_dir with no room,
- * a journald that is not there. Full disks are small tmpfs mounted in the
+ * that fills up, file descriptors that run out, a state_dir with no room
+ * or with FIFOs planted in it, a journald that is not there. Full disks are small tmpfs mounted in the
  * test's own mount namespace.
  */
 #include <sys/mount.h>
@@ -446,6 +446,40 @@ START_TEST(test_security_state_full)
 END_TEST
 
 /*
+ * FIFOs planted in state_dir, where relogd opens files at its start (the
+ * owners' grants, a forward queue's uri): relogd must not wait on them
+ * for a writer that never comes. It starts, says what it could not read,
+ * takes records and stops on SIGTERM.
+ */
+START_TEST(test_security_state_fifos)
+{
+	static const char *const args[] = { "-n", "100", "-a", NULL };
+	char path[512], *text;
+
+	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/grants", F.state_dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof path, "%s/forward", F.state_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/forward/x", F.state_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/forward/x/uri", F.state_dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	files_start("");
+	ck_assert_int_eq(harness_wait(harness_runner(&F, "ff", NULL, args,
+	    NULL), FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_read_file(F.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "grants: Invalid argument: "
+	    "granted tokens are not known"), 1);
+	free(text);
+	text = harness_plugin_log(&F, "test");
+	harness_check_sequence(text, "ff", 0, 100);
+	free(text);
+}
+END_TEST
+
+/*
  * A journald that is not there loses records: counted in stats, said
  * once, and the file still has them.
  */
@@ -493,6 +527,7 @@ security_files_tcase(void)
 	tcase_add_test(tc, test_security_disk_full);
 	tcase_add_test(tc, test_security_out_of_fds);
 	tcase_add_test(tc, test_security_state_full);
+	tcase_add_test(tc, test_security_state_fifos);
 	tcase_add_test(tc, test_security_journald_lost);
 	return (tc);
 }

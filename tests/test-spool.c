@@ -2,7 +2,8 @@
  * The file queue (daemon/spool.c) driven directly, in a temporary folder:
  * records in order across segments, a cursor that survives a close, the
  * disk budget, and what a kill or a hand can leave in the folder (a record
- * cut short, garbage, segment files numbered with gaps or past the last).
+ * cut short, garbage, segment files numbered with gaps or past the last,
+ * a cursor past the end, FIFOs).
  */
 #include <sys/stat.h>
 
@@ -510,6 +511,70 @@ START_TEST(test_spool_bounds)
 END_TEST
 
 /* The file queue, with nothing started: a unit suite. */
+/*
+ * A cursor past the end of its segment (a power cut lost the segment's
+ * tail, or a hand wrote it): reading goes on from the end, and records
+ * appended after are read, and still there after a reopen, not cut off.
+ */
+START_TEST(test_spool_cursor_past_end)
+{
+	char path[480], line[64];
+	long long size;
+	int fd, n;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_test_close();
+	size = spool_file_size(spool_seg_path(1));
+	snprintf(path, sizeof path, "%s/cursor", Q);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	n = snprintf(line, sizeof line, "%016x %016llx\n", 1, size + 100);
+	ck_assert_int_eq(write(fd, line, (size_t)n), n);
+	close(fd);
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "the cursor is at byte") != NULL, "%s",
+	    LOG.data);
+	spool_append_n(10, 10);
+	spool_test_close();
+	spool_log_clear();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "cut off") == NULL, "%s", LOG.data);
+	ck_assert_uint_eq(S.records, 10);
+	spool_expect_n(10, 10);
+	spool_expect_end();
+}
+END_TEST
+
+/*
+ * FIFOs where segment files should be, never waited on for a writer or a
+ * reader that will not come: one read later is skipped; the last, which
+ * is appended to, makes the queue fail to open, and say so.
+ */
+START_TEST(test_spool_fifos)
+{
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 3 * SPOOL_PER_SEGMENT);
+	spool_test_close();
+	ck_assert_int_eq(spool_seg_count(), 3);
+	ck_assert_int_eq(unlink(spool_seg_path(2)), 0);
+	ck_assert_int_eq(mkfifo(spool_seg_path(2), 0600), 0);
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_expect_n(0, SPOOL_PER_SEGMENT);
+	spool_expect_n(2 * SPOOL_PER_SEGMENT, SPOOL_PER_SEGMENT);
+	spool_expect_end();
+	spool_test_close();
+
+	ck_assert_int_eq(unlink(spool_seg_path(3)), 0);
+	ck_assert_int_eq(mkfifo(spool_seg_path(3), 0600), 0);
+	ck_assert_int_ne(spool_open(&S, Q, SPOOL_BUDGET, 8, 4096), 0);
+	ck_assert_msg(strstr(LOG.data, "forward queue") != NULL, "%s",
+	    LOG.data);
+}
+END_TEST
+
 Suite *
 suite_spool(void)
 {
@@ -525,6 +590,8 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_garbage);
 	tcase_add_test(tc, test_spool_renumber);
 	tcase_add_test(tc, test_spool_bounds);
+	tcase_add_test(tc, test_spool_cursor_past_end);
+	tcase_add_test(tc, test_spool_fifos);
 	suite_add_tcase(s, tc);
 	return (s);
 }
