@@ -184,7 +184,7 @@ ctl_files_take(const char *dir, const char *name,
 	if (ctl_files_owner(e, maps, nmaps) != 0 ||
 	    !ctl_files_wanted(e->plugin, plugins, nplugins) ||
 	    asprintf(&e->path, "%s/%s", dir, name) < 0 ||
-	    stat(e->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+	    lstat(e->path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		free(e->base);
 		free(e->path);
 		return (0);
