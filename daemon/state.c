@@ -52,10 +52,44 @@ static uint64_t state_accepted_seq[STATE_SLOTS];
 static unsigned state_refs[STATE_SLOTS];
 
 /*
+ * Make the state file anew, under a name of its own, and rename it over
+ * the one there. Returns the fd, or -1 with errno.
+ */
+static int
+state_replace(void)
+{
+	char tmp[64];
+	unsigned i;
+	int fd = -1, error;
+
+	for (i = 0; i < 16 && fd < 0; i++) {
+		snprintf(tmp, sizeof tmp, "runners.state.%ld.%u",
+		    (long)getpid(), i);
+		fd = openat(relogd_state_dir_fd, tmp, O_RDWR | O_CREAT |
+		    O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return (-1);
+	}
+	if (fd < 0)
+		return (-1);
+	if (renameat(relogd_state_dir_fd, tmp, relogd_state_dir_fd,
+	    "runners.state") != 0) {
+		error = errno;
+		unlinkat(relogd_state_dir_fd, tmp, 0);
+		close(fd);
+		errno = error;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
  * Open the state file in the state folder (never through a symbolic link,
  * only a regular file), with all its blocks allocated: a full disk then
- * fails here, not as a SIGBUS on a store into the map. Returns the fd, or
- * -1 with errno.
+ * fails here, not as a SIGBUS on a store into the map. A file that is not
+ * relogd's alone (another user's, one others may write to, or one linked
+ * elsewhere: any of them could cut it short under the map, a SIGBUS too)
+ * is replaced; if it cannot be, EPERM. Returns the fd, or -1 with errno.
  */
 static int
 state_file(void)
@@ -70,6 +104,17 @@ state_file(void)
 	if (fstat(fd, &st) != 0) {
 		error = errno;
 		goto fail;
+	}
+	if (st.st_uid != geteuid() || st.st_nlink != 1 ||
+	    (st.st_mode & 022) != 0) {
+		close(fd);
+		if ((fd = state_replace()) < 0) {
+			errno = EPERM;
+			return (-1);
+		}
+		log_warn("%s/runners.state was not relogd's alone (owner, "
+		    "mode or links): made anew", relogd_config.state_dir);
+		st.st_size = 0;
 	}
 	if ((size_t)st.st_size != state_size && ftruncate(fd, 0) != 0) {
 		error = errno;
@@ -99,7 +144,8 @@ state_open(const char *dir)
 		log_error("%s/runners.state: %s: batches a runner sends again "
 		    "may be written twice", dir, errno == EINVAL ?
 		    "not a regular file" : errno == ELOOP ? "a symbolic link" :
-		    strerror(errno));
+		    errno == EPERM ? "not relogd's alone, and it cannot be "
+		    "replaced" : strerror(errno));
 		return;
 	}
 	state_map = mmap(NULL, state_size, PROT_READ | PROT_WRITE, MAP_SHARED,

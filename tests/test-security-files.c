@@ -1,8 +1,9 @@
 /*
  * The security suite's attacks on what relogd writes: lines a record
  * could forge in every output, symlinks planted in log-dir, a log-dir
- * that fills up, file descriptors that run out, a state_dir with no room
- * or with FIFOs planted in it, a journald that is not there. Full disks are small tmpfs mounted in the
+ * that fills up, file descriptors that run out, a state_dir with no room,
+ * with FIFOs planted in it or another user's runners.state, a journald
+ * that is not there. Full disks are small tmpfs mounted in the
  * test's own mount namespace.
  */
 #include <sys/mount.h>
@@ -480,6 +481,47 @@ START_TEST(test_security_state_fifos)
 END_TEST
 
 /*
+ * A runners.state another user made, writable by all, before relogd
+ * first ran: relogd maps it MAP_SHARED, so that user could cut it short
+ * under the map (a SIGBUS at the next store). relogd makes its own
+ * instead: the file it keeps is root's, 0600, another inode, and cutting
+ * the old one short harms nothing.
+ */
+START_TEST(test_security_state_foreign)
+{
+	static const char *const args[] = { "-n", "100", "-a", NULL };
+	char path[512], *text;
+	struct stat old, st;
+	int fd;
+
+	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/runners.state", F.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
+	ck_assert_int_eq(fchmod(fd, 0666), 0);
+	ck_assert_int_eq(fstat(fd, &old), 0);
+	files_start("");
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	ck_assert_int_eq(harness_wait(harness_runner(&F, "sf", NULL, args,
+	    NULL), FILES_WAIT_MS), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_ne(st.st_ino, old.st_ino);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_uint_eq(st.st_mode & 077, 0);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_read_file(F.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runners.state was not relogd's "
+	    "alone (owner, mode or links): made anew"), 1);
+	free(text);
+	text = harness_plugin_log(&F, "test");
+	harness_check_sequence(text, "sf", 0, 100);
+	free(text);
+}
+END_TEST
+
+/*
  * A journald that is not there loses records: counted in stats, said
  * once, and the file still has them.
  */
@@ -528,6 +570,7 @@ security_files_tcase(void)
 	tcase_add_test(tc, test_security_out_of_fds);
 	tcase_add_test(tc, test_security_state_full);
 	tcase_add_test(tc, test_security_state_fifos);
+	tcase_add_test(tc, test_security_state_foreign);
 	tcase_add_test(tc, test_security_journald_lost);
 	return (tc);
 }
