@@ -84,6 +84,38 @@ remote_say_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Is state_dir/forward relogd's own folder (made if create and missing),
+ * not a symbolic link that would put the queues (and the records in them)
+ * elsewhere? Returns 0, or -1 (errno set; said in the log but ENOENT).
+ */
+static int
+remote_forward_dir(int create)
+{
+	struct stat st;
+	int error;
+
+	if (create && mkdirat(relogd_state_dir_fd, "forward", 0700) != 0 &&
+	    errno != EEXIST)
+		error = errno;
+	else if (fstatat(relogd_state_dir_fd, "forward", &st,
+	    AT_SYMLINK_NOFOLLOW) != 0)
+		error = errno;
+	else if (S_ISLNK(st.st_mode))
+		error = ELOOP;
+	else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		error = EPERM;
+	else
+		return (0);
+	if (error != ENOENT)
+		log_error("%s/forward: %s: no forward queue there",
+		    relogd_config.state_dir, error == ELOOP ? "a symbolic link" :
+		    error == EPERM ? "not a folder of relogd's own" :
+		    strerror(error));
+	errno = error;
+	return (-1);
+}
+
+/*
  * Open a remote's file queue under state_dir/forward/, saying whose it is.
  * Returns 0, or -1 (said in the log).
  */
@@ -94,11 +126,8 @@ remote_open_queue(struct remote *rm)
 	FILE *f = NULL;
 	int fd;
 
-	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_error("cannot create %s: %s", dir, strerror(errno));
+	if (remote_forward_dir(1) != 0)
 		return (-1);
-	}
 	remote_spool_dir(rm->uri, dir, sizeof dir);
 	if (spool_open(&rm->spool, dir, relogd_config.remote_disk,
 	    sizeof(struct remote_rec), REMOTE_REC_MAX) != 0)
@@ -223,7 +252,7 @@ remote_start_left(void)
 	int fd;
 
 	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
-	if ((d = opendir(dir)) == NULL)
+	if (remote_forward_dir(0) != 0 || (d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')

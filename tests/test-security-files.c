@@ -2,13 +2,14 @@
  * The security suite's attacks on what relogd writes: lines a record
  * could forge in every output, symlinks planted in log-dir, a log-dir
  * that fills up, file descriptors that run out, a state_dir with no room,
- * with FIFOs planted in it or another user's runners.state, a journald
- * that is not there. Full disks are small tmpfs mounted in the
+ * with FIFOs planted in it, another user's runners.state or a symbolic
+ * link for its forward folder (refused), a journald that is not there. Full disks are small tmpfs mounted in the
  * test's own mount namespace.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -522,6 +523,47 @@ START_TEST(test_security_state_foreign)
 END_TEST
 
 /*
+ * state_dir/forward planted as a symbolic link before relogd made it: the
+ * forward queues (with the records in them) would be made where it
+ * points. relogd refuses it: a forward sink with no queue stops it at its
+ * start, saying why, and nothing is made there.
+ */
+START_TEST(test_security_forward_symlink)
+{
+	char outside[512], path[512], text[1024], *out;
+	const char *argv[] = { harness_build_path("relogd"), "--socket",
+	    F.socket, "--log-dir", F.log_dir, "--state-dir", F.state_dir,
+	    "--config", NULL, NULL };
+	struct dirent *de;
+	DIR *d;
+	pid_t pid;
+	int fd, n = 0;
+
+	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
+	snprintf(outside, sizeof outside, "%s/outside", F.dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	snprintf(path, sizeof path, "%s/forward", F.state_dir);
+	ck_assert_int_eq(symlink(outside, path), 0);
+	snprintf(text, sizeof text, "[relogd]\nforward = fluent+unix:%s/"
+	    "nobody\n", F.dir);
+	argv[8] = harness_config(&F, text);
+	pid = harness_spawn(argv, NULL, &fd, NULL);
+	ck_assert_int_eq(harness_wait(pid, FILES_WAIT_MS), 1);
+	out = harness_read_fd(fd, NULL);
+	close(fd);
+	ck_assert_msg(strstr(out, "/forward: a symbolic link: no forward "
+	    "queue there") != NULL, "%s", out);
+	free(out);
+	d = opendir(outside);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+/*
  * A journald that is not there loses records: counted in stats, said
  * once, and the file still has them.
  */
@@ -571,6 +613,7 @@ security_files_tcase(void)
 	tcase_add_test(tc, test_security_state_full);
 	tcase_add_test(tc, test_security_state_fifos);
 	tcase_add_test(tc, test_security_state_foreign);
+	tcase_add_test(tc, test_security_forward_symlink);
 	tcase_add_test(tc, test_security_journald_lost);
 	return (tc);
 }
