@@ -94,17 +94,26 @@ void
 owner_load(void)
 {
 	char line[256];
-	FILE *f;
+	struct stat st;
+	FILE *f = NULL;
 	int fd;
 
 	owner_grants = calloc(OWNER_GRANTS_MAX, sizeof *owner_grants);
 	if (owner_grants == NULL)
 		fatal("calloc");
 	fd = relogd_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0);
+	/* Grants prove identities: a file another could write is none. */
+	if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0)) {
+		close(fd);
+		fd = -1;
+		errno = EPERM;
+	}
 	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_error("%s/%s: %s: granted tokens are not known",
-			    relogd_config.state_dir, OWNER_GRANTS,
+			    relogd_config.state_dir, OWNER_GRANTS, errno ==
+			    EPERM ? "not relogd's alone (owner or mode)" :
 			    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -129,8 +138,11 @@ owner_save(void)
 	FILE *f;
 	int fd, error;
 
+	/* Ours alone: one planted there could be kept open and written. */
+	if (unlinkat(relogd_state_dir_fd, tmp, 0) != 0 && errno != ENOENT)
+		return (-1);
 	fd = relogd_openat(relogd_state_dir_fd, tmp, O_WRONLY | O_CREAT |
-	    O_TRUNC, 0600);
+	    O_EXCL, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		error = errno;
 		if (fd >= 0)

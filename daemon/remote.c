@@ -85,8 +85,9 @@ remote_say_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Is state_dir/forward relogd's own folder (made if create and missing),
- * not a symbolic link that would put the queues (and the records in them)
- * elsewhere? Returns 0, or -1 (errno set; said in the log but ENOENT).
+ * which no one else may write to, and not a symbolic link that would put
+ * the queues (and the records in them) elsewhere? Returns 0, or -1 (errno
+ * set; said in the log but ENOENT).
  */
 static int
 remote_forward_dir(int create)
@@ -102,14 +103,16 @@ remote_forward_dir(int create)
 		error = errno;
 	else if (S_ISLNK(st.st_mode))
 		error = ELOOP;
-	else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+	else if (!S_ISDIR(st.st_mode))
+		error = ENOTDIR;
+	else if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
 		error = EPERM;
 	else
 		return (0);
 	if (error != ENOENT)
 		log_error("%s/forward: %s: no forward queue there",
 		    relogd_config.state_dir, error == ELOOP ? "a symbolic link" :
-		    error == EPERM ? "not a folder of relogd's own" :
+		    error == EPERM ? "not relogd's alone (owner or mode)" :
 		    strerror(error));
 	errno = error;
 	return (-1);

@@ -63,8 +63,10 @@ state_replace(void)
 	int fd = -1, error;
 
 	for (i = 0; i < 16 && fd < 0; i++) {
+		/* One left by a kill (a pid seen again) is removed first. */
 		snprintf(tmp, sizeof tmp, "runners.state.%ld.%u",
 		    (long)getpid(), i);
+		unlinkat(relogd_state_dir_fd, tmp, 0);
 		fd = openat(relogd_state_dir_fd, tmp, O_RDWR | O_CREAT |
 		    O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 		if (fd < 0 && errno != EEXIST)
@@ -109,6 +111,9 @@ state_file(void)
 	    (st.st_mode & 022) != 0) {
 		close(fd);
 		if ((fd = state_replace()) < 0) {
+			log_error("%s/runners.state is not relogd's alone "
+			    "(owner, mode or links) and cannot be made anew: "
+			    "%s", relogd_config.state_dir, strerror(errno));
 			errno = EPERM;
 			return (-1);
 		}

@@ -3,8 +3,8 @@
  * could forge in every output, symlinks planted in log-dir, a log-dir
  * that fills up, file descriptors that run out, a state_dir with no room,
  * with FIFOs planted in it, another user's runners.state or a symbolic
- * link for its forward folder (refused), a journald that is not there. Full disks are small tmpfs mounted in the
- * test's own mount namespace.
+ * link for its forward folder (refused), a journald that is not there.
+ * Full disks are small tmpfs mounted in the test's own mount namespace.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -486,7 +486,8 @@ END_TEST
  * first ran: relogd maps it MAP_SHARED, so that user could cut it short
  * under the map (a SIGBUS at the next store). relogd makes its own
  * instead: the file it keeps is root's, 0600, another inode, and cutting
- * the old one short harms nothing.
+ * the old one short harms nothing. A grants file of that user's (tokens
+ * that prove plugins' identities) is not read.
  */
 START_TEST(test_security_state_foreign)
 {
@@ -502,6 +503,10 @@ START_TEST(test_security_state_foreign)
 	ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
 	ck_assert_int_eq(fchmod(fd, 0666), 0);
 	ck_assert_int_eq(fstat(fd, &old), 0);
+	snprintf(path, sizeof path, "%s/grants", F.state_dir);
+	harness_write_file(path, "weather 00\n");
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	snprintf(path, sizeof path, "%s/runners.state", F.state_dir);
 	files_start("");
 	ck_assert_int_eq(ftruncate(fd, 0), 0);
 	close(fd);
@@ -515,6 +520,8 @@ START_TEST(test_security_state_foreign)
 	text = harness_read_file(F.stderr_path, NULL);
 	ck_assert_uint_eq(harness_count(text, "runners.state was not relogd's "
 	    "alone (owner, mode or links): made anew"), 1);
+	ck_assert_uint_eq(harness_count(text, "grants: not relogd's alone "
+	    "(owner or mode): granted tokens are not known"), 1);
 	free(text);
 	text = harness_plugin_log(&F, "test");
 	harness_check_sequence(text, "sf", 0, 100);

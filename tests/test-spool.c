@@ -510,11 +510,10 @@ START_TEST(test_spool_bounds)
 }
 END_TEST
 
-/* The file queue, with nothing started: a unit suite. */
 /*
  * A cursor past the end of its segment (a power cut lost the segment's
- * tail, or a hand wrote it): reading goes on from the end, and records
- * appended after are read, and still there after a reopen, not cut off.
+ * tail, or a hand wrote it): the queue goes on from the end, and records
+ * appended after are there after a reopen, not cut off, and read.
  */
 START_TEST(test_spool_cursor_past_end)
 {
@@ -575,6 +574,7 @@ START_TEST(test_spool_fifos)
 }
 END_TEST
 
+/* The file queue, with nothing started: a unit suite. */
 Suite *
 suite_spool(void)
 {
