@@ -127,7 +127,7 @@ remote_open_queue(struct remote *rm)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 8];
 	FILE *f = NULL;
-	int fd;
+	int fd, error, written = 0;
 
 	if (remote_forward_dir(1) != 0)
 		return (-1);
@@ -139,11 +139,23 @@ remote_open_queue(struct remote *rm)
 	snprintf(path, sizeof path, "%s/uri", dir);
 	fd = relogd_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
 	    O_TRUNC, 0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL || fprintf(f, "%s\n",
-	    rm->uri) < 0 || fclose(f) != 0) {
-		log_error("cannot write %s: %s", path, strerror(errno));
-		if (fd >= 0 && f == NULL)
-			close(fd);
+	error = errno;
+	if (fd >= 0 && (f = fdopen(fd, "w")) == NULL) {
+		error = errno;
+		close(fd);
+	}
+	if (f != NULL) {
+		if (fprintf(f, "%s\n", rm->uri) < 0)
+			error = errno;
+		else
+			written = 1;
+		if (fclose(f) != 0 && written) {
+			error = errno;
+			written = 0;
+		}
+	}
+	if (!written) {
+		log_error("cannot write %s: %s", path, strerror(error));
 		spool_close(&rm->spool);
 		return (-1);
 	}
