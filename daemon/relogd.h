@@ -245,6 +245,8 @@ relogd_own_log(const char *id, size_t len)
 /* A file that cannot be written is tried again after this, doubling. */
 #define SINK_RETRY_MIN_MS 100
 #define SINK_RETRY_MAX_MS 5000
+/* A rotation that found something in the way is tried again after this. */
+#define SINK_ROTATE_RETRY_MS 5000
 
 /*
  * An output to a file descriptor: a plugin's file (name, in the log folder),
@@ -267,6 +269,8 @@ struct sink {
 	size_t max_size;	/* a file rotated past this; 0: never */
 	size_t keep;		/* rotated files kept: name.1 .. name.keep */
 	uint64_t size;		/* the file's, as written */
+	int rotate_failed;	/* name could not become name.1: said */
+	int64_t rotate_next;	/* monotonic ms: try rotating again then */
 	int check_end;		/* opened not empty: its last line is
 				   looked at before it is written to */
 	uint64_t own_dropped;	/* relogd's own lines not written */

@@ -130,27 +130,50 @@ sink_open_file(struct sink *s)
 /*
  * Rotate a file that would pass its max_size: name.1 becomes name.2 and so
  * on up to name.keep, name becomes name.1, and a new name is opened.
- * Returns as sink_open_file.
+ * Returns as sink_open_file. If name cannot become name.1 (something is
+ * in the way), the file is kept and grows past max_size, the rotation is
+ * tried again SINK_ROTATE_RETRY_MS later, and that is said once until a
+ * rotation works: returns 0.
  */
 static int
 sink_rotate(struct sink *s)
 {
 	char *from = NULL, *to = NULL;
 	size_t i;
+	int error = 0;
 
 	for (i = s->keep; i > 0; i--) {
 		if (asprintf(&to, "%s.%zu", s->name, i) < 0 ||
 		    (i > 1 && asprintf(&from, "%s.%zu", s->name, i - 1) < 0))
 			fatal("asprintf");
 		if (renameat(relogd_log_dir_fd, i > 1 ? from : s->name,
-		    relogd_log_dir_fd, to) != 0 && errno != ENOENT)
-			log_error("cannot rename %s/%s: %s",
-			    relogd_config.log_dir, i > 1 ? from : s->name,
-			    strerror(errno));
+		    relogd_log_dir_fd, to) != 0 && errno != ENOENT) {
+			if (i == 1)
+				error = errno;
+			else if (!s->rotate_failed)
+				log_error("cannot rename %s/%s: %s",
+				    relogd_config.log_dir, from,
+				    strerror(errno));
+		}
 		free(from);
 		free(to);
 		from = to = NULL;
 	}
+	if (error != 0) {
+		if (!s->rotate_failed)
+			log_error("cannot rotate %s/%s: %s: it grows past "
+			    "max_size until it can be (tried every %d s)",
+			    relogd_config.log_dir, s->name, strerror(error),
+			    SINK_ROTATE_RETRY_MS / 1000);
+		s->rotate_failed = 1;
+		s->rotate_next = relogd_now_ms(CLOCK_MONOTONIC) +
+		    SINK_ROTATE_RETRY_MS;
+		return (0);
+	}
+	if (s->rotate_failed)
+		log_info("%s/%s rotated again", relogd_config.log_dir,
+		    s->name);
+	s->rotate_failed = 0;
 	return (sink_open_file(s));
 }
 
@@ -421,7 +444,9 @@ sink_ready(struct sink *s)
 	if (s->fd < 0 && sink_open_file(s) != 0)
 		return (-1);
 	if (s->max_size != 0 && s->size != 0 &&
-	    s->size + sink_pending(s) > s->max_size && sink_rotate(s) != 0)
+	    s->size + sink_pending(s) > s->max_size &&
+	    relogd_now_ms(CLOCK_MONOTONIC) >= s->rotate_next &&
+	    sink_rotate(s) != 0)
 		return (-1);
 	if (s->check_end) {
 		if (fstat(s->fd, &st) != 0)

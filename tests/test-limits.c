@@ -24,6 +24,8 @@
 #include "proto.h"
 #include "tests.h"
 
+#define LIMITS_ROTATE_WAIT_MS 15000	/* three of relogd's rotate retries */
+
 #define LIMITS_CHILD_TIMEOUT_MS 120000
 #define LIMITS_WAIT_MS 20000
 
@@ -179,6 +181,82 @@ START_TEST(test_limits_plugin_settings)
 	ck_assert_int_eq(stat(path, &st), 0);
 	snprintf(path, sizeof path, "%s/rot.log.3", H.log_dir);
 	ck_assert_int_ne(stat(path, &st), 0);
+}
+END_TEST
+
+/*
+ * Rotation with something in the way (folders named rot.log.1 and
+ * rot.log.2): the file is kept and grows past max_size, nothing is lost,
+ * and that is said once (and the chain's rename that failed with it),
+ * not at every write; once the way is clear, it rotates again, within
+ * SINK_ROTATE_RETRY_MS (5 s) of a write.
+ */
+START_TEST(test_limits_rotate_blocked)
+{
+	char path[512], *text;
+	int64_t until;
+	struct stat st;
+	int fd, i, n = 0;
+
+	start_with_config("[plugin.rot]\nmax_size = 2000\nkeep = 2\n", NULL);
+	for (i = 1; i <= 2; i++) {
+		snprintf(path, sizeof path, "%s/rot.log.%d", H.log_dir, i);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+		snprintf(path, sizeof path, "%s/rot.log.%d/x", H.log_dir, i);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+	}
+	fd = wire_open(&H, "rot");
+	for (; n < 60; n++) {
+		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.rot", 1, 0, 0,
+		    4096);
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	}
+	snprintf(path, sizeof path, "%s/rot.log", H.log_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_gt(st.st_size, 2000);
+	text = harness_plugin_log(&H, "rot");
+	ck_assert_uint_eq(harness_lines(text), 60);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "rot.log: Is a directory: it "
+	    "grows past max_size until it can be"), 1);
+	ck_assert_uint_eq(harness_count(text, "rot.log.1: Directory not "
+	    "empty"), 1);
+	free(text);
+
+	for (i = 1; i <= 2; i++) {
+		snprintf(path, sizeof path, "%s/rot.log.%d/x", H.log_dir, i);
+		ck_assert_int_eq(rmdir(path), 0);
+		snprintf(path, sizeof path, "%s/rot.log.%d", H.log_dir, i);
+		ck_assert_int_eq(rmdir(path), 0);
+	}
+	/* Records come on; one of them finds the retry due. */
+	snprintf(path, sizeof path, "%s/rot.log.1", H.log_dir);
+	until = harness_now_ms() + LIMITS_ROTATE_WAIT_MS;
+	while (stat(path, &st) != 0 && harness_now_ms() < until) {
+		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.rot", 1, 0, 0,
+		    4096);
+		n++;
+		ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "rot.log rotated again"), 1);
+	ck_assert_uint_eq(harness_count(text, "grows past max_size"), 1);
+	ck_assert_uint_eq(harness_count(text, "cannot rename"), 1);
+	free(text);
+	/* Every record is in rot.log.1 (the big one) or rot.log. */
+	text = harness_read_file(path, NULL);
+	i = (int)harness_lines(text);
+	free(text);
+	text = harness_plugin_log(&H, "rot");
+	i += (int)harness_lines(text);
+	free(text);
+	ck_assert_int_eq(i, n);
 }
 END_TEST
 
@@ -939,6 +1017,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_max_plugins);
 	tcase_add_test(tc, test_limits_sink_unwritable);
 	tcase_add_test(tc, test_limits_plugin_settings);
+	tcase_add_test(tc, test_limits_rotate_blocked);
 	tcase_add_test(tc, test_limits_reload);
 	tcase_add_test(tc, test_limits_journald);
 	tcase_add_test(tc, test_limits_rate);
