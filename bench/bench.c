@@ -375,11 +375,11 @@ bench_cg_drop(const char *cg)
 
 	if (cg[0] == '\0')
 		return;
+	memcpy(path, cg, strlen(cg));
+	memcpy(path + strlen(cg), "/cgroup.procs", 14);
 	for (i = 0; i < 100; i++) {
 		if (rmdir(cg) == 0 || errno == ENOENT)
 			return;
-		memcpy(path, cg, strlen(cg));
-		memcpy(path + strlen(cg), "/cgroup.procs", 14);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 			n = read(fd, text, sizeof text - 1);
 			close(fd);
@@ -937,8 +937,8 @@ bench_children_ns(void)
 /*
  * The CPU time a process's threads have had, in ns, from the scheduler's
  * own count (/proc/PID/task/TID/schedstat): a tick (10 ms) is too coarse
- * to tell relogd's cost of a run apart; and in *wait, the time they were
- * runnable and waited for a CPU. 0 if it cannot be read.
+ * to tell relogd's cost of a run apart; and in *wait (if not NULL), the
+ * time they were runnable and waited for a CPU. 0 if it cannot be read.
  */
 static uint64_t
 bench_cpu_ns(pid_t pid, uint64_t *wait)
@@ -946,10 +946,12 @@ bench_cpu_ns(pid_t pid, uint64_t *wait)
 	char path[PATH_MAX];
 	unsigned long long ns, delay;
 	struct dirent *de;
-	uint64_t total = 0;
+	uint64_t total = 0, unused;
 	FILE *f;
 	DIR *d;
 
+	if (wait == NULL)
+		wait = &unused;
 	*wait = 0;
 	bench_path(path, sizeof path, "/proc/%ld/task", (long)pid);
 	if ((d = opendir(path)) == NULL)
@@ -1003,7 +1005,6 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	int fds[64], ins[64], i;
 	pid_t pids[64];
 	uint64_t start, dropped, cpu, wait, cpu_end, wait_end, ns, children;
-	uint64_t unused;
 
 	r->runners = runners;
 	r->records = per_runner * (uint64_t)runners;
@@ -1018,7 +1019,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	/* The runners' CPU time from the go: less what starting took. */
 	children = bench_children_ns();
 	for (i = 0; i < runners; i++)
-		children += bench_cpu_ns(pids[i], &unused);
+		children += bench_cpu_ns(pids[i], NULL);
 	start = bench_now_ns();
 	cpu = bench_cpu_ns(d->daemon, &wait);
 	for (i = 0; i < runners; i++)
@@ -1505,6 +1506,15 @@ bench_print_crash(FILE *f, const struct bench_crash *c)
 	    bench_ratio((double)c->delivered, (double)c->emitted));
 }
 
+/* A latency row: p50, p99 and p99.9 in ns. */
+static void
+bench_print_lat(FILE *f, const char *label, const struct bench_lat *l)
+{
+	fprintf(f, "  %-42s %10llu %10llu %10llu\n", label,
+	    (unsigned long long)l->p50, (unsigned long long)l->p99,
+	    (unsigned long long)l->p999);
+}
+
 /* The emit latency rows, and the header above them. */
 static void
 bench_print_emit(FILE *f, const struct bench_results *r)
@@ -1512,22 +1522,12 @@ bench_print_emit(FILE *f, const struct bench_results *r)
 	fprintf(f, "relog benchmark on %s, %d cores\n\n", r->cpu, r->cores);
 	fprintf(f, "%-44s %10s %10s %10s\n", "emit latency (ns)", "p50", "p99",
 	    "p99.9");
-	fprintf(f, "%-44s %10llu %10llu %10llu\n", "  relog_emit, 1 producer",
-	    (unsigned long long)r->emit1.p50, (unsigned long long)r->emit1.p99,
-	    (unsigned long long)r->emit1.p999);
-	fprintf(f, "%-44s %10llu %10llu %10llu\n", "  relog_emit, 4 producers",
-	    (unsigned long long)r->emit4.p50, (unsigned long long)r->emit4.p99,
-	    (unsigned long long)r->emit4.p999);
-	fprintf(f, "%-44s %10llu %10llu %10llu\n",
-	    "  the machine: a loop as long, no relog",
-	    (unsigned long long)r->floor.p50, (unsigned long long)r->floor.p99,
-	    (unsigned long long)r->floor.p999);
+	bench_print_lat(f, "relog_emit, 1 producer", &r->emit1);
+	bench_print_lat(f, "relog_emit, 4 producers", &r->emit4);
+	bench_print_lat(f, "the machine: a loop as long, no relog", &r->floor);
 	if (r->syslog_send.n != 0)
-		fprintf(f, "%-44s %10llu %10llu %10llu\n",
-		    "  rsyslog: send(2) to imuxsock, 1 sender",
-		    (unsigned long long)r->syslog_send.p50,
-		    (unsigned long long)r->syslog_send.p99,
-		    (unsigned long long)r->syslog_send.p999);
+		bench_print_lat(f, "rsyslog: send(2) to imuxsock, 1 sender",
+		    &r->syslog_send);
 	if (r->calls.available)
 		fprintf(f, "%-44s %10.2f\n%-44s %10.2f\n%-44s %10.2f\n",
 		    "  system calls per 1,000 emits, but wakeups",

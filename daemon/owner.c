@@ -101,10 +101,9 @@ owner_load(void)
 	owner_grants = calloc(OWNER_GRANTS_MAX, sizeof *owner_grants);
 	if (owner_grants == NULL)
 		fatal("calloc");
-	fd = relogd_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0);
+	fd = relogd_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0, &st);
 	/* Grants prove identities: a file another could write is none. */
-	if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0)) {
+	if (fd >= 0 && !relogd_alone(&st)) {
 		close(fd);
 		fd = -1;
 		errno = EPERM;
@@ -142,7 +141,7 @@ owner_save(void)
 	if (unlinkat(relogd_state_dir_fd, tmp, 0) != 0 && errno != ENOENT)
 		return (-1);
 	fd = relogd_openat(relogd_state_dir_fd, tmp, O_WRONLY | O_CREAT |
-	    O_EXCL, 0600);
+	    O_EXCL, 0600, NULL);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		error = errno;
 		if (fd >= 0)

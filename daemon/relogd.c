@@ -60,21 +60,23 @@ relogd_hostname(void)
  * that someone else may have written in: never through a symbolic link
  * (the last part of the path), never waiting on a FIFO or a device (opened
  * O_NONBLOCK, which is cleared again), and only a regular file (else
- * EINVAL). Returns the fd, or -1 (errno set).
+ * EINVAL); its stat in *stp if not NULL. Returns the fd, or -1 (errno
+ * set).
  */
 int
-relogd_openat(int dirfd, const char *path, int flags, mode_t mode)
+relogd_openat(int dirfd, const char *path, int flags, mode_t mode,
+    struct stat *stp)
 {
-	struct stat st;
+	struct stat st, *sp = stp != NULL ? stp : &st;
 	int fd, fl, error;
 
 	fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
 	    O_NONBLOCK, mode);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0)
+	if (fstat(fd, sp) != 0)
 		error = errno;
-	else if (!S_ISREG(st.st_mode))
+	else if (!S_ISREG(sp->st_mode))
 		error = EINVAL;
 	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
@@ -84,4 +86,15 @@ relogd_openat(int dirfd, const char *path, int flags, mode_t mode)
 	close(fd);
 	errno = error;
 	return (-1);
+}
+
+/*
+ * Is a file (or folder) relogd's alone: its own, and not writable by its
+ * group or others? One that is not may be changed under relogd by whoever
+ * else can: its state is not to be trusted to it.
+ */
+int
+relogd_alone(const struct stat *st)
+{
+	return (st->st_uid == geteuid() && (st->st_mode & 022) == 0);
 }

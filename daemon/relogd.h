@@ -269,8 +269,8 @@ struct sink {
 	size_t max_size;	/* a file rotated past this; 0: never */
 	size_t keep;		/* rotated files kept: name.1 .. name.keep */
 	uint64_t size;		/* the file's, as written */
-	int rotate_failed;	/* name could not become name.1: said */
-	int64_t rotate_next;	/* monotonic ms: try rotating again then */
+	int64_t rotate_next;	/* monotonic ms: name could not become
+				   name.1 (said), try again then; or 0 */
 	int check_end;		/* opened not empty: its last line is
 				   looked at before it is written to */
 	uint64_t own_dropped;	/* relogd's own lines not written */
@@ -737,6 +737,8 @@ extern struct config relogd_config;
 int64_t	relogd_now_ms(clockid_t);
 int64_t	relogd_now_us(clockid_t);
 const char *relogd_hostname(void);
-int	relogd_openat(int, const char *, int, mode_t);
+struct stat;
+int	relogd_openat(int, const char *, int, mode_t, struct stat *);
+int	relogd_alone(const struct stat *);
 
 #endif

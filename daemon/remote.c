@@ -105,7 +105,7 @@ remote_forward_dir(int create)
 		error = ELOOP;
 	else if (!S_ISDIR(st.st_mode))
 		error = ENOTDIR;
-	else if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+	else if (!relogd_alone(&st))
 		error = EPERM;
 	else
 		return (0);
@@ -126,8 +126,7 @@ static int
 remote_open_queue(struct remote *rm)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 8];
-	FILE *f = NULL;
-	int fd, error, written = 0;
+	int fd;
 
 	if (remote_forward_dir(1) != 0)
 		return (-1);
@@ -138,27 +137,15 @@ remote_open_queue(struct remote *rm)
 	/* Say whose queue it is, for a restart with other settings. */
 	snprintf(path, sizeof path, "%s/uri", dir);
 	fd = relogd_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
-	    O_TRUNC, 0600);
-	error = errno;
-	if (fd >= 0 && (f = fdopen(fd, "w")) == NULL) {
-		error = errno;
-		close(fd);
-	}
-	if (f != NULL) {
-		if (fprintf(f, "%s\n", rm->uri) < 0)
-			error = errno;
-		else
-			written = 1;
-		if (fclose(f) != 0 && written) {
-			error = errno;
-			written = 0;
-		}
-	}
-	if (!written) {
-		log_error("cannot write %s: %s", path, strerror(error));
+	    O_TRUNC, 0600, NULL);
+	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		spool_close(&rm->spool);
 		return (-1);
 	}
+	close(fd);
 	return (0);
 }
 
@@ -273,7 +260,7 @@ remote_start_left(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s/uri", dir, de->d_name);
-		fd = relogd_openat(AT_FDCWD, path, O_RDONLY, 0);
+		fd = relogd_openat(AT_FDCWD, path, O_RDONLY, 0, NULL);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0)
 				close(fd);

@@ -150,7 +150,7 @@ sink_rotate(struct sink *s)
 		    relogd_log_dir_fd, to) != 0 && errno != ENOENT) {
 			if (i == 1)
 				error = errno;
-			else if (!s->rotate_failed)
+			else if (s->rotate_next == 0)
 				log_error("cannot rename %s/%s: %s",
 				    relogd_config.log_dir, from,
 				    strerror(errno));
@@ -160,20 +160,19 @@ sink_rotate(struct sink *s)
 		from = to = NULL;
 	}
 	if (error != 0) {
-		if (!s->rotate_failed)
+		if (s->rotate_next == 0)
 			log_error("cannot rotate %s/%s: %s: it grows past "
 			    "max_size until it can be (tried every %d s)",
 			    relogd_config.log_dir, s->name, strerror(error),
 			    SINK_ROTATE_RETRY_MS / 1000);
-		s->rotate_failed = 1;
 		s->rotate_next = relogd_now_ms(CLOCK_MONOTONIC) +
 		    SINK_ROTATE_RETRY_MS;
 		return (0);
 	}
-	if (s->rotate_failed)
+	if (s->rotate_next != 0)
 		log_info("%s/%s rotated again", relogd_config.log_dir,
 		    s->name);
-	s->rotate_failed = 0;
+	s->rotate_next = 0;
 	return (sink_open_file(s));
 }
 

@@ -58,7 +58,7 @@ spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 static int
 spool_openat(const struct spool *sp, const char *name, int flags)
 {
-	return (relogd_openat(sp->dirfd, name, flags, 0600));
+	return (relogd_openat(sp->dirfd, name, flags, 0600, NULL));
 }
 
 /* Write the cursor; a failure is said once. */
@@ -250,12 +250,8 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	int fd, bad;
 
 	spool_path(sp, seg, path, sizeof path);
-	if ((fd = spool_openat(sp, path, O_RDWR)) < 0)
+	if ((fd = relogd_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
 		return;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return;
-	}
 	sp->bytes += (uint64_t)st.st_size;
 	/* A cursor past the end (data lost to a power cut, or written so). */
 	if (seg == sp->ack.seg && (sp->ack.off < SPOOL_HDR ||

@@ -91,32 +91,23 @@ state_replace(void)
  * fails here, not as a SIGBUS on a store into the map. A file that is not
  * relogd's alone (another user's, one others may write to, or one linked
  * elsewhere: any of them could cut it short under the map, a SIGBUS too)
- * is replaced; if it cannot be, EPERM. Returns the fd, or -1 with errno.
+ * is replaced, and *foreign set. Returns the fd, or -1 with errno.
  */
 static int
-state_file(void)
+state_file(int *foreign)
 {
 	struct stat st;
 	int fd, error;
 
 	fd = relogd_openat(relogd_state_dir_fd, "runners.state", O_RDWR |
-	    O_CREAT, 0600);
+	    O_CREAT, 0600, &st);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0) {
-		error = errno;
-		goto fail;
-	}
-	if (st.st_uid != geteuid() || st.st_nlink != 1 ||
-	    (st.st_mode & 022) != 0) {
+	if (!relogd_alone(&st) || st.st_nlink != 1) {
+		*foreign = 1;
 		close(fd);
-		if ((fd = state_replace()) < 0) {
-			log_error("%s/runners.state is not relogd's alone "
-			    "(owner, mode or links) and cannot be made anew: "
-			    "%s", relogd_config.state_dir, strerror(errno));
-			errno = EPERM;
+		if ((fd = state_replace()) < 0)
 			return (-1);
-		}
 		log_warn("%s/runners.state was not relogd's alone (owner, "
 		    "mode or links): made anew", relogd_config.state_dir);
 		st.st_size = 0;
@@ -141,16 +132,16 @@ fail:
 void
 state_open(const char *dir)
 {
-	int fd;
+	int fd, foreign = 0;
 	size_t i;
 
 	state_size = sizeof *state_map + STATE_SLOTS * sizeof *state_slots;
-	if ((fd = state_file()) < 0) {
-		log_error("%s/runners.state: %s: batches a runner sends again "
-		    "may be written twice", dir, errno == EINVAL ?
-		    "not a regular file" : errno == ELOOP ? "a symbolic link" :
-		    errno == EPERM ? "not relogd's alone, and it cannot be "
-		    "replaced" : strerror(errno));
+	if ((fd = state_file(&foreign)) < 0) {
+		log_error("%s/runners.state: %s%s: batches a runner sends "
+		    "again may be written twice", dir, foreign ? "not relogd's "
+		    "alone (owner, mode or links), not made anew: " : "",
+		    errno == EINVAL ? "not a regular file" : errno == ELOOP ?
+		    "a symbolic link" : strerror(errno));
 		return;
 	}
 	state_map = mmap(NULL, state_size, PROT_READ | PROT_WRITE, MAP_SHARED,

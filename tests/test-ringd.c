@@ -1071,7 +1071,41 @@ rd_finish(struct relog_ring_slot *slot)
 	    RELOG_RING_COMMITTED_FIRST);
 }
 
-static void rd_await_unread(const struct rd_runner *, uint32_t, long);
+/* Records in the ring relogd has not taken (their first slot unread). */
+static long
+rd_unread(const struct rd_runner *r, uint32_t slots)
+{
+	size_t size = relog_ring_file_size(slots, 1);
+	struct relog_ring_slot *slot;
+	char *map;
+	long n = 0;
+	uint32_t i;
+
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, shm_ring_fd(r->ring), 0);
+	ck_assert(map != MAP_FAILED);
+	slot = (struct relog_ring_slot *)(map + RELOG_RING_HEADER_SIZE);
+	for (i = 0; i < slots; i++)
+		n += relog_ring_seq_state(atomic_load(&slot[i].seq)) ==
+		    RELOG_RING_COMMITTED_FIRST;
+	munmap(map, size);
+	return (n);
+}
+
+/*
+ * Wait until n records of the ring are left not taken: relogd's reads got
+ * that far (from the ring itself, so as soon as they do).
+ */
+static void
+rd_await_unread(const struct rd_runner *r, uint32_t slots, long n)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+
+	while (rd_unread(r, slots) != n) {
+		ck_assert_msg(harness_now_ms() < deadline, "%ld records not "
+		    "taken, not %ld", rd_unread(r, slots), n);
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
 
 /*
  * A connection that hung up while waiting for its ring's last connection
@@ -1162,42 +1196,6 @@ START_TEST(test_ringd_congested_writer_waited)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
 END_TEST
-
-/* Records in the ring relogd has not taken (their first slot unread). */
-static long
-rd_unread(const struct rd_runner *r, uint32_t slots)
-{
-	size_t size = relog_ring_file_size(slots, 1);
-	struct relog_ring_slot *slot;
-	char *map;
-	long n = 0;
-	uint32_t i;
-
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED, shm_ring_fd(r->ring), 0);
-	ck_assert(map != MAP_FAILED);
-	slot = (struct relog_ring_slot *)(map + RELOG_RING_HEADER_SIZE);
-	for (i = 0; i < slots; i++)
-		n += relog_ring_seq_state(atomic_load(&slot[i].seq)) ==
-		    RELOG_RING_COMMITTED_FIRST;
-	munmap(map, size);
-	return (n);
-}
-
-/*
- * Wait until n records of the ring are left not taken: relogd's reads got
- * that far (from the ring itself, so as soon as they do).
- */
-static void
-rd_await_unread(const struct rd_runner *r, uint32_t slots, long n)
-{
-	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
-
-	while (rd_unread(r, slots) != n) {
-		ck_assert_msg(harness_now_ms() < deadline, "%ld records not "
-		    "taken, not %ld", rd_unread(r, slots), n);
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	}
-}
 
 /*
  * relogd has read all the test sent on fd (SIOCOUTQ: none of it waits in

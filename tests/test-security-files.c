@@ -51,6 +51,37 @@ files_start(const char *conf)
 	harness_daemon_start(&F, args);
 }
 
+/* A runner (test-runner) sends 100 records to plugin test, and ends. */
+static void
+files_run(const char *runner)
+{
+	static const char *const args[] = { "-n", "100", "-a", NULL };
+
+	ck_assert_int_eq(harness_wait(harness_runner(&F, runner, NULL, args,
+	    NULL), FILES_WAIT_MS), 0);
+}
+
+/* relogd said needle (on its stderr) exactly n times. */
+static void
+files_assert_said(const char *needle, size_t n)
+{
+	char *text = harness_read_file(F.stderr_path, NULL);
+
+	ck_assert_msg(harness_count(text, needle) == n, "\"%s\" said %zu "
+	    "times, not %zu", needle, harness_count(text, needle), n);
+	free(text);
+}
+
+/* The runner's 100 records are all in test.log, in order. */
+static void
+files_assert_delivered(const char *runner)
+{
+	char *text = harness_plugin_log(&F, "test");
+
+	harness_check_sequence(text, runner, 0, 100);
+	free(text);
+}
+
 /*
  * Is there, in len bytes of an output, no byte a terminal or a line
  * reader would act on: C0 controls but tab and newline, DEL, and C1
@@ -423,26 +454,17 @@ END_TEST
  */
 START_TEST(test_security_state_full)
 {
-	static const char *const args[] = { "-n", "100", "-a", NULL };
-	char *text;
-
 	files_unshare();
 	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
 	ck_assert_int_eq(mount("tmpfs", F.state_dir, "tmpfs", 0,
 	    "size=64k,mode=0755"), 0);
 	files_fill(F.state_dir);
 	files_start("");
-	ck_assert_int_eq(harness_wait(harness_runner(&F, "st", NULL, args,
-	    NULL), FILES_WAIT_MS), 0);
+	files_run("st");
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
-	text = harness_read_file(F.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runners.state: No space left "
-	    "on device: batches a runner sends again may be written twice"),
-	    1);
-	free(text);
-	text = harness_plugin_log(&F, "test");
-	harness_check_sequence(text, "st", 0, 100);
-	free(text);
+	files_assert_said("runners.state: No space left on device: batches a "
+	    "runner sends again may be written twice", 1);
+	files_assert_delivered("st");
 	umount2(F.state_dir, MNT_DETACH);
 }
 END_TEST
@@ -455,8 +477,7 @@ END_TEST
  */
 START_TEST(test_security_state_fifos)
 {
-	static const char *const args[] = { "-n", "100", "-a", NULL };
-	char path[512], *text;
+	char path[512];
 
 	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
 	snprintf(path, sizeof path, "%s/grants", F.state_dir);
@@ -468,16 +489,11 @@ START_TEST(test_security_state_fifos)
 	snprintf(path, sizeof path, "%s/forward/x/uri", F.state_dir);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	files_start("");
-	ck_assert_int_eq(harness_wait(harness_runner(&F, "ff", NULL, args,
-	    NULL), FILES_WAIT_MS), 0);
+	files_run("ff");
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
-	text = harness_read_file(F.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "grants: Invalid argument: "
-	    "granted tokens are not known"), 1);
-	free(text);
-	text = harness_plugin_log(&F, "test");
-	harness_check_sequence(text, "ff", 0, 100);
-	free(text);
+	files_assert_said("grants: Invalid argument: granted tokens are not "
+	    "known", 1);
+	files_assert_delivered("ff");
 }
 END_TEST
 
@@ -491,8 +507,7 @@ END_TEST
  */
 START_TEST(test_security_state_foreign)
 {
-	static const char *const args[] = { "-n", "100", "-a", NULL };
-	char path[512], *text;
+	char path[512];
 	struct stat old, st;
 	int fd;
 
@@ -510,22 +525,17 @@ START_TEST(test_security_state_foreign)
 	files_start("");
 	ck_assert_int_eq(ftruncate(fd, 0), 0);
 	close(fd);
-	ck_assert_int_eq(harness_wait(harness_runner(&F, "sf", NULL, args,
-	    NULL), FILES_WAIT_MS), 0);
+	files_run("sf");
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_ne(st.st_ino, old.st_ino);
 	ck_assert_uint_eq(st.st_uid, geteuid());
 	ck_assert_uint_eq(st.st_mode & 077, 0);
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
-	text = harness_read_file(F.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runners.state was not relogd's "
-	    "alone (owner, mode or links): made anew"), 1);
-	ck_assert_uint_eq(harness_count(text, "grants: not relogd's alone "
-	    "(owner or mode): granted tokens are not known"), 1);
-	free(text);
-	text = harness_plugin_log(&F, "test");
-	harness_check_sequence(text, "sf", 0, 100);
-	free(text);
+	files_assert_said("runners.state was not relogd's alone (owner, mode "
+	    "or links): made anew", 1);
+	files_assert_said("grants: not relogd's alone (owner or mode): "
+	    "granted tokens are not known", 1);
+	files_assert_delivered("sf");
 }
 END_TEST
 
