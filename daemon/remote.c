@@ -39,9 +39,9 @@ remote_proto_of(enum uri_proto proto)
 	return (proto == URI_FLUENT ? &remote_fluent : &remote_syslog);
 }
 
-/* The file queue's folder: the URI made safe, and a hash of it. */
+/* The file queue's folder in forward/: the URI made safe, and a hash of it. */
 static void
-remote_spool_dir(const char *uri, char *buf, size_t size)
+remote_spool_name(const char *uri, char *buf, size_t size)
 {
 	uint32_t hash = 2166136261u;
 	char name[80];
@@ -53,8 +53,7 @@ remote_spool_dir(const char *uri, char *buf, size_t size)
 		name[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
 		    "VWXYZ0123456789.-", uri[i]) != NULL ? uri[i] : '_';
 	name[i] = '\0';
-	snprintf(buf, size, "%s/forward/%s-%08" PRIx32,
-	    relogd_config.state_dir, name, hash);
+	snprintf(buf, size, "%s-%08" PRIx32, name, hash);
 }
 
 /* Free a remote (its file queue closed, its connection gone). */
@@ -84,31 +83,34 @@ remote_say_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Is state_dir/forward relogd's own folder (made if create and missing),
- * which no one else may write to, and not a symbolic link that would put
- * the queues (and the records in them) elsewhere? Returns 0, or -1 (errno
- * set; said in the log but ENOENT).
+ * Open state_dir/forward (made if create and missing): relogd's own
+ * folder, which no one else may write to, and not a symbolic link that
+ * would put the queues (and the records in them) elsewhere. The queues are
+ * opened from its fd, so the folder checked is the one used. Returns the
+ * fd, or -1 (errno set; said in the log but ENOENT).
  */
 static int
 remote_forward_dir(int create)
 {
 	struct stat st;
-	int error;
+	int fd, error;
 
 	if (create && mkdirat(relogd_state_dir_fd, "forward", 0700) != 0 &&
 	    errno != EEXIST)
 		error = errno;
-	else if (fstatat(relogd_state_dir_fd, "forward", &st,
-	    AT_SYMLINK_NOFOLLOW) != 0)
+	else if ((fd = openat(relogd_state_dir_fd, "forward", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		error = errno;
-	else if (S_ISLNK(st.st_mode))
-		error = ELOOP;
-	else if (!S_ISDIR(st.st_mode))
-		error = ENOTDIR;
-	else if (!relogd_alone(&st))
+		/* A link to a folder is ENOTDIR (O_DIRECTORY): say what. */
+		if (fstatat(relogd_state_dir_fd, "forward", &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			error = ELOOP;
+	} else {
+		if (fstat(fd, &st) == 0 && relogd_alone(&st))
+			return (fd);
+		close(fd);
 		error = EPERM;
-	else
-		return (0);
+	}
 	if (error != ENOENT)
 		log_error("%s/forward: %s: no forward queue there",
 		    relogd_config.state_dir, error == ELOOP ? "a symbolic link" :
@@ -125,21 +127,25 @@ remote_forward_dir(int create)
 static int
 remote_open_queue(struct remote *rm)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 8];
-	int fd;
+	char name[100], dir[PATH_MAX];
+	int fd, ffd;
 
-	if (remote_forward_dir(1) != 0)
+	if ((ffd = remote_forward_dir(1)) < 0)
 		return (-1);
-	remote_spool_dir(rm->uri, dir, sizeof dir);
-	if (spool_open(&rm->spool, dir, relogd_config.remote_disk,
-	    sizeof(struct remote_rec), REMOTE_REC_MAX) != 0)
+	remote_spool_name(rm->uri, name, sizeof name);
+	snprintf(dir, sizeof dir, "%s/forward/%s", relogd_config.state_dir,
+	    name);
+	if (spool_open(&rm->spool, ffd, name, dir, relogd_config.remote_disk,
+	    sizeof(struct remote_rec), REMOTE_REC_MAX) != 0) {
+		close(ffd);
 		return (-1);
+	}
+	close(ffd);
 	/* Say whose queue it is, for a restart with other settings. */
-	snprintf(path, sizeof path, "%s/uri", dir);
 	fd = relogd_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
 	    O_TRUNC, 0600, NULL);
 	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0) {
-		log_error("cannot write %s: %s", path, strerror(errno));
+		log_error("cannot write %s/uri: %s", dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		spool_close(&rm->spool);
@@ -244,23 +250,26 @@ remote_resolve(const char *list, struct remote **out)
 static void
 remote_start_left(void)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 300];
+	char path[NAME_MAX + 8];
 	char uri[RELOGD_REMOTE_LIST_MAX];
 	struct remote *some[RELOGD_REMOTE_MAX];
 	struct dirent *de;
 	char *cause;
 	DIR *d;
 	FILE *f;
-	int fd;
+	int fd, ffd;
 
-	snprintf(dir, sizeof dir, "%s/forward", relogd_config.state_dir);
-	if (remote_forward_dir(0) != 0 || (d = opendir(dir)) == NULL)
+	if ((ffd = remote_forward_dir(0)) < 0)
 		return;
+	if ((d = fdopendir(ffd)) == NULL) {
+		close(ffd);
+		return;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof path, "%s/%s/uri", dir, de->d_name);
-		fd = relogd_openat(AT_FDCWD, path, O_RDONLY, 0, NULL);
+		snprintf(path, sizeof path, "%s/uri", de->d_name);
+		fd = relogd_openat(dirfd(d), path, O_RDONLY, 0, NULL);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0)
 				close(fd);

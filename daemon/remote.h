@@ -181,7 +181,8 @@ void	remote_queue_flush(struct remote *);
 void	remote_queue_free(struct remote *);
 
 /* spool.c */
-int	spool_open(struct spool *, const char *, uint64_t, uint32_t, uint32_t);
+int	spool_open(struct spool *, int, const char *, const char *, uint64_t,
+	    uint32_t, uint32_t);
 int	spool_pending(const struct spool *);
 uint64_t spool_append(struct spool *, const char *, size_t);
 void	spool_flush(struct spool *);

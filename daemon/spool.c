@@ -335,17 +335,20 @@ spool_read_cursor(struct spool *sp)
 }
 
 /*
- * Open (or create) the queue in dir; all its segments hold about max_bytes;
- * a record's length field (the bytes after it) is rec_min to rec_max, and
- * anything else is damage. Returns 0, or -1 (said in relogd's log).
+ * Open (or create) the queue in the folder name of atfd's (or AT_FDCWD and
+ * a path), shown as dir; all its segments hold about max_bytes; a record's
+ * length field (the bytes after it) is rec_min to rec_max, and anything
+ * else is damage. The folder must be relogd's alone. Returns 0, or -1 (said
+ * in relogd's log).
  */
 int
-spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
-    uint32_t rec_min, uint32_t rec_max)
+spool_open(struct spool *sp, int atfd, const char *name, const char *dir,
+    uint64_t max_bytes, uint32_t rec_min, uint32_t rec_max)
 {
 	uint64_t *segs;
 	size_t nsegs;
 	struct rlimit rl;
+	struct stat st;
 
 	memset(sp, 0, sizeof *sp);
 	sp->wfd = sp->rfd = sp->cursor_fd = sp->dirfd = -1;
@@ -360,10 +363,17 @@ spool_open(struct spool *sp, const char *dir, uint64_t max_bytes,
 		sp->seg_max = rl.rlim_cur;
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
-	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-	    (sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0 ||
-	    spool_read_cursor(sp) != 0 ||
+	if ((mkdirat(atfd, name, 0700) != 0 && errno != EEXIST) ||
+	    (sp->dirfd = openat(atfd, name, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
+		goto fail;
+	if (fstat(sp->dirfd, &st) != 0 || !relogd_alone(&st)) {
+		log_error("forward queue %s: not relogd's alone (owner or "
+		    "mode): not opened", dir);
+		spool_close(sp);
+		return (-1);
+	}
+	if (spool_read_cursor(sp) != 0 ||
 	    spool_segments(sp, &segs, &nsegs) != 0)
 		goto fail;
 	if (nsegs == 0) {

@@ -74,11 +74,25 @@ spool_teardown(void)
 	harness_cleanup(&H);
 }
 
+/* Open the queue in Q, from its folder's fd as relogd opens them. */
+static int
+spool_try_open(uint64_t budget, uint32_t rec_min, uint32_t rec_max)
+{
+	int dirfd, ret;
+
+	dirfd = open(H.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dirfd, 0);
+	ret = spool_open(&S, dirfd, strrchr(Q, '/') + 1, Q, budget, rec_min,
+	    rec_max);
+	close(dirfd);
+	return (ret);
+}
+
 /* Open the queue in Q; it must open. */
 static void
 spool_test_open(uint64_t budget, uint32_t rec_min, uint32_t rec_max)
 {
-	ck_assert_int_eq(spool_open(&S, Q, budget, rec_min, rec_max), 0);
+	ck_assert_int_eq(spool_try_open(budget, rec_min, rec_max), 0);
 	S_open = 1;
 }
 
@@ -568,7 +582,43 @@ START_TEST(test_spool_fifos)
 
 	ck_assert_int_eq(unlink(spool_seg_path(3)), 0);
 	ck_assert_int_eq(mkfifo(spool_seg_path(3), 0600), 0);
-	ck_assert_int_ne(spool_open(&S, Q, SPOOL_BUDGET, 8, 4096), 0);
+	ck_assert_int_ne(spool_try_open(SPOOL_BUDGET, 8, 4096), 0);
+	ck_assert_msg(strstr(LOG.data, "forward queue") != NULL, "%s",
+	    LOG.data);
+}
+END_TEST
+
+/*
+ * A queue folder that others may write to, or that is not relogd's, or a
+ * symbolic link, is not opened: its records could be changed, or be put
+ * elsewhere. One of relogd's own, 0700 or 0755, is.
+ */
+START_TEST(test_spool_not_alone)
+{
+	char other[512];
+
+	ck_assert_int_eq(mkdir(Q, 0700), 0);
+	ck_assert_int_eq(chmod(Q, 0777), 0);
+	ck_assert_int_ne(spool_try_open(SPOOL_BUDGET, 8, 4096), 0);
+	ck_assert_msg(strstr(LOG.data, "not relogd's alone") != NULL, "%s",
+	    LOG.data);
+	ck_assert_int_eq(chmod(Q, 0755), 0);
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 3);
+	spool_test_close();
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(Q, 1, 1), 0);
+		spool_log_clear();
+		ck_assert_int_ne(spool_try_open(SPOOL_BUDGET, 8, 4096), 0);
+		ck_assert_msg(strstr(LOG.data, "not relogd's alone") != NULL,
+		    "%s", LOG.data);
+	}
+
+	snprintf(other, sizeof other, "%s/elsewhere", H.dir);
+	ck_assert_int_eq(rename(Q, other), 0);
+	ck_assert_int_eq(symlink(other, Q), 0);
+	spool_log_clear();
+	ck_assert_int_ne(spool_try_open(SPOOL_BUDGET, 8, 4096), 0);
 	ck_assert_msg(strstr(LOG.data, "forward queue") != NULL, "%s",
 	    LOG.data);
 }
@@ -592,6 +642,7 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_bounds);
 	tcase_add_test(tc, test_spool_cursor_past_end);
 	tcase_add_test(tc, test_spool_fifos);
+	tcase_add_test(tc, test_spool_not_alone);
 	suite_add_tcase(s, tc);
 	return (s);
 }
