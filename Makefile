@@ -65,7 +65,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 DAEMON_LIBS = $(shell $(PKG_CONFIG) --libs msgpack libevent libevent_openssl \
 	libssl libcrypto libsystemd inih)
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih libevent)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih libevent \
+	zlib)
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \

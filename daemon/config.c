@@ -177,9 +177,9 @@ config_defaults(struct config *config)
 	config->socket_mode = 0660;
 	config->max_frame = RELOG_FRAME_MAX_DEFAULT;
 	config->max_entries = 10000;
-	config->max_message = 64 * 1024;
-	config->max_exception = 256 * 1024;
-	config->max_logger = 256;
+	config->max_message = PROTO_MESSAGE_CUT_DEFAULT;
+	config->max_exception = PROTO_EXCEPTION_CUT_DEFAULT;
+	config->max_logger = PROTO_LOGGER_CUT_DEFAULT;
 	config->max_connections = 4096;
 	config->max_connections_per_uid = 1024;
 	config->max_buffered = 64 * 1024 * 1024;

@@ -135,6 +135,19 @@ struct proto_line_style {
 /* Room for a level's name, "LEVEL-9223372036854775808" included. */
 #define PROTO_LEVEL_NAME_MAX 32
 
+/* relogd's default cuts of a record's texts (max_message and the others). */
+#define PROTO_MESSAGE_CUT_DEFAULT (64u * 1024)
+#define PROTO_EXCEPTION_CUT_DEFAULT (256u * 1024)
+#define PROTO_LOGGER_CUT_DEFAULT 256u
+
+/*
+ * The longest record proto_format_line writes (its lines and newlines) of
+ * texts cut to these: a byte is escaped to 4 at most, and the time, level,
+ * logger's prefix and cut marks take less than 1 KiB.
+ */
+#define PROTO_LINE_MAX(message, exception, logger) \
+	(4 * ((size_t)(message) + (exception) + (logger)) + 1024)
+
 /* A frame read by proto_client_recv: its body, and the envelope in it. */
 struct proto_msg {
 	char *body;

@@ -25,6 +25,13 @@ struct ctl_files_ini {
 	char *log_dir;
 	struct ctl_log *maps;	/* [plugin.ID] file = NAME: ID, NAME */
 	size_t nmaps;
+	size_t cut[3];		/* max_message, max_exception,
+				   max_logger_name */
+};
+
+/* The cuts of a record's texts, in ctl_files_ini's order. */
+static const char *const ctl_files_cuts[3] = {
+	"max_message", "max_exception", "max_logger_name"
 };
 
 /* One file found: whose, which rotation. */
@@ -43,7 +50,21 @@ ctl_files_ini_key(void *arg, const char *section, const char *name,
 {
 	struct ctl_files_ini *c = arg;
 	struct ctl_log *m;
+	unsigned long long n;
+	char *end;
+	size_t i;
 
+	for (i = 0; i < 3 && strcmp(section, "relogd") == 0; i++) {
+		if (strcmp(name, ctl_files_cuts[i]) != 0)
+			continue;
+		errno = 0;
+		n = strtoull(value, &end, 10);
+		/* relogd refuses what is no number, or too large. */
+		if (errno == 0 && end != value && *end == '\0' &&
+		    n <= RELOG_FRAME_MAX_LIMIT)
+			c->cut[i] = (size_t)n;
+		return (1);
+	}
 	if (strcmp(section, "relogd") == 0 && strcmp(name, "log_dir") == 0) {
 		free(c->log_dir);
 		if ((c->log_dir = strdup(value)) == NULL)
@@ -67,14 +88,17 @@ ctl_files_ini_key(void *arg, const char *section, const char *name,
 
 /*
  * Read relogd's config at path: its log_dir (returned, allocated; NULL if
- * it sets none) and its plugins' file settings into *maps (free them with
- * ctl_files_free). It is relogd's to check: what relogctl does not read
- * is ignored. Fails if the file cannot be read.
+ * it sets none), its plugins' file settings into *maps (free them with
+ * ctl_files_free), and the longest record its cuts let relogd write into
+ * *record_max. It is relogd's to check: what relogctl does not read is
+ * ignored. Fails if the file cannot be read.
  */
 char *
-ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps)
+ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps,
+    size_t *record_max)
 {
-	struct ctl_files_ini c = { NULL, NULL, 0 };
+	struct ctl_files_ini c = { NULL, NULL, 0, { PROTO_MESSAGE_CUT_DEFAULT,
+	    PROTO_EXCEPTION_CUT_DEFAULT, PROTO_LOGGER_CUT_DEFAULT } };
 	int ret;
 
 	ret = ini_parse(path, ctl_files_ini_key, &c);
@@ -84,6 +108,7 @@ ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps)
 		    "out of memory");
 	*maps = c.maps;
 	*nmaps = c.nmaps;
+	*record_max = PROTO_LINE_MAX(c.cut[0], c.cut[1], c.cut[2]);
 	return (c.log_dir);
 }
 

@@ -7,7 +7,10 @@
  * and the first line of the next, and the merge one reader per log in a
  * heap. Records of equal times come in the logs' order (by plugin), then
  * in their file's: the merge is stable. A line that is no record's (not
- * proto_format_line's) is skipped and counted.
+ * proto_format_line's) is skipped and counted; so is a record longer than
+ * relogd writes (the filter's record_max), whose bytes past that are read
+ * and not kept, so that no file (a line with no end, a gzip bomb) can make
+ * a reader hold more.
  */
 #include <sys/stat.h>
 
@@ -35,7 +38,9 @@ struct ctl_reader {
 	int have_next;
 	struct proto_buf text;	/* the current record's lines */
 	struct ctl_record rec;	/* borrows from text */
+	size_t max;		/* the longest record kept */
 	uint64_t skipped;	/* lines that are not records */
+	uint64_t too_long;	/* records longer than max */
 };
 
 /* The logs' readers, and a heap of those with a record, oldest first. */
@@ -122,33 +127,47 @@ ctl_reader_close(struct ctl_reader *r)
 }
 
 /*
- * Read a line of the open file into line (without its newline). Returns
- * 1, or 0 at the file's end.
+ * Keep up to n bytes of a line, and no more than r->max + 1 of it: a line
+ * longer than r->max is read to its end and not kept.
+ */
+static void
+ctl_reader_keep(struct ctl_reader *r, struct proto_buf *line, size_t n,
+    int *any)
+{
+	size_t room = line->len <= r->max ? r->max + 1 - line->len : 0;
+
+	proto_buf_add(line, r->buf + r->off, n < room ? n : room);
+	r->off += n;
+	*any = 1;
+}
+
+/*
+ * Read a line of the open file into line (without its newline; longer
+ * than r->max if line->len is r->max + 1). Returns 1, or 0 at the file's
+ * end.
  */
 static int
 ctl_reader_line(struct ctl_reader *r, struct proto_buf *line)
 {
 	char *nl;
-	int n;
+	int n, any = 0;
 
 	line->len = 0;
 	for (;;) {
 		if (r->off == r->len) {
 			n = gzread(r->gz, r->buf, CTL_READER_CHUNK);
 			if (n <= 0)
-				return (line->len != 0);
+				return (any);
 			r->off = 0;
 			r->len = (size_t)n;
 		}
 		nl = memchr(r->buf + r->off, '\n', r->len - r->off);
 		if (nl == NULL) {
-			proto_buf_add(line, r->buf + r->off, r->len - r->off);
-			r->off = r->len;
+			ctl_reader_keep(r, line, r->len - r->off, &any);
 			continue;
 		}
-		proto_buf_add(line, r->buf + r->off,
-		    (size_t)(nl - r->buf - r->off));
-		r->off = (size_t)(nl - r->buf) + 1;
+		ctl_reader_keep(r, line, (size_t)(nl - r->buf) - r->off, &any);
+		r->off++;
 		return (1);
 	}
 }
@@ -162,6 +181,7 @@ ctl_reader_record(struct ctl_reader *r)
 {
 	struct proto_buf swap;
 	uint64_t lines;
+	int too_long;
 
 	for (;;) {
 		if (!r->have_next) {
@@ -176,16 +196,26 @@ ctl_reader_record(struct ctl_reader *r)
 		r->text = r->next;
 		r->next = swap;
 		r->have_next = 0;
+		too_long = r->text.len > r->max;
 		for (lines = 1; ctl_reader_line(r, &r->next); lines++) {
 			if (r->next.len == 0 || r->next.data[0] != '\t') {
 				r->have_next = 1;
 				break;
+			}
+			if (too_long || r->text.len + 1 + r->next.len >
+			    r->max) {
+				too_long = 1;
+				continue;
 			}
 			proto_buf_add(&r->text, "\n", 1);
 			proto_buf_add(&r->text, r->next.data, r->next.len);
 		}
 		if (!r->have_next)
 			ctl_reader_close(r);
+		if (too_long) {
+			r->too_long++;
+			continue;
+		}
 		/* A byte after the texts, for ctl_reader_match. */
 		proto_buf_add(&r->text, "", 1);
 		r->text.len--;
@@ -298,6 +328,7 @@ ctl_reader_merge(const struct ctl_log *logs, size_t n,
 	for (i = 0; i < n; i++) {
 		m->readers[i].log = &logs[i];
 		m->readers[i].rec.plugin = logs[i].plugin;
+		m->readers[i].max = filter->record_max;
 		if ((m->readers[i].buf = malloc(CTL_READER_CHUNK)) == NULL)
 			ctl_fail(CTL_FAILED, "out of memory");
 		if (ctl_reader_advance(&m->readers[i], filter))
@@ -319,18 +350,23 @@ ctl_reader_next(struct ctl_merge *m)
 	return (m->last != NULL ? &m->last->rec : NULL);
 }
 
-/* How many lines were not records; *where, a log that had some. */
+/*
+ * How many lines were not records, or (too_long) how many records were
+ * longer than relogd writes; *where, a log that had some.
+ */
 uint64_t
-ctl_reader_skipped(const struct ctl_merge *m, const char **where)
+ctl_reader_skipped(const struct ctl_merge *m, int too_long,
+    const char **where)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, k;
 	size_t i;
 
 	*where = NULL;
 	for (i = 0; i < m->n; i++) {
-		if (m->readers[i].skipped != 0 && *where == NULL)
+		k = too_long ? m->readers[i].too_long : m->readers[i].skipped;
+		if (k != 0 && *where == NULL)
 			*where = m->readers[i].log->base;
-		n += m->readers[i].skipped;
+		n += k;
 	}
 	return (n);
 }

@@ -154,7 +154,7 @@ ctl_show_options(int argc, char **argv, struct ctl_show *s)
  * config's log_dir, else the default. Returns it, allocated.
  */
 static char *
-ctl_show_dir(const struct ctl_show *s, struct ctl_log **maps, size_t *nmaps)
+ctl_show_dir(struct ctl_show *s, struct ctl_log **maps, size_t *nmaps)
 {
 	const char *config = s->config;
 	char *dir = NULL;
@@ -170,7 +170,8 @@ ctl_show_dir(const struct ctl_show *s, struct ctl_log **maps, size_t *nmaps)
 		}
 	}
 	if (config != NULL)
-		dir = ctl_files_config(config, maps, nmaps);
+		dir = ctl_files_config(config, maps, nmaps,
+		    &s->filter.record_max);
 	if (s->dir != NULL || dir == NULL) {
 		free(dir);
 		dir = strdup(s->dir != NULL ? s->dir :
@@ -280,7 +281,9 @@ int
 ctl_show_main(int argc, char **argv)
 {
 	struct ctl_show s = {
-		.filter = { INT64_MIN, INT64_MIN, INT64_MAX, NULL },
+		.filter = { INT64_MIN, INT64_MIN, INT64_MAX, NULL,
+		    PROTO_LINE_MAX(PROTO_MESSAGE_CUT_DEFAULT,
+		    PROTO_EXCEPTION_CUT_DEFAULT, PROTO_LOGGER_CUT_DEFAULT) },
 		.last = -1, .format = CTL_FORMAT_SHORT, .pager = 1,
 	};
 	struct ctl_log *maps, *logs;
@@ -303,13 +306,24 @@ ctl_show_main(int argc, char **argv)
 	ctl_out_start(s.pager);
 	m = ctl_reader_merge(logs, nlogs, &s.filter);
 	ctl_show_print(&s, m);
-	if ((skipped = ctl_reader_skipped(m, &where)) == 1)
+	if ((skipped = ctl_reader_skipped(m, 0, &where)) == 1)
 		fprintf(stderr, "relogctl: a line that is no record was "
 		    "skipped, in %s/%s\n", dir, where);
 	else if (skipped > 1)
 		fprintf(stderr, "relogctl: %llu lines that are no records "
 		    "were skipped, some in %s/%s\n",
 		    (unsigned long long)skipped, dir, where);
+	if ((skipped = ctl_reader_skipped(m, 1, &where)) == 1)
+		fprintf(stderr, "relogctl: a record longer than relogd writes "
+		    "(%zu bytes, by its max_message, max_exception and "
+		    "max_logger_name) was skipped, in %s/%s\n",
+		    s.filter.record_max, dir, where);
+	else if (skipped > 1)
+		fprintf(stderr, "relogctl: %llu records longer than relogd "
+		    "writes (%zu bytes, by its max_message, max_exception and "
+		    "max_logger_name) were skipped, some in %s/%s\n",
+		    (unsigned long long)skipped, s.filter.record_max, dir,
+		    where);
 	ctl_reader_free(m);
 	ctl_files_free(logs, nlogs);
 	ctl_files_free(maps, nmaps);

@@ -65,6 +65,7 @@ struct ctl_filter {
 	int64_t since;		/* ms, at least; INT64_MIN: any */
 	int64_t until;		/* ms, before; INT64_MAX: any */
 	void *regex;		/* a regex_t, or NULL */
+	size_t record_max;	/* longer is no record relogd wrote */
 };
 
 /* relogctl.c */
@@ -96,7 +97,8 @@ int	ctl_exec_main(int, char **);
 int	ctl_show_main(int, char **);
 
 /* ctl-files.c */
-char   *ctl_files_config(const char *, struct ctl_log **, size_t *);
+char   *ctl_files_config(const char *, struct ctl_log **, size_t *,
+	    size_t *);
 int	ctl_files_find(const char *, const struct ctl_log *, size_t,
 	    char *const *, size_t, struct ctl_log **, size_t *);
 void	ctl_files_free(struct ctl_log *, size_t);
@@ -105,7 +107,7 @@ void	ctl_files_free(struct ctl_log *, size_t);
 struct ctl_merge *ctl_reader_merge(const struct ctl_log *, size_t,
 	    const struct ctl_filter *);
 const struct ctl_record *ctl_reader_next(struct ctl_merge *);
-uint64_t ctl_reader_skipped(const struct ctl_merge *, const char **);
+uint64_t ctl_reader_skipped(const struct ctl_merge *, int, const char **);
 void	ctl_reader_free(struct ctl_merge *);
 
 /* ctl-time.c */

@@ -6,6 +6,7 @@
  * deadlines, never sleeps.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -134,6 +135,7 @@ capture_run(const char *const *argv, const char *const *env, int pty,
 {
 	struct capture_text t[2] = { { NULL, 0, 0 }, { NULL, 0, 0 } };
 	struct pollfd pfd[2];
+	struct rusage ru;
 	int64_t deadline = harness_now_ms() + timeout_ms, left;
 	int open_fds, i;
 	pid_t pid;
@@ -156,7 +158,8 @@ capture_run(const char *const *argv, const char *const *env, int pty,
 			open_fds--;
 		}
 	}
-	c->status = harness_wait(pid, timeout_ms);
+	c->status = harness_wait_usage(pid, timeout_ms, &ru);
+	c->maxrss_kb = ru.ru_maxrss;
 	c->out = t[0].p != NULL ? t[0].p : strdup("");
 	c->err = t[1].p != NULL ? t[1].p : strdup("");
 	ck_assert_ptr_nonnull(c->out);

@@ -214,6 +214,13 @@ harness_pidfd(pid_t pid)
 int
 harness_wait(pid_t pid, int timeout_ms)
 {
+	return (harness_wait_usage(pid, timeout_ms, NULL));
+}
+
+/* harness_wait, and what the child used in *ru if not NULL. */
+int
+harness_wait_usage(pid_t pid, int timeout_ms, struct rusage *ru)
+{
 	struct pollfd pfd;
 	int status, n;
 
@@ -230,8 +237,8 @@ harness_wait(pid_t pid, int timeout_ms)
 		waitpid(pid, NULL, 0);
 		return (-1);
 	}
-	if (waitpid(pid, &status, 0) != pid)
-		harness_fail("waitpid %ld: %s", (long)pid, strerror(errno));
+	if (wait4(pid, &status, 0, ru) != pid)
+		harness_fail("wait4 %ld: %s", (long)pid, strerror(errno));
 	if (WIFSIGNALED(status))
 		return (128 + WTERMSIG(status));
 	return (WEXITSTATUS(status));

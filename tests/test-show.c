@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "proto.h"
 #include "tests.h"
 
@@ -334,6 +336,84 @@ START_TEST(test_show_symlinks)
 }
 END_TEST
 
+/* Append a string to a buffer. */
+static void
+show_add(struct proto_buf *b, const char *s)
+{
+	proto_buf_add(b, s, strlen(s));
+}
+
+/*
+ * A record longer than relogd writes under its config's cuts is skipped
+ * and said, whether its first line or its exception lines make it so, and
+ * what follows it shows. A gzip bomb of one line with no end (128 MiB of
+ * it, from 128 KiB) is read through, not kept: relogctl's peak RSS stays
+ * far below the line, where it is measured (not under valgrind).
+ */
+START_TEST(test_show_too_long)
+{
+	static const char *const none[] = { NULL };
+	const char *before = "2026-11-28T09:59:59.000Z INFO [plugin.weather] "
+	    "w0 after a bomb\n";
+	const char *after = "2026-11-28T10:00:09.900Z INFO [plugin.weather] "
+	    "w6 after long ones\n";
+	size_t bomb = harness_rss_measured() ? (size_t)128 << 20 : 4u << 20;
+	char conf[1024], path[512], *chunk, *want, *all;
+	struct capture c;
+	struct proto_buf b = { NULL, 0, 0 };
+	size_t i;
+	gzFile gz;
+
+	snprintf(conf, sizeof conf, "[relogd]\nlog_dir = %s\n"
+	    "max_message = 1000\nmax_exception = 1000\n"
+	    "max_logger_name = 100\n[plugin.api]\nfile = api-requests.log\n",
+	    H.log_dir);
+	snprintf(show_conf, sizeof show_conf, "%s", harness_config(&H, conf));
+	/* 4 * 2,100 + 1,024 = 9,424 bytes at most: these have 10,000. */
+	show_add(&b, "2026-11-28T10:00:09.100Z INFO [plugin.weather] ");
+	for (i = 0; i < 10000; i++)
+		proto_buf_add(&b, "m", 1);
+	show_add(&b, "\n2026-11-28T10:00:09.200Z ERROR [plugin.weather] "
+	    "short\n");
+	for (i = 0; i < 200; i++)
+		show_add(&b, "\t  File \"api.py\", line 12, in fetch, "
+		    "and more of a traceback, to make it long\n");
+	proto_buf_add(&b, "", 1);
+	show_append("weather.log", b.data);
+	show_append("weather.log", after);
+	proto_buf_free(&b);
+
+	/* weather.log.3.gz, the oldest: the bomb, then a record. */
+	snprintf(path, sizeof path, "%s/weather.log.3.gz", H.log_dir);
+	ck_assert_ptr_nonnull(gz = gzopen(path, "wb9"));
+	ck_assert_ptr_nonnull(chunk = malloc(1 << 20));
+	memset(chunk, 'z', 1 << 20);
+	for (i = 0; i < bomb >> 20; i++)
+		ck_assert_int_eq(gzwrite(gz, chunk, 1 << 20), 1 << 20);
+	ck_assert_int_eq(gzputs(gz, "\n"), 1);
+	ck_assert_int_gt(gzputs(gz, before), 0);
+	ck_assert_int_eq(gzclose(gz), Z_OK);
+	free(chunk);
+
+	show_run(none, NULL, 0, &c);
+	ck_assert_msg(c.status == 0, "status %d: %s", c.status, c.err);
+	all = show_expect("w1 n1 b1 w2 a1 n2 w3 a2 w4 n3 w5");
+	ck_assert_int_gt(asprintf(&want, "weather: %s%sweather: %s", before,
+	    all, after), 0);
+	if (harness_rss_measured())
+		ck_assert_msg(c.maxrss_kb < 32 * 1024, "relogctl's peak RSS: "
+		    "%ld KiB", c.maxrss_kb);
+	ck_assert_msg(strcmp(c.out, want) == 0, "want:\n%.2000s\ngot:\n%.2000s",
+	    want, c.out);
+	ck_assert_msg(strstr(c.err, "relogctl: 3 records longer than relogd "
+	    "writes (9424 bytes, by its max_message, max_exception and "
+	    "max_logger_name) were skipped, some in ") != NULL, "%s", c.err);
+	free(want);
+	free(all);
+	capture_free(&c);
+}
+END_TEST
+
 /* -p (repeatable), -l, -g over message and exception, -D. */
 START_TEST(test_show_filters)
 {
@@ -584,6 +664,7 @@ suite_show(void)
 	tcase_add_test(tc, test_show_parse_rejects);
 	tcase_add_test(tc, test_show_all);
 	tcase_add_test(tc, test_show_symlinks);
+	tcase_add_test(tc, test_show_too_long);
 	tcase_add_test(tc, test_show_filters);
 	tcase_add_test(tc, test_show_times);
 	tcase_add_test(tc, test_show_last);

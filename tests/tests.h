@@ -45,6 +45,7 @@ struct capture {
 	char *out;		/* stdout, or a pseudo-terminal's output */
 	char *err;
 	int status;		/* as harness_wait's */
+	long maxrss_kb;		/* its peak RSS */
 };
 
 /* capture.c */
