@@ -250,14 +250,14 @@ remote_resolve(const char *list, struct remote **out)
 static void
 remote_start_left(void)
 {
-	char path[NAME_MAX + 8];
 	char uri[RELOGD_REMOTE_LIST_MAX];
 	struct remote *some[RELOGD_REMOTE_MAX];
 	struct dirent *de;
 	char *cause;
 	DIR *d;
+	struct stat st;
 	FILE *f;
-	int fd, ffd;
+	int fd, qfd, ffd;
 
 	if ((ffd = remote_forward_dir(0)) < 0)
 		return;
@@ -268,8 +268,14 @@ remote_start_left(void)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof path, "%s/uri", de->d_name);
-		fd = relogd_openat(dirfd(d), path, O_RDONLY, 0, NULL);
+		/* A queue's folder is relogd's alone, as spool_open wants. */
+		qfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (qfd < 0)
+			continue;
+		fd = fstat(qfd, &st) == 0 && relogd_alone(&st) ?
+		    relogd_openat(qfd, "uri", O_RDONLY, 0, NULL) : -1;
+		close(qfd);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0)
 				close(fd);

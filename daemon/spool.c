@@ -371,6 +371,7 @@ spool_open(struct spool *sp, int atfd, const char *name, const char *dir,
 		log_error("forward queue %s: not relogd's alone (owner or "
 		    "mode): not opened", dir);
 		spool_close(sp);
+		errno = EPERM;
 		return (-1);
 	}
 	if (spool_read_cursor(sp) != 0 ||
