@@ -11,6 +11,7 @@
  */
 #include <sys/resource.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <regex.h>
@@ -34,6 +35,7 @@ struct ctl_show {
 	enum ctl_format format;
 	const char *dir;
 	const char *config;
+	size_t record_max;	/* --max-record; 0: the config's */
 	int pager;
 };
 
@@ -109,10 +111,14 @@ ctl_show_options(int argc, char **argv, struct ctl_show *s)
 		{ "until", required_argument, NULL, 'U' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "no-pager", no_argument, NULL, 'P' },
+		{ "max-record", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const size_t most = PROTO_LINE_MAX(RELOG_FRAME_MAX_LIMIT,
+	    RELOG_FRAME_MAX_LIMIT, 4096);
 	int64_t now = ctl_time_now();
+	unsigned long long n;
 	char *end;
 	int opt;
 
@@ -140,6 +146,16 @@ ctl_show_options(int argc, char **argv, struct ctl_show *s)
 		case 'D': s->dir = optarg; break;
 		case 'C': s->config = optarg; break;
 		case 'P': s->pager = 0; break;
+		case 'M':
+			errno = 0;
+			n = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end != '\0' ||
+			    errno != 0 || n == 0 || n > most)
+				ctl_usage_error("show", "--max-record %s: not a "
+				    "number of bytes from 1 to %zu", optarg,
+				    most);
+			s->record_max = (size_t)n;
+			break;
 		case 'h': ctl_help("show"); break;
 		default: ctl_bad_option("show", opt, argv);
 		}
@@ -172,6 +188,8 @@ ctl_show_dir(struct ctl_show *s, struct ctl_log **maps, size_t *nmaps)
 	if (config != NULL)
 		dir = ctl_files_config(config, maps, nmaps,
 		    &s->filter.record_max);
+	if (s->record_max != 0)
+		s->filter.record_max = s->record_max;
 	if (s->dir != NULL || dir == NULL) {
 		free(dir);
 		dir = strdup(s->dir != NULL ? s->dir :
@@ -316,12 +334,13 @@ ctl_show_main(int argc, char **argv)
 	if ((skipped = ctl_reader_skipped(m, 1, &where)) == 1)
 		fprintf(stderr, "relogctl: a record longer than relogd writes "
 		    "(%zu bytes, by its max_message, max_exception and "
-		    "max_logger_name) was skipped, in %s/%s\n",
-		    s.filter.record_max, dir, where);
+		    "max_logger_name) was skipped, in %s/%s (--max-record "
+		    "shows longer ones)\n", s.filter.record_max, dir, where);
 	else if (skipped > 1)
 		fprintf(stderr, "relogctl: %llu records longer than relogd "
 		    "writes (%zu bytes, by its max_message, max_exception and "
-		    "max_logger_name) were skipped, some in %s/%s\n",
+		    "max_logger_name) were skipped, some in %s/%s "
+		    "(--max-record shows longer ones)\n",
 		    (unsigned long long)skipped, s.filter.record_max, dir,
 		    where);
 	ctl_reader_free(m);

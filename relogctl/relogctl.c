@@ -54,7 +54,7 @@ static const struct ctl_command {
 	    "show [-p PLUGIN]... [-l LEVEL] [--since TIME] [--until TIME]\n"
 	    "       [-g REGEX] [-n N] [-o short|json|cat] [-D DIR] "
 	    "[--config FILE]\n"
-	    "       [--no-pager]",
+	    "       [--max-record BYTES] [--no-pager]",
 	    "  -p PLUGIN       only this plugin's records (repeatable)\n"
 	    "  -l LEVEL        only records at LEVEL or above\n"
 	    "  --since TIME    records at TIME or later: 2026-11-28,\n"
@@ -69,6 +69,10 @@ static const struct ctl_command {
 	    "  -D DIR          the log folder (default: relogd's config's)\n"
 	    "  --config FILE   relogd's config (default "
 	    "/etc/relogd/relogd.conf)\n"
+	    "  --max-record BYTES  skip longer records (default: the "
+	    "longest the\n"
+	    "                  config's max_message, max_exception and\n"
+	    "                  max_logger_name let relogd write)\n"
 	    "  --no-pager      do not page output to a terminal\n" },
 	{ "send", ctl_send_main,
 	    "send -p PLUGIN [-l LEVEL] [-n LOGGER] [MESSAGE...]",
