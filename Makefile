@@ -70,7 +70,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs check msgpack inih libevent \
 
 PROTO_PACK_SRC = proto/proto-pack.c proto/proto-scan.c
 PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
-	proto/proto-metrics.c
+	proto/proto-metrics.c proto/proto-file.c
 PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 # The shared ring's consumer: relogd's, and librelog's when it sends batches.

@@ -120,7 +120,7 @@ control_stats_plugin(struct plugin *p, void *arg)
 	msgpack_pack_uint64(pk, p->refused);
 	proto_pack_key(pk, "writing");
 	control_str(pk, !p->file.stalled ? "ok" :
-	    sink_error_text(p->file.error));
+	    relogd_error_text(p->file.error));
 	proto_pack_key(pk, "waiting");
 	msgpack_pack_uint64(pk, sink_waiting(&p->file));
 	proto_pack_key(pk, "journald_lost");

@@ -101,7 +101,7 @@ owner_load(void)
 	owner_grants = calloc(OWNER_GRANTS_MAX, sizeof *owner_grants);
 	if (owner_grants == NULL)
 		fatal("calloc");
-	fd = relogd_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0, &st);
+	fd = proto_openat(relogd_state_dir_fd, OWNER_GRANTS, O_RDONLY, 0, &st);
 	/* Grants prove identities: a file another could write is none. */
 	if (fd >= 0 && !relogd_alone(&st)) {
 		close(fd);
@@ -137,11 +137,7 @@ owner_save(void)
 	FILE *f;
 	int fd, error;
 
-	/* Ours alone: one planted there could be kept open and written. */
-	if (unlinkat(relogd_state_dir_fd, tmp, 0) != 0 && errno != ENOENT)
-		return (-1);
-	fd = relogd_openat(relogd_state_dir_fd, tmp, O_WRONLY | O_CREAT |
-	    O_EXCL, 0600, NULL);
+	fd = relogd_create(relogd_state_dir_fd, tmp, O_WRONLY);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		error = errno;
 		if (fd >= 0)

@@ -56,39 +56,6 @@ relogd_hostname(void)
 }
 
 /*
- * Open a file in a folder of relogd's (dirfd, or AT_FDCWD and a path)
- * that someone else may have written in: never through a symbolic link
- * (the last part of the path), never waiting on a FIFO or a device (opened
- * O_NONBLOCK, which is cleared again), and only a regular file (else
- * EINVAL); its stat in *stp if not NULL. Returns the fd, or -1 (errno
- * set).
- */
-int
-relogd_openat(int dirfd, const char *path, int flags, mode_t mode,
-    struct stat *stp)
-{
-	struct stat st, *sp = stp != NULL ? stp : &st;
-	int fd, fl, error;
-
-	fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-	    O_NONBLOCK, mode);
-	if (fd < 0)
-		return (-1);
-	if (fstat(fd, sp) != 0)
-		error = errno;
-	else if (!S_ISREG(sp->st_mode))
-		error = EINVAL;
-	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
-		error = errno;
-	else
-		return (fd);
-	close(fd);
-	errno = error;
-	return (-1);
-}
-
-/*
  * Is a file (or folder) relogd's alone: its own, and not writable by its
  * group or others? One that is not may be changed under relogd by whoever
  * else can: its state is not to be trusted to it.
@@ -97,4 +64,76 @@ int
 relogd_alone(const struct stat *st)
 {
 	return (st->st_uid == geteuid() && (st->st_mode & 022) == 0);
+}
+
+/*
+ * Make a file name in dirfd anew, 0600, for relogd alone: one there already
+ * (left by a kill, or planted by someone who may hold it open to write it
+ * later) is removed first, and the new one made O_EXCL. Returns the fd, or
+ * -1 (errno set).
+ */
+int
+relogd_create(int dirfd, const char *name, int flags)
+{
+	if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+		return (-1);
+	return (proto_openat(dirfd, name, flags | O_CREAT | O_EXCL, 0600,
+	    NULL));
+}
+
+/*
+ * Open a folder in dirfd (made 0700 first if create and missing), for
+ * relogd to keep files in: never through a symbolic link, and relogd's
+ * alone, so that what it reads there no one else wrote. Returns the fd,
+ * or -1 (errno set: ELOOP for a symbolic link, EPERM for one not relogd's
+ * alone).
+ */
+int
+relogd_opendirat(int dirfd, const char *name, int create)
+{
+	struct stat st;
+	int fd, error;
+
+	if (create && mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST)
+		return (-1);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		error = errno;
+		/* A link to a folder is ENOTDIR (O_DIRECTORY): say what. */
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			error = ELOOP;
+		errno = error;
+		return (-1);
+	}
+	if (fstat(fd, &st) == 0 && relogd_alone(&st))
+		return (fd);
+	close(fd);
+	errno = EPERM;
+	return (-1);
+}
+
+/*
+ * Why a file could not be opened or written, in words (for relogd's log
+ * and stats): proto_openat's refusals said plainly, the rest as strerror
+ * says them.
+ */
+const char *
+relogd_error_text(int error)
+{
+	if (error == EINVAL)
+		return ("not a regular file");
+	if (error == ELOOP)
+		return ("a symbolic link");
+	return (strerror(error));
+}
+
+/* Why relogd_opendirat failed, in words. */
+const char *
+relogd_dir_error_text(int error)
+{
+	if (error == EPERM)
+		return ("not relogd's alone (owner or mode)");
+	return (relogd_error_text(error));
 }

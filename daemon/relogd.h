@@ -619,7 +619,6 @@ void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 void	sink_reopen(struct sink *);
 size_t	sink_waiting(const struct sink *);
-const char *sink_error_text(int);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
@@ -738,7 +737,10 @@ int64_t	relogd_now_ms(clockid_t);
 int64_t	relogd_now_us(clockid_t);
 const char *relogd_hostname(void);
 struct stat;
-int	relogd_openat(int, const char *, int, mode_t, struct stat *);
 int	relogd_alone(const struct stat *);
+int	relogd_create(int, const char *, int);
+int	relogd_opendirat(int, const char *, int);
+const char *relogd_error_text(int);
+const char *relogd_dir_error_text(int);
 
 #endif

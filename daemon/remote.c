@@ -92,32 +92,13 @@ remote_say_cb(evutil_socket_t fd, short what, void *arg)
 static int
 remote_forward_dir(int create)
 {
-	struct stat st;
-	int fd, error;
+	int fd;
 
-	if (create && mkdirat(relogd_state_dir_fd, "forward", 0700) != 0 &&
-	    errno != EEXIST)
-		error = errno;
-	else if ((fd = openat(relogd_state_dir_fd, "forward", O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		error = errno;
-		/* A link to a folder is ENOTDIR (O_DIRECTORY): say what. */
-		if (fstatat(relogd_state_dir_fd, "forward", &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			error = ELOOP;
-	} else {
-		if (fstat(fd, &st) == 0 && relogd_alone(&st))
-			return (fd);
-		close(fd);
-		error = EPERM;
-	}
-	if (error != ENOENT)
+	if ((fd = relogd_opendirat(relogd_state_dir_fd, "forward",
+	    create)) < 0 && errno != ENOENT)
 		log_error("%s/forward: %s: no forward queue there",
-		    relogd_config.state_dir, error == ELOOP ? "a symbolic link" :
-		    error == EPERM ? "not relogd's alone (owner or mode)" :
-		    strerror(error));
-	errno = error;
-	return (-1);
+		    relogd_config.state_dir, relogd_dir_error_text(errno));
+	return (fd);
 }
 
 /*
@@ -142,7 +123,7 @@ remote_open_queue(struct remote *rm)
 	}
 	close(ffd);
 	/* Say whose queue it is, for a restart with other settings. */
-	fd = relogd_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
+	fd = proto_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
 	    O_TRUNC, 0600, NULL);
 	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0) {
 		log_error("cannot write %s/uri: %s", dir, strerror(errno));
@@ -255,7 +236,6 @@ remote_start_left(void)
 	struct dirent *de;
 	char *cause;
 	DIR *d;
-	struct stat st;
 	FILE *f;
 	int fd, qfd, ffd;
 
@@ -269,12 +249,9 @@ remote_start_left(void)
 		if (de->d_name[0] == '.')
 			continue;
 		/* A queue's folder is relogd's alone, as spool_open wants. */
-		qfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		if (qfd < 0)
+		if ((qfd = relogd_opendirat(dirfd(d), de->d_name, 0)) < 0)
 			continue;
-		fd = fstat(qfd, &st) == 0 && relogd_alone(&st) ?
-		    relogd_openat(qfd, "uri", O_RDONLY, 0, NULL) : -1;
+		fd = proto_openat(qfd, "uri", O_RDONLY, 0, NULL);
 		close(qfd);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 			if (fd >= 0)

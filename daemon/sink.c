@@ -354,17 +354,6 @@ sink_waiting(const struct sink *s)
 	return (n);
 }
 
-/* Why a sink cannot write, in words (for relogd's log and stats). */
-const char *
-sink_error_text(int error)
-{
-	if (error == EINVAL)
-		return ("not a regular file");
-	if (error == ELOOP)
-		return ("a symbolic link");
-	return (strerror(error));
-}
-
 /*
  * A file cannot be written (opened, rotated or appended to): its records
  * wait in the buffer, unacknowledged (ack.c waits for written bytes), and
@@ -381,7 +370,7 @@ sink_stall(struct sink *s, int error)
 		s->backoff_ms = SINK_RETRY_MIN_MS;
 		s->error = error;
 		log_error("cannot write %s/%s: %s: %zu records wait",
-		    relogd_config.log_dir, s->name, sink_error_text(error),
+		    relogd_config.log_dir, s->name, relogd_error_text(error),
 		    sink_waiting(s));
 	} else if (s->backoff_ms < SINK_RETRY_MAX_MS)
 		s->backoff_ms *= 2;

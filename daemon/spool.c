@@ -54,11 +54,11 @@ spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 	snprintf(buf, size, "%016" PRIx64 ".q", seg);
 }
 
-/* Open a file of the queue's folder (relogd_openat: a regular file). */
+/* Open a file of the queue's folder (proto_openat: a regular file). */
 static int
 spool_openat(const struct spool *sp, const char *name, int flags)
 {
-	return (relogd_openat(sp->dirfd, name, flags, 0600, NULL));
+	return (proto_openat(sp->dirfd, name, flags, 0600, NULL));
 }
 
 /* Write the cursor; a failure is said once. */
@@ -250,7 +250,7 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	int fd, bad;
 
 	spool_path(sp, seg, path, sizeof path);
-	if ((fd = relogd_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
+	if ((fd = proto_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
 		return;
 	sp->bytes += (uint64_t)st.st_size;
 	/* A cursor past the end (data lost to a power cut, or written so). */
@@ -348,7 +348,7 @@ spool_open(struct spool *sp, int atfd, const char *name, const char *dir,
 	uint64_t *segs;
 	size_t nsegs;
 	struct rlimit rl;
-	struct stat st;
+	int error;
 
 	memset(sp, 0, sizeof *sp);
 	sp->wfd = sp->rfd = sp->cursor_fd = sp->dirfd = -1;
@@ -363,18 +363,8 @@ spool_open(struct spool *sp, int atfd, const char *name, const char *dir,
 		sp->seg_max = rl.rlim_cur;
 	if ((sp->dir = strdup(dir)) == NULL)
 		fatal("strdup");
-	if ((mkdirat(atfd, name, 0700) != 0 && errno != EEXIST) ||
-	    (sp->dirfd = openat(atfd, name, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) < 0)
-		goto fail;
-	if (fstat(sp->dirfd, &st) != 0 || !relogd_alone(&st)) {
-		log_error("forward queue %s: not relogd's alone (owner or "
-		    "mode): not opened", dir);
-		spool_close(sp);
-		errno = EPERM;
-		return (-1);
-	}
-	if (spool_read_cursor(sp) != 0 ||
+	if ((sp->dirfd = relogd_opendirat(atfd, name, 1)) < 0 ||
+	    spool_read_cursor(sp) != 0 ||
 	    spool_segments(sp, &segs, &nsegs) != 0)
 		goto fail;
 	if (nsegs == 0) {
@@ -393,8 +383,10 @@ spool_open(struct spool *sp, int atfd, const char *name, const char *dir,
 	spool_write_cursor(sp);
 	return (0);
 fail:
-	log_error("forward queue %s: %s", dir, strerror(errno));
+	error = errno;
+	log_error("forward queue %s: %s", dir, relogd_dir_error_text(error));
 	spool_close(sp);
+	errno = error;
 	return (-1);
 }
 

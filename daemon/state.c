@@ -58,21 +58,10 @@ static unsigned state_refs[STATE_SLOTS];
 static int
 state_replace(void)
 {
-	char tmp[64];
-	unsigned i;
-	int fd = -1, error;
+	const char *tmp = "runners.state.new";
+	int fd, error;
 
-	for (i = 0; i < 16 && fd < 0; i++) {
-		/* One left by a kill (a pid seen again) is removed first. */
-		snprintf(tmp, sizeof tmp, "runners.state.%ld.%u",
-		    (long)getpid(), i);
-		unlinkat(relogd_state_dir_fd, tmp, 0);
-		fd = openat(relogd_state_dir_fd, tmp, O_RDWR | O_CREAT |
-		    O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return (-1);
-	}
-	if (fd < 0)
+	if ((fd = relogd_create(relogd_state_dir_fd, tmp, O_RDWR)) < 0)
 		return (-1);
 	if (renameat(relogd_state_dir_fd, tmp, relogd_state_dir_fd,
 	    "runners.state") != 0) {
@@ -99,7 +88,7 @@ state_file(int *foreign)
 	struct stat st;
 	int fd, error;
 
-	fd = relogd_openat(relogd_state_dir_fd, "runners.state", O_RDWR |
+	fd = proto_openat(relogd_state_dir_fd, "runners.state", O_RDWR |
 	    O_CREAT, 0600, &st);
 	if (fd < 0)
 		return (-1);
@@ -140,8 +129,7 @@ state_open(const char *dir)
 		log_error("%s/runners.state: %s%s: batches a runner sends "
 		    "again may be written twice", dir, foreign ? "not relogd's "
 		    "alone (owner, mode or links), not made anew: " : "",
-		    errno == EINVAL ? "not a regular file" : errno == ELOOP ?
-		    "a symbolic link" : strerror(errno));
+		    relogd_error_text(errno));
 		return;
 	}
 	state_map = mmap(NULL, state_size, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -7,10 +7,13 @@
  * decodes the Fluent Forward input's messages (relogd's), proto-client.c is
  * a blocking client (relogctl, the tests), proto-text.c writes records as
  * text and reads them back, proto-metrics.c writes relogd.stats as
- * Prometheus text: relogd's and relogctl's, not librelog's.
+ * Prometheus text, proto-file.c opens files others may have planted:
+ * relogd's and relogctl's, not librelog's.
  */
 #ifndef RELOG_PROTO_H
 #define RELOG_PROTO_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -139,6 +142,7 @@ struct proto_line_style {
 #define PROTO_MESSAGE_CUT_DEFAULT (64u * 1024)
 #define PROTO_EXCEPTION_CUT_DEFAULT (256u * 1024)
 #define PROTO_LOGGER_CUT_DEFAULT 256u
+#define PROTO_LOGGER_CUT_MAX 4096u	/* the most max_logger_name may be */
 
 /*
  * The longest record proto_format_line writes (its lines and newlines) of
@@ -147,6 +151,8 @@ struct proto_line_style {
  */
 #define PROTO_LINE_MAX(message, exception, logger) \
 	(4 * ((size_t)(message) + (exception) + (logger)) + 1024)
+#define PROTO_LINE_MAX_DEFAULT PROTO_LINE_MAX(PROTO_MESSAGE_CUT_DEFAULT, \
+	PROTO_EXCEPTION_CUT_DEFAULT, PROTO_LOGGER_CUT_DEFAULT)
 
 /* A frame read by proto_client_recv: its body, and the envelope in it. */
 struct proto_msg {
@@ -295,5 +301,9 @@ void	proto_format_json(struct proto_buf *, const struct proto_line *,
 
 /* proto-metrics.c */
 int	proto_metrics_format(struct proto_buf *, const char *, size_t);
+
+/* proto-file.c */
+struct stat;
+int	proto_openat(int, const char *, int, mode_t, struct stat *);
 
 #endif

@@ -12,8 +12,6 @@
  * and not kept, so that no file (a line with no end, a gzip bomb) can make
  * a reader hold more.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -54,36 +52,10 @@ struct ctl_merge {
 };
 
 /*
- * Open a log file as relogd writes them: a regular file, never through a
- * symbolic link nor waiting on a FIFO (a file of the folder, listed as
- * one, may have been replaced since). Returns the fd, or -1 (errno set:
- * ENOENT for one that is no longer such a file).
- */
-static int
-ctl_reader_fd(const char *path)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-	    O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			errno = ENOENT;
-		return (-1);
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		errno = ENOENT;
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
- * Open the log's next file. Returns 1, or 0 if none is left. A file
- * rotated away (or replaced by what is no log file) meanwhile is skipped;
- * one that cannot be read ends relogctl.
+ * Open the log's next file, as relogd writes them: a regular file, never
+ * through a symbolic link nor waiting on a FIFO (proto_openat). Returns 1,
+ * or 0 if none is left. A file rotated away (or replaced by what is no log
+ * file) meanwhile is skipped; one that cannot be read ends relogctl.
  */
 static int
 ctl_reader_open(struct ctl_reader *r)
@@ -93,14 +65,14 @@ ctl_reader_open(struct ctl_reader *r)
 
 	while (r->file < r->log->npaths) {
 		path = r->log->paths[r->file++];
-		if ((fd = ctl_reader_fd(path)) >= 0 &&
-		    (r->gz = gzdopen(fd, "rb")) != NULL) {
+		if ((fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, NULL)) >=
+		    0 && (r->gz = gzdopen(fd, "rb")) != NULL) {
 			r->off = r->len = 0;
 			return (1);
 		}
 		if (fd >= 0)
 			close(fd);
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == ELOOP || errno == EINVAL)
 			continue;
 		if (errno == EMFILE || errno == ENFILE)
 			ctl_fail(CTL_FAILED, "%s: too many files open: ask "

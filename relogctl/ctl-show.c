@@ -116,7 +116,7 @@ ctl_show_options(int argc, char **argv, struct ctl_show *s)
 		{ NULL, 0, NULL, 0 }
 	};
 	const size_t most = PROTO_LINE_MAX(RELOG_FRAME_MAX_LIMIT,
-	    RELOG_FRAME_MAX_LIMIT, 4096);
+	    RELOG_FRAME_MAX_LIMIT, PROTO_LOGGER_CUT_MAX);
 	int64_t now = ctl_time_now();
 	unsigned long long n;
 	char *end;
@@ -300,8 +300,7 @@ ctl_show_main(int argc, char **argv)
 {
 	struct ctl_show s = {
 		.filter = { INT64_MIN, INT64_MIN, INT64_MAX, NULL,
-		    PROTO_LINE_MAX(PROTO_MESSAGE_CUT_DEFAULT,
-		    PROTO_EXCEPTION_CUT_DEFAULT, PROTO_LOGGER_CUT_DEFAULT) },
+		    PROTO_LINE_MAX_DEFAULT },
 		.last = -1, .format = CTL_FORMAT_SHORT, .pager = 1,
 	};
 	struct ctl_log *maps, *logs;
