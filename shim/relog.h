@@ -10,7 +10,8 @@
  * The ring lives in shared memory (a sealed memfd) that relog_open hands
  * to relogd with its hello; relogd reads the records out of it itself.
  * It has lanes (RELOG_LANES): each emitting thread writes into one of its
- * own while there are enough, and relogd merges them oldest first. A
+ * own while one is free (others share lane 0), and relogd merges them
+ * oldest first. A
  * background thread connects, reconnects, and sends the records in batches
  * over the Unix socket instead when relogd does not take the ring. When the
  * ring is full the oldest record is overwritten and counted (relog_dropped).
@@ -86,13 +87,16 @@ struct relog_opts {
 	 */
 	const char *const *plugin_ids;
 	/*
-	 * RELOG_LANES; 4 (1 on a single CPU), fewer if they would pass
+	 * RELOG_LANES; 8 (1 on a single CPU), fewer if they would pass
 	 * 65,536 slots in all. The ring's lanes (1, 2, 4 or 8): each
-	 * emitting thread pushes into a lane of its own while there are
-	 * lanes enough, so threads on different CPUs do not contend; beyond,
-	 * threads share them. Each lane is a ring as queue_max says (256 KiB
-	 * by default): the memory is lanes times that. relogd merges the
-	 * lanes' records, oldest first.
+	 * emitting thread pushes into a lane of its own (1 on) while one is
+	 * free, so threads on different CPUs do not contend, and a push
+	 * there swaps no atomic word but where relogd may be reading; the
+	 * threads that find none share lane 0. A thread keeps its lane until
+	 * it ends. Each lane is a ring as queue_max says (256 KiB by
+	 * default), its pages allocated when a thread first takes it: the
+	 * memory is at most lanes times that. relogd merges the lanes'
+	 * records, oldest first.
 	 */
 	unsigned lanes;
 };

@@ -21,7 +21,7 @@ struct shm_ring;
 #define RELOG_API __attribute__((visibility("default")))
 
 #define SHIM_QUEUE_MAX_DEFAULT 200
-#define SHIM_LANES_DEFAULT 4		/* lanes, unless RELOG_LANES says */
+#define SHIM_LANES_DEFAULT 8		/* lanes, unless RELOG_LANES says */
 #define SHIM_LANES_SLOTS_MAX 65536	/* in them all, unless it says */
 #define SHIM_FLUSH_INTERVAL_DEFAULT 100
 #define SHIM_FLUSH_BATCH_DEFAULT 20

@@ -1,15 +1,23 @@
 /*
  * The shared record ring, producer side (the protocol: PROTOCOL.md, "Shared
- * ring"). A push takes positions with one fetch_add on head, claims each
- * slot by a CAS of its seq to WRITING, writes the record in atomic words,
- * then commits the later slots and the first slot last. It never waits: a
- * slot still held by a writer a lap behind is poisoned (that writer leaves
- * it a skip) and the record is given up and counted.
+ * ring"). A thread pushes into a lane of its own (lanes 1 on) while one is
+ * free, else into lane 0, which every such thread shares. In lane 0 a push
+ * takes positions with one fetch_add on head, claims each slot by a CAS of
+ * its seq to WRITING, writes the record in atomic words, then commits the
+ * later slots and the first slot last. It never waits: a slot still held
+ * by a writer a lap behind is poisoned (that writer leaves it a skip) and
+ * the record is given up and counted. In a lane of its own, no other
+ * writer races it: head and the seqs are stored, not swapped, but where
+ * relogd may be taking an unread record (a CAS decides who counts it) and
+ * for the first slot's commit (seq_cst, for the wakeup).
  */
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +45,8 @@ struct shm_lane {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
 	_Atomic int ready;		/* its slots: 1 ready; 0 not made
-					   yet, 2 being made, -1 not to be
-					   used (its threads use lane 0) */
+					   yet, -1 not to be used (its
+					   threads use lane 0) */
 };
 
 struct shm_ring {
@@ -53,16 +61,36 @@ struct shm_ring {
 	void *wake_arg;
 	bool prefetchw;			/* the CPU has PREFETCHW */
 	_Atomic uint64_t unmapped;
+
+	/*
+	 * Which thread has which lane. owner[i] (i >= 1): the thread id of
+	 * the thread whose lane i is, 0 while none has it. key: in each
+	 * thread, its lane in this ring + 1, once chosen. serial: this
+	 * mapping's, to tell it apart in threads' caches. keyed: key is made
+	 * (else every thread pushes into lane 0).
+	 */
+	_Atomic pid_t owner[RELOG_RING_LANES_MAX];
+	pthread_key_t key;
+	bool keyed;
+	uint64_t serial;
 };
 
 /*
- * A thread's lane number, the same for every ring (its lane: number - 1,
- * modulo lane_count): handed out in turn at a thread's first push, 0
- * until then.
+ * The ring a thread last pushed into (its serial; 0: none) and its lane
+ * there, so that a push need not look the lane up (shm_ring_lane).
  */
-static _Thread_local unsigned shm_thread_lane
+static _Thread_local uint64_t shm_last_serial
     __attribute__((tls_model("initial-exec")));
-static _Atomic unsigned shm_next_lane;
+static _Thread_local unsigned shm_last_lane
+    __attribute__((tls_model("initial-exec")));
+/*
+ * Set while the thread pushes into its own lane: a signal handler that
+ * pushes meanwhile (a crash handler's last record, say) would be a second
+ * writer there, so its push goes into lane 0.
+ */
+static _Thread_local volatile sig_atomic_t shm_in_own
+    __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t shm_serials;
 
 #if defined(__x86_64__)
 /* Does this CPU have PREFETCHW (AMD64; Intel since Broadwell)? */
@@ -242,6 +270,11 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 		    RELOG_RING_HEADER_SIZE);
 		atomic_init(&r->lane[n].ready, n == 0);
 	}
+	for (n = 0; n < RELOG_RING_LANES_MAX; n++)
+		atomic_init(&r->owner[n], 0);
+	r->keyed = lane_count > 1 && pthread_key_create(&r->key, NULL) == 0;
+	r->serial = atomic_fetch_add_explicit(&shm_serials, 1,
+	    memory_order_relaxed) + 1;
 	r->base = p;
 	r->lane_count = lane_count;
 	r->mask = slot_count - 1;
@@ -261,6 +294,9 @@ shm_ring_unmap(struct shm_ring *r)
 		munmap(r->base, r->size);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->keyed)
+		pthread_key_delete(r->key);
+	r->keyed = false;
 	r->base = NULL;
 	memset(r->lane, 0, sizeof r->lane);
 	r->fd = -1;
@@ -540,31 +576,21 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * 1-producer p99.9 at 741 to 842 ns, against 571 to 591 written. Returns
  * the lane to push into: this one, or lane 0.
  *
- * A thread whose lane another thread is making does not wait for it: it
- * gives the lane up (-1), and it, the maker and every thread of that lane
- * push into lane 0 of this ring from then on. Once a thread has pushed
- * into a lane of a ring, it pushes into no other lane of that ring (the
- * state goes from 0 to 2, then to 1 or -1, and stays): moving would put
- * its records out of order, as two lanes' records of one ms are merged in
- * either order. Lane 0 of another ring is not its concern.
+ * Only the lane's thread makes it (shm_ring_choose). If it cannot be made
+ * (-1), that thread pushes into lane 0 of this ring from then on, as does
+ * any thread that takes the lane after it: the state goes from 0 to 1 or
+ * -1 and stays, so a thread's records in a ring stay in one lane (two
+ * lanes' records of one ms are merged in either order). Lane 0 of another
+ * ring is not its concern.
  */
 static struct shm_lane *
 shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 {
 	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
-	int state = atomic_load_explicit(&l->ready, memory_order_acquire);
 
-	if (state != 0 || !atomic_compare_exchange_strong_explicit(&l->ready,
-	    &state, 2, memory_order_acquire, memory_order_acquire)) {
-		/* Being made: give it up, unless it was made meanwhile. */
-		if (state == 2)
-			atomic_compare_exchange_strong_explicit(&l->ready,
-			    &state, -1, memory_order_acquire,
-			    memory_order_acquire);
-		return (state == 1 ? l : &r->lane[0]);
-	}
-	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
-	    (char *)r->base), (off_t)len) != 0) {
+	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 0 ||
+	    (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
+	    (char *)r->base), (off_t)len) != 0)) {
 		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
 		return (&r->lane[0]);
 	}
@@ -572,29 +598,121 @@ shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 	(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
 	shm_ring_init_slots(r, l);
-	state = 2;
-	if (atomic_compare_exchange_strong_explicit(&l->ready, &state, 1,
-	    memory_order_release, memory_order_relaxed))
-		return (l);
-	return (&r->lane[0]);
+	atomic_store_explicit(&l->ready, 1, memory_order_release);
+	return (l);
+}
+
+/* Has the thread of this id ended (its id may be another's by now)? */
+static bool
+shm_ring_thread_gone(pid_t tid)
+{
+	return (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH);
 }
 
 /*
- * The calling thread's lane: its own while threads are no more than lanes
- * (numbers are handed out in turn, so a thread that ends leaves its lane
- * to a later one), shared beyond.
+ * A thread's lane in r, chosen at its first push: a lane of its own (1 on)
+ * if one is free, or its thread has ended; else lane 0. Once a thread has
+ * pushed into a lane of a ring, it pushes into no other lane of that ring
+ * (two lanes' records of one ms are merged in either order): its choice
+ * is kept in r->key. A thread id is taken at the first push into a lane of
+ * a ring, and a lane's owner that has ended may be followed by a thread of
+ * the same id (ids are reused): one alive, a lane's only writer. The
+ * system calls (gettid; tgkill when every lane is taken) are made once a
+ * thread and ring.
+ */
+static unsigned
+shm_ring_choose(struct shm_ring *r)
+{
+	void *v;
+	pid_t tid, o;
+	unsigned i, pass, lane = 0;
+	int saved = errno;
+
+	if (!r->keyed)
+		return (0);
+	if ((v = pthread_getspecific(r->key)) != NULL)
+		return ((unsigned)((uintptr_t)v - 1));
+	tid = gettid();
+	for (pass = 0; pass < 2 && lane == 0; pass++) {
+		for (i = 1; i < r->lane_count && lane == 0; i++) {
+			o = atomic_load_explicit(&r->owner[i],
+			    memory_order_relaxed);
+			if ((o == 0 || o == tid ||
+			    (pass == 1 && shm_ring_thread_gone(o))) &&
+			    atomic_compare_exchange_strong_explicit(&r->owner[i],
+			    &o, tid, memory_order_acquire, memory_order_relaxed))
+				lane = i;
+		}
+	}
+	/* Kept, or given back: a choice not kept could change. */
+	if (pthread_setspecific(r->key, (void *)(uintptr_t)(lane + 1)) != 0 &&
+	    lane != 0) {
+		atomic_store_explicit(&r->owner[lane], 0, memory_order_release);
+		lane = 0;
+	}
+	errno = saved;
+	return (lane);
+}
+
+/*
+ * The calling thread's lane in r, and whether it is its own (own: no other
+ * thread pushes into it).
  */
 static inline struct shm_lane *
-shm_ring_lane(struct shm_ring *r)
+shm_ring_lane(struct shm_ring *r, bool *own)
 {
-	unsigned n = shm_thread_lane;
+	unsigned n;
 
-	if (n == 0) {
-		n = atomic_fetch_add_explicit(&shm_next_lane, 1,
-		    memory_order_relaxed) % RELOG_RING_LANES_MAX + 1;
-		shm_thread_lane = n;
+	if (shm_last_serial == r->serial) {
+		n = shm_last_lane;
+	} else {
+		n = shm_ring_choose(r);
+		shm_last_serial = r->serial;
+		shm_last_lane = n;
 	}
-	return (&r->lane[(n - 1) & (r->lane_count - 1)]);
+	*own = n != 0;
+	return (&r->lane[n]);
+}
+
+/*
+ * Claim the slot of position pos in a lane of the caller's own: as
+ * shm_ring_claim, but a slot no one else may change is stored, not
+ * swapped. relogd may take an unread record (COMMITTED_FIRST) at any time,
+ * and who moves it counts it, so that one is swapped; so is any other
+ * state an own lane should not hold (a writer that ended mid-push, the
+ * runner's own scribbles), as in lane 0.
+ */
+static inline int
+shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
+    unsigned first)
+{
+	_Atomic uint64_t *seq = &l->slots[pos & r->mask].seq;
+	_Atomic uint64_t *n = &l->hdr->overwritten;
+	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
+	uint64_t to = relog_ring_seq(pos, RELOG_RING_WRITING | first);
+	unsigned state = relog_ring_seq_state(v);
+
+	if (relog_ring_seq_cmp(v, pos) >= 0)
+		return (shm_ring_claim(r, l, pos, first));
+	if (state == RELOG_RING_COMMITTED_FIRST) {
+		/* Its only writer: overwritten is stored, not added to. */
+		if (atomic_compare_exchange_strong_explicit(seq, &v, to,
+		    memory_order_acq_rel, memory_order_relaxed)) {
+			atomic_store_explicit(n, atomic_load_explicit(n,
+			    memory_order_relaxed) + 1, memory_order_relaxed);
+			return (1);
+		}
+		/* Taken meanwhile (or given up): v says what it is now. */
+		state = relog_ring_seq_state(v);
+		if (relog_ring_seq_cmp(v, pos) >= 0)
+			return (shm_ring_claim(r, l, pos, first));
+	}
+	if (state == RELOG_RING_SKIP || state == RELOG_RING_COMMITTED ||
+	    state == RELOG_RING_CONSUMED_FIRST) {
+		atomic_store_explicit(seq, to, memory_order_relaxed);
+		return (1);
+	}
+	return (shm_ring_claim(r, l, pos, first));
 }
 
 /*
@@ -612,6 +730,7 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	struct relog_ring_record h;
 	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
 	int broken = 0;
+	bool own;
 
 	if (r->base == NULL) {
 		atomic_fetch_add_explicit(&r->unmapped, 1,
@@ -637,16 +756,36 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	    relog_ring_pad(h.exc_len) + relog_ring_pad(h.color_len));
 	k = relog_ring_record_slots(h.size);
 
-	l = shm_ring_lane(r);
-	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 1)
-		l = shm_ring_populate(r, l);
+	l = shm_ring_lane(r, &own);
+	if (own && shm_in_own) {
+		l = &r->lane[0];
+		own = false;
+	}
+	if (own) {
+		/* From here: a handler's push meanwhile goes into lane 0. */
+		shm_in_own = 1;
+		atomic_signal_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&l->ready, memory_order_acquire) !=
+		    1 && (l = shm_ring_populate(r, l)) == &r->lane[0]) {
+			own = false;
+			atomic_signal_fence(memory_order_seq_cst);
+			shm_in_own = 0;
+		}
+	}
 	hdr = l->hdr;
-	p = atomic_fetch_add_explicit(&hdr->head, k, memory_order_seq_cst);
+	if (own) {
+		p = atomic_load_explicit(&hdr->head, memory_order_relaxed);
+		atomic_store_explicit(&hdr->head, p + k, memory_order_relaxed);
+	} else
+		p = atomic_fetch_add_explicit(&hdr->head, k,
+		    memory_order_seq_cst);
 	owned[0] = 0;
 	if (k > 64)
 		memset(owned, 0, (size_t)((k + 63) / 64) * sizeof owned[0]);
 	for (i = 0; i < k; i++) {
-		if (shm_ring_claim(r, l, p + i, i == 0 ? RELOG_RING_FIRST : 0))
+		if (own ? shm_ring_claim_own(r, l, p + i, i == 0 ?
+		    RELOG_RING_FIRST : 0) : shm_ring_claim(r, l, p + i, i == 0 ?
+		    RELOG_RING_FIRST : 0))
 			owned[i / 64] |= (uint64_t)1 << (i % 64);
 		else
 			broken = 1;
@@ -669,7 +808,24 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 			off = shm_ring_put(r, l, p, off, texts[i], lens[i]);
 	}
 
-	/* The later slots first: a committed first slot means all of it. */
+	/*
+	 * The later slots first: a committed first slot means all of it. In
+	 * a lane of its own, no one poisons a slot we hold.
+	 */
+	if (own && !broken) {
+		for (i = k - 1; i > 0; i--)
+			atomic_store_explicit(&l->slots[(p + i) & r->mask].seq,
+			    relog_ring_seq(p + i, RELOG_RING_COMMITTED),
+			    memory_order_release);
+		atomic_store_explicit(&l->slots[p & r->mask].seq,
+		    relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST),
+		    memory_order_seq_cst);
+		atomic_signal_fence(memory_order_seq_cst);
+		shm_in_own = 0;
+		shm_ring_wake(r, l, p + k);
+		shm_ring_prefetch(r, l, p + k + SHM_RING_AHEAD);
+		return (0);
+	}
 	for (i = k - 1; i > 0; i--) {
 		if ((owned[i / 64] & (uint64_t)1 << (i % 64)) != 0 &&
 		    shm_ring_commit(r, l, p + i, RELOG_RING_WRITING, broken ?
@@ -681,6 +837,10 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	    RELOG_RING_WRITING_FIRST, broken ? RELOG_RING_SKIP :
 	    RELOG_RING_COMMITTED_FIRST, memory_order_seq_cst) != 0)
 		broken = 1;
+	if (own) {
+		atomic_signal_fence(memory_order_seq_cst);
+		shm_in_own = 0;
+	}
 	if (broken) {
 		atomic_fetch_add_explicit(&hdr->abandoned, 1,
 		    memory_order_relaxed);

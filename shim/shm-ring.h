@@ -2,11 +2,12 @@
  * The producer side of the shared record ring (proto/relog-ring.h): a
  * sealed memfd the runner passes to relogd (or, without memfds, memory of
  * its own), into which any number of threads push records with no lock,
- * no system call and no allocation, each into a lane of its own while
- * there are lanes enough.
+ * no system call and no allocation, each into a lane of its own while one
+ * is free, the others into lane 0.
  * A full ring overwrites its oldest records and counts them.
  *
- * Thread safety: shm_ring_push may run in any number of threads at once.
+ * Thread safety: shm_ring_push may run in any number of threads at once,
+ * and in a signal handler that interrupts one (into lane 0, then).
  * Everything else is for one thread at a time, with no push running
  * (shm_ring_dropped and shm_ring_stats excepted: they only read).
  */

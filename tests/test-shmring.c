@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -652,6 +654,17 @@ START_TEST(test_shmring_lanes_shared)
 END_TEST
 
 /*
+ * Three producers in a ring of four lanes: each in a lane of its own (1 to
+ * 3), where head and seqs are stored, not swapped. A burst in any of them
+ * must wake the consumer, and every record arrive.
+ */
+START_TEST(test_shmring_lanes_own)
+{
+	sr_lossless(3, 4, SR_BURST, SR_SCALE(5000));
+}
+END_TEST
+
+/*
  * A consumer that is not there: the ring keeps the newest records, the
  * rest are counted as overwritten, exactly.
  */
@@ -752,7 +765,8 @@ END_TEST
  * the consumer reads: records are overwritten while it copies them. None it
  * delivers may be torn (the seqlock), and the counts add up exactly.
  */
-START_TEST(test_shmring_overwritten_while_read)
+static void
+sr_overwritten_while_read(unsigned lanes)
 {
 	struct sr_producer p[2];
 	struct shm_ring_stats st;
@@ -764,7 +778,8 @@ START_TEST(test_shmring_overwritten_while_read)
 
 	sr_wake_pair(wake);
 	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
-	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake, &wake[0]), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, lanes, sr_wake,
+	    &wake[0]), 0);
 	sr_consumer_fork(&child, shm_ring_fd(ring), SR_BIG, 0, wake[1], ctl[0], 0,
 	    &result_fd);
 	sr_producers_start(p, 2, ring, 1024, SR_BIG, SR_FLOOD, SR_SCALE(20000));
@@ -782,6 +797,23 @@ START_TEST(test_shmring_overwritten_while_read)
 	close(ctl[1]);
 	close(wake[0]);
 	close(wake[1]);
+}
+
+START_TEST(test_shmring_overwritten_while_read)
+{
+	sr_overwritten_while_read(1);
+}
+END_TEST
+
+/*
+ * The same with each producer in a lane of its own, where slots are
+ * stored, not swapped: but for an unread record, which the consumer may
+ * be taking as the producer claims its slot. Were that one stored too,
+ * both would count it (delivered, and overwritten).
+ */
+START_TEST(test_shmring_lanes_own_overwritten)
+{
+	sr_overwritten_while_read(4);
 }
 END_TEST
 
@@ -2064,31 +2096,81 @@ sr_lane_push(void *arg)
 	return (NULL);
 }
 
-/* Four threads, one after another: 400 records, in four lanes. */
+/*
+ * A thread that runs fn(arg), then lives on until sr_alive_end: a thread
+ * keeps its lane while it lives, so threads started one after another,
+ * each alive, have lanes of their own (while lanes last) in that order.
+ */
+struct sr_alive {
+	pthread_t th;
+	sem_t ran, end;
+	void *(*fn)(void *);
+	void *arg;
+	void *ret;
+};
+
+static void *
+sr_alive_main(void *arg)
+{
+	struct sr_alive *a = arg;
+
+	a->ret = a->fn(a->arg);
+	sem_post(&a->ran);
+	while (sem_wait(&a->end) != 0)
+		continue;
+	return (NULL);
+}
+
+/* Start a's thread and wait until fn has returned. */
+static void
+sr_alive_start(struct sr_alive *a, void *(*fn)(void *), void *arg)
+{
+	a->fn = fn;
+	a->arg = arg;
+	ck_assert_int_eq(sem_init(&a->ran, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&a->end, 0, 0), 0);
+	ck_assert_int_eq(pthread_create(&a->th, NULL, sr_alive_main, a), 0);
+	while (sem_wait(&a->ran) != 0)
+		continue;
+}
+
+/* Let a's thread end; returns what fn returned. */
+static void *
+sr_alive_end(struct sr_alive *a)
+{
+	sem_post(&a->end);
+	pthread_join(a->th, NULL);
+	sem_destroy(&a->ran);
+	sem_destroy(&a->end);
+	return (a->ret);
+}
+
+/*
+ * Four threads, one after another, alive until all have pushed: 400
+ * records, in four lanes (lanes 1 to 3 their own, lane 0 the fourth's).
+ */
 static struct shm_ring *
 sr_lanes_fill(void)
 {
 	struct sr_lane_pusher lp[4];
+	struct sr_alive a[4];
 	struct shm_ring *ring;
-	pthread_t th;
-	void *ret;
 	unsigned t;
 
 	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 4, NULL, NULL), 0);
 	for (t = 0; t < 4; t++) {
 		lp[t] = (struct sr_lane_pusher){ ring, t };
-		ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push,
-		    &lp[t]), 0);
-		pthread_join(th, &ret);
-		ck_assert_ptr_null(ret);
+		sr_alive_start(&a[t], sr_lane_push, &lp[t]);
 	}
+	for (t = 0; t < 4; t++)
+		ck_assert_ptr_null(sr_alive_end(&a[t]));
 	return (ring);
 }
 
 /*
  * Two rings in one process (two handles, say): a thread whose lane in ring
- * B could not be made (fallocate failed; or another thread was making it)
- * pushes into B's lane 0 from then on. In ring A it goes on in its own
+ * B could not be made (fallocate failed) pushes into B's lane 0 from then
+ * on. In ring A it goes on in its own
  * lane: were it sent to lane 0 there too, its records in A would be in two
  * lanes, and two of one ms are merged in either order.
  */
@@ -2129,10 +2211,9 @@ sr_two_lane(const struct shm_ring *ring)
 }
 
 /*
- * "first" into a, in a lane but 0 (else NULL: the next thread's number
- * has the other parity); then, with fallocate failing in this thread
- * (seccomp: ENOSPC), a push into b, whose lane it makes; then "second"
- * into a.
+ * "first" into a, in a lane of its own (lane 1: the first thread there);
+ * then, with fallocate failing in this thread (seccomp: ENOSPC), a push
+ * into b, whose lane it makes; then "second" into a.
  */
 static void *
 sr_two_t1(void *arg)
@@ -2140,8 +2221,7 @@ sr_two_t1(void *arg)
 	struct sr_two_rings *tr = arg;
 
 	sr_two_push(tr->a, "first");
-	if (sr_two_lane(tr->a) <= 0)
-		return (NULL);
+	ck_assert_int_eq(sr_two_lane(tr->a), 1);
 	ck_assert_int_eq(seccomp_deny(SYS_fallocate, ENOSPC), 0);
 	sr_two_push(tr->b, "t1");
 	tr->b_lane = sr_two_lane(tr->b);
@@ -2168,21 +2248,12 @@ START_TEST(test_shmring_lanes_two_rings)
 	const char *cause;
 	pthread_t th;
 	void *ret = NULL;
-	int tries;
 
-	for (tries = 0; tries < 2 && ret == NULL; tries++) {
-		memset(&tr, 0, sizeof tr);
-		ck_assert_int_eq(shm_ring_create_lanes(&tr.a, 1024, 2, NULL,
-		    NULL), 0);
-		ck_assert_int_eq(shm_ring_create_lanes(&tr.b, 1024, 2, NULL,
-		    NULL), 0);
-		ck_assert_int_eq(pthread_create(&th, NULL, sr_two_t1, &tr), 0);
-		pthread_join(th, &ret);
-		if (ret == NULL) {
-			shm_ring_destroy(tr.a);
-			shm_ring_destroy(tr.b);
-		}
-	}
+	memset(&tr, 0, sizeof tr);
+	ck_assert_int_eq(shm_ring_create_lanes(&tr.a, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&tr.b, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, sr_two_t1, &tr), 0);
+	pthread_join(th, &ret);
 	ck_assert_ptr_nonnull(ret);
 	/* b's lane could not be made: lane 0 there. */
 	ck_assert_int_eq(tr.b_lane, 0);
@@ -2196,6 +2267,254 @@ START_TEST(test_shmring_lanes_two_rings)
 	proto_ring_close(r);
 	shm_ring_destroy(tr.a);
 	shm_ring_destroy(tr.b);
+}
+END_TEST
+
+/*
+ * A thread that pushes one record into a ring each time it is told to,
+ * until told to end; a thread of the lanes tests that lives on between
+ * pushes.
+ */
+struct sr_worker {
+	pthread_t th;
+	sem_t go, done;
+	struct shm_ring *ring;
+	const char *msg;		/* NULL: end */
+};
+
+static void *
+sr_worker_main(void *arg)
+{
+	struct sr_worker *w = arg;
+
+	for (;;) {
+		while (sem_wait(&w->go) != 0)
+			continue;
+		if (w->msg == NULL)
+			return (NULL);
+		sr_two_push(w->ring, w->msg);
+		sem_post(&w->done);
+	}
+}
+
+static void
+sr_worker_start(struct sr_worker *w, struct shm_ring *ring)
+{
+	memset(w, 0, sizeof *w);
+	w->ring = ring;
+	ck_assert_int_eq(sem_init(&w->go, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&w->done, 0, 0), 0);
+	ck_assert_int_eq(pthread_create(&w->th, NULL, sr_worker_main, w), 0);
+}
+
+/* Have w push msg into ring; returns the lane it went into. */
+static int
+sr_worker_push_into(struct sr_worker *w, struct shm_ring *ring,
+    const char *msg)
+{
+	uint64_t before[RELOG_RING_LANES_MAX], after[RELOG_RING_LANES_MAX];
+	int i, lane = -1;
+
+	shm_ring_heads(ring, before);
+	w->ring = ring;
+	w->msg = msg;
+	sem_post(&w->go);
+	while (sem_wait(&w->done) != 0)
+		continue;
+	shm_ring_heads(ring, after);
+	for (i = 0; i < (int)RELOG_RING_LANES_MAX; i++) {
+		if (after[i] != before[i]) {
+			ck_assert_int_eq(lane, -1);
+			lane = i;
+		}
+	}
+	return (lane);
+}
+
+/* Have w push msg into its ring; returns the lane it went into. */
+static int
+sr_worker_push(struct sr_worker *w, const char *msg)
+{
+	return (sr_worker_push_into(w, w->ring, msg));
+}
+
+static void
+sr_worker_end(struct sr_worker *w)
+{
+	w->msg = NULL;
+	sem_post(&w->go);
+	pthread_join(w->th, NULL);
+	sem_destroy(&w->go);
+	sem_destroy(&w->done);
+}
+
+/*
+ * Lanes 1 on go to one thread each while it lives, lane 0 to the threads
+ * that found none free; a thread keeps its lane (lane 0 too), and a lane
+ * whose thread has ended goes to the next thread that needs one. The
+ * records of all of them are read back, each thread's in order.
+ */
+static char sr_owners_seen[64];
+
+static int
+sr_owners_cb(const struct proto_ring_record *rec, void *arg)
+{
+	size_t n = strlen(sr_owners_seen);
+
+	(void)arg;
+	snprintf(sr_owners_seen + n, sizeof sr_owners_seen - n, "%.*s ",
+	    (int)rec->message.len, rec->message.ptr);
+	return (0);
+}
+
+START_TEST(test_shmring_lanes_owners)
+{
+	struct sr_worker a, b, c;
+	struct proto_ring_counts counts;
+	struct shm_ring *ring, *other;
+	struct proto_ring *r;
+	const char *cause;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, NULL, NULL), 0);
+	sr_worker_start(&a, ring);
+	sr_worker_start(&b, ring);
+	ck_assert_int_eq(sr_worker_push(&a, "a1"), 1);
+	ck_assert_int_eq(sr_worker_push(&b, "b1"), 0);
+	ck_assert_int_eq(sr_worker_push(&a, "a2"), 1);
+	sr_worker_end(&a);
+	/*
+	 * Lane 1 is free again, but b stays in lane 0, after a push into
+	 * another ring too (its own lane there).
+	 */
+	ck_assert_int_eq(shm_ring_create_lanes(&other, 1024, 2, NULL, NULL),
+	    0);
+	ck_assert_int_eq(sr_worker_push_into(&b, other, "other"), 1);
+	b.ring = ring;
+	ck_assert_int_eq(sr_worker_push(&b, "b2"), 0);
+	shm_ring_destroy(other);
+	sr_worker_start(&c, ring);
+	ck_assert_int_eq(sr_worker_push(&c, "c1"), 1);
+	ck_assert_int_eq(sr_worker_push(&b, "b3"), 0);
+	sr_worker_end(&b);
+	sr_worker_end(&c);
+
+	/* Every record of one ms, lane 0 first: b's, then a's and c's. */
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&counts, 0, sizeof counts);
+	memset(&sr_owners_seen, 0, sizeof sr_owners_seen);
+	ck_assert_int_eq(proto_ring_read(r, 0, 100, 1u << 20, sr_owners_cb,
+	    NULL, &counts), PROTO_RING_DRAINED);
+	ck_assert_str_eq(sr_owners_seen, "b1 b2 b3 a1 a2 c1 ");
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * A signal handler that pushes while its thread is pushing into its own
+ * lane, or making it at its first push (the handler of a crash, say): the
+ * handler's record goes into lane 0, not over the one being written (nor
+ * under slots being made). Every record is read back whole, the thread's
+ * in order.
+ */
+static struct shm_ring *sr_signal_ring;
+static volatile sig_atomic_t sr_signal_pushes;
+
+static void
+sr_signal_push(int sig)
+{
+	struct shm_ring_record rec;
+	int saved = errno;
+
+	(void)sig;
+	memset(&rec, 0, sizeof rec);
+	rec.timestamp_ms = 1;
+	rec.name = "plugin.signal";
+	rec.name_len = strlen(rec.name);
+	rec.msg = "from the handler";
+	rec.msg_len = strlen(rec.msg);
+	rec.exc = "";
+	if (shm_ring_push(sr_signal_ring, &rec) == 0)
+		sr_signal_pushes++;
+	errno = saved;
+}
+
+struct sr_signal_seen {
+	uint64_t thread, handler, bad;
+};
+
+static int
+sr_signal_cb(const struct proto_ring_record *rec, void *arg)
+{
+	struct sr_signal_seen *sn = arg;
+	char text[32];
+
+	snprintf(text, sizeof text, "%.*s", (int)rec->message.len,
+	    rec->message.ptr);
+	if (strcmp(text, "from the handler") == 0)
+		sn->handler++;
+	else if (strtoull(text + strcspn(text, " "), NULL, 10) == sn->thread &&
+	    strncmp(text, "record ", 7) == 0)
+		sn->thread++;
+	else
+		sn->bad++;
+	return (0);
+}
+
+START_TEST(test_shmring_lanes_signal)
+{
+	struct itimerval it = { { 0, 50 }, { 0, 50 } };
+	struct shm_ring_record rec;
+	struct proto_ring_counts counts;
+	struct sr_signal_seen sn;
+	struct sigaction sa;
+	struct proto_ring *r;
+	const char *cause;
+	uint64_t i, n = SR_SCALE(100000);
+	char msg[32];
+	int rc;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&sr_signal_ring,
+	    RELOG_RING_SLOTS_MAX / 2, 2, NULL, NULL), 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = sr_signal_push;
+	sa.sa_flags = SA_RESTART;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	for (i = 0; i < n; i++) {
+		memset(&rec, 0, sizeof rec);
+		rec.timestamp_ms = 1;
+		rec.name = "plugin.signal";
+		rec.name_len = strlen(rec.name);
+		rec.msg = msg;
+		rec.msg_len = (size_t)snprintf(msg, sizeof msg, "record %llu",
+		    (unsigned long long)i);
+		rec.exc = "";
+		ck_assert_int_eq(shm_ring_push(sr_signal_ring, &rec), 0);
+	}
+	memset(&it, 0, sizeof it);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	sa.sa_handler = SIG_IGN;	/* and one pending is dropped */
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_gt(sr_signal_pushes, 0);
+
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(sr_signal_ring), SIZE_MAX,
+	    &r, &cause), 0);
+	memset(&sn, 0, sizeof sn);
+	memset(&counts, 0, sizeof counts);
+	do {
+		rc = proto_ring_read(r, PROTO_RING_PEER_DEAD, 100000, 1u << 30,
+		    sr_signal_cb, &sn, &counts);
+		ck_assert_msg(rc >= 0, "read: %s", proto_ring_cause(r));
+	} while (rc == PROTO_RING_AGAIN);
+	ck_assert_uint_eq(sn.bad, 0);
+	ck_assert_uint_eq(sn.thread, n);
+	ck_assert_uint_eq(sn.handler, (uint64_t)sr_signal_pushes);
+	ck_assert_uint_eq(shm_ring_dropped(sr_signal_ring), 0);
+	ck_assert_uint_eq(counts.torn + counts.unfinished, 0);
+	proto_ring_close(r);
+	shm_ring_destroy(sr_signal_ring);
 }
 END_TEST
 
@@ -2391,6 +2710,7 @@ sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
     size_t msg_len)
 {
 	struct sr_lane_few f = { { NULL, 1 }, 5, msg_len };
+	struct sr_alive first;
 	struct sr_lanes_seen sn;
 	struct proto_ring_counts counts;
 	struct shm_ring *ring;
@@ -2402,8 +2722,7 @@ sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
 	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, sr_lane_wake,
 	    NULL), 0);
 	f.lp.ring = ring;
-	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
-	pthread_join(th, NULL);
+	sr_alive_start(&first, sr_lane_push_few, &f);
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, r,
 	    &cause), 0);
 	memset(&sn, 0, sizeof sn);
@@ -2413,8 +2732,8 @@ sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
 	ck_assert_uint_eq(sn.n, 5);
 	/*
 	 * A writer in the first thread's lane: a position taken, never
-	 * claimed. The next thread's lane is the other one (lanes go to
-	 * threads in turn): its records wait behind that writer.
+	 * claimed. The next thread's lane is the other one (the first, alive,
+	 * keeps its own): its records wait behind that writer.
 	 */
 	base = shm_ring_memory(ring, &size);
 	*other = (struct relog_ring_header *)(base + (sn.lane[1] - 1) *
@@ -2422,6 +2741,7 @@ sr_lanes_stuck(struct proto_ring **r, struct relog_ring_header **other,
 	atomic_fetch_add(&(*other)->head, 1);
 	ck_assert_int_eq(pthread_create(&th, NULL, sr_lane_push_few, &f), 0);
 	pthread_join(th, NULL);
+	sr_alive_end(&first);
 	return (ring);
 }
 
@@ -3004,6 +3324,9 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_one_producer);
 	tcase_add_test(tc, test_shmring_four_producers);
 	tcase_add_test(tc, test_shmring_lanes_shared);
+	tcase_add_test(tc, test_shmring_lanes_own);
+	tcase_add_test(tc, test_shmring_lanes_owners);
+	tcase_add_test(tc, test_shmring_lanes_signal);
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
 	tcase_add_test(tc, test_shmring_lanes_stuck);
@@ -3015,6 +3338,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_overflow_no_consumer);
 	tcase_add_test(tc, test_shmring_overflow_stopped_consumer);
 	tcase_add_test(tc, test_shmring_overwritten_while_read);
+	tcase_add_test(tc, test_shmring_lanes_own_overwritten);
 	tcase_add_test(tc, test_shmring_torn_while_copied);
 	tcase_add_test(tc, test_shmring_producer_killed);
 	tcase_add_test(tc, test_shmring_consumer_killed);
