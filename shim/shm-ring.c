@@ -176,29 +176,39 @@ shm_ring_slots(size_t n)
 }
 
 /*
+ * The lane made with the ring: the one the first thread to push takes
+ * (lane 1; lane 0 in a ring of one lane). The others are made when a
+ * thread first takes them (shm_ring_make).
+ */
+static unsigned
+shm_ring_first_lane(unsigned lane_count)
+{
+	return (lane_count > 1 ? 1 : 0);
+}
+
+/*
  * A memfd of lane_count lanes of lane_size bytes, sealed, so relogd can map
- * it without fear of SIGBUS; mapped at *p. Lane 0 and every lane's header
- * page are allocated now (charged to the runner: relogd's reads never
- * allocate), in one fallocate and one madvise, not a page fault a page (a
- * 4 MiB ring was 1,024 of them); another lane's slots when a thread first
- * takes it (shm_ring_populate). Returns the fd, or a negative errno.
+ * it without fear of SIGBUS; mapped at *p. The first lane and every lane's
+ * header page are allocated now (charged to the runner: relogd's reads
+ * never allocate), in one fallocate each and one madvise, not a page fault
+ * a page (a 4 MiB ring was 1,024 of them). Returns the fd, or a negative
+ * errno.
  */
 static int
 shm_ring_memfd(size_t lane_size, unsigned lane_count, void **p)
 {
 	size_t size = lane_size * lane_count;
-	unsigned i;
+	unsigned i, first = shm_ring_first_lane(lane_count);
 	int fd, error;
 
 	fd = memfd_create("relog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return (-errno);
-	if (ftruncate(fd, (off_t)size) != 0 ||
-	    fallocate(fd, 0, 0, (off_t)lane_size) != 0)
+	if (ftruncate(fd, (off_t)size) != 0)
 		goto fail;
-	for (i = 1; i < lane_count; i++) {
-		if (fallocate(fd, 0, (off_t)(i * lane_size),
-		    RELOG_RING_HEADER_SIZE) != 0)
+	for (i = 0; i < lane_count; i++) {
+		if (fallocate(fd, 0, (off_t)(i * lane_size), i == first ?
+		    (off_t)lane_size : RELOG_RING_HEADER_SIZE) != 0)
 			goto fail;
 	}
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
@@ -208,7 +218,8 @@ shm_ring_memfd(size_t lane_size, unsigned lane_count, void **p)
 	if (*p == MAP_FAILED)
 		goto fail;
 #ifdef MADV_POPULATE_WRITE
-	(void)madvise(*p, lane_size, MADV_POPULATE_WRITE);
+	(void)madvise((char *)*p + first * lane_size, lane_size,
+	    MADV_POPULATE_WRITE);
 #endif
 	return (fd);
 
@@ -218,15 +229,24 @@ fail:
 	return (error);
 }
 
-/* Slot i of a lane holds SKIP at position i: older than any to come. */
+/*
+ * Slot i of a lane holds SKIP at position i: older than any to come. A seq
+ * is written only while it is still 0 (as the memfd made it), so that two
+ * threads may make lane 0 at once, and one push into it after the first
+ * maker is done: its seqs are not 0 (positions start at slot_count).
+ */
 static void
 shm_ring_init_slots(const struct shm_ring *r, struct shm_lane *l)
 {
+	uint64_t zero;
 	uint32_t i;
 
-	for (i = 0; i < r->slot_count; i++)
-		atomic_store_explicit(&l->slots[i].seq,
-		    relog_ring_seq(i, RELOG_RING_SKIP), memory_order_relaxed);
+	for (i = 0; i < r->slot_count; i++) {
+		zero = 0;
+		atomic_compare_exchange_strong_explicit(&l->slots[i].seq,
+		    &zero, relog_ring_seq(i, RELOG_RING_SKIP),
+		    memory_order_relaxed, memory_order_relaxed);
+	}
 }
 
 /*
@@ -268,7 +288,8 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 		r->lane[n].hdr = hdr;
 		r->lane[n].slots = (struct relog_ring_slot *)((char *)hdr +
 		    RELOG_RING_HEADER_SIZE);
-		atomic_init(&r->lane[n].ready, n == 0);
+		atomic_init(&r->lane[n].ready,
+		    n == shm_ring_first_lane(lane_count));
 	}
 	for (n = 0; n < RELOG_RING_LANES_MAX; n++)
 		atomic_init(&r->owner[n], 0);
@@ -281,7 +302,7 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 	r->slot_count = slot_count;
 	r->size = size;
 	/* The other lanes' slots are written when a thread first takes one. */
-	shm_ring_init_slots(r, &r->lane[0]);
+	shm_ring_init_slots(r, &r->lane[shm_ring_first_lane(lane_count)]);
 	r->fd = fd;
 	return (0);
 }
@@ -566,39 +587,56 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
 }
 
 /*
- * The first push into a lane (but lane 0): allocate its slots' pages
- * (fallocate: out of memory is an error here, not a fault in a later
- * push), map them in one call (not a page fault every 16 pushes of its
- * first lap) and write their seqs, then let pushes in. Two system calls,
- * once a lane; where MADV_POPULATE_WRITE is not known, the seqs' stores
- * fault the pages in. The seqs written here, not left zero: a lane whose
- * slots were never touched before its first lap had make bench's
- * 1-producer p99.9 at 741 to 842 ns, against 571 to 591 written. Returns
- * the lane to push into: this one, or lane 0.
+ * The first push into a lane (but the first lane, made with the ring):
+ * allocate its slots' pages (fallocate: out of memory is an error here,
+ * not a fault in a later push), map them in one call (not a page fault
+ * every 16 pushes of its first lap) and write their seqs, then let pushes
+ * in. Two system calls, once a lane; where MADV_POPULATE_WRITE is not
+ * known, the seqs' stores fault the pages in. The seqs written here, not
+ * left zero: a lane whose slots were never touched before its first lap
+ * had make bench's 1-producer p99.9 at 741 to 842 ns, against 571 to 591
+ * written. Returns 0, or a negative errno.
  *
- * Only the lane's thread makes it (shm_ring_choose). If it cannot be made
- * (-1), that thread pushes into lane 0 of this ring from then on, as does
- * any thread that takes the lane after it: the state goes from 0 to 1 or
- * -1 and stays, so a thread's records in a ring stay in one lane (two
- * lanes' records of one ms are merged in either order). Lane 0 of another
- * ring is not its concern.
+ * A lane of a thread's own is made by that thread only. Lane 0 may be made
+ * by two threads at once (neither waits for the other): what both write is
+ * the same, and a seq a push wrote is left alone (shm_ring_init_slots).
  */
-static struct shm_lane *
-shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
+static int
+shm_ring_make(struct shm_ring *r, struct shm_lane *l)
 {
 	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
 
-	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 0 ||
-	    (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
-	    (char *)r->base), (off_t)len) != 0)) {
-		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
-		return (&r->lane[0]);
-	}
+	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
+	    (char *)r->base), (off_t)len) != 0)
+		return (-errno);
 #ifdef MADV_POPULATE_WRITE
 	(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
 	shm_ring_init_slots(r, l);
 	atomic_store_explicit(&l->ready, 1, memory_order_release);
+	return (0);
+}
+
+/*
+ * A thread's first push into its own lane: make it. If it cannot be made
+ * (-1), that thread pushes into lane 0 of this ring from then on, as does
+ * any thread that takes the lane after it: the state goes from 0 to 1 or
+ * -1 and stays, so a thread's records in a ring stay in one lane (two
+ * lanes' records of one ms are merged in either order). Lane 0 of another
+ * ring is not its concern. Returns the lane to push into: this one, or
+ * lane 0.
+ */
+static struct shm_lane *
+shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
+{
+	int saved = errno;
+
+	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 0 ||
+	    shm_ring_make(r, l) != 0) {
+		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
+		errno = saved;
+		return (&r->lane[0]);
+	}
 	return (l);
 }
 
@@ -720,7 +758,8 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
  * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary). Never waits, allocates or
  * calls the system, but for the wake callback. Returns 0; -EAGAIN if the
  * record was given up (a writer a lap behind was still in its way); -ENXIO
- * if there is no ring (a reset failed). Either loss is counted.
+ * if there is no ring (a reset failed), or lane 0, not made yet, could not
+ * be made. Either loss is counted.
  */
 int
 shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
@@ -771,6 +810,13 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 			atomic_signal_fence(memory_order_seq_cst);
 			shm_in_own = 0;
 		}
+	}
+	/* Lane 0 is made when a thread first needs it; else the push is lost. */
+	if (!own && atomic_load_explicit(&l->ready, memory_order_acquire) !=
+	    1 && shm_ring_make(r, l) != 0) {
+		atomic_fetch_add_explicit(&r->unmapped, 1,
+		    memory_order_relaxed);
+		return (-ENXIO);
 	}
 	hdr = l->hdr;
 	if (own) {

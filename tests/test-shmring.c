@@ -2170,18 +2170,20 @@ sr_lanes_fill(void)
 /*
  * Two rings in one process (two handles, say): a thread whose lane in ring
  * B could not be made (fallocate failed) pushes into B's lane 0 from then
- * on. In ring A it goes on in its own
- * lane: were it sent to lane 0 there too, its records in A would be in two
- * lanes, and two of one ms are merged in either order.
+ * on; lane 0 not made yet, and not to be made either, its records there
+ * are lost, and counted. In ring A it goes on in its own lane: were it
+ * sent to lane 0 there too, its records in A would be in two lanes, and
+ * two of one ms are merged in either order.
  */
 struct sr_two_rings {
 	struct shm_ring *a, *b;
-	int b_lane;			/* where t1's push into b went */
+	int b_rc[2];			/* t1's pushes into b */
 	char order[2][16];		/* a's records, as read */
 };
 
-static void
-sr_two_push(struct shm_ring *ring, const char *msg)
+/* Push msg into ring; returns what shm_ring_push did. */
+static int
+sr_two_try(struct shm_ring *ring, const char *msg)
 {
 	struct shm_ring_record rec;
 
@@ -2192,7 +2194,13 @@ sr_two_push(struct shm_ring *ring, const char *msg)
 	rec.msg = msg;
 	rec.msg_len = strlen(msg);
 	rec.exc = "";
-	ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+	return (shm_ring_push(ring, &rec));
+}
+
+static void
+sr_two_push(struct shm_ring *ring, const char *msg)
+{
+	ck_assert_int_eq(sr_two_try(ring, msg), 0);
 }
 
 /* The lane of a ring's only push so far (heads start at slot_count). */
@@ -2212,8 +2220,9 @@ sr_two_lane(const struct shm_ring *ring)
 
 /*
  * "first" into a, in a lane of its own (lane 1: the first thread there);
- * then, with fallocate failing in this thread (seccomp: ENOSPC), a push
- * into b, whose lane it makes; then "second" into a.
+ * then, with fallocate failing in this thread (seccomp: ENOSPC), two
+ * pushes into b, whose lane 1 the test's thread has: lane 2 is to be made;
+ * then "second" into a.
  */
 static void *
 sr_two_t1(void *arg)
@@ -2223,8 +2232,8 @@ sr_two_t1(void *arg)
 	sr_two_push(tr->a, "first");
 	ck_assert_int_eq(sr_two_lane(tr->a), 1);
 	ck_assert_int_eq(seccomp_deny(SYS_fallocate, ENOSPC), 0);
-	sr_two_push(tr->b, "t1");
-	tr->b_lane = sr_two_lane(tr->b);
+	tr->b_rc[0] = sr_two_try(tr->b, "t1");
+	tr->b_rc[1] = sr_two_try(tr->b, "t1 again");
 	sr_two_push(tr->a, "second");
 	return (tr);
 }
@@ -2244,19 +2253,30 @@ START_TEST(test_shmring_lanes_two_rings)
 {
 	struct sr_two_rings tr;
 	struct proto_ring_counts counts;
+	struct shm_ring_stats st;
 	struct proto_ring *r;
+	uint64_t heads[RELOG_RING_LANES_MAX];
 	const char *cause;
 	pthread_t th;
 	void *ret = NULL;
 
 	memset(&tr, 0, sizeof tr);
 	ck_assert_int_eq(shm_ring_create_lanes(&tr.a, 1024, 2, NULL, NULL), 0);
-	ck_assert_int_eq(shm_ring_create_lanes(&tr.b, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&tr.b, 1024, 4, NULL, NULL), 0);
+	sr_two_push(tr.b, "test");
+	ck_assert_int_eq(sr_two_lane(tr.b), 1);
 	ck_assert_int_eq(pthread_create(&th, NULL, sr_two_t1, &tr), 0);
 	pthread_join(th, &ret);
 	ck_assert_ptr_nonnull(ret);
-	/* b's lane could not be made: lane 0 there. */
-	ck_assert_int_eq(tr.b_lane, 0);
+	/* b's lane 2 could not be made, nor lane 0: lost, counted. */
+	ck_assert_int_eq(tr.b_rc[0], -ENXIO);
+	ck_assert_int_eq(tr.b_rc[1], -ENXIO);
+	shm_ring_heads(tr.b, heads);
+	ck_assert_uint_eq(heads[0], 1024);
+	ck_assert_uint_eq(heads[2], 1024);
+	shm_ring_stats(tr.b, &st);
+	ck_assert_uint_eq(st.unmapped, 2);
+	ck_assert_uint_eq(shm_ring_dropped(tr.b), 2);
 	ck_assert_int_eq(proto_ring_open(shm_ring_fd(tr.a), SIZE_MAX, &r,
 	    &cause), 0);
 	memset(&counts, 0, sizeof counts);

@@ -57,21 +57,27 @@ seeds_push(struct shm_ring *ring, unsigned n, size_t exc_len)
 	}
 }
 
-/* Write a ring as seed name; with dead, as if a writer had died mid-record. */
+/*
+ * Write a lane of a ring of lanes lanes as seed name; with dead, as if a
+ * writer had died mid-record.
+ */
 static void
-seeds_write(struct shm_ring *ring, const char *name, int dead)
+seeds_write(struct shm_ring *ring, unsigned lanes, unsigned lane,
+    const char *name, int dead)
 {
 	struct relog_ring_header *hdr;
 	struct relog_ring_slot *slots;
-	size_t size = relog_ring_file_size(SEEDS_SLOTS, 1);
+	size_t size = relog_ring_file_size(SEEDS_SLOTS, lanes);
 	uint64_t t, h, pos;
-	char path[4096];
+	char path[4096], *base;
 	FILE *f;
 
-	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    shm_ring_fd(ring), 0);
-	if (hdr == MAP_FAILED)
+	if (base == MAP_FAILED)
 		seeds_fatal("mmap");
+	hdr = (struct relog_ring_header *)(base +
+	    lane * relog_ring_lane_size(SEEDS_SLOTS));
 	slots = (struct relog_ring_slot *)((char *)hdr + RELOG_RING_HEADER_SIZE);
 	t = atomic_load(&hdr->tail);
 	h = atomic_load(&hdr->head);
@@ -91,7 +97,7 @@ seeds_write(struct shm_ring *ring, const char *name, int dead)
 		    f);
 	if (ferror(f) || fclose(f) != 0)
 		seeds_fatal(path);
-	munmap(hdr, size);
+	munmap(base, size);
 }
 
 int
@@ -106,27 +112,30 @@ main(int argc, char **argv)
 	seeds_dir = argv[1];
 	if (shm_ring_create(&ring, SEEDS_SLOTS, NULL, NULL) != 0)
 		seeds_fatal("shm_ring_create");
-	seeds_write(ring, "empty", 0);
+	seeds_write(ring, 1, 0, "empty", 0);
 	seeds_push(ring, 5, 0);
-	seeds_write(ring, "five", 0);
+	seeds_write(ring, 1, 0, "five", 0);
 	seeds_push(ring, 12, 3000);
-	seeds_write(ring, "tracebacks", 0);
-	seeds_write(ring, "writer-died", 1);
+	seeds_write(ring, 1, 0, "tracebacks", 0);
+	seeds_write(ring, 1, 0, "writer-died", 1);
 	shm_ring_destroy(ring);
 
 	/* Wrapped: the oldest records overwritten. */
 	if (shm_ring_create(&ring, SEEDS_SLOTS, NULL, NULL) != 0)
 		seeds_fatal("shm_ring_create");
 	seeds_push(ring, 3000, 1500);
-	seeds_write(ring, "wrapped", 0);
+	seeds_write(ring, 1, 0, "wrapped", 0);
 	shm_ring_destroy(ring);
 
-	/* Lanes: fuzz-ring copies lane 0 into the others. */
+	/*
+	 * Lanes: this thread's records are in lane 1 (the first thread's),
+	 * written as the seed's; fuzz-ring copies it into the others.
+	 */
 	if (shm_ring_create_lanes(&ring, SEEDS_SLOTS, 4, NULL, NULL) != 0)
 		seeds_fatal("shm_ring_create_lanes");
 	seeds_push(ring, 40, 500);
-	seeds_write(ring, "lanes", 0);
-	seeds_write(ring, "lanes-writer-died", 1);
+	seeds_write(ring, 4, 1, "lanes", 0);
+	seeds_write(ring, 4, 1, "lanes-writer-died", 1);
 	shm_ring_destroy(ring);
 	return (0);
 }
