@@ -7,7 +7,9 @@
  *
  * - Push latency: the TSC read around each shm_ring_push (its own cost
  *   subtracted), 100,000 pushes per thread after 10,000 to warm up, from 1
- *   and 4 threads on one ring of the default size, while a consumer process
+ *   and 4 threads on one ring of the default size, sharing its one lane
+ *   ("lane0": lane 0's protocol, with atomic swaps), or each in a lane of
+ *   its own ("own": of 8 lanes), while a consumer process
  *   drains it as relogd will: it reads, arms for 1, 20 or N/2 slots (or
  *   never: "timer") and waits for the wakeup or 100 ms. "flood": back to
  *   back, so the ring overflows and most pushes overwrite an unread record.
@@ -361,10 +363,12 @@ rb_produce(void *arg)
 
 /*
  * One latency run: n threads on a fresh ring, a consumer draining it and
- * arming for arm slots.
+ * arming for arm slots. own: the ring has RELOG_RING_LANES_MAX lanes, and
+ * each thread one of its own (n < 8); else one lane, lane 0, which the
+ * threads share (as threads beyond the free lanes do).
  */
 static void
-rb_latency(unsigned n, int paced, uint32_t arm)
+rb_latency(unsigned n, int own, int paced, uint32_t arm)
 {
 	struct rb_producer p[RB_THREADS_MAX];
 	struct shm_ring_stats st;
@@ -376,9 +380,9 @@ rb_latency(unsigned n, int paced, uint32_t arm)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cons.wake) != 0)
 		rb_fatal("socketpair");
-	if (shm_ring_create(&ring, shm_ring_slots(200), rb_wake,
-	    &cons.wake[0]) != 0)
-		rb_fatal("shm_ring_create");
+	if (shm_ring_create_lanes(&ring, shm_ring_slots(200), own ?
+	    RELOG_RING_LANES_MAX : 1, rb_wake, &cons.wake[0]) != 0)
+		rb_fatal("shm_ring_create_lanes");
 	rb_consumer_start(&cons, ring, arm);
 	all = calloc(n * rb_pushes, sizeof *all);
 	if (all == NULL)
@@ -409,8 +413,9 @@ rb_latency(unsigned n, int paced, uint32_t arm)
 	w0 = atomic_load(&rb_wakes) - w0;
 	rb_consumer_stop(&cons, &res);
 	qsort(all, n * rb_pushes, sizeof *all, rb_cmp_u64);
-	printf("  %u thread%s %-5s %-5s %7llu %7llu %7llu %9llu %6.2f M/s "
-	    "%4.0f%% %6.1f\n", n, n > 1 ? "s" : " ", paced ? "paced" : "flood",
+	printf("  %u thread%s %-5s %-5s %-5s %7llu %7llu %7llu %9llu %6.2f M/s "
+	    "%4.0f%% %6.1f\n", n, n > 1 ? "s" : " ", own ? "own" : "lane0",
+	    paced ? "paced" : "flood",
 	    arm == 0 ? "timer" : arm == 1 ? "1" : arm == 20 ? "20" : "N/2",
 	    (unsigned long long)rb_pct(all, n * rb_pushes, 0.5),
 	    (unsigned long long)rb_pct(all, n * rb_pushes, 0.99),
@@ -462,7 +467,7 @@ rb_wakeup(void)
 	w0 = atomic_load(&rb_wakes) - w0;
 	rb_consumer_stop(&cons, &res);
 	qsort(v, n, sizeof *v, rb_cmp_u64);
-	printf("  a push that wakes (%3.0f%% did)   %7llu %7llu %7llu %9llu\n",
+	printf("  a push that wakes (%3.0f%% did)         %7llu %7llu %7llu %9llu\n",
 	    100.0 * (double)w0 / (double)n,
 	    (unsigned long long)rb_pct(v, n, 0.5),
 	    (unsigned long long)rb_pct(v, n, 0.99),
@@ -726,20 +731,27 @@ main(int argc, char **argv)
 	    (unsigned long long)(RELOG_RING_RECORD_HEADER + relog_ring_pad(12) +
 	    relog_ring_pad(RB_MSG_SIZE)), RB_MSG_SIZE,
 	    rb_pushes);
-	printf("push latency (ns); the consumer   p50     p99   p99.9       max"
-	    "    pushed  lost wakeups\n"
+	printf("push latency (ns); the consumer         p50     p99   p99.9 "
+	    "      max    pushed  lost wakeups\n"
 	    "reads every %d ms, and when woken if armed (for 1, 20 or N/2 "
-	    "slots)             per 1,000\n", RB_TIMER_MS);
-	rb_latency(1, 0, 20);
-	rb_latency(4, 0, 20);
-	rb_latency(1, 1, 1);
-	rb_latency(1, 1, 20);
-	rb_latency(1, 1, UINT32_MAX);
-	rb_latency(1, 1, 0);
-	rb_latency(4, 1, 1);
-	rb_latency(4, 1, 20);
-	rb_latency(4, 1, UINT32_MAX);
-	rb_latency(4, 1, 0);
+	    "slots)                   per 1,000\n"
+	    "(lane0: one lane all share; own: a lane each)\n", RB_TIMER_MS);
+	rb_latency(1, 0, 0, 20);
+	rb_latency(4, 0, 0, 20);
+	rb_latency(1, 0, 1, 1);
+	rb_latency(1, 0, 1, 20);
+	rb_latency(1, 0, 1, UINT32_MAX);
+	rb_latency(1, 0, 1, 0);
+	rb_latency(4, 0, 1, 1);
+	rb_latency(4, 0, 1, 20);
+	rb_latency(4, 0, 1, UINT32_MAX);
+	rb_latency(4, 0, 1, 0);
+	rb_latency(1, 1, 0, 20);
+	rb_latency(4, 1, 0, 20);
+	rb_latency(1, 1, 1, 1);
+	rb_latency(1, 1, 1, UINT32_MAX);
+	rb_latency(4, 1, 1, UINT32_MAX);
+	rb_latency(1, 1, 1, 0);
 	rb_wakeup();
 	rb_calls();
 	rb_drain();
