@@ -456,6 +456,30 @@ proto_lane_slot(const struct proto_ring *r, const struct proto_lane *l,
 	return (&l->slots[pos & r->mask]);
 }
 
+/*
+ * A read asks for the slot this many positions on (when the lane has
+ * handed it out, and one more: not the one being written), so that the
+ * lines another core wrote are on their way while the records before it
+ * are copied and delivered. Those loads were most of proto_ring_read.
+ * relogd's CPU per record, 8 runners x 200,000 records, three alternated
+ * runs on a 2-core Intel Xeon VM: none 186 / 183 / 178 ns; 2 on 179 /
+ * 174 / 175; 4 on 178 / 175 / 176; 8 on 179 / 171 / 169; 16 on 173 / 168
+ * / 170.
+ */
+#define PROTO_RING_AHEAD 8
+
+/*
+ * Ask for a slot's first three lines (a 152-byte record's), to read. A
+ * prefetch never faults, wherever the runner moved head.
+ */
+static inline void
+proto_lane_prefetch(const struct relog_ring_slot *slot)
+{
+	__builtin_prefetch((const char *)slot, 0, 3);
+	__builtin_prefetch((const char *)slot + 64, 0, 3);
+	__builtin_prefetch((const char *)slot + 128, 0, 3);
+}
+
 /* Does a record header (a private copy) describe a record we can read? */
 static int
 proto_ring_header_ok(const struct relog_ring_record *h)
@@ -821,6 +845,9 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 	int rc;
 
 	while (l->pos != l->head && !proto_lane_at_limit(l)) {
+		if (l->head - l->pos > PROTO_RING_AHEAD + 1)
+			proto_lane_prefetch(proto_lane_slot(r, l,
+			    l->pos + PROTO_RING_AHEAD));
 		s = atomic_load_explicit(&proto_lane_slot(r, l, l->pos)->seq,
 		    memory_order_acquire);
 		n = relog_ring_seq_cmp(s, l->pos);
