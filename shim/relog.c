@@ -490,21 +490,22 @@ relog_wanted(const struct relog *h, const char *name)
  * record the ring could not keep is counted there (relog_dropped).
  */
 static int
-relog_push(struct relog *h, const struct relog_entry *e, const char *msg,
-    size_t msg_len)
+relog_push(struct relog *h, const struct relog_entry *e, const char *name,
+    const char *msg, size_t msg_len)
 {
 	struct shm_ring_record rec;
-	const char *exc = e->exception_text != NULL ? e->exception_text : "";
+	const char *exc = e->exception_text;
 
 	rec.timestamp_ms = e->timestamp_ms != 0 ? e->timestamp_ms :
 	    shim_wall_ms();
 	rec.level = e->level;
-	rec.name = e->logger_name;
-	rec.name_len = strlen(e->logger_name);
+	rec.name = name;
+	rec.name_len = strlen(name);
 	rec.msg = msg;
 	rec.msg_len = msg_len;
-	rec.exc = exc;
-	rec.exc_len = strlen(exc);
+	/* Most records have none: no call for it. */
+	rec.exc = exc != NULL ? exc : "";
+	rec.exc_len = exc != NULL && exc[0] != '\0' ? strlen(exc) : 0;
 	rec.color = e->color;
 	rec.color_len = e->color != NULL ? strlen(e->color) : 0;
 
@@ -519,19 +520,22 @@ RELOG_API int
 relog_emit(relog_t *h, const struct relog_entry *entry)
 {
 	struct relog_entry e;
+	const char *name, *msg;
 
 	if (h == NULL || entry == NULL || entry->sz == 0 ||
 	    entry->sz > sizeof e)
 		return (-EINVAL);
-	memset(&e, 0, sizeof e);
-	memcpy(&e, entry, entry->sz);
-	if (e.logger_name == NULL)
-		e.logger_name = "";
-	if (e.message == NULL)
-		e.message = "";
-	if (!relog_wanted(h, e.logger_name))
+	/* An entry of an older, shorter layout: the rest taken as zeros. */
+	if (entry->sz < sizeof e) {
+		memset(&e, 0, sizeof e);
+		memcpy(&e, entry, entry->sz);
+		entry = &e;
+	}
+	name = entry->logger_name != NULL ? entry->logger_name : "";
+	msg = entry->message != NULL ? entry->message : "";
+	if (!relog_wanted(h, name))
 		return (1);
-	return (relog_push(h, &e, e.message, strlen(e.message)));
+	return (relog_push(h, entry, name, msg, strlen(msg)));
 }
 
 /* Queue a record with a printf-style message. */
@@ -571,7 +575,7 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 			va_end(ap);
 		}
 	}
-	ret = relog_push(h, &e, msg, (size_t)len);
+	ret = relog_push(h, &e, e.logger_name, msg, (size_t)len);
 	if (msg != small)
 		free(msg);
 	return (ret);

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -188,6 +189,47 @@ START_TEST(test_shim_flush_means_written)
 	text = harness_plugin_log(&H, "fl");
 	ck_assert_uint_eq(harness_lines(text), 500);
 	ck_assert_ptr_nonnull(strstr(text, "] flushed 499\n"));
+	free(text);
+	ck_assert_int_eq(relog_close(h, 30000), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * An entry of an older, shorter layout (its sz says how much of it there
+ * is) is read only that far: the fields after it are none, whatever the
+ * memory beyond holds. A NULL message is an empty one.
+ */
+START_TEST(test_shim_entry_layouts)
+{
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_ERROR };
+	relog_t *h;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	h = open_handle(1000);
+	e.logger_name = "plugin.lay";
+	e.message = "full";
+	e.exception_text = "Traceback: full";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	e.sz = offsetof(struct relog_entry, exception_text);
+	e.message = "short";
+	e.exception_text = "Traceback: beyond sz";
+	e.color = "#ff0000";
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	e.sz = sizeof e;
+	e.message = NULL;
+	e.exception_text = NULL;
+	e.color = NULL;
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	ck_assert_int_eq(relog_flush(h, 30000), 0);
+	text = harness_plugin_log(&H, "lay");
+	ck_assert_ptr_nonnull(strstr(text, "] full"));
+	ck_assert_ptr_nonnull(strstr(text, "Traceback: full"));
+	ck_assert_ptr_nonnull(strstr(text, "] short\n"));
+	ck_assert_ptr_null(strstr(text, "beyond sz"));
+	ck_assert_ptr_null(strstr(text, "ff0000"));
+	ck_assert_uint_eq(harness_count(text, "plugin.lay"), 3);
 	free(text);
 	ck_assert_int_eq(relog_close(h, 30000), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
@@ -453,6 +495,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_drops_counted);
 	tcase_add_test(tc, test_shim_wall_clock);
 	tcase_add_test(tc, test_shim_flush_means_written);
+	tcase_add_test(tc, test_shim_entry_layouts);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
