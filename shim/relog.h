@@ -90,10 +90,10 @@ struct relog_opts {
 	 * RELOG_LANES; 8 (1 on a single CPU), fewer if they would pass
 	 * 65,536 slots in all. The ring's lanes (1, 2, 4 or 8): each
 	 * emitting thread pushes into a lane of its own (1 on) while one is
-	 * free, so threads on different CPUs do not contend, and a push
-	 * there swaps no atomic word but where relogd may be reading; the
-	 * threads that find none share lane 0. A thread keeps its lane until
-	 * it ends. Each lane is a ring as queue_max says (256 KiB by
+	 * free (or was a thread's that has ended), so threads on different
+	 * CPUs do not contend, and a push there swaps no atomic word but
+	 * where relogd may be reading; the threads that find none share lane
+	 * 0, and stay there. A thread keeps its lane until it ends. Each lane is a ring as queue_max says (256 KiB by
 	 * default), its pages allocated when a thread first takes it: the
 	 * memory is at most lanes times that. relogd merges the lanes'
 	 * records, oldest first.

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,6 +35,9 @@
  * consumer that would keep changing a seq under it.
  */
 #define SHM_RING_TRIES 64
+
+/* Tokens of threads in lane 0 a ring keeps (then it takes over no lane). */
+#define SHM_RING_SHARED_MAX 64
 
 /* Words of the bitmap of slots a push holds. */
 #define SHM_RING_OWNED_WORDS ((RELOG_RING_RECORD_SLOTS_MAX + 63) / 64)
@@ -63,30 +65,42 @@ struct shm_ring {
 	_Atomic uint64_t unmapped;
 
 	/*
-	 * Which thread has which lane. owner[i] (i >= 1): the thread id of
-	 * the thread whose lane i is, 0 while none has it. key: in each
-	 * thread, its lane in this ring + 1, once chosen. serial: this
-	 * mapping's, to tell it apart in threads' caches. keyed: key is made
-	 * (else every thread pushes into lane 0).
+	 * Which thread has which lane, by token (shm_ring_token): owner[i]
+	 * (i >= 1), the token of the thread whose lane i is, 0 while none has
+	 * it; shared[], tokens of threads sent to lane 0 (0: a free entry),
+	 * so that they stay there; no_steal: shared[] was full, so no lane
+	 * of an ended thread is taken over (a thread in lane 0 not in shared[]
+	 * could take it). serial: this mapping's, to tell it apart in
+	 * threads' caches.
 	 */
-	_Atomic pid_t owner[RELOG_RING_LANES_MAX];
-	pthread_key_t key;
-	bool keyed;
+	_Atomic uint64_t owner[RELOG_RING_LANES_MAX];
+	_Atomic uint64_t shared[SHM_RING_SHARED_MAX];
+	_Atomic bool no_steal;
 	uint64_t serial;
 };
 
 /*
- * The ring a thread last pushed into (its serial; 0: none) and its lane
- * there, so that a push need not look the lane up (shm_ring_lane).
+ * A thread's token: its thread id, and above it a number no other thread
+ * of this process had, so that a thread whose id is an ended thread's is
+ * not taken for it. 0 until its first choice of a lane; made anew in a
+ * forked child, whose thread id is another.
  */
-static _Thread_local uint64_t shm_last_serial
+static _Thread_local uint64_t shm_token
     __attribute__((tls_model("initial-exec")));
-static _Thread_local unsigned shm_last_lane
+static _Atomic uint32_t shm_tokens;
+
+/*
+ * The ring a thread last pushed into and its lane there, as serial << 4 |
+ * lane (0: none), so that a push need not look the lane up
+ * (shm_ring_lane). One word: a signal handler finds it whole.
+ */
+static _Thread_local uint64_t shm_last
     __attribute__((tls_model("initial-exec")));
 /*
- * Set while the thread pushes into its own lane: a signal handler that
- * pushes meanwhile (a crash handler's last record, say) would be a second
- * writer there, so its push goes into lane 0.
+ * Set while the thread looks its lane up or pushes into its own lane: a
+ * signal handler that pushes meanwhile (a crash handler's last record,
+ * say) would be a second writer there, or change the lookup under it, so
+ * its push goes into lane 0, without a lookup.
  */
 static _Thread_local volatile sig_atomic_t shm_in_own
     __attribute__((tls_model("initial-exec")));
@@ -293,7 +307,9 @@ shm_ring_map(struct shm_ring *r, uint32_t slot_count, unsigned lane_count)
 	}
 	for (n = 0; n < RELOG_RING_LANES_MAX; n++)
 		atomic_init(&r->owner[n], 0);
-	r->keyed = lane_count > 1 && pthread_key_create(&r->key, NULL) == 0;
+	for (n = 0; n < SHM_RING_SHARED_MAX; n++)
+		atomic_init(&r->shared[n], 0);
+	atomic_init(&r->no_steal, false);
 	r->serial = atomic_fetch_add_explicit(&shm_serials, 1,
 	    memory_order_relaxed) + 1;
 	r->base = p;
@@ -315,9 +331,6 @@ shm_ring_unmap(struct shm_ring *r)
 		munmap(r->base, r->size);
 	if (r->fd >= 0)
 		close(r->fd);
-	if (r->keyed)
-		pthread_key_delete(r->key);
-	r->keyed = false;
 	r->base = NULL;
 	memset(r->lane, 0, sizeof r->lane);
 	r->fd = -1;
@@ -640,73 +653,127 @@ shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 	return (l);
 }
 
-/* Has the thread of this id ended (its id may be another's by now)? */
-static bool
-shm_ring_thread_gone(pid_t tid)
+/* The calling thread's token (see shm_token); tid: its thread id. */
+static uint64_t
+shm_ring_token(pid_t tid)
 {
-	return (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH);
+	if (shm_token == 0 || (pid_t)(uint32_t)shm_token != tid)
+		shm_token = (uint64_t)(atomic_fetch_add_explicit(&shm_tokens,
+		    1, memory_order_relaxed) + 1) << 32 | (uint32_t)tid;
+	return (shm_token);
+}
+
+/* Has the thread of this token ended? tok, tid: the caller's. */
+static bool
+shm_ring_token_gone(uint64_t token, uint64_t tok, pid_t tid)
+{
+	pid_t t = (pid_t)(uint32_t)token;
+
+	if (t == tid)
+		return (token != tok);
+	return (syscall(SYS_tgkill, getpid(), t, 0) != 0 && errno == ESRCH);
 }
 
 /*
- * A thread's lane in r, chosen at its first push: a lane of its own (1 on)
- * if one is free, or its thread has ended; else lane 0. Once a thread has
- * pushed into a lane of a ring, it pushes into no other lane of that ring
- * (two lanes' records of one ms are merged in either order): its choice
- * is kept in r->key. A thread id is taken at the first push into a lane of
- * a ring, and a lane's owner that has ended may be followed by a thread of
- * the same id (ids are reused): one alive, a lane's only writer. The
- * system calls (gettid; tgkill when every lane is taken) are made once a
- * thread and ring.
+ * Keep tok among r's threads in lane 0: in a free entry, or one of an
+ * ended thread; with none, take no lane over from then on.
+ */
+static void
+shm_ring_join_shared(struct shm_ring *r, uint64_t tok, pid_t tid)
+{
+	uint64_t o;
+	unsigned i, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < SHM_RING_SHARED_MAX; i++) {
+			o = atomic_load_explicit(&r->shared[i],
+			    memory_order_relaxed);
+			if ((o == 0 || (pass == 1 &&
+			    shm_ring_token_gone(o, tok, tid))) &&
+			    atomic_compare_exchange_strong_explicit(
+			    &r->shared[i], &o, tok, memory_order_relaxed,
+			    memory_order_relaxed))
+				return;
+		}
+	}
+	atomic_store_explicit(&r->no_steal, true, memory_order_relaxed);
+}
+
+/*
+ * A thread's lane in r, chosen at its first push (and found again after
+ * its cache moved to another ring): its own if it has one; lane 0 if it
+ * was sent there; else a free lane (1 on), or one whose thread has ended;
+ * else lane 0. Once a thread has pushed into a lane of a ring, it pushes
+ * into no other lane of that ring (two lanes' records of one ms are
+ * merged in either order): lanes, once taken, are never free again, only
+ * taken over from an ended thread, and a thread in lane 0 is kept in
+ * r->shared (or none is taken over). The system calls (gettid; tgkill,
+ * when every lane is taken) are made once a thread and ring, and are
+ * async-signal-safe, as the rest is.
+ *
+ * A lane taken over: its last writer has ended, and its stores before
+ * were seen by the kernel that ended it; the acquire CAS orders this
+ * thread's loads of the lane after tgkill said so.
  */
 static unsigned
 shm_ring_choose(struct shm_ring *r)
 {
-	void *v;
-	pid_t tid, o;
-	unsigned i, pass, lane = 0;
+	uint64_t tok, o;
+	unsigned i, pass;
+	pid_t tid;
 	int saved = errno;
 
-	if (!r->keyed)
+	if (r->lane_count == 1)
 		return (0);
-	if ((v = pthread_getspecific(r->key)) != NULL)
-		return ((unsigned)((uintptr_t)v - 1));
 	tid = gettid();
-	for (pass = 0; pass < 2 && lane == 0; pass++) {
-		for (i = 1; i < r->lane_count && lane == 0; i++) {
+	tok = shm_ring_token(tid);
+	for (i = 1; i < r->lane_count; i++) {
+		if (atomic_load_explicit(&r->owner[i], memory_order_acquire) ==
+		    tok)
+			return (i);
+	}
+	for (i = 0; i < SHM_RING_SHARED_MAX; i++) {
+		if (atomic_load_explicit(&r->shared[i], memory_order_relaxed) ==
+		    tok)
+			return (0);
+	}
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1 && atomic_load_explicit(&r->no_steal,
+		    memory_order_relaxed))
+			break;
+		for (i = 1; i < r->lane_count; i++) {
 			o = atomic_load_explicit(&r->owner[i],
 			    memory_order_relaxed);
-			if ((o == 0 || o == tid ||
-			    (pass == 1 && shm_ring_thread_gone(o))) &&
-			    atomic_compare_exchange_strong_explicit(&r->owner[i],
-			    &o, tid, memory_order_acquire, memory_order_relaxed))
-				lane = i;
+			if ((o == 0 || (pass == 1 &&
+			    shm_ring_token_gone(o, tok, tid))) &&
+			    atomic_compare_exchange_strong_explicit(
+			    &r->owner[i], &o, tok, memory_order_acquire,
+			    memory_order_relaxed)) {
+				errno = saved;
+				return (i);
+			}
 		}
 	}
-	/* Kept, or given back: a choice not kept could change. */
-	if (pthread_setspecific(r->key, (void *)(uintptr_t)(lane + 1)) != 0 &&
-	    lane != 0) {
-		atomic_store_explicit(&r->owner[lane], 0, memory_order_release);
-		lane = 0;
-	}
+	shm_ring_join_shared(r, tok, tid);
 	errno = saved;
-	return (lane);
+	return (0);
 }
 
 /*
- * The calling thread's lane in r, and whether it is its own (own: no other
- * thread pushes into it).
+ * The calling thread's lane in r (the caller has set shm_in_own), and
+ * whether it is its own (own: no other thread pushes into it).
  */
 static inline struct shm_lane *
 shm_ring_lane(struct shm_ring *r, bool *own)
 {
+	uint64_t last = shm_last;
 	unsigned n;
 
-	if (shm_last_serial == r->serial) {
-		n = shm_last_lane;
+	if (last >> 4 == r->serial) {
+		n = (unsigned)(last & 15);
 	} else {
 		n = shm_ring_choose(r);
-		shm_last_serial = r->serial;
-		shm_last_lane = n;
+		shm_last = r->serial << 4 | n;
 	}
 	*own = n != 0;
 	return (&r->lane[n]);
@@ -716,9 +783,12 @@ shm_ring_lane(struct shm_ring *r, bool *own)
  * Claim the slot of position pos in a lane of the caller's own: as
  * shm_ring_claim, but a slot no one else may change is stored, not
  * swapped. relogd may take an unread record (COMMITTED_FIRST) at any time,
- * and who moves it counts it, so that one is swapped; so is any other
- * state an own lane should not hold (a writer that ended mid-push, the
- * runner's own scribbles), as in lane 0.
+ * and who moves it counts it, so that one is swapped. A slot an older
+ * writer of the lane still holds (WRITING, or POISONED) is one whose
+ * writer ended mid-push (the lane was taken over): no one will finish it,
+ * so it is claimed as a skip would be, not poisoned lap after lap. A seq
+ * at pos or newer (the runner's own scribbles) is left to shm_ring_claim,
+ * which gives the record up.
  */
 static inline int
 shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
@@ -745,8 +815,7 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 		if (relog_ring_seq_cmp(v, pos) >= 0)
 			return (shm_ring_claim(r, l, pos, first));
 	}
-	if (state == RELOG_RING_SKIP || state == RELOG_RING_COMMITTED ||
-	    state == RELOG_RING_CONSUMED_FIRST) {
+	if (state != RELOG_RING_COMMITTED_FIRST) {
 		atomic_store_explicit(seq, to, memory_order_relaxed);
 		return (1);
 	}
@@ -795,18 +864,19 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	    relog_ring_pad(h.exc_len) + relog_ring_pad(h.color_len));
 	k = relog_ring_record_slots(h.size);
 
-	l = shm_ring_lane(r, &own);
-	if (own && shm_in_own) {
+	if (shm_in_own) {
+		/* A handler, its thread in a lookup or its own lane's push. */
 		l = &r->lane[0];
 		own = false;
-	}
-	if (own) {
+	} else {
 		/* From here: a handler's push meanwhile goes into lane 0. */
 		shm_in_own = 1;
 		atomic_signal_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&l->ready, memory_order_acquire) !=
-		    1 && (l = shm_ring_populate(r, l)) == &r->lane[0]) {
-			own = false;
+		l = shm_ring_lane(r, &own);
+		if (own && atomic_load_explicit(&l->ready,
+		    memory_order_acquire) != 1)
+			own = (l = shm_ring_populate(r, l)) != &r->lane[0];
+		if (!own) {
 			atomic_signal_fence(memory_order_seq_cst);
 			shm_in_own = 0;
 		}

@@ -2538,6 +2538,145 @@ START_TEST(test_shmring_lanes_signal)
 }
 END_TEST
 
+/*
+ * A signal handler that pushes while its thread looks its lane up: the
+ * test's thread has lane 1 of a and lane 2 of b (an ended worker had b's
+ * lane 1) and alternates a and b, so that every push looks its lane up;
+ * a SIGALRM handler pushes into a every 50 us. A handler that read or
+ * wrote the thread's lookup under it could leave b's lane as the
+ * thread's in a (helper-32 saw records go into a's lane 2 when the
+ * lookup was two words and not guarded). a's lanes 2 and 3 stay unused.
+ */
+static struct shm_ring *sr_cache_a;
+
+static void
+sr_cache_handler(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	sr_two_try(sr_cache_a, "handler");
+	errno = saved;
+}
+
+static void *
+sr_cache_worker(void *arg)
+{
+	sigset_t ss;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	sr_two_push(arg, "worker");
+	return (arg);
+}
+
+START_TEST(test_shmring_lanes_signal_cache)
+{
+	struct itimerval it = { { 0, 50 }, { 0, 50 } };
+	struct shm_ring *b;
+	struct sigaction sa;
+	uint64_t heads[RELOG_RING_LANES_MAX];
+	struct timespec t0, t;
+	pthread_t th;
+	unsigned long n;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&sr_cache_a, 1024, 4, NULL,
+	    NULL), 0);
+	ck_assert_int_eq(shm_ring_create_lanes(&b, 1024, 4, NULL, NULL), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, sr_cache_worker, b), 0);
+	pthread_join(th, NULL);
+	sr_two_push(b, "main");
+	sr_two_push(sr_cache_a, "main");
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = sr_cache_handler;
+	sa.sa_flags = SA_RESTART;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (n = 0;; n++) {
+		(void)sr_two_try(sr_cache_a, "main a");
+		(void)sr_two_try(b, "main b");
+		if ((n & 1023) != 0)
+			continue;
+		shm_ring_heads(sr_cache_a, heads);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (heads[2] != 1024 || heads[3] != 1024 ||
+		    t.tv_sec - t0.tv_sec > 2)
+			break;
+	}
+	memset(&it, 0, sizeof it);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	sa.sa_handler = SIG_IGN;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_uint_eq(heads[2], 1024);
+	ck_assert_uint_eq(heads[3], 1024);
+	shm_ring_destroy(sr_cache_a);
+	shm_ring_destroy(b);
+}
+END_TEST
+
+/*
+ * A lane taken over from a thread that ended in the middle of a push (a
+ * position taken, its slot left WRITING_FIRST): the next owner claims that
+ * slot when it comes round, as it would a skip; it does not poison it and
+ * give a record up at every lap.
+ */
+struct sr_takeover {
+	struct shm_ring *ring;
+	unsigned n;
+};
+
+static void *
+sr_takeover_push(void *arg)
+{
+	struct sr_takeover *tk = arg;
+	unsigned i;
+
+	for (i = 0; i < tk->n; i++)
+		sr_two_push(tk->ring, "takeover");
+	return (NULL);
+}
+
+START_TEST(test_shmring_lanes_takeover)
+{
+	uint64_t heads[RELOG_RING_LANES_MAX], pos;
+	struct relog_ring_header *hdr;
+	struct relog_ring_slot *slots;
+	struct shm_ring_stats st;
+	struct sr_takeover tk;
+	struct sr_alive a;
+	size_t size;
+	char *base;
+
+	ck_assert_int_eq(shm_ring_create_lanes(&tk.ring, 1024, 2, NULL, NULL),
+	    0);
+	tk.n = 3;
+	sr_alive_start(&a, sr_takeover_push, &tk);
+	shm_ring_heads(tk.ring, heads);
+	ck_assert_uint_eq(heads[1], 1024 + 3);
+	/* Its writer "ends" with a position taken and its slot WRITING_FIRST. */
+	base = shm_ring_memory(tk.ring, &size);
+	hdr = (struct relog_ring_header *)(base + relog_ring_lane_size(1024));
+	slots = (struct relog_ring_slot *)((char *)hdr + RELOG_RING_HEADER_SIZE);
+	pos = atomic_fetch_add(&hdr->head, 1);
+	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
+	    RELOG_RING_WRITING_FIRST));
+	sr_alive_end(&a);
+
+	/* Three laps by the next thread, in lane 1. */
+	tk.n = 3 * 1024;
+	sr_alive_start(&a, sr_takeover_push, &tk);
+	sr_alive_end(&a);
+	shm_ring_heads(tk.ring, heads);
+	ck_assert_uint_eq(heads[0], 1024);
+	ck_assert_uint_eq(heads[1], 1024 + 3 + 1 + 3 * 1024);
+	shm_ring_stats(tk.ring, &st);
+	ck_assert_uint_eq(st.abandoned, 0);
+	shm_ring_destroy(tk.ring);
+}
+END_TEST
+
 /* What a lanes read saw, in order. */
 struct sr_lanes_seen {
 	int64_t ts[400];
@@ -3347,6 +3486,8 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_own);
 	tcase_add_test(tc, test_shmring_lanes_owners);
 	tcase_add_test(tc, test_shmring_lanes_signal);
+	tcase_add_test(tc, test_shmring_lanes_signal_cache);
+	tcase_add_test(tc, test_shmring_lanes_takeover);
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
 	tcase_add_test(tc, test_shmring_lanes_stuck);
