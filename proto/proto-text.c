@@ -101,7 +101,6 @@ proto_format_time(struct proto_buf *b, int64_t ms)
 	static time_t cached_sec = -1;
 	static char cached[24];
 	static size_t cached_len;
-	char frac[8];
 	uint64_t w;
 	unsigned milli;
 	time_t sec;
@@ -133,8 +132,7 @@ proto_format_time(struct proto_buf *b, int64_t ms)
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	w = __builtin_bswap64(w);
 #endif
-	memcpy(frac, &w, sizeof frac);
-	proto_buf_add(b, frac, 5);
+	proto_buf_add(b, &w, 5);
 }
 
 /* Append a level's name, dressed and padded as the style says (or NULL). */

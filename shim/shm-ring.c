@@ -608,7 +608,8 @@ shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
  * known, the seqs' stores fault the pages in. The seqs written here, not
  * left zero: a lane whose slots were never touched before its first lap
  * had make bench's 1-producer p99.9 at 741 to 842 ns, against 571 to 591
- * written. Returns 0, or a negative errno.
+ * written. Returns 0, or a negative errno (errno itself is kept: a push
+ * leaves it as it was).
  *
  * A lane of a thread's own is made by that thread only. Lane 0 may be made
  * by two threads at once (neither waits for the other): what both write is
@@ -618,15 +619,20 @@ static int
 shm_ring_make(struct shm_ring *r, struct shm_lane *l)
 {
 	size_t len = (size_t)r->slot_count * RELOG_RING_SLOT_SIZE;
+	int saved = errno, error;
 
 	if (r->fd >= 0 && fallocate(r->fd, 0, (off_t)((char *)l->slots -
-	    (char *)r->base), (off_t)len) != 0)
-		return (-errno);
+	    (char *)r->base), (off_t)len) != 0) {
+		error = -errno;
+		errno = saved;
+		return (error);
+	}
 #ifdef MADV_POPULATE_WRITE
 	(void)madvise(l->slots, len, MADV_POPULATE_WRITE);
 #endif
 	shm_ring_init_slots(r, l);
 	atomic_store_explicit(&l->ready, 1, memory_order_release);
+	errno = saved;
 	return (0);
 }
 
@@ -642,12 +648,9 @@ shm_ring_make(struct shm_ring *r, struct shm_lane *l)
 static struct shm_lane *
 shm_ring_populate(struct shm_ring *r, struct shm_lane *l)
 {
-	int saved = errno;
-
 	if (atomic_load_explicit(&l->ready, memory_order_acquire) != 0 ||
 	    shm_ring_make(r, l) != 0) {
 		atomic_store_explicit(&l->ready, -1, memory_order_relaxed);
-		errno = saved;
 		return (&r->lane[0]);
 	}
 	return (l);
@@ -674,29 +677,44 @@ shm_ring_token_gone(uint64_t token, uint64_t tok, pid_t tid)
 	return (syscall(SYS_tgkill, getpid(), t, 0) != 0 && errno == ESRCH);
 }
 
+/* The index of tok in a table of n tokens, or -1. */
+static int
+shm_ring_find(_Atomic uint64_t *table, unsigned n, uint64_t tok)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (atomic_load_explicit(&table[i], memory_order_acquire) == tok)
+			return ((int)i);
+	}
+	return (-1);
+}
+
 /*
- * Keep tok among r's threads in lane 0: in a free entry, or one of an
- * ended thread; with none, take no lane over from then on.
+ * Put tok into a table of n tokens: into a free entry (0), else, if steal,
+ * one of a thread that has ended. Returns its index, or -1 (the table is
+ * full). tid: the caller's thread id.
  */
-static void
-shm_ring_join_shared(struct shm_ring *r, uint64_t tok, pid_t tid)
+static int
+shm_ring_take(_Atomic uint64_t *table, unsigned n, bool steal, uint64_t tok,
+    pid_t tid)
 {
 	uint64_t o;
 	unsigned i, pass;
 
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < SHM_RING_SHARED_MAX; i++) {
-			o = atomic_load_explicit(&r->shared[i],
+	for (pass = 0; pass < (steal ? 2u : 1u); pass++) {
+		for (i = 0; i < n; i++) {
+			o = atomic_load_explicit(&table[i],
 			    memory_order_relaxed);
 			if ((o == 0 || (pass == 1 &&
 			    shm_ring_token_gone(o, tok, tid))) &&
-			    atomic_compare_exchange_strong_explicit(
-			    &r->shared[i], &o, tok, memory_order_relaxed,
+			    atomic_compare_exchange_strong_explicit(&table[i],
+			    &o, tok, memory_order_acquire,
 			    memory_order_relaxed))
-				return;
+				return ((int)i);
 		}
 	}
-	atomic_store_explicit(&r->no_steal, true, memory_order_relaxed);
+	return (-1);
 }
 
 /*
@@ -706,10 +724,10 @@ shm_ring_join_shared(struct shm_ring *r, uint64_t tok, pid_t tid)
  * else lane 0. Once a thread has pushed into a lane of a ring, it pushes
  * into no other lane of that ring (two lanes' records of one ms are
  * merged in either order): lanes, once taken, are never free again, only
- * taken over from an ended thread, and a thread in lane 0 is kept in
- * r->shared (or none is taken over). The system calls (gettid; tgkill,
- * when every lane is taken) are made once a thread and ring, and are
- * async-signal-safe, as the rest is.
+ * taken over from an ended thread, and a thread sent to lane 0 is kept in
+ * r->shared (with that full, no lane is taken over). The system calls
+ * (gettid; tgkill, when every lane is taken) are made once a thread and
+ * ring, and are async-signal-safe, as the rest is.
  *
  * A lane taken over: its last writer has ended, and its stores before
  * were seen by the kernel that ended it; the acquire CAS orders this
@@ -718,45 +736,28 @@ shm_ring_join_shared(struct shm_ring *r, uint64_t tok, pid_t tid)
 static unsigned
 shm_ring_choose(struct shm_ring *r)
 {
-	uint64_t tok, o;
-	unsigned i, pass;
+	_Atomic uint64_t *lanes = r->owner + 1;
+	unsigned n = r->lane_count - 1;
+	uint64_t tok;
 	pid_t tid;
-	int saved = errno;
+	int i, saved = errno;
 
-	if (r->lane_count == 1)
+	if (n == 0)
 		return (0);
 	tid = gettid();
 	tok = shm_ring_token(tid);
-	for (i = 1; i < r->lane_count; i++) {
-		if (atomic_load_explicit(&r->owner[i], memory_order_acquire) ==
-		    tok)
-			return (i);
-	}
-	for (i = 0; i < SHM_RING_SHARED_MAX; i++) {
-		if (atomic_load_explicit(&r->shared[i], memory_order_relaxed) ==
-		    tok)
-			return (0);
-	}
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1 && atomic_load_explicit(&r->no_steal,
-		    memory_order_relaxed))
-			break;
-		for (i = 1; i < r->lane_count; i++) {
-			o = atomic_load_explicit(&r->owner[i],
+	i = shm_ring_find(lanes, n, tok);
+	if (i < 0 && shm_ring_find(r->shared, SHM_RING_SHARED_MAX, tok) < 0) {
+		i = shm_ring_take(lanes, n, !atomic_load_explicit(&r->no_steal,
+		    memory_order_relaxed), tok, tid);
+		/* No lane: lane 0, kept so (or no lane is taken over). */
+		if (i < 0 && shm_ring_take(r->shared, SHM_RING_SHARED_MAX,
+		    true, tok, tid) < 0)
+			atomic_store_explicit(&r->no_steal, true,
 			    memory_order_relaxed);
-			if ((o == 0 || (pass == 1 &&
-			    shm_ring_token_gone(o, tok, tid))) &&
-			    atomic_compare_exchange_strong_explicit(
-			    &r->owner[i], &o, tok, memory_order_acquire,
-			    memory_order_relaxed)) {
-				errno = saved;
-				return (i);
-			}
-		}
 	}
-	shm_ring_join_shared(r, tok, tid);
 	errno = saved;
-	return (0);
+	return (i < 0 ? 0 : (unsigned)i + 1);
 }
 
 /*
@@ -798,11 +799,14 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 	_Atomic uint64_t *n = &l->hdr->overwritten;
 	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
 	uint64_t to = relog_ring_seq(pos, RELOG_RING_WRITING | first);
-	unsigned state = relog_ring_seq_state(v);
+	int tries;
 
-	if (relog_ring_seq_cmp(v, pos) >= 0)
-		return (shm_ring_claim(r, l, pos, first));
-	if (state == RELOG_RING_COMMITTED_FIRST) {
+	for (tries = 0; tries < SHM_RING_TRIES &&
+	    relog_ring_seq_cmp(v, pos) < 0; tries++) {
+		if (relog_ring_seq_state(v) != RELOG_RING_COMMITTED_FIRST) {
+			atomic_store_explicit(seq, to, memory_order_relaxed);
+			return (1);
+		}
 		/* Its only writer: overwritten is stored, not added to. */
 		if (atomic_compare_exchange_strong_explicit(seq, &v, to,
 		    memory_order_acq_rel, memory_order_relaxed)) {
@@ -811,13 +815,6 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 			return (1);
 		}
 		/* Taken meanwhile (or given up): v says what it is now. */
-		state = relog_ring_seq_state(v);
-		if (relog_ring_seq_cmp(v, pos) >= 0)
-			return (shm_ring_claim(r, l, pos, first));
-	}
-	if (state != RELOG_RING_COMMITTED_FIRST) {
-		atomic_store_explicit(seq, to, memory_order_relaxed);
-		return (1);
 	}
 	return (shm_ring_claim(r, l, pos, first));
 }
@@ -837,6 +834,7 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	struct shm_lane *l;
 	struct relog_ring_record h;
 	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
+	unsigned first;
 	int broken = 0;
 	bool own;
 
@@ -899,9 +897,9 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	if (k > 64)
 		memset(owned, 0, (size_t)((k + 63) / 64) * sizeof owned[0]);
 	for (i = 0; i < k; i++) {
-		if (own ? shm_ring_claim_own(r, l, p + i, i == 0 ?
-		    RELOG_RING_FIRST : 0) : shm_ring_claim(r, l, p + i, i == 0 ?
-		    RELOG_RING_FIRST : 0))
+		first = i == 0 ? RELOG_RING_FIRST : 0;
+		if (own ? shm_ring_claim_own(r, l, p + i, first) :
+		    shm_ring_claim(r, l, p + i, first))
 			owned[i / 64] |= (uint64_t)1 << (i % 64);
 		else
 			broken = 1;
@@ -936,23 +934,19 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 		atomic_store_explicit(&l->slots[p & r->mask].seq,
 		    relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST),
 		    memory_order_seq_cst);
-		atomic_signal_fence(memory_order_seq_cst);
-		shm_in_own = 0;
-		shm_ring_wake(r, l, p + k);
-		shm_ring_prefetch(r, l, p + k + SHM_RING_AHEAD);
-		return (0);
-	}
-	for (i = k - 1; i > 0; i--) {
-		if ((owned[i / 64] & (uint64_t)1 << (i % 64)) != 0 &&
-		    shm_ring_commit(r, l, p + i, RELOG_RING_WRITING, broken ?
-		    RELOG_RING_SKIP : RELOG_RING_COMMITTED,
-		    memory_order_release) != 0)
+	} else {
+		for (i = k - 1; i > 0; i--) {
+			if ((owned[i / 64] & (uint64_t)1 << (i % 64)) != 0 &&
+			    shm_ring_commit(r, l, p + i, RELOG_RING_WRITING,
+			    broken ? RELOG_RING_SKIP : RELOG_RING_COMMITTED,
+			    memory_order_release) != 0)
+				broken = 1;
+		}
+		if ((owned[0] & 1) != 0 && shm_ring_commit(r, l, p,
+		    RELOG_RING_WRITING_FIRST, broken ? RELOG_RING_SKIP :
+		    RELOG_RING_COMMITTED_FIRST, memory_order_seq_cst) != 0)
 			broken = 1;
 	}
-	if ((owned[0] & 1) != 0 && shm_ring_commit(r, l, p,
-	    RELOG_RING_WRITING_FIRST, broken ? RELOG_RING_SKIP :
-	    RELOG_RING_COMMITTED_FIRST, memory_order_seq_cst) != 0)
-		broken = 1;
 	if (own) {
 		atomic_signal_fence(memory_order_seq_cst);
 		shm_in_own = 0;
