@@ -269,6 +269,13 @@ remote_conn_write_cb(struct bufferevent *bev, void *arg)
 /*
  * Has the collector every byte sent? Our output is empty, and the kernel's
  * too (acknowledged by the peer's TCP, or read from a Unix socket).
+ *
+ * After a TCP half-close, SIOCOUTQ counts our FIN until the peer
+ * acknowledges it: it is a sequence number, not a byte. Over TLS the
+ * collector may close as soon as it reads our close_notify, which comes
+ * before the FIN; its end-of-file then reaches us with every byte
+ * acknowledged and the FIN not yet. That is all sent, not a broken
+ * connection (which would send every record again).
  */
 int
 remote_conn_sent_all(struct remote *rm)
@@ -279,6 +286,8 @@ remote_conn_sent_all(struct remote *rm)
 		return (0);
 	if (ioctl(bufferevent_getfd(rm->bev), SIOCOUTQ, &queued) != 0)
 		queued = 0;
+	if (rm->half_closed && rm->addr.path == NULL && queued > 0)
+		queued--;
 	return (queued == 0);
 }
 
