@@ -151,14 +151,20 @@ remote_conn_close(struct remote *rm)
 
 /*
  * The connection failed or broke. Retry with exponential backoff (with
- * jitter, capped), keeping records on disk meanwhile.
+ * jitter, capped), keeping records on disk meanwhile. Records it carried
+ * and the collector did not ack go again: said each time, even while the
+ * remote is known down, since the collector may get them twice.
  */
 void
 remote_conn_lost(struct remote *rm, const char *why)
 {
 	uint64_t delay, cap = relogd_config.remote_retry_max_s * 1000;
+	uint64_t in_flight = 0;
 	struct timeval tv;
+	size_t i;
 
+	for (i = 0; i < rm->nbatches; i++)
+		in_flight += rm->batches[i].records;
 	remote_conn_close(rm);
 	if (!remote_queue_pending(rm)) {
 		/* Nothing owed: connect again when records come. */
@@ -177,6 +183,9 @@ remote_conn_lost(struct remote *rm, const char *why)
 	if (!rm->said_down)
 		log_warn("forward %s: %s; records wait on disk, retrying",
 		    rm->uri, why);
+	else if (in_flight != 0)
+		log_info("forward %s: %s; %" PRIu64 " records sent and not "
+		    "acked go again", rm->uri, why, in_flight);
 	else
 		log_debug("forward %s: %s; retrying in %" PRIu64 " ms",
 		    rm->uri, why, delay);

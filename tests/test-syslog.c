@@ -395,6 +395,19 @@ START_TEST(test_syslog_peer_closes)
 	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
 	    "connection; records wait on disk", 1, COLLECTOR_TIMEOUT_MS), 0);
 	close(fd);
+	/*
+	 * The second, the same way. The remote is known down by now, and its
+	 * retries are not said; records sent again are.
+	 */
+	fd = collector_accept(lfd, COLLECTOR_TIMEOUT_MS);
+	ck_assert_int_ge(fd, 0);
+	collector_await_state(&H, "closing");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
+	    "connection; ", 2, COLLECTOR_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, " records sent and not acked "
+	    "go again", 1, COLLECTOR_TIMEOUT_MS), 0);
+	close(fd);
 	/* Then every connection read to its end, until all 3000 came. */
 	memset(seen, 0, sizeof seen);
 	do {
