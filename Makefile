@@ -246,8 +246,10 @@ run:
 # The benchmark (bench/README.md): not a test, it asserts nothing.
 BENCH = $(BUILD)/relog-bench
 # It starts relogd, rsyslogd and its runners with the tests' harness.
-$(BUILD)/obj/bench/bench.o: ALL_CFLAGS += -Itests
-$(BENCH): $(BUILD)/obj/bench/bench.o $(BUILD)/obj/tests/harness.o \
+BENCH_OBJ = $(addprefix $(BUILD)/obj/bench/,bench.o bench-util.o \
+	bench-emit.o bench-load.o bench-report.o)
+$(BENCH_OBJ): ALL_CFLAGS += -Itests
+$(BENCH): $(BENCH_OBJ) $(BUILD)/obj/tests/harness.o \
 	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ) \
 	$(PROTO_RING_OBJ)
 	@$(if $(Q),echo "  LD      $@")
