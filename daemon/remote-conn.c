@@ -283,20 +283,22 @@ remote_conn_write_cb(struct bufferevent *bev, void *arg)
  * acknowledges it: it is a sequence number, not a byte. Over TLS the
  * collector may close as soon as it reads our close_notify, which comes
  * before the FIN; its end-of-file then reaches us with every byte
- * acknowledged and the FIN not yet. That is all sent, not a broken
- * connection (which would send every record again).
+ * acknowledged and the FIN on its way. That is all sent, not a broken
+ * connection (which would send every record again). A FIN not sent yet
+ * (SIOCOUTQNSD: a peer whose window is shut, reading nothing) is not.
  */
 int
 remote_conn_sent_all(struct remote *rm)
 {
-	int queued = 0;
+	int fd = bufferevent_getfd(rm->bev), queued = 0, unsent = 1;
 
 	if (evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0)
 		return (0);
-	if (ioctl(bufferevent_getfd(rm->bev), SIOCOUTQ, &queued) != 0)
+	if (ioctl(fd, SIOCOUTQ, &queued) != 0)
 		queued = 0;
-	if (rm->half_closed && rm->addr.path == NULL && queued > 0)
-		queued--;
+	if (queued == 1 && rm->half_closed && rm->addr.path == NULL &&
+	    ioctl(fd, SIOCOUTQNSD, &unsent) == 0 && unsent == 0)
+		queued = 0;
 	return (queued == 0);
 }
 
