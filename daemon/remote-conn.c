@@ -222,9 +222,11 @@ remote_conn_pump(struct remote *rm)
 }
 
 /*
- * Closing: once all output is out, half-close. TLS's close_notify is a
- * courtesy (the collector may take a bare end-of-file); the TCP
- * half-close is what it answers.
+ * Closing: once all output is out, half-close: TLS's close_notify, then
+ * the FIN. The collector answers either (rsyslogd answers close_notify,
+ * often before the FIN reaches it: remote_conn_sent_all). A half-close
+ * that fails (the connection was reset: a collector gone with bytes
+ * unread) is none: the connection ends broken, or at forward_timeout.
  */
 static void
 remote_conn_half_close(struct remote *rm)
@@ -233,9 +235,9 @@ remote_conn_half_close(struct remote *rm)
 	    rm->half_closed)
 		return;
 	if (rm->addr.tls)
-		SSL_shutdown(bufferevent_openssl_get_ssl(rm->bev));
-	shutdown(bufferevent_getfd(rm->bev), SHUT_WR);
-	rm->half_closed = 1;
+		(void)SSL_shutdown(bufferevent_openssl_get_ssl(rm->bev));
+	if (shutdown(bufferevent_getfd(rm->bev), SHUT_WR) == 0)
+		rm->half_closed = 1;
 }
 
 /*
@@ -285,7 +287,9 @@ remote_conn_write_cb(struct bufferevent *bev, void *arg)
  * before the FIN; its end-of-file then reaches us with every byte
  * acknowledged and the FIN on its way. That is all sent, not a broken
  * connection (which would send every record again). A FIN not sent yet
- * (SIOCOUTQNSD: a peer whose window is shut, reading nothing) is not.
+ * (SIOCOUTQNSD: a peer whose window is shut, reading nothing) is not;
+ * nor is it over plain TCP, where a collector sees our end only once its
+ * TCP has our FIN, so that a close answering it acknowledges the FIN.
  */
 int
 remote_conn_sent_all(struct remote *rm)
@@ -296,7 +300,7 @@ remote_conn_sent_all(struct remote *rm)
 		return (0);
 	if (ioctl(fd, SIOCOUTQ, &queued) != 0)
 		queued = 0;
-	if (queued == 1 && rm->half_closed && rm->addr.path == NULL &&
+	if (queued == 1 && rm->half_closed && rm->addr.tls &&
 	    ioctl(fd, SIOCOUTQNSD, &unsent) == 0 && unsent == 0)
 		queued = 0;
 	return (queued == 0);
