@@ -247,7 +247,7 @@ run:
 BENCH = $(BUILD)/relog-bench
 # It starts relogd, rsyslogd and its runners with the tests' harness.
 BENCH_OBJ = $(addprefix $(BUILD)/obj/bench/,bench.o bench-util.o \
-	bench-emit.o bench-load.o bench-report.o)
+	bench-emit.o bench-load.o bench-report.o measure.o)
 $(BENCH_OBJ): ALL_CFLAGS += -Itests
 $(BENCH): $(BENCH_OBJ) $(BUILD)/obj/tests/harness.o \
 	$(SHIM_OBJ) $(PROTO_CLIENT_OBJ) $(PROTO_PACK_OBJ) $(PROTO_DECODE_OBJ) \
@@ -265,7 +265,8 @@ bench: bench-deps
 
 # The shared ring's own costs (bench/ringbench.c): not a test either.
 RINGBENCH = $(BUILD)/ringbench
-$(RINGBENCH): $(BUILD)/obj/bench/ringbench.o $(RING_OBJ) $(PROTO_PACK_OBJ)
+$(RINGBENCH): $(BUILD)/obj/bench/ringbench.o $(BUILD)/obj/bench/measure.o \
+	$(RING_OBJ) $(PROTO_PACK_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -pthread \
 		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc

@@ -19,8 +19,8 @@ bench_lat_from(struct bench_lat *l, uint64_t *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		v[i] = bench_ticks_ns(v[i]);
-	qsort(v, n, sizeof *v, bench_cmp_u64);
+		v[i] = measure_ticks_ns(v[i]);
+	qsort(v, n, sizeof *v, measure_cmp_u64);
 	l->p50 = bench_pct(v, n, 0.50);
 	l->p99 = bench_pct(v, n, 0.99);
 	l->p999 = bench_pct(v, n, 0.999);
@@ -47,9 +47,9 @@ bench_produce(void *arg)
 	e.message = msg;
 	bench_message(msg, 0);
 	for (i = 0; i < BENCH_EMITS; i++) {
-		t0 = bench_tsc();
+		t0 = measure_tsc();
 		relog_emit(p->h, &e);
-		p->ticks[i] = bench_tsc() - t0;
+		p->ticks[i] = measure_tsc() - t0;
 	}
 	return (NULL);
 }
@@ -74,9 +74,9 @@ bench_floor_time(struct bench_lat *l, uint64_t *v, size_t count, uint64_t n)
 	size_t i;
 
 	for (i = 0; i < count; i++) {
-		t0 = bench_tsc();
+		t0 = measure_tsc();
 		bench_spin(n);
-		v[i] = bench_tsc() - t0;
+		v[i] = measure_tsc() - t0;
 	}
 	bench_lat_from(l, v, count);
 }

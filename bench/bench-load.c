@@ -125,7 +125,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	children = bench_children_ns();
 	for (i = 0; i < runners; i++)
 		children += bench_cpu_ns(pids[i], NULL);
-	start = bench_now_ns();
+	start = measure_now_ns();
 	cpu = bench_cpu_ns(d->daemon, &wait);
 	for (i = 0; i < runners; i++)
 		close(ins[i]);
@@ -140,7 +140,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 		r->dropped += dropped;
 	}
 	/* Every runner's close returned: relogd has written it all. */
-	ns = bench_now_ns() - start;
+	ns = measure_now_ns() - start;
 	r->per_second = (double)r->records * 1e9 / (double)ns;
 	cpu_end = bench_cpu_ns(d->daemon, &wait_end);
 	r->relogd_ns = cpu == 0 ? 0 : (double)(cpu_end - cpu) /
@@ -165,8 +165,6 @@ void
 bench_crash(struct bench_crash *c, struct harness *d, int runners,
     uint64_t per_runner)
 {
-	struct timespec tick = { 0, 20000000 };
-	uint64_t start, last_change, lines, last_lines = 0;
 	pid_t pids[64];
 	int i;
 
@@ -179,17 +177,8 @@ bench_crash(struct bench_crash *c, struct harness *d, int runners,
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 128 + SIGKILL)
 			bench_fatal("crashing runner %d did not die by SIGKILL",
 			    i);
-	start = last_change = bench_now_ns();
-	while ((lines = bench_dir_lines(d->log_dir)) < c->emitted &&
-	    bench_now_ns() - start < BENCH_TIMEOUT_MS * 1000000ull) {
-		if (lines != last_lines) {
-			last_lines = lines;
-			last_change = bench_now_ns();
-		} else if (bench_now_ns() - last_change > 1000000000u)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	c->delivered = lines;
+	c->delivered = bench_await_lines(bench_dir_lines, d->log_dir, 0,
+	    c->emitted, NULL);
 }
 
 /* The tail of a log file, read as lines appear (inotify). */
@@ -280,7 +269,7 @@ bench_delivery(struct bench_lat *l, struct harness *d)
 	if (t.got < t.want)
 		bench_fatal("only %llu of %llu records came back",
 		    (unsigned long long)t.got, (unsigned long long)t.want);
-	qsort(t.lat_ns, t.got, sizeof *t.lat_ns, bench_cmp_u64);
+	qsort(t.lat_ns, t.got, sizeof *t.lat_ns, measure_cmp_u64);
 	l->p50 = bench_pct(t.lat_ns, t.got, 0.50);
 	l->p99 = bench_pct(t.lat_ns, t.got, 0.99);
 	l->p999 = bench_pct(t.lat_ns, t.got, 0.999);
@@ -475,9 +464,9 @@ bench_rsyslog_latency(struct bench_lat *l, struct bench_rsyslog *r)
 	head = snprintf(dgram, sizeof dgram, "<14>bench: ");
 	bench_message(dgram + head, 0);
 	for (i = 0; i < BENCH_EMITS; i++) {
-		t0 = bench_tsc();
+		t0 = measure_tsc();
 		send(fd, dgram, (size_t)head + BENCH_MSG_SIZE, 0);
-		v[i] = bench_tsc() - t0;
+		v[i] = measure_tsc() - t0;
 	}
 	close(fd);
 	bench_lat_from(l, v, BENCH_EMITS);
@@ -495,8 +484,7 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 	const char *argv[8][6];
 	char count[32];
 	pid_t pids[8];
-	uint64_t start, base, now_lines, last_lines = 0, last_change;
-	struct timespec tick = { 0, 20000000 };
+	uint64_t start, base, end;
 	int i;
 
 	base = bench_lines(r->file);
@@ -504,7 +492,7 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 	t->runners = senders;
 	t->records = per_sender * (uint64_t)senders;
 	t->dropped = 0;
-	start = bench_now_ns();
+	start = measure_now_ns();
 	for (i = 0; i < senders; i++) {
 		argv[i][0] = bench_self;
 		argv[i][1] = "syslog-sender";
@@ -516,22 +504,8 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 	for (i = 0; i < senders; i++)
 		if (harness_wait(pids[i], BENCH_TIMEOUT_MS) != 0)
 			bench_fatal("syslog sender %d failed", i);
-	/* Until every line is written; a second without growth ends it. */
-	last_change = bench_now_ns();
-	for (;;) {
-		now_lines = bench_lines(r->file) - base;
-		if (now_lines >= t->records)
-			break;
-		if (now_lines != last_lines) {
-			last_lines = now_lines;
-			last_change = bench_now_ns();
-		} else if (bench_now_ns() - last_change > 1000000000u)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	t->arrived = now_lines;
-	t->per_second = (double)t->arrived * 1e9 /
-	    (double)(last_lines == now_lines && now_lines < t->records ?
-	    last_change - start : bench_now_ns() - start);
+	t->arrived = bench_await_lines(bench_lines, r->file, base, t->records,
+	    &end);
+	t->per_second = (double)t->arrived * 1e9 / (double)(end - start);
 	t->rss_peak_kb = harness_status_kb(r->pid, "VmHWM");
 }

@@ -18,36 +18,6 @@
 
 #include "relog-bench.h"
 
-/* Mallocs made by this thread: --wrap=malloc,calloc,realloc count them. */
-__thread uint64_t bench_mallocs;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__wrap_malloc(size_t);
-void *__wrap_calloc(size_t, size_t);
-void *__wrap_realloc(void *, size_t);
-
-void *
-__wrap_malloc(size_t n)
-{
-	bench_mallocs++;
-	return (__real_malloc(n));
-}
-
-void *
-__wrap_calloc(size_t n, size_t m)
-{
-	bench_mallocs++;
-	return (__real_calloc(n, m));
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-	bench_mallocs++;
-	return (__real_realloc(p, n));
-}
-
 static void bench_cg_remove(void);
 
 /*
@@ -122,16 +92,6 @@ bench_path(char *out, size_t len, const char *fmt, ...)
 		bench_fatal("path too long: %s", out);
 }
 
-/* Monotonic clock in ns. */
-uint64_t
-bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-}
-
 /* Wall clock in ns. */
 uint64_t
 bench_wall_ns(void)
@@ -140,42 +100,6 @@ bench_wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-}
-
-static double bench_ns_per_tick;	/* calibrated against the clock */
-static uint64_t bench_tsc_overhead;	/* ticks of an empty measurement */
-
-/* How many ns a TSC tick is, and what timing nothing costs. */
-void
-bench_calibrate(void)
-{
-	uint64_t t0, c0, t1, c1, v[1001];
-	struct timespec pause = { 0, 200000000 };
-	size_t i;
-
-	t0 = bench_now_ns();
-	c0 = bench_tsc();
-	nanosleep(&pause, NULL);
-	t1 = bench_now_ns();
-	c1 = bench_tsc();
-	bench_ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
-	for (i = 0; i < 1001; i++) {
-		c0 = bench_tsc();
-		v[i] = bench_tsc() - c0;
-	}
-	bench_tsc_overhead = v[0];
-	for (i = 1; i < 1001; i++) {
-		if (v[i] < bench_tsc_overhead)
-			bench_tsc_overhead = v[i];
-	}
-}
-
-int
-bench_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x < y ? -1 : x > y);
 }
 
 /* The p-th percentile (0..1) of n sorted values. */
@@ -187,12 +111,37 @@ bench_pct(const uint64_t *v, size_t n, double p)
 	return (v[i < n ? i : n - 1]);
 }
 
-/* Ticks to ns, less the cost of measuring. */
+/*
+ * Wait, looking every 20 ms, until count(path) less base reaches want,
+ * stops growing for a second, or BENCH_TIMEOUT_MS has passed. Returns what
+ * it reached; *end, if not NULL, gets when it reached want or last grew
+ * (measure_now_ns).
+ */
 uint64_t
-bench_ticks_ns(uint64_t ticks)
+bench_await_lines(uint64_t (*count)(const char *), const char *path,
+    uint64_t base, uint64_t want, uint64_t *end)
 {
-	ticks = ticks > bench_tsc_overhead ? ticks - bench_tsc_overhead : 0;
-	return ((uint64_t)((double)ticks * bench_ns_per_tick + 0.5));
+	struct timespec tick = { 0, 20000000 };
+	uint64_t start = measure_now_ns(), changed = start, n, seen = 0;
+
+	for (;;) {
+		n = count(path) - base;
+		if (n >= want) {
+			changed = measure_now_ns();
+			break;
+		}
+		if (n != seen) {
+			seen = n;
+			changed = measure_now_ns();
+		} else if (measure_now_ns() - changed > 1000000000u)
+			break;
+		if (measure_now_ns() - start > BENCH_TIMEOUT_MS * 1000000ull)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (end != NULL)
+		*end = changed;
+	return (n);
 }
 
 /* Count the newlines of a file. */

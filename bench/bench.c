@@ -98,12 +98,12 @@ bench_probe(char **argv)
 		if (i % 1000 == 999)
 			relog_flush(h, 5000);
 	}
-	mallocs = bench_mallocs;
+	mallocs = measure_mallocs;
 	getppid();
 	for (i = 0; i < count; i++)
 		relog_emit(h, &e);
 	getppid();
-	mallocs = bench_mallocs - mallocs;
+	mallocs = measure_mallocs - mallocs;
 	relog_close(h, 5000);
 	printf("tid=%ld mallocs=%llu\n", (long)syscall(SYS_gettid),
 	    (unsigned long long)mallocs);
@@ -149,7 +149,7 @@ bench_run(int quick, int emit_only)
 	memset(&r, 0, sizeof r);
 	bench_cpu(r.cpu, sizeof r.cpu);
 	r.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	bench_calibrate();
+	measure_calibrate();
 	/* Our children die with us, whatever happens. */
 	setpgid(0, 0);
 	signal(SIGTERM, bench_on_signal);
@@ -211,14 +211,14 @@ bench_run(int quick, int emit_only)
 	snprintf(config, sizeof config, "[relogd]\nforward = fluent+unix:%s/"
 	    "fwd\nforward_disk = 4294967296\n", collector.dir);
 	bench_relogd_start(&d, "fwd-up", config);
-	start = bench_now_ns();
+	start = measure_now_ns();
 	bench_throughput(&r.fwd_up, &d, 8, total / 8);
 	/* Until the collector wrote them all (or two minutes passed). */
 	while ((r.fwd_arrived = bench_dir_lines(collector.log_dir)) < total &&
-	    bench_now_ns() - start < 120 * 1000000000ull)
+	    measure_now_ns() - start < 120 * 1000000000ull)
 		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
 	r.fwd_per_second = (double)r.fwd_arrived * 1e9 /
-	    (double)(bench_now_ns() - start);
+	    (double)(measure_now_ns() - start);
 	bench_relogd_stop(&d);
 	bench_relogd_stop(&collector);
 

@@ -4,7 +4,8 @@
  * latency, the machine's own row, system calls counted), bench-load.c
  * (runner processes, relogd and rsyslogd under load) and bench-report.c
  * (the table and the JSON); all of them into bench-util.c (dying cleanly,
- * clocks, counting lines, the cgroups, starting relogd, opening handles).
+ * counting lines, the cgroups, starting relogd, opening handles) and
+ * measure.c (the TSC, mallocs counted), which ringbench.c shares.
  */
 #ifndef RELOG_BENCH_H
 #define RELOG_BENCH_H
@@ -15,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <x86intrin.h>
 
 #include "harness.h"
+#include "measure.h"
 #include "relog.h"
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
@@ -94,20 +95,7 @@ struct bench_results {
 	int cores;
 };
 
-/* The TSC: cheap enough to time a single emit. */
-static inline uint64_t
-bench_tsc(void)
-{
-	uint64_t t;
-
-	_mm_lfence();
-	t = __rdtsc();
-	_mm_lfence();
-	return (t);
-}
-
 /* bench-util.c */
-extern __thread uint64_t bench_mallocs;
 extern const char *bench_relogd_path;
 extern const char *bench_out;
 extern const char *bench_self;
@@ -119,14 +107,12 @@ void	bench_fatal(const char *, ...);
 void	bench_on_signal(int);
 __attribute__((format(printf, 3, 4)))
 void	bench_path(char *, size_t, const char *, ...);
-uint64_t bench_now_ns(void);
 uint64_t bench_wall_ns(void);
-void	bench_calibrate(void);
-int	bench_cmp_u64(const void *, const void *);
 uint64_t bench_pct(const uint64_t *, size_t, double);
-uint64_t bench_ticks_ns(uint64_t);
 uint64_t bench_lines(const char *);
 uint64_t bench_dir_lines(const char *);
+uint64_t bench_await_lines(uint64_t (*)(const char *), const char *,
+	    uint64_t, uint64_t, uint64_t *);
 void	bench_cg_join(const char *, pid_t);
 void	bench_cg_make(void);
 void	bench_relogd_start(struct harness *, const char *, const char *);
@@ -149,8 +135,8 @@ void	bench_idle_runners(struct harness *, int, long *, long *);
 void	bench_rsyslog_start(struct bench_rsyslog *);
 void	bench_rsyslog_stop(struct bench_rsyslog *);
 void	bench_rsyslog_latency(struct bench_lat *, struct bench_rsyslog *);
-void	bench_rsyslog_throughput(struct bench_tput *, struct bench_rsyslog *,
-	    int, uint64_t);
+void	bench_rsyslog_throughput(struct bench_tput *,
+	    struct bench_rsyslog *, int, uint64_t);
 
 /* bench-report.c */
 void	bench_cpu(char *, size_t);

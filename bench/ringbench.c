@@ -49,11 +49,11 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
-#include <x86intrin.h>
 
 #include "proto-ring.h"
 #include "relog-ring.h"
 #include "shm-ring.h"
+#include "measure.h"
 
 #define RB_MSG_SIZE 100		/* bytes of message per record */
 #define RB_WARMUP 10000		/* pushes per thread before measuring */
@@ -64,36 +64,6 @@
 
 static size_t rb_pushes = 100000;	/* measured, per thread */
 
-/* Mallocs made by this thread (--wrap=malloc,calloc,realloc). */
-static __thread uint64_t rb_mallocs;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__wrap_malloc(size_t);
-void *__wrap_calloc(size_t, size_t);
-void *__wrap_realloc(void *, size_t);
-
-void *
-__wrap_malloc(size_t n)
-{
-	rb_mallocs++;
-	return (__real_malloc(n));
-}
-
-void *
-__wrap_calloc(size_t n, size_t m)
-{
-	rb_mallocs++;
-	return (__real_calloc(n, m));
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-	rb_mallocs++;
-	return (__real_realloc(p, n));
-}
-
 /* Say what went wrong and stop (children die with their parent's pipe). */
 static void __attribute__((noreturn))
 rb_fatal(const char *what)
@@ -102,71 +72,13 @@ rb_fatal(const char *what)
 	exit(1);
 }
 
-/* The TSC: cheap enough to time a single push. */
-static inline uint64_t
-rb_tsc(void)
-{
-	uint64_t t;
-
-	_mm_lfence();
-	t = __rdtsc();
-	_mm_lfence();
-	return (t);
-}
-
-/* Monotonic clock in ns. */
-static uint64_t
-rb_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-}
-
-static double rb_ns_per_tick;	/* calibrated against the clock */
-static uint64_t rb_tsc_overhead;	/* ticks of an empty measurement */
-
-/* How many ns a TSC tick is, and what timing nothing costs. */
-static void
-rb_calibrate(void)
-{
-	struct timespec pause = { 0, 200000000 };
-	uint64_t t0, c0, t1, c1, d;
-	size_t i;
-
-	t0 = rb_now_ns();
-	c0 = rb_tsc();
-	nanosleep(&pause, NULL);
-	t1 = rb_now_ns();
-	c1 = rb_tsc();
-	rb_ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
-	rb_tsc_overhead = UINT64_MAX;
-	for (i = 0; i < 1000; i++) {
-		c0 = rb_tsc();
-		d = rb_tsc() - c0;
-		if (d < rb_tsc_overhead)
-			rb_tsc_overhead = d;
-	}
-}
-
-static int
-rb_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
 /* The p-th percentile (0..1) of n sorted samples, in ns. */
 static uint64_t
 rb_pct(const uint64_t *v, size_t n, double p)
 {
 	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-	uint64_t t = v[i < n ? i : n - 1];
 
-	t = t > rb_tsc_overhead ? t - rb_tsc_overhead : 0;
-	return ((uint64_t)((double)t * rb_ns_per_tick + 0.5));
+	return (measure_ticks_ns(v[i < n ? i : n - 1]));
 }
 
 /* The record every push copies: 152 bytes in the ring, one slot. */
@@ -251,7 +163,7 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 		}
 		proto_ring_commit(r, proto_ring_position(r));
 		if (first == 0 && c.delivered != 0)
-			first = rb_now_ns();
+			first = measure_now_ns();
 		if (rc == PROTO_RING_AGAIN)
 			continue;
 		if (done)
@@ -271,7 +183,7 @@ rb_consume(int ring_fd, int wake_fd, int ctl_fd, int out_fd, uint32_t arm)
 	}
 	res.delivered = c.delivered;
 	res.torn = c.torn;
-	res.ns = first != 0 ? rb_now_ns() - first : 0;
+	res.ns = first != 0 ? measure_now_ns() - first : 0;
 	if (write(out_fd, &res, sizeof res) != sizeof res)
 		_exit(1);
 	proto_ring_close(r);
@@ -346,18 +258,18 @@ rb_produce(void *arg)
 	atomic_fetch_add(&rb_ready, 1);
 	while (!atomic_load(&rb_go))
 		_mm_pause();
-	m0 = rb_mallocs;
-	start = rb_now_ns();
+	m0 = measure_mallocs;
+	start = measure_now_ns();
 	for (i = 0; i < p->count; i++) {
 		if (p->paced && i % RB_BURST == 0)
 			nanosleep(&pause, NULL);
 		rec.timestamp_ms++;
-		t0 = rb_tsc();
+		t0 = measure_tsc();
 		shm_ring_push(p->ring, &rec);
-		p->ticks[i] = rb_tsc() - t0;
+		p->ticks[i] = measure_tsc() - t0;
 	}
-	p->ns = rb_now_ns() - start;
-	p->mallocs = rb_mallocs - m0;
+	p->ns = measure_now_ns() - start;
+	p->mallocs = measure_mallocs - m0;
 	return (NULL);
 }
 
@@ -412,7 +324,7 @@ rb_latency(unsigned n, int own, int paced, uint32_t arm)
 	shm_ring_stats(ring, &st);
 	w0 = atomic_load(&rb_wakes) - w0;
 	rb_consumer_stop(&cons, &res);
-	qsort(all, n * rb_pushes, sizeof *all, rb_cmp_u64);
+	qsort(all, n * rb_pushes, sizeof *all, measure_cmp_u64);
 	printf("  %u thread%s %-5s %-5s %-5s %7llu %7llu %7llu %9llu %6.2f M/s "
 	    "%4.0f%% %6.1f\n", n, n > 1 ? "s" : " ", own ? "own" : "lane0",
 	    paced ? "paced" : "flood",
@@ -460,14 +372,15 @@ rb_wakeup(void)
 	w0 = atomic_load(&rb_wakes);
 	for (i = 0; i < n; i++) {
 		nanosleep(&pause, NULL);
-		t0 = rb_tsc();
+		t0 = measure_tsc();
 		shm_ring_push(ring, &rec);
-		v[i] = rb_tsc() - t0;
+		v[i] = measure_tsc() - t0;
 	}
 	w0 = atomic_load(&rb_wakes) - w0;
 	rb_consumer_stop(&cons, &res);
-	qsort(v, n, sizeof *v, rb_cmp_u64);
-	printf("  a push that wakes (%3.0f%% did)         %7llu %7llu %7llu %9llu\n",
+	qsort(v, n, sizeof *v, measure_cmp_u64);
+	printf("  a push that wakes (%3.0f%% did)         %7llu %7llu %7llu "
+	    "%9llu\n",
 	    100.0 * (double)w0 / (double)n,
 	    (unsigned long long)rb_pct(v, n, 0.5),
 	    (unsigned long long)rb_pct(v, n, 0.99),
@@ -528,22 +441,22 @@ rb_probe_thread(void *arg)
 		shm_ring_push(p->ring, &rec);
 	rb_trapped = 0;
 	w0 = atomic_load(&rb_wakes);
-	m0 = rb_mallocs;
+	m0 = measure_mallocs;
 	for (i = 0; i < rb_pushes; i++) {
 		rec.timestamp_ms++;
 		shm_ring_push(p->ring, &rec);
 		/* Now and then, a pause the consumer catches up in. */
 		if (i % 1000 == 999) {
-			uint64_t until = rb_tsc() +
-			    (uint64_t)(200000 / rb_ns_per_tick);
+			uint64_t until = measure_tsc() +
+			    measure_ns_ticks(200000);
 
-			while (rb_tsc() < until)
+			while (measure_tsc() < until)
 				_mm_pause();
 		}
 	}
 	p->trapped = (uint64_t)rb_trapped;
 	p->wakes = atomic_load(&rb_wakes) - w0;
-	p->mallocs = rb_mallocs - m0;
+	p->mallocs = measure_mallocs - m0;
 	atomic_store(&p->done, 1);
 	for (;;)
 		_mm_pause();
@@ -657,12 +570,12 @@ rb_drain(void)
 		atomic_store(&f.want, round);
 		while (atomic_load(&f.made) != round)
 			_mm_pause();
-		t0 = rb_now_ns();
+		t0 = measure_now_ns();
 		while (proto_ring_read(r, 0, 256, 1u << 20, rb_count_cb, &sum,
 		    &c) == PROTO_RING_AGAIN)
 			;
 		proto_ring_commit(r, proto_ring_position(r));
-		ns += rb_now_ns() - t0;
+		ns += measure_now_ns() - t0;
 	}
 	atomic_store(&f.want, UINT64_MAX);
 	pthread_join(thread, NULL);
@@ -723,7 +636,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	memset(rb_msg, 'm', sizeof rb_msg);
-	rb_calibrate();
+	measure_calibrate();
 	printf("ringbench: %ld cores, a ring of %u slots of %u bytes, records "
 	    "of %llu bytes (%u of message), %zu pushes per thread\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), shm_ring_slots(200),

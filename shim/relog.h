@@ -92,11 +92,12 @@ struct relog_opts {
 	 * emitting thread pushes into a lane of its own (1 on) while one is
 	 * free (or was a thread's that has ended), so threads on different
 	 * CPUs do not contend, and a push there swaps no atomic word but
-	 * where relogd may be reading; the threads that find none share lane
-	 * 0, and stay there. A thread keeps its lane until it ends. Each lane is a ring as queue_max says (256 KiB by
-	 * default), its pages allocated when a thread first takes it: the
-	 * memory is at most lanes times that. relogd merges the lanes'
-	 * records, oldest first.
+	 * where relogd may be reading (its commit is one seq_cst store); the
+	 * threads that find none share lane 0, and stay there. A thread
+	 * keeps its lane until it ends. Each lane is a ring as queue_max
+	 * says (256 KiB by default), its pages allocated when a thread first
+	 * takes it: the memory is at most lanes times that. relogd merges
+	 * the lanes' records, oldest first.
 	 */
 	unsigned lanes;
 };

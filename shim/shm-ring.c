@@ -684,7 +684,8 @@ shm_ring_find(_Atomic uint64_t *table, unsigned n, uint64_t tok)
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		if (atomic_load_explicit(&table[i], memory_order_acquire) == tok)
+		if (atomic_load_explicit(&table[i],
+		    memory_order_acquire) == tok)
 			return ((int)i);
 	}
 	return (-1);

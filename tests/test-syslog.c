@@ -365,6 +365,26 @@ syslog_read_all(int fd, struct msgpack_sbuffer *buf)
 }
 
 /*
+ * Take relogd's next connection and read nothing. Once relogd means to
+ * close it (past 1 MiB, or a second without records), the collector
+ * closes its side first, and goes without reading what it was sent: relogd
+ * takes that for a broken connection, not an ack (its nth).
+ */
+static void
+syslog_close_unread(int lfd, size_t nth)
+{
+	int fd;
+
+	fd = collector_accept(lfd, COLLECTOR_TIMEOUT_MS);
+	ck_assert_int_ge(fd, 0);
+	collector_await_state(&H, "closing");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
+	    "connection; ", nth, COLLECTOR_TIMEOUT_MS), 0);
+	close(fd);
+}
+
+/*
  * A syslog collector that reads some of a connection and closes it: what
  * it did not read is sent again on the next one (its end-of-file is an
  * ack only after relogd half-closed and the collector had every byte).
@@ -383,31 +403,19 @@ START_TEST(test_syslog_peer_closes)
 	collector_run(&H, "r1", "alpha", args);
 	msgpack_sbuffer_init(&all);
 	/*
-	 * The first connection: nothing read. Once relogd means to close it
-	 * (past 1 MiB, or a second without records), the collector closes
-	 * its side first, and goes without reading what it was sent: relogd
-	 * takes that for a broken connection, not an ack.
+	 * The first connection: nothing read, and relogd says so (the
+	 * remote is down from then on).
 	 */
-	fd = collector_accept(lfd, COLLECTOR_TIMEOUT_MS);
-	ck_assert_int_ge(fd, 0);
-	collector_await_state(&H, "closing");
-	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	syslog_close_unread(lfd, 1);
 	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
 	    "connection; records wait on disk", 1, COLLECTOR_TIMEOUT_MS), 0);
-	close(fd);
 	/*
 	 * The second, the same way. The remote is known down by now, and its
 	 * retries are not said; records sent again are.
 	 */
-	fd = collector_accept(lfd, COLLECTOR_TIMEOUT_MS);
-	ck_assert_int_ge(fd, 0);
-	collector_await_state(&H, "closing");
-	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-	ck_assert_int_eq(harness_daemon_await(&H, "the collector closed the "
-	    "connection; ", 2, COLLECTOR_TIMEOUT_MS), 0);
+	syslog_close_unread(lfd, 2);
 	ck_assert_int_eq(harness_daemon_await(&H, " records sent and not acked "
 	    "go again", 1, COLLECTOR_TIMEOUT_MS), 0);
-	close(fd);
 	/* Then every connection read to its end, until all 3000 came. */
 	memset(seen, 0, sizeof seen);
 	do {
