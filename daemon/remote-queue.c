@@ -144,7 +144,7 @@ remote_queue_spill(struct remote *rm)
 			    (at - rm->mem_base), len);
 		}
 		rm->batches[i].on_disk = 1;
-		rm->batches[i].end = spool_end(&rm->spool);
+		rm->batches[i].end = spool_mark(&rm->spool);
 		moved = 1;
 	}
 	/* They were sent; the file queue had nothing unread before them. */

@@ -57,7 +57,9 @@ struct spool {
 	uint64_t records;	/* from ack to the end */
 	struct spool_pos ack;	/* the first record not acked */
 	struct spool_pos read;	/* the next record to send */
+	struct spool_pos marked; /* the last spool_mark */
 	int wfd;
+	int header_due;		/* the tail's file has no header yet */
 	struct proto_buf wbuf;	/* appended, not written yet */
 	uint64_t wbuf_records;
 	uint64_t lost;		/* could not be written (spool_take_lost) */
@@ -187,6 +189,7 @@ int	spool_pending(const struct spool *);
 uint64_t spool_append(struct spool *, const char *, size_t);
 void	spool_flush(struct spool *);
 struct spool_pos spool_end(const struct spool *);
+struct spool_pos spool_mark(struct spool *);
 int	spool_unread(const struct spool *);
 const char *spool_peek(struct spool *, size_t *);
 void	spool_consume(struct spool *, size_t);

@@ -15,6 +15,10 @@
  * the machine, records may be sent twice, but a SIGKILL loses nothing (the
  * kernel has the bytes).
  *
+ * On a full disk, records that cannot be written are cut off and counted
+ * as lost; a position a batch holds past the cut is never reused, and a
+ * segment begun without room gets its header with its first records.
+ *
  * Lengths are in the machine's byte order: a queue is not moved between
  * machines. A record cut short by a kill (the last of the last segment) is
  * cut off when the queue is opened again.
@@ -142,27 +146,58 @@ spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
 	return (base + at);
 }
 
-/* Begin a segment file after the last one. */
+/*
+ * Give the segment appended to its header, if it has none yet: one begun
+ * on a full disk (its file empty, or not made). Returns 0, or -1 with
+ * errno set and the file left empty.
+ */
+static int
+spool_write_header(struct spool *sp)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int error;
+
+	if (!sp->header_due)
+		return (0);
+	if (sp->wfd < 0) {
+		spool_path(sp, sp->tail, path, sizeof path);
+		sp->wfd = spool_openat(sp, path, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_APPEND);
+		if (sp->wfd < 0)
+			return (-1);
+	}
+	n = write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR);
+	if (n != (ssize_t)SPOOL_HDR) {
+		error = n < 0 ? errno : ENOSPC;
+		(void)ftruncate(sp->wfd, 0);
+		errno = error;
+		return (-1);
+	}
+	sp->header_due = 0;
+	sp->bytes += SPOOL_HDR;
+	return (0);
+}
+
+/*
+ * Begin a segment file after the last one. On a full disk its header waits
+ * for its first records (spool_flush).
+ */
 static void
 spool_new_segment(struct spool *sp)
 {
-	char path[PATH_MAX];
-
 	if (sp->wfd >= 0)
 		close(sp->wfd);
+	sp->wfd = -1;
 	sp->tail++;
-	spool_path(sp, sp->tail, path, sizeof path);
-	sp->wfd = spool_openat(sp, path, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_APPEND);
-	if (sp->wfd < 0 || write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR) !=
-	    (ssize_t)SPOOL_HDR) {
+	sp->tail_size = SPOOL_HDR;
+	sp->header_due = 1;
+	if (spool_write_header(sp) != 0) {
 		if (!sp->broken)
-			log_error("%s/%s: cannot write the queue: %s", sp->dir,
-			    path, strerror(errno));
+			log_error("%s/%016" PRIx64 ".q: cannot write the queue: "
+			    "%s", sp->dir, sp->tail, strerror(errno));
 		sp->broken = 1;
 	}
-	sp->tail_size = SPOOL_HDR;
-	sp->bytes += SPOOL_HDR;
 }
 
 /* qsort's order of segment numbers. */
@@ -267,7 +302,13 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	    &count, &bad);
 	if (seg >= sp->ack.seg)
 		sp->records += count;
-	if (seg == last) {
+	if (seg == last && (uint64_t)st.st_size < SPOOL_HDR) {
+		/* Begun on a full disk: its header comes with its records. */
+		if (ftruncate(fd, 0) == 0) {
+			sp->bytes -= (uint64_t)st.st_size;
+			sp->header_due = 1;
+		}
+	} else if (seg == last) {
 		/* A record cut short by a kill: cut it off. */
 		if (bad && ftruncate(fd, (off_t)end) == 0) {
 			log_warn("%s/%s: cut off %" PRIu64 " bytes of a record "
@@ -392,16 +433,21 @@ fail:
 
 /*
  * Write what was appended. If it cannot be written (a full disk), the file
- * is cut back to where it was, and those records are counted in lost.
+ * is cut back to where it was, and those records are counted in lost. If
+ * a batch holds a position past the cut (spool_mark), the next records
+ * begin a segment: a position given out stands for the records lost, and
+ * for no record appended after them.
  */
 void
 spool_flush(struct spool *sp)
 {
-	uint64_t before = sp->tail_size - sp->wbuf.len;
-	ssize_t n;
+	struct spool_pos cut = { sp->tail, sp->tail_size - sp->wbuf.len };
+	ssize_t n = 0;
 	size_t off = 0;
 
-	while (off < sp->wbuf.len) {
+	if (sp->wbuf.len == 0)
+		return;
+	while (off < sp->wbuf.len && spool_write_header(sp) == 0) {
 		n = write(sp->wfd, sp->wbuf.data + off, sp->wbuf.len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -410,24 +456,31 @@ spool_flush(struct spool *sp)
 		off += (size_t)n;
 	}
 	if (off < sp->wbuf.len) {
+		if (n == 0)
+			errno = ENOSPC;
 		if (!sp->broken)
 			log_error("%s: cannot write the queue: %s; %" PRIu64
 			    " records lost", sp->dir, strerror(errno),
 			    sp->wbuf_records);
 		sp->broken = 1;
-		if (ftruncate(sp->wfd, (off_t)before) != 0)
+		if (!sp->header_due && ftruncate(sp->wfd, (off_t)cut.off) != 0)
 			log_error("%s: cannot cut the queue back: %s", sp->dir,
 			    strerror(errno));
-		sp->tail_size = before;
+		sp->tail_size = cut.off;
 		sp->bytes -= sp->wbuf.len < sp->bytes ? sp->wbuf.len :
 		    sp->bytes;
 		sp->records -= sp->wbuf_records < sp->records ?
 		    sp->wbuf_records : sp->records;
 		sp->lost += sp->wbuf_records;
+		sp->wbuf.len = 0;
+		sp->wbuf_records = 0;
+		if (spool_pos_before(cut, sp->marked))
+			spool_new_segment(sp);
 		if (spool_pos_before(spool_end(sp), sp->read))
 			sp->read = spool_end(sp);
-	} else if (off != 0)
-		sp->broken = 0;
+		return;
+	}
+	sp->broken = 0;
 	sp->wbuf.len = 0;
 	sp->wbuf_records = 0;
 }
@@ -437,6 +490,17 @@ struct spool_pos
 spool_end(const struct spool *sp)
 {
 	return ((struct spool_pos){ sp->tail, sp->tail_size });
+}
+
+/*
+ * Where the records appended so far end, for a batch that holds them (it
+ * is acked there): that position is never given to later records.
+ */
+struct spool_pos
+spool_mark(struct spool *sp)
+{
+	sp->marked = spool_end(sp);
+	return (sp->marked);
 }
 
 /* Forget the reader's file and buffer. */
@@ -504,7 +568,9 @@ spool_append(struct spool *sp, const char *rec, size_t len)
 
 	if (sp->tail_size + len > sp->seg_max && sp->tail_size > SPOOL_HDR) {
 		spool_flush(sp);
-		spool_new_segment(sp);
+		/* Unless a write that failed has just begun one. */
+		if (sp->tail_size > SPOOL_HDR)
+			spool_new_segment(sp);
 	}
 	proto_buf_add(&sp->wbuf, rec, len);
 	sp->wbuf_records++;

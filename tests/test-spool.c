@@ -3,13 +3,15 @@
  * records in order across segments, a cursor that survives a close, the
  * disk budget, and what a kill or a hand can leave in the folder (a record
  * cut short, garbage, segment files numbered with gaps or past the last,
- * a cursor past the end, FIFOs).
+ * a cursor past the end, FIFOs), and a full disk.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ static char Q[400];		/* the queue's folder in it */
 static struct spool S;
 static int S_open;
 static struct proto_buf LOG;	/* what spool.c said, NUL-terminated */
+static struct rlimit FSIZE;	/* the file size limit before a test's */
+static int FSIZE_set;
 
 /* spool.c's messages, kept for the test to read. */
 static void
@@ -50,6 +54,36 @@ spool_log_clear(void)
 	LOG.len = 0;
 }
 
+/*
+ * A full disk, as this process sees it: no file grows past bytes
+ * (RLIMIT_FSIZE, and SIGXFSZ ignored as relogd ignores it), until
+ * spool_disk_room. The suite may run in one process (CK_FORK=no).
+ */
+static void
+spool_disk_full(rlim_t bytes)
+{
+	struct rlimit rl;
+
+	if (!FSIZE_set)
+		ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &FSIZE), 0);
+	FSIZE_set = 1;
+	signal(SIGXFSZ, SIG_IGN);
+	rl = FSIZE;
+	rl.rlim_cur = bytes;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Room on the disk again. */
+static void
+spool_disk_room(void)
+{
+	if (!FSIZE_set)
+		return;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &FSIZE), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	FSIZE_set = 0;
+}
+
 /* Each test: a temporary folder, and relogd's messages caught. */
 static void
 spool_setup(void)
@@ -66,6 +100,7 @@ spool_setup(void)
 static void
 spool_teardown(void)
 {
+	spool_disk_room();
 	if (S_open)
 		spool_close(&S);
 	S_open = 0;
@@ -631,6 +666,94 @@ START_TEST(test_spool_not_alone)
 }
 END_TEST
 
+/*
+ * A batch sent from memory and moved here (a spill) is acked at the
+ * position where its records end (spool_mark). If the disk is full when
+ * they are written, they are lost (counted), and that position is never
+ * given to records appended after them: the batch's ack acknowledges none
+ * of those, now or after a restart.
+ */
+START_TEST(test_spool_full_disk_mark)
+{
+	struct spool_pos end;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_expect_n(0, 10);
+	spool_ack(&S, spool_tell(&S), 10);
+	spool_append_n(10, 5);
+	end = spool_mark(&S);
+	spool_skip_all(&S);
+	spool_disk_full((rlim_t)spool_file_size(spool_seg_path(1)));
+	spool_flush(&S);
+	spool_disk_room();
+	ck_assert_uint_eq(spool_take_lost(&S), 5);
+	ck_assert_msg(strstr(LOG.data, "5 records lost") != NULL, "%s",
+	    LOG.data);
+
+	/* Five more, and then the collector acks the five it had. */
+	spool_append_n(20, 5);
+	spool_ack(&S, end, 5);
+	ck_assert_int_eq(spool_pending(&S), 1);
+	spool_expect_n(20, 5);
+	spool_expect_end();
+	/* Sent, not acked: they come again, and after a restart. */
+	spool_rewind(&S);
+	spool_expect_n(20, 5);
+	spool_expect_end();
+	spool_test_close();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_expect_n(20, 5);
+	spool_expect_end();
+}
+END_TEST
+
+/*
+ * A segment begun on a full disk has no room for its header: the header
+ * is written with its first records, once there is room, and a queue
+ * opened again on such a segment (an empty file) does the same. Records
+ * appended then are read back, not taken for garbage.
+ */
+START_TEST(test_spool_full_disk_header)
+{
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, SPOOL_PER_SEGMENT);
+	spool_flush(&S);
+	spool_disk_full(0);
+	/* The next segment begins with these, and its header fails. */
+	spool_append_n(SPOOL_PER_SEGMENT, 5);
+	spool_flush(&S);
+	spool_disk_room();
+	ck_assert_uint_eq(spool_take_lost(&S), 5);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(2)), 0);
+
+	spool_append_n(SPOOL_PER_SEGMENT + 5, 5);
+	spool_flush(&S);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(2)), 8 + 5 * 200);
+	spool_expect_n(0, SPOOL_PER_SEGMENT);
+	spool_expect_n(SPOOL_PER_SEGMENT + 5, 5);
+	spool_expect_end();
+
+	/* Closed on a full disk with the header due, opened with room. */
+	spool_append_n(100, SPOOL_PER_SEGMENT - 5);
+	spool_flush(&S);
+	spool_disk_full(0);
+	spool_append_n(200, 3);
+	spool_test_close();
+	spool_disk_room();
+	ck_assert_int_eq(spool_file_size(spool_seg_path(3)), 0);
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(300, 3);
+	spool_flush(&S);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(3)), 8 + 3 * 200);
+	spool_expect_n(0, SPOOL_PER_SEGMENT);
+	spool_expect_n(SPOOL_PER_SEGMENT + 5, 5);
+	spool_expect_n(100, SPOOL_PER_SEGMENT - 5);
+	spool_expect_n(300, 3);
+	spool_expect_end();
+}
+END_TEST
+
 /* The file queue, with nothing started: a unit suite. */
 Suite *
 suite_spool(void)
@@ -650,6 +773,8 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_cursor_past_end);
 	tcase_add_test(tc, test_spool_fifos);
 	tcase_add_test(tc, test_spool_not_alone);
+	tcase_add_test(tc, test_spool_full_disk_mark);
+	tcase_add_test(tc, test_spool_full_disk_header);
 	suite_add_tcase(s, tc);
 	return (s);
 }
