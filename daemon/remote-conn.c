@@ -180,7 +180,11 @@ remote_conn_lost(struct remote *rm, const char *why)
 		delay = cap;
 	delay = delay / 2 + (uint64_t)random() % (delay / 2 + 1);
 	rm->failures++;
-	if (!rm->said_down)
+	if (!rm->said_down && in_flight != 0)
+		log_warn("forward %s: %s; %" PRIu64 " records sent and not "
+		    "acked go again; records wait on disk, retrying", rm->uri,
+		    why, in_flight);
+	else if (!rm->said_down)
 		log_warn("forward %s: %s; records wait on disk, retrying",
 		    rm->uri, why);
 	else if (in_flight != 0)
@@ -298,8 +302,9 @@ remote_conn_sent_all(struct remote *rm)
 
 	if (evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0)
 		return (0);
+	/* Not known is not sent: the records go again, none is lost. */
 	if (ioctl(fd, SIOCOUTQ, &queued) != 0)
-		queued = 0;
+		return (0);
 	if (queued == 1 && rm->half_closed && rm->addr.tls &&
 	    ioctl(fd, SIOCOUTQNSD, &unsent) == 0 && unsent == 0)
 		queued = 0;
