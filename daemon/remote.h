@@ -57,7 +57,7 @@ struct spool {
 	uint64_t records;	/* from ack to the end */
 	struct spool_pos ack;	/* the first record not acked */
 	struct spool_pos read;	/* the next record to send */
-	struct spool_pos marked; /* the last spool_mark */
+	struct spool_pos marked; /* a batch is acked there: never reused */
 	int wfd;
 	int header_due;		/* the tail's file has no header yet */
 	struct proto_buf wbuf;	/* appended, not written yet */

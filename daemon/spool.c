@@ -147,31 +147,35 @@ spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
 }
 
 /*
- * Give the segment appended to its header, if it has none yet: one begun
- * on a full disk (its file empty, or not made). Returns 0, or -1 with
- * errno set and the file left empty.
+ * Write the tail segment's header, if it has none yet (begun on a full
+ * disk), into its file made empty first: a header written in part before
+ * is not followed by another. Returns 0, or -1 with errno set.
  */
 static int
 spool_write_header(struct spool *sp)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	ssize_t n;
-	int error;
 
 	if (!sp->header_due)
 		return (0);
 	if (sp->wfd < 0) {
 		spool_path(sp, sp->tail, path, sizeof path);
-		sp->wfd = spool_openat(sp, path, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_APPEND);
+		sp->wfd = spool_openat(sp, path, O_WRONLY | O_CREAT | O_APPEND);
 		if (sp->wfd < 0)
 			return (-1);
 	}
+	if (fstat(sp->wfd, &st) != 0 || ftruncate(sp->wfd, 0) != 0)
+		return (-1);
+	sp->bytes -= (uint64_t)st.st_size < sp->bytes ? (uint64_t)st.st_size :
+	    sp->bytes;
 	n = write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR);
 	if (n != (ssize_t)SPOOL_HDR) {
-		error = n < 0 ? errno : ENOSPC;
-		(void)ftruncate(sp->wfd, 0);
-		errno = error;
+		if (n > 0)
+			sp->bytes += (uint64_t)n;
+		if (n >= 0)
+			errno = ENOSPC;
 		return (-1);
 	}
 	sp->header_due = 0;
@@ -186,6 +190,8 @@ spool_write_header(struct spool *sp)
 static void
 spool_new_segment(struct spool *sp)
 {
+	char path[PATH_MAX];
+
 	if (sp->wfd >= 0)
 		close(sp->wfd);
 	sp->wfd = -1;
@@ -193,9 +199,11 @@ spool_new_segment(struct spool *sp)
 	sp->tail_size = SPOOL_HDR;
 	sp->header_due = 1;
 	if (spool_write_header(sp) != 0) {
-		if (!sp->broken)
-			log_error("%s/%016" PRIx64 ".q: cannot write the queue: "
-			    "%s", sp->dir, sp->tail, strerror(errno));
+		if (!sp->broken) {
+			spool_path(sp, sp->tail, path, sizeof path);
+			log_error("%s/%s: cannot write the queue: %s", sp->dir,
+			    path, strerror(errno));
+		}
 		sp->broken = 1;
 	}
 }
@@ -280,7 +288,7 @@ static void
 spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 {
 	char path[PATH_MAX];
-	uint64_t count, end;
+	uint64_t count, end, size;
 	struct stat st;
 	int fd, bad;
 
@@ -288,15 +296,17 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	if ((fd = proto_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
 		return;
 	sp->bytes += (uint64_t)st.st_size;
+	/* Begun on a full disk, without its header: empty, not short. */
+	size = (uint64_t)st.st_size < SPOOL_HDR ? SPOOL_HDR :
+	    (uint64_t)st.st_size;
 	/* A cursor past the end (data lost to a power cut, or written so). */
 	if (seg == sp->ack.seg && (sp->ack.off < SPOOL_HDR ||
-	    sp->ack.off > (uint64_t)st.st_size)) {
+	    sp->ack.off > size)) {
 		log_warn("%s/%s: the cursor is at byte %" PRIu64 " of %" PRIu64
 		    ": read from %s", sp->dir, path, sp->ack.off,
-		    (uint64_t)st.st_size, sp->ack.off < SPOOL_HDR ? "its start" :
+		    size, sp->ack.off < SPOOL_HDR ? "its start" :
 		    "its end");
-		sp->ack.off = sp->ack.off < SPOOL_HDR ? SPOOL_HDR :
-		    (uint64_t)st.st_size;
+		sp->ack.off = sp->ack.off < SPOOL_HDR ? SPOOL_HDR : size;
 	}
 	end = spool_scan(sp, fd, seg == sp->ack.seg ? sp->ack.off : SPOOL_HDR,
 	    &count, &bad);
@@ -304,10 +314,8 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 		sp->records += count;
 	if (seg == last && (uint64_t)st.st_size < SPOOL_HDR) {
 		/* Begun on a full disk: its header comes with its records. */
-		if (ftruncate(fd, 0) == 0) {
-			sp->bytes -= (uint64_t)st.st_size;
-			sp->header_due = 1;
-		}
+		sp->header_due = 1;
+		sp->tail_size = SPOOL_HDR;
 	} else if (seg == last) {
 		/* A record cut short by a kill: cut it off. */
 		if (bad && ftruncate(fd, (off_t)end) == 0) {
@@ -433,34 +441,35 @@ fail:
 
 /*
  * Write what was appended. If it cannot be written (a full disk), the file
- * is cut back to where it was, and those records are counted in lost. If
- * a batch holds a position past the cut (spool_mark), the next records
- * begin a segment: a position given out stands for the records lost, and
- * for no record appended after them.
+ * is cut back to where it was, and those records are counted in lost. A
+ * position a batch holds past the cut (spool_mark) then stands for them
+ * alone: the next record appended begins a segment (spool_append).
  */
 void
 spool_flush(struct spool *sp)
 {
 	struct spool_pos cut = { sp->tail, sp->tail_size - sp->wbuf.len };
-	ssize_t n = 0;
+	ssize_t n;
 	size_t off = 0;
+	int error = 0;
 
 	if (sp->wbuf.len == 0)
 		return;
-	while (off < sp->wbuf.len && spool_write_header(sp) == 0) {
+	if (spool_write_header(sp) != 0)
+		error = errno;
+	while (error == 0 && off < sp->wbuf.len) {
 		n = write(sp->wfd, sp->wbuf.data + off, sp->wbuf.len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;
-		off += (size_t)n;
+			error = n < 0 ? errno : ENOSPC;
+		else
+			off += (size_t)n;
 	}
-	if (off < sp->wbuf.len) {
-		if (n == 0)
-			errno = ENOSPC;
+	if (error != 0) {
 		if (!sp->broken)
 			log_error("%s: cannot write the queue: %s; %" PRIu64
-			    " records lost", sp->dir, strerror(errno),
+			    " records lost", sp->dir, strerror(error),
 			    sp->wbuf_records);
 		sp->broken = 1;
 		if (!sp->header_due && ftruncate(sp->wfd, (off_t)cut.off) != 0)
@@ -474,8 +483,6 @@ spool_flush(struct spool *sp)
 		sp->lost += sp->wbuf_records;
 		sp->wbuf.len = 0;
 		sp->wbuf_records = 0;
-		if (spool_pos_before(cut, sp->marked))
-			spool_new_segment(sp);
 		if (spool_pos_before(spool_end(sp), sp->read))
 			sp->read = spool_end(sp);
 		return;
@@ -568,10 +575,17 @@ spool_append(struct spool *sp, const char *rec, size_t len)
 
 	if (sp->tail_size + len > sp->seg_max && sp->tail_size > SPOOL_HDR) {
 		spool_flush(sp);
-		/* Unless a write that failed has just begun one. */
+		/* Unless a failed write left it empty. */
 		if (sp->tail_size > SPOOL_HDR)
 			spool_new_segment(sp);
 	}
+	/*
+	 * A batch in flight is acked at its mark: if a failed write cut the
+	 * file back before it, its records were lost, and later ones must not
+	 * take that position.
+	 */
+	if (spool_pos_before(spool_end(sp), sp->marked))
+		spool_new_segment(sp);
 	proto_buf_add(&sp->wbuf, rec, len);
 	sp->wbuf_records++;
 	sp->tail_size += len;
@@ -703,6 +717,8 @@ void
 spool_rewind(struct spool *sp)
 {
 	sp->read = sp->ack;
+	/* No batch holds a position any more. */
+	sp->marked = (struct spool_pos){ 0, 0 };
 }
 
 /* The reader is past every record (they were sent from memory). */
@@ -734,8 +750,7 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 void
 spool_close(struct spool *sp)
 {
-	if (sp->wfd >= 0)
-		spool_flush(sp);
+	spool_flush(sp);
 	if (sp->cursor_fd >= 0) {
 		spool_write_cursor(sp);
 		close(sp->cursor_fd);

@@ -189,6 +189,35 @@ START_TEST(test_remote_torn_record)
 }
 END_TEST
 
+/*
+ * A segment file left empty (begun on a full disk, relogd stopped before
+ * there was room): the records queued after the restart go into it,
+ * header first, and every one reaches the collector.
+ */
+START_TEST(test_remote_empty_segment)
+{
+	const char *args[] = { "-n", "100", NULL };
+	char seg[1024], *text;
+
+	collector_forward_start(&H, B_URI, NULL);
+	collector_await_stat(&H, "queued_disk", 0, 1);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	remote_segment_path(&H, seg, sizeof seg);
+	ck_assert_int_eq(truncate(seg, 0), 0);
+	collector_forward_start(&H, B_URI, NULL);
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "queued_disk", 100, 0);
+	collector_relogd_start(&B, B_SOCK);
+	collector_await_stat(&H, "acked", 100, 0);
+	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	text = harness_plugin_log(&B, "alpha");
+	harness_check_sequence(text, "r1", 0, 100);
+	free(text);
+}
+END_TEST
+
 /* The total relogd's last notice of drops gives, or -1 if none. */
 static long long
 remote_said_dropped(const struct harness *h, size_t *notices)
@@ -515,6 +544,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_disk_full);
 	tcase_add_test(tc, test_remote_fsize_limit);
 	tcase_add_test(tc, test_remote_torn_record);
+	tcase_add_test(tc, test_remote_empty_segment);
 	tcase_add_test(tc, test_remote_dropped_in_flight);
 	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "config");

@@ -754,6 +754,124 @@ START_TEST(test_spool_full_disk_header)
 }
 END_TEST
 
+/*
+ * Opened again on such a segment with the cursor in it (all before it
+ * acked), the queue's positions are the file's: a batch's mark is where
+ * its records end, and records appended after a spill are read.
+ */
+START_TEST(test_spool_full_disk_reopen)
+{
+	struct spool_pos end;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, SPOOL_PER_SEGMENT);
+	spool_flush(&S);
+	spool_expect_n(0, SPOOL_PER_SEGMENT);
+	spool_ack(&S, spool_tell(&S), SPOOL_PER_SEGMENT);
+	spool_disk_full(0);
+	spool_append_n(100, 3);
+	spool_test_close();
+	spool_disk_room();
+	ck_assert_int_eq(spool_file_size(spool_seg_path(2)), 0);
+
+	spool_log_clear();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "cursor") == NULL, "%s", LOG.data);
+	spool_append_n(200, 3);
+	end = spool_mark(&S);
+	spool_flush(&S);
+	ck_assert_uint_eq(end.seg, 2);
+	ck_assert_uint_eq(end.off, 8 + 3 * 200);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(2)), 8 + 3 * 200);
+	spool_skip_all(&S);
+	spool_append_n(300, 2);
+	spool_expect_n(300, 2);
+	spool_expect_end();
+
+	/* A queue begun on a full disk, opened again with room. */
+	spool_test_close();
+	snprintf(Q, sizeof Q, "%s/q2", H.dir);
+	spool_disk_full(0);
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_test_close();
+	spool_disk_room();
+	spool_log_clear();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 3);
+	spool_expect_n(0, 3);
+	spool_expect_end();
+	ck_assert_msg(strstr(LOG.data, "cannot be read") == NULL, "%s",
+	    LOG.data);
+}
+END_TEST
+
+/*
+ * A disk that stays full while records keep coming and batches keep
+ * failing (each spilled, cut, then sent again): no segment file is made
+ * for each, and the bytes counted are the files' own.
+ */
+START_TEST(test_spool_full_disk_churn)
+{
+	long long bytes = 0;
+	uint64_t seg;
+	int i;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_flush(&S);
+	spool_disk_full((rlim_t)spool_file_size(spool_seg_path(1)));
+	for (i = 0; i < 50; i++) {
+		spool_append_n(100 + (uint32_t)i * 5, 5);
+		(void)spool_mark(&S);
+		spool_skip_all(&S);
+		spool_flush(&S);
+		ck_assert_uint_eq(spool_take_lost(&S), 5);
+		spool_rewind(&S);
+	}
+	spool_disk_room();
+	ck_assert_int_eq(spool_seg_count(), 1);
+	for (seg = S.head; seg <= S.tail; seg++)
+		if (spool_file_size(spool_seg_path(seg)) > 0)
+			bytes += spool_file_size(spool_seg_path(seg));
+	ck_assert_int_eq(bytes, (long long)S.bytes);
+	spool_append_n(1000, 2);
+	spool_expect_n(0, 10);
+	spool_expect_n(1000, 2);
+	spool_expect_end();
+}
+END_TEST
+
+/*
+ * A segment whose file cannot be made (no descriptor left) keeps the
+ * records appended for it: they are written when the queue closes.
+ */
+START_TEST(test_spool_no_fd)
+{
+	struct rlimit rl, old;
+	int fd;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, SPOOL_PER_SEGMENT);
+	spool_flush(&S);
+	fd = dup(0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)fd;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	spool_append_n(100, 5);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ck_assert_int_lt(S.wfd, 0);
+	spool_test_close();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_uint_eq(S.records, SPOOL_PER_SEGMENT + 5);
+	spool_expect_n(0, SPOOL_PER_SEGMENT);
+	spool_expect_n(100, 5);
+	spool_expect_end();
+}
+END_TEST
+
 /* The file queue, with nothing started: a unit suite. */
 Suite *
 suite_spool(void)
@@ -775,6 +893,9 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_not_alone);
 	tcase_add_test(tc, test_spool_full_disk_mark);
 	tcase_add_test(tc, test_spool_full_disk_header);
+	tcase_add_test(tc, test_spool_full_disk_reopen);
+	tcase_add_test(tc, test_spool_full_disk_churn);
+	tcase_add_test(tc, test_spool_no_fd);
 	suite_add_tcase(s, tc);
 	return (s);
 }
