@@ -111,9 +111,8 @@ owner_load(void)
 	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_error("%s/%s: %s: granted tokens are not known",
-			    relogd_config.state_dir, OWNER_GRANTS, errno ==
-			    EPERM ? "not relogd's alone (owner or mode)" :
-			    strerror(errno));
+			    relogd_config.state_dir, OWNER_GRANTS,
+			    relogd_dir_error_text(errno));
 		if (fd >= 0)
 			close(fd);
 		return;

@@ -50,6 +50,15 @@ remote_log_path(const struct harness *h, const char *plugin)
 	return (path);
 }
 
+/* Stop relogd and the collector; what the collector wrote of alpha. */
+static char *
+remote_stop_both(void)
+{
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	return (harness_plugin_log(&B, "alpha"));
+}
+
 /*
  * Past the disk budget the oldest records are dropped and counted, and a
  * record tells the collector so; the newest arrive.
@@ -73,9 +82,7 @@ START_TEST(test_remote_disk_full)
 	ck_assert_int_eq(harness_await_file(remote_log_path(&B,
 	    "relogd"), "the oldest, as the file queue was full", 1,
 	    COLLECTOR_TIMEOUT_MS), 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(harness_daemon_stop(&B), 0);
-	text = harness_plugin_log(&B, "alpha");
+	text = remote_stop_both();
 	notice = harness_plugin_log(&B, "relogd");
 	ck_assert_ptr_null(strstr(text, "seq=0 "));
 	ck_assert_ptr_nonnull(strstr(notice, " since relogd started): the "
@@ -114,9 +121,7 @@ START_TEST(test_remote_fsize_limit)
 	collector_relogd_start(&B, B_SOCK);
 	collector_await_stat(&H, "acked", 8000, 0);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(harness_daemon_stop(&B), 0);
-	text = harness_plugin_log(&B, "alpha");
+	text = remote_stop_both();
 	harness_check_sequence(text, "r1", 0, 5000);
 	harness_check_sequence(text, "r2", 0, 3000);
 	free(text);
@@ -181,9 +186,7 @@ START_TEST(test_remote_torn_record)
 	ck_assert_int_eq(harness_daemon_await(&H, "segment files renumbered",
 	    1, COLLECTOR_TIMEOUT_MS), 0);
 	collector_await_stat(&H, "acked", 100, 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(harness_daemon_stop(&B), 0);
-	text = harness_plugin_log(&B, "alpha");
+	text = remote_stop_both();
 	harness_check_sequence(text, "r1", 0, 100);
 	free(text);
 }
@@ -210,9 +213,7 @@ START_TEST(test_remote_empty_segment)
 	collector_relogd_start(&B, B_SOCK);
 	collector_await_stat(&H, "acked", 100, 0);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	ck_assert_int_eq(harness_daemon_stop(&B), 0);
-	text = harness_plugin_log(&B, "alpha");
+	text = remote_stop_both();
 	harness_check_sequence(text, "r1", 0, 100);
 	free(text);
 }
