@@ -551,7 +551,10 @@ sink_flush_all(void)
 
 /*
  * At exit: write what is left, waiting for a slow reader up to the deadline
- * (CLOCK_MONOTONIC ms), then give up on the rest.
+ * (CLOCK_MONOTONIC ms), then give up on the rest. A file's rest is not
+ * counted as written, so that no answer or ring commit covers it: a runner
+ * that waits for answers (a ring, acked batches) has it written by the next
+ * relogd. stderr's is, as when it breaks (its reader is gone).
  */
 void
 sink_drain(struct sink *s, int64_t deadline)
@@ -568,11 +571,18 @@ sink_drain(struct sink *s, int64_t deadline)
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			break;
 	}
-	if (sink_pending(s) != 0) {
+	if (sink_pending(s) == 0)
+		return;
+	if (!s->is_file) {
 		log_error("%s: %zu records (%zu bytes) not written at exit",
 		    s->name, sink_waiting(s), sink_pending(s));
 		sink_discard(s);
+		return;
 	}
+	log_error("%s/%s: %zu records (%zu bytes) not written at exit, nor "
+	    "acknowledged: runners that wait for acks send them again",
+	    relogd_config.log_dir, s->name, sink_waiting(s), sink_pending(s));
+	s->out.len = s->off = 0;
 }
 
 /* Free a sink (it is written or given up on already). */

@@ -939,6 +939,50 @@ START_TEST(test_limits_resend_waits)
 END_TEST
 
 /*
+ * Stopped (SIGTERM) while a file cannot be written, relogd answers no
+ * batch it holds for it, nor records its seq: the runner sends it again to
+ * the next relogd, which writes it (deduplication does not take it for
+ * done), each record once.
+ */
+START_TEST(test_limits_stop_stalled)
+{
+	static const char *const dargs[] = { "-v", NULL };
+	const char *full = harness_fill_log(&H, "dw", 1 << 20);
+	char *text, c;
+	int a;
+
+	harness_daemon_start(&H, dargs);
+	a = harness_connect(&H);
+	wire_hello_as(a, "dw", "dw", "0123abcd", 4096);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "accepted");
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
+	ck_assert_int_eq(harness_daemon_await(&H, "3000 records wait", 1,
+	    LIMITS_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "3000 records (", 1,
+	    LIMITS_WAIT_MS), 0);
+	/* The connection ends with no answer. */
+	ck_assert_int_eq(recv(a, &c, 1, 0), 0);
+	close(a);
+
+	ck_assert_int_eq(truncate(full, 0), 0);
+	harness_daemon_start(&H, dargs);
+	a = harness_connect(&H);
+	wire_hello_as(a, "dw", "dw", "0123abcd", 4096);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "accepted");
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=3000");
+	close(a);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(full, NULL);
+	ck_assert_uint_eq(harness_lines(text), 3000);
+	ck_assert_uint_eq(harness_count(text, " [plugin.dw] raw seq=2999\n"),
+	    1);
+	free(text);
+}
+END_TEST
+
+/*
  * Flood relogd with broadcasts (no acknowledgements hold it back, as from
  * a Python runner) in a child process: 300 batches of 100 records.
  */
@@ -1031,6 +1075,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_emfile);
 	tcase_add_test(tc, test_limits_backpressure);
 	tcase_add_test(tc, test_limits_resend_waits);
+	tcase_add_test(tc, test_limits_stop_stalled);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1038,6 +1038,36 @@ START_TEST(test_ringd_reconnect_off)
 }
 END_TEST
 
+/*
+ * Stopped (SIGTERM) while the records it read cannot be written (a full
+ * file), relogd commits none of them: the next relogd, given the same
+ * ring, reads them again and writes each once.
+ */
+START_TEST(test_ringd_stop_stalled)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	const char *path = harness_fill_log(&H, "again", 1 << 20);
+	struct rd_runner r;
+	char *text;
+
+	harness_daemon_start(&H, args);
+	rd_leave_stalled(&r, "again", 100);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "100 records (", 1,
+	    RD_WAIT_MS), 0);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	harness_daemon_start(&H, args);
+	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
+	rd_sync(&r);
+	text = harness_read_file(path, NULL);
+	harness_check_sequence(text, "again", 0, 100);
+	ck_assert_uint_eq(harness_lines(text), 100);
+	free(text);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /* How a test pushes records: rd_emit, rd_push_long. */
 typedef void (*rd_push_fn)(struct rd_runner *, const char *, long, long);
 
@@ -1864,6 +1894,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_reconnect_same_ring);
 	tcase_add_test(tc, test_ringd_reconnect_total);
 	tcase_add_test(tc, test_ringd_reconnect_off);
+	tcase_add_test(tc, test_ringd_stop_stalled);
 	tcase_add_test(tc, test_ringd_chain_writer_waited);
 	tcase_add_test(tc, test_ringd_congested_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
