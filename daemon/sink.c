@@ -395,12 +395,16 @@ sink_unstall(struct sink *s)
 /*
  * A write failed after part of a record went into the file: cut the file
  * back to the last whole record (a line that does not continue one), and
- * keep the cut bytes to write again.
+ * keep the cut bytes to write again. The part is at the file's end as the
+ * file says (O_APPEND), not as relogd counted: another may have emptied
+ * the file meanwhile (logrotate's copytruncate).
  */
 static void
 sink_cut_back(struct sink *s, size_t from)
 {
 	const char *start = s->out.data + from, *p = s->out.data + s->off;
+	struct stat st;
+	const char *why = NULL;
 	size_t cut;
 
 	while (p > start && !(p[-1] == '\n' && *p != '\t'))
@@ -408,14 +412,20 @@ sink_cut_back(struct sink *s, size_t from)
 	cut = (size_t)(s->out.data + s->off - p);
 	if (cut == 0)
 		return;
-	if (ftruncate(s->fd, (off_t)(s->size - cut)) != 0) {
+	if (fstat(s->fd, &st) != 0)
+		why = strerror(errno);
+	else if ((uint64_t)st.st_size < cut)
+		why = "it is shorter than the part written";
+	else if (ftruncate(s->fd, st.st_size - (off_t)cut) != 0)
+		why = strerror(errno);
+	if (why != NULL) {
 		log_error("cannot cut %s/%s back to its last whole record: %s",
-		    relogd_config.log_dir, s->name, strerror(errno));
+		    relogd_config.log_dir, s->name, why);
 		return;
 	}
 	s->off -= cut;
 	s->written -= cut;
-	s->size -= cut;
+	s->size = (uint64_t)st.st_size - cut;
 }
 
 /*

@@ -983,6 +983,72 @@ START_TEST(test_limits_stop_stalled)
 END_TEST
 
 /*
+ * Every line of text is a whole record of a wire batch to logger (no line
+ * torn, nothing between); returns how many.
+ */
+static size_t
+limits_whole_lines(const char *text, const char *logger)
+{
+	const char *p = text, *nl;
+	char want[64];
+	size_t n = 0;
+
+	snprintf(want, sizeof want, " INFO [%s] raw seq=", logger);
+	for (; *p != '\0'; p = nl + 1, n++) {
+		nl = strchr(p, '\n');
+		ck_assert_msg(nl != NULL, "a last line not ended: %.60s", p);
+		ck_assert_msg(strncmp(p, "2025-11-2", 9) == 0 &&
+		    memmem(p, (size_t)(nl - p), want, strlen(want)) != NULL &&
+		    nl[-1] >= '0' && nl[-1] <= '9', "a torn line: %.*s",
+		    (int)(nl - p), p);
+	}
+	return (n);
+}
+
+/*
+ * A file emptied under relogd (logrotate's copytruncate), then full in the
+ * middle of a record: the part written is cut off where it is in the file,
+ * not where relogd's count of the file's size says (which would pad the
+ * file with zeros, or fail); moved away and reopened (SIGHUP), the file
+ * and the new one hold every record once, none torn.
+ */
+START_TEST(test_limits_cut_back_emptied)
+{
+	static const char *const dargs[] = { "-v", NULL };
+	char path[512], old[520], *text, *more;
+	int a;
+
+	H.fsize = 64 << 10;
+	harness_daemon_start(&H, dargs);
+	a = harness_connect(&H);
+	wire_hello_as(a, "cb", "cb", "0123abce", 4096);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "accepted");
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.cb", 100, 1, 0, 65536);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=100");
+	snprintf(path, sizeof path, "%s/cb.log", H.log_dir);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	/* About 110 KiB: the file's limit comes in the middle of a record. */
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.cb", 2000, 2, 0, 65536);
+	ck_assert_int_eq(harness_daemon_await(&H, "records wait", 1,
+	    LIMITS_WAIT_MS), 0);
+	snprintf(old, sizeof old, "%s.old", path);
+	ck_assert_int_eq(rename(path, old), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=2000");
+	close(a);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(old, NULL);
+	more = harness_read_file(path, NULL);
+	ck_assert_uint_eq(limits_whole_lines(text, "plugin.cb") +
+	    limits_whole_lines(more, "plugin.cb"), 2000);
+	ck_assert_uint_eq(harness_count(text, " raw seq=1999\n") +
+	    harness_count(more, " raw seq=1999\n"), 1);
+	free(text);
+	free(more);
+}
+END_TEST
+
+/*
  * Flood relogd with broadcasts (no acknowledgements hold it back, as from
  * a Python runner) in a child process: 300 batches of 100 records.
  */
@@ -1076,6 +1142,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_backpressure);
 	tcase_add_test(tc, test_limits_resend_waits);
 	tcase_add_test(tc, test_limits_stop_stalled);
+	tcase_add_test(tc, test_limits_cut_back_emptied);
 	suite_add_tcase(s, tc);
 	return (s);
 }
