@@ -22,13 +22,16 @@
  *       reads what the ring holds before it lets it go
  *   relogd dies: delivered once it is back (the runner keeps emitting into
  *       the ring; if the ring fills, its oldest records are dropped, counted)
- *   both at once: what the ring held is lost
+ *   both at once: what the ring held is lost (until the runner reconnects,
+ *       up to about a second after relogd is back, without socket
+ *       activation)
  *   the machine: what relogd had not handed to the kernel is lost, and what
  *       the kernel had not written to disk
  *
- * Where memfd_create(2) is forbidden (a sandbox), the ring is memory of the
- * runner's own, relogd gets batches, and a runner that dies loses what was
- * not sent yet (relog_open says so on stderr, once).
+ * Where memfd_create(2) is forbidden (a sandbox), or relogd refuses the
+ * ring (larger than its max_ring), the ring is memory of the runner's own,
+ * relogd gets batches, and a runner that dies loses what was not sent yet
+ * (librelog says so on stderr, once).
  *
  * Every function is safe to call from any number of threads at once, except
  * relog_close, after which the handle must not be used.
