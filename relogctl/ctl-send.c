@@ -104,7 +104,16 @@ ctl_send_open(const char *plugin)
 	return (h);
 }
 
-/* Log one line as a record. */
+/* Lines logged so far: every CTL_SEND_FLUSH of them wait for relogd. */
+static size_t ctl_send_lines;
+#define CTL_SEND_FLUSH 1024
+
+/*
+ * Log one line as a record. A long input waits for relogd every
+ * CTL_SEND_FLUSH lines, before the ring (4096) fills and drops the oldest:
+ * a command that writes faster than relogd takes is held up (its pipe
+ * fills), not cut.
+ */
 static void
 ctl_send_emit(relog_t *h, int level, const char *logger, const char *line)
 {
@@ -114,14 +123,22 @@ ctl_send_emit(relog_t *h, int level, const char *logger, const char *line)
 	};
 
 	relog_emit(h, &e);
+	if (++ctl_send_lines % CTL_SEND_FLUSH == 0 &&
+	    relog_flush(h, CTL_TIMEOUT_MS) != 0)
+		ctl_fail(CTL_FAILED, "relogd does not take the records");
 }
 
-/* Close librelog; what it could not deliver is a failure. */
+/* Close librelog; what it dropped or could not deliver is a failure. */
 static void
 ctl_send_close(relog_t *h)
 {
+	uint64_t dropped = relog_dropped(h);
+
 	if (relog_close(h, CTL_TIMEOUT_MS) != 0)
 		ctl_fail(CTL_FAILED, "some records were not delivered");
+	if (dropped != 0)
+		ctl_fail(CTL_FAILED, "%llu records were dropped (the queue "
+		    "was full)", (unsigned long long)dropped);
 }
 
 /* relogctl send: the arguments as one record, or stdin, a line each. */
@@ -130,7 +147,7 @@ ctl_send_main(int argc, char **argv)
 {
 	struct ctl_send s;
 	char *line = NULL, *msg;
-	size_t cap = 0, len = 0, lines = 0;
+	size_t cap = 0, len = 0;
 	ssize_t n;
 	relog_t *h;
 	int i, first = ctl_send_options("send", argc, argv, &s);
@@ -153,11 +170,6 @@ ctl_send_main(int argc, char **argv)
 			if (line[n - 1] == '\n')
 				line[n - 1] = '\0';
 			ctl_send_emit(h, s.level, s.logger, line);
-			/* Let a long input through before the ring fills. */
-			if (++lines % 1024 == 0 &&
-			    relog_flush(h, CTL_TIMEOUT_MS) != 0)
-				ctl_fail(CTL_FAILED, "relogd does not take "
-				    "the records");
 		}
 		free(line);
 	}

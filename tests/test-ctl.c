@@ -117,6 +117,35 @@ START_TEST(test_ctl_exec)
 }
 END_TEST
 
+/*
+ * exec of a command that writes faster than relogd takes: it is held up,
+ * not cut, and every line arrives, in order (the ring of 4,096 dropped the
+ * oldest, and exec still exited 0).
+ */
+START_TEST(test_ctl_exec_fast)
+{
+	static const char *const args[] = {
+		"exec", "-p", "cf", "--", "seq", "1", "100000", NULL
+	};
+	static const char *const dargs[] = { "--rate-limit", "off", NULL };
+	char *text, want[32];
+	const char *p;
+	long i;
+
+	harness_daemon_start(&H, dargs);
+	ck_assert_int_eq(ctl_run(args, NULL), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "cf");
+	ck_assert_uint_eq(harness_lines(text), 100000);
+	for (i = 1, p = text; i <= 100000; i++, p++) {
+		snprintf(want, sizeof want, " INFO [plugin.cf] %ld\n", i);
+		p = strstr(p, want);
+		ck_assert_msg(p != NULL, "line %ld missing or out of order", i);
+	}
+	free(text);
+}
+END_TEST
+
 /* stats: connections and per-plugin counters, as a table or JSON. */
 START_TEST(test_ctl_stats)
 {
@@ -362,6 +391,7 @@ suite_ctl(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ctl_send);
 	tcase_add_test(tc, test_ctl_exec);
+	tcase_add_test(tc, test_ctl_exec_fast);
 	tcase_add_test(tc, test_ctl_stats);
 	tcase_add_test(tc, test_ctl_tail_follow);
 	tcase_add_test(tc, test_ctl_tail_slow);
