@@ -46,8 +46,9 @@ fluent_message(struct client *c, const char *data, size_t len,
 	struct proto_str chunk;
 	msgpack_unpacked u;
 	struct ack *ack;
-	const char *why;
-	int ret, bad = 0;
+	const char *why = NULL;
+	unsigned long bad = 0;
+	int ret;
 
 	msgpack_unpacked_init(&u);
 	if (proto_fluent_decode(data, len, &u, &m, cause) != 0) {
@@ -64,11 +65,12 @@ fluent_message(struct client *c, const char *data, size_t len,
 		if (ret == 1)
 			fluent_event(c, &e);
 		else
-			bad = 1;
+			bad++;
 	}
-	if (bad)
-		log_warn("%s: events that are not [time, record] skipped",
-		    c->origin.runner_id);
+	/* They can never be written: said (a peer's doing), the chunk acked. */
+	if (bad != 0)
+		log_peer("%s: %lu events skipped: %s", c->origin.runner_id, bad,
+		    why);
 	if (chunk.ptr != NULL) {
 		/* Answered once the records are written. */
 		ack = ack_new(NULL, 0);

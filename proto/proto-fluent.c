@@ -344,7 +344,7 @@ proto_fluent_next_packed(struct proto_fluent *m, struct proto_buf *b,
 	    MSGPACK_UNPACK_SUCCESS || ev->type != MSGPACK_OBJECT_ARRAY ||
 	    ev->via.array.size != 2 || proto_fluent_event(m->tag,
 	    &ev->via.array.ptr[0], &ev->via.array.ptr[1], b, e) != 0) {
-		m->next = m->blob.len;
+		/* Its bounds are known: the events after it are read on. */
 		*cause = "an event is not [time, record]";
 		return (-1);
 	}

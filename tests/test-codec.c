@@ -666,7 +666,10 @@ START_TEST(test_codec_fluent_modes)
 	msgpack_pack_map(&pk, 1);
 	proto_pack_key(&pk, "msg");
 	msgpack_pack_int(&pk, 40);
-	/* PackedForward: two events, then bytes that are none. */
+	/*
+	 * PackedForward: two events, one that is msgpack but no event (only
+	 * it is skipped), one more, then bytes that are none.
+	 */
 	msgpack_sbuffer_init(&blob);
 	msgpack_packer_init(&bp, &blob, msgpack_sbuffer_write);
 	msgpack_pack_array(&bp, 2);
@@ -675,6 +678,12 @@ START_TEST(test_codec_fluent_modes)
 	msgpack_pack_array(&bp, 2);
 	msgpack_pack_uint32(&bp, 2);
 	pack_fluent_record(&bp, "packed 1", "error");
+	msgpack_pack_array(&bp, 2);
+	msgpack_pack_uint32(&bp, 3);
+	proto_pack_key(&bp, "not a map");
+	msgpack_pack_array(&bp, 2);
+	msgpack_pack_uint32(&bp, 4);
+	pack_fluent_record(&bp, "packed 3", "info");
 	msgpack_sbuffer_write(&blob, junk, sizeof junk - 1);
 	msgpack_pack_array(&pk, 3);
 	proto_pack_key(&pk, "plugin.fw.packed");
@@ -723,6 +732,13 @@ START_TEST(test_codec_fluent_modes)
 	ck_assert_int_eq(e.level, RELOG_LEVEL_ERROR);
 	ck_assert_int_eq(e.timestamp_ms, 2000);
 	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), -1);
+	ck_assert_str_eq(cause, "an event is not [time, record]");
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 1);
+	ck_assert(str_is(e.message, "packed 3 n=7"));
+	ck_assert_int_eq(e.timestamp_ms, 4000);
+	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), -1);
+	ck_assert_str_eq(cause, "a packed event is not msgpack within its "
+	    "bounds");
 	ck_assert_int_eq(proto_fluent_next(&m, &text, &e, &cause), 0);
 	proto_fluent_done(&m);
 	ck_assert_uint_eq(off, sb.size);
