@@ -372,8 +372,8 @@ sink_stall(struct sink *s, int error)
 		log_error("cannot write %s/%s: %s: %zu records wait",
 		    relogd_config.log_dir, s->name, relogd_error_text(error),
 		    sink_waiting(s));
-	} else if (s->backoff_ms < SINK_RETRY_MAX_MS)
-		s->backoff_ms *= 2;
+	} else if ((s->backoff_ms *= 2) > SINK_RETRY_MAX_MS)
+		s->backoff_ms = SINK_RETRY_MAX_MS;
 	tv.tv_sec = s->backoff_ms / 1000;
 	tv.tv_usec = (suseconds_t)(s->backoff_ms % 1000) * 1000;
 	evtimer_add(s->retry, &tv);
