@@ -295,17 +295,19 @@ ack_feeds_full(const struct ack_owner *o, size_t limit)
 }
 
 /*
- * Is a sink the current read fed too full, or is the owner owed too many
- * acks (answers queued behind a stalled sink)? Then the owner is not to be
- * read until its sinks drain and its acks settle (ack_progress calls its
- * resume). Returns 1 if its connection must stop reading.
+ * Is a sink the current read fed too full, is the owner owed too many acks
+ * (answers queued behind a stalled sink), or do the sinks together hold
+ * more than max_buffered? Then the owner is not to be read until they
+ * drain and its acks settle (ack_progress calls its resume). Returns 1 if
+ * its connection must stop reading.
  */
 int
 ack_congested(struct ack_owner *o)
 {
 	if (o->congested)
 		return (1);
-	if (!ack_feeds_full(o, SINK_HIGH_WATER) && !ack_owed_too_many(o))
+	if (!ack_feeds_full(o, SINK_HIGH_WATER) && !ack_owed_too_many(o) &&
+	    sink_held_total() <= relogd_config.max_buffered)
 		return (0);
 	o->congested = 1;
 	TAILQ_INSERT_TAIL(&ack_congestion, o, congested_entry);
@@ -344,6 +346,9 @@ ack_progress(void)
 			settled |= ack_settle(o);
 		}
 	} while (settled);
+	/* Past max_buffered together, no one is read until half of it. */
+	if (sink_held_total() > relogd_config.max_buffered / 2)
+		return;
 	for (o = TAILQ_FIRST(&ack_congestion); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, congested_entry);
 		if (ack_feeds_full(o, SINK_LOW_WATER) ||

@@ -282,6 +282,7 @@ struct sink {
 	struct event *wev;	/* EV_WRITE once the kernel said EAGAIN */
 	int dirty;		/* on the list of sinks to flush */
 	TAILQ_ENTRY(sink) dirty_entry;
+	size_t held;		/* its bytes in sink_held_total's sum */
 };
 
 /* Bytes a sink holds, not written yet. */
@@ -619,6 +620,7 @@ void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 void	sink_reopen(struct sink *);
 size_t	sink_waiting(const struct sink *);
+size_t	sink_held_total(void);
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);

@@ -320,10 +320,32 @@ sink_buffered(const struct sink *s)
 	return (s->out.len - s->off);
 }
 
+/*
+ * What every sink holds not written, together: past max_buffered, relogd
+ * reads no peer (ack_congested), so that peers that come and go cannot
+ * grow a stalled file's buffer without end.
+ */
+static size_t sink_held;
+
+/* Bring a sink's share of sink_held up to date. */
+static void
+sink_count(struct sink *s)
+{
+	sink_held = sink_held - s->held + sink_buffered(s);
+	s->held = sink_buffered(s);
+}
+
+size_t
+sink_held_total(void)
+{
+	return (sink_held);
+}
+
 /* Note that a sink has new bytes to write. */
 static void
 sink_touch(struct sink *s)
 {
+	sink_count(s);
 	s->queued = s->written + sink_buffered(s);
 	if (!s->dirty) {
 		s->dirty = 1;
@@ -338,6 +360,7 @@ sink_discard(struct sink *s)
 	s->lost += sink_buffered(s);
 	s->written += sink_buffered(s);
 	s->out.len = s->off = 0;
+	sink_count(s);
 }
 
 /* Records in the sink's buffer: lines that do not continue a record. */
@@ -524,6 +547,7 @@ done:
 		s->out.len -= s->off;
 		s->off = 0;
 	}
+	sink_count(s);
 }
 
 /* Time to try a stalled file again; tell the ledger what it took. */
@@ -593,6 +617,7 @@ sink_drain(struct sink *s, int64_t deadline)
 	    "acknowledged: runners that wait for acks send them again",
 	    relogd_config.log_dir, s->name, sink_waiting(s), sink_pending(s));
 	s->out.len = s->off = 0;
+	sink_count(s);
 }
 
 /* Free a sink (it is written or given up on already). */
@@ -607,6 +632,8 @@ sink_free(struct sink *s)
 		event_free(s->retry);
 	if (s->fd >= 0 && s->fd != STDERR_FILENO)
 		close(s->fd);
+	s->out.len = s->off = 0;
+	sink_count(s);
 	proto_buf_free(&s->out);
 	free(s->name);
 	memset(s, 0, sizeof *s);

@@ -1049,6 +1049,44 @@ START_TEST(test_limits_cut_back_emptied)
 END_TEST
 
 /*
+ * Peers that come and go, each with one batch for a file that cannot be
+ * written: once the files hold more than max_buffered not written, relogd
+ * reads no one, so its memory stays bounded (each connection used to add
+ * its records to the file's buffer, and close, for as long as they came).
+ * Once the file has room again, every record is written.
+ */
+START_TEST(test_limits_sinks_bounded)
+{
+	const char *dargs[] = { "--rate-limit", "off", "--config", NULL, NULL };
+	const char *full = harness_fill_log(&H, "amp", 16 << 20);
+	long before = 0;
+	char *text;
+	int i, fd;
+
+	dargs[3] = harness_config(&H, "[relogd]\nmax_buffered = 2097152\n");
+	harness_daemon_start(&H, dargs);
+	if (harness_rss_measured())
+		before = harness_rss_kb(&H);
+	for (i = 0; i < 200; i++) {
+		fd = wire_open(&H, "amp");
+		wire_batch(fd, "plugin.amp", 1000, 65536);
+		close(fd);
+	}
+	/* A round trip: relogd has taken in what it will. */
+	close(wire_open(&H, "sync"));
+	if (harness_rss_measured())
+		ck_assert_int_lt(harness_rss_kb(&H) - before, 6 * 1024);
+	ck_assert_int_eq(truncate(full, 0), 0);
+	ck_assert_int_eq(harness_await_file(full, " raw seq=999\n", 200,
+	    LIMITS_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(full, NULL);
+	ck_assert_uint_eq(harness_lines(text), 200 * 1000);
+	free(text);
+}
+END_TEST
+
+/*
  * Flood relogd with broadcasts (no acknowledgements hold it back, as from
  * a Python runner) in a child process: 300 batches of 100 records.
  */
@@ -1143,6 +1181,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_resend_waits);
 	tcase_add_test(tc, test_limits_stop_stalled);
 	tcase_add_test(tc, test_limits_cut_back_emptied);
+	tcase_add_test(tc, test_limits_sinks_bounded);
 	suite_add_tcase(s, tc);
 	return (s);
 }
