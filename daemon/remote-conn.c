@@ -173,7 +173,8 @@ remote_conn_lost(struct remote *rm, const char *why)
 		return;
 	}
 	remote_queue_spill(rm);
-	spool_flush(&rm->spool);
+	/* What the disk does not take is counted and said now. */
+	remote_queue_flush(rm);
 	delay = (uint64_t)REMOTE_RETRY_MIN_MS << (rm->failures < 20 ?
 	    rm->failures : 20);
 	if (delay > cap)

@@ -290,12 +290,12 @@ remote_queue_pending(const struct remote *rm)
 }
 
 /*
- * Say what a full disk budget dropped, once a second at most: in relogd's
- * log, and in a record to the collector (which may itself be dropped, if
- * more are; the next one counts them all).
+ * Say what a full disk budget dropped, once a second at most (at_exit: at
+ * once): in relogd's log, and in a record to the collector (which may
+ * itself be dropped, if more are; the next one counts them all).
  */
 static void
-remote_queue_say_dropped(struct remote *rm)
+remote_queue_say_dropped(struct remote *rm, int at_exit)
 {
 	int64_t now = relogd_now_ms(CLOCK_MONOTONIC), wait;
 	struct timeval tv;
@@ -304,7 +304,7 @@ remote_queue_say_dropped(struct remote *rm)
 
 	if (rm->dropped_unsaid == 0)
 		return;
-	if ((wait = rm->said_dropped_at + 1000 - now) > 0) {
+	if (!at_exit && (wait = rm->said_dropped_at + 1000 - now) > 0) {
 		if (!evtimer_pending(rm->say_timer, NULL)) {
 			tv.tv_sec = 0;
 			tv.tv_usec = (suseconds_t)wait * 1000;
@@ -334,7 +334,6 @@ remote_queue_flush(struct remote *rm)
 {
 	uint64_t held;
 
-	remote_queue_say_dropped(rm);
 	held = rm->mem_base + rm->mem.len - rm->mem_head;
 	/* While the collector is away, records wait on disk. */
 	if (((rm->state == REMOTE_DOWN || rm->state == REMOTE_CONNECTING) &&
@@ -342,6 +341,27 @@ remote_queue_flush(struct remote *rm)
 		remote_queue_spill(rm);
 	spool_flush(&rm->spool);
 	remote_queue_dropped(rm, spool_take_lost(&rm->spool));
+	/* After the flush: what the disk did not take is said too. */
+	remote_queue_say_dropped(rm, 0);
+}
+
+/*
+ * At exit: the records in memory go to the file queue, with a notice of
+ * the drops not said yet; what the disk does not take is said. Returns
+ * how many records the file queue holds.
+ */
+uint64_t
+remote_queue_close(struct remote *rm)
+{
+	uint64_t lost;
+
+	remote_queue_say_dropped(rm, 1);
+	remote_queue_spill(rm);
+	spool_flush(&rm->spool);
+	if ((lost = spool_take_lost(&rm->spool)) != 0)
+		log_warn("forward %s: %" PRIu64 " records lost at exit: the "
+		    "disk did not take them", rm->uri, lost);
+	return (rm->spool.records);
 }
 
 /* Free a remote's queue in memory (after remote_queue_spill). */

@@ -382,14 +382,14 @@ void
 remote_free_all(void)
 {
 	struct remote *rm;
+	uint64_t left;
 
 	while ((rm = remote_list) != NULL) {
 		remote_list = rm->next;
 		remote_conn_close(rm);
-		remote_queue_spill(rm);
-		if (rm->spool.records != 0)
+		if ((left = remote_queue_close(rm)) != 0)
 			log_info("forward %s: %" PRIu64 " records left on disk",
-			    rm->uri, rm->spool.records);
+			    rm->uri, left);
 		spool_close(&rm->spool);
 		remote_free(rm);
 	}

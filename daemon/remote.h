@@ -180,6 +180,7 @@ void	remote_queue_rewind(struct remote *);
 int	remote_queue_pending(const struct remote *);
 void	remote_queue_spill(struct remote *);
 void	remote_queue_flush(struct remote *);
+uint64_t remote_queue_close(struct remote *);
 void	remote_queue_free(struct remote *);
 
 /* spool.c */
