@@ -440,8 +440,30 @@ fail:
 }
 
 /*
- * Write what was appended. If it cannot be written (a full disk), the file
- * is cut back to where it was, and those records are counted in lost. A
+ * How many bytes of the len at p are whole records (their count in *n):
+ * the appended records, each its u32 length and its body.
+ */
+static size_t
+spool_whole(const char *p, size_t len, uint64_t *n)
+{
+	size_t at = 0;
+	uint32_t body;
+
+	*n = 0;
+	while (len - at >= 4) {
+		memcpy(&body, p + at, 4);
+		if (len - at - 4 < body)
+			break;
+		at += 4 + (size_t)body;
+		(*n)++;
+	}
+	return (at);
+}
+
+/*
+ * Write what was appended. If it cannot all be written (a full disk), the
+ * file is cut back to the last whole record written, and the records after
+ * it are counted in lost. A
  * position a batch holds past the cut (spool_mark) then stands for them
  * alone: the next record appended begins a segment (spool_append).
  */
@@ -449,8 +471,9 @@ void
 spool_flush(struct spool *sp)
 {
 	struct spool_pos cut = { sp->tail, sp->tail_size - sp->wbuf.len };
+	uint64_t kept;
 	ssize_t n;
-	size_t off = 0;
+	size_t off = 0, keep;
 	int error = 0;
 
 	if (sp->wbuf.len == 0)
@@ -467,20 +490,23 @@ spool_flush(struct spool *sp)
 			off += (size_t)n;
 	}
 	if (error != 0) {
+		/* The whole records the disk took stay; the rest is lost. */
+		keep = spool_whole(sp->wbuf.data, off, &kept);
 		if (!sp->broken)
 			log_error("%s: cannot write the queue: %s; %" PRIu64
 			    " records lost", sp->dir, strerror(error),
-			    sp->wbuf_records);
+			    sp->wbuf_records - kept);
 		sp->broken = 1;
+		cut.off += keep;
 		if (!sp->header_due && ftruncate(sp->wfd, (off_t)cut.off) != 0)
 			log_error("%s: cannot cut the queue back: %s", sp->dir,
 			    strerror(errno));
 		sp->tail_size = cut.off;
-		sp->bytes -= sp->wbuf.len < sp->bytes ? sp->wbuf.len :
-		    sp->bytes;
-		sp->records -= sp->wbuf_records < sp->records ?
-		    sp->wbuf_records : sp->records;
-		sp->lost += sp->wbuf_records;
+		sp->bytes -= sp->wbuf.len - keep < sp->bytes ?
+		    sp->wbuf.len - keep : sp->bytes;
+		sp->records -= sp->wbuf_records - kept < sp->records ?
+		    sp->wbuf_records - kept : sp->records;
+		sp->lost += sp->wbuf_records - kept;
 		sp->wbuf.len = 0;
 		sp->wbuf_records = 0;
 		if (spool_pos_before(spool_end(sp), sp->read))

@@ -709,6 +709,36 @@ START_TEST(test_spool_full_disk_mark)
 END_TEST
 
 /*
+ * A disk that fills in the middle of a write keeps the whole records it
+ * took: the file is cut back to the last of them, not to where the write
+ * began, and only the records after it are lost.
+ */
+START_TEST(test_spool_full_disk_partial)
+{
+	long long size;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_flush(&S);
+	size = spool_file_size(spool_seg_path(1));
+	spool_append_n(10, 5);
+	/* Room for a record and a half. */
+	spool_disk_full((rlim_t)size + 300);
+	spool_flush(&S);
+	spool_disk_room();
+	ck_assert_uint_eq(spool_take_lost(&S), 4);
+	ck_assert_msg(strstr(LOG.data, "4 records lost") != NULL, "%s",
+	    LOG.data);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(1)), size + 200);
+	ck_assert_uint_eq(S.records, 11);
+	spool_append_n(20, 2);
+	spool_expect_n(0, 11);
+	spool_expect_n(20, 2);
+	spool_expect_end();
+}
+END_TEST
+
+/*
  * A segment begun on a full disk has no room for its header: the header
  * is written with its first records, once there is room, and a queue
  * opened again on such a segment (an empty file) does the same. Records
@@ -892,6 +922,7 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_fifos);
 	tcase_add_test(tc, test_spool_not_alone);
 	tcase_add_test(tc, test_spool_full_disk_mark);
+	tcase_add_test(tc, test_spool_full_disk_partial);
 	tcase_add_test(tc, test_spool_full_disk_header);
 	tcase_add_test(tc, test_spool_full_disk_reopen);
 	tcase_add_test(tc, test_spool_full_disk_churn);
