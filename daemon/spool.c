@@ -344,6 +344,11 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 
 	sp->head = first;
 	sp->tail = last;
+	/* As a cursor past a segment's end: its records were acked. */
+	if (sp->ack.seg > last)
+		log_warn("%s: the cursor is in segment %" PRIu64 ", past the "
+		    "last (%" PRIu64 "): the records there are taken as sent",
+		    sp->dir, sp->ack.seg, last);
 	if (spool_pos_before(sp->ack, (struct spool_pos){ first, SPOOL_HDR })) {
 		sp->ack.seg = first;
 		sp->ack.off = SPOOL_HDR;

@@ -592,6 +592,18 @@ START_TEST(test_spool_cursor_past_end)
 	ck_assert_uint_eq(S.records, 10);
 	spool_expect_n(10, 10);
 	spool_expect_end();
+	spool_test_close();
+
+	/* In a segment past the last: said as well. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	n = snprintf(line, sizeof line, "%016x %016x\n", 9, 8);
+	ck_assert_int_eq(write(fd, line, (size_t)n), n);
+	close(fd);
+	spool_log_clear();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "the cursor is in segment 9, past the "
+	    "last") != NULL, "%s", LOG.data);
 }
 END_TEST
 
