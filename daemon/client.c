@@ -829,16 +829,6 @@ client_free_all(void)
 	struct client *c;
 
 	ack_progress();
-	/*
-	 * The answers the drain settled (writes were turned off for it): what
-	 * the peer's socket takes now, without waiting. A Fluent client whose
-	 * ack is lost sends its chunk again, and it is written twice.
-	 */
-	TAILQ_FOREACH(c, &clients, entry) {
-		while (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 &&
-		    evbuffer_write(bufferevent_get_output(c->bev), c->fd) > 0)
-			;
-	}
 	client_gone_cb = NULL;
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);

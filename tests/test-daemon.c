@@ -234,69 +234,6 @@ START_TEST(test_daemon_fluent_forward)
 }
 END_TEST
 
-/*
- * SIGTERM with Fluent chunks sent and not yet answered (relogd stopped
- * meanwhile): relogd reads them, writes them, and hands each its ack before
- * it closes, so that the client does not send them again (relogd keeps no
- * chunk ids: they would be written twice). The acks used to be left in
- * buffers that were never written.
- */
-START_TEST(test_daemon_fluent_term_acks)
-{
-	char fwd[300], id[16], buf[4096];
-	const char *dargs[] = { "--forward-socket", fwd, "--rate-limit", "off",
-	    NULL };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	const char *p;
-	char *text;
-	ssize_t n;
-	int fd, i, acks = 0;
-
-	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
-	harness_daemon_start(&H, dargs);
-	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGSTOP), 0);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	for (i = 0; i < 50; i++) {
-		snprintf(id, sizeof id, "c%02d", i);
-		msgpack_pack_array(&pk, 4);
-		proto_pack_key(&pk, "plugin.ft");
-		msgpack_pack_uint32(&pk, 1700000000);
-		msgpack_pack_map(&pk, 1);
-		proto_pack_key(&pk, "message");
-		proto_pack_key(&pk, id);
-		msgpack_pack_map(&pk, 1);
-		proto_pack_key(&pk, "chunk");
-		proto_pack_key(&pk, id);
-	}
-	ck_assert_int_eq(send(fd, sb.data, sb.size, MSG_NOSIGNAL),
-	    (ssize_t)sb.size);
-	msgpack_sbuffer_destroy(&sb);
-	ck_assert_int_eq(kill(H.daemon, SIGTERM), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGCONT), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, DAEMON_CHILD_TIMEOUT_MS), 0);
-	H.daemon = -1;
-	/* Each answer is {"ack": "cNN"}: count them up to the end. */
-	msgpack_sbuffer_init(&sb);
-	while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-		msgpack_sbuffer_write(&sb, buf, (size_t)n);
-	close(fd);
-	for (p = sb.data; sb.size != 0 && (p = memmem(p, (size_t)(sb.data +
-	    sb.size - p), "\xa3" "ack", 4)) != NULL; p += 4)
-		acks++;
-	msgpack_sbuffer_destroy(&sb);
-	ck_assert_int_eq(acks, 50);
-	text = harness_plugin_log(&H, "ft");
-	ck_assert_uint_eq(harness_lines(text), 50);
-	free(text);
-}
-END_TEST
-
 /* An unmodified Python runner (Debian's python3-msgpack) is served. */
 START_TEST(test_daemon_python_runner)
 {
@@ -1045,7 +982,6 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_python_handler);
 	tcase_add_test(tc, test_daemon_fluent_forward);
-	tcase_add_test(tc, test_daemon_fluent_term_acks);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
