@@ -209,7 +209,7 @@ bench_tail_run(void *arg)
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 		while (fd >= 0 && (n = read(fd, buf + have,
 		    sizeof buf - have - 1)) > 0) {
-			now = bench_wall_ns();
+			now = measure_wall_ns();
 			have += (size_t)n;
 			buf[have] = '\0';
 			p = buf;
@@ -261,7 +261,7 @@ bench_delivery(struct bench_lat *l, struct harness *d)
 	pthread_create(&tail, NULL, bench_tail_run, &t);
 	for (i = 0; i < t.want; i++) {
 		relog_log(h, RELOG_INFO, "plugin.lat", "t=%llu",
-		    (unsigned long long)bench_wall_ns());
+		    (unsigned long long)measure_wall_ns());
 		nanosleep(&gap, NULL);
 	}
 	pthread_join(tail, NULL);

@@ -92,16 +92,6 @@ bench_path(char *out, size_t len, const char *fmt, ...)
 		bench_fatal("path too long: %s", out);
 }
 
-/* Wall clock in ns. */
-uint64_t
-bench_wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-}
-
 /* The p-th percentile (0..1) of n sorted values. */
 uint64_t
 bench_pct(const uint64_t *v, size_t n, double p)

@@ -39,16 +39,6 @@ __wrap_realloc(void *p, size_t n)
 static double measure_ns_per_tick;	/* calibrated against the clock */
 static uint64_t measure_overhead;	/* ticks of an empty measurement */
 
-/* Monotonic clock in ns. */
-uint64_t
-measure_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-}
-
 /* How many ns a TSC tick is, and what timing nothing costs. */
 void
 measure_calibrate(void)

@@ -1,14 +1,16 @@
 /*
- * What both benchmarks (relog-bench, ringbench) measure with: the TSC
- * around a single call, calibrated against the clock; sorting samples; and
- * mallocs counted per thread (measure.c wraps malloc, calloc and realloc:
- * link with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc).
+ * What both benchmarks (relog-bench, ringbench) measure with: the clocks;
+ * the TSC around a single call, calibrated against the clock; sorting
+ * samples; and mallocs counted per thread (measure.c wraps malloc, calloc
+ * and realloc: link with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc).
  */
 #ifndef RELOG_MEASURE_H
 #define RELOG_MEASURE_H
 
 #include <stdint.h>
 #include <x86intrin.h>
+
+#include "proto-clock.h"
 
 /* Mallocs made by this thread so far. */
 extern __thread uint64_t measure_mallocs;
@@ -25,7 +27,20 @@ measure_tsc(void)
 	return (t);
 }
 
-uint64_t measure_now_ns(void);
+/* Monotonic clock in ns. */
+static inline uint64_t
+measure_now_ns(void)
+{
+	return ((uint64_t)proto_clock_ns(CLOCK_MONOTONIC));
+}
+
+/* Wall clock in ns. */
+static inline uint64_t
+measure_wall_ns(void)
+{
+	return ((uint64_t)proto_clock_ns(CLOCK_REALTIME));
+}
+
 void	measure_calibrate(void);
 uint64_t measure_ticks_ns(uint64_t);
 uint64_t measure_ns_ticks(uint64_t);

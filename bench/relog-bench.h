@@ -107,7 +107,6 @@ void	bench_fatal(const char *, ...);
 void	bench_on_signal(int);
 __attribute__((format(printf, 3, 4)))
 void	bench_path(char *, size_t, const char *, ...);
-uint64_t bench_wall_ns(void);
 uint64_t bench_pct(const uint64_t *, size_t, double);
 uint64_t bench_lines(const char *);
 uint64_t bench_dir_lines(const char *);

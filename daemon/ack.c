@@ -294,24 +294,46 @@ ack_feeds_full(const struct ack_owner *o, size_t limit)
 	return (0);
 }
 
+/* Hold the owner until ack_progress resumes it. Returns 1. */
+static int
+ack_hold(struct ack_owner *o)
+{
+	if (!o->congested) {
+		o->congested = 1;
+		TAILQ_INSERT_TAIL(&ack_congestion, o, congested_entry);
+	}
+	return (1);
+}
+
+/*
+ * Do the sinks together hold more than max_buffered not written? Then the
+ * owner is held, and its connection not read, until they are down to half
+ * (so that peers that come and go cannot grow a stalled file's buffer
+ * without end). Asked before a read too: a connection not read yet has fed
+ * no sink that ack_congested could find full. Returns 1 if held.
+ */
+int
+ack_overloaded(struct ack_owner *o)
+{
+	return (sink_held_total() > relogd_config.max_buffered ?
+	    ack_hold(o) : 0);
+}
+
 /*
  * Is a sink the current read fed too full, is the owner owed too many acks
- * (answers queued behind a stalled sink), or do the sinks together hold
- * more than max_buffered? Then the owner is not to be read until they
- * drain and its acks settle (ack_progress calls its resume). Returns 1 if
- * its connection must stop reading.
+ * (answers queued behind a stalled sink), or are the sinks overloaded
+ * together? Then the owner is not to be read until they drain and its acks
+ * settle (ack_progress calls its resume). Returns 1 if its connection must
+ * stop reading.
  */
 int
 ack_congested(struct ack_owner *o)
 {
 	if (o->congested)
 		return (1);
-	if (!ack_feeds_full(o, SINK_HIGH_WATER) && !ack_owed_too_many(o) &&
-	    sink_held_total() <= relogd_config.max_buffered)
-		return (0);
-	o->congested = 1;
-	TAILQ_INSERT_TAIL(&ack_congestion, o, congested_entry);
-	return (1);
+	if (ack_feeds_full(o, SINK_HIGH_WATER) || ack_owed_too_many(o))
+		return (ack_hold(o));
+	return (ack_overloaded(o));
 }
 
 /*

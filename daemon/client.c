@@ -687,8 +687,8 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (what & EV_READ) {
 		/* The files hold too much not written: take nothing more. */
-		if (sink_held_total() > relogd_config.max_buffered &&
-		    c->state == CLIENT_READY && ack_congested(c->origin.acks)) {
+		if (c->state == CLIENT_READY &&
+		    ack_overloaded(c->origin.acks)) {
 			client_reading(c, 0);
 			log_debug("%s: sinks full, not reading", client_name(c));
 			return;

@@ -381,6 +381,8 @@ main(int argc, char **argv)
 	owner_load();
 
 	main_base();
+	/* A file that writes again may settle acks. */
+	sink_set_progress(ack_progress);
 	/* relogd's own messages go through it from now on: never blocking. */
 	sink_stderr();
 	main_watch_signals(1);

@@ -621,6 +621,7 @@ void	sink_set_file(struct sink *, const char *, size_t, size_t);
 void	sink_reopen(struct sink *);
 size_t	sink_waiting(const struct sink *);
 size_t	sink_held_total(void);
+void	sink_set_progress(void (*)(void));
 void	sink_flush_all(void);
 void	sink_drain(struct sink *, int64_t);
 void	sink_free(struct sink *);
@@ -662,6 +663,7 @@ void	ack_queue_silent(struct ack_owner *, struct ack *);
 int	ack_throttled(struct ack_owner *);
 void	ack_free(struct ack *);
 int	ack_congested(struct ack_owner *);
+int	ack_overloaded(struct ack_owner *);
 void	ack_progress(void);
 void	ack_free_all(void);
 

@@ -160,6 +160,7 @@ remote_conn_lost(struct remote *rm, const char *why)
 {
 	uint64_t delay, cap = relogd_config.remote_retry_max_s * 1000;
 	uint64_t in_flight = 0;
+	char again[80] = "";
 	struct timeval tv;
 	size_t i;
 
@@ -181,16 +182,14 @@ remote_conn_lost(struct remote *rm, const char *why)
 		delay = cap;
 	delay = delay / 2 + (uint64_t)random() % (delay / 2 + 1);
 	rm->failures++;
-	if (!rm->said_down && in_flight != 0)
-		log_warn("forward %s: %s; %" PRIu64 " records sent and not "
-		    "acked go again; records wait on disk, retrying", rm->uri,
-		    why, in_flight);
-	else if (!rm->said_down)
-		log_warn("forward %s: %s; records wait on disk, retrying",
-		    rm->uri, why);
+	if (in_flight != 0)
+		snprintf(again, sizeof again, "; %" PRIu64 " records sent and "
+		    "not acked go again", in_flight);
+	if (!rm->said_down)
+		log_warn("forward %s: %s%s; records wait on disk, retrying",
+		    rm->uri, why, again);
 	else if (in_flight != 0)
-		log_info("forward %s: %s; %" PRIu64 " records sent and not "
-		    "acked go again", rm->uri, why, in_flight);
+		log_info("forward %s: %s%s", rm->uri, why, again);
 	else
 		log_debug("forward %s: %s; retrying in %" PRIu64 " ms",
 		    rm->uri, why, delay);

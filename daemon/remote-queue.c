@@ -325,6 +325,18 @@ remote_queue_say_dropped(struct remote *rm, int at_exit)
 }
 
 /*
+ * Write the file queue; what the disk did not take is dropped, counted and
+ * said with the rest (at_exit: at once).
+ */
+static void
+remote_queue_write(struct remote *rm, int at_exit)
+{
+	spool_flush(&rm->spool);
+	remote_queue_dropped(rm, spool_take_lost(&rm->spool));
+	remote_queue_say_dropped(rm, at_exit);
+}
+
+/*
  * After a batch of records: say what was dropped, keep to the memory
  * budget (and keep records on disk while the collector is away), write the
  * file queue.
@@ -339,28 +351,20 @@ remote_queue_flush(struct remote *rm)
 	if (((rm->state == REMOTE_DOWN || rm->state == REMOTE_CONNECTING) &&
 	    rm->failures != 0) || held > relogd_config.remote_memory)
 		remote_queue_spill(rm);
-	spool_flush(&rm->spool);
-	remote_queue_dropped(rm, spool_take_lost(&rm->spool));
-	/* After the flush: what the disk did not take is said too. */
-	remote_queue_say_dropped(rm, 0);
+	remote_queue_write(rm, 0);
 }
 
 /*
- * At exit: the records in memory go to the file queue, with a notice of
- * the drops not said yet; what the disk does not take is said. Returns
- * how many records the file queue holds.
+ * At exit: the records in memory go to the file queue, after a notice of
+ * the drops not said yet. Returns how many records the file queue holds.
  */
 uint64_t
 remote_queue_close(struct remote *rm)
 {
-	uint64_t lost;
-
 	remote_queue_say_dropped(rm, 1);
 	remote_queue_spill(rm);
-	spool_flush(&rm->spool);
-	if ((lost = spool_take_lost(&rm->spool)) != 0)
-		log_warn("forward %s: %" PRIu64 " records lost at exit: the "
-		    "disk did not take them", rm->uri, lost);
+	/* Said in relogd's log: their notice has no queue left to go in. */
+	remote_queue_write(rm, 1);
 	return (rm->spool.records);
 }
 

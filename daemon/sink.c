@@ -550,24 +550,43 @@ done:
 	sink_count(s);
 }
 
-/* Time to try a stalled file again; tell the ledger what it took. */
+/*
+ * Who is told when a sink may have written (the ack ledger, which watches
+ * the sinks from above: set by main at startup).
+ */
+static void (*sink_progress)(void);
+
+void
+sink_set_progress(void (*fn)(void))
+{
+	sink_progress = fn;
+}
+
+/* Write a sink, and tell the ledger what it took. */
+static void
+sink_flush_told(struct sink *s)
+{
+	sink_flush(s);
+	if (sink_progress != NULL)
+		sink_progress();
+}
+
+/* Time to try a stalled file again. */
 static void
 sink_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	sink_flush(arg);
-	ack_progress();
+	sink_flush_told(arg);
 }
 
-/* The kernel takes more: write, and tell the ledger. */
+/* The kernel takes more. */
 static void
 sink_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	sink_flush(arg);
-	ack_progress();
+	sink_flush_told(arg);
 }
 
 /* Write every sink that has new bytes. */

@@ -50,6 +50,13 @@ spool_pos_before(struct spool_pos a, struct spool_pos b)
 	return (a.seg < b.seg || (a.seg == b.seg && a.off < b.off));
 }
 
+/* Take n off a count, down to 0 at most (counts lag the files). */
+static void
+spool_less(uint64_t *count, uint64_t n)
+{
+	*count -= n < *count ? n : *count;
+}
+
 /* The name of a segment file in the queue's folder. */
 static void
 spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
@@ -168,8 +175,7 @@ spool_write_header(struct spool *sp)
 	}
 	if (fstat(sp->wfd, &st) != 0 || ftruncate(sp->wfd, 0) != 0)
 		return (-1);
-	sp->bytes -= (uint64_t)st.st_size < sp->bytes ? (uint64_t)st.st_size :
-	    sp->bytes;
+	spool_less(&sp->bytes, (uint64_t)st.st_size);
 	n = write(sp->wfd, SPOOL_MAGIC, SPOOL_HDR);
 	if (n != (ssize_t)SPOOL_HDR) {
 		if (n > 0)
@@ -290,15 +296,15 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	char path[PATH_MAX];
 	uint64_t count, end, size;
 	struct stat st;
-	int fd, bad;
+	int fd, bad, headless;
 
 	spool_path(sp, seg, path, sizeof path);
 	if ((fd = proto_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
 		return;
 	sp->bytes += (uint64_t)st.st_size;
 	/* Begun on a full disk, without its header: empty, not short. */
-	size = (uint64_t)st.st_size < SPOOL_HDR ? SPOOL_HDR :
-	    (uint64_t)st.st_size;
+	headless = (uint64_t)st.st_size < SPOOL_HDR;
+	size = headless ? SPOOL_HDR : (uint64_t)st.st_size;
 	/* A cursor past the end (data lost to a power cut, or written so). */
 	if (seg == sp->ack.seg && (sp->ack.off < SPOOL_HDR ||
 	    sp->ack.off > size)) {
@@ -312,7 +318,7 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 	    &count, &bad);
 	if (seg >= sp->ack.seg)
 		sp->records += count;
-	if (seg == last && (uint64_t)st.st_size < SPOOL_HDR) {
+	if (seg == last && headless) {
 		/* Begun on a full disk: its header comes with its records. */
 		sp->header_due = 1;
 		sp->tail_size = SPOOL_HDR;
@@ -468,9 +474,9 @@ spool_whole(const char *p, size_t len, uint64_t *n)
 /*
  * Write what was appended. If it cannot all be written (a full disk), the
  * file is cut back to the last whole record written, and the records after
- * it are counted in lost. A
- * position a batch holds past the cut (spool_mark) then stands for them
- * alone: the next record appended begins a segment (spool_append).
+ * it are counted in lost. A position a batch holds past the cut
+ * (spool_mark) then stands for them alone: the next record appended
+ * begins a segment (spool_append).
  */
 void
 spool_flush(struct spool *sp)
@@ -507,18 +513,13 @@ spool_flush(struct spool *sp)
 			log_error("%s: cannot cut the queue back: %s", sp->dir,
 			    strerror(errno));
 		sp->tail_size = cut.off;
-		sp->bytes -= sp->wbuf.len - keep < sp->bytes ?
-		    sp->wbuf.len - keep : sp->bytes;
-		sp->records -= sp->wbuf_records - kept < sp->records ?
-		    sp->wbuf_records - kept : sp->records;
+		spool_less(&sp->bytes, sp->wbuf.len - keep);
+		spool_less(&sp->records, sp->wbuf_records - kept);
 		sp->lost += sp->wbuf_records - kept;
-		sp->wbuf.len = 0;
-		sp->wbuf_records = 0;
 		if (spool_pos_before(spool_end(sp), sp->read))
 			sp->read = spool_end(sp);
-		return;
-	}
-	sp->broken = 0;
+	} else
+		sp->broken = 0;
 	sp->wbuf.len = 0;
 	sp->wbuf_records = 0;
 }
@@ -561,8 +562,7 @@ spool_unlink_head(struct spool *sp)
 
 	spool_path(sp, sp->head, path, sizeof path);
 	if (fstatat(sp->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		sp->bytes -= (uint64_t)st.st_size < sp->bytes ?
-		    (uint64_t)st.st_size : sp->bytes;
+		spool_less(&sp->bytes, (uint64_t)st.st_size);
 	if (sp->rfd >= 0 && sp->rseg == sp->head)
 		spool_read_reset(sp);
 	unlinkat(sp->dirfd, path, 0);
@@ -591,7 +591,7 @@ spool_drop_head(struct spool *sp)
 	}
 	if (spool_pos_before(sp->read, sp->ack))
 		sp->read = sp->ack;
-	sp->records -= count < sp->records ? count : sp->records;
+	spool_less(&sp->records, count);
 	return (count);
 }
 
@@ -769,7 +769,7 @@ spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 	if (!spool_pos_before(sp->ack, pos))
 		return;
 	sp->ack = pos;
-	sp->records -= n < sp->records ? n : sp->records;
+	spool_less(&sp->records, n);
 	if (!spool_pending(sp))
 		sp->records = 0;
 	while (sp->head < sp->ack.seg)

@@ -196,6 +196,17 @@ rd_await_log(const char *plugin, size_t n)
 	return (harness_plugin_log(&H, plugin));
 }
 
+/* The log at path holds runner's records 0 to n - 1, each once, and no more. */
+static void
+rd_each_once(const char *path, const char *runner, long n)
+{
+	char *text = harness_read_file(path, NULL);
+
+	harness_check_sequence(text, runner, 0, n);
+	ck_assert_uint_eq(harness_lines(text), (size_t)n);
+	free(text);
+}
+
 /* SIGKILL relogd; the runner's connection to it is gone. */
 static void
 rd_kill_daemon(struct rd_runner *r)
@@ -988,7 +999,6 @@ rd_reconnect(int mode)
 	    RD_TOTAL ? "[relogd]\nmax_ring_total = 266240\n" : ""), NULL };
 	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct rd_runner r, other;
-	char *text;
 
 	ck_assert_uint_eq(relog_ring_file_size(1024, 1), 266240);
 	harness_daemon_start(&H, args);
@@ -1005,10 +1015,7 @@ rd_reconnect(int mode)
 	rd_emit(&r, "plugin.again", 100, 50);
 	ck_assert_int_eq(truncate(path, 0), 0);
 	rd_sync(&r);
-	text = harness_read_file(path, NULL);
-	harness_check_sequence(text, "again", 0, 150);
-	ck_assert_uint_eq(harness_lines(text), 150);
-	free(text);
+	rd_each_once(path, "again", 150);
 	rd_close(&r);
 	rd_await_rings(0);
 	ck_assert_int_eq(peer_stat(&H, NULL, "ring_bytes"), 0);
@@ -1048,7 +1055,6 @@ START_TEST(test_ringd_stop_stalled)
 	const char *args[] = { "--rate-limit", "off", NULL };
 	const char *path = harness_fill_log(&H, "again", 1 << 20);
 	struct rd_runner r;
-	char *text;
 
 	harness_daemon_start(&H, args);
 	rd_leave_stalled(&r, "again", 100);
@@ -1059,10 +1065,7 @@ START_TEST(test_ringd_stop_stalled)
 	harness_daemon_start(&H, args);
 	ck_assert_str_eq(rd_connect(&r, "again"), "accepted, ring");
 	rd_sync(&r);
-	text = harness_read_file(path, NULL);
-	harness_check_sequence(text, "again", 0, 100);
-	ck_assert_uint_eq(harness_lines(text), 100);
-	free(text);
+	rd_each_once(path, "again", 100);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -1166,10 +1169,7 @@ START_TEST(test_ringd_chain_writer_waited)
 	rd_await_rings(1);
 	rd_finish(slot);
 	rd_await_rings(0);
-	text = harness_read_file(path, NULL);
-	harness_check_sequence(text, "chain", 0, 16);
-	ck_assert_uint_eq(harness_lines(text), 16);
-	free(text);
+	rd_each_once(path, "chain", 16);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_read_file(H.stderr_path, NULL);
