@@ -128,6 +128,71 @@ ctl_send_emit(relog_t *h, int level, const char *logger, const char *line)
 		ctl_fail(CTL_FAILED, "relogd does not take the records");
 }
 
+/*
+ * Log len bytes of a line (line[len] is a NUL). A NUL in it, which a
+ * record's text cannot hold, is logged as relogd writes any control byte
+ * ("\\x00"), not left to cut the line short.
+ */
+static void
+ctl_send_line(relog_t *h, int level, const char *logger, const char *line,
+    size_t len)
+{
+	static char *buf;
+	static size_t cap;
+	const char *p = line, *end = line + len, *nul;
+	size_t need = len + 1, n;
+	char *q;
+
+	if (memchr(line, '\0', len) == NULL) {
+		ctl_send_emit(h, level, logger, line);
+		return;
+	}
+	for (nul = line; (nul = memchr(nul, '\0', (size_t)(end - nul))) !=
+	    NULL; nul++)
+		need += 3;
+	if (need > cap) {
+		free(buf);
+		if ((buf = malloc(need)) == NULL)
+			ctl_fail(CTL_FAILED, "out of memory");
+		cap = need;
+	}
+	for (q = buf; p < end; p = nul + 1) {
+		if ((nul = memchr(p, '\0', (size_t)(end - p))) == NULL)
+			nul = end;
+		n = (size_t)(nul - p);
+		memcpy(q, p, n);
+		q += n;
+		if (nul != end) {
+			memcpy(q, "\\x00", 4);
+			q += 4;
+		}
+	}
+	*q = '\0';
+	ctl_send_emit(h, level, logger, buf);
+}
+
+/*
+ * Where to cut a piece of len bytes that ends in no newline: before a
+ * character its last bytes only begin, so that the character goes whole
+ * with the next piece. Bytes that are no UTF-8 are cut where they fall.
+ */
+static size_t
+ctl_send_cut(const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t i, want;
+
+	for (i = len; i > 0 && len - i < 4; i--) {
+		if ((p[i - 1] & 0xc0) == 0x80)
+			continue;	/* a continuation byte */
+		if (p[i - 1] >= 0xf8 || p[i - 1] < 0xc0)
+			return (len);
+		want = p[i - 1] >= 0xf0 ? 4 : p[i - 1] >= 0xe0 ? 3 : 2;
+		return (want > len - (i - 1) ? i - 1 : len);
+	}
+	return (len);
+}
+
 /* Close librelog; what it dropped or could not deliver is a failure. */
 static void
 ctl_send_close(relog_t *h)
@@ -168,8 +233,8 @@ ctl_send_main(int argc, char **argv)
 	} else {
 		while ((n = getline(&line, &cap, stdin)) > 0) {
 			if (line[n - 1] == '\n')
-				line[n - 1] = '\0';
-			ctl_send_emit(h, s.level, s.logger, line);
+				line[--n] = '\0';
+			ctl_send_line(h, s.level, s.logger, line, (size_t)n);
 		}
 		free(line);
 	}
@@ -189,7 +254,8 @@ struct ctl_stream {
 static int
 ctl_send_read(struct ctl_stream *s, relog_t *h, const char *logger)
 {
-	char *nl, *p;
+	char *nl, *p, rest[4];
+	size_t cut;
 	ssize_t n;
 
 	n = read(s->fd, s->buf + s->len, CTL_SEND_LINE_MAX - s->len);
@@ -201,16 +267,19 @@ ctl_send_read(struct ctl_stream *s, relog_t *h, const char *logger)
 	p = s->buf;
 	while ((nl = memchr(p, '\n', s->len - (size_t)(p - s->buf))) != NULL) {
 		*nl = '\0';
-		ctl_send_emit(h, s->level, logger, p);
+		ctl_send_line(h, s->level, logger, p, (size_t)(nl - p));
 		p = nl + 1;
 	}
 	s->len -= (size_t)(p - s->buf);
 	memmove(s->buf, p, s->len);
 	/* A line too long, or the last one without a newline. */
 	if (s->len == CTL_SEND_LINE_MAX || (n <= 0 && s->len != 0)) {
-		s->buf[s->len] = '\0';
-		ctl_send_emit(h, s->level, logger, s->buf);
-		s->len = 0;
+		cut = n > 0 ? ctl_send_cut(s->buf, s->len) : s->len;
+		memcpy(rest, s->buf + cut, s->len - cut);
+		s->buf[cut] = '\0';
+		ctl_send_line(h, s->level, logger, s->buf, cut);
+		memcpy(s->buf, rest, s->len - cut);
+		s->len -= cut;
 	}
 	return (n <= 0 ? -1 : 0);
 }

@@ -146,6 +146,49 @@ START_TEST(test_ctl_exec_fast)
 }
 END_TEST
 
+/*
+ * Bytes a record's text cannot hold as they came: a NUL (send and exec),
+ * logged as relogd writes any control byte; and a line cut at 64 KiB in
+ * the middle of a character, which is cut before it instead.
+ */
+START_TEST(test_ctl_send_bytes)
+{
+	static const char *const send[] = { "send", "-p", "cb", NULL };
+	static const char *const args[] = {
+		"exec", "-p", "cb", "--", "/bin/sh", "-c",
+		"printf 'one\\000two\\n'; "
+		"head -c 65535 /dev/zero | tr '\\000' x; "
+		"printf '\\303\\251 after the cut\\n'", NULL
+	};
+	char *text, *p;
+	pid_t pid;
+	int in, out;
+
+	harness_daemon_start(&H, NULL);
+	pid = ctl_start(send, &out, &in);
+	ck_assert_int_eq(write(in, "a\0b\n\0\n", 6), 6);
+	close(in);
+	free(harness_read_fd(out, NULL));
+	ck_assert_int_eq(harness_wait(pid, CTL_TIMEOUT_MS), 0);
+	ck_assert_int_eq(ctl_run(args, NULL), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "cb");
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] a\\x00b\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] \\x00\n"));
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] one\\x00two\n"));
+	/* 65,535 x, then the whole character on the next line. */
+	p = strstr(text, " INFO [plugin.cb] xxxxxxxx");
+	ck_assert_ptr_nonnull(p);
+	p += strlen(" INFO [plugin.cb] ");
+	ck_assert_uint_eq(strspn(p, "x"), 65535);
+	ck_assert_int_eq(p[65535], '\n');
+	ck_assert_ptr_nonnull(strstr(p, " INFO [plugin.cb] \xc3\xa9 after the "
+	    "cut\n"));
+	ck_assert_ptr_null(strstr(p, "\\x"));
+	free(text);
+}
+END_TEST
+
 /* stats: connections and per-plugin counters, as a table or JSON. */
 START_TEST(test_ctl_stats)
 {
@@ -392,6 +435,7 @@ suite_ctl(void)
 	tcase_add_test(tc, test_ctl_send);
 	tcase_add_test(tc, test_ctl_exec);
 	tcase_add_test(tc, test_ctl_exec_fast);
+	tcase_add_test(tc, test_ctl_send_bytes);
 	tcase_add_test(tc, test_ctl_stats);
 	tcase_add_test(tc, test_ctl_tail_follow);
 	tcase_add_test(tc, test_ctl_tail_slow);
