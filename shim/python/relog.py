@@ -61,6 +61,7 @@ import ctypes
 import json
 import logging
 import os
+import select
 import sys
 import threading
 import weakref
@@ -227,6 +228,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _say_fallback(name, message, exc):
+    """Write a record a closed handler got to stderr, as librelog's close
+    writes what it could not send: "[LOG-FALLBACK] [name] message", the
+    exception text on the lines after, cut to PIPE_BUF bytes and written
+    in one write if stderr takes it at once (a full pipe nobody reads must
+    not hold the logging thread). The bytes are _encode's."""
+    line = b"[LOG-FALLBACK] [" + name + b"] " + message
+    if exc:
+        line += b"\n" + exc
+    line = line[:select.PIPE_BUF - 1] + b"\n"
+    poller = select.poll()
+    poller.register(2, select.POLLOUT)
+    if poller.poll(0):
+        os.write(2, line)
+
+
 def _close_handle(lib, handle, timeout_ms):
     """Finalizer: close a handle its handler never closed."""
     try:
@@ -351,7 +368,10 @@ class RelogHandler(logging.Handler):
     # logging.Handler
 
     def emit(self, record):
-        """Queue a record in librelog; never blocks, never raises."""
+        """Queue a record in librelog; never blocks, never raises. Once
+        the handler is closed, the record goes to stderr as librelog's close
+        writes what it could not send ("[LOG-FALLBACK] [logger] message"),
+        if stderr takes it at once."""
         try:
             name = record.name
             if not isinstance(name, str) or not self.wanted(name):
@@ -372,11 +392,15 @@ class RelogHandler(logging.Handler):
                 color=None)
             # handle() holds self.lock already; close() takes it too.
             with self.lock:
-                if self._handle is None:
-                    return
-                ret = self._lib.relog_emit(self._handle,
-                                           ctypes.byref(entry))
-            if ret < 0:
+                closed = self._handle is None
+                if not closed:
+                    ret = self._lib.relog_emit(self._handle,
+                                               ctypes.byref(entry))
+            if closed:
+                # After logging.shutdown() (an atexit function registered
+                # before logging's, a __del__ at exit) or close().
+                _say_fallback(logger_name, message, exc)
+            elif ret < 0:
                 raise OSError(-ret, "relog_emit: %s" % os.strerror(-ret))
         except Exception:
             self.handleError(record)

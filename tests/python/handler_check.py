@@ -258,6 +258,7 @@ def run(build, tmp):
         check(not handler_errors, "handleError was called: %s" %
               handler_errors)
         check(h1.flush() is True, "flush() after close()")
+        check_late(os.path.join(tmp, "nowhere.sock"))
     finally:
         for h in handlers:
             h.close()
@@ -281,6 +282,55 @@ def run(build, tmp):
     for name in sorted(os.listdir(log_dir)):
         check(name in ("pyh.log", "_runtime.log"),
               "unexpected log file %s" % name)
+
+
+# Records logged after the handler is closed: in an atexit function
+# registered before logging was imported (it runs after logging.shutdown),
+# in a __del__ at exit, and after close().
+LATE_CHILD = r"""
+import atexit
+def early():
+    import logging
+    logging.getLogger("plugin.late").warning("in an early atexit")
+atexit.register(early)
+import logging, relog
+handler = relog.RelogHandler()
+log = logging.getLogger("plugin.late")
+log.propagate = False
+log.addHandler(handler)
+class Late:
+    def __del__(self):
+        log.warning("in __del__ at exit")
+late = Late()
+handler.close()
+try:
+    raise ValueError("late value")
+except ValueError:
+    log.exception("after close")
+"""
+
+
+def run_child(code, env):
+    """Run code in a Python child; return (status, stdout, stderr)."""
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=dict(os.environ, **env),
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+        cwd=os.path.join(REPO, "shim", "python"))
+    return (child.returncode, child.stdout.decode(errors="replace"),
+            child.stderr.decode(errors="replace"))
+
+
+def check_late(nowhere):
+    """What a closed handler gets goes to stderr, as librelog's close
+    writes what it could not send: nothing is lost without a word."""
+    status, _, err = run_child(LATE_CHILD, {"RELOG_SOCKET": nowhere})
+    check(status == 0, "late: exit status %d: %s" % (status, err))
+    for line in ("[LOG-FALLBACK] [plugin.late] after close\n"
+                 "Traceback (most recent call last):",
+                 "ValueError: late value\n",
+                 "[LOG-FALLBACK] [plugin.late] in __del__ at exit\n",
+                 "[LOG-FALLBACK] [plugin.late] in an early atexit\n"):
+        check(line in err, "late: %r not on stderr: %r" % (line, err))
 
 
 def structlog_version():
