@@ -221,6 +221,8 @@ _handlers = weakref.WeakSet()
 
 def _after_fork_in_child():
     for handler in list(_handlers):
+        # Another thread may have held it: it is not there any more.
+        handler._idle._at_fork_reinit()
         handler._flushers = 0
 
 
@@ -265,6 +267,11 @@ class RelogHandler(logging.Handler):
         self._handle = None
         self._flushers = 0
         self.close_result = None
+        # Guards _handle and _flushers, and is never held while waiting
+        # for relogd. Not self.lock: logging.shutdown() and dictConfig hold
+        # that around flush() and close(), which wait for relogd, and
+        # Handler.handle() takes it before emit.
+        self._idle = threading.Condition(threading.RLock())
         # Before Handler.__init__, which registers the handler for
         # logging.shutdown(): a handler without its library is never one.
         self._lib = load_library(library)
@@ -275,7 +282,6 @@ class RelogHandler(logging.Handler):
             prefixes = (prefixes,)
         self.prefixes = tuple(DEFAULT_PREFIXES if prefixes is None
                               else prefixes)
-        self._idle = threading.Condition(self.lock)
 
         if isinstance(plugin_ids, str):
             plugin_ids = (plugin_ids,)
@@ -367,6 +373,16 @@ class RelogHandler(logging.Handler):
 
     # logging.Handler
 
+    def handle(self, record):
+        """Filter and emit the record, without self.lock (see _idle): a
+        log call never waits for a close or flush in another thread."""
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):
+            record = rv             # a filter may return a new record (3.12)
+        if rv:
+            self.emit(record)
+        return rv
+
     def emit(self, record):
         """Queue a record in librelog; never blocks, never raises. Once
         the handler is closed, the record goes to stderr as librelog's close
@@ -390,8 +406,8 @@ class RelogHandler(logging.Handler):
                 message=message,
                 exception_text=exc,
                 color=None)
-            # handle() holds self.lock already; close() takes it too.
-            with self.lock:
+            # close() frees the handle once it has taken it from here.
+            with self._idle:
                 closed = self._handle is None
                 if not closed:
                     ret = self._lib.relog_emit(self._handle,
@@ -412,7 +428,7 @@ class RelogHandler(logging.Handler):
         """
         if timeout_ms is None:
             timeout_ms = self.flush_timeout_ms
-        with self.lock:
+        with self._idle:
             handle = self._handle
             if handle is None:
                 return True
@@ -421,7 +437,7 @@ class RelogHandler(logging.Handler):
             # Without the lock: emitters must not wait for the socket.
             return self._lib.relog_flush(handle, int(timeout_ms)) == 0
         finally:
-            with self.lock:
+            with self._idle:
                 self._flushers -= 1
                 if self._flushers == 0:
                     self._idle.notify_all()
@@ -429,26 +445,29 @@ class RelogHandler(logging.Handler):
     def close(self):
         """Send what is left (close_timeout_ms at most) and free librelog's
         handle. What could not be sent, librelog writes to stderr."""
-        with self.lock:
+        with self._idle:
             handle = self._handle
             if handle is not None:
+                # From here emit and flush leave the handle alone.
                 self._handle = None
                 # A flush in progress uses the handle: let it end first.
-                self._idle.wait_for(lambda: self._flushers == 0,
-                                    (self.flush_timeout_ms +
-                                     self.close_timeout_ms) / 1000.0 + 1)
+                idle = self._idle.wait_for(
+                    lambda: self._flushers == 0,
+                    (self.flush_timeout_ms + self.close_timeout_ms) /
+                    1000.0 + 1)
                 self._finalizer.detach()
-                if self._flushers == 0:
-                    self.close_result = self._lib.relog_close(
-                        handle, self.close_timeout_ms)
-                # else: a stuck flush; leaking beats freeing in its hands.
                 _handlers.discard(self)
+        # Without the lock: emitters must not wait for the socket. A stuck
+        # flush keeps the handle: leaking beats freeing in its hands.
+        if handle is not None and idle:
+            self.close_result = self._lib.relog_close(handle,
+                                                      self.close_timeout_ms)
         super().close()
 
     @property
     def dropped(self):
         """Records librelog's ring has overwritten (0 once closed)."""
-        with self.lock:
+        with self._idle:
             if self._handle is None:
                 return 0
             return int(self._lib.relog_dropped(self._handle))

@@ -259,6 +259,7 @@ def run(build, tmp):
               handler_errors)
         check(h1.flush() is True, "flush() after close()")
         check_late(os.path.join(tmp, "nowhere.sock"))
+        check_block(os.path.join(tmp, "nowhere.sock"))
     finally:
         for h in handlers:
             h.close()
@@ -331,6 +332,48 @@ def check_late(nowhere):
                  "[LOG-FALLBACK] [plugin.late] in __del__ at exit\n",
                  "[LOG-FALLBACK] [plugin.late] in an early atexit\n"):
         check(line in err, "late: %r not on stderr: %r" % (line, err))
+
+
+# A thread logs while logging.shutdown() (which holds the handler's lock
+# around flush() and close(), as dictConfig does too) waits for a relogd
+# that is not there: its log calls must not wait with it.
+BLOCK_CHILD = r"""
+import logging, relog, threading, time, weakref
+handler = relog.RelogHandler(flush_timeout_ms=500, close_timeout_ms=500)
+log = logging.getLogger("plugin.block")
+log.setLevel(logging.INFO)
+log.propagate = False
+log.addHandler(handler)
+log.warning("waits for relogd")
+worst, started, done = [0.0], threading.Event(), threading.Event()
+def ticker():
+    while not done.is_set():
+        t = time.monotonic()
+        log.info("tick")
+        worst[0] = max(worst[0], time.monotonic() - t)
+        started.set()
+        time.sleep(0.005)
+thread = threading.Thread(target=ticker)
+thread.start()
+started.wait()
+t = time.monotonic()
+logging.shutdown([weakref.ref(handler)])
+took = time.monotonic() - t
+done.set()
+thread.join()
+print("%.3f %.3f" % (took, worst[0]))
+"""
+
+
+def check_block(nowhere):
+    """Records are not held up by a close or flush waiting for relogd."""
+    status, out, err = run_child(BLOCK_CHILD, {"RELOG_SOCKET": nowhere})
+    if not check(status == 0, "block: exit status %d: %s" % (status, err)):
+        return
+    took, worst = (float(x) for x in out.split())
+    check(took >= 0.9, "block: flush and close took %.3f s, not 1" % took)
+    check(worst < 0.25, "block: a log call waited %.3f s while "
+          "logging.shutdown() took %.3f s" % (worst, took))
 
 
 def structlog_version():
