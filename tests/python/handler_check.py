@@ -30,6 +30,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(REPO, "shim", "python"))
 
 RUNNER_ID = "pyh-runner"
+# (f): a message and an exception's text past librelog's 64 KiB.
+LONG_MSG = 1 << 19          # 1 MiB of UTF-8
+LONG_EXC = 100 * 1024
+TEXT_MAX = 64 * 1024
+TRUNCATED_RE = re.compile(r"^(.*) \[truncated (\d+) bytes\]$", re.S)
 LINE_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) "
                      r"\[([^\]]*)\] (.*)$")
 
@@ -218,6 +223,13 @@ def run(build, tmp):
         except ValueError:
             core.exception("boom happened")
         core.removeFilter(cap)
+        # (f) texts past librelog's 64 KiB: cut and marked, as relogd cuts
+        # what a socket client sends.
+        try:
+            raise ValueError("e" * LONG_EXC)
+        except ValueError:
+            logging.getLogger("plugin.pyh.long").exception(
+                "long %s", "\u00e9" * LONG_MSG)
         # Custom prefixes, through librelog's options.
         logging.getLogger("pyhx.custom").info("custom prefix")
 
@@ -448,8 +460,25 @@ def verify(text, core_records):
          'plugin.pyh.fmt.sl|user login user=bob roles=[] meta={"y":"\u00e9"}')
     check("_record" not in text, "(e) _record in the output")
     check("_from_structlog" not in text, "(e) _from_structlog in the output")
-    # Nothing else: 4 (core), 2 (fmt), 2 + 1 (structlog).
-    check(len(heads) == 9, "%d records in pyh.log, expected 9" %
+    # (f)
+    long = [(g, c) for g, c in heads if g[2] == "plugin.pyh.long"]
+    if check(len(long) == 1 and long[0][1], "(f) the long record: %d" %
+             len(long)):
+        (_, level, _, message), cont = long[0]
+        m = TRUNCATED_RE.match(message)
+        if check(m, "(f) message not marked: ...%r" % message[-60:]):
+            kept = m[1].encode()
+            check(len(kept) + int(m[2]) == len(("long " + "\u00e9" *
+                  LONG_MSG).encode()), "(f) message: %d kept, %s cut" %
+                  (len(kept), m[2]))
+            check(len(message.encode()) <= TEXT_MAX,
+                  "(f) message of %d bytes" % len(message.encode()))
+        m = TRUNCATED_RE.match(cont[-1])
+        check(m and int(m[2]) > 0 and cont[0] ==
+              "\tTraceback (most recent call last):",
+              "(f) exception text not marked: ...%r" % cont[-1][-60:])
+    # Nothing else: 4 (core), 2 (fmt), 2 + 1 (structlog), 1 (long).
+    check(len(heads) == 10, "%d records in pyh.log, expected 10" %
           len(heads))
 
 
