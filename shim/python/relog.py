@@ -321,7 +321,9 @@ class RelogHandler(logging.Handler):
                 ids = (ctypes.c_char_p * len(idv))(*idv)
             opts = _RelogOpts(
                 sz=ctypes.sizeof(_RelogOpts),
-                socket_path=_cstr(socket_path),
+                # A path: its bytes, as os.fsdecode had them.
+                socket_path=(None if socket_path is None else
+                             os.fsencode(socket_path)),
                 plugin_id=_cstr(plugin_id),
                 session_token=_cstr(session_token),
                 runner_id=_cstr(runner_id),

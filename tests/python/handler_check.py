@@ -270,6 +270,17 @@ def run(build, tmp):
         check(not handler_errors, "handleError was called: %s" %
               handler_errors)
         check(h1.flush() is True, "flush() after close()")
+        # A socket path that is not UTF-8 (a str from os.fsdecode).
+        odd = os.path.join(os.fsencode(tmp), b"\xff")
+        os.mkdir(odd)
+        os.symlink(sock_path, os.path.join(odd, b"s"))
+        h4 = Handler(socket_path=os.fsdecode(os.path.join(odd, b"s")))
+        handlers.append(h4)
+        h4.handle(logging.makeLogRecord({
+            "name": "plugin.pyh.odd", "levelno": logging.INFO,
+            "levelname": "INFO", "msg": "odd socket path"}))
+        check(h4.flush(5000),
+              "a socket path that is not UTF-8: flush() timed out")
         check_late(os.path.join(tmp, "nowhere.sock"))
         check_block(os.path.join(tmp, "nowhere.sock"))
     finally:
@@ -477,8 +488,9 @@ def verify(text, core_records):
         check(m and int(m[2]) > 0 and cont[0] ==
               "\tTraceback (most recent call last):",
               "(f) exception text not marked: ...%r" % cont[-1][-60:])
-    # Nothing else: 4 (core), 2 (fmt), 2 + 1 (structlog), 1 (long).
-    check(len(heads) == 10, "%d records in pyh.log, expected 10" %
+    find("INFO", "plugin.pyh.odd", "odd socket path")
+    # Nothing else: 4 (core), 2 (fmt), 2 + 1 (structlog), 1 (long), 1 (odd).
+    check(len(heads) == 11, "%d records in pyh.log, expected 11" %
           len(heads))
 
 
