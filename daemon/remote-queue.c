@@ -29,14 +29,11 @@ static size_t
 remote_queue_text(struct proto_buf *b, struct proto_str s, size_t cut)
 {
 	size_t before = b->len;
-	char mark[48];
-	int n;
+	char mark[PROTO_CUT_MARK_MAX];
 
 	proto_escape(b, s, 0);
-	if (cut != 0) {
-		n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
-		proto_buf_add(b, mark, (size_t)n);
-	}
+	if (cut != 0)
+		proto_buf_add(b, mark, proto_cut_mark(mark, cut));
 	return (b->len - before);
 }
 

@@ -60,6 +60,30 @@ proto_utf8_cut(const char *text, size_t len, size_t max)
 	return (max);
 }
 
+/*
+ * Write " [truncated N bytes]", the mark of a text cut by n bytes, at dst
+ * (PROTO_CUT_MARK_MAX bytes of room, no NUL added); returns its length.
+ * No stdio: librelog marks a text in a push, which a signal handler may
+ * make.
+ */
+size_t
+proto_cut_mark(char *dst, size_t n)
+{
+	static const char head[] = " [truncated ", tail[] = " bytes]";
+	char digits[20];
+	size_t len = sizeof head - 1, k = 0;
+
+	memcpy(dst, head, len);
+	do {
+		digits[k++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n != 0);
+	while (k > 0)
+		dst[len++] = digits[--k];
+	memcpy(dst + len, tail, sizeof tail - 1);
+	return (len + sizeof tail - 1);
+}
+
 /* Start a frame at the end of the buffer; returns where it starts. */
 size_t
 proto_frame_begin(msgpack_sbuffer *sb)

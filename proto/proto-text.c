@@ -262,13 +262,10 @@ proto_escape(struct proto_buf *b, struct proto_str text, int name)
 static void
 proto_format_cut(struct proto_buf *b, size_t cut)
 {
-	char mark[48];
-	int n;
+	char mark[PROTO_CUT_MARK_MAX];
 
-	if (cut == 0)
-		return;
-	n = snprintf(mark, sizeof mark, " [truncated %zu bytes]", cut);
-	proto_buf_add(b, mark, (size_t)n);
+	if (cut != 0)
+		proto_buf_add(b, mark, proto_cut_mark(mark, cut));
 }
 
 /*

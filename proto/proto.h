@@ -210,11 +210,15 @@ struct proto_reader {
 	size_t off;
 };
 
+/* Room for " [truncated N bytes]" of any N (proto_cut_mark). */
+#define PROTO_CUT_MARK_MAX 40
+
 /* proto-pack.c */
 struct proto_str proto_cstr(const char *);
 int	proto_str_eq(struct proto_str, const char *);
 int	proto_id_valid(const char *, size_t);
 size_t	proto_utf8_cut(const char *, size_t, size_t);
+size_t	proto_cut_mark(char *, size_t);
 size_t	proto_frame_begin(msgpack_sbuffer *);
 int	proto_frame_end(msgpack_sbuffer *, size_t, size_t);
 void	proto_pack_str(msgpack_packer *, struct proto_str);

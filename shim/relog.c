@@ -546,6 +546,7 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 	struct relog_entry e = { .sz = sizeof e, .level = level };
 	char small[1024], *msg = small;
 	va_list ap;
+	size_t kept;
 	int len, ret;
 
 	if (h == NULL || fmt == NULL)
@@ -560,20 +561,26 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 		return (-EINVAL);
 	if ((size_t)len >= sizeof small) {
 		/*
-		 * Rare: a long message costs one allocation. A few bytes over
-		 * the ring's limit let it cut at a character boundary.
+		 * Rare: a long message costs one allocation, of what the ring
+		 * keeps at most. Out of memory, the small buffer's text.
 		 */
-		if ((size_t)len > RELOG_RING_TEXT_MAX + 4)
-			len = RELOG_RING_TEXT_MAX + 4;
-		msg = malloc((size_t)len + 1);
-		if (msg == NULL) {
-			msg = small;
-			len = sizeof small - 1;
-		} else {
+		kept = (size_t)len > RELOG_RING_TEXT_MAX ? RELOG_RING_TEXT_MAX :
+		    (size_t)len;
+		if ((msg = malloc(kept + 1)) != NULL) {
 			va_start(ap, fmt);
-			vsnprintf(msg, (size_t)len + 1, fmt, ap);
+			vsnprintf(msg, kept + 1, fmt, ap);
 			va_end(ap);
+		} else {
+			msg = small;
+			kept = sizeof small - 1;
 		}
+		/* Cut shorter and marked, as the ring marks what it cuts. */
+		if (kept < (size_t)len) {
+			kept = proto_utf8_cut(msg, kept, kept -
+			    PROTO_CUT_MARK_MAX);
+			kept += proto_cut_mark(msg + kept, (size_t)len - kept);
+		}
+		len = (int)kept;
 	}
 	ret = relog_push(h, &e, e.logger_name, msg, (size_t)len);
 	if (msg != small)

@@ -105,7 +105,12 @@ struct relog_opts {
 	unsigned lanes;
 };
 
-/* One record. Strings are copied by relog_emit; NULL is taken as "". */
+/*
+ * One record. Strings are copied by relog_emit; NULL is taken as "". A
+ * message or exception text past 64 KiB is cut at a UTF-8 boundary and
+ * marked " [truncated N bytes]" (N: the bytes cut), as relogd marks what
+ * it cuts; a logger name is cut there unmarked.
+ */
 struct relog_entry {
 	size_t sz;			/* sizeof(struct relog_entry) */
 	int64_t timestamp_ms;		/* ms since the epoch; 0: now */

@@ -536,7 +536,7 @@ shm_ring_tail_word(const char *src, size_t n)
  * multiple of 8) of the record whose first slot is at pos. Returns the
  * offset after them.
  */
-static uint64_t
+static inline __attribute__((always_inline)) uint64_t
 shm_ring_put(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
     uint64_t off, const char *src, size_t len)
 {
@@ -566,6 +566,57 @@ shm_ring_put(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 		len -= n;
 	}
 	return (off);
+}
+
+/*
+ * A message or an exception text past RELOG_RING_TEXT_MAX, cut: at a UTF-8
+ * boundary short enough for the mark " [truncated N bytes]" to follow, as
+ * relogd marks a text it cuts (max_message), so that a record cut here
+ * says so. The kept text's whole words are put from the text, its last
+ * bytes and the mark from tail.
+ */
+struct shm_ring_long {
+	size_t words;			/* bytes put from the text */
+	size_t tail_len;
+	char tail[8 + PROTO_CUT_MARK_MAX];
+};
+
+/* Cut a long text (shm_ring_long); returns its length in the record. */
+static __attribute__((noinline, cold)) uint32_t
+shm_ring_long(struct shm_ring_long *m, const char *text, size_t len)
+{
+	size_t keep = proto_utf8_cut(text, len, RELOG_RING_TEXT_MAX -
+	    PROTO_CUT_MARK_MAX);
+
+	m->words = keep & ~(size_t)7;
+	m->tail_len = keep - m->words;
+	memcpy(m->tail, text + m->words, m->tail_len);
+	m->tail_len += proto_cut_mark(m->tail + m->tail_len, len - keep);
+	return ((uint32_t)(m->words + m->tail_len));
+}
+
+/*
+ * Put a record's texts, of which the message (long_texts & 1) or the
+ * exception text (long_texts & 2) was cut (shm_ring_long), from the header
+ * on.
+ */
+static __attribute__((noinline, cold)) void
+shm_ring_put_long(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
+    const char *const *texts, const size_t *lens,
+    const struct shm_ring_long *m, unsigned long_texts)
+{
+	uint64_t off = RELOG_RING_RECORD_HEADER;
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		if ((i == 1 || i == 2) && (long_texts & 1u << (i - 1)) != 0) {
+			off = shm_ring_put(r, l, pos, off, texts[i],
+			    m[i - 1].words);
+			off = shm_ring_put(r, l, pos, off, m[i - 1].tail,
+			    m[i - 1].tail_len);
+		} else
+			off = shm_ring_put(r, l, pos, off, texts[i], lens[i]);
+	}
 }
 
 /* A text's length cut as librelog cuts it (the call only when too long). */
@@ -822,7 +873,8 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 
 /*
  * Copy a record in. Texts are cut to RELOG_RING_TEXT_MAX bytes, the color
- * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary). Never waits, allocates or
+ * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary); a message or exception
+ * text cut is marked (shm_ring_long). Never waits, allocates or
  * calls the system, but for the wake callback. Returns 0; -EAGAIN if the
  * record was given up (a writer a lap behind was still in its way); -ENXIO
  * if there is no ring (a reset failed), or lane 0, not made yet, could not
@@ -835,7 +887,8 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	struct shm_lane *l;
 	struct relog_ring_record h;
 	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
-	unsigned first;
+	struct shm_ring_long longs[2];
+	unsigned first, long_texts = 0;
 	int broken = 0;
 	bool own;
 
@@ -849,10 +902,18 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	h.level = rec->level;
 	h.name_len = (uint32_t)shm_ring_cut(rec->name, rec->name_len,
 	    RELOG_RING_TEXT_MAX);
-	h.msg_len = (uint32_t)shm_ring_cut(rec->msg, rec->msg_len,
-	    RELOG_RING_TEXT_MAX);
-	h.exc_len = (uint32_t)shm_ring_cut(rec->exc, rec->exc_len,
-	    RELOG_RING_TEXT_MAX);
+	if (rec->msg_len <= RELOG_RING_TEXT_MAX)
+		h.msg_len = (uint32_t)rec->msg_len;
+	else {
+		h.msg_len = shm_ring_long(&longs[0], rec->msg, rec->msg_len);
+		long_texts |= 1;
+	}
+	if (rec->exc_len <= RELOG_RING_TEXT_MAX)
+		h.exc_len = (uint32_t)rec->exc_len;
+	else {
+		h.exc_len = shm_ring_long(&longs[1], rec->exc, rec->exc_len);
+		long_texts |= 2;
+	}
 	if (rec->color != NULL) {
 		h.color_len = (uint16_t)shm_ring_cut(rec->color,
 		    rec->color_len, RELOG_RING_COLOR_MAX);
@@ -918,9 +979,14 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 		for (i = 0; i < 4; i++)
 			atomic_store_explicit(&l->slots[p & r->mask].word[i],
 			    words[i], memory_order_relaxed);
-		/* One call site, so that it is inlined. */
-		for (i = 0, off = RELOG_RING_RECORD_HEADER; i < 4; i++)
-			off = shm_ring_put(r, l, p, off, texts[i], lens[i]);
+		if (long_texts != 0)
+			shm_ring_put_long(r, l, p, texts, lens, longs,
+			    long_texts);
+		else {
+			for (i = 0, off = RELOG_RING_RECORD_HEADER; i < 4; i++)
+				off = shm_ring_put(r, l, p, off, texts[i],
+				    lens[i]);
+		}
 	}
 
 	/*

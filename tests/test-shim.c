@@ -196,6 +196,85 @@ START_TEST(test_shim_flush_means_written)
 END_TEST
 
 /*
+ * The length of a run of unit at p, then " [truncated N bytes]" with N:
+ * what a text cut by librelog leaves in a log file. Returns the run's
+ * bytes; *cut, N.
+ */
+static size_t
+long_run(const char *p, const char *unit, size_t *cut)
+{
+	size_t n = 0, u = strlen(unit);
+	int end = -1;
+
+	while (strncmp(p + n, unit, u) == 0)
+		n += u;
+	ck_assert_int_eq(sscanf(p + n, " [truncated %zu bytes]%n", cut, &end),
+	    1);
+	ck_assert_int_gt(end, 0);
+	return (n);
+}
+
+/*
+ * A message or exception text past what the ring keeps of it (64 KiB) is
+ * cut at a character boundary and marked with what it lost, as relogd
+ * marks what it cuts: from relog_emit and relog_log alike.
+ */
+START_TEST(test_shim_long_texts)
+{
+	struct relog_entry e = { .sz = sizeof e, .level = RELOG_ERROR };
+	size_t msg_len = 100000, exc_len = 300000, log_len = 100001, cut, n;
+	char *msg = malloc(msg_len + 1), *exc = malloc(exc_len + 1);
+	char *log = malloc(log_len + 1), *text, *p;
+	relog_t *h;
+
+	ck_assert(msg != NULL && exc != NULL && log != NULL);
+	for (n = 0; n < msg_len; n += 2)
+		memcpy(msg + n, "\xc3\xa9", 2);
+	msg[msg_len] = '\0';
+	memset(exc, 'x', exc_len);
+	exc[exc_len] = '\0';
+	memset(log, 'a', log_len);
+	log[log_len] = '\0';
+	harness_daemon_start(&H, NULL);
+	h = open_handle(1000);
+	e.logger_name = "plugin.long";
+	e.message = msg;
+	e.exception_text = exc;
+	ck_assert_int_eq(relog_emit(h, &e), 0);
+	ck_assert_int_eq(relog_log(h, RELOG_INFO, "plugin.long", "%s",
+	    log), 0);
+	ck_assert_int_eq(relog_flush(h, 30000), 0);
+	text = harness_plugin_log(&H, "long");
+	ck_assert_ptr_nonnull(text);
+
+	p = strstr(text, " ERROR [plugin.long] ");
+	ck_assert_ptr_nonnull(p);
+	n = long_run(p + strlen(" ERROR [plugin.long] "), "\xc3\xa9",
+	    &cut);
+	ck_assert_uint_eq(n + cut, msg_len);
+	ck_assert_uint_le(n + strlen(" [truncated 34464 bytes]"), 65536);
+	ck_assert_uint_gt(n, 60000);
+	p = strstr(p, "\n\tx");
+	ck_assert_ptr_nonnull(p);
+	n = long_run(p + 2, "x", &cut);
+	ck_assert_uint_eq(n + cut, exc_len);
+	ck_assert_uint_gt(n, 60000);
+
+	p = strstr(text, " INFO [plugin.long] ");
+	ck_assert_ptr_nonnull(p);
+	n = long_run(p + strlen(" INFO [plugin.long] "), "a", &cut);
+	ck_assert_uint_eq(n + cut, log_len);
+	ck_assert_uint_gt(n, 60000);
+	free(text);
+	ck_assert_int_eq(relog_close(h, 30000), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	free(msg);
+	free(exc);
+	free(log);
+}
+END_TEST
+
+/*
  * An entry of an older, shorter layout (its sz says how much of it there
  * is) is read only that far: the fields after it are none, whatever the
  * memory beyond holds. A NULL message is an empty one.
@@ -496,6 +575,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_wall_clock);
 	tcase_add_test(tc, test_shim_flush_means_written);
 	tcase_add_test(tc, test_shim_entry_layouts);
+	tcase_add_test(tc, test_shim_long_texts);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);

@@ -179,6 +179,25 @@ sr_gen(enum sr_mode mode, unsigned t, uint64_t i, struct shm_ring_record *rec,
 	}
 }
 
+/*
+ * Is a delivered text the one written, or past RELOG_RING_TEXT_MAX, cut and
+ * marked as librelog cuts it (test_shim_long_texts reads the mark)?
+ */
+static int
+sr_text_ok(struct proto_ring_text got, const char *text, size_t len)
+{
+	char mark[PROTO_CUT_MARK_MAX];
+	size_t keep, m;
+
+	if (len <= RELOG_RING_TEXT_MAX)
+		return (got.len == len && memcmp(got.ptr, text, len) == 0);
+	keep = proto_utf8_cut(text, len, RELOG_RING_TEXT_MAX -
+	    PROTO_CUT_MARK_MAX);
+	m = proto_cut_mark(mark, len - keep);
+	return (got.len == keep + m && memcmp(got.ptr, text, keep) == 0 &&
+	    memcmp(got.ptr + keep, mark, m) == 0);
+}
+
 /* Is a delivered record exactly as written (texts cut)? NULL if so. */
 static const char *
 sr_check(const struct proto_ring_record *got, enum sr_mode mode, char *msg,
@@ -188,24 +207,17 @@ sr_check(const struct proto_ring_record *got, enum sr_mode mode, char *msg,
 	uint64_t ts = (uint64_t)got->timestamp_ms;
 	unsigned t = (unsigned)(ts >> 40);
 	uint64_t i = ts & (((uint64_t)1 << 40) - 1);
-	size_t ml, el;
-
 	if (t >= SR_THREADS_MAX)
 		return ("a timestamp no producer wrote");
 	sr_gen(mode, t, i, &want, msg, exc);
-	ml = want.msg_len < RELOG_RING_TEXT_MAX ? want.msg_len :
-	    RELOG_RING_TEXT_MAX;
-	el = want.exc_len < RELOG_RING_TEXT_MAX ? want.exc_len :
-	    RELOG_RING_TEXT_MAX;
 	if (got->level != want.level)
 		return ("level");
 	if (got->name.len != want.name_len ||
 	    memcmp(got->name.ptr, want.name, want.name_len) != 0)
 		return ("logger name");
-	if (got->message.len != ml || memcmp(got->message.ptr, msg, ml) != 0)
+	if (!sr_text_ok(got->message, msg, want.msg_len))
 		return ("message");
-	if (got->exception.len != el ||
-	    memcmp(got->exception.ptr, exc, el) != 0)
+	if (!sr_text_ok(got->exception, exc, want.exc_len))
 		return ("exception text");
 	if ((got->color.ptr == NULL) != (want.color == NULL) ||
 	    got->color.len != want.color_len ||
@@ -3426,12 +3438,25 @@ START_TEST(test_shmring_cut)
 	ck_assert_int_eq(seen.rec.timestamp_ms, -5);
 	ck_assert_int_eq(seen.rec.level, 1234);
 	ck_assert_uint_eq(seen.rec.name.len, RELOG_RING_TEXT_MAX);
-	ck_assert_uint_eq(seen.rec.message.len, RELOG_RING_TEXT_MAX - 1);
-	ck_assert_int_eq(memcmp(seen.rec.message.ptr, msg,
-	    RELOG_RING_TEXT_MAX - 1), 0);
-	ck_assert_uint_eq(seen.rec.exception.len, RELOG_RING_TEXT_MAX);
+	/*
+	 * The message and the exception text cut shorter, the message before
+	 * the character at the cut (odd: 'a', then 2-byte characters), and
+	 * marked with what they lost.
+	 */
+	i = RELOG_RING_TEXT_MAX - PROTO_CUT_MARK_MAX - 1;
+	ck_assert_uint_eq(seen.rec.message.len, i + strlen(" [truncated "
+	    "6184 bytes]"));
+	ck_assert_int_eq(memcmp(seen.rec.message.ptr, msg, i), 0);
+	ck_assert_int_eq(memcmp(seen.rec.message.ptr + i, " [truncated 6184 "
+	    "bytes]", strlen(" [truncated 6184 bytes]")), 0);
+	i = RELOG_RING_TEXT_MAX - PROTO_CUT_MARK_MAX;
+	ck_assert_uint_eq(seen.rec.exception.len, i + strlen(" [truncated "
+	    "6184 bytes]"));
+	ck_assert_int_eq(memcmp(seen.rec.exception.ptr, exc, i), 0);
+	ck_assert_int_eq(memcmp(seen.rec.exception.ptr + i, " [truncated "
+	    "6184 bytes]", strlen(" [truncated 6184 bytes]")), 0);
 	ck_assert_uint_eq(seen.rec.color.len, RELOG_RING_COLOR_MAX);
-	ck_assert_uint_eq(counts.bytes, RELOG_RING_RECORD_MAX);
+	ck_assert_uint_le(counts.bytes, RELOG_RING_RECORD_MAX);
 
 	rec = (struct shm_ring_record){ .name = "", .msg = "m", .msg_len = 1,
 	    .exc = "" };

@@ -54,7 +54,7 @@ structlog.stdlib.ProcessorFormatter.wrap_for_formatter) is rendered as
 ProcessorFormatter set as the formatter renders such records itself.
 
 A message or exception text past 64 KiB (what librelog's ring keeps of
-each) is cut there, not inside a UTF-8 sequence, and marked
+each) is cut by librelog, not inside a UTF-8 sequence, and marked
 `` [truncated N bytes]``, as relogd marks what it cuts.
 
 Standard library only (Python 3.11; structlog is not needed).
@@ -171,23 +171,6 @@ def _encode(text):
     if "\0" in text:
         text = text.replace("\0", "\ufffd")
     return text.encode("utf-8", "replace")
-
-
-# What librelog's ring keeps of a message or an exception's text
-# (RELOG_RING_TEXT_MAX, proto/relog-ring.h); it cuts the rest unmarked.
-_TEXT_MAX = 64 * 1024
-
-
-def _cut(data):
-    """Encoded text cut to _TEXT_MAX bytes as relogd cuts what it is sent:
-    not inside a UTF-8 sequence, and marked " [truncated N bytes]"."""
-    if len(data) <= _TEXT_MAX:
-        return data
-    # Room for the mark of any count up to 10^11 bytes.
-    keep = _TEXT_MAX - len(b" [truncated 99999999999 bytes]")
-    while keep > 0 and data[keep] & 0xC0 == 0x80:
-        keep -= 1
-    return data[:keep] + b" [truncated %d bytes]" % (len(data) - keep)
 
 
 def _cstr(value):
@@ -417,9 +400,9 @@ class RelogHandler(logging.Handler):
                 return
             event_dict = record.msg if isinstance(record.msg, dict) \
                 else None
-            message = _cut(_encode(self._message(record, event_dict)))
+            message = _encode(self._message(record, event_dict))
             exc = self._exception_text(record, event_dict)
-            exc = _cut(_encode(exc)) if exc is not None else None
+            exc = _encode(exc) if exc is not None else None
             logger_name = _encode(name)
             entry = _RelogEntry(
                 sz=ctypes.sizeof(_RelogEntry),
