@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,7 +29,10 @@
 
 #include "relogd.h"
 
-/* How long a closing client may take to read its last reply. */
+/*
+ * How long a closing client may take to read its last reply; at exit, how
+ * long all of them together may.
+ */
 #define CLIENT_CLOSE_TIMEOUT_S 5
 /* The most read from a connection at once. */
 #define CLIENT_READ_MAX (256u * 1024)
@@ -822,6 +826,75 @@ client_buffered_total(void)
 	return (client_buffered);
 }
 
+/*
+ * Write a client's replies as far as its socket takes them now. Returns 1
+ * if some are left for when it takes more, or 0 (all written, or the peer
+ * is gone: they are dropped).
+ */
+static int
+client_write_now(struct client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int n;
+
+	if (c->hungup)
+		return (0);
+	/*
+	 * A socket bufferevent freezes the start of its output so that only
+	 * it writes there: evbuffer_write fails (-1, errno as it was) and
+	 * writes nothing. Its writes are off: relogd writes them itself.
+	 */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) != 0) {
+		if ((n = evbuffer_write(out, c->fd)) > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return (1);
+		evbuffer_drain(out, evbuffer_get_length(out));
+	}
+	return (0);
+}
+
+/*
+ * At exit, before the connections close: write the replies the drain held
+ * back (it turned writes off) and the answers settled since, waiting up to
+ * CLIENT_CLOSE_TIMEOUT_S for peers slow to read them (a socket holds only
+ * a few hundred small replies). A Fluent client whose ack is lost sends
+ * its chunk again, and it is written twice: relogd keeps no chunk ids.
+ */
+static void
+client_write_all(void)
+{
+	int64_t deadline = relogd_now_ms(CLOCK_MONOTONIC) +
+	    CLIENT_CLOSE_TIMEOUT_S * 1000, now;
+	struct pollfd *pfd;
+	struct client *c;
+	size_t n;
+
+	if ((pfd = calloc(client_total + 1, sizeof *pfd)) == NULL)
+		fatal("calloc");
+	for (;;) {
+		n = 0;
+		TAILQ_FOREACH(c, &clients, entry) {
+			if (!client_write_now(c))
+				continue;
+			pfd[n].fd = c->fd;
+			pfd[n++].events = POLLOUT;
+		}
+		now = relogd_now_ms(CLOCK_MONOTONIC);
+		if (n == 0 || now >= deadline ||
+		    (poll(pfd, n, (int)(deadline - now)) < 0 && errno != EINTR))
+			break;
+	}
+	free(pfd);
+	if (n != 0)
+		log_warn("%zu connection%s did not read %s last replies in "
+		    "%d s: what those answer may be sent again", n,
+		    n == 1 ? "" : "s", n == 1 ? "its" : "their",
+		    CLIENT_CLOSE_TIMEOUT_S);
+}
+
 /* Free every client (at exit, after the sinks were drained). */
 void
 client_free_all(void)
@@ -829,6 +902,7 @@ client_free_all(void)
 	struct client *c;
 
 	ack_progress();
+	client_write_all();
 	client_gone_cb = NULL;
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);

@@ -234,6 +234,92 @@ START_TEST(test_daemon_fluent_forward)
 }
 END_TEST
 
+/*
+ * SIGTERM while a Fluent client is owed more acks than a socket holds, and
+ * reads them only now: relogd writes every chunk it read, then hands every
+ * ack over, waiting for the client to take them, before it closes. A chunk
+ * whose ack is lost is sent again and written twice (relogd keeps no chunk
+ * ids). The acks owed at exit used to be freed unwritten.
+ */
+START_TEST(test_daemon_fluent_term_acks)
+{
+	/* 10,000 acks of 71 bytes: three times what relogd's socket holds. */
+	enum { CHUNKS = 10000 };
+	char fwd[300], id[RELOG_ID_MAX + 1];
+	const char *dargs[] = { "--forward-socket", fwd, "--rate-limit", "off",
+	    NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	msgpack_unpacker up;
+	msgpack_unpacked u;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const msgpack_object_kv *kv;
+	char *text;
+	size_t off;
+	ssize_t n;
+	int fd, i, acks = 0;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
+	harness_daemon_start(&H, dargs);
+	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; i < CHUNKS; i++) {
+		snprintf(id, sizeof id, "%0*d", RELOG_ID_MAX, i);
+		msgpack_pack_array(&pk, 4);
+		proto_pack_key(&pk, "plugin.ft");
+		msgpack_pack_uint32(&pk, 1700000000);
+		msgpack_pack_map(&pk, 1);
+		proto_pack_key(&pk, "message");
+		proto_pack_key(&pk, id);
+		msgpack_pack_map(&pk, 1);
+		proto_pack_key(&pk, "chunk");
+		proto_pack_key(&pk, id);
+	}
+	/* Returns once relogd holds all of it: read, or in its socket. */
+	for (off = 0; off < sb.size; off += (size_t)n)
+		ck_assert_int_gt(n = send(fd, sb.data + off, sb.size - off,
+		    MSG_NOSIGNAL), 0);
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(kill(H.daemon, SIGTERM), 0);
+	/* Each answer is {"ack": id}, in order, up to relogd's exit. */
+	ck_assert(msgpack_unpacker_init(&up, 65536));
+	msgpack_unpacked_init(&u);
+	for (;;) {
+		if (msgpack_unpacker_buffer_capacity(&up) < 4096)
+			ck_assert(msgpack_unpacker_reserve_buffer(&up, 65536));
+		n = recv(fd, msgpack_unpacker_buffer(&up),
+		    msgpack_unpacker_buffer_capacity(&up), 0);
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		msgpack_unpacker_buffer_consumed(&up, (size_t)n);
+		while (msgpack_unpacker_next(&up, &u) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			ck_assert_int_eq(u.data.type, MSGPACK_OBJECT_MAP);
+			ck_assert_uint_eq(u.data.via.map.size, 1);
+			kv = u.data.via.map.ptr;
+			snprintf(id, sizeof id, "%0*d", RELOG_ID_MAX, acks++);
+			ck_assert_int_eq(kv->val.type, MSGPACK_OBJECT_STR);
+			ck_assert_uint_eq(kv->val.via.str.size, RELOG_ID_MAX);
+			ck_assert(memcmp(kv->val.via.str.ptr, id,
+			    RELOG_ID_MAX) == 0);
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	msgpack_unpacker_destroy(&up);
+	close(fd);
+	ck_assert_int_eq(harness_wait(H.daemon, DAEMON_CHILD_TIMEOUT_MS), 0);
+	H.daemon = -1;
+	ck_assert_int_eq(acks, CHUNKS);
+	text = harness_plugin_log(&H, "ft");
+	ck_assert_uint_eq(harness_lines(text), CHUNKS);
+	free(text);
+}
+END_TEST
+
 /* An unmodified Python runner (Debian's python3-msgpack) is served. */
 START_TEST(test_daemon_python_runner)
 {
@@ -982,6 +1068,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_python_handler);
 	tcase_add_test(tc, test_daemon_fluent_forward);
+	tcase_add_test(tc, test_daemon_fluent_term_acks);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
