@@ -413,14 +413,23 @@ client_name(const struct client *c)
 	return (name);
 }
 
-/* The ledger settled an ack of this client: its protocol answers it. */
+/*
+ * The ledger settled an ack of this client: its protocol answers it, a
+ * closing client too if the protocol will (what it sent before the
+ * message that closed it was written: a Fluent client whose ack is lost
+ * sends its chunk again). A closing client that had nothing left to write
+ * now waits for the answer to be.
+ */
 static void
 client_answer(void *arg, const struct ack *a)
 {
 	struct client *c = arg;
+	size_t had = evbuffer_get_length(bufferevent_get_output(c->bev));
 
-	if (c->state != CLIENT_CLOSING)
-		c->ops->answer(c, a);
+	c->ops->answer(c, a);
+	if (c->state == CLIENT_CLOSING && had == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		client_close(c);
 }
 
 /* The sinks this client fed drained: read it again. */
