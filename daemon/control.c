@@ -100,7 +100,7 @@ control_stats_plugin(struct plugin *p, void *arg)
 	proto_pack_key(pk, "received");
 	msgpack_pack_uint64(pk, p->records + p->suppressed + p->filtered);
 	proto_pack_key(pk, "written");
-	msgpack_pack_uint64(pk, p->records);
+	msgpack_pack_uint64(pk, plugin_written(p));
 	proto_pack_key(pk, "dropped_by_runners");
 	msgpack_pack_uint64(pk, p->dropped_by_runners);
 	proto_pack_key(pk, "suppressed");

@@ -294,11 +294,34 @@ plugin_fan_out(struct plugin *p, const struct record *r,
 void
 plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 {
+	uint64_t file = p->file.queued, json = p->json.queued;
 	struct record r;
 
 	record_notice(&r, relogd_now_ms(CLOCK_REALTIME), msg);
 	/* Not on the sender's ledger: its records' acks never wait for it. */
 	plugin_fan_out(p, &r, o, NULL);
+	/* Not one of the plugin's records while it waits (plugin_written). */
+	if (p->file.queued != file)
+		sink_note_own(&p->file);
+	if (p->json.queued != json)
+		sink_note_own(&p->json);
+}
+
+/*
+ * The plugin's records its outputs took. Its log files take a record when
+ * they write it: one that waits for them (a file that cannot be written
+ * now) is not counted yet. Both files are given the same records in the
+ * same order: those not in both are those the one further behind holds.
+ */
+uint64_t
+plugin_written(const struct plugin *p)
+{
+	size_t held = sink_records_waiting(&p->file), json;
+
+	if (p->json.name != NULL &&
+	    (json = sink_records_waiting(&p->json)) > held)
+		held = json;
+	return (held < p->records ? p->records - held : 0);
 }
 
 /*

@@ -283,6 +283,11 @@ struct sink {
 	int dirty;		/* on the list of sinks to flush */
 	TAILQ_ENTRY(sink) dirty_entry;
 	size_t held;		/* its bytes in sink_held_total's sum */
+	uint64_t *own;		/* where relogd's own lines (notices) end,
+				   as queued: those not written yet, and
+				   the last (sink_note_own) */
+	size_t nown;
+	size_t own_cap;
 };
 
 /* Bytes a sink holds, not written yet. */
@@ -601,6 +606,7 @@ struct plugin *plugin_special(const char *);
 void	plugin_write(struct plugin *, const struct record *,
 	    const struct origin *);
 void	plugin_notice(struct plugin *, const char *, const struct origin *);
+uint64_t plugin_written(const struct plugin *);
 void	plugin_touch(struct plugin *, struct ack_owner *);
 void	plugin_notice_limited(struct plugin *, const char *,
 	    const struct origin *);
@@ -620,6 +626,8 @@ void	sink_init_file(struct sink *, const char *, size_t, size_t);
 void	sink_set_file(struct sink *, const char *, size_t, size_t);
 void	sink_reopen(struct sink *);
 size_t	sink_waiting(const struct sink *);
+void	sink_note_own(struct sink *);
+size_t	sink_records_waiting(const struct sink *);
 size_t	sink_held_total(void);
 void	sink_set_progress(void (*)(void));
 void	sink_flush_all(void);

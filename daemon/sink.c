@@ -378,6 +378,46 @@ sink_waiting(const struct sink *s)
 }
 
 /*
+ * Note that the line just formatted into a sink is one of relogd's own (a
+ * notice), not a record a peer sent, for sink_records_waiting. The notes
+ * of lines written are let go here: they are as many as the notices the
+ * sink holds, and one.
+ */
+void
+sink_note_own(struct sink *s)
+{
+	uint64_t *own;
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nown; i++) {
+		if (s->own[i] > s->written)
+			s->own[n++] = s->own[i];
+	}
+	s->nown = n;
+	if (s->nown == s->own_cap) {
+		s->own_cap = s->own_cap != 0 ? s->own_cap * 2 : 4;
+		own = reallocarray(s->own, s->own_cap, sizeof *own);
+		if (own == NULL)
+			fatal("reallocarray");
+		s->own = own;
+	}
+	s->own[s->nown++] = s->queued;
+}
+
+/* Records in the sink's buffer that peers sent: relogd's own left out. */
+size_t
+sink_records_waiting(const struct sink *s)
+{
+	size_t i, n = sink_waiting(s), own = 0;
+
+	for (i = 0; i < s->nown; i++) {
+		if (s->own[i] > s->written)
+			own++;
+	}
+	return (own < n ? n - own : 0);
+}
+
+/*
  * A file cannot be written (opened, rotated or appended to): its records
  * wait in the buffer, unacknowledged (ack.c waits for written bytes), and
  * writing is tried again with backoff. Said when the episode begins.
@@ -654,6 +694,7 @@ sink_free(struct sink *s)
 	s->out.len = s->off = 0;
 	sink_count(s);
 	proto_buf_free(&s->out);
+	free(s->own);
 	free(s->name);
 	memset(s, 0, sizeof *s);
 	s->fd = -1;

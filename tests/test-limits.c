@@ -989,6 +989,51 @@ START_TEST(test_limits_stop_stalled)
 END_TEST
 
 /*
+ * relogctl stats count a record written once its file took it: while the
+ * file cannot take the rest of a batch (RLIMIT_FSIZE, in the middle of
+ * it), "written" is the records the file holds and the rest are
+ * "waiting", with relogd's notice of the batch's drops, which is no record
+ * of the plugin's (stats said all written while they waited); once there
+ * is room, all are written.
+ */
+START_TEST(test_limits_stats_written_held)
+{
+	static const char *const dargs[] = { "-v", NULL };
+	char path[512], *text;
+	long long lines;
+	int a;
+
+	H.fsize = 64 << 10;
+	harness_daemon_start(&H, dargs);
+	a = limits_open("sw", "0123abcf");
+	/* About 55 KiB, then 16: the file's limit comes in the middle. */
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.sw", 1000, 1, 0, 65536);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=1000");
+	ck_assert_int_eq(peer_stat(&H, "sw", "written"), 1000);
+	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.sw", 300, 2, 3, 65536);
+	ck_assert_int_eq(harness_daemon_await(&H, "sw.log: File too large: ",
+	    1, LIMITS_WAIT_MS), 0);
+	snprintf(path, sizeof path, "%s/sw.log", H.log_dir);
+	text = harness_read_file(path, NULL);
+	lines = (long long)harness_lines(text);
+	ck_assert_int_eq(harness_count(text, "dropped 3 records"), 0);
+	free(text);
+	ck_assert_int_gt(lines, 1000);
+	ck_assert_int_lt(lines, 1300);
+	ck_assert_int_eq(peer_stat(&H, "sw", "received"), 1300);
+	ck_assert_int_eq(peer_stat(&H, "sw", "written"), lines);
+	ck_assert_int_eq(peer_stat(&H, "sw", "waiting"), 1300 - lines + 1);
+
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=300");
+	ck_assert_int_eq(peer_stat(&H, "sw", "written"), 1300);
+	ck_assert_int_eq(peer_stat(&H, "sw", "waiting"), 0);
+	close(a);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
  * Every line of text is a whole record of a wire batch to logger (no line
  * torn, nothing between); returns how many.
  */
@@ -1186,6 +1231,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_resend_waits);
 	tcase_add_test(tc, test_limits_stop_stalled);
 	tcase_add_test(tc, test_limits_cut_back_emptied);
+	tcase_add_test(tc, test_limits_stats_written_held);
 	tcase_add_test(tc, test_limits_sinks_bounded);
 	suite_add_tcase(s, tc);
 	return (s);
