@@ -492,10 +492,9 @@ sink_cut_back(struct sink *s, size_t from)
 }
 
 /*
- * Open the file if it is not, rotate it if it would pass max_size, and end
- * its last line if it was left torn: looked at now, not at the open (it
- * may have been emptied while writes failed). Returns 0, or -1 (errno
- * set).
+ * Open the file if it is not, and end its last line if it was left torn:
+ * looked at now, not at the open (it may have been emptied while writes
+ * failed). Returns 0, or -1 (errno set).
  */
 static int
 sink_ready(struct sink *s)
@@ -503,11 +502,6 @@ sink_ready(struct sink *s)
 	struct stat st;
 
 	if (s->fd < 0 && sink_open_file(s) != 0)
-		return (-1);
-	if (s->max_size != 0 && s->size != 0 &&
-	    s->size + sink_pending(s) > s->max_size &&
-	    relogd_now_ms(CLOCK_MONOTONIC) >= s->rotate_next &&
-	    sink_rotate(s) != 0)
 		return (-1);
 	if (s->check_end) {
 		if (fstat(s->fd, &st) != 0)
@@ -527,8 +521,47 @@ sink_ready(struct sink *s)
 	return (0);
 }
 
+/* Does a record begin at p, in the buffer past its start? */
+static int
+sink_record_starts(const char *p)
+{
+	return (p[-1] == '\n' && *p != '\t');
+}
+
 /*
- * Write what the kernel takes now. A file that fails stalls (sink_stall)
+ * How much of what the file sink holds goes into its file now: all of it
+ * when that fits in max_size (or there is none, or a rotation is to be
+ * tried again later); else the whole records that fit, and 0 if none does:
+ * the file is to be rotated first. Where it may not be (rotate 0: in the
+ * middle of a record, or just rotated), and into an empty file, at least
+ * the next record goes: one larger than max_size has a file of its own.
+ */
+static size_t
+sink_fit(const struct sink *s, int rotate)
+{
+	const char *start = s->out.data + s->off;
+	const char *end = s->out.data + s->out.len, *p;
+	size_t room;
+
+	if (s->max_size == 0 || s->size + sink_buffered(s) <= s->max_size ||
+	    relogd_now_ms(CLOCK_MONOTONIC) < s->rotate_next)
+		return (sink_buffered(s));
+	room = s->size < s->max_size ? (size_t)(s->max_size - s->size) : 0;
+	/* room < what is pending: start + room is in the buffer. */
+	for (p = start + room; p > start && !sink_record_starts(p); p--)
+		;
+	if (p > start)
+		return ((size_t)(p - start));
+	if (rotate && s->size != 0)
+		return (0);
+	for (p = start + 1; p < end && !sink_record_starts(p); p++)
+		;
+	return ((size_t)(p - start));
+}
+
+/*
+ * Write what the kernel takes now; a file with max_size is rotated before
+ * the record that would pass it. A file that fails stalls (sink_stall)
  * with no record torn; stderr, which cannot be reopened, gives its bytes
  * up and says so once.
  */
@@ -536,6 +569,7 @@ static void
 sink_flush(struct sink *s)
 {
 	size_t left, from = s->off;
+	int rotate = 1;
 	ssize_t n;
 
 	if (sink_buffered(s) == 0)
@@ -546,6 +580,14 @@ sink_flush(struct sink *s)
 		return;
 	}
 	while ((left = sink_pending(s)) > 0) {
+		if (s->is_file && (left = sink_fit(s, rotate)) == 0) {
+			if (sink_rotate(s) != 0 || sink_ready(s) != 0) {
+				sink_stall(s, errno);
+				break;
+			}
+			rotate = 0;
+			continue;
+		}
 		if (s->is_socket)
 			n = send(s->fd, s->out.data + s->off, left,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -555,6 +597,9 @@ sink_flush(struct sink *s)
 			s->off += (size_t)n;
 			s->written += (uint64_t)n;
 			s->size += (uint64_t)n;
+			/* Only between records, and once a new file has one. */
+			rotate = s->off < s->out.len &&
+			    sink_record_starts(s->out.data + s->off);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

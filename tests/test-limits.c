@@ -185,6 +185,60 @@ START_TEST(test_limits_plugin_settings)
 END_TEST
 
 /*
+ * Rotation comes between records, before the one that would pass
+ * max_size: a batch that is flushed at once fills three files none past
+ * it (the file took the whole flush, into an empty file or one just
+ * rotated); a record larger than max_size has a file of its own, the next
+ * records go into the next file; none is lost.
+ */
+START_TEST(test_limits_rotate_per_record)
+{
+	char path[512], big[3001], *text;
+	size_t lines = 0, len;
+	int fd, i;
+
+	start_with_config("[plugin.rot]\nmax_size = 2000\nkeep = 5\n", NULL);
+	fd = wire_open(&H, "rt");
+	/* About 5.5 KiB, flushed at once. */
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.rot", 100, 0, 0, 65536);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=100");
+	memset(big, 'b', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	send_entry(fd, 20, proto_cstr("plugin.rot"), proto_cstr(big));
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=1");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.rot", 10, 0, 0, 65536);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=10");
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	/* rot.log.4 .. .2 the batch, .1 the large record, rot.log the 10. */
+	for (i = 0; i <= 5; i++) {
+		if (i == 0)
+			snprintf(path, sizeof path, "%s/rot.log", H.log_dir);
+		else
+			snprintf(path, sizeof path, "%s/rot.log.%d", H.log_dir,
+			    i);
+		text = harness_read_file(path, &len);
+		if (i == 5) {
+			ck_assert_ptr_null(text);
+			break;
+		}
+		ck_assert_msg(text != NULL, "%s: missing", path);
+		lines += harness_lines(text);
+		if (i == 1) {
+			ck_assert_uint_eq(harness_lines(text), 1);
+			ck_assert_ptr_nonnull(strstr(text, big));
+		} else
+			ck_assert_msg(len <= 2000, "%s: %zu bytes", path, len);
+		if (i == 0)
+			ck_assert_uint_eq(harness_lines(text), 10);
+		free(text);
+	}
+	ck_assert_uint_eq(lines, 111);
+}
+END_TEST
+
+/*
  * Rotation with something in the way (folders named rot.log.1 and
  * rot.log.2): the file is kept and grows past max_size, nothing is lost,
  * and that is said once (and the chain's rename that failed with it),
@@ -1216,6 +1270,7 @@ suite_limits(void)
 	tcase_add_test(tc, test_limits_sink_unwritable);
 	tcase_add_test(tc, test_limits_plugin_settings);
 	tcase_add_test(tc, test_limits_rotate_blocked);
+	tcase_add_test(tc, test_limits_rotate_per_record);
 	tcase_add_test(tc, test_limits_reload);
 	tcase_add_test(tc, test_limits_journald);
 	tcase_add_test(tc, test_limits_rate);
