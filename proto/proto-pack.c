@@ -48,16 +48,21 @@ proto_id_valid(const char *id, size_t len)
 
 /*
  * How much of a text of len bytes to keep so that it is at most max bytes
- * and does not end inside a UTF-8 sequence.
+ * and does not end inside a UTF-8 sequence. A character is 4 bytes at most:
+ * past 3 continuation bytes the text is no UTF-8 there, and is cut at max
+ * (not scanned back to its start: librelog cuts in a push).
  */
 size_t
 proto_utf8_cut(const char *text, size_t len, size_t max)
 {
+	size_t cut = max;
+
 	if (len <= max)
 		return (len);
-	while (max > 0 && ((unsigned char)text[max] & 0xc0) == 0x80)
-		max--;
-	return (max);
+	while (cut > 0 && max - cut < 3 &&
+	    ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	return (((unsigned char)text[cut] & 0xc0) == 0x80 ? max : cut);
 }
 
 /*

@@ -838,6 +838,29 @@ END_TEST
  * blocks proto_escape checks at once: each kind of byte comes out as it
  * must, the plain text around it untouched.
  */
+/*
+ * A cut never ends inside a character, and looks back no further than a
+ * character's length: a run of continuation bytes is cut where it falls.
+ */
+START_TEST(test_codec_utf8_cut)
+{
+	char run[100];
+
+	ck_assert_uint_eq(proto_utf8_cut("abc", 3, 5), 3);
+	ck_assert_uint_eq(proto_utf8_cut("abcdef", 6, 4), 4);
+	/* "a" then U+00E9 (2 bytes), U+20AC (3), U+1F600 (4). */
+	ck_assert_uint_eq(proto_utf8_cut("a\xc3\xa9", 3, 2), 1);
+	ck_assert_uint_eq(proto_utf8_cut("a\xe2\x82\xac", 4, 3), 1);
+	ck_assert_uint_eq(proto_utf8_cut("a\xe2\x82\xac", 4, 2), 1);
+	ck_assert_uint_eq(proto_utf8_cut("a\xf0\x9f\x98\x80", 5, 4), 1);
+	ck_assert_uint_eq(proto_utf8_cut("a\xf0\x9f\x98\x80" "b", 6, 5), 5);
+	memset(run, 0x80, sizeof run);
+	ck_assert_uint_eq(proto_utf8_cut(run, sizeof run, 50), 50);
+	run[47] = 'x';
+	ck_assert_uint_eq(proto_utf8_cut(run, sizeof run, 50), 47);
+}
+END_TEST
+
 START_TEST(test_codec_escape_offsets)
 {
 	static const struct {
@@ -894,6 +917,7 @@ suite_codec(void)
 	tcase_add_test(tc, test_codec_scan_truncation);
 	tcase_add_test(tc, test_codec_fluent_modes);
 	tcase_add_test(tc, test_codec_fluent_rejects);
+	tcase_add_test(tc, test_codec_utf8_cut);
 	tcase_add_test(tc, test_codec_escape_offsets);
 	suite_add_tcase(s, tc);
 	return (s);
