@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "relog.h"
+#include "relog-ring.h"
 #include "relogctl.h"
 
 #define CTL_SEND_LINE_MAX (64 * 1024)
@@ -129,45 +130,46 @@ ctl_send_emit(relog_t *h, int level, const char *logger, const char *line)
 }
 
 /*
- * Log len bytes of a line (line[len] is a NUL). A NUL in it, which a
+ * Log len bytes of a line (line[len] is a NUL): as one record, or, past
+ * what a record's text holds (RELOG_RING_TEXT_MAX), as records of that
+ * much at most, each cut before a character it would split. A NUL, which a
  * record's text cannot hold, is logged as relogd writes any control byte
- * ("\\x00"), not left to cut the line short.
+ * ("\\x00"), not left to cut the line short; the pieces count it so.
  */
 static void
 ctl_send_line(relog_t *h, int level, const char *logger, const char *line,
     size_t len)
 {
-	static char *buf;
-	static size_t cap;
-	const char *p = line, *end = line + len, *nul;
-	size_t need = len + 1, n;
-	char *q;
+	static char buf[RELOG_RING_TEXT_MAX + 1];
+	const char *unit;
+	size_t n = 0, i, k, size;
 
-	if (memchr(line, '\0', len) == NULL) {
+	if (len <= RELOG_RING_TEXT_MAX && memchr(line, '\0', len) == NULL) {
 		ctl_send_emit(h, level, logger, line);
 		return;
 	}
-	for (nul = line; (nul = memchr(nul, '\0', (size_t)(end - nul))) !=
-	    NULL; nul++)
-		need += 3;
-	if (need > cap) {
-		free(buf);
-		if ((buf = malloc(need)) == NULL)
-			ctl_fail(CTL_FAILED, "out of memory");
-		cap = need;
-	}
-	for (q = buf; p < end; p = nul + 1) {
-		if ((nul = memchr(p, '\0', (size_t)(end - p))) == NULL)
-			nul = end;
-		n = (size_t)(nul - p);
-		memcpy(q, p, n);
-		q += n;
-		if (nul != end) {
-			memcpy(q, "\\x00", 4);
-			q += 4;
+	for (i = 0; i < len; i += k) {
+		if (line[i] == '\0') {
+			unit = "\\x00";
+			k = 1;
+			size = 4;
+		} else {
+			/* A character: its lead byte and continuation bytes. */
+			unit = line + i;
+			for (k = 1; k < 4 && i + k < len &&
+			    ((unsigned char)line[i + k] & 0xc0) == 0x80; k++)
+				;
+			size = k;
 		}
+		if (n + size > RELOG_RING_TEXT_MAX) {
+			buf[n] = '\0';
+			ctl_send_emit(h, level, logger, buf);
+			n = 0;
+		}
+		memcpy(buf + n, unit, size);
+		n += size;
 	}
-	*q = '\0';
+	buf[n] = '\0';
 	ctl_send_emit(h, level, logger, buf);
 }
 

@@ -146,6 +146,20 @@ START_TEST(test_ctl_exec_fast)
 }
 END_TEST
 
+/* The length of the first line's text that is a run of c (after "] "). */
+static size_t
+ctl_run_of(const char *text, char c)
+{
+	char head[] = "] x";
+	const char *p;
+
+	head[2] = c;
+	ck_assert_ptr_nonnull(p = strstr(text, head));
+	p += 2;
+	ck_assert_int_eq(p[strspn(p, head + 2)], '\n');
+	return (strspn(p, head + 2));
+}
+
 /*
  * Bytes a record's text cannot hold as they came: a NUL (send and exec),
  * logged as relogd writes any control byte; and a line cut at 64 KiB in
@@ -160,13 +174,28 @@ START_TEST(test_ctl_send_bytes)
 		"head -c 65535 /dev/zero | tr '\\000' x; "
 		"printf '\\303\\251 after the cut\\n'", NULL
 	};
-	char *text, *p;
+	char *text, *p, *input;
+	size_t long_len, done;
+	ssize_t n;
 	pid_t pid;
 	int in, out;
 
+	/*
+	 * Past what a record holds, a line goes in pieces, a NUL counted as
+	 * the 4 bytes it is logged as: 65,534 z and a NUL are 65,538 bytes.
+	 */
+	long_len = 6 + 65534 + 5 + 70001;
+	ck_assert_ptr_nonnull(input = malloc(long_len));
+	memcpy(input, "a\0b\n\0\n", 6);
+	memset(input + 6, 'z', 65534);
+	memcpy(input + 6 + 65534, "\0end\n", 5);
+	memset(input + 6 + 65534 + 5, 'w', 70000);
+	input[long_len - 1] = '\n';
 	harness_daemon_start(&H, NULL);
 	pid = ctl_start(send, &out, &in);
-	ck_assert_int_eq(write(in, "a\0b\n\0\n", 6), 6);
+	for (done = 0; done < long_len; done += (size_t)n)
+		ck_assert_int_gt(n = write(in, input + done, long_len - done), 0);
+	free(input);
 	close(in);
 	free(harness_read_fd(out, NULL));
 	ck_assert_int_eq(harness_wait(pid, CTL_TIMEOUT_MS), 0);
@@ -176,6 +205,10 @@ START_TEST(test_ctl_send_bytes)
 	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] a\\x00b\n"));
 	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] \\x00\n"));
 	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] one\\x00two\n"));
+	ck_assert_uint_eq(ctl_run_of(text, 'z'), 65534);
+	ck_assert_ptr_nonnull(strstr(text, " INFO [plugin.cb] \\x00end\n"));
+	ck_assert_uint_eq(ctl_run_of(text, 'w'), 65536);
+	ck_assert_uint_eq(ctl_run_of(strstr(text, "ww\n") + 3, 'w'), 4464);
 	/* 65,535 x, then the whole character on the next line. */
 	p = strstr(text, " INFO [plugin.cb] xxxxxxxx");
 	ck_assert_ptr_nonnull(p);
