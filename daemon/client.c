@@ -414,22 +414,27 @@ client_name(const struct client *c)
 }
 
 /*
- * The ledger settled an ack of this client: its protocol answers it, a
- * closing client too if the protocol will (what it sent before the
- * message that closed it was written: a Fluent client whose ack is lost
- * sends its chunk again). A closing client that had nothing left to write
- * now waits for the answer to be.
+ * Is a closing client still owed answers its protocol gives it (records it
+ * sent before the message that closed it, waiting for a file: a Fluent
+ * client whose ack is lost sends its chunk again)?
+ */
+static int
+client_owed(const struct client *c)
+{
+	return (c->ops->answers_closing && ack_owed(c->origin.acks));
+}
+
+/*
+ * The ledger settled an ack of this client: its protocol answers it, and a
+ * closing client too if the protocol says (client_owed).
  */
 static void
 client_answer(void *arg, const struct ack *a)
 {
 	struct client *c = arg;
-	size_t had = evbuffer_get_length(bufferevent_get_output(c->bev));
 
-	c->ops->answer(c, a);
-	if (c->state == CLIENT_CLOSING && had == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
-		client_close(c);
+	if (c->state != CLIENT_CLOSING || c->ops->answers_closing)
+		c->ops->answer(c, a);
 }
 
 /* The sinks this client fed drained: read it again. */
@@ -449,9 +454,10 @@ client_resume(void *arg)
 }
 
 /*
- * Stop reading from a client and free it once its last reply is written,
- * or on the next loop turn if there is none: never on the caller's stack,
- * so the caller may still look at it (its state is CLIENT_CLOSING).
+ * Stop reading from a client and free it once its last reply is written
+ * (and the last answer it is owed, client_owed), or on the next loop turn
+ * if there is none: never on the caller's stack, so the caller may still
+ * look at it (its state is CLIENT_CLOSING). CLIENT_CLOSE_TIMEOUT_S at most.
  */
 void
 client_close(struct client *c)
@@ -461,7 +467,8 @@ client_close(struct client *c)
 	c->state = CLIENT_CLOSING;
 	client_reading(c, 0);
 	if (!c->hungup &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+	    (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 ||
+	    client_owed(c)))
 		tv.tv_sec = CLIENT_CLOSE_TIMEOUT_S;
 	evtimer_del(c->timer);
 	evtimer_add(c->timer, &tv);
@@ -742,7 +749,8 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if (c->hungup)
 		return;
 	if (c->state == CLIENT_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+		    !client_owed(c))
 			client_free(c);
 		return;
 	}

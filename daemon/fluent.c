@@ -179,6 +179,7 @@ fluent_nothing(struct client *c)
 const struct client_ops fluent_ops = {
 	.name = "fluent",
 	.hello = 0,
+	.answers_closing = 1,
 	.start = fluent_start,
 	.process = fluent_process,
 	.answer = fluent_answer,

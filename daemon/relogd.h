@@ -396,6 +396,7 @@ struct client_ops {
 	const char *name;
 	int hello;		/* connections start in CLIENT_HELLO */
 	int fds;		/* may pass descriptors with its hello */
+	int answers_closing;	/* a closing connection is still answered */
 	void (*start)(struct client *);		/* accepted; may be NULL */
 	/* Take what the input buffer holds. Returns -1 if c is closing. */
 	int (*process)(struct client *);

@@ -258,9 +258,6 @@ runner_answer(struct client *c, const struct ack *a)
 	struct proto_envelope req;
 	struct reply r;
 
-	/* Closing (dropped, or done): answered, and committed, no more. */
-	if (c->state == CLIENT_CLOSING)
-		return;
 	if (a->ring)
 		ring_settled(c, a);
 	if (a->request_id < 0)

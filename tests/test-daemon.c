@@ -321,50 +321,69 @@ START_TEST(test_daemon_fluent_term_acks)
 END_TEST
 
 /*
- * A chunk, then garbage, read at once: the garbage drops the connection,
- * but the chunk before it is written and acked first (its ack used to be
- * dropped with the connection, and the client would send it again).
+ * Connect to the Forward socket and send, in one send (read at once), a
+ * chunk for plugin with ack id "c1", then garbage. Returns the socket.
  */
-START_TEST(test_daemon_fluent_ack_before_drop)
+static int
+fluent_chunk_garbage(const char *path, const char *logger, const char *msg)
 {
-	char fwd[300], buf[256];
-	const char *dargs[] = { "--forward-socket", fwd, NULL };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	size_t got = 0;
-	ssize_t n;
-	char *text;
 	int fd;
 
-	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
-	harness_daemon_start(&H, dargs);
-	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, 4);
-	proto_pack_key(&pk, "plugin.fb");
+	proto_pack_key(&pk, logger);
 	msgpack_pack_uint32(&pk, 1700000000);
 	msgpack_pack_map(&pk, 1);
 	proto_pack_key(&pk, "message");
-	proto_pack_key(&pk, "before the garbage");
+	proto_pack_key(&pk, msg);
 	msgpack_pack_map(&pk, 1);
 	proto_pack_key(&pk, "chunk");
 	proto_pack_key(&pk, "c1");
 	msgpack_sbuffer_write(&sb, "\xc1garbage", 8);
-	/* One send: relogd reads both at once. */
 	ck_assert_int_eq(send(fd, sb.data, sb.size, MSG_NOSIGNAL),
 	    (ssize_t)sb.size);
 	msgpack_sbuffer_destroy(&sb);
-	/* {"ack": "c1"}, then the end. */
+	return (fd);
+}
+
+/* Read what relogd sends until it closes: {"ack": "c1"} is expected. */
+static void
+fluent_expect_ack(int fd)
+{
+	char buf[256];
+	size_t got = 0;
+	ssize_t n;
+
 	while (got < sizeof buf && (n = recv(fd, buf + got, sizeof buf - got,
 	    0)) > 0)
 		got += (size_t)n;
 	close(fd);
 	ck_assert_uint_eq(got, 8);
 	ck_assert(memcmp(buf, "\x81\xa3" "ack" "\xa2" "c1", 8) == 0);
+}
+
+/*
+ * A chunk, then garbage, read at once: the garbage drops the connection,
+ * but the chunk before it is written and acked first (its ack used to be
+ * dropped with the connection, and the client would send it again).
+ */
+START_TEST(test_daemon_fluent_ack_before_drop)
+{
+	char fwd[300];
+	const char *dargs[] = { "--forward-socket", fwd, NULL };
+	char *text;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
+	harness_daemon_start(&H, dargs);
+	fluent_expect_ack(fluent_chunk_garbage(fwd, "plugin.fb",
+	    "before the garbage"));
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 	text = harness_plugin_log(&H, "fb");
 	ck_assert_ptr_nonnull(text);
@@ -373,6 +392,34 @@ START_TEST(test_daemon_fluent_ack_before_drop)
 	free(text);
 	text = harness_read_file(H.stderr_path, NULL);
 	ck_assert_ptr_nonnull(strstr(text, "invalid msgpack type byte"));
+	free(text);
+}
+END_TEST
+
+/*
+ * The same, the chunk's file full when it comes: the connection, dropped,
+ * waits for the chunk to be written (the file emptied) and acks it, where
+ * it used to be freed at once and the ack lost.
+ */
+START_TEST(test_daemon_fluent_ack_after_stall)
+{
+	char fwd[300];
+	const char *dargs[] = { "--forward-socket", fwd, NULL };
+	const char *full = harness_fill_log(&H, "fs", 4096);
+	char *text;
+	int fd;
+
+	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
+	harness_daemon_start(&H, dargs);
+	fd = fluent_chunk_garbage(fwd, "plugin.fs", "written late");
+	ck_assert_int_eq(harness_daemon_await(&H, "1 records wait", 1,
+	    30000), 0);
+	ck_assert_int_eq(truncate(full, 0), 0);
+	fluent_expect_ack(fd);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fs");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "written late"));
 	free(text);
 }
 END_TEST
@@ -1127,6 +1174,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_fluent_forward);
 	tcase_add_test(tc, test_daemon_fluent_term_acks);
 	tcase_add_test(tc, test_daemon_fluent_ack_before_drop);
+	tcase_add_test(tc, test_daemon_fluent_ack_after_stall);
 	tcase_add_test(tc, test_daemon_runner_first);
 	tcase_add_test(tc, test_daemon_large_records);
 	tcase_add_test(tc, test_daemon_split_frames);
