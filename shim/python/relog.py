@@ -52,6 +52,9 @@ structlog.stdlib.ProcessorFormatter.wrap_for_formatter) is rendered as
 ``event key=value ...``, dicts and lists as compact JSON; its ``exc_info``,
 ``exception`` and ``stack`` keys become exception text. A structlog
 ProcessorFormatter set as the formatter renders such records itself.
+Records are formatted without the handler's lock (a log call must not wait
+for a flush or close holding it): the formatter must be safe to call from
+several threads at once, as logging's own Formatter is.
 
 A message or exception text past 64 KiB (what librelog's ring keeps of
 each) is cut by librelog, not inside a UTF-8 sequence, and marked
@@ -237,13 +240,20 @@ if hasattr(os, "register_at_fork"):
 def _say_fallback(name, message, exc):
     """Write a record a closed handler got to stderr, as librelog's close
     writes what it could not send: "[LOG-FALLBACK] [name] message", the
-    exception text on the lines after, cut to PIPE_BUF bytes and written
-    in one write if stderr takes it at once (a full pipe nobody reads must
-    not hold the logging thread). The bytes are _encode's."""
+    exception text on the lines after, cut to PIPE_BUF bytes (before a
+    character, not inside it) and written in one write if stderr takes it
+    at once (a full pipe nobody reads must not hold the logging thread).
+    The bytes are _encode's."""
     line = b"[LOG-FALLBACK] [" + name + b"] " + message
     if exc:
         line += b"\n" + exc
-    line = line[:select.PIPE_BUF - 1] + b"\n"
+    if len(line) >= select.PIPE_BUF:
+        # Cut before a character, not inside it.
+        cut = select.PIPE_BUF - 1
+        while cut > 0 and line[cut] & 0xC0 == 0x80:
+            cut -= 1
+        line = line[:cut]
+    line += b"\n"
     poller = select.poll()
     poller.register(2, select.POLLOUT)
     if poller.poll(0):

@@ -10,6 +10,7 @@ into pyh.log. Exits 0 on success, 1 on failure, 77 (skip) without structlog.
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -331,6 +332,7 @@ try:
     raise ValueError("late value")
 except ValueError:
     log.exception("after close")
+log.warning("long " + "\u00e9" * 5000)
 """
 
 
@@ -355,6 +357,12 @@ def check_late(nowhere):
                  "[LOG-FALLBACK] [plugin.late] in __del__ at exit\n",
                  "[LOG-FALLBACK] [plugin.late] in an early atexit\n"):
         check(line in err, "late: %r not on stderr: %r" % (line, err))
+    # Cut to PIPE_BUF before a character (stderr decoded with "replace").
+    long = [line for line in err.split("\n")
+            if line.startswith("[LOG-FALLBACK] [plugin.late] long ")]
+    check(len(long) == 1 and "\ufffd" not in long[0] and
+          len(long[0].encode()) + 1 <= select.PIPE_BUF,
+          "late: the long record: %r" % [line[-20:] for line in long])
 
 
 # A thread logs while logging.shutdown() (which holds the handler's lock
