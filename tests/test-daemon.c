@@ -234,6 +234,22 @@ START_TEST(test_daemon_fluent_forward)
 }
 END_TEST
 
+/* Pack a Forward message [tag, time, {message}, {chunk: id}]. */
+static void
+fluent_pack_chunk(msgpack_packer *pk, const char *tag, const char *msg,
+    const char *id)
+{
+	msgpack_pack_array(pk, 4);
+	proto_pack_key(pk, tag);
+	msgpack_pack_uint32(pk, 1700000000);
+	msgpack_pack_map(pk, 1);
+	proto_pack_key(pk, "message");
+	proto_pack_key(pk, msg);
+	msgpack_pack_map(pk, 1);
+	proto_pack_key(pk, "chunk");
+	proto_pack_key(pk, id);
+}
+
 /*
  * SIGTERM while a Fluent client is owed more acks than a socket holds, and
  * reads them only now: relogd writes every chunk it read, then hands every
@@ -268,15 +284,7 @@ START_TEST(test_daemon_fluent_term_acks)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	for (i = 0; i < CHUNKS; i++) {
 		snprintf(id, sizeof id, "%0*d", RELOG_ID_MAX, i);
-		msgpack_pack_array(&pk, 4);
-		proto_pack_key(&pk, "plugin.ft");
-		msgpack_pack_uint32(&pk, 1700000000);
-		msgpack_pack_map(&pk, 1);
-		proto_pack_key(&pk, "message");
-		proto_pack_key(&pk, id);
-		msgpack_pack_map(&pk, 1);
-		proto_pack_key(&pk, "chunk");
-		proto_pack_key(&pk, id);
+		fluent_pack_chunk(&pk, "plugin.ft", id, id);
 	}
 	/* Returns once relogd holds all of it: read, or in its socket. */
 	for (off = 0; off < sb.size; off += (size_t)n)
@@ -337,15 +345,7 @@ fluent_chunk_garbage(const char *path, const char *logger, const char *msg)
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	proto_pack_key(&pk, logger);
-	msgpack_pack_uint32(&pk, 1700000000);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "message");
-	proto_pack_key(&pk, msg);
-	msgpack_pack_map(&pk, 1);
-	proto_pack_key(&pk, "chunk");
-	proto_pack_key(&pk, "c1");
+	fluent_pack_chunk(&pk, logger, msg, "c1");
 	msgpack_sbuffer_write(&sb, "\xc1garbage", 8);
 	ck_assert_int_eq(send(fd, sb.data, sb.size, MSG_NOSIGNAL),
 	    (ssize_t)sb.size);
