@@ -4,6 +4,8 @@
  * the command line is set too, what can only be checked with everything
  * set, and the tokens read from their files.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
@@ -170,11 +172,17 @@ config_load_file(struct config *config, FILE *f, const char *name,
 	struct config_load_parse p = { .config = config };
 	int line;
 
+	/*
+	 * A read that fails ends both loops as the end of the file would:
+	 * ferror tells them apart, so that half a file is never taken whole.
+	 */
 	line = config_load_sections(config, f, &p.cause);
-	if (line == 0 && fseek(f, 0, SEEK_SET) != 0)
+	if (line == 0 && (ferror(f) || fseek(f, 0, SEEK_SET) != 0))
 		line = -1;
 	if (line == 0)
 		line = ini_parse_file(f, config_load_handler, &p);
+	if (line == 0 && ferror(f))
+		line = -1;
 	if (line == 0)
 		return (0);
 	if (line < 0) {
@@ -195,12 +203,27 @@ config_load_file(struct config *config, FILE *f, const char *name,
 int
 config_load(struct config *config, const char *path, char **cause)
 {
+	const char *why = NULL;
+	struct stat st;
 	FILE *f;
 	int ret;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		if (asprintf(cause, "%s: %s", path, strerror(errno)) < 0)
 			*cause = NULL;
+		return (-1);
+	}
+	/* A folder opens, and reads as an empty file would: no settings. */
+	if (fstat(fileno(f), &st) != 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = strerror(EISDIR);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why != NULL) {
+		if (asprintf(cause, "%s: %s", path, why) < 0)
+			*cause = NULL;
+		fclose(f);
 		return (-1);
 	}
 	ret = config_load_file(config, f, path, cause);

@@ -99,13 +99,25 @@ ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps,
 {
 	struct ctl_files_ini c = { NULL, NULL, 0, { PROTO_MESSAGE_CUT_DEFAULT,
 	    PROTO_EXCEPTION_CUT_DEFAULT, PROTO_LOGGER_CUT_DEFAULT } };
+	struct stat st;
+	FILE *f;
 	int ret;
 
-	ret = ini_parse(path, ctl_files_ini_key, &c);
-	if (ret < 0)
+	/* A folder opens, and reads as an empty file would. */
+	if ((f = fopen(path, "re")) == NULL || fstat(fileno(f), &st) != 0)
 		ctl_fail(errno == EACCES ? CTL_DENIED : CTL_FAILED,
-		    "cannot read %s: %s", path, ret == -1 ? strerror(errno) :
-		    "out of memory");
+		    "cannot read %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		ctl_fail(CTL_FAILED, "cannot read %s: %s", path,
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+	ret = ini_parse_file(f, ctl_files_ini_key, &c);
+	if (ret == 0 && ferror(f))
+		ret = -1;
+	if (ret < 0)
+		ctl_fail(CTL_FAILED, "cannot read %s: %s", path, ret == -1 ?
+		    "a read failed" : "out of memory");
+	fclose(f);
 	*maps = c.maps;
 	*nmaps = c.nmaps;
 	*record_max = PROTO_LINE_MAX(c.cut[0], c.cut[1], c.cut[2]);

@@ -566,6 +566,37 @@ START_TEST(test_security_owned_by_reload)
 END_TEST
 
 /*
+ * A config path that became a folder (or a file that cannot be read) is
+ * refused on reload, and the old settings stay: it used to read as an
+ * empty file, and a plugin's token, so its ownership, was gone.
+ */
+START_TEST(test_security_config_folder)
+{
+	char path[512], real[520], *text;
+	int fd;
+
+	sec_start("[plugin.payroll]\ntoken = pay-secret-1\n");
+	snprintf(path, sizeof path, "%s/relogd.conf", S.dir);
+	snprintf(real, sizeof real, "%s.real", path);
+	ck_assert_int_eq(rename(path, real), 0);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	ck_assert_int_eq(kill(S.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&S, "configuration not "
+	    "reloaded, the old one stays: ", 1, SEC_WAIT_MS), 0);
+	fd = peer_open(&S, "late", NULL, NULL);
+	peer_log(fd, "plugin.payroll", "FORGED by name", 1);
+	close(fd);
+	ck_assert_int_eq(harness_daemon_stop(&S), 0);
+	sec_assert_absent("payroll", "FORGED");
+	ck_assert_uint_eq(sec_count("_unrouted", "FORGED by name"), 1);
+	text = harness_read_file(S.stderr_path, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "relogd.conf: Is a directory"));
+	free(text);
+	ck_assert_int_eq(rmdir(path), 0);
+}
+END_TEST
+
+/*
  * One uid cannot use up max_plugins: hellos naming 100 new plugins make
  * three quarters of the 40 at most, and another uid still gets its own;
  * configured plugins are not counted.
@@ -828,6 +859,7 @@ suite_security(void)
 	tcase_add_test(tc, test_security_file_taken);
 	tcase_add_test(tc, test_security_file_taken_reload);
 	tcase_add_test(tc, test_security_owned_by_reload);
+	tcase_add_test(tc, test_security_config_folder);
 	tcase_add_test(tc, test_security_plugin_slots);
 	tcase_add_test(tc, test_security_identity_required);
 	tcase_add_test(tc, test_security_grant);

@@ -594,6 +594,7 @@ START_TEST(test_show_errors)
 	const char *nodir[] = { "-D", "/nonexistent/relog", NULL };
 	const char *arg[] = { "weather", NULL };
 	const char *format[] = { "-o", "xml", NULL };
+	const char *folder[] = { "--config", NULL, NULL };
 	struct capture c;
 
 	show_run(nodir, NULL, 0, &c);
@@ -609,6 +610,12 @@ START_TEST(test_show_errors)
 	show_run(format, NULL, 0, &c);
 	ck_assert_int_eq(c.status, 2);
 	ck_assert_ptr_nonnull(strstr(c.err, "-o xml: not short, json or cat"));
+	capture_free(&c);
+	/* A folder for relogd's config: not read as an empty file. */
+	folder[1] = H.dir;
+	show_run(folder, NULL, 0, &c);
+	ck_assert_int_eq(c.status, 1);
+	ck_assert_ptr_nonnull(strstr(c.err, ": Is a directory"));
 	capture_free(&c);
 }
 END_TEST
