@@ -213,13 +213,14 @@ config_load(struct config *config, const char *path, char **cause)
 			*cause = NULL;
 		return (-1);
 	}
-	/* A folder opens, and reads as an empty file would: no settings. */
+	/*
+	 * A folder opens, and reads as an empty file would: no settings (an
+	 * empty file, /dev/null, is one a user may mean).
+	 */
 	if (fstat(fileno(f), &st) != 0)
 		why = strerror(errno);
 	else if (S_ISDIR(st.st_mode))
 		why = strerror(EISDIR);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
 	if (why != NULL) {
 		if (asprintf(cause, "%s: %s", path, why) < 0)
 			*cause = NULL;

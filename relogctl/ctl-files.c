@@ -107,10 +107,9 @@ ctl_files_config(const char *path, struct ctl_log **maps, size_t *nmaps,
 	if ((f = fopen(path, "re")) == NULL || fstat(fileno(f), &st) != 0)
 		ctl_fail(errno == EACCES ? CTL_DENIED : CTL_FAILED,
 		    "cannot read %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (S_ISDIR(st.st_mode))
 		ctl_fail(CTL_FAILED, "cannot read %s: %s", path,
-		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
-		    "not a regular file");
+		    strerror(EISDIR));
 	ret = ini_parse_file(f, ctl_files_ini_key, &c);
 	if (ret == 0 && ferror(f))
 		ret = -1;
