@@ -447,6 +447,30 @@ control_drained(struct client *c)
 	reply_send(c, &r, NULL, NULL);
 }
 
+/* A tail whose uid may no longer call admin methods: closed. */
+static void
+control_recheck(struct tail_follower *t)
+{
+	struct client *c = t->arg;
+
+	if (owner_admin(c->origin.uid))
+		return;
+	log_warn("%s: uid %ld may no longer tail, closed", client_name(c),
+	    (long)c->origin.uid);
+	tail_follow(t, 0);
+	client_close(c);
+}
+
+/*
+ * The settings were read again: admin_uids is asked at a request, so a
+ * tail that follows on is asked again now.
+ */
+void
+control_config(void)
+{
+	tail_each(control_recheck);
+}
+
 /* A connection goes: forget its tail. */
 void
 control_client_gone(struct client *c)

@@ -165,6 +165,7 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_open(relogd_config.verbose);
 		plugin_reconfigure_all();
 		route_config();
+		control_config();
 		remote_start_all(0);
 		log_info("configuration reloaded");
 	}

@@ -541,6 +541,7 @@ void	control_stats_pack(msgpack_packer *);
 void	control_request(struct client *, const struct proto_envelope *);
 void	control_drained(struct client *);
 void	control_client_gone(struct client *);
+void	control_config(void);
 
 /* fluent.c */
 extern const struct client_ops fluent_ops;
@@ -643,6 +644,7 @@ void	journal_free(void);
 void	tail_record(const char *, const struct record *);
 void	tail_replay(struct tail_follower *, uint32_t);
 void	tail_follow(struct tail_follower *, int);
+void	tail_each(void (*)(struct tail_follower *));
 int	tail_wanted(const struct tail_follower *, const char *, int64_t);
 void	tail_free(void);
 

@@ -130,6 +130,18 @@ tail_follow(struct tail_follower *t, int on)
 	t->following = on;
 }
 
+/* Call fn for every follower; fn may stop the one it is given following. */
+void
+tail_each(void (*fn)(struct tail_follower *))
+{
+	struct tail_follower *t, *next;
+
+	for (t = LIST_FIRST(&tail_followers); t != NULL; t = next) {
+		next = LIST_NEXT(t, entry);
+		fn(t);
+	}
+}
+
 /* Free the ring (at exit; the followers are gone). */
 void
 tail_free(void)

@@ -380,19 +380,24 @@ START_TEST(test_ctl_reopen)
 }
 END_TEST
 
-/* Run relogctl stats as user nobody. Returns its exit status. */
-static int
-ctl_stats_as_nobody(char **text)
+/*
+ * Start relogctl with these arguments (up to 4) as user nobody; *out reads
+ * its output and errors.
+ */
+static pid_t
+ctl_start_as_nobody(const char *const *args, int *out)
 {
-	const char *argv[] = {
-		harness_build_path("relogctl"), "-s", H.socket, "stats", NULL
-	};
+	const char *argv[8] = { harness_build_path("relogctl"), "-s",
+	    H.socket };
 	struct passwd *pw = getpwnam("nobody");
-	int p[2], status;
+	size_t i;
+	int p[2];
 	pid_t pid;
 
+	for (i = 0; args[i] != NULL && i < 4; i++)
+		argv[3 + i] = args[i];
 	ck_assert_ptr_nonnull(pw);
-	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -404,9 +409,20 @@ ctl_stats_as_nobody(char **text)
 		_exit(127);
 	}
 	close(p[1]);
-	*text = harness_read_fd(p[0], NULL);
-	status = harness_wait(pid, CTL_TIMEOUT_MS);
-	return (status);
+	*out = p[0];
+	return (pid);
+}
+
+/* Run relogctl stats as user nobody. Returns its exit status. */
+static int
+ctl_stats_as_nobody(char **text)
+{
+	static const char *const stats[] = { "stats", NULL };
+	int out;
+	pid_t pid = ctl_start_as_nobody(stats, &out);
+
+	*text = harness_read_fd(out, NULL);
+	return (harness_wait(pid, CTL_TIMEOUT_MS));
 }
 
 /* Admin methods: only root, relogd's uid and admin_uids. */
@@ -430,6 +446,43 @@ START_TEST(test_ctl_admin_only)
 	harness_daemon_start(&H, args);
 	ck_assert_int_eq(ctl_stats_as_nobody(&text), 0);
 	ck_assert_ptr_nonnull(strstr(text, "relogd 0.1.0"));
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A tail of a uid taken out of admin_uids by a reload is closed: the uid
+ * was asked only when it asked to tail, and its tail went on getting every
+ * record.
+ */
+START_TEST(test_ctl_admin_revoked)
+{
+	static const char *const tail[] = { "tail", "-f", "-n", "1", NULL };
+	const char *args[] = { "--config", NULL, NULL };
+	struct passwd *pw = getpwnam("nobody");
+	char conf[128], *text;
+	int out;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_int_eq(chmod(H.dir, 0755), 0);
+	snprintf(conf, sizeof conf, "[relogd]\nsocket_mode = 0666\n"
+	    "admin_uids = %ld\n", (long)pw->pw_uid);
+	args[1] = harness_config(&H, conf);
+	harness_daemon_start(&H, args);
+	ctl_say("rv", "warning", "while an admin");
+	pid = ctl_start_as_nobody(tail, &out);
+	free(ctl_read_until(out, "] while an admin\n"));
+	harness_config(&H, "[relogd]\nsocket_mode = 0666\n");
+	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
+	ck_assert_int_eq(harness_daemon_await(&H, "may no longer tail", 1,
+	    CTL_TIMEOUT_MS), 0);
+	ctl_say("rv", "warning", "after the reload");
+	/* It ends (refused when it tries again), without the record. */
+	text = harness_read_fd(out, NULL);
+	ck_assert_int_ne(harness_wait(pid, CTL_TIMEOUT_MS), 0);
+	ck_assert_ptr_null(strstr(text, "after the reload"));
 	free(text);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
@@ -474,6 +527,7 @@ suite_ctl(void)
 	tcase_add_test(tc, test_ctl_tail_slow);
 	tcase_add_test(tc, test_ctl_reopen);
 	tcase_add_test(tc, test_ctl_admin_only);
+	tcase_add_test(tc, test_ctl_admin_revoked);
 	tcase_add_test(tc, test_ctl_errors);
 	suite_add_tcase(s, tc);
 	return (s);
