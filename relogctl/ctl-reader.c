@@ -116,7 +116,8 @@ ctl_reader_keep(struct ctl_reader *r, struct proto_buf *line, size_t n,
 /*
  * Read a line of the open file into line (without its newline; longer
  * than r->max if line->len is r->max + 1). Returns 1, or 0 at the file's
- * end.
+ * end. A last line without its newline is a record being written, or one
+ * a crash cut (relogd ends every record with one): skipped and counted.
  */
 static int
 ctl_reader_line(struct ctl_reader *r, struct proto_buf *line)
@@ -128,8 +129,10 @@ ctl_reader_line(struct ctl_reader *r, struct proto_buf *line)
 	for (;;) {
 		if (r->off == r->len) {
 			n = gzread(r->gz, r->buf, CTL_READER_CHUNK);
-			if (n <= 0)
-				return (any);
+			if (n <= 0) {
+				r->skipped += any;
+				return (0);
+			}
 			r->off = 0;
 			r->len = (size_t)n;
 		}

@@ -318,6 +318,29 @@ START_TEST(test_show_all)
 END_TEST
 
 /*
+ * A last line without its newline is a record being written, or one a
+ * crash cut: not printed as a whole record, but skipped and said.
+ */
+START_TEST(test_show_torn_end)
+{
+	static const char *const none[] = { NULL };
+	struct capture c;
+	char *want = show_expect("w1 n1 b1 w2 a1 n2 w3 a2 w4 n3 w5");
+
+	show_append("weather.log", "2026-11-28T10:00:10.000Z ERROR "
+	    "[plugin.weather] w6 payment of 1000");
+	show_run(none, NULL, 0, &c);
+	ck_assert_msg(c.status == 0, "status %d: %s", c.status, c.err);
+	ck_assert_msg(strcmp(c.out, want) == 0, "want:\n%.1500s\ngot:\n%.1500s",
+	    want, c.out);
+	ck_assert_ptr_nonnull(strstr(c.err, "relogctl: 2 lines that are no "
+	    "records were skipped, some in "));
+	free(want);
+	capture_free(&c);
+}
+END_TEST
+
+/*
  * A symbolic link in the folder, named as a log file, is not read: relogd
  * writes none, and it may lead anywhere (a file another user may not
  * read, /proc/kmsg, which would never end).
@@ -690,6 +713,7 @@ suite_show(void)
 	tcase_add_test(tc, test_show_parse_line);
 	tcase_add_test(tc, test_show_parse_rejects);
 	tcase_add_test(tc, test_show_all);
+	tcase_add_test(tc, test_show_torn_end);
 	tcase_add_test(tc, test_show_symlinks);
 	tcase_add_test(tc, test_show_too_long);
 	tcase_add_test(tc, test_show_filters);
