@@ -213,9 +213,16 @@ ctl_files_take(const char *dir, const char *name,
     size_t nplugins, struct ctl_files_entry *e)
 {
 	struct stat st;
+	size_t i;
 
 	memset(e, 0, sizeof *e);
-	if (ctl_files_split(name, e) != 0)
+	/* A file setting may end in .digits itself: "app.2026" is app's. */
+	for (i = 0; i < nmaps && strcmp(maps[i].base, name) != 0; i++)
+		;
+	if (i < nmaps) {
+		if ((e->base = strdup(name)) == NULL)
+			return (0);
+	} else if (ctl_files_split(name, e) != 0)
 		return (0);
 	if (ctl_files_owner(e, maps, nmaps) != 0 ||
 	    !ctl_files_wanted(e->plugin, plugins, nplugins) ||

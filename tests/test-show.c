@@ -341,6 +341,32 @@ START_TEST(test_show_torn_end)
 END_TEST
 
 /*
+ * A file setting whose name ends in .digits: the file itself is the
+ * current one, not a rotation of another name, and its rotations follow.
+ */
+START_TEST(test_show_file_digits)
+{
+	const char *args[] = { "--config", NULL, "-p", "app", NULL };
+	char conf[1024];
+	struct capture c;
+
+	show_append("app.2026.1", "2026-11-28T10:00:00.000Z INFO [plugin.app] "
+	    "rotated\n");
+	show_append("app.2026", "2026-11-28T10:00:01.000Z INFO [plugin.app] "
+	    "current\n");
+	snprintf(conf, sizeof conf, "[relogd]\nlog_dir = %s\n[plugin.app]\n"
+	    "file = app.2026\n", H.log_dir);
+	args[1] = harness_config(&H, conf);
+	show_run(args, NULL, 0, &c);
+	ck_assert_msg(c.status == 0, "status %d: %s", c.status, c.err);
+	ck_assert_str_eq(c.out, "app: 2026-11-28T10:00:00.000Z INFO "
+	    "[plugin.app] rotated\napp: 2026-11-28T10:00:01.000Z INFO "
+	    "[plugin.app] current\n");
+	capture_free(&c);
+}
+END_TEST
+
+/*
  * A symbolic link in the folder, named as a log file, is not read: relogd
  * writes none, and it may lead anywhere (a file another user may not
  * read, /proc/kmsg, which would never end).
@@ -714,6 +740,7 @@ suite_show(void)
 	tcase_add_test(tc, test_show_parse_rejects);
 	tcase_add_test(tc, test_show_all);
 	tcase_add_test(tc, test_show_torn_end);
+	tcase_add_test(tc, test_show_file_digits);
 	tcase_add_test(tc, test_show_symlinks);
 	tcase_add_test(tc, test_show_too_long);
 	tcase_add_test(tc, test_show_filters);
