@@ -17,6 +17,7 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -27,6 +28,8 @@
 /* One log being read. */
 struct ctl_reader {
 	const struct ctl_log *log;
+	int *fds;		/* log->paths opened at the start (-1: not,
+				   opened by name when reached) */
 	size_t file;		/* the next of log->paths to open */
 	gzFile gz;		/* the one being read, or NULL */
 	char *buf;		/* read from it: buf[off .. len) not taken */
@@ -52,6 +55,36 @@ struct ctl_merge {
 };
 
 /*
+ * Open every file of the logs at once, as they were listed: relogd may
+ * rotate them while the first are read, and a file opened by its name
+ * then would be another (one generation skipped, or one read twice).
+ * What cannot be opened now (out of descriptors, say) is opened by its
+ * name when it is reached.
+ */
+static void
+ctl_reader_open_all(struct ctl_reader *readers, size_t n)
+{
+	struct ctl_reader *r;
+	size_t i, j;
+	int full = 0;
+
+	for (i = 0; i < n; i++) {
+		r = &readers[i];
+		r->fds = calloc(r->log->npaths != 0 ? r->log->npaths : 1,
+		    sizeof *r->fds);
+		if (r->fds == NULL)
+			ctl_fail(CTL_FAILED, "out of memory");
+		for (j = 0; j < r->log->npaths; j++) {
+			r->fds[j] = full ? -1 : proto_openat(AT_FDCWD,
+			    r->log->paths[j], O_RDONLY, 0, NULL);
+			if (r->fds[j] < 0 && (errno == EMFILE ||
+			    errno == ENFILE))
+				full = 1;
+		}
+	}
+}
+
+/*
  * Open the log's next file, as relogd writes them: a regular file, never
  * through a symbolic link nor waiting on a FIFO (proto_openat). Returns 1,
  * or 0 if none is left. A file rotated away (or replaced by what is no log
@@ -64,9 +97,11 @@ ctl_reader_open(struct ctl_reader *r)
 	int fd;
 
 	while (r->file < r->log->npaths) {
-		path = r->log->paths[r->file++];
-		if ((fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, NULL)) >=
-		    0 && (r->gz = gzdopen(fd, "rb")) != NULL) {
+		path = r->log->paths[r->file];
+		if ((fd = r->fds[r->file]) < 0)
+			fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, NULL);
+		r->fds[r->file++] = -1;
+		if (fd >= 0 && (r->gz = gzdopen(fd, "rb")) != NULL) {
 			r->off = r->len = 0;
 			return (1);
 		}
@@ -300,8 +335,10 @@ ctl_reader_merge(const struct ctl_log *logs, size_t n,
 		ctl_fail(CTL_FAILED, "out of memory");
 	m->n = n;
 	m->filter = filter;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		m->readers[i].log = &logs[i];
+	ctl_reader_open_all(m->readers, n);
+	for (i = 0; i < n; i++) {
 		m->readers[i].rec.plugin = logs[i].plugin;
 		m->readers[i].max = filter->record_max;
 		if ((m->readers[i].buf = malloc(CTL_READER_CHUNK)) == NULL)
@@ -350,11 +387,15 @@ ctl_reader_skipped(const struct ctl_merge *m, int too_long,
 void
 ctl_reader_free(struct ctl_merge *m)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < m->n; i++) {
 		if (m->readers[i].gz != NULL)
 			gzclose(m->readers[i].gz);
+		for (j = m->readers[i].file; j < m->readers[i].log->npaths; j++)
+			if (m->readers[i].fds[j] >= 0)
+				close(m->readers[i].fds[j]);
+		free(m->readers[i].fds);
 		free(m->readers[i].buf);
 		proto_buf_free(&m->readers[i].next);
 		proto_buf_free(&m->readers[i].text);

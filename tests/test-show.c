@@ -9,6 +9,7 @@
  */
 #include <sys/stat.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,50 @@ START_TEST(test_show_file_digits)
 	    "[plugin.app] rotated\napp: 2026-11-28T10:00:01.000Z INFO "
 	    "[plugin.app] current\n");
 	capture_free(&c);
+}
+END_TEST
+
+/*
+ * relogd rotates while show reads: the files show listed are the ones it
+ * reads, whatever their names are by the time it reaches them (it used to
+ * open the next by its name, and read what had been rotated into it: one
+ * generation skipped).
+ */
+START_TEST(test_show_rotated_meanwhile)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", H.socket,
+	    "show", "--config", show_conf, "-p", "rot", NULL };
+	struct pollfd pfd = { .events = POLLIN };
+	char from[512], to[512], line[128], *text;
+	FILE *f;
+	pid_t pid;
+	int i;
+
+	/* More than a pipe holds: show still reads rot.log.1 when blocked. */
+	snprintf(from, sizeof from, "%s/rot.log.1", H.log_dir);
+	ck_assert_ptr_nonnull(f = fopen(from, "w"));
+	for (i = 0; i < 20000; i++)
+		fprintf(f, "2026-11-28T10:00:00.000Z INFO [plugin.rot] old %d\n",
+		    i);
+	ck_assert_int_eq(fclose(f), 0);
+	show_append("rot.log", "2026-11-28T10:00:01.000Z INFO [plugin.rot] "
+	    "the current file's\n");
+	pid = harness_spawn(argv, NULL, &pfd.fd, NULL);
+	ck_assert_int_eq(poll(&pfd, 1, SHOW_TIMEOUT_MS), 1);
+	/* Rotated as relogd rotates: .1 to .2, the file to .1, a new one. */
+	snprintf(to, sizeof to, "%s/rot.log.2", H.log_dir);
+	ck_assert_int_eq(rename(from, to), 0);
+	snprintf(to, sizeof to, "%s/rot.log", H.log_dir);
+	ck_assert_int_eq(rename(to, from), 0);
+	show_append("rot.log", "2026-11-28T10:00:02.000Z INFO [plugin.rot] "
+	    "after the rotation\n");
+	text = harness_read_fd(pfd.fd, NULL);
+	ck_assert_int_eq(harness_wait(pid, SHOW_TIMEOUT_MS), 0);
+	snprintf(line, sizeof line, "] old %d\n", 19999);
+	ck_assert_ptr_nonnull(strstr(text, line));
+	ck_assert_ptr_nonnull(strstr(text, "] the current file's\n"));
+	ck_assert_uint_eq(harness_count(text, "] old "), 20000);
+	free(text);
 }
 END_TEST
 
@@ -741,6 +786,7 @@ suite_show(void)
 	tcase_add_test(tc, test_show_all);
 	tcase_add_test(tc, test_show_torn_end);
 	tcase_add_test(tc, test_show_file_digits);
+	tcase_add_test(tc, test_show_rotated_meanwhile);
 	tcase_add_test(tc, test_show_symlinks);
 	tcase_add_test(tc, test_show_too_long);
 	tcase_add_test(tc, test_show_filters);
