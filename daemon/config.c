@@ -321,9 +321,14 @@ config_uids(const char *value, struct uid_list *list)
 	return (ret);
 }
 
-/* Parse "1001, alice": uids or user names, RELOGD_PLUGIN_UIDS_MAX at most. */
+/*
+ * Parse "1001, alice": uids or user names, RELOGD_PLUGIN_UIDS_MAX at most.
+ * Returns 0; -1 if there are none or too many; -2 if a name is no user's
+ * (copied into unknown, of size len).
+ */
 static int
-config_uidset(const char *value, struct uid_set *set)
+config_uidset(const char *value, struct uid_set *set, char *unknown,
+    size_t len)
 {
 	unsigned long long uid;
 	char *copy, *word, *save = NULL;
@@ -341,11 +346,13 @@ config_uidset(const char *value, struct uid_set *set)
 			set->uids[set->n++] = (uid_t)uid;
 		else if ((pw = getpwnam(word)) != NULL)
 			set->uids[set->n++] = pw->pw_uid;
-		else
-			ret = -1;
+		else {
+			snprintf(unknown, len, "%s", word);
+			ret = -2;
+		}
 	}
 	free(copy);
-	return (set->n == 0 ? -1 : ret);
+	return (set->n == 0 && ret == 0 ? -1 : ret);
 }
 
 /* Is uid in the list? */
@@ -435,8 +442,9 @@ config_value(const struct config_key *k, const char *section,
     const char *value, char *p, char **cause)
 {
 	unsigned long long n;
+	char unknown[64];
 	int64_t level;
-	int b;
+	int b, ret;
 
 	switch (k->type) {
 	case CONFIG_STR:
@@ -500,7 +508,11 @@ config_value(const struct config_key *k, const char *section,
 			    "of uids", section, k->name));
 		return (0);
 	case CONFIG_UIDSET:
-		if (config_uidset(value, (struct uid_set *)p) != 0)
+		if ((ret = config_uidset(value, (struct uid_set *)p, unknown,
+		    sizeof unknown)) == -2)
+			return (config_error(cause, "[%s] %s: %s is no user",
+			    section, k->name, unknown));
+		if (ret != 0)
 			return (config_error(cause, "[%s] %s must list at most "
 			    "%d uids or user names", section, k->name,
 			    RELOGD_PLUGIN_UIDS_MAX));

@@ -355,6 +355,12 @@ START_TEST(test_config_uids)
 	/* (uid_t)-1 is no one's. */
 	config_test_refused("relogd", "admin_uids", "4294967295", "[relogd] "
 	    "admin_uids must be a list of uids");
+	/* A plugin's uids take user names: one that is no user is named. */
+	config_test_refused("plugin.alpha", "uids", "0, relog-no-such-user",
+	    "[plugin.alpha] uids: relog-no-such-user is no user");
+	config_test_refused("plugin.alpha", "uids", "1,2,3,4,5,6,7,8,9,10,11,"
+	    "12,13,14,15,16,17", "[plugin.alpha] uids must list at most 16 "
+	    "uids or user names");
 	config_test_refused("relogd", "allow_uids", "1000, bob", "[relogd] "
 	    "allow_uids must be a list of uids");
 	config_test_refused("relogd", "allow_uids", "-1", "[relogd] "
