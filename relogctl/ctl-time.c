@@ -96,6 +96,20 @@ ctl_time_zone(const char **p, int *offset)
 	return (1);
 }
 
+/* The days of a month (1 to 12) of a year: mktime would take 30 February. */
+static int
+ctl_time_month_days(int year, int month)
+{
+	static const int days[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	if (month == 2 && ((year % 4 == 0 && year % 100 != 0) ||
+	    year % 400 == 0))
+		return (29);
+	return (days[month - 1]);
+}
+
 /* Read an ISO 8601 date and time (see above). Returns 0, or -1. */
 static int
 ctl_time_iso(const char *s, int64_t *ms)
@@ -113,8 +127,8 @@ ctl_time_iso(const char *s, int64_t *ms)
 	    (zoned = ctl_time_zone(&p, &offset)) < 0 || *p != '\0')
 		return (-1);
 	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60)
+	    tm.tm_mday > ctl_time_month_days(tm.tm_year, tm.tm_mon) ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
 		return (-1);
 	tm.tm_year -= 1900;
 	tm.tm_mon--;

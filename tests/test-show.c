@@ -572,6 +572,8 @@ START_TEST(test_show_times)
 	const char *days[] = { "--since", "yesterday", "--until", "today",
 	    NULL };
 	const char *bad[] = { "--since", "last tuesday", NULL };
+	const char *feb30[] = { "--since", "2026-02-30", NULL };
+	const char *feb29[] = { "--since", "2028-02-29", NULL };
 	const char *at10[] = { "TZ=UTC", "RELOGCTL_NOW=2026-11-28T10:00:10Z",
 	    NULL };
 	const char *at12[] = { "TZ=UTC", "RELOGCTL_NOW=2026-11-28T12:00:00Z",
@@ -594,6 +596,13 @@ START_TEST(test_show_times)
 	ck_assert_ptr_nonnull(strstr(c.err, "--since last tuesday: not a "
 	    "time"));
 	capture_free(&c);
+	/* A day the month does not have (mktime would make it 2 March). */
+	show_run(feb30, at10, 0, &c);
+	ck_assert_int_eq(c.status, 2);
+	ck_assert_ptr_nonnull(strstr(c.err, "--since 2026-02-30: not a "
+	    "time"));
+	capture_free(&c);
+	show_check(feb29, at10, "");
 }
 END_TEST
 
