@@ -5,7 +5,8 @@
  *   relogd.tail     the last records (from a small ring), then, with
  *                   follow, every new one as a relogd.record broadcast;
  *                   filtered here, by plugin and least level
- *   relogd.reopen   the same as SIGHUP
+ *   relogd.reopen   reopen the log files (SIGHUP does, and reads the
+ *                   config again too)
  * Only root, relogd's own uid and admin_uids may call them. A tail that
  * reads too slowly loses records (counted, and shown with each record):
  * it never slows relogd. The records come from the tails' output (tail.c).
