@@ -126,6 +126,9 @@ relogd_error_text(int error)
 		return ("not a regular file");
 	if (error == ELOOP)
 		return ("a symbolic link");
+	if (error == EPERM)
+		return ("not relogd's (another owner, another name, or its "
+		    "attributes)");
 	return (strerror(error));
 }
 

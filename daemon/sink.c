@@ -96,7 +96,10 @@ sink_ends_torn(int fd, off_t size)
 
 /*
  * Open a file sink's file (again), in the log folder: never through a
- * symbolic link, and only a regular file. Returns 0, or -1 (errno set).
+ * symbolic link, only a regular file, and only relogd's own: one another
+ * uid owns (planted in a folder others may write in, to read what relogd
+ * writes) or with another name (a hard link to a file elsewhere) is not
+ * written to (EPERM). Returns 0, or -1 (errno set).
  */
 static int
 sink_open_file(struct sink *s)
@@ -114,8 +117,12 @@ sink_open_file(struct sink *s)
 	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0640);
 	if (fd < 0)
 		return (-1);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		error = fstat(fd, &st) != 0 ? errno : EINVAL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink > 1) {
+		if (fstat(fd, &st) != 0)
+			error = errno;
+		else
+			error = !S_ISREG(st.st_mode) ? EINVAL : EPERM;
 		close(fd);
 		errno = error;
 		return (-1);

@@ -278,6 +278,65 @@ START_TEST(test_security_symlinks)
 }
 END_TEST
 
+/*
+ * A log file planted in log-dir by another uid (to read what relogd would
+ * write into it), or a hard link to a file elsewhere, is not written to:
+ * the records wait, unacknowledged, until it is gone; then they go into a
+ * file of relogd's own.
+ */
+START_TEST(test_security_planted_file)
+{
+	char planted[512], outside[512], linked[512], *text;
+	int fp, fl;
+
+	snprintf(planted, sizeof planted, "%s/plant.log", F.log_dir);
+	snprintf(outside, sizeof outside, "%s/outside", F.dir);
+	snprintf(linked, sizeof linked, "%s/linked.log", F.log_dir);
+	ck_assert_int_eq(mkdir(F.log_dir, 0755), 0);
+	harness_write_file(planted, "");
+	ck_assert_int_eq(chown(planted, PEER_NOBODY, PEER_NOBODY), 0);
+	ck_assert_int_eq(chmod(planted, 0666), 0);
+	harness_write_file(outside, "orig\n");
+	ck_assert_int_eq(link(outside, linked), 0);
+	files_start("");
+	fp = harness_connect(&F);
+	wire_hello(fp, "pl", "plant", 4096);
+	ck_assert_str_eq(wire_reply(fp, 0, NULL), "accepted");
+	wire_batch_seq(fp, RELOG_TYPE_REQUEST, "plugin.plant", 3, 0, 0, 65536);
+	fl = harness_connect(&F);
+	wire_hello(fl, "li", "linked", 4096);
+	ck_assert_str_eq(wire_reply(fl, 0, NULL), "accepted");
+	wire_batch_seq(fl, RELOG_TYPE_REQUEST, "plugin.linked", 3, 0, 0,
+	    65536);
+	ck_assert_int_eq(harness_daemon_await(&F, "plant.log: not relogd's",
+	    1, FILES_WAIT_MS), 0);
+	ck_assert_int_eq(harness_daemon_await(&F, "linked.log: not relogd's",
+	    1, FILES_WAIT_MS), 0);
+	files_assert_no_reply(fp);
+	files_assert_no_reply(fl);
+	text = harness_read_file(planted, NULL);
+	ck_assert_str_eq(text, "");
+	free(text);
+	text = harness_read_file(outside, NULL);
+	ck_assert_str_eq(text, "orig\n");
+	free(text);
+
+	ck_assert_int_eq(unlink(planted), 0);
+	ck_assert_int_eq(unlink(linked), 0);
+	ck_assert_str_eq(wire_reply(fp, 0, NULL), "written=3");
+	ck_assert_str_eq(wire_reply(fl, 0, NULL), "written=3");
+	close(fp);
+	close(fl);
+	ck_assert_int_eq(harness_daemon_stop(&F), 0);
+	text = harness_plugin_log(&F, "plant");
+	ck_assert_uint_eq(harness_lines(text), 3);
+	free(text);
+	text = harness_read_file(outside, NULL);
+	ck_assert_str_eq(text, "orig\n");
+	free(text);
+}
+END_TEST
+
 /* Enter a mount namespace of the test's own, mounts private. */
 static void
 files_unshare(void)
@@ -625,6 +684,7 @@ security_files_tcase(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_security_forged_lines);
 	tcase_add_test(tc, test_security_symlinks);
+	tcase_add_test(tc, test_security_planted_file);
 	tcase_add_test(tc, test_security_disk_full);
 	tcase_add_test(tc, test_security_out_of_fds);
 	tcase_add_test(tc, test_security_state_full);
