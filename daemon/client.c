@@ -894,7 +894,8 @@ client_write_all(void)
 	for (;;) {
 		n = 0;
 		TAILQ_FOREACH(c, &clients, entry) {
-			if (!client_write_now(c))
+			/* A tail is owed no answers: it is not waited for. */
+			if (!client_write_now(c) || c->tail != NULL)
 				continue;
 			pfd[n].fd = c->fd;
 			pfd[n++].events = POLLOUT;

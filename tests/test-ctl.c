@@ -324,6 +324,38 @@ START_TEST(test_ctl_tail_follow)
 END_TEST
 
 /*
+ * A tail that stopped reading does not hold relogd's stop up: it is owed
+ * no answers (relogd used to wait 5 s for it, and say it had not read its
+ * last replies).
+ */
+START_TEST(test_ctl_tail_stopped_exit)
+{
+	static const char *const tail[] = { "tail", "-f", "-n", "1", NULL };
+	static const char *const flood[] = {
+		"exec", "-p", "ts", "--", "seq", "-w", "1", "200000", NULL
+	};
+	static const char *const dargs[] = { "--rate-limit", "off", NULL };
+	char *text;
+	pid_t pid;
+	int out;
+
+	harness_daemon_start(&H, dargs);
+	ctl_say("ts", "warning", "first");
+	pid = ctl_start(tail, &out, NULL);
+	free(ctl_read_until(out, "] first\n"));
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	ck_assert_int_eq(ctl_run(flood, NULL), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_ptr_null(strstr(text, "did not read"));
+	free(text);
+	kill(pid, SIGKILL);
+	harness_wait(pid, CTL_TIMEOUT_MS);
+	close(out);
+}
+END_TEST
+
+/*
  * A tail that does not read loses records, and says how many; the runners
  * and relogd go on at their pace.
  */
@@ -525,6 +557,7 @@ suite_ctl(void)
 	tcase_add_test(tc, test_ctl_stats);
 	tcase_add_test(tc, test_ctl_tail_follow);
 	tcase_add_test(tc, test_ctl_tail_slow);
+	tcase_add_test(tc, test_ctl_tail_stopped_exit);
 	tcase_add_test(tc, test_ctl_reopen);
 	tcase_add_test(tc, test_ctl_admin_only);
 	tcase_add_test(tc, test_ctl_admin_revoked);
