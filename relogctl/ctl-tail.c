@@ -27,8 +27,15 @@ struct ctl_tail {
 	int follow;
 	int lines;
 	int json;
-	int64_t newest;		/* the newest record's time shown */
-	int64_t shown_to;	/* replayed records up to it: shown before */
+	/*
+	 * The last records shown, hashed (ctl_tail_hash), in a ring; after a
+	 * reconnect, those a replay may hold again (each taken once).
+	 */
+	uint64_t seen[RELOG_TAIL_LINES_MAX];
+	size_t nseen;
+	size_t seen_next;
+	uint64_t again[RELOG_TAIL_LINES_MAX];
+	size_t nagain;
 	int64_t dropped;	/* as relogd last said, this connection */
 };
 
@@ -55,10 +62,54 @@ ctl_tail_pack(msgpack_packer *pk, void *arg)
 	msgpack_pack_int(pk, t->lines);
 }
 
+/* FNV-1a over a text, on from h. */
+static uint64_t
+ctl_tail_fnv(uint64_t h, struct proto_str s)
+{
+	size_t i;
+
+	for (i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.ptr[i]) * 0x100000001b3u;
+	return (h * 0x100000001b3u);
+}
+
+/* A record's hash: its time, level, plugin, logger and texts. */
+static uint64_t
+ctl_tail_hash(const struct proto_line *l, struct proto_str plugin)
+{
+	uint64_t h = 0xcbf29ce484222325u ^ (uint64_t)l->timestamp_ms;
+
+	h = (h ^ (uint64_t)l->level) * 0x100000001b3u;
+	h = ctl_tail_fnv(h, plugin);
+	h = ctl_tail_fnv(h, l->logger);
+	h = ctl_tail_fnv(h, l->message);
+	return (ctl_tail_fnv(h, l->exception));
+}
+
+/*
+ * Is a record relogd replays after a reconnect one shown before (the same
+ * relogd's ring)? Each shown one is matched once: two alike records, one
+ * shown and one written while away, are told apart by their count. One
+ * written while away is new whatever its time (a restarted relogd's ring
+ * has only those; a Fluent event may carry an old time).
+ */
+static int
+ctl_tail_shown(struct ctl_tail *t, uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < t->nagain; i++) {
+		if (t->again[i] == h) {
+			t->again[i] = t->again[--t->nagain];
+			return (1);
+		}
+	}
+	return (0);
+}
+
 /*
  * Print a tailed record: its payload as JSON, or as ctl-out prints it.
- * One relogd replays after a reconnect is skipped if it is not newer than
- * what was shown before.
+ * One relogd replays after a reconnect is skipped if it was shown before.
  */
 static void
 ctl_tail_print(struct ctl_tail *t, const msgpack_object *p, int replayed)
@@ -73,11 +124,14 @@ ctl_tail_print(struct ctl_tail *t, const msgpack_object *p, int replayed)
 	};
 	struct proto_str plugin = ctl_msg_str(p, "plugin");
 	char id[RELOG_ID_MAX + 1];
+	uint64_t h = ctl_tail_hash(&l, plugin);
 
-	if (replayed && l.timestamp_ms <= t->shown_to)
+	if (replayed && ctl_tail_shown(t, h))
 		return;
-	if (l.timestamp_ms > t->newest)
-		t->newest = l.timestamp_ms;
+	t->seen[t->seen_next] = h;
+	t->seen_next = (t->seen_next + 1) % RELOG_TAIL_LINES_MAX;
+	if (t->nseen < RELOG_TAIL_LINES_MAX)
+		t->nseen++;
 	b.len = 0;
 	if (t->json) {
 		ctl_msg_json(&b, p);
@@ -178,7 +232,8 @@ ctl_tail_run(struct ctl_tail *t)
 		fprintf(stderr, "relogctl: reconnected to %s\n", ctl_socket);
 		/* What relogd still keeps of what was missed meanwhile. */
 		t->lines = RELOG_TAIL_LINES_MAX;
-		t->shown_to = t->newest;
+		memcpy(t->again, t->seen, t->nseen * sizeof t->seen[0]);
+		t->nagain = t->nseen;
 	}
 	close(fd);
 	return (ctl_out_end());
@@ -194,8 +249,7 @@ ctl_tail_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl_tail t = {
-		.level = 0, .lines = 10, .newest = INT64_MIN,
-		.shown_to = INT64_MIN,
+		.level = 0, .lines = 10,
 	};
 	char *end;
 	int opt;

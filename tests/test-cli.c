@@ -255,6 +255,46 @@ START_TEST(test_cli_tail_restart)
 }
 END_TEST
 
+/*
+ * tail -f, away while relogd restarted (stopped, so that what the new
+ * relogd writes meanwhile is in its replay): it shows what it had not,
+ * whatever the records' own times (these from 2025: it used to skip a
+ * replayed record not newer than the newest it had shown).
+ */
+START_TEST(test_cli_tail_away)
+{
+	const char *argv[] = { harness_build_path("relogctl"), "-s", H.socket,
+	    "tail", "-f", "-n", "5", "-p", "tr", NULL };
+	char *out = NULL, *err = NULL;
+	int ofd, efd, fd;
+	pid_t pid;
+
+	harness_daemon_start(&H, NULL);
+	cli_send("before");
+	pid = capture_spawn(argv, NULL, &ofd, &efd);
+	capture_await(ofd, &out, "] before\n", 1, CLI_TIMEOUT_MS);
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	harness_daemon_start(&H, NULL);
+	fd = wire_open(&H, "old-times");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.tr", 3, 0, 0, 65536);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=3");
+	close(fd);
+	cli_send("while away");
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	capture_await(ofd, &out, "] while away\n", 1, CLI_TIMEOUT_MS);
+	ck_assert_uint_eq(harness_count(out, "] raw seq="), 3);
+	ck_assert_uint_eq(harness_count(out, "] before\n"), 1);
+	kill(pid, SIGTERM);
+	harness_wait(pid, CLI_TIMEOUT_MS);
+	close(ofd);
+	close(efd);
+	free(out);
+	free(err);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 Suite *
 suite_cli(void)
 {
@@ -268,6 +308,7 @@ suite_cli(void)
 	tcase_add_test(tc, test_cli_not_a_socket);
 	tcase_add_test(tc, test_cli_exec_missing);
 	tcase_add_test(tc, test_cli_tail_restart);
+	tcase_add_test(tc, test_cli_tail_away);
 	suite_add_tcase(s, tc);
 	return (s);
 }
