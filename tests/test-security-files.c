@@ -222,6 +222,20 @@ files_assert_no_reply(int fd)
 	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
 }
 
+/* Connect as runner for plugin and send 3 records as a request. */
+static int
+files_three(const char *runner, const char *plugin)
+{
+	char logger[64];
+	int fd = harness_connect(&F);
+
+	snprintf(logger, sizeof logger, "plugin.%s", plugin);
+	wire_hello(fd, runner, plugin, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, logger, 3, 0, 0, 65536);
+	return (fd);
+}
+
 /*
  * Symlinks planted in log-dir are not followed: records for a plugin whose
  * file is a link to another file, or a dangling one, wait unacknowledged
@@ -242,14 +256,8 @@ START_TEST(test_security_symlinks)
 	ck_assert_int_eq(symlink(target, evil), 0);
 	ck_assert_int_eq(symlink(created, dang), 0);
 	files_start("");
-	fe = harness_connect(&F);
-	wire_hello(fe, "ev", "evil", 4096);
-	ck_assert_str_eq(wire_reply(fe, 0, NULL), "accepted");
-	wire_batch_seq(fe, RELOG_TYPE_REQUEST, "plugin.evil", 3, 0, 0, 65536);
-	fd = harness_connect(&F);
-	wire_hello(fd, "da", "dang", 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
-	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dang", 3, 0, 0, 65536);
+	fe = files_three("ev", "evil");
+	fd = files_three("da", "dang");
 	ck_assert_int_eq(harness_daemon_await(&F, "evil.log: a symbolic link: ",
 	    1, FILES_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_await(&F, "dang.log: a symbolic link: ",
@@ -299,15 +307,8 @@ START_TEST(test_security_planted_file)
 	harness_write_file(outside, "orig\n");
 	ck_assert_int_eq(link(outside, linked), 0);
 	files_start("");
-	fp = harness_connect(&F);
-	wire_hello(fp, "pl", "plant", 4096);
-	ck_assert_str_eq(wire_reply(fp, 0, NULL), "accepted");
-	wire_batch_seq(fp, RELOG_TYPE_REQUEST, "plugin.plant", 3, 0, 0, 65536);
-	fl = harness_connect(&F);
-	wire_hello(fl, "li", "linked", 4096);
-	ck_assert_str_eq(wire_reply(fl, 0, NULL), "accepted");
-	wire_batch_seq(fl, RELOG_TYPE_REQUEST, "plugin.linked", 3, 0, 0,
-	    65536);
+	fp = files_three("pl", "plant");
+	fl = files_three("li", "linked");
 	ck_assert_int_eq(harness_daemon_await(&F, "plant.log: not relogd's",
 	    1, FILES_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_await(&F, "linked.log: not relogd's",
