@@ -204,6 +204,19 @@ cli_send(const char *msg)
 	capture_free(&c);
 }
 
+/* Stop a tail -f and relogd, and let go of what the tail printed. */
+static void
+cli_tail_end(pid_t pid, int ofd, int efd, char *out, char *err)
+{
+	kill(pid, SIGTERM);
+	harness_wait(pid, CLI_TIMEOUT_MS);
+	close(ofd);
+	close(efd);
+	free(out);
+	free(err);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+
 /*
  * tail -f outlives relogd: when relogd stops it says so on stderr, once
  * per disconnect, connects again once relogd is back, and shows what
@@ -245,13 +258,7 @@ START_TEST(test_cli_tail_restart)
 	ck_assert_uint_eq(harness_count(err, "\n"), 4);
 	ck_assert_uint_eq(harness_count(out, "] before\n"), 1);
 	ck_assert_ptr_nonnull(strstr(out, "tr: "));
-	kill(pid, SIGTERM);
-	harness_wait(pid, CLI_TIMEOUT_MS);
-	close(ofd);
-	close(efd);
-	free(out);
-	free(err);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	cli_tail_end(pid, ofd, efd, out, err);
 }
 END_TEST
 
@@ -285,13 +292,7 @@ START_TEST(test_cli_tail_away)
 	capture_await(ofd, &out, "] while away\n", 1, CLI_TIMEOUT_MS);
 	ck_assert_uint_eq(harness_count(out, "] raw seq="), 3);
 	ck_assert_uint_eq(harness_count(out, "] before\n"), 1);
-	kill(pid, SIGTERM);
-	harness_wait(pid, CLI_TIMEOUT_MS);
-	close(ofd);
-	close(efd);
-	free(out);
-	free(err);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	cli_tail_end(pid, ofd, efd, out, err);
 }
 END_TEST
 

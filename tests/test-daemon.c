@@ -178,6 +178,16 @@ START_TEST(test_daemon_python_handler)
 }
 END_TEST
 
+/* Connect to relogd's Forward socket at path. */
+static int
+fluent_connect(const char *path)
+{
+	int fd = proto_client_connect(path);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", path, strerror(-fd));
+	return (fd);
+}
+
 /*
  * Fluent clients on the Forward socket: Debian's python3-fluent-logger,
  * then Forward and PackedForward with acks (tests/python/forward_check.py);
@@ -190,7 +200,6 @@ START_TEST(test_daemon_fluent_forward)
 	char script[512], fwd[300], *text;
 	const char *dargs[] = { "--forward-socket", fwd, NULL };
 	const char *argv[] = { "/usr/bin/python3", script, fwd, NULL };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int out, status, fd;
 	pid_t pid;
 
@@ -204,9 +213,7 @@ START_TEST(test_daemon_fluent_forward)
 	ck_assert_msg(status == 0, "forward_check.py: %d: %s", status, text);
 	free(text);
 	/* Not msgpack: the connection is dropped, relogd goes on. */
-	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fd = fluent_connect(fwd);
 	ck_assert_int_eq(send(fd, "\xc1garbage", 8, MSG_NOSIGNAL), 8);
 	ck_assert_int_eq(harness_daemon_await(&H, "invalid msgpack type byte",
 	    1, DAEMON_REPLY_TIMEOUT_MS), 0);
@@ -264,7 +271,6 @@ START_TEST(test_daemon_fluent_term_acks)
 	char fwd[300], id[RELOG_ID_MAX + 1];
 	const char *dargs[] = { "--forward-socket", fwd, "--rate-limit", "off",
 	    NULL };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	msgpack_unpacker up;
 	msgpack_unpacked u;
 	msgpack_sbuffer sb;
@@ -277,9 +283,7 @@ START_TEST(test_daemon_fluent_term_acks)
 
 	snprintf(fwd, sizeof fwd, "%s/fwd.sock", H.dir);
 	harness_daemon_start(&H, dargs);
-	memcpy(sun.sun_path, fwd, strlen(fwd) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fd = fluent_connect(fwd);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	for (i = 0; i < CHUNKS; i++) {
@@ -335,14 +339,11 @@ END_TEST
 static int
 fluent_chunk_garbage(const char *path, const char *logger, const char *msg)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int fd;
 
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fd = fluent_connect(path);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	fluent_pack_chunk(&pk, logger, msg, "c1");

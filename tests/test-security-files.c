@@ -236,6 +236,24 @@ files_three(const char *runner, const char *plugin)
 	return (fd);
 }
 
+/* relogd said why it holds fd's 3 records (needle), and answers nothing. */
+static void
+files_held(int fd, const char *needle)
+{
+	ck_assert_int_eq(harness_daemon_await(&F, needle, 1, FILES_WAIT_MS),
+	    0);
+	files_assert_no_reply(fd);
+}
+
+/* What was planted at path is gone: fd's 3 records are written. */
+static void
+files_released(const char *path, int fd)
+{
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=3");
+	close(fd);
+}
+
 /*
  * Symlinks planted in log-dir are not followed: records for a plugin whose
  * file is a link to another file, or a dangling one, wait unacknowledged
@@ -258,23 +276,15 @@ START_TEST(test_security_symlinks)
 	files_start("");
 	fe = files_three("ev", "evil");
 	fd = files_three("da", "dang");
-	ck_assert_int_eq(harness_daemon_await(&F, "evil.log: a symbolic link: ",
-	    1, FILES_WAIT_MS), 0);
-	ck_assert_int_eq(harness_daemon_await(&F, "dang.log: a symbolic link: ",
-	    1, FILES_WAIT_MS), 0);
-	files_assert_no_reply(fe);
-	files_assert_no_reply(fd);
+	files_held(fe, "evil.log: a symbolic link: ");
+	files_held(fd, "dang.log: a symbolic link: ");
 	text = harness_read_file(target, NULL);
 	ck_assert_str_eq(text, "orig\n");
 	free(text);
 	ck_assert_int_eq(access(created, F_OK), -1);
 
-	ck_assert_int_eq(unlink(evil), 0);
-	ck_assert_int_eq(unlink(dang), 0);
-	ck_assert_str_eq(wire_reply(fe, 0, NULL), "written=3");
-	ck_assert_str_eq(wire_reply(fd, 0, NULL), "written=3");
-	close(fe);
-	close(fd);
+	files_released(evil, fe);
+	files_released(dang, fd);
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
 	ck_assert_int_eq(access(created, F_OK), -1);
 	text = harness_plugin_log(&F, "evil");
@@ -309,12 +319,8 @@ START_TEST(test_security_planted_file)
 	files_start("");
 	fp = files_three("pl", "plant");
 	fl = files_three("li", "linked");
-	ck_assert_int_eq(harness_daemon_await(&F, "plant.log: not relogd's",
-	    1, FILES_WAIT_MS), 0);
-	ck_assert_int_eq(harness_daemon_await(&F, "linked.log: not relogd's",
-	    1, FILES_WAIT_MS), 0);
-	files_assert_no_reply(fp);
-	files_assert_no_reply(fl);
+	files_held(fp, "plant.log: not relogd's");
+	files_held(fl, "linked.log: not relogd's");
 	text = harness_read_file(planted, NULL);
 	ck_assert_str_eq(text, "");
 	free(text);
@@ -322,12 +328,8 @@ START_TEST(test_security_planted_file)
 	ck_assert_str_eq(text, "orig\n");
 	free(text);
 
-	ck_assert_int_eq(unlink(planted), 0);
-	ck_assert_int_eq(unlink(linked), 0);
-	ck_assert_str_eq(wire_reply(fp, 0, NULL), "written=3");
-	ck_assert_str_eq(wire_reply(fl, 0, NULL), "written=3");
-	close(fp);
-	close(fl);
+	files_released(planted, fp);
+	files_released(linked, fl);
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
 	text = harness_plugin_log(&F, "plant");
 	ck_assert_uint_eq(harness_lines(text), 3);
