@@ -84,6 +84,7 @@ struct ring {
 	struct event *wake_ev;
 	struct event *tick_ev;	/* every tick_us while records come */
 	struct event *read_ev;	/* a read on the next turn, or in a while */
+	struct event *recheck_ev; /* a look at the lanes armed, after it */
 	uint64_t queued;	/* the position the last ack commits */
 	uint64_t tick_slots;	/* of records read since tick_at */
 	int64_t tick_us;	/* the tick's interval now */
@@ -377,6 +378,35 @@ ring_hungup_next(struct ring *rg, int rc)
 }
 
 /*
+ * Armed: look again in a while, for a commit whose producer did not see
+ * the arming (librelog commits without a store-load fence: "ring_recheck"
+ * in PROTOCOL.md). Once an arming, not a tick: an idle ring costs nothing.
+ */
+static void
+ring_recheck_add(struct ring *rg)
+{
+	struct timeval tv = { 0, PROTO_RING_RECHECK_MS * 1000 };
+
+	evtimer_add(rg->recheck_ev, &tv);
+}
+
+static void
+ring_recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ring *rg = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (rg->hungup || rg->congested || evtimer_pending(rg->read_ev, NULL))
+		return;
+	if ((rc = proto_ring_due(rg->r)) < 0)
+		ring_fail(rg);
+	else if (rc == 1)
+		ring_again(rg, 0);
+}
+
+/*
  * After a read: more now if its budget ran out or the ring filled while
  * arming. Else arm: while records come, for half the ring, the ticks
  * reading the rest; once a tick found none (idle), for the first record,
@@ -407,6 +437,8 @@ ring_next(struct ring *rg, int rc, int idle)
 		ring_fail(rg);
 	else if (armed == 1)
 		ring_again(rg, 0);
+	else
+		ring_recheck_add(rg);
 }
 
 /* A read on the next turn (more to read, a sync, a resume), or a retry. */
@@ -675,7 +707,9 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 	    ring_wake_cb, rg);
 	rg->tick_ev = evtimer_new(relogd_base, ring_tick_cb, rg);
 	rg->read_ev = evtimer_new(relogd_base, ring_read_cb, rg);
-	if (rg->wake_ev == NULL || rg->tick_ev == NULL || rg->read_ev == NULL)
+	rg->recheck_ev = evtimer_new(relogd_base, ring_recheck_cb, rg);
+	if (rg->wake_ev == NULL || rg->tick_ev == NULL || rg->read_ev == NULL ||
+	    rg->recheck_ev == NULL)
 		fatalx("out of memory for a ring");
 	event_add(rg->wake_ev, NULL);
 	ring_n++;
@@ -816,6 +850,7 @@ ring_detach(struct client *c)
 	event_free(rg->wake_ev);
 	event_free(rg->tick_ev);
 	event_free(rg->read_ev);
+	event_free(rg->recheck_ev);
 	if (rg->pid_ev != NULL)
 		event_free(rg->pid_ev);
 	if (rg->pidfd >= 0)

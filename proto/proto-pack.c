@@ -273,14 +273,14 @@ proto_pack_batch_head(msgpack_packer *pk, uint32_t n, uint64_t seq,
 
 /*
  * Pack the payload of the reply to runner.hello; ring says what became of
- * the shared ring (ring_reason: why it was refused).
+ * the shared ring (ring_reason: why it was refused). A ring taken is one
+ * relogd looks at again after arming it (ring_recheck).
  */
 void
 proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason,
     enum proto_ring_answer ring, const char *ring_reason)
 {
-	msgpack_pack_map(pk, ring == PROTO_RING_UNASKED ? 3 :
-	    ring == PROTO_RING_TAKEN ? 4 : 5);
+	msgpack_pack_map(pk, ring == PROTO_RING_UNASKED ? 3 : 5);
 	proto_pack_key(pk, "accepted");
 	if (accepted)
 		msgpack_pack_true(pk);
@@ -294,6 +294,8 @@ proto_pack_hello_reply(msgpack_packer *pk, int accepted, const char *reason,
 		return;
 	proto_pack_key(pk, "ring");
 	if (ring == PROTO_RING_TAKEN) {
+		msgpack_pack_true(pk);
+		proto_pack_key(pk, "ring_recheck");
 		msgpack_pack_true(pk);
 		return;
 	}

@@ -67,6 +67,7 @@ struct proto_lane {
 					   stuck_since, as reads ended */
 	uint64_t stuck_pos;
 	int64_t stuck_since;		/* CLOCK_MONOTONIC ns */
+	uint64_t armed;			/* wake_at as we stored it; 0: not */
 	int held;			/* rec is copied, not delivered yet */
 	int let_go;			/* ...or was, too large to keep, as
 					   the last read ended */
@@ -1187,8 +1188,10 @@ proto_lane_arm(struct proto_ring *r, struct proto_lane *l, uint32_t slots)
 	 * then load of wake_at: either it sees us armed, or we see it.
 	 */
 	atomic_store_explicit(&l->hdr->wake_at, w, memory_order_seq_cst);
-	if (!proto_lane_due(r, l, w))
+	if (!proto_lane_due(r, l, w)) {
+		l->armed = w;
 		return (0);
+	}
 	atomic_compare_exchange_strong_explicit(&l->hdr->wake_at, &w,
 	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed);
 	return (1);
@@ -1224,6 +1227,7 @@ proto_ring_arm(struct proto_ring *r, uint32_t slots)
 	 */
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
+		l->armed = 0;
 		if (!l->held && l->status == PROTO_RING_PENDING)
 			blocked = 1;
 	}
@@ -1233,6 +1237,30 @@ proto_ring_arm(struct proto_ring *r, uint32_t slots)
 			continue;
 		if (proto_lane_arm(r, l, blocked &&
 		    l->status == PROTO_RING_PENDING ? 1 : slots))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Look again, some time after proto_ring_arm returned 0, at the lanes it
+ * armed: 1 if one has what it was armed for (read now: a producer that
+ * committed without a store-load fence may have missed the arming), else 0
+ * (still armed), or the ring's error. A producer's commit is seen by then
+ * whatever its order: stores leave a CPU's store buffer within
+ * microseconds (PROTOCOL.md, "Wakeup").
+ */
+int
+proto_ring_due(struct proto_ring *r)
+{
+	struct proto_lane *l;
+	unsigned i;
+
+	if (r->error != 0)
+		return (r->error);
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if (l->armed != 0 && proto_lane_due(r, l, l->armed))
 			return (1);
 	}
 	return (0);

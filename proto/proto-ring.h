@@ -16,6 +16,8 @@
  *		drop the runner, saying proto_ring_cause(r)
  *	else if (proto_ring_arm(r, UINT32_MAX) == 1)
  *		read again now: the ring filled up while arming
+ *	else, PROTO_RING_RECHECK_MS later: if (proto_ring_due(r) == 1)
+ *		read now: a commit's wakeup crossed the arming
  *	...
  *	once what cb was given is written: proto_ring_commit(r, position)
  *
@@ -98,6 +100,13 @@ struct proto_ring_counts {
  */
 #define PROTO_RING_STUCK_MS 10
 
+/*
+ * How long after arming a consumer looks again (proto_ring_due), for the
+ * producers that commit without a store-load fence ("ring_recheck" in the
+ * hello's reply: PROTOCOL.md, "Wakeup").
+ */
+#define PROTO_RING_RECHECK_MS 10
+
 /* The most proto_ring_new_drops says at once: a counter that jumped. */
 #define PROTO_RING_DROPS_MAX ((uint64_t)1 << 32)
 
@@ -114,6 +123,7 @@ void	proto_ring_limit(struct proto_ring *);
 void	proto_ring_sync(struct proto_ring *);
 int	proto_ring_synced(const struct proto_ring *);
 int	proto_ring_arm(struct proto_ring *, uint32_t);
+int	proto_ring_due(struct proto_ring *);
 const char *proto_ring_cause(const struct proto_ring *);
 uint64_t proto_ring_position(struct proto_ring *);
 unsigned proto_ring_lanes(const struct proto_ring *);

@@ -236,6 +236,9 @@ conn_reply_key(struct proto_reader *rd, struct shim_reply *r)
 		return (0);
 	if (proto_str_eq(key, "ring") && proto_read_bool(rd, &r->ring) == 0)
 		return (0);
+	if (proto_str_eq(key, "ring_recheck") &&
+	    proto_read_bool(rd, &r->ring_recheck) == 0)
+		return (0);
 	return (proto_read_skip(rd));
 }
 

@@ -92,6 +92,8 @@ flusher_hello(struct relog *h, int64_t deadline)
 	ssize_t len;
 	size_t start;
 
+	/* Until this relogd says it looks again after arming: fenced. */
+	shm_ring_rechecked(h->shm, false);
 	pthread_mutex_lock(&h->pack_lock);
 	msgpack_sbuffer_clear(&h->out);
 	msgpack_packer_init(&pk, &h->out, msgpack_sbuffer_write);
@@ -115,7 +117,11 @@ flusher_hello(struct relog *h, int64_t deadline)
 		    (int)r.ring_reason.len, r.ring_reason.ptr);
 		h->ring_refused_told = 1;
 	}
-	return (nfds != 0 && r.ring == 1);
+	if (nfds != 0 && r.ring == 1) {
+		shm_ring_rechecked(h->shm, r.ring_recheck == 1);
+		return (1);
+	}
+	return (0);
 }
 
 /* The first connect was tried: relog_open need wait no longer. */

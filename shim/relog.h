@@ -95,8 +95,10 @@ struct relog_opts {
 	 * emitting thread pushes into a lane of its own (1 on) while one is
 	 * free (or was a thread's that has ended), so threads on different
 	 * CPUs do not contend, and a push there swaps no atomic word but
-	 * where relogd may be reading (its commit is one seq_cst store); the
-	 * threads that find none share lane 0, and stay there. A thread
+	 * where relogd may be reading (its commit is a plain release store
+	 * where relogd says it looks again after arming, as this one does,
+	 * else one seq_cst store); the threads that find none share lane 0,
+	 * and stay there. A thread
 	 * keeps its lane until it ends. Each lane is a ring as queue_max
 	 * says (256 KiB by default), its pages allocated when a thread first
 	 * takes it: the memory is at most lanes times that. relogd merges

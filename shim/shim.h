@@ -137,6 +137,7 @@ struct shim_reply {
 	int64_t request_id;
 	int accepted;		/* hello */
 	int ring;		/* hello: -1 not said, 0 refused, 1 taken */
+	int ring_recheck;	/* hello: relogd looks again after arming */
 	struct proto_str reason;	/* hello's reason, or an error's */
 	struct proto_str ring_reason;	/* hello: why the ring was refused */
 };

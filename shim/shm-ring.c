@@ -62,6 +62,12 @@ struct shm_ring {
 	shm_ring_wake_cb wake;		/* NULL: none */
 	void *wake_arg;
 	bool prefetchw;			/* the CPU has PREFETCHW */
+	/*
+	 * The consumer looks again after it arms (relogd says so in the
+	 * hello's reply): a push into a lane of its own commits with release
+	 * order, not seq_cst, and loads wake_at relaxed (shm_ring_push_one).
+	 */
+	_Atomic bool rechecked;
 	_Atomic uint64_t unmapped;
 
 	/*
@@ -420,6 +426,7 @@ shm_ring_reset(struct shm_ring *r)
 {
 	shm_ring_unmap(r);
 	atomic_store_explicit(&r->unmapped, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->rechecked, false, memory_order_relaxed);
 	return (shm_ring_map(r, r->slot_count, r->lane_count));
 }
 
@@ -628,22 +635,31 @@ shm_ring_cut(const char *text, size_t len, size_t max)
 
 /*
  * After a push: wake the consumer if it is armed for a position the ring
- * has reached. The caller's last store to a seq was seq_cst (or it fenced),
- * so either this sees the consumer's arming or the consumer, checking after
- * it armed, sees that store (PROTOCOL.md, "Wakeup").
+ * has reached. fenced: the caller's last store to a seq was seq_cst (or it
+ * fenced), and so are these loads: either this sees the consumer's arming
+ * or the consumer, checking after it armed, sees that store. Else (the
+ * consumer rechecks) its third look, a while later, sees it (PROTOCOL.md,
+ * "Wakeup").
  */
-static void
-shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end)
+static inline void
+shm_ring_wake(struct shm_ring *r, struct shm_lane *l, uint64_t end,
+    bool fenced)
 {
 	struct relog_ring_header *hdr = l->hdr;
-	uint64_t w;
+	uint64_t w, head;
 
-	w = atomic_load_explicit(&hdr->wake_at, memory_order_seq_cst);
+	/* Orders as constants: a variable one is taken as seq_cst. */
+	w = fenced ? atomic_load_explicit(&hdr->wake_at, memory_order_seq_cst) :
+	    atomic_load_explicit(&hdr->wake_at, memory_order_relaxed);
 	if (w == RELOG_RING_DISARMED)
 		return;
-	if ((int64_t)(end - w) < 0 && (int64_t)(atomic_load_explicit(
-	    &hdr->head, memory_order_seq_cst) - w) < 0)
-		return;
+	if ((int64_t)(end - w) < 0) {
+		head = fenced ? atomic_load_explicit(&hdr->head,
+		    memory_order_seq_cst) : atomic_load_explicit(&hdr->head,
+		    memory_order_relaxed);
+		if ((int64_t)(head - w) < 0)
+			return;
+	}
 	if (atomic_compare_exchange_strong_explicit(&hdr->wake_at, &w,
 	    RELOG_RING_DISARMED, memory_order_relaxed, memory_order_relaxed) &&
 	    r->wake != NULL)
@@ -871,6 +887,75 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 	return (shm_ring_claim(r, l, pos, first));
 }
 
+/* Put len bytes of src into a slot's words from word i; the next word. */
+static inline size_t
+shm_ring_put_one(_Atomic uint64_t *word, size_t i, const char *src,
+    size_t len)
+{
+	uint64_t w;
+
+	for (; len >= 8; len -= 8, src += 8, i++) {
+		memcpy(&w, src, 8);
+		atomic_store_explicit(&word[i], w, memory_order_relaxed);
+	}
+	if (len > 0)
+		atomic_store_explicit(&word[i++], shm_ring_tail_word(src, len),
+		    memory_order_relaxed);
+	return (i);
+}
+
+/*
+ * The common push: a record of one slot into the caller's own lane. As
+ * shm_ring_push's own-lane path, without its loops over slots; and where
+ * the consumer looks again after arming (rechecked), its commit is a
+ * release store, not seq_cst: no store-load fence, whose wait for the
+ * record's stores to leave the store buffer was a fifth of an emit
+ * (bench/README.md, the emit rows).
+ */
+static int
+shm_ring_push_one(struct shm_ring *r, struct shm_lane *l,
+    const struct relog_ring_record *h, const struct shm_ring_record *rec)
+{
+	struct relog_ring_header *hdr = l->hdr;
+	_Atomic uint64_t *word;
+	uint64_t words[4], p;
+	size_t i;
+
+	p = atomic_load_explicit(&hdr->head, memory_order_relaxed);
+	atomic_store_explicit(&hdr->head, p + 1, memory_order_relaxed);
+	if (!shm_ring_claim_own(r, l, p, RELOG_RING_FIRST)) {
+		atomic_fetch_add_explicit(&hdr->abandoned, 1,
+		    memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		shm_ring_wake(r, l, p + 1, true);
+		shm_ring_prefetch(r, l, p + 1 + SHM_RING_AHEAD);
+		return (-EAGAIN);
+	}
+	atomic_thread_fence(memory_order_release);
+	word = l->slots[p & r->mask].word;
+	memcpy(words, h, sizeof words);
+	for (i = 0; i < 4; i++)
+		atomic_store_explicit(&word[i], words[i], memory_order_relaxed);
+	i = shm_ring_put_one(word, i, rec->name, h->name_len);
+	i = shm_ring_put_one(word, i, rec->msg, h->msg_len);
+	i = shm_ring_put_one(word, i, rec->exc, h->exc_len);
+	(void)shm_ring_put_one(word, i, rec->color, h->color_len);
+	/* Orders as constants: a variable one is taken as seq_cst. */
+	if (atomic_load_explicit(&r->rechecked, memory_order_relaxed)) {
+		atomic_store_explicit(&l->slots[p & r->mask].seq,
+		    relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST),
+		    memory_order_release);
+		shm_ring_wake(r, l, p + 1, false);
+	} else {
+		atomic_store_explicit(&l->slots[p & r->mask].seq,
+		    relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST),
+		    memory_order_seq_cst);
+		shm_ring_wake(r, l, p + 1, true);
+	}
+	shm_ring_prefetch(r, l, p + 1 + SHM_RING_AHEAD);
+	return (0);
+}
+
 /*
  * Copy a record in. Texts are cut to RELOG_RING_TEXT_MAX bytes, the color
  * to RELOG_RING_COLOR_MAX (at a UTF-8 boundary); a message or exception
@@ -889,7 +974,7 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 	uint64_t owned[SHM_RING_OWNED_WORDS], words[4], p, k, i, off;
 	struct shm_ring_long longs[2];
 	unsigned first, long_texts = 0;
-	int broken = 0;
+	int broken = 0, ret;
 	bool own;
 
 	if (r->base == NULL) {
@@ -947,6 +1032,12 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 		atomic_fetch_add_explicit(&r->unmapped, 1,
 		    memory_order_relaxed);
 		return (-ENXIO);
+	}
+	if (own && k == 1) {
+		ret = shm_ring_push_one(r, l, &h, rec);
+		atomic_signal_fence(memory_order_seq_cst);
+		shm_in_own = 0;
+		return (ret);
 	}
 	hdr = l->hdr;
 	if (own) {
@@ -1024,9 +1115,25 @@ shm_ring_push(struct shm_ring *r, const struct shm_ring_record *rec)
 		/* What made the consumer's position ready may be a poison. */
 		atomic_thread_fence(memory_order_seq_cst);
 	}
-	shm_ring_wake(r, l, p + k);
+	shm_ring_wake(r, l, p + k, true);
 	shm_ring_prefetch(r, l, p + k + SHM_RING_AHEAD);
 	return (broken ? -EAGAIN : 0);
+}
+
+/*
+ * Does the consumer look again after arming (the hello's ring_recheck)?
+ * Set before the ring is handed over (false) and once relogd has said.
+ */
+void
+shm_ring_rechecked(struct shm_ring *r, bool yes)
+{
+	atomic_store_explicit(&r->rechecked, yes, memory_order_relaxed);
+}
+
+bool
+shm_ring_is_rechecked(const struct shm_ring *r)
+{
+	return (atomic_load_explicit(&r->rechecked, memory_order_relaxed));
 }
 
 /*

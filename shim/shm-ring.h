@@ -14,6 +14,7 @@
 #ifndef RELOG_SHM_RING_H
 #define RELOG_SHM_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,8 @@ void	shm_ring_destroy(struct shm_ring *);
 int	shm_ring_fd(const struct shm_ring *);
 void   *shm_ring_memory(const struct shm_ring *, size_t *);
 int	shm_ring_push(struct shm_ring *, const struct shm_ring_record *);
+void	shm_ring_rechecked(struct shm_ring *, bool);
+bool	shm_ring_is_rechecked(const struct shm_ring *);
 int	shm_ring_reset(struct shm_ring *);
 uint64_t shm_ring_dropped(const struct shm_ring *);
 void	shm_ring_stats(const struct shm_ring *, struct shm_ring_stats *);

@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "relog.h"
 #include "shim.h"
+#include "shm-ring.h"
 #include "tests.h"
 
 /* What relog_close may take past its timeout: the stderr fallback. */
@@ -561,6 +562,97 @@ START_TEST(test_shim_wall_clock)
 }
 END_TEST
 
+/* A relogd of old that takes the ring but does not say ring_recheck. */
+struct shim_fake {
+	int lfd;
+	int recheck;		/* say ring_recheck: true */
+};
+
+static void
+shim_fake_pack(msgpack_packer *pk, void *arg)
+{
+	const struct shim_fake *f = arg;
+
+	msgpack_pack_map(pk, f->recheck ? 5 : 4);
+	proto_pack_key(pk, "accepted");
+	msgpack_pack_true(pk);
+	proto_pack_key(pk, "host_version");
+	proto_pack_key(pk, RELOG_PROTOCOL_VERSION);
+	proto_pack_key(pk, "reason");
+	proto_pack_key(pk, "");
+	proto_pack_key(pk, "ring");
+	msgpack_pack_true(pk);
+	if (f->recheck) {
+		proto_pack_key(pk, "ring_recheck");
+		msgpack_pack_true(pk);
+	}
+}
+
+/* Accept one runner, answer its hello, hold it until it goes. */
+static void *
+shim_fake_serve(void *arg)
+{
+	struct shim_fake *f = arg;
+	struct proto_header hd;
+	struct proto_msg m;
+	msgpack_sbuffer sb;
+	const char *cause;
+	char b[256];
+	int fd;
+
+	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
+		return (NULL);
+	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
+	    RELOG_METHOD_HELLO);
+	proto_msg_free(&m);
+	proto_client_frame(&sb, &hd, shim_fake_pack, f);
+	(void)!write(fd, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	while (read(fd, b, sizeof b) > 0)
+		;
+	close(fd);
+	return (NULL);
+}
+
+/*
+ * librelog commits without a store-load fence only where relogd says it
+ * looks again after arming (ring_recheck in the hello's reply): told so, it
+ * does; by a relogd that takes the ring and does not say it, it keeps its
+ * seq_cst commits. And relogd itself says it.
+ */
+START_TEST(test_shim_recheck_negotiated)
+{
+	struct shim_fake f;
+	pthread_t t;
+	relog_t *h;
+	int64_t deadline;
+
+	for (f.recheck = 0; f.recheck <= 1; f.recheck++) {
+		f.lfd = listen_deaf();
+		pthread_create(&t, NULL, shim_fake_serve, &f);
+		h = open_handle(0);
+		deadline = harness_now_ms() + 10000;
+		while (!__atomic_load_n(&h->ring_mode, __ATOMIC_RELAXED)) {
+			ck_assert(harness_now_ms() < deadline);
+			poll(NULL, 0, 5);
+		}
+		ck_assert_int_eq(shm_ring_is_rechecked(h->shm), f.recheck);
+		relog_close(h, 0);
+		pthread_join(t, NULL);
+		close(f.lfd);
+		unlink(H.socket);
+	}
+	harness_daemon_start(&H, NULL);
+	h = open_handle(0);
+	ck_assert_int_eq(relog_flush(h, 10000), 0);
+	ck_assert(__atomic_load_n(&h->ring_mode, __ATOMIC_RELAXED));
+	ck_assert(shm_ring_is_rechecked(h->shm));
+	relog_close(h, 10000);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 Suite *
 suite_shim(void)
 {
@@ -580,6 +672,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
 	tcase_add_test(tc, test_shim_open_wait);
+	tcase_add_test(tc, test_shim_recheck_negotiated);
 	suite_add_tcase(s, tc);
 	return (s);
 }

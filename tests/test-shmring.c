@@ -1702,6 +1702,64 @@ START_TEST(test_shmring_wakeup)
 END_TEST
 
 /*
+ * A consumer that looks again after arming (the hello's ring_recheck):
+ * producers commit without a store-load fence, so a commit may cross the
+ * arming and wake no one. proto_ring_due finds it: 1 once an armed lane
+ * holds what it was armed for, 0 before, and 0 once read and armed anew.
+ * Here the crossing is made by hand: wake_at disarmed under the consumer,
+ * as the producer's load of it saw it.
+ */
+START_TEST(test_shmring_recheck)
+{
+	struct sr_consumer c;
+	struct relog_ring_header *hdr;
+	struct shm_ring *ring;
+	uint64_t i = 0;
+
+	atomic_store(&sr_wakes, 0);
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, sr_wake_count, NULL), 0);
+	shm_ring_rechecked(ring, true);
+	hdr = sr_map(ring);
+	sr_open(&c, ring, SR_SMALL, 1);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+
+	/* Armed for 1: due once a record is committed, woken or not. */
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
+	ck_assert_int_eq(proto_ring_due(c.ring), 0);
+	atomic_store(&hdr->wake_at, RELOG_RING_DISARMED);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
+	ck_assert_int_eq(proto_ring_due(c.ring), 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+
+	/* Armed for 20: not due at 19, due at 20. */
+	ck_assert_int_eq(proto_ring_arm(c.ring, 20), 0);
+	atomic_store(&hdr->wake_at, RELOG_RING_DISARMED);
+	while (i < c.res.delivered + 19)
+		sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(proto_ring_due(c.ring), 0);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
+	ck_assert_int_eq(proto_ring_due(c.ring), 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+
+	/* Read and armed anew: nothing due; a commit that sees it wakes. */
+	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
+	ck_assert_int_eq(proto_ring_due(c.ring), 0);
+	sr_push(ring, SR_SMALL, 0, i++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 1);
+	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c.res.delivered, i);
+	sr_result_clean(&c.res);
+	sr_close(&c);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
  * A record claimed and not committed (a writer at work): the consumer waits
  * for it, records after it included, and will not sleep on it; once the
  * runner is dead it is skipped and counted, and the rest delivered.
@@ -3534,6 +3592,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_scribbled_header);
 	tcase_add_test(tc, test_shmring_fork_reset);
 	tcase_add_test(tc, test_shmring_wakeup);
+	tcase_add_test(tc, test_shmring_recheck);
 	tcase_add_test(tc, test_shmring_unfinished);
 	tcase_add_test(tc, test_shmring_skips);
 	tcase_add_test(tc, test_shmring_lapped_writer);

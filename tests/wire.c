@@ -223,8 +223,8 @@ wire_batch(int fd, const char *logger, int n, size_t chunk)
 
 /*
  * Receive a response. Returns the error code (static) if it has one,
- * "accepted"/"refused" for a hello reply (then ", ring" or ", no ring:
- * REASON" if it says so), "written=N" for a batch's, "tail=N" for a
+ * "accepted"/"refused" for a hello reply (then ", ring", and ", recheck"
+ * if relogd looks again after arming, or ", no ring: REASON" if it says so), "written=N" for a batch's, "tail=N" for a
  * ring_sync's. *eof tells whether relogd closed the connection right
  * after.
  */
@@ -251,8 +251,13 @@ wire_reply(int fd, int check_eof, int *eof)
 			snprintf(result, sizeof result, "%s",
 			    o->via.boolean ? "accepted" : "refused");
 		if ((o = proto_map_get(m.env.payload, "ring")) != NULL &&
-		    o->via.boolean)
+		    o->via.boolean) {
 			strcat(result, ", ring");
+			o = proto_map_get(m.env.payload, "ring_recheck");
+			if (o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN &&
+			    o->via.boolean)
+				strcat(result, ", recheck");
+		}
 		else if (o != NULL && (o = proto_map_get(m.env.payload,
 		    "ring_reason")) != NULL)
 			snprintf(result + strlen(result), sizeof result -
