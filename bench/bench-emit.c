@@ -1,11 +1,13 @@
 /*
  * relog-bench's emit rows: relog_emit timed one call at a time from one
- * and four threads on one handle, the machine's own row beside them (a loop
- * as long, no relog), and the system calls and mallocs of 1,000 emits,
- * counted by strace.
+ * and four threads on one handle, paced (1 M records/s in all: relogd
+ * keeps up) and as fast as they go (relogd falls behind: the ring full),
+ * the machine's own row beside them (a loop as long, no relog), and the
+ * system calls and mallocs of 1,000 emits, counted by strace.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +34,8 @@ bench_lat_from(struct bench_lat *l, uint64_t *v, size_t n)
 struct bench_producer {
 	relog_t *h;
 	uint64_t *ticks;
+	uint64_t pace;		/* ticks from one emit's start to the next */
+	int yield;		/* wait yielding the CPU, not spinning */
 	int id;
 };
 
@@ -41,12 +45,19 @@ bench_produce(void *arg)
 	struct bench_producer *p = arg;
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
 	char msg[BENCH_MSG_SIZE + 1];
-	uint64_t t0, i;
+	uint64_t t0 = 0, i;
 
 	e.logger_name = "plugin.bench.emit";
 	e.message = msg;
 	bench_message(msg, 0);
 	for (i = 0; i < BENCH_EMITS; i++) {
+		/* Paced: wait (untimed) for the next emit's turn. */
+		while (p->pace != 0 && i != 0 && measure_tsc() - t0 < p->pace) {
+			if (p->yield)
+				sched_yield();
+			else
+				_mm_pause();
+		}
 		t0 = measure_tsc();
 		relog_emit(p->h, &e);
 		p->ticks[i] = measure_tsc() - t0;
@@ -125,10 +136,14 @@ bench_floor(struct bench_lat *l, uint64_t ns)
 
 /*
  * relog_emit's latency with threads producers, the daemon connected and
- * draining, default settings (a ring of 200).
+ * draining, default settings (a ring of 200): paced, the threads together
+ * emit BENCH_PACED_RATE records/s (relogd keeps up: no record dropped, it
+ * says if one was), else as fast as they can (relogd falls behind, and
+ * emits overwrite the oldest records).
  */
 void
-bench_emit_latency(struct bench_lat *l, const char *socket, int threads)
+bench_emit_latency(struct bench_lat *l, const char *socket, int threads,
+    int paced)
 {
 	struct bench_producer p[4];
 	pthread_t t[4];
@@ -147,11 +162,20 @@ bench_emit_latency(struct bench_lat *l, const char *socket, int threads)
 	for (i = 0; i < threads; i++) {
 		p[i].h = h;
 		p[i].ticks = all + (size_t)i * BENCH_EMITS;
+		p[i].pace = paced ? measure_ns_ticks(1000000000ULL *
+		    (uint64_t)threads / BENCH_PACED_RATE) : 0;
+		/* More producers than CPUs: spinning, they starve relogd. */
+		p[i].yield = threads > 1;
 		p[i].id = i;
 		pthread_create(&t[i], NULL, bench_produce, &p[i]);
 	}
 	for (i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
+	if (paced && relog_dropped(h) != 0)
+		fprintf(stderr, "relog-bench: the paced emit run with %d "
+		    "producer%s dropped %llu records\n", threads,
+		    threads == 1 ? "" : "s",
+		    (unsigned long long)relog_dropped(h));
 	relog_close(h, BENCH_TIMEOUT_MS);
 	bench_lat_from(l, all, (size_t)threads * BENCH_EMITS);
 	free(all);

@@ -66,8 +66,12 @@ bench_print_emit(FILE *f, const struct bench_results *r)
 	fprintf(f, "relog benchmark on %s, %d cores\n\n", r->cpu, r->cores);
 	fprintf(f, "%-44s %10s %10s %10s\n", "emit latency (ns)", "p50", "p99",
 	    "p99.9");
-	bench_print_lat(f, "relog_emit, 1 producer", &r->emit1);
-	bench_print_lat(f, "relog_emit, 4 producers", &r->emit4);
+	bench_print_lat(f, "relog_emit, 1 producer, 1 M/s", &r->emit1);
+	bench_print_lat(f, "relog_emit, 4 producers, 1 M/s in all",
+	    &r->emit4);
+	bench_print_lat(f, "relog_emit, 1 producer, ring full", &r->emit1_full);
+	bench_print_lat(f, "relog_emit, 4 producers, ring full",
+	    &r->emit4_full);
 	bench_print_lat(f, "the machine: a loop as long, no relog", &r->floor);
 	if (r->syslog_send.n != 0)
 		bench_print_lat(f, "rsyslog: send(2) to imuxsock, 1 sender",
@@ -188,6 +192,8 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "\"cgroups\": \"%s\"},\n", r->cpu, r->cores, bench_cg_kind);
 	bench_json_lat(f, "emit_1_producer", &r->emit1, ",");
 	bench_json_lat(f, "emit_4_producers", &r->emit4, ",");
+	bench_json_lat(f, "emit_1_producer_ring_full", &r->emit1_full, ",");
+	bench_json_lat(f, "emit_4_producers_ring_full", &r->emit4_full, ",");
 	bench_json_lat(f, "floor_loop", &r->floor, ",");
 	bench_json_lat(f, "delivery", &r->delivery, ",");
 	bench_json_lat(f, "rsyslog_send", &r->syslog_send, ",");

@@ -23,6 +23,7 @@
 
 #define BENCH_MSG_SIZE 100		/* bytes of message per record */
 #define BENCH_EMITS 100000		/* per latency run and thread */
+#define BENCH_PACED_RATE 1000000	/* records/s of a paced run, all told */
 /*
  * A throughput runner's RELOG_QUEUE_MAX: a ring of 4,096 slots, 1 MiB; 64
  * of them stay closer to the caches (and the TLB) than rings of 4 MiB.
@@ -82,7 +83,8 @@ struct bench_rsyslog {
 
 /* Everything measured in one run. */
 struct bench_results {
-	struct bench_lat emit1, emit4, delivery, syslog_send, floor;
+	struct bench_lat emit1, emit4, emit1_full, emit4_full, delivery,
+	    syslog_send, floor;
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
 	struct bench_tput flat;		/* 64 runners, relogd in their cgroup */
@@ -121,7 +123,7 @@ relog_t	*bench_open(const char *, const char *, size_t);
 
 /* bench-emit.c */
 void	bench_lat_from(struct bench_lat *, uint64_t *, size_t);
-void	bench_emit_latency(struct bench_lat *, const char *, int);
+void	bench_emit_latency(struct bench_lat *, const char *, int, int);
 void	bench_floor(struct bench_lat *, uint64_t);
 void	bench_count_calls(struct bench_calls *, const char *);
 
