@@ -77,6 +77,22 @@ relog_opt_num(size_t given, const char *env, size_t def, size_t max,
 	return (0);
 }
 
+/* A prefix of up to 16 bytes as words and masks (relog_wanted). */
+static void
+relog_prefix_key(uint64_t key[4], const char *prefix, size_t len)
+{
+	unsigned char bytes[16] = { 0 }, mask[16] = { 0 };
+
+	if (len > sizeof bytes)
+		return;
+	memcpy(bytes, prefix, len);
+	memset(mask, 0xff, len);
+	memcpy(&key[0], bytes, 8);
+	memcpy(&key[1], mask, 8);
+	memcpy(&key[2], bytes + 8, 8);
+	memcpy(&key[3], mask + 8, 8);
+}
+
 /* Copy the prefix list. Returns 0 or -1. */
 static int
 relog_set_prefixes(struct relog *h, const char *const *prefixes)
@@ -89,13 +105,17 @@ relog_set_prefixes(struct relog *h, const char *const *prefixes)
 		n++;
 	h->prefixes = calloc(n + 1, sizeof *h->prefixes);
 	h->prefix_lens = calloc(n + 1, sizeof *h->prefix_lens);
-	if (h->prefixes == NULL || h->prefix_lens == NULL)
+	h->prefix_keys = calloc(n + 1, sizeof *h->prefix_keys);
+	if (h->prefixes == NULL || h->prefix_lens == NULL ||
+	    h->prefix_keys == NULL)
 		return (-1);
 	for (i = 0; i < n; i++) {
 		h->prefixes[i] = strdup(prefixes[i]);
 		if (h->prefixes[i] == NULL)
 			return (-1);
 		h->prefix_lens[i] = strlen(prefixes[i]);
+		relog_prefix_key(h->prefix_keys[i], prefixes[i],
+		    h->prefix_lens[i]);
 	}
 	return (0);
 }
@@ -150,6 +170,7 @@ relog_free(struct relog *h)
 	}
 	free(h->prefixes);
 	free(h->prefix_lens);
+	free(h->prefix_keys);
 	for (i = 0; h->plugin_ids != NULL && i < RELOG_HELLO_PLUGINS_MAX;
 	    i++)
 		free((char *)h->plugin_ids[i].ptr);
@@ -469,16 +490,33 @@ relog_open(const struct relog_opts *opts)
 	return (h);
 }
 
-/* Is this logger name forwarded? */
+/*
+ * Is this logger name (len bytes) forwarded? A name of 16 bytes or more
+ * is compared with a prefix of up to 16 in two words, under masks: no
+ * call, where strncmp was a tenth of an emit.
+ */
 static int
-relog_wanted(const struct relog *h, const char *name)
+relog_wanted(const struct relog *h, const char *name, size_t len)
 {
-	size_t i;
+	const uint64_t *k;
+	uint64_t a = 0, b = 0;
+	size_t i, n;
 
 	if (h->prefixes[0] == NULL)
 		return (1);
+	if (len >= 16) {
+		memcpy(&a, name, 8);
+		memcpy(&b, name + 8, 8);
+	}
 	for (i = 0; h->prefixes[i] != NULL; i++) {
-		if (strncmp(name, h->prefixes[i], h->prefix_lens[i]) == 0)
+		n = h->prefix_lens[i];
+		k = h->prefix_keys[i];
+		if (n > len)
+			continue;
+		if (len >= 16 && n <= 16) {
+			if (((a ^ k[0]) & k[1]) == 0 && ((b ^ k[2]) & k[3]) == 0)
+				return (1);
+		} else if (memcmp(name, h->prefixes[i], n) == 0)
 			return (1);
 	}
 	return (0);
@@ -491,7 +529,7 @@ relog_wanted(const struct relog *h, const char *name)
  */
 static int
 relog_push(struct relog *h, const struct relog_entry *e, const char *name,
-    const char *msg, size_t msg_len)
+    size_t name_len, const char *msg, size_t msg_len)
 {
 	struct shm_ring_record rec;
 	const char *exc = e->exception_text;
@@ -500,7 +538,7 @@ relog_push(struct relog *h, const struct relog_entry *e, const char *name,
 	    shim_wall_ms();
 	rec.level = e->level;
 	rec.name = name;
-	rec.name_len = strlen(name);
+	rec.name_len = name_len;
 	rec.msg = msg;
 	rec.msg_len = msg_len;
 	/* Most records have none: no call for it. */
@@ -521,6 +559,7 @@ relog_emit(relog_t *h, const struct relog_entry *entry)
 {
 	struct relog_entry e;
 	const char *name, *msg;
+	size_t name_len;
 
 	if (h == NULL || entry == NULL || entry->sz == 0 ||
 	    entry->sz > sizeof e)
@@ -533,9 +572,10 @@ relog_emit(relog_t *h, const struct relog_entry *entry)
 	}
 	name = entry->logger_name != NULL ? entry->logger_name : "";
 	msg = entry->message != NULL ? entry->message : "";
-	if (!relog_wanted(h, name))
+	name_len = strlen(name);
+	if (!relog_wanted(h, name, name_len))
 		return (1);
-	return (relog_push(h, entry, name, msg, strlen(msg)));
+	return (relog_push(h, entry, name, name_len, msg, strlen(msg)));
 }
 
 /* Queue a record with a printf-style message. */
@@ -546,13 +586,14 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 	struct relog_entry e = { .sz = sizeof e, .level = level };
 	char small[1024], *msg = small;
 	va_list ap;
-	size_t kept;
+	size_t kept, name_len;
 	int len, ret;
 
 	if (h == NULL || fmt == NULL)
 		return (-EINVAL);
 	e.logger_name = logger_name != NULL ? logger_name : "";
-	if (!relog_wanted(h, e.logger_name))
+	name_len = strlen(e.logger_name);
+	if (!relog_wanted(h, e.logger_name, name_len))
 		return (1);
 	va_start(ap, fmt);
 	len = vsnprintf(small, sizeof small, fmt, ap);
@@ -582,7 +623,7 @@ relog_log(relog_t *h, int level, const char *logger_name, const char *fmt,
 		}
 		len = (int)kept;
 	}
-	ret = relog_push(h, &e, e.logger_name, msg, (size_t)len);
+	ret = relog_push(h, &e, e.logger_name, name_len, msg, (size_t)len);
 	if (msg != small)
 		free(msg);
 	return (ret);

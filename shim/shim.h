@@ -88,6 +88,11 @@ struct relog {
 	size_t open_wait_ms;	/* RELOG_OPEN_WAIT_MS */
 	char **prefixes;	/* NULL-terminated */
 	size_t *prefix_lens;
+	/*
+	 * Of each prefix up to 16 bytes: its bytes as two words, and masks
+	 * of them (relog_wanted compares a name of 16 bytes or more so).
+	 */
+	uint64_t (*prefix_keys)[4];
 
 	/* Pushed into by any thread; replaced only after fork(). */
 	struct shm_ring *shm;

@@ -143,6 +143,54 @@ START_TEST(test_shim_filter)
 END_TEST
 
 /*
+ * The filter compares a name of 16 bytes or more in words under masks, a
+ * shorter one or a prefix past 16 bytes byte by byte: each way, a name is
+ * forwarded exactly when it starts with a prefix, whichever byte differs.
+ */
+START_TEST(test_shim_filter_words)
+{
+	static const char *const prefixes[] = { "plugin.",
+	    "sixteen.bytes.ab", "a.prefix.longer.than.16.", NULL };
+	static const struct {
+		const char *name;
+		int ret;
+	} cases[] = {
+		{ "plugin.abcdefghijklmnop", 0 },
+		{ "plugin_abcdefghijklmnop", 1 },
+		{ "Plugin.abcdefghijklmnop", 1 },
+		{ "plugin.", 0 },
+		{ "plugin", 1 },
+		{ "plugin.x", 0 },
+		{ "sixteen.bytes.ab", 0 },
+		{ "sixteen.bytes.ab.more", 0 },
+		{ "sixteen.bytes.aX.more", 1 },
+		{ "sixteen.bytes.a", 1 },
+		{ "a.prefix.longer.than.16.x", 0 },
+		{ "a.prefix.longer.than.16", 1 },
+		{ "a.prefix.longer.than.1X.x", 1 },
+		{ "asyncio.base_events.loop", 1 },
+	};
+	struct relog_opts o = {
+		.sz = sizeof o, .socket_path = H.socket, .prefixes = prefixes,
+	};
+	struct relog_entry e = { .sz = sizeof e, .message = "m" };
+	relog_t *h = relog_open(&o);
+	size_t i;
+
+	ck_assert_ptr_nonnull(h);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		e.logger_name = cases[i].name;
+		ck_assert_msg(relog_emit(h, &e) == cases[i].ret, "%s: not %d",
+		    cases[i].name, cases[i].ret);
+		ck_assert_int_eq(relog_log(h, RELOG_INFO, cases[i].name, "m"),
+		    cases[i].ret);
+	}
+	capture_stderr();
+	relog_close(h, 0);
+}
+END_TEST
+
+/*
  * A full ring overwrites its oldest records and counts them. Its smallest
  * size, 1024 slots, holds 1024 short records (PROTOCOL.md, "Size").
  */
@@ -663,6 +711,7 @@ suite_shim(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_shim_bad_options);
 	tcase_add_test(tc, test_shim_filter);
+	tcase_add_test(tc, test_shim_filter_words);
 	tcase_add_test(tc, test_shim_drops_counted);
 	tcase_add_test(tc, test_shim_wall_clock);
 	tcase_add_test(tc, test_shim_flush_means_written);
