@@ -35,7 +35,8 @@ struct bench_producer {
 	relog_t *h;
 	uint64_t *ticks;
 	uint64_t pace;		/* ticks from one emit's start to the next */
-	int yield;		/* wait yielding the CPU, not spinning */
+	int yield;		/* wait yielding the CPU, not spinning... */
+	uint64_t spin;		/* ...but for the last ticks */
 	int id;
 };
 
@@ -51,9 +52,13 @@ bench_produce(void *arg)
 	e.message = msg;
 	bench_message(msg, 0);
 	for (i = 0; i < BENCH_EMITS; i++) {
-		/* Paced: wait (untimed) for the next emit's turn. */
+		/*
+		 * Paced: wait (untimed) for the next emit's turn, the last
+		 * µs spinning, so that no system call comes just before it.
+		 */
 		while (p->pace != 0 && i != 0 && measure_tsc() - t0 < p->pace) {
-			if (p->yield)
+			if (p->yield && p->pace - (measure_tsc() - t0) >
+			    p->spin)
 				sched_yield();
 			else
 				_mm_pause();
@@ -166,6 +171,7 @@ bench_emit_latency(struct bench_lat *l, const char *socket, int threads,
 		    (uint64_t)threads / BENCH_PACED_RATE) : 0;
 		/* More producers than CPUs: spinning, they starve relogd. */
 		p[i].yield = threads > 1;
+		p[i].spin = measure_ns_ticks(1000);
 		p[i].id = i;
 		pthread_create(&t[i], NULL, bench_produce, &p[i]);
 	}
