@@ -1702,6 +1702,29 @@ START_TEST(test_shmring_wakeup)
 END_TEST
 
 /*
+ * Arm for n records and lose the wakeup (wake_at disarmed under the
+ * consumer, as a producer's load of it saw it), push them (*i counts):
+ * proto_ring_due says 0 before the n-th and 1 after; then read them.
+ */
+static void
+sr_wake_lost(struct sr_consumer *c, struct shm_ring *ring,
+    struct relog_ring_header *hdr, uint32_t n, uint64_t *i)
+{
+	uint64_t first = *i;
+
+	ck_assert_int_eq(proto_ring_arm(c->ring, n), 0);
+	atomic_store(&hdr->wake_at, RELOG_RING_DISARMED);
+	while (*i < first + n - 1)
+		sr_push(ring, SR_SMALL, 0, (*i)++);
+	ck_assert_int_eq(proto_ring_due(c->ring), 0);
+	sr_push(ring, SR_SMALL, 0, (*i)++);
+	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
+	ck_assert_int_eq(proto_ring_due(c->ring), 1);
+	ck_assert_int_eq(sr_read(c, 0), PROTO_RING_DRAINED);
+	ck_assert_uint_eq(c->res.delivered, *i);
+}
+
+/*
  * A consumer that looks again after arming (the hello's ring_recheck):
  * producers commit without a store-load fence, so a commit may cross the
  * arming and wake no one. proto_ring_due finds it: 1 once an armed lane
@@ -1724,27 +1747,9 @@ START_TEST(test_shmring_recheck)
 	sr_push(ring, SR_SMALL, 0, i++);
 	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
 
-	/* Armed for 1: due once a record is committed, woken or not. */
-	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
-	ck_assert_int_eq(proto_ring_due(c.ring), 0);
-	atomic_store(&hdr->wake_at, RELOG_RING_DISARMED);
-	sr_push(ring, SR_SMALL, 0, i++);
-	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
-	ck_assert_int_eq(proto_ring_due(c.ring), 1);
-	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
-	ck_assert_uint_eq(c.res.delivered, i);
-
-	/* Armed for 20: not due at 19, due at 20. */
-	ck_assert_int_eq(proto_ring_arm(c.ring, 20), 0);
-	atomic_store(&hdr->wake_at, RELOG_RING_DISARMED);
-	while (i < c.res.delivered + 19)
-		sr_push(ring, SR_SMALL, 0, i++);
-	ck_assert_int_eq(proto_ring_due(c.ring), 0);
-	sr_push(ring, SR_SMALL, 0, i++);
-	ck_assert_int_eq(atomic_load(&sr_wakes), 0);
-	ck_assert_int_eq(proto_ring_due(c.ring), 1);
-	ck_assert_int_eq(sr_read(&c, 0), PROTO_RING_DRAINED);
-	ck_assert_uint_eq(c.res.delivered, i);
+	/* Due once the records armed for are committed, woken or not. */
+	sr_wake_lost(&c, ring, hdr, 1, &i);
+	sr_wake_lost(&c, ring, hdr, 20, &i);
 
 	/* Read and armed anew: nothing due; a commit that sees it wakes. */
 	ck_assert_int_eq(proto_ring_arm(c.ring, 1), 0);
