@@ -398,7 +398,9 @@ ring_recheck_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (rg->hungup || rg->congested || evtimer_pending(rg->read_ev, NULL))
+	/* Closing (dropped, maybe for this ring's error: said once). */
+	if (rg->hungup || rg->congested || rg->c->state == CLIENT_CLOSING ||
+	    evtimer_pending(rg->read_ev, NULL))
 		return;
 	if ((rc = proto_ring_due(rg->r)) < 0)
 		ring_fail(rg);

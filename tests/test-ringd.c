@@ -734,6 +734,97 @@ START_TEST(test_ringd_recheck)
 }
 END_TEST
 
+/* A request's payload: nothing. */
+static void
+rd_pack_nothing(msgpack_packer *pk, void *arg)
+{
+	(void)arg;
+	msgpack_pack_map(pk, 0);
+}
+
+/*
+ * Leave relogd's replies to the runner unread until it stops reading its
+ * requests (over CLIENT_OUTPUT_MAX of them waiting): requests of a method
+ * it does not take, each answered with an error, sent until the socket
+ * stays full. A connection closed now lingers, its replies still owed.
+ */
+static void
+rd_replies_pile(struct rd_runner *r)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+	struct proto_header hd;
+	struct pollfd pfd = { .fd = r->fd, .events = POLLOUT };
+	msgpack_sbuffer sb;
+	ssize_t n;
+
+	wire_begin(&hd, RELOG_TYPE_REQUEST, 0, "runner.nothing");
+	proto_client_frame(&sb, &hd, rd_pack_nothing, NULL);
+	for (;;) {
+		n = send(r->fd, sb.data, sb.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			if (poll(&pfd, 1, 300) == 0)
+				break;
+		} else
+			/* Whole frames: a partial one is finished blocking. */
+			ck_assert_int_eq(proto_client_send(r->fd, sb.data +
+			    n, sb.size - (size_t)n), 0);
+		ck_assert_msg(harness_now_ms() < deadline, "relogd reads on");
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * A ring dropped (its header overwritten) on a read just after relogd
+ * armed it, while its connection lingers (replies owed to it, unread):
+ * said in one line, not again when the recheck PROTO_RING_RECHECK_MS after
+ * the arming finds the ring's error. A read that came late (the test was
+ * descheduled: the recheck may have run) is tried again first.
+ */
+START_TEST(test_ringd_recheck_closing)
+{
+	struct relog_ring_header *hdr;
+	struct rd_runner r;
+	int64_t pushed, deadline;
+	uint64_t head;
+	int attempts = 0;
+	long n = 0;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "rl", "rl");
+	hdr = rd_header(&r);
+	rd_replies_pile(&r);
+	for (;;) {
+		/* One record read (relogd woken or ticking), then armed. */
+		pushed = rd_now_ns();
+		rd_emit(&r, "plugin.rl", n++, 1);
+		head = atomic_load(&hdr->head);
+		deadline = harness_now_ms() + RD_WAIT_MS;
+		while (atomic_load(&hdr->wake_at) != head + 512) {
+			ck_assert_msg(harness_now_ms() < deadline,
+			    "relogd never armed");
+			sched_yield();
+		}
+		if (rd_now_ns() - pushed < PROTO_RING_RECHECK_MS * 1000000 / 5)
+			break;
+		ck_assert_int_lt(++attempts, 50);
+	}
+	hdr->magic = 0;
+	ck_assert_int_eq(send(r.wake[0], "w", 1, MSG_DONTWAIT), 1);
+	ck_assert_int_eq(harness_daemon_await(&H, "runner rl) dropped: its "
+	    "ring: ", 1, RD_WAIT_MS), 0);
+	/* The recheck's time, and more. */
+	poll(NULL, 0, PROTO_RING_RECHECK_MS * 10);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner rl) dropped"), 1);
+	free(text);
+	munmap(hdr, relog_ring_file_size(1024, 1));
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /*
  * The runner dies: every record it committed is delivered after its
  * connection is gone. mid: it dies inside a record (claimed, never
@@ -1961,6 +2052,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_drops);
 	tcase_add_test(tc, test_ringd_fast_ticks);
 	tcase_add_test(tc, test_ringd_recheck);
+	tcase_add_test(tc, test_ringd_recheck_closing);
 	tcase_add_test(tc, test_ringd_runner_killed);
 	tcase_add_test(tc, test_ringd_killed_mid_record);
 	tcase_add_test(tc, test_ringd_hangup_pending);
