@@ -945,6 +945,13 @@ shm_ring_push_one(struct shm_ring *r, struct shm_lane *l,
 		atomic_store_explicit(&l->slots[p & r->mask].seq,
 		    relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST),
 		    memory_order_release);
+		/*
+		 * The compiler may not hoist the load of wake_at above the
+		 * commit: the CPU may (the third look covers that), but a
+		 * thread preempted between the two would then commit after
+		 * relogd's third look, and an idle ring never be read.
+		 */
+		atomic_signal_fence(memory_order_seq_cst);
 		shm_ring_wake(r, l, p + 1, false);
 	} else {
 		atomic_store_explicit(&l->slots[p & r->mask].seq,
