@@ -791,6 +791,9 @@ START_TEST(test_ringd_recheck_closing)
 	long n = 0;
 	char *text;
 
+	/* Under valgrind relogd never reads and arms within the 2 ms. */
+	if (getenv("RELOG_VALGRIND") != NULL)
+		return;
 	harness_daemon_start(&H, NULL);
 	rd_open(&r, "rl", "rl");
 	hdr = rd_header(&r);
