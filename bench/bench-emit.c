@@ -35,8 +35,7 @@ struct bench_producer {
 	relog_t *h;
 	uint64_t *ticks;
 	uint64_t pace;		/* ticks from one emit's start to the next */
-	int yield;		/* wait yielding the CPU, not spinning... */
-	uint64_t spin;		/* ...but for the last ticks */
+	int yield;		/* wait yielding the CPU but for its last µs */
 	int id;
 };
 
@@ -46,7 +45,7 @@ bench_produce(void *arg)
 	struct bench_producer *p = arg;
 	struct relog_entry e = { .sz = sizeof e, .level = RELOG_INFO };
 	char msg[BENCH_MSG_SIZE + 1];
-	uint64_t t0 = 0, i;
+	uint64_t t0 = 0, i, spin = measure_ns_ticks(1000);
 
 	e.logger_name = "plugin.bench.emit";
 	e.message = msg;
@@ -57,8 +56,7 @@ bench_produce(void *arg)
 		 * µs spinning, so that no system call comes just before it.
 		 */
 		while (p->pace != 0 && i != 0 && measure_tsc() - t0 < p->pace) {
-			if (p->yield && p->pace - (measure_tsc() - t0) >
-			    p->spin)
+			if (p->yield && p->pace - (measure_tsc() - t0) > spin)
 				sched_yield();
 			else
 				_mm_pause();
@@ -171,7 +169,6 @@ bench_emit_latency(struct bench_lat *l, const char *socket, int threads,
 		    (uint64_t)threads / BENCH_PACED_RATE) : 0;
 		/* More producers than CPUs: spinning, they starve relogd. */
 		p[i].yield = threads > 1;
-		p[i].spin = measure_ns_ticks(1000);
 		p[i].id = i;
 		pthread_create(&t[i], NULL, bench_produce, &p[i]);
 	}

@@ -887,7 +887,12 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 	return (shm_ring_claim(r, l, pos, first));
 }
 
-/* Put len bytes of src into a slot's words from word i; the next word. */
+/*
+ * Put len bytes of src into a slot's words from word i; returns the next
+ * word. shm_ring_put for a record in one slot: with shm_ring_put (its
+ * slot and offset worked out from off for each text), make bench's emit
+ * from one thread at 1 M/s took 40 to 41 ns at the median, against 35.
+ */
 static inline size_t
 shm_ring_put_one(_Atomic uint64_t *word, size_t i, const char *src,
     size_t len)

@@ -682,6 +682,29 @@ rd_now_ns(void)
 	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+/* Until relogd has armed the lane for slots records past its head. */
+static void
+rd_await_armed(struct relog_ring_header *hdr, uint64_t slots)
+{
+	int64_t deadline = harness_now_ms() + RD_WAIT_MS;
+
+	while (atomic_load(&hdr->wake_at) != atomic_load(&hdr->head) + slots) {
+		ck_assert_msg(harness_now_ms() < deadline, "relogd never armed "
+		    "for %llu records", (unsigned long long)slots);
+		sched_yield();
+	}
+}
+
+/*
+ * Is it less than a fifth of PROTO_RING_RECHECK_MS since `since` (ns)?
+ * Then relogd's recheck after an arming seen since has not run yet.
+ */
+static int
+rd_before_recheck(int64_t since)
+{
+	return (rd_now_ns() - since < PROTO_RING_RECHECK_MS * 1000000 / 5);
+}
+
 /*
  * A commit whose wakeup crossed relogd's arming is read all the same
  * (librelog commits without a store-load fence when relogd says
@@ -696,7 +719,7 @@ START_TEST(test_ringd_recheck)
 {
 	struct relog_ring_header *hdr;
 	struct rd_runner r;
-	int64_t deadline, seen;
+	int64_t seen;
 	long n = 0;
 	int attempts = 0, late;
 	char *text;
@@ -707,18 +730,12 @@ START_TEST(test_ringd_recheck)
 	hdr = rd_header(&r);
 	do {
 		/* Idle: armed for the next record, waiting for no tick. */
-		deadline = harness_now_ms() + RD_WAIT_MS;
-		while (atomic_load(&hdr->wake_at) !=
-		    atomic_load(&hdr->head) + 1) {
-			ck_assert_msg(harness_now_ms() < deadline,
-			    "relogd never armed for one record");
-			sched_yield();
-		}
+		rd_await_armed(hdr, 1);
 		seen = rd_now_ns();
 		r.mute = 1;
 		rd_emit(&r, "plugin.rc", n++, 1);
 		r.mute = 0;
-		late = rd_now_ns() - seen > PROTO_RING_RECHECK_MS * 1000000 / 5;
+		late = !rd_before_recheck(seen);
 		if (late) {
 			ck_assert_int_lt(++attempts, 20);
 			rd_emit(&r, "plugin.rc", n++, 1);
@@ -785,8 +802,7 @@ START_TEST(test_ringd_recheck_closing)
 {
 	struct relog_ring_header *hdr;
 	struct rd_runner r;
-	int64_t pushed, deadline;
-	uint64_t head;
+	int64_t pushed;
 	int attempts = 0;
 	long n = 0;
 	char *text;
@@ -802,14 +818,8 @@ START_TEST(test_ringd_recheck_closing)
 		/* One record read (relogd woken or ticking), then armed. */
 		pushed = rd_now_ns();
 		rd_emit(&r, "plugin.rl", n++, 1);
-		head = atomic_load(&hdr->head);
-		deadline = harness_now_ms() + RD_WAIT_MS;
-		while (atomic_load(&hdr->wake_at) != head + 512) {
-			ck_assert_msg(harness_now_ms() < deadline,
-			    "relogd never armed");
-			sched_yield();
-		}
-		if (rd_now_ns() - pushed < PROTO_RING_RECHECK_MS * 1000000 / 5)
+		rd_await_armed(hdr, 512);
+		if (rd_before_recheck(pushed))
 			break;
 		ck_assert_int_lt(++attempts, 50);
 	}
@@ -852,9 +862,7 @@ rd_dies(int mid)
 		rd_connect(&r, NULL);
 		rd_emit(&r, "plugin.dead", 0, 300);
 		if (mid) {
-			hdr = mmap(NULL, relog_ring_file_size(1024, 1),
-			    PROT_READ | PROT_WRITE, MAP_SHARED,
-			    shm_ring_fd(r.ring), 0);
+			hdr = rd_header(&r);
 			slots = (struct relog_ring_slot *)((char *)hdr +
 			    RELOG_RING_HEADER_SIZE);
 			pos = atomic_fetch_add(&hdr->head, 1);
@@ -908,9 +916,7 @@ START_TEST(test_ringd_hangup_pending)
 
 	harness_daemon_start(&H, NULL);
 	rd_open(&r, "stuck", NULL);
-	hdr = mmap(NULL, relog_ring_file_size(1024, 1), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, shm_ring_fd(r.ring), 0);
-	ck_assert(hdr != MAP_FAILED);
+	hdr = rd_header(&r);
 	slots = (struct relog_ring_slot *)((char *)hdr +
 	    RELOG_RING_HEADER_SIZE);
 	rd_emit(&r, "plugin.stuck", 0, 5);
