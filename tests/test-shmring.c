@@ -3545,6 +3545,97 @@ START_TEST(test_shmring_cut)
 }
 END_TEST
 
+/* What test_shmring_lanes_texts read: the one record, as it was pushed? */
+struct sr_texts_seen {
+	const struct shm_ring_record *want;
+	unsigned n;
+	unsigned lane;
+	int same;
+};
+
+static int
+sr_same_text(struct proto_ring_text got, const char *want, size_t len)
+{
+	return (got.len == len && (len == 0 || memcmp(got.ptr, want, len) == 0));
+}
+
+static int
+sr_texts_cb(const struct proto_ring_record *got, void *arg)
+{
+	struct sr_texts_seen *sn = arg;
+	const struct shm_ring_record *w = sn->want;
+
+	sn->n++;
+	sn->lane = got->lane;
+	sn->same = got->timestamp_ms == w->timestamp_ms &&
+	    got->level == w->level &&
+	    sr_same_text(got->name, w->name, w->name_len) &&
+	    sr_same_text(got->message, w->msg, w->msg_len) &&
+	    sr_same_text(got->exception, w->exc, w->exc_len) &&
+	    got->color.ptr == NULL;
+	return (0);
+}
+
+/*
+ * Texts of every length from none to past a slot's, from a thread in a
+ * lane of its own, each read back as it was pushed: the one-slot push
+ * copies a text a word at a time and its last bytes as one word loaded
+ * whole and shifted (a short text's bit by bit); a record past a slot goes
+ * the general way.
+ */
+START_TEST(test_shmring_lanes_texts)
+{
+	static const size_t excs[] = { 0, 1, 7, 8, 9, 15, 16, 17 };
+	struct proto_ring_counts counts;
+	struct shm_ring_record rec;
+	struct sr_texts_seen sn;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	char name[32], msg[RELOG_RING_PAYLOAD + 16], exc[32];
+	const char *cause;
+	size_t nl, ml, e;
+	int64_t i = 0;
+
+	sr_fill(name, sizeof name, 0, 1, 0);
+	sr_fill(msg, sizeof msg, 0, 2, 1);
+	sr_fill(exc, sizeof exc, 0, 3, 2);
+	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, 2, NULL, NULL), 0);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	for (nl = 0; nl <= 20; nl++) {
+		for (ml = 0; ml <= RELOG_RING_PAYLOAD + 8; ml++) {
+			for (e = 0; e < sizeof excs / sizeof excs[0]; e++) {
+				memset(&rec, 0, sizeof rec);
+				rec.timestamp_ms = ++i;
+				rec.level = (int)(i % 50);
+				/* Texts that start anywhere in a word. */
+				rec.name = name + i % 8;
+				rec.name_len = nl;
+				rec.msg = msg + i % 3;
+				rec.msg_len = ml;
+				rec.exc = exc + i % 5;
+				rec.exc_len = excs[e];
+				ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+				memset(&sn, 0, sizeof sn);
+				memset(&counts, 0, sizeof counts);
+				sn.want = &rec;
+				ck_assert_int_eq(proto_ring_read(r, 0, 10, 1u << 20,
+				    sr_texts_cb, &sn, &counts), PROTO_RING_DRAINED);
+				proto_ring_commit(r, proto_ring_position(r));
+				if (sn.n != 1 || !sn.same || sn.lane != 1)
+					ck_abort_msg("name %zu, message %zu, "
+					    "exception %zu bytes: %u records read, "
+					    "in lane %u, %s", nl, ml, excs[e], sn.n,
+					    sn.lane, sn.same ? "as pushed" :
+					    "not as pushed");
+			}
+		}
+	}
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
 /* The sizes on offer: a power of two, the largest record always fits. */
 START_TEST(test_shmring_sizes)
 {
@@ -3578,6 +3669,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_lanes_takeover);
 	tcase_add_test(tc, test_shmring_lanes_merge);
 	tcase_add_test(tc, test_shmring_lanes_commit);
+	tcase_add_test(tc, test_shmring_lanes_texts);
 	tcase_add_test(tc, test_shmring_lanes_stuck);
 	tcase_add_test(tc, test_shmring_lanes_stuck_large);
 	tcase_add_test(tc, test_shmring_lanes_give_up);
