@@ -97,25 +97,24 @@ relog_prefix_key(uint64_t key[4], const char *prefix, size_t len)
 static int
 relog_set_prefixes(struct relog *h, const char *const *prefixes)
 {
+	struct relog_prefix *p;
 	size_t n = 0, i;
 
 	if (prefixes == NULL)
 		prefixes = relog_default_prefixes;
 	while (prefixes[n] != NULL)
 		n++;
-	h->prefixes = calloc(n + 1, sizeof *h->prefixes);
-	h->prefix_lens = calloc(n + 1, sizeof *h->prefix_lens);
-	h->prefix_keys = calloc(n + 1, sizeof *h->prefix_keys);
-	if (h->prefixes == NULL || h->prefix_lens == NULL ||
-	    h->prefix_keys == NULL)
+	if (n == 0)
+		return (0);
+	if ((h->prefixes = calloc(n, sizeof *h->prefixes)) == NULL)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		h->prefixes[i] = strdup(prefixes[i]);
-		if (h->prefixes[i] == NULL)
+		p = &h->prefixes[i];
+		if ((p->text = strdup(prefixes[i])) == NULL)
 			return (-1);
-		h->prefix_lens[i] = strlen(prefixes[i]);
-		relog_prefix_key(h->prefix_keys[i], prefixes[i],
-		    h->prefix_lens[i]);
+		h->nprefixes++;
+		p->len = strlen(p->text);
+		relog_prefix_key(p->key, p->text, p->len);
 	}
 	return (0);
 }
@@ -164,13 +163,9 @@ relog_free(struct relog *h)
 {
 	size_t i;
 
-	if (h->prefixes != NULL) {
-		for (i = 0; h->prefixes[i] != NULL; i++)
-			free(h->prefixes[i]);
-	}
+	for (i = 0; i < h->nprefixes; i++)
+		free(h->prefixes[i].text);
 	free(h->prefixes);
-	free(h->prefix_lens);
-	free(h->prefix_keys);
 	for (i = 0; h->plugin_ids != NULL && i < RELOG_HELLO_PLUGINS_MAX;
 	    i++)
 		free((char *)h->plugin_ids[i].ptr);
@@ -495,28 +490,26 @@ relog_open(const struct relog_opts *opts)
  * is compared with a prefix of up to 16 in two words, under masks: no
  * call, where strncmp was a tenth of an emit.
  */
-static int
+static inline __attribute__((always_inline)) int
 relog_wanted(const struct relog *h, const char *name, size_t len)
 {
-	const uint64_t *k;
+	const struct relog_prefix *p = h->prefixes, *end = p + h->nprefixes;
 	uint64_t a = 0, b = 0;
-	size_t i, n;
 
-	if (h->prefixes[0] == NULL)
+	if (p == end)
 		return (1);
 	if (len >= 16) {
 		memcpy(&a, name, 8);
 		memcpy(&b, name + 8, 8);
 	}
-	for (i = 0; h->prefixes[i] != NULL; i++) {
-		n = h->prefix_lens[i];
-		k = h->prefix_keys[i];
-		if (n > len)
+	for (; p < end; p++) {
+		if (p->len > len)
 			continue;
-		if (len >= 16 && n <= 16) {
-			if (((a ^ k[0]) & k[1]) == 0 && ((b ^ k[2]) & k[3]) == 0)
+		if (len >= 16 && p->len <= 16) {
+			if (((a ^ p->key[0]) & p->key[1]) == 0 &&
+			    ((b ^ p->key[2]) & p->key[3]) == 0)
 				return (1);
-		} else if (memcmp(name, h->prefixes[i], n) == 0)
+		} else if (memcmp(name, p->text, p->len) == 0)
 			return (1);
 	}
 	return (0);
@@ -527,7 +520,7 @@ relog_wanted(const struct relog *h, const char *name, size_t len)
  * The ring's copy, with no lock, is all the caller's thread pays for; a
  * record the ring could not keep is counted there (relog_dropped).
  */
-static int
+static inline __attribute__((always_inline)) int
 relog_push(struct relog *h, const struct relog_entry *e, const char *name,
     size_t name_len, const char *msg, size_t msg_len)
 {

@@ -30,18 +30,7 @@
 #define SHIM_CLOCK_CAL_NS 1000000LL		/* at least */
 #define SHIM_CLOCK_CAL_MAX (1000 * 1000000LL)	/* else measured again */
 
-static struct {
-	_Atomic uint64_t seq;		/* odd while renewed */
-	_Atomic uint64_t start;		/* TSC at (before) the reading */
-	_Atomic uint64_t end;		/* TSC by which the ms has ended */
-	_Atomic int64_t ms;
-	_Atomic uint64_t rate;		/* TSC ticks per ns << 16; 0: none */
-	_Atomic int tsc;		/* 1 invariant, -1 not, 0 unknown */
-	/* Where the rate is measured from: a seqlock of its own. */
-	_Atomic uint64_t cal;		/* odd while taken; 0: not yet */
-	_Atomic uint64_t cal_tsc;
-	_Atomic int64_t cal_ns;
-} shim_clock;
+struct shim_clock shim_clock;
 
 #if defined(__x86_64__)
 /* Does the CPU say its TSC runs at one rate, in every state? */
@@ -194,14 +183,15 @@ shim_abstime(int64_t mono_ms)
 }
 
 /*
- * Wall clock in ms since the epoch: the kept ms while the TSC says it
- * holds (a seqlock read), else read afresh.
+ * The wall clock's ms where shim_wall_ms found none kept (t: the TSC it
+ * read, or 0): whether the TSC can keep one is found out on the first
+ * call; then the rate is measured and the ms renewed, or, where no TSC
+ * can, the clock read.
  */
 int64_t
-shim_wall_ms(void)
+shim_wall_ms_read(uint64_t t)
 {
-	uint64_t s, t, start, end, rate;
-	int64_t ms;
+	uint64_t rate;
 	int tsc = atomic_load_explicit(&shim_clock.tsc, memory_order_relaxed);
 
 	if (tsc == 0) {
@@ -211,16 +201,8 @@ shim_wall_ms(void)
 	}
 	if (tsc < 0)
 		return (shim_clock_renew(0, 0));
-	s = atomic_load_explicit(&shim_clock.seq, memory_order_acquire);
-	t = shim_clock_tsc();
-	start = atomic_load_explicit(&shim_clock.start, memory_order_relaxed);
-	end = atomic_load_explicit(&shim_clock.end, memory_order_relaxed);
-	ms = atomic_load_explicit(&shim_clock.ms, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	if ((s & 1) == 0 &&
-	    atomic_load_explicit(&shim_clock.seq, memory_order_relaxed) == s &&
-	    t - start < end - start)
-		return (ms);
+	if (t == 0)
+		t = shim_clock_tsc();
 	shim_clock_calibrate(t);
 	rate = atomic_load_explicit(&shim_clock.rate, memory_order_acquire);
 	return (shim_clock_renew(t, rate));

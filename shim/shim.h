@@ -6,7 +6,11 @@
 #include <sys/types.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include <msgpack.h>
 
@@ -75,6 +79,17 @@ struct shim_frame {
  * Either way the ring's tail moves only past what relogd has written, so
  * a record was delivered once tail passed its position.
  */
+/* A logger-name prefix the handle forwards (relog_wanted). */
+struct relog_prefix {
+	/*
+	 * Of a prefix up to 16 bytes: its bytes as two words, and masks of
+	 * them (a name of 16 bytes or more is compared so).
+	 */
+	uint64_t key[4];
+	size_t len;
+	char *text;
+};
+
 struct relog {
 	/* Set by relog_open, then read-only. */
 	char *socket_path;
@@ -86,13 +101,8 @@ struct relog {
 	size_t batch;
 	unsigned interval_ms;
 	size_t open_wait_ms;	/* RELOG_OPEN_WAIT_MS */
-	char **prefixes;	/* NULL-terminated */
-	size_t *prefix_lens;
-	/*
-	 * Of each prefix up to 16 bytes: its bytes as two words, and masks
-	 * of them (relog_wanted compares a name of 16 bytes or more so).
-	 */
-	uint64_t (*prefix_keys)[4];
+	struct relog_prefix *prefixes;	/* nprefixes of them */
+	size_t nprefixes;
 
 	/* Pushed into by any thread; replaced only after fork(). */
 	struct shm_ring *shm;
@@ -147,10 +157,29 @@ struct shim_reply {
 	struct proto_str ring_reason;	/* hello: why the ring was refused */
 };
 
+/*
+ * The wall clock's millisecond, kept while the TSC says it has not ended
+ * (shim.c says how). Read inline (shim_wall_ms): the TSC is most of a
+ * timestamp, and a timestamp a fourth of an emit.
+ */
+struct shim_clock {
+	_Atomic uint64_t seq;		/* odd while renewed */
+	_Atomic uint64_t start;		/* TSC at (before) the reading */
+	_Atomic uint64_t end;		/* TSC by which the ms has ended */
+	_Atomic int64_t ms;
+	_Atomic uint64_t rate;		/* TSC ticks per ns << 16; 0: none */
+	_Atomic int tsc;		/* 1 invariant, -1 not, 0 unknown */
+	/* Where the rate is measured from: a seqlock of its own. */
+	_Atomic uint64_t cal;		/* odd while taken; 0: not yet */
+	_Atomic uint64_t cal_tsc;
+	_Atomic int64_t cal_ns;
+};
+extern struct shim_clock shim_clock __attribute__((visibility("hidden")));
+
 /* shim.c */
 int64_t	shim_now_ms(void);
 struct timespec shim_abstime(int64_t);
-int64_t	shim_wall_ms(void);
+int64_t	shim_wall_ms_read(uint64_t);
 void	shim_clock_forked(void);
 int	shim_clock_kept(void);
 uint64_t shim_ring_head(const struct relog *);
@@ -180,5 +209,33 @@ int	conn_parse_reply(const char *, size_t, struct shim_reply *);
 size_t	conn_begin_frame(struct relog *, msgpack_packer *, const char *,
 	    int64_t *);
 void	conn_drop(struct relog *);
+
+/*
+ * Wall clock in ms since the epoch: the kept ms while the TSC says it
+ * holds (a seqlock read), else read afresh (shim_wall_ms_read). None is
+ * kept (start and end 0) until a TSC is known to keep one.
+ */
+static inline int64_t
+shim_wall_ms(void)
+{
+#if defined(__x86_64__)
+	uint64_t s, t, start, end;
+	int64_t ms;
+
+	s = atomic_load_explicit(&shim_clock.seq, memory_order_acquire);
+	t = __rdtsc();
+	start = atomic_load_explicit(&shim_clock.start, memory_order_relaxed);
+	end = atomic_load_explicit(&shim_clock.end, memory_order_relaxed);
+	ms = atomic_load_explicit(&shim_clock.ms, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if ((s & 1) == 0 &&
+	    atomic_load_explicit(&shim_clock.seq, memory_order_relaxed) == s &&
+	    t - start < end - start)
+		return (ms);
+	return (shim_wall_ms_read(t));
+#else
+	return (shim_wall_ms_read(0));
+#endif
+}
 
 #endif
