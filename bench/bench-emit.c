@@ -30,12 +30,15 @@ bench_lat_from(struct bench_lat *l, uint64_t *v, size_t n)
 	l->n = n;
 }
 
+/* Paced, four producers yield before one emit in this many. */
+#define BENCH_YIELD_EVERY 16
+
 /* One producer thread of the emit latency run. */
 struct bench_producer {
 	relog_t *h;
 	uint64_t *ticks;
 	uint64_t pace;		/* ticks from one emit's start to the next */
-	int yield;		/* wait yielding the CPU but for its last µs */
+	int yield;		/* yield before every yield-th emit (0: never) */
 	int id;
 };
 
@@ -56,7 +59,8 @@ bench_produce(void *arg)
 		 * µs spinning, so that no system call comes just before it.
 		 */
 		while (p->pace != 0 && i != 0 && measure_tsc() - t0 < p->pace) {
-			if (p->yield && p->pace - (measure_tsc() - t0) > spin)
+			if (p->yield != 0 && i % (uint64_t)p->yield == 0 &&
+			    p->pace - (measure_tsc() - t0) > spin)
 				sched_yield();
 			else
 				_mm_pause();
@@ -139,14 +143,23 @@ bench_floor(struct bench_lat *l, uint64_t ns)
 
 /*
  * relog_emit's latency with threads producers, the daemon connected and
- * draining, default settings (a ring of 200): paced, the threads together
- * emit BENCH_PACED_RATE records/s (relogd keeps up: no record dropped, it
- * says if one was), else as fast as they can (relogd falls behind, and
- * emits overwrite the oldest records).
+ * draining, default settings (a ring of 200): paced (BENCH_PACED,
+ * BENCH_PACED_YIELD), the threads together emit BENCH_PACED_RATE
+ * records/s (relogd keeps up: no record dropped, it says if one was), else
+ * (BENCH_FULL) as fast as they can (relogd falls behind, and emits
+ * overwrite the oldest records).
+ *
+ * Paced, a thread waits spinning; but four on two CPUs would starve
+ * relogd (records dropped), so each yields the CPU (but for the last µs)
+ * before one emit in BENCH_YIELD_EVERY, and BENCH_PACED_YIELD before
+ * every emit. A yield is a system call, and where the kernel isolates
+ * its page tables (PTI) without PCIDs, its return empties the TLB: the
+ * next emit pays a page walk for each page it touches. That row shows
+ * what an emit costs right after a system call; the other the rest.
  */
 void
 bench_emit_latency(struct bench_lat *l, const char *socket, int threads,
-    int paced)
+    enum bench_pace pace)
 {
 	struct bench_producer p[4];
 	pthread_t t[4];
@@ -165,16 +178,16 @@ bench_emit_latency(struct bench_lat *l, const char *socket, int threads,
 	for (i = 0; i < threads; i++) {
 		p[i].h = h;
 		p[i].ticks = all + (size_t)i * BENCH_EMITS;
-		p[i].pace = paced ? measure_ns_ticks(1000000000ULL *
-		    (uint64_t)threads / BENCH_PACED_RATE) : 0;
-		/* More producers than CPUs: spinning, they starve relogd. */
-		p[i].yield = threads > 1;
+		p[i].pace = pace != BENCH_FULL ? measure_ns_ticks(
+		    1000000000ULL * (uint64_t)threads / BENCH_PACED_RATE) : 0;
+		p[i].yield = threads == 1 || pace == BENCH_FULL ? 0 :
+		    pace == BENCH_PACED_YIELD ? 1 : BENCH_YIELD_EVERY;
 		p[i].id = i;
 		pthread_create(&t[i], NULL, bench_produce, &p[i]);
 	}
 	for (i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
-	if (paced && relog_dropped(h) != 0)
+	if (pace != BENCH_FULL && relog_dropped(h) != 0)
 		fprintf(stderr, "relog-bench: the paced emit run with %d "
 		    "producer%s dropped %llu records\n", threads,
 		    threads == 1 ? "" : "s",

@@ -69,6 +69,8 @@ bench_print_emit(FILE *f, const struct bench_results *r)
 	bench_print_lat(f, "relog_emit, 1 producer, 1 M/s", &r->emit1);
 	bench_print_lat(f, "relog_emit, 4 producers, 1 M/s in all",
 	    &r->emit4);
+	bench_print_lat(f, "  the same, yielding the CPU between emits",
+	    &r->emit4_yield);
 	bench_print_lat(f, "relog_emit, 1 producer, ring full", &r->emit1_full);
 	bench_print_lat(f, "relog_emit, 4 producers, ring full",
 	    &r->emit4_full);
@@ -192,6 +194,7 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "\"cgroups\": \"%s\"},\n", r->cpu, r->cores, bench_cg_kind);
 	bench_json_lat(f, "emit_1_producer", &r->emit1, ",");
 	bench_json_lat(f, "emit_4_producers", &r->emit4, ",");
+	bench_json_lat(f, "emit_4_producers_yielding", &r->emit4_yield, ",");
 	bench_json_lat(f, "emit_1_producer_ring_full", &r->emit1_full, ",");
 	bench_json_lat(f, "emit_4_producers_ring_full", &r->emit4_full, ",");
 	bench_json_lat(f, "floor_loop", &r->floor, ",");

@@ -159,10 +159,11 @@ bench_run(int quick, int emit_only)
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
 	bench_relogd_start(&d, "main", NULL);
 	r.rss_idle_kb = harness_status_kb(d.daemon, "VmRSS");
-	bench_emit_latency(&r.emit1_full, d.socket, 1, 0);
-	bench_emit_latency(&r.emit4_full, d.socket, 4, 0);
-	bench_emit_latency(&r.emit1, d.socket, 1, 1);
-	bench_emit_latency(&r.emit4, d.socket, 4, 1);
+	bench_emit_latency(&r.emit1_full, d.socket, 1, BENCH_FULL);
+	bench_emit_latency(&r.emit4_full, d.socket, 4, BENCH_FULL);
+	bench_emit_latency(&r.emit1, d.socket, 1, BENCH_PACED);
+	bench_emit_latency(&r.emit4, d.socket, 4, BENCH_PACED);
+	bench_emit_latency(&r.emit4_yield, d.socket, 4, BENCH_PACED_YIELD);
 	bench_floor(&r.floor, r.emit1.p50);
 	bench_count_calls(&r.calls, d.socket);
 	if (emit_only) {

@@ -83,8 +83,8 @@ struct bench_rsyslog {
 
 /* Everything measured in one run. */
 struct bench_results {
-	struct bench_lat emit1, emit4, emit1_full, emit4_full, delivery,
-	    syslog_send, floor;
+	struct bench_lat emit1, emit4, emit4_yield, emit1_full, emit4_full,
+	    delivery, syslog_send, floor;
 	struct bench_calls calls;
 	struct bench_tput tput[3], rsyslog;
 	struct bench_tput flat;		/* 64 runners, relogd in their cgroup */
@@ -122,8 +122,14 @@ void	bench_message(char *, uint64_t);
 relog_t	*bench_open(const char *, const char *, size_t);
 
 /* bench-emit.c */
+enum bench_pace {
+	BENCH_FULL,		/* as fast as they go: the ring full */
+	BENCH_PACED,		/* 1 M/s in all, spinning while they can */
+	BENCH_PACED_YIELD,	/* 1 M/s in all, yielding the CPU */
+};
 void	bench_lat_from(struct bench_lat *, uint64_t *, size_t);
-void	bench_emit_latency(struct bench_lat *, const char *, int, int);
+void	bench_emit_latency(struct bench_lat *, const char *, int,
+	    enum bench_pace);
 void	bench_floor(struct bench_lat *, uint64_t);
 void	bench_count_calls(struct bench_calls *, const char *);
 
