@@ -696,13 +696,14 @@ rd_await_armed(struct relog_ring_header *hdr, uint64_t slots)
 }
 
 /*
- * Is it less than a fifth of PROTO_RING_RECHECK_MS since `since` (ns)?
- * Then relogd's recheck after an arming seen since has not run yet.
+ * Is it less than a share (1/share) of PROTO_RING_RECHECK_MS since
+ * `since` (ns)? Then relogd's recheck after an arming seen since has not
+ * run yet, and has the rest of it still to come.
  */
 static int
-rd_before_recheck(int64_t since)
+rd_before_recheck(int64_t since, int share)
 {
-	return (rd_now_ns() - since < PROTO_RING_RECHECK_MS * 1000000 / 5);
+	return (rd_now_ns() - since < PROTO_RING_RECHECK_MS * 1000000 / share);
 }
 
 /*
@@ -735,7 +736,7 @@ START_TEST(test_ringd_recheck)
 		r.mute = 1;
 		rd_emit(&r, "plugin.rc", n++, 1);
 		r.mute = 0;
-		late = !rd_before_recheck(seen);
+		late = !rd_before_recheck(seen, 5);
 		if (late) {
 			ck_assert_int_lt(++attempts, 20);
 			rd_emit(&r, "plugin.rc", n++, 1);
@@ -819,9 +820,14 @@ START_TEST(test_ringd_recheck_closing)
 		pushed = rd_now_ns();
 		rd_emit(&r, "plugin.rl", n++, 1);
 		rd_await_armed(hdr, 512);
-		if (rd_before_recheck(pushed))
+		/*
+		 * Half the recheck's time, not a fifth: under the sanitizers,
+		 * on a VM whose system calls are slow (a PVM guest), relogd
+		 * read and armed within 2 ms in none of 50 attempts.
+		 */
+		if (rd_before_recheck(pushed, 2))
 			break;
-		ck_assert_int_lt(++attempts, 50);
+		ck_assert_int_lt(++attempts, 200);
 	}
 	hdr->magic = 0;
 	ck_assert_int_eq(send(r.wake[0], "w", 1, MSG_DONTWAIT), 1);
