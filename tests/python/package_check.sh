@@ -63,7 +63,8 @@ plugin=$(echo "$logger" | cut -d. -f2)
 	--log-dir "$tmp/log" --state-dir "$tmp/state" \
 	>"$tmp/relogd.err" 2>&1 &
 relogd_pid=$!
-await test -S "$tmp/s" ||
+# Not the file, which bind makes before relogd listens: an answer.
+await "$build/relogctl" -s "$tmp/s" stats >/dev/null 2>&1 ||
 	die "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 
 # Run from $tmp: no relog.py in the current folder.
