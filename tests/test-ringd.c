@@ -696,9 +696,8 @@ rd_await_armed(struct relog_ring_header *hdr, uint64_t slots)
 }
 
 /*
- * Is it less than a share (1/share) of PROTO_RING_RECHECK_MS since
- * `since` (ns)? Then relogd's recheck after an arming seen since has not
- * run yet, and has the rest of it still to come.
+ * Is it less than 1/share of PROTO_RING_RECHECK_MS since `since` (ns)?
+ * Then relogd's recheck after an arming seen since has not run yet.
  */
 static int
 rd_before_recheck(int64_t since, int share)

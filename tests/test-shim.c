@@ -664,12 +664,6 @@ shim_fake_serve(void *arg)
 }
 
 /*
- * librelog commits without a store-load fence only where relogd says it
- * looks again after arming (ring_recheck in the hello's reply): told so, it
- * does; by a relogd that takes the ring and does not say it, it keeps its
- * seq_cst commits. And relogd itself says it.
- */
-/*
  * Wait until h's ring is handed over: relog_open waits for that a few ms
  * only, which under valgrind on a slow machine is not enough.
  */
@@ -684,6 +678,12 @@ shim_await_ring(relog_t *h)
 	}
 }
 
+/*
+ * librelog commits without a store-load fence only where relogd says it
+ * looks again after arming (ring_recheck in the hello's reply): told so, it
+ * does; by a relogd that takes the ring and does not say it, it keeps its
+ * seq_cst commits. And relogd itself says it.
+ */
 START_TEST(test_shim_recheck_negotiated)
 {
 	struct shim_fake f;
