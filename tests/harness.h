@@ -59,6 +59,7 @@ char   *harness_read_file(const char *, size_t *);
 void	harness_write_file(const char *, const char *);
 char   *harness_read_fd(int, size_t *);
 char   *harness_plugin_log(const struct harness *, const char *);
+const char *harness_find(const char *, const char *);
 size_t	harness_count(const char *, const char *);
 pid_t	harness_runner_env(const struct harness *, const char *, const char *,
 	    const char *, const char *const *, int *, int *);
