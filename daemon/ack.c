@@ -237,6 +237,8 @@ ack_queue_silent(struct ack_owner *o, struct ack *a)
 		}
 		if (a->seq > last->seq)
 			last->seq = a->seq;
+		last->kept += a->kept;
+		last->unsaid += a->unsaid;
 		ack_free(a);
 		return;
 	}
@@ -266,6 +268,10 @@ ack_settle(struct ack_owner *o)
 			return (settled);
 		if (a->seq != 0 && o->state_slot >= 0)
 			state_record(o->state_slot, a->seq);
+		if (a->kept != 0 && o->state_slot >= 0)
+			state_unsaid_add(o->state_slot, a->kept);
+		if (a->unsaid != 0 && o->state_slot >= 0)
+			state_unsaid_sub(o->state_slot, a->unsaid);
 		if ((a->request_id >= 0 || a->ring || a->ring_said) &&
 		    o->answer != NULL)
 			o->answer(o->arg, a);

@@ -96,6 +96,24 @@ record_write(struct origin *o, const struct record *r)
 }
 
 /*
+ * A batch's drops wait for their notice, and the batch is answered first
+ * (holding its answer for that second would hold a runner's window of
+ * batches as long): the runner forgets them once answered, so its answer
+ * keeps them in the runner instance's state slot (drops_to_keep: the
+ * caller's ack takes them), until their notice is written, for a relogd
+ * after us to say (record_drops_inherited).
+ */
+static void
+record_drops_keep(struct origin *o)
+{
+	if (o->drops_said != NULL || o->acks == NULL ||
+	    o->acks->state_slot < 0 || o->drops == o->drops_kept)
+		return;
+	o->drops_to_keep += o->drops - o->drops_kept;
+	o->drops_kept = o->drops;
+}
+
+/*
  * Say how many records the runner's ring dropped since it was last said,
  * into the hello's plugin (while it may write there), else the
  * connection's home: at once if that
@@ -108,6 +126,7 @@ record_drops_say(struct origin *o, int now)
 	int64_t t = relogd_now_ms(CLOCK_MONOTONIC), wait;
 	struct plugin *p;
 	struct timeval tv;
+	struct ack *a;
 	char msg[160];
 
 	if (o->drops == 0)
@@ -121,6 +140,7 @@ record_drops_say(struct origin *o, int now)
 			tv.tv_usec = (suseconds_t)wait * 1000;
 			evtimer_add(o->drops_ev, &tv);
 		}
+		record_drops_keep(o);
 		return;
 	}
 	p = route_own(o);
@@ -136,8 +156,16 @@ record_drops_say(struct origin *o, int now)
 	 */
 	if (o->drops_said != NULL)
 		o->drops_said(o->drops_said_arg, p);
-	else if (o->acks != NULL)
+	else if (o->acks != NULL) {
 		plugin_touch(p, o->acks);
+		/* Once written, the slot forgets what it kept of them. */
+		if (o->drops_kept != 0) {
+			a = ack_new(NULL, 0);
+			a->unsaid = o->drops_kept;
+			ack_queue_silent(o->acks, a);
+		}
+	}
+	o->drops_kept = 0;
 }
 
 /* A second after the last notice: say the drops counted since. */
@@ -163,6 +191,24 @@ record_drops(struct origin *o, uint64_t dropped)
 		dropped = RECORD_DROPS_MAX;
 	o->drops += dropped;
 	record_drops_say(o, 0);
+}
+
+/*
+ * A runner instance said hello: say the drops a relogd before us acked
+ * and did not say (record_drops_keep), now. Until that notice is written
+ * they stay kept.
+ */
+void
+record_drops_inherited(struct origin *o)
+{
+	uint64_t n;
+
+	if (o->acks == NULL || o->acks->state_slot < 0 ||
+	    (n = state_unsaid_take(o->acks->state_slot)) == 0)
+		return;
+	o->drops += n;
+	o->drops_kept += n;	/* in the slot already */
+	record_drops_say(o, 1);
 }
 
 /* Say what the connection dropped now, not a second after the last. */

@@ -207,6 +207,9 @@ struct origin {
 				   first dot segment (Fluent tags) */
 	int said_refused;	/* records aimed at an owned plugin: said */
 	uint64_t drops;		/* its ring's losses, not said yet */
+	uint64_t drops_kept;	/* of them, kept in its state slot (acked
+				   before said), or to be once acked: */
+	uint64_t drops_to_keep;	/* these, by the next batch's ack */
 	int64_t drops_said_at;	/* monotonic ms */
 	struct event *drops_ev;	/* to say them, a second after the last */
 	void (*drops_said)(void *, struct plugin *);	/* told when they
@@ -333,6 +336,10 @@ struct ack {
 	uint64_t ring_found[RELOG_RING_LANES_MAX];
 	int merge;		/* queued by ack_queue_silent: later ones
 				   may merge into it */
+	uint64_t kept;		/* a batch's: once written, add this many
+				   to the state slot's unsaid count */
+	uint64_t unsaid;	/* a drop notice: once written, take this
+				   many off it */
 	size_t nmarks;
 	struct sink_mark *marks;
 	TAILQ_ENTRY(ack) entry;
@@ -589,6 +596,7 @@ void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
 void	record_forget(struct origin *);
 void	record_drops_now(struct origin *);
+void	record_drops_inherited(struct origin *);
 
 /* route.c */
 struct plugin *route_declare(const char *, size_t, uid_t);
@@ -701,6 +709,9 @@ uint64_t state_accepted(int);
 uint64_t state_recorded(int);
 void	state_accept(int, uint64_t);
 void	state_record(int, uint64_t);
+void	state_unsaid_add(int, uint64_t);
+void	state_unsaid_sub(int, uint64_t);
+uint64_t state_unsaid_take(int);
 
 /* config.c */
 void	config_defaults(struct config *);

@@ -224,6 +224,7 @@ runner_hello(struct client *c, const struct proto_envelope *env)
 	runner_hello_plugins(c, &hello);
 	o->acks->state_slot = state_lookup(hello.runner_id, hello.instance,
 	    o->uid);
+	record_drops_inherited(o);
 	c->state = CLIENT_READY;
 	ring = runner_hello_ring(c, &hello, &ring_why);
 	evtimer_del(c->timer);
@@ -359,7 +360,11 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		state_accept(slot, b.seq);
 	else
 		b.seq = 0;
-	if (reply || b.seq != 0) {
+	if (!reply && b.seq == 0) {
+		/* Nothing answers it: the runner forgot them as it sent. */
+		c->origin.drops_kept -= c->origin.drops_to_keep;
+		c->origin.drops_to_keep = 0;
+	} else {
 		a = ack_new(env, reply);
 		a->batch = 1;
 		a->written = b.n - bad;
@@ -367,6 +372,8 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
 		a->message = first_cause;
 		a->seq = b.seq;
+		a->kept = c->origin.drops_to_keep;
+		c->origin.drops_to_keep = 0;
 		if (reply)
 			ack_queue(c->origin.acks, a, 1);
 		else

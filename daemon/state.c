@@ -9,6 +9,11 @@
  * the sinks, against which resent batches are recognised while relogd runs;
  * "recorded" (in the file) is the highest seq whose records were all
  * written, and is what "accepted" starts from after a restart.
+ *
+ * And the drops a runner's batches counted that were acked before their
+ * notice was written (record.c says one notice a second): "unsaid". The
+ * runner forgot them once acked; a relogd after us says those it finds,
+ * when that runner instance says hello again.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -42,7 +47,7 @@ struct state_slot {
 	uint64_t recorded;
 	int64_t used;		/* wall clock s, for eviction */
 	uint32_t uid;		/* of the runner that made it */
-	uint32_t pad;
+	uint32_t unsaid;	/* drops acked, their notice not written */
 };
 
 static struct state_header *state_map;
@@ -50,6 +55,7 @@ static struct state_slot *state_slots;
 static size_t state_size;
 static uint64_t state_accepted_seq[STATE_SLOTS];
 static unsigned state_refs[STATE_SLOTS];
+static uint8_t state_inherited[STATE_SLOTS];	/* unsaid, from before us */
 
 /*
  * Make the state file anew, under a name of its own, and rename it over
@@ -156,6 +162,7 @@ state_open(const char *dir)
 	for (i = 0; i < STATE_SLOTS; i++) {
 		state_slots[i].key[STATE_KEY_MAX - 1] = '\0';
 		state_accepted_seq[i] = state_slots[i].recorded;
+		state_inherited[i] = state_slots[i].unsaid != 0;
 	}
 }
 
@@ -242,6 +249,7 @@ state_lookup(struct proto_str runner_id, struct proto_str instance, uid_t uid)
 		memcpy(state_slots[found].key, key, strlen(key) + 1);
 		state_slots[found].uid = (uint32_t)uid;
 		state_accepted_seq[found] = 0;
+		state_inherited[found] = 0;
 	}
 	state_slots[found].used = (int64_t)time(NULL);
 	state_refs[found]++;
@@ -285,4 +293,34 @@ state_record(int slot, uint64_t seq)
 	if (seq > state_slots[slot].recorded)
 		state_slots[slot].recorded = seq;
 	state_slots[slot].used = (int64_t)time(NULL);
+}
+
+/* Drops were acked before their notice is written: keep the count. */
+void
+state_unsaid_add(int slot, uint64_t n)
+{
+	uint64_t v = state_slots[slot].unsaid + n;
+
+	state_slots[slot].unsaid = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* A notice of n of them is written. */
+void
+state_unsaid_sub(int slot, uint64_t n)
+{
+	state_slots[slot].unsaid = n >= state_slots[slot].unsaid ? 0 :
+	    state_slots[slot].unsaid - (uint32_t)n;
+}
+
+/*
+ * The unsaid drops a relogd before us left in the slot, to be said now
+ * (once: still counted until their notice is written); 0 if none.
+ */
+uint64_t
+state_unsaid_take(int slot)
+{
+	if (!state_inherited[slot])
+		return (0);
+	state_inherited[slot] = 0;
+	return (state_slots[slot].unsaid);
 }

@@ -701,6 +701,58 @@ START_TEST(test_daemon_write_only_log)
 END_TEST
 
 /*
+ * Drops a batch counted are answered before their notice is written when
+ * one was written less than a second before: relogd SIGKILLed in that
+ * second leaves them in the runner instance's state slot, and the next
+ * relogd says them, once, when the instance says hello again.
+ */
+START_TEST(test_daemon_drops_kept)
+{
+	char *text;
+	int fd, eof, i;
+
+	harness_daemon_start(&H, NULL);
+	fd = harness_connect(&H);
+	wire_hello_as(fd, "dk", NULL, "d0d0", 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dk", 1, 1, 5, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+	/* Within the second: answered, its count not said yet. */
+	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dk", 1, 2, 7, 4096);
+	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
+	close(fd);
+
+	/*
+	 * Twice: said by the first relogd after, not again by the next. The
+	 * first is sent 3 more within the second, kept until the connection
+	 * ends says them: the next relogd does not say them again either.
+	 */
+	for (i = 0; i < 2; i++) {
+		harness_daemon_start(&H, NULL);
+		fd = harness_connect(&H);
+		wire_hello_as(fd, "dk", NULL, "d0d0", 4096);
+		ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dk", 1, 3 + i,
+		    i == 0 ? 3 : 0, 4096);
+		ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
+		close(fd);
+		ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	}
+	text = harness_plugin_log(&H, "_runtime");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped 5 records"),
+	    1);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped 7 records"),
+	    1);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped 3 records"),
+	    1);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped "), 3);
+	free(text);
+}
+END_TEST
+
+/*
  * A batch is written once per runner instance and seq, across a restart of
  * relogd; another instance of the same runner starts afresh.
  */
@@ -1182,6 +1234,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_requests_answered);
 	tcase_add_test(tc, test_daemon_replies_late);
 	tcase_add_test(tc, test_daemon_dedup);
+	tcase_add_test(tc, test_daemon_drops_kept);
 	tcase_add_test(tc, test_daemon_torn_line_ended);
 	tcase_add_test(tc, test_daemon_write_only_log);
 	tcase_add_test(tc, test_daemon_sigkill_restart);
