@@ -158,14 +158,18 @@ record_drops_say(struct origin *o, int now)
 		o->drops_said(o->drops_said_arg, p);
 	else if (o->acks != NULL) {
 		plugin_touch(p, o->acks);
-		/* Once written, the slot forgets what it kept of them. */
-		if (o->drops_kept != 0) {
+		/*
+		 * Once written, the slot forgets what answers kept of them
+		 * (or will: queued before this); what no answer took yet
+		 * needs keeping no more.
+		 */
+		if (o->drops_kept != o->drops_to_keep) {
 			a = ack_new(NULL, 0);
-			a->unsaid = o->drops_kept;
+			a->unsaid = o->drops_kept - o->drops_to_keep;
 			ack_queue_silent(o->acks, a);
 		}
 	}
-	o->drops_kept = 0;
+	o->drops_kept = o->drops_to_keep = 0;
 }
 
 /* A second after the last notice: say the drops counted since. */

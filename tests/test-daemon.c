@@ -722,6 +722,14 @@ START_TEST(test_daemon_drops_kept)
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
 	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 	close(fd);
+	/* Killed within the second: the 7 were not said. */
+	text = harness_plugin_log(&H, "_runtime");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped 5 records"),
+	    1);
+	ck_assert_uint_eq(harness_count(text, "runner dk dropped 7 records"),
+	    0);
+	free(text);
 
 	/*
 	 * Twice: said by the first relogd after, not again by the next. The
