@@ -266,12 +266,13 @@ ack_settle(struct ack_owner *o)
 		if (a->after_seq != 0 && o->state_slot >= 0 &&
 		    state_recorded(o->state_slot) < a->after_seq)
 			return (settled);
-		if (a->seq != 0 && o->state_slot >= 0)
-			state_record(o->state_slot, a->seq);
-		if (a->kept != 0 && o->state_slot >= 0)
+		if (o->state_slot >= 0) {
+			if (a->seq != 0)
+				state_record(o->state_slot, a->seq);
+			/* A batch's drops kept, a notice's taken off. */
 			state_unsaid_add(o->state_slot, a->kept);
-		if (a->unsaid != 0 && o->state_slot >= 0)
 			state_unsaid_sub(o->state_slot, a->unsaid);
+		}
 		if ((a->request_id >= 0 || a->ring || a->ring_said) &&
 		    o->answer != NULL)
 			o->answer(o->arg, a);

@@ -96,24 +96,6 @@ record_write(struct origin *o, const struct record *r)
 }
 
 /*
- * A batch's drops wait for their notice, and the batch is answered first
- * (holding its answer for that second would hold a runner's window of
- * batches as long): the runner forgets them once answered, so its answer
- * keeps them in the runner instance's state slot (drops_to_keep: the
- * caller's ack takes them), until their notice is written, for a relogd
- * after us to say (record_drops_inherited).
- */
-static void
-record_drops_keep(struct origin *o)
-{
-	if (o->drops_said != NULL || o->acks == NULL ||
-	    o->acks->state_slot < 0 || o->drops == o->drops_kept)
-		return;
-	o->drops_to_keep += o->drops - o->drops_kept;
-	o->drops_kept = o->drops;
-}
-
-/*
  * Say how many records the runner's ring dropped since it was last said,
  * into the hello's plugin (while it may write there), else the
  * connection's home: at once if that
@@ -140,7 +122,6 @@ record_drops_say(struct origin *o, int now)
 			tv.tv_usec = (suseconds_t)wait * 1000;
 			evtimer_add(o->drops_ev, &tv);
 		}
-		record_drops_keep(o);
 		return;
 	}
 	p = route_own(o);
@@ -158,18 +139,14 @@ record_drops_say(struct origin *o, int now)
 		o->drops_said(o->drops_said_arg, p);
 	else if (o->acks != NULL) {
 		plugin_touch(p, o->acks);
-		/*
-		 * Once written, the slot forgets what answers kept of them
-		 * (or will: queued before this); what no answer took yet
-		 * needs keeping no more.
-		 */
-		if (o->drops_kept != o->drops_to_keep) {
+		/* Once written, the slot forgets what answers kept of them. */
+		if (o->drops_kept != 0) {
 			a = ack_new(NULL, 0);
-			a->unsaid = o->drops_kept - o->drops_to_keep;
+			a->unsaid = o->drops_kept;
 			ack_queue_silent(o->acks, a);
 		}
 	}
-	o->drops_kept = o->drops_to_keep = 0;
+	o->drops_kept = 0;
 }
 
 /* A second after the last notice: say the drops counted since. */
@@ -195,6 +172,27 @@ record_drops(struct origin *o, uint64_t dropped)
 		dropped = RECORD_DROPS_MAX;
 	o->drops += dropped;
 	record_drops_say(o, 0);
+}
+
+/*
+ * A batch's drops not said yet (within a second of the last notice) are
+ * answered before their notice is written: holding the answer that second
+ * would hold a runner's window of batches as long. The runner forgets them
+ * once answered, so the answer keeps them in the runner instance's state
+ * slot until their notice is written, for a relogd after us to say
+ * (record_drops_inherited). Returns how many the answer about to be queued
+ * is to keep.
+ */
+uint64_t
+record_drops_keep(struct origin *o)
+{
+	uint64_t n = o->drops - o->drops_kept;
+
+	if (o->drops_said != NULL || o->acks == NULL ||
+	    o->acks->state_slot < 0)
+		return (0);
+	o->drops_kept = o->drops;
+	return (n);
 }
 
 /*

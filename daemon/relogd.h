@@ -207,9 +207,8 @@ struct origin {
 				   first dot segment (Fluent tags) */
 	int said_refused;	/* records aimed at an owned plugin: said */
 	uint64_t drops;		/* its ring's losses, not said yet */
-	uint64_t drops_kept;	/* of them, kept in its state slot (acked
-				   before said), or to be once acked: */
-	uint64_t drops_to_keep;	/* these, by the next batch's ack */
+	uint64_t drops_kept;	/* of them, in its state slot once the
+				   answers queued for them are written */
 	int64_t drops_said_at;	/* monotonic ms */
 	struct event *drops_ev;	/* to say them, a second after the last */
 	void (*drops_said)(void *, struct plugin *);	/* told when they
@@ -596,6 +595,7 @@ void	record_write(struct origin *, const struct record *);
 void	record_drops(struct origin *, uint64_t);
 void	record_forget(struct origin *);
 void	record_drops_now(struct origin *);
+uint64_t record_drops_keep(struct origin *);
 void	record_drops_inherited(struct origin *);
 
 /* route.c */

@@ -360,11 +360,7 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		state_accept(slot, b.seq);
 	else
 		b.seq = 0;
-	if (!reply && b.seq == 0) {
-		/* Nothing answers it: the runner forgot them as it sent. */
-		c->origin.drops_kept -= c->origin.drops_to_keep;
-		c->origin.drops_to_keep = 0;
-	} else {
+	if (reply || b.seq != 0) {
 		a = ack_new(env, reply);
 		a->batch = 1;
 		a->written = b.n - bad;
@@ -372,8 +368,7 @@ runner_batch(struct client *c, const struct proto_envelope *env)
 		a->code = bad != 0 ? RELOG_E_BAD_PAYLOAD : NULL;
 		a->message = first_cause;
 		a->seq = b.seq;
-		a->kept = c->origin.drops_to_keep;
-		c->origin.drops_to_keep = 0;
+		a->kept = record_drops_keep(&c->origin);
 		if (reply)
 			ack_queue(c->origin.acks, a, 1);
 		else

@@ -712,9 +712,7 @@ START_TEST(test_daemon_drops_kept)
 	int fd, eof, i;
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	wire_hello_as(fd, "dk", NULL, "d0d0", 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	fd = wire_open_as(&H, "dk", NULL, "d0d0");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dk", 1, 1, 5, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
 	/* Within the second: answered, its count not said yet. */
@@ -738,9 +736,7 @@ START_TEST(test_daemon_drops_kept)
 	 */
 	for (i = 0; i < 2; i++) {
 		harness_daemon_start(&H, NULL);
-		fd = harness_connect(&H);
-		wire_hello_as(fd, "dk", NULL, "d0d0", 4096);
-		ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+		fd = wire_open_as(&H, "dk", NULL, "d0d0");
 		wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dk", 1, 3 + i,
 		    i == 0 ? 3 : 0, 4096);
 		ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=1");
@@ -770,9 +766,7 @@ START_TEST(test_daemon_dedup)
 	int fd, eof;
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	wire_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	fd = wire_open_as(&H, "dd", NULL, "a1b2c3");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=3");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 3, 1, 0, 4096);
@@ -783,18 +777,14 @@ START_TEST(test_daemon_dedup)
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 
 	harness_daemon_start(&H, NULL);
-	fd = harness_connect(&H);
-	wire_hello_as(fd, "dd", NULL, "a1b2c3", 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	fd = wire_open_as(&H, "dd", NULL, "a1b2c3");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 2, 2, 0, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=0");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 4, 3, 0, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=4");
 	close(fd);
 	/* A new process of the same runner. */
-	fd = harness_connect(&H);
-	wire_hello_as(fd, "dd", NULL, "ffff0001", 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
+	fd = wire_open_as(&H, "dd", NULL, "ffff0001");
 	wire_batch_seq(fd, RELOG_TYPE_REQUEST, "plugin.dd", 5, 1, 0, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "written=5");
 	close(fd);

@@ -952,20 +952,6 @@ START_TEST(test_limits_emfile)
 END_TEST
 
 /*
- * Connect and say hello as runner id of plugin id, with an instance (its
- * batches' seqs are deduplicated); relogd must accept.
- */
-static int
-limits_open(const char *id, const char *instance)
-{
-	int fd = harness_connect(&H);
-
-	wire_hello_as(fd, id, id, instance, 4096);
-	ck_assert_str_eq(wire_reply(fd, 0, NULL), "accepted");
-	return (fd);
-}
-
-/*
  * A resent batch is answered only once its first copy is written and
  * recorded: while that copy waits in a stalled sink (a full file), the
  * answer to the resend, and the replies after it, wait too.
@@ -978,9 +964,9 @@ START_TEST(test_limits_resend_waits)
 	int a, b;
 
 	harness_daemon_start(&H, dargs);
-	a = limits_open("dw", "0123abcd");
+	a = wire_open_as(&H, "dw", "dw", "0123abcd");
 	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
-	b = limits_open("dw", "0123abcd");
+	b = wire_open_as(&H, "dw", "dw", "0123abcd");
 	wire_batch_seq(b, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
 	ck_assert_int_eq(harness_daemon_await(&H, "batch 1 was written before",
 	    1, LIMITS_WAIT_MS), 0);
@@ -1016,7 +1002,7 @@ START_TEST(test_limits_stop_stalled)
 	int a;
 
 	harness_daemon_start(&H, dargs);
-	a = limits_open("dw", "0123abcd");
+	a = wire_open_as(&H, "dw", "dw", "0123abcd");
 	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
 	ck_assert_int_eq(harness_daemon_await(&H, "3000 records wait", 1,
 	    LIMITS_WAIT_MS), 0);
@@ -1029,7 +1015,7 @@ START_TEST(test_limits_stop_stalled)
 
 	ck_assert_int_eq(truncate(full, 0), 0);
 	harness_daemon_start(&H, dargs);
-	a = limits_open("dw", "0123abcd");
+	a = wire_open_as(&H, "dw", "dw", "0123abcd");
 	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.dw", 3000, 1, 0, 65536);
 	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=3000");
 	close(a);
@@ -1059,7 +1045,7 @@ START_TEST(test_limits_stats_written_held)
 
 	H.fsize = 64 << 10;
 	harness_daemon_start(&H, dargs);
-	a = limits_open("sw", "0123abcf");
+	a = wire_open_as(&H, "sw", "sw", "0123abcf");
 	/* About 55 KiB, then 16: the file's limit comes in the middle. */
 	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.sw", 1000, 1, 0, 65536);
 	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=1000");
@@ -1125,7 +1111,7 @@ START_TEST(test_limits_cut_back_emptied)
 
 	H.fsize = 64 << 10;
 	harness_daemon_start(&H, dargs);
-	a = limits_open("cb", "0123abce");
+	a = wire_open_as(&H, "cb", "cb", "0123abce");
 	wire_batch_seq(a, RELOG_TYPE_REQUEST, "plugin.cb", 100, 1, 0, 65536);
 	ck_assert_str_eq(wire_reply(a, 0, NULL), "written=100");
 	snprintf(path, sizeof path, "%s/cb.log", H.log_dir);

@@ -2575,9 +2575,9 @@ START_TEST(test_shmring_lanes_signal)
 
 	/*
 	 * The handler pushes into the thread's lane when the thread is
-	 * between pushes, as often as the timer fires (10.8k times here
-	 * under ASan, 31k on a slow enough machine): it stops where the
-	 * lane would be full, so that nothing is dropped.
+	 * between pushes, as often as the timer fires (10.8k times under
+	 * ASan on a 2-core VM), the slower the run the more: it stops where
+	 * the lane would be full, so that nothing is dropped.
 	 */
 	sr_signal_pushes = 0;
 	sr_signal_max = (sig_atomic_t)(slots - n);

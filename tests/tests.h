@@ -71,6 +71,8 @@ void	wire_hello_fds(int, const char *, const char *, uint32_t, const int *,
 	    int);
 void	wire_ring_sync(int, int64_t, uint64_t);
 const char *wire_reply(int, int, int *);
+int	wire_open_as(const struct harness *, const char *, const char *,
+	    const char *);
 int	wire_open(const struct harness *, const char *);
 
 /* collector.c: the peers forward sinks send to. */

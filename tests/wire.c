@@ -278,14 +278,25 @@ wire_reply(int fd, int check_eof, int *eof)
 	return (result);
 }
 
-/* Connect and say hello as runner; relogd must accept. */
+/*
+ * Connect and say hello as runner (plugin and instance may be NULL: with
+ * an instance, its batches' seqs are deduplicated); relogd must accept.
+ */
 int
-wire_open(const struct harness *h, const char *runner)
+wire_open_as(const struct harness *h, const char *runner, const char *plugin,
+    const char *instance)
 {
 	int fd, eof;
 
 	fd = harness_connect(h);
-	wire_hello(fd, runner, NULL, 4096);
+	wire_hello_as(fd, runner, plugin, instance, 4096);
 	ck_assert_str_eq(wire_reply(fd, 0, &eof), "accepted");
 	return (fd);
+}
+
+/* Connect and say hello as runner; relogd must accept. */
+int
+wire_open(const struct harness *h, const char *runner)
+{
+	return (wire_open_as(h, runner, NULL, NULL));
 }

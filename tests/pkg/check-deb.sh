@@ -228,8 +228,7 @@ plugin=$(echo "$logger" | cut -d. -f2)
 /usr/sbin/relogd --socket "$tmp/s" --log-dir "$tmp/log" \
 	--state-dir "$tmp/state" >"$tmp/relogd.err" 2>&1 &
 relogd_pid=$!
-# Not the file, which bind makes before relogd listens: an answer.
-await /usr/bin/relogctl -s "$tmp/s" stats >/dev/null 2>&1 ||
+await_relogd /usr/bin/relogctl "$tmp/s" ||
 	die "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 # In $tmp, with nothing pointing at the build tree.
 in_tmp() {

@@ -100,8 +100,7 @@ ln -s "$build/relogctl" "$tmp/bin/relogctl"
 "$build/relogd" --config /dev/null --socket "$tmp/s" --log-dir "$tmp/log" \
 	--state-dir "$tmp/state" >"$tmp/relogd.err" 2>&1 &
 relogd_pid=$!
-# Not the file, which bind makes before relogd listens: an answer.
-await "$build/relogctl" -s "$tmp/s" stats >/dev/null 2>&1 ||
+await_relogd "$build/relogctl" "$tmp/s" ||
 	fail "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 export RELOG_SOCKET="$tmp/s"
 "$build/relogctl" send -p rot "before the rotation" || fail "relogctl send"

@@ -136,9 +136,7 @@ tracer_pid=$!
 # strace writes "PID syscall(...)"; the first line is relogd's.
 await test -s "$tmp/trace" || fail "strace wrote nothing"
 relogd_pid=$(awk 'NR == 1 { print $1 }' "$tmp/trace")
-# The socket's file appears at bind, before relogd listens (and strace
-# stops relogd between the two): wait until it answers.
-await "$build/relogctl" -s "$tmp/s" stats >/dev/null 2>&1 ||
+await_relogd "$build/relogctl" "$tmp/s" ||
 	fail "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 # A sink connects when it has records.
 RELOG_SOCKET=$tmp/s "$build/relogctl" send -p units "forwarded" ||

@@ -1,6 +1,7 @@
 # What the package checks share; sourced, with $check set to the script's
 # name. fail says what is wrong and marks the run failed (status); die
-# says it and stops; await waits up to 10 s for a test to pass, polling.
+# says it and stops; await waits up to 10 s for a test to pass, polling;
+# await_relogd waits so for relogd to answer relogctl on a socket.
 # shellcheck shell=sh
 status=0
 fail() {
@@ -20,4 +21,10 @@ await() {
 		[ $i -lt 200 ] || return 1
 		sleep 0.05
 	done
+}
+
+# await_relogd RELOGCTL SOCKET: not for the socket's file, which bind makes
+# before relogd listens (and strace may stop relogd between the two).
+await_relogd() {
+	await "$1" -s "$2" stats >/dev/null 2>&1
 }

@@ -63,8 +63,7 @@ plugin=$(echo "$logger" | cut -d. -f2)
 	--log-dir "$tmp/log" --state-dir "$tmp/state" \
 	>"$tmp/relogd.err" 2>&1 &
 relogd_pid=$!
-# Not the file, which bind makes before relogd listens: an answer.
-await "$build/relogctl" -s "$tmp/s" stats >/dev/null 2>&1 ||
+await_relogd "$build/relogctl" "$tmp/s" ||
 	die "relogd did not listen within 10 s: $(cat "$tmp/relogd.err")"
 
 # Run from $tmp: no relog.py in the current folder.
