@@ -7,6 +7,10 @@
  * "<file>.N.gz", as logrotate compresses them. Plugin ids may hold dots:
  * "builtin.plugin-management.log" is builtin.plugin-management's, and
  * "x.log.3" x's third rotation. A plugin's files are read oldest first.
+ *
+ * Only regular files of the folder's owner (relogd's user: systemd's
+ * LogsDirectory= makes it so) are taken: a file another user could put
+ * there, in a folder it may write to, would read as a plugin's records.
  */
 #include <sys/stat.h>
 
@@ -206,9 +210,12 @@ ctl_files_cmp(const void *a, const void *b)
 	return (x->gz - y->gz);
 }
 
-/* Take one folder entry, if it is a log file wanted; else free it. */
+/*
+ * Take one folder entry, if it is a log file wanted, of the folder's
+ * owner; else free it (one of another user is said).
+ */
 static int
-ctl_files_take(const char *dir, const char *name,
+ctl_files_take(const char *dir, uid_t owner, const char *name,
     const struct ctl_log *maps, size_t nmaps, char *const *plugins,
     size_t nplugins, struct ctl_files_entry *e)
 {
@@ -226,19 +233,33 @@ ctl_files_take(const char *dir, const char *name,
 		return (0);
 	if (ctl_files_owner(e, maps, nmaps) != 0 ||
 	    !ctl_files_wanted(e->plugin, plugins, nplugins) ||
-	    asprintf(&e->path, "%s/%s", dir, name) < 0 ||
-	    lstat(e->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+	    asprintf(&e->path, "%s/%s", dir, name) < 0) {
 		free(e->base);
-		free(e->path);
 		return (0);
 	}
-	return (1);
+	if (lstat(e->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (st.st_uid == owner)
+			return (1);
+		ctl_files_foreign(e->path, st.st_uid, owner);
+	}
+	free(e->base);
+	free(e->path);
+	return (0);
+}
+
+/* Say that a file is skipped: not the folder owner's. */
+void
+ctl_files_foreign(const char *path, uid_t uid, uid_t owner)
+{
+	fprintf(stderr, "relogctl: %s skipped: its owner (uid %lu) is not the "
+	    "log folder's (uid %lu)\n", path, (unsigned long)uid,
+	    (unsigned long)owner);
 }
 
 /* Make the logs from sorted entries: one per base name, oldest first. */
 static void
-ctl_files_group(struct ctl_files_entry *es, size_t n, struct ctl_log **logs,
-    size_t *nlogs)
+ctl_files_group(struct ctl_files_entry *es, size_t n, uid_t owner,
+    struct ctl_log **logs, size_t *nlogs)
 {
 	struct ctl_log *l = NULL;
 	size_t i, j;
@@ -251,6 +272,7 @@ ctl_files_group(struct ctl_files_entry *es, size_t n, struct ctl_log **logs,
 		if (l == NULL || strcmp(l->base, es[i].base) != 0 ||
 		    strcmp(l->plugin, es[i].plugin) != 0) {
 			l = &(*logs)[(*nlogs)++];
+			l->owner = owner;
 			snprintf(l->plugin, sizeof l->plugin, "%s",
 			    es[i].plugin);
 			l->base = es[i].base;
@@ -284,11 +306,18 @@ ctl_files_find(const char *dir, const struct ctl_log *maps, size_t nmaps,
 {
 	struct ctl_files_entry *es = NULL, *grown;
 	struct dirent *de;
+	struct stat st;
 	size_t n = 0, cap = 0;
 	DIR *d;
+	int error;
 
 	if ((d = opendir(dir)) == NULL)
 		return (-errno);
+	if (fstat(dirfd(d), &st) != 0) {
+		error = errno;
+		closedir(d);
+		return (-error);
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 64;
@@ -296,12 +325,12 @@ ctl_files_find(const char *dir, const struct ctl_log *maps, size_t nmaps,
 				ctl_fail(CTL_FAILED, "out of memory");
 			es = grown;
 		}
-		n += (size_t)ctl_files_take(dir, de->d_name, maps, nmaps,
-		    plugins, nplugins, &es[n]);
+		n += (size_t)ctl_files_take(dir, st.st_uid, de->d_name, maps,
+		    nmaps, plugins, nplugins, &es[n]);
 	}
 	closedir(d);
 	qsort(es, n, sizeof *es, ctl_files_cmp);
-	ctl_files_group(es, n, logs, nlogs);
+	ctl_files_group(es, n, st.st_uid, logs, nlogs);
 	free(es);
 	return (0);
 }

@@ -12,6 +12,8 @@
  * and not kept, so that no file (a line with no end, a gzip bomb) can make
  * a reader hold more.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -24,6 +26,7 @@
 #include "relogctl.h"
 
 #define CTL_READER_CHUNK 16384
+#define CTL_READER_SKIP (-2)	/* in fds: another user's, skipped */
 
 /* One log being read. */
 struct ctl_reader {
@@ -55,6 +58,27 @@ struct ctl_merge {
 };
 
 /*
+ * Open a log's file as relogd writes them: a regular file, never through
+ * a symbolic link nor waiting on a FIFO (proto_openat), of the folder's
+ * owner: one that is not (replaced since it was listed) is said, and -1
+ * with errno EPERM.
+ */
+static int
+ctl_reader_openat(const struct ctl_reader *r, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, &st)) < 0 ||
+	    st.st_uid == r->log->owner)
+		return (fd);
+	close(fd);
+	ctl_files_foreign(path, st.st_uid, r->log->owner);
+	errno = EPERM;
+	return (-1);
+}
+
+/*
  * Open every file of the logs at once, as they were listed: relogd may
  * rotate them while the first are read, and a file opened by its name
  * then would be another (one generation skipped, or one read twice).
@@ -75,20 +99,22 @@ ctl_reader_open_all(struct ctl_reader *readers, size_t n)
 		if (r->fds == NULL)
 			ctl_fail(CTL_FAILED, "out of memory");
 		for (j = 0; j < r->log->npaths; j++) {
-			r->fds[j] = full ? -1 : proto_openat(AT_FDCWD,
-			    r->log->paths[j], O_RDONLY, 0, NULL);
+			r->fds[j] = full ? -1 : ctl_reader_openat(r,
+			    r->log->paths[j]);
 			if (r->fds[j] < 0 && (errno == EMFILE ||
 			    errno == ENFILE))
 				full = 1;
+			else if (r->fds[j] < 0 && errno == EPERM)
+				r->fds[j] = CTL_READER_SKIP;
 		}
 	}
 }
 
 /*
- * Open the log's next file, as relogd writes them: a regular file, never
- * through a symbolic link nor waiting on a FIFO (proto_openat). Returns 1,
- * or 0 if none is left. A file rotated away (or replaced by what is no log
- * file) meanwhile is skipped; one that cannot be read ends relogctl.
+ * Open the log's next file (ctl_reader_openat). Returns 1, or 0 if none
+ * is left. A file rotated away (or replaced by what is no log file, or by
+ * another user's) meanwhile is skipped; one that cannot be read ends
+ * relogctl.
  */
 static int
 ctl_reader_open(struct ctl_reader *r)
@@ -98,8 +124,12 @@ ctl_reader_open(struct ctl_reader *r)
 
 	while (r->file < r->log->npaths) {
 		path = r->log->paths[r->file];
-		if ((fd = r->fds[r->file]) < 0)
-			fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, NULL);
+		if ((fd = r->fds[r->file]) == CTL_READER_SKIP) {
+			r->fds[r->file++] = -1;
+			continue;
+		}
+		if (fd < 0)
+			fd = ctl_reader_openat(r, path);
 		r->fds[r->file++] = -1;
 		if (fd >= 0 && (r->gz = gzdopen(fd, "rb")) != NULL) {
 			r->off = r->len = 0;
@@ -107,7 +137,8 @@ ctl_reader_open(struct ctl_reader *r)
 		}
 		if (fd >= 0)
 			close(fd);
-		if (errno == ENOENT || errno == ELOOP || errno == EINVAL)
+		if (errno == ENOENT || errno == ELOOP || errno == EINVAL ||
+		    errno == EPERM)
 			continue;
 		if (errno == EMFILE || errno == ENFILE)
 			ctl_fail(CTL_FAILED, "%s: too many files open: ask "

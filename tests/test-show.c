@@ -430,6 +430,44 @@ START_TEST(test_show_symlinks)
 }
 END_TEST
 
+/*
+ * A log file of another user in the folder (one it could write to, say)
+ * is not read: it would show as a plugin's records, forged. Said on
+ * stderr. Needs root, to give the files away (CI runs as root); else the
+ * check is not made, and says so.
+ */
+START_TEST(test_show_foreign)
+{
+	static const char *const none[] = { NULL };
+	const char *files[] = { "forged.log", "weather.log.9" };
+	char path[512];
+	struct capture c;
+	size_t i;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_show_foreign: not root, not checked\n");
+		return;
+	}
+	show_append("forged.log", "2026-11-28T10:00:00.100Z INFO "
+	    "[plugin.forged] f1 not relogd's\n");
+	show_append("weather.log.9", "2026-11-28T10:00:00.200Z INFO "
+	    "[plugin.weather] f2 not relogd's\n");
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/%s", H.log_dir, files[i]);
+		ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	}
+	show_check(none, NULL, "w1 n1 b1 w2 a1 n2 w3 a2 w4 n3 w5");
+	show_run(none, NULL, 0, &c);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/%s skipped: its owner (uid "
+		    "65534) is not the log folder's (uid 0)\n", H.log_dir,
+		    files[i]);
+		ck_assert_msg(strstr(c.err, path) != NULL, "%s", c.err);
+	}
+	capture_free(&c);
+}
+END_TEST
+
 /* Append a string to a buffer. */
 static void
 show_add(struct proto_buf *b, const char *s)
@@ -797,6 +835,7 @@ suite_show(void)
 	tcase_add_test(tc, test_show_file_digits);
 	tcase_add_test(tc, test_show_rotated_meanwhile);
 	tcase_add_test(tc, test_show_symlinks);
+	tcase_add_test(tc, test_show_foreign);
 	tcase_add_test(tc, test_show_too_long);
 	tcase_add_test(tc, test_show_filters);
 	tcase_add_test(tc, test_show_times);
