@@ -170,10 +170,17 @@ def load_library(library=None):
 
 
 def _encode(text):
-    """UTF-8 bytes for C: no NUL inside (it would end the string there)."""
+    """UTF-8 bytes for C: no NUL inside (it would end the string there),
+    and a lone surrogate, which UTF-8 cannot hold, as U+FFFD, as relogd
+    writes bytes that are not UTF-8 (a "?" would read as one)."""
     if "\0" in text:
         text = text.replace("\0", "\ufffd")
-    return text.encode("utf-8", "replace")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16: a pair of surrogates joins, a lone one is U+FFFD.
+        return text.encode("utf-16-le", "surrogatepass").decode(
+            "utf-16-le", "replace").encode("utf-8")
 
 
 def _cstr(value):
