@@ -8,9 +8,11 @@
  * "builtin.plugin-management.log" is builtin.plugin-management's, and
  * "x.log.3" x's third rotation. A plugin's files are read oldest first.
  *
- * Only regular files of the folder's owner (relogd's user: systemd's
- * LogsDirectory= makes it so) are taken: a file another user could put
- * there, in a folder it may write to, would read as a plugin's records.
+ * Only regular files of an owner trusted are taken: the folder's (relogd's
+ * user: systemd's LogsDirectory= makes it so), root, or the user running
+ * relogctl. A file another user put there, in a folder it may write to,
+ * would read as a plugin's records. Such a folder is said: that user could
+ * still rename or remove relogd's own files.
  */
 #include <sys/stat.h>
 
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -238,7 +241,7 @@ ctl_files_take(const char *dir, uid_t owner, const char *name,
 		return (0);
 	}
 	if (lstat(e->path, &st) == 0 && S_ISREG(st.st_mode)) {
-		if (st.st_uid == owner)
+		if (ctl_files_trusted(st.st_uid, owner))
 			return (1);
 		ctl_files_foreign(e->path, st.st_uid, owner);
 	}
@@ -247,12 +250,23 @@ ctl_files_take(const char *dir, uid_t owner, const char *name,
 	return (0);
 }
 
-/* Say that a file is skipped: not the folder owner's. */
+/*
+ * May a log file of uid be read, in a folder of owner: is it the folder's
+ * owner's, root's or ours? No other user can make a file theirs.
+ */
+int
+ctl_files_trusted(uid_t uid, uid_t owner)
+{
+	return (uid == owner || uid == 0 || uid == geteuid());
+}
+
+/* Say that a file is skipped: its owner is not trusted. */
 void
 ctl_files_foreign(const char *path, uid_t uid, uid_t owner)
 {
-	fprintf(stderr, "relogctl: %s skipped: its owner (uid %lu) is not the "
-	    "log folder's (uid %lu)\n", path, (unsigned long)uid,
+	fprintf(stderr, "relogctl: %s not read: its owner (uid %lu) is "
+	    "neither the log folder's (uid %lu) nor root nor you, and another "
+	    "user's file could be forged\n", path, (unsigned long)uid,
 	    (unsigned long)owner);
 }
 
@@ -318,6 +332,11 @@ ctl_files_find(const char *dir, const struct ctl_log *maps, size_t nmaps,
 		closedir(d);
 		return (-error);
 	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0)
+		fprintf(stderr, "relogctl: warning: others may write to the log "
+		    "folder %s: they may have renamed or removed its files\n",
+		    dir);
 	while ((de = readdir(d)) != NULL) {
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 64;

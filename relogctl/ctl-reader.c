@@ -26,13 +26,14 @@
 #include "relogctl.h"
 
 #define CTL_READER_CHUNK 16384
-#define CTL_READER_SKIP (-2)	/* in fds: another user's, skipped */
+#define CTL_READER_SKIP (-2)	/* a file of an owner not trusted */
 
 /* One log being read. */
 struct ctl_reader {
 	const struct ctl_log *log;
 	int *fds;		/* log->paths opened at the start (-1: not,
-				   opened by name when reached) */
+				   opened by name when reached; or
+				   CTL_READER_SKIP) */
 	size_t file;		/* the next of log->paths to open */
 	gzFile gz;		/* the one being read, or NULL */
 	char *buf;		/* read from it: buf[off .. len) not taken */
@@ -59,9 +60,10 @@ struct ctl_merge {
 
 /*
  * Open a log's file as relogd writes them: a regular file, never through
- * a symbolic link nor waiting on a FIFO (proto_openat), of the folder's
- * owner: one that is not (replaced since it was listed) is said, and -1
- * with errno EPERM.
+ * a symbolic link nor waiting on a FIFO (proto_openat), of an owner trusted
+ * (ctl_files_trusted). Returns the fd; CTL_READER_SKIP for a file of
+ * another owner (replaced since it was listed, say), which is said; or -1
+ * with errno.
  */
 static int
 ctl_reader_openat(const struct ctl_reader *r, const char *path)
@@ -70,12 +72,11 @@ ctl_reader_openat(const struct ctl_reader *r, const char *path)
 	int fd;
 
 	if ((fd = proto_openat(AT_FDCWD, path, O_RDONLY, 0, &st)) < 0 ||
-	    st.st_uid == r->log->owner)
+	    ctl_files_trusted(st.st_uid, r->log->owner))
 		return (fd);
 	close(fd);
 	ctl_files_foreign(path, st.st_uid, r->log->owner);
-	errno = EPERM;
-	return (-1);
+	return (CTL_READER_SKIP);
 }
 
 /*
@@ -101,11 +102,9 @@ ctl_reader_open_all(struct ctl_reader *readers, size_t n)
 		for (j = 0; j < r->log->npaths; j++) {
 			r->fds[j] = full ? -1 : ctl_reader_openat(r,
 			    r->log->paths[j]);
-			if (r->fds[j] < 0 && (errno == EMFILE ||
+			if (r->fds[j] == -1 && (errno == EMFILE ||
 			    errno == ENFILE))
 				full = 1;
-			else if (r->fds[j] < 0 && errno == EPERM)
-				r->fds[j] = CTL_READER_SKIP;
 		}
 	}
 }
@@ -124,21 +123,18 @@ ctl_reader_open(struct ctl_reader *r)
 
 	while (r->file < r->log->npaths) {
 		path = r->log->paths[r->file];
-		if ((fd = r->fds[r->file]) == CTL_READER_SKIP) {
-			r->fds[r->file++] = -1;
-			continue;
-		}
-		if (fd < 0)
+		if ((fd = r->fds[r->file]) == -1)
 			fd = ctl_reader_openat(r, path);
 		r->fds[r->file++] = -1;
+		if (fd == CTL_READER_SKIP)
+			continue;
 		if (fd >= 0 && (r->gz = gzdopen(fd, "rb")) != NULL) {
 			r->off = r->len = 0;
 			return (1);
 		}
 		if (fd >= 0)
 			close(fd);
-		if (errno == ENOENT || errno == ELOOP || errno == EINVAL ||
-		    errno == EPERM)
+		if (errno == ENOENT || errno == ELOOP || errno == EINVAL)
 			continue;
 		if (errno == EMFILE || errno == ENFILE)
 			ctl_fail(CTL_FAILED, "%s: too many files open: ask "

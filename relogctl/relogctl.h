@@ -57,7 +57,7 @@ struct ctl_log {
 	char *base;		/* the file's name in the folder */
 	char **paths;		/* base.N[.gz] ... base.1, base */
 	size_t npaths;
-	uid_t owner;		/* the folder's: a file must be its */
+	uid_t owner;		/* the folder's (ctl_files_trusted) */
 };
 
 /* Which records show wants (ctl-show.c fills it, ctl-reader.c asks). */
@@ -103,6 +103,7 @@ char   *ctl_files_config(const char *, struct ctl_log **, size_t *,
 int	ctl_files_find(const char *, const struct ctl_log *, size_t,
 	    char *const *, size_t, struct ctl_log **, size_t *);
 void	ctl_files_free(struct ctl_log *, size_t);
+int	ctl_files_trusted(uid_t, uid_t);
 void	ctl_files_foreign(const char *, uid_t, uid_t);
 
 /* ctl-reader.c */

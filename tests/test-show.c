@@ -433,8 +433,10 @@ END_TEST
 /*
  * A log file of another user in the folder (one it could write to, say)
  * is not read: it would show as a plugin's records, forged. Said on
- * stderr. Needs root, to give the files away (CI runs as root); else the
- * check is not made, and says so.
+ * stderr, as is a folder others may write to. Files are checked as the
+ * folder is listed and again as they are opened: this checks the two
+ * together (each alone passes it). Needs root, to give the files away
+ * (CI runs as root); else the check is not made, and says so.
  */
 START_TEST(test_show_foreign)
 {
@@ -457,13 +459,17 @@ START_TEST(test_show_foreign)
 		ck_assert_int_eq(chown(path, 65534, 65534), 0);
 	}
 	show_check(none, NULL, "w1 n1 b1 w2 a1 n2 w3 a2 w4 n3 w5");
+	ck_assert_int_eq(chmod(H.log_dir, 0777), 0);
 	show_run(none, NULL, 0, &c);
 	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof path, "%s/%s skipped: its owner (uid "
-		    "65534) is not the log folder's (uid 0)\n", H.log_dir,
-		    files[i]);
+		snprintf(path, sizeof path, "%s/%s not read: its owner (uid "
+		    "65534) is neither the log folder's (uid 0) nor root nor "
+		    "you", H.log_dir, files[i]);
 		ck_assert_msg(strstr(c.err, path) != NULL, "%s", c.err);
 	}
+	snprintf(path, sizeof path, "relogctl: warning: others may write to "
+	    "the log folder %s: ", H.log_dir);
+	ck_assert_msg(strstr(c.err, path) != NULL, "%s", c.err);
 	capture_free(&c);
 }
 END_TEST
