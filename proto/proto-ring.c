@@ -481,41 +481,6 @@ proto_lane_prefetch(const struct relog_ring_slot *slot)
 	__builtin_prefetch((const char *)slot + 128, 0, 3);
 }
 
-/*
- * A field of len (1 to 4) bytes at byte o of a header word as loaded from
- * the ring: where librelog placed it (shm-ring.c, shm_ring_place).
- */
-static inline uint32_t
-proto_ring_field(uint64_t w, unsigned o, unsigned len)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w >>= 64 - 8 * (o + len);
-#else
-	w >>= 8 * o;
-#endif
-	return ((uint32_t)(w & (((uint64_t)1 << (8 * len)) - 1)));
-}
-
-/*
- * A record's header, taken apart from its four words in registers: loaded
- * back out of the copy, as the struct, it was loaded over the narrower
- * stores that wrote the copy, which the CPU does not forward (a stall
- * that was an eighth of proto_ring_read in relogd).
- */
-static inline void
-proto_ring_header_from(struct relog_ring_record *h, uint64_t w0,
-    uint64_t w1, uint64_t w2, uint64_t w3)
-{
-	h->timestamp_ms = (int64_t)w0;
-	h->size = proto_ring_field(w1, 0, 4);
-	h->level = (int32_t)proto_ring_field(w1, 4, 4);
-	h->name_len = proto_ring_field(w2, 0, 4);
-	h->msg_len = proto_ring_field(w2, 4, 4);
-	h->exc_len = proto_ring_field(w3, 0, 4);
-	h->color_len = (uint16_t)proto_ring_field(w3, 4, 2);
-	h->flags = (uint16_t)proto_ring_field(w3, 6, 2);
-}
-
 /* Does a record header (a private copy) describe a record we can read? */
 static int
 proto_ring_header_ok(const struct relog_ring_record *h)
@@ -661,24 +626,23 @@ proto_lane_take(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 	const struct relog_ring_slot *s;
 	struct relog_ring_record hd;
 	struct proto_ring_record *rec = &l->rec;
-	uint64_t pos = l->pos, k, i, j, w, words, si, w0, w1, w2, w3;
+	uint64_t pos = l->pos, k, i, j, w, words, si, hw[4];
 	const char *text;
 
 	if (proto_lane_buf_fit(l, 0) != 0)
 		return (proto_ring_fail(r, -ENOMEM, "out of memory"));
-	/* The header, checked once the seq says it was not being rewritten. */
-	w0 = atomic_load_explicit(&first->word[0], memory_order_relaxed);
-	w1 = atomic_load_explicit(&first->word[1], memory_order_relaxed);
-	w2 = atomic_load_explicit(&first->word[2], memory_order_relaxed);
-	w3 = atomic_load_explicit(&first->word[3], memory_order_relaxed);
+	/*
+	 * The header, checked once the seq says it was not being rewritten,
+	 * taken apart from the words loaded (relog_ring_header_from); they
+	 * are not kept in the copy, whose texts start after them.
+	 */
+	for (i = 0; i < 4; i++)
+		hw[i] = atomic_load_explicit(&first->word[i],
+		    memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&first->seq, memory_order_relaxed) != s0)
 		return (1);
-	l->buf[0] = w0;
-	l->buf[1] = w1;
-	l->buf[2] = w2;
-	l->buf[3] = w3;
-	proto_ring_header_from(&hd, w0, w1, w2, w3);
+	relog_ring_header_from(&hd, hw);
 	if (!proto_ring_header_ok(&hd))
 		return (proto_ring_fail(r, -EBADMSG,
 		    "a committed record has an inconsistent header"));

@@ -153,6 +153,78 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8 && ATOMIC_LLONG_LOCK_FREE == 2 &&
 _Static_assert(RELOG_RING_RECORD_SLOTS_MAX <= RELOG_RING_SLOTS_MIN,
     "the largest record fits in the smallest ring");
 
+/*
+ * The byte of its word a header field is at. The struct is the header's
+ * layout, but both sides store and load it as its four words, each field
+ * placed into or taken out of its word in a register: a word loaded over
+ * the narrower stores that filled it (or a field over a word's store) is
+ * not forwarded by the CPU, and it waits for them.
+ */
+#define RELOG_RING_FIELD_AT(f) (offsetof(struct relog_ring_record, f) % 8)
+_Static_assert(offsetof(struct relog_ring_record, size) / 8 == 1 &&
+    offsetof(struct relog_ring_record, level) / 8 == 1 &&
+    offsetof(struct relog_ring_record, name_len) / 8 == 2 &&
+    offsetof(struct relog_ring_record, msg_len) / 8 == 2 &&
+    offsetof(struct relog_ring_record, exc_len) / 8 == 3 &&
+    offsetof(struct relog_ring_record, color_len) / 8 == 3 &&
+    offsetof(struct relog_ring_record, flags) / 8 == 3,
+    "the header's words");
+
+/* A value of len bytes, as loaded from memory, put at byte o of a word. */
+static inline uint64_t
+relog_ring_place(uint64_t v, size_t o, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (v << (64 - 8 * (o + len)));
+#else
+	(void)len;
+	return (v << (8 * o));
+#endif
+}
+
+/* The value of len (1 to 4) bytes at byte o of a word loaded from memory. */
+static inline uint32_t
+relog_ring_take(uint64_t w, size_t o, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w >>= 64 - 8 * (o + len);
+#else
+	w >>= 8 * o;
+#endif
+	return ((uint32_t)(w & (((uint64_t)1 << (8 * len)) - 1)));
+}
+
+/* A record's header as the four words it is stored in. */
+static inline void
+relog_ring_header_words(const struct relog_ring_record *h, uint64_t w[4])
+{
+	w[0] = (uint64_t)h->timestamp_ms;
+	w[1] = relog_ring_place(h->size, RELOG_RING_FIELD_AT(size), 4) |
+	    relog_ring_place((uint32_t)h->level, RELOG_RING_FIELD_AT(level), 4);
+	w[2] = relog_ring_place(h->name_len, RELOG_RING_FIELD_AT(name_len), 4) |
+	    relog_ring_place(h->msg_len, RELOG_RING_FIELD_AT(msg_len), 4);
+	w[3] = relog_ring_place(h->exc_len, RELOG_RING_FIELD_AT(exc_len), 4) |
+	    relog_ring_place(h->color_len, RELOG_RING_FIELD_AT(color_len), 2) |
+	    relog_ring_place(h->flags, RELOG_RING_FIELD_AT(flags), 2);
+}
+
+/* A record's header from the four words it was loaded as. */
+static inline void
+relog_ring_header_from(struct relog_ring_record *h, const uint64_t w[4])
+{
+	h->timestamp_ms = (int64_t)w[0];
+	h->size = relog_ring_take(w[1], RELOG_RING_FIELD_AT(size), 4);
+	h->level = (int32_t)relog_ring_take(w[1], RELOG_RING_FIELD_AT(level),
+	    4);
+	h->name_len = relog_ring_take(w[2], RELOG_RING_FIELD_AT(name_len), 4);
+	h->msg_len = relog_ring_take(w[2], RELOG_RING_FIELD_AT(msg_len), 4);
+	h->exc_len = relog_ring_take(w[3], RELOG_RING_FIELD_AT(exc_len), 4);
+	h->color_len = (uint16_t)relog_ring_take(w[3],
+	    RELOG_RING_FIELD_AT(color_len), 2);
+	h->flags = (uint16_t)relog_ring_take(w[3], RELOG_RING_FIELD_AT(flags),
+	    2);
+}
+
 /* A seq word. */
 static inline uint64_t
 relog_ring_seq(uint64_t pos, unsigned state)

@@ -498,35 +498,6 @@ shm_ring_commit(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 	return (-1);
 }
 
-/* A value of len bytes, as loaded from memory, put at byte o of a word. */
-static inline uint64_t
-shm_ring_place(uint64_t v, size_t o, size_t len)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	return (v << (64 - 8 * (o + len)));
-#else
-	(void)len;
-	return (v << (8 * o));
-#endif
-}
-
-/*
- * A record's header as the four words it is stored in, built from its
- * fields: a word loaded out of the struct would be loaded over the
- * narrower stores that filled it, which the CPU does not forward.
- */
-static inline void
-shm_ring_header_words(const struct relog_ring_record *h, uint64_t words[4])
-{
-	words[0] = (uint64_t)h->timestamp_ms;
-	words[1] = shm_ring_place(h->size, 0, 4) |
-	    shm_ring_place((uint32_t)h->level, 4, 4);
-	words[2] = shm_ring_place(h->name_len, 0, 4) |
-	    shm_ring_place(h->msg_len, 4, 4);
-	words[3] = shm_ring_place(h->exc_len, 0, 4) |
-	    shm_ring_place(h->color_len, 4, 2) | shm_ring_place(h->flags, 6, 2);
-}
-
 /* A word loaded from memory, its first k (1 to 7) bytes dropped. */
 static inline uint64_t
 shm_ring_drop_front(uint64_t w, size_t k)
@@ -553,16 +524,16 @@ shm_ring_tail_word(const char *src, size_t n)
 
 	if (n & 4) {
 		memcpy(&v4, src, 4);
-		w = shm_ring_place(v4, 0, 4);
+		w = relog_ring_place(v4, 0, 4);
 		o = 4;
 	}
 	if (n & 2) {
 		memcpy(&v2, src + o, 2);
-		w |= shm_ring_place(v2, o, 2);
+		w |= relog_ring_place(v2, o, 2);
 		o += 2;
 	}
 	if (n & 1)
-		w |= shm_ring_place((unsigned char)src[o], o, 1);
+		w |= relog_ring_place((unsigned char)src[o], o, 1);
 	return (w);
 }
 
@@ -827,7 +798,10 @@ shm_ring_take(_Atomic uint64_t *table, unsigned n, bool steal, uint64_t tok,
  *
  * A lane taken over: its last writer has ended, and its stores before
  * were seen by the kernel that ended it; the acquire CAS orders this
- * thread's loads of the lane after tgkill said so.
+ * thread's loads of the lane after tgkill said so. tgkill still finds a
+ * thread a moment after pthread_join returned for it: a thread started
+ * then, with every lane taken, goes to lane 0 and stays (slower, not
+ * wrong).
  */
 static unsigned
 shm_ring_choose(struct shm_ring *r)
@@ -1010,7 +984,7 @@ shm_ring_push_one(struct shm_ring *r, struct shm_lane *l,
 	}
 	atomic_thread_fence(memory_order_release);
 	word = l->slots[p & r->mask].word;
-	shm_ring_header_words(h, words);
+	relog_ring_header_words(h, words);
 	atomic_store_explicit(&word[0], words[0], memory_order_relaxed);
 	atomic_store_explicit(&word[1], words[1], memory_order_relaxed);
 	atomic_store_explicit(&word[2], words[2], memory_order_relaxed);
@@ -1152,7 +1126,7 @@ shm_ring_push_any(struct shm_ring *r, const struct shm_ring_record *rec)
 		size_t lens[4] = { h.name_len, h.msg_len, h.exc_len,
 		    h.color_len };
 
-		shm_ring_header_words(&h, words);
+		relog_ring_header_words(&h, words);
 		for (i = 0; i < 4; i++)
 			atomic_store_explicit(&l->slots[p & r->mask].word[i],
 			    words[i], memory_order_relaxed);
