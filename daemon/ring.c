@@ -91,6 +91,7 @@ struct ring {
 	int64_t tick_at;	/* monotonic us when it was set */
 	int congested;		/* a sink it fed is full: not read */
 	struct ack *sync;	/* a ring_sync's answer, not queued yet */
+	int64_t sync_at;	/* monotonic ms: its records were read; 0 */
 	int hungup;
 	int dead;		/* the runner has exited */
 	int pidfd;		/* readable once it has; -1: none */
@@ -210,7 +211,7 @@ ring_drops_said(void *arg, struct plugin *p)
 /*
  * A drop notice is written: the headers say its losses said, so that a
  * relogd after us (we may be killed) says only what was not. A ring
- * drained after its hangup waited for it.
+ * drained after its hangup waited for it, as does a ring_sync's answer.
  */
 static void
 ring_said_written(void *arg, const struct ack *a)
@@ -219,7 +220,7 @@ ring_said_written(void *arg, const struct ack *a)
 
 	if (proto_ring_cause(rg->r) == NULL)
 		proto_ring_drops_said(rg->r, a->ring_found);
-	if (rg->hungup)
+	if (rg->hungup || rg->sync != NULL)
 		ring_again(rg, 0);
 }
 
@@ -253,6 +254,24 @@ ring_owe(struct ring *rg)
 		rg->queued = pos;
 	}
 	if (rg->sync != NULL && proto_ring_synced(rg->r)) {
+		/*
+		 * The ring's losses are said first, and the answer waits for
+		 * their notice (ring_said_written reads again), a second at
+		 * most: relog_close
+		 * returns on it and the ring goes with the runner, so a
+		 * relogd killed between the answer and the notice would
+		 * leave the count to no one.
+		 */
+		record_drops_now(&rg->c->origin);
+		if (rg->sync_at == 0)
+			rg->sync_at = relogd_now_ms(CLOCK_MONOTONIC);
+		/* A second at most, as at a hangup: a sink may be stalled. */
+		if (ack_owed(rg->said) && relogd_now_ms(CLOCK_MONOTONIC) -
+		    rg->sync_at < RING_SAID_WAIT_MS) {
+			ring_again(rg, RING_PENDING_MS);
+			return;
+		}
+		rg->sync_at = 0;
 		a = rg->sync;
 		rg->sync = NULL;
 		a->ring_pos = pos;
@@ -743,6 +762,7 @@ ring_sync(struct client *c, const struct proto_envelope *env)
 	if (rg->sync != NULL)
 		return ("a ring_sync is pending already");
 	rg->sync = ack_new(env, 1);
+	rg->sync_at = 0;
 	rg->sync->ring = 1;
 	/* What the runner pushed before it asked: every lane's head now. */
 	proto_ring_sync(rg->r);

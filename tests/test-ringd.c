@@ -2050,6 +2050,34 @@ START_TEST(test_ringd_notice_stall_reconnect)
 }
 END_TEST
 
+/*
+ * A ring's losses are said before its ring_sync is answered, and the
+ * answer waits for their notice: relog_close returns on it and the ring
+ * goes with the runner, so a relogd killed right after the answer left a
+ * count it held back (a notice a second) to no one.
+ */
+START_TEST(test_ringd_drops_said_before_sync)
+{
+	const char *args[] = { "--rate-limit", "off", NULL };
+	struct rd_runner r;
+	uint64_t lost;
+	char home[512];
+
+	snprintf(home, sizeof home, "%s/ds.log", H.log_dir);
+	harness_daemon_start(&H, args);
+	rd_open_lost6(&r, "ds", home);
+	rd_sync(&r);
+	/* Within the second after that notice: more lost, then a sync. */
+	rd_emit(&r, "plugin.ds", 1030, 30000);
+	lost = rd_lost(&r);
+	ck_assert_uint_gt(lost, 6);
+	rd_sync(&r);
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
+	ck_assert_uint_eq(rd_drops_said(home, "ds"), lost);
+}
+END_TEST
+
 Suite *
 suite_ringd(void)
 {
@@ -2085,6 +2113,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_ring_of_other_uid);
 	tcase_add_test(tc, test_ringd_ring_share_of_uid);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
+	tcase_add_test(tc, test_ringd_drops_said_before_sync);
 	tcase_add_test(tc, test_ringd_congested_stays);
 	tcase_add_test(tc, test_ringd_acks_merge);
 	tcase_add_test(tc, test_ringd_acks_bounded);
