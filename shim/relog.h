@@ -91,7 +91,10 @@ struct relog_opts {
 	const char *const *plugin_ids;
 	/*
 	 * RELOG_LANES; 8 (1 on a single CPU), fewer if they would pass
-	 * 65,536 slots in all. The ring's lanes (1, 2, 4 or 8): each
+	 * 65,536 slots in all (relogd's default max_ring). A number set
+	 * here is taken as it is: a ring past relogd's max_ring is refused,
+	 * and records go as batches, which a crash loses (librelog says so
+	 * on stderr). The ring's lanes (1, 2, 4 or 8): each
 	 * emitting thread pushes into a lane of its own (1 on) while one is
 	 * free (or was a thread's that has ended), so threads on different
 	 * CPUs do not contend, and a push there swaps no atomic word but
