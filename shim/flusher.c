@@ -181,6 +181,17 @@ fail:
 }
 
 /*
+ * Closing on a ring relogd reads: has the ring lost records relogd has not
+ * said yet, and has close not asked it to (flusher_ring)?
+ */
+static int
+flusher_unsaid(const struct relog *h)
+{
+	return (h->fd >= 0 && __atomic_load_n(&h->ring_mode,
+	    __ATOMIC_RELAXED) && !h->close_said && shim_ring_unsaid(h));
+}
+
+/*
  * Ask relogd to answer once it has written every record pushed so far
  * (runner.ring_sync), and wait for the answer until the deadline; replies
  * to nothing asked are skipped. Returns 0 or -1.
@@ -225,15 +236,23 @@ flusher_ring(struct relog *h, int closing)
 	int64_t deadline = conn_deadline(h, shim_now_ms() +
 	    SHIM_ACK_TIMEOUT_MS);
 	ssize_t len;
-	int waiters;
+	int waiters, said;
 
 	pthread_mutex_lock(&h->lock);
 	waiters = h->flush_waiters != 0;
 	pthread_mutex_unlock(&h->lock);
 	if (closing || waiters) {
-		if (shim_ring_behind(h) &&
+		/*
+		 * Closing, also (once) while relogd has yet to say what the
+		 * ring lost: it answers once its notice is written (a second
+		 * at most), and the ring, with the count, goes with us.
+		 */
+		said = closing && flusher_unsaid(h);
+		if ((shim_ring_behind(h) || said) &&
 		    flusher_sync(h, deadline) != 0)
 			goto fail;
+		if (said)
+			h->close_said = 1;
 		/* relog_flush looks at the ring's tail again. */
 		pthread_mutex_lock(&h->lock);
 		pthread_cond_broadcast(&h->sent_cond);
@@ -303,8 +322,8 @@ flusher_main(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		if (h->closing && (!flusher_pending(h) ||
-		    shim_now_ms() >= h->close_deadline))
+		if (h->closing && ((!flusher_pending(h) &&
+		    !flusher_unsaid(h)) || shim_now_ms() >= h->close_deadline))
 			break;
 		/* Connected: the timer. Not: the next attempt. */
 		wake_at = h->fd < 0 ? h->next_connect :

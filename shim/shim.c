@@ -230,3 +230,17 @@ shim_ring_behind(const struct relog *h)
 	shm_ring_heads(h->shm, heads);
 	return (!shm_ring_passed(h->shm, heads));
 }
+
+/*
+ * Has the ring lost records relogd has not said in a notice yet? Its
+ * count is relogd's until then, and the ring goes with the handle.
+ */
+int
+shim_ring_unsaid(const struct relog *h)
+{
+	struct shm_ring_stats st;
+
+	shm_ring_stats(h->shm, &st);
+	return (st.overwritten + st.abandoned + st.torn + st.unfinished >
+	    st.reported);
+}

@@ -125,6 +125,8 @@ struct relog {
 
 	/* The flusher thread's own. */
 	pthread_t thread;
+	int close_said;		/* close asked relogd to say the ring's
+				   losses (flusher_ring) */
 	LIST_ENTRY(relog) all_entry;	/* under relog_all_lock */
 	char instance[17];	/* this process's instance id, hex */
 	int fd;			/* -1: not connected */
@@ -184,6 +186,7 @@ void	shim_clock_forked(void);
 int	shim_clock_kept(void);
 uint64_t shim_ring_head(const struct relog *);
 int	shim_ring_behind(const struct relog *);
+int	shim_ring_unsaid(const struct relog *);
 
 /* flusher.c */
 void	flusher_reset(struct relog *);

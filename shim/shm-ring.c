@@ -1263,6 +1263,8 @@ shm_ring_stats(const struct shm_ring *r, struct shm_ring_stats *st)
 		    memory_order_relaxed);
 		st->unfinished += atomic_load_explicit(&hdr->unfinished,
 		    memory_order_relaxed);
+		st->reported += atomic_load_explicit(&hdr->reported,
+		    memory_order_relaxed);
 	}
 }
 

@@ -51,6 +51,8 @@ struct shm_ring_stats {
 	uint64_t abandoned;	/* given up: a lapped writer was in the way */
 	uint64_t torn;		/* unread records relogd found overwritten */
 	uint64_t unfinished;	/* records relogd skipped as never finished */
+	uint64_t reported;	/* of those four, what relogd has said in a
+				   notice it wrote (relogd writes it) */
 	uint64_t unmapped;	/* records pushed while there was no ring
 				   (or lane 0 could not be made) */
 };

@@ -201,7 +201,7 @@ harness_cleanup(struct harness *h)
 }
 
 /* A pidfd for a child, to poll for its exit. */
-static int
+int
 harness_pidfd(pid_t pid)
 {
 	return ((int)syscall(SYS_pidfd_open, pid, 0));

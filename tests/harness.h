@@ -52,6 +52,7 @@ int	harness_await_file(const char *, const char *, size_t, int);
 int	harness_await_path(const char *, int);
 pid_t	harness_spawn(const char *const *, const char *const *, int *, int *);
 int	harness_wait(pid_t, int);
+int	harness_pidfd(pid_t);
 struct rusage;
 int	harness_wait_usage(pid_t, int, struct rusage *);
 int	harness_connect(const struct harness *);

@@ -9,6 +9,7 @@
  * test_daemon_sigkill_restart (test-daemon.c); here the runners die after
  * such a restart.
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,6 +509,55 @@ START_TEST(test_crash_python)
 }
 END_TEST
 
+/*
+ * A runner overflows its ring, relogd reads the rest, and the runner
+ * closes: relog_close returns once relogd has said every loss in a notice
+ * it wrote, as the count goes with the ring; relogd SIGKILLed right after
+ * its return loses none of it. With nothing left to read, close used not
+ * to ask, and a count relogd held back for its second (a notice a second)
+ * was lost with it: here relogd is stopped while the runner closes, and
+ * killed as it is if the runner's close returned without it.
+ */
+START_TEST(test_crash_close_drops_said)
+{
+	const char *args[] = { "-n", "200000", "-d", "-L", "1", "-w", NULL };
+	const char *needle = "runner cd dropped ", *p;
+	struct pollfd pfd = { .events = POLLIN };
+	uint64_t said = 0, delivered;
+	char path[512], *log;
+	int out, in, waited;
+	pid_t pid;
+
+	harness_daemon_start(&H, no_rate_limit);
+	pid = harness_runner_env(&H, "cd", "cd", "1", args, &out, &in);
+	/* The newest record is never the one dropped: all are read then. */
+	snprintf(path, sizeof path, "%s/cd.log", H.log_dir);
+	ck_assert_int_eq(harness_await_file(path, "seq=199999\n", 1,
+	    CRASH_DELIVERY_MS), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGSTOP), 0);
+	close(in);
+	/* Its close waits for relogd: a second of that, then relogd goes on. */
+	pfd.fd = harness_pidfd(pid);
+	ck_assert_int_ge(pfd.fd, 0);
+	waited = poll(&pfd, 1, 1000) == 0;
+	close(pfd.fd);
+	if (waited)
+		ck_assert_int_eq(kill(H.daemon, SIGCONT), 0);
+	log = harness_read_fd(out, NULL);
+	free(log);
+	ck_assert_int_eq(harness_wait(pid, CRASH_CHILD_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
+	log = harness_plugin_log(&H, "cd");
+	delivered = harness_count(log, "runner=cd ");
+	for (p = log; (p = harness_find(p, needle)) != NULL;
+	    p += strlen(needle))
+		said += strtoull(p + strlen(needle), NULL, 10);
+	ck_assert_uint_lt(delivered, 200000);
+	ck_assert_uint_eq(said, 200000 - delivered);
+	free(log);
+}
+END_TEST
+
 Suite *
 suite_crash(void)
 {
@@ -525,6 +575,7 @@ suite_crash(void)
 	tcase_add_test(tc, test_crash_after_restart);
 	tcase_add_test(tc, test_crash_beside_socket_client);
 	tcase_add_test(tc, test_crash_python);
+	tcase_add_test(tc, test_crash_close_drops_said);
 	suite_add_tcase(s, tc);
 	return (s);
 }
