@@ -91,7 +91,8 @@ struct ring {
 	int64_t tick_at;	/* monotonic us when it was set */
 	int congested;		/* a sink it fed is full: not read */
 	struct ack *sync;	/* a ring_sync's answer, not queued yet */
-	int64_t sync_at;	/* monotonic ms: its records were read; 0 */
+	int64_t sync_at;	/* monotonic ms: its records were read (its
+				   answer waits for the notice); 0 */
 	int hungup;
 	int dead;		/* the runner has exited */
 	int pidfd;		/* readable once it has; -1: none */
@@ -235,6 +236,27 @@ ring_fail(struct ring *rg)
 }
 
 /*
+ * Say the ring's losses not said yet, and should what comes next (a
+ * ring_sync's answer, the end after a hangup) wait for their notice to be
+ * written? 1 while it should: from *since (set now if 0) until
+ * RING_SAID_WAIT_MS after, as a sink may be stalled, reading again in a
+ * while (and ring_said_written at once). Else 0.
+ */
+static int
+ring_said_wait(struct ring *rg, int64_t *since)
+{
+	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
+
+	record_drops_now(&rg->c->origin);
+	if (*since == 0)
+		*since = now;
+	if (!ack_owed(rg->said) || now - *since >= RING_SAID_WAIT_MS)
+		return (0);
+	ring_again(rg, RING_PENDING_MS);
+	return (1);
+}
+
+/*
  * Owe the ledger what a read took: an ack that commits the position
  * reached once the sinks have written it; and, once reads have passed it,
  * the answer to a ring_sync, in turn after it.
@@ -256,21 +278,12 @@ ring_owe(struct ring *rg)
 	if (rg->sync != NULL && proto_ring_synced(rg->r)) {
 		/*
 		 * The ring's losses are said first, and the answer waits for
-		 * their notice (ring_said_written reads again), a second at
-		 * most: relog_close
-		 * returns on it and the ring goes with the runner, so a
-		 * relogd killed between the answer and the notice would
-		 * leave the count to no one.
+		 * their notice: relog_close returns on it and the ring goes
+		 * with the runner, so a relogd killed between the answer and
+		 * the notice would leave the count to no one.
 		 */
-		record_drops_now(&rg->c->origin);
-		if (rg->sync_at == 0)
-			rg->sync_at = relogd_now_ms(CLOCK_MONOTONIC);
-		/* A second at most, as at a hangup: a sink may be stalled. */
-		if (ack_owed(rg->said) && relogd_now_ms(CLOCK_MONOTONIC) -
-		    rg->sync_at < RING_SAID_WAIT_MS) {
-			ring_again(rg, RING_PENDING_MS);
+		if (ring_said_wait(rg, &rg->sync_at))
 			return;
-		}
 		rg->sync_at = 0;
 		a = rg->sync;
 		rg->sync = NULL;
@@ -348,15 +361,8 @@ ring_finish(struct ring *rg)
 
 	if (rg->last != NULL)
 		return;
-	/* Its losses not said yet: said now, and their notice waited for. */
-	record_drops_now(&rg->c->origin);
-	if (rg->finish_at == 0)
-		rg->finish_at = relogd_now_ms(CLOCK_MONOTONIC);
-	if (ack_owed(rg->said) && relogd_now_ms(CLOCK_MONOTONIC) -
-	    rg->finish_at < RING_SAID_WAIT_MS) {
-		ring_again(rg, RING_PENDING_MS);
+	if (ring_said_wait(rg, &rg->finish_at))
 		return;
-	}
 	if (ack_owed(o)) {
 		rg->last = ack_new(NULL, 0);
 		rg->last->ring = 1;
@@ -762,7 +768,6 @@ ring_sync(struct client *c, const struct proto_envelope *env)
 	if (rg->sync != NULL)
 		return ("a ring_sync is pending already");
 	rg->sync = ack_new(env, 1);
-	rg->sync_at = 0;
 	rg->sync->ring = 1;
 	/* What the runner pushed before it asked: every lane's head now. */
 	proto_ring_sync(rg->r);

@@ -214,8 +214,8 @@ ctl_files_cmp(const void *a, const void *b)
 }
 
 /*
- * Take one folder entry, if it is a log file wanted, of the folder's
- * owner; else free it (one of another user is said).
+ * Take one folder entry, if it is a log file wanted, of an owner trusted
+ * (ctl_files_trusted); else free it (one of another owner is said).
  */
 static int
 ctl_files_take(const char *dir, uid_t owner, const char *name,

@@ -2215,7 +2215,8 @@ sr_alive_start(struct sr_alive *a, void *(*fn)(void *), void *arg)
  * Let a's thread end; returns what fn returned. pthread_join returns
  * before the kernel has let the thread go: tgkill finds it a moment
  * longer (1 to 500 joins in 20,000 on the machines tried), and a push
- * then would not take its lane over. So the ending is awaited as librelog sees it.
+ * then would not take its lane over. So the ending is awaited as
+ * librelog sees it.
  */
 static void *
 sr_alive_end(struct sr_alive *a)
