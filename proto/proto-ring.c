@@ -513,6 +513,28 @@ proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 }
 
 /*
+ * Settle a record lost unread, its first slot read as s0, to a skip and
+ * count it torn. The count is stored first: a consumer killed between the
+ * store and the CAS counts the record twice, never not at all. Returns 1
+ * if we moved it; else the header's count goes back.
+ */
+static int
+proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
+    uint64_t s0, struct proto_ring_counts *c)
+{
+	atomic_store_explicit(&l->hdr->torn, l->torn + 1,
+	    memory_order_relaxed);
+	if (!proto_ring_settle(slot, s0, RELOG_RING_SKIP)) {
+		atomic_store_explicit(&l->hdr->torn, l->torn,
+		    memory_order_relaxed);
+		return (0);
+	}
+	l->torn++;
+	c->torn++;
+	return (1);
+}
+
+/*
  * A record lost unread, its first slot read as s0: count it if it is ours
  * to count, and leave it a skip. Ours: one not taken (COMMITTED_FIRST); or
  * one at our position that a consumer before us took and did not commit
@@ -525,56 +547,55 @@ proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
 	unsigned state = relog_ring_seq_state(s0);
 
 	if (state == RELOG_RING_CONSUMED_FIRST &&
-	    relog_ring_seq_cmp(s0, pos) == 0 &&
-	    proto_ring_settle(slot, s0, RELOG_RING_SKIP)) {
-		proto_lane_torn(l, 1, c);
-		proto_lane_untaken(l, 1);
-	} else if (state == RELOG_RING_COMMITTED_FIRST &&
-	    proto_ring_settle(slot, s0, RELOG_RING_SKIP))
-		proto_lane_torn(l, 1, c);
+	    relog_ring_seq_cmp(s0, pos) == 0) {
+		if (proto_lane_settle_lost(l, slot, s0, c))
+			proto_lane_untaken(l, 1);
+	} else if (state == RELOG_RING_COMMITTED_FIRST)
+		(void)proto_lane_settle_lost(l, slot, s0, c);
 }
 
 /*
- * The last look at a record's first slot, read as s0, before it is
+ * The last look at a lane's record, held at its position, before it is
  * delivered: take it (unread: to CONSUMED_FIRST, or given up: to SKIP), or
- * see it still there (taken before). Returns 0 if it changed meanwhile.
+ * see it still there (taken before), and count it: one more delivered,
+ * and one more taken and not committed if no one had taken it (a
+ * given-up one: none to commit, one less taken if it was). An unread
+ * one's taken is stored before its CAS, as proto_lane_settle_lost's
+ * count. Returns 0 if the record changed meanwhile: its claimer counted.
  */
 static int
-proto_ring_claim(struct proto_ring *r, struct relog_ring_slot *first,
-    uint64_t s0)
+proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
 {
-	if (r->give_up)
-		return (proto_ring_settle(first, s0, RELOG_RING_SKIP));
-	if (relog_ring_seq_state(s0) == RELOG_RING_COMMITTED_FIRST)
-		return (proto_ring_settle(first, s0,
-		    RELOG_RING_CONSUMED_FIRST));
-	return (atomic_load_explicit(&first->seq, memory_order_relaxed) == s0);
-}
-
-/*
- * A lane's record was claimed (proto_ring_claim) and is being delivered:
- * one more taken and not committed if no one had taken it, and one more
- * delivered (a given-up one: none to commit, one less taken if it was).
- */
-static void
-proto_lane_taken(const struct proto_ring *r, struct proto_lane *l)
-{
-	unsigned state = relog_ring_seq_state(l->rec_s0);
+	struct relog_ring_slot *first = proto_lane_slot(r, l, l->pos);
+	uint64_t s0 = l->rec_s0;
+	unsigned state = relog_ring_seq_state(s0);
 
 	if (r->give_up) {
+		if (!proto_ring_settle(first, s0, RELOG_RING_SKIP))
+			return (0);
 		if (state == RELOG_RING_CONSUMED_FIRST)
 			proto_lane_untaken(l, 1);
-		return;
+		return (1);
 	}
-	l->delivered++;
 	if (state == RELOG_RING_CONSUMED_FIRST) {
 		/* Read again: a commit will see to it. */
+		if (atomic_load_explicit(&first->seq, memory_order_relaxed) !=
+		    s0)
+			return (0);
 		if (l->survivors > 0)
 			l->survivors--;
-		return;
+		l->delivered++;
+		return (1);
 	}
 	l->claims++;
 	proto_lane_store_taken(l);
+	if (!proto_ring_settle(first, s0, RELOG_RING_CONSUMED_FIRST)) {
+		l->claims--;
+		proto_lane_store_taken(l);
+		return (0);
+	}
+	l->delivered++;
+	return (1);
 }
 
 /*
@@ -614,7 +635,7 @@ proto_lane_buf_shrink(struct proto_lane *l)
 /*
  * Copy out the record whose first slot (at l->pos, below l->head) read s0,
  * committed or consumed, check it, and hold it in l->rec until it is
- * delivered (and taken then: proto_ring_claim). Returns 0 when held; 1 if
+ * delivered (and taken then: proto_lane_claim). Returns 0 when held; 1 if
  * it was overwritten meanwhile (move on by a slot); or a negative errno if
  * the ring is inconsistent.
  */
@@ -984,13 +1005,11 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			break;
 		}
 		best->held = 0;
-		if (!proto_ring_claim(r, proto_lane_slot(r, best, best->pos),
-		    best->rec_s0)) {
+		if (!proto_lane_claim(r, best)) {
 			/* Overwritten since the copy: its claimer counted. */
 			best->pos++;
 			continue;
 		}
-		proto_lane_taken(r, best);
 		c->delivered++;
 		c->bytes += best->rec_bytes;
 		rc = cb(&best->rec, arg);

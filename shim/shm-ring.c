@@ -435,13 +435,16 @@ shm_ring_reset(struct shm_ring *r)
  * there). Returns 1 when claimed. Returns 0 when it cannot be had without
  * waiting: a newer claim has it (this writer was lapped), or a writer a lap
  * behind still holds it (then it is poisoned: that writer will leave it a
- * skip for pos, so the consumer need not wait for pos).
+ * skip for pos, so the consumer need not wait for pos). An unread record
+ * it destroys is counted before the CAS: a runner killed between the two
+ * counts it twice, never not at all (and a failed CAS takes it back).
  */
 static int
 shm_ring_claim(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
     unsigned first)
 {
 	_Atomic uint64_t *seq = &l->slots[pos & r->mask].seq;
+	_Atomic uint64_t *n = &l->hdr->overwritten;
 	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
 	unsigned state;
 	int tries;
@@ -459,15 +462,15 @@ shm_ring_claim(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 				return (0);
 			continue;
 		}
+		/* Who moves a record out of COMMITTED_FIRST counts. */
+		if (state == RELOG_RING_COMMITTED_FIRST)
+			atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
 		if (atomic_compare_exchange_weak_explicit(seq, &v,
 		    relog_ring_seq(pos, RELOG_RING_WRITING | first),
-		    memory_order_acq_rel, memory_order_relaxed)) {
-			/* Who moves a record out of COMMITTED_FIRST counts. */
-			if (state == RELOG_RING_COMMITTED_FIRST)
-				atomic_fetch_add_explicit(&l->hdr->overwritten,
-				    1, memory_order_relaxed);
+		    memory_order_acq_rel, memory_order_relaxed))
 			return (1);
-		}
+		if (state == RELOG_RING_COMMITTED_FIRST)
+			atomic_fetch_sub_explicit(n, 1, memory_order_relaxed);
 	}
 	return (0);
 }
@@ -900,7 +903,7 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 	_Atomic uint64_t *seq = &l->slots[pos & r->mask].seq;
 	_Atomic uint64_t *n = &l->hdr->overwritten;
 	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
-	uint64_t to = relog_ring_seq(pos, RELOG_RING_WRITING | first);
+	uint64_t to = relog_ring_seq(pos, RELOG_RING_WRITING | first), lost;
 	int tries;
 
 	for (tries = 0; tries < SHM_RING_TRIES &&
@@ -909,13 +912,16 @@ shm_ring_claim_own(struct shm_ring *r, struct shm_lane *l, uint64_t pos,
 			atomic_store_explicit(seq, to, memory_order_relaxed);
 			return (1);
 		}
-		/* Its only writer: overwritten is stored, not added to. */
+		/*
+		 * Its only writer: overwritten is stored, not added to; and
+		 * before the CAS, as in shm_ring_claim.
+		 */
+		lost = atomic_load_explicit(n, memory_order_relaxed);
+		atomic_store_explicit(n, lost + 1, memory_order_relaxed);
 		if (atomic_compare_exchange_strong_explicit(seq, &v, to,
-		    memory_order_acq_rel, memory_order_relaxed)) {
-			atomic_store_explicit(n, atomic_load_explicit(n,
-			    memory_order_relaxed) + 1, memory_order_relaxed);
+		    memory_order_acq_rel, memory_order_relaxed))
 			return (1);
-		}
+		atomic_store_explicit(n, lost, memory_order_relaxed);
 		/* Taken meanwhile (or given up): v says what it is now. */
 	}
 	return (shm_ring_claim(r, l, pos, first));
