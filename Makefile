@@ -74,7 +74,8 @@ PROTO_DECODE_SRC = proto/proto-decode.c proto/proto-text.c proto/proto-buf.c \
 PROTO_FLUENT_SRC = proto/proto-fluent.c
 PROTO_CLIENT_SRC = proto/proto-client.c
 # The shared ring's consumer: relogd's, and librelog's when it sends batches.
-PROTO_RING_SRC = proto/proto-ring.c
+PROTO_RING_SRC = proto/proto-ring.c proto/proto-ring-open.c \
+	proto/proto-ring-commit.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/batch.c shim/conn.c shim/slot.c \
 	shim/shm-ring.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
@@ -100,7 +101,7 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-shmring.c tests/test-ringd.c tests/test-crash.c
 # The shared record ring (PROTOCOL.md, "Shared ring"), producer and consumer,
 # for the fuzzer and ringbench, which link it on its own.
-RING_SRC = shim/shm-ring.c proto/proto-ring.c
+RING_SRC = shim/shm-ring.c $(PROTO_RING_SRC)
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
@@ -291,7 +292,7 @@ FUZZ_SRC_frames = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
 FUZZ_SRC_fluent = $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC) $(PROTO_FLUENT_SRC)
 FUZZ_SRC_config = daemon/config.c daemon/config-load.c daemon/uri.c \
 	daemon/log.c daemon/relogd.c $(PROTO_PACK_SRC) $(PROTO_DECODE_SRC)
-FUZZ_SRC_ring = proto/proto-ring.c
+FUZZ_SRC_ring = $(PROTO_RING_SRC)
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Iproto -Ishim -Idaemon

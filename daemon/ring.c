@@ -2,8 +2,8 @@
  * A runner's shared ring (PROTOCOL.md, "Shared ring"): the intake for
  * records a runner hands over without a system call each. The runner
  * passes the ring's memfd and a wake socket with its hello; relogd maps the
- * ring (proto-ring.c checks it first: it is the runner's memory, hostile)
- * and reads its records out, each into the records layer with the
+ * ring (proto-ring-open.c checks it first: it is the runner's memory,
+ * hostile) and reads its records out, each into the records layer with the
  * connection's origin, as a batch entry would go.
  *
  * When it reads: at once after the hello; when the wake socket says the
