@@ -77,7 +77,7 @@ PROTO_CLIENT_SRC = proto/proto-client.c
 PROTO_RING_SRC = proto/proto-ring.c proto/proto-ring-open.c \
 	proto/proto-ring-commit.c
 SHIM_SRC = shim/relog.c shim/flusher.c shim/batch.c shim/conn.c shim/slot.c \
-	shim/shm-ring.c shim/shim.c
+	shim/shm-ring.c shim/shm-ring-map.c shim/shim.c
 # relogd, by layer (daemon/README.md): intake, records, plugins, outputs,
 # then the utilities every layer uses.
 DAEMON_MAIN_SRC = daemon/main.c
@@ -101,7 +101,7 @@ TEST_SRC = tests/main.c tests/harness.c tests/wire.c tests/collector.c \
 	tests/test-shmring.c tests/test-ringd.c tests/test-crash.c
 # The shared record ring (PROTOCOL.md, "Shared ring"), producer and consumer,
 # for the fuzzer and ringbench, which link it on its own.
-RING_SRC = shim/shm-ring.c $(PROTO_RING_SRC)
+RING_SRC = shim/shm-ring.c shim/shm-ring-map.c $(PROTO_RING_SRC)
 # The daemon's utilities the unit suites (spool, config) drive directly.
 TEST_DAEMON_SRC = daemon/spool.c daemon/config.c daemon/config-load.c \
 	daemon/uri.c daemon/log.c daemon/relogd.c
@@ -308,12 +308,14 @@ $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS)
 # The ring fuzzer's seeds are rings librelog's producer made (ring-seeds),
 # and its longest input is a control byte, 512 header bytes and 1024 slots.
 $(FUZZ_BUILD)/ring-seeds: tests/fuzz/ring-seeds.c shim/shm-ring.c \
-	proto/proto-pack.c shim/shm-ring.h proto/relog-ring.h
+	shim/shm-ring-map.c proto/proto-pack.c shim/shm-ring.h \
+	shim/shm-ring-int.h proto/relog-ring.h
 	@mkdir -p $(FUZZ_BUILD)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iproto -Ishim \
 		$(shell $(PKG_CONFIG) --cflags msgpack) -o $@ \
-		tests/fuzz/ring-seeds.c shim/shm-ring.c proto/proto-pack.c
+		tests/fuzz/ring-seeds.c shim/shm-ring.c shim/shm-ring-map.c \
+		proto/proto-pack.c
 
 FUZZ_LEN = 65536
 FUZZ_LEN_ring = 262657
