@@ -262,8 +262,10 @@ proto_ring_due(struct proto_ring *r)
  * How many more records the ring lost (overwritten and abandoned, the
  * runner's counts; torn and unfinished, the consumers') since they were
  * last found here, or said by a consumer before (its headers' reported).
- * The runner's word: a lane's sum that went back starts again from where
- * it is, one that jumped counts PROTO_RING_DROPS_MAX at most. Stores
+ * The runner's word: a lane's sum counts only as it passes the most it
+ * was (one that went back counts nothing until then: a producer takes its
+ * count back when its CAS fails, and a count seen before that must not be
+ * said again), one that jumped counts PROTO_RING_DROPS_MAX at most. Stores
  * nothing: proto_ring_drops_said does, once they are said.
  */
 uint64_t
@@ -278,7 +280,9 @@ proto_ring_new_drops(struct proto_ring *r)
 	for (i = 0; i < r->lane_count; i++) {
 		l = &r->lane[i];
 		lost = proto_lane_losses(l);
-		d = lost >= l->seen ? lost - l->seen : 0;
+		if (lost <= l->seen)
+			continue;
+		d = lost - l->seen;
 		l->seen = lost;
 		total += d < PROTO_RING_DROPS_MAX ? d : PROTO_RING_DROPS_MAX;
 	}

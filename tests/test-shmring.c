@@ -3381,7 +3381,8 @@ END_TEST
  * The runner's losses are said once, by whichever consumer comes; a
  * consumer that found them and was gone before it said them
  * (proto_ring_drops_said) leaves them to the next. A counter that goes
- * back is not a loss, one that jumps counts a bounded number.
+ * back is not a loss, nor is its way back up (a producer takes a count
+ * back when its CAS fails); one that jumps counts a bounded number.
  */
 START_TEST(test_shmring_new_drops)
 {
@@ -3412,7 +3413,10 @@ START_TEST(test_shmring_new_drops)
 	hdr = sr_map(ring);
 	atomic_store(&hdr->overwritten, 2);
 	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
-	atomic_store(&hdr->overwritten, 3);
+	/* Back up to where it was: counted already. */
+	atomic_store(&hdr->overwritten, 6);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 0);
+	atomic_store(&hdr->overwritten, 7);
 	ck_assert_uint_eq(proto_ring_new_drops(r), 1);
 	atomic_store(&hdr->abandoned, (uint64_t)1 << 40);
 	ck_assert_uint_eq(proto_ring_new_drops(r), PROTO_RING_DROPS_MAX);
@@ -3512,7 +3516,11 @@ sr_taken_check(void *arg)
 	k->mid += open != 0;
 }
 
-/* A consumer reading 64 records, stepped: its taken is never short. */
+/*
+ * A consumer reading 64 records in one read, stepped: its taken is never
+ * short. It commits at the end only, so that no record taken is also
+ * written and committed past: the check is exact at every step.
+ */
 START_TEST(test_shmring_taken_counted_first)
 {
 	struct sr_taken k;
@@ -3540,12 +3548,10 @@ START_TEST(test_shmring_taken_counted_first)
 		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
 		    &cause) != 0)
 			_exit(3);
-		do {
-			memset(&counts, 0, sizeof counts);
-			rc = proto_ring_read(r, 0, 16, SIZE_MAX, sr_written_cb,
-			    k.written, &counts);
-			proto_ring_commit(r, proto_ring_position(r));
-		} while (rc == PROTO_RING_AGAIN);
+		memset(&counts, 0, sizeof counts);
+		rc = proto_ring_read(r, 0, n + 1, SIZE_MAX, sr_written_cb,
+		    k.written, &counts);
+		proto_ring_commit(r, proto_ring_position(r));
 		_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
 	}
 	ck_assert_int_eq(waitpid(pid, &rc, WUNTRACED), pid);
@@ -3563,19 +3569,26 @@ END_TEST
 struct sr_lost {
 	char *base;
 	unsigned lanes;
+	uint64_t taken;		/* records the test took, as relogd would */
+	uint64_t windows;	/* pushes seen between a count and its CAS */
+	uint64_t last;		/* ...the last one's position */
 };
 
 /*
  * Every record of the producer's lane that was handed a position is still
- * there (committed, or being written), its slot not claimed yet, or
- * counted lost.
+ * there (committed, or being written), its slot not claimed yet, taken by
+ * the test, or counted lost; counted once, but between a count and its
+ * CAS. There, every other time, the test takes the record the CAS is
+ * about to claim, as relogd may at that moment: the CAS fails, and the
+ * count must go back.
  */
 static void
 sr_lost_check(void *arg)
 {
 	struct sr_lost *k = arg;
 	struct relog_ring_header *hdr;
-	uint64_t h, s, present = 0, unclaimed, lost;
+	struct relog_ring_slot *sl;
+	uint64_t h, s, v, present = 0, unclaimed, lost, handed;
 	unsigned lane, j;
 
 	/* Its lane: the one pushed into (the others are not made). */
@@ -3593,14 +3606,28 @@ sr_lost_check(void *arg)
 		present += s == RELOG_RING_COMMITTED_FIRST ||
 		    s == RELOG_RING_WRITING_FIRST;
 	}
-	unclaimed = relog_ring_seq_cmp(atomic_load(&sr_slot(hdr,
-	    h - 1)->seq), h - 1) < 0;
+	sl = sr_slot(hdr, h - 1);
+	v = atomic_load(&sl->seq);
+	unclaimed = relog_ring_seq_cmp(v, h - 1) < 0;
 	lost = atomic_load(&hdr->overwritten) + atomic_load(&hdr->abandoned);
-	ck_assert_msg(h - 1024 <= present + unclaimed + lost,
-	    "%llu records handed a position, %llu there, %llu not claimed, "
-	    "%llu counted lost", (unsigned long long)(h - 1024),
-	    (unsigned long long)present, (unsigned long long)unclaimed,
-	    (unsigned long long)lost);
+	handed = h - 1024 - k->taken;
+	ck_assert_msg(handed <= present + unclaimed + lost &&
+	    present + unclaimed + lost <= handed + 1,
+	    "%llu records handed a position and not taken, %llu there, "
+	    "%llu not claimed, %llu counted lost",
+	    (unsigned long long)handed, (unsigned long long)present,
+	    (unsigned long long)unclaimed, (unsigned long long)lost);
+	if (present + unclaimed + lost != handed + 1 || !unclaimed ||
+	    relog_ring_seq_state(v) != RELOG_RING_COMMITTED_FIRST ||
+	    k->last == h - 1)
+		return;
+	k->last = h - 1;
+	if (k->windows++ % 2 == 0) {
+		ck_assert(atomic_compare_exchange_strong(&sl->seq, &v,
+		    (v & ~(uint64_t)RELOG_RING_STATE_MASK) |
+		    RELOG_RING_CONSUMED_FIRST));
+		k->taken++;
+	}
 }
 
 /*
@@ -3635,8 +3662,118 @@ START_TEST(test_shmring_overwritten_counted_first)
 	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
 	ck_assert(WIFSTOPPED(status));
 	ck_assert_int_eq(sr_step(pid, 1, sr_lost_check, &k), 0);
+	/* Each push looked at between its count and its CAS. */
+	ck_assert_uint_eq(k.windows, 32);
+	ck_assert_uint_eq(k.taken, 16);
 	shm_ring_stats(ring, &st);
-	ck_assert_uint_eq(st.overwritten, 1132 - 1024);
+	ck_assert_uint_eq(st.overwritten, 1132 - 1024 - k.taken);
+	shm_ring_destroy(ring);
+}
+END_TEST
+
+/*
+ * Records of two slots whose second slot was claimed again: a consumer
+ * settles each torn (its first slot to SKIP) as it comes to it.
+ */
+struct sr_torn {
+	struct relog_ring_header *hdr;
+	uint64_t n;
+	uint64_t windows;	/* records seen between a count and its CAS */
+	struct relog_ring_slot *last;	/* ...the last one's first slot */
+	uint64_t gone;		/* taken away from the consumer by the test */
+};
+
+/*
+ * Every record the consumer settled torn is counted in the header's torn,
+ * once; but between the count and its CAS. There, every other time, the
+ * test claims the record's first slot, as a producer may at that moment:
+ * the CAS fails, and the count must go back.
+ */
+static void
+sr_torn_check(void *arg)
+{
+	struct sr_torn *k = arg;
+	struct relog_ring_slot *sl, *next = NULL;
+	uint64_t i, p, v, nv = 0, settled = 0, torn;
+
+	for (i = 0; i < k->n; i++) {
+		p = 1024 + 2 * i;
+		sl = sr_slot(k->hdr, p);
+		v = atomic_load(&sl->seq);
+		if (v == relog_ring_seq(p, RELOG_RING_SKIP))
+			settled++;
+		else if (next == NULL &&
+		    v == relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST)) {
+			next = sl;
+			nv = v;
+		}
+	}
+	torn = atomic_load(&k->hdr->torn);
+	ck_assert_msg(settled <= torn && torn <= settled + 1,
+	    "%llu records settled torn, %llu counted",
+	    (unsigned long long)settled, (unsigned long long)torn);
+	if (torn != settled + 1 || next == NULL || next == k->last)
+		return;
+	k->last = next;
+	if (k->windows++ % 2 == 1) {
+		ck_assert(atomic_compare_exchange_strong(&next->seq, &nv,
+		    relog_ring_seq((nv >> RELOG_RING_STATE_BITS) + 1024,
+		    RELOG_RING_SKIP)));
+		k->gone++;
+	}
+}
+
+/* A consumer settling torn records, stepped: torn is never short. */
+START_TEST(test_shmring_torn_counted_first)
+{
+	struct sr_torn k = { .n = 16 };
+	struct shm_ring_record rec;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	struct proto_ring_counts counts;
+	const char *cause;
+	char msg[300];
+	size_t size;
+	uint64_t i, p;
+	pid_t pid;
+	int rc;
+
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	k.hdr = shm_ring_memory(ring, &size);
+	memset(msg, 'm', sizeof msg);
+	for (i = 0; i < k.n; i++) {
+		memset(&rec, 0, sizeof rec);
+		rec.timestamp_ms = (int64_t)i;
+		rec.name = "";
+		rec.msg = msg;
+		rec.msg_len = sizeof msg;
+		rec.exc = "";
+		ck_assert_int_eq(shm_ring_push(ring, &rec), 0);
+		/* Its second slot claimed again, a lap on. */
+		p = 1024 + 2 * i + 1;
+		atomic_store(&sr_slot(k.hdr, p)->seq, relog_ring_seq(p + 1024,
+		    RELOG_RING_COMMITTED));
+	}
+	ck_assert_uint_eq(atomic_load(&k.hdr->head), 1024 + 2 * k.n);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		sr_traced();
+		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+		    &cause) != 0)
+			_exit(3);
+		memset(&counts, 0, sizeof counts);
+		rc = proto_ring_read(r, 0, SIZE_MAX, SIZE_MAX, sr_written_cb,
+		    NULL, &counts);
+		_exit(rc == PROTO_RING_DRAINED && counts.delivered == 0 ? 0 :
+		    4);
+	}
+	ck_assert_int_eq(waitpid(pid, &rc, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(rc));
+	ck_assert_int_eq(sr_step(pid, 0, sr_torn_check, &k), 0);
+	ck_assert_uint_eq(k.windows, k.n);
+	ck_assert_uint_eq(k.gone, k.n / 2);
+	ck_assert_uint_eq(atomic_load(&k.hdr->torn), k.n - k.gone);
 	shm_ring_destroy(ring);
 }
 END_TEST
@@ -3948,6 +4085,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_new_drops);
 	tcase_add_test(tc, test_shmring_taken_counted_first);
 	tcase_add_loop_test(tc, test_shmring_overwritten_counted_first, 0, 2);
+	tcase_add_test(tc, test_shmring_torn_counted_first);
 	tcase_add_test(tc, test_shmring_taken_lost);
 	tcase_add_test(tc, test_shmring_taken_overwritten_later);
 	tcase_add_test(tc, test_shmring_budget);
