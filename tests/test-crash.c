@@ -573,17 +573,57 @@ END_TEST
 #define CRASH_SANITIZED 0
 #endif
 
+/*
+ * What a runner's plugin log says of it, by the records of its four
+ * threads: how many it pushed (each thread's up to its newest delivered),
+ * how many were delivered, how many notices said lost, in how many
+ * notices. A line at a time: the sanitizers' strstr measures all that
+ * follows at each call.
+ */
+static void
+crash_overflow_read(const char *id, uint64_t *pushed, uint64_t *delivered,
+    uint64_t *said, size_t *notices)
+{
+	char needle[64], line[256], *log, *tp, *sp;
+	const char *p, *q, *end;
+	long top[4] = { -1, -1, -1, -1 };
+	int t;
+
+	snprintf(needle, sizeof needle, "runner %s dropped ", id);
+	*pushed = *delivered = *said = *notices = 0;
+	log = harness_plugin_log(&H, id);
+	for (p = log, end = log + strlen(log); p < end; p = q + 1) {
+		if ((q = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			q = end;
+		snprintf(line, sizeof line, "%.*s", (int)(q - p), p);
+		if ((tp = strstr(line, needle)) != NULL) {
+			*said += strtoull(tp + strlen(needle), NULL, 10);
+			(*notices)++;
+		} else if ((tp = strstr(line, " thread=")) != NULL &&
+		    (sp = strstr(tp, " seq=")) != NULL) {
+			t = atoi(tp + strlen(" thread="));
+			if (t >= 0 && t < 4 && atol(sp + 5) > top[t])
+				top[t] = atol(sp + 5);
+			(*delivered)++;
+		}
+	}
+	free(log);
+	for (t = 0; t < 4; t++)
+		*pushed += (uint64_t)(top[t] + 1);
+}
+
 START_TEST(test_crash_overflow_killed)
 {
 	/* Under valgrind or the sanitizers: a few kills, to run the code. */
 	int slow = CRASH_SANITIZED || getenv("RELOG_VALGRIND") != NULL;
-	int k, t, rounds = slow ? 3 : 12;
+	int k, rounds = slow ? 3 : 12;
 	const char *args[] = { "-n", slow ? "200000" : "3000000", "-t", "4",
 	    "-L", "8", "-d", "-g", NULL };
 	uint64_t pushed, delivered, said, unfinished;
-	char id[16], needle[64], line[256], *log, *err, *got, *tp, *sp;
-	const char *p, *q, *end;
-	long top[4];
+	char id[16], needle[64], path[512], *err, *got;
+	const char *p;
+	int64_t deadline;
+	size_t notices;
 	int out, in;
 	pid_t pid;
 
@@ -604,34 +644,6 @@ START_TEST(test_crash_overflow_killed)
 		snprintf(needle, sizeof needle, "runner %s disconnected", id);
 		ck_assert_int_eq(harness_daemon_await(&H, needle, 1,
 		    CRASH_DELIVERY_MS), 0);
-
-		log = harness_plugin_log(&H, id);
-		delivered = pushed = said = 0;
-		for (t = 0; t < 4; t++)
-			top[t] = -1;
-		/*
-		 * A line at a time: the sanitizers' strstr measures all that
-		 * follows at each call.
-		 */
-		for (p = log, end = log + strlen(log); p < end; p = q + 1) {
-			if ((q = memchr(p, '\n', (size_t)(end - p))) == NULL)
-				q = end;
-			snprintf(line, sizeof line, "%.*s", (int)(q - p), p);
-			if ((tp = strstr(line, " thread=")) == NULL ||
-			    (sp = strstr(tp, " seq=")) == NULL)
-				continue;
-			t = atoi(tp + strlen(" thread="));
-			if (t >= 0 && t < 4 && atol(sp + 5) > top[t])
-				top[t] = atol(sp + 5);
-			delivered++;
-		}
-		for (t = 0; t < 4; t++)
-			pushed += (uint64_t)(top[t] + 1);
-		snprintf(needle, sizeof needle, "runner %s dropped ", id);
-		for (p = log; (p = harness_find(p, needle)) != NULL;
-		    p += strlen(needle))
-			said += strtoull(p + strlen(needle), NULL, 10);
-		free(log);
 		err = harness_read_file(H.stderr_path, NULL);
 		snprintf(needle, sizeof needle, "runner %s: ", id);
 		unfinished = 0;
@@ -640,12 +652,32 @@ START_TEST(test_crash_overflow_killed)
 			unfinished = strtoull(p + strlen("after it left, "),
 			    NULL, 10);
 		free(err);
+
+		/*
+		 * Its records are written before it is gone; the last notice
+		 * may come later (relogd waits a second for it, no more).
+		 */
+		snprintf(path, sizeof path, "%s/%s.log", H.log_dir, id);
+		snprintf(needle, sizeof needle, "runner %s dropped ", id);
+		deadline = harness_now_ms() + CRASH_DELIVERY_MS;
+		for (;;) {
+			crash_overflow_read(id, &pushed, &delivered, &said,
+			    &notices);
+			if (said >= unfinished && said - unfinished >=
+			    pushed - delivered)
+				break;
+			if (harness_now_ms() >= deadline ||
+			    harness_await_file(path, needle, notices + 1,
+			    (int)(deadline - harness_now_ms())) != 0)
+				break;
+		}
 		/* Each record delivered once, in one lane: no duplicates. */
 		ck_assert_msg(said >= unfinished && said - unfinished >=
 		    pushed - delivered, "runner %s: %llu records pushed, "
-		    "%llu delivered, %llu said lost (%llu unfinished)", id,
-		    (unsigned long long)pushed, (unsigned long long)delivered,
-		    (unsigned long long)said, (unsigned long long)unfinished);
+		    "%llu delivered, %llu said lost in %zu notices (%llu "
+		    "unfinished)", id, (unsigned long long)pushed,
+		    (unsigned long long)delivered, (unsigned long long)said,
+		    notices, (unsigned long long)unfinished);
 		/* Killed between a count and its CAS: counted twice. */
 		ck_assert_uint_le(said - unfinished, pushed - delivered + 4);
 	}
