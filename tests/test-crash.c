@@ -559,21 +559,6 @@ START_TEST(test_crash_close_drops_said)
 END_TEST
 
 /*
- * Runners SIGKILLed while three of their four threads overflow their
- * lanes: every record pushed is delivered or said lost. A runner killed
- * between its claim's CAS and the count of the record that claim
- * destroyed left that record unsaid: 9 of 60 such kills, before the count
- * was made first (aeb29f5). Each thread has a lane of its own, which
- * keeps its newest records, so a thread pushed the records up to its
- * newest delivered, and maybe the one it was writing, counted unfinished.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define CRASH_SANITIZED 1
-#else
-#define CRASH_SANITIZED 0
-#endif
-
-/*
  * What a runner's plugin log says of it, by the records of its four
  * threads: how many it pushed (each thread's up to its newest delivered),
  * how many were delivered, how many notices said lost, in how many
@@ -612,11 +597,18 @@ crash_overflow_read(const char *id, uint64_t *pushed, uint64_t *delivered,
 		*pushed += (uint64_t)(top[t] + 1);
 }
 
+/*
+ * Runners SIGKILLed while three of their four threads overflow their
+ * lanes: every record pushed is delivered or said lost, even one a claim
+ * destroyed as the runner was killed (its count is made before the
+ * claim's CAS). Each thread has a lane of its own, which keeps its newest
+ * records, so a thread pushed the records up to its newest delivered, and
+ * maybe the one it was writing, counted unfinished.
+ */
 START_TEST(test_crash_overflow_killed)
 {
 	/* Under valgrind or the sanitizers: a few kills, to run the code. */
-	int slow = CRASH_SANITIZED || getenv("RELOG_VALGRIND") != NULL;
-	int k, rounds = slow ? 3 : 12;
+	int slow = !harness_native(), k, rounds = slow ? 3 : 12;
 	const char *args[] = { "-n", slow ? "200000" : "3000000", "-t", "4",
 	    "-L", "8", "-d", "-g", NULL };
 	uint64_t pushed, delivered, said, unfinished;

@@ -3429,19 +3429,32 @@ END_TEST
 /*
  * The counts a CAS makes due are stored before it: a process that dies
  * between any two of its instructions leaves no record uncounted (it may
- * count one twice). With the count stored after the CAS, about 1% of
- * relogd's SIGKILLs under load lost a record that no notice counted. The
- * tests step a child one instruction at a time (ptrace) and look at the
- * ring after each: what a SIGKILL there would leave.
+ * count one twice). The tests step a child one instruction at a time
+ * (ptrace) and look at the ring after each: what a SIGKILL there would
+ * leave.
  */
 #define SR_STEPS_MAX 20000000
 
-/* In the child: be traced, and stop until the tracer lets it go on. */
-static void
-sr_traced(void)
+/*
+ * fork() a child to be traced: it returns 0 in the child, traced; in the
+ * parent, the child's pid once it is stopped, before its first step.
+ */
+static pid_t
+sr_fork_traced(void)
 {
-	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0 || raise(SIGSTOP) != 0)
-		_exit(2);
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0 ||
+		    raise(SIGSTOP) != 0)
+			_exit(2);
+		return (0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
+	ck_assert(WIFSTOPPED(status));
+	return (pid);
 }
 
 /*
@@ -3480,6 +3493,28 @@ sr_written_cb(const struct proto_ring_record *rec, void *arg)
 
 	atomic_store(&written[rec->timestamp_ms], 1);
 	return (0);
+}
+
+/*
+ * In a child: open the ring, read it once (marking each record delivered
+ * in written, by its number), commit where the read reached, and exit: 0
+ * if it drained the ring.
+ */
+static void
+sr_read_once(struct shm_ring *ring, _Atomic uint64_t *written)
+{
+	struct proto_ring_counts counts;
+	struct proto_ring *r;
+	const char *cause;
+	int rc;
+
+	if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r, &cause) != 0)
+		_exit(3);
+	memset(&counts, 0, sizeof counts);
+	rc = proto_ring_read(r, 0, SIZE_MAX, SIZE_MAX, sr_written_cb, written,
+	    &counts);
+	proto_ring_commit(r, proto_ring_position(r));
+	_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
 }
 
 struct sr_taken {
@@ -3525,13 +3560,9 @@ START_TEST(test_shmring_taken_counted_first)
 {
 	struct sr_taken k;
 	struct shm_ring *ring;
-	struct proto_ring *r;
-	struct proto_ring_counts counts;
-	const char *cause;
 	size_t size;
 	uint64_t i, n = 64;
 	pid_t pid;
-	int rc;
 
 	k.written = mmap(NULL, n * sizeof *k.written, PROT_READ |
 	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -3541,21 +3572,8 @@ START_TEST(test_shmring_taken_counted_first)
 	k.mid = 0;
 	for (i = 0; i < n; i++)
 		sr_push_tiny(ring, i);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		sr_traced();
-		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
-		    &cause) != 0)
-			_exit(3);
-		memset(&counts, 0, sizeof counts);
-		rc = proto_ring_read(r, 0, n + 1, SIZE_MAX, sr_written_cb,
-		    k.written, &counts);
-		proto_ring_commit(r, proto_ring_position(r));
-		_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &rc, WUNTRACED), pid);
-	ck_assert(WIFSTOPPED(rc));
+	if ((pid = sr_fork_traced()) == 0)
+		sr_read_once(ring, k.written);
 	ck_assert_int_eq(sr_step(pid, 0, sr_taken_check, &k), 0);
 	for (i = 0; i < n; i++)
 		ck_assert_uint_eq(atomic_load(&k.written[i]), 1);
@@ -3642,15 +3660,11 @@ START_TEST(test_shmring_overwritten_counted_first)
 	size_t size;
 	uint64_t i;
 	pid_t pid;
-	int status;
 
 	ck_assert_int_eq(shm_ring_create_lanes(&ring, 1024, k.lanes, NULL,
 	    NULL), 0);
 	k.base = shm_ring_memory(ring, &size);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		sr_traced();
+	if ((pid = sr_fork_traced()) == 0) {
 		/* Full, and overflowing: then stepped. */
 		for (i = 0; i < 1100; i++)
 			sr_push_tiny(ring, i);
@@ -3659,8 +3673,6 @@ START_TEST(test_shmring_overwritten_counted_first)
 			sr_push_tiny(ring, i);
 		_exit(0);
 	}
-	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
-	ck_assert(WIFSTOPPED(status));
 	ck_assert_int_eq(sr_step(pid, 1, sr_lost_check, &k), 0);
 	/* Each push looked at between its count and its CAS. */
 	ck_assert_uint_eq(k.windows, 32);
@@ -3729,14 +3741,11 @@ START_TEST(test_shmring_torn_counted_first)
 	struct sr_torn k = { .n = 16 };
 	struct shm_ring_record rec;
 	struct shm_ring *ring;
-	struct proto_ring *r;
-	struct proto_ring_counts counts;
-	const char *cause;
+	_Atomic uint64_t *written;
 	char msg[300];
 	size_t size;
 	uint64_t i, p;
 	pid_t pid;
-	int rc;
 
 	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
 	k.hdr = shm_ring_memory(ring, &size);
@@ -3755,22 +3764,16 @@ START_TEST(test_shmring_torn_counted_first)
 		    RELOG_RING_COMMITTED));
 	}
 	ck_assert_uint_eq(atomic_load(&k.hdr->head), 1024 + 2 * k.n);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		sr_traced();
-		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
-		    &cause) != 0)
-			_exit(3);
-		memset(&counts, 0, sizeof counts);
-		rc = proto_ring_read(r, 0, SIZE_MAX, SIZE_MAX, sr_written_cb,
-		    NULL, &counts);
-		_exit(rc == PROTO_RING_DRAINED && counts.delivered == 0 ? 0 :
-		    4);
-	}
-	ck_assert_int_eq(waitpid(pid, &rc, WUNTRACED), pid);
-	ck_assert(WIFSTOPPED(rc));
+	written = mmap(NULL, k.n * sizeof *written, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(written != MAP_FAILED);
+	if ((pid = sr_fork_traced()) == 0)
+		sr_read_once(ring, written);
 	ck_assert_int_eq(sr_step(pid, 0, sr_torn_check, &k), 0);
+	/* Torn, every one: none delivered. */
+	for (i = 0; i < k.n; i++)
+		ck_assert_uint_eq(atomic_load(&written[i]), 0);
+	munmap(written, k.n * sizeof *written);
 	ck_assert_uint_eq(k.windows, k.n);
 	ck_assert_uint_eq(k.gone, k.n / 2);
 	ck_assert_uint_eq(atomic_load(&k.hdr->torn), k.n - k.gone);
