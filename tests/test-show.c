@@ -270,6 +270,10 @@ START_TEST(test_show_parse_rejects)
 		"2026-11-28T10:00:00.000Z LEVELx [x] no number",
 		"2026-11-28T10:00:00.000Z  INFO [x] two spaces",
 	};
+	/* The same millisecond, the same second, back, the same again. */
+	static const int64_t cached[] = { 1764324000123, 1764324000123,
+	    1764324000124, 1764324000123, 1764324001123, 1764323995123,
+	    1764323995123, 1764323995999 };
 	struct proto_buf b = { NULL, 0, 0 };
 	struct proto_line l;
 	char line[128];
@@ -281,6 +285,12 @@ START_TEST(test_show_parse_rejects)
 		proto_format_time(&b, ms);
 		ck_assert_int_eq(proto_parse_time(b.data, b.len, &back), 0);
 		ck_assert_int_eq(back, ms);
+	}
+	for (i = 0; i < sizeof cached / sizeof cached[0]; i++) {
+		b.len = 0;
+		proto_format_time(&b, cached[i]);
+		ck_assert_int_eq(proto_parse_time(b.data, b.len, &back), 0);
+		ck_assert_int_eq(back, cached[i]);
 	}
 	ck_assert_int_eq(proto_parse_time("2024-02-29T23:59:59.999Z", 24,
 	    &back), 0);
