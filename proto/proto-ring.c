@@ -148,10 +148,12 @@ proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
  * The last look at a lane's record, held at its position, before it is
  * delivered: take it (unread: to CONSUMED_FIRST, or given up: to SKIP), or
  * see it still there (taken before), and count it: one more delivered,
- * and one more taken and not committed if no one had taken it (a
- * given-up one: none to commit, one less taken if it was). An unread
+ * and one more taken and not committed if no one had taken it. An unread
  * one's taken is stored before its CAS, as proto_lane_settle_lost's
- * count. Returns 0 if the record changed meanwhile: its claimer counted.
+ * count. A given-up one is counted lost until it is delivered
+ * (proto_lane_given): an unread one in torn, stored before its CAS; one
+ * taken before stays in taken. Returns 0 if the record changed meanwhile:
+ * its claimer counted.
  */
 static int
 proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
@@ -161,10 +163,15 @@ proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
 	unsigned state = relog_ring_seq_state(s0);
 
 	if (r->give_up) {
-		if (!proto_ring_settle(first, s0, RELOG_RING_SKIP))
-			return (0);
 		if (state == RELOG_RING_CONSUMED_FIRST)
-			proto_lane_untaken(l, 1);
+			return (proto_ring_settle(first, s0, RELOG_RING_SKIP));
+		atomic_store_explicit(&l->hdr->torn, l->torn + 1,
+		    memory_order_relaxed);
+		if (!proto_ring_settle(first, s0, RELOG_RING_SKIP)) {
+			atomic_store_explicit(&l->hdr->torn, l->torn,
+			    memory_order_relaxed);
+			return (0);
+		}
 		return (1);
 	}
 	if (state == RELOG_RING_CONSUMED_FIRST) {
@@ -186,6 +193,20 @@ proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
 	}
 	l->delivered++;
 	return (1);
+}
+
+/*
+ * A given-up record is delivered (librelog's close wrote it to stderr): no
+ * longer counted lost, nor taken if it was.
+ */
+static void
+proto_lane_given(struct proto_lane *l)
+{
+	if (relog_ring_seq_state(l->rec_s0) == RELOG_RING_CONSUMED_FIRST)
+		proto_lane_untaken(l, 1);
+	else
+		atomic_store_explicit(&l->hdr->torn, l->torn,
+		    memory_order_relaxed);
 }
 
 /*
@@ -596,6 +617,8 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 		c->delivered++;
 		c->bytes += best->rec_bytes;
 		rc = cb(&best->rec, arg);
+		if (r->give_up)
+			proto_lane_given(best);
 		best->pos += best->rec_slots;
 		if (rc != 0) {
 			status = proto_ring_more(r) ? PROTO_RING_AGAIN :

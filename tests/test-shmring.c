@@ -3781,6 +3781,151 @@ START_TEST(test_shmring_torn_counted_first)
 }
 END_TEST
 
+/*
+ * In a child: give up on the ring as librelog's close does (a new
+ * consumer, every record to stderr: marked in written), and exit: 0 if it
+ * drained the ring.
+ */
+static void
+sr_give_up_once(struct shm_ring *ring, _Atomic uint64_t *written)
+{
+	struct proto_ring_counts counts;
+	struct proto_ring *r;
+	const char *cause;
+	int rc;
+
+	if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r, &cause) != 0)
+		_exit(3);
+	memset(&counts, 0, sizeof counts);
+	do {
+		rc = proto_ring_read(r, PROTO_RING_GIVE_UP, 16, SIZE_MAX,
+		    sr_written_cb, written, &counts);
+	} while (rc == PROTO_RING_AGAIN);
+	_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
+}
+
+struct sr_given {
+	struct relog_ring_header *hdr;
+	_Atomic uint64_t *written;
+	uint64_t n;
+	uint64_t mid;		/* steps with a record given up, not written */
+	uint64_t before;	/* records written when torn was last 0 */
+	uint64_t windows;	/* times seen between a count and its CAS */
+	uint64_t last;		/* ...the last one's position */
+	uint64_t stolen;	/* records the test claimed there */
+};
+
+/*
+ * Every record given up (a skip at its position) and not written yet is
+ * counted: in torn, or in taken beyond the records still taken there (the
+ * next consumer counts those torn). Between the count of an unread one
+ * and its CAS, every other time, the test claims the record as a producer
+ * overwriting it would (and counts it so): the CAS fails, and the count
+ * must go back.
+ */
+static void
+sr_given_check(void *arg)
+{
+	struct sr_given *k = arg;
+	struct relog_ring_slot *sl, *next = NULL;
+	uint64_t p, t, h, s, v, open = 0, consumed = 0, done = 0, taken;
+	uint64_t torn, counted, at = 0;
+
+	t = atomic_load(&k->hdr->tail);
+	h = atomic_load(&k->hdr->head);
+	for (p = t; p != h; p++) {
+		sl = sr_slot(k->hdr, p);
+		s = atomic_load(&sl->seq);
+		if (s == relog_ring_seq(p, RELOG_RING_CONSUMED_FIRST))
+			consumed++;
+		else if (s == relog_ring_seq(p, RELOG_RING_SKIP) &&
+		    atomic_load(&k->written[atomic_load(&sl->word[0])]) == 0)
+			open++;
+		else if (s == relog_ring_seq(p, RELOG_RING_COMMITTED_FIRST) &&
+		    next == NULL) {
+			next = sl;
+			at = p;
+		}
+	}
+	for (p = 0; p < k->n; p++)
+		done += atomic_load(&k->written[p]) != 0;
+	taken = atomic_load(&k->hdr->taken);
+	torn = atomic_load(&k->hdr->torn);
+	counted = torn + (taken > consumed ? taken - consumed : 0);
+	ck_assert_msg(open <= counted,
+	    "%llu records given up and not written, %llu counted",
+	    (unsigned long long)open, (unsigned long long)counted);
+	k->mid += open != 0;
+	if (torn == 0)
+		k->before = done;
+	if (torn != 1 || open != 0 || done != k->before || next == NULL ||
+	    consumed != 0 || k->last == atomic_load(&next->word[0]))
+		return;
+	k->last = atomic_load(&next->word[0]);
+	/* The second, fourth, ..., and so the last. */
+	if (k->windows++ % 2 == 0)
+		return;
+	v = atomic_load(&next->seq);
+	ck_assert(atomic_compare_exchange_strong(&next->seq, &v,
+	    relog_ring_seq(at + 1024, RELOG_RING_WRITING_FIRST)));
+	atomic_fetch_add(&k->hdr->overwritten, 1);
+	k->stolen++;
+}
+
+/*
+ * librelog's close giving up on 64 records, stepped: 16 taken by a
+ * consumer that did not commit them (a relogd too slow to answer), 48
+ * unread, half of which a producer claims as the close is about to. A
+ * runner killed there leaves none uncounted; written, none is counted.
+ */
+START_TEST(test_shmring_given_up_counted_first)
+{
+	struct sr_given k;
+	struct proto_ring_counts counts;
+	struct shm_ring *ring;
+	struct proto_ring *r;
+	_Atomic uint64_t *seen;
+	const char *cause;
+	size_t size;
+	uint64_t i, n = 64, done = 0;
+	pid_t pid;
+
+	k.written = mmap(NULL, 2 * n * sizeof *k.written, PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(k.written != MAP_FAILED);
+	seen = k.written + n;
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	k.hdr = shm_ring_memory(ring, &size);
+	k.n = n;
+	k.mid = k.before = k.windows = k.stolen = 0;
+	k.last = UINT64_MAX;
+	for (i = 0; i < n; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, 0, 16, SIZE_MAX, sr_written_cb,
+	    seen, &counts), PROTO_RING_AGAIN);
+	proto_ring_close(r);
+	ck_assert_uint_eq(atomic_load(&k.hdr->taken), 16);
+	if ((pid = sr_fork_traced()) == 0)
+		sr_give_up_once(ring, k.written);
+	ck_assert_int_eq(sr_step(pid, 0, sr_given_check, &k), 0);
+	/* The 48 unread: each seen before its CAS, every other one claimed. */
+	ck_assert_uint_eq(k.windows, n - 16);
+	ck_assert_uint_eq(k.stolen, (n - 16) / 2);
+	for (i = 0; i < n; i++)
+		done += atomic_load(&k.written[i]);
+	ck_assert_uint_eq(done, n - k.stolen);
+	/* Each record given up was looked at between its CAS and its write. */
+	ck_assert_uint_ge(k.mid, n - k.stolen);
+	ck_assert_uint_eq(atomic_load(&k.hdr->torn), 0);
+	ck_assert_uint_eq(atomic_load(&k.hdr->taken), 0);
+	shm_ring_destroy(ring);
+	munmap(k.written, 2 * n * sizeof *k.written);
+}
+END_TEST
+
 static int
 sr_stop_cb(const struct proto_ring_record *rec, void *arg)
 {
@@ -4089,6 +4234,7 @@ suite_shmring(void)
 	tcase_add_test(tc, test_shmring_taken_counted_first);
 	tcase_add_loop_test(tc, test_shmring_overwritten_counted_first, 0, 2);
 	tcase_add_test(tc, test_shmring_torn_counted_first);
+	tcase_add_test(tc, test_shmring_given_up_counted_first);
 	tcase_add_test(tc, test_shmring_taken_lost);
 	tcase_add_test(tc, test_shmring_taken_overwritten_later);
 	tcase_add_test(tc, test_shmring_budget);
