@@ -834,11 +834,6 @@ START_TEST(test_codec_fluent_rejects)
 END_TEST
 
 /*
- * Escaping, at every offset of a text longer than the 32- and 8-byte
- * blocks proto_escape checks at once: each kind of byte comes out as it
- * must, the plain text around it untouched.
- */
-/*
  * A cut never ends inside a character, and looks back no further than a
  * character's length: a run of continuation bytes is cut where it falls.
  */
@@ -861,6 +856,11 @@ START_TEST(test_codec_utf8_cut)
 }
 END_TEST
 
+/*
+ * Escaping, at every offset of a text longer than the 32- and 8-byte
+ * blocks proto_escape checks at once, and of one shorter than 32: each
+ * kind of byte comes out as it must, the plain text around it untouched.
+ */
 START_TEST(test_codec_escape_offsets)
 {
 	static const struct {
@@ -871,25 +871,32 @@ START_TEST(test_codec_escape_offsets)
 		{ "\xc2\x9b", "\\u009b" }, { "\xc3\xa9", "\xc3\xa9" },
 		{ "\t", "\t" },
 	};
+	static const size_t lens[] = { 71, 11 };
 	char in[128], out[160];
 	struct proto_buf b = { NULL, 0, 0 };
-	size_t k, i, klen;
+	size_t k, i, klen, len, j;
 
-	for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-		klen = kinds[k].in[0] == '\0' ? 1 : strlen(kinds[k].in);
-		for (i = 0; i <= 70; i++) {
-			memset(in, 'a', sizeof in);
-			memcpy(in + i, kinds[k].in, klen);
-			b.len = 0;
-			proto_escape(&b, (struct proto_str){ in, 71 + klen - 1 },
-			    1);
-			memset(out, 'a', i);
-			snprintf(out + i, sizeof out - i, "%s%.*s", kinds[k].out,
-			    (int)(70 - i), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-			ck_assert_msg(b.len == strlen(out) &&
-			    memcmp(b.data, out, b.len) == 0, "kind %zu at %zu: "
-			    "%.*s", k, i, (int)b.len, b.data);
+	for (j = 0; j < sizeof lens / sizeof lens[0]; j++) {
+		len = lens[j];
+		for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+			klen = kinds[k].in[0] == '\0' ? 1 :
+			    strlen(kinds[k].in);
+			for (i = 0; i < len; i++) {
+				memset(in, 'a', sizeof in);
+				memcpy(in + i, kinds[k].in, klen);
+				b.len = 0;
+				proto_escape(&b, (struct proto_str){ in,
+				    len + klen - 1 }, 1);
+				memset(out, 'a', i);
+				snprintf(out + i, sizeof out - i, "%s%.*s",
+				    kinds[k].out, (int)(len - 1 - i),
+				    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+				ck_assert_msg(b.len == strlen(out) &&
+				    memcmp(b.data, out, b.len) == 0,
+				    "kind %zu at %zu of %zu: %.*s", k, i, len,
+				    (int)b.len, b.data);
+			}
 		}
 	}
 	proto_buf_free(&b);
