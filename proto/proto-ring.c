@@ -103,14 +103,14 @@ proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 }
 
 /*
- * Settle a record lost unread, its first slot read as s0, to a skip and
- * count it torn. The count is stored first: a consumer killed between the
- * store and the CAS counts the record twice, never not at all. Returns 1
- * if we moved it; else the header's count goes back.
+ * Move an unread record, its first slot read as s0, to a skip, with the
+ * header's torn one past the lane's: stored first, so that a consumer
+ * killed between the store and the CAS counts the record twice, never not
+ * at all. Returns 1 if we moved it; else the header's count goes back.
  */
 static int
-proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
-    uint64_t s0, struct proto_ring_counts *c)
+proto_lane_skip_counted(struct proto_lane *l, struct relog_ring_slot *slot,
+    uint64_t s0)
 {
 	atomic_store_explicit(&l->hdr->torn, l->torn + 1,
 	    memory_order_relaxed);
@@ -119,6 +119,19 @@ proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
 		    memory_order_relaxed);
 		return (0);
 	}
+	return (1);
+}
+
+/*
+ * Settle a record lost unread, its first slot read as s0, to a skip and
+ * count it torn (proto_lane_skip_counted). Returns 1 if we moved it.
+ */
+static int
+proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
+    uint64_t s0, struct proto_ring_counts *c)
+{
+	if (!proto_lane_skip_counted(l, slot, s0))
+		return (0);
 	l->torn++;
 	c->torn++;
 	return (1);
@@ -165,14 +178,7 @@ proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
 	if (r->give_up) {
 		if (state == RELOG_RING_CONSUMED_FIRST)
 			return (proto_ring_settle(first, s0, RELOG_RING_SKIP));
-		atomic_store_explicit(&l->hdr->torn, l->torn + 1,
-		    memory_order_relaxed);
-		if (!proto_ring_settle(first, s0, RELOG_RING_SKIP)) {
-			atomic_store_explicit(&l->hdr->torn, l->torn,
-			    memory_order_relaxed);
-			return (0);
-		}
-		return (1);
+		return (proto_lane_skip_counted(l, first, s0));
 	}
 	if (state == RELOG_RING_CONSUMED_FIRST) {
 		/* Read again: a commit will see to it. */
@@ -539,6 +545,61 @@ proto_ring_more(const struct proto_ring *r)
 }
 
 /*
+ * Have a lane hold its next record, unless it holds one or was found
+ * without one this read (proto_lane_next). Returns 0 or a negative errno.
+ */
+static int
+proto_lane_look(struct proto_ring *r, struct proto_lane *l, int flags,
+    struct proto_ring_counts *c)
+{
+	if (l->held || l->status >= 0)
+		return (0);
+	return (proto_lane_next(r, l, (unsigned)(l - r->lane), flags, c));
+}
+
+/*
+ * The lane holding the oldest record that may be delivered now, every lane
+ * looked at (proto_lane_look), and how many hold one (*held); or NULL, and
+ * *status says why: drained, or a record being written. Returns 0 or a
+ * negative errno.
+ */
+static int
+proto_ring_oldest(struct proto_ring *r, int flags, int64_t now,
+    struct proto_ring_counts *c, struct proto_lane **best, unsigned *held,
+    int *status)
+{
+	struct proto_lane *l;
+	int pending = 0, waiting = 0, rc;
+	unsigned i;
+
+	*best = NULL;
+	*held = 0;
+	for (i = 0; i < r->lane_count; i++) {
+		l = &r->lane[i];
+		if ((rc = proto_lane_look(r, l, flags, c)) != 0)
+			return (rc);
+		if (l->held) {
+			(*held)++;
+			if (*best == NULL ||
+			    l->rec.timestamp_ms < (*best)->rec.timestamp_ms)
+				*best = l;
+		} else if (l->status == PROTO_RING_PENDING) {
+			waiting = 1;
+			/* A writer stuck holds up its lane only. */
+			if (!l->stuck || l->stuck_pos != l->pos ||
+			    now - l->stuck_since < PROTO_RING_STUCK_NS)
+				pending = 1;
+		}
+	}
+	/* Giving up (librelog's close) waits for no writer. */
+	if (pending && (flags & PROTO_RING_GIVE_UP) == 0)
+		*best = NULL;
+	if (*best == NULL)
+		*status = waiting ? PROTO_RING_PENDING : PROTO_RING_DRAINED;
+	return (0);
+}
+
+/*
  * Read committed records into cb, until every lane is drained (or at its
  * limit), a record is still being written (unless flags has
  * PROTO_RING_PEER_DEAD: then unfinished records are skipped and counted),
@@ -562,7 +623,7 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 	struct proto_lane *l, *best, *only = NULL;
 	uint64_t delivered = c->delivered, bytes = c->bytes;
 	int64_t now = r->lane_count > 1 ? proto_clock_ns(CLOCK_MONOTONIC) : 0;
-	int status, pending, waiting, rc;
+	int status, rc;
 	unsigned i, held;
 
 	if (r->error != 0)
@@ -573,56 +634,25 @@ proto_ring_read(struct proto_ring *r, int flags, size_t max_records,
 			return (rc);
 	}
 	for (;;) {
-		best = NULL;
 		/*
 		 * The one lane with records when the last look found no other
 		 * (drained, or a stuck writer's, as they stay for the rest of
 		 * a read): its next record is the oldest, with no look at the
 		 * others (a sixth of proto_ring_read with 8 lanes, one busy).
 		 */
+		best = NULL;
 		if (only != NULL) {
-			if (!only->held && only->status < 0 &&
-			    (rc = proto_lane_next(r, only,
-			    (unsigned)(only - r->lane), flags, c)) != 0)
+			if ((rc = proto_lane_look(r, only, flags, c)) != 0)
 				return (rc);
 			if (only->held)
 				best = only;
 		}
 		if (best == NULL) {
-			pending = waiting = 0;
-			held = 0;
-			for (i = 0; i < r->lane_count; i++) {
-				l = &r->lane[i];
-				if (!l->held && l->status < 0 &&
-				    (rc = proto_lane_next(r, l, i, flags,
-				    c)) != 0)
-					return (rc);
-				if (l->held) {
-					held++;
-					if (best == NULL ||
-					    l->rec.timestamp_ms <
-					    best->rec.timestamp_ms)
-						best = l;
-				} else if (l->status == PROTO_RING_PENDING) {
-					waiting = 1;
-					/* A writer stuck holds up its lane. */
-					if (!l->stuck || l->stuck_pos !=
-					    l->pos || now - l->stuck_since <
-					    PROTO_RING_STUCK_NS)
-						pending = 1;
-				}
-			}
-			/* Giving up (librelog's close) waits for no writer. */
-			if (pending && best != NULL &&
-			    (flags & PROTO_RING_GIVE_UP) == 0) {
-				status = PROTO_RING_PENDING;
+			if ((rc = proto_ring_oldest(r, flags, now, c, &best,
+			    &held, &status)) != 0)
+				return (rc);
+			if (best == NULL)
 				break;
-			}
-			if (best == NULL) {
-				status = waiting ? PROTO_RING_PENDING :
-				    PROTO_RING_DRAINED;
-				break;
-			}
 			only = held == 1 ? best : NULL;
 		}
 		if (c->delivered - delivered >= max_records ||

@@ -92,18 +92,17 @@ proto_level_priority(int64_t level)
 }
 
 /*
- * Append "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). The whole is cached, as records
- * of a batch mostly share their millisecond, and the part up to the
- * seconds, as they share their second more often still: not thread-safe.
+ * Append "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). The last one is kept, as records
+ * of a batch mostly share their millisecond; a new millisecond of the same
+ * second rewrites only ".mmmZ": not thread-safe.
  */
 void
 proto_format_time(struct proto_buf *b, int64_t ms)
 {
 	static int64_t cached_ms = -1;
-	static char whole[32];
 	static time_t cached_sec = -1;
-	static char cached[24];
-	static size_t cached_len;
+	static char text[32];		/* the last ms's; its second's first */
+	static size_t sec_len;
 	uint64_t w;
 	unsigned milli;
 	time_t sec;
@@ -114,30 +113,27 @@ proto_format_time(struct proto_buf *b, int64_t ms)
 		ms = 0;
 	if (ms > PROTO_TIME_MAX_MS)
 		ms = PROTO_TIME_MAX_MS;
-	if (ms == cached_ms) {
-		proto_buf_add(b, whole, cached_len + 5);
-		return;
-	}
-	sec = (time_t)(ms / 1000);
-	if (sec != cached_sec) {
-		if (gmtime_r(&sec, &tm) == NULL)
-			memset(&tm, 0, sizeof tm);
-		cached_len = strftime(cached, sizeof cached,
-		    "%Y-%m-%dT%H:%M:%S", &tm);
-		cached_sec = sec;
-	}
-	/* ".mmmZ", built in a register and stored whole. */
-	milli = (unsigned)(ms % 1000);
-	w = (uint64_t)'.' << 0 | (uint64_t)('0' + milli / 100) << 8 |
-	    (uint64_t)('0' + milli / 10 % 10) << 16 |
-	    (uint64_t)('0' + milli % 10) << 24 | (uint64_t)'Z' << 32;
+	if (ms != cached_ms) {
+		sec = (time_t)(ms / 1000);
+		if (sec != cached_sec) {
+			if (gmtime_r(&sec, &tm) == NULL)
+				memset(&tm, 0, sizeof tm);
+			sec_len = strftime(text, sizeof text - 5,
+			    "%Y-%m-%dT%H:%M:%S", &tm);
+			cached_sec = sec;
+		}
+		/* ".mmmZ", built in a register and stored whole. */
+		milli = (unsigned)(ms % 1000);
+		w = (uint64_t)'.' << 0 | (uint64_t)('0' + milli / 100) << 8 |
+		    (uint64_t)('0' + milli / 10 % 10) << 16 |
+		    (uint64_t)('0' + milli % 10) << 24 | (uint64_t)'Z' << 32;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
+		w = __builtin_bswap64(w);
 #endif
-	memcpy(whole, cached, cached_len);
-	memcpy(whole + cached_len, &w, 5);
-	cached_ms = ms;
-	proto_buf_add(b, whole, cached_len + 5);
+		memcpy(text + sec_len, &w, 5);
+		cached_ms = ms;
+	}
+	proto_buf_add(b, text, sec_len + 5);
 }
 
 /* Append a level's name, dressed and padded as the style says (or NULL). */

@@ -3496,12 +3496,13 @@ sr_written_cb(const struct proto_ring_record *rec, void *arg)
 }
 
 /*
- * In a child: open the ring, read it once (marking each record delivered
- * in written, by its number), commit where the read reached, and exit: 0
- * if it drained the ring.
+ * In a child: open the ring, read it once with flags (marking each record
+ * delivered in written, by its number), commit where the read reached
+ * (unless it gave the records up, as librelog's close does: to stderr,
+ * committing nothing), and exit: 0 if it drained the ring.
  */
 static void
-sr_read_once(struct shm_ring *ring, _Atomic uint64_t *written)
+sr_read_once(struct shm_ring *ring, int flags, _Atomic uint64_t *written)
 {
 	struct proto_ring_counts counts;
 	struct proto_ring *r;
@@ -3511,9 +3512,10 @@ sr_read_once(struct shm_ring *ring, _Atomic uint64_t *written)
 	if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r, &cause) != 0)
 		_exit(3);
 	memset(&counts, 0, sizeof counts);
-	rc = proto_ring_read(r, 0, SIZE_MAX, SIZE_MAX, sr_written_cb, written,
-	    &counts);
-	proto_ring_commit(r, proto_ring_position(r));
+	rc = proto_ring_read(r, flags, SIZE_MAX, SIZE_MAX, sr_written_cb,
+	    written, &counts);
+	if ((flags & PROTO_RING_GIVE_UP) == 0)
+		proto_ring_commit(r, proto_ring_position(r));
 	_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
 }
 
@@ -3573,7 +3575,7 @@ START_TEST(test_shmring_taken_counted_first)
 	for (i = 0; i < n; i++)
 		sr_push_tiny(ring, i);
 	if ((pid = sr_fork_traced()) == 0)
-		sr_read_once(ring, k.written);
+		sr_read_once(ring, 0, k.written);
 	ck_assert_int_eq(sr_step(pid, 0, sr_taken_check, &k), 0);
 	for (i = 0; i < n; i++)
 		ck_assert_uint_eq(atomic_load(&k.written[i]), 1);
@@ -3768,7 +3770,7 @@ START_TEST(test_shmring_torn_counted_first)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert(written != MAP_FAILED);
 	if ((pid = sr_fork_traced()) == 0)
-		sr_read_once(ring, written);
+		sr_read_once(ring, 0, written);
 	ck_assert_int_eq(sr_step(pid, 0, sr_torn_check, &k), 0);
 	/* Torn, every one: none delivered. */
 	for (i = 0; i < k.n; i++)
@@ -3780,29 +3782,6 @@ START_TEST(test_shmring_torn_counted_first)
 	shm_ring_destroy(ring);
 }
 END_TEST
-
-/*
- * In a child: give up on the ring as librelog's close does (a new
- * consumer, every record to stderr: marked in written), and exit: 0 if it
- * drained the ring.
- */
-static void
-sr_give_up_once(struct shm_ring *ring, _Atomic uint64_t *written)
-{
-	struct proto_ring_counts counts;
-	struct proto_ring *r;
-	const char *cause;
-	int rc;
-
-	if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r, &cause) != 0)
-		_exit(3);
-	memset(&counts, 0, sizeof counts);
-	do {
-		rc = proto_ring_read(r, PROTO_RING_GIVE_UP, 16, SIZE_MAX,
-		    sr_written_cb, written, &counts);
-	} while (rc == PROTO_RING_AGAIN);
-	_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
-}
 
 struct sr_given {
 	struct relog_ring_header *hdr;
@@ -3909,7 +3888,7 @@ START_TEST(test_shmring_given_up_counted_first)
 	proto_ring_close(r);
 	ck_assert_uint_eq(atomic_load(&k.hdr->taken), 16);
 	if ((pid = sr_fork_traced()) == 0)
-		sr_give_up_once(ring, k.written);
+		sr_read_once(ring, PROTO_RING_GIVE_UP, k.written);
 	ck_assert_int_eq(sr_step(pid, 0, sr_given_check, &k), 0);
 	/* The 48 unread: each seen before its CAS, every other one claimed. */
 	ck_assert_uint_eq(k.windows, n - 16);
