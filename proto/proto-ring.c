@@ -103,14 +103,15 @@ proto_ring_settle(struct relog_ring_slot *slot, uint64_t s0, unsigned state)
 }
 
 /*
- * Move an unread record, its first slot read as s0, to a skip, with the
- * header's torn one past the lane's: stored first, so that a consumer
- * killed between the store and the CAS counts the record twice, never not
- * at all. Returns 1 if we moved it; else the header's count goes back.
+ * Settle a record lost unread, its first slot read as s0, to a skip and
+ * count it torn: the header's torn one past the lane's is stored first, so
+ * that a consumer killed between the store and the CAS counts the record
+ * twice, never not at all. Returns 1 if we moved it; else the header's
+ * count goes back.
  */
 static int
-proto_lane_skip_counted(struct proto_lane *l, struct relog_ring_slot *slot,
-    uint64_t s0)
+proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
+    uint64_t s0, struct proto_ring_counts *c)
 {
 	atomic_store_explicit(&l->hdr->torn, l->torn + 1,
 	    memory_order_relaxed);
@@ -119,21 +120,30 @@ proto_lane_skip_counted(struct proto_lane *l, struct relog_ring_slot *slot,
 		    memory_order_relaxed);
 		return (0);
 	}
+	l->torn++;
+	c->torn++;
 	return (1);
 }
 
 /*
- * Settle a record lost unread, its first slot read as s0, to a skip and
- * count it torn (proto_lane_skip_counted). Returns 1 if we moved it.
+ * Give an unread record up (librelog's close), its first slot read as s0:
+ * move it to a skip, counted lost until it is written (proto_lane_given).
+ * The count is the runner's abandoned, which a relogd still reading the
+ * ring loads at every read (torn is each consumer's own, loaded when it
+ * opens the ring): added to before the CAS, and taken back if the CAS
+ * fails, so that a runner killed between the two counts the record twice,
+ * never not at all. Returns 1 if we moved it.
  */
 static int
-proto_lane_settle_lost(struct proto_lane *l, struct relog_ring_slot *slot,
-    uint64_t s0, struct proto_ring_counts *c)
+proto_lane_give_up(struct proto_lane *l, struct relog_ring_slot *slot,
+    uint64_t s0)
 {
-	if (!proto_lane_skip_counted(l, slot, s0))
+	atomic_fetch_add_explicit(&l->hdr->abandoned, 1, memory_order_relaxed);
+	if (!proto_ring_settle(slot, s0, RELOG_RING_SKIP)) {
+		atomic_fetch_sub_explicit(&l->hdr->abandoned, 1,
+		    memory_order_relaxed);
 		return (0);
-	l->torn++;
-	c->torn++;
+	}
 	return (1);
 }
 
@@ -164,9 +174,9 @@ proto_lane_lost(struct proto_lane *l, struct relog_ring_slot *slot,
  * and one more taken and not committed if no one had taken it. An unread
  * one's taken is stored before its CAS, as proto_lane_settle_lost's
  * count. A given-up one is counted lost until it is delivered
- * (proto_lane_given): an unread one in torn, stored before its CAS; one
- * taken before stays in taken. Returns 0 if the record changed meanwhile:
- * its claimer counted.
+ * (proto_lane_given): an unread one in abandoned (proto_lane_give_up),
+ * one taken before in taken, where it stays. Returns 0 if the record
+ * changed meanwhile: its claimer counted.
  */
 static int
 proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
@@ -178,7 +188,7 @@ proto_lane_claim(const struct proto_ring *r, struct proto_lane *l)
 	if (r->give_up) {
 		if (state == RELOG_RING_CONSUMED_FIRST)
 			return (proto_ring_settle(first, s0, RELOG_RING_SKIP));
-		return (proto_lane_skip_counted(l, first, s0));
+		return (proto_lane_give_up(l, first, s0));
 	}
 	if (state == RELOG_RING_CONSUMED_FIRST) {
 		/* Read again: a commit will see to it. */
@@ -211,7 +221,7 @@ proto_lane_given(struct proto_lane *l)
 	if (relog_ring_seq_state(l->rec_s0) == RELOG_RING_CONSUMED_FIRST)
 		proto_lane_untaken(l, 1);
 	else
-		atomic_store_explicit(&l->hdr->torn, l->torn,
+		atomic_fetch_sub_explicit(&l->hdr->abandoned, 1,
 		    memory_order_relaxed);
 }
 

@@ -85,8 +85,8 @@ struct proto_ring_counts {
 /*
  * Take records as given up (their first slot a skip) rather than read:
  * no consumer delivers them after this one. librelog's close, which
- * writes them to stderr instead. Each is counted lost (torn, or taken)
- * until the callback returns.
+ * writes them to stderr instead. Each is counted lost (the runner's
+ * abandoned, or taken) until the callback returns.
  */
 #define PROTO_RING_GIVE_UP 0x2
 

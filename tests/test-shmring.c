@@ -3499,7 +3499,8 @@ sr_written_cb(const struct proto_ring_record *rec, void *arg)
  * In a child: open the ring, read it once with flags (marking each record
  * delivered in written, by its number), commit where the read reached
  * (unless it gave the records up, as librelog's close does: to stderr,
- * committing nothing), and exit: 0 if it drained the ring.
+ * committing nothing, 16 records a read here), and exit: 0 if it drained
+ * the ring.
  */
 static void
 sr_read_once(struct shm_ring *ring, int flags, _Atomic uint64_t *written)
@@ -3512,10 +3513,15 @@ sr_read_once(struct shm_ring *ring, int flags, _Atomic uint64_t *written)
 	if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r, &cause) != 0)
 		_exit(3);
 	memset(&counts, 0, sizeof counts);
+	if (flags & PROTO_RING_GIVE_UP) {
+		while ((rc = proto_ring_read(r, flags, 16, SIZE_MAX,
+		    sr_written_cb, written, &counts)) == PROTO_RING_AGAIN)
+			;
+		_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
+	}
 	rc = proto_ring_read(r, flags, SIZE_MAX, SIZE_MAX, sr_written_cb,
 	    written, &counts);
-	if ((flags & PROTO_RING_GIVE_UP) == 0)
-		proto_ring_commit(r, proto_ring_position(r));
+	proto_ring_commit(r, proto_ring_position(r));
 	_exit(rc == PROTO_RING_DRAINED ? 0 : 4);
 }
 
@@ -3788,7 +3794,7 @@ struct sr_given {
 	_Atomic uint64_t *written;
 	uint64_t n;
 	uint64_t mid;		/* steps with a record given up, not written */
-	uint64_t before;	/* records written when torn was last 0 */
+	uint64_t before;	/* records written when abandoned was last 0 */
 	uint64_t windows;	/* times seen between a count and its CAS */
 	uint64_t last;		/* ...the last one's position */
 	uint64_t stolen;	/* records the test claimed there */
@@ -3796,8 +3802,8 @@ struct sr_given {
 
 /*
  * Every record given up (a skip at its position) and not written yet is
- * counted: in torn, or in taken beyond the records still taken there (the
- * next consumer counts those torn). Between the count of an unread one
+ * counted: in abandoned, or in taken beyond the records still taken there
+ * (the next consumer counts those torn). Between the count of an unread one
  * and its CAS, every other time, the test claims the record as a producer
  * overwriting it would (and counts it so): the CAS fails, and the count
  * must go back.
@@ -3808,7 +3814,7 @@ sr_given_check(void *arg)
 	struct sr_given *k = arg;
 	struct relog_ring_slot *sl, *next = NULL;
 	uint64_t p, t, h, s, v, open = 0, consumed = 0, done = 0, taken;
-	uint64_t torn, counted, at = 0;
+	uint64_t abandoned, counted, at = 0;
 
 	t = atomic_load(&k->hdr->tail);
 	h = atomic_load(&k->hdr->head);
@@ -3829,15 +3835,16 @@ sr_given_check(void *arg)
 	for (p = 0; p < k->n; p++)
 		done += atomic_load(&k->written[p]) != 0;
 	taken = atomic_load(&k->hdr->taken);
-	torn = atomic_load(&k->hdr->torn);
-	counted = torn + (taken > consumed ? taken - consumed : 0);
+	abandoned = atomic_load(&k->hdr->abandoned);
+	counted = abandoned + atomic_load(&k->hdr->torn) +
+	    (taken > consumed ? taken - consumed : 0);
 	ck_assert_msg(open <= counted,
 	    "%llu records given up and not written, %llu counted",
 	    (unsigned long long)open, (unsigned long long)counted);
 	k->mid += open != 0;
-	if (torn == 0)
+	if (abandoned == 0)
 		k->before = done;
-	if (torn != 1 || open != 0 || done != k->before || next == NULL ||
+	if (abandoned != 1 || open != 0 || done != k->before || next == NULL ||
 	    consumed != 0 || k->last == atomic_load(&next->word[0]))
 		return;
 	k->last = atomic_load(&next->word[0]);
@@ -3898,10 +3905,74 @@ START_TEST(test_shmring_given_up_counted_first)
 	ck_assert_uint_eq(done, n - k.stolen);
 	/* Each record given up was looked at between its CAS and its write. */
 	ck_assert_uint_ge(k.mid, n - k.stolen);
+	ck_assert_uint_eq(atomic_load(&k.hdr->abandoned), 0);
 	ck_assert_uint_eq(atomic_load(&k.hdr->torn), 0);
 	ck_assert_uint_eq(atomic_load(&k.hdr->taken), 0);
 	shm_ring_destroy(ring);
 	munmap(k.written, 2 * n * sizeof *k.written);
+}
+END_TEST
+
+/* Write the record (mark it), but die at the fourth, before its write. */
+static int
+sr_die_fourth_cb(const struct proto_ring_record *rec, void *arg)
+{
+	static int calls;
+
+	if (++calls == 4)
+		raise(SIGKILL);
+	return (sr_written_cb(rec, arg));
+}
+
+/*
+ * librelog's close gives up on 8 records while relogd still has the ring
+ * open, unread (too slow to answer), and the runner is killed after moving
+ * the fourth to a skip, before writing it: relogd, reading what is left,
+ * delivers the other four unread and says the fourth lost.
+ */
+START_TEST(test_shmring_given_up_live)
+{
+	struct proto_ring_counts counts;
+	struct shm_ring *ring;
+	struct proto_ring *r, *g;
+	_Atomic uint64_t *written, *seen;
+	const char *cause;
+	uint64_t i, n = 8;
+	int status;
+	pid_t pid;
+
+	written = mmap(NULL, 2 * n * sizeof *written, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(written != MAP_FAILED);
+	seen = written + n;
+	ck_assert_int_eq(shm_ring_create(&ring, 1024, NULL, NULL), 0);
+	for (i = 0; i < n; i++)
+		sr_push_tiny(ring, i);
+	ck_assert_int_eq(proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &r,
+	    &cause), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		if (proto_ring_open(shm_ring_fd(ring), SIZE_MAX, &g,
+		    &cause) != 0)
+			_exit(3);
+		memset(&counts, 0, sizeof counts);
+		(void)proto_ring_read(g, PROTO_RING_GIVE_UP, SIZE_MAX,
+		    SIZE_MAX, sr_die_fourth_cb, written, &counts);
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	memset(&counts, 0, sizeof counts);
+	ck_assert_int_eq(proto_ring_read(r, PROTO_RING_PEER_DEAD, SIZE_MAX,
+	    SIZE_MAX, sr_written_cb, seen, &counts), PROTO_RING_DRAINED);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(atomic_load(&written[i]) +
+		    atomic_load(&seen[i]), i == 3 ? 0 : 1);
+	ck_assert_uint_eq(counts.delivered, 4);
+	ck_assert_uint_eq(proto_ring_new_drops(r), 1);
+	proto_ring_close(r);
+	shm_ring_destroy(ring);
+	munmap(written, 2 * n * sizeof *written);
 }
 END_TEST
 
@@ -4214,6 +4285,7 @@ suite_shmring(void)
 	tcase_add_loop_test(tc, test_shmring_overwritten_counted_first, 0, 2);
 	tcase_add_test(tc, test_shmring_torn_counted_first);
 	tcase_add_test(tc, test_shmring_given_up_counted_first);
+	tcase_add_test(tc, test_shmring_given_up_live);
 	tcase_add_test(tc, test_shmring_taken_lost);
 	tcase_add_test(tc, test_shmring_taken_overwritten_later);
 	tcase_add_test(tc, test_shmring_budget);
