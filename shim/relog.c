@@ -122,7 +122,7 @@ relog_set_prefixes(struct relog *h, const char *const *prefixes)
 /*
  * Copy the ids of the plugins the runner hosts (for its hello): the given
  * NULL-terminated list, else RELOG_PLUGIN_IDS (separated by commas or
- * spaces). Returns 0, or -1 when out of memory or a list is too long.
+ * spaces). Returns 0, ENOMEM, or EINVAL when a list is too long.
  */
 static int
 relog_set_plugin_ids(struct relog *h, const char *const *ids)
@@ -133,13 +133,13 @@ relog_set_plugin_ids(struct relog *h, const char *const *ids)
 	h->plugin_ids = calloc(RELOG_HELLO_PLUGINS_MAX,
 	    sizeof *h->plugin_ids);
 	if (h->plugin_ids == NULL)
-		return (-1);
+		return (ENOMEM);
 	for (; ids != NULL && ids[n] != NULL; n++) {
 		if (n == RELOG_HELLO_PLUGINS_MAX)
-			return (-1);
+			return (EINVAL);
 		h->plugin_ids[n].ptr = strdup(ids[n]);
 		if (h->plugin_ids[n].ptr == NULL)
-			return (-1);
+			return (ENOMEM);
 		h->plugin_ids[n].len = strlen(ids[n]);
 	}
 	for (p = ids == NULL ? env : NULL; p != NULL && *p != '\0';) {
@@ -147,9 +147,9 @@ relog_set_plugin_ids(struct relog *h, const char *const *ids)
 		if ((len = strcspn(p, ", ")) == 0)
 			break;
 		if (n == RELOG_HELLO_PLUGINS_MAX)
-			return (-1);
+			return (EINVAL);
 		if ((h->plugin_ids[n].ptr = strndup(p, len)) == NULL)
-			return (-1);
+			return (ENOMEM);
 		h->plugin_ids[n++].len = len;
 		p += len;
 	}
@@ -450,9 +450,9 @@ relog_open(const struct relog_opts *opts)
 		conn_say(shim_now_ms(), "relog: no memfd for the ring of runner "
 		    "%s: relogd gets batches, and a crash loses what was not "
 		    "sent\n", h->runner_id);
-	if (relog_set_plugin_ids(h, o.plugin_ids) != 0) {
+	if ((error = relog_set_plugin_ids(h, o.plugin_ids)) != 0) {
 		relog_free(h);
-		errno = h->plugin_ids == NULL ? ENOMEM : EINVAL;
+		errno = error;
 		return (NULL);
 	}
 	if (h->plugin_id != NULL && *h->plugin_id == '\0') {

@@ -108,6 +108,39 @@ START_TEST(test_shim_bad_options)
 }
 END_TEST
 
+/*
+ * More plugin ids than a hello holds (256), given or from
+ * RELOG_PLUGIN_IDS: EINVAL, and the handle freed (the sanitizers and
+ * valgrind see that nothing of it is read after).
+ */
+START_TEST(test_shim_too_many_plugin_ids)
+{
+	static char text[8 * 257];
+	static char names[257][8];
+	const char *ids[258];
+	struct relog_opts o = { .sz = sizeof o, .runner_id = "ids",
+	    .socket_path = "/nonexistent/relogd.sock", .plugin_ids = ids };
+	size_t i, len = 0;
+
+	for (i = 0; i < 257; i++) {
+		snprintf(names[i], sizeof names[i], "p%zu", i);
+		ids[i] = names[i];
+		len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+		    i == 0 ? "" : ",", names[i]);
+	}
+	ids[257] = NULL;
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	o.plugin_ids = NULL;
+	ck_assert_int_eq(setenv("RELOG_PLUGIN_IDS", text, 1), 0);
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	unsetenv("RELOG_PLUGIN_IDS");
+}
+END_TEST
+
 /* Only the allowed logger prefixes are queued. */
 START_TEST(test_shim_filter)
 {
@@ -729,6 +762,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
+	tcase_add_test(tc, test_shim_too_many_plugin_ids);
 	tcase_add_test(tc, test_shim_open_wait);
 	tcase_add_test(tc, test_shim_recheck_negotiated);
 	suite_add_tcase(s, tc);
