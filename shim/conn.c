@@ -197,7 +197,7 @@ conn_drop(struct relog *h)
 		h->backoff_ms = SHIM_BACKOFF_MAX_MS;
 }
 
-/* Start a request frame in the output buffer; returns where it starts. */
+/* Start a request frame in pk's sbuffer; returns where it starts. */
 size_t
 conn_begin_frame(struct relog *h, msgpack_packer *pk, const char *method,
     int64_t *request_id)
@@ -210,7 +210,7 @@ conn_begin_frame(struct relog *h, msgpack_packer *pk, const char *method,
 		.timestamp_ms = shim_wall_ms(),
 		.timeout_ms = RELOG_TIMEOUT_MS_DEFAULT,
 	};
-	size_t start = proto_frame_begin(&h->out);
+	size_t start = proto_frame_begin(pk->data);
 
 	*request_id = hd.request_id;
 	proto_pack_header(pk, &hd);

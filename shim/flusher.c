@@ -47,6 +47,7 @@ flusher_reset(struct relog *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
+	h->hello_id = 0;
 	h->seq = 0;
 	h->dropped_told = 0;
 	h->fhead = h->fcount = h->in_len = 0;
@@ -68,8 +69,8 @@ flusher_refused(struct relog *h, const struct shim_reply *r)
 }
 
 /*
- * Say hello, passing the ring, and wait for relogd to accept. Returns 1 if
- * relogd reads the ring itself, 0 if it wants batches, -1 on failure.
+ * Say hello, passing the ring (its answer is read by flusher_answer).
+ * Returns 0 or -1.
  */
 static int
 flusher_hello(struct relog *h, int64_t deadline)
@@ -86,24 +87,45 @@ flusher_hello(struct relog *h, int64_t deadline)
 		.nplugin_ids = h->nplugin_ids,
 		.ring_version = nfds != 0 ? RELOG_RING_VERSION : 0,
 	};
+	msgpack_sbuffer out;
 	msgpack_packer pk;
-	struct shim_reply r;
 	int64_t id;
-	ssize_t len;
 	size_t start;
+	int ret = -1;
 
 	/* Until this relogd says it looks again after arming: fenced. */
 	shm_ring_rechecked(h->shm, false);
-	pthread_mutex_lock(&h->pack_lock);
-	msgpack_sbuffer_clear(&h->out);
-	msgpack_packer_init(&pk, &h->out, msgpack_sbuffer_write);
+	/*
+	 * A buffer of its own, not out (under pack_lock, which fork takes
+	 * before the handle's lock, held here after a fork).
+	 */
+	msgpack_sbuffer_init(&out);
+	msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
 	start = conn_begin_frame(h, &pk, RELOG_METHOD_HELLO, &id);
 	proto_pack_hello(&pk, &hello);
 	proto_pack_no_error(&pk);
-	proto_frame_end(&h->out, start, RELOG_FRAME_MAX_DEFAULT);
-	pthread_mutex_unlock(&h->pack_lock);
-	if (conn_send(h, h->out.data, h->out.size, fds, nfds, deadline) != 0 ||
-	    (len = conn_reply(h, deadline)) < 0)
+	if (proto_frame_end(&out, start, RELOG_FRAME_MAX_DEFAULT) == 0 &&
+	    conn_send(h, out.data, out.size, fds, nfds, deadline) == 0) {
+		h->hello_id = id;
+		ret = 0;
+	}
+	msgpack_sbuffer_destroy(&out);
+	return (ret);
+}
+
+/*
+ * Read relogd's answer to the hello: accepted, and how. Returns 1 if
+ * relogd reads the ring itself, 0 if it wants batches, -1 on failure.
+ */
+static int
+flusher_answer(struct relog *h, int64_t deadline)
+{
+	int64_t id = h->hello_id;
+	struct shim_reply r;
+	ssize_t len;
+
+	h->hello_id = 0;
+	if ((len = conn_reply(h, deadline)) < 0)
 		return (-1);
 	if (conn_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
 	    &r) != 0 || r.request_id != id || !r.accepted) {
@@ -117,7 +139,7 @@ flusher_hello(struct relog *h, int64_t deadline)
 		    (int)r.ring_reason.len, r.ring_reason.ptr);
 		h->ring_refused_told = 1;
 	}
-	if (nfds != 0 && r.ring == 1) {
+	if (shm_ring_fd(h->shm) >= 0 && h->wake_rx >= 0 && r.ring == 1) {
 		shm_ring_rechecked(h->shm, r.ring_recheck == 1);
 		return (1);
 	}
@@ -137,16 +159,20 @@ flusher_tried(struct relog *h)
 }
 
 /*
- * Connect, say hello, and set up whichever path relogd chose. Returns 0,
- * or -1 with the next try scheduled.
+ * Connect and say hello, passing the ring, until the deadline: once it
+ * returns 0 the ring is relogd's to read, whatever becomes of us, even
+ * before relogd has answered (the descriptor waits in the socket).
+ * relog_open calls it in its caller's thread, before the flusher starts,
+ * so that a runner that dies at once has handed its ring over however
+ * long the flusher waits for a CPU. Returns 0, or -1 with the connection
+ * dropped and the next try scheduled.
  */
-static int
-flusher_connect(struct relog *h)
+int
+flusher_greet(struct relog *h, int64_t deadline)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int64_t deadline = shim_now_ms() + SHIM_IO_TIMEOUT_MS;
 	socklen_t len = sizeof(int);
-	int error = 0, ring;
+	int error = 0;
 
 	if (strlen(h->socket_path) >= sizeof sun.sun_path)
 		goto fail;
@@ -163,7 +189,32 @@ flusher_connect(struct relog *h)
 		    &len) != 0 || error != 0)
 			goto fail;
 	}
-	if ((ring = flusher_hello(h, deadline)) < 0)
+	if (flusher_hello(h, deadline) != 0)
+		goto fail;
+	return (0);
+
+fail:
+	h->hello_id = 0;
+	conn_drop(h);
+	return (-1);
+}
+
+/*
+ * Connect and say hello, unless relog_open did (flusher_greet), and set up
+ * whichever path relogd chose. Returns 0, or -1 with the next try
+ * scheduled.
+ */
+static int
+flusher_connect(struct relog *h)
+{
+	int64_t deadline = shim_now_ms() + SHIM_IO_TIMEOUT_MS;
+	int ring;
+
+	if (h->fd < 0 && flusher_greet(h, deadline) != 0) {
+		flusher_tried(h);
+		return (-1);
+	}
+	if ((ring = flusher_answer(h, deadline)) < 0)
 		goto fail;
 	if (ring)
 		batch_forget(h);
@@ -286,12 +337,15 @@ flusher_tell_drops(struct relog *h)
 	h->dropped_told = dropped;
 }
 
-/* Connect if it is time, then deliver, or see to relogd's reading. */
+/*
+ * Connect if it is time (or read the answer to relog_open's hello), then
+ * deliver, or see to relogd's reading.
+ */
 static void
 flusher_drain(struct relog *h, int closing)
 {
-	if (h->fd < 0) {
-		if (!closing && shim_now_ms() < h->next_connect)
+	if (h->fd < 0 || h->hello_id != 0) {
+		if (h->fd < 0 && !closing && shim_now_ms() < h->next_connect)
 			return;
 		if (flusher_connect(h) != 0) {
 			flusher_tell_drops(h);
@@ -325,8 +379,11 @@ flusher_main(void *arg)
 		if (h->closing && ((!flusher_pending(h) &&
 		    !flusher_unsaid(h)) || shim_now_ms() >= h->close_deadline))
 			break;
-		/* Connected: the timer. Not: the next attempt. */
-		wake_at = h->fd < 0 ? h->next_connect :
+		/*
+		 * Connected: the timer. Not: the next attempt. A hello
+		 * relog_open sent: its answer, now.
+		 */
+		wake_at = h->hello_id != 0 ? 0 : h->fd < 0 ? h->next_connect :
 		    shim_now_ms() + h->interval_ms;
 		if (h->closing && h->close_deadline < wake_at)
 			wake_at = h->close_deadline;

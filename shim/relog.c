@@ -180,6 +180,8 @@ relog_free(struct relog *h)
 		close(h->wake_tx);
 	if (h->wake_rx >= 0)
 		close(h->wake_rx);
+	if (h->fd >= 0)
+		close(h->fd);
 	if (h->win_slots != NULL)
 		slot_free_n(h->win_slots, h->batch * SHIM_WINDOW);
 	free(h->win_slots);
@@ -317,35 +319,50 @@ relog_wake(void *arg)
 }
 
 /*
- * Wait, RELOG_OPEN_WAIT_MS at most, for the flusher's first connect: when
- * relogd is up, the ring is in its hands before the first record.
+ * Say hello, passing the ring, from the caller's thread (flusher_greet),
+ * before the flusher starts, until the monotonic ms until: when relogd is
+ * up, the ring is in its hands before the first record, even if we die
+ * before it answers or before the flusher ever runs. When it is down,
+ * nothing is to be waited for.
  */
 static void
-relog_open_wait(struct relog *h, size_t wait_ms)
+relog_greet(struct relog *h, int64_t until)
 {
-	struct timespec until = shim_abstime(shim_now_ms() +
-	    (int64_t)wait_ms);
+	if (flusher_greet(h, until) != 0)
+		h->tried = 1;
+}
+
+/*
+ * Wait, until the monotonic ms until at most, for relogd's answer to the
+ * hello (read by the flusher): how it takes the records is known then.
+ */
+static void
+relog_open_wait(struct relog *h, int64_t until)
+{
+	struct timespec ts = shim_abstime(until);
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->tried && pthread_cond_timedwait(&h->sent_cond, &h->lock,
-	    &until) != ETIMEDOUT)
+	    &ts) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&h->lock);
 }
 
 /*
- * In a forked child, start the handle's own flusher the first time it is
- * used, and wait for its first connect as relog_open does: when relogd is
- * up, the child's ring is in its hands before the child's first record (a
- * child that dies at once lost them). Returns 0 or an errno.
+ * In a forked child, say hello and start the handle's own flusher the
+ * first time it is used, and wait for the answer as relog_open does: when
+ * relogd is up, the child's ring is in its hands before the child's first
+ * record (a child that dies at once lost them). Returns 0 or an errno.
  */
 static int
 relog_after_fork(struct relog *h)
 {
+	int64_t until = shim_now_ms() + (int64_t)h->open_wait_ms;
 	int error = 0;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->fork_gen != relog_fork_gen) {
+		relog_greet(h, until);
 		error = pthread_create(&h->thread, NULL, flusher_main, h);
 		if (error == 0)
 			__atomic_store_n(&h->fork_gen, relog_fork_gen,
@@ -353,7 +370,7 @@ relog_after_fork(struct relog *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (error == 0)
-		relog_open_wait(h, h->open_wait_ms);
+		relog_open_wait(h, until);
 	return (error);
 }
 
@@ -389,6 +406,7 @@ relog_open(const struct relog_opts *opts)
 	char runner[64];
 	size_t queue_max, interval, batch, open_wait, lanes;
 	uint32_t slots;
+	int64_t until;
 	int error;
 
 	memset(&o, 0, sizeof o);
@@ -466,6 +484,8 @@ relog_open(const struct relog_opts *opts)
 	relog_cond_init(&h->wake);
 	relog_cond_init(&h->sent_cond);
 	pthread_once(&relog_atfork_once, relog_atfork_register);
+	until = shim_now_ms() + (int64_t)open_wait;
+	relog_greet(h, until);
 	pthread_mutex_lock(&relog_all_lock);
 	h->fork_gen = relog_fork_gen;
 	error = pthread_create(&h->thread, NULL, flusher_main, h);
@@ -481,7 +501,7 @@ relog_open(const struct relog_opts *opts)
 		errno = error;
 		return (NULL);
 	}
-	relog_open_wait(h, h->open_wait_ms);
+	relog_open_wait(h, until);
 	return (h);
 }
 

@@ -127,12 +127,15 @@ struct relog_entry {
 };
 
 /*
- * Make the ring and start the flusher thread, which connects (and
- * reconnects) in the background. When relogd is up, relog_open returns
- * once the ring is in its hands (waiting RELOG_OPEN_WAIT_MS at most, 50 by
- * default); when it is down, at once, and the ring is handed over on the
- * first connect. After fork(), the child's first call on the handle
- * (emit or flush) hands the child's own ring over the same way.
+ * Make the ring, say hello to relogd passing it (from the calling thread),
+ * and start the flusher thread, which reads the answer and reconnects in
+ * the background. When relogd's socket takes the connection, the ring is
+ * relogd's before relog_open returns, even if the runner dies before
+ * relogd answers; relog_open waits for the answer (how relogd takes the
+ * records) RELOG_OPEN_WAIT_MS at most, 50 by default. When relogd is down
+ * it returns at once, and the ring is handed over on the first connect.
+ * After fork(), the child's first call on the handle (emit or flush)
+ * hands the child's own ring over the same way.
  * opts may be NULL: everything then comes from the environment. Returns
  * NULL with errno set on bad options, or when out of memory, threads or
  * descriptors.

@@ -44,9 +44,9 @@ struct shm_ring;
 /* How long relogd may take to acknowledge a batch (a slow sink). */
 #define SHIM_ACK_TIMEOUT_MS 30000
 /*
- * How long relog_open waits for its first connect, the ring handed over
- * (RELOG_OPEN_WAIT_MS): a live relogd takes well under a millisecond; a
- * down one fails at once.
+ * How long relog_open waits for relogd's answer to the hello it sent, the
+ * ring with it (RELOG_OPEN_WAIT_MS): a live relogd answers in well under a
+ * millisecond; a down one fails the connect at once.
  */
 #define SHIM_OPEN_WAIT_MS_DEFAULT 50
 /* How long relog_close may write undelivered records to stderr. */
@@ -130,6 +130,8 @@ struct relog {
 	LIST_ENTRY(relog) all_entry;	/* under relog_all_lock */
 	char instance[17];	/* this process's instance id, hex */
 	int fd;			/* -1: not connected */
+	int64_t hello_id;	/* a hello sent, its answer not read: its
+				   request id; else 0 (flusher_greet) */
 	int64_t next_connect;	/* monotonic ms */
 	unsigned backoff_ms;
 	int64_t request_id;
@@ -190,6 +192,7 @@ int	shim_ring_unsaid(const struct relog *);
 
 /* flusher.c */
 void	flusher_reset(struct relog *);
+int	flusher_greet(struct relog *, int64_t);
 void   *flusher_main(void *);
 
 /* batch.c */

@@ -601,10 +601,20 @@ harness_runner_env(const struct harness *h, const char *runner,
     const char *plugin, const char *queue, const char *const *args,
     int *out, int *in)
 {
+	return (harness_runner_more(h, runner, plugin, queue, args, NULL, out,
+	    in));
+}
+
+/* The same, with one more variable in its environment (or NULL). */
+pid_t
+harness_runner_more(const struct harness *h, const char *runner,
+    const char *plugin, const char *queue, const char *const *args,
+    const char *more, int *out, int *in)
+{
 	static char env[4][4][320];
 	static int slot;
 	char (*e)[320] = env[slot++ % 4];
-	const char *envp[6], *argv[16], *full[32];
+	const char *envp[7], *argv[16], *full[32];
 	size_t n = 0, i;
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
@@ -620,8 +630,9 @@ harness_runner_env(const struct harness *h, const char *runner,
 	 * ring over, as it does at full speed.
 	 */
 	envp[4] = getenv("RELOG_VALGRIND") != NULL ?
-	    "RELOG_OPEN_WAIT_MS=10000" : NULL;
-	envp[5] = NULL;
+	    "RELOG_OPEN_WAIT_MS=10000" : more;
+	envp[5] = envp[4] != more ? more : NULL;
+	envp[6] = NULL;
 	argv[n++] = harness_build_path("test-runner");
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];

@@ -385,6 +385,34 @@ START_TEST(test_crash_ten_runners)
 END_TEST
 
 /*
+ * A runner whose flusher thread gets no CPU before it dies has handed its
+ * ring over all the same: relog_open said hello, passing the ring, from
+ * its caller's thread. Every connect(2) but the main thread's waits 2 s
+ * here (slow-connect.so); the runner emits 1000 records right after
+ * relog_open returns (waiting for relogd's answer 50 ms at most, the
+ * default) and SIGKILLs itself. All 1000 arrive.
+ */
+START_TEST(test_crash_flusher_late)
+{
+	const char *args[] = { "-n", "1000", "-k", "kill", NULL };
+	const char *runtimes = getenv("RELOG_SANITIZE_RUNTIMES");
+	char preload[1024];
+	struct crash_runner r;
+
+	snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s",
+	    runtimes != NULL ? runtimes : "", runtimes != NULL ? ":" : "",
+	    harness_build_path("slow-connect.so"));
+	harness_daemon_start(&H, no_rate_limit);
+	crash_init(&r, "late", 1000, "kill", SIGKILL);
+	r.pid = harness_runner_more(&H, "late", "late", "16384", args,
+	    preload, NULL, NULL);
+	crash_reap(&r);
+	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
  * relogd SIGKILLed while four runners emit, and started again: once they
  * are back (connected to the new relogd), they emit their second half and
  * die by SIGKILL. The new relogd has their records as the first did:
@@ -688,6 +716,7 @@ suite_crash(void)
 	tcase_add_loop_test(tc, test_crash_dies, 0,
 	    sizeof crash_ways / sizeof crash_ways[0]);
 	tcase_add_test(tc, test_crash_critical_then_segv);
+	tcase_add_test(tc, test_crash_flusher_late);
 	tcase_add_test(tc, test_crash_forked_child);
 	tcase_add_test(tc, test_crash_lanes);
 	tcase_add_test(tc, test_crash_ten_runners);
