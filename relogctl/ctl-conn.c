@@ -120,7 +120,13 @@ ctl_conn_call(int fd, int64_t id, const char *method,
 	ctl_conn_check(&r->env);
 }
 
-/* Pack a hello payload: a runner id of relogctl's, RELOG_TOKEN. */
+/* The plugin the next hello binds to (ctl_conn_open_as), or NULL. */
+static const char *ctl_conn_plugin;
+
+/*
+ * Pack a hello payload: a runner id of relogctl's, RELOG_TOKEN, and the
+ * plugin of ctl_conn_open_as.
+ */
 static void
 ctl_conn_pack_hello(msgpack_packer *pk, void *arg)
 {
@@ -128,6 +134,7 @@ ctl_conn_pack_hello(msgpack_packer *pk, void *arg)
 	struct proto_hello h = {
 		.sdk_version = proto_cstr("relogctl/" RELOG_PROTOCOL_VERSION),
 		.session_token = proto_cstr(arg),
+		.plugin_id = proto_cstr(ctl_conn_plugin),
 	};
 
 	snprintf(runner, sizeof runner, "relogctl-%ld", (long)getpid());
@@ -165,6 +172,22 @@ ctl_conn_try_open(int *fd)
 	ctl_conn_check(&r.env);
 	proto_msg_free(&r);
 	return (0);
+}
+
+/*
+ * Connect and say hello as a runner of plugin (send, exec): a plugin that
+ * is owned, or an id that is not safe, is refused at once (CTL_DENIED, or
+ * CTL_FAILED), not after librelog has tried for a while.
+ */
+int
+ctl_conn_open_as(const char *plugin)
+{
+	int fd;
+
+	ctl_conn_plugin = plugin;
+	fd = ctl_conn_open();
+	ctl_conn_plugin = NULL;
+	return (fd);
 }
 
 /* Connect and say hello; a clear error, and its own status, if not. */

@@ -96,12 +96,14 @@ ctl_send_open(const char *plugin)
 	};
 	relog_t *h;
 
-	/* A hello relogd accepts: clear errors at once. */
-	close(ctl_conn_open());
+	/* A hello relogd accepts, for this plugin: clear errors at once. */
+	close(ctl_conn_open_as(plugin));
 	snprintf(runner, sizeof runner, "relogctl-%ld", (long)getpid());
 	h = relog_open(&o);
 	if (h == NULL)
-		ctl_fail(CTL_FAILED, "relog_open: %s", strerror(errno));
+		ctl_fail(CTL_FAILED, "relog_open: %s%s", strerror(errno),
+		    errno == EINVAL ? " (a RELOG_* setting, or a plugin id in "
+		    "RELOG_PLUGIN_IDS that is not a safe name)" : "");
 	return (h);
 }
 

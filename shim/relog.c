@@ -157,6 +157,25 @@ relog_set_plugin_ids(struct relog *h, const char *const *ids)
 	return (0);
 }
 
+/*
+ * Are the runner's and plugins' ids names relogd takes (proto_id_valid)?
+ * It refuses a hello with any other, every time: better said at once.
+ */
+static int
+relog_ids_valid(const struct relog *h)
+{
+	uint32_t i;
+
+	if (!proto_id_valid(h->runner_id, strlen(h->runner_id)) ||
+	    (h->plugin_id != NULL &&
+	    !proto_id_valid(h->plugin_id, strlen(h->plugin_id))))
+		return (0);
+	for (i = 0; i < h->nplugin_ids; i++)
+		if (!proto_id_valid(h->plugin_ids[i].ptr, h->plugin_ids[i].len))
+			return (0);
+	return (1);
+}
+
 /* Free a handle's memory (the thread is not running). */
 static void
 relog_free(struct relog *h)
@@ -476,6 +495,11 @@ relog_open(const struct relog_opts *opts)
 	if (h->plugin_id != NULL && *h->plugin_id == '\0') {
 		free(h->plugin_id);
 		h->plugin_id = NULL;
+	}
+	if (!relog_ids_valid(h)) {
+		relog_free(h);
+		errno = EINVAL;
+		return (NULL);
 	}
 
 	flusher_reset(h);

@@ -137,8 +137,9 @@ struct relog_entry {
  * After fork(), the child's first call on the handle (emit or flush)
  * hands the child's own ring over the same way.
  * opts may be NULL: everything then comes from the environment. Returns
- * NULL with errno set on bad options, or when out of memory, threads or
- * descriptors.
+ * NULL with errno set on bad options (EINVAL, also for a runner or plugin
+ * id relogd would refuse: PROTOCOL.md, the hello), or when out of memory,
+ * threads or descriptors.
  */
 relog_t *relog_open(const struct relog_opts *opts);
 

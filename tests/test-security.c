@@ -739,6 +739,27 @@ START_TEST(test_security_identity_required)
 }
 END_TEST
 
+/* relogctl's exit status with these arguments (NULL-terminated). */
+static int
+sec_ctl(const char *const *args)
+{
+	const char *argv[16] = { harness_build_path("relogctl"), "-s",
+	    S.socket };
+	char *text;
+	size_t n = 3;
+	int out, status;
+	pid_t pid;
+
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = harness_spawn(argv, NULL, &out, NULL);
+	text = harness_read_fd(out, NULL);
+	free(text);
+	status = harness_wait(pid, SEC_WAIT_MS);
+	return (status);
+}
+
 /*
  * relogctl grant gives a plugin a fresh token, kept (hashed, 0600)
  * across a restart: the plugin is owned from then on, its runner proves it
@@ -756,6 +777,11 @@ START_TEST(test_security_grant)
 	ck_assert_uint_ge(strlen(token), 33);
 	token[strcspn(token, "\n")] = '\0';
 	sec_refused("payroll", NULL);
+	/* relogctl send and exec without the token: denied (4), at once. */
+	ck_assert_int_eq(sec_ctl((const char *const []){ "send", "-p",
+	    "payroll", "not mine", NULL }), 4);
+	ck_assert_int_eq(sec_ctl((const char *const []){ "exec", "-p",
+	    "payroll", "--", "true", NULL }), 4);
 	ck_assert_int_eq(harness_daemon_stop(&S), 0);
 	snprintf(path, sizeof path, "%s/grants", S.state_dir);
 	ck_assert_int_eq(stat(path, &st), 0);

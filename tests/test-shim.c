@@ -141,6 +141,29 @@ START_TEST(test_shim_too_many_plugin_ids)
 }
 END_TEST
 
+/* Ids relogd would refuse at every hello: EINVAL from relog_open. */
+START_TEST(test_shim_unsafe_ids)
+{
+	const char *ids[] = { "ok", ".hidden", NULL };
+	struct relog_opts o = { .sz = sizeof o, .runner_id = "a/b",
+	    .socket_path = "/nonexistent/relogd.sock" };
+
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	o.runner_id = "fine";
+	o.plugin_id = "..";
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	o.plugin_id = "bank";
+	o.plugin_ids = ids;
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 /* Only the allowed logger prefixes are queued. */
 START_TEST(test_shim_filter)
 {
@@ -763,6 +786,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
 	tcase_add_test(tc, test_shim_too_many_plugin_ids);
+	tcase_add_test(tc, test_shim_unsafe_ids);
 	tcase_add_test(tc, test_shim_open_wait);
 	tcase_add_test(tc, test_shim_recheck_negotiated);
 	suite_add_tcase(s, tc);
