@@ -243,6 +243,7 @@ config_load_finish(struct config *c, char **cause)
 	const char *owner;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	size_t n;
 
 	/* One file, one plugin: each tracks its size and rotates it. */
 	for (a = c->plugins; a != NULL; a = a->next) {
@@ -257,11 +258,24 @@ config_load_finish(struct config *c, char **cause)
 		    strcmp(a->set.file, PLUGIN_UNROUTED ".log") == 0)
 			return (config_error(cause, "[plugin.%s] file = %s: "
 			    "relogd's own log", a->name, a->set.file));
-		if (a->set.file[0] == '\0' && strcmp(a->name, "*") != 0 &&
-		    (owner = config_file_taken(c, a->name)) != NULL)
+		if (strcmp(a->name, "*") == 0)
+			continue;
+		/* Its JSON output writes ID.json whatever its file. */
+		n = strlen(a->name);
+		if (strncmp(a->set.file, a->name, n) == 0 &&
+		    strcmp(a->set.file + n, ".json") == 0)
+			return (config_error(cause, "[plugin.%s] file = %s: "
+			    "its JSON output's file", a->name,
+			    a->set.file));
+		if ((owner = config_file_taken(c, a->name)) == NULL)
+			continue;
+		if (a->set.file[0] == '\0')
 			return (config_error(cause, "[plugin.%s] writes "
 			    "%s.log or %s.json, which [plugin.%s] has as its "
 			    "file", a->name, a->name, a->name, owner));
+		return (config_error(cause, "[plugin.%s] writes %s.json (its "
+		    "JSON output's file), which [plugin.%s] has as its file",
+		    a->name, a->name, owner));
 	}
 	/* The input budget takes a whole frame at least. */
 	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)

@@ -614,27 +614,27 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 }
 
 /*
- * The [plugin.ID] section other than id's own whose file setting is the
- * file id would write by default (id.log, or id.json with the JSON
- * output), or NULL: such an id would write into that plugin's file. An id
- * whose own section sets a file takes none.
+ * The [plugin.ID] section other than id's own whose file setting is a file
+ * id would write (id.log, unless its own section sets a file; id.json, the
+ * JSON output's, always), or NULL: such an id would write into that
+ * plugin's file.
  */
 const char *
 config_file_taken(const struct config *c, const char *id)
 {
 	const struct plugin_config *pc;
 	size_t len = strlen(id);
+	int own_file = 0;
 
-	/* A file of its own set, it writes no default one. */
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
 		if (strcmp(pc->name, id) == 0 && pc->set.file[0] != '\0')
-			return (NULL);
+			own_file = 1;
 	}
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
 		if (pc->set.file[0] == '\0' || strcmp(pc->name, id) == 0 ||
 		    strncmp(pc->set.file, id, len) != 0)
 			continue;
-		if (strcmp(pc->set.file + len, ".log") == 0 ||
+		if ((!own_file && strcmp(pc->set.file + len, ".log") == 0) ||
 		    strcmp(pc->set.file + len, ".json") == 0)
 			return (pc->name);
 	}

@@ -666,10 +666,23 @@ START_TEST(test_config_finish)
 	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
 	ck_assert_ptr_null(config_file_taken(&C, "a"));
 	ck_assert_ptr_null(config_file_taken(&C, "xy"));
-	/* One with a file of its own writes no default file. */
+	/* One with a file of its own writes no x.log, but x.json still. */
 	config_test_set("plugin.x", "file", "x-own.log");
+	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_str_eq(cause, "[plugin.x] writes x.json (its JSON output's "
+	    "file), which [plugin.a] has as its file");
+	free(cause);
+	config_test_set("plugin.a", "file", "x.log");
 	ck_assert_ptr_null(config_file_taken(&C, "x"));
 	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
+	/* Nor is a plugin's own x.json its file. */
+	config_test_set("plugin.x", "file", "x.json");
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_str_eq(cause, "[plugin.x] file = x.json: its JSON output's "
+	    "file");
+	free(cause);
+	config_test_set("plugin.x", "file", "x-own.log");
 	/* Nor is relogd's own log anyone's file. */
 	config_test_set("plugin.y", "file", "_runtime.log");
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
