@@ -308,19 +308,21 @@ plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 }
 
 /*
- * The plugin's records its outputs took. Its log files take a record when
- * they write it: one that waits for them (a file that cannot be written
- * now) is not counted yet. Both files are given the same records in the
- * same order: those not in both are those the one further behind holds.
+ * The plugin's records every output of it took. Its log files take a
+ * record when they write it: one that waits for them (a file that cannot
+ * be written now) is not counted yet. Both files are given the same
+ * records in the same order: those not in both are those the one further
+ * behind holds. One journald did not take is never counted.
  */
 uint64_t
 plugin_written(const struct plugin *p)
 {
-	size_t held = sink_records_waiting(&p->file), json;
+	uint64_t held = sink_records_waiting(&p->file), json;
 
 	if (p->json.name != NULL &&
 	    (json = sink_records_waiting(&p->json)) > held)
 		held = json;
+	held += p->journald_missed;
 	return (held < p->records ? p->records - held : 0);
 }
 
@@ -417,6 +419,8 @@ void
 plugin_write(struct plugin *p, const struct record *r,
     const struct origin *o)
 {
+	uint64_t lost;
+
 	if (r->e.level < p->set.level) {
 		p->filtered++;
 		return;
@@ -424,7 +428,9 @@ plugin_write(struct plugin *p, const struct record *r,
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
+	lost = p->journald_lost;
 	plugin_fan_out(p, r, o, o != NULL ? o->acks : NULL);
+	p->journald_missed += p->journald_lost - lost;
 	tail_record(p->id, r);
 }
 

@@ -494,6 +494,7 @@ struct plugin {
 	int file_taken;		/* its file is another's (since a reload) */
 	uint64_t refused;	/* records others aimed at it (owned) */
 	uint64_t journald_lost;	/* records journald did not take */
+	uint64_t journald_missed; /* of them, the plugin's (not notices) */
 	uid_t creator;		/* whose hello or records made it */
 	uint64_t filtered;	/* below its level setting */
 	int learned;		/* its id was learned from a logger name */

@@ -643,8 +643,8 @@ START_TEST(test_security_forward_symlink)
 END_TEST
 
 /*
- * A journald that is not there loses records: counted in stats, said
- * once, and the file still has them.
+ * A journald that is not there loses records: counted in stats (not
+ * written), said once, and the file still has them.
  */
 START_TEST(test_security_journald_lost)
 {
@@ -662,6 +662,9 @@ START_TEST(test_security_journald_lost)
 	ck_assert_int_eq(harness_wait(harness_runner(&F, "jl", NULL, args,
 	    NULL), FILES_WAIT_MS), 0);
 	ck_assert_int_eq(peer_stat(&F, "test", "journald_lost"), 20);
+	/* Written by each of its outputs: none was. */
+	ck_assert_int_eq(peer_stat(&F, "test", "received"), 20);
+	ck_assert_int_eq(peer_stat(&F, "test", "written"), 0);
 	text = files_stats_text("prometheus");
 	ck_assert_ptr_nonnull(strstr(text, "\nrelog_plugin_journald_lost_total"
 	    "{plugin=\"test\"} 20\n"));
