@@ -223,20 +223,14 @@ struct origin {
 };
 
 /* Homes of records of no plugin: a runner's, and past max_plugins. */
-#define PLUGIN_RUNTIME "_runtime"
-#define PLUGIN_UNROUTED "_unrouted"
+#define PLUGIN_RUNTIME RELOG_PLUGIN_RUNTIME
+#define PLUGIN_UNROUTED RELOG_PLUGIN_UNROUTED
 
-/*
- * Is the id one of relogd's own logs, which no hello or logger names and
- * no one owns: their lines would pass for relogd's?
- */
+/* Is the id one of relogd's own logs (proto_id_own_log)? */
 static inline int
 relogd_own_log(const char *id, size_t len)
 {
-	return ((len == sizeof PLUGIN_RUNTIME - 1 &&
-	    memcmp(id, PLUGIN_RUNTIME, len) == 0) ||
-	    (len == sizeof PLUGIN_UNROUTED - 1 &&
-	    memcmp(id, PLUGIN_UNROUTED, len) == 0));
+	return (proto_id_own_log(id, len));
 }
 
 /* Bytes a sink may hold before its clients stop being read, and resume. */

@@ -47,6 +47,19 @@ proto_id_valid(const char *id, size_t len)
 }
 
 /*
+ * Is the id one of relogd's own logs (_runtime, _unrouted), which no hello
+ * and no logger names and no one owns: their lines would pass for relogd's?
+ */
+int
+proto_id_own_log(const char *id, size_t len)
+{
+	return ((len == sizeof RELOG_PLUGIN_RUNTIME - 1 &&
+	    memcmp(id, RELOG_PLUGIN_RUNTIME, len) == 0) ||
+	    (len == sizeof RELOG_PLUGIN_UNROUTED - 1 &&
+	    memcmp(id, RELOG_PLUGIN_UNROUTED, len) == 0));
+}
+
+/*
  * How much of a text of len bytes to keep so that it is at most max bytes
  * and does not end inside a UTF-8 sequence. A character is 4 bytes at most:
  * past 3 continuation bytes the text is no UTF-8 there, and is cut at max

@@ -217,6 +217,7 @@ struct proto_reader {
 struct proto_str proto_cstr(const char *);
 int	proto_str_eq(struct proto_str, const char *);
 int	proto_id_valid(const char *, size_t);
+int	proto_id_own_log(const char *, size_t);
 size_t	proto_utf8_cut(const char *, size_t, size_t);
 size_t	proto_cut_mark(char *, size_t);
 size_t	proto_frame_begin(msgpack_sbuffer *);

@@ -86,6 +86,10 @@
 /* A plugin or runner id: what relogd accepts as a log file name. */
 #define RELOG_ID_MAX 64
 
+/* relogd's own logs: ids no hello and no logger may name. */
+#define RELOG_PLUGIN_RUNTIME "_runtime"
+#define RELOG_PLUGIN_UNROUTED "_unrouted"
+
 /* Plugin ids a runner's hello may list (plugin_ids, relog's extension). */
 #define RELOG_HELLO_PLUGINS_MAX 256
 

@@ -158,20 +158,28 @@ relog_set_plugin_ids(struct relog *h, const char *const *ids)
 }
 
 /*
- * Are the runner's and plugins' ids names relogd takes (proto_id_valid)?
- * It refuses a hello with any other, every time: better said at once.
+ * Are the runner's and plugins' ids names relogd takes (proto_id_valid,
+ * and no plugin one of its own logs)? It refuses a hello with any other,
+ * every time: better said at once.
  */
 static int
 relog_ids_valid(const struct relog *h)
 {
 	uint32_t i;
+	size_t len;
 
-	if (!proto_id_valid(h->runner_id, strlen(h->runner_id)) ||
-	    (h->plugin_id != NULL &&
-	    !proto_id_valid(h->plugin_id, strlen(h->plugin_id))))
+	if (!proto_id_valid(h->runner_id, strlen(h->runner_id)))
 		return (0);
+	if (h->plugin_id != NULL) {
+		len = strlen(h->plugin_id);
+		if (!proto_id_valid(h->plugin_id, len) ||
+		    proto_id_own_log(h->plugin_id, len))
+			return (0);
+	}
 	for (i = 0; i < h->nplugin_ids; i++)
-		if (!proto_id_valid(h->plugin_ids[i].ptr, h->plugin_ids[i].len))
+		if (!proto_id_valid(h->plugin_ids[i].ptr,
+		    h->plugin_ids[i].len) ||
+		    proto_id_own_log(h->plugin_ids[i].ptr, h->plugin_ids[i].len))
 			return (0);
 	return (1);
 }

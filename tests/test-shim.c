@@ -145,6 +145,7 @@ END_TEST
 START_TEST(test_shim_unsafe_ids)
 {
 	const char *ids[] = { "ok", ".hidden", NULL };
+	const char *own[] = { "ok", "_unrouted", NULL };
 	struct relog_opts o = { .sz = sizeof o, .runner_id = "a/b",
 	    .socket_path = "/nonexistent/relogd.sock" };
 
@@ -158,6 +159,16 @@ START_TEST(test_shim_unsafe_ids)
 	ck_assert_int_eq(errno, EINVAL);
 	o.plugin_id = "bank";
 	o.plugin_ids = ids;
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	/* relogd's own logs are named by no hello. */
+	o.plugin_ids = own;
+	errno = 0;
+	ck_assert_ptr_null(relog_open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	o.plugin_ids = NULL;
+	o.plugin_id = "_runtime";
 	errno = 0;
 	ck_assert_ptr_null(relog_open(&o));
 	ck_assert_int_eq(errno, EINVAL);
