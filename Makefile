@@ -184,10 +184,10 @@ $(TEST_RUNNER): $(BUILD)/obj/tests/runner.o $(LIBRELOG_SO)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -l:librelog.so.1 \
 		-Wl,-rpath,'$$ORIGIN'
 
-# Preloaded into a runner by one test (tests/slow-connect.c); never
-# sanitized: the sanitizers' runtimes come first in LD_PRELOAD there.
-SLOW_CONNECT = $(BUILD)/slow-connect.so
-$(SLOW_CONNECT): tests/slow-connect.c
+# Preloaded into runners by tests (tests/slow-connect.c, busy-connect.c);
+# never sanitized: the sanitizers' runtimes come first in LD_PRELOAD there.
+TEST_PRELOADS = $(BUILD)/slow-connect.so $(BUILD)/busy-connect.so
+$(TEST_PRELOADS): $(BUILD)/%.so: tests/%.c
 	@mkdir -p $(BUILD)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=c11 -O1 $(WARN) -shared -fPIC -o $@ $< -ldl
@@ -201,7 +201,7 @@ $(TESTS): $(TEST_OBJ) $(TEST_DAEMON_OBJ) $(PROTO_CLIENT_OBJ) $(LIBRELOG_A) \
 
 # The install is checked with the plain build (a sanitized librelog would
 # make a user's runner link libasan).
-test: all $(TESTS) $(TEST_RUNNER) $(SLOW_CONNECT)
+test: all $(TESTS) $(TEST_RUNNER) $(TEST_PRELOADS)
 	$(Q)scripts/check-abi.sh $(LIBRELOG_SO) shim/relog.map
 	$(Q)$(if $(filter 1,$(SANITIZE)),true,scripts/check-install.sh $(BUILD))
 	$(Q)RELOG_BUILD=$(BUILD) RELOG_SRC=$(CURDIR) \
@@ -216,7 +216,7 @@ test: all $(TESTS) $(TEST_RUNNER) $(SLOW_CONNECT)
 VALGRIND = /usr/bin/valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect \
 	--show-leak-kinds=definite,indirect
-valgrind: all $(TESTS) $(TEST_RUNNER) $(SLOW_CONNECT)
+valgrind: all $(TESTS) $(TEST_RUNNER) $(TEST_PRELOADS)
 	$(Q)CK_FORK=no CK_INCLUDE_TAGS=unit RELOG_BUILD=$(BUILD) \
 		RELOG_SRC=$(CURDIR) scripts/run-tests.sh vg-unit $(TESTS) \
 		$(VALGRIND)

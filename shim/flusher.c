@@ -162,7 +162,7 @@ flusher_tried(struct relog *h)
  * Connect and say hello, passing the ring, until the deadline: once it
  * returns 0 the ring is relogd's to read, whatever becomes of us, even
  * before relogd has answered (the descriptor waits in the socket).
- * relog_open calls it in its caller's thread, before the flusher starts,
+ * relog_open calls it in its caller's thread, before the flusher runs,
  * so that a runner that dies at once has handed its ring over however
  * long the flusher waits for a CPU. Returns 0, or -1 with the connection
  * dropped and the next try scheduled.
@@ -171,8 +171,6 @@ int
 flusher_greet(struct relog *h, int64_t deadline)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len = sizeof(int);
-	int error = 0;
 
 	if (strlen(h->socket_path) >= sizeof sun.sun_path)
 		goto fail;
@@ -180,14 +178,15 @@ flusher_greet(struct relog *h, int64_t deadline)
 	h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (h->fd < 0)
 		goto fail;
-	if (connect(h->fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+	/*
+	 * A full listen backlog (EAGAIN) leaves the socket unconnected, and no
+	 * event says when it has room: try again every millisecond.
+	 */
+	while (connect(h->fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		if (errno != EAGAIN ||
+		    conn_deadline(h, deadline) - shim_now_ms() <= 0)
 			goto fail;
-		/* A full listen backlog: wait for room. */
-		if (conn_wait(h, POLLOUT, deadline) != 0 ||
-		    getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &error,
-		    &len) != 0 || error != 0)
-			goto fail;
+		(void)poll(NULL, 0, 1);
 	}
 	if (flusher_hello(h, deadline) != 0)
 		goto fail;

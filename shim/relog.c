@@ -347,7 +347,8 @@ relog_wake(void *arg)
 
 /*
  * Say hello, passing the ring, from the caller's thread (flusher_greet),
- * before the flusher starts, until the monotonic ms until: when relogd is
+ * holding h->lock, which the new flusher waits for before it touches the
+ * connection, until the monotonic ms until: when relogd is
  * up, the ring is in its hands before the first record, even if we die
  * before it answers or before the flusher ever runs. When it is down,
  * nothing is to be waited for.
@@ -389,11 +390,13 @@ relog_after_fork(struct relog *h)
 
 	pthread_mutex_lock(&h->lock);
 	if (h->fork_gen != relog_fork_gen) {
-		relog_greet(h, until);
+		/* The flusher waits for our lock: the hello goes first. */
 		error = pthread_create(&h->thread, NULL, flusher_main, h);
-		if (error == 0)
+		if (error == 0) {
+			relog_greet(h, until);
 			__atomic_store_n(&h->fork_gen, relog_fork_gen,
 			    __ATOMIC_RELEASE);
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (error == 0)
@@ -517,12 +520,20 @@ relog_open(const struct relog_opts *opts)
 	relog_cond_init(&h->sent_cond);
 	pthread_once(&relog_atfork_once, relog_atfork_register);
 	until = shim_now_ms() + (int64_t)open_wait;
-	relog_greet(h, until);
+	/*
+	 * The flusher waits for h->lock, so the hello goes first; and a fork
+	 * waits for relog_all_lock, so no child is made with our socket but
+	 * the handle's (relog_atfork_child closes it).
+	 */
 	pthread_mutex_lock(&relog_all_lock);
+	pthread_mutex_lock(&h->lock);
 	h->fork_gen = relog_fork_gen;
 	error = pthread_create(&h->thread, NULL, flusher_main, h);
-	if (error == 0)
+	if (error == 0) {
+		relog_greet(h, until);
 		LIST_INSERT_HEAD(&relog_all, h, all_entry);
+	}
+	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_unlock(&relog_all_lock);
 	if (error != 0) {
 		pthread_cond_destroy(&h->sent_cond);

@@ -611,10 +611,25 @@ harness_runner_more(const struct harness *h, const char *runner,
     const char *plugin, const char *queue, const char *const *args,
     const char *more, int *out, int *in)
 {
+	const char *list[] = { more, NULL };
+
+	return (harness_runner_list(h, runner, plugin, queue, args, list, out,
+	    in));
+}
+
+/*
+ * The same, with the variables of more (up to 4, NULL-terminated) in its
+ * environment; the last RELOG_OPEN_WAIT_MS wins.
+ */
+pid_t
+harness_runner_list(const struct harness *h, const char *runner,
+    const char *plugin, const char *queue, const char *const *args,
+    const char *const *more, int *out, int *in)
+{
 	static char env[4][4][320];
 	static int slot;
 	char (*e)[320] = env[slot++ % 4];
-	const char *envp[7], *argv[16], *full[32];
+	const char *envp[10], *argv[16], *full[32];
 	size_t n = 0, i;
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
@@ -629,10 +644,13 @@ harness_runner_more(const struct harness *h, const char *runner,
 	 * default; a runner that dies at once must still have handed its
 	 * ring over, as it does at full speed.
 	 */
-	envp[4] = getenv("RELOG_VALGRIND") != NULL ?
-	    "RELOG_OPEN_WAIT_MS=10000" : more;
-	envp[5] = envp[4] != more ? more : NULL;
-	envp[6] = NULL;
+	n = 4;
+	if (getenv("RELOG_VALGRIND") != NULL)
+		envp[n++] = "RELOG_OPEN_WAIT_MS=10000";
+	for (i = 0; more != NULL && more[i] != NULL && i < 4; i++)
+		envp[n++] = more[i];
+	envp[n] = NULL;
+	n = 0;
 	argv[n++] = harness_build_path("test-runner");
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];

@@ -67,6 +67,9 @@ pid_t	harness_runner_env(const struct harness *, const char *, const char *,
 pid_t	harness_runner_more(const struct harness *, const char *,
 	    const char *, const char *, const char *const *, const char *, int *,
 	    int *);
+pid_t	harness_runner_list(const struct harness *, const char *,
+	    const char *, const char *, const char *const *,
+	    const char *const *, int *, int *);
 pid_t	harness_runner(const struct harness *, const char *, const char *,
 	    const char *const *, int *);
 void	harness_check_sequence(const char *, const char *, int, long);

@@ -4,7 +4,7 @@
  * (relog_open(NULL)), as a supervisor would set it.
  *
  * usage: test-runner -n COUNT [-l LOGGER] [-t THREADS] [-r RATE] [-a] [-w]
- *     [-x] [-s SIZE] [-d] [-f] [-c] [-g] [-k kill|segv|abort] [-m]
+ *     [-x] [-s SIZE] [-d] [-f] [-T] [-c] [-g] [-k kill|segv|abort] [-m]
  *     [-L LANES]
  *   -n  records to emit per thread: "runner=<RELOG_RUNNER_ID> thread=<t>
  *       seq=<i>", i from 0
@@ -20,6 +20,9 @@
  *   -f  then fork: the child emits COUNT records as thread 1 and closes
  *       (with -k, dies so right after its last record instead); once it
  *       ended, the parent emits COUNT more as thread 0
+ *   -T  with -f, the child can start no thread (clone and clone3 fail
+ *       with EAGAIN, a seccomp filter): its first emit fails, and it exits
+ *       6 at once
  *   -c  the last record of each thread is CRITICAL
  *   -g  halfway through thread 0's records, print "halfway" on stdout and
  *       wait for a line on stdin
@@ -62,6 +65,7 @@ static int runner_critical;
 static int runner_gate;
 static int runner_crash;	/* the signal -k dies by; 0: none */
 static int runner_child_crash;	/* ...with -f: the child's */
+static int runner_no_threads;	/* -T: the forked child starts none */
 static long runner_threads = 1;
 static long runner_done;	/* producer threads done emitting */
 
@@ -179,6 +183,10 @@ runner_fork(void)
 	if (pid < 0)
 		return (7);
 	if (pid == 0) {
+		if (runner_no_threads &&
+		    (seccomp_deny(__NR_clone3, EAGAIN) != 0 ||
+		    seccomp_deny(__NR_clone, EAGAIN) != 0))
+			_exit(9);
 		runner_crash = runner_child_crash;
 		if (runner_produce((void *)1) != NULL)
 			_exit(6);
@@ -231,7 +239,7 @@ main(int argc, char **argv)
 	char c;
 	void *ret;
 
-	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfcgk:mL:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:t:r:s:awxdfTcgk:mL:")) != -1) {
 		switch (opt) {
 		case 'n': runner_count = atol(optarg); break;
 		case 'l': runner_logger = optarg; break;
@@ -242,6 +250,7 @@ main(int argc, char **argv)
 		case 'w': wait_stdin = 1; break;
 		case 'd': drops_ok = 1; break;
 		case 'f': do_fork = 1; break;
+		case 'T': runner_no_threads = 1; break;
 		case 'x': runner_exception = 1; break;
 		case 'c': runner_critical = 1; break;
 		case 'g': runner_gate = 1; break;

@@ -9,6 +9,9 @@
  * test_daemon_sigkill_restart (test-daemon.c); here the runners die after
  * such a restart.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -413,6 +416,61 @@ START_TEST(test_crash_flusher_late)
 END_TEST
 
 /*
+ * relogd's listen backlog full when a runner opens: relog_open tries to
+ * connect again until there is room (RELOG_OPEN_WAIT_MS), so the ring is
+ * relogd's before the runner's first record. relogd listens on a socket
+ * with a backlog of one (systemd's way), is stopped, and one connection
+ * waits in it; the runner's connect finds it full (busy-connect.so says
+ * so), then relogd goes on, and the runner emits 1000 records and
+ * SIGKILLs itself. All 1000 arrive.
+ */
+START_TEST(test_crash_backlog_full)
+{
+	const char *args[] = { "-n", "1000", "-k", "kill", NULL };
+	const char *runtimes = getenv("RELOG_SANITIZE_RUNTIMES");
+	const char *env[] = { NULL, "RELOG_OPEN_WAIT_MS=10000", NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char preload[1024], *said = NULL;
+	struct crash_runner r;
+	int queued;
+
+	snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s",
+	    runtimes != NULL ? runtimes : "", runtimes != NULL ? ":" : "",
+	    harness_build_path("busy-connect.so"));
+	env[0] = preload;
+	memcpy(sun.sun_path, H.socket, strlen(H.socket) + 1);
+	H.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(H.listen_fd, 0);
+	ck_assert_int_eq(bind(H.listen_fd, (struct sockaddr *)&sun,
+	    sizeof sun), 0);
+	ck_assert_int_eq(listen(H.listen_fd, 0), 0);
+	snprintf(H.socket, sizeof H.socket, "%s/unused.sock", H.dir);
+	harness_daemon_start(&H, no_rate_limit);
+	close(H.listen_fd);
+	H.listen_fd = -1;
+	memcpy(H.socket, sun.sun_path, strlen(sun.sun_path) + 1);
+
+	/* relogd accepts nothing: one connection fills the backlog. */
+	ck_assert_int_eq(kill(H.daemon, SIGSTOP), 0);
+	queued = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(queued, (struct sockaddr *)&sun, sizeof sun),
+	    0);
+	crash_init(&r, "busy", 1000, "kill", SIGKILL);
+	r.pid = harness_runner_list(&H, "busy", "busy", "16384", args, env,
+	    &r.out, NULL);
+	capture_await(r.out, &said, "busy-connect: EAGAIN\n", 1,
+	    CRASH_CHILD_TIMEOUT_MS);
+	free(said);
+	ck_assert_int_eq(kill(H.daemon, SIGCONT), 0);
+	close(queued);
+	crash_reap(&r);
+	close(r.out);
+	crash_await(&r, 1, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
  * relogd SIGKILLed while four runners emit, and started again: once they
  * are back (connected to the new relogd), they emit their second half and
  * die by SIGKILL. The new relogd has their records as the first did:
@@ -717,6 +775,7 @@ suite_crash(void)
 	    sizeof crash_ways / sizeof crash_ways[0]);
 	tcase_add_test(tc, test_crash_critical_then_segv);
 	tcase_add_test(tc, test_crash_flusher_late);
+	tcase_add_test(tc, test_crash_backlog_full);
 	tcase_add_test(tc, test_crash_forked_child);
 	tcase_add_test(tc, test_crash_lanes);
 	tcase_add_test(tc, test_crash_ten_runners);

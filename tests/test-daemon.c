@@ -143,6 +143,32 @@ START_TEST(test_daemon_fork)
 END_TEST
 
 /*
+ * fork() into a child that can start no thread: its first emit fails
+ * (EAGAIN) before it connects, so relogd sees one connection, the
+ * parent's, which goes on undisturbed; none is left open by the child.
+ */
+START_TEST(test_daemon_fork_no_thread)
+{
+	static const char *const args[] = {
+		"-n", "50", "-l", "plugin.fn", "-f", "-T", NULL
+	};
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, "fn", NULL, args,
+	    NULL), DAEMON_CHILD_TIMEOUT_MS), 6);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, "fn");
+	harness_check_sequence(text, "fn", 0, 100);
+	harness_check_sequence(text, "fn", 1, 0);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, "runner fn connected"), 1);
+	free(text);
+}
+END_TEST
+
+/*
  * The Python logging handler (shim/python/relog.py) through librelog, with
  * Debian's python3 and python3-structlog: tests/python/handler_check.py
  * says what it checks. With the sanitizers, their runtimes are preloaded
@@ -1220,6 +1246,7 @@ suite_daemon(void)
 	tcase_add_test(tc, test_daemon_many_runners);
 	tcase_add_test(tc, test_daemon_threads);
 	tcase_add_test(tc, test_daemon_fork);
+	tcase_add_test(tc, test_daemon_fork_no_thread);
 	tcase_add_test(tc, test_daemon_python_runner);
 	tcase_add_test(tc, test_daemon_python_handler);
 	tcase_add_test(tc, test_daemon_fluent_forward);
