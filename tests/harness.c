@@ -434,6 +434,37 @@ harness_daemon_start(struct harness *h, const char *const *extra)
 	    harness_daemon_setup, h);
 }
 
+/*
+ * Start relogd as systemd's socket activation does: the harness's socket
+ * bound and listening (with backlog), handed over as fd 3, and relogd
+ * told to bind DIR/unused.sock, which it must not. Returns 0 or -1.
+ */
+int
+harness_daemon_start_activated(struct harness *h, int backlog,
+    const char *const *extra)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(h->socket) >= sizeof sun.sun_path)
+		return (-1);
+	memcpy(sun.sun_path, h->socket, strlen(h->socket) + 1);
+	/* Not close-on-exec: it may be fd 3 already (dup2 then keeps it). */
+	h->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *)&sun,
+	    sizeof sun) != 0 || listen(h->listen_fd, backlog) != 0) {
+		if (h->listen_fd >= 0)
+			close(h->listen_fd);
+		h->listen_fd = -1;
+		return (-1);
+	}
+	snprintf(h->socket, sizeof h->socket, "%s/unused.sock", h->dir);
+	harness_daemon_start(h, extra);
+	close(h->listen_fd);
+	h->listen_fd = -1;
+	memcpy(h->socket, sun.sun_path, strlen(sun.sun_path) + 1);
+	return (0);
+}
+
 /* Send relogd sig and wait for it to end. Returns its exit status. */
 static int
 harness_daemon_end(struct harness *h, int sig)

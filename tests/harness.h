@@ -44,6 +44,8 @@ void	harness_cleanup(struct harness *);
 pid_t	harness_start_ready(const char *, const char *, const char *const *,
 	    const char *, void (*)(void *), void *);
 void	harness_daemon_start(struct harness *, const char *const *);
+int	harness_daemon_start_activated(struct harness *, int,
+	    const char *const *);
 int	harness_daemon_stop(struct harness *);
 int	harness_daemon_kill(struct harness *);
 int	harness_daemon_await(const struct harness *, const char *, size_t,

@@ -439,16 +439,8 @@ START_TEST(test_crash_backlog_full)
 	    harness_build_path("busy-connect.so"));
 	env[0] = preload;
 	memcpy(sun.sun_path, H.socket, strlen(H.socket) + 1);
-	H.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(H.listen_fd, 0);
-	ck_assert_int_eq(bind(H.listen_fd, (struct sockaddr *)&sun,
-	    sizeof sun), 0);
-	ck_assert_int_eq(listen(H.listen_fd, 0), 0);
-	snprintf(H.socket, sizeof H.socket, "%s/unused.sock", H.dir);
-	harness_daemon_start(&H, no_rate_limit);
-	close(H.listen_fd);
-	H.listen_fd = -1;
-	memcpy(H.socket, sun.sun_path, strlen(sun.sun_path) + 1);
+	ck_assert_int_eq(harness_daemon_start_activated(&H, 0, no_rate_limit),
+	    0);
 
 	/* relogd accepts nothing: one connection fills the backlog. */
 	ck_assert_int_eq(kill(H.daemon, SIGSTOP), 0);

@@ -1037,20 +1037,10 @@ START_TEST(test_daemon_socket_activation)
 	static const char *const args[] = {
 		"-n", "100", "-l", "plugin.act", NULL
 	};
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char *text;
 
-	memcpy(sun.sun_path, H.socket, strlen(H.socket) + 1);
-	H.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(H.listen_fd, 0);
-	ck_assert_int_eq(bind(H.listen_fd, (struct sockaddr *)&sun,
-	    sizeof sun), 0);
-	ck_assert_int_eq(listen(H.listen_fd, 16), 0);
-	/* relogd must not bind this path itself: give it another one. */
-	snprintf(H.socket, sizeof H.socket, "%s/unused.sock", H.dir);
-	harness_daemon_start(&H, NULL);
-	close(H.listen_fd);
-	memcpy(H.socket, sun.sun_path, strlen(sun.sun_path) + 1);
+	/* relogd must not bind the path it is told: unused.sock. */
+	ck_assert_int_eq(harness_daemon_start_activated(&H, 16, NULL), 0);
 	ck_assert_int_eq(harness_wait(harness_runner(&H, "act", NULL, args, NULL),
 	    DAEMON_CHILD_TIMEOUT_MS), 0);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
