@@ -286,6 +286,26 @@ proto_format_line(struct proto_buf *b, const struct proto_line *l,
 }
 
 /*
+ * Append a logger name escaped: one line (its newlines \x0a), and its
+ * spaces \x20, so that the first "] " of a line ends it, as
+ * proto_parse_line reads it.
+ */
+static void
+proto_format_logger(struct proto_buf *b, struct proto_str name)
+{
+	const char *p = name.ptr, *end = p + name.len, *sp;
+
+	while ((sp = memchr(p, ' ', (size_t)(end - p))) != NULL) {
+		proto_format_escaped(b, (struct proto_str){ p, (size_t)(sp - p) },
+		    (struct proto_str){ NULL, 0 });
+		proto_buf_add(b, "\\x20", 4);
+		p = sp + 1;
+	}
+	proto_format_escaped(b, (struct proto_str){ p, (size_t)(end - p) },
+	    (struct proto_str){ NULL, 0 });
+}
+
+/*
  * Append a record as proto_format_line does, its level dressed for a
  * terminal as style says (NULL: not at all).
  */
@@ -300,8 +320,7 @@ proto_format_line_styled(struct proto_buf *b, const struct proto_line *l,
 	proto_format_level(b, l->level, style);
 	proto_buf_add(b, " [", 2);
 	proto_buf_add(b, l->logger_prefix.ptr, l->logger_prefix.len);
-	/* A logger name is one line: its newlines are escaped too. */
-	proto_format_escaped(b, l->logger, (struct proto_str){ NULL, 0 });
+	proto_format_logger(b, l->logger);
 	if (l->logger_cut != 0)
 		proto_buf_add(b, "...", 3);
 	proto_buf_add(b, "] ", 2);

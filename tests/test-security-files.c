@@ -194,7 +194,7 @@ START_TEST(test_security_forged_lines)
 	ck_assert_ptr_nonnull(strstr(text, "ok\\x00<2>FORGED nul"));
 	ck_assert_ptr_nonnull(strstr(text, "a\\x0dFORGED cr"));
 	ck_assert_ptr_nonnull(strstr(text, "\\x1b[2J\\x1b]0;FORGED esc\\x07"));
-	ck_assert_ptr_nonnull(strstr(text, "[plugin.inj\\x0a<2>FORGED nl] x"));
+	ck_assert_ptr_nonnull(strstr(text, "[plugin.inj\\x0a<2>FORGED\\x20nl] x"));
 	ck_assert_ptr_nonnull(strstr(text, "del \\x7f c1 \\u009b31m\n"
 	    "\tTraceback\n\t<2>FORGED exc\\x0d\n"));
 	files_assert_no_line(text, "<2>", "inj.log");

@@ -253,6 +253,15 @@ START_TEST(test_show_parse_line)
 	ck_assert_int_eq(out.timestamp_ms, 0);
 	ck_assert(show_is(out.logger, "plugin.w.api..."));
 	free(text);
+
+	/* A logger name with "] " in it: its spaces are \x20. */
+	in.logger = proto_cstr("a] b");
+	in.logger_cut = 0;
+	in.message = proto_cstr("c] d");
+	show_round_trip(&in, &out, &text);
+	ck_assert(show_is(out.logger, "plugin.w.a]\\x20b"));
+	ck_assert(show_is(out.message, "c] d"));
+	free(text);
 }
 END_TEST
 
