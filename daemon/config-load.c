@@ -243,7 +243,6 @@ config_load_finish(struct config *c, char **cause)
 	const char *owner;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	size_t n;
 
 	/* One file, one plugin: each tracks its size and rotates it. */
 	for (a = c->plugins; a != NULL; a = a->next) {
@@ -254,16 +253,14 @@ config_load_finish(struct config *c, char **cause)
 				    "[plugin.%s] both write %s", a->name,
 				    b->name, a->set.file));
 		}
-		if (strcmp(a->set.file, PLUGIN_RUNTIME ".log") == 0 ||
-		    strcmp(a->set.file, PLUGIN_UNROUTED ".log") == 0)
+		if (strcmp(a->set.file, RELOG_PLUGIN_RUNTIME ".log") == 0 ||
+		    strcmp(a->set.file, RELOG_PLUGIN_UNROUTED ".log") == 0)
 			return (config_error(cause, "[plugin.%s] file = %s: "
 			    "relogd's own log", a->name, a->set.file));
 		if (strcmp(a->name, "*") == 0)
 			continue;
 		/* Its JSON output writes ID.json whatever its file. */
-		n = strlen(a->name);
-		if (strncmp(a->set.file, a->name, n) == 0 &&
-		    strcmp(a->set.file + n, ".json") == 0)
+		if (config_file_is(a->set.file, a->name, ".json"))
 			return (config_error(cause, "[plugin.%s] file = %s: "
 			    "its JSON output's file", a->name,
 			    a->set.file));

@@ -580,7 +580,7 @@ config_set(struct config *c, const char *section, const char *name,
 	/* Every runner's records of no plugin go there: owned by none. */
 	if ((k->type == CONFIG_SECRET || k->type == CONFIG_PATH ||
 	    k->type == CONFIG_UIDSET) &&
-	    relogd_own_log(pc->name, strlen(pc->name)))
+	    proto_id_own_log(pc->name, strlen(pc->name)))
 		return (config_error(cause, "[%s] %s: relogd's own logs are "
 		    "owned by no one", section, name));
 	if (config_value(k, section, value, (char *)&pc->set + k->plugin,
@@ -613,6 +613,15 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 	return (0);
 }
 
+/* Is file id's name with this ending (".log", ".json")? */
+int
+config_file_is(const char *file, const char *id, const char *ending)
+{
+	size_t len = strlen(id);
+
+	return (strncmp(file, id, len) == 0 && strcmp(file + len, ending) == 0);
+}
+
 /*
  * The [plugin.ID] section other than id's own whose file setting is a file
  * id would write (id.log, unless its own section sets a file; id.json, the
@@ -623,7 +632,6 @@ const char *
 config_file_taken(const struct config *c, const char *id)
 {
 	const struct plugin_config *pc;
-	size_t len = strlen(id);
 	int own_file = 0;
 
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
@@ -631,11 +639,10 @@ config_file_taken(const struct config *c, const char *id)
 			own_file = 1;
 	}
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
-		if (pc->set.file[0] == '\0' || strcmp(pc->name, id) == 0 ||
-		    strncmp(pc->set.file, id, len) != 0)
+		if (strcmp(pc->name, id) == 0)
 			continue;
-		if ((!own_file && strcmp(pc->set.file + len, ".log") == 0) ||
-		    strcmp(pc->set.file + len, ".json") == 0)
+		if ((!own_file && config_file_is(pc->set.file, id, ".log")) ||
+		    config_file_is(pc->set.file, id, ".json"))
 			return (pc->name);
 	}
 	return (NULL);

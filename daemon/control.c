@@ -358,7 +358,7 @@ control_grant(struct client *c, const struct proto_envelope *env, int grant)
 	}
 	memcpy(id, o->via.str.ptr, o->via.str.size);
 	id[o->via.str.size] = '\0';
-	if (grant && relogd_own_log(id, o->via.str.size)) {
+	if (grant && proto_id_own_log(id, o->via.str.size)) {
 		reply_error(c, env, RELOG_E_BAD_PAYLOAD, "relogd's own logs "
 		    "are owned by no one");
 		return;

@@ -104,7 +104,7 @@ plugin_create(const char *id, size_t len, unsigned bucket)
 	memcpy(p->id, id, len);
 	p->id_len = len;
 	/* Whoever names it first: a logger of the same name does. */
-	p->own_log = relogd_own_log(p->id, p->id_len);
+	p->own_log = proto_id_own_log(p->id, p->id_len);
 	plugin_changed++;
 	p->logger_len = (size_t)snprintf(p->logger, sizeof p->logger, "%s%s.",
 	    RELOG_PLUGIN_PREFIX, p->id) - 1;
@@ -193,7 +193,7 @@ plugin_get(const char *id, size_t len, uid_t uid)
 	if ((owner = config_file_taken(&relogd_config, name)) != NULL) {
 		log_peer("plugin %s: its file is plugin %s's (file = %s.log): "
 		    "its records go to %s.log", name, owner, name,
-		    PLUGIN_UNROUTED);
+		    RELOG_PLUGIN_UNROUTED);
 		return (NULL);
 	}
 	if (uid != (uid_t)-1) {
@@ -204,8 +204,8 @@ plugin_get(const char *id, size_t len, uid_t uid)
 			if (!plugin_full_said)
 				log_warn("%zu plugins already: records of new "
 				    "ones go to %s.log (uid %ld made %zu)",
-				    plugin_total, PLUGIN_UNROUTED, (long)uid,
-				    u->made);
+				    plugin_total, RELOG_PLUGIN_UNROUTED,
+				    (long)uid, u->made);
 			plugin_full_said = 1;
 			return (NULL);
 		}
@@ -262,9 +262,10 @@ plugin_touch(struct plugin *p, struct ack_owner *acks)
 /*
  * Fan a record out to the plugin's outputs: its file, its JSON file,
  * journald, its remotes, stderr with --stderr. acks, if not NULL (the
- * sender's ledger), learns which sinks it fed.
+ * sender's ledger), learns which sinks it fed. Returns 0, or -1 if
+ * journald did not take it (counted in journald_lost).
  */
-static void
+static int
 plugin_fan_out(struct plugin *p, const struct record *r,
     const struct origin *o, struct ack_owner *acks)
 {
@@ -272,6 +273,7 @@ plugin_fan_out(struct plugin *p, const struct record *r,
 	uint64_t before = p->file.queued;
 	struct sink *err;
 	size_t i;
+	int ret = 0;
 
 	if (p->set.outputs & OUTPUT_FILE) {
 		sink_format(&p->file, p->id, r, 0);
@@ -280,14 +282,17 @@ plugin_fan_out(struct plugin *p, const struct record *r,
 	if ((p->set.outputs & OUTPUT_JSON) && p->json.name != NULL)
 		sink_format_json(&p->json, p->id, r);
 	if ((p->set.outputs & OUTPUT_JOURNALD) &&
-	    journal_send(p->id, r, pid) != 0)
+	    journal_send(p->id, r, pid) != 0) {
 		p->journald_lost++;
+		ret = -1;
+	}
 	for (i = 0; i < p->nremotes; i++)
 		remote_queue_add(p->remotes[i], p->id, r, pid);
 	if ((p->set.outputs & OUTPUT_STDERR) && (err = sink_stderr()) != NULL)
 		sink_format(err, p->id, r, 1);
 	if (acks != NULL)
 		plugin_touch(p, acks);
+	return (ret);
 }
 
 /* Write one of relogd's own records into a plugin's outputs. */
@@ -299,7 +304,7 @@ plugin_notice(struct plugin *p, const char *msg, const struct origin *o)
 
 	record_notice(&r, relogd_now_ms(CLOCK_REALTIME), msg);
 	/* Not on the sender's ledger: its records' acks never wait for it. */
-	plugin_fan_out(p, &r, o, NULL);
+	(void)plugin_fan_out(p, &r, o, NULL);
 	/* Not one of the plugin's records while it waits (plugin_written). */
 	if (p->file.queued != file)
 		sink_note_own(&p->file);
@@ -419,8 +424,6 @@ void
 plugin_write(struct plugin *p, const struct record *r,
     const struct origin *o)
 {
-	uint64_t lost;
-
 	if (r->e.level < p->set.level) {
 		p->filtered++;
 		return;
@@ -428,9 +431,8 @@ plugin_write(struct plugin *p, const struct record *r,
 	if (!plugin_rate_allow(p, r->e.level))
 		return;
 	p->records++;
-	lost = p->journald_lost;
-	plugin_fan_out(p, r, o, o != NULL ? o->acks : NULL);
-	p->journald_missed += p->journald_lost - lost;
+	if (plugin_fan_out(p, r, o, o != NULL ? o->acks : NULL) != 0)
+		p->journald_missed++;
 	tail_record(p->id, r);
 }
 

@@ -222,17 +222,6 @@ struct origin {
 	uint64_t memo_gen;	/* valid while route_gen() says this */
 };
 
-/* Homes of records of no plugin: a runner's, and past max_plugins. */
-#define PLUGIN_RUNTIME RELOG_PLUGIN_RUNTIME
-#define PLUGIN_UNROUTED RELOG_PLUGIN_UNROUTED
-
-/* Is the id one of relogd's own logs (proto_id_own_log)? */
-static inline int
-relogd_own_log(const char *id, size_t len)
-{
-	return (proto_id_own_log(id, len));
-}
-
 /* Bytes a sink may hold before its clients stop being read, and resume. */
 #define SINK_HIGH_WATER (1024u * 1024)
 #define SINK_LOW_WATER (256u * 1024)
@@ -714,6 +703,7 @@ int	config_error(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 struct plugin_config *config_plugin_section(struct config *, const char *);
 const char *config_file_taken(const struct config *, const char *);
+int	config_file_is(const char *, const char *, const char *);
 int	config_set(struct config *, const char *, const char *, const char *,
 	    char **);
 void	config_plugin(const struct config *, const char *,

@@ -299,8 +299,9 @@ route_learn(const struct origin *o, struct proto_str rest)
 	/* Not known (route_longest looked), or retired: learned now. */
 	if (len == 0)
 		return (NULL);
+	/* None past max_plugins: _unrouted then. */
 	if ((p = plugin_get(rest.ptr, len, o->uid)) == NULL)
-		return (plugin_special(PLUGIN_UNROUTED));	/* max_plugins */
+		return (plugin_special(RELOG_PLUGIN_UNROUTED));
 	if (p->own_log)
 		return (NULL);		/* the connection's home, then */
 	if (!o->learn)
@@ -399,7 +400,8 @@ route_home(struct origin *o)
 {
 	if (o->own == NULL)
 		o->own = plugin_special(o->home);
-	return (o->own != NULL ? o->own : plugin_special(PLUGIN_UNROUTED));
+	return (o->own != NULL ? o->own :
+	    plugin_special(RELOG_PLUGIN_UNROUTED));
 }
 
 /* Does the connection prove p now: by its uid, or its hello's token? */
@@ -468,9 +470,9 @@ route_refuse(struct origin *o, struct plugin *p)
 		log_peer("pid %ld uid %ld (runner %s) aimed records at plugin "
 		    "%s, which it does not own: they go to %s.log",
 		    (long)o->pid, (long)o->uid, o->runner_id, p->id,
-		    PLUGIN_UNROUTED);
+		    RELOG_PLUGIN_UNROUTED);
 	o->said_refused = 1;
-	return (plugin_special(PLUGIN_UNROUTED));
+	return (plugin_special(RELOG_PLUGIN_UNROUTED));
 }
 
 /*

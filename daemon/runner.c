@@ -150,10 +150,10 @@ runner_hello_refused(const struct client *c, const struct proto_hello *h,
 		s = proto_hello_plugin_id(h, i);
 		if (!proto_id_valid(s.ptr, s.len))
 			return ("plugin_ids holds a name that is not safe");
-		if (relogd_own_log(s.ptr, s.len))
+		if (proto_id_own_log(s.ptr, s.len))
 			return ("plugin_ids names one of relogd's own logs");
 	}
-	if (relogd_own_log(h->plugin_id.ptr, h->plugin_id.len)) {
+	if (proto_id_own_log(h->plugin_id.ptr, h->plugin_id.len)) {
 		*code = RELOG_E_UNAUTHORIZED;
 		return ("plugin_id names one of relogd's own logs");
 	}
@@ -473,7 +473,7 @@ runner_gone(struct client *c)
 static void
 runner_start(struct client *c)
 {
-	c->origin.home = PLUGIN_RUNTIME;
+	c->origin.home = RELOG_PLUGIN_RUNTIME;
 	c->origin.learn = 1;
 }
 

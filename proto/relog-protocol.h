@@ -86,7 +86,10 @@
 /* A plugin or runner id: what relogd accepts as a log file name. */
 #define RELOG_ID_MAX 64
 
-/* relogd's own logs: ids no hello and no logger may name. */
+/*
+ * relogd's own logs, homes of records of no plugin (a runner's, and past
+ * max_plugins): ids no hello and no logger may name.
+ */
 #define RELOG_PLUGIN_RUNTIME "_runtime"
 #define RELOG_PLUGIN_UNROUTED "_unrouted"
 

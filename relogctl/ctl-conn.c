@@ -120,25 +120,16 @@ ctl_conn_call(int fd, int64_t id, const char *method,
 	ctl_conn_check(&r->env);
 }
 
-/* The plugin the next hello binds to (ctl_conn_open_as), or NULL. */
-static const char *ctl_conn_plugin;
-
-/*
- * Pack a hello payload: a runner id of relogctl's, RELOG_TOKEN, and the
- * plugin of ctl_conn_open_as.
- */
+/* Pack a hello payload (a struct proto_hello) as a runner of relogctl's. */
 static void
 ctl_conn_pack_hello(msgpack_packer *pk, void *arg)
 {
+	struct proto_hello h = *(const struct proto_hello *)arg;
 	char runner[32];
-	struct proto_hello h = {
-		.sdk_version = proto_cstr("relogctl/" RELOG_PROTOCOL_VERSION),
-		.session_token = proto_cstr(arg),
-		.plugin_id = proto_cstr(ctl_conn_plugin),
-	};
 
 	snprintf(runner, sizeof runner, "relogctl-%ld", (long)getpid());
 	h.runner_id = proto_cstr(runner);
+	h.sdk_version = proto_cstr("relogctl/" RELOG_PROTOCOL_VERSION);
 	proto_pack_hello(pk, &h);
 }
 
@@ -151,20 +142,25 @@ ctl_conn_pack_empty(msgpack_packer *pk, void *arg)
 }
 
 /*
- * Connect and say hello. Returns 0 with *fd, or -errno if relogd is not
- * there or closed the connection before answering (it may be stopping);
- * a refused hello ends relogctl.
+ * Connect and say hello with RELOG_TOKEN, as a runner of plugin if not
+ * NULL. Returns 0 with *fd, or -errno if relogd is not there or closed the
+ * connection before answering (it may be stopping); a refused hello ends
+ * relogctl.
  */
 int
-ctl_conn_try_open(int *fd)
+ctl_conn_try_open(int *fd, const char *plugin)
 {
 	const char *token = getenv("RELOG_TOKEN");
+	struct proto_hello hello = {
+		.session_token = proto_cstr(token != NULL ? token : ""),
+		.plugin_id = proto_cstr(plugin),
+	};
 	struct proto_msg r;
 
 	if ((*fd = proto_client_connect(ctl_socket)) < 0)
 		return (*fd);
 	if (ctl_conn_send(*fd, 1, RELOG_METHOD_HELLO, ctl_conn_pack_hello,
-	    (void *)(token != NULL ? token : "")) != 0 ||
+	    &hello) != 0 ||
 	    ctl_conn_frame(*fd, &r, CTL_TIMEOUT_MS) != 0) {
 		close(*fd);
 		return (-ECONNRESET);
@@ -175,30 +171,26 @@ ctl_conn_try_open(int *fd)
 }
 
 /*
- * Connect and say hello as a runner of plugin (send, exec): a plugin that
- * is owned, or an id that is not safe, is refused at once (CTL_DENIED, or
- * CTL_FAILED), not after librelog has tried for a while.
+ * Connect and say hello, as a runner of plugin if not NULL (send, exec):
+ * a clear error, and its own status, if not. A plugin that is owned, or
+ * an id that is not safe, is refused at once (CTL_DENIED, or CTL_FAILED),
+ * not after librelog has tried for a while.
  */
 int
 ctl_conn_open_as(const char *plugin)
 {
-	int fd;
-
-	ctl_conn_plugin = plugin;
-	fd = ctl_conn_open();
-	ctl_conn_plugin = NULL;
-	return (fd);
-}
-
-/* Connect and say hello; a clear error, and its own status, if not. */
-int
-ctl_conn_open(void)
-{
 	int fd, ret;
 
-	if ((ret = ctl_conn_try_open(&fd)) == -ECONNRESET)
+	if ((ret = ctl_conn_try_open(&fd, plugin)) == -ECONNRESET)
 		ctl_fail(CTL_FAILED, "relogd closed the connection");
 	if (ret != 0)
 		ctl_conn_fail(-ret);
 	return (fd);
+}
+
+/* Connect and say hello as no plugin's runner (ctl_conn_open_as). */
+int
+ctl_conn_open(void)
+{
+	return (ctl_conn_open_as(NULL));
 }

@@ -205,7 +205,7 @@ ctl_tail_reconnect(void)
 	int wait_ms = CTL_TAIL_BACKOFF_MIN_MS, fd, ret;
 
 	for (;;) {
-		ret = ctl_conn_try_open(&fd);
+		ret = ctl_conn_try_open(&fd, NULL);
 		if (ret == 0)
 			return (fd);
 		if (ret != -ENOENT && ret != -ECONNREFUSED &&

@@ -127,7 +127,7 @@ int	ctl_out_end(void);
 /* ctl-conn.c */
 int	ctl_conn_open(void);
 int	ctl_conn_open_as(const char *);
-int	ctl_conn_try_open(int *);
+int	ctl_conn_try_open(int *, const char *);
 void	ctl_conn_request(int, int64_t, const char *,
 	    void (*)(msgpack_packer *, void *), void *);
 int	ctl_conn_frame(int, struct proto_msg *, int);

@@ -157,30 +157,31 @@ relog_set_plugin_ids(struct relog *h, const char *const *ids)
 	return (0);
 }
 
+/* Is this a plugin id a hello may name: safe, and none of relogd's own? */
+static int
+relog_plugin_id_valid(const char *id, size_t len)
+{
+	return (proto_id_valid(id, len) && !proto_id_own_log(id, len));
+}
+
 /*
- * Are the runner's and plugins' ids names relogd takes (proto_id_valid,
- * and no plugin one of its own logs)? It refuses a hello with any other,
- * every time: better said at once.
+ * Are the runner's and plugins' ids names relogd takes? It refuses a hello
+ * with any other, every time: better said at once.
  */
 static int
 relog_ids_valid(const struct relog *h)
 {
 	uint32_t i;
-	size_t len;
 
-	if (!proto_id_valid(h->runner_id, strlen(h->runner_id)))
+	if (!proto_id_valid(h->runner_id, strlen(h->runner_id)) ||
+	    (h->plugin_id != NULL &&
+	    !relog_plugin_id_valid(h->plugin_id, strlen(h->plugin_id))))
 		return (0);
-	if (h->plugin_id != NULL) {
-		len = strlen(h->plugin_id);
-		if (!proto_id_valid(h->plugin_id, len) ||
-		    proto_id_own_log(h->plugin_id, len))
+	for (i = 0; i < h->nplugin_ids; i++) {
+		if (!relog_plugin_id_valid(h->plugin_ids[i].ptr,
+		    h->plugin_ids[i].len))
 			return (0);
 	}
-	for (i = 0; i < h->nplugin_ids; i++)
-		if (!proto_id_valid(h->plugin_ids[i].ptr,
-		    h->plugin_ids[i].len) ||
-		    proto_id_own_log(h->plugin_ids[i].ptr, h->plugin_ids[i].len))
-			return (0);
 	return (1);
 }
 
@@ -207,8 +208,6 @@ relog_free(struct relog *h)
 		close(h->wake_tx);
 	if (h->wake_rx >= 0)
 		close(h->wake_rx);
-	if (h->fd >= 0)
-		close(h->fd);
 	if (h->win_slots != NULL)
 		slot_free_n(h->win_slots, h->batch * SHIM_WINDOW);
 	free(h->win_slots);
@@ -347,11 +346,11 @@ relog_wake(void *arg)
 
 /*
  * Say hello, passing the ring, from the caller's thread (flusher_greet),
- * holding h->lock, which the new flusher waits for before it touches the
- * connection, until the monotonic ms until: when relogd is
- * up, the ring is in its hands before the first record, even if we die
- * before it answers or before the flusher ever runs. When it is down,
- * nothing is to be waited for.
+ * until the monotonic ms until, holding h->lock: the new flusher waits for
+ * it before it touches the connection. When relogd is up, the ring is in
+ * its hands before the first record, even if we die before it answers or
+ * before the flusher ever runs. When it is down, nothing is to be waited
+ * for.
  */
 static void
 relog_greet(struct relog *h, int64_t until)

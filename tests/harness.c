@@ -661,7 +661,7 @@ harness_runner_list(const struct harness *h, const char *runner,
 	static int slot;
 	char (*e)[320] = env[slot++ % 4];
 	const char *envp[10], *argv[16], *full[32];
-	size_t n = 0, i;
+	size_t n = 0, ne = 4, i;
 
 	snprintf(e[0], sizeof e[0], "RELOG_SOCKET=%s", h->socket);
 	snprintf(e[1], sizeof e[1], "RELOG_RUNNER_ID=%s", runner);
@@ -675,13 +675,11 @@ harness_runner_list(const struct harness *h, const char *runner,
 	 * default; a runner that dies at once must still have handed its
 	 * ring over, as it does at full speed.
 	 */
-	n = 4;
 	if (getenv("RELOG_VALGRIND") != NULL)
-		envp[n++] = "RELOG_OPEN_WAIT_MS=10000";
+		envp[ne++] = "RELOG_OPEN_WAIT_MS=10000";
 	for (i = 0; more != NULL && more[i] != NULL && i < 4; i++)
-		envp[n++] = more[i];
-	envp[n] = NULL;
-	n = 0;
+		envp[ne++] = more[i];
+	envp[ne] = NULL;
 	argv[n++] = harness_build_path("test-runner");
 	for (i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];

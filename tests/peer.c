@@ -81,23 +81,37 @@ peer_kill(pid_t pid)
 }
 
 /*
- * Run relogctl COMMAND ARG on h's socket: what it printed (free it), its
- * exit status in *status.
+ * Run relogctl with args (NULL-terminated, 12 at most) on h's socket: what
+ * it printed (free it), its exit status in *status.
  */
 char *
-peer_relogctl(const struct harness *h, const char *command, const char *arg,
+peer_relogctl_args(const struct harness *h, const char *const *args,
     int *status)
 {
-	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
-	    command, arg, NULL };
+	const char *argv[16] = { harness_build_path("relogctl"), "-s",
+	    h->socket };
 	char *text;
+	size_t n = 3;
 	int out;
 	pid_t pid;
 
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
 	pid = harness_spawn(argv, NULL, &out, NULL);
 	text = harness_read_fd(out, NULL);
 	*status = harness_wait(pid, PEER_WAIT_MS);
 	return (text);
+}
+
+/* Run relogctl COMMAND ARG (may be NULL) on h's socket, as above. */
+char *
+peer_relogctl(const struct harness *h, const char *command, const char *arg,
+    int *status)
+{
+	const char *args[] = { command, arg, NULL };
+
+	return (peer_relogctl_args(h, args, status));
 }
 
 /* relogd's stats, as relogctl stats --json prints them (free them). */

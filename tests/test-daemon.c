@@ -117,54 +117,53 @@ START_TEST(test_daemon_threads)
 END_TEST
 
 /*
+ * A runner id that forks (test-runner -f, and flags; each emits count
+ * records): it exits with status; its file has the parent's 2 * count
+ * records and child_count of the child's, and relogd saw conns of its
+ * connections.
+ */
+static void
+daemon_fork_check(const char *id, const char *flag, long count, int status,
+    long child_count, size_t conns)
+{
+	char n[24], logger[64], said[64], *text;
+	const char *args[] = { "-n", n, "-l", logger, "-f", flag, NULL };
+
+	snprintf(n, sizeof n, "%ld", count);
+	snprintf(logger, sizeof logger, "plugin.%s", id);
+	snprintf(said, sizeof said, "runner %s connected", id);
+	harness_daemon_start(&H, NULL);
+	ck_assert_int_eq(harness_wait(harness_runner(&H, id, NULL, args,
+	    NULL), DAEMON_CHILD_TIMEOUT_MS), status);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	text = harness_plugin_log(&H, id);
+	harness_check_sequence(text, id, 0, 2 * count);
+	harness_check_sequence(text, id, 1, child_count);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, said), conns);
+	free(text);
+}
+
+/*
  * fork(): the child logs through the handle it inherited, with its own
  * connection and an empty ring (nothing of the parent's sent twice); the
  * parent goes on undisturbed.
  */
 START_TEST(test_daemon_fork)
 {
-	static const char *const args[] = {
-		"-n", "500", "-l", "plugin.fk", "-f", NULL
-	};
-	char *text;
-
-	harness_daemon_start(&H, NULL);
-	ck_assert_int_eq(harness_wait(harness_runner(&H, "fk", NULL, args,
-	    NULL), DAEMON_CHILD_TIMEOUT_MS), 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "fk");
-	harness_check_sequence(text, "fk", 0, 1000);
-	harness_check_sequence(text, "fk", 1, 500);
-	free(text);
-	text = harness_read_file(H.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runner fk connected"), 2);
-	free(text);
+	daemon_fork_check("fk", NULL, 500, 0, 500, 2);
 }
 END_TEST
 
 /*
- * fork() into a child that can start no thread: its first emit fails
- * (EAGAIN) before it connects, so relogd sees one connection, the
+ * fork() into a child that can start no thread (-T): its first emit fails
+ * (EAGAIN, exit 6) before it connects, so relogd sees one connection, the
  * parent's, which goes on undisturbed; none is left open by the child.
  */
 START_TEST(test_daemon_fork_no_thread)
 {
-	static const char *const args[] = {
-		"-n", "50", "-l", "plugin.fn", "-f", "-T", NULL
-	};
-	char *text;
-
-	harness_daemon_start(&H, NULL);
-	ck_assert_int_eq(harness_wait(harness_runner(&H, "fn", NULL, args,
-	    NULL), DAEMON_CHILD_TIMEOUT_MS), 6);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	text = harness_plugin_log(&H, "fn");
-	harness_check_sequence(text, "fn", 0, 100);
-	harness_check_sequence(text, "fn", 1, 0);
-	free(text);
-	text = harness_read_file(H.stderr_path, NULL);
-	ck_assert_uint_eq(harness_count(text, "runner fn connected"), 1);
-	free(text);
+	daemon_fork_check("fn", "-T", 50, 6, 0, 1);
 }
 END_TEST
 

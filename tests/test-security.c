@@ -743,20 +743,9 @@ END_TEST
 static int
 sec_ctl(const char *const *args)
 {
-	const char *argv[16] = { harness_build_path("relogctl"), "-s",
-	    S.socket };
-	char *text;
-	size_t n = 3;
-	int out, status;
-	pid_t pid;
+	int status;
 
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = harness_spawn(argv, NULL, &out, NULL);
-	text = harness_read_fd(out, NULL);
-	free(text);
-	status = harness_wait(pid, SEC_WAIT_MS);
+	free(peer_relogctl_args(&S, args, &status));
 	return (status);
 }
 

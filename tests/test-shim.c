@@ -141,6 +141,15 @@ START_TEST(test_shim_too_many_plugin_ids)
 }
 END_TEST
 
+/* relog_open refuses these options with EINVAL. */
+static void
+shim_assert_invalid(const struct relog_opts *o)
+{
+	errno = 0;
+	ck_assert_ptr_null(relog_open(o));
+	ck_assert_int_eq(errno, EINVAL);
+}
+
 /* Ids relogd would refuse at every hello: EINVAL from relog_open. */
 START_TEST(test_shim_unsafe_ids)
 {
@@ -149,29 +158,19 @@ START_TEST(test_shim_unsafe_ids)
 	struct relog_opts o = { .sz = sizeof o, .runner_id = "a/b",
 	    .socket_path = "/nonexistent/relogd.sock" };
 
-	errno = 0;
-	ck_assert_ptr_null(relog_open(&o));
-	ck_assert_int_eq(errno, EINVAL);
+	shim_assert_invalid(&o);
 	o.runner_id = "fine";
 	o.plugin_id = "..";
-	errno = 0;
-	ck_assert_ptr_null(relog_open(&o));
-	ck_assert_int_eq(errno, EINVAL);
+	shim_assert_invalid(&o);
 	o.plugin_id = "bank";
 	o.plugin_ids = ids;
-	errno = 0;
-	ck_assert_ptr_null(relog_open(&o));
-	ck_assert_int_eq(errno, EINVAL);
+	shim_assert_invalid(&o);
 	/* relogd's own logs are named by no hello. */
 	o.plugin_ids = own;
-	errno = 0;
-	ck_assert_ptr_null(relog_open(&o));
-	ck_assert_int_eq(errno, EINVAL);
+	shim_assert_invalid(&o);
 	o.plugin_ids = NULL;
 	o.plugin_id = "_runtime";
-	errno = 0;
-	ck_assert_ptr_null(relog_open(&o));
-	ck_assert_int_eq(errno, EINVAL);
+	shim_assert_invalid(&o);
 }
 END_TEST
 

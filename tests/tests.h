@@ -129,6 +129,8 @@ int	collector_conn_read(struct collector_conn *, int, char *, long);
 pid_t	peer_as(uid_t, int, int (*)(void *), void *);
 pid_t	peer_as_ready(uid_t, int, int (*)(void *), void *, int *);
 void	peer_kill(pid_t);
+char   *peer_relogctl_args(const struct harness *, const char *const *,
+	    int *);
 char   *peer_relogctl(const struct harness *, const char *, const char *,
 	    int *);
 char   *peer_stats(const struct harness *);
