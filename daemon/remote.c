@@ -49,7 +49,7 @@ remote_spool_name(const char *uri, char *buf, size_t size)
 
 	for (i = 0; uri[i] != '\0'; i++)
 		hash = (hash ^ (unsigned char)uri[i]) * 16777619u;
-	for (i = 0; uri[i] != '\0' && i < sizeof name - 1; i++)
+	for (i = 0; i < sizeof name - 1 && uri[i] != '\0'; i++)
 		name[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
 		    "VWXYZ0123456789.-", uri[i]) != NULL ? uri[i] : '_';
 	name[i] = '\0';
