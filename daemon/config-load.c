@@ -43,17 +43,20 @@ config_load_handler(void *arg, const char *section, const char *name,
 /*
  * Read a token from its file: the first line, at most max bytes (no more
  * is read: the file may be /dev/zero, or a FIFO). Returns it (allocated;
- * free it with explicit_bzero), or NULL with *cause.
+ * free it with explicit_bzero), or NULL with *cause, which names the
+ * section whose token_file it is.
  */
 static char *
-config_load_secret(const char *path, size_t max, char **cause)
+config_load_secret(const char *section, const char *path, size_t max,
+    char **cause)
 {
 	char *line;
 	size_t len;
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL) {
-		config_error(cause, "%s: %s", path, strerror(errno));
+		config_error(cause, "[%s] token_file %s: %s", section, path,
+		    strerror(errno));
 		return (NULL);
 	}
 	if ((line = malloc(max + 2)) == NULL)
@@ -65,8 +68,8 @@ config_load_secret(const char *path, size_t max, char **cause)
 	if (len == 0 || len > max) {
 		explicit_bzero(line, max + 2);
 		free(line);
-		config_error(cause, "%s: %s", path, len == 0 ? "no token in it" :
-		    "the token is too long");
+		config_error(cause, "[%s] token_file %s: %s", section, path,
+		    len == 0 ? "no token in it" : "the token is too long");
 		return (NULL);
 	}
 	line[len] = '\0';
@@ -79,7 +82,8 @@ config_load_token(struct config *c, char **cause)
 {
 	char *line;
 
-	if ((line = config_load_secret(c->token_file, 4096, cause)) == NULL)
+	if ((line = config_load_secret("relogd", c->token_file, 4096,
+	    cause)) == NULL)
 		return (-1);
 	free(c->token);
 	c->token = strdup(line);
@@ -102,11 +106,11 @@ config_load_plugin_tokens(struct config *c, char **cause)
 	for (pc = c->plugins; pc != NULL; pc = pc->next) {
 		if (pc->set.token_file[0] == '\0')
 			continue;
-		if ((line = config_load_secret(pc->set.token_file,
-		    RELOGD_TOKEN_MAX, cause)) == NULL)
-			return (-1);
 		snprintf(section, sizeof section, "%s%s", RELOG_PLUGIN_PREFIX,
 		    pc->name);
+		if ((line = config_load_secret(section, pc->set.token_file,
+		    RELOGD_TOKEN_MAX, cause)) == NULL)
+			return (-1);
 		ret = config_set(c, section, "token", line, cause);
 		explicit_bzero(line, strlen(line));
 		free(line);
@@ -276,25 +280,24 @@ config_load_finish(struct config *c, char **cause)
 	}
 	/* The input budget takes a whole frame at least. */
 	if (c->max_buffered < c->max_frame + RELOG_FRAME_HEADER_SIZE)
-		return (config_error(cause, "max_buffered (%zu) must be more "
-		    "than max_frame (%zu)", c->max_buffered, c->max_frame));
+		return (config_error(cause, "[relogd] max_buffered (%zu) must "
+		    "be more than max_frame (%zu)", c->max_buffered,
+		    c->max_frame));
 	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL &&
 	    strspn(c->socket_group, "0123456789") != strlen(c->socket_group)) {
-		if (asprintf(cause, "socket_group %s: no such group",
-		    c->socket_group) < 0)
-			*cause = NULL;
-		return (-1);
+		return (config_error(cause, "[relogd] socket_group %s: no "
+		    "such group", c->socket_group));
 	}
 	/* Checked here, so that a reload cannot take a sink's TLS away. */
 	if (c->remote_tls_ca != NULL && access(c->remote_tls_ca, R_OK) != 0)
-		return (config_error(cause, "forward_tls_ca %s: %s",
+		return (config_error(cause, "[relogd] forward_tls_ca %s: %s",
 		    c->remote_tls_ca, strerror(errno)));
 	if (c->remote_tls_cert != NULL &&
 	    access(c->remote_tls_cert, R_OK) != 0)
-		return (config_error(cause, "forward_tls_cert %s: %s",
+		return (config_error(cause, "[relogd] forward_tls_cert %s: %s",
 		    c->remote_tls_cert, strerror(errno)));
 	if (c->remote_tls_key != NULL && access(c->remote_tls_key, R_OK) != 0)
-		return (config_error(cause, "forward_tls_key %s: %s",
+		return (config_error(cause, "[relogd] forward_tls_key %s: %s",
 		    c->remote_tls_key, strerror(errno)));
 	if (config_load_plugin_tokens(c, cause) != 0)
 		return (-1);

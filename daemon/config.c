@@ -42,6 +42,10 @@ enum config_type {
 /* A key not allowed in a kind of section. */
 #define CONFIG_NONE ((size_t)-1)
 
+/* A rate limit's bounds: records in a window, the window's seconds. */
+#define CONFIG_RATE_BURST_MAX 100000000
+#define CONFIG_RATE_SECONDS_MAX 86400
+
 /*
  * A key: where it goes in [relogd] (an offset into struct config, which
  * for a plugin key is the default every plugin gets) and in a plugin
@@ -282,8 +286,9 @@ config_rate(const char *value, struct config_rate *rate)
 	if (slash == NULL)
 		return (-1);
 	*slash = '\0';
-	if (config_number(copy, 10, 1, 100000000, &burst) != 0 ||
-	    config_number(slash + 1, 10, 1, 86400, &interval) != 0)
+	if (config_number(copy, 10, 1, CONFIG_RATE_BURST_MAX, &burst) != 0 ||
+	    config_number(slash + 1, 10, 1, CONFIG_RATE_SECONDS_MAX,
+	    &interval) != 0)
 		return (-1);
 	rate->burst = (uint32_t)burst;
 	rate->interval_s = (uint32_t)interval;
@@ -454,11 +459,16 @@ config_value(const struct config_key *k, const char *section,
 		return (0);
 	case CONFIG_SIZE:
 	case CONFIG_MODE:
-		if (config_number(value, k->type == CONFIG_MODE ? 8 : 10,
+		if (k->type == CONFIG_MODE && config_number(value, 8, k->min,
+		    k->max, &n) != 0)
+			return (config_error(cause, "[%s] %s must be an octal "
+			    "mode from %#llo to %#llo", section, k->name,
+			    k->min, k->max));
+		if (k->type == CONFIG_SIZE && config_number(value, 10,
 		    k->min, k->max, &n) != 0)
 			return (config_error(cause, "[%s] %s must be a number "
-			    "from %llu to %llu%s", section, k->name, k->min,
-			    k->max, k->type == CONFIG_MODE ? " (octal)" : ""));
+			    "from %llu to %llu", section, k->name, k->min,
+			    k->max));
 		if (k->type == CONFIG_MODE)
 			*(mode_t *)p = (mode_t)n;
 		else
@@ -473,8 +483,8 @@ config_value(const struct config_key *k, const char *section,
 	case CONFIG_LEVEL:
 		if (proto_level_parse(proto_cstr(value), &level) != 0)
 			return (config_error(cause, "[%s] %s must be DEBUG, "
-			    "INFO, WARNING, ERROR, CRITICAL or a number",
-			    section, k->name));
+			    "INFO, WARNING, ERROR, CRITICAL or a number from "
+			    "0 to %d", section, k->name, RELOG_LEVEL_MAX));
 		*(int64_t *)p = level;
 		return (0);
 	case CONFIG_NAME:
@@ -492,7 +502,9 @@ config_value(const struct config_key *k, const char *section,
 	case CONFIG_RATE:
 		if (config_rate(value, (struct config_rate *)p) != 0)
 			return (config_error(cause, "[%s] %s must be "
-			    "BURST/SECONDS or off", section, k->name));
+			    "BURST/SECONDS (1 to %d / 1 to %d) or off",
+			    section, k->name, CONFIG_RATE_BURST_MAX,
+			    CONFIG_RATE_SECONDS_MAX));
 		return (0);
 	case CONFIG_REMOTES:
 		if (strlen(value) >= RELOGD_REMOTE_LIST_MAX)
@@ -606,9 +618,9 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 	if (colon == NULL || (strchr(value, ':') != colon && *value != '[') ||
 	    config_number(colon + 1, 10, 1, 65535, &port) != 0 ||
 	    evutil_parse_sockaddr_port(value, (struct sockaddr *)ss, &n) != 0)
-		return (config_error(cause, "metrics_listen %s: not an IP "
-		    "address and a port, e.g. 127.0.0.1:9464 or [::1]:9464",
-		    value));
+		return (config_error(cause, "[relogd] metrics_listen %s: not "
+		    "an IP address and a port, e.g. 127.0.0.1:9464 or "
+		    "[::1]:9464", value));
 	*len = (socklen_t)n;
 	return (0);
 }

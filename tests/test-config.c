@@ -318,8 +318,8 @@ END_TEST
 /* socket_mode is octal, up to 0777. */
 START_TEST(test_config_mode)
 {
-	static const char want[] = "[relogd] socket_mode must be a number "
-	    "from 0 to 511 (octal)";
+	static const char want[] = "[relogd] socket_mode must be an octal "
+	    "mode from 0 to 0777";
 
 	config_test_set_only("socket_mode", "640", offsetof(struct config,
 	    socket_mode), sizeof(mode_t));
@@ -399,9 +399,11 @@ START_TEST(test_config_rate)
 	ck_assert_uint_eq(s.rate.interval_s, 3);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		config_test_refused("relogd", "rate_limit", bad[i], "[relogd] "
-		    "rate_limit must be BURST/SECONDS or off");
+		    "rate_limit must be BURST/SECONDS (1 to 100000000 / 1 to "
+		    "86400) or off");
 		config_test_refused("plugin.alpha", "rate_limit", bad[i],
-		    "[plugin.alpha] rate_limit must be BURST/SECONDS or off");
+		    "[plugin.alpha] rate_limit must be BURST/SECONDS (1 to "
+		    "100000000 / 1 to 86400) or off");
 	}
 }
 END_TEST
@@ -410,7 +412,7 @@ END_TEST
 START_TEST(test_config_level)
 {
 	static const char want[] = "[plugin.alpha] level must be DEBUG, "
-	    "INFO, WARNING, ERROR, CRITICAL or a number";
+	    "INFO, WARNING, ERROR, CRITICAL or a number from 0 to 1000";
 	struct plugin_settings s;
 
 	config_test_set("plugin.alpha", "level", "WARNING");
@@ -645,7 +647,7 @@ END_TEST
 START_TEST(test_config_finish)
 {
 	struct rusage before, after;
-	char path[400], *cause = NULL;
+	char path[400], want[512], *cause = NULL;
 
 	config_test_set("plugin.a", "file", "x.log");
 	config_test_set("plugin.b", "file", "y.log");
@@ -695,7 +697,7 @@ START_TEST(test_config_finish)
 	snprintf(path, sizeof path, "%s/no-such-ca.pem", H.dir);
 	config_test_set("relogd", "forward_tls_ca", path);
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_msg(strstr(cause, "forward_tls_ca ") == cause &&
+	ck_assert_msg(strstr(cause, "[relogd] forward_tls_ca ") == cause &&
 	    strstr(cause, ": No such file or directory") != NULL, "%s", cause);
 	free(cause);
 
@@ -711,15 +713,27 @@ START_TEST(test_config_finish)
 	getrusage(RUSAGE_SELF, &before);
 	config_test_set("relogd", "token_file", "/dev/zero");
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "/dev/zero: no token in it");
+	ck_assert_str_eq(cause, "[relogd] token_file /dev/zero: no token in "
+	    "it");
 	free(cause);
 	getrusage(RUSAGE_SELF, &after);
 	ck_assert_int_lt(after.ru_maxrss - before.ru_maxrss, 1024);
 	config_test_set("relogd", "token_file", path);
 	config_test_set("relogd", "socket_group", "no-such-group-here");
 	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "socket_group no-such-group-here: no such "
-	    "group");
+	ck_assert_str_eq(cause, "[relogd] socket_group no-such-group-here: no "
+	    "such group");
+	free(cause);
+
+	/* A plugin's token file: its section named. */
+	config_free(&C);
+	config_defaults(&C);
+	snprintf(path, sizeof path, "%s/no-such-token", H.dir);
+	config_test_set("plugin.own", "token_file", path);
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	snprintf(want, sizeof want, "[plugin.own] token_file %s: No such file "
+	    "or directory", path);
+	ck_assert_str_eq(cause, want);
 	free(cause);
 }
 END_TEST

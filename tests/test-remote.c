@@ -424,7 +424,7 @@ START_TEST(test_remote_reload)
 	harness_config(&H, text);
 	ck_assert_int_eq(kill(H.daemon, SIGHUP), 0);
 	ck_assert_int_eq(harness_daemon_await(&H, "configuration not "
-	    "reloaded, the old one stays: forward_tls_ca ", 1,
+	    "reloaded, the old one stays: [relogd] forward_tls_ca ", 1,
 	    COLLECTOR_TIMEOUT_MS), 0);
 	collector_run(&H, "r3", "alpha", args);
 	collector_await_stat(&H, "acked", 15, 0);
