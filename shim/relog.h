@@ -90,7 +90,8 @@ struct relog_opts {
 	 */
 	const char *const *plugin_ids;
 	/*
-	 * RELOG_LANES; 8 (1 on a single CPU), fewer if they would pass
+	 * RELOG_LANES; 8 (1 where one CPU is online: not the affinity,
+	 * which may change while the ring lives), fewer if they would pass
 	 * 65,536 slots in all (relogd's default max_ring). A number set
 	 * here is taken as it is: a ring past relogd's max_ring is refused,
 	 * and records go as batches, which a crash loses (librelog says so
@@ -143,7 +144,11 @@ struct relog_entry {
  */
 relog_t *relog_open(const struct relog_opts *opts);
 
-/* Queue a record. Returns 0, 1 if its logger is filtered out, or -EINVAL. */
+/*
+ * Queue a record. Returns 0, 1 if its logger is filtered out, -EINVAL (h
+ * or entry NULL, entry->sz 0 or too large), or -EAGAIN in a forked child
+ * whose flusher thread could not be started.
+ */
 int relog_emit(relog_t *h, const struct relog_entry *entry);
 
 /* Queue a record with a printf-style message. Returns as relog_emit. */
@@ -152,7 +157,8 @@ int relog_log(relog_t *h, int level, const char *logger_name,
 
 /*
  * Wait until relogd has written every record queued before the call, for
- * at most timeout_ms. Returns 0, or -ETIMEDOUT.
+ * at most timeout_ms. Returns 0, -ETIMEDOUT, -EINVAL (h NULL), or -EAGAIN
+ * as relog_emit.
  */
 int relog_flush(relog_t *h, int timeout_ms);
 
@@ -161,8 +167,8 @@ int relog_flush(relog_t *h, int timeout_ms);
  * up after timeout_ms: what relogd has not confirmed by then is taken out
  * of the ring and written to stderr ("[LOG-FALLBACK]"; those relogd had
  * read or been sent, so may have written too, as "[LOG-FALLBACK?]"). Frees
- * the handle. Returns 0, or -ETIMEDOUT if records had to be written to
- * stderr.
+ * the handle. Returns 0, -ETIMEDOUT if records had to be written to
+ * stderr, or -EINVAL if h is NULL.
  */
 int relog_close(relog_t *h, int timeout_ms);
 
