@@ -64,6 +64,7 @@ Standard library only (Python 3.11; structlog is not needed).
 """
 
 import copy
+import errno
 import ctypes
 import json
 import logging
@@ -335,7 +336,12 @@ class RelogHandler(logging.Handler):
             handle = self._lib.relog_open(ctypes.byref(opts))
         if not handle:
             err = ctypes.get_errno()
-            raise OSError(err, "relog_open: %s" % os.strerror(err))
+            why = os.strerror(err)
+            if err == errno.EINVAL:
+                why += (" (a number out of range, or a runner or plugin id"
+                        " relogd refuses: 1 to 64 bytes of [A-Za-z0-9_.-],"
+                        " not starting with a dot; given or from RELOG_*)")
+            raise OSError(err, "relog_open: " + why)
         self._handle = handle
         self._finalizer = weakref.finalize(self, _close_handle, self._lib,
                                            handle, self.close_timeout_ms)

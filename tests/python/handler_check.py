@@ -7,6 +7,7 @@ Starts BUILD_DIR/relogd in a temporary directory, logs through RelogHandler
 (loaded from BUILD_DIR/librelog.so.1), stops relogd and checks what it wrote
 into pyh.log. Exits 0 on success, 1 on failure, 77 (skip) without structlog.
 """
+import errno
 import logging
 import os
 import re
@@ -282,6 +283,13 @@ def run(build, tmp):
             "levelname": "INFO", "msg": "odd socket path"}))
         check(h4.flush(5000),
               "a socket path that is not UTF-8: flush() timed out")
+        # An id relogd would refuse: refused here, saying what to fix.
+        try:
+            handlers.append(Handler(plugin_id="../x"))
+            check(False, "plugin_id ../x was taken")
+        except OSError as e:
+            check(e.errno == errno.EINVAL and "plugin id" in str(e),
+                  "plugin_id ../x: %r" % (e,))
         check_late(os.path.join(tmp, "nowhere.sock"))
         check_block(os.path.join(tmp, "nowhere.sock"))
     finally:
