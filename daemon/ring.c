@@ -684,7 +684,11 @@ ring_uncount(struct ring *rg)
  * The hello asked to pass a ring of this version, with these descriptors
  * (the ring's memfd, the wake socket), which are ours now. Returns NULL
  * once it is taken (read from the next loop turn on), or why not: the
- * runner then sends batches.
+ * runner then sends batches. A ring is taken only from the uid that made
+ * it (its memfd's owner, set by the kernel, changed by no one without
+ * CAP_CHOWN): another that holds it (a forked child that changed uid, or a
+ * process it was passed to) would have its maker's records routed as its
+ * own, whether or not a connection of the maker reads it now.
  */
 const char *
 ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
@@ -709,8 +713,8 @@ ring_attach(struct client *c, uint32_t version, int *fds, int nfds)
 		why = "the wake descriptor is no Unix datagram socket";
 	else if (!seen)
 		why = "its ring cannot be looked at (fstat)";
-	else if (prev != NULL && prev->c->origin.uid != c->origin.uid)
-		why = "its ring is read for a connection of another uid";
+	else if (st.st_uid != c->origin.uid)
+		why = "its ring was made by another uid";
 	else
 		r = ring_map(c, fds[0], again, &why);
 	for (i = 0; i < nfds; i++) {

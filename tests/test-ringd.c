@@ -1709,26 +1709,35 @@ rd_pass_as_other(void *arg)
 	fd = harness_connect(&H);
 	wire_hello_fds(fd, "other", NULL, RELOG_RING_VERSION, fds, 2);
 	return (strcmp(wire_reply(fd, 0, &eof), "accepted, no ring: its ring "
-	    "is read for a connection of another uid") != 0);
+	    "was made by another uid") != 0);
 }
 
 /*
- * A ring relogd reads for one uid is not taken from a connection of
- * another (a forked child that changed uid holds its parent's memfd):
- * that one's records would be routed as the other's.
+ * A ring is not taken from a connection of another uid than the one that
+ * made it (a forked child that changed uid holds its parent's memfd):
+ * that one's records would be routed as the other's. Not while a
+ * connection of its maker reads it, nor while none does (the maker
+ * between two connections: it would be refused its own ring then).
  */
 START_TEST(test_ringd_ring_of_other_uid)
 {
 	const char *args[] = { "--config", harness_config(&H, "[relogd]\n"
 	    "socket_mode = 0666\n"), NULL };
-	struct rd_runner r;
+	struct rd_runner r, idle;
 
 	ck_assert_int_eq(chmod(H.dir, 0755), 0);
 	harness_daemon_start(&H, args);
 	rd_open(&r, "mine", NULL);
 	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0, rd_pass_as_other,
 	    &r), RD_WAIT_MS), 0);
+	rd_make(&idle, "idle", 1024);
+	ck_assert_int_eq(harness_wait(peer_as(PEER_NOBODY, 0, rd_pass_as_other,
+	    &idle), RD_WAIT_MS), 0);
 	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 1);
+	/* Its maker still may. */
+	ck_assert_str_eq(rd_connect(&idle, NULL), "accepted, ring, recheck");
+	ck_assert_int_eq(peer_stat(&H, NULL, "rings"), 2);
+	rd_close(&idle);
 	rd_close(&r);
 	ck_assert_int_eq(harness_daemon_stop(&H), 0);
 }
