@@ -75,6 +75,18 @@
  * written (a stalled sink: the next reader of the ring says it again).
  */
 #define RING_SAID_WAIT_MS 1000
+/*
+ * A read the runner asked for (a wakeup, or the recheck after arming) that
+ * found nothing to deliver, or passed over many more slots than it
+ * delivered records, is fruitless. After RING_FRUITLESS_RUN of them in a
+ * row (one is a wakeup a tick's read answered first), the runner's next
+ * asks are read together, once, RING_FRUITLESS_MS after the last, until a
+ * read delivers again. A runner that wakes relogd for nothing (or for a
+ * lane of slots to pass over) costs it a read a tick, not one a datagram.
+ */
+#define RING_FRUITLESS_MS RING_TICK_MS
+#define RING_FRUITLESS_RUN 4
+#define RING_SKIPS_PER_RECORD 64
 
 struct ring {
 	struct client *c;
@@ -107,6 +119,9 @@ struct ring {
 				   apart, so that records' commits never
 				   wait for a notice's sink */
 	int empty_wakes;	/* in a row: woken with nothing to read */
+	int fruitless;		/* asked-for reads in a row that were */
+	int64_t fruitless_at;	/* monotonic ms of the last of them */
+	int paced;		/* read_ev is the asks' read, so paced */
 	dev_t dev;		/* the ring's file, to know it again */
 	ino_t ino;
 	int counted;		/* in ring_total (not if taken again) */
@@ -121,6 +136,7 @@ static size_t ring_n;
 
 static void ring_read_cb(evutil_socket_t, short, void *);
 static void ring_again(struct ring *, int);
+static void ring_next(struct ring *, int, int);
 
 /*
  * A lane's slot count: what one emitting thread fills, and what the wakeup
@@ -293,21 +309,58 @@ ring_owe(struct ring *rg)
 }
 
 /*
+ * How long (ms) the runner's asks wait yet after a fruitless read (now:
+ * the clock read, if it was); 0 if they need not. Not while a ring_sync
+ * waits, or after the hangup, which are paced apart.
+ */
+static int64_t
+ring_fruitless_wait(struct ring *rg, int64_t *now)
+{
+	if (rg->fruitless < RING_FRUITLESS_RUN || rg->hungup ||
+	    rg->sync != NULL)
+		return (0);
+	*now = relogd_now_ms(CLOCK_MONOTONIC);
+	return (rg->fruitless_at + RING_FRUITLESS_MS - *now);
+}
+
+/*
+ * The asks' read, in ms (unless a read is on its way already). Until it,
+ * the wake socket is not listened to: its datagrams wait there, and a
+ * runner that piles up more than RING_WAKE_READS of them meanwhile (one
+ * that wakes relogd only when armed sends a few) is dropped then.
+ */
+static void
+ring_paced(struct ring *rg, int64_t ms)
+{
+	if (evtimer_pending(rg->read_ev, NULL))
+		return;
+	rg->paced = 1;
+	event_del(rg->wake_ev);
+	ring_again(rg, (int)ms);
+}
+
+/*
  * Read once (a budget's worth) into the records layer; say the runner's
  * losses; owe the commit; have the sinks write. Returns what
  * proto_ring_read did, or -1 if the runner is dropped or not to be read.
  */
 static int
-ring_read(struct ring *rg)
+ring_read(struct ring *rg, int asked)
 {
 	struct client *c = rg->c;
 	struct proto_ring_counts n;
 	uint64_t lost, slots;
+	int64_t now = 0, wait;
 	int rc;
 
 	if (rg->prev_reader != NULL || rg->congested ||
 	    c->state == CLIENT_CLOSING)
 		return (-1);
+	/* Asked again soon after a fruitless read: once, in a while. */
+	if (asked && (wait = ring_fruitless_wait(rg, &now)) > 0) {
+		ring_paced(rg, wait);
+		return (-1);
+	}
 	memset(&n, 0, sizeof n);
 	ack_read_begin(c->origin.acks);
 	rc = proto_ring_read(rg->r, rg->dead ? PROTO_RING_PEER_DEAD : 0,
@@ -317,6 +370,15 @@ ring_read(struct ring *rg)
 		return (-1);
 	}
 	c->records += n.delivered;
+	if (n.delivered != 0 &&
+	    n.skipped <= RING_SKIPS_PER_RECORD * n.delivered)
+		rg->fruitless = 0;
+	else if (asked) {
+		if (rg->fruitless < RING_FRUITLESS_RUN)
+			rg->fruitless++;
+		rg->fruitless_at = now != 0 ? now :
+		    relogd_now_ms(CLOCK_MONOTONIC);
+	}
 	/* Each record takes a slot, or as many as its bytes fill. */
 	slots = relog_ring_record_slots(n.bytes);
 	rg->tick_slots += slots > n.delivered ? slots : n.delivered;
@@ -430,7 +492,7 @@ ring_recheck_cb(evutil_socket_t fd, short what, void *arg)
 	if ((rc = proto_ring_due(rg->r)) < 0)
 		ring_fail(rg);
 	else if (rc == 1)
-		ring_again(rg, 0);
+		ring_next(rg, ring_read(rg, 1), 0);
 }
 
 /*
@@ -443,6 +505,7 @@ static void
 ring_next(struct ring *rg, int rc, int idle)
 {
 	uint32_t slots = UINT32_MAX;
+	int64_t now, wait;
 	int armed;
 
 	if (rc < 0)
@@ -462,6 +525,8 @@ ring_next(struct ring *rg, int rc, int idle)
 	armed = proto_ring_arm(rg->r, slots);
 	if (armed < 0)
 		ring_fail(rg);
+	else if (armed == 1 && (wait = ring_fruitless_wait(rg, &now)) > 0)
+		ring_paced(rg, wait);	/* due at once, as the asks say */
 	else if (armed == 1)
 		ring_again(rg, 0);
 	else
@@ -473,10 +538,15 @@ static void
 ring_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ring *rg = arg;
+	int asked;
 
 	(void)fd;
 	(void)what;
-	ring_next(rg, ring_read(rg), 0);
+	asked = rg->paced;
+	rg->paced = 0;
+	if (asked && !rg->hungup && rg->c->state != CLIENT_CLOSING)
+		event_add(rg->wake_ev, NULL);
+	ring_next(rg, ring_read(rg, asked), 0);
 }
 
 /*
@@ -492,7 +562,7 @@ ring_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	rc = ring_read(rg);
+	rc = ring_read(rg, 0);
 	read = rg->tick_slots;
 	rg->tick_slots = 0;
 	if (read < ring_slots(rg) / RING_TICK_FEW)
@@ -531,7 +601,7 @@ ring_wake_cb(evutil_socket_t fd, short what, void *arg)
 		client_close(rg->c);
 		return;
 	}
-	rc = ring_read(rg);
+	rc = ring_read(rg, 1);
 	/* Woken between ticks, half the ring come since: tick faster. */
 	if (ring_ticking(rg) && rg->tick_us > RING_TICK_MIN_US &&
 	    rg->tick_slots >= ring_slots(rg) / RING_TICK_MANY)
@@ -860,7 +930,7 @@ ring_stop(struct client *c)
 	rg->congested = 0;
 	for (i = 0; rc == PROTO_RING_AGAIN && i <= (int)(RELOG_RING_SLOTS_MAX /
 	    RING_READ_RECORDS * RELOG_RING_LANES_MAX); i++)
-		rc = ring_read(rg);
+		rc = ring_read(rg, 0);
 }
 
 /* The connection is freed: unmap its ring and let go of its descriptors. */

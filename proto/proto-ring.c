@@ -502,6 +502,7 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 			/* Claimed again: its claimer counted what it held. */
 			l->skipping = 0;
 			l->pos++;
+			c->skipped++;
 			continue;
 		}
 		if (n < 0 || state == RELOG_RING_WRITING ||
@@ -520,6 +521,7 @@ proto_lane_next(struct proto_ring *r, struct proto_lane *l, unsigned lane,
 		case RELOG_RING_COMMITTED:	/* the rest of a lost record */
 		case RELOG_RING_POISONED:	/* given up */
 			l->pos++;
+			c->skipped++;
 			continue;
 		case RELOG_RING_COMMITTED_FIRST:
 		case RELOG_RING_CONSUMED_FIRST:	/* taken, not acknowledged */

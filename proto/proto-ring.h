@@ -78,6 +78,7 @@ struct proto_ring_counts {
 	uint64_t bytes;		/* their size in the ring */
 	uint64_t torn;		/* unread records found overwritten: lost */
 	uint64_t unfinished;	/* records skipped, their writer dead */
+	uint64_t skipped;	/* slots passed with no record in them */
 };
 
 /* proto_ring_read's flags. */

@@ -942,6 +942,69 @@ START_TEST(test_ringd_hangup_pending)
 }
 END_TEST
 
+/* relogd's RING_FRUITLESS_MS (daemon/ring.c). */
+#define RD_FRUITLESS_MS 100
+
+/*
+ * A runner that wakes relogd again and again while its ring has nothing to
+ * deliver (a record that stays in the writing) has its wakeups read
+ * together, once a RING_FRUITLESS_MS, not one read each: every read ends
+ * arming the lane (wake_at), which the test clears to count them. Once a
+ * record can be delivered again, it is, and promptly.
+ */
+START_TEST(test_ringd_fruitless_wakes)
+{
+	struct relog_ring_header *hdr;
+	struct relog_ring_slot *slots;
+	struct rd_runner r;
+	int64_t start, elapsed;
+	uint64_t pos;
+	long wakes = 0, reads = 0;
+	int queued;
+	char *text;
+
+	harness_daemon_start(&H, NULL);
+	rd_open(&r, "fw", NULL);
+	hdr = rd_header(&r);
+	slots = (struct relog_ring_slot *)((char *)hdr +
+	    RELOG_RING_HEADER_SIZE);
+	rd_emit(&r, "plugin.fw", 0, 1);
+	text = rd_await_log("fw", 1);
+	free(text);
+	pos = atomic_fetch_add(&hdr->head, 1);
+	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
+	    RELOG_RING_WRITING_FIRST));
+	/* A wake each time relogd took the last: 500 ms of them. */
+	start = harness_now_ms();
+	while ((elapsed = harness_now_ms() - start) < 500) {
+		if (atomic_exchange(&hdr->wake_at, 0) != 0)
+			reads++;
+		ck_assert_int_eq(ioctl(r.wake[0], SIOCOUTQ, &queued), 0);
+		if (queued == 0 && send(r.wake[0], "w", 1, MSG_DONTWAIT) == 1)
+			wakes++;
+		poll(NULL, 0, 1);
+	}
+	/* A read each, before; the asks' and the ticks' now. */
+	ck_assert_msg(reads <= 2 * (elapsed / RD_FRUITLESS_MS) + 4,
+	    "%ld reads for %ld wakes in %lld ms", reads, wakes,
+	    (long long)elapsed);
+	ck_assert_int_ge(reads, 1);
+	/* Its writer gives the record up: the next are delivered. */
+	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
+	    RELOG_RING_SKIP));
+	rd_emit(&r, "plugin.fw", 1, 9);
+	text = rd_await_log("fw", 10);
+	harness_check_sequence(text, "fw", 0, 10);
+	free(text);
+	text = harness_read_file(H.stderr_path, NULL);
+	ck_assert_uint_eq(harness_count(text, " dropped: "), 0);
+	free(text);
+	munmap(hdr, relog_ring_file_size(1024, 1));
+	rd_close(&r);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /*
  * An old-style client (batches on the socket, as the Python runtime's
  * runners) and ring runners side by side, each delivering everything.
@@ -2125,6 +2188,7 @@ suite_ringd(void)
 	tcase_add_test(tc, test_ringd_congested_writer_waited);
 	tcase_add_test(tc, test_ringd_same_ring_live);
 	tcase_add_test(tc, test_ringd_ring_of_other_uid);
+	tcase_add_test(tc, test_ringd_fruitless_wakes);
 	tcase_add_test(tc, test_ringd_ring_share_of_uid);
 	tcase_add_test(tc, test_ringd_drops_said_when_dropped);
 	tcase_add_test(tc, test_ringd_drops_said_before_sync);
