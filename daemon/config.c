@@ -459,16 +459,12 @@ config_value(const struct config_key *k, const char *section,
 		return (0);
 	case CONFIG_SIZE:
 	case CONFIG_MODE:
-		if (k->type == CONFIG_MODE && config_number(value, 8, k->min,
-		    k->max, &n) != 0)
-			return (config_error(cause, "[%s] %s must be an octal "
-			    "mode from %#llo to %#llo", section, k->name,
-			    k->min, k->max));
-		if (k->type == CONFIG_SIZE && config_number(value, 10,
+		if (config_number(value, k->type == CONFIG_MODE ? 8 : 10,
 		    k->min, k->max, &n) != 0)
-			return (config_error(cause, "[%s] %s must be a number "
-			    "from %llu to %llu", section, k->name, k->min,
-			    k->max));
+			return (config_error(cause, k->type == CONFIG_MODE ?
+			    "[%s] %s must be an octal mode from %#llo to %#llo" :
+			    "[%s] %s must be a number from %llu to %llu",
+			    section, k->name, k->min, k->max));
 		if (k->type == CONFIG_MODE)
 			*(mode_t *)p = (mode_t)n;
 		else

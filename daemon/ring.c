@@ -309,18 +309,18 @@ ring_owe(struct ring *rg)
 }
 
 /*
- * How long (ms) the runner's asks wait yet after a fruitless read (now:
- * the clock read, if it was); 0 if they need not. Not while a ring_sync
- * waits, or after the hangup, which are paced apart.
+ * How long (ms) the runner's asks wait yet after fruitless reads; 0 or
+ * less if they need not. Not while a ring_sync waits, or after the
+ * hangup, which are paced apart.
  */
 static int64_t
-ring_fruitless_wait(struct ring *rg, int64_t *now)
+ring_fruitless_wait(const struct ring *rg)
 {
 	if (rg->fruitless < RING_FRUITLESS_RUN || rg->hungup ||
 	    rg->sync != NULL)
 		return (0);
-	*now = relogd_now_ms(CLOCK_MONOTONIC);
-	return (rg->fruitless_at + RING_FRUITLESS_MS - *now);
+	return (rg->fruitless_at + RING_FRUITLESS_MS -
+	    relogd_now_ms(CLOCK_MONOTONIC));
 }
 
 /*
@@ -350,14 +350,14 @@ ring_read(struct ring *rg, int asked)
 	struct client *c = rg->c;
 	struct proto_ring_counts n;
 	uint64_t lost, slots;
-	int64_t now = 0, wait;
+	int64_t wait;
 	int rc;
 
 	if (rg->prev_reader != NULL || rg->congested ||
 	    c->state == CLIENT_CLOSING)
 		return (-1);
 	/* Asked again soon after a fruitless read: once, in a while. */
-	if (asked && (wait = ring_fruitless_wait(rg, &now)) > 0) {
+	if (asked && (wait = ring_fruitless_wait(rg)) > 0) {
 		ring_paced(rg, wait);
 		return (-1);
 	}
@@ -376,8 +376,7 @@ ring_read(struct ring *rg, int asked)
 	else if (asked) {
 		if (rg->fruitless < RING_FRUITLESS_RUN)
 			rg->fruitless++;
-		rg->fruitless_at = now != 0 ? now :
-		    relogd_now_ms(CLOCK_MONOTONIC);
+		rg->fruitless_at = relogd_now_ms(CLOCK_MONOTONIC);
 	}
 	/* Each record takes a slot, or as many as its bytes fill. */
 	slots = relog_ring_record_slots(n.bytes);
@@ -505,7 +504,7 @@ static void
 ring_next(struct ring *rg, int rc, int idle)
 {
 	uint32_t slots = UINT32_MAX;
-	int64_t now, wait;
+	int64_t wait;
 	int armed;
 
 	if (rc < 0)
@@ -525,7 +524,7 @@ ring_next(struct ring *rg, int rc, int idle)
 	armed = proto_ring_arm(rg->r, slots);
 	if (armed < 0)
 		ring_fail(rg);
-	else if (armed == 1 && (wait = ring_fruitless_wait(rg, &now)) > 0)
+	else if (armed == 1 && (wait = ring_fruitless_wait(rg)) > 0)
 		ring_paced(rg, wait);	/* due at once, as the asks say */
 	else if (armed == 1)
 		ring_again(rg, 0);

@@ -60,6 +60,18 @@ config_test_refused(const char *section, const char *key, const char *value,
 	free(cause);
 }
 
+/* config_load_finish must refuse what is set, with the cause want. */
+static void
+config_test_unfinished(const char *want)
+{
+	char *cause = NULL;
+
+	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+}
+
 /*
  * Set a key of [relogd]: only the size bytes at off in struct config may
  * change.
@@ -653,44 +665,34 @@ START_TEST(test_config_finish)
 	config_test_set("plugin.b", "file", "y.log");
 	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
 	config_test_set("plugin.c", "file", "x.log");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[plugin.c] and [plugin.a] both write x.log");
-	free(cause);
+	config_test_unfinished("[plugin.c] and [plugin.a] both write x.log");
 	/* A plugin's own file (x.log, x.json) is not another's to set. */
 	config_free(&C);
 	config_defaults(&C);
 	config_test_set("plugin.a", "file", "x.json");
 	config_test_set("plugin.x", "level", "INFO");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[plugin.x] writes x.log or x.json, which "
+	config_test_unfinished("[plugin.x] writes x.log or x.json, which "
 	    "[plugin.a] has as its file");
-	free(cause);
 	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
 	ck_assert_ptr_null(config_file_taken(&C, "a"));
 	ck_assert_ptr_null(config_file_taken(&C, "xy"));
 	/* One with a file of its own writes no x.log, but x.json still. */
 	config_test_set("plugin.x", "file", "x-own.log");
 	ck_assert_str_eq(config_file_taken(&C, "x"), "a");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[plugin.x] writes x.json (its JSON output's "
+	config_test_unfinished("[plugin.x] writes x.json (its JSON output's "
 	    "file), which [plugin.a] has as its file");
-	free(cause);
 	config_test_set("plugin.a", "file", "x.log");
 	ck_assert_ptr_null(config_file_taken(&C, "x"));
 	ck_assert_int_eq(config_load_finish(&C, &cause), 0);
 	/* Nor is a plugin's own x.json its file. */
 	config_test_set("plugin.x", "file", "x.json");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[plugin.x] file = x.json: its JSON output's "
+	config_test_unfinished("[plugin.x] file = x.json: its JSON output's "
 	    "file");
-	free(cause);
 	config_test_set("plugin.x", "file", "x-own.log");
 	/* Nor is relogd's own log anyone's file. */
 	config_test_set("plugin.y", "file", "_runtime.log");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[plugin.y] file = _runtime.log: relogd's own "
+	config_test_unfinished("[plugin.y] file = _runtime.log: relogd's own "
 	    "log");
-	free(cause);
 
 	config_free(&C);
 	config_defaults(&C);
@@ -712,29 +714,23 @@ START_TEST(test_config_finish)
 	/* Only the first 4 KiB are read: /dev/zero used to fill memory. */
 	getrusage(RUSAGE_SELF, &before);
 	config_test_set("relogd", "token_file", "/dev/zero");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[relogd] token_file /dev/zero: no token in "
+	config_test_unfinished("[relogd] token_file /dev/zero: no token in "
 	    "it");
-	free(cause);
 	getrusage(RUSAGE_SELF, &after);
 	ck_assert_int_lt(after.ru_maxrss - before.ru_maxrss, 1024);
 	config_test_set("relogd", "token_file", path);
 	config_test_set("relogd", "socket_group", "no-such-group-here");
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
-	ck_assert_str_eq(cause, "[relogd] socket_group no-such-group-here: no "
+	config_test_unfinished("[relogd] socket_group no-such-group-here: no "
 	    "such group");
-	free(cause);
 
 	/* A plugin's token file: its section named. */
 	config_free(&C);
 	config_defaults(&C);
 	snprintf(path, sizeof path, "%s/no-such-token", H.dir);
 	config_test_set("plugin.own", "token_file", path);
-	ck_assert_int_eq(config_load_finish(&C, &cause), -1);
 	snprintf(want, sizeof want, "[plugin.own] token_file %s: No such file "
 	    "or directory", path);
-	ck_assert_str_eq(cause, want);
-	free(cause);
+	config_test_unfinished(want);
 }
 END_TEST
 

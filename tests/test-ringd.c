@@ -672,6 +672,35 @@ rd_header(struct rd_runner *r)
 	return (p);
 }
 
+/*
+ * Claim the next slot of a ring of one lane of 1,024 (hdr: rd_header) as
+ * a writer does, and leave it in state (being written); returns it.
+ */
+static struct relog_ring_slot *
+rd_claim(struct relog_ring_header *hdr, unsigned state)
+{
+	struct relog_ring_slot *slots = (struct relog_ring_slot *)((char *)hdr +
+	    RELOG_RING_HEADER_SIZE);
+	uint64_t pos = atomic_fetch_add(&hdr->head, 1);
+
+	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos, state));
+	return (&slots[pos % 1024]);
+}
+
+/*
+ * Its writer ends a record left being written (rd_claim,
+ * rd_push_unfinished): committed (RELOG_RING_COMMITTED_FIRST), or given up
+ * (RELOG_RING_SKIP).
+ */
+static void
+rd_finish(struct relog_ring_slot *slot, unsigned state)
+{
+	uint64_t s = atomic_load(&slot->seq);
+
+	atomic_store(&slot->seq, (s & ~(uint64_t)RELOG_RING_STATE_MASK) |
+	    state);
+}
+
 /* Monotonic ns. */
 static int64_t
 rd_now_ns(void)
@@ -853,9 +882,6 @@ static void
 rd_dies(int mid)
 {
 	struct rd_runner r;
-	struct relog_ring_header *hdr;
-	struct relog_ring_slot *slots;
-	uint64_t pos;
 	char *text, path[512];
 	pid_t pid;
 
@@ -867,12 +893,7 @@ rd_dies(int mid)
 		rd_connect(&r, NULL);
 		rd_emit(&r, "plugin.dead", 0, 300);
 		if (mid) {
-			hdr = rd_header(&r);
-			slots = (struct relog_ring_slot *)((char *)hdr +
-			    RELOG_RING_HEADER_SIZE);
-			pos = atomic_fetch_add(&hdr->head, 1);
-			atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
-			    RELOG_RING_WRITING_FIRST));
+			rd_claim(rd_header(&r), RELOG_RING_WRITING_FIRST);
 			rd_emit(&r, "plugin.dead", 300, 10);
 		}
 		raise(SIGKILL);
@@ -915,19 +936,13 @@ START_TEST(test_ringd_hangup_pending)
 {
 	struct rd_runner r;
 	struct relog_ring_header *hdr;
-	struct relog_ring_slot *slots;
-	uint64_t pos;
 	char *text;
 
 	harness_daemon_start(&H, NULL);
 	rd_open(&r, "stuck", NULL);
 	hdr = rd_header(&r);
-	slots = (struct relog_ring_slot *)((char *)hdr +
-	    RELOG_RING_HEADER_SIZE);
 	rd_emit(&r, "plugin.stuck", 0, 5);
-	pos = atomic_fetch_add(&hdr->head, 1);
-	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
-	    RELOG_RING_WRITING));
+	rd_claim(hdr, RELOG_RING_WRITING);
 	rd_emit(&r, "plugin.stuck", 5, 5);
 	close(r.fd);
 	r.fd = -1;
@@ -955,10 +970,9 @@ END_TEST
 START_TEST(test_ringd_fruitless_wakes)
 {
 	struct relog_ring_header *hdr;
-	struct relog_ring_slot *slots;
+	struct relog_ring_slot *slot;
 	struct rd_runner r;
 	int64_t start, elapsed;
-	uint64_t pos;
 	long wakes = 0, reads = 0;
 	int queued;
 	char *text;
@@ -966,14 +980,10 @@ START_TEST(test_ringd_fruitless_wakes)
 	harness_daemon_start(&H, NULL);
 	rd_open(&r, "fw", NULL);
 	hdr = rd_header(&r);
-	slots = (struct relog_ring_slot *)((char *)hdr +
-	    RELOG_RING_HEADER_SIZE);
 	rd_emit(&r, "plugin.fw", 0, 1);
 	text = rd_await_log("fw", 1);
 	free(text);
-	pos = atomic_fetch_add(&hdr->head, 1);
-	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
-	    RELOG_RING_WRITING_FIRST));
+	slot = rd_claim(hdr, RELOG_RING_WRITING_FIRST);
 	/* A wake each time relogd took the last: 500 ms of them. */
 	start = harness_now_ms();
 	while ((elapsed = harness_now_ms() - start) < 500) {
@@ -990,8 +1000,7 @@ START_TEST(test_ringd_fruitless_wakes)
 	    (long long)elapsed);
 	ck_assert_int_ge(reads, 1);
 	/* Its writer gives the record up: the next are delivered. */
-	atomic_store(&slots[pos % 1024].seq, relog_ring_seq(pos,
-	    RELOG_RING_SKIP));
+	rd_finish(slot, RELOG_RING_SKIP);
 	rd_emit(&r, "plugin.fw", 1, 9);
 	text = rd_await_log("fw", 10);
 	harness_check_sequence(text, "fw", 0, 10);
@@ -1339,16 +1348,6 @@ rd_push_unfinished(struct rd_runner *r, uint32_t slots, rd_push_fn push,
 	return (slot);
 }
 
-/* Its writer finishes the record rd_push_unfinished left. */
-static void
-rd_finish(struct relog_ring_slot *slot)
-{
-	uint64_t s = atomic_load(&slot->seq);
-
-	atomic_store(&slot->seq, (s & ~(uint64_t)RELOG_RING_STATE_MASK) |
-	    RELOG_RING_COMMITTED_FIRST);
-}
-
 /* Records in the ring relogd has not taken (their first slot unread). */
 static long
 rd_unread(const struct rd_runner *r, uint32_t slots)
@@ -1412,7 +1411,7 @@ START_TEST(test_ringd_chain_writer_waited)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	/* The first one gone, its turn: the writer finishes. */
 	rd_await_rings(1);
-	rd_finish(slot);
+	rd_finish(slot, RELOG_RING_COMMITTED_FIRST);
 	rd_await_rings(0);
 	rd_each_once(path, "chain", 16);
 	rd_close(&r);
@@ -1462,7 +1461,7 @@ START_TEST(test_ringd_congested_writer_waited)
 	 * it not): it finishes then, well within RING_DEAD_WAIT_MS.
 	 */
 	rd_await_unread(&r, 16384, 5);
-	rd_finish(slot);
+	rd_finish(slot, RELOG_RING_COMMITTED_FIRST);
 	rd_await_rings(0);
 	text = harness_read_file(path, NULL);
 	harness_check_sequence(text, "cong", 0, 2306);

@@ -64,8 +64,8 @@ Standard library only (Python 3.11; structlog is not needed).
 """
 
 import copy
-import errno
 import ctypes
+import errno
 import json
 import logging
 import os
