@@ -16,26 +16,48 @@ enum ctl_stats_format {
 	CTL_STATS_PROMETHEUS,
 };
 
+/*
+ * A text column's width: min, or its longest value in the table's rows
+ * (an array of maps), so that a long name pushes its row's numbers along
+ * with every other row's.
+ */
+static int
+ctl_stats_width(const msgpack_object *rows, const char *key, int min)
+{
+	struct proto_str s;
+	uint32_t i;
+	int width = min;
+
+	for (i = 0; rows != NULL && i < rows->via.array.size; i++) {
+		s = ctl_msg_str(&rows->via.array.ptr[i], key);
+		if (s.len > (size_t)width)
+			width = s.len > 1024 ? 1024 : (int)s.len;
+	}
+	return (width);
+}
+
 /* Print the connections' table. */
 static void
 ctl_stats_connections(const msgpack_object *conns)
 {
 	const msgpack_object *o;
 	struct proto_str s, t, state;
+	int rw = ctl_stats_width(conns, "runner_id", 24);
+	int pw = ctl_stats_width(conns, "plugin", 16);
 	uint32_t i;
 
-	printf("%-6s %-8s %-6s %-24s %-16s %-8s %10s\n", "CONN", "PID", "UID",
-	    "RUNNER", "PLUGIN", "STATE", "RECORDS");
+	printf("%-6s %-8s %-6s %-*s %-*s %-8s %10s\n", "CONN", "PID", "UID",
+	    rw, "RUNNER", pw, "PLUGIN", "STATE", "RECORDS");
 	for (i = 0; conns != NULL && i < conns->via.array.size; i++) {
 		o = &conns->via.array.ptr[i];
 		s = ctl_msg_str(o, "runner_id");
 		t = ctl_msg_str(o, "plugin");
 		state = ctl_msg_str(o, "state");
-		printf("%-6lld %-8lld %-6lld %-24.*s %-16.*s %-8.*s %10lld\n",
+		printf("%-6lld %-8lld %-6lld %-*.*s %-*.*s %-8.*s %10lld\n",
 		    (long long)ctl_msg_int(o, "id"),
 		    (long long)ctl_msg_int(o, "pid"),
-		    (long long)ctl_msg_int(o, "uid"), (int)s.len, s.ptr,
-		    (int)t.len, t.ptr, (int)state.len, state.ptr,
+		    (long long)ctl_msg_int(o, "uid"), rw, (int)s.len, s.ptr,
+		    pw, (int)t.len, t.ptr, (int)state.len, state.ptr,
 		    (long long)ctl_msg_int(o, "records"));
 	}
 }
@@ -46,16 +68,17 @@ ctl_stats_plugins(const msgpack_object *plugins)
 {
 	const msgpack_object *o;
 	struct proto_str s;
+	int pw = ctl_stats_width(plugins, "plugin", 24);
 	uint32_t i;
 
-	printf("\n%-24s %10s %10s %10s %10s %10s %12s\n", "PLUGIN",
+	printf("\n%-*s %10s %10s %10s %10s %10s %12s\n", pw, "PLUGIN",
 	    "RECEIVED", "WRITTEN", "DROPPED", "SUPPRESSED", "FILTERED",
 	    "BYTES");
 	for (i = 0; plugins != NULL && i < plugins->via.array.size; i++) {
 		o = &plugins->via.array.ptr[i];
 		s = ctl_msg_str(o, "plugin");
-		printf("%-24.*s %10lld %10lld %10lld %10lld %10lld %12lld\n",
-		    (int)s.len, s.ptr, (long long)ctl_msg_int(o, "received"),
+		printf("%-*.*s %10lld %10lld %10lld %10lld %10lld %12lld\n",
+		    pw, (int)s.len, s.ptr, (long long)ctl_msg_int(o, "received"),
 		    (long long)ctl_msg_int(o, "written"),
 		    (long long)ctl_msg_int(o, "dropped_by_runners"),
 		    (long long)ctl_msg_int(o, "suppressed"),
@@ -102,18 +125,19 @@ ctl_stats_forward(const msgpack_object *fwd)
 {
 	const msgpack_object *o, *up;
 	struct proto_str s;
+	int uw = ctl_stats_width(fwd, "uri", 32);
 	uint32_t i;
 
 	if (fwd == NULL || fwd->via.array.size == 0)
 		return;
-	printf("\n%-32s %-4s %10s %10s %10s %10s %10s\n", "FORWARD", "UP",
+	printf("\n%-*s %-4s %10s %10s %10s %10s %10s\n", uw, "FORWARD", "UP",
 	    "MEMORY", "DISK", "SENT", "ACKED", "DROPPED");
 	for (i = 0; i < fwd->via.array.size; i++) {
 		o = &fwd->via.array.ptr[i];
 		s = ctl_msg_str(o, "uri");
 		up = proto_map_get(o, "connected");
-		printf("%-32.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
-		    (int)s.len, s.ptr, up != NULL && up->type ==
+		printf("%-*.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
+		    uw, (int)s.len, s.ptr, up != NULL && up->type ==
 		    MSGPACK_OBJECT_BOOLEAN && up->via.boolean ? "yes" : "no",
 		    (long long)ctl_msg_int(o, "queued_memory"),
 		    (long long)ctl_msg_int(o, "queued_disk"),

@@ -278,6 +278,65 @@ ctl_read_until(int fd, const char *needle)
 	}
 }
 
+/*
+ * Is the table whose header line starts with head aligned: each of its
+ * rows (up to an empty line or the text's end) as long as the header?
+ */
+static void
+ctl_table_aligned(const char *text, const char *head, size_t rows)
+{
+	const char *p = text, *end;
+	size_t width, n = 0;
+
+	while ((p = strstr(p, head)) != NULL && p != text && p[-1] != '\n')
+		p++;
+	ck_assert_msg(p != NULL, "no %s in %s", head, text);
+	ck_assert_ptr_nonnull(end = strchr(p, '\n'));
+	width = (size_t)(end - p);
+	for (p = end + 1; *p != '\0' && *p != '\n'; p = end + 1, n++) {
+		ck_assert_ptr_nonnull(end = strchr(p, '\n'));
+		ck_assert_msg((size_t)(end - p) == width, "%s row %zu: %.*s",
+		    head, n, (int)(end - p), p);
+	}
+	ck_assert_uint_eq(n, rows);
+}
+
+/*
+ * stats: names longer than their columns widen them, the rows' numbers
+ * still under their headers.
+ */
+START_TEST(test_ctl_stats_long_names)
+{
+	static const char *const runner[] = {
+		"-n", "3", "-l", "plugin.a-plugin-named-at-length-for-its-column",
+		"-w", NULL
+	};
+	static const char *const stats[] = { "stats", NULL };
+	char *text;
+	pid_t pid;
+	int out, in;
+
+	harness_daemon_start(&H, NULL);
+	pid = harness_runner_env(&H, "a-runner-named-at-length-for-its-column",
+	    "a-plugin-named-at-length-for-its-column", "200", runner, &out,
+	    &in);
+	free(ctl_read_until(out, "emitted\n"));
+	ck_assert_int_eq(ctl_run(stats, &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, " a-runner-named-at-length-for-its-"
+	    "column a-plugin-named-at-length-for-its-column "));
+	ck_assert_ptr_nonnull(strstr(text, "\na-plugin-named-at-length-for-"
+	    "its-column "));
+	ck_assert_ptr_nonnull(strstr(text, " relogctl-"));
+	ctl_table_aligned(text, "CONN ", 2);
+	ctl_table_aligned(text, "PLUGIN ", 1);
+	free(text);
+	close(in);
+	close(out);
+	ck_assert_int_eq(harness_wait(pid, CTL_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
 /* Run relogctl send for a plugin at a level; it must succeed. */
 static void
 ctl_say(const char *plugin, const char *level, const char *msg)
@@ -555,6 +614,7 @@ suite_ctl(void)
 	tcase_add_test(tc, test_ctl_exec_fast);
 	tcase_add_test(tc, test_ctl_send_bytes);
 	tcase_add_test(tc, test_ctl_stats);
+	tcase_add_test(tc, test_ctl_stats_long_names);
 	tcase_add_test(tc, test_ctl_tail_follow);
 	tcase_add_test(tc, test_ctl_tail_slow);
 	tcase_add_test(tc, test_ctl_tail_stopped_exit);
