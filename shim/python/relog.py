@@ -171,11 +171,12 @@ def load_library(library=None):
 
 
 def _encode(text):
-    """UTF-8 bytes for C: no NUL inside (it would end the string there),
-    and a lone surrogate, which UTF-8 cannot hold, as U+FFFD, as relogd
-    writes bytes that are not UTF-8 (a "?" would read as one)."""
+    """UTF-8 bytes for C: a NUL, which would end the string there, as
+    "\\x00", as relogd writes any control byte (and relogctl send a NUL);
+    a lone surrogate, which UTF-8 cannot hold, as U+FFFD (a "?" would read
+    as one)."""
     if "\0" in text:
-        text = text.replace("\0", "\ufffd")
+        text = text.replace("\0", "\\x00")
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

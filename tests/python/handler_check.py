@@ -447,7 +447,7 @@ def verify(text, core_records):
               (g[0], utc_ms(core_records[0].created)))
     find("WARNING", "plugin.pyh.core", "disk at 93%")
     find("DEBUG", "plugin.pyh.core",
-         "unicode: na\u00efve \u2713 lone \ufffd nul \ufffd end")
+         "unicode: na\u00efve \u2713 lone \ufffd nul \\x00 end")
     # (b)
     check("asyncio" not in text and "spy" not in text,
           "(b) the asyncio record arrived")
