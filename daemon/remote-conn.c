@@ -30,6 +30,12 @@
 
 #define REMOTE_OUT_LOW (64u * 1024)	/* refill the socket below it */
 #define REMOTE_RETRY_MIN_MS 100
+/*
+ * A connect not through in this long: the collector may be away (a host
+ * that drops the SYN answers nothing until forward_timeout), and records
+ * wait on disk from then on (remote_queue_away).
+ */
+#define REMOTE_CONNECT_SLOW_MS 1000
 /* For a connect, an ack, an end-of-file: forward_timeout seconds. */
 #define REMOTE_TIMEOUT_S ((time_t)relogd_config.remote_timeout_s)
 
@@ -112,6 +118,8 @@ remote_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		remote_conn_connect(rm);
 		break;
 	case REMOTE_CONNECTING:
+		rm->connect_slow = 1;
+		remote_queue_flush(rm);
 		break;
 	case REMOTE_UP:
 		if (rm->nbatches != 0)
@@ -353,7 +361,10 @@ remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
+		evtimer_del(rm->timer);
 		rm->state = REMOTE_UP;
+		rm->was_up = 1;
+		rm->connect_slow = 0;
 		log_debug("forward %s: connected", rm->uri);
 		remote_conn_pump(rm);
 		return;
@@ -398,6 +409,7 @@ static void
 remote_conn_connect(struct remote *rm)
 {
 	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
+	struct timeval slow = { 0, REMOTE_CONNECT_SLOW_MS * 1000 };
 	struct sockaddr_un sun;
 	SSL_CTX *ctx = NULL;
 	int ret;
@@ -420,6 +432,8 @@ remote_conn_connect(struct remote *rm)
 	bufferevent_set_timeouts(rm->bev, NULL, &tv);
 	bufferevent_enable(rm->bev, EV_READ | EV_WRITE);
 	rm->state = REMOTE_CONNECTING;
+	rm->connect_slow = 0;
+	evtimer_add(rm->timer, &slow);
 	/*
 	 * Later failures come to remote_conn_event_cb (deferred); one at
 	 * once (no such socket file, say) is returned here.

@@ -334,6 +334,21 @@ remote_queue_write(struct remote *rm, int at_exit)
 }
 
 /*
+ * Is the collector away, as far as relogd can tell? Not connected, and
+ * its last connection failed, or none came up since relogd started, or
+ * this connect has taken REMOTE_CONNECT_SLOW_MS. Only a reconnect right
+ * after a connection ended well (syslog's close after 1 MiB, or when
+ * idle) keeps records in memory.
+ */
+static int
+remote_queue_away(const struct remote *rm)
+{
+	if (rm->state != REMOTE_DOWN && rm->state != REMOTE_CONNECTING)
+		return (0);
+	return (rm->failures != 0 || !rm->was_up || rm->connect_slow);
+}
+
+/*
  * After a batch of records: say what was dropped, keep to the memory
  * budget (and keep records on disk while the collector is away), write the
  * file queue.
@@ -344,9 +359,11 @@ remote_queue_flush(struct remote *rm)
 	uint64_t held;
 
 	held = rm->mem_base + rm->mem.len - rm->mem_head;
-	/* While the collector is away, records wait on disk. */
-	if (((rm->state == REMOTE_DOWN || rm->state == REMOTE_CONNECTING) &&
-	    rm->failures != 0) || held > relogd_config.remote_memory)
+	/*
+	 * While the collector is away, records wait on disk: they survive
+	 * a SIGKILL.
+	 */
+	if (remote_queue_away(rm) || held > relogd_config.remote_memory)
 		remote_queue_spill(rm);
 	remote_queue_write(rm, 0);
 }

@@ -123,6 +123,8 @@ struct remote {
 	struct bufferevent *bev;
 	struct event *timer;	/* retry, or the protocol's */
 	unsigned failures;	/* in a row, without an ack in between */
+	int was_up;		/* a connection came up since relogd started */
+	int connect_slow;	/* this connect is REMOTE_CONNECT_SLOW_MS old */
 	int said_down;
 	int half_closed;	/* syslog: SHUT_WR sent */
 	int resync;		/* batches in flight lost records on disk */

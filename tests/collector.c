@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -372,6 +373,49 @@ collector_listen_tcp(int *port)
 	ck_assert_int_eq(listen(fd, 16), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/*
+ * A port on 127.0.0.1 (*port; 0: any, set) that answers no connect, as a
+ * host gone away does: a listener whose accept queue (of one) is full,
+ * with a connection of the test's (*filler), so that the kernel drops the
+ * SYNs after it. Returns the listener.
+ */
+int
+collector_unanswered(int *port, int *filler)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct tcp_info ti;
+	socklen_t len = sizeof sin;
+	int64_t deadline;
+	int fd, one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)*port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof one), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 0), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(*filler, 0);
+	ck_assert_int_eq(connect(*filler, (struct sockaddr *)&sin, sizeof sin),
+	    0);
+	/* A listener's tcpi_unacked is its accept queue's length. */
+	for (deadline = harness_now_ms() + COLLECTOR_TIMEOUT_MS;;) {
+		len = sizeof ti;
+		ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti,
+		    &len), 0);
+		if (ti.tcpi_unacked >= 1)
+			break;
+		ck_assert_msg(harness_now_ms() < deadline, "the accept queue "
+		    "never filled");
+		collector_pause();
+	}
 	return (fd);
 }
 

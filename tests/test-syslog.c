@@ -171,6 +171,77 @@ START_TEST(test_syslog_sigkill)
 END_TEST
 
 /*
+ * The collector's host gone away (a connect answered by nothing, until
+ * forward_timeout), from relogd's start: the records a runner handed over
+ * wait on disk at once, not in memory, and survive relogd's SIGKILL.
+ */
+START_TEST(test_syslog_sigkill_unanswered)
+{
+	const char *args[] = { "-n", "500", NULL };
+	char uri[64];
+	int port = 0, lfd, filler;
+
+	lfd = collector_unanswered(&port, &filler);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	collector_forward_start(&H, uri, "forward_timeout = 3600\n");
+	collector_run(&H, "r1", "alpha", args);
+	/* Written before the ring moved past them. */
+	ck_assert_int_eq(collector_stat(&H, "queued_disk"), 500);
+	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(collector_stat(&H, "connected"), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
+	    SIGKILL);
+	H.daemon = -1;
+	close(filler);
+	close(lfd);
+
+	collector_rsyslog_start(&RS, H.dir, port, NULL);
+	collector_forward_start(&H, uri, NULL);
+	collector_rsyslog_check_sequence(&RS, 500);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	collector_rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
+ * The same once the collector was up: its connection ended well (the
+ * collector went away with nothing owed), and a connect is answered by
+ * nothing: the records wait in memory only REMOTE_CONNECT_SLOW_MS, then
+ * on disk.
+ */
+START_TEST(test_syslog_unanswered_after_up)
+{
+	const char *args[] = { "-n", "100", NULL };
+	const char *more[] = { "-n", "300", NULL };
+	char uri[64];
+	int port, lfd, filler;
+
+	collector_rsyslog_start(&RS, H.dir, 0, NULL);
+	port = RS.port;
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	/* Its connect not failed by forward_timeout while the test runs. */
+	collector_forward_start(&H, uri, "forward_timeout = 3600\n");
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "acked", 100, 0);
+	/* Closed when idle, its end-of-file awaited: it ended well. */
+	collector_await_stat(&H, "connected", 0, 1);
+	collector_rsyslog_stop(&RS);
+	lfd = collector_unanswered(&port, &filler);
+	collector_run(&H, "r2", "alpha", more);
+	collector_await_stat(&H, "queued_disk", 300, 0);
+	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
+	    SIGKILL);
+	H.daemon = -1;
+	close(filler);
+	close(lfd);
+}
+END_TEST
+
+/*
  * relogd stopped (SIGTERM) while sending: what was in flight is acked
  * before it exits (the connection closed, and the collector's end-of-file
  * awaited), the rest waits on disk and goes after the restart: each record
@@ -559,6 +630,8 @@ suite_syslog(void)
 	tcase_add_test(tc, test_syslog_fields);
 	tcase_add_test(tc, test_syslog_restart);
 	tcase_add_test(tc, test_syslog_sigkill);
+	tcase_add_test(tc, test_syslog_sigkill_unanswered);
+	tcase_add_test(tc, test_syslog_unanswered_after_up);
 	tcase_add_test(tc, test_syslog_sigterm);
 	tcase_add_test(tc, test_syslog_peer_closes);
 	tcase_add_test(tc, test_syslog_unix);
