@@ -220,7 +220,8 @@ batch_retire(struct relog *h, int commit)
 }
 
 /*
- * Take replies: all that are here, and, with wait set, at least one (up to
+ * Take replies: all that are here (SHIM_REPLIES_AT_ONCE at most), and,
+ * with wait set, at least one (up to
  * SHIM_ACK_TIMEOUT_MS). Each acknowledges its batch; the oldest batches are
  * retired once acknowledged (relogd answers in order). Returns 0 or -1.
  */
@@ -229,16 +230,15 @@ batch_acks(struct relog *h, int wait)
 {
 	struct shim_reply r;
 	ssize_t len;
-	size_t i, pos;
+	size_t i, pos, n;
 
-	for (;;) {
+	for (n = 0; n < SHIM_REPLIES_AT_ONCE; n++) {
 		len = conn_reply(h, wait ? shim_now_ms() +
 		    SHIM_ACK_TIMEOUT_MS : 0);
 		if (len <= 0)
 			return ((int)len);
 		wait = 0;
-		if (conn_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE,
-		    (size_t)len, &r) != 0)
+		if (conn_parse_reply(conn_reply_body(h), (size_t)len, &r) != 0)
 			return (-1);
 		conn_reply_done(h, (size_t)len);
 		/* An error reply acknowledges too: relogd took the batch. */
@@ -251,6 +251,7 @@ batch_acks(struct relog *h, int wait)
 		while (h->fcount != 0 && h->frames[h->fhead].acked)
 			batch_retire(h, 1);
 	}
+	return (0);
 }
 
 /* Send what the window holds that this connection was not sent. */

@@ -129,24 +129,40 @@ conn_send(struct relog *h, const char *buf, size_t len, const int *fds,
 }
 
 /*
- * Read the next reply frame into h->in (body at h->in + 4), waiting for it
- * until the deadline, or not at all with deadline 0. Returns its length, 0
- * if none is complete and it may not wait, or -1 on error, end of file or
- * time out. Call conn_reply_done after using it.
+ * Read the next reply frame into h->in (its body at conn_reply_body),
+ * waiting for it until the deadline, or not at all with deadline 0.
+ * Returns its length, 0 if none is complete and it may not wait, or -1 on
+ * error, end of file or time out: also past the deadline with frames
+ * still coming, so that a relogd that answers without end cannot hold the
+ * caller (a caller with deadline 0 bounds how many it reads). Call
+ * conn_reply_done after using it.
  */
 ssize_t
 conn_reply(struct relog *h, int64_t deadline)
 {
+	size_t avail;
 	uint32_t len;
 	ssize_t n;
 
 	for (;;) {
-		if (h->in_len >= RELOG_FRAME_HEADER_SIZE) {
-			len = proto_frame_length((unsigned char *)h->in);
+		avail = h->in_len - h->in_off;
+		if (avail >= RELOG_FRAME_HEADER_SIZE) {
+			len = proto_frame_length((unsigned char *)h->in +
+			    h->in_off);
 			if (len == 0 || len > SHIM_REPLY_MAX)
 				return (-1);
-			if (h->in_len >= RELOG_FRAME_HEADER_SIZE + len)
+			if (avail >= RELOG_FRAME_HEADER_SIZE + len) {
+				if (deadline != 0 && shim_now_ms() >=
+				    conn_deadline(h, deadline))
+					return (-1);
 				return ((ssize_t)len);
+			}
+		}
+		/* The frames before this one were used: make room. */
+		if (h->in_off != 0) {
+			memmove(h->in, h->in + h->in_off, avail);
+			h->in_len = avail;
+			h->in_off = 0;
 		}
 		n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len,
 		    MSG_DONTWAIT);
@@ -166,14 +182,24 @@ conn_reply(struct relog *h, int64_t deadline)
 	}
 }
 
-/* Drop the reply frame of len bytes from the input buffer. */
+/* The body of the frame conn_reply returned. */
+const char *
+conn_reply_body(const struct relog *h)
+{
+	return (h->in + h->in_off + RELOG_FRAME_HEADER_SIZE);
+}
+
+/*
+ * Done with the frame conn_reply returned (len bytes of body): the next
+ * one starts after it. Moved to the front only when more must be read, so
+ * that many small frames cost what their bytes do.
+ */
 void
 conn_reply_done(struct relog *h, size_t len)
 {
-	size_t used = RELOG_FRAME_HEADER_SIZE + len;
-
-	memmove(h->in, h->in + used, h->in_len - used);
-	h->in_len -= used;
+	h->in_off += RELOG_FRAME_HEADER_SIZE + len;
+	if (h->in_off == h->in_len)
+		h->in_off = h->in_len = 0;
 }
 
 /*
@@ -190,7 +216,7 @@ conn_drop(struct relog *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
-	h->in_len = 0;
+	h->in_len = h->in_off = 0;
 	h->next_connect = shim_now_ms() + h->backoff_ms;
 	h->backoff_ms *= 2;
 	if (h->backoff_ms > SHIM_BACKOFF_MAX_MS)

@@ -50,7 +50,7 @@ flusher_reset(struct relog *h)
 	h->hello_id = 0;
 	h->seq = 0;
 	h->dropped_told = 0;
-	h->fhead = h->fcount = h->in_len = 0;
+	h->fhead = h->fcount = h->in_len = h->in_off = 0;
 	h->next_connect = 0;
 	h->backoff_ms = SHIM_BACKOFF_FIRST_MS;
 	msgpack_sbuffer_clear(&h->out);
@@ -127,8 +127,7 @@ flusher_answer(struct relog *h, int64_t deadline)
 	h->hello_id = 0;
 	if ((len = conn_reply(h, deadline)) < 0)
 		return (-1);
-	if (conn_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE, (size_t)len,
-	    &r) != 0 || r.request_id != id || !r.accepted) {
+	if (conn_parse_reply(conn_reply_body(h), (size_t)len, &r) != 0 || r.request_id != id || !r.accepted) {
 		flusher_refused(h, &r);
 		return (-1);
 	}
@@ -267,8 +266,8 @@ flusher_sync(struct relog *h, int64_t deadline)
 		return (-1);
 	do {
 		if ((len = conn_reply(h, deadline)) < 0 ||
-		    conn_parse_reply(h->in + RELOG_FRAME_HEADER_SIZE,
-		    (size_t)len, &r) != 0)
+		    conn_parse_reply(conn_reply_body(h), (size_t)len,
+		    &r) != 0)
 			return (-1);
 		conn_reply_done(h, (size_t)len);
 	} while (r.request_id != id);
@@ -286,7 +285,7 @@ flusher_ring(struct relog *h, int closing)
 	int64_t deadline = conn_deadline(h, shim_now_ms() +
 	    SHIM_ACK_TIMEOUT_MS);
 	ssize_t len;
-	int waiters, said;
+	int i, waiters, said;
 
 	pthread_mutex_lock(&h->lock);
 	waiters = h->flush_waiters != 0;
@@ -309,9 +308,12 @@ flusher_ring(struct relog *h, int closing)
 		pthread_mutex_unlock(&h->lock);
 		return (0);
 	}
-	while ((len = conn_reply(h, 0)) > 0)
+	for (i = 0, len = 0; i < SHIM_REPLIES_AT_ONCE; i++) {
+		if ((len = conn_reply(h, 0)) <= 0)
+			break;
 		conn_reply_done(h, (size_t)len);
-	if (len == 0)
+	}
+	if (len >= 0)
 		return (0);
 
 fail:

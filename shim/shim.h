@@ -36,6 +36,11 @@ struct shm_ring;
  * keeps sending while relogd acknowledges, so the two work in parallel.
  */
 #define SHIM_WINDOW 32
+/*
+ * Replies read at once when none is waited for: relogd owes one a batch
+ * in the window and one a ring_sync; more wait for the next round.
+ */
+#define SHIM_REPLIES_AT_ONCE (4 * SHIM_WINDOW)
 /* Reconnect backoff, doubling from the first to the cap. */
 #define SHIM_BACKOFF_FIRST_MS 50
 #define SHIM_BACKOFF_MAX_MS 1000
@@ -145,6 +150,7 @@ struct relog {
 	msgpack_sbuffer out;
 	char in[SHIM_REPLY_MAX + RELOG_FRAME_HEADER_SIZE];
 	size_t in_len;
+	size_t in_off;		/* where the next frame in it starts */
 	struct slot *win_slots;	/* batch * SHIM_WINDOW */
 	struct shim_frame frames[SHIM_WINDOW];	/* a circle */
 	size_t fhead;		/* the oldest batch not acknowledged */
@@ -210,6 +216,7 @@ int	conn_wait(struct relog *, short, int64_t);
 int	conn_send(struct relog *, const char *, size_t, const int *, int,
 	    int64_t);
 ssize_t	conn_reply(struct relog *, int64_t);
+const char *conn_reply_body(const struct relog *);
 void	conn_reply_done(struct relog *, size_t);
 int	conn_parse_reply(const char *, size_t, struct shim_reply *);
 size_t	conn_begin_frame(struct relog *, msgpack_packer *, const char *,

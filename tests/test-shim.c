@@ -35,14 +35,21 @@ shim_setup(void)
 	harness_init(&H);
 }
 
+/* Point stderr back where it was before capture_stderr. */
 static void
-shim_teardown(void)
+restore_stderr(void)
 {
 	if (saved_stderr >= 0) {
 		dup2(saved_stderr, STDERR_FILENO);
 		close(saved_stderr);
 		saved_stderr = -1;
 	}
+}
+
+static void
+shim_teardown(void)
+{
+	restore_stderr();
 	harness_cleanup(&H);
 }
 
@@ -745,6 +752,84 @@ shim_await_ring(relog_t *h)
 }
 
 /*
+ * A relogd that answers the hello (taking the ring, or not asked for it),
+ * then sends replies without end, to no request of the runner's (empty
+ * envelopes, 64 KiB of them at a time), until the runner hangs up.
+ */
+static void *
+shim_flood_serve(void *arg)
+{
+	static char flood[65535];
+	struct shim_fake *f = arg;
+	struct proto_header hd;
+	struct proto_msg m;
+	msgpack_sbuffer sb;
+	const char *cause;
+	size_t i;
+	int fd;
+
+	for (i = 0; i + 5 <= sizeof flood; i += 5)
+		memcpy(flood + i, "\0\0\0\1\x80", 5);
+	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
+		return (NULL);
+	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
+	    RELOG_METHOD_HELLO);
+	proto_msg_free(&m);
+	proto_client_frame(&sb, &hd, f->recheck ? shim_fake_pack :
+	    shim_pack_accepted, f);
+	if (send(fd, sb.data, sb.size, MSG_NOSIGNAL) == (ssize_t)sb.size) {
+		while (send(fd, flood, sizeof flood, MSG_NOSIGNAL) > 0)
+			;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	close(fd);
+	return (NULL);
+}
+
+/*
+ * relogd answers without end, to nothing asked: relog_close still returns
+ * by its deadline, the records on stderr, with the ring taken (its
+ * ring_sync never answered) and with batches (never acknowledged).
+ */
+START_TEST(test_shim_close_flooded)
+{
+	struct shim_fake f;
+	char buf[8192];
+	pthread_t t;
+	relog_t *h;
+	int64_t start;
+	ssize_t n;
+	int err, i;
+
+	for (f.recheck = 0; f.recheck <= 1; f.recheck++) {
+		f.lfd = listen_deaf();
+		pthread_create(&t, NULL, shim_flood_serve, &f);
+		h = open_handle(0);
+		if (f.recheck)
+			shim_await_ring(h);
+		for (i = 0; i < 5; i++)
+			relog_log(h, RELOG_ERROR, "plugin.flood", "lost %d", i);
+		err = capture_stderr();
+		start = harness_now_ms();
+		ck_assert_int_eq(relog_close(h, 300), -ETIMEDOUT);
+		ck_assert_int_lt(harness_now_ms() - start, 300 +
+		    SHIM_CLOSE_SLACK_MS);
+		n = read(err, buf, sizeof buf - 1);
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		ck_assert_msg(strstr(buf, "[plugin.flood] lost 4\n") != NULL,
+		    "%s", buf);
+		restore_stderr();
+		close(err);
+		pthread_join(t, NULL);
+		close(f.lfd);
+		unlink(H.socket);
+	}
+}
+END_TEST
+
+/*
  * librelog commits without a store-load fence only where relogd says it
  * looks again after arming (ring_recheck in the hello's reply): told so, it
  * does; by a relogd that takes the ring and does not say it, it keeps its
@@ -794,6 +879,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_long_texts);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
+	tcase_add_test(tc, test_shim_close_flooded);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
 	tcase_add_test(tc, test_shim_too_many_plugin_ids);
 	tcase_add_test(tc, test_shim_unsafe_ids);
