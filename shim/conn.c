@@ -45,6 +45,37 @@ conn_say(int64_t deadline, const char *fmt, ...)
 	return (write(STDERR_FILENO, line, len) == (ssize_t)len ? 0 : -1);
 }
 
+/*
+ * A text of relogd's (a refusal's reason), fit to write to stderr: its
+ * control bytes shown as \xNN, so that it cannot end the line or drive
+ * the terminal; cut to fit out (size bytes, NUL included).
+ */
+const char *
+conn_shown(char *out, size_t size, struct proto_str s)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	size_t i, o = 0;
+
+	for (i = 0; i < s.len; i++) {
+		c = (unsigned char)s.ptr[i];
+		if (c >= 0x20 && c != 0x7f) {
+			if (o + 1 >= size)
+				break;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (o + 4 >= size)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	out[o] = '\0';
+	return (out);
+}
+
 /* The earlier of a deadline and, once closing, the close deadline. */
 int64_t
 conn_deadline(struct relog *h, int64_t deadline)

@@ -61,11 +61,13 @@ flusher_reset(struct relog *h)
 static void
 flusher_refused(struct relog *h, const struct shim_reply *r)
 {
+	char reason[512];
+
 	if (h->refused_told != 0 && shim_now_ms() - h->refused_told < 60000)
 		return;
 	h->refused_told = shim_now_ms();
-	conn_say(h->refused_told, "relog: relogd refused runner %s: %.*s\n",
-	    h->runner_id, (int)r->reason.len, r->reason.ptr);
+	conn_say(h->refused_told, "relog: relogd refused runner %s: %s\n",
+	    h->runner_id, conn_shown(reason, sizeof reason, r->reason));
 }
 
 /*
@@ -122,20 +124,22 @@ flusher_answer(struct relog *h, int64_t deadline)
 {
 	int64_t id = h->hello_id;
 	struct shim_reply r;
+	char reason[512];
 	ssize_t len;
 
 	h->hello_id = 0;
 	if ((len = conn_reply(h, deadline)) < 0)
 		return (-1);
-	if (conn_parse_reply(conn_reply_body(h), (size_t)len, &r) != 0 || r.request_id != id || !r.accepted) {
+	if (conn_parse_reply(conn_reply_body(h), (size_t)len, &r) != 0 ||
+	    r.request_id != id || !r.accepted) {
 		flusher_refused(h, &r);
 		return (-1);
 	}
 	conn_reply_done(h, (size_t)len);
 	if (r.ring == 0 && !h->ring_refused_told) {
 		conn_say(shim_now_ms(), "relog: relogd did not take the ring "
-		    "of runner %s (%.*s); sending batches\n", h->runner_id,
-		    (int)r.ring_reason.len, r.ring_reason.ptr);
+		    "of runner %s (%s); sending batches\n", h->runner_id,
+		    conn_shown(reason, sizeof reason, r.ring_reason));
 		h->ring_refused_told = 1;
 	}
 	if (shm_ring_fd(h->shm) >= 0 && h->wake_rx >= 0 && r.ring == 1) {

@@ -215,6 +215,7 @@ int64_t	conn_deadline(struct relog *, int64_t);
 int	conn_wait(struct relog *, short, int64_t);
 int	conn_send(struct relog *, const char *, size_t, const int *, int,
 	    int64_t);
+const char *conn_shown(char *, size_t, struct proto_str);
 ssize_t	conn_reply(struct relog *, int64_t);
 const char *conn_reply_body(const struct relog *);
 void	conn_reply_done(struct relog *, size_t);

@@ -787,6 +787,82 @@ shim_flood_serve(void *arg)
 	return (NULL);
 }
 
+/* Pack the hello's answer: refused, for a reason that would forge a line. */
+static void
+shim_pack_refused(msgpack_packer *pk, void *arg)
+{
+	(void)arg;
+	proto_pack_hello_reply(pk, 0, "no\x1b[31mRED\n[LOG-FALLBACK] forged",
+	    PROTO_RING_UNASKED, NULL);
+}
+
+/* Accept one runner, refuse its hello, hold it until it goes. */
+static void *
+shim_refuse_serve(void *arg)
+{
+	struct shim_fake *f = arg;
+	struct proto_header hd;
+	struct proto_msg m;
+	msgpack_sbuffer sb;
+	const char *cause;
+	char b[256];
+	int fd;
+
+	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
+		return (NULL);
+	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
+	    RELOG_METHOD_HELLO);
+	proto_msg_free(&m);
+	proto_client_frame(&sb, &hd, shim_pack_refused, NULL);
+	(void)!write(fd, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	while (read(fd, b, sizeof b) > 0)
+		;
+	close(fd);
+	return (NULL);
+}
+
+/*
+ * relogd's reason for a refusal goes to stderr with its control bytes
+ * shown (\xNN): it cannot end the line, forge a fallback record, or drive
+ * the terminal.
+ */
+START_TEST(test_shim_refusal_shown)
+{
+	struct shim_fake f = { .recheck = 0 };
+	struct pollfd pfd;
+	char buf[4096] = "";
+	size_t len = 0;
+	pthread_t t;
+	relog_t *h;
+	ssize_t n;
+	int err;
+
+	f.lfd = listen_deaf();
+	pthread_create(&t, NULL, shim_refuse_serve, &f);
+	err = capture_stderr();
+	h = open_handle(0);
+	pfd.fd = err;
+	pfd.events = POLLIN;
+	while (strchr(buf, '\n') == NULL) {
+		ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+		n = read(err, buf + len, sizeof buf - 1 - len);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	restore_stderr();
+	ck_assert_msg(strstr(buf, "relog: relogd refused runner shim: "
+	    "no\\x1b[31mRED\\x0a[LOG-FALLBACK] forged\n") != NULL, "%s", buf);
+	ck_assert_ptr_null(strchr(buf, '\x1b'));
+	relog_close(h, 0);
+	close(err);
+	pthread_join(t, NULL);
+	close(f.lfd);
+}
+END_TEST
+
 /*
  * relogd answers without end, to nothing asked: relog_close still returns
  * by its deadline, the records on stderr, with the ring taken (its
@@ -880,6 +956,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_close_hung_relogd);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_flooded);
+	tcase_add_test(tc, test_shim_refusal_shown);
 	tcase_add_test(tc, test_shim_close_stuck_stderr);
 	tcase_add_test(tc, test_shim_too_many_plugin_ids);
 	tcase_add_test(tc, test_shim_unsafe_ids);
