@@ -122,17 +122,20 @@ remote_open_queue(struct remote *rm)
 		return (-1);
 	}
 	close(ffd);
-	/* Say whose queue it is, for a restart with other settings. */
-	fd = proto_openat(rm->spool.dirfd, "uri", O_WRONLY | O_CREAT |
+	/*
+	 * Say whose queue it is, for a restart with other settings: written
+	 * aside, then renamed over, so that a kill never leaves it empty.
+	 */
+	fd = proto_openat(rm->spool.dirfd, "uri.new", O_WRONLY | O_CREAT |
 	    O_TRUNC, 0600, NULL);
-	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0) {
+	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0 || close(fd) != 0 ||
+	    renameat(rm->spool.dirfd, "uri.new", rm->spool.dirfd, "uri") != 0) {
 		log_error("cannot write %s/uri: %s", dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		spool_close(&rm->spool);
 		return (-1);
 	}
-	close(fd);
 	return (0);
 }
 
@@ -224,6 +227,15 @@ remote_resolve(const char *list, struct remote **out)
 	return (remote_resolve_list(list, out, 0));
 }
 
+/* A file queue left whose uri file cannot be read: its records stay. */
+static void
+remote_left_unsent(const char *name, const char *why)
+{
+	log_warn("%s/forward/%s/uri: %s: the records queued there are not "
+	    "sent (write the collector's URI in it, or remove the folder)",
+	    relogd_config.state_dir, name, why);
+}
+
 /*
  * Open the file queues left with records by remotes no longer configured
  * (each folder names its URI).
@@ -254,17 +266,22 @@ remote_start_left(void)
 		fd = proto_openat(qfd, "uri", O_RDONLY, 0, NULL);
 		close(qfd);
 		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+			remote_left_unsent(de->d_name, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			continue;
 		}
-		if (fgets(uri, sizeof uri, f) != NULL) {
+		cause = NULL;
+		if (fgets(uri, sizeof uri, f) == NULL)
+			remote_left_unsent(de->d_name, "it is empty");
+		else {
 			uri[strcspn(uri, "\n")] = '\0';
-			cause = NULL;
 			if (uri_list_check(uri, &cause) == 0)
 				remote_resolve(uri, some);
-			free(cause);
+			else
+				remote_left_unsent(de->d_name, cause);
 		}
+		free(cause);
 		fclose(f);
 	}
 	closedir(d);

@@ -475,6 +475,50 @@ START_TEST(test_remote_reload_removed)
 END_TEST
 
 /*
+ * A file queue left by a sink no longer configured, its uri file emptied:
+ * relogd says that its records are not sent, and keeps them; with the URI
+ * written back, they are sent.
+ */
+START_TEST(test_remote_left_without_uri)
+{
+	const char *args[] = { "-n", "100", NULL };
+	const char *argv[] = { "--config", NULL, NULL };
+	char path[600], text[400], *log;
+	struct dirent *de;
+	DIR *d;
+
+	collector_forward_start(&H, B_URI, NULL);
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "queued_disk", 100, 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	snprintf(path, sizeof path, "%s/forward", H.state_dir);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	ck_assert_ptr_nonnull(de);
+	snprintf(path, sizeof path, "%s/forward/%s/uri", H.state_dir,
+	    de->d_name);
+	closedir(d);
+	harness_write_file(path, "");
+
+	argv[1] = harness_config(&H, "[relogd]\nrate_limit = off\n");
+	harness_daemon_start(&H, argv);
+	ck_assert_int_eq(harness_daemon_await(&H, "/uri: it is empty: the "
+	    "records queued there are not sent", 1, COLLECTOR_TIMEOUT_MS), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+
+	snprintf(text, sizeof text, "%s\n", B_URI);
+	harness_write_file(path, text);
+	collector_relogd_start(&B, B_SOCK);
+	harness_daemon_start(&H, argv);
+	collector_await_stat(&H, "acked", 100, 0);
+	log = remote_stop_both();
+	harness_check_sequence(log, "r1", 0, 100);
+	free(log);
+}
+END_TEST
+
+/*
  * A forward sink whose file queue cannot be made: added by SIGHUP it is
  * not used, said so, and relogd goes on writing; at startup relogd refuses
  * to start without it.
@@ -552,6 +596,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_config);
 	tcase_add_test(tc, test_remote_reload);
 	tcase_add_test(tc, test_remote_reload_removed);
+	tcase_add_test(tc, test_remote_left_without_uri);
 	tcase_add_test(tc, test_remote_queue_unusable);
 	return (s);
 }
