@@ -387,6 +387,19 @@ batch_stderr_cb(const struct proto_ring_record *rec, void *arg)
 }
 
 /*
+ * At close, records are left in a ring found broken (written over by
+ * another process: only relogd has it too): they cannot be read, so
+ * neither delivered nor written to stderr. Said, and relog_close says so.
+ */
+static void
+batch_lost_in_ring(struct relog *h, const char *cause)
+{
+	conn_say(shim_now_ms(), "[LOG-FALLBACK] relog: records left in its "
+	    "ring are lost: the ring was written over (%s)\n", cause);
+	h->close_lost = 1;
+}
+
+/*
  * At the close deadline: write what relogd did not confirm to stderr, the
  * batches in the window first, then the ring up to where producers were,
  * for at most SHIM_FALLBACK_MS more; what stderr does not take by then is
@@ -411,7 +424,10 @@ batch_give_up(struct relog *h)
 		} while (rc == PROTO_RING_AGAIN);
 		if (counts.delivered != 0)
 			h->close_fallback = 1;
-	}
+		if (rc < 0)
+			batch_lost_in_ring(h, proto_ring_cause(h->cons));
+	} else
+		batch_lost_in_ring(h, "it cannot be read");
 	if (st.lost != 0)
 		conn_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "
 		    "lost at close: stderr did not take them\n",

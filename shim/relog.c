@@ -739,7 +739,7 @@ relog_close(relog_t *h, int timeout_ms)
 	/* The flusher bounds all its waits by close_deadline. */
 	if (!relog_forked(h))
 		pthread_join(h->thread, NULL);
-	ret = h->close_fallback ? -ETIMEDOUT : 0;
+	ret = h->close_lost ? -EIO : h->close_fallback ? -ETIMEDOUT : 0;
 	pthread_cond_destroy(&h->sent_cond);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->pack_lock);

@@ -168,7 +168,9 @@ int relog_flush(relog_t *h, int timeout_ms);
  * of the ring and written to stderr ("[LOG-FALLBACK]"; those relogd had
  * read or been sent, so may have written too, as "[LOG-FALLBACK?]"). Frees
  * the handle. Returns 0, -ETIMEDOUT if records had to be written to
- * stderr, or -EINVAL if h is NULL.
+ * stderr, -EIO if records were left in a ring another process wrote over
+ * (only relogd maps it too), which cannot be read (said on stderr), or
+ * -EINVAL if h is NULL.
  */
 int relog_close(relog_t *h, int timeout_ms);
 

@@ -126,6 +126,7 @@ struct relog {
 	int closing;
 	int64_t close_deadline;	/* monotonic ms, when closing */
 	int close_fallback;	/* close had to write records to stderr */
+	int close_lost;		/* ...and some in a broken ring it could not */
 	int fork_gen;		/* relog_fork_gen when the flusher started */
 
 	/* The flusher thread's own. */

@@ -468,6 +468,39 @@ START_TEST(test_shim_close_hung_relogd)
 }
 END_TEST
 
+/*
+ * The ring written over by another process (only relogd maps it too):
+ * the records left in it at close can be neither read nor written to
+ * stderr; relog_close says so there and returns -EIO, not 0.
+ */
+START_TEST(test_shim_close_ring_written_over)
+{
+	struct relog_ring_header *hdr;
+	char buf[8192];
+	relog_t *h;
+	size_t size;
+	ssize_t n;
+	int deaf, err, i;
+
+	deaf = listen_deaf();
+	h = open_handle(0);
+	for (i = 0; i < 5; i++)
+		relog_log(h, RELOG_ERROR, "plugin.over", "lost %d", i);
+	ck_assert_ptr_nonnull(hdr = shm_ring_memory(h->shm, &size));
+	hdr->magic = 0;
+	err = capture_stderr();
+	ck_assert_int_eq(relog_close(h, 100), -EIO);
+	restore_stderr();
+	n = read(err, buf, sizeof buf - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "[LOG-FALLBACK] relog: records left in its "
+	    "ring are lost: the ring was written over (") != NULL, "%s", buf);
+	close(err);
+	close(deaf);
+}
+END_TEST
+
 /* What a relogd that never acknowledges does (shim_mute_main). */
 struct shim_mute {
 	int listen_fd;
@@ -954,6 +987,7 @@ suite_shim(void)
 	tcase_add_test(tc, test_shim_entry_layouts);
 	tcase_add_test(tc, test_shim_long_texts);
 	tcase_add_test(tc, test_shim_close_hung_relogd);
+	tcase_add_test(tc, test_shim_close_ring_written_over);
 	tcase_add_test(tc, test_shim_close_unacked);
 	tcase_add_test(tc, test_shim_close_flooded);
 	tcase_add_test(tc, test_shim_refusal_shown);
