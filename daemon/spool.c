@@ -21,7 +21,10 @@
  *
  * Lengths are in the machine's byte order: a queue is not moved between
  * machines. A record cut short by a kill (the last of the last segment) is
- * cut off when the queue is opened again.
+ * cut off when the queue is opened again. A length no record has is damage
+ * (a kill never writes one): the rest of that segment is skipped, said,
+ * and left in its file; the last is then appended to no more. A cursor
+ * inside a record goes back to that record's start.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -107,13 +110,21 @@ spool_record_len(const struct spool *sp, const char *p, size_t left)
 	return ((int64_t)len + 4);
 }
 
+/* What follows the records spool_scan found. */
+enum spool_scan_end {
+	SPOOL_SCAN_CLEAN,	/* the file's end, or the limit */
+	SPOOL_SCAN_TORN,	/* a record cut short by the file's end */
+	SPOOL_SCAN_GARBAGE,	/* a length no record has */
+};
+
 /*
- * Count the records of a segment file from off on. Returns the offset
- * after the last whole record; *bad is set when garbage follows it.
+ * Count the records of a segment file from off on, up to the limit (a
+ * record that would end past it is not taken). Returns the offset after
+ * the last whole record; *end says what follows it.
  */
 static uint64_t
-spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
-    int *bad)
+spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t limit,
+    uint64_t *count, enum spool_scan_end *end)
 {
 	struct proto_buf b = { 0 };
 	uint64_t base = off;
@@ -122,17 +133,19 @@ spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
 	int64_t len;
 
 	*count = 0;
-	*bad = 0;
+	*end = SPOOL_SCAN_CLEAN;
 	proto_buf_grow(&b, SPOOL_READ_CHUNK);
 	for (;;) {
 		len = spool_record_len(sp, b.data + at, b.len - at);
+		if (len > 0 && base + at + (uint64_t)len > limit)
+			break;
 		if (len > 0) {
 			at += (size_t)len;
 			(*count)++;
 			continue;
 		}
 		if (len < 0) {
-			*bad = 1;
+			*end = SPOOL_SCAN_GARBAGE;
 			break;
 		}
 		/* Keep what is not used yet, and read more. */
@@ -144,7 +157,8 @@ spool_scan(const struct spool *sp, int fd, uint64_t off, uint64_t *count,
 		n = pread(fd, b.data + b.len, b.cap - b.len,
 		    (off_t)(base + b.len));
 		if (n <= 0) {
-			*bad = b.len != 0;
+			if (b.len != 0)
+				*end = SPOOL_SCAN_TORN;
 			break;
 		}
 		b.len += (size_t)n;
@@ -287,20 +301,47 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 }
 
 /*
- * Count the records of one segment file from where the cursor is (or its
- * start), and cut off a record written in part at the end of the last.
+ * A cursor (in the segment file fd, of size bytes) must be at a record's
+ * start: one that is not (damaged, or written so by hand) is moved back
+ * to the start of the record it is in, so that no record after it is
+ * skipped (that one may be sent twice). Records before it that cannot be
+ * read leave it where it is.
  */
 static void
+spool_cursor_check(struct spool *sp, int fd, const char *path)
+{
+	enum spool_scan_end how;
+	uint64_t count, at;
+
+	if (sp->ack.off == SPOOL_HDR)
+		return;
+	at = spool_scan(sp, fd, SPOOL_HDR, sp->ack.off, &count, &how);
+	if (at == sp->ack.off || how == SPOOL_SCAN_GARBAGE)
+		return;
+	log_warn("%s/%s: the cursor at byte %" PRIu64 " is not at a record's "
+	    "start: read from byte %" PRIu64 ", that record perhaps sent "
+	    "twice", sp->dir, path, sp->ack.off, at);
+	sp->ack.off = at;
+}
+
+/*
+ * Count the records of one segment file from where the cursor is (or its
+ * start), and cut off a record written in part at the end of the last.
+ * Returns 1 if the last has garbage (damage, not a kill's), so that
+ * records are appended to a new segment instead, else 0.
+ */
+static int
 spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 {
 	char path[PATH_MAX];
 	uint64_t count, end, size;
+	enum spool_scan_end how;
 	struct stat st;
-	int fd, bad, headless;
+	int fd, headless, garbage = 0;
 
 	spool_path(sp, seg, path, sizeof path);
 	if ((fd = proto_openat(sp->dirfd, path, O_RDWR, 0600, &st)) < 0)
-		return;
+		return (0);
 	sp->bytes += (uint64_t)st.st_size;
 	/* Begun on a full disk, without its header: empty, not short. */
 	headless = (uint64_t)st.st_size < SPOOL_HDR;
@@ -314,27 +355,35 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 		    "its end");
 		sp->ack.off = sp->ack.off < SPOOL_HDR ? SPOOL_HDR : size;
 	}
+	if (seg == sp->ack.seg && !headless)
+		spool_cursor_check(sp, fd, path);
 	end = spool_scan(sp, fd, seg == sp->ack.seg ? sp->ack.off : SPOOL_HDR,
-	    &count, &bad);
+	    UINT64_MAX, &count, &how);
 	if (seg >= sp->ack.seg)
 		sp->records += count;
 	if (seg == last && headless) {
 		/* Begun on a full disk: its header comes with its records. */
 		sp->header_due = 1;
 		sp->tail_size = SPOOL_HDR;
-	} else if (seg == last) {
+	} else if (seg == last && how != SPOOL_SCAN_GARBAGE) {
 		/* A record cut short by a kill: cut it off. */
-		if (bad && ftruncate(fd, (off_t)end) == 0) {
+		if (how == SPOOL_SCAN_TORN && ftruncate(fd, (off_t)end) == 0) {
 			log_warn("%s/%s: cut off %" PRIu64 " bytes of a record "
 			    "written in part", sp->dir, path,
 			    (uint64_t)st.st_size - end);
 			sp->bytes -= (uint64_t)st.st_size - end;
 		}
 		sp->tail_size = end;
-	} else if (bad)
+	} else if (how == SPOOL_SCAN_GARBAGE) {
+		/* Kept as it is, for a hand to mend; not appended to. */
 		log_warn("%s/%s: garbage after %" PRIu64 " bytes; the rest of "
-		    "it is skipped", sp->dir, path, end);
+		    "it (%" PRIu64 " bytes) is skipped", sp->dir, path, end,
+		    (uint64_t)st.st_size - end);
+		sp->tail_size = (uint64_t)st.st_size;
+		garbage = seg == last;
+	}
 	close(fd);
+	return (garbage);
 }
 
 /*
@@ -346,6 +395,7 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 {
 	char path[PATH_MAX];
 	uint64_t first = segs[0], last = segs[nsegs - 1];
+	int garbage = 0;
 	size_t i;
 
 	sp->head = first;
@@ -367,10 +417,15 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 			sp->head = segs[i] + 1;
 			continue;
 		}
-		spool_load_segment(sp, segs[i], last);
+		garbage = spool_load_segment(sp, segs[i], last);
 	}
 	if (spool_pos_before(spool_end(sp), sp->ack))
 		sp->ack = spool_end(sp);
+	if (garbage) {
+		/* Records after the garbage would never be read. */
+		spool_new_segment(sp);
+		return;
+	}
 	spool_path(sp, last, path, sizeof path);
 	sp->wfd = spool_openat(sp, path, O_WRONLY | O_APPEND);
 }
@@ -574,13 +629,14 @@ static uint64_t
 spool_drop_head(struct spool *sp)
 {
 	char path[PATH_MAX];
+	enum spool_scan_end how;
 	uint64_t count = 0;
-	int fd, bad;
+	int fd;
 
 	spool_path(sp, sp->head, path, sizeof path);
 	if (sp->ack.seg == sp->head &&
 	    (fd = spool_openat(sp, path, O_RDONLY)) >= 0) {
-		spool_scan(sp, fd, sp->ack.off, &count, &bad);
+		spool_scan(sp, fd, sp->ack.off, UINT64_MAX, &count, &how);
 		close(fd);
 	}
 	spool_unlink_head(sp);

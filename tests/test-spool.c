@@ -430,7 +430,8 @@ START_TEST(test_spool_garbage)
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "0000000000000002.q: garbage after "
-	    "2008 bytes; the rest of it is skipped") != NULL, "%s", LOG.data);
+	    "2008 bytes; the rest of it (6000 bytes) is skipped") != NULL, "%s",
+	    LOG.data);
 	ck_assert_uint_eq(S.records, 40 + 10 + 20);
 	spool_expect_n(0, 50);
 	spool_expect_n(80, 20);
@@ -517,8 +518,10 @@ END_TEST
 
 /*
  * A record's length field out of rec_min .. rec_max is not a record, its
- * bytes all there or not: at the end of the last segment it is cut off,
- * with whatever follows it.
+ * bytes all there or not, nor what a kill leaves (that is a record cut
+ * short): at the end of the last segment it is damage, skipped with
+ * whatever follows it and said, the file kept as it is, and records are
+ * appended to a new segment, where they are read.
  */
 START_TEST(test_spool_bounds)
 {
@@ -535,9 +538,12 @@ START_TEST(test_spool_bounds)
 	spool_file_append(spool_seg_path(1), rec, spool_record(rec, 3, 20));
 
 	spool_test_open(1u << 20, 16, 64);
-	ck_assert_msg(strstr(LOG.data, "cut off 93 bytes") != NULL, "%s",
+	ck_assert_msg(strstr(LOG.data, "0000000000000001.q: garbage after 96 "
+	    "bytes; the rest of it (93 bytes) is skipped") != NULL, "%s",
 	    LOG.data);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(1)), 96 + 93);
 	ck_assert_uint_eq(S.records, 2);
+	spool_append(&S, rec, spool_record(rec, 5, 30));
 	ck_assert_ptr_nonnull(p = spool_peek(&S, &len));
 	ck_assert_uint_eq(len, 4 + 16);
 	ck_assert(memcmp(p + 4, "rec 000000 ", 11) == 0);
@@ -546,16 +552,23 @@ START_TEST(test_spool_bounds)
 	ck_assert_uint_eq(len, 4 + 64);
 	ck_assert(memcmp(p + 4, "rec 000001 ", 11) == 0);
 	spool_consume(&S, len);
+	ck_assert_ptr_nonnull(p = spool_peek(&S, &len));
+	ck_assert_uint_eq(len, 4 + 30);
+	ck_assert(memcmp(p + 4, "rec 000005 ", 11) == 0);
+	spool_consume(&S, len);
 	spool_expect_end();
 	spool_test_close();
+	ck_assert_int_eq(spool_file_size(spool_seg_path(2)), 8 + 34);
 
-	/* And one byte too short. */
-	spool_file_append(spool_seg_path(1), rec, spool_record(rec, 4, 15));
+	/* And one byte too short, at the end of the new one. */
+	spool_file_append(spool_seg_path(2), rec, spool_record(rec, 4, 15));
 	spool_log_clear();
 	spool_test_open(1u << 20, 16, 64);
-	ck_assert_msg(strstr(LOG.data, "cut off 19 bytes") != NULL, "%s",
+	ck_assert_msg(strstr(LOG.data, "0000000000000002.q: garbage after 42 "
+	    "bytes; the rest of it (19 bytes) is skipped") != NULL, "%s",
 	    LOG.data);
-	ck_assert_uint_eq(S.records, 2);
+	ck_assert_uint_eq(S.records, 3);
+	ck_assert_int_eq(spool_seg_count(), 3);
 }
 END_TEST
 
@@ -604,6 +617,40 @@ START_TEST(test_spool_cursor_past_end)
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "the cursor is in segment 9, past the "
 	    "last") != NULL, "%s", LOG.data);
+}
+END_TEST
+
+/*
+ * A cursor inside a record (damaged, or written so by hand): read from
+ * that record's start, said, none after it lost; the segment is not cut.
+ */
+START_TEST(test_spool_cursor_off_record)
+{
+	char path[480], line[64];
+	long long size;
+	int fd, n;
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_test_close();
+	size = spool_file_size(spool_seg_path(1));
+	snprintf(path, sizeof path, "%s/cursor", Q);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	/* One byte into record 3. */
+	n = snprintf(line, sizeof line, "%016x %016x\n", 1, 8 + 3 * 200 + 1);
+	ck_assert_int_eq(write(fd, line, (size_t)n), n);
+	close(fd);
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "0000000000000001.q: the cursor at byte "
+	    "609 is not at a record's start: read from byte 608") != NULL,
+	    "%s", LOG.data);
+	ck_assert_int_eq(spool_file_size(spool_seg_path(1)), size);
+	ck_assert_uint_eq(S.records, 7);
+	spool_append_n(10, 2);
+	spool_expect_n(3, 9);
+	spool_expect_end();
 }
 END_TEST
 
@@ -931,6 +978,7 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_renumber);
 	tcase_add_test(tc, test_spool_bounds);
 	tcase_add_test(tc, test_spool_cursor_past_end);
+	tcase_add_test(tc, test_spool_cursor_off_record);
 	tcase_add_test(tc, test_spool_fifos);
 	tcase_add_test(tc, test_spool_not_alone);
 	tcase_add_test(tc, test_spool_full_disk_mark);
