@@ -103,7 +103,8 @@ remote_conn_reload_tls(void)
 }
 
 /*
- * The remote's timer: time to retry (down), the protocol's (up, with
+ * The remote's timer: time to retry (down), a connect that takes long
+ * (connecting: the collector may be away), the protocol's (up, with
  * batches in flight), or no end-of-file in time (closing).
  */
 static void
@@ -409,7 +410,8 @@ static void
 remote_conn_connect(struct remote *rm)
 {
 	struct timeval tv = { REMOTE_TIMEOUT_S, 0 };
-	struct timeval slow = { 0, REMOTE_CONNECT_SLOW_MS * 1000 };
+	struct timeval slow = { REMOTE_CONNECT_SLOW_MS / 1000,
+	    REMOTE_CONNECT_SLOW_MS % 1000 * 1000 };
 	struct sockaddr_un sun;
 	SSL_CTX *ctx = NULL;
 	int ret;

@@ -121,7 +121,7 @@ struct remote {
 	struct uri addr;
 	enum remote_state state;
 	struct bufferevent *bev;
-	struct event *timer;	/* retry, or the protocol's */
+	struct event *timer;	/* retry, slow connect, or the protocol's */
 	unsigned failures;	/* in a row, without an ack in between */
 	int was_up;		/* a connection came up since relogd started */
 	int connect_slow;	/* this connect is REMOTE_CONNECT_SLOW_MS old */

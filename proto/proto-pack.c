@@ -60,6 +60,41 @@ proto_id_own_log(const char *id, size_t len)
 }
 
 /*
+ * Length of the valid UTF-8 sequence at p (of at most left bytes), or 0.
+ * Here, not in proto-text.c: librelog shows relogd's texts with it.
+ */
+size_t
+proto_utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return (1);
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07;
+	else
+		return (0);
+	if (n > left)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates, or past U+10FFFF. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+	    (n == 4 && c < 0x10000) || (c >= 0xd800 && c <= 0xdfff) ||
+	    c > 0x10ffff)
+		return (0);
+	return (n);
+}
+
+/*
  * How much of a text of len bytes to keep so that it is at most max bytes
  * and does not end inside a UTF-8 sequence. A character is 4 bytes at most:
  * past 3 continuation bytes the text is no UTF-8 there, and is cut at max

@@ -473,38 +473,6 @@ proto_parse_line(char *text, size_t len, struct proto_line *l)
 	return (0);
 }
 
-/* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
-size_t
-proto_utf8_len(const unsigned char *p, size_t left)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (p[0] < 0x80)
-		return (1);
-	if ((p[0] & 0xe0) == 0xc0)
-		n = 2, c = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		n = 3, c = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		n = 4, c = p[0] & 0x07;
-	else
-		return (0);
-	if (n > left)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	/* No overlong forms, surrogates, or past U+10FFFF. */
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
-	    (n == 4 && c < 0x10000) || (c >= 0xd800 && c <= 0xdfff) ||
-	    c > 0x10ffff)
-		return (0);
-	return (n);
-}
-
 /*
  * Append text inside a JSON string: quotes, backslashes and control
  * characters escaped, and bytes that are not UTF-8 as U+FFFD.

@@ -4,6 +4,7 @@
  * metrics_listen). relogctl reopen: relogd.reopen.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,8 +31,8 @@ ctl_stats_width(const msgpack_object *rows, const char *key, int min)
 
 	for (i = 0; rows != NULL && i < rows->via.array.size; i++) {
 		s = ctl_msg_str(&rows->via.array.ptr[i], key);
-		if (s.len > (size_t)width)
-			width = s.len > 1024 ? 1024 : (int)s.len;
+		if (s.len > (size_t)width && s.len <= INT_MAX)
+			width = (int)s.len;
 	}
 	return (width);
 }

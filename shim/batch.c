@@ -221,9 +221,9 @@ batch_retire(struct relog *h, int commit)
 
 /*
  * Take replies: all that are here (SHIM_REPLIES_AT_ONCE at most), and,
- * with wait set, at least one (up to
- * SHIM_ACK_TIMEOUT_MS). Each acknowledges its batch; the oldest batches are
- * retired once acknowledged (relogd answers in order). Returns 0 or -1.
+ * with wait set, at least one (up to SHIM_ACK_TIMEOUT_MS). Each
+ * acknowledges its batch; the oldest batches are retired once
+ * acknowledged (relogd answers in order). Returns 0 or -1.
  */
 static int
 batch_acks(struct relog *h, int wait)

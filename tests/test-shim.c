@@ -825,8 +825,8 @@ static void
 shim_pack_refused(msgpack_packer *pk, void *arg)
 {
 	(void)arg;
-	proto_pack_hello_reply(pk, 0, "no\x1b[31mRED\n[LOG-FALLBACK] forged",
-	    PROTO_RING_UNASKED, NULL);
+	proto_pack_hello_reply(pk, 0, "no\x1b[31mRED\n[LOG-FALLBACK] forged"
+	    "\xc2\x9b" "1m\x9b" "2m\tend \xc3\xa9", PROTO_RING_UNASKED, NULL);
 }
 
 /* Accept one runner, refuse its hello, hold it until it goes. */
@@ -858,8 +858,8 @@ shim_refuse_serve(void *arg)
 
 /*
  * relogd's reason for a refusal goes to stderr with its control bytes
- * shown (\xNN): it cannot end the line, forge a fallback record, or drive
- * the terminal.
+ * shown (\xNN, C1 controls \u00NN), as relogd shows them in its files: it
+ * cannot end the line, forge a fallback record, or drive the terminal.
  */
 START_TEST(test_shim_refusal_shown)
 {
@@ -887,8 +887,10 @@ START_TEST(test_shim_refusal_shown)
 	}
 	restore_stderr();
 	ck_assert_msg(strstr(buf, "relog: relogd refused runner shim: "
-	    "no\\x1b[31mRED\\x0a[LOG-FALLBACK] forged\n") != NULL, "%s", buf);
+	    "no\\x1b[31mRED\\x0a[LOG-FALLBACK] forged\\u009b1m\\x9b2m\tend "
+	    "\xc3\xa9\n") != NULL, "%s", buf);
 	ck_assert_ptr_null(strchr(buf, '\x1b'));
+	ck_assert_ptr_null(strchr(buf, '\x9b'));
 	relog_close(h, 0);
 	close(err);
 	pthread_join(t, NULL);
