@@ -128,11 +128,16 @@ remote_open_queue(struct remote *rm)
 	 */
 	fd = proto_openat(rm->spool.dirfd, "uri.new", O_WRONLY | O_CREAT |
 	    O_TRUNC, 0600, NULL);
-	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0 || close(fd) != 0 ||
-	    renameat(rm->spool.dirfd, "uri.new", rm->spool.dirfd, "uri") != 0) {
+	if (fd < 0 || dprintf(fd, "%s\n", rm->uri) < 0) {
 		log_error("cannot write %s/uri: %s", dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		spool_close(&rm->spool);
+		return (-1);
+	}
+	if (close(fd) != 0 || renameat(rm->spool.dirfd, "uri.new",
+	    rm->spool.dirfd, "uri") != 0) {
+		log_error("cannot write %s/uri: %s", dir, strerror(errno));
 		spool_close(&rm->spool);
 		return (-1);
 	}
@@ -227,29 +232,83 @@ remote_resolve(const char *list, struct remote **out)
 	return (remote_resolve_list(list, out, 0));
 }
 
-/* A file queue left whose uri file cannot be read: its records stay. */
-static void
-remote_left_unsent(const char *name, const char *why)
+/* Does a queue's folder hold a segment file with records in it? */
+static int
+remote_left_holds(int qfd)
 {
-	log_warn("%s/forward/%s/uri: %s: the records queued there are not "
-	    "sent (write the collector's URI in it, or remove the folder)",
-	    relogd_config.state_dir, name, why);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, found = 0;
+
+	if ((fd = dup(qfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return (1);
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		found = strlen(de->d_name) == 18 &&
+		    strcmp(de->d_name + 16, ".q") == 0 &&
+		    fstatat(qfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_size > 8;
+	}
+	closedir(d);
+	return (found);
+}
+
+/*
+ * The URI of a queue left in folder name (qfd), read from its uri file
+ * into uri: NULL, or why it cannot be sent (in why, or static).
+ */
+static const char *
+remote_left_uri(int qfd, const char *name, char *uri, size_t size,
+    char *why, size_t why_size)
+{
+	char want[100], *cause = NULL;
+	FILE *f;
+	int fd;
+
+	if ((fd = proto_openat(qfd, "uri", O_RDONLY, 0, NULL)) < 0 ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		snprintf(why, why_size, "%s", relogd_error_text(errno));
+		if (fd >= 0)
+			close(fd);
+		return (why);
+	}
+	if (fgets(uri, (int)size, f) == NULL)
+		uri[0] = '\0';
+	fclose(f);
+	uri[strcspn(uri, "\n")] = '\0';
+	if (uri[strspn(uri, ", \t")] == '\0')
+		return ("it names no collector");
+	if (uri_list_check(uri, &cause) != 0) {
+		snprintf(why, why_size, "%s", cause);
+		free(cause);
+		return (why);
+	}
+	/* Another URI (even one that means the same) has another folder. */
+	remote_spool_name(uri, want, sizeof want);
+	if (strcmp(want, name) != 0) {
+		snprintf(why, why_size, "%s is not the URI its records were "
+		    "queued for (its folder would be %s)", uri, want);
+		return (why);
+	}
+	return (NULL);
 }
 
 /*
  * Open the file queues left with records by remotes no longer configured
- * (each folder names its URI).
+ * (each folder names its URI). One that cannot be sent is said at start.
  */
 static void
-remote_start_left(void)
+remote_start_left(int at_start)
 {
-	char uri[RELOGD_REMOTE_LIST_MAX];
+	char uri[RELOGD_REMOTE_LIST_MAX], why[RELOGD_REMOTE_LIST_MAX + 200];
 	struct remote *some[RELOGD_REMOTE_MAX];
+	const char *bad;
 	struct dirent *de;
-	char *cause;
 	DIR *d;
-	FILE *f;
-	int fd, qfd, ffd;
+	int qfd, ffd;
 
 	if ((ffd = remote_forward_dir(0)) < 0)
 		return;
@@ -261,28 +320,23 @@ remote_start_left(void)
 		if (de->d_name[0] == '.')
 			continue;
 		/* A queue's folder is relogd's alone, as spool_open wants. */
-		if ((qfd = relogd_opendirat(dirfd(d), de->d_name, 0)) < 0)
+		if ((qfd = relogd_opendirat(dirfd(d), de->d_name, 0)) < 0) {
+			if (at_start && errno != ENOTDIR && errno != ENOENT)
+				log_warn("%s/forward/%s: %s: a file queue "
+				    "there is not sent", relogd_config.state_dir,
+				    de->d_name, relogd_dir_error_text(errno));
 			continue;
-		fd = proto_openat(qfd, "uri", O_RDONLY, 0, NULL);
+		}
+		bad = remote_left_uri(qfd, de->d_name, uri, sizeof uri, why,
+		    sizeof why);
+		if (bad == NULL)
+			remote_resolve(uri, some);
+		else if (at_start && remote_left_holds(qfd))
+			log_warn("%s/forward/%s/uri: %s: the records queued "
+			    "there are not sent (write in it the URI they "
+			    "were queued for, or remove the folder)",
+			    relogd_config.state_dir, de->d_name, bad);
 		close(qfd);
-		if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
-			remote_left_unsent(de->d_name, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		cause = NULL;
-		if (fgets(uri, sizeof uri, f) == NULL)
-			remote_left_unsent(de->d_name, "it is empty");
-		else {
-			uri[strcspn(uri, "\n")] = '\0';
-			if (uri_list_check(uri, &cause) == 0)
-				remote_resolve(uri, some);
-			else
-				remote_left_unsent(de->d_name, cause);
-		}
-		free(cause);
-		fclose(f);
 	}
 	closedir(d);
 }
@@ -303,7 +357,7 @@ remote_start_all(int at_start)
 	    at_start);
 	for (pc = relogd_config.plugins; pc != NULL; pc = pc->next)
 		remote_resolve_list(pc->set.remotes, some, at_start);
-	remote_start_left();
+	remote_start_left(at_start);
 }
 
 /*

@@ -23,8 +23,9 @@
  * machines. A record cut short by a kill (the last of the last segment) is
  * cut off when the queue is opened again. A length no record has is damage
  * (a kill never writes one): the rest of that segment is skipped, said,
- * and left in its file; the last is then appended to no more. A cursor
- * inside a record goes back to that record's start.
+ * and left in its file until the segment goes as any does; the last is
+ * then appended to no more. A cursor inside a record goes back to that
+ * record's start.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -301,11 +302,11 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 }
 
 /*
- * A cursor (in the segment file fd, of size bytes) must be at a record's
- * start: one that is not (damaged, or written so by hand) is moved back
- * to the start of the record it is in, so that no record after it is
- * skipped (that one may be sent twice). Records before it that cannot be
- * read leave it where it is.
+ * The cursor (in the segment file fd, path) must be at a record's start:
+ * one that is not (damaged, or written so by hand) is moved back to the
+ * start of the record it is in, so that no record after it is skipped
+ * (that one may be sent twice). Records before it that cannot be read
+ * leave it where it is.
  */
 static void
 spool_cursor_check(struct spool *sp, int fd, const char *path)
@@ -375,12 +376,14 @@ spool_load_segment(struct spool *sp, uint64_t seg, uint64_t last)
 		}
 		sp->tail_size = end;
 	} else if (how == SPOOL_SCAN_GARBAGE) {
-		/* Kept as it is, for a hand to mend; not appended to. */
+		/* Left in its file (no longer appended to, if the last). */
 		log_warn("%s/%s: garbage after %" PRIu64 " bytes; the rest of "
 		    "it (%" PRIu64 " bytes) is skipped", sp->dir, path, end,
 		    (uint64_t)st.st_size - end);
-		sp->tail_size = (uint64_t)st.st_size;
-		garbage = seg == last;
+		if (seg == last) {
+			sp->tail_size = (uint64_t)st.st_size;
+			garbage = 1;
+		}
 	}
 	close(fd);
 	return (garbage);
@@ -424,6 +427,9 @@ spool_load(struct spool *sp, const uint64_t *segs, size_t nsegs)
 	if (garbage) {
 		/* Records after the garbage would never be read. */
 		spool_new_segment(sp);
+		/* None waits (the cursor was at the garbage): start there. */
+		if (sp->records == 0)
+			sp->ack = (struct spool_pos){ sp->tail, SPOOL_HDR };
 		return;
 	}
 	spool_path(sp, last, path, sizeof path);

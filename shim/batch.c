@@ -43,10 +43,10 @@ struct batch_stderr {
 /*
  * Read the ring as the flusher: from where the window's batches end, or,
  * with the window empty, from the ring's tail, where the last commit
- * (relogd's, or the flusher's own) left it. Returns 0 or -1.
+ * (relogd's, or the flusher's own) left it. Returns 0, or -1 with *why.
  */
 static int
-batch_open(struct relog *h, int window)
+batch_open(struct relog *h, int window, const char **why)
 {
 	const char *cause = "there is none";
 	size_t size;
@@ -62,6 +62,7 @@ batch_open(struct relog *h, int window)
 				conn_say(shim_now_ms(), "relog: cannot read "
 				    "its own ring: %s\n", cause);
 			h->ring_broken_told = 1;
+			*why = cause;
 			return (-1);
 		}
 	}
@@ -78,7 +79,9 @@ batch_open(struct relog *h, int window)
 int
 batch_start(struct relog *h)
 {
-	return (batch_open(h, h->fcount != 0));
+	const char *why;
+
+	return (batch_open(h, h->fcount != 0, &why));
 }
 
 /*
@@ -388,8 +391,9 @@ batch_stderr_cb(const struct proto_ring_record *rec, void *arg)
 
 /*
  * At close, records are left in a ring found broken (written over by
- * another process: only relogd has it too): they cannot be read, so
- * neither delivered nor written to stderr. Said, and relog_close says so.
+ * another process, relogd the only other that maps it, or by a stray write
+ * in this one): they cannot be read, so neither delivered nor written to
+ * stderr. Said, and relog_close says so.
  */
 static void
 batch_lost_in_ring(struct relog *h, const char *cause)
@@ -411,10 +415,11 @@ batch_give_up(struct relog *h)
 {
 	struct batch_stderr st = { shim_now_ms() + SHIM_FALLBACK_MS, 0, 0 };
 	struct proto_ring_counts counts;
+	const char *why;
 	int rc, window = h->fcount != 0;
 
 	batch_give_up_window(h, &st);
-	if (batch_open(h, window) == 0) {
+	if (batch_open(h, window, &why) == 0) {
 		proto_ring_limit(h->cons);
 		memset(&counts, 0, sizeof counts);
 		do {
@@ -427,7 +432,7 @@ batch_give_up(struct relog *h)
 		if (rc < 0)
 			batch_lost_in_ring(h, proto_ring_cause(h->cons));
 	} else
-		batch_lost_in_ring(h, "it cannot be read");
+		batch_lost_in_ring(h, why);
 	if (st.lost != 0)
 		conn_say(shim_now_ms(), "[LOG-FALLBACK] relog: %llu records "
 		    "lost at close: stderr did not take them\n",

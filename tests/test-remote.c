@@ -475,16 +475,28 @@ START_TEST(test_remote_reload_removed)
 END_TEST
 
 /*
- * A file queue left by a sink no longer configured, its uri file emptied:
- * relogd says that its records are not sent, and keeps them; with the URI
- * written back, they are sent.
+ * A file queue left by a sink no longer configured, its uri file emptied
+ * or naming another URI: relogd says that its records are not sent, and
+ * keeps them; with the URI written back, they are sent.
  */
 START_TEST(test_remote_left_without_uri)
 {
+	static const struct {
+		const char *text;
+		const char *said;
+	} bad[] = {
+		{ "", "it names no collector" },
+		{ "\n", "it names no collector" },
+		{ "syslog://\n", "forward: bad URI \"syslog://\"" },
+		/* Valid, but not the one: its queue is another folder. */
+		{ "fluent+unix:/nowhere.sock\n", "fluent+unix:/nowhere.sock is "
+		    "not the URI its records were queued for" },
+	};
 	const char *args[] = { "-n", "100", NULL };
 	const char *argv[] = { "--config", NULL, NULL };
-	char path[600], text[400], *log;
+	char path[600], text[400], *log, *line, *p, *last = NULL;
 	struct dirent *de;
+	size_t i;
 	DIR *d;
 
 	collector_forward_start(&H, B_URI, NULL);
@@ -499,13 +511,28 @@ START_TEST(test_remote_left_without_uri)
 	snprintf(path, sizeof path, "%s/forward/%s/uri", H.state_dir,
 	    de->d_name);
 	closedir(d);
-	harness_write_file(path, "");
-
 	argv[1] = harness_config(&H, "[relogd]\nrate_limit = off\n");
-	harness_daemon_start(&H, argv);
-	ck_assert_int_eq(harness_daemon_await(&H, "/uri: it is empty: the "
-	    "records queued there are not sent", 1, COLLECTOR_TIMEOUT_MS), 0);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		harness_write_file(path, bad[i].text);
+		harness_daemon_start(&H, argv);
+		/* relogd.stderr holds the runs before. */
+		snprintf(text, sizeof text, "/uri: %s", bad[i].said);
+		ck_assert_int_eq(harness_daemon_await(&H, "the records queued "
+		    "there are not sent", i + 1, COLLECTOR_TIMEOUT_MS), 0);
+		ck_assert_int_eq(harness_daemon_stop(&H), 0);
+		/* This run's line, the last such, says why. */
+		log = harness_read_file(H.stderr_path, NULL);
+		ck_assert_uint_eq(harness_count(log, "are not sent"), i + 1);
+		for (line = log; (p = strstr(line, "are not sent")) != NULL;
+		    line = p + 1)
+			last = p;
+		while (last > log && last[-1] != '\n')
+			last--;
+		ck_assert_msg(strstr(last, text) != NULL &&
+		    strstr(last, text) < strstr(last, "are not sent"), "%s",
+		    log);
+		free(log);
+	}
 
 	snprintf(text, sizeof text, "%s\n", B_URI);
 	harness_write_file(path, text);

@@ -655,6 +655,39 @@ START_TEST(test_spool_cursor_off_record)
 END_TEST
 
 /*
+ * Garbage after the last record acked (zeros a machine's crash left in the
+ * last segment): nothing waits, records go to a new segment, and a
+ * reopen finds just them.
+ */
+START_TEST(test_spool_garbage_at_cursor)
+{
+	static const char zeros[64];
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	spool_append_n(0, 10);
+	spool_expect_n(0, 10);
+	spool_ack(&S, spool_tell(&S), 10);
+	spool_test_close();
+	spool_file_append(spool_seg_path(1), zeros, sizeof zeros);
+
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_msg(strstr(LOG.data, "0000000000000001.q: garbage after "
+	    "2008 bytes; the rest of it (64 bytes) is skipped") != NULL, "%s",
+	    LOG.data);
+	ck_assert_uint_eq(S.records, 0);
+	ck_assert_int_eq(spool_pending(&S), 0);
+	spool_expect_end();
+	spool_append_n(10, 3);
+	spool_test_close();
+	spool_log_clear();
+	spool_test_open(SPOOL_BUDGET, 8, 4096);
+	ck_assert_uint_eq(S.records, 3);
+	spool_expect_n(10, 3);
+	spool_expect_end();
+}
+END_TEST
+
+/*
  * FIFOs where segment files should be, never waited on for a writer or a
  * reader that will not come: one read later is skipped; the last, which
  * is appended to, makes the queue fail to open, and say so.
@@ -979,6 +1012,7 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_bounds);
 	tcase_add_test(tc, test_spool_cursor_past_end);
 	tcase_add_test(tc, test_spool_cursor_off_record);
+	tcase_add_test(tc, test_spool_garbage_at_cursor);
 	tcase_add_test(tc, test_spool_fifos);
 	tcase_add_test(tc, test_spool_not_alone);
 	tcase_add_test(tc, test_spool_full_disk_mark);
