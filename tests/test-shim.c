@@ -799,13 +799,19 @@ shim_flood_serve(void *arg)
 	msgpack_sbuffer sb;
 	const char *cause;
 	size_t i;
-	int fd;
+	int fd, big = 32 << 20;
 
 	for (i = 0; i + 5 <= sizeof flood; i += 5)
 		memcpy(flood + i, "\0\0\0\1\x80", 5);
 	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
 		return (NULL);
+	/*
+	 * Replies always waiting, however fast the runner reads: 32 MiB of
+	 * them queued (as root; else what the system allows).
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
 	    RELOG_METHOD_HELLO);
 	proto_msg_free(&m);
