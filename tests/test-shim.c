@@ -716,10 +716,15 @@ START_TEST(test_shim_wall_clock)
 }
 END_TEST
 
-/* A relogd of old that takes the ring but does not say ring_recheck. */
+/*
+ * A relogd of the test's: by default one of old that takes the ring but
+ * does not say ring_recheck.
+ */
 struct shim_fake {
 	int lfd;
 	int recheck;		/* say ring_recheck: true */
+	/* The hello's answer, if not shim_fake_pack's. */
+	void (*answer)(msgpack_packer *, void *);
 };
 
 static void
@@ -742,27 +747,41 @@ shim_fake_pack(msgpack_packer *pk, void *arg)
 	}
 }
 
-/* Accept one runner, answer its hello, hold it until it goes. */
-static void *
-shim_fake_serve(void *arg)
+/* Accept one runner and answer its hello; its connection, or -1. */
+static int
+shim_fake_greet(struct shim_fake *f)
 {
-	struct shim_fake *f = arg;
 	struct proto_header hd;
 	struct proto_msg m;
 	msgpack_sbuffer sb;
 	const char *cause;
-	char b[256];
 	int fd;
 
 	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
-		return (NULL);
+		return (-1);
 	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
 	    RELOG_METHOD_HELLO);
 	proto_msg_free(&m);
-	proto_client_frame(&sb, &hd, shim_fake_pack, f);
-	(void)!write(fd, sb.data, sb.size);
+	proto_client_frame(&sb, &hd, f->answer != NULL ? f->answer :
+	    shim_fake_pack, f);
+	if (send(fd, sb.data, sb.size, MSG_NOSIGNAL) != (ssize_t)sb.size) {
+		close(fd);
+		fd = -1;
+	}
 	msgpack_sbuffer_destroy(&sb);
+	return (fd);
+}
+
+/* Accept one runner, answer its hello, hold it until it goes. */
+static void *
+shim_fake_serve(void *arg)
+{
+	char b[256];
+	int fd;
+
+	if ((fd = shim_fake_greet(arg)) < 0)
+		return (NULL);
 	while (read(fd, b, sizeof b) > 0)
 		;
 	close(fd);
@@ -793,18 +812,12 @@ static void *
 shim_flood_serve(void *arg)
 {
 	static char flood[65535];
-	struct shim_fake *f = arg;
-	struct proto_header hd;
-	struct proto_msg m;
-	msgpack_sbuffer sb;
-	const char *cause;
 	size_t i;
 	int fd, big = 32 << 20;
 
 	for (i = 0; i + 5 <= sizeof flood; i += 5)
 		memcpy(flood + i, "\0\0\0\1\x80", 5);
-	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
+	if ((fd = shim_fake_greet(arg)) < 0)
 		return (NULL);
 	/*
 	 * Replies always waiting, however fast the runner reads: 32 MiB of
@@ -812,16 +825,8 @@ shim_flood_serve(void *arg)
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) != 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
-	    RELOG_METHOD_HELLO);
-	proto_msg_free(&m);
-	proto_client_frame(&sb, &hd, f->recheck ? shim_fake_pack :
-	    shim_pack_accepted, f);
-	if (send(fd, sb.data, sb.size, MSG_NOSIGNAL) == (ssize_t)sb.size) {
-		while (send(fd, flood, sizeof flood, MSG_NOSIGNAL) > 0)
-			;
-	}
-	msgpack_sbuffer_destroy(&sb);
+	while (send(fd, flood, sizeof flood, MSG_NOSIGNAL) > 0)
+		;
 	close(fd);
 	return (NULL);
 }
@@ -835,33 +840,6 @@ shim_pack_refused(msgpack_packer *pk, void *arg)
 	    "\xc2\x9b" "1m\x9b" "2m\tend \xc3\xa9", PROTO_RING_UNASKED, NULL);
 }
 
-/* Accept one runner, refuse its hello, hold it until it goes. */
-static void *
-shim_refuse_serve(void *arg)
-{
-	struct shim_fake *f = arg;
-	struct proto_header hd;
-	struct proto_msg m;
-	msgpack_sbuffer sb;
-	const char *cause;
-	char b[256];
-	int fd;
-
-	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0 || proto_client_recv(fd, 10000, &m, &cause) != 0)
-		return (NULL);
-	wire_begin(&hd, RELOG_TYPE_RESPONSE, m.env.request_id,
-	    RELOG_METHOD_HELLO);
-	proto_msg_free(&m);
-	proto_client_frame(&sb, &hd, shim_pack_refused, NULL);
-	(void)!write(fd, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-	while (read(fd, b, sizeof b) > 0)
-		;
-	close(fd);
-	return (NULL);
-}
-
 /*
  * relogd's reason for a refusal goes to stderr with its control bytes
  * shown (\xNN, C1 controls \u00NN), as relogd shows them in its files: it
@@ -869,7 +847,7 @@ shim_refuse_serve(void *arg)
  */
 START_TEST(test_shim_refusal_shown)
 {
-	struct shim_fake f = { .recheck = 0 };
+	struct shim_fake f = { .answer = shim_pack_refused };
 	struct pollfd pfd;
 	char buf[4096] = "";
 	size_t len = 0;
@@ -879,7 +857,7 @@ START_TEST(test_shim_refusal_shown)
 	int err;
 
 	f.lfd = listen_deaf();
-	pthread_create(&t, NULL, shim_refuse_serve, &f);
+	pthread_create(&t, NULL, shim_fake_serve, &f);
 	err = capture_stderr();
 	h = open_handle(0);
 	pfd.fd = err;
@@ -920,6 +898,8 @@ START_TEST(test_shim_close_flooded)
 	int err, i;
 
 	for (f.recheck = 0; f.recheck <= 1; f.recheck++) {
+		/* Taking the ring, or not asked for it. */
+		f.answer = f.recheck ? NULL : shim_pack_accepted;
 		f.lfd = listen_deaf();
 		pthread_create(&t, NULL, shim_flood_serve, &f);
 		h = open_handle(0);
@@ -958,6 +938,7 @@ START_TEST(test_shim_recheck_negotiated)
 	pthread_t t;
 	relog_t *h;
 
+	f.answer = NULL;
 	for (f.recheck = 0; f.recheck <= 1; f.recheck++) {
 		f.lfd = listen_deaf();
 		pthread_create(&t, NULL, shim_fake_serve, &f);

@@ -254,6 +254,22 @@ spool_file_append(const char *path, const void *buf, size_t len)
 	close(fd);
 }
 
+/* Write the queue's cursor by hand: segment seg, byte off. */
+static void
+spool_cursor_put(uint64_t seg, uint64_t off)
+{
+	char path[480], line[64];
+	int fd, n;
+
+	snprintf(path, sizeof path, "%s/cursor", Q);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	n = snprintf(line, sizeof line, "%016" PRIx64 " %016" PRIx64 "\n", seg,
+	    off);
+	ck_assert_int_eq(write(fd, line, (size_t)n), n);
+	close(fd);
+}
+
 /*
  * Records go out in the order they came, across segments and with appends
  * between reads; they stay until acked, and an ack deletes the segments
@@ -452,7 +468,6 @@ END_TEST
  */
 START_TEST(test_spool_renumber)
 {
-	char path[480], line[64];
 	static const char magic[] = "RELOGQ1\n";
 	uint64_t seg;
 
@@ -465,9 +480,7 @@ START_TEST(test_spool_renumber)
 	ck_assert_int_eq(rename(spool_seg_path(2), spool_seg_path(0x12)), 0);
 	ck_assert_int_eq(rename(spool_seg_path(3), spool_seg_path(0x13)), 0);
 	ck_assert_int_eq(rename(spool_seg_path(4), spool_seg_path(0x20)), 0);
-	snprintf(path, sizeof path, "%s/cursor", Q);
-	snprintf(line, sizeof line, "%016x %016x\n", 0x12, 8 + 10 * 200);
-	harness_write_file(path, line);
+	spool_cursor_put(0x12, 8 + 10 * 200);
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "segment files renumbered from 18\n") !=
@@ -579,20 +592,13 @@ END_TEST
  */
 START_TEST(test_spool_cursor_past_end)
 {
-	char path[480], line[64];
 	long long size;
-	int fd, n;
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	spool_append_n(0, 10);
 	spool_test_close();
 	size = spool_file_size(spool_seg_path(1));
-	snprintf(path, sizeof path, "%s/cursor", Q);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	ck_assert_int_ge(fd, 0);
-	n = snprintf(line, sizeof line, "%016x %016llx\n", 1, size + 100);
-	ck_assert_int_eq(write(fd, line, (size_t)n), n);
-	close(fd);
+	spool_cursor_put(1, (uint64_t)size + 100);
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "the cursor is at byte") != NULL, "%s",
@@ -608,11 +614,7 @@ START_TEST(test_spool_cursor_past_end)
 	spool_test_close();
 
 	/* In a segment past the last: said as well. */
-	fd = open(path, O_WRONLY | O_TRUNC);
-	ck_assert_int_ge(fd, 0);
-	n = snprintf(line, sizeof line, "%016x %016x\n", 9, 8);
-	ck_assert_int_eq(write(fd, line, (size_t)n), n);
-	close(fd);
+	spool_cursor_put(9, 8);
 	spool_log_clear();
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "the cursor is in segment 9, past the "
@@ -626,21 +628,14 @@ END_TEST
  */
 START_TEST(test_spool_cursor_off_record)
 {
-	char path[480], line[64];
 	long long size;
-	int fd, n;
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	spool_append_n(0, 10);
 	spool_test_close();
 	size = spool_file_size(spool_seg_path(1));
-	snprintf(path, sizeof path, "%s/cursor", Q);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	ck_assert_int_ge(fd, 0);
 	/* One byte into record 3. */
-	n = snprintf(line, sizeof line, "%016x %016x\n", 1, 8 + 3 * 200 + 1);
-	ck_assert_int_eq(write(fd, line, (size_t)n), n);
-	close(fd);
+	spool_cursor_put(1, 8 + 3 * 200 + 1);
 
 	spool_test_open(SPOOL_BUDGET, 8, 4096);
 	ck_assert_msg(strstr(LOG.data, "0000000000000001.q: the cursor at byte "

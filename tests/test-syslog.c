@@ -138,6 +138,30 @@ START_TEST(test_syslog_restart)
 }
 END_TEST
 
+/* Kill relogd (SIGKILL), and see it gone. */
+static void
+syslog_kill(void)
+{
+	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
+	    SIGKILL);
+	H.daemon = -1;
+}
+
+/*
+ * rsyslogd started on port, and relogd again, forwarding to uri: the n
+ * records its queue held arrive, once each. Then both stop.
+ */
+static void
+syslog_restart_delivers(const char *uri, int port, long n)
+{
+	collector_rsyslog_start(&RS, H.dir, port, NULL);
+	collector_forward_start(&H, uri, NULL);
+	collector_rsyslog_check_sequence(&RS, n);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	collector_rsyslog_stop(&RS);
+}
+
 /*
  * relogd killed (SIGKILL) while the collector is down and records wait on
  * disk: started again, it delivers them, once each.
@@ -157,16 +181,9 @@ START_TEST(test_syslog_sigkill)
 	collector_run(&H, "r1", "alpha", args);
 	collector_await_stat(&H, "queued_disk", 500, 0);
 	ck_assert_int_eq(collector_stat(&H, "connected"), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
-	    SIGKILL);
-	H.daemon = -1;
+	syslog_kill();
 
-	collector_rsyslog_start(&RS, H.dir, port, NULL);
-	collector_forward_start(&H, uri, NULL);
-	collector_rsyslog_check_sequence(&RS, 500);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	collector_rsyslog_stop(&RS);
+	syslog_restart_delivers(uri, port, 500);
 }
 END_TEST
 
@@ -189,18 +206,11 @@ START_TEST(test_syslog_sigkill_unanswered)
 	ck_assert_int_eq(collector_stat(&H, "queued_disk"), 500);
 	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
 	ck_assert_int_eq(collector_stat(&H, "connected"), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
-	    SIGKILL);
-	H.daemon = -1;
+	syslog_kill();
 	close(filler);
 	close(lfd);
 
-	collector_rsyslog_start(&RS, H.dir, port, NULL);
-	collector_forward_start(&H, uri, NULL);
-	collector_rsyslog_check_sequence(&RS, 500);
-	ck_assert_int_eq(harness_daemon_stop(&H), 0);
-	collector_rsyslog_stop(&RS);
+	syslog_restart_delivers(uri, port, 500);
 }
 END_TEST
 
@@ -232,10 +242,7 @@ START_TEST(test_syslog_unanswered_after_up)
 	collector_await_stat(&H, "queued_disk", 300, 0);
 	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
-	ck_assert_int_eq(kill(H.daemon, SIGKILL), 0);
-	ck_assert_int_eq(harness_wait(H.daemon, COLLECTOR_TIMEOUT_MS), 128 +
-	    SIGKILL);
-	H.daemon = -1;
+	syslog_kill();
 	close(filler);
 	close(lfd);
 }
