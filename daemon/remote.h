@@ -57,6 +57,13 @@ struct spool {
 	uint64_t records;	/* from ack to the end */
 	struct spool_pos ack;	/* the first record not acked */
 	struct spool_pos read;	/* the next record to send */
+	/*
+	 * The reader went on from skip_from (a segment's end, or what could
+	 * not be read of it) to skip_to: an ack at the first is at the
+	 * second, as no batch holds what is between.
+	 */
+	struct spool_pos skip_from;
+	struct spool_pos skip_to;
 	struct spool_pos marked; /* a batch is acked there: never reused */
 	int wfd;
 	int header_due;		/* the tail's file has no header yet */

@@ -704,6 +704,26 @@ spool_unread(const struct spool *sp)
 }
 
 /*
+ * The reader goes on from where it is to to, past a segment's end or what
+ * cannot be read of it. Noted, so that an ack where it was is an ack at
+ * to (a batch may end there, and none after it hold what is skipped); and
+ * if nothing before it waits for an ack, acked now.
+ */
+static void
+spool_skip(struct spool *sp, struct spool_pos to)
+{
+	struct spool_pos from = sp->read;
+
+	/* Skips in a row make one. */
+	if (from.seg != sp->skip_to.seg || from.off != sp->skip_to.off)
+		sp->skip_from = from;
+	sp->skip_to = to;
+	sp->read = to;
+	if (sp->ack.seg == from.seg && sp->ack.off == from.off)
+		spool_ack(sp, to, 0);
+}
+
+/*
  * The next record to read, not consumed (spool_consume does), or NULL when
  * all are read. It lives until the next call.
  */
@@ -763,11 +783,11 @@ spool_peek(struct spool *sp, size_t *lenp)
 next_segment:
 		/* The end of a segment (or what cannot be read of it). */
 		if (sp->read.seg == sp->tail) {
-			sp->read = spool_end(sp);
+			spool_skip(sp, spool_end(sp));
 			break;
 		}
-		sp->read.seg++;
-		sp->read.off = SPOOL_HDR;
+		spool_skip(sp, (struct spool_pos){ sp->read.seg + 1,
+		    SPOOL_HDR });
 	}
 	return (NULL);
 }
@@ -825,6 +845,9 @@ spool_skip_all(struct spool *sp)
 void
 spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 {
+	/* Where the reader skipped from: nothing is held up to where to. */
+	if (pos.seg == sp->skip_from.seg && pos.off == sp->skip_from.off)
+		pos = sp->skip_to;
 	/* Past the end: records that could not be written. */
 	if (spool_pos_before(spool_end(sp), pos))
 		pos = spool_end(sp);

@@ -683,6 +683,59 @@ START_TEST(test_spool_garbage_at_cursor)
 END_TEST
 
 /*
+ * Garbage after records in the last segment, the records read and acked
+ * (helper-57): the queue is done, not pending for ever with its cursor at
+ * the garbage, whether the reader reached the garbage before the ack came
+ * or after; the damaged segment goes once acked past.
+ */
+START_TEST(test_spool_garbage_acked_past)
+{
+	static const uint32_t bad = 0xffffffff;
+	struct spool_pos end;
+	const char *p;
+	size_t len;
+	int after;
+
+	for (after = 0; after <= 1; after++) {
+		spool_test_open(SPOOL_BUDGET, 8, 4096);
+		spool_append_n(0, 10);
+		spool_test_close();
+		spool_file_append(spool_seg_path(1), &bad, sizeof bad);
+
+		spool_test_open(SPOOL_BUDGET, 8, 4096);
+		ck_assert_uint_eq(S.records, 10);
+		spool_expect_n(0, 10);
+		/* A batch of the ten ends at the garbage. */
+		end = spool_tell(&S);
+		if (after) {
+			spool_ack(&S, end, 10);
+			ck_assert_ptr_null(p = spool_peek(&S, &len));
+		} else {
+			ck_assert_ptr_null(p = spool_peek(&S, &len));
+			spool_ack(&S, end, 10);
+		}
+		ck_assert_int_eq(spool_pending(&S), 0);
+		ck_assert_int_eq(spool_file_size(spool_seg_path(1)), -1);
+		spool_append_n(10, 2);
+		spool_expect_n(10, 2);
+		spool_ack(&S, spool_tell(&S), 2);
+		ck_assert_int_eq(spool_pending(&S), 0);
+		spool_test_close();
+		/* Reopened: nothing left, nothing said twice. */
+		spool_log_clear();
+		spool_test_open(SPOOL_BUDGET, 8, 4096);
+		ck_assert_uint_eq(S.records, 0);
+		spool_expect_end();
+		ck_assert_int_eq(spool_pending(&S), 0);
+		spool_test_close();
+		harness_cleanup(&H);
+		harness_init(&H);
+		snprintf(Q, sizeof Q, "%s/q", H.dir);
+	}
+}
+END_TEST
+
+/*
  * FIFOs where segment files should be, never waited on for a writer or a
  * reader that will not come: one read later is skipped; the last, which
  * is appended to, makes the queue fail to open, and say so.
@@ -1008,6 +1061,7 @@ suite_spool(void)
 	tcase_add_test(tc, test_spool_cursor_past_end);
 	tcase_add_test(tc, test_spool_cursor_off_record);
 	tcase_add_test(tc, test_spool_garbage_at_cursor);
+	tcase_add_test(tc, test_spool_garbage_acked_past);
 	tcase_add_test(tc, test_spool_fifos);
 	tcase_add_test(tc, test_spool_not_alone);
 	tcase_add_test(tc, test_spool_full_disk_mark);
