@@ -847,7 +847,13 @@ START_TEST(test_ringd_recheck_closing)
 	hdr = rd_header(&r);
 	rd_replies_pile(&r);
 	for (;;) {
-		/* One record read (relogd woken or ticking), then armed. */
+		/*
+		 * Idle (armed for the next record, no ticks), so that the
+		 * push wakes relogd: after a late attempt it is armed for
+		 * more, and reads on its ticks, until one finds nothing.
+		 */
+		rd_await_armed(hdr, 1);
+		/* One record read, woken for, then armed for more. */
 		pushed = rd_now_ns();
 		rd_emit(&r, "plugin.rl", n++, 1);
 		rd_await_armed(hdr, 512);
