@@ -232,30 +232,6 @@ remote_resolve(const char *list, struct remote **out)
 	return (remote_resolve_list(list, out, 0));
 }
 
-/* Does a queue's folder hold a segment file with records in it? */
-static int
-remote_left_holds(int qfd)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int fd, found = 0;
-
-	if ((fd = dup(qfd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return (1);
-	}
-	while (!found && (de = readdir(d)) != NULL) {
-		found = strlen(de->d_name) == 18 &&
-		    strcmp(de->d_name + 16, ".q") == 0 &&
-		    fstatat(qfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st.st_size > 8;
-	}
-	closedir(d);
-	return (found);
-}
-
 /*
  * The URI of a queue left in folder name (qfd), read from its uri file
  * into uri: NULL, or why it cannot be sent (in why, or static).
@@ -331,7 +307,7 @@ remote_start_left(int at_start)
 		    sizeof why);
 		if (bad == NULL)
 			remote_resolve(uri, some);
-		else if (at_start && remote_left_holds(qfd))
+		else if (at_start && spool_dir_holds(qfd))
 			log_warn("%s/forward/%s/uri: %s: the records queued "
 			    "there are not sent (write in it the URI they "
 			    "were queued for, or remove the folder)",

@@ -209,6 +209,7 @@ struct spool_pos spool_tell(const struct spool *);
 void	spool_rewind(struct spool *);
 void	spool_skip_all(struct spool *);
 void	spool_ack(struct spool *, struct spool_pos, uint64_t);
+int	spool_dir_holds(int);
 void	spool_close(struct spool *);
 
 #endif

@@ -47,6 +47,13 @@
 #define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)
 #define SPOOL_READ_CHUNK (64u * 1024)
 
+/* Are a and b the same place in the queue? */
+static int
+spool_pos_eq(struct spool_pos a, struct spool_pos b)
+{
+	return (a.seg == b.seg && a.off == b.off);
+}
+
 /* Is a before b in the queue? */
 static int
 spool_pos_before(struct spool_pos a, struct spool_pos b)
@@ -67,6 +74,15 @@ spool_path(const struct spool *sp, uint64_t seg, char *buf, size_t size)
 {
 	(void)sp;
 	snprintf(buf, size, "%016" PRIx64 ".q", seg);
+}
+
+/* Is name a segment file's (spool_path)? Its number in *seg. */
+static int
+spool_segment_name(const char *name, uint64_t *seg)
+{
+	return (strlen(name) == 18 && strcmp(name + 16, ".q") == 0 &&
+	    strspn(name, "0123456789abcdef") == 16 &&
+	    sscanf(name, "%16" SCNx64, seg) == 1);
 }
 
 /* Open a file of the queue's folder (proto_openat: a regular file). */
@@ -261,10 +277,7 @@ spool_segments(struct spool *sp, uint64_t **segsp, size_t *np)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 18 ||
-		    strcmp(de->d_name + 16, ".q") != 0 ||
-		    strspn(de->d_name, "0123456789abcdef") != 16 ||
-		    sscanf(de->d_name, "%16" SCNx64, &seg) != 1)
+		if (!spool_segment_name(de->d_name, &seg))
 			continue;
 		if ((segs = reallocarray(segs, n + 1, sizeof *segs)) == NULL)
 			fatal("reallocarray");
@@ -715,11 +728,11 @@ spool_skip(struct spool *sp, struct spool_pos to)
 	struct spool_pos from = sp->read;
 
 	/* Skips in a row make one. */
-	if (from.seg != sp->skip_to.seg || from.off != sp->skip_to.off)
+	if (!spool_pos_eq(from, sp->skip_to))
 		sp->skip_from = from;
 	sp->skip_to = to;
 	sp->read = to;
-	if (sp->ack.seg == from.seg && sp->ack.off == from.off)
+	if (spool_pos_eq(sp->ack, from))
 		spool_ack(sp, to, 0);
 }
 
@@ -841,12 +854,38 @@ spool_skip_all(struct spool *sp)
 	sp->read = spool_end(sp);
 }
 
+/*
+ * Does the queue's folder (dirfd) hold a segment file with records in it?
+ * For a folder no sink opens (a left one): read, not opened.
+ */
+int
+spool_dir_holds(int dirfd)
+{
+	struct dirent *de;
+	struct stat st;
+	uint64_t seg;
+	DIR *d;
+	int fd, found = 0;
+
+	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return (1);
+	}
+	while (!found && (de = readdir(d)) != NULL)
+		found = spool_segment_name(de->d_name, &seg) &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (uint64_t)st.st_size > SPOOL_HDR;
+	closedir(d);
+	return (found);
+}
+
 /* The collector has every record before pos, n of them since the last. */
 void
 spool_ack(struct spool *sp, struct spool_pos pos, uint64_t n)
 {
 	/* Where the reader skipped from: nothing is held up to where to. */
-	if (pos.seg == sp->skip_from.seg && pos.off == sp->skip_from.off)
+	if (spool_pos_eq(pos, sp->skip_from))
 		pos = sp->skip_to;
 	/* Past the end: records that could not be written. */
 	if (spool_pos_before(spool_end(sp), pos))
