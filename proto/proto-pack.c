@@ -95,6 +95,42 @@ proto_utf8_len(const unsigned char *p, size_t left)
 }
 
 /*
+ * How a text shows the character at p (of at most left bytes): returns the
+ * bytes it takes of p; when it is to be shown escaped, writes the escape to
+ * esc and its length to *esc_len, else sets *esc_len to 0. Kept: tab,
+ * printable ASCII and UTF-8 from U+00A0 on. Escaped: C0 controls, DEL and
+ * bytes that are no UTF-8 as \xNN; C1 controls (U+0080 to U+009F) as
+ * \u00NN. relogd's files and librelog's stderr both show texts so.
+ */
+size_t
+proto_shown_char(const unsigned char *p, size_t left,
+    char esc[PROTO_SHOWN_MAX], size_t *esc_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n;
+
+	*esc_len = 0;
+	if (p[0] == '\t' || (p[0] >= 0x20 && p[0] < 0x7f))
+		return (1);
+	n = p[0] >= 0x80 ? proto_utf8_len(p, left) : 0;
+	if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+		memcpy(esc, "\\u00", 4);
+		esc[4] = hex[p[1] >> 4];
+		esc[5] = hex[p[1] & 15];
+		*esc_len = 6;
+		return (2);
+	}
+	if (n != 0)
+		return (n);
+	esc[0] = '\\';
+	esc[1] = 'x';
+	esc[2] = hex[p[0] >> 4];
+	esc[3] = hex[p[0] & 15];
+	*esc_len = 4;
+	return (1);
+}
+
+/*
  * How much of a text of len bytes to keep so that it is at most max bytes
  * and does not end inside a UTF-8 sequence. A character is 4 bytes at most:
  * past 3 continuation bytes the text is no UTF-8 there, and is cut at max

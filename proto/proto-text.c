@@ -192,9 +192,8 @@ proto_special32(const unsigned char *p)
 
 /*
  * Append text with the bytes a peer could forge lines or terminal control
- * with shown escaped: C0 controls but tab, DEL, and bytes that are no
- * UTF-8 as \xNN, C1 controls (U+0080 to U+009F) as \u00NN. A newline
- * starts the next line with cont, or, with cont's ptr NULL, is \x0a too.
+ * with shown escaped, as proto_shown_char shows them. A newline starts the
+ * next line with cont, or, with cont's ptr NULL, is \x0a too.
  */
 static void
 proto_format_escaped(struct proto_buf *b, struct proto_str text,
@@ -202,8 +201,8 @@ proto_format_escaped(struct proto_buf *b, struct proto_str text,
 {
 	const unsigned char *p = (const unsigned char *)text.ptr;
 	const unsigned char *end = p + text.len, *run = p;
-	char esc[8];
-	size_t n;
+	char esc[PROTO_SHOWN_MAX];
+	size_t n, esc_len;
 
 	while (p < end) {
 		/* Plain text a block of 32 bytes at a time, then 8. */
@@ -219,25 +218,26 @@ proto_format_escaped(struct proto_buf *b, struct proto_str text,
 			p = end;
 		if (p == end)
 			break;
+		/* Kept by proto_shown_char too; here without a call. */
 		if ((*p >= 0x20 && *p < 0x7f) || *p == '\t') {
 			p++;
 			continue;
 		}
-		proto_buf_add(b, run, (size_t)(p - run));
-		n = *p >= 0x80 ? proto_utf8_len(p, (size_t)(end - p)) : 0;
 		if (*p == '\n' && cont.ptr != NULL) {
+			proto_buf_add(b, run, (size_t)(p - run));
 			proto_buf_add(b, "\n", 1);
 			proto_buf_add(b, cont.ptr, cont.len);
 			n = 1;
-		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
-			snprintf(esc, sizeof esc, "\\u00%02x", p[1]);
-			proto_buf_add(b, esc, 6);
-		} else if (n != 0)
-			proto_buf_add(b, p, n);
-		else {
-			snprintf(esc, sizeof esc, "\\x%02x", *p);
-			proto_buf_add(b, esc, 4);
-			n = 1;
+		} else {
+			n = proto_shown_char(p, (size_t)(end - p), esc,
+			    &esc_len);
+			if (esc_len == 0) {
+				/* UTF-8 kept: part of the run. */
+				p += n;
+				continue;
+			}
+			proto_buf_add(b, run, (size_t)(p - run));
+			proto_buf_add(b, esc, esc_len);
 		}
 		p += n;
 		run = p;

@@ -210,6 +210,9 @@ struct proto_reader {
 	size_t off;
 };
 
+/* Room for the escape of one character (proto_shown_char): \u00NN. */
+#define PROTO_SHOWN_MAX 6
+
 /* Room for " [truncated N bytes]" of any N (proto_cut_mark). */
 #define PROTO_CUT_MARK_MAX 40
 
@@ -299,6 +302,8 @@ void	proto_format_line_styled(struct proto_buf *,
 int	proto_parse_time(const char *, size_t, int64_t *);
 int	proto_parse_line(char *, size_t, struct proto_line *);
 size_t	proto_utf8_len(const unsigned char *, size_t);
+size_t	proto_shown_char(const unsigned char *, size_t,
+	    char [PROTO_SHOWN_MAX], size_t *);
 void	proto_json_text(struct proto_buf *, struct proto_str);
 void	proto_json_str(struct proto_buf *, struct proto_str);
 void	proto_format_json(struct proto_buf *, const struct proto_line *,

@@ -47,49 +47,24 @@ conn_say(int64_t deadline, const char *fmt, ...)
 
 /*
  * A text of relogd's (a refusal's reason), fit to write to stderr, shown
- * as relogd shows texts in its files: C0 controls but tab, DEL and bytes
- * that are no UTF-8 as \xNN, C1 controls as \u00NN, so that it cannot end
- * the line or drive the terminal; cut to fit out (size bytes, NUL
+ * as relogd shows texts in its files (proto_shown_char), so that it cannot
+ * end the line or drive the terminal; cut to fit out (size bytes, NUL
  * included), never inside a character or an escape.
  */
 const char *
 conn_shown(char *out, size_t size, struct proto_str s)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s.ptr;
-	size_t i = 0, o = 0, n;
+	char esc[PROTO_SHOWN_MAX];
+	size_t i = 0, o = 0, n, esc_len;
 
 	while (i < s.len) {
-		if (p[i] == '\t' || (p[i] >= 0x20 && p[i] < 0x7f))
-			n = 1;
-		else if (p[i] < 0x80)
-			n = 0;
-		else if ((n = proto_utf8_len(p + i, s.len - i)) == 2 &&
-		    p[i] == 0xc2 && p[i + 1] < 0xa0) {
-			/* U+0080 to U+009F: \u00NN. */
-			if (o + 6 >= size)
-				break;
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[p[i + 1] >> 4];
-			out[o + 5] = hex[p[i + 1] & 15];
-			o += 6;
-			i += 2;
-			continue;
-		}
-		if (n == 0) {
-			if (o + 4 >= size)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[p[i] >> 4];
-			out[o++] = hex[p[i] & 15];
-			i++;
-			continue;
-		}
-		if (o + n >= size)
+		n = proto_shown_char(p + i, s.len - i, esc, &esc_len);
+		if (o + (esc_len != 0 ? esc_len : n) >= size)
 			break;
-		memcpy(out + o, p + i, n);
-		o += n;
+		memcpy(out + o, esc_len != 0 ? esc : (const char *)p + i,
+		    esc_len != 0 ? esc_len : n);
+		o += esc_len != 0 ? esc_len : n;
 		i += n;
 	}
 	out[o] = '\0';
