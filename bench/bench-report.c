@@ -35,6 +35,57 @@ bench_ratio(double a, double b)
 	return (b > 0 ? a / b : 0);
 }
 
+/* The median of a[i] / b[i] over n rounds: ratios within each round. */
+static double
+bench_round_ratio(const struct bench_tput *a, const struct bench_tput *b,
+    int n)
+{
+	double v[BENCH_ROUNDS], x;
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		x = bench_ratio(a[i].per_second, b[i].per_second);
+		for (j = i; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	return (n > 0 ? v[n / 2] : 0);
+}
+
+/* Print the rounds: each row's records/s, then the ratios, round by round. */
+static void
+bench_print_rounds(FILE *f, const struct bench_results *r)
+{
+	int i, rs = r->rsyslog.records != 0;
+
+	fprintf(f, "\n%-44s", "rounds, taken in turn (above: the median)");
+	for (i = 0; i < r->rounds; i++)
+		fprintf(f, " %10d", i + 1);
+	fprintf(f, "\n%-44s", "  relog,  8 runners, records/s");
+	for (i = 0; i < r->rounds; i++)
+		fprintf(f, " %10.0f", r->round8[i].per_second);
+	fprintf(f, "\n%-44s", "  relog, 64 runners, records/s");
+	for (i = 0; i < r->rounds; i++)
+		fprintf(f, " %10.0f", r->round64[i].per_second);
+	if (rs) {
+		fprintf(f, "\n%-44s", "  rsyslog, 8 senders, records/s");
+		for (i = 0; i < r->rounds; i++)
+			fprintf(f, " %10.0f", r->round_rs[i].per_second);
+	}
+	fprintf(f, "\n%-44s", "  64 runners / 8 runners");
+	for (i = 0; i < r->rounds; i++)
+		fprintf(f, " %10.2f", bench_ratio(r->round64[i].per_second,
+		    r->round8[i].per_second));
+	if (rs) {
+		fprintf(f, "\n%-44s", "  relog, 8 runners / rsyslog");
+		for (i = 0; i < r->rounds; i++)
+			fprintf(f, " %10.1f", bench_ratio(
+			    r->round8[i].per_second,
+			    r->round_rs[i].per_second));
+	}
+	fprintf(f, "\n");
+}
+
 /* Print the crash row: what the runners that SIGKILLed themselves lost. */
 static void
 bench_print_crash(FILE *f, const struct bench_crash *c)
@@ -130,6 +181,7 @@ bench_print(FILE *f, const struct bench_results *r)
 		    r->rsyslog.runners, 24, "", r->rsyslog.per_second,
 		    (unsigned long long)(r->rsyslog.records -
 		    r->rsyslog.arrived), (unsigned long long)r->rsyslog.arrived);
+	bench_print_rounds(f, r);
 	bench_print_crash(f, &r->crash);
 	fprintf(f, "\n%-44s %10s %10s\n", "delivery latency, emit to file (ms)",
 	    "p50", "p99");
@@ -148,11 +200,16 @@ bench_print(FILE *f, const struct bench_results *r)
 	    bench_ratio(r->fwd_down.per_second, r->tput[1].per_second));
 	fprintf(f, "%-44s %10.2f\n", "  throughput, 8 runners, sink up",
 	    bench_ratio(r->fwd_up.per_second, r->tput[1].per_second));
+	fprintf(f, "\n%-44s %10s\n", "64 runners / 8 runners, median round",
+	    "ratio");
+	fprintf(f, "%-44s %10.2f\n", "  throughput", bench_round_ratio(
+	    r->round64, r->round8, r->rounds));
 	if (r->rsyslog.records != 0) {
-		fprintf(f, "\n%-44s %10s\n", "relog / rsyslog", "ratio");
+		fprintf(f, "\n%-44s %10s\n", "relog / rsyslog, median round",
+		    "ratio");
 		fprintf(f, "%-44s %10.1f\n", "  throughput, 8 runners vs 8 "
-		    "senders", bench_ratio(r->tput[1].per_second,
-		    r->rsyslog.per_second));
+		    "senders", bench_round_ratio(r->round8,
+		    r->round_rs, r->rounds));
 		fprintf(f, "%-44s %10.1f\n", "  rsyslog send p50 / relog emit p50",
 		    bench_ratio((double)r->syslog_send.p50,
 		    (double)r->emit1.p50));
@@ -184,6 +241,16 @@ bench_json_tput(FILE *f, const struct bench_tput *t, const char *end)
 	    (unsigned long long)t->dropped, (unsigned long long)t->arrived,
 	    t->relogd_ns, t->relogd_busy, t->relogd_wait, t->runners_ns,
 	    t->rss_peak_kb, end);
+}
+
+/* Print n rounds' throughputs as JSON. */
+static void
+bench_json_rounds(FILE *f, const struct bench_tput *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		bench_json_tput(f, &t[i], i + 1 < n ? "," : "");
 }
 
 /* Write the results as JSON. */
@@ -218,7 +285,14 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "%.0f},\n", (unsigned long long)r->fwd_arrived, r->fwd_per_second);
 	fprintf(f, "  \"rsyslog_throughput\": [\n");
 	bench_json_tput(f, &r->rsyslog, "");
-	fprintf(f, "  ],\n  \"crash\": {\"runners\": %d, \"per_runner\": %llu, "
+	fprintf(f, "  ],\n  \"rounds\": {\"relog_8\": [\n");
+	bench_json_rounds(f, r->round8, r->rounds);
+	fprintf(f, "  ], \"relog_64\": [\n");
+	bench_json_rounds(f, r->round64, r->rounds);
+	fprintf(f, "  ], \"rsyslog_8\": [\n");
+	bench_json_rounds(f, r->round_rs, r->rsyslog.records != 0 ?
+	    r->rounds : 0);
+	fprintf(f, "  ]},\n  \"crash\": {\"runners\": %d, \"per_runner\": %llu, "
 	    "\"emitted\": %llu, \"delivered\": %llu, "
 	    "\"delivered_over_emitted\": %.4f},\n", r->crash.runners,
 	    (unsigned long long)r->crash.per_runner,
@@ -230,7 +304,9 @@ bench_json(FILE *f, const struct bench_results *r)
 	    "\n", r->rss_idle_kb, r->rss_1000_kb, r->rss_1000_rings_kb,
 	    r->tput[2].rss_peak_kb);
 	fprintf(f, "  \"ratios\": {\"throughput_relog_over_rsyslog\": %.2f, "
+	    "\"throughput_64_over_8\": %.2f, "
 	    "\"send_latency_rsyslog_over_relog\": %.2f}\n}\n",
-	    bench_ratio(r->tput[1].per_second, r->rsyslog.per_second),
+	    bench_round_ratio(r->round8, r->round_rs, r->rounds),
+	    bench_round_ratio(r->round64, r->round8, r->rounds),
 	    bench_ratio((double)r->syslog_send.p50, (double)r->emit1.p50));
 }

@@ -133,15 +133,49 @@ bench_syslog_sender(char **argv)
 	return (0);
 }
 
+/* One throughput row: a relogd of its own, per_runner records a runner. */
+static void
+bench_tput_row(struct bench_tput *t, struct harness *d, int runners,
+    uint64_t per_runner, int round)
+{
+	char name[32];
+
+	fprintf(stderr, "relog-bench: throughput, %d runners%s", runners,
+	    runners == 1 ? "\n" : ", round ");
+	if (runners != 1)
+		fprintf(stderr, "%d\n", round + 1);
+	snprintf(name, sizeof name, "t%d-%d", runners, round + 1);
+	bench_relogd_start(d, name, NULL);
+	bench_throughput(t, d, runners, per_runner);
+	bench_relogd_stop(d);
+}
+
+/* The round of median records/s (of n, odd). */
+static const struct bench_tput *
+bench_median(const struct bench_tput *t, int n)
+{
+	int i, j, below;
+
+	for (i = 0; i < n; i++) {
+		below = 0;
+		for (j = 0; j < n; j++)
+			if (t[j].per_second < t[i].per_second ||
+			    (t[j].per_second == t[i].per_second && j < i))
+				below++;
+		if (below == n / 2)
+			return (&t[i]);
+	}
+	return (&t[0]);
+}
+
 /* The whole run; or, emit_only, its emit latency rows and nothing else. */
 static int
 bench_run(int quick, int emit_only)
 {
-	static const int runners[3] = { 1, 8, 64 };
 	struct bench_results r;
 	struct harness d, collector;
 	struct bench_rsyslog rs;
-	char path[PATH_MAX + 32], name[16], config[2 * PATH_MAX + 128];
+	char path[PATH_MAX + 32], config[2 * PATH_MAX + 128];
 	uint64_t total = quick ? 200000 : 2000000, start;
 	FILE *f;
 	int i;
@@ -179,15 +213,30 @@ bench_run(int quick, int emit_only)
 	bench_crash(&r.crash, &d, 8, 1000);
 	bench_relogd_stop(&d);
 
-	for (i = 0; i < 3; i++) {
-		fprintf(stderr, "relog-bench: throughput, %d runners\n",
-		    runners[i]);
-		snprintf(name, sizeof name, "t%d", runners[i]);
-		bench_relogd_start(&d, name, NULL);
-		bench_throughput(&r.tput[i], &d, runners[i],
-		    total / (uint64_t)runners[i]);
-		bench_relogd_stop(&d);
+	bench_rsyslog_start(&rs);
+	if (rs.available) {
+		fprintf(stderr, "relog-bench: rsyslog's send\n");
+		bench_rsyslog_latency(&r.syslog_send, &rs);
+	} else
+		fprintf(stderr, "relog-bench: no rsyslogd: its rows skipped\n");
+	bench_tput_row(&r.tput[0], &d, 1, total, 0);
+	r.rounds = quick ? 1 : BENCH_ROUNDS;
+	for (i = 0; i < r.rounds; i++) {
+		bench_tput_row(&r.round8[i], &d, 8, total / 8, i);
+		bench_tput_row(&r.round64[i], &d, 64, total / 64, i);
+		if (rs.available) {
+			fprintf(stderr, "relog-bench: rsyslog, 8 senders, round "
+			    "%d\n", i + 1);
+			bench_rsyslog_throughput(&r.round_rs[i], &rs, 8,
+			    total / 8);
+		}
 	}
+	bench_rsyslog_stop(&rs);
+	r.tput[1] = *bench_median(r.round8, r.rounds);
+	r.tput[2] = *bench_median(r.round64, r.rounds);
+	if (rs.available)
+		r.rsyslog = *bench_median(r.round_rs, r.rounds);
+
 	if (bench_cg_daemons[0] != '\0') {
 		fprintf(stderr, "relog-bench: throughput, 64 runners, relogd "
 		    "in their cgroup\n");
@@ -229,15 +278,6 @@ bench_run(int quick, int emit_only)
 	bench_relogd_start(&d, "idle", NULL);
 	bench_idle_runners(&d, 1000, &r.rss_1000_kb, &r.rss_1000_rings_kb);
 	bench_relogd_stop(&d);
-
-	bench_rsyslog_start(&rs);
-	if (rs.available) {
-		fprintf(stderr, "relog-bench: rsyslog\n");
-		bench_rsyslog_latency(&r.syslog_send, &rs);
-		bench_rsyslog_throughput(&r.rsyslog, &rs, 8, total / 8);
-		bench_rsyslog_stop(&rs);
-	} else
-		fprintf(stderr, "relog-bench: no rsyslogd: skipped\n");
 
 	bench_print(stdout, &r);
 	bench_path(path, sizeof path, "%s/results.json", bench_out);

@@ -31,6 +31,12 @@
 #define BENCH_QUEUE 2048
 #define BENCH_TIMEOUT_MS 120000		/* for any one step */
 #define BENCH_DAEMON_WEIGHT 400		/* relogd.service's CPUWeight= */
+/*
+ * Rounds of the rows compared with each other (8 runners, 64, rsyslog's 8
+ * senders), taken in turn: a shared machine's load moves all of a round
+ * alike, and one slow minute moves one round, not the result.
+ */
+#define BENCH_ROUNDS 3
 
 /* Results of one latency run. */
 struct bench_lat {
@@ -86,7 +92,10 @@ struct bench_results {
 	struct bench_lat emit1, emit4, emit4_yield, emit1_full, emit4_full,
 	    delivery, syslog_send, floor;
 	struct bench_calls calls;
-	struct bench_tput tput[3], rsyslog;
+	struct bench_tput tput[3], rsyslog;	/* [1], [2], rsyslog: medians */
+	struct bench_tput round8[BENCH_ROUNDS], round64[BENCH_ROUNDS],
+	    round_rs[BENCH_ROUNDS];
+	int rounds;
 	struct bench_tput flat;		/* 64 runners, relogd in their cgroup */
 	struct bench_tput fwd_down, fwd_up;	/* 8 runners, a forward sink */
 	struct bench_crash crash;
