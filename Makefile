@@ -245,12 +245,15 @@ check-packages:
 deb:
 	$(Q)scripts/make-deb.sh build/deb
 
+# make run reads no settings file, not even an installed relogd's:
+# RUN_CONFIG=FILE names one.
+RUN_CONFIG ?= /dev/null
 run:
 	$(Q)$(call deps_install,build)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)mkdir -p $(BUILD)/run
-	$(RELOGD) --socket $(BUILD)/run/relogd.sock --log-dir $(BUILD)/run/log \
-		--state-dir $(BUILD)/run/state --stderr
+	$(RELOGD) --config $(RUN_CONFIG) --socket $(BUILD)/run/relogd.sock \
+		--log-dir $(BUILD)/run/log --state-dir $(BUILD)/run/state --stderr
 
 # The benchmark (bench/README.md): not a test, it asserts nothing.
 BENCH = $(BUILD)/relog-bench
