@@ -36,6 +36,15 @@
  * wait on disk from then on (remote_queue_away).
  */
 #define REMOTE_CONNECT_SLOW_MS 1000
+/*
+ * A connection whose collector owes something (bytes our output holds, an
+ * ack, syslog's end-of-file) and took nothing for this long may have
+ * stopped reading: records wait on disk until it takes some again
+ * (remote_queue_away), as they would were it down, while the connection
+ * is given until forward_timeout. Looked at every half of it, two looks
+ * in a row.
+ */
+#define REMOTE_STALL_MS 1000
 /* For a connect, an ack, an end-of-file: forward_timeout seconds. */
 #define REMOTE_TIMEOUT_S ((time_t)relogd_config.remote_timeout_s)
 
@@ -133,12 +142,59 @@ remote_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Set up a remote's timer (once, when it is made). */
+/*
+ * Connected: does the collector take anything? Owing something (our
+ * output holds bytes, Fluent's acks are due, syslog's end-of-file is) and
+ * taking nothing since the last look, twice in a row, it is stalled: the
+ * records in memory go to disk, and new ones follow them there, until it
+ * takes bytes or acks again.
+ */
+static void
+remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *rm = arg;
+	uint64_t progress = rm->out_taken + rm->acked;
+	int owes;
+
+	(void)fd;
+	(void)what;
+	owes = evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0 ||
+	    rm->state == REMOTE_CLOSING || (rm->proto->acks &&
+	    rm->nbatches != 0);
+	if (progress != rm->progress_seen || !owes) {
+		rm->progress_seen = progress;
+		rm->stall_looks = 0;
+		if (rm->stalled)
+			log_info("forward %s: the collector takes records "
+			    "again", rm->uri);
+		rm->stalled = 0;
+		return;
+	}
+	if (++rm->stall_looks < 2 || rm->stalled)
+		return;
+	rm->stalled = 1;
+	log_info("forward %s: the collector took nothing for %d ms; records "
+	    "wait on disk until it does", rm->uri, REMOTE_STALL_MS);
+	remote_queue_flush(rm);
+}
+
+/* Bytes left our output for the collector: counted, as its progress. */
+static void
+remote_conn_out_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	(void)out;
+	((struct remote *)arg)->out_taken += info->n_deleted;
+}
+
+/* Set up a remote's timers (once, when it is made). */
 void
 remote_conn_init(struct remote *rm)
 {
 	rm->timer = evtimer_new(relogd_base, remote_conn_timer_cb, rm);
-	if (rm->timer == NULL)
+	rm->stall_ev = event_new(relogd_base, -1, EV_PERSIST,
+	    remote_conn_stall_cb, rm);
+	if (rm->timer == NULL || rm->stall_ev == NULL)
 		fatalx("cannot create a timer");
 }
 
@@ -155,7 +211,9 @@ remote_conn_close(struct remote *rm)
 	rm->state = REMOTE_DOWN;
 	rm->half_closed = 0;
 	rm->resync = 0;
+	rm->stalled = 0;
 	evtimer_del(rm->timer);
+	event_del(rm->stall_ev);
 }
 
 /*
@@ -357,6 +415,7 @@ remote_conn_why(struct remote *rm, short what, char *why, size_t size)
 static void
 remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct timeval stall = { 0, REMOTE_STALL_MS / 2 * 1000 };
 	struct remote *rm = arg;
 	char why[160];
 
@@ -366,6 +425,9 @@ remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		rm->state = REMOTE_UP;
 		rm->was_up = 1;
 		rm->connect_slow = 0;
+		rm->stall_looks = 0;
+		rm->progress_seen = rm->out_taken + rm->acked;
+		event_add(rm->stall_ev, &stall);
 		log_debug("forward %s: connected", rm->uri);
 		remote_conn_pump(rm);
 		return;
@@ -429,6 +491,9 @@ remote_conn_connect(struct remote *rm)
 		fatalx("cannot create a connection");
 	bufferevent_setcb(rm->bev, remote_conn_read_cb, remote_conn_write_cb,
 	    remote_conn_event_cb, rm);
+	if (evbuffer_add_cb(bufferevent_get_output(rm->bev),
+	    remote_conn_out_cb, rm) == NULL)
+		fatalx("cannot watch a connection's output");
 	bufferevent_setwatermark(rm->bev, EV_WRITE, REMOTE_OUT_LOW, 0);
 	/* Connecting, and writing: no progress in the timeout is a failure. */
 	bufferevent_set_timeouts(rm->bev, NULL, &tv);

@@ -284,6 +284,7 @@ remote_fluent_drain(struct remote *rm)
 
 const struct remote_proto remote_fluent = {
 	.name = "fluent",
+	.acks = 1,
 	.add = remote_fluent_add,
 	.send = remote_fluent_send,
 	.may_send = remote_fluent_may_send,

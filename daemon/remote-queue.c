@@ -334,15 +334,18 @@ remote_queue_write(struct remote *rm, int at_exit)
 }
 
 /*
- * Is the collector away, as far as relogd can tell? Not connected, and
- * its last connection failed, or none came up since relogd started, or
- * this connect has taken REMOTE_CONNECT_SLOW_MS. Only a reconnect right
- * after a connection ended well (syslog's close after 1 MiB, or when
- * idle) keeps records in memory.
+ * Is the collector away, as far as relogd can tell? Connected, but it
+ * took nothing for REMOTE_STALL_MS while it owed (remote_conn_stall_cb);
+ * or not connected, and its last connection failed, or none came up since
+ * relogd started, or this connect has taken REMOTE_CONNECT_SLOW_MS. Only
+ * a reconnect right after a connection ended well (syslog's close after 1
+ * MiB, or when idle) keeps records in memory.
  */
 static int
 remote_queue_away(const struct remote *rm)
 {
+	if (rm->stalled)
+		return (1);
 	if (rm->state != REMOTE_DOWN && rm->state != REMOTE_CONNECTING)
 		return (0);
 	return (rm->failures != 0 || !rm->was_up || rm->connect_slow);

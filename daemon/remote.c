@@ -61,6 +61,7 @@ static void
 remote_free(struct remote *rm)
 {
 	event_free(rm->timer);
+	event_free(rm->stall_ev);
 	event_free(rm->say_timer);
 	if (rm->answers != NULL)
 		msgpack_unpacker_free(rm->answers);

@@ -101,6 +101,7 @@ enum remote_state {
  */
 struct remote_proto {
 	const char *name;
+	int acks;	/* answers each batch (Fluent): an answer owed */
 	/* Append the nth record of a batch to b; -1: it starts the next. */
 	int (*add)(struct remote *, struct proto_buf *,
 	    const struct remote_view *, uint32_t);
@@ -129,6 +130,11 @@ struct remote {
 	enum remote_state state;
 	struct bufferevent *bev;
 	struct event *timer;	/* retry, slow connect, or the protocol's */
+	struct event *stall_ev;	/* connected: does the collector take? */
+	int stalled;		/* it took nothing for REMOTE_STALL_MS */
+	int stall_looks;	/* looks in a row that saw it take nothing */
+	uint64_t out_taken;	/* bytes it took from our output */
+	uint64_t progress_seen;	/* out_taken + acked at the last look */
 	unsigned failures;	/* in a row, without an ack in between */
 	int was_up;		/* a connection came up since relogd started */
 	int connect_slow;	/* this connect is REMOTE_CONNECT_SLOW_MS old */

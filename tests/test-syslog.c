@@ -249,6 +249,47 @@ START_TEST(test_syslog_unanswered_after_up)
 END_TEST
 
 /*
+ * A collector that took the connection and reads nothing (a listener that
+ * never accepts: the kernel completes the handshake and queues the bytes).
+ * Once the connection was up (records before it wait on disk anyway), and
+ * the collector then took nothing for REMOTE_STALL_MS (here: no end-of-file
+ * to syslog's close when idle), the records in memory go to disk, and so
+ * do the ones after them, long before forward_timeout. They survive
+ * relogd's SIGKILL.
+ */
+START_TEST(test_syslog_sigkill_stalled)
+{
+	const char *first[] = { "-n", "10", NULL };
+	const char *args[] = { "-n", "500", NULL };
+	char uri[64], *text;
+	int port, lfd;
+
+	lfd = collector_listen_tcp(&port);
+	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
+	collector_forward_start(&H, uri, "forward_timeout = 3600\n");
+	collector_run(&H, "r0", "alpha", first);
+	collector_await_stat(&H, "sent", 10, 0);
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "queued_disk", 510, 0);
+	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
+	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	syslog_kill();
+	/* The bytes it held are lost with it: each record comes from disk. */
+	close(lfd);
+
+	collector_rsyslog_start(&RS, H.dir, port, NULL);
+	collector_forward_start(&H, uri, NULL);
+	collector_rsyslog_check_sequence(&RS, 500);
+	text = harness_read_file(RS.out, NULL);
+	harness_check_sequence(text, "r0", 0, 10);
+	free(text);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+	collector_rsyslog_stop(&RS);
+}
+END_TEST
+
+/*
  * relogd stopped (SIGTERM) while sending: what was in flight is acked
  * before it exits (the connection closed, and the collector's end-of-file
  * awaited), the rest waits on disk and goes after the restart: each record
@@ -639,6 +680,7 @@ suite_syslog(void)
 	tcase_add_test(tc, test_syslog_sigkill);
 	tcase_add_test(tc, test_syslog_sigkill_unanswered);
 	tcase_add_test(tc, test_syslog_unanswered_after_up);
+	tcase_add_test(tc, test_syslog_sigkill_stalled);
 	tcase_add_test(tc, test_syslog_sigterm);
 	tcase_add_test(tc, test_syslog_peer_closes);
 	tcase_add_test(tc, test_syslog_unix);
