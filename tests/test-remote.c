@@ -327,6 +327,42 @@ START_TEST(test_remote_dropped_in_flight)
 END_TEST
 
 /*
+ * A Fluent collector that took the connection and reads nothing (a
+ * listener that never accepts): once the connection was up and the acks
+ * it owes have not come for REMOTE_STALL_MS, the records in memory go to
+ * disk, and those after them too, though forward_timeout is an hour. They
+ * survive relogd's SIGKILL and reach the collector once it reads.
+ */
+START_TEST(test_remote_sigkill_stalled)
+{
+	const char *first[] = { "-n", "10", NULL };
+	const char *args[] = { "-n", "500", NULL };
+	char *text;
+	int lfd;
+
+	lfd = collector_listen_unix(B_SOCK);
+	collector_forward_start(&H, B_URI, "forward_timeout = 3600\n");
+	collector_run(&H, "r0", "alpha", first);
+	collector_await_stat(&H, "sent", 10, 0);
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "queued_disk", 510, 0);
+	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
+	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
+	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
+	close(lfd);
+	ck_assert_int_eq(unlink(B_SOCK), 0);
+
+	collector_relogd_start(&B, B_SOCK);
+	collector_forward_start(&H, B_URI, NULL);
+	collector_await_stat(&H, "acked", 510, 0);
+	text = remote_stop_both();
+	harness_check_sequence(text, "r0", 0, 10);
+	harness_check_sequence(text, "r1", 0, 500);
+	free(text);
+}
+END_TEST
+
+/*
  * A collector that takes connections and closes them at once is retried
  * with backoff (0.1 s doubling, here up to 1 s), not as fast as it closes.
  */
@@ -618,6 +654,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_torn_record);
 	tcase_add_test(tc, test_remote_empty_segment);
 	tcase_add_test(tc, test_remote_dropped_in_flight);
+	tcase_add_test(tc, test_remote_sigkill_stalled);
 	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
