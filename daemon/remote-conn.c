@@ -12,8 +12,11 @@
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +40,16 @@
  */
 #define REMOTE_CONNECT_SLOW_MS 1000
 /*
- * A connection whose collector owes something (bytes our output holds, an
+ * A connection whose collector owes something (bytes it has not taken, an
  * ack, syslog's end-of-file) and took nothing for this long may have
  * stopped reading: records wait on disk until it takes some again
  * (remote_queue_away), as they would were it down, while the connection
- * is given until forward_timeout. Looked at every half of it, two looks
- * in a row.
+ * is given until forward_timeout. Looked at every REMOTE_STALL_LOOK_MS:
+ * owing at REMOTE_STALL_LOOKS looks in a row, with nothing taken between.
  */
 #define REMOTE_STALL_MS 1000
+#define REMOTE_STALL_LOOK_MS 500
+#define REMOTE_STALL_LOOKS (REMOTE_STALL_MS / REMOTE_STALL_LOOK_MS + 1)
 /* For a connect, an ack, an end-of-file: forward_timeout seconds. */
 #define REMOTE_TIMEOUT_S ((time_t)relogd_config.remote_timeout_s)
 
@@ -143,9 +148,50 @@ remote_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Connected: does the collector take anything? Owing something (our
- * output holds bytes, Fluent's acks are due, syslog's end-of-file is) and
- * taking nothing since the last look, twice in a row, it is stalled: the
+ * What the collector took, as a count that grows while it takes: over
+ * TCP (TLS too), the bytes its TCP acknowledged, which are out of relogd
+ * whatever becomes of it; over a Unix socket, the bytes our output handed
+ * the kernel, which queues them on the collector's side. With *owes set
+ * if the kernel still holds bytes for it.
+ */
+static uint64_t
+remote_conn_taken(struct remote *rm, int *owes)
+{
+	int fd = bufferevent_getfd(rm->bev), queued = 0;
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	if (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+		*owes = 1;
+	if (rm->addr.path == NULL && getsockopt(fd, IPPROTO_TCP, TCP_INFO,
+	    &ti, &len) == 0 && len >= offsetof(struct tcp_info,
+	    tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+		return (ti.tcpi_bytes_acked);
+	return (rm->out_taken);
+}
+
+/*
+ * The records went to disk, or did not all (the file queue full): a
+ * remote's budgets kept and its file queue written, a connection whose
+ * batches in flight lost records on disk begun again, what waits sent.
+ */
+void
+remote_conn_flush(struct remote *rm)
+{
+	remote_queue_flush(rm);
+	/* In flight, but no longer (all) on disk: start over. */
+	if (rm->resync && rm->state != REMOTE_DOWN) {
+		log_warn("forward %s: records in flight were dropped from the "
+		    "file queue; sending again from the oldest kept", rm->uri);
+		remote_conn_close(rm);
+	}
+	remote_conn_start(rm);
+}
+
+/*
+ * Connected: does the collector take anything? Owing something (bytes it
+ * has not taken, Fluent's acks, syslog's end-of-file) at REMOTE_STALL_LOOKS
+ * looks in a row and taking nothing between them, it is stalled: the
  * records in memory go to disk, and new ones follow them there, until it
  * takes bytes or acks again.
  */
@@ -153,7 +199,7 @@ static void
 remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct remote *rm = arg;
-	uint64_t progress = rm->out_taken + rm->acked;
+	uint64_t progress;
 	int owes;
 
 	(void)fd;
@@ -161,21 +207,22 @@ remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 	owes = evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0 ||
 	    rm->state == REMOTE_CLOSING || (rm->proto->acks &&
 	    rm->nbatches != 0);
+	progress = remote_conn_taken(rm, &owes) + rm->acked;
 	if (progress != rm->progress_seen || !owes) {
 		rm->progress_seen = progress;
-		rm->stall_looks = 0;
+		rm->stall_looks = owes;
 		if (rm->stalled)
 			log_info("forward %s: the collector takes records "
 			    "again", rm->uri);
 		rm->stalled = 0;
 		return;
 	}
-	if (++rm->stall_looks < 2 || rm->stalled)
+	if (++rm->stall_looks < REMOTE_STALL_LOOKS || rm->stalled)
 		return;
 	rm->stalled = 1;
 	log_info("forward %s: the collector took nothing for %d ms; records "
 	    "wait on disk until it does", rm->uri, REMOTE_STALL_MS);
-	remote_queue_flush(rm);
+	remote_conn_flush(rm);
 }
 
 /* Bytes left our output for the collector: counted, as its progress. */
@@ -202,8 +249,11 @@ remote_conn_init(struct remote *rm)
 void
 remote_conn_close(struct remote *rm)
 {
-	if (rm->bev != NULL)
+	if (rm->bev != NULL) {
+		evbuffer_remove_cb(bufferevent_get_output(rm->bev),
+		    remote_conn_out_cb, rm);
 		bufferevent_free(rm->bev);
+	}
 	rm->bev = NULL;
 	rm->since_close = 0;
 	remote_queue_rewind(rm);
@@ -211,6 +261,8 @@ remote_conn_close(struct remote *rm)
 	rm->state = REMOTE_DOWN;
 	rm->half_closed = 0;
 	rm->resync = 0;
+	if (rm->stalled)
+		log_info("forward %s: the stalled connection ended", rm->uri);
 	rm->stalled = 0;
 	evtimer_del(rm->timer);
 	event_del(rm->stall_ev);
@@ -415,7 +467,7 @@ remote_conn_why(struct remote *rm, short what, char *why, size_t size)
 static void
 remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct timeval stall = { 0, REMOTE_STALL_MS / 2 * 1000 };
+	struct timeval stall = { 0, REMOTE_STALL_LOOK_MS * 1000 };
 	struct remote *rm = arg;
 	char why[160];
 
@@ -426,7 +478,7 @@ remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		rm->was_up = 1;
 		rm->connect_slow = 0;
 		rm->stall_looks = 0;
-		rm->progress_seen = rm->out_taken + rm->acked;
+		rm->progress_seen = 0;
 		event_add(rm->stall_ev, &stall);
 		log_debug("forward %s: connected", rm->uri);
 		remote_conn_pump(rm);

@@ -350,15 +350,7 @@ remote_flush_all(void)
 		if (!rm->dirty)
 			continue;
 		rm->dirty = 0;
-		remote_queue_flush(rm);
-		/* In flight, but no longer (all) on disk: start over. */
-		if (rm->resync && rm->state != REMOTE_DOWN) {
-			log_warn("forward %s: records in flight were dropped "
-			    "from the file queue; sending again from the "
-			    "oldest kept", rm->uri);
-			remote_conn_close(rm);
-		}
-		remote_conn_start(rm);
+		remote_conn_flush(rm);
 	}
 }
 

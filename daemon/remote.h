@@ -178,6 +178,7 @@ extern int remote_conn_draining;
 void	remote_conn_init(struct remote *);
 void	remote_conn_start(struct remote *);
 void	remote_conn_pump(struct remote *);
+void	remote_conn_flush(struct remote *);
 void	remote_conn_finish(struct remote *);
 int	remote_conn_sent_all(struct remote *);
 void	remote_conn_lost(struct remote *, const char *);
