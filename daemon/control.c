@@ -151,7 +151,8 @@ control_stats_remote(struct remote *rm, void *arg)
 	proto_pack_key(pk, "uri");
 	control_str(pk, rm->uri);
 	proto_pack_key(pk, "state");
-	control_str(pk, states[rm->state]);
+	/* Connected, its collector taking nothing: records go to disk. */
+	control_str(pk, rm->stalled ? "stalled" : states[rm->state]);
 	proto_pack_key(pk, "connected");
 	if (rm->state == REMOTE_UP || rm->state == REMOTE_CLOSING)
 		msgpack_pack_true(pk);

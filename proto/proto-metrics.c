@@ -119,7 +119,7 @@ static const struct proto_metric proto_metrics[] = {
 
 /* A forward sink's states (PROTOCOL.md, relogd.stats). */
 static const char *const proto_metrics_states[] = {
-	"down", "connecting", "up", "closing",
+	"down", "connecting", "up", "closing", "stalled",
 };
 
 #define PROTO_METRICS_NSTATES \

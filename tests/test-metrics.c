@@ -317,7 +317,7 @@ metrics_compare(const char *prom, const char *json, const char *uri)
 		{ "dropped", "relog_forward_dropped_total" },
 	};
 	static const char *const states[] = {
-		"down", "connecting", "up", "closing"
+		"down", "connecting", "up", "closing", "stalled"
 	};
 	char label[256], anchor[256];
 	long long on = 0;
@@ -339,7 +339,7 @@ metrics_compare(const char *prom, const char *json, const char *uri)
 	on += metrics_sample(prom, "relog_forward_queued_records", label);
 	ck_assert_int_eq(on, metrics_json(json, anchor, "queued_memory") +
 	    metrics_json(json, anchor, "queued_disk"));
-	for (on = 0, i = 0; i < 4; i++) {
+	for (on = 0, i = 0; i < sizeof states / sizeof states[0]; i++) {
 		snprintf(label, sizeof label, "uri=\"%s\",state=\"%s\"", uri,
 		    states[i]);
 		on += metrics_sample(prom, "relog_forward_state", label);

@@ -346,6 +346,7 @@ START_TEST(test_remote_sigkill_stalled)
 	collector_await_stat(&H, "sent", 10, 0);
 	collector_run(&H, "r1", "alpha", args);
 	collector_await_stat(&H, "queued_disk", 510, 0);
+	collector_await_state(&H, "stalled");
 	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
 	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
 	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
