@@ -52,6 +52,23 @@ bench_round_ratio(const struct bench_tput *a, const struct bench_tput *b,
 	return (n > 0 ? v[n / 2] : 0);
 }
 
+/*
+ * Print a row of the rounds: each round's a records/s, or, with b, a's
+ * over b's, with so many decimals.
+ */
+static void
+bench_print_round_row(FILE *f, const char *label, int decimals,
+    const struct bench_tput *a, const struct bench_tput *b, int n)
+{
+	int i;
+
+	fprintf(f, "%-44s", label);
+	for (i = 0; i < n; i++)
+		fprintf(f, " %10.*f", decimals, b != NULL ? bench_ratio(
+		    a[i].per_second, b[i].per_second) : a[i].per_second);
+	fprintf(f, "\n");
+}
+
 /* Print the rounds: each row's records/s, then the ratios, round by round. */
 static void
 bench_print_rounds(FILE *f, const struct bench_results *r)
@@ -61,29 +78,19 @@ bench_print_rounds(FILE *f, const struct bench_results *r)
 	fprintf(f, "\n%-44s", "rounds, taken in turn (above: the median)");
 	for (i = 0; i < r->rounds; i++)
 		fprintf(f, " %10d", i + 1);
-	fprintf(f, "\n%-44s", "  relog,  8 runners, records/s");
-	for (i = 0; i < r->rounds; i++)
-		fprintf(f, " %10.0f", r->round8[i].per_second);
-	fprintf(f, "\n%-44s", "  relog, 64 runners, records/s");
-	for (i = 0; i < r->rounds; i++)
-		fprintf(f, " %10.0f", r->round64[i].per_second);
-	if (rs) {
-		fprintf(f, "\n%-44s", "  rsyslog, 8 senders, records/s");
-		for (i = 0; i < r->rounds; i++)
-			fprintf(f, " %10.0f", r->round_rs[i].per_second);
-	}
-	fprintf(f, "\n%-44s", "  64 runners / 8 runners");
-	for (i = 0; i < r->rounds; i++)
-		fprintf(f, " %10.2f", bench_ratio(r->round64[i].per_second,
-		    r->round8[i].per_second));
-	if (rs) {
-		fprintf(f, "\n%-44s", "  relog, 8 runners / rsyslog");
-		for (i = 0; i < r->rounds; i++)
-			fprintf(f, " %10.1f", bench_ratio(
-			    r->round8[i].per_second,
-			    r->round_rs[i].per_second));
-	}
 	fprintf(f, "\n");
+	bench_print_round_row(f, "  relog,  8 runners, records/s", 0,
+	    r->round8, NULL, r->rounds);
+	bench_print_round_row(f, "  relog, 64 runners, records/s", 0,
+	    r->round64, NULL, r->rounds);
+	if (rs)
+		bench_print_round_row(f, "  rsyslog, 8 senders, records/s",
+		    0, r->round_rs, NULL, r->rounds);
+	bench_print_round_row(f, "  64 runners / 8 runners", 2,
+	    r->round64, r->round8, r->rounds);
+	if (rs)
+		bench_print_round_row(f, "  relog, 8 runners / rsyslog",
+		    1, r->round8, r->round_rs, r->rounds);
 }
 
 /* Print the crash row: what the runners that SIGKILLed themselves lost. */

@@ -133,8 +133,8 @@ struct remote {
 	struct event *stall_ev;	/* connected: does the collector take? */
 	int stalled;		/* it took nothing for REMOTE_STALL_MS */
 	int stall_looks;	/* looks in a row that saw it take nothing */
-	uint64_t out_taken;	/* bytes it took from our output */
-	uint64_t progress_seen;	/* out_taken + acked at the last look */
+	uint64_t out_taken;	/* bytes our output handed the kernel */
+	uint64_t progress_seen;	/* what it took, acks too, at the last look */
 	unsigned failures;	/* in a row, without an ack in between */
 	int was_up;		/* a connection came up since relogd started */
 	int connect_slow;	/* this connect is REMOTE_CONNECT_SLOW_MS old */

@@ -286,6 +286,29 @@ collector_await_state(const struct harness *h, const char *state)
 	}
 }
 
+/*
+ * Start relogd h forwarding to uri, whose collector took the connection
+ * and reads nothing: 10 records of runner r0 go out on the connection,
+ * then runner r1's 500 come. Returns once h is stalled, the 510 records
+ * on disk and none in memory, still connected, none dropped.
+ */
+void
+collector_forward_stalled(struct harness *h, const char *uri)
+{
+	const char *first[] = { "-n", "10", NULL };
+	const char *args[] = { "-n", "500", NULL };
+
+	collector_forward_start(h, uri, "forward_timeout = 3600\n");
+	collector_run(h, "r0", "alpha", first);
+	collector_await_stat(h, "sent", 10, 0);
+	collector_run(h, "r1", "alpha", args);
+	collector_await_stat(h, "queued_disk", 510, 0);
+	collector_await_state(h, "stalled");
+	ck_assert_int_eq(collector_stat(h, "queued_memory"), 0);
+	ck_assert_int_eq(collector_stat(h, "connected"), 1);
+	ck_assert_int_eq(collector_stat(h, "dropped"), 0);
+}
+
 /* Wait until a stat is at least (or, with at_most, at most) value. */
 void
 collector_await_stat(const struct harness *h, const char *key,

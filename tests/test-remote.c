@@ -335,20 +335,11 @@ END_TEST
  */
 START_TEST(test_remote_sigkill_stalled)
 {
-	const char *first[] = { "-n", "10", NULL };
-	const char *args[] = { "-n", "500", NULL };
 	char *text;
 	int lfd;
 
 	lfd = collector_listen_unix(B_SOCK);
-	collector_forward_start(&H, B_URI, "forward_timeout = 3600\n");
-	collector_run(&H, "r0", "alpha", first);
-	collector_await_stat(&H, "sent", 10, 0);
-	collector_run(&H, "r1", "alpha", args);
-	collector_await_stat(&H, "queued_disk", 510, 0);
-	collector_await_state(&H, "stalled");
-	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
-	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
+	collector_forward_stalled(&H, B_URI);
 	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 	close(lfd);
 	ck_assert_int_eq(unlink(B_SOCK), 0);

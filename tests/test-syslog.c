@@ -259,22 +259,12 @@ END_TEST
  */
 START_TEST(test_syslog_sigkill_stalled)
 {
-	const char *first[] = { "-n", "10", NULL };
-	const char *args[] = { "-n", "500", NULL };
 	char uri[64], *text;
 	int port, lfd;
 
 	lfd = collector_listen_tcp(&port);
 	snprintf(uri, sizeof uri, "syslog://127.0.0.1:%d", port);
-	collector_forward_start(&H, uri, "forward_timeout = 3600\n");
-	collector_run(&H, "r0", "alpha", first);
-	collector_await_stat(&H, "sent", 10, 0);
-	collector_run(&H, "r1", "alpha", args);
-	collector_await_stat(&H, "queued_disk", 510, 0);
-	collector_await_state(&H, "stalled");
-	ck_assert_int_eq(collector_stat(&H, "queued_memory"), 0);
-	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
-	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	collector_forward_stalled(&H, uri);
 	syslog_kill();
 	/* The bytes it held are lost with it: each record comes from disk. */
 	close(lfd);

@@ -112,6 +112,7 @@ void	collector_await_stat(const struct harness *, const char *, long long,
 	    int);
 void	collector_forward_start(struct harness *, const char *, const char *);
 void	collector_relogd_start(struct harness *, const char *);
+void	collector_forward_stalled(struct harness *, const char *);
 void	collector_run(const struct harness *, const char *, const char *,
 	    const char *const *);
 int	collector_listen_unix(const char *);
