@@ -124,22 +124,21 @@ ctl_stats_troubles(const msgpack_object *plugins)
 static void
 ctl_stats_forward(const msgpack_object *fwd)
 {
-	const msgpack_object *o, *up;
-	struct proto_str s;
+	const msgpack_object *o;
+	struct proto_str s, st;
 	int uw = ctl_stats_width(fwd, "uri", 32);
 	uint32_t i;
 
 	if (fwd == NULL || fwd->via.array.size == 0)
 		return;
-	printf("\n%-*s %-4s %10s %10s %10s %10s %10s\n", uw, "FORWARD", "UP",
-	    "MEMORY", "DISK", "SENT", "ACKED", "DROPPED");
+	printf("\n%-*s %-10s %10s %10s %10s %10s %10s\n", uw, "FORWARD",
+	    "STATE", "MEMORY", "DISK", "SENT", "ACKED", "DROPPED");
 	for (i = 0; i < fwd->via.array.size; i++) {
 		o = &fwd->via.array.ptr[i];
 		s = ctl_msg_str(o, "uri");
-		up = proto_map_get(o, "connected");
-		printf("%-*.*s %-4s %10lld %10lld %10lld %10lld %10lld\n",
-		    uw, (int)s.len, s.ptr, up != NULL && up->type ==
-		    MSGPACK_OBJECT_BOOLEAN && up->via.boolean ? "yes" : "no",
+		st = ctl_msg_str(o, "state");
+		printf("%-*.*s %-10.*s %10lld %10lld %10lld %10lld %10lld\n",
+		    uw, (int)s.len, s.ptr, (int)st.len, st.ptr,
 		    (long long)ctl_msg_int(o, "queued_memory"),
 		    (long long)ctl_msg_int(o, "queued_disk"),
 		    (long long)ctl_msg_int(o, "sent"),

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,12 +224,15 @@ collector_rsyslog_check_sequence(const struct rsyslog *rs, long count)
 	free(text);
 }
 
-/* relogd's stats, as relogctl stats --json prints them (free them). */
+/*
+ * relogd's stats, as relogctl stats prints them: as JSON, or (json 0) as
+ * its tables (free them).
+ */
 static char *
-collector_stats_json(const struct harness *h)
+collector_stats(const struct harness *h, int json)
 {
 	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
-	    "stats", "--json", NULL };
+	    "stats", json ? "--json" : NULL, NULL };
 	char *text;
 	int out;
 	pid_t pid;
@@ -249,7 +253,7 @@ collector_stat(const struct harness *h, const char *key)
 	char needle[64], *text, *p;
 	long long v;
 
-	text = collector_stats_json(h);
+	text = collector_stats(h, 1);
 	snprintf(needle, sizeof needle, "\"%s\":", key);
 	p = strstr(text, "\"forward\":[{");
 	ck_assert_msg(p != NULL, "no forward sink in stats: %s", text);
@@ -276,7 +280,7 @@ collector_await_state(const struct harness *h, const char *state)
 
 	snprintf(needle, sizeof needle, "\"state\":\"%s\"", state);
 	for (;;) {
-		text = collector_stats_json(h);
+		text = collector_stats(h, 1);
 		found = strstr(text, needle) != NULL;
 		free(text);
 		if (found)
@@ -297,6 +301,8 @@ collector_forward_stalled(struct harness *h, const char *uri)
 {
 	const char *first[] = { "-n", "10", NULL };
 	const char *args[] = { "-n", "500", NULL };
+	char row[PATH_MAX], state[16], *text, *p;
+	long long mem, disk;
 
 	collector_forward_start(h, uri, "forward_timeout = 3600\n");
 	collector_run(h, "r0", "alpha", first);
@@ -304,6 +310,14 @@ collector_forward_stalled(struct harness *h, const char *uri)
 	collector_run(h, "r1", "alpha", args);
 	collector_await_stat(h, "queued_disk", 510, 0);
 	collector_await_state(h, "stalled");
+	/* The table says it too: "<uri> stalled 0 510 ...". */
+	text = collector_stats(h, 0);
+	snprintf(row, sizeof row, "\n%s ", uri);
+	ck_assert_msg((p = strstr(text, row)) != NULL, "no row: %s", text);
+	ck_assert_msg(sscanf(p, "%*s %15s %lld %lld", state, &mem, &disk) ==
+	    3 && strcmp(state, "stalled") == 0 && mem == 0 && disk == 510,
+	    "the row says otherwise: %s", text);
+	free(text);
 	ck_assert_int_eq(collector_stat(h, "queued_memory"), 0);
 	ck_assert_int_eq(collector_stat(h, "connected"), 1);
 	ck_assert_int_eq(collector_stat(h, "dropped"), 0);
