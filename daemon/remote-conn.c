@@ -292,21 +292,21 @@ remote_conn_lost(struct remote *rm, const char *why)
 		log_debug("forward %s: closed (%s)", rm->uri, why);
 		return;
 	}
-	remote_queue_spill(rm);
-	/* What the disk does not take is counted and said now. */
-	remote_queue_flush(rm);
 	delay = (uint64_t)REMOTE_RETRY_MIN_MS << (rm->failures < 20 ?
 	    rm->failures : 20);
 	if (delay > cap)
 		delay = cap;
 	delay = delay / 2 + (uint64_t)random() % (delay / 2 + 1);
 	rm->failures++;
+	/* Away now: records go to disk, what it does not take said now. */
+	remote_queue_flush(rm);
 	if (in_flight != 0)
 		snprintf(again, sizeof again, "; %" PRIu64 " records sent and "
 		    "not acked go again", in_flight);
 	if (!rm->said_down)
-		log_warn("forward %s: %s%s; records wait on disk, retrying",
-		    rm->uri, why, again);
+		log_warn("forward %s: %s%s; records wait %s, retrying",
+		    rm->uri, why, again, spool_refused(&rm->spool) ?
+		    "in memory (the disk refuses them)" : "on disk");
 	else if (in_flight != 0)
 		log_info("forward %s: %s%s", rm->uri, why, again);
 	else

@@ -1,8 +1,8 @@
 /*
  * A remote's queue: the records it took, waiting for its collector. They
  * are held in memory (rm->mem) up to forward_memory, else, or while the
- * collector is away, in the file queue (spool.c), which holds the older
- * ones. Batches are cut from the queue's front (from the file queue while
+ * collector is away and the disk takes them, in the file queue (spool.c),
+ * which holds the older ones. Batches are cut from the queue's front (from the file queue while
  * it has records not sent, then from memory) and leave it once acked, in
  * order. Past the disk budget the oldest are dropped, counted, and a
  * record says so.
@@ -364,9 +364,12 @@ remote_queue_flush(struct remote *rm)
 	held = rm->mem_base + rm->mem.len - rm->mem_head;
 	/*
 	 * While the collector is away, records wait on disk: they survive
-	 * a SIGKILL.
+	 * a SIGKILL. While the disk refuses them (full), they wait in memory
+	 * instead of being dropped, up to the budget; past it they go to
+	 * disk all the same, which tries it again.
 	 */
-	if (remote_queue_away(rm) || held > relogd_config.remote_memory)
+	if ((remote_queue_away(rm) && !spool_refused(&rm->spool)) ||
+	    held > relogd_config.remote_memory)
 		remote_queue_spill(rm);
 	remote_queue_write(rm, 0);
 }

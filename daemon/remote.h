@@ -76,6 +76,7 @@ struct spool {
 	uint64_t rbase;
 	int cursor_fd;
 	int broken;		/* an error was said */
+	int refused;		/* the disk did not take the last write */
 };
 
 /* A batch sent to a collector, not acked yet. */
@@ -212,6 +213,7 @@ const char *spool_peek(struct spool *, size_t *);
 void	spool_consume(struct spool *, size_t);
 void	spool_drop_read(struct spool *, size_t);
 uint64_t spool_take_lost(struct spool *);
+int	spool_refused(const struct spool *);
 struct spool_pos spool_tell(const struct spool *);
 void	spool_rewind(struct spool *);
 void	spool_skip_all(struct spool *);

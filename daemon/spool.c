@@ -582,6 +582,7 @@ spool_flush(struct spool *sp)
 			    " records lost", sp->dir, strerror(error),
 			    sp->wbuf_records - kept);
 		sp->broken = 1;
+		sp->refused = 1;
 		cut.off += keep;
 		if (!sp->header_due && ftruncate(sp->wfd, (off_t)cut.off) != 0)
 			log_error("%s: cannot cut the queue back: %s", sp->dir,
@@ -593,7 +594,7 @@ spool_flush(struct spool *sp)
 		if (spool_pos_before(spool_end(sp), sp->read))
 			sp->read = spool_end(sp);
 	} else
-		sp->broken = 0;
+		sp->broken = sp->refused = 0;
 	sp->wbuf.len = 0;
 	sp->wbuf_records = 0;
 }
@@ -819,6 +820,13 @@ spool_drop_read(struct spool *sp, size_t len)
 	spool_consume(sp, len);
 	if (sp->records != 0)
 		sp->records--;
+}
+
+/* Did the disk refuse the last write (full)? Till one is taken again. */
+int
+spool_refused(const struct spool *sp)
+{
+	return (sp->refused);
 }
 
 /* The records that could not be written since the last call. */

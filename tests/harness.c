@@ -6,6 +6,7 @@
  * goes to harness_fail (harness.h): no Check here.
  */
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -17,7 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -849,6 +852,52 @@ harness_write_file(const char *path, const char *text)
 	if (f == NULL)
 		harness_fail("%s: %s", path, strerror(errno));
 	if (fputs(text, f) < 0 || fclose(f) != 0)
+		harness_fail("%s: %s", path, strerror(errno));
+}
+
+/*
+ * Enter a mount namespace of the caller's own, mounts private, where it
+ * can mount small tmpfs as full disks (root only).
+ */
+void
+harness_unshare_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) != 0)
+		harness_fail("unshare: %s (this test needs root)",
+		    strerror(errno));
+	if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		harness_fail("mount: %s", strerror(errno));
+}
+
+/* Fill the file system of dir: a file there takes all the room it has. */
+void
+harness_fill(const char *dir)
+{
+	static char block[65536];
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/filler", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		harness_fail("%s: %s", path, strerror(errno));
+	while (write(fd, block, sizeof block) > 0)
+		;
+	while (write(fd, block, 1) > 0)
+		;
+	if (errno != ENOSPC)
+		harness_fail("%s: %s, not full", path, strerror(errno));
+	close(fd);
+}
+
+/* Give the room harness_fill took back. */
+void
+harness_unfill(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/filler", dir);
+	if (unlink(path) != 0)
 		harness_fail("%s: %s", path, strerror(errno));
 }
 

@@ -363,10 +363,7 @@ start_journald(void)
 	};
 	pid_t pid;
 
-	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s (the journald "
-	    "test needs root)", strerror(errno));
-	ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL),
-	    0);
+	harness_unshare_mounts();
 	mkdir("/run/systemd", 0755);
 	mkdir("/run/systemd/journal", 0755);
 	mkdir("/run/log", 0755);

@@ -1,10 +1,12 @@
 /*
  * What a forward sink does whatever its protocol: its file queue (the disk
- * budget, a file size limit, a record torn by a kill, records dropped while
- * in flight), its backoff, its settings and reloads. The collectors are a
+ * budget, a full disk, a file size limit, a record torn by a kill, records
+ * dropped while in flight), its backoff, its settings and reloads. The collectors are a
  * second relogd's Forward input and the test itself (collector.c).
  */
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -125,6 +127,61 @@ START_TEST(test_remote_fsize_limit)
 	harness_check_sequence(text, "r1", 0, 5000);
 	harness_check_sequence(text, "r2", 0, 3000);
 	free(text);
+}
+END_TEST
+
+/*
+ * The file queue on a full disk (a tmpfs filled up) while the collector
+ * is down: once the disk refused a write (those records dropped,
+ * counted), records wait in memory instead, up to forward_memory; past it
+ * they go to disk again, which has room by then. None of those is lost:
+ * the collector gets them all when it comes.
+ */
+START_TEST(test_remote_disk_refuses)
+{
+	const char *r1[] = { "-n", "10", "-s", "2000", NULL };
+	const char *r2[] = { "-n", "100", NULL };
+	const char *r3[] = { "-n", "500", "-s", "300", NULL };
+	char fwd[400], *text;
+	long long dropped;
+
+	harness_unshare_mounts();
+	ck_assert_int_eq(mkdir(H.state_dir, 0755), 0);
+	snprintf(fwd, sizeof fwd, "%s/forward", H.state_dir);
+	ck_assert_int_eq(mkdir(fwd, 0700), 0);
+	ck_assert_int_eq(mount("tmpfs", fwd, "tmpfs", 0, "size=1m,mode=0700"),
+	    0);
+	collector_forward_start(&H, B_URI, "forward_memory = 65536\n");
+	collector_await_stat(&H, "queued_disk", 0, 1);
+	harness_fill(fwd);
+
+	/* The first records the disk refuses: dropped, and said. */
+	collector_run(&H, "r1", "alpha", r1);
+	ck_assert_int_eq(harness_daemon_await(&H, "cannot write the queue: "
+	    "No space left on device", 1, COLLECTOR_TIMEOUT_MS), 0);
+	dropped = collector_stat(&H, "dropped");
+	ck_assert_int_ge(dropped, 1);
+	ck_assert_int_le(dropped, 10);
+	/* Then they wait in memory. */
+	collector_run(&H, "r2", "alpha", r2);
+	collector_await_stat(&H, "queued_memory", 110 - dropped, 0);
+	ck_assert_int_eq(collector_stat(&H, "dropped"), dropped);
+
+	/* Room again; past forward_memory, records (150 KB) go to disk. */
+	harness_unfill(fwd);
+	collector_run(&H, "r3", "alpha", r3);
+	collector_await_stat(&H, "queued_disk", 1, 0);
+	ck_assert_int_eq(collector_stat(&H, "dropped"), dropped);
+
+	collector_relogd_start(&B, B_SOCK);
+	ck_assert_int_eq(harness_await_file(remote_log_path(&B, "alpha"),
+	    "seq=499 ", 1, COLLECTOR_TIMEOUT_MS), 0);
+	text = remote_stop_both();
+	harness_check_sequence(text, "r2", 0, 100);
+	harness_check_sequence(text, "r3", 0, 500);
+	ck_assert_int_eq(harness_lines(text), 610 - dropped);
+	free(text);
+	umount2(fwd, MNT_DETACH);
 }
 END_TEST
 
@@ -642,6 +699,7 @@ suite_remote(void)
 
 	tc = remote_tcase(s, "queue");
 	tcase_add_test(tc, test_remote_disk_full);
+	tcase_add_test(tc, test_remote_disk_refuses);
 	tcase_add_test(tc, test_remote_fsize_limit);
 	tcase_add_test(tc, test_remote_torn_record);
 	tcase_add_test(tc, test_remote_empty_segment);

@@ -340,46 +340,6 @@ START_TEST(test_security_planted_file)
 }
 END_TEST
 
-/* Enter a mount namespace of the test's own, mounts private. */
-static void
-files_unshare(void)
-{
-	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s (the suite "
-	    "runs as root)", strerror(errno));
-	ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL),
-	    0);
-}
-
-/* Fill the file system of dir: a file there takes all the room it has. */
-static void
-files_fill(const char *dir)
-{
-	static char block[65536];
-	char path[512];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "%s/filler", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	while ((n = write(fd, block, sizeof block)) > 0)
-		;
-	while ((n = write(fd, block, 1)) > 0)
-		;
-	ck_assert_int_eq(errno, ENOSPC);
-	close(fd);
-}
-
-/* Give the room back. */
-static void
-files_unfill(const char *dir)
-{
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/filler", dir);
-	ck_assert_int_eq(unlink(path), 0);
-}
-
 /* Start a runner of count 300-byte records that flushes before exiting. */
 static pid_t
 files_runner(const char *runner, const char *count)
@@ -434,12 +394,12 @@ START_TEST(test_security_disk_full)
 	pid_t r1, r2;
 	char *text;
 
-	files_unshare();
+	harness_unshare_mounts();
 	ck_assert_int_eq(mkdir(F.log_dir, 0755), 0);
 	ck_assert_int_eq(mount("tmpfs", F.log_dir, "tmpfs", 0,
 	    "size=2m,mode=0755"), 0);
 	files_start("[plugin.full]\nlevel = info\n");
-	files_fill(F.log_dir);
+	harness_fill(F.log_dir);
 	r1 = files_runner("r1", "3000");
 	ck_assert_int_eq(harness_daemon_await(&F, "full.log: No space left on "
 	    "device: ", 1, FILES_WAIT_MS), 0);
@@ -452,17 +412,17 @@ START_TEST(test_security_disk_full)
 	ck_assert_ptr_nonnull(strstr(text, "full: cannot write its file: No "
 	    "space left on device; "));
 	free(text);
-	files_unfill(F.log_dir);
+	harness_unfill(F.log_dir);
 	ck_assert_int_eq(harness_wait(r1, FILES_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_await(&F, "full.log: writing again "
 	    "after ", 1, FILES_WAIT_MS), 0);
 
 	/* A second episode is said too. */
-	files_fill(F.log_dir);
+	harness_fill(F.log_dir);
 	r2 = files_runner("r2", "500");
 	ck_assert_int_eq(harness_daemon_await(&F, "full.log: No space left on "
 	    "device: ", 2, FILES_WAIT_MS), 0);
-	files_unfill(F.log_dir);
+	harness_unfill(F.log_dir);
 	ck_assert_int_eq(harness_wait(r2, FILES_WAIT_MS), 0);
 	ck_assert_int_eq(harness_daemon_await(&F, "full.log: writing again "
 	    "after ", 2, FILES_WAIT_MS), 0);
@@ -516,11 +476,11 @@ END_TEST
  */
 START_TEST(test_security_state_full)
 {
-	files_unshare();
+	harness_unshare_mounts();
 	ck_assert_int_eq(mkdir(F.state_dir, 0755), 0);
 	ck_assert_int_eq(mount("tmpfs", F.state_dir, "tmpfs", 0,
 	    "size=64k,mode=0755"), 0);
-	files_fill(F.state_dir);
+	harness_fill(F.state_dir);
 	files_start("");
 	files_run("st");
 	ck_assert_int_eq(harness_daemon_stop(&F), 0);
@@ -651,7 +611,7 @@ START_TEST(test_security_journald_lost)
 	static const char *const args[] = { "-n", "20", "-a", NULL };
 	char *text;
 
-	files_unshare();
+	harness_unshare_mounts();
 	ck_assert_int_eq(mkdir("/run/systemd", 0755) == 0 || errno == EEXIST,
 	    1);
 	ck_assert_int_eq(mkdir("/run/systemd/journal", 0755) == 0 ||
