@@ -44,7 +44,8 @@
  * ack, syslog's end-of-file) and took nothing for this long may have
  * stopped reading: records wait on disk until it takes some again
  * (remote_queue_away), as they would were it down, while the connection
- * is given until forward_timeout. Looked at every REMOTE_STALL_LOOK_MS:
+ * is given until forward_timeout. Looked at every REMOTE_STALL_LOOK_MS
+ * from when something is sent (the first look) until nothing is owed:
  * owing at REMOTE_STALL_LOOKS looks in a row, with nothing taken between.
  */
 #define REMOTE_STALL_MS 1000
@@ -189,11 +190,44 @@ remote_conn_flush(struct remote *rm)
 }
 
 /*
- * Connected: does the collector take anything? Owing something (bytes it
- * has not taken, Fluent's acks, syslog's end-of-file) at REMOTE_STALL_LOOKS
- * looks in a row and taking nothing between them, it is stalled: the
- * records in memory go to disk, and new ones follow them there, until it
- * takes bytes or acks again.
+ * Does the collector owe something: bytes it has not taken (in our output
+ * or the kernel's), Fluent's acks, syslog's end-of-file? With, in
+ * *progress, what it took so far (acks too).
+ */
+static int
+remote_conn_owes(struct remote *rm, uint64_t *progress)
+{
+	int owes;
+
+	owes = evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0 ||
+	    rm->state == REMOTE_CLOSING || (rm->proto->acks &&
+	    rm->nbatches != 0);
+	*progress = remote_conn_taken(rm, &owes) + rm->acked;
+	return (owes);
+}
+
+/*
+ * Something was sent, or the connection is closing: the collector owes
+ * it, and this is the first look, unless the looks go on already.
+ */
+static void
+remote_conn_watch(struct remote *rm)
+{
+	struct timeval look = { 0, REMOTE_STALL_LOOK_MS * 1000 };
+
+	if (evtimer_pending(rm->stall_ev, NULL))
+		return;
+	rm->stall_looks = remote_conn_owes(rm, &rm->progress_seen);
+	if (rm->stall_looks)
+		evtimer_add(rm->stall_ev, &look);
+}
+
+/*
+ * Connected and owed: does the collector take anything? Owing at
+ * REMOTE_STALL_LOOKS looks in a row and taking nothing between them, it is
+ * stalled: the records in memory go to disk, and new ones follow them
+ * there, until it takes bytes or acks again. Owed nothing, it is not
+ * looked at until something is sent.
  */
 static void
 remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
@@ -204,10 +238,7 @@ remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	owes = evbuffer_get_length(bufferevent_get_output(rm->bev)) != 0 ||
-	    rm->state == REMOTE_CLOSING || (rm->proto->acks &&
-	    rm->nbatches != 0);
-	progress = remote_conn_taken(rm, &owes) + rm->acked;
+	owes = remote_conn_owes(rm, &progress);
 	if (progress != rm->progress_seen || !owes) {
 		rm->progress_seen = progress;
 		rm->stall_looks = owes;
@@ -215,6 +246,8 @@ remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 			log_info("forward %s: the collector takes records "
 			    "again", rm->uri);
 		rm->stalled = 0;
+		if (!owes)
+			evtimer_del(rm->stall_ev);
 		return;
 	}
 	if (++rm->stall_looks < REMOTE_STALL_LOOKS || rm->stalled)
@@ -340,6 +373,8 @@ remote_conn_pump(struct remote *rm)
 		remote_queue_sent(rm, &batch);
 		sent = 1;
 	}
+	if (sent)
+		remote_conn_watch(rm);
 	if (rm->nbatches != 0)
 		rm->proto->sent(rm, sent);
 }
@@ -376,6 +411,7 @@ remote_conn_finish(struct remote *rm)
 	evtimer_add(rm->timer, &tv);
 	bufferevent_setwatermark(rm->bev, EV_WRITE, 0, 0);
 	remote_conn_half_close(rm);
+	remote_conn_watch(rm);
 }
 
 /* Answers came from the collector: the protocol reads them. */
@@ -467,7 +503,6 @@ remote_conn_why(struct remote *rm, short what, char *why, size_t size)
 static void
 remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct timeval stall = { 0, REMOTE_STALL_LOOK_MS * 1000 };
 	struct remote *rm = arg;
 	char why[160];
 
@@ -477,9 +512,6 @@ remote_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		rm->state = REMOTE_UP;
 		rm->was_up = 1;
 		rm->connect_slow = 0;
-		rm->stall_looks = 0;
-		rm->progress_seen = 0;
-		event_add(rm->stall_ev, &stall);
 		log_debug("forward %s: connected", rm->uri);
 		remote_conn_pump(rm);
 		return;

@@ -131,7 +131,7 @@ struct remote {
 	enum remote_state state;
 	struct bufferevent *bev;
 	struct event *timer;	/* retry, slow connect, or the protocol's */
-	struct event *stall_ev;	/* connected: does the collector take? */
+	struct event *stall_ev;	/* owed: does the collector take? */
 	int stalled;		/* it took nothing for REMOTE_STALL_MS */
 	int stall_looks;	/* looks in a row that saw it take nothing */
 	uint64_t out_taken;	/* bytes our output handed the kernel */

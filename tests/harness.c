@@ -774,7 +774,10 @@ harness_lines(const char *text)
 	return (harness_count(text, "\n"));
 }
 
-/* A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1. */
+/*
+ * A number of /proc/PID/status ("VmRSS" and "VmHWM" in KiB,
+ * "voluntary_ctxt_switches"), or -1.
+ */
 long
 harness_status_kb(pid_t pid, const char *field)
 {

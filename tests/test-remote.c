@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests.h"
@@ -412,6 +413,45 @@ START_TEST(test_remote_sigkill_stalled)
 END_TEST
 
 /*
+ * relogd's event loop wakes how often (its main thread's voluntary context
+ * switches) over ms of being left alone? Measured over a span of time: an
+ * absence of wakeups has no event to wait for.
+ */
+static long
+remote_wakeups(const struct harness *h, long ms)
+{
+	struct timespec span = { ms / 1000, ms % 1000 * 1000000L };
+	long before = harness_status_kb(h->daemon, "voluntary_ctxt_switches");
+
+	ck_assert_int_ge(before, 0);
+	nanosleep(&span, NULL);
+	return (harness_status_kb(h->daemon, "voluntary_ctxt_switches") -
+	    before);
+}
+
+/*
+ * A connected collector that owes nothing is not looked at: once its acks
+ * are in, relogd sleeps (no look every REMOTE_STALL_LOOK_MS, 0.5 s). The
+ * looks begin again with the next records sent: the stall tests show it.
+ */
+START_TEST(test_remote_idle_unwatched)
+{
+	const char *args[] = { "-n", "10", NULL };
+
+	collector_relogd_start(&B, B_SOCK);
+	collector_forward_start(&H, B_URI, NULL);
+	collector_run(&H, "r1", "alpha", args);
+	collector_await_stat(&H, "acked", 10, 0);
+	/* The last look (it finds nothing owed) comes within 0.5 s. */
+	remote_wakeups(&H, 700);
+	ck_assert_int_le(remote_wakeups(&H, 1600), 1);
+	ck_assert_int_eq(collector_stat(&H, "connected"), 1);
+	ck_assert_int_eq(harness_daemon_stop(&B), 0);
+	ck_assert_int_eq(harness_daemon_stop(&H), 0);
+}
+END_TEST
+
+/*
  * A collector that takes connections and closes them at once is retried
  * with backoff (0.1 s doubling, here up to 1 s), not as fast as it closes.
  */
@@ -705,6 +745,7 @@ suite_remote(void)
 	tcase_add_test(tc, test_remote_empty_segment);
 	tcase_add_test(tc, test_remote_dropped_in_flight);
 	tcase_add_test(tc, test_remote_sigkill_stalled);
+	tcase_add_test(tc, test_remote_idle_unwatched);
 	tcase_add_test(tc, test_remote_backoff);
 	tc = remote_tcase(s, "config");
 	tcase_add_test(tc, test_remote_config);
