@@ -17,13 +17,81 @@
 
 #include "relogd.h"
 
-/* What the INI handler carries. */
-struct config_load_parse {
-	struct config *config;
-	char *cause;
+/* A file's errors said at most; past them, how many more. */
+#define CONFIG_ERRORS_MAX 20
+
+/* An error of the file, at its line. */
+struct config_load_error {
+	int line;
+	char *cause;		/* NULL: out of memory */
 };
 
-/* libinih's handler: one key. Returns 1 to go on, 0 for an error. */
+/*
+ * What the INI reader and handler carry. libinih gives its handler no
+ * line number, and returns the first line it could not parse: the reader
+ * counts lines, so that the handler knows its; and the file is parsed
+ * again, keys not set, with each line that could not be parsed read as a
+ * comment, until none is left, so that every such line is said.
+ */
+struct config_load_parse {
+	struct config *config;
+	FILE *f;
+	int line;		/* lines read so far */
+	int set;		/* the handler sets keys (the first parse) */
+	int unparsed[CONFIG_ERRORS_MAX]; /* lines read as comments */
+	size_t nunparsed;
+	struct config_load_error errors[CONFIG_ERRORS_MAX];
+	size_t nerrors;
+	size_t more;		/* errors past CONFIG_ERRORS_MAX */
+};
+
+/* Note an error at a line (cause is taken, and may be NULL). */
+static void
+config_load_error(struct config_load_parse *p, int line, char *cause)
+{
+	if (p->nerrors == CONFIG_ERRORS_MAX) {
+		p->more++;
+		free(cause);
+		return;
+	}
+	p->errors[p->nerrors].line = line;
+	p->errors[p->nerrors].cause = cause;
+	p->nerrors++;
+}
+
+/*
+ * libinih's reader: a line, counted. A line longer than it reads whole
+ * (said by config_load_sections) is read as a comment, with its rest, as
+ * are the lines a parse could not take.
+ */
+static char *
+config_load_reader(char *str, int num, void *arg)
+{
+	struct config_load_parse *p = arg;
+	size_t i, len;
+	int c;
+
+	if (fgets(str, num, p->f) == NULL)
+		return (NULL);
+	p->line++;
+	len = strlen(str);
+	if (len != 0 && str[len - 1] != '\n' && !feof(p->f)) {
+		while ((c = getc(p->f)) != EOF && c != '\n')
+			;
+		strcpy(str, ";\n");
+	}
+	for (i = 0; i < p->nunparsed; i++) {
+		if (p->unparsed[i] == p->line)
+			strcpy(str, ";\n");
+	}
+	return (str);
+}
+
+/*
+ * libinih's handler: one key, set (the first parse only). Returns 1: an
+ * error is noted with its line, and the parse goes on, so that what
+ * libinih returns is only ever a line it could not parse.
+ */
 static int
 config_load_handler(void *arg, const char *section, const char *name,
     const char *value)
@@ -31,13 +99,66 @@ config_load_handler(void *arg, const char *section, const char *name,
 	struct config_load_parse *p = arg;
 	char *cause = NULL;
 
-	if (config_set(p->config, section, name, value, &cause) == 0)
-		return (1);
-	if (p->cause == NULL)
-		p->cause = cause;
-	else
-		free(cause);
-	return (0);
+	if (p->set && config_set(p->config, section, name, value, &cause) != 0)
+		config_load_error(p, p->line, cause);
+	return (1);
+}
+
+/* Order errors by line (a few: insertion). */
+static void
+config_load_sort(struct config_load_parse *p)
+{
+	struct config_load_error e;
+	size_t i, j;
+
+	for (i = 1; i < p->nerrors; i++) {
+		e = p->errors[i];
+		for (j = i; j > 0 && p->errors[j - 1].line > e.line; j--)
+			p->errors[j] = p->errors[j - 1];
+		p->errors[j] = e;
+	}
+}
+
+/*
+ * Make *cause of the errors, one a line, "NAME:LINE: cause", in the
+ * file's order. The same error again, with no other between, is not said
+ * again (each key of a section that is not one). Frees the errors.
+ */
+static void
+config_load_causes(struct config_load_parse *p, const char *name,
+    char **cause)
+{
+	struct proto_buf b = { 0 };
+	const char *prev = NULL, *why;
+	char head[64];
+	size_t i;
+
+	config_load_sort(p);
+	for (i = 0; i < p->nerrors; i++) {
+		why = p->errors[i].cause != NULL ? p->errors[i].cause :
+		    "out of memory";
+		if (prev != NULL && strcmp(prev, why) == 0)
+			continue;
+		prev = why;
+		snprintf(head, sizeof head, ":%d: ", p->errors[i].line);
+		if (b.len != 0)
+			proto_buf_add(&b, "\n", 1);
+		proto_buf_add(&b, name, strlen(name));
+		proto_buf_add(&b, head, strlen(head));
+		proto_buf_add(&b, why, strlen(why));
+	}
+	if (p->more != 0) {
+		snprintf(head, sizeof head, ": more errors, not said (%zu at "
+		    "least)", p->more);
+		proto_buf_add(&b, "\n", 1);
+		proto_buf_add(&b, name, strlen(name));
+		proto_buf_add(&b, head, strlen(head));
+	}
+	proto_buf_add(&b, "", 1);
+	*cause = b.data;
+	for (i = 0; i < p->nerrors; i++)
+		free(p->errors[i].cause);
+	p->nerrors = 0;
 }
 
 /*
@@ -130,21 +251,24 @@ config_load_plugin_tokens(struct config *c, char **cause)
 /*
  * Take every [plugin.ID] section of the file, keys or none: a section
  * alone declares its plugin's id (libinih calls the handler only for
- * keys). Returns 0, or the line of a section that is not a plugin id, or
- * of a line longer than CONFIG_LINE_MAX.
+ * keys). Notes a section that is not a plugin id, and a line longer than
+ * CONFIG_LINE_MAX (config_load_reader reads it as a comment).
  */
-static int
-config_load_sections(struct config *c, FILE *f, char **cause)
+static void
+config_load_sections(struct config_load_parse *lp)
 {
-	char line[CONFIG_LINE_MAX + 2], *p, *end;
-	int n = 0;
+	char line[CONFIG_LINE_MAX + 2], *p, *end, *cause;
+	int n = 0, c;
 
-	while (fgets(line, sizeof line, f) != NULL) {
+	while (fgets(line, sizeof line, lp->f) != NULL) {
 		n++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			config_error(cause, "a line longer than %d bytes",
+		if (strchr(line, '\n') == NULL && !feof(lp->f)) {
+			config_error(&cause, "a line longer than %d bytes",
 			    CONFIG_LINE_MAX);
-			return (n);
+			config_load_error(lp, n, cause);
+			while ((c = getc(lp->f)) != EOF && c != '\n')
+				;
+			continue;
 		}
 		p = line + strspn(line, " \t");
 		if (*p != '[' || (end = strchr(p, ']')) == NULL)
@@ -155,48 +279,74 @@ config_load_sections(struct config *c, FILE *f, char **cause)
 			continue;
 		if (strcmp(p + 7, "*") != 0 &&
 		    !proto_id_valid(p + 7, strlen(p + 7))) {
-			config_error(cause, "[%s]: %s is not a safe plugin id",
+			config_error(&cause, "[%s]: %s is not a safe plugin id",
 			    p, p + 7);
-			return (n);
+			config_load_error(lp, n, cause);
+			continue;
 		}
-		config_plugin_section(c, p + 7);
+		config_plugin_section(lp->config, p + 7);
 	}
-	return (0);
+}
+
+/*
+ * Parse f from its start. Returns 0, the first line libinih could not
+ * parse, or -1 (a read failed: errno) or -2 (out of memory).
+ */
+static int
+config_load_parse(struct config_load_parse *p)
+{
+	int line;
+
+	if (fseek(p->f, 0, SEEK_SET) != 0)
+		return (-1);
+	p->line = 0;
+	line = ini_parse_stream(config_load_reader, p, config_load_handler, p);
+	if (line >= 0 && ferror(p->f))
+		return (-1);
+	return (line);
 }
 
 /*
  * Read INI text from f (named name in errors) into config: the daemon's
- * file, or any stream (the fuzzer's). f is read twice, so it must be
- * seekable. Returns 0, or -1 with an allocated *cause naming the line.
+ * file, or any stream (the fuzzer's). f is read more than once, so it
+ * must be seekable. Returns 0, or -1 with an allocated *cause: every
+ * error of the file (up to CONFIG_ERRORS_MAX), one a line, each naming
+ * its line; or why the file could not be read.
  */
 int
 config_load_file(struct config *config, FILE *f, const char *name,
     char **cause)
 {
-	struct config_load_parse p = { .config = config };
+	struct config_load_parse p = { .config = config, .f = f, .set = 1 };
+	size_t i;
 	int line;
 
 	/*
-	 * A read that fails ends both loops as the end of the file would:
+	 * A read that fails ends the loops as the end of the file would:
 	 * ferror tells them apart, so that half a file is never taken whole.
 	 */
-	line = config_load_sections(config, f, &p.cause);
-	if (line == 0 && (ferror(f) || fseek(f, 0, SEEK_SET) != 0))
-		line = -1;
-	if (line == 0)
-		line = ini_parse_file(f, config_load_handler, &p);
-	if (line == 0 && ferror(f))
-		line = -1;
-	if (line == 0)
-		return (0);
+	config_load_sections(&p);
+	line = ferror(f) ? -1 : config_load_parse(&p);
+	/* Each parse again reads the lines that could not be as comments. */
+	p.set = 0;
+	while (line > 0 && p.nunparsed < CONFIG_ERRORS_MAX) {
+		config_load_error(&p, line, strdup("syntax error"));
+		p.unparsed[p.nunparsed++] = line;
+		line = config_load_parse(&p);
+	}
 	if (line < 0) {
+		for (i = 0; i < p.nerrors; i++)
+			free(p.errors[i].cause);
 		if (asprintf(cause, "%s: %s", name, line == -1 ?
 		    strerror(errno) : "out of memory") < 0)
 			*cause = NULL;
-	} else if (asprintf(cause, "%s:%d: %s", name, line, p.cause != NULL ?
-	    p.cause : "syntax error") < 0)
-		*cause = NULL;
-	free(p.cause);
+		return (-1);
+	}
+	if (line > 0)
+		p.more++;
+	if (p.nerrors == 0 && p.more == 0)
+		return (0);
+	config_load_causes(&p, name, cause);
 	return (-1);
 }
 

@@ -92,6 +92,22 @@ main_stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(relogd_base);
 }
 
+/* Say each line of a cause (a settings file's errors come one a line). */
+static void
+main_say_lines(const char *prefix, const char *cause)
+{
+	const char *p = cause != NULL ? cause : "bad settings", *nl;
+
+	for (;;) {
+		nl = strchr(p, '\n');
+		log_error("%s%.*s", prefix, nl != NULL ? (int)(nl - p) :
+		    (int)strlen(p), p);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+}
+
 /*
  * Read the settings: defaults, the file, the flags. Returns 0, or -1 with
  * an allocated *cause.
@@ -145,8 +161,8 @@ main_hup_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (main_read_config(&fresh, &cause) != 0) {
-		log_error("configuration not reloaded, the old one stays: %s",
-		    cause != NULL ? cause : "bad settings");
+		main_say_lines("configuration not reloaded, the old one "
+		    "stays: ", cause);
 		free(cause);
 		config_free(&fresh);
 	} else {
@@ -363,8 +379,10 @@ main(int argc, char **argv)
 
 	if (main_options(argc, argv, &check_only, &status) != 0)
 		return (status);
-	if (main_read_config(&relogd_config, &cause) != 0)
-		fatalx("%s", cause != NULL ? cause : "bad settings");
+	if (main_read_config(&relogd_config, &cause) != 0) {
+		main_say_lines("", cause);
+		exit(1);
+	}
 	if (check_only) {
 		printf("%s: ok\n", main_config_path != NULL ?
 		    main_config_path : access(RELOGD_CONFIG_DEFAULT, F_OK) == 0 ?

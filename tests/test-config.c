@@ -737,7 +737,7 @@ END_TEST
 /* config_load: keys from the file; an error names the file and line. */
 START_TEST(test_config_load)
 {
-	char path[400], want[512], longer[256], *cause = NULL;
+	char path[400], want[3072], longer[256], *cause = NULL;
 
 	snprintf(path, sizeof path, "%s/relogd.conf", H.dir);
 	harness_write_file(path, "; a comment\n[relogd]\nlog_dir = /l\n"
@@ -758,6 +758,28 @@ START_TEST(test_config_load)
 	harness_write_file(path, "[relogd]\nthis is not a key\n");
 	ck_assert_int_eq(config_load(&C, path, &cause), -1);
 	snprintf(want, sizeof want, "%s:2: syntax error", path);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+
+	/*
+	 * Every error is said, in the file's order, each with its line: a
+	 * section's that are not one once, the lines after a line that
+	 * could not be parsed as they are.
+	 */
+	harness_write_file(path, "[relogd]\nmax_frame = 5\nnot a key\n"
+	    "[plugin.a b]\nlevel = info\nkeep = 3\n[plugin.ok]\n"
+	    "level = loud\n[broken\nkeep = x\nkeep = 2\n");
+	ck_assert_int_eq(config_load(&C, path, &cause), -1);
+	snprintf(want, sizeof want, "%s:2: [relogd] max_frame must be a "
+	    "number from %u to %u\n"
+	    "%s:3: syntax error\n"
+	    "%s:4: [plugin.a b]: a b is not a safe plugin id\n"
+	    "%s:8: [plugin.ok] level must be DEBUG, INFO, WARNING, ERROR, "
+	    "CRITICAL or a number from 0 to 1000\n"
+	    "%s:9: syntax error\n"
+	    "%s:10: [plugin.ok] keep must be a number from 1 to 100",
+	    path, RELOG_FRAME_MIN, RELOG_FRAME_MAX_LIMIT, path, path, path,
+	    path, path);
 	ck_assert_str_eq(cause, want);
 	free(cause);
 

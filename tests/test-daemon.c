@@ -1199,6 +1199,18 @@ START_TEST(test_daemon_config)
 	ck_assert_ptr_nonnull(strstr(text, "relogd.conf:3: [relogd] max_frame "
 	    "must be a number from 524288 to 16777216"));
 	free(text);
+	/* Every error of the file, each on a line of its own. */
+	harness_write_file(conf, "[relogd]\nmax_frame = 12\nnot a key\n"
+	    "[plugin.x]\nlevel = loud\n");
+	text = daemon_check_config(conf, 1);
+	ck_assert_msg(harness_count(text, "\n") == 3 &&
+	    strstr(text, "relogd.conf:2: [relogd] max_frame ") != NULL &&
+	    strstr(text, "relogd: ") != NULL &&
+	    strstr(text, "relogd.conf:3: syntax error\n") != NULL &&
+	    strstr(text, "relogd.conf:5: [plugin.x] level must be ") != NULL,
+	    "unexpected: %s", text);
+	ck_assert_uint_eq(harness_count(text, "relogd: "), 3);
+	free(text);
 	harness_write_file(conf, "[relogd]\nmax_frame = 600000\n[plugin.x]\n"
 	    "level = warning\n");
 	text = daemon_check_config(conf, 0);
