@@ -189,6 +189,14 @@ remote_conn_flush(struct remote *rm)
 	remote_conn_start(rm);
 }
 
+/* Where records wait while the collector is away. */
+static const char *
+remote_conn_where(const struct remote *rm)
+{
+	return (spool_refused(&rm->spool) ?
+	    "in memory (the disk refuses them)" : "on disk");
+}
+
 /*
  * Does the collector owe something: bytes it has not taken (in our output
  * or the kernel's), Fluent's acks, syslog's end-of-file? With, in
@@ -253,9 +261,10 @@ remote_conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 	if (++rm->stall_looks < REMOTE_STALL_LOOKS || rm->stalled)
 		return;
 	rm->stalled = 1;
-	log_info("forward %s: the collector took nothing for %d ms; records "
-	    "wait on disk until it does", rm->uri, REMOTE_STALL_MS);
 	remote_conn_flush(rm);
+	log_info("forward %s: the collector took nothing for %d ms; records "
+	    "wait %s until it does", rm->uri, REMOTE_STALL_MS,
+	    remote_conn_where(rm));
 }
 
 /* Bytes left our output for the collector: counted, as its progress. */
@@ -338,8 +347,7 @@ remote_conn_lost(struct remote *rm, const char *why)
 		    "not acked go again", in_flight);
 	if (!rm->said_down)
 		log_warn("forward %s: %s%s; records wait %s, retrying",
-		    rm->uri, why, again, spool_refused(&rm->spool) ?
-		    "in memory (the disk refuses them)" : "on disk");
+		    rm->uri, why, again, remote_conn_where(rm));
 	else if (in_flight != 0)
 		log_info("forward %s: %s%s", rm->uri, why, again);
 	else

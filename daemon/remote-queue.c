@@ -339,7 +339,7 @@ remote_queue_write(struct remote *rm, int at_exit)
  * or not connected, and its last connection failed, or none came up since
  * relogd started, or this connect has taken REMOTE_CONNECT_SLOW_MS. Only
  * a reconnect right after a connection ended well (syslog's close after 1
- * MiB, or when idle) keeps records in memory.
+ * MiB, or when idle) keeps records in memory; and a disk with no room.
  */
 static int
 remote_queue_away(const struct remote *rm)
@@ -364,11 +364,11 @@ remote_queue_flush(struct remote *rm)
 	held = rm->mem_base + rm->mem.len - rm->mem_head;
 	/*
 	 * While the collector is away, records wait on disk: they survive
-	 * a SIGKILL. While the disk refuses them (full), they wait in memory
-	 * instead of being dropped, up to the budget; past it they go to
-	 * disk all the same, which tries it again.
+	 * a SIGKILL. While the disk has no room for them (full), they wait
+	 * in memory instead of being dropped, up to the budget (past it
+	 * they go to disk all the same), till it has.
 	 */
-	if ((remote_queue_away(rm) && !spool_refused(&rm->spool)) ||
+	if ((remote_queue_away(rm) && spool_room(&rm->spool, held)) ||
 	    held > relogd_config.remote_memory)
 		remote_queue_spill(rm);
 	remote_queue_write(rm, 0);

@@ -77,6 +77,7 @@ struct spool {
 	int cursor_fd;
 	int broken;		/* an error was said */
 	int refused;		/* the disk did not take the last write */
+	int64_t asked_at;	/* refused: when the disk was asked for room */
 };
 
 /* A batch sent to a collector, not acked yet. */
@@ -214,6 +215,7 @@ void	spool_consume(struct spool *, size_t);
 void	spool_drop_read(struct spool *, size_t);
 uint64_t spool_take_lost(struct spool *);
 int	spool_refused(const struct spool *);
+int	spool_room(struct spool *, uint64_t);
 struct spool_pos spool_tell(const struct spool *);
 void	spool_rewind(struct spool *);
 void	spool_skip_all(struct spool *);

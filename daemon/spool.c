@@ -29,6 +29,7 @@
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 #define SPOOL_MAGIC "RELOGQ1\n"
 #define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)
 #define SPOOL_READ_CHUNK (64u * 1024)
+#define SPOOL_ASK_MS 1000	/* a refused disk is asked for room so often */
 
 /* Are a and b the same place in the queue? */
 static int
@@ -583,6 +585,7 @@ spool_flush(struct spool *sp)
 			    sp->wbuf_records - kept);
 		sp->broken = 1;
 		sp->refused = 1;
+		sp->asked_at = relogd_now_ms(CLOCK_MONOTONIC);
 		cut.off += keep;
 		if (!sp->header_due && ftruncate(sp->wfd, (off_t)cut.off) != 0)
 			log_error("%s: cannot cut the queue back: %s", sp->dir,
@@ -827,6 +830,36 @@ int
 spool_refused(const struct spool *sp)
 {
 	return (sp->refused);
+}
+
+/*
+ * Has the disk room for bytes more? Asked by reserving them past the end
+ * of the segment appended to (fallocate, its size kept: a write there
+ * cannot fail for room), else (a file system without fallocate) by its
+ * free blocks. Once it said no, or refused a write, it is asked again
+ * after SPOOL_ASK_MS (no till then), or when a write is taken.
+ */
+int
+spool_room(struct spool *sp, uint64_t bytes)
+{
+	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
+	struct statvfs vfs;
+	struct stat st;
+
+	if (sp->refused && now - sp->asked_at < SPOOL_ASK_MS)
+		return (0);
+	sp->asked_at = now;
+	/* No segment open (an error said already): the write tells. */
+	if (sp->wfd < 0 || fstat(sp->wfd, &st) != 0)
+		return (1);
+	bytes += SPOOL_HDR;
+	if (fallocate(sp->wfd, FALLOC_FL_KEEP_SIZE, st.st_size,
+	    (off_t)bytes) == 0 || (errno == EOPNOTSUPP &&
+	    (fstatvfs(sp->wfd, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= bytes)))
+		return (1);
+	sp->refused = 1;
+	return (0);
 }
 
 /* The records that could not be written since the last call. */
