@@ -77,7 +77,8 @@ struct spool {
 	int cursor_fd;
 	int broken;		/* an error was said */
 	int refused;		/* the disk did not take the last write */
-	int64_t asked_at;	/* refused: when the disk was asked for room */
+	int64_t asked_at;	/* when the disk was asked for room */
+	uint64_t room;		/* what it had, to be counted on till then */
 };
 
 /* A batch sent to a collector, not acked yet. */

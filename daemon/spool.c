@@ -47,7 +47,8 @@
 #define SPOOL_MAGIC "RELOGQ1\n"
 #define SPOOL_HDR ((uint64_t)sizeof SPOOL_MAGIC - 1)
 #define SPOOL_READ_CHUNK (64u * 1024)
-#define SPOOL_ASK_MS 1000	/* a refused disk is asked for room so often */
+#define SPOOL_ASK_MS 1000	/* the disk is asked for room so often */
+#define SPOOL_SLACK (16u * 1024 * 1024)	/* free room not counted on */
 
 /* Are a and b the same place in the queue? */
 static int
@@ -833,30 +834,59 @@ spool_refused(const struct spool *sp)
 }
 
 /*
- * Has the disk room for bytes more? Asked by reserving them past the end
- * of the segment appended to (fallocate, its size kept: a write there
- * cannot fail for room), else (a file system without fallocate) by its
- * free blocks. Once it said no, or refused a write, it is asked again
- * after SPOOL_ASK_MS (no till then), or when a write is taken.
+ * Can bytes be reserved past the end of the segment appended to? By
+ * fallocate, its size kept: a write there cannot fail for room. A file
+ * system without it answers by its free blocks.
+ */
+static int
+spool_reserve(struct spool *sp, uint64_t bytes)
+{
+	struct statvfs vfs;
+	struct stat st;
+
+	/* No segment open (an error said already): the write tells. */
+	if (sp->wfd < 0 || fstat(sp->wfd, &st) != 0)
+		return (1);
+	if (fallocate(sp->wfd, FALLOC_FL_KEEP_SIZE, st.st_size,
+	    (off_t)bytes) == 0)
+		return (1);
+	return (errno == EOPNOTSUPP && (fstatvfs(sp->wfd, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= bytes));
+}
+
+/*
+ * Has the disk room for bytes more? Asked once a SPOOL_ASK_MS: its free
+ * room less SPOOL_SLACK (others write there too) is counted on till then;
+ * with less free, each write's room is reserved first (spool_reserve).
+ * Once the disk had none, or refused a write, it is asked again after
+ * SPOOL_ASK_MS (no till then), by reserving, or when a write is taken.
  */
 int
 spool_room(struct spool *sp, uint64_t bytes)
 {
 	int64_t now = relogd_now_ms(CLOCK_MONOTONIC);
 	struct statvfs vfs;
-	struct stat st;
+	uint64_t avail;
 
-	if (sp->refused && now - sp->asked_at < SPOOL_ASK_MS)
-		return (0);
-	sp->asked_at = now;
-	/* No segment open (an error said already): the write tells. */
-	if (sp->wfd < 0 || fstat(sp->wfd, &st) != 0)
-		return (1);
 	bytes += SPOOL_HDR;
-	if (fallocate(sp->wfd, FALLOC_FL_KEEP_SIZE, st.st_size,
-	    (off_t)bytes) == 0 || (errno == EOPNOTSUPP &&
-	    (fstatvfs(sp->wfd, &vfs) != 0 ||
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= bytes)))
+	if (now - sp->asked_at < SPOOL_ASK_MS) {
+		if (sp->refused)
+			return (0);
+		if (bytes <= sp->room) {
+			sp->room -= bytes;
+			return (1);
+		}
+	}
+	sp->asked_at = now;
+	sp->room = 0;
+	if (!sp->refused && fstatvfs(sp->dirfd, &vfs) == 0) {
+		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		if (avail >= bytes + SPOOL_SLACK) {
+			sp->room = avail - SPOOL_SLACK - bytes;
+			return (1);
+		}
+	}
+	if (spool_reserve(sp, bytes))
 		return (1);
 	sp->refused = 1;
 	return (0);
