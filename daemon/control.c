@@ -147,7 +147,7 @@ control_stats_remote(struct remote *rm, void *arg)
 		[REMOTE_UP] = "up", [REMOTE_CLOSING] = "closing",
 	};
 
-	msgpack_pack_map(pk, 8);
+	msgpack_pack_map(pk, 9);
 	proto_pack_key(pk, "uri");
 	control_str(pk, rm->uri);
 	proto_pack_key(pk, "state");
@@ -168,6 +168,12 @@ control_stats_remote(struct remote *rm, void *arg)
 	msgpack_pack_uint64(pk, rm->acked);
 	proto_pack_key(pk, "dropped");
 	msgpack_pack_uint64(pk, rm->dropped);
+	/* Records wait in memory: its file queue's disk has no room. */
+	proto_pack_key(pk, "disk_full");
+	if (spool_refused(&rm->spool))
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
 /* Pack relogd.stats's payload (metrics.c serves the same as text). */

@@ -115,6 +115,9 @@ static const struct proto_metric proto_metrics[] = {
 	{ "relog_forward_dropped_total", "counter",
 	    "Records given up on when the file queue was full",
 	    "forward", "uri", "dropped", PROTO_METRIC_INT, NULL },
+	{ "relog_forward_disk_full", "gauge",
+	    "1 while the file queue's disk has no room: records wait in memory",
+	    "forward", "uri", "disk_full", PROTO_METRIC_BOOL, NULL },
 };
 
 /* A forward sink's states (PROTOCOL.md, relogd.stats). */

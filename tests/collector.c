@@ -243,6 +243,13 @@ collector_stats(const struct harness *h, int json)
 	return (text);
 }
 
+/* relogd's stats as relogctl stats prints its tables (free them). */
+char *
+collector_stats_text(const struct harness *h)
+{
+	return (collector_stats(h, 0));
+}
+
 /*
  * A field of relogd's first forward sink, from its stats: numbers as they
  * are, true 1 and false 0.

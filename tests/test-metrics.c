@@ -116,7 +116,10 @@ metrics_json(const char *json, const char *anchor, const char *key)
 	k = strstr(start, pat);
 	ck_assert_msg(k != NULL && k < end, "no %s in the object of %s", key,
 	    anchor);
-	return (strtoll(k + strlen(pat), NULL, 10));
+	k += strlen(pat);
+	if (strncmp(k, "true", 4) == 0 || strncmp(k, "false", 5) == 0)
+		return (*k == 't');
+	return (strtoll(k, NULL, 10));
 }
 
 /* The value of the sample "name{labels}" ("name" if labels is ""). */
@@ -315,6 +318,8 @@ metrics_compare(const char *prom, const char *json, const char *uri)
 		{ "sent", "relog_forward_sent_total" },
 		{ "acked", "relog_forward_acked_total" },
 		{ "dropped", "relog_forward_dropped_total" },
+		{ "disk_full", "relog_forward_disk_full" },
+		{ "connected", "relog_forward_connected" },
 	};
 	static const char *const states[] = {
 		"down", "connecting", "up", "closing", "stalled"

@@ -143,7 +143,7 @@ START_TEST(test_remote_disk_refuses)
 	const char *r1[] = { "-n", "10", "-s", "2000", NULL };
 	const char *r2[] = { "-n", "100", NULL };
 	const char *argv[] = { "--config", NULL, NULL };
-	char fwd[400], *text;
+	char fwd[400], line[600], *text;
 
 	harness_unshare_mounts();
 	ck_assert_int_eq(mkdir(H.state_dir, 0755), 0);
@@ -162,12 +162,21 @@ START_TEST(test_remote_disk_refuses)
 	ck_assert_int_eq(collector_stat(&H, "queued_memory") +
 	    collector_stat(&H, "queued_disk"), 110);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(collector_stat(&H, "disk_full"), 1);
+	text = collector_stats_text(&H);
+	snprintf(line, sizeof line, "\n%s: its file queue's disk is full; %lld "
+	    "records wait in memory\n", B_URI,
+	    collector_stat(&H, "queued_memory"));
+	ck_assert_msg(strstr(text, line) != NULL, "no \"%s\" in %s", line,
+	    text);
+	free(text);
 
 	/* Room again: they go to disk, and survive a SIGKILL. */
 	harness_unfill(fwd);
 	collector_await_stat(&H, "queued_memory", 0, 1);
 	ck_assert_int_eq(collector_stat(&H, "queued_disk"), 110);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
+	ck_assert_int_eq(collector_stat(&H, "disk_full"), 0);
 	ck_assert_int_eq(harness_daemon_kill(&H), 128 + SIGKILL);
 
 	collector_relogd_start(&B, B_SOCK);
