@@ -17,8 +17,22 @@
 
 #include "relogd.h"
 
-/* A file's errors said at most; past them, how many more. */
+/* A settings file's size at most (each error may cost a parse of it). */
+#define CONFIG_FILE_MAX (4 * 1024 * 1024)
+/* A file's errors said at most (the first by line); past them, a count. */
 #define CONFIG_ERRORS_MAX 20
+/*
+ * The longest section name libinih hands its handler (its MAX_SECTION,
+ * less the NUL): a longer one is cut there, and the reader's own is used.
+ */
+#define CONFIG_INI_SECTION_MAX 49
+
+/* How a line was read. */
+enum config_line {
+	CONFIG_LINE_OK,
+	CONFIG_LINE_LONG,	/* longer than CONFIG_LINE_MAX: the rest left */
+	CONFIG_LINE_NUL,	/* with a NUL byte in it */
+};
 
 /* An error of the file, at its line. */
 struct config_load_error {
@@ -38,59 +52,120 @@ struct config_load_parse {
 	FILE *f;
 	int line;		/* lines read so far */
 	int set;		/* the handler sets keys (the first parse) */
+	char section[INI_MAX_LINE]; /* the last [section], as read */
+	char said[INI_MAX_LINE]; /* an unknown section said for a key */
 	int unparsed[CONFIG_ERRORS_MAX]; /* lines read as comments */
 	size_t nunparsed;
 	struct config_load_error errors[CONFIG_ERRORS_MAX];
 	size_t nerrors;
-	size_t more;		/* errors past CONFIG_ERRORS_MAX */
+	size_t more;		/* errors not kept */
 };
 
-/* Note an error at a line (cause is taken, and may be NULL). */
-static void
+/*
+ * Note an error at a line (cause is taken, and may be NULL), keeping the
+ * CONFIG_ERRORS_MAX first by line. Returns 1 if it was kept.
+ */
+static int
 config_load_error(struct config_load_parse *p, int line, char *cause)
 {
-	if (p->nerrors == CONFIG_ERRORS_MAX) {
+	size_t i, last = 0;
+
+	if (p->nerrors < CONFIG_ERRORS_MAX)
+		last = p->nerrors++;
+	else {
+		for (i = 1; i < p->nerrors; i++) {
+			if (p->errors[i].line > p->errors[last].line)
+				last = i;
+		}
 		p->more++;
-		free(cause);
-		return;
+		if (line >= p->errors[last].line) {
+			free(cause);
+			return (0);
+		}
+		free(p->errors[last].cause);
 	}
-	p->errors[p->nerrors].line = line;
-	p->errors[p->nerrors].cause = cause;
-	p->nerrors++;
+	p->errors[last].line = line;
+	p->errors[last].cause = cause;
+	return (1);
 }
 
 /*
- * libinih's reader: a line, counted. A line longer than it reads whole
- * (said by config_load_sections) is read as a comment, with its rest, as
- * are the lines a parse could not take.
+ * Read a line of f into buf (size bytes): at most size - 2 bytes of it and
+ * its newline, NUL-terminated; a longer one is read to its end, and left
+ * out. Returns how it was read, or -1 at the end of f.
+ */
+static int
+config_load_line(FILE *f, char *buf, int size)
+{
+	int c, n = 0, how = CONFIG_LINE_OK, any = 0;
+
+	while ((c = getc(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			how = CONFIG_LINE_NUL;
+		if (n < size - 2)
+			buf[n++] = (char)c;
+		else if (how == CONFIG_LINE_OK)
+			how = CONFIG_LINE_LONG;
+	}
+	if (!any)
+		return (-1);
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return (how);
+}
+
+/*
+ * The name of a [section] line (cut at its NUL), or NULL. As libinih
+ * reads one, but for a comment inside the brackets.
+ */
+static char *
+config_load_section_name(char *line)
+{
+	char *p = line + strspn(line, " \t\r\v\f"), *end;
+
+	if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		return (NULL);
+	*end = '\0';
+	return (p + 1);
+}
+
+/*
+ * libinih's reader: a line, counted, and the [section] it is in noted. A
+ * line that is too long or has a NUL byte (said by config_load_sections)
+ * is read as a comment, as are the lines a parse could not take.
  */
 static char *
 config_load_reader(char *str, int num, void *arg)
 {
 	struct config_load_parse *p = arg;
-	size_t i, len;
-	int c;
+	char copy[INI_MAX_LINE], *name;
+	size_t i;
+	int how;
 
-	if (fgets(str, num, p->f) == NULL)
+	if ((how = config_load_line(p->f, str, num)) < 0)
 		return (NULL);
 	p->line++;
-	len = strlen(str);
-	if (len != 0 && str[len - 1] != '\n' && !feof(p->f)) {
-		while ((c = getc(p->f)) != EOF && c != '\n')
-			;
+	if (how != CONFIG_LINE_OK)
 		strcpy(str, ";\n");
-	}
 	for (i = 0; i < p->nunparsed; i++) {
 		if (p->unparsed[i] == p->line)
 			strcpy(str, ";\n");
 	}
+	snprintf(copy, sizeof copy, "%s", str);
+	if ((name = config_load_section_name(copy)) != NULL)
+		snprintf(p->section, sizeof p->section, "%s", name);
 	return (str);
 }
 
 /*
  * libinih's handler: one key, set (the first parse only). Returns 1: an
  * error is noted with its line, and the parse goes on, so that what
- * libinih returns is only ever a line it could not parse.
+ * libinih returns is only ever a line it could not parse. The keys of a
+ * section that is not one say so once (a plugin id that is not safe is
+ * said at its section's line, by config_load_sections).
  */
 static int
 config_load_handler(void *arg, const char *section, const char *name,
@@ -99,7 +174,20 @@ config_load_handler(void *arg, const char *section, const char *name,
 	struct config_load_parse *p = arg;
 	char *cause = NULL;
 
-	if (p->set && config_set(p->config, section, name, value, &cause) != 0)
+	if (!p->set)
+		return (1);
+	/* Cut by libinih: the reader's is the whole name. */
+	if (strlen(section) == CONFIG_INI_SECTION_MAX &&
+	    strncmp(p->section, section, CONFIG_INI_SECTION_MAX) == 0)
+		section = p->section;
+	if (!config_section_known(section)) {
+		if (strncmp(section, "plugin.", 7) == 0 ||
+		    strcmp(section, p->said) == 0)
+			return (1);
+		snprintf(p->said, sizeof p->said, "%s", section);
+	} else
+		p->said[0] = '\0';
+	if (config_set(p->config, section, name, value, &cause) != 0)
 		config_load_error(p, p->line, cause);
 	return (1);
 }
@@ -121,15 +209,14 @@ config_load_sort(struct config_load_parse *p)
 
 /*
  * Make *cause of the errors, one a line, "NAME:LINE: cause", in the
- * file's order. The same error again, with no other between, is not said
- * again (each key of a section that is not one). Frees the errors.
+ * file's order. Frees the errors.
  */
 static void
 config_load_causes(struct config_load_parse *p, const char *name,
     char **cause)
 {
 	struct proto_buf b = { 0 };
-	const char *prev = NULL, *why;
+	const char *why;
 	char head[64];
 	size_t i;
 
@@ -137,9 +224,6 @@ config_load_causes(struct config_load_parse *p, const char *name,
 	for (i = 0; i < p->nerrors; i++) {
 		why = p->errors[i].cause != NULL ? p->errors[i].cause :
 		    "out of memory";
-		if (prev != NULL && strcmp(prev, why) == 0)
-			continue;
-		prev = why;
 		snprintf(head, sizeof head, ":%d: ", p->errors[i].line);
 		if (b.len != 0)
 			proto_buf_add(&b, "\n", 1);
@@ -251,34 +335,35 @@ config_load_plugin_tokens(struct config *c, char **cause)
 /*
  * Take every [plugin.ID] section of the file, keys or none: a section
  * alone declares its plugin's id (libinih calls the handler only for
- * keys). Notes a section that is not a plugin id, and a line longer than
- * CONFIG_LINE_MAX (config_load_reader reads it as a comment).
+ * keys). Notes a section that is not a plugin id, a line longer than
+ * CONFIG_LINE_MAX and one with a NUL byte (config_load_reader reads those
+ * as comments).
  */
 static void
 config_load_sections(struct config_load_parse *lp)
 {
-	char line[CONFIG_LINE_MAX + 2], *p, *end, *cause;
-	int n = 0, c;
+	char line[INI_MAX_LINE], *p, *cause;
+	int n = 0, how;
 
-	while (fgets(line, sizeof line, lp->f) != NULL) {
+	while ((how = config_load_line(lp->f, line, sizeof line)) >= 0) {
 		n++;
-		if (strchr(line, '\n') == NULL && !feof(lp->f)) {
-			config_error(&cause, "a line longer than %d bytes",
-			    CONFIG_LINE_MAX);
+		if (how != CONFIG_LINE_OK) {
+			if (how == CONFIG_LINE_LONG)
+				config_error(&cause, "a line longer than %d "
+				    "bytes", CONFIG_LINE_MAX);
+			else
+				config_error(&cause, "a NUL byte in the line");
 			config_load_error(lp, n, cause);
-			while ((c = getc(lp->f)) != EOF && c != '\n')
-				;
 			continue;
 		}
-		p = line + strspn(line, " \t");
-		if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		p = line;
+		/* A UTF-8 byte order mark, as libinih skips it. */
+		if (n == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+			p += 3;
+		if ((p = config_load_section_name(p)) == NULL ||
+		    strncmp(p, "plugin.", 7) != 0)
 			continue;
-		*end = '\0';
-		p++;
-		if (strncmp(p, "plugin.", 7) != 0)
-			continue;
-		if (strcmp(p + 7, "*") != 0 &&
-		    !proto_id_valid(p + 7, strlen(p + 7))) {
+		if (!config_section_known(p)) {
 			config_error(&cause, "[%s]: %s is not a safe plugin id",
 			    p, p + 7);
 			config_load_error(lp, n, cause);
@@ -327,10 +412,13 @@ config_load_file(struct config *config, FILE *f, const char *name,
 	 */
 	config_load_sections(&p);
 	line = ferror(f) ? -1 : config_load_parse(&p);
-	/* Each parse again reads the lines that could not be as comments. */
+	/*
+	 * Each parse again reads the lines that could not be as comments,
+	 * till none is left, or one is past the errors kept (as any after it).
+	 */
 	p.set = 0;
-	while (line > 0 && p.nunparsed < CONFIG_ERRORS_MAX) {
-		config_load_error(&p, line, strdup("syntax error"));
+	while (line > 0 && p.nunparsed < CONFIG_ERRORS_MAX &&
+	    config_load_error(&p, line, strdup("syntax error"))) {
 		p.unparsed[p.nunparsed++] = line;
 		line = config_load_parse(&p);
 	}
@@ -342,9 +430,7 @@ config_load_file(struct config *config, FILE *f, const char *name,
 			*cause = NULL;
 		return (-1);
 	}
-	if (line > 0)
-		p.more++;
-	if (p.nerrors == 0 && p.more == 0)
+	if (p.nerrors == 0)
 		return (0);
 	config_load_causes(&p, name, cause);
 	return (-1);
@@ -375,6 +461,8 @@ config_load(struct config *config, const char *path, char **cause)
 		why = strerror(errno);
 	else if (S_ISDIR(st.st_mode))
 		why = strerror(EISDIR);
+	else if (st.st_size > CONFIG_FILE_MAX)
+		why = "larger than 4 MiB";
 	if (why != NULL) {
 		if (asprintf(cause, "%s: %s", path, why) < 0)
 			*cause = NULL;

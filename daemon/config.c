@@ -425,6 +425,16 @@ config_plugin_section(struct config *c, const char *name)
 	return (pc);
 }
 
+/* Is section one of relogd's: [relogd], [plugin.ID] or [plugin.*]? */
+int
+config_section_known(const char *section)
+{
+	if (strncmp(section, "plugin.", 7) == 0)
+		return (strcmp(section + 7, "*") == 0 ||
+		    proto_id_valid(section + 7, strlen(section + 7)));
+	return (strcmp(section, "relogd") == 0);
+}
+
 /* Make *cause from a format. Returns -1. */
 int
 config_error(char **cause, const char *fmt, ...)
@@ -556,15 +566,13 @@ config_set(struct config *c, const char *section, const char *name,
 	struct plugin_config *pc = NULL;
 	size_t i;
 
-	if (strncmp(section, "plugin.", 7) == 0) {
-		if (strcmp(section + 7, "*") != 0 &&
-		    !proto_id_valid(section + 7, strlen(section + 7)))
-			return (config_error(cause, "[%s]: %s is not a safe "
-			    "plugin id", section, section + 7));
+	if (!config_section_known(section))
+		return (strncmp(section, "plugin.", 7) == 0 ?
+		    config_error(cause, "[%s]: %s is not a safe plugin id",
+		    section, section + 7) :
+		    config_error(cause, "[%s] is an unknown section", section));
+	if (strncmp(section, "plugin.", 7) == 0)
 		pc = config_plugin_section(c, section + 7);
-	} else if (strcmp(section, "relogd") != 0)
-		return (config_error(cause, "[%s] is an unknown section",
-		    section));
 	/* A name may be a key of each kind of section (token_file). */
 	for (i = 0; i < CONFIG_NKEYS && k == NULL; i++) {
 		if (strcmp(config_keys[i].name, name) == 0 &&

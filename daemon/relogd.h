@@ -702,6 +702,7 @@ void	config_defaults(struct config *);
 int	config_error(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 struct plugin_config *config_plugin_section(struct config *, const char *);
+int	config_section_known(const char *);
 const char *config_file_taken(const struct config *, const char *);
 int	config_file_is(const char *, const char *, const char *);
 int	config_set(struct config *, const char *, const char *, const char *,

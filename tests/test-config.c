@@ -7,10 +7,13 @@
  */
 #include <sys/resource.h>
 
+#include <fcntl.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "relogd.h"
 #include "tests.h"
@@ -737,7 +740,10 @@ END_TEST
 /* config_load: keys from the file; an error names the file and line. */
 START_TEST(test_config_load)
 {
-	char path[400], want[3072], longer[256], *cause = NULL;
+	static const char text[] = "[relogd]\nbad1\nbad2\nmax_frame = 6"
+	    "00000\0junk\n[elsewhere]\nx = 1\ny = 2\n[relogd]\nmax_frame = 5\n";
+	char path[400], want[3072], longer[256], id[61], *cause = NULL;
+	int fd, i;
 
 	snprintf(path, sizeof path, "%s/relogd.conf", H.dir);
 	harness_write_file(path, "; a comment\n[relogd]\nlog_dir = /l\n"
@@ -782,6 +788,56 @@ START_TEST(test_config_load)
 	    path, path);
 	ck_assert_str_eq(cause, want);
 	free(cause);
+
+	/*
+	 * Lines that cannot be parsed, one after another, each said; a NUL
+	 * byte is one; an unknown section once for its keys.
+	 */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof text - 1),
+	    (ssize_t)sizeof text - 1);
+	close(fd);
+	ck_assert_int_eq(config_load(&C, path, &cause), -1);
+	snprintf(want, sizeof want, "%s:2: syntax error\n%s:3: syntax error\n"
+	    "%s:4: a NUL byte in the line\n"
+	    "%s:6: [elsewhere] is an unknown section\n"
+	    "%s:9: [relogd] max_frame must be a number from %u to %u", path,
+	    path, path, path, path, RELOG_FRAME_MIN, RELOG_FRAME_MAX_LIMIT);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+
+	/* The first 20 errors by line are said, then how many more. */
+	snprintf(want, sizeof want, "[relogd]\nnot a key\n");
+	for (i = 0; i < 21; i++)
+		strcat(want, "max_frame = 5\n");
+	harness_write_file(path, want);
+	ck_assert_int_eq(config_load(&C, path, &cause), -1);
+	ck_assert_uint_eq(harness_count(cause, "\n"), 20);
+	snprintf(want, sizeof want, "%s:2: syntax error\n", path);
+	ck_assert_msg(strncmp(cause, want, strlen(want)) == 0, "%s", cause);
+	snprintf(want, sizeof want, "%s:21: [relogd] max_frame ", path);
+	ck_assert_ptr_nonnull(strstr(cause, want));
+	snprintf(want, sizeof want, "%s: more errors, not said (2 at least)",
+	    path);
+	ck_assert_ptr_nonnull(strstr(cause, want));
+	free(cause);
+
+	/* A section after a UTF-8 byte order mark is read. */
+	harness_write_file(path, "\xEF\xBB\xBF[plugin.a b]\n");
+	ck_assert_int_eq(config_load(&C, path, &cause), -1);
+	snprintf(want, sizeof want, "%s:1: [plugin.a b]: a b is not a safe "
+	    "plugin id", path);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+
+	/* A plugin id longer than libinih keeps of a section name. */
+	memset(id, 'x', sizeof id - 1);
+	id[sizeof id - 1] = '\0';
+	snprintf(want, sizeof want, "[plugin.%s]\nkeep = 4\n", id);
+	harness_write_file(path, want);
+	ck_assert_int_eq(config_load(&C, path, &cause), 0);
+	ck_assert_uint_eq(config_test_section(id)->set.keep, 4);
 
 	harness_write_file(path, "[relogd]\nlog_dir = /l\n[elsewhere]\n"
 	    "x = 1\n");
