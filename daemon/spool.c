@@ -49,6 +49,8 @@
 #define SPOOL_READ_CHUNK (64u * 1024)
 #define SPOOL_ASK_MS 1000	/* the disk is asked for room so often */
 #define SPOOL_SLACK (16u * 1024 * 1024)	/* free room not counted on */
+#define SPOOL_SPARE (64u * 1024)	/* nearly full: to spare for a new file */
+#define SPOOL_INODES_SLACK 64		/* free inodes not counted on */
 
 /* Are a and b the same place in the queue? */
 static int
@@ -834,30 +836,46 @@ spool_refused(const struct spool *sp)
 }
 
 /*
- * Can bytes be reserved past the end of the segment appended to? By
- * fallocate, its size kept: a write there cannot fail for room. A file
- * system without it answers by its free blocks.
+ * Can bytes more be written, the disk nearly full? What fits in the
+ * segment appended to is reserved past its end (fallocate, its size kept:
+ * a write there cannot fail for room); what begins the next segment needs
+ * a file (an inode) and free blocks, with SPOOL_SPARE to spare, as does
+ * all of it on a file system without fallocate.
  */
 static int
 spool_reserve(struct spool *sp, uint64_t bytes)
 {
+	uint64_t fit = 0, ahead = 0;
 	struct statvfs vfs;
 	struct stat st;
 
-	/* No segment open (an error said already): the write tells. */
+	/* No segment open (it could not be made): no room known. */
 	if (sp->wfd < 0 || fstat(sp->wfd, &st) != 0)
+		return (0);
+	if (sp->tail_size < sp->seg_max)
+		fit = sp->seg_max - sp->tail_size < bytes ?
+		    sp->seg_max - sp->tail_size : bytes;
+	/* What the file does not have yet: appended, a header due. */
+	if ((uint64_t)st.st_size < sp->tail_size)
+		ahead = sp->tail_size - (uint64_t)st.st_size;
+	if (fit + ahead != 0 && fallocate(sp->wfd, FALLOC_FL_KEEP_SIZE,
+	    st.st_size, (off_t)(fit + ahead)) != 0) {
+		if (errno != EOPNOTSUPP)
+			return (0);
+		fit = 0;
+	}
+	if (fit == bytes)
 		return (1);
-	if (fallocate(sp->wfd, FALLOC_FL_KEEP_SIZE, st.st_size,
-	    (off_t)bytes) == 0)
-		return (1);
-	return (errno == EOPNOTSUPP && (fstatvfs(sp->wfd, &vfs) != 0 ||
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= bytes));
+	return (fstatvfs(sp->wfd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= bytes - fit +
+	    SPOOL_HDR + SPOOL_SPARE && (vfs.f_files == 0 || vfs.f_favail > 0));
 }
 
 /*
  * Has the disk room for bytes more? Asked once a SPOOL_ASK_MS: its free
  * room less SPOOL_SLACK (others write there too) is counted on till then;
- * with less free, each write's room is reserved first (spool_reserve).
+ * with less free (or few inodes), each write's room is reserved first
+ * (spool_reserve).
  * Once the disk had none, or refused a write, it is asked again after
  * SPOOL_ASK_MS (no till then), by reserving, or when a write is taken.
  */
@@ -879,7 +897,8 @@ spool_room(struct spool *sp, uint64_t bytes)
 	}
 	sp->asked_at = now;
 	sp->room = 0;
-	if (!sp->refused && fstatvfs(sp->dirfd, &vfs) == 0) {
+	if (!sp->refused && fstatvfs(sp->dirfd, &vfs) == 0 &&
+	    (vfs.f_files == 0 || vfs.f_favail > SPOOL_INODES_SLACK)) {
 		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		if (avail >= bytes + SPOOL_SLACK) {
 			sp->room = avail - SPOOL_SLACK - bytes;
