@@ -152,7 +152,7 @@ bench_throughput(struct bench_tput *r, struct harness *d, int runners,
 	/* relogd is not reaped yet: these are the runners'. */
 	r->runners_ns = (double)(bench_children_ns() - children) /
 	    (double)r->records;
-	r->rss_peak_kb = harness_status_kb(d->daemon, "VmHWM");
+	r->rss_peak_kb = harness_status_num(d->daemon, "VmHWM");
 	r->arrived = bench_dir_lines(d->log_dir);
 }
 
@@ -379,9 +379,9 @@ bench_idle_runners(struct harness *d, int count, long *own_kb,
 		proto_msg_free(&m);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	*own_kb = harness_status_kb(d->daemon, "RssAnon") +
-	    harness_status_kb(d->daemon, "RssFile");
-	*shared_kb = harness_status_kb(d->daemon, "RssShmem");
+	*own_kb = harness_status_num(d->daemon, "RssAnon") +
+	    harness_status_num(d->daemon, "RssFile");
+	*shared_kb = harness_status_num(d->daemon, "RssShmem");
 	for (i = 0; i < count; i++) {
 		close(fds[i]);
 		shm_ring_destroy(rings[i]);
@@ -514,5 +514,5 @@ bench_rsyslog_throughput(struct bench_tput *t, struct bench_rsyslog *r,
 	t->arrived = bench_await_lines(bench_lines, r->file, base, t->records,
 	    &end);
 	t->per_second = (double)t->arrived * 1e9 / (double)(end - start);
-	t->rss_peak_kb = harness_status_kb(r->pid, "VmHWM");
+	t->rss_peak_kb = harness_status_num(r->pid, "VmHWM");
 }

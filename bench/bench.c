@@ -192,7 +192,7 @@ bench_run(int quick, int emit_only)
 
 	fprintf(stderr, "relog-bench: emit latency, system calls, delivery\n");
 	bench_relogd_start(&d, "main", NULL);
-	r.rss_idle_kb = harness_status_kb(d.daemon, "VmRSS");
+	r.rss_idle_kb = harness_status_num(d.daemon, "VmRSS");
 	bench_emit_latency(&r.emit1_full, d.socket, 1, BENCH_FULL);
 	bench_emit_latency(&r.emit4_full, d.socket, 4, BENCH_FULL);
 	bench_emit_latency(&r.emit1, d.socket, 1, BENCH_PACED);

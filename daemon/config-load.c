@@ -30,7 +30,7 @@
 /* How a line was read. */
 enum config_line {
 	CONFIG_LINE_OK,
-	CONFIG_LINE_LONG,	/* longer than CONFIG_LINE_MAX: the rest left */
+	CONFIG_LINE_LONG,	/* past CONFIG_LINE_MAX: the rest left out */
 	CONFIG_LINE_NUL,	/* with a NUL byte in it */
 };
 
@@ -118,17 +118,17 @@ config_load_line(FILE *f, char *buf, int size)
 }
 
 /*
- * The name of a [section] line (cut at its NUL), or NULL. As libinih
+ * The name of a [section] line, its length in *len, or NULL. As libinih
  * reads one, but for a comment inside the brackets.
  */
 static char *
-config_load_section_name(char *line)
+config_load_section_name(char *line, size_t *len)
 {
 	char *p = line + strspn(line, " \t\r\v\f"), *end;
 
 	if (*p != '[' || (end = strchr(p, ']')) == NULL)
 		return (NULL);
-	*end = '\0';
+	*len = (size_t)(end - p - 1);
 	return (p + 1);
 }
 
@@ -141,8 +141,8 @@ static char *
 config_load_reader(char *str, int num, void *arg)
 {
 	struct config_load_parse *p = arg;
-	char copy[INI_MAX_LINE], *name;
-	size_t i;
+	size_t i, len;
+	char *name;
 	int how;
 
 	if ((how = config_load_line(p->f, str, num)) < 0)
@@ -154,9 +154,8 @@ config_load_reader(char *str, int num, void *arg)
 		if (p->unparsed[i] == p->line)
 			strcpy(str, ";\n");
 	}
-	snprintf(copy, sizeof copy, "%s", str);
-	if ((name = config_load_section_name(copy)) != NULL)
-		snprintf(p->section, sizeof p->section, "%s", name);
+	if ((name = config_load_section_name(str, &len)) != NULL)
+		snprintf(p->section, sizeof p->section, "%.*s", (int)len, name);
 	return (str);
 }
 
@@ -192,6 +191,17 @@ config_load_handler(void *arg, const char *section, const char *name,
 	return (1);
 }
 
+/* Free the errors noted. */
+static void
+config_load_free_errors(struct config_load_parse *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nerrors; i++)
+		free(p->errors[i].cause);
+	p->nerrors = 0;
+}
+
 /* Order errors by line (a few: insertion). */
 static void
 config_load_sort(struct config_load_parse *p)
@@ -207,6 +217,18 @@ config_load_sort(struct config_load_parse *p)
 	}
 }
 
+/* Append a line "NAME" head why to b. */
+static void
+config_load_say(struct proto_buf *b, const char *name, const char *head,
+    const char *why)
+{
+	if (b->len != 0)
+		proto_buf_add(b, "\n", 1);
+	proto_buf_add(b, name, strlen(name));
+	proto_buf_add(b, head, strlen(head));
+	proto_buf_add(b, why, strlen(why));
+}
+
 /*
  * Make *cause of the errors, one a line, "NAME:LINE: cause", in the
  * file's order. Frees the errors.
@@ -216,33 +238,23 @@ config_load_causes(struct config_load_parse *p, const char *name,
     char **cause)
 {
 	struct proto_buf b = { 0 };
-	const char *why;
 	char head[64];
 	size_t i;
 
 	config_load_sort(p);
 	for (i = 0; i < p->nerrors; i++) {
-		why = p->errors[i].cause != NULL ? p->errors[i].cause :
-		    "out of memory";
 		snprintf(head, sizeof head, ":%d: ", p->errors[i].line);
-		if (b.len != 0)
-			proto_buf_add(&b, "\n", 1);
-		proto_buf_add(&b, name, strlen(name));
-		proto_buf_add(&b, head, strlen(head));
-		proto_buf_add(&b, why, strlen(why));
+		config_load_say(&b, name, head, p->errors[i].cause != NULL ?
+		    p->errors[i].cause : "out of memory");
 	}
 	if (p->more != 0) {
 		snprintf(head, sizeof head, ": more errors, not said (%zu at "
 		    "least)", p->more);
-		proto_buf_add(&b, "\n", 1);
-		proto_buf_add(&b, name, strlen(name));
-		proto_buf_add(&b, head, strlen(head));
+		config_load_say(&b, name, head, "");
 	}
 	proto_buf_add(&b, "", 1);
 	*cause = b.data;
-	for (i = 0; i < p->nerrors; i++)
-		free(p->errors[i].cause);
-	p->nerrors = 0;
+	config_load_free_errors(p);
 }
 
 /*
@@ -343,6 +355,7 @@ static void
 config_load_sections(struct config_load_parse *lp)
 {
 	char line[INI_MAX_LINE], *p, *cause;
+	size_t len;
 	int n = 0, how;
 
 	while ((how = config_load_line(lp->f, line, sizeof line)) >= 0) {
@@ -360,8 +373,10 @@ config_load_sections(struct config_load_parse *lp)
 		/* A UTF-8 byte order mark, as libinih skips it. */
 		if (n == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
 			p += 3;
-		if ((p = config_load_section_name(p)) == NULL ||
-		    strncmp(p, "plugin.", 7) != 0)
+		if ((p = config_load_section_name(p, &len)) == NULL)
+			continue;
+		p[len] = '\0';
+		if (strncmp(p, "plugin.", 7) != 0)
 			continue;
 		if (!config_section_known(p)) {
 			config_error(&cause, "[%s]: %s is not a safe plugin id",
@@ -403,7 +418,6 @@ config_load_file(struct config *config, FILE *f, const char *name,
     char **cause)
 {
 	struct config_load_parse p = { .config = config, .f = f, .set = 1 };
-	size_t i;
 	int line;
 
 	/*
@@ -423,8 +437,7 @@ config_load_file(struct config *config, FILE *f, const char *name,
 		line = config_load_parse(&p);
 	}
 	if (line < 0) {
-		for (i = 0; i < p.nerrors; i++)
-			free(p.errors[i].cause);
+		config_load_free_errors(&p);
 		if (asprintf(cause, "%s: %s", name, line == -1 ?
 		    strerror(errno) : "out of memory") < 0)
 			*cause = NULL;

@@ -40,6 +40,16 @@ control_str(msgpack_packer *pk, const char *s)
 	proto_pack_str(pk, proto_cstr(s));
 }
 
+/* Pack a bool. */
+static void
+control_bool(msgpack_packer *pk, int b)
+{
+	if (b)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
 /* Pack one connection of stats. */
 static void
 control_stats_client(struct client *c, void *arg)
@@ -70,15 +80,9 @@ control_stats_client(struct client *c, void *arg)
 	proto_pack_key(pk, "acks_owed");
 	msgpack_pack_uint64(pk, c->origin.acks->nacks);
 	proto_pack_key(pk, "congested");
-	if (c->origin.acks->congested)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	control_bool(pk, c->origin.acks->congested);
 	proto_pack_key(pk, "ring");
-	if (c->ring != NULL)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	control_bool(pk, c->ring != NULL);
 }
 
 /* Count plugins, _unrouted too (for the array header). */
@@ -113,10 +117,7 @@ control_stats_plugin(struct plugin *p, void *arg)
 	proto_pack_key(pk, "lost_bytes");
 	msgpack_pack_uint64(pk, p->file.lost);
 	proto_pack_key(pk, "owned");
-	if (p->owned)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	control_bool(pk, p->owned);
 	proto_pack_key(pk, "refused");
 	msgpack_pack_uint64(pk, p->refused);
 	proto_pack_key(pk, "writing");
@@ -154,10 +155,8 @@ control_stats_remote(struct remote *rm, void *arg)
 	/* Connected, its collector taking nothing: records go to disk. */
 	control_str(pk, rm->stalled ? "stalled" : states[rm->state]);
 	proto_pack_key(pk, "connected");
-	if (rm->state == REMOTE_UP || rm->state == REMOTE_CLOSING)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	control_bool(pk, rm->state == REMOTE_UP ||
+	    rm->state == REMOTE_CLOSING);
 	proto_pack_key(pk, "queued_memory");
 	msgpack_pack_uint64(pk, rm->mem_records);
 	proto_pack_key(pk, "queued_disk");
@@ -170,10 +169,7 @@ control_stats_remote(struct remote *rm, void *arg)
 	msgpack_pack_uint64(pk, rm->dropped);
 	/* Records wait in memory: its file queue's disk has no room. */
 	proto_pack_key(pk, "disk_full");
-	if (spool_refused(&rm->spool))
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	control_bool(pk, spool_refused(&rm->spool));
 }
 
 /* Pack relogd.stats's payload (metrics.c serves the same as text). */

@@ -1,10 +1,10 @@
 /*
  * A remote's queue: the records it took, waiting for its collector. They
  * are held in memory (rm->mem) up to forward_memory, else, or while the
- * collector is away and the disk takes them, in the file queue (spool.c),
- * which holds the older ones. Batches are cut from the queue's front (from the file queue while
- * it has records not sent, then from memory) and leave it once acked, in
- * order. Past the disk budget the oldest are dropped, counted, and a
+ * collector is away and the disk has room, in the file queue (spool.c),
+ * which holds the older ones. Batches are cut from the queue's front
+ * (from the file queue while it has records not sent, then from memory)
+ * and leave it once acked, in order. Past the disk budget the oldest are dropped, counted, and a
  * record says so.
  */
 #include <inttypes.h>

@@ -76,7 +76,7 @@ struct spool {
 	uint64_t rbase;
 	int cursor_fd;
 	int broken;		/* an error was said */
-	int refused;		/* the disk did not take the last write */
+	int refused;		/* no room: a write refused, or none when asked */
 	int64_t asked_at;	/* when the disk was asked for room */
 	uint64_t room;		/* what it had, to be counted on till then */
 };

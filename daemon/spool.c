@@ -828,7 +828,10 @@ spool_drop_read(struct spool *sp, size_t len)
 		sp->records--;
 }
 
-/* Did the disk refuse the last write (full)? Till one is taken again. */
+/*
+ * Has the disk no room (it refused the last write, or spool_room found
+ * none)? Till a write is taken again.
+ */
 int
 spool_refused(const struct spool *sp)
 {
@@ -875,9 +878,9 @@ spool_reserve(struct spool *sp, uint64_t bytes)
  * Has the disk room for bytes more? Asked once a SPOOL_ASK_MS: its free
  * room less SPOOL_SLACK (others write there too) is counted on till then;
  * with less free (or few inodes), each write's room is reserved first
- * (spool_reserve).
- * Once the disk had none, or refused a write, it is asked again after
- * SPOOL_ASK_MS (no till then), by reserving, or when a write is taken.
+ * (spool_reserve). Once the disk had none, or refused a write, it is asked
+ * again after SPOOL_ASK_MS (no till then), by reserving, or when a write
+ * is taken.
  */
 int
 spool_room(struct spool *sp, uint64_t bytes)

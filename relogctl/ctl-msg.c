@@ -32,6 +32,16 @@ ctl_msg_int(const msgpack_object *map, const char *key)
 	return (0);
 }
 
+/* A bool field of a map: 0 if it is not there, or not a bool. */
+int
+ctl_msg_bool(const msgpack_object *map, const char *key)
+{
+	const msgpack_object *o = proto_map_get(map, key);
+
+	return (o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN &&
+	    o->via.boolean);
+}
+
 /* An array field of a map, or NULL. */
 const msgpack_object *
 ctl_msg_array(const msgpack_object *map, const char *key)

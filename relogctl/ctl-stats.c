@@ -124,7 +124,7 @@ ctl_stats_troubles(const msgpack_object *plugins)
 static void
 ctl_stats_forward(const msgpack_object *fwd)
 {
-	const msgpack_object *o, *full;
+	const msgpack_object *o;
 	struct proto_str s, st;
 	int uw = ctl_stats_width(fwd, "uri", 32);
 	uint32_t i;
@@ -147,9 +147,7 @@ ctl_stats_forward(const msgpack_object *fwd)
 	}
 	for (i = 0; i < fwd->via.array.size; i++) {
 		o = &fwd->via.array.ptr[i];
-		full = proto_map_get(o, "disk_full");
-		if (full == NULL || full->type != MSGPACK_OBJECT_BOOLEAN ||
-		    !full->via.boolean)
+		if (!ctl_msg_bool(o, "disk_full"))
 			continue;
 		s = ctl_msg_str(o, "uri");
 		printf("%.*s: its file queue's disk is full; %lld records wait "

@@ -138,6 +138,7 @@ void	ctl_conn_pack_empty(msgpack_packer *, void *);
 
 /* ctl-msg.c */
 struct proto_str ctl_msg_str(const msgpack_object *, const char *);
+int	ctl_msg_bool(const msgpack_object *, const char *);
 int64_t	ctl_msg_int(const msgpack_object *, const char *);
 const msgpack_object *ctl_msg_array(const msgpack_object *, const char *);
 void	ctl_msg_json(struct proto_buf *, const msgpack_object *);

@@ -228,7 +228,7 @@ collector_rsyslog_check_sequence(const struct rsyslog *rs, long count)
  * relogd's stats, as relogctl stats prints them: as JSON, or (json 0) as
  * its tables (free them).
  */
-static char *
+char *
 collector_stats(const struct harness *h, int json)
 {
 	const char *argv[] = { harness_build_path("relogctl"), "-s", h->socket,
@@ -241,13 +241,6 @@ collector_stats(const struct harness *h, int json)
 	text = harness_read_fd(out, NULL);
 	ck_assert_int_eq(harness_wait(pid, COLLECTOR_TIMEOUT_MS), 0);
 	return (text);
-}
-
-/* relogd's stats as relogctl stats prints its tables (free them). */
-char *
-collector_stats_text(const struct harness *h)
-{
-	return (collector_stats(h, 0));
 }
 
 /*

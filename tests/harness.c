@@ -779,7 +779,7 @@ harness_lines(const char *text)
  * "voluntary_ctxt_switches"), or -1.
  */
 long
-harness_status_kb(pid_t pid, const char *field)
+harness_status_num(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	size_t len = strlen(field);
@@ -801,7 +801,7 @@ harness_status_kb(pid_t pid, const char *field)
 long
 harness_rss_kb(const struct harness *h)
 {
-	long kb = harness_status_kb(h->daemon, "VmRSS");
+	long kb = harness_status_num(h->daemon, "VmRSS");
 
 	if (kb <= 0)
 		harness_fail("relogd %ld: no VmRSS", (long)h->daemon);

@@ -80,7 +80,7 @@ pid_t	harness_runner(const struct harness *, const char *, const char *,
 void	harness_check_sequence(const char *, const char *, int, long);
 void	harness_check_delivered(const char *, const char *, long, long);
 size_t	harness_lines(const char *);
-long	harness_status_kb(pid_t, const char *);
+long	harness_status_num(pid_t, const char *);
 int	harness_native(void);
 int	harness_frees_measured(void);
 long	harness_rss_kb(const struct harness *);

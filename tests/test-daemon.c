@@ -1205,7 +1205,6 @@ START_TEST(test_daemon_config)
 	text = daemon_check_config(conf, 1);
 	ck_assert_msg(harness_count(text, "\n") == 3 &&
 	    strstr(text, "relogd.conf:2: [relogd] max_frame ") != NULL &&
-	    strstr(text, "relogd: ") != NULL &&
 	    strstr(text, "relogd.conf:3: syntax error\n") != NULL &&
 	    strstr(text, "relogd.conf:5: [plugin.x] level must be ") != NULL,
 	    "unexpected: %s", text);

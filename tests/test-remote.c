@@ -1,8 +1,9 @@
 /*
  * What a forward sink does whatever its protocol: its file queue (the disk
  * budget, a full disk, a file size limit, a record torn by a kill, records
- * dropped while in flight), its backoff, its settings and reloads. The collectors are a
- * second relogd's Forward input and the test itself (collector.c).
+ * dropped while in flight), its stall, its backoff, its settings and
+ * reloads. The collectors are a second relogd's Forward input and the
+ * test itself (collector.c).
  */
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -163,7 +164,7 @@ START_TEST(test_remote_disk_refuses)
 	    collector_stat(&H, "queued_disk"), 110);
 	ck_assert_int_eq(collector_stat(&H, "dropped"), 0);
 	ck_assert_int_eq(collector_stat(&H, "disk_full"), 1);
-	text = collector_stats_text(&H);
+	text = collector_stats(&H, 0);
 	snprintf(line, sizeof line, "\n%s: its file queue's disk is full; %lld "
 	    "records wait in memory\n", B_URI,
 	    collector_stat(&H, "queued_memory"));
@@ -428,11 +429,11 @@ static long
 remote_wakeups(const struct harness *h, long ms)
 {
 	struct timespec span = { ms / 1000, ms % 1000 * 1000000L };
-	long before = harness_status_kb(h->daemon, "voluntary_ctxt_switches");
+	long before = harness_status_num(h->daemon, "voluntary_ctxt_switches");
 
 	ck_assert_int_ge(before, 0);
 	nanosleep(&span, NULL);
-	return (harness_status_kb(h->daemon, "voluntary_ctxt_switches") -
+	return (harness_status_num(h->daemon, "voluntary_ctxt_switches") -
 	    before);
 }
 

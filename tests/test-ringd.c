@@ -1641,7 +1641,7 @@ START_TEST(test_ringd_large_records_memory)
 		snprintf(id, sizeof id, "big%d", i);
 		rd_open(&r[i], strdup(id), NULL);
 	}
-	before = harness_status_kb(H.daemon, "RssAnon");
+	before = harness_status_num(H.daemon, "RssAnon");
 	memset(msg, 'm', RELOG_RING_TEXT_MAX);
 	memset(exc, 'x', RELOG_RING_TEXT_MAX);
 	rec.name = "plugin.big";
@@ -1654,7 +1654,7 @@ START_TEST(test_ringd_large_records_memory)
 		ck_assert_int_eq(shm_ring_push(r[i].ring, &rec), 0);
 	for (i = 0; i < 40; i++)
 		rd_sync(&r[i]);
-	after = harness_status_kb(H.daemon, "RssAnon");
+	after = harness_status_num(H.daemon, "RssAnon");
 	if (harness_frees_measured())
 		ck_assert_msg(after - before < 2048, "relogd's anonymous "
 		    "memory grew by %ld KiB", after - before);

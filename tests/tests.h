@@ -107,7 +107,7 @@ void	collector_rsyslog_check_sequence(const struct rsyslog *, long);
 void	collector_make_certs(const char *);
 int	collector_unanswered(int *, int *);
 long long collector_stat(const struct harness *, const char *);
-char   *collector_stats_text(const struct harness *);
+char   *collector_stats(const struct harness *, int);
 void	collector_await_state(const struct harness *, const char *);
 void	collector_await_stat(const struct harness *, const char *, long long,
 	    int);
